@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_SPEC := specs-examples/hello/job.yaml
+
+.PHONY: install test lint typecheck unit demo bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "jobctl needs Python >= 3.10 (set PYTHON=...)"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check jobctl tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy --strict jobctl
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+demo: install
+	$(BIN)/jobctl validate $(DEMO_SPEC)
+
+bench: install
+	$(BIN)/python benchmarks/startup.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

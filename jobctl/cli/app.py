@@ -1,0 +1,137 @@
+"""The `jobctl` command group: global options, lazy command loading, and the one error boundary."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from jobctl import __version__
+from jobctl.cli.context import OUTPUT_FORMATS, AppContext
+from jobctl.errors import EXIT_CODE_HELP, ExitCode, JobctlError, SpecError
+
+# name -> (module, one-line summary). Modules are imported only when their command runs, so
+# `jobctl --help` costs no more than click itself.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("jobctl.cli.validate", "Check spec files and report every error at once."),
+    "schema": ("jobctl.cli.schema", "Print the jobctl/v1 JSON Schema."),
+    "init": ("jobctl.cli.init", "Write a commented starter spec (and source) that validates."),
+}
+
+BACKENDS = ("local", "oci", "memory")
+AUTH_TYPES = ("api_key", "instance_principal", "resource_principal", "security_token")
+
+
+class JobctlGroup(click.Group):
+    """A click group whose commands load lazily and whose errors all pass through one place."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        command: click.Command = importlib.import_module(entry[0]).command
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except JobctlError as error:
+            app = ctx.find_object(AppContext)
+            if app is not None and app.traceback:
+                raise
+            _fail(error)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:  # the boundary: a bug must still end with a message
+            app = ctx.find_object(AppContext)
+            if app is not None and app.traceback:
+                raise
+            click.echo(f"Error: internal error: {type(error).__name__}: {error}", err=True)
+            click.echo("Hint: rerun with --traceback and report it.", err=True)
+            sys.exit(ExitCode.ERROR)
+
+
+def _fail(error: JobctlError) -> NoReturn:
+    if isinstance(error, SpecError):
+        for diagnostic in error.diagnostics:
+            click.echo(str(diagnostic), err=True)
+    click.echo(f"Error: {error.message}", err=True)
+    if error.hint:
+        click.echo(f"Hint: {error.hint}", err=True)
+    sys.exit(error.exit_code)
+
+
+@click.group(
+    cls=JobctlGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=f"\b\nExamples:\n  jobctl validate specs-examples\n  jobctl apply job.yaml\n"
+    f"  jobctl run train --env MODEL=xgb --follow\n\n\b\n{EXIT_CODE_HELP}",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="jobctl", message="%(prog)s %(version)s")
+@click.option("--backend", type=click.Choice(BACKENDS), envvar="JOBCTL_BACKEND", default="local",
+              show_default=True, show_envvar=True, help="Where jobs live: embedded local runner or OCI.")
+@click.option("--profile", envvar="OCI_CLI_PROFILE", help="OCI config profile (default: DEFAULT).")
+@click.option("--config-file", envvar="OCI_CLI_CONFIG_FILE",
+              help="OCI config file (default: ~/.oci/config).")
+@click.option("--auth", type=click.Choice(AUTH_TYPES), envvar="OCI_CLI_AUTH",
+              help="OCI authentication (default: api_key).")
+@click.option("--region", envvar="OCI_CLI_REGION", help="OCI region, overriding the profile's.")
+@click.option("--endpoint", envvar="JOBCTL_OCI_ENDPOINT",
+              help="Base URL for every OCI service (e.g. a local fake).")
+@click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table",
+              help="Output format for commands that print data.")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also: NO_COLOR).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr; repeat for debug.")
+@click.option("--traceback", is_flag=True, envvar="JOBCTL_TRACEBACK",
+              help="Show the Python traceback on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context, *, backend: str, profile: str | None, config_file: str | None,
+    auth: str | None, region: str | None, endpoint: str | None, output: str, no_color: bool,
+    quiet: bool, verbose: int, traceback: bool,
+) -> None:
+    """Declarative jobs for OCI Data Science: validate, plan, apply, run, follow logs.
+
+    Specs are YAML (apiVersion jobctl/v1). The default backend runs jobs on this machine;
+    --backend oci targets OCI Data Science Jobs with the same commands.
+    """
+    ctx.obj = AppContext(
+        backend_name=backend, profile=profile, config_file=config_file, auth=auth,
+        region=region, endpoint=endpoint, output=output,
+        color=not no_color and "NO_COLOR" not in os.environ,
+        quiet=quiet, verbose=verbose, traceback=traceback,
+    )
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli.main(prog_name="jobctl")
+    except KeyboardInterrupt:  # raised outside a command, e.g. while parsing
+        click.echo("Interrupted.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)

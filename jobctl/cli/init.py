@@ -1,0 +1,53 @@
+"""`jobctl init`: start a new job from a template that validates as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import pass_app
+from jobctl.errors import JobctlError
+from jobctl.spec.starter import RUNTIME_TYPES, default_name, starter_files
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--runtime", type=click.Choice(RUNTIME_TYPES), default="python", show_default=True,
+              help="What the job runs.")
+@click.option("-d", "--dir", "directory", type=click.Path(file_okay=False), default=".",
+              help="Directory to write into (created if missing).")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@pass_app
+def command(app: AppContext, *, name: str | None, runtime: str, directory: str, force: bool) -> None:
+    """Write a commented starter spec (job.yaml) and the source it runs.
+
+    NAME defaults to the directory's name. Existing files are never overwritten without --force.
+
+    \b
+    Examples:
+      jobctl init                       # python job named after this directory
+      jobctl init etl --runtime shell -d etl/
+      jobctl init trainer --runtime container
+    """
+    target = Path(directory)
+    job_name = name or default_name(target.resolve().name)
+    files = starter_files(job_name, runtime)
+    existing = [rel for rel in files if (target / rel).exists()]
+    if existing and not force:
+        raise JobctlError(
+            f"{', '.join(str(target / rel) for rel in existing)} already exist{'s' if len(existing) == 1 else ''}",
+            hint="pass --force to overwrite, or -d to write elsewhere",
+        )
+    for rel, content in files.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        if path.suffix == ".sh":
+            path.chmod(0o755)
+        if not app.quiet:
+            click.echo(f"wrote {path}")
+    if not app.quiet:
+        spec = target / "job.yaml"
+        click.echo(f"next: jobctl validate {spec} && jobctl apply {spec}")

@@ -1,0 +1,47 @@
+"""`jobctl validate`: every error in every file, in one run."""
+
+from __future__ import annotations
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, spec_paths_argument
+from jobctl.errors import ExitCode, SpecError
+from jobctl.render.machine import dumps
+from jobctl.spec.load import load_specs
+
+
+@click.command()
+@spec_paths_argument()
+@output_option()
+@pass_app
+def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> None:
+    """Check spec files against the schema and the file system.
+
+    PATH is a spec file or a directory (every *.yaml / *.yml below it). All errors in all files
+    are reported at once, sorted by file and line, each as `file:line:col: field: message`.
+    Exits 0 when everything is valid, 3 when anything is not.
+
+    \b
+    Examples:
+      jobctl validate job.yaml
+      jobctl validate specs/                  # every spec below specs/
+      jobctl validate specs/ -o json          # [{file, line, column, path, message}, ...]
+    """
+    result = load_specs(paths, app.environ)
+    fmt = app.output_format(output)
+    if fmt != "table":
+        click.echo(dumps([d.to_dict() for d in result.diagnostics], fmt), nl=False)
+        if not result.ok:
+            raise SystemExit(ExitCode.INVALID_SPEC)
+        return
+    if not result.ok:
+        raise SpecError(result.diagnostics)
+    if not app.quiet:
+        jobs = len(result.jobs)
+        names = ", ".join(job.name for job in result.jobs)
+        files = len(result.files)
+        click.echo(
+            f"valid: {jobs} job{'s' if jobs != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+            + (f" ({names})" if names else "")
+        )

@@ -1,0 +1,98 @@
+"""Every expected failure is a JobctlError carrying its exit code; the CLI turns it into a message."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes: stable, documented, something a CI script can branch on."""
+
+    OK = 0
+    ERROR = 1  # an error, or a run that FAILED
+    USAGE = 2
+    INVALID_SPEC = 3
+    NOT_FOUND = 4
+    CONFLICT = 5  # etag mismatch / concurrent change
+    AUTH_CONFIG = 6
+    TIMEOUT = 7
+    CANCELED = 8
+    INTERRUPTED = 130
+
+
+EXIT_CODE_HELP = (
+    "Exit codes: 0 ok · 1 error or run FAILED · 2 usage · 3 invalid spec · 4 not found · "
+    "5 conflict · 6 auth or config · 7 timed out · 8 run CANCELED · 130 interrupted."
+)
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem in one input file, located precisely enough to jump to."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+        }
+
+
+class JobctlError(Exception):
+    """Base of every expected failure: a message, an exit code and an optional hint."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(JobctlError):
+    exit_code = ExitCode.USAGE
+
+
+class SpecError(JobctlError):
+    """One or more spec files are invalid; carries every diagnostic found."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], *, hint: str | None = None) -> None:
+        self.diagnostics = tuple(sorted(diagnostics))
+        files = {d.file for d in self.diagnostics}
+        count = len(self.diagnostics)
+        summary = (
+            f"{count} error{'s' if count != 1 else ''} in "
+            f"{len(files)} file{'s' if len(files) != 1 else ''}"
+        )
+        super().__init__(summary, hint=hint)
+
+
+class NotFoundError(JobctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ConflictError(JobctlError):
+    exit_code = ExitCode.CONFLICT
+
+
+class ConfigError(JobctlError):
+    exit_code = ExitCode.AUTH_CONFIG
+
+
+class WaitTimeoutError(JobctlError):
+    exit_code = ExitCode.TIMEOUT

@@ -1,0 +1,1 @@
+"""Package data: the jobctl/v1 JSON Schema (also at schemas/ in the repository)."""

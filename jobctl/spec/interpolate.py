@@ -1,0 +1,72 @@
+"""`${VAR}` and `${VAR:-default}` in spec values, resolved from the environment.
+
+`$$` is a literal `$`. `${{ … }}` is left alone (workflow expressions are resolved later, not here).
+A plain (unquoted) scalar that is exactly one `${VAR}` takes the YAML type of what it expands to,
+so `ocpus: ${OCPUS}` with OCPUS=2 is the number 2; a quoted one always stays a string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jobctl.errors import Diagnostic
+from jobctl.spec.document import JsonPath, Position, format_path
+
+_TOKEN = re.compile(r"\$(?:(\$)|\{(?!\{)([^}]*)\}|\{(?!\{))")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER_OR_BOOL = re.compile(
+    r"[-+]?(\d+|\d*\.\d+([eE][-+]?\d+)?)|true|false|True|False|TRUE|FALSE"
+)
+
+
+class Interpolator:
+    """A scalar hook for `read_documents` that collects its own diagnostics."""
+
+    def __init__(self, environ: Mapping[str, str], file: str) -> None:
+        self.environ = environ
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+        self.used: set[str] = set()
+
+    def __call__(self, text: str, plain: bool, path: JsonPath, position: Position) -> Any:
+        if "$" not in text:
+            return text
+        whole = False
+        problems: list[str] = []
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal whole
+            if match.group(1):
+                return "$"
+            body = match.group(2)
+            if body is None:
+                problems.append("unclosed '${' (write '$$' for a literal '$')")
+                return match.group(0)
+            name, sep, default = body.partition(":-")
+            if not _NAME.fullmatch(name):
+                problems.append(f"bad interpolation '${{{body}}}': use ${{NAME}} or ${{NAME:-default}}")
+                return match.group(0)
+            self.used.add(name)
+            whole = match.span() == (0, len(text))
+            value = self.environ.get(name)
+            if value:
+                return value
+            if sep:
+                return default
+            if value is None:
+                problems.append(
+                    f"variable {name} is not set (set it, or write ${{{name}:-default}})"
+                )
+            return ""
+
+        result = _TOKEN.sub(replace, text)
+        for problem in problems:
+            self.diagnostics.append(Diagnostic(self.file, *position, format_path(path), problem))
+        if whole and plain and _NUMBER_OR_BOOL.fullmatch(result):
+            lowered = result.lower()
+            if lowered in ("true", "false"):
+                return lowered == "true"
+            return float(result) if any(c in result for c in ".eE") else int(result)
+        return result
