@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from tests.conftest import EXAMPLES, run_jobctl
+
+
+def test_examples_validate(jobctl) -> None:
+    result = jobctl("validate", str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    assert "3 jobs in 3 files" in result.stdout
+
+
+def test_version_as_subprocess() -> None:
+    proc = run_jobctl("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("jobctl ")

@@ -1,0 +1,58 @@
+"""Shared fixtures: every test gets its own $JOBCTL_HOME and a clean environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobctl.cli.app import cli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "specs-examples"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private JOBCTL_HOME; no OCI or jobctl settings leak in from the developer's shell."""
+    home = tmp_path_factory.mktemp("jobctl-home")
+    for name in list(os.environ):
+        if name.startswith(("JOBCTL_", "OCI_")) or name == "NO_COLOR":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JOBCTL_HOME", str(home))
+    yield home
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def jobctl() -> Iterator[object]:
+    """Run jobctl in-process (CliRunner): `jobctl("validate", "x.yaml")` -> Result."""
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        outcome = runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+        return Result(outcome.exit_code, outcome.stdout, outcome.stderr)
+
+    yield run
+
+
+def run_jobctl(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run jobctl as a real subprocess, the way a user or CI does."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "jobctl", *args], cwd=cwd, env=full_env,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
