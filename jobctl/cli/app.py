@@ -20,6 +20,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jobctl.cli.validate", "Check spec files and report every error at once."),
     "schema": ("jobctl.cli.schema", "Print the jobctl/v1 JSON Schema."),
     "init": ("jobctl.cli.init", "Write a commented starter spec (and source) that validates."),
+    "plan": ("jobctl.cli.plan", "Show what apply would create, update, replace or delete."),
+    "apply": ("jobctl.cli.apply", "Make the backend match the specs (exactly the plan shown)."),
+    "run": ("jobctl.cli.run", "Start runs of a job, with --env/--arg overrides and --matrix fan-out."),
+    "logs": ("jobctl.cli.logs", "Print or follow a run's output."),
+    "wait": ("jobctl.cli.wait", "Wait for runs to end; the exit code mirrors them."),
+    "cancel": ("jobctl.cli.cancel", "Cancel runs."),
+    "jobs": ("jobctl.cli.jobs", "List jobs."),
+    "runs": ("jobctl.cli.runs", "List runs, newest first."),
+    "get": ("jobctl.cli.get", "Show one job or run in detail."),
+    "delete": ("jobctl.cli.delete", "Delete jobs (refuses while runs are active unless --force)."),
 }
 
 BACKENDS = ("local", "oci", "memory")

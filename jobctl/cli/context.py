@@ -6,7 +6,11 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from jobctl.backends.base import Backend
+    from jobctl.render.human import Printer
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -27,6 +31,28 @@ class AppContext:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    show_secrets: bool = False
+    _backend: Backend | None = None
+
+    def backend(self) -> Backend:
+        """The selected backend, created on first use."""
+        if self._backend is None:
+            from jobctl.backends.base import create_backend
+
+            self._backend = create_backend(self.backend_name, self)
+        return self._backend
+
+    def printer(self, err: bool = False) -> Printer:
+        from jobctl.render.human import Printer
+
+        stream = self.stderr if err else self.stdout
+        return Printer(stream, rich=self.color and _isatty(stream))
+
+    def info(self, message: str) -> None:
+        """Progress for people, on stderr; silent with -q."""
+        if not self.quiet:
+            self.stderr.write(message + "\n")
+            self.stderr.flush()
 
     def output_format(self, override: str | None) -> str:
         """A command's own -o wins over the global one."""

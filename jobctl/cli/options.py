@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,3 +30,44 @@ def spec_paths_argument(required: bool = True) -> Callable[[F], F]:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+show_secrets_option = click.option(
+    "--show-secrets", is_flag=True, help="Show env values whose names look secret (TOKEN, SECRET, PASSWORD, KEY).",
+)
+
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1h30m', '2d' -> seconds."""
+    text = text.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        match = _DURATION.fullmatch(text)
+        if not text or not match or not any(match.groups()):
+            raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h30m or 2d") from None
+        days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be positive")
+    return seconds
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+timeout_option = click.option(
+    "--timeout", type=Duration(), default=None, help="Give up waiting after this long (e.g. 30m); exit 7.",
+)

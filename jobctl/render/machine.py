@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
+
+from jobctl.backends.base import JobState, LogLine, RunState
+from jobctl.plan.model import Action, Plan
+from jobctl.secrets import MASK, is_secret, mask_env
 
 API_VERSION = "jobctl/v1"
 
@@ -21,3 +26,75 @@ def dumps(value: Any, fmt: str) -> str:
         text: str = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False)
         return text
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def job_dict(job: JobState, show_secrets: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": job.id, "name": job.managed_name or job.name, "displayName": job.name,
+        "lifecycleState": job.lifecycle_state, "managed": job.managed, "superseded": job.superseded,
+        "specHash": job.spec_hash, "timeCreated": _time(job.created), "tags": dict(job.tags),
+    }
+    d = job.definition
+    if d is not None:
+        out["definition"] = {
+            "description": d.description, "compartmentId": d.compartment_id, "projectId": d.project_id,
+            "infrastructure": {
+                "shape": d.shape, "ocpus": d.ocpus, "memoryInGBs": d.memory_in_gbs,
+                "blockStorageSizeInGBs": d.block_storage_size_in_gbs, "subnetId": d.subnet_id,
+            },
+            "logging": {
+                "enabled": d.log_enabled, "logGroupId": d.log_group_id, "logId": d.log_id,
+                "autoCreateLog": d.log_auto_create,
+            },
+            "runtime": {
+                "type": d.runtime_type, "entrypoint": d.entrypoint or list(d.container_entrypoint) or None,
+                "condaSlug": d.conda_slug, "condaUri": d.conda_uri, "image": d.image, "imageDigest": d.image_digest,
+                "cmd": list(d.cmd), "args": list(d.args), "env": mask_env(d.env, show_secrets),
+                "maxRuntimeInMinutes": d.max_runtime_in_minutes,
+            },
+            "artifactDigest": d.artifact_digest,
+        }
+    return out
+
+
+def run_dict(run: RunState, show_secrets: bool = False) -> dict[str, Any]:
+    return {
+        "id": run.id, "name": run.name, "jobId": run.job_id, "jobName": run.job_name,
+        "lifecycleState": run.state, "exitCode": run.exit_code, "details": run.details,
+        "timeCreated": _time(run.created), "timeStarted": _time(run.started), "timeFinished": _time(run.finished),
+        "env": mask_env(run.env, show_secrets), "args": list(run.args),
+    }
+
+
+def log_dict(line: LogLine, run_id: str) -> dict[str, Any]:
+    return {"type": "log", "runId": run_id, "time": _time(line.time), "stream": line.stream, "text": line.text}
+
+
+def _masked_value(field: str, value: Any, show_secrets: bool) -> Any:
+    if field.startswith("runtime.env.") and not show_secrets and is_secret(field.rsplit(".", 1)[1]):
+        return MASK if value is not None else None
+    return value
+
+
+def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION, "kind": "Plan",
+        "summary": {a.value: plan.count(a) for a in Action},
+        "changes": [
+            {
+                "action": c.action.value, "name": c.name, "jobId": c.job_id, "reason": c.reason,
+                "fields": [
+                    {"field": f.field, "old": _masked_value(f.field, f.old, show_secrets),
+                     "new": _masked_value(f.field, f.new, show_secrets), "forcesReplace": f.forces_replace}
+                    for f in c.fields
+                ],
+            }
+            for c in plan.changes
+        ],
+        "unchanged": list(plan.unchanged),
+        "warnings": list(plan.warnings),
+    }

@@ -1,0 +1,1 @@
+"""Backends: where jobs and runs live. See base.py for the protocol."""

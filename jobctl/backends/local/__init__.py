@@ -1,0 +1,253 @@
+"""The embedded local backend: jobs in SQLite, runs as real detached processes on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jobctl.artifact import Artifact
+from jobctl.backends.base import (
+    ACTIVE_STATES,
+    CANCELED,
+    CANCELING,
+    FAILED,
+    JobDefinition,
+    JobState,
+    LogBatch,
+    RunState,
+)
+from jobctl.backends.local import logfile
+from jobctl.backends.local.store import Store, default_home, ensure_private_dir, new_id, run_dir
+from jobctl.errors import ConflictError, NotFoundError
+
+RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
+
+
+class LocalBackend:
+    name = "local"
+    poll_interval = 0.05
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.store = Store(home)
+
+    # --- jobs -----------------------------------------------------------------------------------
+    def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
+        rows = self.store.query("SELECT * FROM jobs ORDER BY created")
+        return [Store.job_from_row(row, with_definition=False) for row in rows]
+
+    def get_job(self, *, job_id: str) -> JobState:
+        rows = self.store.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NotFoundError(f"job {job_id} not found")
+        return Store.job_from_row(rows[0])
+
+    def _store_artifact(self, artifact: Artifact) -> Path:
+        digest = artifact.digest.split(":", 1)[1]
+        folder = self.home / "artifacts" / digest
+        path = folder / artifact.filename
+        if not path.exists():
+            ensure_private_dir(folder)
+            partial = folder / f".{artifact.filename}.{os.getpid()}.partial"
+            with partial.open("wb") as out:
+                artifact.write_to(out)
+            partial.replace(path)  # atomic: concurrent applies never see half an artifact
+        return path
+
+    def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
+        artifact_path = str(self._store_artifact(artifact)) if artifact else None
+        job_id = new_id("job")
+        with self.store.transaction() as db:
+            existing = db.execute("SELECT id FROM jobs WHERE retry_token = ?", (retry_token,)).fetchone()
+            if existing:
+                job_id = existing[0]
+            else:
+                db.execute(
+                    "INSERT INTO jobs (id, name, lifecycle, tags, definition, artifact_path, etag, created, "
+                    "retry_token) VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?, ?, ?)",
+                    (job_id, definition.name, json.dumps(dict(definition.tags)),
+                     Store.encode_definition(definition), artifact_path, new_id("etag"), time.time(), retry_token),
+                )
+        return self.get_job(job_id=job_id)
+
+    def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
+        with self.store.transaction() as db:
+            row = db.execute("SELECT definition, etag FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"job {job_id} not found")
+            if etag is not None and row[1] != etag:
+                raise ConflictError(
+                    f"job {job_id} changed since it was read (etag mismatch)",
+                    hint="run `jobctl plan` again to see the current state",
+                )
+            stored = json.loads(row[0])
+            stored.update(
+                description=definition.description, shape=definition.shape, ocpus=definition.ocpus,
+                memory_in_gbs=definition.memory_in_gbs, block_storage_size_in_gbs=definition.block_storage_size_in_gbs,
+                subnet_id=definition.subnet_id, tags=dict(definition.tags),
+            )
+            db.execute(
+                "UPDATE jobs SET definition = ?, tags = ?, etag = ? WHERE id = ?",
+                (json.dumps(stored, sort_keys=True), json.dumps(dict(definition.tags)), new_id("etag"), job_id),
+            )
+        return self.get_job(job_id=job_id)
+
+    def delete_job(self, *, job_id: str) -> None:
+        self._reap(job_id=job_id)
+        with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise NotFoundError(f"job {job_id} not found")
+            placeholders = ",".join("?" * len(ACTIVE_STATES))
+            active = db.execute(
+                f"SELECT count(*) FROM runs WHERE job_id = ? AND state IN ({placeholders})",
+                (job_id, *ACTIVE_STATES),
+            ).fetchone()[0]
+            if active:
+                raise ConflictError(f"job {job_id} has {active} active run(s)")
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    # --- runs -----------------------------------------------------------------------------------
+    def start_run(
+        self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
+        retry_token: str | None = None,
+    ) -> RunState:
+        job = self.get_job(job_id=job_id)
+        if retry_token:
+            rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
+            if rows:
+                return self.get_run(run_id=rows[0]["id"])
+        run_id = new_id("run")
+        directory = run_dir(self.home, run_id)
+        ensure_private_dir(directory)
+        lock_fd = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                with self.store.transaction() as db:
+                    db.execute(
+                        "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token) "
+                        "VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?)",
+                        (run_id, job_id, job.name, name, json.dumps(dict(env)), json.dumps(list(args)),
+                         time.time(), retry_token),
+                    )
+            except Exception as exc:
+                shutil.rmtree(directory, ignore_errors=True)
+                if retry_token and "UNIQUE" in str(exc):  # a concurrent retry with the same token won
+                    rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,))
+                    return self.get_run(run_id=rows[0]["id"])
+                raise
+            with (directory / "supervisor.log").open("ab") as supervisor_log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "jobctl.backends.local.supervisor", str(self.home), run_id],
+                    stdin=subprocess.DEVNULL, stdout=supervisor_log, stderr=supervisor_log,
+                    start_new_session=True, pass_fds=(lock_fd,), close_fds=True,
+                )
+            self.store.set_run(run_id, supervisor_pid=process.pid)
+        finally:
+            os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
+        return self.get_run(run_id=run_id)
+
+    def _runner_alive(self, run_id: str) -> bool:
+        """The supervisor holds the run's lock for as long as it lives."""
+        try:
+            fd = os.open(run_dir(self.home, run_id) / "lock", os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def _reap(self, *, job_id: str | None = None, run_id: str | None = None) -> None:
+        """Mark runs whose supervisor died as FAILED, so no run is ever stuck."""
+        placeholders = ",".join("?" * len(ACTIVE_STATES))
+        sql = f"SELECT id FROM runs WHERE state IN ({placeholders})"
+        params: tuple[Any, ...] = tuple(ACTIVE_STATES)
+        if run_id:
+            sql, params = sql + " AND id = ?", (*params, run_id)
+        elif job_id:
+            sql, params = sql + " AND job_id = ?", (*params, job_id)
+        for row in self.store.query(sql, params):
+            if not self._runner_alive(row["id"]):
+                # re-check inside the write: the supervisor may have just finished normally
+                self.store.finish_run(row["id"], FAILED, None, RUNNER_LOST)
+
+    def get_run(self, *, run_id: str) -> RunState:
+        self._reap(run_id=run_id)
+        rows = self.store.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"run {run_id} not found")
+        return Store.run_from_row(rows[0])
+
+    def list_runs(
+        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
+    ) -> list[RunState]:
+        self._reap(job_id=job_id)
+        sql, params = "SELECT * FROM runs WHERE 1 = 1", list[Any]()
+        if job_id:
+            sql += " AND job_id = ?"
+            params.append(job_id)
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params.extend(states)
+        sql += " ORDER BY created DESC, id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [Store.run_from_row(row) for row in self.store.query(sql, tuple(params))]
+
+    def cancel_run(self, *, run_id: str) -> RunState:
+        run = self.get_run(run_id=run_id)
+        if run.terminal:
+            return run
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = ? WHERE id = ? AND state IN ('ACCEPTED', 'IN_PROGRESS', 'NEEDS_ATTENTION')",
+                (CANCELING, run_id),
+            )
+        rows = self.store.query("SELECT supervisor_pid FROM runs WHERE id = ?", (run_id,))
+        pid = rows[0]["supervisor_pid"] if rows else None
+        if pid and self._runner_alive(run_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)  # prompt; the supervisor also polls the state
+        elif not self._runner_alive(run_id):
+            self.store.finish_run(run_id, CANCELED, None, "canceled")
+        return self.get_run(run_id=run_id)
+
+    # --- logs -----------------------------------------------------------------------------------
+    def _log_path(self, run_id: str) -> Path:
+        return run_dir(self.home, run_id) / "log"
+
+    def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        run = self.get_run(run_id=run_id)  # state first: if terminal now, the log is already complete
+        path = self._log_path(run_id)
+        offset = int(cursor or 0)
+        lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
+        complete = run.terminal and new_offset >= logfile.file_size(path)
+        return LogBatch(tuple(lines), str(new_offset), complete)
+
+    def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
+        run = self.get_run(run_id=run_id)
+        path = self._log_path(run_id)
+        offset = logfile.tail_offset(path, lines)
+        found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
+        complete = run.terminal and new_offset >= logfile.file_size(path)
+        return LogBatch(tuple(found[-lines:]) if lines else (), str(new_offset), complete)
+
+
+def create(settings: Any) -> LocalBackend:
+    environ = getattr(settings, "environ", os.environ)
+    return LocalBackend(default_home(environ))

@@ -1,0 +1,184 @@
+"""SQLite state for the local backend: one WAL database under $JOBCTL_HOME, safe for many processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from jobctl.backends.base import JobDefinition, JobState, RunState
+from jobctl.errors import ConfigError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    lifecycle TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    artifact_path TEXT,
+    etag TEXT NOT NULL,
+    created REAL NOT NULL,
+    retry_token TEXT UNIQUE
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    job_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    env TEXT NOT NULL,
+    args TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    exit_code INTEGER,
+    details TEXT,
+    supervisor_pid INTEGER,
+    retry_token TEXT UNIQUE
+);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, created);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
+"""
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    """$JOBCTL_HOME, else the platform's per-user state directory."""
+    if environ.get("JOBCTL_HOME"):
+        return Path(environ["JOBCTL_HOME"]).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "jobctl"
+    if sys.platform == "win32":
+        return Path(environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "jobctl"
+    state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "jobctl"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) readable by the owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def to_time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+class Store:
+    """Thin, typed access to the database. Every write is one short IMMEDIATE transaction."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / "state.db"
+        self._lock = threading.RLock()  # one connection, shared by the engine's worker threads
+        try:
+            ensure_private_dir(home)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            if not self._has_schema():
+                with self.transaction() as db:
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+            self.path.chmod(0o600)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"cannot open the local state database {self.path}: {exc}",
+                hint="if it is corrupted, move it aside; jobctl starts a fresh one",
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot use JOBCTL_HOME {home}: {exc.strerror or exc}") from exc
+
+    def _has_schema(self) -> bool:
+        row = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('jobs', 'runs')").fetchone()
+        return bool(row[0] == 2)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self.db.execute(sql, params)
+            cursor.row_factory = sqlite3.Row
+            return list(cursor.fetchall())
+
+    # --- jobs -----------------------------------------------------------------------------------
+    @staticmethod
+    def job_from_row(row: sqlite3.Row, with_definition: bool = True) -> JobState:
+        definition = None
+        if with_definition:
+            data = json.loads(row["definition"])
+            data["container_entrypoint"] = tuple(data["container_entrypoint"])
+            data["cmd"] = tuple(data["cmd"])
+            data["args"] = tuple(data["args"])
+            definition = JobDefinition(**data)
+        created = to_time(row["created"])
+        assert created is not None
+        return JobState(row["id"], row["name"], row["lifecycle"], json.loads(row["tags"]), created,
+                        definition, row["etag"])
+
+    @staticmethod
+    def encode_definition(definition: JobDefinition) -> str:
+        return json.dumps(asdict(definition), sort_keys=True)
+
+    # --- runs -----------------------------------------------------------------------------------
+    @staticmethod
+    def run_from_row(row: sqlite3.Row) -> RunState:
+        created = to_time(row["created"])
+        assert created is not None
+        return RunState(
+            id=row["id"], job_id=row["job_id"], name=row["name"], state=row["state"], created=created,
+            started=to_time(row["started"]), finished=to_time(row["finished"]), exit_code=row["exit_code"],
+            details=row["details"], env=json.loads(row["env"]), args=tuple(json.loads(row["args"])),
+            job_name=row["job_name"],
+        )
+
+    def set_run(self, run_id: str, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+
+    def finish_run(self, run_id: str, state: str, exit_code: int | None, details: str | None) -> bool:
+        """Record a terminal state unless one was already recorded; True if this call recorded it."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET state = ?, exit_code = ?, details = ?, finished = ? "
+                "WHERE id = ? AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')",
+                (state, exit_code, details, time.time(), run_id),
+            )
+            return cursor.rowcount == 1
+
+
+def run_dir(home: Path, run_id: str) -> Path:
+    return home / "runs" / run_id
+
+
+def new_id(kind: str) -> str:
+    """Sortable, collision-resistant ids: kind-<time base36><random hex>."""
+    stamp = int(time.time() * 1000)
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    encoded = ""
+    while stamp:
+        stamp, rem = divmod(stamp, 36)
+        encoded = digits[rem] + encoded
+    return f"{kind}-{encoded}{os.urandom(4).hex()}"

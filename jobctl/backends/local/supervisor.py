@@ -1,0 +1,242 @@
+"""The detached process that owns one local run: `python -m jobctl.backends.local.supervisor HOME RUN_ID`.
+
+It holds the run's lock for its whole life (inherited from the launcher, so there is no moment when
+a live run looks abandoned), unpacks the artifact, starts the workload in its own process group,
+timestamps every output line into the run log, enforces the maximum runtime, honours cancellation,
+and records how the run ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from types import FrameType
+
+from jobctl.backends.base import CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED
+from jobctl.backends.local import logfile
+from jobctl.backends.local.store import Store, run_dir
+
+PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+KILL_GRACE_SECONDS = 10.0
+CANCEL_POLL_SECONDS = 0.5
+
+
+class LaunchError(Exception):
+    """The workload could not be started; the message becomes the run's details."""
+
+
+def _time_scale() -> float:
+    """Seconds per 'minute' of maxRuntimeInMinutes; tests shrink it via JOBCTL_LOCAL_TIME_SCALE."""
+    return 60.0 * float(os.environ.get("JOBCTL_LOCAL_TIME_SCALE", "1"))
+
+
+def unpack(artifact: Path, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    if artifact.suffix != ".zip":
+        shutil.copy2(artifact, work / artifact.name)
+        return
+    with zipfile.ZipFile(artifact) as archive:
+        root = work.resolve()
+        for info in archive.infolist():
+            target = (work / info.filename).resolve()
+            if not target.is_relative_to(root):
+                raise LaunchError(f"artifact entry {info.filename!r} escapes the run directory")
+            archive.extract(info, work)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                target.chmod(mode)
+
+
+def command_for(definition: dict[str, object], args: list[str], env: dict[str, str]) -> list[str]:
+    runtime = definition["runtime_type"]
+    entrypoint = str(definition.get("entrypoint") or "")
+    if runtime == "python":
+        python = os.environ.get("JOBCTL_PYTHON") or sys.executable
+        return [python, "-u", entrypoint, *args]
+    if runtime == "shell":
+        shell = shutil.which("bash") or shutil.which("sh")
+        if shell is None:
+            raise LaunchError("no bash or sh on PATH to run a shell job")
+        return [shell, entrypoint, *args]
+    engine = shutil.which("docker") or shutil.which("podman")
+    if engine is None:
+        raise LaunchError("container runtime needs docker or podman on PATH; neither was found")
+    container_entry = [str(x) for x in definition.get("container_entrypoint") or []]  # type: ignore[attr-defined]
+    cmd = [str(x) for x in definition.get("cmd") or []]  # type: ignore[attr-defined]
+    command = [engine, "run", "--rm", "--init"]
+    for key in env:
+        command += ["-e", key]  # values come from the environment, never the command line
+    if container_entry:
+        command += ["--entrypoint", container_entry[0]]
+    image = str(definition["image"])
+    digest = definition.get("image_digest")
+    if digest:
+        image = f"{image.split('@', maxsplit=1)[0]}@{digest}"
+    return [*command, image, *container_entry[1:], *cmd, *args]
+
+
+class Supervisor:
+    def __init__(self, home: Path, run_id: str) -> None:
+        self.store = Store(home)
+        self.run_id = run_id
+        self.dir = run_dir(home, run_id)
+        self.log_path = self.dir / "log"
+        self.cancel_requested = False
+        self.timed_out = False
+        rows = self.store.query(
+            "SELECT runs.*, jobs.definition, jobs.artifact_path FROM runs JOIN jobs ON jobs.id = runs.job_id "
+            "WHERE runs.id = ?", (run_id,),
+        )
+        if not rows:
+            raise SystemExit(f"run {run_id} not found")
+        self.row = rows[0]
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.cancel_requested = True
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ}
+        env.update(json.loads(self.row["env"]))
+        outputs = self.dir / "outputs"
+        outputs.mkdir(exist_ok=True)
+        env.update({
+            "JOBCTL_RUN_ID": self.run_id, "JOBCTL_JOB_ID": self.row["job_id"],
+            "JOBCTL_JOB_NAME": self.row["job_name"], "JOBCTL_RUN_NAME": self.row["name"],
+            "JOBCTL_OUTPUT_DIR": str(outputs),
+            # the names OCI sets inside a job run, so code reading them works in both places
+            "JOB_RUN_OCID": self.run_id, "JOB_OCID": self.row["job_id"],
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        definition = json.loads(self.row["definition"])
+        try:
+            work = self.dir / "work"
+            if self.row["artifact_path"]:
+                unpack(Path(self.row["artifact_path"]), work)
+            else:
+                work.mkdir(parents=True, exist_ok=True)
+            env = self._environment()
+            command = command_for(definition, json.loads(self.row["args"]), env)
+            if self._canceling():
+                self.store.finish_run(self.run_id, CANCELED, None, "canceled before it started")
+                return
+            child = subprocess.Popen(
+                command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True,
+            )
+        except (LaunchError, OSError, zipfile.BadZipFile) as exc:
+            self.store.finish_run(self.run_id, FAILED, None, f"could not start: {exc}")
+            return
+        self.store.set_run(self.run_id, state=IN_PROGRESS, started=time.time())
+        minutes = definition.get("max_runtime_in_minutes")
+        deadline = time.monotonic() + minutes * _time_scale() if minutes else None
+        self._pump(child, deadline)
+        self._record_end(child.returncode, minutes)
+
+    def _canceling(self) -> bool:
+        rows = self.store.query("SELECT state FROM runs WHERE id = ?", (self.run_id,))
+        return bool(rows) and rows[0]["state"] == CANCELING
+
+    def _pump(self, child: subprocess.Popen[bytes], deadline: float | None) -> None:
+        """Copy output into the log until the workload ends; stop it when canceled or overdue."""
+        selector = selectors.DefaultSelector()
+        assert child.stdout is not None
+        assert child.stderr is not None
+        selector.register(child.stdout, selectors.EVENT_READ, ("stdout", bytearray()))
+        selector.register(child.stderr, selectors.EVENT_READ, ("stderr", bytearray()))
+        kill_at: float | None = None
+        drain_until: float | None = None
+        next_cancel_check = time.monotonic() + CANCEL_POLL_SECONDS
+        with self.log_path.open("ab", buffering=0) as log:
+            while selector.get_map():
+                for key, _ in selector.select(timeout=0.2):
+                    stream, pending = key.data
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        if pending:
+                            log.write(logfile.encode(time.time(), stream, bytes(pending)))
+                        continue
+                    pending.extend(chunk)
+                    log.write(self._complete_lines(stream, pending))
+                now = time.monotonic()
+                if drain_until is None and child.poll() is not None:
+                    drain_until = now + 2.0  # background processes may hold the pipes open
+                elif drain_until is not None and now >= drain_until:
+                    _signal_group(child.pid, signal.SIGKILL)
+                    for key in list(selector.get_map().values()):
+                        stream, pending = key.data
+                        if pending:
+                            log.write(logfile.encode(time.time(), stream, bytes(pending)))
+                        selector.unregister(key.fileobj)
+                    break
+                if now >= next_cancel_check:
+                    next_cancel_check = now + CANCEL_POLL_SECONDS
+                    self.cancel_requested = self.cancel_requested or self._canceling()
+                overdue = deadline is not None and now >= deadline
+                if kill_at is None and (self.cancel_requested or overdue):
+                    self.timed_out = overdue and not self.cancel_requested
+                    _signal_group(child.pid, signal.SIGTERM)
+                    kill_at = now + float(os.environ.get("JOBCTL_KILL_GRACE", KILL_GRACE_SECONDS))
+                elif kill_at is not None and now >= kill_at:
+                    _signal_group(child.pid, signal.SIGKILL)
+                    kill_at = float("inf")
+        child.wait()
+        _signal_group(child.pid, signal.SIGKILL)  # leftovers of the workload's group, if any
+
+    @staticmethod
+    def _complete_lines(stream: str, pending: bytearray) -> bytes:
+        out = bytearray()
+        now = time.time()
+        while True:
+            index = pending.find(b"\n")
+            if index < 0:
+                if len(pending) >= logfile.MAX_LINE:
+                    index = logfile.MAX_LINE
+                    out += logfile.encode(now, stream, bytes(pending[:index]))
+                    del pending[:index]
+                    continue
+                return bytes(out)
+            line = bytes(pending[:index]).rstrip(b"\r")
+            del pending[: index + 1]
+            out += logfile.encode(now, stream, line)
+
+    def _record_end(self, code: int, minutes: int | None) -> None:
+        if self.cancel_requested:
+            self.store.finish_run(self.run_id, CANCELED, code, "canceled")
+        elif self.timed_out:
+            self.store.finish_run(self.run_id, FAILED, code, f"exceeded maxRuntimeInMinutes ({minutes})")
+        elif code == 0:
+            self.store.finish_run(self.run_id, SUCCEEDED, 0, None)
+        elif code < 0:
+            self.store.finish_run(self.run_id, FAILED, code, f"killed by signal {-code}")
+        else:
+            self.store.finish_run(self.run_id, FAILED, code, f"Job run failed with exit code {code}")
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def main(argv: list[str]) -> None:
+    home, run_id = Path(argv[0]), argv[1]
+    Supervisor(home, run_id).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

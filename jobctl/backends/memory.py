@@ -1,0 +1,200 @@
+"""An in-memory backend for fast tests of the engine and the CLI.
+
+Runs are simulated: each read of a run moves it one step (ACCEPTED -> IN_PROGRESS -> end), and a
+`program` decides what it prints and how it ends. The default program echoes the run's env and
+args and succeeds, fails when env EXIT_CODE is non-zero, and never ends when env SLEEP is set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from jobctl.artifact import Artifact
+from jobctl.backends.base import (
+    ACCEPTED,
+    CANCELED,
+    CANCELING,
+    FAILED,
+    IN_PROGRESS,
+    SUCCEEDED,
+    TERMINAL_STATES,
+    JobDefinition,
+    JobState,
+    LogBatch,
+    LogLine,
+    RunState,
+)
+from jobctl.errors import ConflictError, NotFoundError
+
+Program = Callable[[RunState], tuple[list[str], int | None]]
+
+
+def echo_program(run: RunState) -> tuple[list[str], int | None]:
+    lines = [f"{k}={v}" for k, v in sorted(run.env.items())] + [f"args={list(run.args)}"]
+    if run.env.get("SLEEP"):
+        return lines, None
+    return lines, int(run.env.get("EXIT_CODE", "0"))
+
+
+@dataclass
+class _Run:
+    state: RunState
+    lines: list[LogLine] = field(default_factory=list)
+    outcome: tuple[list[str], int | None] | None = None
+
+
+class MemoryBackend:
+    name = "memory"
+    poll_interval = 0.0
+
+    def __init__(self, program: Program = echo_program) -> None:
+        self.program = program
+        self.jobs: dict[str, JobState] = {}
+        self.runs: dict[str, _Run] = {}
+        self.tokens: dict[str, str] = {}
+        self.writes = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def _now(self) -> datetime:
+        self._clock += timedelta(milliseconds=1)
+        return self._clock
+
+    def _new_id(self, kind: str) -> str:
+        return f"{kind}-{next(self._ids):06d}"
+
+    # --- jobs -------------------------------------------------------------------------------
+    def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
+        with self._lock:
+            return [replace(j, definition=None) for j in self.jobs.values()
+                    if compartment_id in (None, j.definition and j.definition.compartment_id)]
+
+    def get_job(self, *, job_id: str) -> JobState:
+        with self._lock:
+            if job_id not in self.jobs:
+                raise NotFoundError(f"job {job_id} not found")
+            return self.jobs[job_id]
+
+    def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
+        with self._lock:
+            if retry_token in self.tokens and self.tokens[retry_token] in self.jobs:
+                return self.jobs[self.tokens[retry_token]]
+            self.writes += 1
+            job_id = self._new_id("job")
+            job = JobState(job_id, definition.name, "ACTIVE", dict(definition.tags), self._now(),
+                           definition, etag=f"e{self.writes}")
+            self.jobs[job_id] = job
+            self.tokens[retry_token] = job_id
+            return job
+
+    def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
+        with self._lock:
+            job = self.get_job(job_id=job_id)
+            if etag is not None and etag != job.etag:
+                raise ConflictError(f"job {job_id} changed since it was read (etag mismatch)")
+            assert job.definition is not None
+            self.writes += 1
+            updated = replace(
+                job.definition, description=definition.description, shape=definition.shape,
+                ocpus=definition.ocpus, memory_in_gbs=definition.memory_in_gbs,
+                block_storage_size_in_gbs=definition.block_storage_size_in_gbs,
+                subnet_id=definition.subnet_id, tags=dict(definition.tags),
+            )
+            job = replace(job, tags=dict(definition.tags), definition=updated, etag=f"e{self.writes}")
+            self.jobs[job_id] = job
+            return job
+
+    def delete_job(self, *, job_id: str) -> None:
+        with self._lock:
+            self.get_job(job_id=job_id)
+            if any(r.state.job_id == job_id and not r.state.terminal for r in self.runs.values()):
+                raise ConflictError(f"job {job_id} has active runs")
+            self.writes += 1
+            del self.jobs[job_id]
+
+    # --- runs -------------------------------------------------------------------------------
+    def start_run(
+        self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
+        retry_token: str | None = None,
+    ) -> RunState:
+        with self._lock:
+            job = self.get_job(job_id=job_id)
+            if retry_token and retry_token in self.tokens and self.tokens[retry_token] in self.runs:
+                return self.runs[self.tokens[retry_token]].state
+            run_id = self._new_id("run")
+            state = RunState(run_id, job_id, name, ACCEPTED, self._now(), env=dict(env), args=tuple(args),
+                             job_name=job.name)
+            self.runs[run_id] = _Run(state)
+            if retry_token:
+                self.tokens[retry_token] = run_id
+            return state
+
+    def _advance(self, run: _Run) -> None:
+        state = run.state
+        if state.state == ACCEPTED:
+            run.outcome = self.program(state)
+            now = self._now()
+            run.lines.extend(LogLine(now, "stdout", text) for text in run.outcome[0])
+            run.state = replace(state, state=IN_PROGRESS, started=now)
+        elif state.state == IN_PROGRESS and run.outcome and run.outcome[1] is not None:
+            code = run.outcome[1]
+            run.state = replace(state, state=SUCCEEDED if code == 0 else FAILED, finished=self._now(),
+                                exit_code=code, details=None if code == 0 else f"Job run failed with exit code {code}")
+        elif state.state == CANCELING:
+            run.state = replace(state, state=CANCELED, finished=self._now())
+
+    def _run(self, run_id: str) -> _Run:
+        if run_id not in self.runs:
+            raise NotFoundError(f"run {run_id} not found")
+        return self.runs[run_id]
+
+    def get_run(self, *, run_id: str) -> RunState:
+        with self._lock:
+            run = self._run(run_id)
+            self._advance(run)
+            return run.state
+
+    def list_runs(
+        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
+    ) -> list[RunState]:
+        with self._lock:
+            found = [r.state for r in self.runs.values()
+                     if (job_id is None or r.state.job_id == job_id) and (not states or r.state.state in states)]
+            found.sort(key=lambda r: r.created, reverse=True)
+            return found[:limit] if limit else found
+
+    def cancel_run(self, *, run_id: str) -> RunState:
+        with self._lock:
+            run = self._run(run_id)
+            if run.state.state not in TERMINAL_STATES:
+                run.state = replace(run.state, state=CANCELING)
+            return run.state
+
+    def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        with self._lock:
+            run = self._run(run_id)
+            start = int(cursor or 0)
+            end = len(run.lines) if limit is None else min(len(run.lines), start + limit)
+            complete = run.state.terminal and end == len(run.lines)
+            return LogBatch(tuple(run.lines[start:end]), str(end), complete)
+
+    def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
+        with self._lock:
+            run = self._run(run_id)
+            start = max(0, len(run.lines) - lines)
+            return LogBatch(tuple(run.lines[start:]), str(len(run.lines)), run.state.terminal)
+
+
+_SHARED: dict[str, MemoryBackend] = {}
+
+
+def create(settings: Any) -> MemoryBackend:
+    """One backend per JOBCTL_HOME in this process, so consecutive in-process commands share state."""
+    key = str(getattr(settings, "environ", {}).get("JOBCTL_HOME", ""))
+    return _SHARED.setdefault(key, MemoryBackend())

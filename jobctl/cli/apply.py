@@ -1,0 +1,79 @@
+"""`jobctl apply`: execute exactly the plan it shows."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
+from jobctl.cli.plan import compute_plan, show_plan
+from jobctl.errors import UsageError
+from jobctl.render.machine import dumps, plan_dict
+
+
+def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
+    """Destructive steps need --yes, or a person at a terminal who says yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {what} without confirmation", hint="pass --yes to confirm")
+    if not click.confirm(f"Do you want to {what}?", default=False, err=True):
+        raise UsageError("nothing was changed")
+
+
+@click.command()
+@spec_paths_argument()
+@click.option("--prune", is_flag=True, help="Also delete managed jobs that are no longer in the specs.")
+@click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing or deleting jobs.")
+@show_secrets_option
+@output_option()
+@pass_app
+def command(
+    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, yes: bool, show_secrets: bool,
+    output: str | None,
+) -> None:
+    """Create, update, replace or delete jobs so the backend matches the specs.
+
+    Prints the plan, asks before anything destructive (replace/delete) unless --yes, then
+    executes exactly that plan. Running it again with unchanged specs says "No changes" and writes
+    nothing. Jobs jobctl does not manage are never touched; a replaced job that still has active
+    runs is kept (tagged superseded) and removed by a later apply once its runs end.
+
+    \b
+    Examples:
+      jobctl apply job.yaml
+      jobctl apply specs/ --prune --yes     # CI on main
+    """
+    from jobctl.engine import AppliedChange, apply_plan
+
+    app.show_secrets = show_secrets
+    fmt = app.output_format(output)
+    plan = compute_plan(app, paths, prune=prune, refresh=refresh)
+    if fmt == "table":
+        show_plan(app, plan, fmt)
+    if not plan.has_changes:
+        if fmt != "table":
+            click.echo(dumps({**plan_dict(plan, show_secrets), "kind": "ApplyResult", "applied": []}, fmt), nl=False)
+        return
+    if plan.destructive:
+        confirm_destructive(app, yes, "replace or delete the jobs above")
+
+    def report(step: AppliedChange) -> None:
+        if fmt == "table":
+            app.info(f"{step.change.name}: {step.outcome} ({step.job_id})")
+
+    applied = apply_plan(app.backend(), plan, on_change=report)
+    if fmt == "table":
+        app.info(f"Apply complete. {plan.summary()[6:]}")
+    else:
+        result = {
+            **plan_dict(plan, show_secrets), "kind": "ApplyResult",
+            "applied": [
+                {"name": a.change.name, "action": a.change.action.value, "outcome": a.outcome, "jobId": a.job_id}
+                for a in applied
+            ],
+        }
+        click.echo(dumps(result, fmt), nl=False)

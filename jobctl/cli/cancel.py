@@ -1,0 +1,46 @@
+"""`jobctl cancel`: stop runs."""
+
+from __future__ import annotations
+
+import click
+
+from jobctl.backends.base import ACTIVE_STATES
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, timeout_option
+from jobctl.cli.watch import wait_runs
+from jobctl.errors import UsageError
+
+
+@click.command()
+@click.argument("runs", nargs=-1, metavar="RUN...")
+@click.option("--job", "job", help="Cancel every active run of this job.")
+@click.option("-w", "--wait", is_flag=True, help="Wait until the runs have ended.")
+@timeout_option
+@output_option()
+@pass_app
+def command(
+    app: AppContext, *, runs: tuple[str, ...], job: str | None, wait: bool, timeout: float | None, output: str | None,
+) -> None:
+    """Cancel RUNs (or all active runs of --job). The workload gets SIGTERM, then SIGKILL after a grace period.
+
+    \b
+    Examples:
+      jobctl cancel run-mf3k2a1b
+      jobctl cancel --job tune-models --wait
+    """
+    from jobctl.engine import resolve_job, resolve_run
+
+    if not runs and not job:
+        raise UsageError("name the runs to cancel, or --job JOB")
+    backend = app.backend()
+    targets = [resolve_run(backend, ref) for ref in runs]
+    if job:
+        targets += backend.list_runs(job_id=resolve_job(backend, job).id, states=ACTIVE_STATES)
+    canceled = [backend.cancel_run(run_id=run.id) for run in targets]
+    for run in canceled:
+        app.info(f"{run.name} ({run.id}): {run.state}")
+    if not canceled:
+        app.info("no active runs")
+        return
+    if wait:
+        wait_runs(app, canceled, timeout=timeout, fmt=app.output_format(output))

@@ -1,0 +1,46 @@
+"""`jobctl get`: one job or run in detail."""
+
+from __future__ import annotations
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, show_secrets_option
+from jobctl.errors import NotFoundError
+from jobctl.render.human import print_job, print_run
+from jobctl.render.machine import dumps, job_dict, run_dict
+
+
+@click.command()
+@click.argument("ref", metavar="JOB|RUN")
+@show_secrets_option
+@output_option()
+@pass_app
+def command(app: AppContext, *, ref: str, show_secrets: bool, output: str | None) -> None:
+    """Show a job or a run, by name, id or unique id prefix.
+
+    \b
+    Examples:
+      jobctl get hello
+      jobctl get run-mf3k2a1b -o json
+    """
+    from jobctl.engine import resolve_job, resolve_run
+
+    backend = app.backend()
+    fmt = app.output_format(output)
+    try:
+        job = resolve_job(backend, ref)
+    except NotFoundError:
+        try:
+            run = resolve_run(backend, ref)
+        except NotFoundError:
+            raise NotFoundError(f"no job or run {ref!r}", hint="list them with `jobctl jobs` / `jobctl runs`") from None
+        if fmt == "table":
+            print_run(app.printer(), run, show_secrets=show_secrets)
+        else:
+            click.echo(dumps({"apiVersion": "jobctl/v1", "kind": "Run", **run_dict(run, show_secrets)}, fmt), nl=False)
+        return
+    if fmt == "table":
+        print_job(app.printer(), job, show_secrets=show_secrets)
+    else:
+        click.echo(dumps({"apiVersion": "jobctl/v1", "kind": "Job", **job_dict(job, show_secrets)}, fmt), nl=False)

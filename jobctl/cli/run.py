@@ -1,0 +1,131 @@
+"""`jobctl run`: start runs of an applied job, with overrides and fan-out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from jobctl.backends.base import JobState, RunState
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, show_secrets_option, timeout_option
+from jobctl.cli.watch import follow_runs, wait_runs
+from jobctl.errors import NotFoundError, UsageError
+from jobctl.render.machine import dumps, envelope, run_dict
+
+DEFAULT_SPEC = "job.yaml"
+
+
+def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) -> JobState:
+    """JOB by name/id, else the single job in -f SPEC (default ./job.yaml), which must be applied."""
+    from jobctl.engine import resolve_job
+
+    backend = app.backend()
+    if job_ref and not spec_file:
+        return resolve_job(backend, job_ref)
+    path = spec_file or DEFAULT_SPEC
+    if not Path(path).exists():
+        raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -f SPEC")
+    from jobctl.spec.load import load_specs
+
+    loaded = load_specs([path], app.environ)
+    loaded.raise_for_errors()
+    names = [job.name for job in loaded.jobs]
+    if job_ref:
+        if job_ref not in names:
+            raise UsageError(f"{path} defines no job {job_ref!r}; it defines: {', '.join(names)}")
+        name = job_ref
+    elif len(names) == 1:
+        name = names[0]
+    else:
+        raise UsageError(f"{path} defines {len(names)} jobs ({', '.join(names)}); name the one to run")
+    try:
+        job = resolve_job(backend, name)
+    except NotFoundError as exc:
+        raise NotFoundError(f"job {name!r} is not applied yet", hint=f"run `jobctl apply {path}` first") from exc
+    _warn_if_stale(app, job, next(s for s in loaded.jobs if s.name == name))
+    return job
+
+
+def _warn_if_stale(app: AppContext, job: JobState, spec: object) -> None:
+    from jobctl.plan.desired import desired_job
+    from jobctl.spec.model import JobSpec
+
+    assert isinstance(spec, JobSpec)
+    if job.spec_hash and desired_job(spec).spec_hash != job.spec_hash:
+        app.info(f"Warning: the spec of {spec.name!r} has changed since it was applied; "
+                 "this run uses the applied job (`jobctl apply` to update it)")
+
+
+@click.command()
+@click.argument("job", required=False)
+@click.option("-f", "--file", "spec_file", type=click.Path(dir_okay=False),
+              help=f"Spec file holding the job (default: ./{DEFAULT_SPEC} when JOB is omitted).")
+@click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set an env var for the run (repeatable).")
+@click.option("-a", "--arg", "args", multiple=True, metavar="ARG",
+              help="Replace the job's args; repeat for several (--arg=--epochs --arg 5).")
+@click.option("--args-append", multiple=True, metavar="ARG", help="Append to the job's args instead.")
+@click.option("-m", "--matrix", multiple=True, metavar="K=a,b",
+              help="Start one run per value; repeat for the cartesian product.")
+@click.option("--max-parallel", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="At most this many runs started at once.")
+@click.option("--name", help="Run name (default: JOB-run-TIMESTAMP; matrix runs add their values).")
+@click.option("-w", "--wait", is_flag=True, help="Wait for the runs to end; exit code mirrors them.")
+@click.option("-F", "--follow", is_flag=True, help="Stream the logs until the runs end; exit code mirrors them.")
+@timeout_option
+@click.option("--idempotency-key", metavar="KEY",
+              help="A retried command with the same KEY (e.g. the CI run id) attaches to the runs it started.")
+@click.option("--cancel-on-interrupt", is_flag=True, help="Ctrl-C or SIGTERM cancels the runs instead of detaching.")
+@show_secrets_option
+@output_option("table", "json", "yaml", "jsonl")
+@pass_app
+def command(
+    app: AppContext, *, job: str | None, spec_file: str | None, env: tuple[str, ...], args: tuple[str, ...],
+    args_append: tuple[str, ...], matrix: tuple[str, ...], max_parallel: int, name: str | None, wait: bool,
+    follow: bool, timeout: float | None, idempotency_key: str | None, cancel_on_interrupt: bool,
+    show_secrets: bool, output: str | None,
+) -> None:
+    """Start a run of an applied job, or one run per --matrix combination.
+
+    --env values win over the job's env (the job's other variables are kept); --arg replaces the
+    job's args. Without --wait/--follow the run ids are printed on stdout and the command returns
+    at once. With them, the exit code mirrors the runs: 0 SUCCEEDED, 1 FAILED, 8 CANCELED,
+    7 timed out. Ctrl-C detaches (the runs go on) unless --cancel-on-interrupt.
+
+    \b
+    Examples:
+      jobctl run hello --env MODEL=xgb --follow
+      jobctl run -f job.yaml --arg=--epochs --arg 5 --wait
+      jobctl run tune-models --matrix MODEL=xgb,rf,lgbm --wait
+      jobctl run train --wait --idempotency-key "$CI_PIPELINE_ID" --cancel-on-interrupt
+    """
+    from jobctl.engine import parse_assignments, plan_runs, start_runs
+
+    app.show_secrets = show_secrets
+    fmt = app.output_format(output)
+    if wait and follow:
+        raise UsageError("use either --wait or --follow")
+    if fmt == "jsonl" and not follow:
+        raise UsageError("-o jsonl streams events and needs --follow")
+    overrides = parse_assignments(env, "--env")
+    target = job_from_scope(app, job, spec_file)
+    requests = plan_runs(
+        target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=matrix,
+        name=name, idempotency_key=idempotency_key,
+    )
+
+    def started(run: RunState) -> None:
+        app.info(f"started {run.name} ({run.id})")
+
+    runs = start_runs(app.backend(), target, requests, max_parallel=max_parallel, on_started=started)
+    if follow:
+        follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
+    if wait:
+        wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel_on_interrupt)
+    if fmt in ("json", "yaml"):
+        click.echo(dumps(envelope("RunList", [run_dict(r, show_secrets) for r in runs]), fmt), nl=False)
+        return
+    for run in runs:
+        click.echo(run.id)
+    if len(runs) == 1:
+        app.info(f"follow: jobctl logs {runs[0].id} --follow")

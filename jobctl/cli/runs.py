@@ -1,0 +1,42 @@
+"""`jobctl runs`: list runs, newest first."""
+
+from __future__ import annotations
+
+import click
+
+from jobctl.backends.base import RUN_STATES
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, show_secrets_option
+from jobctl.render.human import print_runs
+from jobctl.render.machine import dumps, envelope, run_dict
+
+
+@click.command()
+@click.argument("job", required=False)
+@click.option("-s", "--state", "states", multiple=True, type=click.Choice(RUN_STATES, case_sensitive=False),
+              help="Only runs in this state (repeatable).")
+@click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most this many runs.")
+@show_secrets_option
+@output_option()
+@pass_app
+def command(
+    app: AppContext, *, job: str | None, states: tuple[str, ...], limit: int, show_secrets: bool, output: str | None,
+) -> None:
+    """List runs of JOB (or of every job), newest first.
+
+    \b
+    Examples:
+      jobctl runs
+      jobctl runs tune-models --state FAILED
+      jobctl runs hello -n 5 -o json
+    """
+    from jobctl.engine import resolve_job
+
+    backend = app.backend()
+    job_id = resolve_job(backend, job).id if job else None
+    runs = backend.list_runs(job_id=job_id, states=[s.upper() for s in states] or None, limit=limit)
+    fmt = app.output_format(output)
+    if fmt == "table":
+        print_runs(app.printer(), runs)
+    else:
+        click.echo(dumps(envelope("RunList", [run_dict(r, show_secrets) for r in runs]), fmt), nl=False)

@@ -1,0 +1,119 @@
+"""Waiting on runs and streaming their logs, shared by `run`, `wait` and `logs`.
+
+Ctrl-C detaches (the runs go on) unless cancel_on_interrupt, which also makes SIGTERM cancel them,
+so a CI job that is itself cancelled takes its runs down with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+from collections.abc import Iterator, Sequence
+from types import FrameType
+
+import click
+
+from jobctl.backends.base import RunState
+from jobctl.cli.context import AppContext
+from jobctl.engine import follow_logs, wait_for_runs, worst_exit_code
+from jobctl.errors import ExitCode
+from jobctl.render.human import format_log, print_runs, state_style
+from jobctl.render.machine import dumps, envelope, log_dict, run_dict
+
+
+@contextlib.contextmanager
+def interruptible(app: AppContext, runs: Sequence[RunState], *, cancel_on_interrupt: bool) -> Iterator[None]:
+    """Turn Ctrl-C (and SIGTERM when cancelling) into a clean detach or cancel, exit 130."""
+    previous = None
+    if cancel_on_interrupt:
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        with contextlib.suppress(ValueError):  # not the main thread: leave SIGTERM alone
+            previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        backend = app.backend()
+        ids = " ".join(r.id for r in runs)
+        if cancel_on_interrupt:
+            for run in runs:
+                with contextlib.suppress(Exception):
+                    backend.cancel_run(run_id=run.id)
+            app.info(f"\nInterrupted: canceled {len(runs)} run(s). Check: jobctl wait {ids}")
+        else:
+            app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
+                     + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def report_state(app: AppContext, run: RunState, many: bool) -> None:
+    if app.quiet:
+        return
+    details = f" ({run.details})" if run.details else ""
+    who = f"{run.name}: " if many else ""
+    app.printer(err=True).line(f"{who}{run.state}{details}", state_style(run.state))
+
+
+def wait_runs(
+    app: AppContext, runs: Sequence[RunState], *, timeout: float | None, fmt: str, cancel_on_interrupt: bool = False,
+) -> None:
+    """Block until all runs end; print their final table; exit with the worst run's code."""
+    with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
+        final = wait_for_runs(
+            app.backend(), [r.id for r in runs], timeout=timeout,
+            on_change=lambda r: report_state(app, r, len(runs) > 1),
+        )
+    finish(app, final, fmt)
+
+
+def finish(app: AppContext, runs: Sequence[RunState], fmt: str) -> None:
+    if fmt in ("json", "yaml"):
+        click.echo(dumps(envelope("RunList", [run_dict(r, app.show_secrets) for r in runs]), fmt), nl=False)
+    elif fmt == "table" and len(runs) > 1:
+        print_runs(app.printer(), runs)
+    raise SystemExit(worst_exit_code(runs))
+
+
+def follow_runs(
+    app: AppContext, runs: Sequence[RunState], *, fmt: str, timestamps: bool = False, timeout: float | None = None,
+    cancel_on_interrupt: bool = False, cursors: dict[str, str | None] | None = None, stream: str | None = None,
+) -> None:
+    """Stream the runs' logs (prefixed by run name when several) until they end; exit like `wait`."""
+    many = len(runs) > 1
+    names = {r.id: r.name for r in runs}
+    final: dict[str, RunState] = {r.id: r for r in runs}
+    sanitize = app.printer().rich or _stdout_is_tty(app)
+    out = app.stdout
+    with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
+        for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout):
+            if event.run is not None:
+                final[event.run_id] = event.run
+                if fmt == "jsonl":
+                    out.write(json.dumps({"type": "state", **run_dict(event.run, app.show_secrets)}) + "\n")
+                    out.flush()
+                else:
+                    report_state(app, event.run, many)
+                continue
+            assert event.line is not None
+            if stream and event.line.stream != stream:
+                continue
+            if fmt == "jsonl":
+                out.write(json.dumps(log_dict(event.line, event.run_id)) + "\n")
+            else:
+                prefix = f"[{names[event.run_id]}] " if many else ""
+                out.write(format_log(event.line, timestamps=timestamps, sanitize=sanitize, prefix=prefix) + "\n")
+            out.flush()
+    final_runs = [final[r.id] for r in runs]
+    raise SystemExit(worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK)
+
+
+def _stdout_is_tty(app: AppContext) -> bool:
+    try:
+        return app.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False

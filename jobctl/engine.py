@@ -1,0 +1,365 @@
+"""Orchestration over any Backend: plan, apply, start runs (with fan-out), wait, follow logs.
+
+Pure orchestration: no click, no rendering. Callers pass callbacks for progress and a clock/sleep
+pair so waiting is testable without real time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from jobctl.backends.base import (
+    ACTIVE_STATES,
+    CANCELED,
+    FAILED,
+    SUCCEEDED,
+    TAG_SUPERSEDED,
+    Backend,
+    JobState,
+    LogLine,
+    RunState,
+)
+from jobctl.errors import ExitCode, NotFoundError, UsageError, WaitTimeoutError
+from jobctl.plan.desired import DesiredJob
+from jobctl.plan.diff import diff
+from jobctl.plan.model import Action, Change, Plan
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+# --- plan and apply --------------------------------------------------------------------------------
+
+def _scopes(desired: Sequence[DesiredJob]) -> list[tuple[str | None, str | None]]:
+    scopes = {(d.definition.compartment_id, d.definition.project_id) for d in desired}
+    return sorted(scopes, key=str) or [(None, None)]
+
+
+def observe(backend: Backend, desired: Sequence[DesiredJob]) -> list[JobState]:
+    """All jobs in the scopes the desired jobs live in (one paginated list per scope)."""
+    seen: dict[str, JobState] = {}
+    for compartment_id, project_id in _scopes(desired):
+        for job in backend.list_jobs(compartment_id=compartment_id, project_id=project_id):
+            seen[job.id] = job
+    return list(seen.values())
+
+
+def build_plan(
+    backend: Backend, desired: Sequence[DesiredJob], *, prune: bool = False, refresh: bool = False,
+) -> Plan:
+    """Compare desired jobs with what the backend holds. GETs only jobs whose hash differs (or all with refresh)."""
+    observed = observe(backend, desired)
+    hashes = {d.name: d.spec_hash for d in desired}
+    need_definition = [
+        j for j in observed
+        if j.managed_name in hashes and not j.superseded and j.lifecycle_state == "ACTIVE"
+        and (refresh or j.spec_hash != hashes[j.managed_name])
+    ]
+    fetched = {j.id: backend.get_job(job_id=j.id) for j in need_definition}
+    observed = [fetched.get(j.id, j) for j in observed]
+    retire = [
+        j for j in observed
+        if j.managed and j.superseded and j.lifecycle_state == "ACTIVE"
+        and not backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)
+    ]
+    return diff(desired, observed, prune=prune, retire=retire)
+
+
+def retry_token(*parts: str) -> str:
+    """A deterministic opc-retry-token: a retried or re-run apply never creates a duplicate."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:64]
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    change: Change
+    job_id: str | None
+    outcome: str  # "created", "updated", "replaced", "deleted", "superseded"
+
+
+def apply_plan(
+    backend: Backend, plan: Plan, *, on_change: Callable[[AppliedChange], None] | None = None,
+) -> list[AppliedChange]:
+    """Execute exactly `plan`, in order. Active runs are never killed: busy old jobs are tagged superseded."""
+    results: list[AppliedChange] = []
+    for change in plan.changes:
+        result = _apply_change(backend, change)
+        results.append(result)
+        if on_change:
+            on_change(result)
+    return results
+
+
+def _apply_change(backend: Backend, change: Change) -> AppliedChange:
+    want, have = change.desired, change.observed
+    if change.action is Action.CREATE:
+        assert want is not None
+        job = backend.create_job(
+            definition=want.definition, artifact=want.artifact,
+            retry_token=retry_token(want.name, want.spec_hash, ""),
+        )
+        return AppliedChange(change, job.id, "created")
+    if change.action is Action.UPDATE:
+        assert want is not None
+        assert have is not None
+        job = backend.update_job(job_id=have.id, definition=want.definition, etag=have.etag)
+        return AppliedChange(change, job.id, "updated")
+    if change.action is Action.REPLACE:
+        assert want is not None
+        assert have is not None
+        job = backend.create_job(
+            definition=want.definition, artifact=want.artifact,
+            retry_token=retry_token(want.name, want.spec_hash, have.id),
+        )
+        _retire(backend, have)
+        return AppliedChange(change, job.id, "replaced")
+    assert have is not None
+    return AppliedChange(change, have.id, _retire(backend, have))
+
+
+def _retire(backend: Backend, job: JobState) -> str:
+    if backend.list_runs(job_id=job.id, states=ACTIVE_STATES, limit=1):
+        current = backend.get_job(job_id=job.id)
+        assert current.definition is not None
+        tags = {**current.tags, TAG_SUPERSEDED: "true"}
+        backend.update_job(job_id=job.id, definition=replace(current.definition, tags=tags), etag=current.etag)
+        return "superseded"
+    backend.delete_job(job_id=job.id)
+    return "deleted"
+
+
+# --- finding jobs and runs by name, id or id prefix ---------------------------------------------------
+
+def resolve_job(backend: Backend, ref: str) -> JobState:
+    """A job by id, managed name, display name, or unique id prefix."""
+    jobs = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"]
+    exact = [j for j in jobs if j.id == ref] or [
+        j for j in jobs if (j.managed_name == ref and not j.superseded)
+    ] or [j for j in jobs if j.name == ref and not j.superseded]
+    matches = exact or [j for j in jobs if j.id.startswith(ref)]
+    if not matches:
+        raise NotFoundError(
+            f"no job named {ref!r}", hint="create it with `jobctl apply SPEC`; list jobs with `jobctl jobs`",
+        )
+    if len(matches) > 1:
+        listed = ", ".join(f"{j.id} ({j.name})" for j in matches[:10])
+        raise UsageError(f"{ref!r} matches {len(matches)} jobs: {listed}", hint="give the full job id")
+    return backend.get_job(job_id=matches[0].id)
+
+
+def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> RunState:
+    """A run by id, name or unique id prefix."""
+    try:
+        return backend.get_run(run_id=ref)
+    except NotFoundError:
+        pass
+    runs = backend.list_runs(job_id=job_id)
+    matches = [r for r in runs if r.name == ref] or [r for r in runs if r.id.startswith(ref)]
+    if not matches:
+        raise NotFoundError(f"no run {ref!r}", hint="list runs with `jobctl runs`")
+    if len(matches) > 1:
+        listed = ", ".join(f"{r.id} ({r.name})" for r in matches[:10])
+        raise UsageError(f"{ref!r} matches {len(matches)} runs: {listed}", hint="give the full run id")
+    return matches[0]
+
+
+def latest_run(backend: Backend, job: JobState) -> RunState:
+    runs = backend.list_runs(job_id=job.id, limit=1)
+    if not runs:
+        raise NotFoundError(f"job {job.name!r} has no runs", hint=f"start one with `jobctl run {job.name}`")
+    return runs[0]
+
+
+# --- starting runs ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunRequest:
+    name: str
+    env: Mapping[str, str]
+    args: tuple[str, ...]
+    overrides: Mapping[str, str] = field(default_factory=dict)  # the matrix/--env part, for display
+    retry_token: str | None = None
+
+
+def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
+    """`K=V` pairs from the command line; a clear usage error otherwise."""
+    result: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UsageError(f"{option} {value!r}: expected NAME=VALUE with NAME made of letters, digits and '_'")
+        if "\0" in text:
+            raise UsageError(f"{option} {key}: values cannot contain NUL")
+        result[key] = text
+    return result
+
+
+def parse_matrix(values: Sequence[str]) -> list[dict[str, str]]:
+    """`--matrix K=a,b --matrix L=x,y` -> the cartesian product as env overrides."""
+    axes = []
+    for key, text in parse_assignments(values, "--matrix").items():
+        options = text.split(",")
+        if not all(options):
+            raise UsageError(f"--matrix {key}={text}: expected comma-separated non-empty values")
+        axes.append([(key, v) for v in dict.fromkeys(options)])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def _run_name(base: str, overrides: Mapping[str, str], when: datetime, matrix: bool) -> str:
+    if matrix:
+        suffix = "-".join(f"{v}" for v in overrides.values())
+        return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
+    return base
+
+
+def plan_runs(
+    job: JobState, *, env: Mapping[str, str], args: Sequence[str] | None, append_args: Sequence[str] = (),
+    matrix: Sequence[str] = (), name: str | None = None, idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> list[RunRequest]:
+    """The runs to start: job env + overrides (OCI replaces the job's env, so we merge here)."""
+    assert job.definition is not None
+    when = now or datetime.now(timezone.utc)
+    base_env = dict(job.definition.env)
+    final_args = tuple(args) if args is not None else job.definition.args
+    final_args = (*final_args, *append_args)
+    combos = parse_matrix(matrix)
+    base_name = name or f"{job.name}-run-{when:%Y%m%d-%H%M%S}"
+    requests = []
+    for combo in combos:
+        overrides = {**env, **combo}
+        token = retry_token(idempotency_key, job.id, *sorted(f"{k}={v}" for k, v in combo.items())) \
+            if idempotency_key else None
+        requests.append(RunRequest(
+            _run_name(base_name, combo, when, bool(matrix)), {**base_env, **overrides}, final_args,
+            overrides, token,
+        ))
+    return requests
+
+
+def start_runs(
+    backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
+    on_started: Callable[[RunState], None] | None = None,
+) -> list[RunState]:
+    """Start every request with at most `max_parallel` calls in flight; results keep request order."""
+    def start(request: RunRequest) -> RunState:
+        run = backend.start_run(
+            job_id=job.id, name=request.name, env=request.env, args=request.args, retry_token=request.retry_token,
+        )
+        if on_started:
+            on_started(run)
+        return run
+
+    if len(requests) == 1:
+        return [start(requests[0])]
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests)))) as pool:
+        return list(pool.map(start, requests))
+
+
+# --- waiting and following --------------------------------------------------------------------------
+
+def run_exit_code(run: RunState) -> ExitCode:
+    if run.state == SUCCEEDED:
+        return ExitCode.OK
+    if run.state == CANCELED:
+        return ExitCode.CANCELED
+    if run.state == FAILED:
+        return ExitCode.ERROR
+    return ExitCode.ERROR
+
+
+def worst_exit_code(runs: Sequence[RunState]) -> ExitCode:
+    """0 only if all succeeded; otherwise the most severe code among them."""
+    codes = [run_exit_code(r) for r in runs]
+    failures = [c for c in codes if c != ExitCode.OK]
+    if not failures:
+        return ExitCode.OK
+    return ExitCode.ERROR if ExitCode.ERROR in failures else max(failures)
+
+
+def poll_interval(backend: Backend) -> float:
+    return float(getattr(backend, "poll_interval", 1.0))
+
+
+def wait_for_runs(
+    backend: Backend, run_ids: Sequence[str], *, timeout: float | None = None,
+    on_change: Callable[[RunState], None] | None = None, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+) -> list[RunState]:
+    """Block until every run is terminal; raises WaitTimeoutError after `timeout` seconds."""
+    deadline = None if timeout is None else clock() + timeout
+    interval = max(poll_interval(backend), 0.1) if poll_interval(backend) else 0.0
+    latest: dict[str, RunState] = {}
+    while True:
+        for run_id in run_ids:
+            if run_id in latest and latest[run_id].terminal:
+                continue
+            run = backend.get_run(run_id=run_id)
+            if on_change and (run_id not in latest or latest[run_id].state != run.state):
+                on_change(run)
+            latest[run_id] = run
+        if all(latest[r].terminal for r in run_ids):
+            return [latest[r] for r in run_ids]
+        if deadline is not None and clock() >= deadline:
+            pending = [r for r in run_ids if not latest[r].terminal]
+            raise WaitTimeoutError(
+                f"timed out waiting for {len(pending)} run(s): {', '.join(pending)}",
+                hint="the runs keep going; `jobctl wait` them again or `jobctl cancel` them",
+            )
+        sleep(interval)
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    run_id: str
+    line: LogLine | None = None
+    run: RunState | None = None  # a state change
+
+
+def follow_logs(
+    backend: Backend, run_ids: Sequence[str], *, cursors: Mapping[str, str | None] | None = None,
+    follow: bool = True, sleep: Sleep = time.sleep, clock: Clock = time.monotonic, timeout: float | None = None,
+) -> Iterator[LogEvent]:
+    """Each log line of each run once, in order per run; with `follow`, until every run is over and drained."""
+    interval = poll_interval(backend)
+    deadline = None if timeout is None else clock() + timeout
+    positions: dict[str, str | None] = {r: (cursors or {}).get(r) for r in run_ids}
+    states: dict[str, str] = {}
+    done: set[str] = set()
+    idle = 0
+    while len(done) < len(run_ids):
+        progressed = False
+        for run_id in run_ids:
+            if run_id in done:
+                continue
+            batch = backend.read_logs(run_id=run_id, cursor=positions[run_id])
+            positions[run_id] = batch.cursor
+            for line in batch.lines:
+                yield LogEvent(run_id, line=line)
+            progressed = progressed or bool(batch.lines)
+            if not follow:
+                done.add(run_id)
+                continue
+            if batch.complete or not batch.lines:
+                run = backend.get_run(run_id=run_id)
+                if states.get(run_id) != run.state:
+                    states[run_id] = run.state
+                    yield LogEvent(run_id, run=run)
+            if batch.complete:
+                done.add(run_id)
+        if len(done) == len(run_ids) or progressed:
+            idle = 0
+            continue
+        if deadline is not None and clock() >= deadline:
+            raise WaitTimeoutError(
+                f"timed out following {len(run_ids) - len(done)} run(s)",
+                hint="the runs keep going; `jobctl logs RUN --follow` reattaches",
+            )
+        idle += 1
+        sleep(interval * min(idle, 2))

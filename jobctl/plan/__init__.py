@@ -1,0 +1,1 @@
+"""Desired state, the diff against observed jobs, and the Plan value both `plan` and `apply` use."""

@@ -1,0 +1,126 @@
+"""diff(desired, observed) -> Plan. Pure: no I/O; the engine fetches what the diff needs first.
+
+What may change in place follows OCI's UpdateJobDetails (description, infrastructure, tags); any
+other difference replaces the job, and the plan names the field that forces it. Every backend
+follows the same rules, so a plan means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from jobctl.backends.base import JobDefinition, JobState
+from jobctl.plan.desired import DesiredJob
+from jobctl.plan.model import Action, Change, FieldChange, Plan
+
+MUTABLE_FIELDS = frozenset({
+    "description", "labels", "infrastructure.shape", "infrastructure.ocpus", "infrastructure.memoryInGBs",
+    "infrastructure.blockStorageSizeInGBs", "infrastructure.subnetId",
+})
+
+
+def flatten(definition: JobDefinition) -> Iterator[tuple[str, Any]]:
+    """A definition as (spec path, value) pairs, in the order a person reads a spec."""
+    d = definition
+    yield "description", d.description
+    yield "labels", dict(d.labels)
+    yield "compartmentId", d.compartment_id
+    yield "projectId", d.project_id
+    yield "infrastructure.shape", d.shape
+    yield "infrastructure.ocpus", d.ocpus
+    yield "infrastructure.memoryInGBs", d.memory_in_gbs
+    yield "infrastructure.blockStorageSizeInGBs", d.block_storage_size_in_gbs
+    yield "infrastructure.subnetId", d.subnet_id
+    yield "logging.enabled", d.log_enabled
+    yield "logging.logGroupId", d.log_group_id
+    yield "logging.logId", d.log_id
+    yield "logging.autoCreateLog", d.log_auto_create
+    yield "runtime.type", d.runtime_type
+    yield "runtime.entrypoint", d.entrypoint or (list(d.container_entrypoint) or None)
+    yield "runtime.conda.slug", d.conda_slug
+    yield "runtime.conda.uri", d.conda_uri
+    yield "runtime.image", d.image
+    yield "runtime.imageDigest", d.image_digest
+    yield "runtime.cmd", list(d.cmd) or None
+    yield "runtime.args", list(d.args) or None
+    for key in sorted(set(d.env)):
+        yield f"runtime.env.{key}", d.env[key]
+    yield "runtime.maxRuntimeInMinutes", d.max_runtime_in_minutes
+    yield "artifact", d.artifact_digest
+
+
+def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, ...]:
+    before = dict(flatten(old))
+    after = dict(flatten(new))
+    keys = list(after) + [k for k in before if k not in after]
+    changes = []
+    for key in keys:
+        old_value, new_value = before.get(key), after.get(key)
+        if old_value != new_value:
+            changes.append(FieldChange(key, old_value, new_value, forces_replace=key not in MUTABLE_FIELDS))
+    return tuple(changes)
+
+
+def _current(observed: Sequence[JobState]) -> dict[str, JobState]:
+    """The managed, non-superseded job for each name (the newest if, oddly, there are several)."""
+    current: dict[str, JobState] = {}
+    for job in sorted(observed, key=lambda j: j.created):
+        name = job.managed_name
+        if name and not job.superseded and job.lifecycle_state == "ACTIVE":
+            current[name] = job
+    return current
+
+
+def diff(
+    desired: Sequence[DesiredJob], observed: Sequence[JobState], *, prune: bool = False,
+    retire: Sequence[JobState] = (),
+) -> Plan:
+    """The changes that make `observed` match `desired`.
+
+    `observed` jobs whose hash differs from the desired one must carry their definition.
+    `retire`: superseded jobs whose runs have all ended, deleted by this plan.
+    """
+    current = _current(observed)
+    unmanaged_names = {j.name for j in observed if not j.managed and j.lifecycle_state == "ACTIVE"}
+    changes: list[Change] = []
+    unchanged: list[str] = []
+    warnings: list[str] = []
+    for want in desired:
+        have = current.get(want.name)
+        if have is None:
+            if want.name in unmanaged_names:
+                warnings.append(
+                    f"a job named {want.name!r} exists but is not managed by jobctl; it is left alone "
+                    "and a managed job is created beside it"
+                )
+            changes.append(Change(Action.CREATE, want.name, reason="not found", desired=want))
+            continue
+        if have.spec_hash == want.spec_hash and have.definition is None:
+            unchanged.append(want.name)
+            continue
+        if have.definition is None:
+            raise ValueError(f"diff needs the definition of job {have.id} ({want.name})")
+        fields = field_changes(have.definition, want.definition)
+        if not fields:
+            if have.spec_hash != want.spec_hash:  # same content, stale hash tag: re-tag in place
+                changes.append(Change(Action.UPDATE, want.name, (), "spec hash tag is stale", want, have))
+            else:
+                unchanged.append(want.name)
+            continue
+        forcing = [f.field for f in fields if f.forces_replace]
+        if forcing:
+            reason = f"{', '.join(forcing)} cannot change in place"
+            changes.append(Change(Action.REPLACE, want.name, fields, reason, want, have))
+        else:
+            changes.append(Change(Action.UPDATE, want.name, fields, None, want, have))
+    if prune:
+        wanted = {d.name for d in desired}
+        for name, job in sorted(current.items()):
+            if name not in wanted:
+                changes.append(Change(Action.DELETE, name, reason="no longer in the specs (--prune)", observed=job))
+    for job in retire:
+        changes.append(Change(
+            Action.DELETE, job.managed_name or job.name, reason="superseded, and its runs have ended", observed=job,
+        ))
+    return Plan(tuple(changes), tuple(sorted(unchanged)), tuple(warnings))

@@ -1,0 +1,221 @@
+"""Human output: rich tables and colour on a terminal; plain aligned text when piped or --no-color.
+
+Rich is imported only on the interactive path, so scripted use pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from jobctl.backends.base import JobState, LogLine, RunState
+from jobctl.plan.model import Action, Change, FieldChange, Plan
+from jobctl.secrets import MASK, is_secret, mask_env
+
+_STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
+_STATE_STYLE = {
+    "SUCCEEDED": "green", "FAILED": "red", "CANCELED": "yellow", "CANCELING": "yellow",
+    "IN_PROGRESS": "cyan", "ACCEPTED": "blue", "NEEDS_ATTENTION": "red",
+}
+# C0/C1 control characters except tab; ESC sequences in workload output must not drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Strip control characters (terminal escapes) from untrusted text before it reaches a terminal."""
+    return _CONTROL.sub("", text)
+
+
+class Printer:
+    """Writes lines and tables to one stream, styled only when `rich` is true."""
+
+    def __init__(self, stream: TextIO, *, rich: bool) -> None:
+        self.stream = stream
+        self.rich = rich
+        self._console: Any = None
+
+    @property
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        return self._console
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        if self.rich and style:
+            from rich.text import Text
+
+            self.console.print(Text(text, style=style))
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def table(
+        self, headers: Sequence[str], rows: Iterable[Sequence[str]], styles: dict[int, Any] | None = None,
+    ) -> None:
+        rows = [list(r) for r in rows]
+        if self.rich:
+            from rich.table import Table
+
+            table = Table(box=None, header_style="bold", pad_edge=False)
+            for header in headers:
+                table.add_column(header)
+            for row in rows:
+                cells = [
+                    f"[{styles[i](cell)}]{_escape(cell)}[/]" if styles and i in styles and styles[i](cell)
+                    else _escape(cell)
+                    for i, cell in enumerate(row)
+                ]
+                table.add_row(*cells)
+            self.console.print(table)
+            return
+        widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+        for row in [list(headers), *rows]:
+            self.stream.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        self.stream.flush()
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def state_style(state: str) -> str | None:
+    return _STATE_STYLE.get(state)
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "-"
+    seconds = int(((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{max(seconds, 0)}s ago"
+
+
+def duration(run: RunState, now: datetime | None = None) -> str:
+    if run.started is None:
+        return "-"
+    end = run.finished or now or datetime.now(timezone.utc)
+    seconds = max(0.0, (end - run.started).total_seconds())
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+# --- plan ---------------------------------------------------------------------------------------------
+
+def _value(field: str, value: Any, show_secrets: bool) -> str:
+    if value is None:
+        return "(none)"
+    if field.startswith("runtime.env.") and not show_secrets and is_secret(field.rsplit(".", 1)[1]):
+        return MASK
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
+    return str(value)
+
+
+def _field_line(change: FieldChange, show_secrets: bool) -> tuple[str, str]:
+    old, new = _value(change.field, change.old, show_secrets), _value(change.field, change.new, show_secrets)
+    note = "  # forces replacement" if change.forces_replace else ""
+    if change.old is None:
+        return f"      + {change.field}: {new}{note}", "green"
+    if change.new is None:
+        return f"      - {change.field}: {old}{note}", "red"
+    return f"      ~ {change.field}: {old} → {new}{note}", "yellow"
+
+
+def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
+    symbol = change.action.symbol
+    where = f" ({change.job_id})" if change.job_id else ""
+    reason = f"  # {change.reason}" if change.reason and change.action is not Action.CREATE else ""
+    yield f"  {symbol} job {change.name}{where}{reason}", _STYLE[change.action]
+    if change.action is Action.CREATE and change.desired is not None:
+        d = change.desired.definition
+        infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
+        yield f"      runtime: {d.runtime_type}, {d.entrypoint or d.image or ''}", None
+        yield f"      infrastructure: {infra}", None
+        if d.env:
+            env = mask_env(d.env, show_secrets)
+            yield "      env: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())), None
+        if d.args:
+            yield f"      args: {list(d.args)}", None
+    for field_change in change.fields:
+        yield _field_line(field_change, show_secrets)
+
+
+def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> None:
+    for warning in plan.warnings:
+        printer.line(f"Warning: {warning}", "yellow")
+    if not plan.has_changes:
+        printer.line(f"No changes. {len(plan.unchanged)} job(s) up to date.", "green")
+        return
+    for change in plan.changes:
+        for text, style in _change_lines(change, show_secrets):
+            printer.line(text, style)
+    if plan.unchanged:
+        printer.line(f"  {len(plan.unchanged)} unchanged: {', '.join(plan.unchanged)}")
+    printer.line("")
+    printer.line(plan.summary(), "bold")
+
+
+# --- jobs, runs, logs -------------------------------------------------------------------------------
+
+def print_jobs(printer: Printer, jobs: Sequence[JobState]) -> None:
+    rows = []
+    for job in jobs:
+        owner = "jobctl" + (" (superseded)" if job.superseded else "") if job.managed else "-"
+        rows.append([job.managed_name or job.name, job.id, job.lifecycle_state, owner, ago(job.created)])
+    printer.table(["NAME", "ID", "STATE", "MANAGED", "CREATED"], rows)
+
+
+def print_runs(printer: Printer, runs: Sequence[RunState]) -> None:
+    rows = [
+        [r.name, r.id, r.state, "-" if r.exit_code is None else str(r.exit_code), ago(r.created), duration(r)]
+        for r in runs
+    ]
+    printer.table(["NAME", "ID", "STATE", "EXIT", "CREATED", "DURATION"], rows, styles={2: state_style})
+
+
+def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) -> None:
+    fields = [
+        ("Run", f"{run.name} ({run.id})"), ("Job", f"{run.job_name or ''} ({run.job_id})"), ("State", run.state),
+        ("Exit code", "-" if run.exit_code is None else str(run.exit_code)), ("Details", run.details or "-"),
+        ("Created", run.created.isoformat()), ("Duration", duration(run)),
+        ("Args", " ".join(run.args) or "-"),
+    ]
+    for key, value in fields:
+        printer.line(f"{key + ':':<11}{value}")
+    _print_env(printer, run.env, show_secrets)
+
+
+def _print_env(printer: Printer, env: dict[str, str] | Any, show_secrets: bool) -> None:
+    for index, (key, value) in enumerate(sorted(mask_env(env, show_secrets).items())):
+        printer.line(f"{'Env:' if index == 0 else '':<11}{key}={value}")
+
+
+def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) -> None:
+    d = job.definition
+    printer.line(f"{'Job:':<11}{job.managed_name or job.name} ({job.id})")
+    printer.line(f"{'State:':<11}{job.lifecycle_state}{' (superseded)' if job.superseded else ''}")
+    printer.line(f"{'Managed:':<11}{'yes' if job.managed else 'no'}")
+    if d is None:
+        return
+    printer.line(f"{'Runtime:':<11}{d.runtime_type} {d.entrypoint or d.image or ''}".rstrip())
+    infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
+    printer.line(f"{'Shape:':<11}{infra}, {d.block_storage_size_in_gbs} GB disk")
+    printer.line(f"{'Args:':<11}{' '.join(d.args) or '-'}")
+    _print_env(printer, d.env, show_secrets)
+    if d.artifact_digest:
+        printer.line(f"{'Artifact:':<11}{d.artifact_digest}")
+
+
+def format_log(line: LogLine, *, timestamps: bool, sanitize: bool, prefix: str = "") -> str:
+    text = clean(line.text) if sanitize else line.text
+    if timestamps:
+        stamp = line.time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return f"{prefix}{stamp} {text}"
+    return f"{prefix}{text}"
