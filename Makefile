@@ -29,6 +29,8 @@ test: lint typecheck unit
 
 demo: install
 	$(BIN)/jobctl validate $(DEMO_SPEC)
+	$(BIN)/jobctl apply $(DEMO_SPEC)
+	$(BIN)/jobctl run hello --env MODEL=xgb --follow
 
 bench: install
 	$(BIN)/python benchmarks/startup.py

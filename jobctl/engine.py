@@ -82,6 +82,7 @@ class AppliedChange:
     change: Change
     job_id: str | None
     outcome: str  # "created", "updated", "replaced", "deleted", "superseded"
+    retired: str | None = None  # for a replace: what happened to the old job ("deleted" / "superseded")
 
 
 def apply_plan(
@@ -118,8 +119,7 @@ def _apply_change(backend: Backend, change: Change) -> AppliedChange:
             definition=want.definition, artifact=want.artifact,
             retry_token=retry_token(want.name, want.spec_hash, have.id),
         )
-        _retire(backend, have)
-        return AppliedChange(change, job.id, "replaced")
+        return AppliedChange(change, job.id, "replaced", retired=_retire(backend, have))
     assert have is not None
     return AppliedChange(change, have.id, _retire(backend, have))
 

@@ -63,11 +63,17 @@ def command(
 
     def report(step: AppliedChange) -> None:
         if fmt == "table":
-            app.info(f"{step.change.name}: {step.outcome} ({step.job_id})")
+            old = f"; old job {step.change.job_id} {step.retired}" if step.retired else ""
+            note = " (it still has active runs; a later apply removes it)" if step.retired == "superseded" else ""
+            app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
     applied = apply_plan(app.backend(), plan, on_change=report)
     if fmt == "table":
-        app.info(f"Apply complete. {plan.summary()[6:]}")
+        outcomes = [a.outcome for a in applied]
+        counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))
+        superseded = outcomes.count("superseded") + [a.retired for a in applied].count("superseded")
+        extra = f", {superseded} kept as superseded (active runs)" if superseded else ""
+        app.info(f"Apply complete: {counts}{extra}.")
     else:
         result = {
             **plan_dict(plan, show_secrets), "kind": "ApplyResult",

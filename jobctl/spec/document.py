@@ -7,7 +7,8 @@ that graph into dicts/lists ourselves so that we can reject what a safe config l
 
 from __future__ import annotations
 
-import re
+import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ Position = tuple[int, int]  # 1-based (line, column)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _SCALAR_TAGS = {
     _STR,
     "tag:yaml.org,2002:int",
@@ -35,7 +37,6 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",  # kept as its text: no field of ours is a date
 }
-_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
 
 
 def format_path(path: JsonPath) -> str:
@@ -44,6 +45,8 @@ def format_path(path: JsonPath) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif any(c in part for c in '.[]"\'') or part != "".join(part.split()):
+            out += f"[{json.dumps(part)}]"
         else:
             out += f".{part}" if out else part
     return out or "<document>"
@@ -88,6 +91,10 @@ class _Invalid(Exception):
         self.message = message
 
 
+class _TooLarge(Exception):
+    """The document expands past MAX_NODES: reported at the document, not at an arbitrary alias."""
+
+
 ScalarHook = Callable[[str, bool, JsonPath, Position], Any]
 """Called for every string scalar: (text, is_plain, path, position) -> value. Used for ${VAR}."""
 
@@ -103,13 +110,12 @@ class _Converter:
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _Invalid(
-                node.start_mark, path,
-                f"document expands to more than {MAX_NODES} values (an alias bomb?)",
-            )
+            raise _TooLarge
         if len(path) > MAX_DEPTH:
             raise _Invalid(node.start_mark, path, f"nesting deeper than {MAX_DEPTH} levels")
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
+            raise _Invalid(node.start_mark, path, f"unsupported YAML tag {node.tag!r}")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -123,9 +129,12 @@ class _Converter:
             text = str(node.value)
             if self.hook is None:
                 return text
-            return self.hook(text, getattr(node, "style", None) is None, path, self.values[path])
+            return self.hook(text, not getattr(node, "style", None), path, self.values[path])
         constructor = self._scalar_ctor.yaml_constructors[node.tag]
-        return constructor(self._scalar_ctor, node)
+        value = constructor(self._scalar_ctor, node)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Invalid(node.start_mark, path, f"{node.value!r} is not a finite number")
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -177,6 +186,8 @@ def _read_text(path: Path, shown: str) -> str | Diagnostic:
         raw = path.read_bytes()
     except OSError as exc:
         return Diagnostic(shown, 1, 1, "<file>", f"cannot read file: {exc.strerror or exc}")
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return Diagnostic(shown, 1, 1, "<file>", "file is UTF-32; save it as UTF-8")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Diagnostic(shown, 1, 1, "<file>", "file is UTF-16; save it as UTF-8")
     try:
@@ -186,9 +197,24 @@ def _read_text(path: Path, shown: str) -> str | Diagnostic:
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         return Diagnostic(shown, line, column, "<file>", f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
     if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        return Diagnostic(shown, line, 1, "<file>", "file contains a NUL byte (binary file?)")
+        index = text.index("\x00")
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        return Diagnostic(shown, line, column, "<file>", "file contains a NUL byte (binary file?)")
     return text
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, shown: str) -> Diagnostic:
+    """PyYAML's error, with where the broken construct began; tabs get a message of their own."""
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if mark is not None and (0 <= mark.index < len(text) and text[mark.index] == "\t" or "tab" in str(exc.problem)):
+        return Diagnostic(shown, line, column, "<file>", "tab used for indentation; YAML needs spaces")
+    problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+    context, where = exc.context, exc.context_mark
+    if context and where is not None and exc.problem and (where.line, where.column) != (line - 1, column - 1):
+        problem += f" ({' '.join(str(context).split())} at line {where.line + 1}, column {where.column + 1})"
+    return Diagnostic(shown, line, column, "<file>", f"invalid YAML: {problem}")
 
 
 def read_documents(
@@ -198,11 +224,6 @@ def read_documents(
     text = _read_text(path, shown)
     if isinstance(text, Diagnostic):
         return [], [text]
-    tab = _TAB_INDENT.search(text)
-    if tab:
-        line = text.count("\n", 0, tab.start()) + 1
-        column = tab.end() - tab.start()
-        return [], [Diagnostic(shown, line, column, "<file>", "tab used for indentation; YAML needs spaces")]
     documents: list[Document] = []
     problems: list[Diagnostic] = []
     try:
@@ -223,17 +244,20 @@ def read_documents(
             except _Invalid as exc:
                 problems.append(Diagnostic(shown, *exc.position, format_path(exc.path), exc.message))
                 continue
+            except _TooLarge:
+                message = f"document expands to more than {MAX_NODES} values (an alias bomb?)"
+                problems.append(Diagnostic(shown, *start, "<document>", message))
+                continue
             except RecursionError:
                 problems.append(Diagnostic(shown, *start, "<document>", "document nests too deeply"))
                 continue
             documents.append(Document(shown, path, index, data, start, converter.values, converter.keys))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
-        problems.append(Diagnostic(shown, line, column, "<file>", f"invalid YAML: {problem}"))
+        problems.append(_syntax_error(exc, text, shown))
     except yaml.YAMLError as exc:
         problems.append(Diagnostic(shown, 1, 1, "<file>", f"invalid YAML: {exc}"))
+    except RecursionError:  # the pure-Python composer recurses per nesting level
+        problems.append(Diagnostic(shown, 1, 1, "<file>", "document nests too deeply"))
     if not documents and not problems:
         problems.append(Diagnostic(shown, 1, 1, "<file>", "file holds no spec documents"))
     return documents, problems

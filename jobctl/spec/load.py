@@ -66,11 +66,14 @@ def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None) -
         problems.extend(file_problems)
         problems.extend(interpolator.diagnostics)
         for document in documents:
-            schema_problems = validate_document(document)
+            failed = {d.path for d in interpolator.diagnostics}
+            schema_problems = [d for d in validate_document(document) if d.path not in failed]
+            if failed and not schema_problems:
+                continue
             if schema_problems:
                 problems.extend(schema_problems)
                 continue
-            origin = Origin(shown, document.start[0])
+            origin = Origin(shown, document.position(("metadata", "name"))[0])
             job = job_from_document(document.data, path.parent, origin)
             checked, job_problems = _check_job(job, document)
             problems.extend(job_problems)
@@ -96,7 +99,8 @@ def _check_job(job: JobSpec, document: Document) -> tuple[JobSpec, list[Diagnost
     try:
         source = runtime.source.resolve(strict=True)
     except FileNotFoundError:
-        return job, [document.diagnostic(source_path, f"source {given!r} does not exist ({runtime.source})")]
+        shown = Path(document.file).parent / given
+        return job, [document.diagnostic(source_path, f"source {given!r} does not exist ({shown})")]
     except (OSError, RuntimeError) as exc:
         return job, [document.diagnostic(source_path, f"source {given!r} cannot be resolved: {exc}")]
     entry_path = ("spec", "runtime", "entrypoint")

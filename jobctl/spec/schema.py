@@ -40,7 +40,18 @@ def load_schema() -> dict[str, Any]:
 def _full_validator() -> Any:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(load_schema())
+    base = jsonschema.Draft202012Validator
+    checker = base.VALIDATORS["pattern"]
+
+    def ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+        # JSON Schema patterns are ECMA-262: '$' ends the input. Python's '$' also matches before a
+        # final newline, so "name\n" would pass; '\Z' restores the ECMA meaning.
+        if pattern.endswith("$") and not pattern.endswith("\\$"):
+            pattern = pattern[:-1] + "\\Z"
+        return checker(validator, pattern, instance, schema)
+
+    validator_class = jsonschema.validators.extend(base, {"pattern": ecma_pattern})
+    return validator_class(load_schema())
 
 
 def _fast_accepts(data: Any) -> bool:
@@ -117,7 +128,10 @@ def _explain_leaf(error: Any, path: JsonPath, document: Document) -> Iterator[Di
                 message = f"missing required field {name!r}" + (f": {note}" if note else "")
                 yield document.diagnostic(path, message, at_key=True)
         return
-    message = _override(error) or _describe(keyword, value, instance)
+    override = _override(error)
+    if keyword == "type" and isinstance(error.schema, dict) and "pattern" in error.schema:
+        override = None  # the override explains the pattern; a wrong type needs its own words
+    message = override or _describe(keyword, value, instance)
     yield document.diagnostic(path, message)
 
 
@@ -148,10 +162,16 @@ def _shown(instance: Any) -> str:
     return text if len(text) <= 60 else text[:57] + '..."'
 
 
+def _described(instance: Any) -> str:
+    if isinstance(instance, (dict, list)) or instance is None:
+        return _shown(instance) if instance is not None else "null"
+    return f"{_type_name(instance)} {_shown(instance)}"
+
+
 def _describe(keyword: str, value: Any, instance: Any) -> str:
     if keyword == "type":
         wanted = " or ".join(_plural_type(t) for t in ([value] if isinstance(value, str) else value))
-        return f"expected {wanted}, got {_type_name(instance)} {_shown(instance)}"
+        return f"expected {wanted}, got {_described(instance)}"
     if keyword == "enum":
         options = [str(v) for v in value]
         close = difflib.get_close_matches(str(instance), options, n=1)

@@ -1,0 +1,102 @@
+"""docs/spec.md, generated from the JSON Schema: `python -m jobctl.spec.reference > docs/spec.md`.
+
+A test fails when the committed file is stale, so the reference can never drift from the schema.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from jobctl.spec.schema import load_schema
+
+_SECTIONS = (
+    ("Document", None, ""),
+    ("metadata", "metadata", "metadata."),
+    ("spec", "jobSpec", "spec."),
+    ("spec.infrastructure", "infrastructure", "spec.infrastructure."),
+    ("spec.logging", "logging", "spec.logging."),
+    ("spec.runtime", "runtime", "spec.runtime."),
+    ("spec.runtime.conda", None, "spec.runtime.conda."),
+)
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        resolved: dict[str, Any] = schema["$defs"][ref.rsplit("/", 1)[1]]
+        return resolved
+    return node
+
+
+def _type(node: dict[str, Any], schema: dict[str, Any]) -> str:
+    node = _resolve(schema, node)
+    if "const" in node:
+        return f"`{node['const']}`"
+    if "enum" in node:
+        return " \\| ".join(f"`{v}`" for v in node["enum"])
+    kind = node.get("type", "object")
+    kinds = kind if isinstance(kind, list) else [kind]
+    text = " or ".join(kinds)
+    if "pattern" in node:
+        text += f" matching `{node['pattern']}`"
+    bounds = [f"{k} {node[k]}" for k in ("minimum", "exclusiveMinimum", "maximum", "maxLength", "maxItems",
+                                         "maxProperties") if k in node]
+    if bounds:
+        text += " (" + ", ".join(bounds) + ")"
+    return text
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str) -> Iterator[str]:
+    required = set(node.get("required", []))
+    for name, prop in node.get("properties", {}).items():
+        target = _resolve(schema, prop)
+        description = prop.get("description") or target.get("description", "")
+        examples = prop.get("examples") or target.get("examples") or []
+        example = f"`{json.dumps(examples[0])}`" if examples else ""
+        default = f" Default: `{json.dumps(target['default'])}`." if "default" in target else ""
+        yield (f"| `{prefix}{name}` | {'yes' if name in required else ''} | {_cell(_type(prop, schema))} | "
+               f"{_cell(description)}{default} | {_cell(example)} |")
+
+
+def render() -> str:
+    schema = load_schema()
+    lines = [
+        "# Spec reference: `jobctl/v1`",
+        "",
+        "Generated from `schemas/jobctl-v1.schema.json` by `python -m jobctl.spec.reference`; do not edit.",
+        "Values may use `${VAR}` / `${VAR:-default}` (from the environment); `$$` is a literal `$`.",
+        "",
+    ]
+    for title, definition, prefix in _SECTIONS:
+        if definition is None:
+            node = schema if title == "Document" else schema["$defs"]["runtime"]["properties"]["conda"]
+        else:
+            node = schema["$defs"][definition]
+        lines += [f"## {title}", "", node.get("description", ""), "",
+                  "| field | required | type | description | example |", "|---|---|---|---|---|"]
+        lines += list(_rows(schema, node, prefix))
+        lines.append("")
+    lines += [
+        "## Rules across fields",
+        "",
+        "- Flex shapes (names ending in `.Flex`) need `ocpus` and `memoryInGBs`; other shapes must not set them.",
+        "- `python` and `shell` runtimes need `source`; `entrypoint` is required when `source` is a directory",
+        "  and must name a file inside it. `image`, `imageDigest` and `cmd` are for `container` only.",
+        "- `container` runtimes need `image`; their `entrypoint` is a list; `conda` does not apply.",
+        "- `logging.logId` and `logging.autoCreateLog: true` need `logging.logGroupId`, and not both at once.",
+        "- Env names starting with `JOBCTL_`, `CONDA_ENV_` or `JOB_RUN_` are reserved; label keys starting",
+        "  with `jobctl-` are reserved for jobctl's ownership tags.",
+        "- Job names are unique across all documents given to one command.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

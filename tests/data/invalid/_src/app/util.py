@@ -1,0 +1,1 @@
+"""Helper module; not an entrypoint."""
