@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +18,14 @@ EXAMPLES = REPO / "specs-examples"
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private JOBCTL_HOME; no OCI or jobctl settings leak in from the developer's shell."""
     home = tmp_path_factory.mktemp("jobctl-home")
     for name in list(os.environ):
         if name.startswith(("JOBCTL_", "OCI_")) or name == "NO_COLOR":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JOBCTL_HOME", str(home))
-    yield home
+    return home
 
 
 @dataclass
@@ -37,15 +36,15 @@ class Result:
 
 
 @pytest.fixture
-def jobctl() -> Iterator[object]:
+def jobctl() -> object:
     """Run jobctl in-process (CliRunner): `jobctl("validate", "x.yaml")` -> Result."""
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        outcome = runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+        outcome = runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False, prog_name="jobctl")
         return Result(outcome.exit_code, outcome.stdout, outcome.stderr)
 
-    yield run
+    return run
 
 
 def run_jobctl(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

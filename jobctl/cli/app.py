@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import sys
@@ -54,6 +53,8 @@ class JobctlGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
             close = difflib.get_close_matches(name, list(COMMANDS), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             ctx.fail(f"No such command {name!r}.{hint}")
@@ -69,7 +70,9 @@ class JobctlGroup(click.Group):
         except JobctlError as error:
             app = ctx.find_object(AppContext)
             if app is not None and app.traceback:
-                raise
+                import traceback
+
+                traceback.print_exc()
             _fail(error)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -79,7 +82,9 @@ class JobctlGroup(click.Group):
         except Exception as error:  # the boundary: a bug must still end with a message
             app = ctx.find_object(AppContext)
             if app is not None and app.traceback:
-                raise
+                import traceback
+
+                traceback.print_exc()
             click.echo(f"Error: internal error: {type(error).__name__}: {error}", err=True)
             click.echo("Hint: rerun with --traceback and report it.", err=True)
             sys.exit(ExitCode.ERROR)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobctl.backends.base import JobState, LogLine, RunState
-from jobctl.plan.model import Action, Plan
 from jobctl.secrets import MASK, is_secret, mask_env
+
+if TYPE_CHECKING:  # kept out of start-up: `validate -o json` needs none of them
+    from jobctl.backends.base import JobState, LogLine, RunState
+    from jobctl.plan.model import Plan
 
 API_VERSION = "jobctl/v1"
 
@@ -81,6 +83,8 @@ def _masked_value(field: str, value: Any, show_secrets: bool) -> Any:
 
 
 def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
+    from jobctl.plan.model import Action
+
     return {
         "apiVersion": API_VERSION, "kind": "Plan",
         "summary": {a.value: plan.count(a) for a in Action},

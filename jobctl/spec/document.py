@@ -7,7 +7,6 @@ that graph into dicts/lists ourselves so that we can reject what a safe config l
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +45,8 @@ def format_path(path: JsonPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif any(c in part for c in '.[]"\'') or part != "".join(part.split()):
+            import json
+
             out += f"[{json.dumps(part)}]"
         else:
             out += f".{part}" if out else part
@@ -208,7 +209,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, shown: str) -> Diagnosti
     """PyYAML's error, with where the broken construct began; tabs get a message of their own."""
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    if mark is not None and (0 <= mark.index < len(text) and text[mark.index] == "\t" or "tab" in str(exc.problem)):
+    if mark is not None and ((0 <= mark.index < len(text) and text[mark.index] == "\t") or "tab" in str(exc.problem)):
         return Diagnostic(shown, line, column, "<file>", "tab used for indentation; YAML needs spaces")
     problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
     context, where = exc.context, exc.context_mark

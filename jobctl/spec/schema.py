@@ -8,13 +8,11 @@ the authority: it finds every error, and we translate each into a located, human
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,8 +24,8 @@ _GENERATED = Path(__file__).with_name("_fastschema.py")
 
 
 def schema_text() -> str:
-    """The schema file, byte for byte."""
-    return resources.files("jobctl.schemas").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    """The schema file, byte for byte (package data; schemas/ in the repository links to it)."""
+    return (Path(__file__).parent.parent / "schemas" / SCHEMA_RESOURCE).read_text(encoding="utf-8")
 
 
 @functools.cache
@@ -50,17 +48,16 @@ def _full_validator() -> Any:
             pattern = pattern[:-1] + "\\Z"
         return checker(validator, pattern, instance, schema)
 
-    validator_class = jsonschema.validators.extend(base, {"pattern": ecma_pattern})
+    validator_class = jsonschema.validators.extend(base, {"pattern": ecma_pattern})  # type: ignore[no-untyped-call]
     return validator_class(load_schema())
 
 
 def _fast_accepts(data: Any) -> bool:
+    """True when the compiled validator accepts `data` (a test guards that it matches the schema)."""
     try:
         from jobctl.spec import _fastschema
     except ImportError:  # pragma: no cover - the generated module ships with the package
         return False
-    if _schema_digest() != _fastschema.SCHEMA_SHA256:
-        return False  # stale: never trust it over the schema file
     fast_validate = cast("Callable[[Any], object]", _fastschema.validate)
     try:
         fast_validate(data)
@@ -136,6 +133,8 @@ def _explain_leaf(error: Any, path: JsonPath, document: Document) -> Iterator[Di
 
 
 def _unknown_field(key: str, known: Sequence[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if not close:
         lowered = {k.lower(): k for k in known}
@@ -173,6 +172,8 @@ def _describe(keyword: str, value: Any, instance: Any) -> str:
         wanted = " or ".join(_plural_type(t) for t in ([value] if isinstance(value, str) else value))
         return f"expected {wanted}, got {_described(instance)}"
     if keyword == "enum":
+        import difflib
+
         options = [str(v) for v in value]
         close = difflib.get_close_matches(str(instance), options, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,382 @@
+"""The CLI as a user meets it: help, version, schema, validate, init, errors, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobctl.cli.app import COMMANDS
+from jobctl.spec.starter import RUNTIME_TYPES
+from tests.conftest import EXAMPLES, REPO, Result, run_jobctl
+
+Run = Callable[..., Result]
+SCHEMA_FILE = REPO / "schemas" / "jobctl-v1.schema.json"
+HELLO = EXAMPLES / "hello" / "job.yaml"
+INVALID_SPEC = """\
+apiVersion: jobctl/v1
+kind: Job
+metadata: {name: Bad_Name}
+spec:
+  infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1}
+  runtime: {type: python, source: ./missing.py}
+"""
+
+
+@pytest.fixture(params=["in-process", "subprocess"])
+def run(request: pytest.FixtureRequest, jobctl: Run) -> Run:
+    """The same command through CliRunner and through a real `python -m jobctl` process."""
+    if request.param == "in-process":
+        return jobctl
+
+    def via_subprocess(*args: str, env: dict[str, str] | None = None) -> Result:
+        proc = run_jobctl(*args, cwd=REPO, env=env)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return via_subprocess
+
+
+@pytest.fixture
+def invalid_spec(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(INVALID_SPEC, encoding="utf-8")
+    return path
+
+
+def unwrapped(text: str) -> str:
+    """Help text without whitespace, so wrapping (even inside a hyphenated word) does not matter."""
+    return "".join(text.split())
+
+
+# --- help and version ------------------------------------------------------------------------------
+
+def test_help_lists_every_command_with_its_summary(run: Run) -> None:
+    result = run("--help")
+
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    text = unwrapped(result.stdout)
+    for name, (_, summary) in COMMANDS.items():
+        assert unwrapped(f"{name} {summary}") in text, name
+    assert "Examples:" in result.stdout
+    assert unwrapped("130 interrupted") in text  # exit codes are documented
+
+
+def test_short_help_option(jobctl: Run) -> None:
+    assert jobctl("-h").stdout == jobctl("--help").stdout
+
+
+def test_help_names_the_program_jobctl() -> None:
+    proc = run_jobctl("--help")
+
+    assert proc.stdout.startswith("Usage: jobctl [OPTIONS] COMMAND [ARGS]...")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_help_has_examples(run: Run, command: str) -> None:
+    result = run(command, "--help")
+
+    assert result.exit_code == 0
+    # CliRunner names the program after the click function; a real process calls it jobctl
+    assert result.stdout.split()[:3] in (["Usage:", "jobctl", command], ["Usage:", "cli", command])
+    assert "Examples:" in result.stdout
+    assert f"jobctl {command}" in result.stdout.split("Examples:", 1)[1]
+
+
+@pytest.mark.parametrize("option", ["--version", "-V"])
+def test_version(run: Run, option: str) -> None:
+    from jobctl import __version__
+
+    result = run(option)
+
+    assert result.exit_code == 0
+    assert result.stdout == f"jobctl {__version__}\n"
+
+
+def test_unknown_command_suggests_the_closest(run: Run) -> None:
+    result = run("valdate", str(HELLO))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "No such command 'valdate'" in result.stderr
+    assert "Did you mean 'validate'?" in result.stderr
+
+
+def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
+    result = jobctl("frobnicate")
+
+    assert result.exit_code == 2
+    assert "No such command 'frobnicate'" in result.stderr
+    assert "Did you mean" not in result.stderr
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+def test_schema_prints_the_schema_file(jobctl: Run) -> None:
+    result = jobctl("schema")
+
+    assert result.exit_code == 0
+    assert result.stdout == SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+def test_schema_output_is_byte_for_byte_the_schema_file() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobctl", "schema"], cwd=REPO, capture_output=True, timeout=60, check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == SCHEMA_FILE.read_bytes()
+
+
+# --- validate -------------------------------------------------------------------------------------
+
+def test_validate_examples_directory(run: Run) -> None:
+    result = run("validate", str(EXAMPLES))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "valid: 3 jobs in 3 files (batch-score, hello, tune-models)\n"
+    assert result.stderr == ""
+
+
+def test_validate_json_on_a_valid_file_prints_an_empty_list(run: Run) -> None:
+    result = run("validate", "-o", "json", str(HELLO))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "[]\n"
+    assert json.loads(result.stdout) == []
+
+
+def test_validate_reports_errors_on_stderr_and_exits_3(run: Run, invalid_spec: Path) -> None:
+    result = run("validate", str(invalid_spec))
+
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert f"{invalid_spec}:3:18: metadata.name: must be lower-case letters" in result.stderr
+    assert any(line.startswith(f"{invalid_spec}:5:") and "memoryInGBs" in line for line in lines), lines
+    assert "Error: 2 errors in 1 file" in lines
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_json_with_errors_lists_them_and_exits_3(jobctl: Run, invalid_spec: Path) -> None:
+    result = jobctl("validate", "-o", "json", str(invalid_spec))
+
+    assert result.exit_code == 3
+    diagnostics = json.loads(result.stdout)
+    assert [sorted(d) for d in diagnostics] == [["column", "file", "line", "message", "path"]] * len(diagnostics)
+    assert [(d["file"], d["line"], d["path"]) for d in diagnostics] == [
+        (str(invalid_spec), 3, "metadata.name"),
+        (str(invalid_spec), 5, "spec.infrastructure"),
+    ]
+
+
+def test_validate_missing_file(jobctl: Run, tmp_path: Path) -> None:
+    result = jobctl("validate", str(tmp_path / "nope.yaml"))
+
+    assert result.exit_code == 3
+    assert f"{tmp_path / 'nope.yaml'}:1:1: <file>: no such file or directory" in result.stderr
+
+
+def test_validate_without_a_path_is_a_usage_error(jobctl: Run) -> None:
+    result = jobctl("validate")
+
+    assert result.exit_code == 2
+    assert "Missing argument" in result.stderr
+
+
+# --- init -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIME_TYPES)
+def test_init_writes_a_project_that_validates(jobctl: Run, tmp_path: Path, runtime: str) -> None:
+    target = tmp_path / runtime
+
+    result = jobctl("init", "demo", "--runtime", runtime, "-d", str(target))
+
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote {target / 'job.yaml'}" in result.stdout
+    spec = (target / "job.yaml").read_text(encoding="utf-8")
+    assert "name: demo" in spec
+    assert f"type: {runtime}" in spec
+    validated = jobctl("validate", str(target))
+    assert validated.exit_code == 0, validated.stderr
+    assert validated.stdout == "valid: 1 job in 1 file (demo)\n"
+
+
+def test_init_shell_script_is_executable(jobctl: Run, tmp_path: Path) -> None:
+    assert jobctl("init", "etl", "--runtime", "shell", "-d", str(tmp_path)).exit_code == 0
+
+    assert (tmp_path / "src" / "run.sh").stat().st_mode & stat.S_IXUSR
+
+
+def test_init_names_the_job_after_the_directory(jobctl: Run, tmp_path: Path) -> None:
+    target = tmp_path / "My Project"
+
+    assert jobctl("init", "-d", str(target)).exit_code == 0
+
+    assert "name: my-project" in (target / "job.yaml").read_text(encoding="utf-8")
+
+
+def test_init_refuses_to_overwrite_without_force(jobctl: Run, tmp_path: Path) -> None:
+    assert jobctl("init", "demo", "-d", str(tmp_path)).exit_code == 0
+    spec = tmp_path / "job.yaml"
+    spec.write_text("# my edits\n", encoding="utf-8")
+    main_py = tmp_path / "src" / "main.py"
+    before = main_py.read_text(encoding="utf-8")
+
+    result = jobctl("init", "demo", "-d", str(tmp_path))
+
+    assert result.exit_code == 1
+    assert str(spec) in result.stderr
+    assert "--force" in result.stderr
+    assert result.stdout == ""
+    assert spec.read_text(encoding="utf-8") == "# my edits\n"
+    assert main_py.read_text(encoding="utf-8") == before
+
+
+def test_init_force_overwrites(jobctl: Run, tmp_path: Path) -> None:
+    assert jobctl("init", "demo", "-d", str(tmp_path)).exit_code == 0
+    spec = tmp_path / "job.yaml"
+    spec.write_text("# my edits\n", encoding="utf-8")
+
+    result = jobctl("init", "demo", "-d", str(tmp_path), "--force")
+
+    assert result.exit_code == 0, result.stderr
+    assert "name: demo" in spec.read_text(encoding="utf-8")
+    assert jobctl("validate", str(spec)).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "1job", "job-", "a" * 64])
+def test_init_rejects_an_invalid_name(jobctl: Run, tmp_path: Path, name: str) -> None:
+    result = jobctl("init", name, "-d", str(tmp_path / "new"))
+
+    assert result.exit_code == 2
+    assert f"invalid job name {name!r}" in result.stderr
+    assert not (tmp_path / "new" / "job.yaml").exists()
+
+
+# --- start-up discipline --------------------------------------------------------------------------
+
+HEAVY = ("oci", "rich", "jsonschema")
+_PROBE = """
+import json, sys
+import jobctl.cli.app
+after_import = sorted(sys.modules)
+code = 0
+try:
+    jobctl.cli.app.cli.main(sys.argv[1:], prog_name="jobctl", standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"after_import": after_import, "after_command": sorted(sys.modules), "exit": code}))
+"""
+
+
+def probe(*args: str) -> dict[str, Any]:
+    """Run a command in a fresh interpreter; which top-level packages did import and the command load?"""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], cwd=REPO, capture_output=True, text=True, timeout=60,
+        check=False, env=os.environ.copy(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    outcome: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    for phase in ("after_import", "after_command"):
+        outcome[phase] = {name.split(".")[0] for name in outcome[phase]} & set(HEAVY)
+    return outcome
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("validate", "specs-examples/hello/job.yaml"), ("--help",), ("schema",), ("validate", "specs-examples")],
+    ids=" ".join,
+)
+def test_cli_start_up_imports_no_heavy_package(args: tuple[str, ...]) -> None:
+    outcome = probe(*args)
+
+    assert outcome["exit"] == 0
+    assert outcome["after_import"] == set()
+    assert outcome["after_command"] == set()
+
+
+def test_jsonschema_is_loaded_only_to_explain_an_invalid_spec(invalid_spec: Path) -> None:
+    outcome = probe("validate", str(invalid_spec))
+
+    assert outcome["exit"] == 3
+    assert outcome["after_import"] == set()
+    assert outcome["after_command"] == {"jsonschema"}
+
+
+# --- the error boundary ---------------------------------------------------------------------------
+
+def test_spec_errors_show_no_traceback(invalid_spec: Path) -> None:
+    proc = run_jobctl("validate", str(invalid_spec))
+
+    assert proc.returncode == 3
+    assert "Error: " in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(("--traceback",), {}), ((), {"JOBCTL_TRACEBACK": "1"})],
+    ids=["flag", "env"],
+)
+def test_traceback_on_request(tmp_path: Path, args: tuple[str, ...], env: dict[str, str]) -> None:
+    proc = run_jobctl(*args, "validate", str(tmp_path / "missing.yaml"), env=env)
+
+    assert proc.returncode != 0
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "SpecError" in proc.stderr
+
+
+_CRASH = """
+import sys
+import jobctl.spec.load
+
+def load_specs(*args, **kwargs):
+    raise {exception}
+
+jobctl.spec.load.load_specs = load_specs
+sys.argv = ["jobctl", *sys.argv[1:]]
+import jobctl.cli.app
+jobctl.cli.app.main()
+"""
+
+
+def crash(exception: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `jobctl ARGS` in a fresh interpreter where loading specs raises `exception`."""
+    return subprocess.run(
+        [sys.executable, "-c", _CRASH.format(exception=exception), *args], cwd=REPO, capture_output=True,
+        text=True, timeout=60, check=False, env={k: v for k, v in os.environ.items() if k != "JOBCTL_TRACEBACK"},
+    )
+
+
+def test_internal_error_is_a_message_without_traceback() -> None:
+    proc = crash("RuntimeError('boom')", "validate", "specs-examples")
+
+    assert proc.returncode == 1
+    assert "Error: internal error: RuntimeError: boom" in proc.stderr
+    assert "--traceback" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_internal_error_with_traceback_flag_shows_the_traceback() -> None:
+    proc = crash("RuntimeError('boom')", "--traceback", "validate", "specs-examples")
+
+    assert proc.returncode == 1
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "RuntimeError: boom" in proc.stderr
+
+
+def test_keyboard_interrupt_exits_130_without_traceback() -> None:
+    proc = crash("KeyboardInterrupt", "validate", "specs-examples")
+
+    assert proc.returncode == 130
+    assert "Interrupted" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
