@@ -35,6 +35,7 @@ TAG_MANAGED = "jobctl-managed"
 TAG_NAME = "jobctl-name"
 TAG_HASH = "jobctl-spec-hash"
 TAG_SUPERSEDED = "jobctl-superseded"
+PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
 JOBCTL_TAG_PREFIX = "jobctl-"
 
 
@@ -103,6 +104,11 @@ class JobState:
     @property
     def superseded(self) -> bool:
         return self.tags.get(TAG_SUPERSEDED) == "true"
+
+    @property
+    def incomplete(self) -> bool:
+        """Created, but a crash or failure stopped the artifact upload: the next apply replaces it."""
+        return (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
 
 
 @dataclass(frozen=True)

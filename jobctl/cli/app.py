@@ -117,6 +117,9 @@ def _fail(error: JobctlError) -> NoReturn:
 @click.option("--region", envvar="OCI_CLI_REGION", help="OCI region, overriding the profile's.")
 @click.option("--endpoint", envvar="JOBCTL_OCI_ENDPOINT",
               help="Base URL for every OCI service (e.g. a local fake).")
+@click.option("--compartment-id", envvar="OCI_COMPARTMENT_ID",
+              help="OCI compartment for listing jobs and runs (specs carry their own).")
+@click.option("--project-id", envvar="OCI_PROJECT_ID", help="Limit listings to this Data Science project.")
 @click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table",
               help="Output format for commands that print data.")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also: NO_COLOR).")
@@ -127,7 +130,8 @@ def _fail(error: JobctlError) -> NoReturn:
 @click.pass_context
 def cli(
     ctx: click.Context, *, backend: str, profile: str | None, config_file: str | None,
-    auth: str | None, region: str | None, endpoint: str | None, output: str, no_color: bool,
+    auth: str | None, region: str | None, endpoint: str | None, compartment_id: str | None,
+    project_id: str | None, output: str, no_color: bool,
     quiet: bool, verbose: int, traceback: bool,
 ) -> None:
     """Declarative jobs for OCI Data Science: validate, plan, apply, run, follow logs.
@@ -137,7 +141,7 @@ def cli(
     """
     ctx.obj = AppContext(
         backend_name=backend, profile=profile, config_file=config_file, auth=auth,
-        region=region, endpoint=endpoint, output=output,
+        region=region, endpoint=endpoint, compartment_id=compartment_id, project_id=project_id, output=output,
         color=not no_color and "NO_COLOR" not in os.environ,
         quiet=quiet, verbose=verbose, traceback=traceback,
     )

@@ -23,6 +23,8 @@ class AppContext:
     auth: str | None = None
     region: str | None = None
     endpoint: str | None = None
+    compartment_id: str | None = None
+    project_id: str | None = None
     output: str = "table"
     color: bool = True
     quiet: bool = False

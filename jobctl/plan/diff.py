@@ -96,6 +96,10 @@ def diff(
                 )
             changes.append(Change(Action.CREATE, want.name, reason="not found", desired=want))
             continue
+        if have.incomplete:
+            reason = "a previous apply did not finish uploading its artifact"
+            changes.append(Change(Action.REPLACE, want.name, (), reason, want, have))
+            continue
         if have.spec_hash == want.spec_hash and have.definition is None:
             unchanged.append(want.name)
             continue

@@ -1,0 +1,248 @@
+"""The OCI backend: Data Science Jobs through the real `oci` SDK (imported only when this backend is used)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any, TypeVar
+
+from jobctl.artifact import Artifact
+from jobctl.backends.base import (
+    PENDING_HASH_PREFIX,
+    RUN_STATES,
+    TAG_HASH,
+    JobDefinition,
+    JobState,
+    LogBatch,
+    LogLine,
+    RunState,
+)
+from jobctl.backends.oci import logs, mapping
+from jobctl.backends.oci.clients import Clients, OciSettings, build_clients
+from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
+
+T = TypeVar("T")
+
+
+class OciBackend:
+    name = "oci"
+    poll_interval = 2.0
+
+    def __init__(self, settings: OciSettings, clients: Clients | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        import oci
+
+        self.oci = oci
+        self.models = oci.data_science.models
+        self.settings = settings
+        self.clients = clients or build_clients(settings)
+        self.ds = self.clients.data_science
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.log_settle = float(os.environ.get("JOBCTL_OCI_LOG_SETTLE", "10"))
+        self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
+
+    # --- errors ---------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the SDK; turn service errors into jobctl errors with exit codes."""
+        try:
+            return fn(*args, **kwargs)
+        except self.oci.exceptions.ServiceError as exc:
+            message = f"{what}: {exc.code or exc.status} ({exc.status}): {exc.message}"
+            if exc.status == 404:
+                raise NotFoundError(message) from exc
+            if exc.status in (409, 412):
+                raise ConflictError(message, hint="something changed it meanwhile; run `jobctl plan` again") from exc
+            if exc.status in (401, 403):
+                raise ConfigError(message, hint="check the profile, key and IAM policies (see README)") from exc
+            raise JobctlError(message) from exc
+        except (self.oci.exceptions.RequestException, self.oci.exceptions.ConnectTimeout) as exc:
+            raise JobctlError(f"{what}: cannot reach OCI: {exc}") from exc
+
+    def _scope(self, compartment_id: str | None) -> str:
+        compartment = compartment_id or self.settings.compartment_id
+        if not compartment:
+            raise ConfigError(
+                "the oci backend needs a compartment",
+                hint="set spec.compartmentId, or pass --compartment-id / set OCI_COMPARTMENT_ID",
+            )
+        return compartment
+
+    # --- jobs -----------------------------------------------------------------------------------
+    def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
+        kwargs: dict[str, Any] = {"limit": 100}
+        if project_id or self.settings.project_id:
+            kwargs["project_id"] = project_id or self.settings.project_id
+        response = self._call(
+            "listing jobs", self.oci.pagination.list_call_get_all_results, self.ds.list_jobs,
+            self._scope(compartment_id), **kwargs,
+        )
+        return [mapping.job_state(s, with_definition=False) for s in response.data
+                if s.lifecycle_state not in ("DELETED", "DELETING")]
+
+    def get_job(self, *, job_id: str) -> JobState:
+        response = self._call(f"getting job {job_id}", self.ds.get_job, job_id)
+        self._jobs[job_id] = response.data
+        return mapping.job_state(response.data, etag=response.headers.get("etag"))
+
+    def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
+        is_zip = bool(artifact and artifact.is_zip)
+        final_tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, is_zip)}
+        # Until the artifact is uploaded the hash tag says so: a crash in between is repaired by the next apply.
+        tags = {**final_tags, TAG_HASH: PENDING_HASH_PREFIX + final_tags.get(TAG_HASH, "")} if artifact else final_tags
+        details = mapping.create_details(self.models, definition, tags, is_zip)
+        if not definition.compartment_id or not definition.project_id:
+            raise ConfigError(f"job {definition.name!r}: spec.compartmentId and spec.projectId are required on OCI")
+        created = self._call(
+            f"creating job {definition.name}", self.ds.create_job, details, opc_retry_token=retry_token,
+        ).data
+        if artifact is None:
+            return mapping.job_state(created)
+        try:
+            self._upload(created.id, artifact, retry_token)
+        except JobctlError:
+            with contextlib.suppress(self.oci.exceptions.ServiceError):  # else left pending: the next apply replaces it
+                self.ds.delete_job(created.id)
+            raise
+        current = self.get_job(job_id=created.id)
+        assert current.definition is not None
+        return self.update_job(job_id=created.id, definition=_with_tags(current.definition, final_tags),
+                               etag=current.etag)
+
+    def _upload(self, job_id: str, artifact: Artifact, retry_token: str) -> None:
+        """create_job_artifact has no default retry: give it one, with a rewindable stream."""
+        with artifact.open() as stream:
+            self._call(
+                f"uploading the artifact of job {job_id}", self.ds.create_job_artifact, job_id, stream,
+                content_disposition=f"attachment; filename={artifact.filename}",
+                opc_retry_token=retry_token[:48] + "-artifact", retry_strategy=self.clients.retry,
+            )
+
+    def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
+        current_tags = dict(definition.tags)
+        if mapping.TAG_SOURCE not in current_tags and job_id in self._jobs:
+            source = (self._jobs[job_id].freeform_tags or {}).get(mapping.TAG_SOURCE)
+            if source:
+                current_tags[mapping.TAG_SOURCE] = source
+        details = mapping.update_details(self.models, definition, current_tags)
+        kwargs = {"if_match": etag} if etag else {}
+        response = self._call(f"updating job {job_id}", self.ds.update_job, job_id, details, **kwargs)
+        self._jobs[job_id] = response.data
+        return mapping.job_state(response.data, etag=response.headers.get("etag"))
+
+    def delete_job(self, *, job_id: str) -> None:
+        self._call(f"deleting job {job_id}", self.ds.delete_job, job_id)
+
+    # --- runs -----------------------------------------------------------------------------------
+    def _job(self, job_id: str) -> Any:
+        if job_id not in self._jobs:
+            self.get_job(job_id=job_id)
+        return self._jobs[job_id]
+
+    def start_run(
+        self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
+        retry_token: str | None = None,
+    ) -> RunState:
+        job = self._job(job_id)
+        definition = mapping.definition_from_job(job)
+        _, _, _, is_zip = mapping.parse_source_tag((job.freeform_tags or {}).get(mapping.TAG_SOURCE))
+        # OCI replaces the job's whole configuration with the override: send the complete one.
+        full_env = {**env, **mapping.derived_env(definition, is_zip)}
+        details = self.models.CreateJobRunDetails(
+            project_id=job.project_id, compartment_id=job.compartment_id, job_id=job_id, display_name=name,
+            job_configuration_override_details=mapping.job_configuration(
+                self.models, full_env, tuple(args), definition.max_runtime_in_minutes,
+            ),
+        )
+        kwargs = {"opc_retry_token": retry_token} if retry_token else {}
+        run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data
+        return mapping.run_state(run, job.display_name)
+
+    def _job_name(self, job_id: str) -> str | None:
+        job = self._jobs.get(job_id)
+        return job.display_name if job is not None else None
+
+    def _get_run(self, run_id: str) -> Any:
+        return self._call(f"getting run {run_id}", self.ds.get_job_run, run_id).data
+
+    def get_run(self, *, run_id: str) -> RunState:
+        run = self._get_run(run_id)
+        return mapping.run_state(run, self._job_name(run.job_id))
+
+    def list_runs(
+        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
+    ) -> list[RunState]:
+        compartment = self._job(job_id).compartment_id if job_id else self._scope(None)
+        found: list[Any] = []
+        # the service filters on one lifecycle state per call
+        for state in (sorted(states) if states else [None]):
+            kwargs: dict[str, Any] = {"sort_by": "timeCreated", "sort_order": "DESC"}
+            if job_id:
+                kwargs["job_id"] = job_id
+            if state:
+                kwargs["lifecycle_state"] = state
+            if limit and not states:
+                kwargs["limit"] = min(limit, 100)
+                response = self._call("listing runs", self.ds.list_job_runs, compartment, **kwargs)
+            else:
+                kwargs["limit"] = 100
+                response = self._call("listing runs", self.oci.pagination.list_call_get_all_results,
+                                      self.ds.list_job_runs, compartment, **kwargs)
+            found.extend(response.data)
+        found.sort(key=lambda r: r.time_accepted, reverse=True)
+        runs = [mapping.run_state(r, self._job_name(r.job_id)) for r in found if r.lifecycle_state in RUN_STATES]
+        return runs[:limit] if limit else runs
+
+    def cancel_run(self, *, run_id: str) -> RunState:
+        run = self.get_run(run_id=run_id)
+        if run.terminal:
+            return run
+        self._call(f"canceling run {run_id}", self.ds.cancel_job_run, run_id)
+        return self.get_run(run_id=run_id)
+
+    # --- logs -----------------------------------------------------------------------------------
+    def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        raw = self._get_run(run_id)
+        run = mapping.run_state(raw, self._job_name(raw.job_id))
+        details = getattr(raw, "log_details", None)
+        if details is None or not details.log_id:
+            if not run.terminal:
+                return LogBatch((), cursor, False)  # an auto-created log appears once the run starts
+            notice = () if cursor == "no-log" else (
+                LogLine(self.clock(), "stderr", "(jobctl: this run has no OCI log; set spec.logging to keep output)"),
+            )
+            return LogBatch(notice, "no-log", True)
+        query = logs.search_query(raw.compartment_id, details.log_group_id, details.log_id, run_id)
+        search = partial(self._search, query)
+        return logs.read_batch(run=run, search=search, cursor=cursor, now=self.clock(), settle=self.log_settle)
+
+    def _search(self, query: str, start: datetime, end: datetime) -> Any:
+        records = logs.search_records(
+            self.clients.log_search, self.oci.loggingsearch.models, query, (start, end), self.clients.retry,
+        )
+        return iter(self._call("searching logs", list, records))
+
+    def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
+        collected: list[LogLine] = []
+        cursor: str | None = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batch = self.read_logs(run_id=run_id, cursor=cursor)
+            collected.extend(batch.lines)
+            cursor = batch.cursor
+            if not batch.lines or batch.complete:
+                return LogBatch(tuple(collected[-lines:]) if lines else (), cursor, batch.complete)
+        return LogBatch(tuple(collected[-lines:]) if lines else (), cursor, False)
+
+
+def _with_tags(definition: JobDefinition, tags: Mapping[str, str]) -> JobDefinition:
+    from dataclasses import replace
+
+    return replace(definition, tags=dict(tags))
+
+
+def create(settings: Any) -> OciBackend:
+    return OciBackend(OciSettings.from_app(settings))

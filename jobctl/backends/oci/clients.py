@@ -1,0 +1,166 @@
+"""OCI SDK clients, built in one place: auth like the oci CLI, one endpoint override, retries.
+
+The SDK's default circuit breaker is process-wide and opens after 10 transient failures, failing every
+later call without sending it; a CLI that already retries gains nothing from it, so it is off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobctl.errors import ConfigError
+
+DEFAULT_CONFIG = "~/.oci/config"
+FALLBACK_CONFIG = "~/.oraclebmc/config"
+
+
+@dataclass(frozen=True)
+class OciSettings:
+    """What the CLI knows about how to reach OCI (all optional; resolved like the oci CLI)."""
+
+    profile: str | None = None
+    config_file: str | None = None
+    auth: str | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    compartment_id: str | None = None
+    project_id: str | None = None
+    fast_retries: bool = False  # tests: retry in milliseconds instead of seconds
+
+    @classmethod
+    def from_app(cls, app: Any) -> OciSettings:
+        environ: Mapping[str, str] = getattr(app, "environ", os.environ)
+        return cls(
+            profile=getattr(app, "profile", None) or environ.get("OCI_CLI_PROFILE"),
+            config_file=getattr(app, "config_file", None) or environ.get("OCI_CLI_CONFIG_FILE"),
+            auth=getattr(app, "auth", None) or environ.get("OCI_CLI_AUTH"),
+            region=getattr(app, "region", None) or environ.get("OCI_CLI_REGION"),
+            endpoint=getattr(app, "endpoint", None) or environ.get("JOBCTL_OCI_ENDPOINT"),
+            compartment_id=getattr(app, "compartment_id", None) or environ.get("OCI_COMPARTMENT_ID"),
+            project_id=getattr(app, "project_id", None) or environ.get("OCI_PROJECT_ID"),
+            fast_retries=environ.get("JOBCTL_OCI_RETRY") == "fast",
+        )
+
+
+def _config_path(settings: OciSettings) -> Path:
+    if settings.config_file:
+        return Path(settings.config_file).expanduser()
+    default = Path(DEFAULT_CONFIG).expanduser()
+    if default.exists():
+        return default
+    if Path(FALLBACK_CONFIG).expanduser().exists():
+        return Path(FALLBACK_CONFIG).expanduser()
+    if os.environ.get("OCI_CONFIG_FILE"):
+        return Path(os.environ["OCI_CONFIG_FILE"]).expanduser()
+    return default
+
+
+def load_auth(settings: OciSettings) -> tuple[dict[str, Any], Any]:
+    """(config, signer or None) for the chosen auth type; every failure is a ConfigError (exit 6)."""
+    import oci
+
+    auth = settings.auth or "api_key"
+    if auth in ("instance_principal", "resource_principal"):
+        try:
+            if auth == "instance_principal":
+                signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
+            else:
+                signer = oci.auth.signers.get_resource_principals_signer()
+        except Exception as exc:  # the SDK raises many kinds here; all mean "not on such a host"
+            raise ConfigError(
+                f"{auth} authentication failed: {exc}",
+                hint="it works only on an OCI instance / inside an OCI job or notebook; use --auth api_key elsewhere",
+            ) from exc
+        region = settings.region or getattr(signer, "region", None)
+        return ({"region": region} if region else {}), signer
+    path = _config_path(settings)
+    profile = settings.profile or "DEFAULT"
+    try:
+        config: dict[str, Any] = oci.config.from_file(str(path), profile)
+    except oci.exceptions.ConfigFileNotFound as exc:
+        raise ConfigError(
+            f"OCI config file {path} not found",
+            hint="create it with `oci setup config`, or pass --config-file / --auth instance_principal",
+        ) from exc
+    except oci.exceptions.ProfileNotFound as exc:
+        raise ConfigError(f"profile {profile!r} not found in {path}", hint="pick one with --profile") from exc
+    except (oci.exceptions.ClientError, ValueError, OSError) as exc:
+        raise ConfigError(f"cannot read OCI config {path} [{profile}]: {exc}") from exc
+    if settings.region:
+        config["region"] = settings.region
+    signer = None
+    if auth == "security_token":
+        signer = _security_token_signer(config, path, profile)
+    try:
+        oci.config.validate_config(config, signer=signer)
+    except oci.exceptions.InvalidConfig as exc:
+        problems = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+        detail = ", ".join(f"{key} {why}" for key, why in problems.items()) or str(exc)
+        raise ConfigError(f"invalid OCI config {path} [{profile}]: {detail}") from exc
+    if signer is None and not config.get("key_content"):
+        key_file = Path(str(config.get("key_file", ""))).expanduser()
+        if not key_file.is_file():
+            raise ConfigError(f"key_file {key_file} in {path} [{profile}] does not exist")
+    return config, signer
+
+
+def _security_token_signer(config: dict[str, Any], path: Path, profile: str) -> Any:
+    """The SDK does not read security_token_file itself (`oci session authenticate` profiles)."""
+    import oci
+
+    missing = [k for k in ("security_token_file", "key_file") if not config.get(k)]
+    if missing:
+        raise ConfigError(f"profile {profile!r} in {path} lacks {', '.join(missing)} for --auth security_token",
+                          hint="create a session with `oci session authenticate`")
+    try:
+        token = Path(str(config["security_token_file"])).expanduser().read_text(encoding="utf-8").strip()
+        key = oci.signer.load_private_key_from_file(config["key_file"], config.get("pass_phrase"))
+    except (OSError, oci.exceptions.ClientError, ValueError) as exc:
+        raise ConfigError(f"cannot load the session token or key for profile {profile!r}: {exc}") from exc
+    return oci.auth.signers.SecurityTokenSigner(token, key)
+
+
+def retry_strategy(settings: OciSettings) -> Any:
+    import oci
+
+    if settings.fast_retries:
+        return oci.retry.RetryStrategyBuilder(
+            max_attempts=6, retry_base_sleep_time_seconds=0.01, retry_max_wait_between_calls_seconds=0.05,
+            decorrelated_jitter=0,
+        ).get_retry_strategy()
+    return oci.retry.DEFAULT_RETRY_STRATEGY
+
+
+@dataclass
+class Clients:
+    data_science: Any
+    log_search: Any
+    retry: Any
+
+
+def build_clients(settings: OciSettings) -> Clients:
+    """DataScienceClient and LogSearchClient with the same auth, endpoint, retries and no breaker."""
+    import oci
+
+    config, signer = load_auth(settings)
+    if not config.get("region") and not settings.endpoint:
+        raise ConfigError("no OCI region configured", hint="set region in the profile or pass --region")
+    common: dict[str, Any] = {
+        "retry_strategy": retry_strategy(settings),
+        "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+        "timeout": (10, 60),
+    }
+    if signer is not None:
+        common["signer"] = signer
+    endpoint = settings.endpoint.rstrip("/") if settings.endpoint else None
+    data_science = oci.data_science.DataScienceClient(
+        config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
+    )
+    log_search = oci.loggingsearch.LogSearchClient(
+        config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
+    )
+    return Clients(data_science, log_search, common["retry_strategy"])
