@@ -146,12 +146,16 @@ class LocalBackend:
                     rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,))
                     return self.get_run(run_id=rows[0]["id"])
                 raise
+            # The supervisor starts with SIGTERM blocked and unblocks it once its handler is installed,
+            # so a cancel that arrives while it is still starting up is handled, not fatal.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             with (directory / "supervisor.log").open("ab") as supervisor_log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "jobctl.backends.local.supervisor", str(self.home), run_id],
                     stdin=subprocess.DEVNULL, stdout=supervisor_log, stderr=supervisor_log,
                     start_new_session=True, pass_fds=(lock_fd,), close_fds=True,
                 )
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             self.store.set_run(run_id, supervisor_pid=process.pid)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held

@@ -122,6 +122,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
         definition = json.loads(self.row["definition"])
         try:
             work = self.dir / "work"
@@ -131,7 +132,7 @@ class Supervisor:
                 work.mkdir(parents=True, exist_ok=True)
             env = self._environment()
             command = command_for(definition, json.loads(self.row["args"]), env)
-            if self._canceling():
+            if self.cancel_requested or self._canceling():
                 self.store.finish_run(self.run_id, CANCELED, None, "canceled before it started")
                 return
             child = subprocess.Popen(
