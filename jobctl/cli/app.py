@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from jobctl import __version__
+from jobctl.backends.settings import OciSettings
 from jobctl.cli.context import OUTPUT_FORMATS, AppContext
 from jobctl.errors import EXIT_CODE_HELP, ExitCode, JobctlError, SpecError
 
@@ -140,8 +141,11 @@ def cli(
     --backend oci targets OCI Data Science Jobs with the same commands.
     """
     ctx.obj = AppContext(
-        backend_name=backend, profile=profile, config_file=config_file, auth=auth,
-        region=region, endpoint=endpoint, compartment_id=compartment_id, project_id=project_id, output=output,
+        backend_name=backend, output=output,
+        oci=OciSettings(
+            profile=profile, config_file=config_file, auth=auth, region=region, endpoint=endpoint,
+            compartment_id=compartment_id, project_id=project_id,
+        ),
         color=not no_color and "NO_COLOR" not in os.environ,
         quiet=quiet, verbose=verbose, traceback=traceback,
     )

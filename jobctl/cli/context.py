@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from jobctl.backends.settings import OciSettings
+
 if TYPE_CHECKING:
     from jobctl.backends.base import Backend
     from jobctl.render.human import Printer
@@ -18,13 +20,7 @@ OUTPUT_FORMATS = ("table", "json", "yaml")
 @dataclass
 class AppContext:
     backend_name: str = "local"
-    profile: str | None = None
-    config_file: str | None = None
-    auth: str | None = None
-    region: str | None = None
-    endpoint: str | None = None
-    compartment_id: str | None = None
-    project_id: str | None = None
+    oci: OciSettings = field(default_factory=OciSettings)
     output: str = "table"
     color: bool = True
     quiet: bool = False

@@ -22,7 +22,8 @@ from jobctl.backends.base import (
     RunState,
 )
 from jobctl.backends.oci import logs, mapping
-from jobctl.backends.oci.clients import Clients, OciSettings, build_clients
+from jobctl.backends.oci.clients import Clients, build_clients
+from jobctl.backends.settings import OciSettings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
 
 T = TypeVar("T")
@@ -244,5 +245,10 @@ def _with_tags(definition: JobDefinition, tags: Mapping[str, str]) -> JobDefinit
     return replace(definition, tags=dict(tags))
 
 
-def create(settings: Any) -> OciBackend:
-    return OciBackend(OciSettings.from_app(settings))
+def create(app: Any) -> OciBackend:
+    """From the CLI's AppContext; JOBCTL_OCI_RETRY=fast makes retries take milliseconds (tests)."""
+    settings: OciSettings = app.oci
+    fast = getattr(app, "environ", os.environ).get("JOBCTL_OCI_RETRY") == "fast"
+    from dataclasses import replace
+
+    return OciBackend(replace(settings, fast_retries=fast))

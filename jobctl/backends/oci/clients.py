@@ -7,43 +7,15 @@ later call without sending it; a CLI that already retries gains nothing from it,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jobctl.backends.settings import OciSettings
 from jobctl.errors import ConfigError
 
 DEFAULT_CONFIG = "~/.oci/config"
 FALLBACK_CONFIG = "~/.oraclebmc/config"
-
-
-@dataclass(frozen=True)
-class OciSettings:
-    """What the CLI knows about how to reach OCI (all optional; resolved like the oci CLI)."""
-
-    profile: str | None = None
-    config_file: str | None = None
-    auth: str | None = None
-    region: str | None = None
-    endpoint: str | None = None
-    compartment_id: str | None = None
-    project_id: str | None = None
-    fast_retries: bool = False  # tests: retry in milliseconds instead of seconds
-
-    @classmethod
-    def from_app(cls, app: Any) -> OciSettings:
-        environ: Mapping[str, str] = getattr(app, "environ", os.environ)
-        return cls(
-            profile=getattr(app, "profile", None) or environ.get("OCI_CLI_PROFILE"),
-            config_file=getattr(app, "config_file", None) or environ.get("OCI_CLI_CONFIG_FILE"),
-            auth=getattr(app, "auth", None) or environ.get("OCI_CLI_AUTH"),
-            region=getattr(app, "region", None) or environ.get("OCI_CLI_REGION"),
-            endpoint=getattr(app, "endpoint", None) or environ.get("JOBCTL_OCI_ENDPOINT"),
-            compartment_id=getattr(app, "compartment_id", None) or environ.get("OCI_COMPARTMENT_ID"),
-            project_id=getattr(app, "project_id", None) or environ.get("OCI_PROJECT_ID"),
-            fast_retries=environ.get("JOBCTL_OCI_RETRY") == "fast",
-        )
 
 
 def _config_path(settings: OciSettings) -> Path:
