@@ -11,6 +11,7 @@ import json
 import signal
 from collections.abc import Iterator, Sequence
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -18,7 +19,7 @@ from jobctl.backends.base import RunState
 from jobctl.cli.context import AppContext
 from jobctl.engine import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.errors import ExitCode
-from jobctl.render.human import format_log, print_runs, state_style
+from jobctl.render.human import duration, format_log, print_runs, state_style
 from jobctl.render.machine import dumps, envelope, log_dict, run_dict
 
 
@@ -63,12 +64,40 @@ def wait_runs(
     app: AppContext, runs: Sequence[RunState], *, timeout: float | None, fmt: str, cancel_on_interrupt: bool = False,
 ) -> None:
     """Block until all runs end; print their final table; exit with the worst run's code."""
+    status = app.printer(err=True)
     with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
-        final = wait_for_runs(
-            app.backend(), [r.id for r in runs], timeout=timeout,
-            on_change=lambda r: report_state(app, r, len(runs) > 1),
-        )
+        if status.rich and len(runs) > 1 and not app.quiet:
+            final = _wait_live(app, runs, timeout, status.console)
+        else:
+            final = wait_for_runs(
+                app.backend(), [r.id for r in runs], timeout=timeout,
+                on_change=lambda r: report_state(app, r, len(runs) > 1),
+            )
     finish(app, final, fmt)
+
+
+def _wait_live(app: AppContext, runs: Sequence[RunState], timeout: float | None, console: Any) -> list[RunState]:
+    """On a terminal: one table of the runs, redrawn in place as their states change."""
+    from rich.live import Live
+    from rich.table import Table
+
+    latest = {r.id: r for r in runs}
+
+    def table() -> Table:
+        view = Table(box=None, header_style="bold", pad_edge=False)
+        for header in ("NAME", "STATE", "EXIT", "DURATION"):
+            view.add_column(header)
+        for run in latest.values():
+            style = state_style(run.state) or ""
+            code = "-" if run.exit_code is None else str(run.exit_code)
+            view.add_row(run.name, f"[{style}]{run.state}[/]" if style else run.state, code, duration(run))
+        return view
+
+    def changed(run: RunState) -> None:
+        latest[run.id] = run
+
+    with Live(console=console, get_renderable=table, refresh_per_second=4, transient=True):
+        return wait_for_runs(app.backend(), [r.id for r in runs], timeout=timeout, on_change=changed)
 
 
 def finish(app: AppContext, runs: Sequence[RunState], fmt: str) -> None:
