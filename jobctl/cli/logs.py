@@ -79,6 +79,13 @@ def command(
     cutoff = _since(since)
     backend = app.backend()
     cursor: str | None = None
+    if tail is not None and (stream or cutoff):
+        lines, cursor = _last_matching(app, target, tail, cutoff=cutoff, stream=stream)
+        _emit(app, target, lines, fmt=fmt, timestamps=timestamps, cutoff=None, stream=None)
+        if not follow:
+            return
+        follow_runs(app, [target], fmt=fmt, timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
+                    stream=stream)
     if tail is not None:
         batch = backend.tail_logs(run_id=target.id, lines=tail)
         _emit(app, target, batch.lines, fmt=fmt, timestamps=timestamps, cutoff=cutoff, stream=stream)
@@ -96,6 +103,23 @@ def command(
         if not batch.lines:
             return
         _emit(app, target, batch.lines, fmt=fmt, timestamps=timestamps, cutoff=cutoff, stream=stream)
+        cursor = batch.cursor
+
+
+def _last_matching(
+    app: AppContext, target: RunState, count: int, *, cutoff: datetime | None, stream: str | None,
+) -> tuple[list[LogLine], str | None]:
+    """The last `count` lines that pass the filters (so --tail counts lines of the chosen stream)."""
+    from collections import deque
+
+    kept: deque[LogLine] = deque(maxlen=count)
+    cursor: str | None = None
+    while True:
+        batch = app.backend().read_logs(run_id=target.id, cursor=cursor)
+        if not batch.lines:
+            return list(kept) if count else [], cursor
+        kept.extend(ln for ln in batch.lines
+                    if (cutoff is None or ln.time >= cutoff) and (stream is None or ln.stream == stream))
         cursor = batch.cursor
 
 

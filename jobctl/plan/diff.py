@@ -50,10 +50,20 @@ def flatten(definition: JobDefinition) -> Iterator[tuple[str, Any]]:
     yield "artifact", d.artifact_digest
 
 
+def _order(old: JobDefinition, new: JobDefinition) -> list[str]:
+    """Every field of either side in spec order; env keys together, sorted."""
+    rank: dict[str, int] = {}
+    for key, _ in [*flatten(new), *flatten(old)]:
+        group = "runtime.env." if key.startswith("runtime.env.") else key
+        rank.setdefault(group, len(rank))
+    keys = {k for k, _ in flatten(old)} | {k for k, _ in flatten(new)}
+    return sorted(keys, key=lambda k: (rank["runtime.env." if k.startswith("runtime.env.") else k], k))
+
+
 def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, ...]:
     before = dict(flatten(old))
     after = dict(flatten(new))
-    keys = list(after) + [k for k in before if k not in after]
+    keys = _order(old, new)
     changes = []
     for key in keys:
         old_value, new_value = before.get(key), after.get(key)
@@ -114,7 +124,8 @@ def diff(
             continue
         forcing = [f.field for f in fields if f.forces_replace]
         if forcing:
-            reason = f"{', '.join(forcing)} cannot change in place"
+            named = ", ".join(forcing[:3]) + (f" and {len(forcing) - 3} more" if len(forcing) > 3 else "")
+            reason = f"{named} cannot change in place"
             changes.append(Change(Action.REPLACE, want.name, fields, reason, want, have))
         else:
             changes.append(Change(Action.UPDATE, want.name, fields, None, want, have))

@@ -58,7 +58,11 @@ class Plan:
 
     @property
     def destructive(self) -> bool:
-        return any(c.action in (Action.REPLACE, Action.DELETE) for c in self.changes)
+        """Needs confirmation: replacing or deleting a job (not removing one already superseded)."""
+        return any(
+            c.action is Action.REPLACE or (c.action is Action.DELETE and not (c.observed and c.observed.superseded))
+            for c in self.changes
+        )
 
     def summary(self) -> str:
         return (

@@ -38,7 +38,7 @@ def job_dict(job: JobState, show_secrets: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": job.id, "name": job.managed_name or job.name, "displayName": job.name,
         "lifecycleState": job.lifecycle_state, "managed": job.managed, "superseded": job.superseded,
-        "specHash": job.spec_hash, "timeCreated": _time(job.created), "tags": dict(job.tags),
+        "specHash": job.spec_hash, "etag": job.etag, "timeCreated": _time(job.created), "tags": dict(job.tags),
     }
     d = job.definition
     if d is not None:
