@@ -28,7 +28,7 @@ from jobctl.backends.base import (
 )
 from jobctl.backends.local import logfile
 from jobctl.backends.local.store import Store, default_home, ensure_private_dir, new_id, run_dir
-from jobctl.errors import ConflictError, NotFoundError
+from jobctl.errors import ConflictError, JobctlError, NotFoundError
 
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
@@ -122,6 +122,13 @@ class LocalBackend:
         retry_token: str | None = None,
     ) -> RunState:
         job = self.get_job(job_id=job_id)
+        if job.definition and job.definition.runtime_type == "container" and not (
+            shutil.which("docker") or shutil.which("podman")
+        ):
+            raise JobctlError(
+                f"job {job.name!r} runs a container, and neither docker nor podman is on PATH",
+                hint="install one of them, or run this job on OCI (--backend oci)",
+            )
         if retry_token:
             rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
             if rows:
