@@ -140,6 +140,8 @@ def cli(
     Specs are YAML (apiVersion jobctl/v1). The default backend runs jobs on this machine;
     --backend oci targets OCI Data Science Jobs with the same commands.
     """
+    if verbose:
+        _configure_logging(verbose)
     ctx.obj = AppContext(
         backend_name=backend, output=output,
         oci=OciSettings(
@@ -149,6 +151,17 @@ def cli(
         color=not no_color and "NO_COLOR" not in os.environ,
         quiet=quiet, verbose=verbose, traceback=traceback,
     )
+
+
+def _configure_logging(verbose: int) -> None:
+    """-v: what jobctl does (each backend call); -vv: debug detail. Never the SDK's HTTP internals,
+    which would include Authorization headers."""
+    import logging
+
+    logging.basicConfig(stream=sys.stderr, format="jobctl: %(message)s",
+                        level=logging.INFO if verbose == 1 else logging.DEBUG)
+    for noisy in ("oci", "urllib3", "requests"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -30,6 +31,7 @@ from jobctl.backends.local import logfile
 from jobctl.backends.local.store import Store, default_home, ensure_private_dir, new_id, run_dir
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
 
+_log = logging.getLogger("jobctl.local")
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
 
@@ -67,6 +69,7 @@ class LocalBackend:
     def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
         artifact_path = str(self._store_artifact(artifact)) if artifact else None
         job_id = new_id("job")
+        _log.info("creating job %s (artifact %s)", definition.name, artifact_path or "none")
         with self.store.transaction() as db:
             existing = db.execute("SELECT id FROM jobs WHERE retry_token = ?", (retry_token,)).fetchone()
             if existing:
@@ -164,6 +167,7 @@ class LocalBackend:
                 )
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             self.store.set_run(run_id, supervisor_pid=process.pid)
+            _log.info("run %s: supervisor pid %d, directory %s", run_id, process.pid, directory)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
         return self.get_run(run_id=run_id)
@@ -192,9 +196,9 @@ class LocalBackend:
         elif job_id:
             sql, params = sql + " AND job_id = ?", (*params, job_id)
         for row in self.store.query(sql, params):
-            if not self._runner_alive(row["id"]):
-                # re-check inside the write: the supervisor may have just finished normally
-                self.store.finish_run(row["id"], FAILED, None, RUNNER_LOST)
+            # conditional write: the supervisor may have just recorded a result
+            if not self._runner_alive(row["id"]) and self.store.finish_run(row["id"], FAILED, None, RUNNER_LOST):
+                _log.info("run %s: its supervisor is gone; marked FAILED", row["id"])
 
     def get_run(self, *, run_id: str) -> RunState:
         self._reap(run_id=run_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -27,6 +28,7 @@ from jobctl.backends.settings import OciSettings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
 
 T = TypeVar("T")
+_log = logging.getLogger("jobctl.oci")
 
 
 class OciBackend:
@@ -49,8 +51,11 @@ class OciBackend:
     # --- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the SDK; turn service errors into jobctl errors with exit codes."""
+        started = time.monotonic()
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            _log.info("%s (%.0f ms)", what, (time.monotonic() - started) * 1000)
+            return result
         except self.oci.exceptions.ServiceError as exc:
             message = f"{what}: {exc.code or exc.status} ({exc.status}): {exc.message}"
             if exc.status == 404:
