@@ -25,6 +25,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         if name.startswith(("JOBCTL_", "OCI_")) or name == "NO_COLOR":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JOBCTL_HOME", str(home))
+    monkeypatch.setenv("JOBCTL_CACHE_DIR", str(tmp_path_factory.mktemp("jobctl-cache")))
     return home
 
 

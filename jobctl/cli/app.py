@@ -10,7 +10,6 @@ from typing import Any, NoReturn
 import click
 
 from jobctl import __version__
-from jobctl.backends.settings import OciSettings
 from jobctl.cli.context import OUTPUT_FORMATS, AppContext
 from jobctl.errors import EXIT_CODE_HELP, ExitCode, JobctlError, SpecError
 
@@ -144,10 +143,10 @@ def cli(
         _configure_logging(verbose)
     ctx.obj = AppContext(
         backend_name=backend, output=output,
-        oci=OciSettings(
-            profile=profile, config_file=config_file, auth=auth, region=region, endpoint=endpoint,
-            compartment_id=compartment_id, project_id=project_id,
-        ),
+        oci_options={
+            "profile": profile, "config_file": config_file, "auth": auth, "region": region, "endpoint": endpoint,
+            "compartment_id": compartment_id, "project_id": project_id,
+        },
         color=not no_color and "NO_COLOR" not in os.environ,
         quiet=quiet, verbose=verbose, traceback=traceback,
     )

@@ -6,12 +6,11 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
-
-from jobctl.backends.settings import OciSettings
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from jobctl.backends.base import Backend
+    from jobctl.backends.settings import OciSettings
     from jobctl.render.human import Printer
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
@@ -20,7 +19,7 @@ OUTPUT_FORMATS = ("table", "json", "yaml")
 @dataclass
 class AppContext:
     backend_name: str = "local"
-    oci: OciSettings = field(default_factory=OciSettings)
+    oci_options: dict[str, Any] = field(default_factory=dict)  # --profile, --region, … as given
     output: str = "table"
     color: bool = True
     quiet: bool = False
@@ -31,6 +30,13 @@ class AppContext:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     show_secrets: bool = False
     _backend: Backend | None = None
+
+    @property
+    def oci(self) -> OciSettings:
+        """How to reach OCI (built on demand: most commands never need it)."""
+        from jobctl.backends.settings import OciSettings
+
+        return OciSettings(**self.oci_options)
 
     def backend(self) -> Backend:
         """The selected backend, created on first use."""

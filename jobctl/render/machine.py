@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,8 @@ def envelope(kind: str, items: list[Any]) -> dict[str, Any]:
 
 def dumps(value: Any, fmt: str) -> str:
     """Serialize for `-o json` / `-o yaml`; the text ends with a newline."""
+    import json
+
     if fmt == "yaml":
         import yaml
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from jobctl.errors import Diagnostic
-from jobctl.spec import document as document_module
+from jobctl.spec import yamlparse
 from jobctl.spec.document import Document, read_documents
 
 MIB = 1024 * 1024
@@ -241,7 +241,7 @@ def test_deep_or_recursive_nesting_gives_a_diagnostic_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, loader: str
 ) -> None:
     if loader == "pure-python":  # what users get from a PyYAML built without libyaml
-        monkeypatch.setattr(document_module, "_Loader", yaml.SafeLoader)
+        monkeypatch.setattr(yamlparse, "_Loader", yaml.SafeLoader)
 
     problem = only_problem(write(tmp_path, content))
 
