@@ -1,0 +1,99 @@
+"""A stateful fake of the OCI REST API for Data Science Jobs and Logging Search.
+
+Test code that talks to OCI through the real `oci` SDK (or the oci CLI, or jobctl) against a server on
+127.0.0.1: requests are signed and verified, bodies are the SDK's camelCase JSON, and runs move through
+their lifecycle under the test's control. Nothing is mocked inside the SDK.
+
+Served operations (paths as in `DataScienceClient` / `LogSearchClient`):
+
+    POST/GET          /20190101/jobs                       create (opc-retry-token), list (paged)
+    GET/PUT/DELETE    /20190101/jobs/{id}                  get (etag), update (if-match), delete (202)
+    POST              /20190101/jobs/{id}/artifact         upload once (content-disposition filename)
+    HEAD/GET          /20190101/jobs/{id}/artifact/content metadata / bytes (single Range supported)
+    POST/GET          /20190101/jobRuns                    create (opc-retry-token), list (paged)
+    GET/PUT/DELETE    /20190101/jobRuns/{id}               get (etag), update, delete
+    POST              /20190101/jobRuns/{id}/actions/cancelJobRun
+    POST              /20190909/search                     SearchLogs (see `logsearch` for the query subset)
+
+Python API::
+
+    from jobctl.testing.fake_oci import FakeOCI, ManualClock
+
+    with FakeOCI() as fake:                      # free port; FakeOCI(port=N, seed=0, ...)
+        config_path = fake.write_config(tmp)     # throwaway RSA key + <tmp>/config, profile DEFAULT
+        config = oci.config.from_file(str(config_path), "DEFAULT")
+        client = oci.data_science.DataScienceClient(
+            config, service_endpoint=fake.url,
+            circuit_breaker_strategy=oci.circuit_breaker.NoCircuitBreakerStrategy())
+        logs = oci.loggingsearch.LogSearchClient(config, service_endpoint=fake.url)
+
+- Runs start ACCEPTED. `fake.step(run_id)` / `fake.step_all()` advance them ACCEPTED -> IN_PROGRESS
+  -> SUCCEEDED or FAILED (lifecycleDetails "Job run artifact execution failed with exit code N."),
+  CANCELING -> CANCELED. With `fake.auto_progress = True` (the default) every GET of a run returns it
+  and then advances it one step, so a polling client sees ACCEPTED, IN_PROGRESS, then the outcome.
+  `fake.set_run(run_id, state=..., details=...)` forces a state.
+- `fake.workload = fn(run: WorkloadRun) -> (lines, exit_code | None)` decides what a run prints and how
+  it ends (None: it runs until cancelled). The default `echo_workload` prints `K=V` per env var and
+  `args=<commandLineArguments>`, exits with env EXIT_CODE (default 0) and never ends while SLEEP is set.
+  The env is the run's `jobConfigurationOverrideDetails` if given (it replaces the job's whole
+  configuration object), else the job's `jobConfigurationDetails`.
+- Printed lines become log records when the run starts, if the run or job has a log configuration with
+  logGroupId + logId (or enableAutoLogCreation, which gives each run a new log id in `logDetails`).
+  `fake.append_log(run_id, msg, time=..., visible_after=...)` adds records late or out of order; a record
+  is searchable once `fake.clock()` >= visible_after (default time + `fake.log_lag`).
+- `fake.clock` is any `() -> float` (epoch seconds, default `time.time`); `ManualClock` can be advanced.
+- `fake.faults.add(path=r"regex", method="POST", status=429|500|503, times=2 | rate=0.2, latency=0.5,
+  drop=True, after=True)` injects faults (rate uses a seeded RNG); `after=True` applies the change and
+  then loses the response. `fake.faults.latency` delays every request; `fake.faults.clear()`.
+- `fake.requests` lists `RequestRecord(method, path, query, status, retry_token)`; `fake.count("GET",
+  r"/jobs$")` counts them; `fake.clear_requests()`.
+- `fake.create_job(details)`, `fake.put_artifact(job_id, data)` seed state without HTTP; `fake.job(id)`,
+  `fake.run(id)`, `fake.jobs()`, `fake.runs()`, `fake.artifact(id)`, `fake.logs(run_id)` inspect it.
+- Lists take compartmentId (required), the SDK's filters, sortBy/sortOrder (timeCreated newest first,
+  displayName A-Z) and `limit` 1-100 (default 100), paging with an opaque `opc-next-page`. Summaries carry
+  JobSummary / JobRunSummary fields only. Deleted jobs and runs stay readable with lifecycleState DELETED.
+  A run created without `jobConfigurationOverrideDetails` reports the job's configuration there.
+- Updates accept only UpdateJobDetails / UpdateJobRunDetails fields; any other field is 400. Deleting a
+  job with ACCEPTED/IN_PROGRESS/CANCELING/NEEDS_ATTENTION runs is 409 unless deleteRelatedJobRuns=true
+  (then its runs become DELETED); only finished runs can be deleted; an artifact is write-once (409).
+- Everything is bounded (`Limits`: jobs, runs, log records, artifact and body sizes, retry tokens, the
+  request journal); a full store answers 400 LimitExceeded, the oldest log records and requests drop out.
+- Errors use OCI's body `{"code", "message"}`: 400 InvalidParameter/MissingParameter/CannotParseRequest/
+  LimitExceeded, 401 NotAuthenticated, 404 NotAuthorizedOrNotFound, 409 Conflict, 412
+  PreconditionFailed, 429 TooManyRequests, 5xx. Requests must be signed with a registered key
+  (`write_config`, `register_key`) unless `verify_signatures=False`.
+
+Command line (runs until Ctrl-C)::
+
+    python -m jobctl.testing.fake_oci --port 8765 --write-config /tmp/fake-oci
+    jobctl-fake-oci --port 8765 --write-config /tmp/fake-oci      # same, where the entry point is installed
+
+It prints the endpoint and the settings that point jobctl at it: `OCI_CONFIG_FILE=<dir>/config`,
+`JOBCTL_OCI_ENDPOINT=http://127.0.0.1:8765`, or `--backend oci --config-file ... --endpoint ...`.
+"""
+
+from __future__ import annotations
+
+from jobctl.testing.fake_oci.app import RequestRecord
+from jobctl.testing.fake_oci.fake import FakeOCI, ManualClock
+from jobctl.testing.fake_oci.faults import FaultInjector, FaultRule
+from jobctl.testing.fake_oci.keys import ApiKey, generate_api_key, write_config
+from jobctl.testing.fake_oci.lifecycle import Workload, WorkloadRun, echo_workload
+from jobctl.testing.fake_oci.logsearch import LogRecord
+from jobctl.testing.fake_oci.state import Limits
+
+__all__ = [
+    "ApiKey",
+    "FakeOCI",
+    "FaultInjector",
+    "FaultRule",
+    "Limits",
+    "LogRecord",
+    "ManualClock",
+    "RequestRecord",
+    "Workload",
+    "WorkloadRun",
+    "echo_workload",
+    "generate_api_key",
+    "write_config",
+]

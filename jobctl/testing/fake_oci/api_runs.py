@@ -1,0 +1,73 @@
+"""`/20190101/jobRuns`: create, read, list, update, cancel and delete job runs."""
+
+from __future__ import annotations
+
+import copy
+
+from jobctl.testing.fake_oci.errors import invalid, missing
+from jobctl.testing.fake_oci.messages import Request, Response, json_response
+from jobctl.testing.fake_oci.routing import Route, Services
+from jobctl.testing.fake_oci.state import RUN_STATES, RUN_SUMMARY_FIELDS, etag_of, select, summary
+from jobctl.testing.fake_oci.wire import page_window
+
+BASE = "/20190101"
+MAX_PAGE = 100
+
+
+def create_run(services: Services, request: Request) -> Response:
+    def create() -> Response:
+        run = services.store.create_run(request.json(), request.principal)
+        return json_response(run, etag=etag_of(run))
+
+    return services.tokens.run("CreateJobRun", request, services.store.now(), create)
+
+
+def list_runs(services: Services, request: Request) -> Response:
+    compartment = request.param("compartmentId")
+    if not compartment:
+        raise missing("compartmentId is required")
+    state = request.param("lifecycleState")
+    if state is not None and state not in RUN_STATES:
+        raise invalid(f"lifecycleState must be one of {', '.join(RUN_STATES)}")
+    filters = {name: request.param(name) for name in ("jobId", "id", "displayName", "createdBy")}
+    runs = select(
+        ((record.resource, record.seq) for record in services.store.runs.values()),
+        {**filters, "compartmentId": compartment, "lifecycleState": state},
+        request.param("sortBy"), request.param("sortOrder"), "timeAccepted",
+    )
+    start, stop, next_page = page_window(len(runs), request.param("limit"), request.param("page"), MAX_PAGE)
+    headers = (("opc-next-page", next_page),) if next_page else ()
+    return json_response([summary(run, RUN_SUMMARY_FIELDS) for run in runs[start:stop]], headers=headers)
+
+
+def get_run(services: Services, request: Request, run_id: str) -> Response:
+    """The run as it is now; with auto_progress the run then moves one step, so polls see every state."""
+    run = copy.deepcopy(services.store.run(run_id).resource)
+    if services.settings.auto_progress:
+        services.store.step(run_id)
+    return json_response(run, etag=etag_of(run))
+
+
+def update_run(services: Services, request: Request, run_id: str) -> Response:
+    run = services.store.update_run(run_id, request.json(), request.header("if-match"))
+    return json_response(run, etag=etag_of(run))
+
+
+def cancel_run(services: Services, request: Request, run_id: str) -> Response:
+    services.store.cancel_run(run_id, request.header("if-match"))
+    return Response(202)
+
+
+def delete_run(services: Services, request: Request, run_id: str) -> Response:
+    services.store.delete_run(run_id, request.header("if-match"))
+    return Response(204)
+
+
+ROUTES = [
+    Route("POST", f"{BASE}/jobRuns", create_run),
+    Route("GET", f"{BASE}/jobRuns", list_runs),
+    Route("GET", f"{BASE}/jobRuns/{{jobRunId}}", get_run),
+    Route("PUT", f"{BASE}/jobRuns/{{jobRunId}}", update_run),
+    Route("DELETE", f"{BASE}/jobRuns/{{jobRunId}}", delete_run),
+    Route("POST", f"{BASE}/jobRuns/{{jobRunId}}/actions/cancelJobRun", cancel_run),
+]

@@ -1,0 +1,62 @@
+"""The route table's building blocks: what a handler receives and how paths map to handlers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from jobctl.testing.fake_oci.errors import ApiError
+from jobctl.testing.fake_oci.messages import Response, RetryTokens
+from jobctl.testing.fake_oci.state import Store
+
+
+@dataclass
+class Settings:
+    """Switches a test may flip while the fake runs."""
+
+    auto_progress: bool = True
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    tokens: RetryTokens
+    settings: Settings
+
+
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """`template` uses `{name}` for one path segment, e.g. `/20190101/jobs/{jobId}/artifact`.
+
+    `streamed_body` marks uploads the SDK signs without the body headers (x-content-sha256 etc.).
+    """
+
+    method: str
+    template: str
+    handler: Handler
+    streamed_body: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.sub(r"\\{\w+\\}", "([^/]+)", re.escape(self.template)) + "$")
+
+
+class Router:
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = [(route, route.pattern) for route in routes]
+
+    def match(self, method: str, path: str) -> tuple[Route, tuple[str, ...]]:
+        allowed = []
+        for route, pattern in self.routes:
+            found = pattern.match(path)
+            if found and route.method == method:
+                return route, found.groups()
+            if found:
+                allowed.append(route.method)
+        if allowed:
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}; use {', '.join(allowed)}")
+        raise ApiError(404, "NotFound", f"no operation for {method} {path}")

@@ -1,0 +1,225 @@
+"""Request-body validation with the SDK's camelCase names, required fields and discriminators.
+
+The tables mirror `oci.data_science.models` / `oci.loggingsearch.models` (attribute_map, `[Required]`
+docstrings and `get_subtype`); tests/oci checks them against the installed SDK. A JSON null counts as
+absent, as the SDK never sends one. Unknown fields are rejected so a client that sends snake_case or a
+misspelt name fails loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jobctl.testing.fake_oci.errors import invalid, missing
+
+
+class Spec:
+    """A validator for one JSON value; `where` is its dotted path, used in error messages."""
+
+    def check(self, value: Any, where: str) -> None:
+        raise NotImplementedError
+
+
+class Scalar(Spec):
+    def __init__(self, kinds: tuple[type, ...], label: str) -> None:
+        self.kinds = kinds
+        self.label = label
+
+    def check(self, value: Any, where: str) -> None:
+        if isinstance(value, bool) and bool not in self.kinds:
+            raise invalid(f"{where} must be {self.label}")
+        if not isinstance(value, self.kinds):
+            raise invalid(f"{where} must be {self.label}")
+
+
+class Enum(Spec):
+    def __init__(self, *values: str) -> None:
+        self.values = values
+
+    def check(self, value: Any, where: str) -> None:
+        if value not in self.values:
+            raise invalid(f"{where} must be one of {', '.join(self.values)}; got {value!r}")
+
+
+class MapOf(Spec):
+    def __init__(self, item: Spec) -> None:
+        self.item = item
+
+    def check(self, value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            raise invalid(f"{where} must be an object")
+        for key, item in value.items():
+            self.item.check(item, f"{where}.{key}")
+
+
+class ListOf(Spec):
+    def __init__(self, item: Spec, max_items: int | None = None) -> None:
+        self.item = item
+        self.max_items = max_items
+
+    def check(self, value: Any, where: str) -> None:
+        if not isinstance(value, list):
+            raise invalid(f"{where} must be a list")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise invalid(f"{where} has more than {self.max_items} items")
+        for index, item in enumerate(value):
+            self.item.check(item, f"{where}[{index}]")
+
+
+class AnyObject(Spec):
+    """A nested object the fake stores as given without looking inside."""
+
+    def check(self, value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            raise invalid(f"{where} must be an object")
+
+
+class Obj(Spec):
+    def __init__(self, required: Mapping[str, Spec] | None = None,
+                 optional: Mapping[str, Spec] | None = None) -> None:
+        self.required = dict(required or {})
+        self.optional = dict(optional or {})
+
+    @property
+    def fields(self) -> set[str]:
+        return set(self.required) | set(self.optional)
+
+    def check(self, value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            raise invalid(f"{where or 'request body'} must be a JSON object")
+        unknown = sorted(set(value) - self.fields)
+        if unknown:
+            raise invalid(f"{where or 'request body'} has unknown field(s): {', '.join(unknown)}")
+        for name, spec in self.required.items():
+            if value.get(name) is None:
+                raise missing(f"{_join(where, name)} is required")
+            spec.check(value[name], _join(where, name))
+        for name, spec in self.optional.items():
+            if value.get(name) is not None:
+                spec.check(value[name], _join(where, name))
+
+
+class Poly(Spec):
+    """A polymorphic object: the discriminator picks the variant, as the SDK's `get_subtype` does."""
+
+    def __init__(self, discriminator: str, variants: Mapping[str, Obj]) -> None:
+        self.discriminator = discriminator
+        self.variants = {
+            name: Obj({discriminator: Enum(name), **variant.required}, variant.optional)
+            for name, variant in variants.items()
+        }
+
+    def check(self, value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            raise invalid(f"{where} must be an object")
+        kind = value.get(self.discriminator)
+        if kind is None:
+            raise missing(f"{_join(where, self.discriminator)} is required")
+        if kind not in self.variants:
+            allowed = ", ".join(sorted(self.variants))
+            raise invalid(f"{_join(where, self.discriminator)} {kind!r} is not supported; allowed: {allowed}")
+        self.variants[kind].check(value, where)
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+STRING = Scalar((str,), "a string")
+INTEGER = Scalar((int,), "an integer")
+NUMBER = Scalar((int, float), "a number")
+BOOLEAN = Scalar((bool,), "a boolean")
+FREEFORM_TAGS = MapOf(STRING)
+DEFINED_TAGS = MapOf(AnyObject())
+TAGS = {"freeformTags": FREEFORM_TAGS, "definedTags": DEFINED_TAGS}
+
+SHAPE_CONFIG = Obj(optional={
+    "ocpus": NUMBER, "memoryInGBs": NUMBER, "cpuBaseline": Enum("BASELINE_1_8", "BASELINE_1_2", "BASELINE_1_1"),
+})
+PROBE = Poly("jobProbeCheckType", {
+    "EXEC": Obj({"command": ListOf(STRING)}, {
+        "periodInSeconds": INTEGER, "failureThreshold": INTEGER, "initialDelayInSeconds": INTEGER,
+    }),
+})
+JOB_CONFIGURATION = Poly("jobType", {
+    "DEFAULT": Obj(optional={
+        "environmentVariables": MapOf(STRING), "commandLineArguments": STRING,
+        "maximumRuntimeInMinutes": INTEGER, "startupProbeDetails": PROBE,
+    }),
+    "EMPTY": Obj(),
+})
+_SHAPE = {"shapeName": STRING, "blockStorageSizeInGBs": INTEGER}
+INFRASTRUCTURE = Poly("jobInfrastructureType", {
+    "STANDALONE": Obj({**_SHAPE, "subnetId": STRING},
+                      {"capacityReservationId": STRING, "jobShapeConfigDetails": SHAPE_CONFIG}),
+    "ME_STANDALONE": Obj(_SHAPE, {"capacityReservationId": STRING, "jobShapeConfigDetails": SHAPE_CONFIG}),
+    "MULTI_NODE": Obj(_SHAPE, {"capacityReservationIds": ListOf(STRING), "jobShapeConfigDetails": SHAPE_CONFIG}),
+    "MANAGED_COMPUTE_CLUSTER": Obj({"computeTargetId": STRING, "resourceConfiguration": AnyObject()}),
+    "EMPTY": Obj(),
+})
+ENVIRONMENT = Poly("jobEnvironmentType", {
+    "OCIR_CONTAINER": Obj({"image": STRING}, {
+        "cmd": ListOf(STRING), "entrypoint": ListOf(STRING), "imageDigest": STRING, "imageSignatureId": STRING,
+    }),
+})
+LOG_CONFIGURATION = Obj(optional={
+    "enableLogging": BOOLEAN, "enableAutoLogCreation": BOOLEAN, "logGroupId": STRING, "logId": STRING,
+})
+_MOUNT = {"destinationDirectoryName": STRING}
+STORAGE_MOUNTS = ListOf(Poly("storageType", {
+    "OBJECT_STORAGE": Obj({**_MOUNT, "namespace": STRING, "bucket": STRING},
+                          {"destinationPath": STRING, "prefix": STRING}),
+    "FILE_STORAGE": Obj({**_MOUNT, "mountTargetId": STRING, "exportId": STRING}, {"destinationPath": STRING}),
+}))
+NETWORK = Poly("jobNetworkType", {"CUSTOM_NETWORK": Obj({"subnetId": STRING}), "DEFAULT_NETWORK": Obj()})
+NODE_GROUP = Obj({"name": STRING}, {
+    "replicas": INTEGER, "minimumSuccessReplicas": INTEGER,
+    "jobInfrastructureConfigurationDetails": INFRASTRUCTURE,
+    "jobConfigurationDetails": JOB_CONFIGURATION,
+    "jobEnvironmentConfigurationDetails": ENVIRONMENT,
+})
+NODE_CONFIGURATION = Poly("jobNodeType", {
+    "MULTI_NODE": Obj(optional={
+        "startupOrder": Enum("IN_ORDER", "IN_PARALLEL"), "maximumRuntimeInMinutes": INTEGER,
+        "jobNetworkConfiguration": NETWORK, "jobNodeGroupConfigurationDetailsList": ListOf(NODE_GROUP),
+    }),
+})
+
+CREATE_JOB = Obj({"projectId": STRING, "compartmentId": STRING}, {
+    "displayName": STRING, "description": STRING,
+    "jobConfigurationDetails": JOB_CONFIGURATION,
+    "jobInfrastructureConfigurationDetails": INFRASTRUCTURE,
+    "jobEnvironmentConfigurationDetails": ENVIRONMENT,
+    "jobLogConfigurationDetails": LOG_CONFIGURATION,
+    "jobStorageMountConfigurationDetailsList": STORAGE_MOUNTS,
+    "jobNodeConfigurationDetails": NODE_CONFIGURATION,
+    **TAGS,
+})
+UPDATE_JOB = Obj(optional={
+    "displayName": STRING, "description": STRING,
+    "jobInfrastructureConfigurationDetails": INFRASTRUCTURE,
+    "jobStorageMountConfigurationDetailsList": STORAGE_MOUNTS,
+    **TAGS,
+})
+CREATE_JOB_RUN = Obj({"projectId": STRING, "compartmentId": STRING, "jobId": STRING}, {
+    "displayName": STRING,
+    "jobConfigurationOverrideDetails": JOB_CONFIGURATION,
+    "jobLogConfigurationOverrideDetails": LOG_CONFIGURATION,
+    "jobEnvironmentConfigurationOverrideDetails": ENVIRONMENT,
+    "jobInfrastructureConfigurationOverrideDetails": INFRASTRUCTURE,
+    "jobNodeConfigurationOverrideDetails": NODE_CONFIGURATION,
+    "jobStorageMountConfigurationOverrideDetailsList": STORAGE_MOUNTS,
+    **TAGS,
+})
+UPDATE_JOB_RUN = Obj(optional={"displayName": STRING, **TAGS})
+SEARCH_LOGS = Obj({"timeStart": STRING, "timeEnd": STRING, "searchQuery": STRING}, {"isReturnFieldInfo": BOOLEAN})
+
+
+def check_update(spec: Obj, create_spec: Obj, body: Any) -> None:
+    """Validate an update body, naming fields that exist on the resource but cannot change in place."""
+    if isinstance(body, dict):
+        immutable = sorted(name for name in body if name not in spec.fields and name in create_spec.fields)
+        if immutable:
+            raise invalid(f"field(s) cannot be updated: {', '.join(immutable)}")
+    spec.check(body, "")

@@ -1,0 +1,309 @@
+"""The fake's data: jobs, job runs, artifacts and log records, guarded by one lock.
+
+Resources are kept as the wire JSON (camelCase, as in the SDK's attribute_map) so what a client sent is
+what it reads back. Etags are derived from that JSON, so any change to a resource changes its etag.
+Every collection is bounded (`Limits`); exceeding one answers 400 LimitExceeded like a tenancy limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobctl.testing.fake_oci import schema
+from jobctl.testing.fake_oci.errors import ApiError, conflict, invalid, limit_exceeded, not_found
+from jobctl.testing.fake_oci.lifecycle import (
+    ACCEPTED,
+    ACTIVE_RUN_STATES,
+    CANCELING,
+    DELETED,
+    RunRecord,
+    Workload,
+    advance,
+    echo_workload,
+    log_details_for,
+)
+from jobctl.testing.fake_oci.logsearch import STDOUT, LogRecord, LogStore
+from jobctl.testing.fake_oci.wire import format_time, new_ocid
+
+JOB_STATES = ("CREATING", "ACTIVE", "DELETING", "FAILED", "DELETED")
+RUN_STATES = ("ACCEPTED", "IN_PROGRESS", "FAILED", "SUCCEEDED", "CANCELING", "CANCELED", "DELETED", "NEEDS_ATTENTION")
+JOB_SUMMARY_FIELDS = ("id", "timeCreated", "createdBy", "projectId", "compartmentId", "displayName",
+                      "lifecycleState", "freeformTags", "definedTags")
+RUN_SUMMARY_FIELDS = ("id", "timeAccepted", "timeStarted", "timeFinished", "createdBy", "projectId",
+                      "compartmentId", "jobId", "displayName", "lifecycleState", "lifecycleDetails",
+                      "freeformTags", "definedTags")
+ARTIFACT_SUFFIXES = (".py", ".sh", ".zip", ".tar.gz", ".tgz", ".jar")
+_FILENAME = re.compile(r"""filename\s*=\s*(?:"([^"]+)"|([^;\s]+))""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds on everything the fake stores, so a long-running fake cannot eat the machine."""
+
+    max_jobs: int = 20_000
+    max_runs: int = 50_000
+    max_log_records: int = 500_000
+    max_artifact_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    max_retry_tokens: int = 10_000
+    max_requests: int = 100_000
+
+
+@dataclass(frozen=True)
+class Artifact:
+    content: bytes
+    filename: str
+    time_created: float
+
+    @property
+    def md5(self) -> str:
+        return base64.b64encode(hashlib.md5(self.content).digest()).decode()
+
+
+@dataclass
+class JobRecord:
+    resource: dict[str, Any]
+    seq: int
+    artifact: Artifact | None = None
+
+
+@dataclass
+class Store:
+    """All state of one fake. Callers hold `lock` around every read and write."""
+
+    region: str = "us-ashburn-1"
+    seed: int = 0
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    workload: Workload = echo_workload
+    log_lag: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self.rng = random.Random(self.seed)
+        self.jobs: dict[str, JobRecord] = {}
+        self.runs: dict[str, RunRecord] = {}
+        self.logs = LogStore(self.limits.max_log_records)
+        self._seq = 0
+
+    def now(self) -> float:
+        return self.clock()
+
+    def new_id(self, resource_type: str) -> str:
+        return new_ocid(resource_type, self.region, self.rng)
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # Jobs -------------------------------------------------------------------------------------------
+
+    def create_job(self, body: Any, created_by: str) -> dict[str, Any]:
+        schema.CREATE_JOB.check(body, "")
+        if len(self.jobs) >= self.limits.max_jobs:
+            raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
+        job = {"freeformTags": {}, "definedTags": {}, **_present(body)}
+        job.update(id=self.new_id("datasciencejob"), timeCreated=format_time(self.now()), createdBy=created_by,
+                   lifecycleState="ACTIVE")
+        self.jobs[job["id"]] = JobRecord(job, self.next_seq())
+        return job
+
+    def job(self, job_id: str) -> JobRecord:
+        record = self.jobs.get(job_id)
+        if record is None:
+            raise not_found("Job", job_id)
+        return record
+
+    def update_job(self, job_id: str, body: Any, if_match: str | None) -> dict[str, Any]:
+        record = self.job(job_id)
+        check_etag(record.resource, if_match)
+        schema.check_update(schema.UPDATE_JOB, schema.CREATE_JOB, body)
+        if record.resource["lifecycleState"] != "ACTIVE":
+            raise conflict(f"job {job_id} is {record.resource['lifecycleState']} and cannot be updated")
+        record.resource.update(_present(body))
+        return record.resource
+
+    def delete_job(self, job_id: str, if_match: str | None, delete_related_runs: bool) -> None:
+        record = self.job(job_id)
+        check_etag(record.resource, if_match)
+        if record.resource["lifecycleState"] == DELETED:
+            raise conflict(f"job {job_id} is already DELETED")
+        related = [run for run in self.runs.values() if run.resource["jobId"] == job_id]
+        active = [run.resource["id"] for run in related if run.resource["lifecycleState"] in ACTIVE_RUN_STATES]
+        if active and not delete_related_runs:
+            raise conflict(f"job {job_id} has active job runs: {', '.join(active)}; "
+                           "wait for them to finish or pass deleteRelatedJobRuns=true")
+        if delete_related_runs:
+            for run in related:
+                run.mark_deleted(self.now())
+        record.resource["lifecycleState"] = DELETED
+
+    def put_artifact(self, job_id: str, content: bytes, disposition: str | None) -> None:
+        record = self.job(job_id)
+        if record.resource["lifecycleState"] != "ACTIVE":
+            raise conflict(f"job {job_id} is {record.resource['lifecycleState']}")
+        if record.artifact is not None:
+            raise conflict(f"job {job_id} already has an artifact; job artifacts cannot be replaced")
+        if len(content) > self.limits.max_artifact_bytes:
+            raise limit_exceeded(f"artifact is larger than {self.limits.max_artifact_bytes} bytes")
+        record.artifact = Artifact(content, artifact_filename(disposition), self.now())
+
+    # Job runs ---------------------------------------------------------------------------------------
+
+    def create_run(self, body: Any, created_by: str) -> dict[str, Any]:
+        schema.CREATE_JOB_RUN.check(body, "")
+        if len(self.runs) >= self.limits.max_runs:
+            raise limit_exceeded(f"the fake holds at most {self.limits.max_runs} job runs")
+        job = self.jobs.get(body["jobId"])
+        if job is None:
+            raise ApiError(400, "RelatedResourceNotAuthorizedOrNotFound", f"job {body['jobId']} not found")
+        if job.resource["lifecycleState"] != "ACTIVE":
+            raise conflict(f"job {body['jobId']} is {job.resource['lifecycleState']}; only ACTIVE jobs can run")
+        container = body.get("jobEnvironmentConfigurationOverrideDetails") or job.resource.get(
+            "jobEnvironmentConfigurationDetails")
+        if job.artifact is None and not container:
+            raise conflict(f"job {body['jobId']} has no artifact; upload one before starting a run")
+        run = {"freeformTags": {}, "definedTags": {}, **_present(body)}
+        run.setdefault("jobConfigurationOverrideDetails", job.resource.get("jobConfigurationDetails"))
+        run.update(
+            id=self.new_id("datasciencejobrun"), timeAccepted=format_time(self.now()), createdBy=created_by,
+            jobInfrastructureConfigurationDetails=job.resource.get("jobInfrastructureConfigurationDetails"),
+            jobStorageMountConfigurationDetailsList=job.resource.get("jobStorageMountConfigurationDetailsList"),
+            lifecycleState=ACCEPTED,
+        )
+        log_details = log_details_for(job.resource, run, lambda: self.new_id("log"))
+        if log_details:
+            run["logDetails"] = log_details
+        run = _present(run)
+        self.runs[run["id"]] = RunRecord(run, self.next_seq())
+        return run
+
+    def run(self, run_id: str) -> RunRecord:
+        record = self.runs.get(run_id)
+        if record is None:
+            raise not_found("JobRun", run_id)
+        return record
+
+    def update_run(self, run_id: str, body: Any, if_match: str | None) -> dict[str, Any]:
+        record = self.run(run_id)
+        check_etag(record.resource, if_match)
+        schema.check_update(schema.UPDATE_JOB_RUN, schema.CREATE_JOB_RUN, body)
+        record.resource.update(_present(body))
+        return record.resource
+
+    def cancel_run(self, run_id: str, if_match: str | None) -> None:
+        record = self.run(run_id)
+        check_etag(record.resource, if_match)
+        state = record.resource["lifecycleState"]
+        if state not in ACTIVE_RUN_STATES:
+            raise conflict(f"job run {run_id} is {state} and cannot be canceled")
+        record.resource["lifecycleState"] = CANCELING
+        record.resource.pop("lifecycleDetails", None)
+
+    def delete_run(self, run_id: str, if_match: str | None) -> None:
+        record = self.run(run_id)
+        check_etag(record.resource, if_match)
+        state = record.resource["lifecycleState"]
+        if state in ACTIVE_RUN_STATES or state == DELETED:
+            raise conflict(f"job run {run_id} is {state}; only finished job runs can be deleted")
+        record.mark_deleted(self.now())
+
+    # Lifecycle and logs, driven by the fake rather than by requests ---------------------------------
+
+    def step(self, run_id: str) -> str:
+        """Advance one run one step; the lines its workload prints become log records."""
+        record = self.run(run_id)
+        now = self.now()
+        lines = advance(record, self.job(record.resource["jobId"]).resource, now, self.workload)
+        if record.resource.get("logDetails"):
+            for line in lines:
+                self.add_log(record, line, now, None, STDOUT)
+        return record.state
+
+    def step_all(self) -> int:
+        """Advance every unfinished run one step; returns how many changed state."""
+        moved = 0
+        for run_id, record in list(self.runs.items()):
+            if record.state in ACTIVE_RUN_STATES:
+                before = record.state
+                moved += self.step(run_id) != before
+        return moved
+
+    def set_run(self, run_id: str, state: str | None, details: str | None) -> dict[str, Any]:
+        record = self.run(run_id)
+        if state is None and details is None:
+            record.resource.pop("lifecycleDetails", None)
+        elif state is None:
+            record.resource["lifecycleDetails"] = details
+        elif state not in RUN_STATES:
+            raise ValueError(f"unknown job run state {state!r}; expected one of {', '.join(RUN_STATES)}")
+        else:
+            record.set_state(state, self.now(), details)
+        return record.resource
+
+    def add_log(self, record: RunRecord, message: str, time: float, visible_after: float | None,
+                stream: str) -> str:
+        details = record.resource.get("logDetails")
+        if not details:
+            raise ValueError(f"job run {record.resource['id']} has no log configured (no logDetails)")
+        log = LogRecord(
+            id=str(uuid.UUID(int=self.rng.getrandbits(128))), compartment_id=record.resource["compartmentId"],
+            log_group_id=details["logGroupId"], log_id=details["logId"], source=record.resource["id"],
+            type=stream, time=time, message=message, seq=self.next_seq(),
+            visible_after=time + self.log_lag if visible_after is None else visible_after,
+        )
+        self.logs.append(log)
+        return log.id
+
+
+def select(resources: Iterable[tuple[dict[str, Any], int]], filters: dict[str, str | None], sort_by: str | None,
+           sort_order: str | None, time_field: str) -> list[dict[str, Any]]:
+    """Filter on exact field values and sort like OCI list calls (timeCreated desc, displayName asc)."""
+    sort_by = sort_by or "timeCreated"
+    if sort_by not in ("timeCreated", "displayName"):
+        raise invalid(f"sortBy must be timeCreated or displayName, got {sort_by!r}")
+    if sort_order not in (None, "ASC", "DESC"):
+        raise invalid(f"sortOrder must be ASC or DESC, got {sort_order!r}")
+    descending = (sort_order or ("DESC" if sort_by == "timeCreated" else "ASC")) == "DESC"
+    wanted = {name: value for name, value in filters.items() if value is not None}
+    chosen = [(res, seq) for res, seq in resources if all(res.get(k) == v for k, v in wanted.items())]
+    key_field = time_field if sort_by == "timeCreated" else "displayName"
+    chosen.sort(key=lambda item: (item[0].get(key_field) or "", item[1]), reverse=descending)
+    return [res for res, _ in chosen]
+
+
+def summary(resource: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: resource[name] for name in fields if resource.get(name) is not None}
+
+
+def etag_of(resource: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(resource, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def check_etag(resource: dict[str, Any], if_match: str | None) -> None:
+    if if_match is not None and if_match not in ("*", etag_of(resource)):
+        raise ApiError(412, "PreconditionFailed", f"if-match {if_match!r} does not match the current etag")
+
+
+def artifact_filename(disposition: str | None) -> str:
+    """The filename from `content-disposition: attachment; filename=...`, checked for a supported type."""
+    match = _FILENAME.search(disposition or "")
+    if not match:
+        raise invalid("content-disposition must name the artifact: attachment; filename=<name>")
+    filename = match.group(1) or match.group(2)
+    if not filename.lower().endswith(ARTIFACT_SUFFIXES):
+        raise invalid(f"artifact type of {filename!r} is not supported; use one of {', '.join(ARTIFACT_SUFFIXES)}")
+    return filename
+
+
+def _present(body: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in body.items() if value is not None}
