@@ -105,8 +105,8 @@ class OciBackend:
         created = self._call(
             f"creating job {definition.name}", self.ds.create_job, details, opc_retry_token=retry_token,
         ).data
-        if artifact is None:
-            return mapping.job_state(created)
+        if artifact is None or (created.freeform_tags or {}).get(TAG_HASH) == final_tags.get(TAG_HASH):
+            return mapping.job_state(created)  # no artifact, or a retried create of a finished job
         try:
             self._upload(created.id, artifact, retry_token)
         except JobctlError:
@@ -120,12 +120,16 @@ class OciBackend:
 
     def _upload(self, job_id: str, artifact: Artifact, retry_token: str) -> None:
         """create_job_artifact has no default retry: give it one, with a rewindable stream."""
-        with artifact.open() as stream:
-            self._call(
-                f"uploading the artifact of job {job_id}", self.ds.create_job_artifact, job_id, stream,
-                content_disposition=f"attachment; filename={artifact.filename}",
-                opc_retry_token=retry_token[:48] + "-artifact", retry_strategy=self.clients.retry,
-            )
+        try:
+            with artifact.open() as stream:
+                self._call(
+                    f"uploading the artifact of job {job_id}", self.ds.create_job_artifact, job_id, stream,
+                    content_disposition=f"attachment; filename={artifact.filename}",
+                    opc_retry_token=retry_token[:48] + "-artifact", retry_strategy=self.clients.retry,
+                )
+        except ConflictError:
+            # artifacts are write-once: an earlier attempt whose response was lost may have stored it
+            self._call(f"checking the artifact of job {job_id}", self.ds.head_job_artifact, job_id)
 
     def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
         current_tags = dict(definition.tags)
@@ -140,7 +144,12 @@ class OciBackend:
         return mapping.job_state(response.data, etag=response.headers.get("etag"))
 
     def delete_job(self, *, job_id: str) -> None:
-        self._call(f"deleting job {job_id}", self.ds.delete_job, job_id)
+        try:
+            self._call(f"deleting job {job_id}", self.ds.delete_job, job_id)
+        except ConflictError:
+            if self.get_job(job_id=job_id).lifecycle_state in ("DELETED", "DELETING"):
+                return  # a retried delete whose first response was lost
+            raise
 
     # --- runs -----------------------------------------------------------------------------------
     def _job(self, job_id: str) -> Any:
