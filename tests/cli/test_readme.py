@@ -40,3 +40,37 @@ def test_readme_quickstart_runs_verbatim() -> None:
     assert runs.count("SUCCEEDED") == 4  # the --wait run and three matrix runs
     assert "FAILED" in runs
     assert "CANCELED" in runs
+
+
+OCI_BLOCK = re.compile(r"<!-- oci-quickstart:begin -->\s*```sh\n(.*?)```\s*<!-- oci-quickstart:end -->", re.DOTALL)
+
+
+def test_readme_oci_section_runs_against_the_fake(tmp_path) -> None:
+    from jobctl.testing.fake_oci import FakeOCI
+
+    match = OCI_BLOCK.search((REPO / "README.md").read_text(encoding="utf-8"))
+    assert match, "README.md has no OCI quickstart block"
+    with FakeOCI() as fake:
+        env = {
+            "OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")), "JOBCTL_OCI_ENDPOINT": fake.url,
+            "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.05", "JOBCTL_OCI_LOG_SETTLE": "0.3",
+        }
+        outputs = {}
+        for line in match.group(1).splitlines():
+            command, _, comment = line.partition("#")
+            argv = shlex.split(command)
+            if argv[0] == "export":
+                env.update(item.split("=", 1) for item in argv[1:])
+                continue
+            code = re.search(r"\bexit (\d+)", comment)
+            proc = run_jobctl(*argv[1:], cwd=REPO, env=env, timeout=120)
+            expected = int(code.group(1)) if code else 0
+            assert proc.returncode == expected, f"{command}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+            assert "Traceback" not in proc.stderr
+            outputs[argv[1]] = outputs.get(argv[1], []) + [proc]
+        assert "MODEL=xgb" in outputs["run"][0].stdout
+        assert "MODEL=xgb" in outputs["logs"][0].stdout
+        assert "No changes" in outputs["plan"][0].stdout
+        jobs = fake.jobs()
+        assert [j["displayName"] for j in jobs if j["lifecycleState"] == "ACTIVE"] == ["tune-models"]
+        assert fake.artifact(jobs[0]["id"]) is not None

@@ -46,6 +46,7 @@ class OciBackend:
         self.ds = self.clients.data_science
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.log_settle = float(os.environ.get("JOBCTL_OCI_LOG_SETTLE", "10"))
+        self.poll_interval = float(os.environ.get("JOBCTL_OCI_POLL_SECONDS", self.poll_interval))
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
 
     # --- errors ---------------------------------------------------------------------------------
