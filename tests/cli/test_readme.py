@@ -67,7 +67,7 @@ def test_readme_oci_section_runs_against_the_fake(tmp_path) -> None:
             expected = int(code.group(1)) if code else 0
             assert proc.returncode == expected, f"{command}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
             assert "Traceback" not in proc.stderr
-            outputs[argv[1]] = outputs.get(argv[1], []) + [proc]
+            outputs.setdefault(argv[1], []).append(proc)
         assert "MODEL=xgb" in outputs["run"][0].stdout
         assert "MODEL=xgb" in outputs["logs"][0].stdout
         assert "No changes" in outputs["plan"][0].stdout
