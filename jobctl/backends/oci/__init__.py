@@ -83,12 +83,21 @@ class OciBackend:
         kwargs: dict[str, Any] = {"limit": 100}
         if project_id or self.settings.project_id:
             kwargs["project_id"] = project_id or self.settings.project_id
-        response = self._call(
-            "listing jobs", self.oci.pagination.list_call_get_all_results, self.ds.list_jobs,
-            self._scope(compartment_id), **kwargs,
-        )
-        return [mapping.job_state(s, with_definition=False) for s in response.data
+        summaries = self._list_all("listing jobs", self.ds.list_jobs, self._scope(compartment_id), **kwargs)
+        return [mapping.job_state(s, with_definition=False) for s in summaries
                 if s.lifecycle_state not in ("DELETED", "DELETING")]
+
+    def _list_all(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+        """Follow opc-next-page ourselves: oci.pagination wraps every page in its own default retry
+        strategy on top of the client's, so one failing page would be tried 8 × 8 times."""
+        items: list[Any] = []
+        page = None
+        while True:
+            response = self._call(what, fn, *args, **kwargs, **({"page": page} if page else {}))
+            items.extend(response.data)
+            page = response.next_page
+            if not page:
+                return items
 
     def get_job(self, *, job_id: str) -> JobState:
         response = self._call(f"getting job {job_id}", self.ds.get_job, job_id)
@@ -202,12 +211,10 @@ class OciBackend:
                 kwargs["lifecycle_state"] = state
             if limit and not states:
                 kwargs["limit"] = min(limit, 100)
-                response = self._call("listing runs", self.ds.list_job_runs, compartment, **kwargs)
+                found.extend(self._call("listing runs", self.ds.list_job_runs, compartment, **kwargs).data)
             else:
                 kwargs["limit"] = 100
-                response = self._call("listing runs", self.oci.pagination.list_call_get_all_results,
-                                      self.ds.list_job_runs, compartment, **kwargs)
-            found.extend(response.data)
+                found.extend(self._list_all("listing runs", self.ds.list_job_runs, compartment, **kwargs))
         found.sort(key=lambda r: r.time_accepted, reverse=True)
         runs = [mapping.run_state(r, self._job_name(r.job_id)) for r in found if r.lifecycle_state in RUN_STATES]
         return runs[:limit] if limit else runs

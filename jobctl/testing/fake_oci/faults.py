@@ -28,7 +28,9 @@ class FaultRule:
     after: bool = False
     code: str | None = None
     message: str | None = None
+    skip: int = 0  # let this many matching requests through before the rule starts firing
     fired: int = 0
+    seen: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and self.path.search(path) is not None
@@ -68,8 +70,12 @@ class FaultInjector:
 
     def add(self, path: str = r".*", *, method: str | None = None, status: int | None = None,
             times: int | None = None, rate: float | None = None, latency: float = 0.0, drop: bool = False,
-            after: bool = False, code: str | None = None, message: str | None = None) -> FaultRule:
-        """Add a rule for requests whose path matches the regex `path` (re.search) and `method` (any if None)."""
+            after: bool = False, code: str | None = None, message: str | None = None, skip: int = 0) -> FaultRule:
+        """Add a rule for requests whose path matches the regex `path` (re.search) and `method` (any if None).
+
+        `skip=N` lets the first N matching requests through: `add(drop=True, skip=N)` is a client that
+        dies after its N-th request.
+        """
         if status is None and not drop and not latency:
             raise ValueError("a fault needs a status, drop=True or a latency")
         if status is not None and not 400 <= status <= 599:
@@ -79,7 +85,7 @@ class FaultInjector:
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         rule = FaultRule(re.compile(path), method.upper() if method else None, status, times, rate, latency, drop,
-                         after, code, message)
+                         after, code, message, skip)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -99,6 +105,9 @@ class FaultInjector:
             for rule in self.rules:
                 deciding = rule.status is not None or rule.drop
                 if not rule.matches(method, path) or rule.exhausted or (deciding and outcome is not None):
+                    continue
+                rule.seen += 1
+                if rule.seen <= rule.skip:
                     continue
                 if rule.rate is not None and self._rng.random() >= rule.rate:
                     continue

@@ -1,0 +1,114 @@
+"""OCI backend under faults: throttling and 5xx, dropped connections, lost responses, crashed applies.
+
+Whatever happens, a re-run converges: one job, its artifact, no duplicate runs, no lost log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobctl.testing.fake_oci import FakeOCI
+from tests.conftest import EXAMPLES
+
+SPEC = str(EXAMPLES / "train" / "job.yaml")
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
+    with FakeOCI(seed=7) as server:
+        for name, value in {
+            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(server.write_config(tmp_path / "oci")),
+            "JOBCTL_OCI_ENDPOINT": server.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
+            "JOBCTL_OCI_LOG_SETTLE": "0.2", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..faults",
+            "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.faults",
+            "OCI_LOG_GROUP_ID": "ocid1.loggroup.oc1.iad.faults",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+def active_jobs(fake: FakeOCI) -> list[dict]:
+    return [j for j in fake.jobs() if j["lifecycleState"] == "ACTIVE"]
+
+
+def assert_converged(fake: FakeOCI, jobctl) -> None:
+    """Exactly one managed job with its artifact, and a plan with nothing left to do."""
+    jobs = active_jobs(fake)
+    assert [j["displayName"] for j in jobs] == ["tune-models"]
+    assert fake.artifact(jobs[0]["id"]) is not None
+    plan = jobctl("plan", SPEC, "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+
+
+def test_apply_run_and_follow_succeed_with_a_fifth_of_calls_failing(fake: FakeOCI, jobctl) -> None:
+    fake.faults.add(status=429, rate=0.1)
+    fake.faults.add(status=500, rate=0.1)
+    applied = jobctl("apply", SPEC)
+    assert applied.exit_code == 0, applied.stderr
+    waited = jobctl("run", "tune-models", "--env", "MODEL=rf", "--wait")
+    assert waited.exit_code == 0, waited.stderr
+    followed = jobctl("run", "tune-models", "--env", "MODEL=xgb", "--follow")
+    assert followed.exit_code == 0, followed.stderr
+    assert followed.stdout.count("MODEL=xgb") == 1  # every line once: none lost, none repeated
+    logs = jobctl("logs", "--job", "tune-models")
+    assert logs.exit_code == 0
+    assert logs.stdout.count("MODEL=xgb") == 1
+    statuses = [r.status for r in fake.requests]
+    assert statuses.count(429) >= 3
+    assert statuses.count(500) >= 3
+    assert len(fake.runs()) == 2
+    fake.faults.clear()
+    assert_converged(fake, jobctl)
+
+
+def full_apply_requests(tmp_path: Path, jobctl, monkeypatch: pytest.MonkeyPatch) -> int:
+    with FakeOCI() as clean:
+        monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", clean.url)
+        monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(clean.write_config(tmp_path / "clean")))
+        assert jobctl("apply", SPEC).exit_code == 0
+        return len(clean.requests)
+
+
+def test_an_apply_killed_after_any_request_converges_when_run_again(tmp_path: Path, jobctl,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBCTL_BACKEND", "oci")
+    for name, value in {"JOBCTL_OCI_RETRY": "fast", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..faults",
+                        "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.faults"}.items():
+        monkeypatch.setenv(name, value)
+    total = full_apply_requests(tmp_path, jobctl, monkeypatch)
+    assert total >= 4  # list, create, upload, tag (at least)
+    for survived in range(1, total):
+        with FakeOCI() as fake:
+            monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", fake.url)
+            monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(fake.write_config(tmp_path / f"k{survived}")))
+            fake.faults.add(drop=True, skip=survived)  # the client dies after `survived` requests
+            crashed = jobctl("apply", SPEC)
+            assert crashed.exit_code != 0
+            assert "Traceback" not in crashed.stderr
+            fake.faults.clear()
+            again = jobctl("apply", SPEC, "--yes")
+            assert again.exit_code == 0, f"after {survived} requests: {again.stderr}"
+            assert_converged(fake, jobctl)
+
+
+def test_lost_responses_are_retried_with_the_same_token_and_never_duplicate(fake: FakeOCI, jobctl) -> None:
+    fake.faults.add(path=r"/jobs$", method="POST", status=500, after=True, times=1)
+    fake.faults.add(path=r"/jobRuns$", method="POST", status=500, after=True, times=1)
+    assert jobctl("apply", SPEC).exit_code == 0
+    assert jobctl("run", "tune-models", "--wait").exit_code == 0
+    assert len(active_jobs(fake)) == 1
+    assert len(fake.runs()) == 1
+    creates = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/jobs")]
+    assert len(creates) == 2
+    assert creates[0].retry_token == creates[1].retry_token
+
+
+def test_an_unreachable_service_is_a_clear_error(fake: FakeOCI, jobctl) -> None:
+    fake.faults.add(drop=True)
+    result = jobctl("jobs")
+    assert result.exit_code == 1
+    assert "cannot reach OCI" in result.stderr
+    assert "Traceback" not in result.stderr
