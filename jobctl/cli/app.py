@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jobctl.cli.validate", "Check spec files and report every error at once."),
     "schema": ("jobctl.cli.schema", "Print the jobctl/v1 JSON Schema."),
     "init": ("jobctl.cli.init", "Write a commented starter spec (and source) that validates."),
+    "convert": ("jobctl.cli.convert", "Translate an ADS job YAML file into a jobctl/v1 spec."),
     "plan": ("jobctl.cli.plan", "Show what apply would create, update, replace or delete."),
     "apply": ("jobctl.cli.apply", "Make the backend match the specs (exactly the plan shown)."),
     "run": ("jobctl.cli.run", "Start runs of a job, with --env/--arg overrides and --matrix fan-out."),
@@ -157,10 +158,12 @@ def _configure_logging(verbose: int) -> None:
     which would include Authorization headers."""
     import logging
 
-    logging.basicConfig(stream=sys.stderr, format="jobctl: %(message)s",
-                        level=logging.INFO if verbose == 1 else logging.DEBUG)
-    for noisy in ("oci", "urllib3", "requests"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("jobctl: %(message)s"))
+    logger = logging.getLogger("jobctl")  # only ours: the root logger (and so the SDK's) stays unconfigured
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
+    logger.propagate = False
 
 
 def main() -> None:

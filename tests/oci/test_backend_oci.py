@@ -1,0 +1,110 @@
+"""The OCI backend through the CLI against the fake: config errors, logs, and what -vv never prints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobctl.engine import follow_logs, plan_runs, resolve_job, start_runs
+from jobctl.testing.fake_oci import FakeOCI
+from tests.conftest import EXAMPLES, run_jobctl
+from tests.contract.conftest import oci_backend
+from tests.contract.test_backend_contract import apply, write_spec
+
+TRAIN = str(EXAMPLES / "train" / "job.yaml")
+
+
+@pytest.fixture
+def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
+    with FakeOCI() as server:
+        for name, value in {
+            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(server.write_config(tmp_path / "oci")),
+            "JOBCTL_OCI_ENDPOINT": server.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
+            "JOBCTL_OCI_LOG_SETTLE": "0.2", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..t",
+            "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.t",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+@pytest.mark.parametrize(("setup", "expected"), [
+    ("missing-file", "OCI config file"),
+    ("missing-profile", "profile 'NOPE' not found in"),
+    ("missing-key-file", "key_file"),
+    ("bad-fingerprint", "fingerprint"),
+])
+def test_config_problems_exit_6_naming_file_profile_and_key(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setup: str, expected: str,
+) -> None:
+    config = tmp_path / "config"
+    key = tmp_path / "key.pem"
+    key.write_text("not really a key\n")
+    fingerprint = "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99"
+    if setup == "bad-fingerprint":
+        fingerprint = "nope"
+    if setup == "missing-key-file":
+        key = tmp_path / "absent.pem"
+    if setup != "missing-file":
+        config.write_text(
+            "[DEFAULT]\nuser=ocid1.user.oc1..u\ntenancy=ocid1.tenancy.oc1..t\n"
+            f"fingerprint={fingerprint}\nkey_file={key}\nregion=us-ashburn-1\n"
+        )
+    monkeypatch.setenv("JOBCTL_BACKEND", "oci")
+    monkeypatch.setenv("OCI_COMPARTMENT_ID", "ocid1.compartment.oc1..t")
+    args = ["--config-file", str(config)] + (["--profile", "NOPE"] if setup == "missing-profile" else [])
+    result = jobctl(*args, "jobs")
+    assert result.exit_code == 6, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    if setup != "missing-file":
+        assert str(config) in result.stderr
+
+
+def test_listing_without_a_compartment_is_a_config_error(jobctl, fake_env: FakeOCI,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OCI_COMPARTMENT_ID")
+    result = jobctl("jobs")
+    assert result.exit_code == 6
+    assert "needs a compartment" in result.stderr
+
+
+def test_late_log_records_are_not_lost_and_none_is_repeated(fake_oci: FakeOCI, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = oci_backend(fake_oci, tmp_path)
+    backend.log_settle = 1.5
+    desired = write_spec(tmp_path)
+    apply(backend, desired)
+    job = resolve_job(backend, "contract")
+    [run] = start_runs(backend, job, plan_runs(job, env={"MODEL": "late"}, args=None))
+    backend.get_run(run_id=run.id)  # ACCEPTED -> IN_PROGRESS: the workload's lines are written
+    now = time.time()
+    # written before the newest line but ingested 0.5 s later, out of order
+    fake_oci.append_log(run.id, "late line", time=now - 5, visible_after=now + 0.5)
+    fake_oci.append_log(run.id, "later line", time=now, visible_after=now + 0.8)
+    events = list(follow_logs(backend, [run.id], timeout=20))
+    lines = [e.line.text for e in events if e.line]
+    assert lines.count("MODEL=late") == 1
+    assert lines.count("late line") == 1
+    assert lines.count("later line") == 1
+
+
+def test_a_run_without_a_log_says_so(jobctl, fake_env: FakeOCI, tmp_path: Path) -> None:
+    spec = tmp_path / "nolog.yaml"
+    spec.write_text((EXAMPLES / "train" / "job.yaml").read_text().replace("  logging:\n", "  # logging:\n")
+                    .replace("    logGroupId:", "    # logGroupId:").replace("    autoCreateLog:", "    # auto:"))
+    (tmp_path / "src").symlink_to(EXAMPLES / "train" / "src")
+    assert jobctl("apply", str(spec)).exit_code == 0
+    result = jobctl("run", "tune-models", "--follow")
+    assert result.exit_code == 0
+    assert "this run has no OCI log" in result.stdout + result.stderr
+
+
+def test_debug_output_never_shows_credentials(fake_env: FakeOCI) -> None:
+    result = run_jobctl("-vv", "apply", TRAIN)
+    assert result.returncode == 0, result.stderr
+    assert "jobctl: creating job tune-models" in result.stderr
+    for secret in ("Authorization", "Signature", "keyId", "BEGIN", "PRIVATE KEY", "x-content-sha256"):
+        assert secret not in result.stderr
