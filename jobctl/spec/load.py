@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.errors import Diagnostic, SpecError
+from jobctl.spec.ads import translate_ads_documents
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.model import JobSpec, Origin, job_from_document
@@ -63,7 +64,8 @@ def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None) -
     for path, shown in files:
         interpolator = Interpolator(env, shown)
         documents, file_problems = read_documents(path, shown, interpolator)
-        problems.extend(file_problems)
+        documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
+        problems.extend(file_problems + ads_problems)
         problems.extend(interpolator.diagnostics)
         for document in documents:
             failed = {d.path for d in interpolator.diagnostics}

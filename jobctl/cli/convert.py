@@ -1,0 +1,110 @@
+"""`jobctl convert`: write the jobctl/v1 spec equivalent to an ADS job YAML file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import pass_app
+from jobctl.errors import Diagnostic, JobctlError, SpecError
+
+
+@click.command()
+@click.argument("ads_file", metavar="ADS_FILE", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the spec to FILE instead of stdout.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it already exists.")
+@pass_app
+def command(app: AppContext, *, ads_file: str, output_file: str | None, force: bool) -> None:
+    """Convert an ADS job YAML file (kind: job) into a jobctl/v1 spec.
+
+    The ADS file is checked exactly as `jobctl validate` checks it; a file that cannot be
+    translated, or would not validate, exits 3 with every error located in the ADS file.
+    ${VAR} references are kept as written. Source paths are rewritten relative to FILE (to the
+    current directory when writing to stdout). An existing FILE is never overwritten without
+    --force. See docs/ads.md for how ADS fields map.
+
+    \b
+    Examples:
+      jobctl convert ads-job.yaml                  # print the jobctl/v1 spec
+      jobctl convert ads-job.yaml -o job.yaml      # write job.yaml; its source paths follow it
+      jobctl convert ads-job.yaml -o job.yaml --force && jobctl plan job.yaml
+    """
+    target = Path(output_file) if output_file else None
+    if target is not None and target.exists() and not force:
+        raise JobctlError(f"{target} already exists", hint="pass --force to overwrite, or -o to write elsewhere")
+    documents = convert_file(ads_file, app.environ, (target.parent if target else Path(".")).resolve())
+    text = render(documents, ads_file)
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    if not app.quiet:
+        count = len(documents)
+        click.echo(f"wrote {target} ({count} job{'s' if count != 1 else ''} from {ads_file})")
+
+
+def convert_file(ads_file: str, environ: Mapping[str, str], out_dir: Path) -> list[dict[str, Any]]:
+    """The jobctl/v1 documents for every ADS document in `ads_file`, sources relative to `out_dir`.
+
+    The file must load as `validate` loads it; the output is translated from the text as written
+    (no ${VAR} interpolation), so it means the same as the ADS file wherever it is loaded."""
+    from jobctl.spec.ads import is_ads_document, translate
+    from jobctl.spec.document import read_documents
+    from jobctl.spec.load import load_specs
+
+    loaded = load_specs([ads_file], environ)
+    if loaded.diagnostics:
+        raise SpecError(loaded.diagnostics)
+    documents, problems = read_documents(Path(ads_file), ads_file)
+    converted: list[dict[str, Any]] = []
+    for document in documents:
+        if not is_ads_document(document.data):
+            problems.append(Diagnostic(
+                ads_file, *document.start, "<document>", "not an ADS job document (kind: job); nothing to convert",
+            ))
+            continue
+        translated, translate_problems = translate(document)
+        problems.extend(translate_problems)
+        if translated is not None:
+            _relocate_source(translated.data, Path(ads_file).resolve().parent, out_dir)
+            converted.append(translated.data)
+    if problems:
+        raise SpecError(problems)
+    return converted
+
+
+def _relocate_source(data: dict[str, Any], spec_dir: Path, out_dir: Path) -> None:
+    """Sources are relative to the spec file: keep them pointing at the same place from `out_dir`."""
+    runtime = data["spec"]["runtime"]
+    source = runtime.get("source")
+    if not isinstance(source, str) or "$" in source or os.path.isabs(source):
+        return
+    target = os.path.normpath(spec_dir / source)
+    try:
+        shared = os.path.commonpath([target, out_dir])
+    except ValueError:  # another drive
+        shared = ""
+    if shared in ("", out_dir.anchor):  # nothing in common but the root: an absolute path reads better
+        runtime["source"] = Path(target).as_posix()
+        return
+    relative = Path(os.path.relpath(target, out_dir)).as_posix()
+    runtime["source"] = relative if relative.startswith("..") or relative == "." else f"./{relative}"
+
+
+def render(documents: list[dict[str, Any]], ads_file: str) -> str:
+    """YAML documents with a header naming where they came from."""
+    import yaml
+
+    header = f"# jobctl/v1 spec converted from {ads_file} (ADS job YAML) by `jobctl convert`.\n"
+    body = "---\n".join(
+        yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+        for document in documents
+    )
+    return header + body

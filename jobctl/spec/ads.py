@@ -1,0 +1,544 @@
+"""ADS job YAML (oracle/accelerated-data-science), translated into a jobctl/v1 document before validation.
+
+An ADS document (`kind: job`, `spec.infrastructure` of type dataScienceJob, `spec.runtime` of type python,
+script or container) becomes the `kind: Job` document jobctl would have read, and everything after that
+(schema, source checks, plan, apply) is unchanged. The translated document keeps the ADS file's
+positions and field names: each translated path maps back to the ADS field it came from, so a later
+error reads `ads.yaml:12:16: spec.infrastructure.spec.shapeName: ...`. What jobctl cannot honour yet is
+an error naming the field, never a silent drop. docs/ads.md lists the mapping.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from jobctl.errors import Diagnostic
+from jobctl.spec.document import Document, JsonPath, format_path, lookup
+from jobctl.spec.schema import load_schema
+
+API_VERSION = "jobctl/v1"
+ADS_API_VERSIONS = ("v1.0",)
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+
+# canonical camelCase name -> (snake_case spellings ADS also reads, None if supported else why not yet)
+Known = Mapping[str, tuple[tuple[str, ...], str | None]]
+_EMPTY: tuple[str, ...] = ()
+_TAGS = "jobctl/v1 has freeform labels only"
+TOP: Known = {"kind": (_EMPTY, None), "apiVersion": (_EMPTY, None), "spec": (_EMPTY, None)}
+JOB: Known = {"name": (_EMPTY, None), "id": (_EMPTY, None), "infrastructure": (_EMPTY, None), "runtime": (_EMPTY, None)}
+SECTION: Known = {"kind": (_EMPTY, None), "type": (_EMPTY, None), "spec": (_EMPTY, None), "apiVersion": (_EMPTY, None)}
+INFRASTRUCTURE: Known = {
+    "compartmentId": (("compartment_id",), None),
+    "projectId": (("project_id",), None),
+    "displayName": (("display_name",), None),
+    "jobType": (("job_type",), None),
+    "jobInfrastructureType": (("job_infrastructure_type",), None),
+    "shapeName": (("shape_name",), None),
+    "shapeConfigDetails": (("shape_config_details", "job_shape_config_details"), None),
+    "blockStorageSize": (("block_storage_size", "block_storage_size_in_gbs"), None),
+    "subnetId": (("subnet_id",), None),
+    "logGroupId": (("log_group_id",), None),
+    "logId": (("log_id",), None),
+    "freeformTags": (("freeform_tags",), None),
+    "id": (_EMPTY, None),
+    "storageMount": (("storage_mount",), "jobctl/v1 has no storage mounts"),
+    "definedTags": (("defined_tags",), _TAGS),
+}
+SHAPE_CONFIG: Known = {
+    "ocpus": (_EMPTY, None), "memoryInGBs": (("memory_in_gbs",), None), "cpuBaseline": (("cpu_baseline",), ""),
+}
+CONDA: Known = {"type": (_EMPTY, None), "slug": (_EMPTY, None), "uri": (_EMPTY, None), "region": (_EMPTY, "")}
+ENV_ITEM: Known = {"name": (_EMPTY, None), "value": (_EMPTY, None)}
+RUNTIME_COMMON: Known = {
+    "env": (_EMPTY, None), "args": (_EMPTY, None),
+    "maximumRuntimeInMinutes": (("maximum_runtime_in_minutes",), None),
+    "freeformTags": (("freeform_tags",), None), "definedTags": (("defined_tags",), _TAGS),
+}
+_SCRIPT: Known = {
+    "scriptPathURI": (("script_path_uri",), None), "entrypoint": (_EMPTY, None), "conda": (_EMPTY, None),
+}
+RUNTIMES: Mapping[str, Known] = {
+    "python": {
+        **_SCRIPT,
+        "workingDir": (("working_dir",), None),
+        "pythonPath": (("python_path",), "put the packages under the source directory"),
+        "entryFunction": (("entry_function",), "call the function from the entrypoint script"),
+        "outputDir": (("output_dir",), "jobctl does not copy run outputs to Object Storage"),
+        "outputUri": (("output_uri",), "jobctl does not copy run outputs to Object Storage"),
+    },
+    "script": _SCRIPT,
+    "container": {
+        "image": (_EMPTY, None), "imageDigest": (("image_digest",), None), "cmd": (_EMPTY, None),
+        "entrypoint": (_EMPTY, None), "scriptPathURI": (("script_path_uri",), None),
+        "imageSignatureId": (("image_signature_id",), ""), "replica": (_EMPTY, "jobctl runs single-node jobs"),
+    },
+}
+NOT_YET_RUNTIMES = ("gitPython", "pyTorchDistributed", "notebook", "dataFlow", "dataFlowNotebook", "operator")
+NOT_YET_INFRASTRUCTURES = ("dataFlow", "kubernetesJob")
+FieldMap = dict[str, tuple[Any, JsonPath]]  # canonical name -> (value, ADS path as written)
+
+
+def is_ads_document(data: Mapping[str, Any]) -> bool:
+    """ADS spells the kind `job`; jobctl/v1 spells it `Job` (a jobctl/v1 typo stays a schema error)."""
+    return data.get("kind") == "job" and data.get("apiVersion") != API_VERSION
+
+
+@dataclass
+class AdsDocument(Document):
+    """A translated document: jobctl/v1 data, with positions and field names from the ADS file."""
+
+    ads_paths: dict[JsonPath, JsonPath] = field(default_factory=dict)
+    ads_key_paths: dict[JsonPath, JsonPath] = field(default_factory=dict)  # where a key was a value (env names)
+
+    def ads_path(self, path: JsonPath, *, at_key: bool = False) -> JsonPath:
+        """The ADS field a translated path came from (the nearest mapped parent plus the rest)."""
+        if at_key and path in self.ads_key_paths:
+            return self.ads_key_paths[path]
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.ads_paths:
+                return self.ads_paths[path[:cut]] + path[cut:]
+        return path
+
+    def diagnostic(self, path: JsonPath, message: str, *, at_key: bool = False) -> Diagnostic:
+        line, column = self.position(path, prefer_key=at_key)
+        return Diagnostic(self.file, line, column, format_path(self.ads_path(path, at_key=at_key)), message)
+
+
+def translate_ads_documents(
+    documents: Iterable[Document], failed: Iterable[Diagnostic] = (),
+) -> tuple[list[Document], list[Diagnostic]]:
+    """ADS documents translated, others as they were; an ADS document that cannot be translated is dropped
+    and explained. Problems at paths in `failed` (already reported, e.g. an unset variable) are left out."""
+    failed_paths = {d.path for d in failed}
+    kept: list[Document] = []
+    problems: list[Diagnostic] = []
+    for document in documents:
+        if not is_ads_document(document.data):
+            kept.append(document)
+            continue
+        translated, document_problems = translate(document)
+        problems.extend(d for d in document_problems if d.path not in failed_paths)
+        if translated is not None:
+            kept.append(translated)
+    return kept, problems
+
+
+def translate(document: Document) -> tuple[AdsDocument | None, list[Diagnostic]]:
+    """One ADS document as jobctl/v1, or the located reasons it cannot be translated."""
+    translator = _Translator(document)
+    translated = translator.run()
+    return (None if translator.problems else translated), translator.problems
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value in ("", [], {})
+
+
+def suggest_name(name: str) -> str:
+    """A jobctl name close to an ADS display name: 'My Job v2' -> 'my-job-v2'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if not slug[:1].isalpha():
+        slug = f"job-{slug}".strip("-")
+    return slug[:63].rstrip("-")
+
+
+class _Translator:
+    def __init__(self, source: Document) -> None:
+        self.src = source
+        self.base_dir = source.path.parent
+        self.problems: list[Diagnostic] = []
+        self.data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Job", "metadata": {}, "spec": {}}
+        self.origins: dict[JsonPath, JsonPath] = {
+            (): (), ("apiVersion",): ("kind",), ("kind",): ("kind",), ("metadata",): ("spec",), ("spec",): ("spec",),
+        }
+        self.key_origins: dict[JsonPath, JsonPath] = {}
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def error(self, path: JsonPath, message: str, *, at_key: bool = False) -> None:
+        self.problems.append(self.src.diagnostic(path, message, at_key=at_key))
+
+    def put(self, new: JsonPath, value: Any, ads: JsonPath) -> None:
+        """Set `value` at `new` in the translated data; it and everything inside it map back to `ads`."""
+        parent: dict[str, Any] = self.data
+        for part in new[:-1]:
+            parent = parent.setdefault(str(part), {})
+        parent[str(new[-1])] = self._copy(value, new, ads)
+
+    def _copy(self, value: Any, new: JsonPath, ads: JsonPath) -> Any:
+        self.origins[new] = ads
+        if isinstance(value, dict):
+            return {k: self._copy(v, (*new, k), (*ads, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._copy(v, (*new, i), (*ads, i)) for i, v in enumerate(value)]
+        return value
+
+    def fields(self, path: JsonPath, known: Known) -> FieldMap | None:
+        """The mapping at `path` by canonical name; unknown and not-yet-supported fields are errors."""
+        value = lookup(self.src.data, path)
+        if not isinstance(value, dict):
+            self.error(path, f"expected a mapping, got {type(value).__name__ if value is not None else 'null'}")
+            return None
+        snake = {alias.lower(): name for name, (aliases, _) in known.items() for alias in aliases}
+        found: FieldMap = {}
+        for key, item in value.items():
+            item_path = (*path, key)
+            name = key if key in known else snake.get(key.lower())
+            if name is None:
+                import difflib
+
+                close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; known here: {', '.join(known)}"
+                self.error(item_path, f"unknown ADS field {format_path(item_path)!r}{hint}", at_key=True)
+            elif name in found:
+                first = found[name][1][-1]
+                self.error(item_path, f"{key!r} is the same ADS field as {first!r}, given twice", at_key=True)
+            elif known[name][1] is not None:
+                if not _is_empty(item):
+                    reason = known[name][1]
+                    message = f"ADS field {format_path(item_path)!r} is not supported yet"
+                    self.error(item_path, message + (f": {reason}" if reason else ""), at_key=True)
+            else:
+                found[name] = (item, item_path)
+        return found
+
+    def require(self, fields: FieldMap, name: str, where: JsonPath, why: str = "") -> tuple[Any, JsonPath] | None:
+        if name not in fields:
+            self.error(where, f"missing required field {name!r}" + (f" ({why})" if why else ""), at_key=True)
+            return None
+        return fields[name]
+
+    # --- the document -----------------------------------------------------------------------------
+
+    def run(self) -> AdsDocument | None:
+        top = self.fields((), TOP)
+        if top is None:
+            return None
+        if "apiVersion" in top and top["apiVersion"][0] not in ADS_API_VERSIONS:
+            self.error(("apiVersion",), f"ADS apiVersion must be {', '.join(ADS_API_VERSIONS)} (or omitted); "
+                       f"got {top['apiVersion'][0]!r}")
+        if self.require(top, "spec", ()) is None:
+            return None
+        job = self.fields(("spec",), JOB)
+        if job is None:
+            return None
+        infra = self.section(job, "infrastructure", ("dataScienceJob",), NOT_YET_INFRASTRUCTURES)
+        runtime = self.section(job, "runtime", tuple(RUNTIMES), NOT_YET_RUNTIMES)
+        infra_fields = self.fields(infra[1], INFRASTRUCTURE) if infra else None
+        self.name(job, infra_fields or {})
+        if infra and infra_fields is not None:
+            self.infrastructure(infra[1], infra_fields)
+        if runtime:
+            self.runtime(*runtime)
+        return None if self.problems else self.document()
+
+    def section(self, job: FieldMap, name: str, supported: tuple[str, ...],
+                not_yet: tuple[str, ...]) -> tuple[str, JsonPath] | None:
+        """`spec.infrastructure` / `spec.runtime`: its type and the path of its spec."""
+        found = self.require(job, name, ("spec",))
+        if found is None:
+            return None
+        path = found[1]
+        section = self.fields(path, SECTION)
+        if section is None:
+            return None
+        if "kind" in section and section["kind"][0] != name:
+            self.error(section["kind"][1], f"must be {name!r}; got {section['kind'][0]!r}")
+        kind = self.require(section, "type", path)
+        spec = self.require(section, "spec", path)
+        if kind is None or spec is None:
+            return None
+        if kind[0] in supported:
+            return str(kind[0]), spec[1]
+        if kind[0] in not_yet:
+            self.error(kind[1], f"ADS {name} type {kind[0]!r} is not supported yet (supported: {', '.join(supported)})")
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(str(kind[0]), [*supported, *not_yet], n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.error(kind[1], f"unknown ADS {name} type {kind[0]!r}{hint}; jobctl supports {', '.join(supported)}")
+        return None
+
+    def name(self, job: FieldMap, infra: FieldMap) -> None:
+        """spec.name (or the infrastructure's displayName) becomes metadata.name, if jobctl accepts it."""
+        given = job.get("name") or infra.get("displayName")
+        if given is None:
+            self.error(("spec",), "missing required field 'name' (jobctl identifies a job by its name)", at_key=True)
+            return
+        name, path = given
+        display = infra.get("displayName")
+        if display is not None and display[1] != path and display[0] != name:
+            self.error(display[1], f"displayName {display[0]!r} differs from the job name {name!r}; remove one")
+        if not isinstance(name, str):
+            self.error(path, f"expected a string, got {name!r}")
+            return
+        rule = load_schema()["$defs"]["metadata"]["properties"]["name"]
+        if not re.fullmatch(rule["pattern"], name):
+            self.error(path, f"ADS job name {name!r} is not a valid jobctl name: it {rule['x-jobctl-error']}; "
+                       f"rename it, e.g. to {suggest_name(name) or 'my-job'!r}")
+            return
+        self.put(("metadata", "name"), name, path)
+
+    # --- infrastructure ---------------------------------------------------------------------------
+
+    def infrastructure(self, path: JsonPath, infra: FieldMap) -> None:
+        for name in ("compartmentId", "projectId"):
+            if name in infra:
+                self.put(("spec", name), *infra[name])
+        self.origins[("spec", "infrastructure")] = path
+        target = ("spec", "infrastructure")
+        shape = self.require(infra, "shapeName", path, "jobctl has no notebook session to take it from")
+        if shape is not None:
+            self.put((*target, "shape"), *shape)
+        if "shapeConfigDetails" in infra:
+            config = self.fields(infra["shapeConfigDetails"][1], SHAPE_CONFIG) or {}
+            for name in ("ocpus", "memoryInGBs"):
+                if name in config:
+                    self.put((*target, name), *config[name])
+        if "blockStorageSize" in infra:
+            size, size_path = infra["blockStorageSize"]
+            size = int(size) if isinstance(size, float) and size.is_integer() else size
+            self.put((*target, "blockStorageSizeInGBs"), size, size_path)
+        if "subnetId" in infra:
+            self.put((*target, "subnetId"), *infra["subnetId"])
+        self.check_job_types(infra)
+        self.logging(path, infra)
+        if "freeformTags" in infra:
+            self.labels(*infra["freeformTags"])
+
+    def check_job_types(self, infra: FieldMap) -> None:
+        """jobInfrastructureType and jobType are derived by jobctl; accepted when they agree with it."""
+        if "jobType" in infra and infra["jobType"][0] != "DEFAULT":
+            self.error(infra["jobType"][1], f"jobType must be DEFAULT; got {infra['jobType'][0]!r}")
+        if "jobInfrastructureType" not in infra:
+            return
+        kind, path = infra["jobInfrastructureType"]
+        subnet = "subnetId" in infra
+        if kind == "STANDALONE" and not subnet:
+            self.error(path, "STANDALONE (custom networking) needs subnetId; omit both for managed networking")
+        elif kind == "ME_STANDALONE" and subnet:
+            self.error(path, "ME_STANDALONE (managed networking) conflicts with subnetId; remove one")
+        elif kind not in ("STANDALONE", "ME_STANDALONE"):
+            self.error(path, f"jobInfrastructureType {kind!r} is not supported yet "
+                       "(supported: STANDALONE, ME_STANDALONE)")
+
+    def logging(self, path: JsonPath, infra: FieldMap) -> None:
+        """logGroupId alone lets OCI create a log per run, as ADS does; logId alone is not enough here."""
+        group, log = infra.get("logGroupId"), infra.get("logId")
+        if log is not None and group is None:
+            self.error(log[1], "logId needs logGroupId: ADS looks the log group up through the OCI API, "
+                       "jobctl needs it written in the file")
+            return
+        if group is None:
+            return
+        target = ("spec", "logging")
+        self.origins[target] = path
+        self.put((*target, "logGroupId"), *group)
+        if log is not None:
+            self.put((*target, "logId"), *log)
+        else:
+            self.put((*target, "autoCreateLog"), True, group[1])
+
+    def labels(self, tags: Any, path: JsonPath) -> None:
+        """Freeform tags of the infrastructure and of the runtime both become labels."""
+        if not isinstance(tags, dict):
+            self.error(path, "expected a mapping of tag names to values")
+            return
+        labels = self.data["metadata"].setdefault("labels", {})
+        self.origins.setdefault(("metadata", "labels"), path)
+        for key, value in tags.items():
+            if key in labels and labels[key] != value:
+                other = self.src.position(self.origins[("metadata", "labels", key)])[0]
+                self.error((*path, key), f"freeform tag {key!r} is also set to {labels[key]!r} on line {other}",
+                           at_key=True)
+                continue
+            self.put(("metadata", "labels", key), value, (*path, key))
+
+    # --- runtime ----------------------------------------------------------------------------------
+
+    def runtime(self, kind: str, path: JsonPath) -> None:
+        fields = self.fields(path, {**RUNTIME_COMMON, **RUNTIMES[kind]})
+        if fields is None:
+            return
+        self.origins[("spec", "runtime")] = path
+        if kind == "container":
+            self.container(path, fields)
+        else:
+            self.script(kind, path, fields)
+        target = ("spec", "runtime")
+        if "args" in fields:
+            self.put((*target, "args"), *fields["args"])
+        if "env" in fields:
+            self.env(*fields["env"])
+        if "maximumRuntimeInMinutes" in fields:
+            self.put((*target, "maxRuntimeInMinutes"), *fields["maximumRuntimeInMinutes"])
+        if "freeformTags" in fields:
+            self.labels(*fields["freeformTags"])
+
+    def script(self, kind: str, path: JsonPath, fields: FieldMap) -> None:
+        """python and script runtimes: a local source, an entrypoint inside it, a conda environment."""
+        target = ("spec", "runtime")
+        source = self.source(path, fields, required=True)
+        if source is None:
+            return
+        entry = self.entrypoint(path, fields, source)
+        if entry is None:
+            return
+        entrypoint, entry_path = entry
+        run_as = {".py": "python", ".sh": "shell", ".bash": "shell"}.get(Path(entrypoint).suffix.lower())
+        if run_as is None or (kind == "python" and run_as != "python"):
+            what = "a .py file" if kind == "python" else "a .py or .sh file"
+            self.error(entry_path, f"{kind} runtime entrypoint {entrypoint!r} must be {what} for jobctl")
+            return
+        self.put((*target, "type"), run_as, (*path[:-1], "type"))
+        self.put((*target, "source"), *source)
+        if "entrypoint" in fields:
+            self.put((*target, "entrypoint"), entrypoint, entry_path)
+        if "conda" in fields:
+            self.conda(fields["conda"][1])
+
+    def source(self, path: JsonPath, fields: FieldMap, *, required: bool) -> tuple[str, JsonPath] | None:
+        """scriptPathURI: a local file or directory, relative to the ADS file like every jobctl path."""
+        found = self.require(fields, "scriptPathURI", path, "the local file or directory to run") if required \
+            else fields.get("scriptPathURI")
+        if found is None:
+            return None
+        uri, uri_path = found
+        if not isinstance(uri, str) or not uri:
+            self.error(uri_path, "expected a file or directory path")
+            return None
+        if len(urlparse(uri).scheme) > 1:
+            self.error(uri_path, f"a source at {urlparse(uri).scheme}:// is not supported yet: jobctl needs a "
+                       "local source; download it and point scriptPathURI at the local file or directory")
+            return None
+        if uri.lower().endswith(ARCHIVE_SUFFIXES):
+            self.error(uri_path, "an archive source is not supported yet: unpack it and set scriptPathURI "
+                       "to the directory")
+            return None
+        return (str(Path(uri).expanduser()) if uri.startswith("~") else uri), uri_path
+
+    def entrypoint(self, path: JsonPath, fields: FieldMap, source: tuple[str, JsonPath]) -> tuple[str, JsonPath] | None:
+        """The file to run, relative to the source directory as jobctl wants it.
+
+        ADS resolves a directory source's entrypoint from the directory's parent (PythonRuntime: from
+        workingDir there), so `code_dir/main.py` and `main.py` with workingDir `code_dir` both name
+        code_dir/main.py; the ScriptRuntime docs also write it relative to the directory itself.
+        Whichever form names an existing file is used."""
+        base = self.base_dir / source[0]
+        top = base.resolve().name if base.is_dir() else None
+        working = fields.get("workingDir")
+        work = posixpath.normpath(str(working[0])) if working is not None else "."
+        if working is not None and work not in (".", top):
+            fix = f"use {top!r} or omit it" if top else "omit it for a single-file source"
+            self.error(working[1], f"workingDir {working[0]!r} is not supported yet: jobctl runs the entrypoint "
+                       f"from the source directory; {fix}")
+            return None
+        if "entrypoint" not in fields:
+            if top is not None:
+                self.error(path, "missing required field 'entrypoint' (scriptPathURI is a directory)", at_key=True)
+                return None
+            return Path(source[0]).name, source[1]
+        entry, entry_path = fields["entrypoint"]
+        if not isinstance(entry, str) or not entry:
+            self.error(entry_path, "expected a file path inside scriptPathURI")
+            return None
+        if top is None:
+            return entry, entry_path
+        entry = posixpath.normpath(posixpath.join(work, entry))
+        inside = entry[len(top) + 1:] if entry.startswith(f"{top}/") else None
+        if inside is not None and ((base / inside).is_file() or not (base / entry).is_file()):
+            return inside, entry_path
+        return entry, entry_path
+
+    def conda(self, path: JsonPath) -> None:
+        """{type: service, slug} -> {slug}; {type: published, uri} -> {uri}."""
+        fields = self.fields(path, CONDA)
+        if fields is None:
+            return
+        kind = fields.get("type", ("service" if "slug" in fields else "published", path))
+        wanted = {"service": "slug", "published": "uri"}.get(str(kind[0]))
+        if wanted is None:
+            self.error(kind[1], f"conda type must be service or published; got {kind[0]!r}")
+            return
+        for other in ("slug", "uri"):
+            if other != wanted and other in fields:
+                self.error(fields[other][1], f"{other} does not apply to a {kind[0]} conda environment", at_key=True)
+        found = self.require(fields, wanted, path, f"a {kind[0]} conda environment is named by its {wanted}")
+        if found is not None:
+            self.origins[("spec", "runtime", "conda")] = path
+            self.put(("spec", "runtime", "conda", wanted), *found)
+
+    def container(self, path: JsonPath, fields: FieldMap) -> None:
+        target = ("spec", "runtime")
+        self.put((*target, "type"), "container", (*path[:-1], "type"))
+        image = self.require(fields, "image", path)
+        if image is not None:
+            self.put((*target, "image"), *image)
+        if "imageDigest" in fields:
+            self.put((*target, "imageDigest"), *fields["imageDigest"])
+        source = self.source(path, fields, required=False)
+        if source is not None:
+            self.put((*target, "source"), *source)
+        for name in ("entrypoint", "cmd"):
+            if name in fields:
+                self.exec_form((*target, name), *fields[name])
+
+    def exec_form(self, new: JsonPath, value: Any, path: JsonPath) -> None:
+        """A container entrypoint/cmd: a list as is; a string split on commas, as OCI splits ADS's value."""
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            self.put(new, parts, path)
+            self.origins.update({(*new, i): path for i in range(len(parts))})
+        else:
+            self.put(new, value, path)
+
+    def env(self, env: Any, path: JsonPath) -> None:
+        """ADS lists environment variables as [{name, value}]; jobctl maps names to values."""
+        target = ("spec", "runtime", "env")
+        self.origins[target] = path
+        if isinstance(env, dict):
+            self.put(target, env, path)
+            return
+        if not isinstance(env, list):
+            self.error(path, "expected a list of {name, value} entries")
+            return
+        variables = self.data["spec"]["runtime"].setdefault("env", {})
+        for i, _ in enumerate(env):
+            item = self.fields((*path, i), ENV_ITEM)
+            if item is None:
+                continue
+            name = self.require(item, "name", (*path, i))
+            value = self.require(item, "value", (*path, i))
+            if name is None or value is None:
+                continue
+            if not isinstance(name[0], str):
+                self.error(name[1], f"expected a variable name, got {name[0]!r}")
+                continue
+            new: JsonPath = (*target, name[0])
+            if name[0] in variables:
+                line = self.src.position(self.key_origins[new])[0]
+                self.error(name[1], f"environment variable {name[0]!r} is also set on line {line}")
+            else:
+                variables[name[0]] = self._copy(value[0], new, value[1])
+                self.key_origins[new] = name[1]
+
+    def document(self) -> AdsDocument:
+        values, keys = {}, {}
+        for new, ads in self.origins.items():
+            if ads in self.src.values:
+                values[new] = self.src.values[ads]
+            if ads in self.src.keys:
+                keys[new] = self.src.keys[ads]
+        for new, ads in self.key_origins.items():
+            keys[new] = self.src.position(ads)
+        return AdsDocument(
+            self.src.file, self.src.path, self.src.index, self.data, self.src.start, values, keys,
+            ads_paths=dict(self.origins), ads_key_paths=dict(self.key_origins),
+        )

@@ -1,0 +1,279 @@
+"""ADS job YAML through the CLI: validate/plan/apply/run accept it, and `jobctl convert` writes the same job."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, Result
+
+Run = Callable[..., Result]
+ADS = REPO / "tests" / "data" / "ads"
+VALID = {
+    "python-service-conda.yaml": "train-model",
+    "script-directory.yaml": "nightly-etl",
+    "container.yaml": "batch-scoring",
+    "snake-case.yaml": "snake-case-job",
+    "freeform-tags.yaml": "weekly-report",
+}
+BROKEN = sorted(p.name for p in ADS.glob("broken-*.yaml"))
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    return result
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if not line.startswith(("Error: ", "Hint: "))]
+
+
+@pytest.fixture
+def ads_copy(tmp_path: Path) -> Path:
+    """The ADS examples and their sources in a scratch directory (a test may change or add files)."""
+    target = tmp_path / "ads"
+    shutil.copytree(ADS, target)
+    return target
+
+
+# --- validate, plan, apply, run -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "job"), sorted(VALID.items()))
+def test_validate_accepts_ads_files(jobctl: Run, name: str, job: str) -> None:
+    result = ok(jobctl("validate", str(ADS / name)))
+
+    assert result.stdout == f"valid: 1 job in 1 file ({job})\n"
+
+
+def test_validate_reports_every_broken_ads_file_at_ads_positions(jobctl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ADS)
+
+    result = jobctl("validate", *BROKEN)
+
+    assert result.exit_code == 3
+    lines = error_lines(result)
+    assert {line.split(":")[0] for line in lines} == set(BROKEN)
+    assert all(line.split(": ")[1].startswith(("spec.", "apiVersion")) for line in lines), lines
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_applying_an_ads_file_creates_the_job_its_conversion_describes(jobctl: Run, tmp_path: Path, name: str) -> None:
+    ok(jobctl("apply", str(ADS / name), "--yes"))
+    converted = tmp_path / "converted" / "job.yaml"
+    ok(jobctl("convert", str(ADS / name), "-o", str(converted)))
+
+    result = ok(jobctl("plan", str(converted), "--detailed-exitcode"))
+
+    assert "No changes" in result.stdout
+
+
+def test_applying_the_conversion_leaves_nothing_for_the_ads_file_to_change(jobctl: Run, ads_copy: Path) -> None:
+    converted = ads_copy / "deploy" / "job.yaml"  # a sibling directory: the source path becomes ../src/...
+    ok(jobctl("convert", str(ads_copy / "python-service-conda.yaml"), "-o", str(converted)))
+    ok(jobctl("apply", str(converted), "--yes"))
+
+    assert "No changes" in ok(jobctl("plan", str(ads_copy / "python-service-conda.yaml"))).stdout
+    assert yaml.safe_load(converted.read_text(encoding="utf-8"))["spec"]["runtime"]["source"] == "../src/train"
+
+
+def test_plan_shows_an_ads_job_in_jobctl_terms(jobctl: Run) -> None:
+    result = ok(jobctl("plan", str(ADS / "script-directory.yaml")))
+
+    assert "+ job nightly-etl" in result.stdout
+    assert "runtime: shell, bin/run.sh" in result.stdout
+    assert "Plan: 1 to create" in result.stdout
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("python-service-conda.yaml", ["MODEL=xgboost", "args=['--epochs', '3']"]),
+    ("script-directory.yaml", ["TARGET_TABLE=sales_daily", "args=--date 2024-01-31"]),
+])
+def test_an_ads_job_runs_on_the_local_backend(jobctl: Run, name: str, expected: list[str]) -> None:
+    ok(jobctl("apply", str(ADS / name), "--yes"))
+
+    result = ok(jobctl("run", "-f", str(ADS / name), "--follow"))
+
+    for line in expected:
+        assert line in result.stdout.splitlines()
+
+
+# --- convert --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_convert_prints_a_jobctl_spec_that_validates(
+    jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = ok(jobctl("convert", str(ADS / name)))
+
+    assert result.stdout.startswith(f"# jobctl/v1 spec converted from {ADS / name}")
+    document = yaml.safe_load(result.stdout)
+    assert (document["apiVersion"], document["kind"], document["metadata"]["name"]) == ("jobctl/v1", "Job", VALID[name])
+    (tmp_path / "job.yaml").write_text(result.stdout, encoding="utf-8")  # stdout: paths relative to the cwd
+    assert ok(jobctl("validate", "job.yaml")).stdout == f"valid: 1 job in 1 file ({VALID[name]})\n"
+    assert result.stderr == ""
+
+
+def test_convert_output_of_a_python_runtime(jobctl: Run, ads_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ads_copy)
+
+    result = ok(jobctl("convert", "python-service-conda.yaml"))
+
+    assert result.stdout == (
+        "# jobctl/v1 spec converted from python-service-conda.yaml (ADS job YAML) by `jobctl convert`.\n"
+        "apiVersion: jobctl/v1\n"
+        "kind: Job\n"
+        "metadata:\n"
+        "  name: train-model\n"
+        "spec:\n"
+        "  compartmentId: ocid1.compartment.oc1..aaaaaaaaexample\n"
+        "  projectId: ocid1.datascienceproject.oc1.iad.amaaaaaaexample\n"
+        "  infrastructure:\n"
+        "    shape: VM.Standard.E4.Flex\n"
+        "    ocpus: 1\n"
+        "    memoryInGBs: 16\n"
+        "    blockStorageSizeInGBs: 100\n"
+        "    subnetId: ocid1.subnet.oc1.iad.aaaaaaaaexample\n"
+        "  logging:\n"
+        "    logGroupId: ocid1.loggroup.oc1.iad.amaaaaaaexample\n"
+        "    logId: ocid1.log.oc1.iad.amaaaaaaexample\n"
+        "  runtime:\n"
+        "    type: python\n"
+        "    source: ./src/train\n"
+        "    entrypoint: trainer/train.py\n"
+        "    conda:\n"
+        "      slug: generalml_p311_cpu_x86_64_v1\n"
+        "    args:\n"
+        "    - --epochs\n"
+        "    - '3'\n"
+        "    env:\n"
+        "      MODEL: xgboost\n"
+        "      DATA_URI: oci://datasets@mytenancy/sales/train.csv\n"
+        "    maxRuntimeInMinutes: 60\n"
+    )
+
+
+def test_convert_writes_a_file_with_sources_relative_to_it(jobctl: Run, ads_copy: Path) -> None:
+    target = ads_copy / "jobctl" / "specs" / "etl.yaml"
+
+    result = ok(jobctl("convert", str(ads_copy / "script-directory.yaml"), "-o", str(target)))
+
+    assert result.stdout == f"wrote {target} (1 job from {ads_copy / 'script-directory.yaml'})\n"
+    spec = yaml.safe_load(target.read_text(encoding="utf-8"))
+    assert spec["spec"]["runtime"]["source"] == "../../src/etl"
+    assert spec["spec"]["runtime"]["entrypoint"] == "bin/run.sh"
+    assert ok(jobctl("validate", str(target))).stdout == "valid: 1 job in 1 file (nightly-etl)\n"
+
+
+def test_convert_quiet_writes_without_a_word(jobctl: Run, tmp_path: Path) -> None:
+    result = ok(jobctl("-q", "convert", str(ADS / "container.yaml"), "-o", str(tmp_path / "job.yaml")))
+
+    assert (result.stdout, result.stderr) == ("", "")
+    assert (tmp_path / "job.yaml").is_file()
+
+
+def test_convert_keeps_variables_as_written(jobctl: Run, ads_copy: Path) -> None:
+    ads = ads_copy / "with-vars.yaml"
+    text = (ads_copy / "snake-case.yaml").read_text(encoding="utf-8")
+    ads.write_text(text.replace("ocid1.compartment.oc1..aaaaaaaaexample", "${OCI_COMPARTMENT_ID}"), encoding="utf-8")
+
+    result = ok(jobctl("convert", str(ads), "-o", str(ads_copy / "job.yaml"),
+                       env={"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..aaaaaaaasecret"}))
+
+    written = (ads_copy / "job.yaml").read_text(encoding="utf-8")
+    assert "compartmentId: ${OCI_COMPARTMENT_ID}\n" in written
+    assert "aaaaaaaasecret" not in written + result.stdout
+
+
+def test_convert_needs_the_variables_validate_needs(jobctl: Run, ads_copy: Path) -> None:
+    ads = ads_copy / "with-vars.yaml"
+    text = (ads_copy / "snake-case.yaml").read_text(encoding="utf-8")
+    ads.write_text(text.replace("ocid1.compartment.oc1..aaaaaaaaexample", "${NOT_SET_ANYWHERE}"), encoding="utf-8")
+
+    result = jobctl("convert", str(ads))
+
+    assert result.exit_code == 3
+    assert error_lines(result) == [
+        f"{ads}:10:23: spec.infrastructure.spec.compartment_id: variable NOT_SET_ANYWHERE is not set "
+        "(set it, or write ${NOT_SET_ANYWHERE:-default})",
+    ]
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_convert_of_a_file_it_cannot_translate_exits_3_and_writes_nothing(
+    jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+) -> None:
+    monkeypatch.chdir(ADS)
+    target = tmp_path / "job.yaml"
+
+    result = jobctl("convert", name, "-o", str(target))
+
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert error_lines(result) == error_lines(jobctl("validate", name))
+    assert not target.exists()
+
+
+def test_convert_of_an_unsupported_runtime_names_it(jobctl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ADS)
+
+    result = jobctl("convert", "broken-git-python.yaml")
+
+    assert result.exit_code == 3
+    assert result.stderr.splitlines() == [
+        "broken-git-python.yaml:15:11: spec.runtime.type: ADS runtime type 'gitPython' is not supported yet "
+        "(supported: python, script, container)",
+        "Error: 1 error in 1 file",
+    ]
+
+
+def test_convert_refuses_a_jobctl_spec(jobctl: Run, tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("print('hi')\n", encoding="utf-8")
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        "apiVersion: jobctl/v1\nkind: Job\nmetadata: {name: native}\n"
+        "spec:\n  infrastructure: {shape: VM.Standard2.1}\n  runtime: {type: python, source: ./main.py}\n",
+        encoding="utf-8",
+    )
+
+    result = jobctl("convert", str(spec))
+
+    assert result.exit_code == 3
+    assert error_lines(result) == [f"{spec}:1:1: <document>: not an ADS job document (kind: job); nothing to convert"]
+
+
+def test_convert_of_a_missing_file_exits_3(jobctl: Run, tmp_path: Path) -> None:
+    result = jobctl("convert", str(tmp_path / "nope.yaml"))
+
+    assert result.exit_code == 3
+    assert error_lines(result) == [f"{tmp_path / 'nope.yaml'}:1:1: <file>: no such file or directory"]
+
+
+def test_convert_refuses_to_overwrite_without_force(jobctl: Run, tmp_path: Path) -> None:
+    target = tmp_path / "job.yaml"
+    target.write_text("# mine\n", encoding="utf-8")
+
+    refused = jobctl("convert", str(ADS / "container.yaml"), "-o", str(target))
+
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines() == [
+        f"Error: {target} already exists", "Hint: pass --force to overwrite, or -o to write elsewhere",
+    ]
+    assert target.read_text(encoding="utf-8") == "# mine\n"
+
+    ok(jobctl("convert", str(ADS / "container.yaml"), "-o", str(target), "--force"))
+    assert yaml.safe_load(target.read_text(encoding="utf-8"))["metadata"]["name"] == "batch-scoring"
+
+
+def test_convert_help_has_examples_and_the_command_is_listed(jobctl: Run) -> None:
+    help_text = ok(jobctl("convert", "--help")).stdout
+
+    assert "Examples:\n    jobctl convert ads-job.yaml" in help_text
+    assert "-o, --output FILE" in help_text
+    assert "convert   Translate an ADS job YAML file into a jobctl/v1 spec." in ok(jobctl("--help")).stdout

@@ -1,0 +1,1 @@
+SELECT region, day, SUM(amount) FROM sales GROUP BY region, day;

@@ -1,0 +1,3 @@
+"""A helper module next to the entrypoint (part of the job artifact)."""
+
+COLUMNS = ("amount", "region", "day")
