@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.errors import Diagnostic, SpecError
-from jobctl.spec.ads import translate_ads_documents
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.model import JobSpec, Origin, job_from_document
@@ -64,8 +63,12 @@ def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None) -
     for path, shown in files:
         interpolator = Interpolator(env, shown)
         documents, file_problems = read_documents(path, shown, interpolator)
-        documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
-        problems.extend(file_problems + ads_problems)
+        problems.extend(file_problems)
+        if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML (imported only when seen)
+            from jobctl.spec.ads import translate_ads_documents
+
+            documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
+            problems.extend(ads_problems)
         problems.extend(interpolator.diagnostics)
         for document in documents:
             failed = {d.path for d in interpolator.diagnostics}
