@@ -7,7 +7,6 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, spec_paths_argument
 from jobctl.errors import ExitCode, SpecError
-from jobctl.render.machine import dumps
 from jobctl.spec.load import load_specs
 
 
@@ -28,9 +27,11 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
       jobctl validate specs/                  # every spec below specs/
       jobctl validate specs/ -o json          # [{file, line, column, path, message}, ...]
     """
-    result = load_specs(paths, app.environ)
+    result = load_specs(paths, app.environ, build=False)
     fmt = app.output_format(output)
     if fmt != "table":
+        from jobctl.render.machine import dumps
+
         click.echo(dumps([d.to_dict() for d in result.diagnostics], fmt), nl=False)
         if not result.ok:
             raise SystemExit(ExitCode.INVALID_SPEC)
@@ -38,8 +39,8 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
     if not result.ok:
         raise SpecError(result.diagnostics)
     if not app.quiet:
-        jobs = len(result.jobs)
-        names = ", ".join(job.name for job in result.jobs)
+        jobs = len(result.names)
+        names = ", ".join(result.names)
         files = len(result.files)
         click.echo(
             f"valid: {jobs} job{'s' if jobs != 1 else ''} in {files} file{'s' if files != 1 else ''}"

@@ -7,12 +7,15 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.errors import Diagnostic, SpecError
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.interpolate import Interpolator
-from jobctl.spec.model import JobSpec, Origin, job_from_document
 from jobctl.spec.schema import validate_document
+
+if TYPE_CHECKING:
+    from jobctl.spec.model import JobSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -22,6 +25,7 @@ class LoadResult:
     jobs: tuple[JobSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     files: tuple[str, ...]
+    names: tuple[str, ...] = ()  # every job named, also when JobSpecs were not built
 
     @property
     def ok(self) -> bool:
@@ -54,12 +58,16 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
     return found, problems
 
 
-def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None) -> LoadResult:
-    """Read, interpolate, schema-validate and check every document under `paths`."""
+def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None, *, build: bool = True) -> LoadResult:
+    """Read, interpolate, schema-validate and check every document under `paths`.
+
+    `build=False` (validate) checks everything but skips building JobSpecs.
+    """
     env = os.environ if environ is None else environ
     files, problems = expand_paths(paths)
     jobs: list[JobSpec] = []
-    first_seen: dict[str, Origin] = {}
+    names: list[str] = []
+    first_seen: dict[str, tuple[str, int]] = {}
     for path, shown in files:
         interpolator = Interpolator(env, shown)
         documents, file_problems = read_documents(path, shown, interpolator)
@@ -78,56 +86,68 @@ def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None) -
             if schema_problems:
                 problems.extend(schema_problems)
                 continue
-            origin = Origin(shown, document.position(("metadata", "name"))[0])
-            job = job_from_document(document.data, path.parent, origin)
-            checked, job_problems = _check_job(job, document)
-            problems.extend(job_problems)
-            if job.name in first_seen:
-                other = first_seen[job.name]
+            name = document.data["metadata"]["name"]
+            line = document.position(("metadata", "name"))[0]
+            entrypoint, source_problems = _check_source(document, path.parent)
+            problems.extend(source_problems)
+            if name in first_seen:
+                other_file, other_line = first_seen[name]
                 problems.append(document.diagnostic(
-                    ("metadata", "name"),
-                    f"job name {job.name!r} is also defined at {other.file}:{other.line}",
+                    ("metadata", "name"), f"job name {name!r} is also defined at {other_file}:{other_line}",
                 ))
             else:
-                first_seen[job.name] = origin
-            jobs.append(checked)
-    return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files))
+                first_seen[name] = (shown, line)
+            names.append(name)
+            if build and not source_problems:
+                jobs.append(_build(document, path.parent, shown, line, entrypoint))
+    return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names))
 
 
-def _check_job(job: JobSpec, document: Document) -> tuple[JobSpec, list[Diagnostic]]:
-    """What the schema cannot know: that source and entrypoint exist where the spec says."""
-    runtime = job.runtime
-    if runtime.source is None:
-        return job, []
+def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint: str | None) -> JobSpec:
+    from jobctl.spec.model import Origin, job_from_document
+
+    job = job_from_document(document.data, base_dir, Origin(shown, line))
+    if entrypoint is not None:
+        job = dataclasses.replace(job, runtime=dataclasses.replace(job.runtime, entrypoint=entrypoint))
+    return job
+
+
+def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[Diagnostic]]:
+    """What the schema cannot know: that source and entrypoint exist where the spec says.
+
+    Returns the entrypoint implied by a single-file source (its name), and the problems found.
+    """
+    runtime = document.data["spec"]["runtime"]
+    given = runtime.get("source")
+    if given is None:
+        return None, []
+    declared = runtime.get("entrypoint") if isinstance(runtime.get("entrypoint"), str) else None
+    is_container = runtime["type"] == "container"
     source_path = ("spec", "runtime", "source")
-    given = document.data["spec"]["runtime"]["source"]
+    entry_path = ("spec", "runtime", "entrypoint")
     try:
-        source = runtime.source.resolve(strict=True)
+        source = (base_dir / given).resolve(strict=True)
     except FileNotFoundError:
         shown = Path(document.file).parent / given
-        return job, [document.diagnostic(source_path, f"source {given!r} does not exist ({shown})")]
+        return None, [document.diagnostic(source_path, f"source {given!r} does not exist ({shown})")]
     except (OSError, RuntimeError) as exc:
-        return job, [document.diagnostic(source_path, f"source {given!r} cannot be resolved: {exc}")]
-    entry_path = ("spec", "runtime", "entrypoint")
+        return None, [document.diagnostic(source_path, f"source {given!r} cannot be resolved: {exc}")]
     if source.is_file():
-        if runtime.entrypoint not in (None, source.name):
+        if declared not in (None, source.name):
             message = f"source is the single file {source.name!r}; entrypoint must be that file or be omitted"
-            return job, [document.diagnostic(entry_path, message)]
-        new_runtime = dataclasses.replace(runtime, entrypoint=source.name) if runtime.type != "container" else runtime
-        return dataclasses.replace(job, runtime=new_runtime), []
+            return None, [document.diagnostic(entry_path, message)]
+        return (None if is_container else source.name), []
     if not source.is_dir():
-        return job, [document.diagnostic(source_path, f"source {given!r} is neither a file nor a directory")]
-    if runtime.entrypoint is None:
-        if runtime.type == "container":
-            return job, []
-        return job, [document.diagnostic(
+        return None, [document.diagnostic(source_path, f"source {given!r} is neither a file nor a directory")]
+    if declared is None:
+        if is_container:
+            return None, []
+        return None, [document.diagnostic(
             ("spec", "runtime"), "entrypoint is required when source is a directory", at_key=True,
         )]
-    entry = (source / runtime.entrypoint).resolve()
+    entry = (source / declared).resolve()
     if not entry.is_relative_to(source):
-        return job, [document.diagnostic(entry_path, f"entrypoint {runtime.entrypoint!r} points outside source")]
+        return None, [document.diagnostic(entry_path, f"entrypoint {declared!r} points outside source")]
     if not entry.is_file():
-        return job, [document.diagnostic(
-            entry_path, f"entrypoint {runtime.entrypoint!r} not found in source {given!r}",
-        )]
-    return job, []
+        return None, [document.diagnostic(entry_path, f"entrypoint {declared!r} not found in source {given!r}")]
+    return None, []
