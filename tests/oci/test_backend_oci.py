@@ -108,3 +108,24 @@ def test_debug_output_never_shows_credentials(fake_env: FakeOCI) -> None:
     assert "jobctl: creating job tune-models" in result.stderr
     for secret in ("Authorization", "Signature", "keyId", "BEGIN", "PRIVATE KEY", "x-content-sha256"):
         assert secret not in result.stderr
+
+
+def test_security_token_profiles_sign_with_the_session_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             jobctl) -> None:
+    """`oci session authenticate` profiles: the SDK does not read security_token_file; jobctl does."""
+    with FakeOCI(verify_signatures=False) as fake:
+        config = fake.write_config(tmp_path / "oci")
+        token = tmp_path / "token"
+        token.write_text("session-token-text\n")
+        config.write_text(config.read_text() + f"security_token_file={token}\n")
+        for name, value in {"JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(config),
+                            "JOBCTL_OCI_ENDPOINT": fake.url, "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..t"}.items():
+            monkeypatch.setenv(name, value)
+        result = jobctl("--auth", "security_token", "jobs")
+        assert result.exit_code == 0, result.stderr
+        [request] = [r for r in fake.requests if r.path.endswith("/jobs")]
+        assert request.status == 200
+        token.unlink()
+        missing = jobctl("--auth", "security_token", "jobs")
+        assert missing.exit_code == 6
+        assert "session token" in missing.stderr
