@@ -6,14 +6,13 @@ import email.utils
 import hashlib
 import re
 
-from jobctl.testing.fake_oci.errors import ApiError, invalid, missing
+from jobctl.testing.fake_oci.errors import ApiError, invalid
+from jobctl.testing.fake_oci.listing import list_response
 from jobctl.testing.fake_oci.messages import Request, Response, json_response
 from jobctl.testing.fake_oci.routing import Route, Services
-from jobctl.testing.fake_oci.state import JOB_STATES, JOB_SUMMARY_FIELDS, Artifact, etag_of, select, summary
-from jobctl.testing.fake_oci.wire import page_window
+from jobctl.testing.fake_oci.state import JOB_STATES, JOB_SUMMARY_FIELDS, Artifact, etag_of
 
 BASE = "/20190101"
-MAX_PAGE = 100
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
@@ -26,21 +25,9 @@ def create_job(services: Services, request: Request) -> Response:
 
 
 def list_jobs(services: Services, request: Request) -> Response:
-    compartment = request.param("compartmentId")
-    if not compartment:
-        raise missing("compartmentId is required")
-    state = request.param("lifecycleState")
-    if state is not None and state not in JOB_STATES:
-        raise invalid(f"lifecycleState must be one of {', '.join(JOB_STATES)}")
-    filters = {name: request.param(name) for name in ("projectId", "id", "displayName", "createdBy")}
-    jobs = select(
-        ((record.resource, record.seq) for record in services.store.jobs.values()),
-        {**filters, "compartmentId": compartment, "lifecycleState": state},
-        request.param("sortBy"), request.param("sortOrder"), "timeCreated",
-    )
-    start, stop, next_page = page_window(len(jobs), request.param("limit"), request.param("page"), MAX_PAGE)
-    headers = (("opc-next-page", next_page),) if next_page else ()
-    return json_response([summary(job, JOB_SUMMARY_FIELDS) for job in jobs[start:stop]], headers=headers)
+    resources = ((record.resource, record.seq) for record in services.store.jobs.values())
+    return list_response(request, resources, states=JOB_STATES, filters=("projectId", "id", "displayName", "createdBy"),
+                         time_field="timeCreated", fields=JOB_SUMMARY_FIELDS)
 
 
 def get_job(services: Services, request: Request, job_id: str) -> Response:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import copy
 
-from jobctl.testing.fake_oci.errors import invalid, missing
+from jobctl.testing.fake_oci.listing import list_response
 from jobctl.testing.fake_oci.messages import Request, Response, json_response
 from jobctl.testing.fake_oci.routing import Route, Services
-from jobctl.testing.fake_oci.state import RUN_STATES, RUN_SUMMARY_FIELDS, etag_of, select, summary
-from jobctl.testing.fake_oci.wire import page_window
+from jobctl.testing.fake_oci.state import RUN_STATES, RUN_SUMMARY_FIELDS, etag_of
 
 BASE = "/20190101"
-MAX_PAGE = 100
 
 
 def create_run(services: Services, request: Request) -> Response:
@@ -23,21 +21,9 @@ def create_run(services: Services, request: Request) -> Response:
 
 
 def list_runs(services: Services, request: Request) -> Response:
-    compartment = request.param("compartmentId")
-    if not compartment:
-        raise missing("compartmentId is required")
-    state = request.param("lifecycleState")
-    if state is not None and state not in RUN_STATES:
-        raise invalid(f"lifecycleState must be one of {', '.join(RUN_STATES)}")
-    filters = {name: request.param(name) for name in ("jobId", "id", "displayName", "createdBy")}
-    runs = select(
-        ((record.resource, record.seq) for record in services.store.runs.values()),
-        {**filters, "compartmentId": compartment, "lifecycleState": state},
-        request.param("sortBy"), request.param("sortOrder"), "timeAccepted",
-    )
-    start, stop, next_page = page_window(len(runs), request.param("limit"), request.param("page"), MAX_PAGE)
-    headers = (("opc-next-page", next_page),) if next_page else ()
-    return json_response([summary(run, RUN_SUMMARY_FIELDS) for run in runs[start:stop]], headers=headers)
+    resources = ((record.resource, record.seq) for record in services.store.runs.values())
+    return list_response(request, resources, states=RUN_STATES, filters=("jobId", "id", "displayName", "createdBy"),
+                         time_field="timeAccepted", fields=RUN_SUMMARY_FIELDS)
 
 
 def get_run(services: Services, request: Request, run_id: str) -> Response:
