@@ -129,3 +129,17 @@ def test_security_token_profiles_sign_with_the_session_token(tmp_path: Path, mon
         missing = jobctl("--auth", "security_token", "jobs")
         assert missing.exit_code == 6
         assert "session token" in missing.stderr
+
+
+def test_a_search_the_service_finds_too_large_is_split_without_losing_or_repeating_lines(
+    fake_oci: FakeOCI, tmp_path: Path,
+) -> None:
+    backend = oci_backend(fake_oci, tmp_path)
+    apply(backend, write_spec(tmp_path))
+    job = resolve_job(backend, "contract")
+    [run] = start_runs(backend, job, plan_runs(job, env={"MODEL": "split"}, args=None))
+    fake_oci.faults.add(path=r"/search$", status=400, times=2, code="InvalidParameter",
+                        message="The search result is too large, narrow the time range")
+    lines = [e.line.text for e in follow_logs(backend, [run.id], timeout=20) if e.line]
+    assert lines.count("MODEL=split") == 1
+    assert [r.status for r in fake_oci.requests if r.path.endswith("/search")][:2] == [400, 400]

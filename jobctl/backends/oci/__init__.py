@@ -243,8 +243,8 @@ class OciBackend:
         return logs.read_batch(run=run, search=search, cursor=cursor, now=self.clock(), settle=self.log_settle)
 
     def _search(self, query: str, start: datetime, end: datetime) -> Any:
-        records = logs.search_records(
-            self.clients.log_search, self.oci.loggingsearch.models, query, (start, end), self.clients.retry,
+        records = logs.LogSearch(self.clients.log_search, self.oci.loggingsearch.models, self.clients.retry).records(
+            query, start, end,
         )
         return iter(self._call("searching logs", list, records))
 

@@ -21,6 +21,7 @@ from jobctl.backends.base import LogBatch, LogLine, RunState
 OVERLAP = timedelta(minutes=3)
 MAX_WINDOW = timedelta(days=14)  # the service rejects older time_start values per request
 PAGE_LIMIT = 1000
+MIN_SPLIT = timedelta(milliseconds=2)  # the service rejects windows under 1 ms
 
 
 @dataclass
@@ -62,29 +63,52 @@ def _windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetim
         start = stop
 
 
-def search_records(
-    client: Any, models: Any, query: str, window: tuple[datetime, datetime], retry: Any,
-) -> Iterator[dict[str, Any]]:
-    """Every record in [start, end], following opc-next-page (list_call_get_all_results cannot)."""
-    for window_start, window_end in _windows(*window):
-        details = models.SearchLogsDetails(
-            time_start=_rfc3339(window_start), time_end=_rfc3339(window_end), search_query=query,
-            is_return_field_info=False,
+def _too_large(exc: Exception) -> bool:
+    return getattr(exc, "status", None) == 400 and "too large" in str(getattr(exc, "message", exc)).lower()
+
+
+@dataclass
+class LogSearch:
+    """Search calls for one client: pages followed with opc-next-page (list_call_get_all_results cannot)."""
+
+    client: Any
+    models: Any
+    retry: Any
+
+    def records(self, query: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Every record in [start, end], in windows the service accepts."""
+        for window_start, window_end in _windows(start, end):
+            yield from self._window(query, window_start, window_end)
+
+    def _window(self, query: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """One window, page by page; a window the service finds "too large" is searched in halves."""
+        details = self.models.SearchLogsDetails(
+            time_start=_rfc3339(start), time_end=_rfc3339(end), search_query=query, is_return_field_info=False,
         )
         page = None
+        collected: list[dict[str, Any]] = []
         while True:
-            kwargs: dict[str, Any] = {"limit": PAGE_LIMIT, "retry_strategy": retry}
+            kwargs: dict[str, Any] = {"limit": PAGE_LIMIT, "retry_strategy": self.retry}
             if page:
                 kwargs["page"] = page
-            response = client.search_logs(details, **kwargs)
+            try:
+                response = self.client.search_logs(details, **kwargs)
+            except Exception as exc:
+                if not _too_large(exc) or end - start < MIN_SPLIT:
+                    raise
+                middle = start + (end - start) / 2
+                yield from self._window(query, start, middle)
+                yield from self._window(query, middle, end)
+                return
             for result in response.data.results or []:
                 data = result.data if isinstance(result.data, dict) else {}
                 content = data.get("logContent") or {}
                 if content.get("id"):
-                    yield content
+                    collected.append(content)
             page = response.next_page
             if not page:
-                break
+                yield from collected  # only once the whole window answered: a split never repeats records
+                return
 
 
 def to_line(content: dict[str, Any]) -> LogLine:
