@@ -16,6 +16,7 @@ from jobctl.errors import ConfigError
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.workflow.state import StateStore
 
 # OCI's job run lifecycle, used verbatim by every backend.
 ACCEPTED = "ACCEPTED"
@@ -185,6 +186,14 @@ class Backend(Protocol):
 
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
         """The last `lines` lines, with a cursor to follow from."""
+        ...
+
+    def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
+        """What a finished run reported in its outputs.json (see jobctl.outputs), or None."""
+        ...
+
+    def workflow_store(self, location: str | None) -> StateStore:
+        """Where workflow state lives for this backend (`location`: a workflow's spec.state)."""
         ...
 
 

@@ -2,7 +2,8 @@
 
 Runs are simulated: each read of a run moves it one step (ACCEPTED -> IN_PROGRESS -> end), and a
 `program` decides what it prints and how it ends. The default program echoes the run's env and
-args and succeeds, fails when env EXIT_CODE is non-zero, and never ends when env SLEEP is set.
+args and succeeds, fails when env EXIT_CODE is non-zero, never ends when env SLEEP is set, and
+reports env METRIC_<NAME>=<number> as outputs {"metrics": {"<name>": number}}.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from jobctl.backends.base import (
     RunState,
 )
 from jobctl.errors import ConflictError, NotFoundError
+from jobctl.workflow.state import MemoryStore
 
 Program = Callable[[RunState], tuple[list[str], int | None]]
 
@@ -39,6 +41,11 @@ def echo_program(run: RunState) -> tuple[list[str], int | None]:
     if run.env.get("SLEEP"):
         return lines, None
     return lines, int(run.env.get("EXIT_CODE", "0"))
+
+
+def echo_outputs(run: RunState) -> dict[str, Any] | None:
+    metrics = {k[len("METRIC_"):].lower(): float(v) for k, v in run.env.items() if k.startswith("METRIC_")}
+    return {"metrics": metrics, "env": dict(run.env)} if metrics else None
 
 
 @dataclass
@@ -61,6 +68,7 @@ class MemoryBackend:
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.workflows = MemoryStore()
 
     def _now(self) -> datetime:
         self._clock += timedelta(milliseconds=1)
@@ -183,6 +191,14 @@ class MemoryBackend:
             end = len(run.lines) if limit is None else min(len(run.lines), start + limit)
             complete = run.state.terminal and end == len(run.lines)
             return LogBatch(tuple(run.lines[start:end]), str(end), complete)
+
+    def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            run = self._run(run_id)
+            return echo_outputs(run.state) if run.state.state == SUCCEEDED else None
+
+    def workflow_store(self, location: str | None) -> MemoryStore:
+        return self.workflows
 
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
         with self._lock:

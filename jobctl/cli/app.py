@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("jobctl.cli.apply", "Make the backend match the specs (exactly the plan shown)."),
     "run": ("jobctl.cli.run", "Start runs of a job, with --env/--arg overrides and --matrix fan-out."),
     "logs": ("jobctl.cli.logs", "Print or follow a run's output."),
+    "workflow": ("jobctl.cli.workflow", "Run workflows: fan out, pick the best run, pass results on; resume."),
     "wait": ("jobctl.cli.wait", "Wait for runs to end; the exit code mirrors them."),
     "cancel": ("jobctl.cli.cancel", "Cancel runs."),
     "jobs": ("jobctl.cli.jobs", "List jobs."),

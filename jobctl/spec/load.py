@@ -16,6 +16,7 @@ from jobctl.spec.schema import validate_document
 
 if TYPE_CHECKING:
     from jobctl.spec.model import JobSpec
+    from jobctl.workflow.model import Workflow
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -26,6 +27,7 @@ class LoadResult:
     diagnostics: tuple[Diagnostic, ...]
     files: tuple[str, ...]
     names: tuple[str, ...] = ()  # every job named, also when JobSpecs were not built
+    workflows: tuple[Workflow, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -58,16 +60,21 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
     return found, problems
 
 
-def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None, *, build: bool = True) -> LoadResult:
+def load_specs(
+    paths: Iterable[str], environ: Mapping[str, str] | None = None, *, build: bool = True,
+    external_jobs: bool = False,
+) -> LoadResult:
     """Read, interpolate, schema-validate and check every document under `paths`.
 
-    `build=False` (validate) checks everything but skips building JobSpecs.
+    `build=False` (validate) checks everything but skips building JobSpecs. Workflow steps must name
+    jobs defined in the files given, unless `external_jobs` (they will be looked up in the backend).
     """
     env = os.environ if environ is None else environ
     files, problems = expand_paths(paths)
     jobs: list[JobSpec] = []
     names: list[str] = []
     first_seen: dict[str, tuple[str, int]] = {}
+    workflows: list[tuple[Document, Workflow]] = []
     for path, shown in files:
         interpolator = Interpolator(env, shown)
         documents, file_problems = read_documents(path, shown, interpolator)
@@ -88,6 +95,9 @@ def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None, *
                 continue
             name = document.data["metadata"]["name"]
             line = document.position(("metadata", "name"))[0]
+            if document.data["kind"] == "Workflow":
+                problems.extend(_add_workflow(workflows, document, shown, line))
+                continue
             entrypoint, source_problems = _check_source(document, path.parent)
             problems.extend(source_problems)
             if name in first_seen:
@@ -100,7 +110,29 @@ def load_specs(paths: Iterable[str], environ: Mapping[str, str] | None = None, *
             names.append(name)
             if build and not source_problems:
                 jobs.append(_build(document, path.parent, shown, line, entrypoint))
-    return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names))
+    if workflows:
+        from jobctl.workflow.check import check_workflow
+
+        for document, workflow in workflows:
+            problems.extend(check_workflow(document, workflow, None if external_jobs else set(names)))
+    return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
+                      tuple(w for _, w in workflows))
+
+
+def _add_workflow(
+    workflows: list[tuple[Document, Workflow]], document: Document, shown: str, line: int,
+) -> list[Diagnostic]:
+    from jobctl.spec.model import Origin
+    from jobctl.workflow.model import workflow_from_document
+
+    workflow = workflow_from_document(document.data, Origin(shown, line))
+    for _, other in workflows:
+        if other.name == workflow.name:
+            assert other.origin is not None
+            return [document.diagnostic(("metadata", "name"), f"workflow name {workflow.name!r} is also defined at "
+                                                              f"{other.origin.file}:{other.origin.line}")]
+    workflows.append((document, workflow))
+    return []
 
 
 def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint: str | None) -> JobSpec:

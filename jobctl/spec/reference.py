@@ -19,6 +19,8 @@ _SECTIONS = (
     ("spec.logging", "logging", "spec.logging."),
     ("spec.runtime", "runtime", "spec.runtime."),
     ("spec.runtime.conda", None, "spec.runtime.conda."),
+    ("Workflow: spec", "workflowSpec", "spec."),
+    ("Workflow: spec.steps[]", "step", "spec.steps[]."),
 )
 
 
@@ -92,7 +94,12 @@ def render() -> str:
         "- `logging.logId` and `logging.autoCreateLog: true` need `logging.logGroupId`, and not both at once.",
         "- Env names starting with `JOBCTL_`, `CONDA_ENV_` or `JOB_RUN_` are reserved; label keys starting",
         "  with `jobctl-` are reserved for jobctl's ownership tags.",
-        "- Job names are unique across all documents given to one command.",
+        "- Job names are unique across all documents given to one command; so are workflow names.",
+        "- Workflow steps: names are unique, `needs` name other steps and form no cycle, `job` names a job",
+        "  defined in the files given, and `${{ steps.NAME... }}` refers to a step listed (directly or",
+        "  indirectly) in `needs`. Expressions: `${{ steps.NAME.best.env.VAR }}`,",
+        "  `${{ steps.NAME.best.outputs.KEY }}`, `${{ steps.NAME.best.metrics.METRIC }}`,",
+        "  `${{ steps.NAME.best.run.id }}`, `${{ env.VAR }}` (from `workflow run --env`), `${{ workflow.run }}`.",
         "",
     ]
     return "\n".join(lines)

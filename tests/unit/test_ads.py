@@ -451,7 +451,7 @@ def test_a_kind_job_typo_in_a_jobctl_spec_stays_a_schema_error(tmp_path: Path) -
     path = tmp_path / "job.yaml"
     path.write_text("apiVersion: jobctl/v1\nkind: job\nmetadata: {name: x}\n", encoding="utf-8")
 
-    assert f"{path}:2:7: kind: must be one of: Job; got \"job\" (did you mean 'Job'?)" in errors(path)
+    assert f"{path}:2:7: kind: must be one of: Job, Workflow; got \"job\" (did you mean 'Job'?)" in errors(path)
 
 
 def test_an_unset_variable_is_reported_once(tmp_path: Path) -> None:

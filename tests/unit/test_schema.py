@@ -334,9 +334,10 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 def _declared_properties(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every field a spec author can write, as (dotted name, its resolved schema).
 
-    Only `properties` reached from the root count: the `properties` inside if/then/else refine fields
-    declared elsewhere. Map fields (env, labels) are the described field; their additionalProperties
-    value schema is not a field of its own.
+    Only `properties` reached from the root count, plus the two bodies of `spec` (a Job's and a
+    Workflow's, chosen by `kind`) and the items of lists of objects (workflow steps): other
+    `properties` inside if/then/else refine fields declared elsewhere. Map fields (env, labels) are
+    the described field; their additionalProperties value schema is not a field of its own.
     """
     found: list[tuple[str, dict[str, Any]]] = []
 
@@ -345,8 +346,13 @@ def _declared_properties(schema: dict[str, Any]) -> list[tuple[str, dict[str, An
             target = _resolve(schema, sub)
             found.append((prefix + name, target))
             visit(target, f"{prefix}{name}.")
+            items = target.get("items")
+            if isinstance(items, dict) and "$ref" in items:
+                visit(items, f"{prefix}{name}[].")
 
     visit(schema, "")
+    for body in ("jobSpec", "workflowSpec"):
+        visit(schema["$defs"][body], "spec.")
     return found
 
 

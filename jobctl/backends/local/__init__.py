@@ -30,6 +30,7 @@ from jobctl.backends.base import (
 from jobctl.backends.local import logfile
 from jobctl.backends.local.store import Store, default_home, ensure_private_dir, new_id, run_dir
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
+from jobctl.workflow.state import DirectoryStore
 
 _log = logging.getLogger("jobctl.local")
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
@@ -254,6 +255,13 @@ class LocalBackend:
         complete = run.terminal and new_offset >= logfile.file_size(path)
         return LogBatch(tuple(lines), str(new_offset), complete)
 
+    def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
+        return read_outputs_file(run_dir(self.home, run_id) / "outputs" / "outputs.json", run_id)
+
+    def workflow_store(self, location: str | None) -> DirectoryStore:
+        """Local workflow state lives under $JOBCTL_HOME (an oci:// `state` applies to the oci backend)."""
+        return DirectoryStore(self.home / "workflows")
+
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
         run = self.get_run(run_id=run_id)
         path = self._log_path(run_id)
@@ -261,6 +269,24 @@ class LocalBackend:
         found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
         complete = run.terminal and new_offset >= logfile.file_size(path)
         return LogBatch(tuple(found[-lines:]) if lines else (), str(new_offset), complete)
+
+
+MAX_OUTPUTS_BYTES = 1024 * 1024
+
+
+def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
+    """A run's outputs.json: None if it wrote none; a clear error if it is not a JSON object."""
+    try:
+        if path.stat().st_size > MAX_OUTPUTS_BYTES:
+            raise JobctlError(f"outputs.json of run {run_id} is larger than 1 MiB")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JobctlError(f"outputs.json of run {run_id} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise JobctlError(f"outputs.json of run {run_id} must hold a JSON object")
+    return data
 
 
 def create(settings: Any) -> LocalBackend:

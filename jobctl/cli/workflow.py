@@ -1,0 +1,144 @@
+"""`jobctl workflow run|status|cancel`: multi-step runs with fan-out, selection and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app
+from jobctl.errors import ExitCode, NotFoundError, UsageError
+
+
+@click.group()
+def command() -> None:
+    """Run workflows: steps that start runs of applied jobs, in parallel and in order.
+
+    \b
+    Examples:
+      jobctl apply specs-examples/model-selection/
+      jobctl workflow run specs-examples/model-selection/workflow.yaml
+      jobctl workflow status model-selection
+    """
+
+
+def _load(app: AppContext, paths: tuple[str, ...]) -> Any:
+    from jobctl.spec.load import load_specs
+
+    loaded = load_specs(paths, app.environ, external_jobs=True)
+    loaded.raise_for_errors()
+    if len(loaded.workflows) != 1:
+        found = ", ".join(w.name for w in loaded.workflows) or "none"
+        raise UsageError(f"expected exactly one kind: Workflow document in {', '.join(paths)}; found {found}")
+    return loaded.workflows[0]
+
+
+@command.command("run")
+@click.argument("paths", nargs=-1, required=True, metavar="FILE...")
+@click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="A value for ${{ env.K }} (repeatable).")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming the last run of this workflow.")
+@pass_app
+def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], restart: bool) -> None:
+    """Run (or resume) the workflow in FILE; its jobs must be applied.
+
+    Steps run in the order their `needs` give; a step's matrix runs in parallel (at most maxParallel
+    at once). State is saved after every change: after a crash or Ctrl-C, running the same command
+    again resumes without repeating finished steps or runs. Exit code: 0 when every step succeeded,
+    else the worst step's (1 failed, 7 timed out, 8 canceled).
+
+    \b
+    Examples:
+      jobctl workflow run specs-examples/model-selection/workflow.yaml
+      jobctl workflow run flow.yaml --env DATASET=2024-q4 --restart
+    """
+    from jobctl.engine import parse_assignments
+    from jobctl.workflow.runner import WorkflowRunner
+
+    workflow = _load(app, paths)
+    backend = app.backend()
+    runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow,
+                            env=parse_assignments(env, "--env"), on_event=app.info)
+    state = runner.prepare(restart=restart)
+    app.info(f"workflow {workflow.name}: run {state['run']}")
+    try:
+        code = runner.run()
+    except KeyboardInterrupt:
+        app.info(f"\nInterrupted; the runs continue. Resume with: jobctl workflow run {' '.join(paths)}")
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    app.info(f"workflow {workflow.name}: {runner.state['status']}")
+    raise SystemExit(code)
+
+
+def _store_and_state(app: AppContext, name: str) -> tuple[Any, dict[str, Any]]:
+    store = app.backend().workflow_store(None)
+    state = store.load(name)
+    if state is None:
+        known = ", ".join(store.names()) or "none yet"
+        raise NotFoundError(f"no workflow {name!r} has run here", hint=f"known workflows: {known}")
+    return store, state
+
+
+@command.command("status")
+@click.argument("name", required=False)
+@output_option()
+@pass_app
+def status_command(app: AppContext, *, name: str | None, output: str | None) -> None:
+    """Show the steps and runs of a workflow's last run (or list the workflows run here).
+
+    \b
+    Examples:
+      jobctl workflow status
+      jobctl workflow status model-selection -o json
+    """
+    from jobctl.render.machine import dumps, envelope
+
+    fmt = app.output_format(output)
+    if name is None:
+        store = app.backend().workflow_store(None)
+        states = [s for s in (store.load(n) for n in store.names()) if s]
+        if fmt != "table":
+            click.echo(dumps(envelope("WorkflowStateList", states), fmt), nl=False)
+            return
+        app.printer().table(["WORKFLOW", "RUN", "STATUS", "STARTED"],
+                            [[s["workflow"], s["run"], s["status"], s["started"]] for s in states])
+        return
+    _, state = _store_and_state(app, name)
+    if fmt != "table":
+        click.echo(dumps(state, fmt), nl=False)
+        return
+    _print_tree(app, state)
+
+
+def _print_tree(app: AppContext, state: dict[str, Any]) -> None:
+    printer = app.printer()
+    printer.line(f"{state['workflow']}  run {state['run']}  {state['status']}")
+    for step_name in state.get("order") or sorted(state["steps"]):
+        record = state["steps"][step_name]
+        best = record.get("best")
+        printer.line(f"├─ {step_name}: {record['status']}" + (f"  ({record['error']})" if record.get("error") else ""))
+        for entry in record["runs"]:
+            marker = "  ★ selected" if entry["id"] == best else ""
+            metrics = (entry.get("outputs") or {}).get("metrics") or {}
+            shown = " ".join(f"{k}={v}" for k, v in metrics.items())
+            printer.line(f"│   {entry['key']:<20} {entry['state']:<11} {entry['id']}  {shown}{marker}")
+
+
+@command.command("cancel")
+@click.argument("name")
+@pass_app
+def cancel_command(app: AppContext, *, name: str) -> None:
+    """Cancel the active runs of a workflow's current run and mark it canceled.
+
+    \b
+    Examples:
+      jobctl workflow cancel model-selection
+    """
+    from jobctl.workflow.model import Workflow
+    from jobctl.workflow.runner import WorkflowRunner
+
+    store, state = _store_and_state(app, name)
+    runner = WorkflowRunner(app.backend(), store, Workflow(name, ()), env={})
+    runner.state = state
+    canceled = runner.cancel()
+    app.info(f"workflow {name}: canceled {len(canceled)} run(s)")

@@ -1,0 +1,1 @@
+"""Workflows: steps that run jobs in parallel and in order, passing results along."""

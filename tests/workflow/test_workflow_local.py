@@ -1,0 +1,197 @@
+"""Workflows on the local backend: the model-selection example, resume after a kill, failures, validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, REPO
+
+EXAMPLE = EXAMPLES / "model-selection"
+
+
+def state(jobctl, name: str = "model-selection") -> dict:
+    result = jobctl("workflow", "status", name, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_model_selection_example_picks_the_best_class_and_trains_it(jobctl) -> None:
+    assert jobctl("apply", str(EXAMPLE)).exit_code == 0
+    result = jobctl("workflow", "run", str(EXAMPLE / "workflow.yaml"))
+    assert result.exit_code == 0, result.stderr
+    final = state(jobctl)
+    tune = final["steps"]["tune"]
+    assert [r["key"] for r in tune["runs"]] == ["MODEL=logreg", "MODEL=knn", "MODEL=forest"]
+    scores = {r["env"]["MODEL"]: r["outputs"]["metrics"]["val_auc"] for r in tune["runs"]}
+    best_model = max(scores, key=scores.__getitem__)
+    assert next(r for r in tune["runs"] if r["id"] == tune["best"])["env"]["MODEL"] == best_model
+    [train] = final["steps"]["train"]["runs"]
+    assert train["env"]["MODEL"] == best_model
+    assert train["env"]["TUNED_AUC"] == str(scores[best_model])
+    logs = jobctl("logs", train["id"])
+    assert f"final model={best_model}" in logs.stdout
+    assert final["status"] == "succeeded"
+
+
+def write_flow(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "work.py").write_text(textwrap.dedent("""\
+        import json, os, sys, time
+        time.sleep(float(os.environ.get("SLEEP", "0")))
+        if os.environ.get("FAIL") == os.environ.get("MODEL"):
+            sys.exit(3)
+        with open(os.path.join(os.environ["JOBCTL_OUTPUT_DIR"], "outputs.json"), "w") as fh:
+            json.dump({"metrics": {"score": float(os.environ.get("SCORE_" + os.environ.get("MODEL", ""), "0"))}}, fh)
+        print("MODEL=" + os.environ.get("MODEL", ""))
+        """))
+    jobs = textwrap.dedent("""\
+        apiVersion: jobctl/v1
+        kind: Job
+        metadata: {name: work}
+        spec:
+          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
+          runtime: {type: python, source: ./src, entrypoint: work.py}
+        """)
+    (tmp_path / "jobs.yaml").write_text(jobs)
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("apiVersion: jobctl/v1\nkind: Workflow\nmetadata: {name: flow}\nspec:\n" + textwrap.indent(
+        textwrap.dedent(body), "  "))
+    return flow
+
+
+STEPS = """\
+steps:
+  - name: tune
+    job: work
+    matrix: {MODEL: [a, b, c]}
+    env: {SLEEP: "${{ env.SLEEP }}", FAIL: "${{ env.FAIL }}", SCORE_a: "1", SCORE_b: "3", SCORE_c: "2"}
+    select: {metric: score}
+  - name: final
+    job: work
+    needs: [tune]
+    env: {MODEL: "${{ steps.tune.best.env.MODEL }}", FAIL: none}
+"""
+
+
+def test_a_killed_workflow_resumes_without_repeating_runs(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    env = {**os.environ}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), "--env", "SLEEP=1.5", "--env", "FAIL=none"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    store = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow.json"
+    deadline = time.monotonic() + 30
+    while True:  # kill it once the fan-out has started all three runs, before they end
+        started = json.loads(store.read_text())["steps"]["tune"]["runs"] if store.exists() else []
+        if len(started) == 3:
+            break
+        assert time.monotonic() < deadline, "the fan-out never started"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first_ids = [r["id"] for r in started]
+    resumed = jobctl("workflow", "run", str(flow))
+    assert resumed.exit_code == 0, resumed.stderr
+    final = state(jobctl, "flow")
+    assert [r["id"] for r in final["steps"]["tune"]["runs"]] == first_ids  # re-attached, not re-run
+    runs = json.loads(jobctl("-o", "json", "runs").stdout)["items"]
+    assert len(runs) == 4  # three tune runs and one final run, nothing twice
+    [final_run] = final["steps"]["final"]["runs"]
+    assert final_run["env"]["MODEL"] == "b"  # the same result as an uninterrupted run
+    again = jobctl("workflow", "run", str(flow))
+    assert again.exit_code == 0
+    assert "already succeeded" in again.stderr
+    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 4
+
+
+def test_a_failing_run_stops_the_workflow_before_the_next_step(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    result = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b")
+    assert result.exit_code == 1
+    final = state(jobctl, "flow")
+    assert final["steps"]["tune"]["status"] == "failed"
+    assert "flow-tune-b" in final["steps"]["tune"]["error"]
+    assert "jobctl logs" in final["steps"]["tune"]["error"]
+    assert final["steps"]["final"]["status"] == "skipped"
+    assert final["steps"]["final"]["runs"] == []
+
+
+def test_continue_on_error_selects_among_the_runs_that_succeeded(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, STEPS.replace("    select: {metric: score}", "    select: {metric: score}\n"
+                                                                              "    continueOnError: true"))
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    result = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b")
+    assert result.exit_code == 0, result.stderr
+    final = state(jobctl, "flow")
+    [final_run] = final["steps"]["final"]["runs"]
+    assert final_run["env"]["MODEL"] == "c"  # b failed; c has the best score of the rest
+
+
+def test_resume_retries_only_the_failed_run(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b").exit_code == 1
+    fixed = jobctl("workflow", "run", str(flow), "--env", "FAIL=none")
+    assert fixed.exit_code == 0, fixed.stderr
+    tune = state(jobctl, "flow")["steps"]["tune"]["runs"]
+    assert [r["key"] for r in tune] == ["MODEL=a", "MODEL=b", "MODEL=c", "MODEL=b"]
+    assert [r["state"] for r in tune] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("steps:\n  - {name: a, job: work, needs: [b]}\n", "flow.yaml:6:36: spec.steps[0].needs[0]: no step named 'b'"),
+    ("steps:\n  - {name: a, job: work, needs: [b]}\n  - {name: b, job: work, needs: [a]}\n",
+     "spec.steps[0].needs: steps form a cycle: a -> b -> a"),
+    ("steps:\n  - {name: a, job: nope}\n", "flow.yaml:6:22: spec.steps[0].job: no job named 'nope' in the files given"),
+    ("steps:\n  - {name: a, job: work, env: {X: '${{ steps.b.best.env.X }}'}}\n",
+     "refers to step 'b': no such step"),
+    ("steps:\n  - {name: a, job: work}\n  - {name: b, job: work, env: {X: '${{ steps.a.best.bogus }}'}}\n",
+     "cannot understand ${{ steps.a.best.bogus }}"),
+    ("steps:\n  - {name: a, job: work}\n  - {name: b, job: work, env: {X: '${{ steps.a.best.env.X }}'}}\n",
+     "refers to step 'a': add 'a' to this step's needs"),
+])
+def test_workflow_mistakes_are_located(jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str,
+                                       expected: str) -> None:
+    write_flow(tmp_path, body)
+    monkeypatch.chdir(tmp_path)
+    result = jobctl("validate", "jobs.yaml", "flow.yaml")
+    assert result.exit_code == 3
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_lists_workflows_and_cancel_stops_active_runs(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), "--env", "SLEEP=60", "--env", "FAIL=none"],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        store = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow.json"
+        deadline = time.monotonic() + 30
+        while not store.exists() or len(json.loads(store.read_text())["steps"]["tune"]["runs"]) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        listed = jobctl("workflow", "status")
+        assert "flow" in listed.stdout
+        assert "running" in listed.stdout
+        canceled = jobctl("workflow", "cancel", "flow")
+        assert canceled.exit_code == 0
+        assert "canceled 3 run(s)" in canceled.stderr
+        assert process.wait(timeout=30) == 8  # the running workflow sees its runs end CANCELED
+    finally:
+        process.kill()
+    assert state(jobctl, "flow")["status"] in ("canceled", "failed")
