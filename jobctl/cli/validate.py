@@ -39,10 +39,10 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
     if not result.ok:
         raise SpecError(result.diagnostics)
     if not app.quiet:
-        jobs = len(result.names)
-        names = ", ".join(result.names)
-        files = len(result.files)
-        click.echo(
-            f"valid: {jobs} job{'s' if jobs != 1 else ''} in {files} file{'s' if files != 1 else ''}"
-            + (f" ({names})" if names else "")
-        )
+        names = [*result.names, *(w.name for w in result.workflows)]
+        jobs, workflows, files = len(result.names), len(result.workflows), len(result.files)
+        counted = f"{jobs} job{'s' if jobs != 1 else ''}"
+        if workflows:
+            counted += f" and {workflows} workflow{'s' if workflows != 1 else ''}"
+        click.echo(f"valid: {counted} in {files} file{'s' if files != 1 else ''}"
+                   + (f" ({', '.join(names)})" if names else ""))

@@ -141,7 +141,10 @@ def test_validate_examples_directory(run: Run) -> None:
     result = run("validate", str(EXAMPLES))
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "valid: 3 jobs in 3 files (batch-score, hello, tune-models)\n"
+    assert result.stdout == (
+        "valid: 5 jobs and 1 workflow in 5 files "
+        "(batch-score, hello, tune-candidate, train-final, tune-models, model-selection)\n"
+    )
     assert result.stderr == ""
 
 
