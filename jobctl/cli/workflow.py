@@ -70,8 +70,14 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     raise SystemExit(code)
 
 
-def _store_and_state(app: AppContext, name: str) -> tuple[Any, dict[str, Any]]:
-    store = app.backend().workflow_store(None)
+state_option = click.option(
+    "--state", "location", envvar="JOBCTL_WORKFLOW_STATE", metavar="oci://BUCKET@NAMESPACE/PREFIX",
+    help="Where the workflow keeps its state (its spec.state); needed with --backend oci.",
+)
+
+
+def _store_and_state(app: AppContext, name: str, location: str | None) -> tuple[Any, dict[str, Any]]:
+    store = app.backend().workflow_store(location)
     state = store.load(name)
     if state is None:
         known = ", ".join(store.names()) or "none yet"
@@ -81,9 +87,10 @@ def _store_and_state(app: AppContext, name: str) -> tuple[Any, dict[str, Any]]:
 
 @command.command("status")
 @click.argument("name", required=False)
+@state_option
 @output_option()
 @pass_app
-def status_command(app: AppContext, *, name: str | None, output: str | None) -> None:
+def status_command(app: AppContext, *, name: str | None, location: str | None, output: str | None) -> None:
     """Show the steps and runs of a workflow's last run (or list the workflows run here).
 
     \b
@@ -95,7 +102,7 @@ def status_command(app: AppContext, *, name: str | None, output: str | None) -> 
 
     fmt = app.output_format(output)
     if name is None:
-        store = app.backend().workflow_store(None)
+        store = app.backend().workflow_store(location)
         states = [s for s in (store.load(n) for n in store.names()) if s]
         if fmt != "table":
             click.echo(dumps(envelope("WorkflowStateList", states), fmt), nl=False)
@@ -103,7 +110,7 @@ def status_command(app: AppContext, *, name: str | None, output: str | None) -> 
         app.printer().table(["WORKFLOW", "RUN", "STATUS", "STARTED"],
                             [[s["workflow"], s["run"], s["status"], s["started"]] for s in states])
         return
-    _, state = _store_and_state(app, name)
+    _, state = _store_and_state(app, name, location)
     if fmt != "table":
         click.echo(dumps(state, fmt), nl=False)
         return
@@ -126,8 +133,9 @@ def _print_tree(app: AppContext, state: dict[str, Any]) -> None:
 
 @command.command("cancel")
 @click.argument("name")
+@state_option
 @pass_app
-def cancel_command(app: AppContext, *, name: str) -> None:
+def cancel_command(app: AppContext, *, name: str, location: str | None) -> None:
     """Cancel the active runs of a workflow's current run and mark it canceled.
 
     \b
@@ -137,7 +145,7 @@ def cancel_command(app: AppContext, *, name: str) -> None:
     from jobctl.workflow.model import Workflow
     from jobctl.workflow.runner import WorkflowRunner
 
-    store, state = _store_and_state(app, name)
+    store, state = _store_and_state(app, name, location)
     runner = WorkflowRunner(app.backend(), store, Workflow(name, ()), env={})
     runner.state = state
     canceled = runner.cancel()

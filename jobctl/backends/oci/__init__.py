@@ -24,6 +24,7 @@ from jobctl.backends.base import (
 )
 from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients
+from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
 from jobctl.backends.settings import OciSettings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
 
@@ -247,6 +248,31 @@ class OciBackend:
             query, start, end,
         )
         return iter(self._call("searching logs", list, records))
+
+    # --- workflows -----------------------------------------------------------------------------------
+    def _storage(self) -> ObjectStorage:
+        return ObjectStorage(self.clients.object_storage, self.oci)
+
+    def workflow_store(self, location: str | None) -> ObjectStorageStore:
+        if not location:
+            raise ConfigError(
+                "workflows on the oci backend keep their state in Object Storage",
+                hint="set spec.state: oci://bucket@namespace/prefix (or pass --state to workflow status/cancel)",
+            )
+        return ObjectStorageStore(self._storage(), location)
+
+    def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
+        """outputs.json under the JOBCTL_OUTPUT_URI the run was started with (jobctl.outputs uploads it)."""
+        raw = self._get_run(run_id)
+        override = getattr(raw, "job_configuration_override_details", None)
+        uri = (getattr(override, "environment_variables", None) or {}).get("JOBCTL_OUTPUT_URI")
+        if not uri:
+            return None
+        namespace, bucket, prefix = parse_uri(uri)
+        value = self._storage().get_json(namespace, bucket, f"{prefix}/outputs.json" if prefix else "outputs.json")
+        if value is not None and not isinstance(value, dict):
+            raise JobctlError(f"outputs.json of run {run_id} must hold a JSON object")
+        return value
 
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
         collected: list[LogLine] = []

@@ -112,6 +112,7 @@ class Clients:
     data_science: Any
     log_search: Any
     retry: Any
+    object_storage: Any = None
 
 
 def build_clients(settings: OciSettings) -> Clients:
@@ -135,4 +136,7 @@ def build_clients(settings: OciSettings) -> Clients:
     log_search = oci.loggingsearch.LogSearchClient(
         config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
     )
-    return Clients(data_science, log_search, common["retry_strategy"])
+    object_storage = oci.object_storage.ObjectStorageClient(
+        config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
+    )
+    return Clients(data_science, log_search, common["retry_strategy"], object_storage)

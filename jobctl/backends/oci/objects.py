@@ -1,0 +1,96 @@
+"""Workflow state and run outputs in OCI Object Storage, under a workflow's `state` location."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from jobctl.errors import ConfigError, JobctlError
+
+_URI = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)(?:/(?P<prefix>.*))?$")
+MAX_OBJECT_BYTES = 4 * 1024 * 1024
+
+
+def parse_uri(uri: str) -> tuple[str, str, str]:
+    """oci://bucket@namespace/prefix -> (namespace, bucket, prefix without surrounding slashes)."""
+    match = _URI.match(uri)
+    if match is None:
+        raise ConfigError(f"{uri!r} is not an Object Storage location", hint="write oci://bucket@namespace/prefix")
+    return match["namespace"], match["bucket"], (match["prefix"] or "").strip("/")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text) or "-"
+
+
+class ObjectStorage:
+    """get/put of small JSON objects, with 404 meaning 'not there'."""
+
+    def __init__(self, client: Any, oci: Any) -> None:
+        self.client = client
+        self.oci = oci
+
+    def get_json(self, namespace: str, bucket: str, name: str) -> Any:
+        try:
+            response = self.client.get_object(namespace, bucket, name)
+        except self.oci.exceptions.ServiceError as exc:
+            if exc.status == 404:
+                return None
+            raise JobctlError(f"reading oci://{bucket}@{namespace}/{name}: {exc.code} ({exc.status}): "
+                              f"{exc.message}") from exc
+        body = response.data.content
+        if len(body) > MAX_OBJECT_BYTES:
+            raise JobctlError(f"oci://{bucket}@{namespace}/{name} is larger than 4 MiB")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise JobctlError(f"oci://{bucket}@{namespace}/{name} is not valid JSON: {exc}") from exc
+
+    def put_json(self, namespace: str, bucket: str, name: str, value: Any) -> None:
+        body = json.dumps(value, indent=2, sort_keys=True).encode()
+        try:
+            self.client.put_object(namespace, bucket, name, body, content_type="application/json")
+        except self.oci.exceptions.ServiceError as exc:
+            raise JobctlError(f"writing oci://{bucket}@{namespace}/{name}: {exc.code} ({exc.status}): "
+                              f"{exc.message}") from exc
+
+    def names(self, namespace: str, bucket: str, prefix: str) -> list[str]:
+        found: list[str] = []
+        start = None
+        while True:
+            kwargs: dict[str, Any] = {"prefix": prefix, "fields": "name"}
+            if start:
+                kwargs["start"] = start
+            response = self.client.list_objects(namespace, bucket, **kwargs)
+            found.extend(o.name for o in response.data.objects or [])
+            start = response.data.next_start_with
+            if not start:
+                return found
+
+
+class ObjectStorageStore:
+    """`<prefix>/<workflow>/state.json`; run outputs under `<prefix>/<workflow>/<run>/<step>/<combination>/`."""
+
+    def __init__(self, storage: ObjectStorage, uri: str) -> None:
+        self.storage = storage
+        self.namespace, self.bucket, self.prefix = parse_uri(uri)
+
+    def _path(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def load(self, name: str) -> dict[str, Any] | None:
+        state = self.storage.get_json(self.namespace, self.bucket, self._path(name, "state.json"))
+        return state if isinstance(state, dict) else None
+
+    def save(self, name: str, state: dict[str, Any]) -> None:
+        self.storage.put_json(self.namespace, self.bucket, self._path(name, "state.json"), state)
+
+    def names(self) -> list[str]:
+        base = self._path()
+        found = self.storage.names(self.namespace, self.bucket, f"{base}/" if base else "")
+        cut = len(base) + 1 if base else 0
+        return sorted({n[cut:].split("/")[0] for n in found if n.endswith("/state.json") and n[cut:].count("/") == 1})
+
+    def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
+        return f"oci://{self.bucket}@{self.namespace}/{self._path(name, run, step, _slug(key))}/"
