@@ -40,5 +40,5 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
             yield Harness(
                 oci_backend(fake, tmp_path),
                 missing_run_id="ocid1.datasciencejobrun.oc1.iad.doesnotexist",
-                missing_job_id="ocid1.datasciencejob.oc1.iad.doesnotexist",
+                missing_job_id="ocid1.datasciencejob.oc1.iad.doesnotexist", fake=fake,
             )

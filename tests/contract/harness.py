@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from jobctl.backends.base import Backend
 from jobctl.engine import follow_logs
@@ -16,6 +17,7 @@ class Harness:
     timeout: float = 30.0
     missing_run_id: str = "run-doesnotexist"
     missing_job_id: str = "job-doesnotexist"
+    fake: Any = None  # the fake OCI server behind an oci backend
 
     def log_text(self, run_id: str) -> str:
         """Every line the run wrote, once it is over and its log drained."""

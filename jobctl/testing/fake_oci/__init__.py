@@ -47,6 +47,8 @@ Python API::
   then loses the response. `fake.faults.latency` delays every request; `fake.faults.clear()`.
 - `fake.requests` lists `RequestRecord(method, path, query, status, retry_token)`; `fake.count("GET",
   r"/jobs$")` counts them; `fake.clear_requests()`.
+- `fake.max_in_flight` is the most requests handled at once (a concurrency bound a client must keep;
+  injected latency counts) since the start or `fake.reset_max_in_flight()`; `fake.in_flight` is now.
 - `fake.create_job(details)`, `fake.put_artifact(job_id, data)` seed state without HTTP; `fake.job(id)`,
   `fake.run(id)`, `fake.jobs()`, `fake.runs()`, `fake.artifact(id)`, `fake.logs(run_id)` inspect it.
 - Lists take compartmentId (required), the SDK's filters, sortBy/sortOrder (timeCreated newest first,

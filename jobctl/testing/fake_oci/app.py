@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from jobctl.testing.fake_oci import api_jobs, api_runs, api_search
+from jobctl.testing.fake_oci import api_jobs, api_objects, api_runs, api_search
 from jobctl.testing.fake_oci.errors import ApiError, invalid, limit_exceeded, missing
 from jobctl.testing.fake_oci.faults import FaultInjector
 from jobctl.testing.fake_oci.messages import Request, Response, error_response
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 ANONYMOUS_USER = "ocid1.user.oc1..anonymous"
-ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_search.ROUTES])
+ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_search.ROUTES, *api_objects.ROUTES])
 
 
 class DropConnection(Exception):
@@ -62,15 +62,58 @@ class Journal:
             self._records.clear()
 
 
+class InFlight:
+    """How many requests the app is handling right now, and the most it handled at once (`peak`).
+
+    A request counts from the moment the app receives it (before any injected latency) until its
+    response is ready to be written, so a client that waits for each response before sending its
+    next request on that connection never counts twice.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current = 0
+        self._peak = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._current += 1
+            self._peak = max(self._peak, self._current)
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._current -= 1
+
+    @property
+    def current(self) -> int:
+        with self._lock:
+            return self._current
+
+    @property
+    def peak(self) -> int:
+        with self._lock:
+            return self._peak
+
+    def reset(self) -> None:
+        """Start a new measurement: the peak becomes the number in flight now."""
+        with self._lock:
+            self._peak = self._current
+
+
 class FakeApp:
     def __init__(self, services: Services, keys: KeyRing, faults: FaultInjector, journal: Journal) -> None:
         self.services = services
         self.keys = keys
         self.faults = faults
         self.journal = journal
+        self.in_flight = InFlight()
         self.verify_signatures = True
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self.in_flight:
+            return self._call(environ, start_response)
+
+    def _call(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ["REQUEST_METHOD"]).upper()
         raw_target = str(environ.get("REQUEST_URI") or _target_from(environ))
         raw_path, _, raw_query = raw_target.partition("?")

@@ -161,6 +161,19 @@ class FakeOCI:
     def clear_requests(self) -> None:
         self.journal.clear()
 
+    @property
+    def in_flight(self) -> int:
+        """How many requests the fake is handling right now (injected latency included)."""
+        return self.app.in_flight.current
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the fake handled at once since it started or `reset_max_in_flight()`."""
+        return self.app.in_flight.peak
+
+    def reset_max_in_flight(self) -> None:
+        self.app.in_flight.reset()
+
     # State --------------------------------------------------------------------------------------------
 
     def create_job(self, details: dict[str, Any], *, created_by: str = "ocid1.user.oc1..seeded") -> dict[str, Any]:

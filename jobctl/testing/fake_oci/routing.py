@@ -42,7 +42,9 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return re.compile(re.sub(r"\\{\w+\\}", "([^/]+)", re.escape(self.template)) + "$")
+        """`{name}` matches one path segment; `{name*}` the rest of the path (object names with '/')."""
+        escaped = re.sub(r"\\{\w+\\\*\\}", "(.+)", re.escape(self.template))
+        return re.compile(re.sub(r"\\{\w+\\}", "([^/]+)", escaped) + "$")
 
 
 class Router:

@@ -14,7 +14,7 @@ import random
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +25,13 @@ from jobctl.testing.fake_oci.lifecycle import (
     ACTIVE_RUN_STATES,
     CANCELING,
     DELETED,
+    SUCCEEDED,
     RunRecord,
     Workload,
     advance,
     echo_workload,
     log_details_for,
+    workload_view,
 )
 from jobctl.testing.fake_oci.logsearch import STDOUT, LogRecord, LogStore
 from jobctl.testing.fake_oci.wire import format_time, new_ocid
@@ -93,6 +95,7 @@ class Store:
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, RunRecord] = {}
         self.logs = LogStore(self.limits.max_log_records)
+        self.objects: dict[tuple[str, str, str], Any] = {}  # (namespace, bucket, name) -> api_objects.StoredObject
         self._seq = 0
 
     def now(self) -> float:
@@ -223,11 +226,30 @@ class Store:
         """Advance one run one step; the lines its workload prints become log records."""
         record = self.run(run_id)
         now = self.now()
-        lines = advance(record, self.job(record.resource["jobId"]).resource, now, self.workload)
+        job = self.job(record.resource["jobId"]).resource
+        before = record.state
+        lines = advance(record, job, now, self.workload)
         if record.resource.get("logDetails"):
             for line in lines:
                 self.add_log(record, line, now, None, STDOUT)
+        if before != SUCCEEDED and record.state == SUCCEEDED:
+            self._report_outputs(workload_view(record.resource, job).env, now)
         return record.state
+
+    def _report_outputs(self, env: Mapping[str, str], now: float) -> None:
+        """What a job calling jobctl.outputs.write() would upload: env METRIC_<NAME>=<number> become
+        {"metrics": {"<name>": number}} in outputs.json under the run's JOBCTL_OUTPUT_URI."""
+        from jobctl.testing.fake_oci.api_objects import StoredObject
+
+        match = re.match(r"^oci://([^@/]+)@([^/]+)/(.*)$", env.get("JOBCTL_OUTPUT_URI", ""))
+        metrics = {k[len("METRIC_"):].lower(): float(v) for k, v in env.items() if k.startswith("METRIC_")}
+        if match is None or not metrics:
+            return
+        bucket, namespace, prefix = match.groups()
+        body = json.dumps({"metrics": metrics, "env": dict(env)}).encode()
+        name = f"{prefix.rstrip('/')}/outputs.json" if prefix else "outputs.json"
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        self.objects[(namespace, bucket, name)] = StoredObject(body, "application/json", digest, digest, now)
 
     def step_all(self) -> int:
         """Advance every unfinished run one step; returns how many changed state."""
