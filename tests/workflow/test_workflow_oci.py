@@ -1,0 +1,84 @@
+"""The model-selection example on the oci backend against the fake, running the example's real code.
+
+The fake never runs code by itself; this test gives it a workload that unpacks each job's uploaded
+artifact and runs its entrypoint with the run's environment, then uploads outputs.json where the run
+was told to (JOBCTL_OUTPUT_URI) — what OCI and jobctl.outputs do together.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobctl.testing.fake_oci import FakeOCI
+from jobctl.testing.fake_oci.api_objects import StoredObject
+from jobctl.testing.fake_oci.lifecycle import WorkloadRun
+from tests.conftest import EXAMPLES
+
+STATE = "oci://ml-state@mytenancy/jobctl"
+
+
+def real_workload(fake: FakeOCI):
+    def run(view: WorkloadRun) -> tuple[list[str], int | None]:
+        with tempfile.TemporaryDirectory() as work:
+            zipfile.ZipFile(io.BytesIO(fake.artifact(view.job_id) or b"")).extractall(work)
+            outputs = Path(work) / "outputs"
+            outputs.mkdir()
+            env = {**view.env, "JOBCTL_OUTPUT_DIR": str(outputs), "PATH": "/usr/bin:/bin"}
+            proc = subprocess.run([sys.executable, env["JOB_RUN_ENTRYPOINT"]], cwd=work, env=env,
+                                  capture_output=True, text=True, timeout=60, check=False)
+            report = outputs / "outputs.json"
+            uri = view.env.get("JOBCTL_OUTPUT_URI", "")
+            if report.exists() and uri.startswith("oci://"):
+                bucket, rest = uri[len("oci://"):].split("@", 1)
+                namespace, prefix = rest.split("/", 1)
+                body = report.read_bytes()
+                fake.store.objects[(namespace, bucket, prefix.rstrip("/") + "/outputs.json")] = StoredObject(
+                    body, "application/json", "e", "m", 0.0)
+            return proc.stdout.splitlines() + proc.stderr.splitlines(), proc.returncode
+    return run
+
+
+@pytest.fixture
+def oci_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
+    with FakeOCI() as fake:
+        fake.workload = real_workload(fake)
+        for name, value in {
+            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")),
+            "JOBCTL_OCI_ENDPOINT": fake.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
+            "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..ms", "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.ms",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+def test_model_selection_on_oci_keeps_state_and_outputs_in_object_storage(jobctl, oci_env: FakeOCI,
+                                                                          tmp_path: Path) -> None:
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    flow = tmp_path / "workflow.yaml"
+    flow.write_text((EXAMPLES / "model-selection" / "workflow.yaml").read_text().replace(
+        "  # state: oci://my-bucket@my-namespace/jobctl", f"  state: {STATE}"))
+    result = jobctl("workflow", "run", str(flow))
+    assert result.exit_code == 0, result.stderr
+    status = jobctl("workflow", "status", "model-selection", "--state", STATE, "-o", "json")
+    assert status.exit_code == 0, status.stderr
+    state = json.loads(status.stdout)
+    tune = state["steps"]["tune"]
+    scores = {r["env"]["MODEL"]: r["outputs"]["metrics"]["val_auc"] for r in tune["runs"]}
+    best_model = max(scores, key=scores.__getitem__)
+    [train] = state["steps"]["train"]["runs"]
+    assert train["env"]["MODEL"] == best_model
+    names = sorted(n for ns, bucket, n in oci_env.store.objects if (ns, bucket) == ("mytenancy", "ml-state"))
+    assert "jobctl/model-selection/state.json" in names
+    assert sum(n.endswith("/outputs.json") for n in names) == 4  # three tune runs and the final one
+    without_state = jobctl("workflow", "status", "model-selection")
+    assert without_state.exit_code == 6
+    assert "spec.state" in without_state.stderr
