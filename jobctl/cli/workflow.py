@@ -38,8 +38,10 @@ def _load(app: AppContext, paths: tuple[str, ...]) -> Any:
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...")
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="A value for ${{ env.K }} (repeatable).")
 @click.option("--restart", is_flag=True, help="Start over instead of resuming the last run of this workflow.")
+@click.option("-F", "--follow", is_flag=True, help="Stream the runs' output, each line prefixed [step run].")
 @pass_app
-def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], restart: bool) -> None:
+def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], restart: bool,
+                follow: bool) -> None:
     """Run (or resume) the workflow in FILE; its jobs must be applied.
 
     Steps run in the order their `needs` give; a step's matrix runs in parallel (at most maxParallel
@@ -51,14 +53,22 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     Examples:
       jobctl workflow run specs-examples/model-selection/workflow.yaml
       jobctl workflow run flow.yaml --env DATASET=2024-q4 --restart
+      jobctl workflow run flow.yaml --follow
     """
     from jobctl.engine import parse_assignments
+    from jobctl.render.human import format_log
     from jobctl.workflow.runner import WorkflowRunner
 
     workflow = _load(app, paths)
     backend = app.backend()
+    sanitize = app.printer().rich or _isatty(app.stdout)
+
+    def show(step: str, run: str, line: Any) -> None:
+        app.stdout.write(format_log(line, timestamps=False, sanitize=sanitize, prefix=f"[{step} {run}] ") + "\n")
+        app.stdout.flush()
+
     runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow,
-                            env=parse_assignments(env, "--env"), on_event=app.info)
+                            env=parse_assignments(env, "--env"), on_event=app.info, on_log=show if follow else None)
     state = runner.prepare(restart=restart)
     app.info(f"workflow {workflow.name}: run {state['run']}")
     try:
@@ -76,6 +86,13 @@ state_option = click.option(
 )
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def _store_and_state(app: AppContext, name: str, location: str | None) -> tuple[Any, dict[str, Any]]:
     store = app.backend().workflow_store(location)
     state = store.load(name)
@@ -88,14 +105,19 @@ def _store_and_state(app: AppContext, name: str, location: str | None) -> tuple[
 @command.command("status")
 @click.argument("name", required=False)
 @state_option
+@click.option("--once", is_flag=True, help="On a terminal, print once instead of following a running workflow.")
 @output_option()
 @pass_app
-def status_command(app: AppContext, *, name: str | None, location: str | None, output: str | None) -> None:
+def status_command(app: AppContext, *, name: str | None, location: str | None, once: bool,
+                   output: str | None) -> None:
     """Show the steps and runs of a workflow's last run (or list the workflows run here).
+
+    On a terminal, a running workflow's tree is redrawn until it finishes (Ctrl-C to leave).
 
     \b
     Examples:
       jobctl workflow status
+      jobctl workflow status model-selection
       jobctl workflow status model-selection -o json
     """
     from jobctl.render.machine import dumps, envelope
@@ -110,11 +132,58 @@ def status_command(app: AppContext, *, name: str | None, location: str | None, o
         app.printer().table(["WORKFLOW", "RUN", "STATUS", "STARTED"],
                             [[s["workflow"], s["run"], s["status"], s["started"]] for s in states])
         return
-    _, state = _store_and_state(app, name, location)
+    store, state = _store_and_state(app, name, location)
     if fmt != "table":
         click.echo(dumps(state, fmt), nl=False)
         return
-    _print_tree(app, state)
+    printer = app.printer()
+    if not printer.rich:
+        _print_tree(app, state)
+        return
+    if once or state["status"] != "running":
+        printer.console.print(_rich_tree(state))
+        return
+    _watch(printer.console, store, name, state)
+
+
+def _watch(console: Any, store: Any, name: str, state: dict[str, Any]) -> None:
+    import time
+
+    from rich.live import Live
+
+    try:
+        with Live(_rich_tree(state), console=console, refresh_per_second=2) as live:
+            while state["status"] == "running":
+                time.sleep(1.0)
+                state = store.load(name) or state
+                live.update(_rich_tree(state))
+    except KeyboardInterrupt:
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+
+
+_COLOURS = {"succeeded": "green", "SUCCEEDED": "green", "failed": "red", "FAILED": "red", "running": "cyan",
+            "IN_PROGRESS": "cyan", "canceled": "yellow", "CANCELED": "yellow", "skipped": "dim", "pending": "dim"}
+
+
+def _rich_tree(state: dict[str, Any]) -> Any:
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def paint(text: str) -> str:
+        colour = _COLOURS.get(text)
+        return f"[{colour}]{text}[/]" if colour else text
+
+    tree = Tree(f"[bold]{state['workflow']}[/]  run {state['run']}  {paint(state['status'])}")
+    for step_name in state.get("order") or sorted(state["steps"]):
+        record = state["steps"][step_name]
+        error = f"  [red]{escape(record['error'])}[/]" if record.get("error") else ""
+        branch = tree.add(f"[bold]{step_name}[/] {paint(record['status'])}{error}")
+        for entry in record["runs"]:
+            metrics = (entry.get("outputs") or {}).get("metrics") or {}
+            shown = " ".join(f"{k}={v}" for k, v in metrics.items())
+            star = "  [bold green]★ selected[/]" if entry["id"] == record.get("best") else ""
+            branch.add(f"{escape(entry['key'])}  {paint(entry['state'])}  [dim]{entry['id']}[/]  {shown}{star}")
+    return tree
 
 
 def _print_tree(app: AppContext, state: dict[str, Any]) -> None:

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from jobctl.backends.base import SUCCEEDED, Backend, JobState, RunState
-from jobctl.engine import resolve_job, worst_exit_code
-from jobctl.errors import ExitCode
+from jobctl.backends.base import SUCCEEDED, Backend, JobState, LogLine, RunState
+from jobctl.engine import follow_logs, resolve_job, worst_exit_code
+from jobctl.errors import ExitCode, WaitTimeoutError
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Step, Workflow
 from jobctl.workflow.state import StateStore
 
 Event = Callable[[str], None]
+LogSink = Callable[[str, str, LogLine], None]  # (step, run name, line)
 
 
 def combo_key(combo: Mapping[str, str]) -> str:
@@ -64,6 +65,7 @@ class WorkflowRunner:
         self, backend: Backend, store: StateStore, workflow: Workflow, *, env: Mapping[str, str],
         on_event: Event = lambda message: None, read_outputs: Callable[[str], dict[str, Any] | None] | None = None,
         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+        on_log: LogSink | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
@@ -73,6 +75,7 @@ class WorkflowRunner:
         self.read_outputs = read_outputs or (lambda run_id: backend.read_outputs(run_id=run_id))
         self.sleep = sleep
         self.clock = clock
+        self.on_log = on_log
         self.state: dict[str, Any] = {}
 
     # --- state -------------------------------------------------------------------------------------
@@ -181,6 +184,8 @@ class WorkflowRunner:
 
     def _wait(self, step: Step, record: dict[str, Any], runs: list[dict[str, Any]], deadline: float | None) -> bool:
         """Poll until every run is terminal (recording each change); False if the step timed out."""
+        if self.on_log is not None:
+            return self._follow(step, runs, deadline)
         interval = max(float(getattr(self.backend, "poll_interval", 1.0)), 0.05)
         while True:
             pending = [r for r in runs if r["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")]
@@ -193,6 +198,26 @@ class WorkflowRunner:
                     self.backend.cancel_run(run_id=entry["id"])
                 return False
             self.sleep(interval)
+
+    def _follow(self, step: Step, runs: list[dict[str, Any]], deadline: float | None) -> bool:
+        """Like _wait, streaming the runs' log lines to on_log as they come."""
+        assert self.on_log is not None
+        by_id = {entry["id"]: entry for entry in runs}
+        active = [i for i, e in by_id.items() if e["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")]
+        try:
+            for event in follow_logs(self.backend, active, sleep=self.sleep, clock=self.clock,
+                                     timeout=None if deadline is None else max(0.0, deadline - self.clock())):
+                if event.line is not None:
+                    self.on_log(step.name, by_id[event.run_id]["name"], event.line)
+                if event.run is not None:
+                    self._record(by_id[event.run_id], event.run, step)
+        except WaitTimeoutError:
+            for run_id in active:
+                self.backend.cancel_run(run_id=run_id)
+            return False
+        for run_id in active:
+            self._record(by_id[run_id], self.backend.get_run(run_id=run_id), step)
+        return True
 
     def _record(self, entry: dict[str, Any], run: RunState, step: Step) -> None:
         if run.state == entry["state"]:

@@ -195,3 +195,13 @@ def test_status_lists_workflows_and_cancel_stops_active_runs(jobctl, tmp_path: P
     finally:
         process.kill()
     assert state(jobctl, "flow")["status"] in ("canceled", "failed")
+
+
+def test_follow_streams_every_runs_output_prefixed_by_step_and_run(jobctl) -> None:
+    assert jobctl("apply", str(EXAMPLE)).exit_code == 0
+    result = jobctl("workflow", "run", str(EXAMPLE / "workflow.yaml"), "--follow")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for model in ("logreg", "knn", "forest"):
+        assert sum(line.startswith(f"[tune model-selection-tune-{model}] model={model} val_auc=") for line in lines) == 1
+    assert sum(line.startswith("[train model-selection-train] final model=") for line in lines) == 1
