@@ -203,5 +203,6 @@ def test_follow_streams_every_runs_output_prefixed_by_step_and_run(jobctl) -> No
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     for model in ("logreg", "knn", "forest"):
-        assert sum(line.startswith(f"[tune model-selection-tune-{model}] model={model} val_auc=") for line in lines) == 1
+        prefix = f"[tune model-selection-tune-{model}] model={model} val_auc="
+        assert sum(line.startswith(prefix) for line in lines) == 1
     assert sum(line.startswith("[train model-selection-train] final model=") for line in lines) == 1
