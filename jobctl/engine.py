@@ -212,11 +212,12 @@ def parse_matrix(values: Sequence[str]) -> list[dict[str, str]]:
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
 
 
-def _run_name(base: str, overrides: Mapping[str, str], when: datetime, matrix: bool) -> str:
-    if matrix:
-        suffix = "-".join(f"{v}" for v in overrides.values())
-        return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
-    return base
+def _run_name(base: str, combination: Mapping[str, str]) -> str:
+    """Matrix runs are named after their values: train-run-20261126-101500-xgb-3."""
+    if not combination:
+        return base
+    suffix = "-".join(combination.values())
+    return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
 
 
 def plan_runs(
@@ -238,7 +239,7 @@ def plan_runs(
         token = retry_token(idempotency_key, job.id, *sorted(f"{k}={v}" for k, v in combo.items())) \
             if idempotency_key else None
         requests.append(RunRequest(
-            _run_name(base_name, combo, when, bool(matrix)), {**base_env, **overrides}, final_args,
+            _run_name(base_name, combo), {**base_env, **overrides}, final_args,
             overrides, token,
         ))
     return requests

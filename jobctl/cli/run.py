@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from jobctl.cli.options import output_option, pass_app, show_secrets_option, tim
 from jobctl.cli.watch import follow_runs, wait_runs
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.render.machine import dumps, envelope, run_dict
+
+if TYPE_CHECKING:
+    from jobctl.spec.model import JobSpec
 
 DEFAULT_SPEC = "job.yaml"
 
@@ -47,11 +51,9 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) 
     return job
 
 
-def _warn_if_stale(app: AppContext, job: JobState, spec: object) -> None:
+def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
     from jobctl.plan.desired import desired_job
-    from jobctl.spec.model import JobSpec
 
-    assert isinstance(spec, JobSpec)
     if job.spec_hash and desired_job(spec).spec_hash != job.spec_hash:
         app.info(f"Warning: the spec of {spec.name!r} has changed since it was applied; "
                  "this run uses the applied job (`jobctl apply` to update it)")

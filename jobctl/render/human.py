@@ -6,7 +6,7 @@ Rich is imported only on the interactive path, so scripted use pays nothing for 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
@@ -192,7 +192,7 @@ def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) ->
     _print_env(printer, run.env, show_secrets)
 
 
-def _print_env(printer: Printer, env: dict[str, str] | Any, show_secrets: bool) -> None:
+def _print_env(printer: Printer, env: Mapping[str, str], show_secrets: bool) -> None:
     for index, (key, value) in enumerate(sorted(mask_env(env, show_secrets).items())):
         printer.line(f"{'Env:' if index == 0 else '':<11}{key}={value}")
 
