@@ -35,8 +35,7 @@ demo: install
 	$(BIN)/jobctl run hello --env MODEL=xgb --follow
 
 bench: install
-	$(BIN)/python benchmarks/startup.py
-	$(BIN)/python benchmarks/plan_scale.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

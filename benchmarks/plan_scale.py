@@ -43,7 +43,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=1000)
     count = parser.parse_args().jobs
-    work = Path(tempfile.mkdtemp(prefix="jobctl-plan-scale-"))
+    with tempfile.TemporaryDirectory(prefix="jobctl-plan-scale-") as temp:
+        measure(Path(temp), count)
+
+
+def measure(work: Path, count: int) -> None:
     spec = work / "jobs.yaml"
     spec.write_text("---\n".join(JOB.format(i=i) for i in range(count)), encoding="utf-8")
     with FakeOCI(auto_progress=False) as fake:

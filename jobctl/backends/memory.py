@@ -13,9 +13,8 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobctl.artifact import Artifact
 from jobctl.backends.base import (
     ACCEPTED,
     CANCELED,
@@ -32,6 +31,9 @@ from jobctl.backends.base import (
 )
 from jobctl.errors import ConflictError, NotFoundError
 from jobctl.workflow.state import MemoryStore
+
+if TYPE_CHECKING:
+    from jobctl.artifact import Artifact
 
 Program = Callable[[RunState], tuple[list[str], int | None]]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobctl.backends.base import JobState
-from jobctl.plan.desired import DesiredJob
+if TYPE_CHECKING:
+    from jobctl.backends.base import JobState
+    from jobctl.plan.desired import DesiredJob
 
 
 class Action(str, enum.Enum):

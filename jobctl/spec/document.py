@@ -124,10 +124,11 @@ def _set(data: Any, path: JsonPath, value: Any) -> None:
     data[path[-1]] = value
 
 
-def _from_cache(path: Path, shown: str, hook: ScalarHook | None) -> list[Document] | None:
-    located = _cache_file(path)
-    if located is None:
-        return None
+_made_dirs: set[Path] = set()
+
+
+def _from_cache(located: tuple[Path, tuple[Any, ...]], shown: str, path: Path,
+                hook: ScalarHook | None) -> list[Document] | None:
     file, key = located
     try:
         entry = marshal.loads(file.read_bytes())
@@ -145,20 +146,21 @@ def _from_cache(path: Path, shown: str, hook: ScalarHook | None) -> list[Documen
     return documents
 
 
-def _to_cache(path: Path, documents: list[Document]) -> None:
-    located = _cache_file(path)
-    if located is None:
-        return
+def _to_cache(located: tuple[Path, tuple[Any, ...]], documents: list[Document]) -> None:
     file, key = located
     docs = []
     for document in documents:
-        data = marshal.loads(marshal.dumps(document.data))  # a copy, to put the raw text back
-        for site_path, text, _, _ in document.sites:
-            _set(data, site_path, text)  # never store interpolated values: they may be secrets
+        data = document.data
+        if document.sites:
+            data = marshal.loads(marshal.dumps(data))  # a copy, to put the raw text back
+            for site_path, text, _, _ in document.sites:
+                _set(data, site_path, text)  # never store interpolated values: they may be secrets
         docs.append({"index": document.index, "data": data, "start": document.start,
                      "values": document.values, "keys": document.keys, "sites": document.sites})
     try:
-        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if file.parent not in _made_dirs:
+            file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _made_dirs.add(file.parent)
         partial = file.with_name(f".{file.name}.{os.getpid()}")
         partial.write_bytes(marshal.dumps({"key": key, "docs": docs}))
         partial.replace(file)
@@ -170,17 +172,19 @@ def read_documents(
     path: Path, shown: str, hook: ScalarHook | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
     """Every document of one file; problems come back as diagnostics, never exceptions."""
-    cached = _from_cache(path, shown, hook)
-    if cached is not None:
-        return cached, []
+    located = _cache_file(path)
+    if located is not None:
+        cached = _from_cache(located, shown, path, hook)
+        if cached is not None:
+            return cached, []
     text = _read_text(path, shown)
     if isinstance(text, Diagnostic):
         return [], [text]
     from jobctl.spec import yamlparse
 
     documents, problems = yamlparse.parse(text, path, shown, hook)
-    if documents and not problems:
-        _to_cache(path, documents)
+    if located is not None and documents and not problems:
+        _to_cache(located, documents)
     return documents, problems
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from jobctl.artifact import Artifact
+from jobctl import log
 from jobctl.backends.base import (
     ACTIVE_STATES,
     CANCELED,
@@ -32,7 +29,9 @@ from jobctl.backends.local.store import Store, default_home, ensure_private_dir,
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
 from jobctl.workflow.state import DirectoryStore
 
-_log = logging.getLogger("jobctl.local")
+if TYPE_CHECKING:
+    from jobctl.artifact import Artifact
+
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
 
@@ -70,7 +69,7 @@ class LocalBackend:
     def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
         artifact_path = str(self._store_artifact(artifact)) if artifact else None
         job_id = new_id("job")
-        _log.info("creating job %s (artifact %s)", definition.name, artifact_path or "none")
+        log.info("jobctl.local", "creating job %s (artifact %s)", definition.name, artifact_path or "none")
         with self.store.transaction() as db:
             existing = db.execute("SELECT id FROM jobs WHERE retry_token = ?", (retry_token,)).fetchone()
             if existing:
@@ -125,6 +124,9 @@ class LocalBackend:
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None,
     ) -> RunState:
+        import shutil  # start-up of listing commands does not pay for these
+        import subprocess
+
         job = self.get_job(job_id=job_id)
         if job.definition and job.definition.runtime_type == "container" and not (
             shutil.which("docker") or shutil.which("podman")
@@ -168,7 +170,7 @@ class LocalBackend:
                 )
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             self.store.set_run(run_id, supervisor_pid=process.pid)
-            _log.info("run %s: supervisor pid %d, directory %s", run_id, process.pid, directory)
+            log.info("jobctl.local", "run %s: supervisor pid %d, directory %s", run_id, process.pid, directory)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
         return self.get_run(run_id=run_id)
@@ -199,7 +201,7 @@ class LocalBackend:
         for row in self.store.query(sql, params):
             # conditional write: the supervisor may have just recorded a result
             if not self._runner_alive(row["id"]) and self.store.finish_run(row["id"], FAILED, None, RUNNER_LOST):
-                _log.info("run %s: its supervisor is gone; marked FAILED", row["id"])
+                log.info("jobctl.local", "run %s: its supervisor is gone; marked FAILED", row["id"])
 
     def get_run(self, *, run_id: str) -> RunState:
         self._reap(run_id=run_id)
@@ -254,6 +256,11 @@ class LocalBackend:
         lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
         complete = run.terminal and new_offset >= logfile.file_size(path)
         return LogBatch(tuple(lines), str(new_offset), complete)
+
+    def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
+        """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""
+        self.get_run(run_id=run_id)
+        logfile.copy_text(self._log_path(run_id), out)
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         return read_outputs_file(run_dir(self.home, run_id) / "outputs" / "outputs.json", run_id)

@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobctl.artifact import Artifact
 from jobctl.backends.base import (
     PENDING_HASH_PREFIX,
     RUN_STATES,
@@ -27,6 +26,9 @@ from jobctl.backends.oci.clients import Clients, build_clients
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
 from jobctl.backends.settings import OciSettings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
+
+if TYPE_CHECKING:
+    from jobctl.artifact import Artifact
 
 T = TypeVar("T")
 _log = logging.getLogger("jobctl.oci")

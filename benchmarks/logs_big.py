@@ -1,0 +1,250 @@
+"""`jobctl logs` of a 1 GB local run log: `--tail 100` wall time, full stream to /dev/null throughput, peak RSS.
+
+    .venv/bin/python benchmarks/logs_big.py [--size-mb N] [--runs N] [--stream-runs N]
+
+A tiny job runs once on a private JOBCTL_HOME under /tmp; its run log is then grown to --size-mb
+(default 1024) by appending lines in the local log format (`<ISO ts> <O|E> <text>`, ~100 bytes each,
+one in ten on stderr), written in large blocks. The file is in the page cache when measured (it was
+just written), so this measures jobctl, not the disk; the baselines, measured in the same run on the
+same file, are `tail -n 100`, `cat > /dev/null`, and a plain Python loop that prints the text of
+every line (what `jobctl logs` does, without jobctl), to show what Python can reach. Targets: --tail
+<= 0.2 s, full stream >= 200 MB/s, peak RSS (os.wait4 in a small launcher, see LAUNCHER) <= 80 MB.
+Everything is deleted at the end. It reports and always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+class BenchmarkError(Exception):
+    """The benchmark could not take its measurements (a jobctl call failed); printed, exit status 0."""
+
+
+DEFAULT_SIZE_MB = 1024
+DEFAULT_RUNS = 5
+TAIL = 100
+TARGET_TAIL_SECONDS = 0.2
+TARGET_MB_PER_SECOND = 200.0
+TARGET_RSS_MB = 80.0
+BLOCK_LINES = 40_000
+MB = 1024 * 1024
+
+# Peak RSS through a small launcher process: on Linux a child's ru_maxrss starts at the RSS of the
+# process it was forked from (exec records the old address space's high-water mark), so measuring
+# straight from this script would report this script's own peak for any child. The launcher is a
+# bare interpreter (~14 MB, the floor of what can be reported); it times the command and writes
+# "<seconds> <exit code> <max RSS KiB> <user+sys CPU seconds>" to the file named by its first argument.
+LAUNCHER = """\
+import os, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+elapsed = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    out.write(f"{elapsed} {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} "
+              f"{usage.ru_utime + usage.ru_stime}")
+"""
+PER_LINE_LOOP = """\
+import sys
+out = sys.stdout.buffer
+with open(sys.argv[1], "rb", buffering=1 << 20) as log:
+    for line in log:
+        out.write(line.split(b" ", 2)[2])
+"""
+
+JOB = """\
+apiVersion: jobctl/v1
+kind: Job
+metadata: {name: tiny}
+spec:
+  infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
+  runtime: {type: python, source: ./tiny.py}
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    returncode: int
+    max_rss_mb: float
+    cpu_seconds: float
+    stdout: bytes
+
+
+def console_script(name: str) -> list[str]:
+    script = Path(sys.executable).parent / name
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jobctl"]
+
+
+def run_measured(argv: list[str], env: dict[str, str], *, capture: bool) -> Measured:
+    """Wall time and peak RSS of exactly this command (through LAUNCHER); stdout to a file, or to /dev/null."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result, out = Path(scratch) / "result", Path(scratch) / "out"
+        with out.open("wb") as stdout:
+            subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *argv], env=env, stdin=subprocess.DEVNULL,
+                           stdout=stdout if capture else subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        seconds, code, rss_kb, cpu = result.read_text().split()
+        return Measured(float(seconds), int(code), int(rss_kb) / 1024, float(cpu), out.read_bytes() if capture else b"")
+
+
+def grow_log(log: Path, size: int) -> int:
+    """Append ~100-byte lines until the file holds `size` bytes; the last TAIL lines are `tail-line N`."""
+    base = datetime(2024, 5, 1, tzinfo=timezone.utc).timestamp()
+    written = log.stat().st_size if log.exists() else 0
+    counter = 0
+    prefix = b"2024-05-01T00:00:00.000000Z"
+    with log.open("ab", buffering=8 * MB) as out:
+        while written < size:
+            stamp = datetime.fromtimestamp(base + counter / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            prefix = f"{stamp}Z".encode()
+            block = b"".join(
+                prefix + (b" E " if n % 10 == 0 else b" O ")
+                + b"step=%09d loss=0.%06d lr=0.000300 epoch=%03d msg=the quick brown fox jumps over the dog\n"
+                % (counter + n, (counter + n) % 999_983, (counter + n) // 100_000)
+                for n in range(BLOCK_LINES)
+            )
+            block = block[: max(0, size - written)]
+            block = block[: block.rfind(b"\n") + 1]
+            if not block:
+                break
+            out.write(block)
+            written += len(block)
+            counter += BLOCK_LINES
+        out.write(b"".join(b"%s O tail-line %d\n" % (prefix, n) for n in range(TAIL)))
+    return log.stat().st_size
+
+
+def row(label: str, values: list[float], fmt: str, target: str = "", verdict: str = "") -> str:
+    cells = "".join(f"{v:>10{fmt}}" for v in (statistics.median(values), min(values), max(values)))
+    return f"{label:<48}{cells}  {target:<12}{verdict}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def setup(jobctl: list[str], env: dict[str, str], work: Path) -> str:
+    """Apply the tiny job, run it once, wait for it; returns the run id."""
+    (work / "job.yaml").write_text(JOB, encoding="utf-8")
+    (work / "tiny.py").write_text("print('tiny')\n", encoding="utf-8")
+    steps = [["apply", str(work / "job.yaml")], ["-q", "run", "tiny"]]
+    run_id = ""
+    for step in steps:
+        proc = subprocess.run([*jobctl, *step], env=env, capture_output=True, text=True, check=False, timeout=120)
+        if proc.returncode != 0:
+            raise BenchmarkError(f"jobctl {' '.join(step)} exited {proc.returncode}: {proc.stderr.strip()[-1500:]}")
+        run_id = proc.stdout.strip().split()[0] if step[1] == "run" else run_id
+    waited = subprocess.run([*jobctl, "wait", run_id], env=env, capture_output=True, text=True, check=False,
+                            timeout=120)
+    if waited.returncode != 0:
+        raise BenchmarkError(f"jobctl wait {run_id} exited {waited.returncode}: {waited.stderr.strip()[-1500:]}")
+    return run_id
+
+
+@dataclass(frozen=True)
+class Results:
+    size: int
+    tails: list[Measured]
+    tail_baseline: list[Measured]
+    streams: list[Measured]
+    cats: list[Measured]
+    loops: list[Measured]
+
+
+def measure(jobctl: list[str], env: dict[str, str], work: Path, *, size_mb: int, runs: int, stream_runs: int,
+            ) -> Results:
+    run_id = setup(jobctl, env, work)
+    log = work / "home" / "runs" / run_id / "log"
+    started = time.perf_counter()
+    size = grow_log(log, size_mb * MB)
+    print(f"run {run_id}: log grown to {size / MB:,.0f} MB in {time.perf_counter() - started:.1f} s ({log})",
+          flush=True)
+    tail_argv = [*jobctl, "logs", run_id, "--tail", str(TAIL)]
+    warm = run_measured(tail_argv, env, capture=True)  # warm-up: bytecode
+    lines = warm.stdout.decode(errors="replace").splitlines()
+    if warm.returncode != 0 or len(lines) != TAIL or lines[-1] != f"tail-line {TAIL - 1}":
+        print(f"--tail {TAIL} exited {warm.returncode} with {len(lines)} lines, last {lines[-1:]!r}")
+    return Results(
+        size,
+        tails=[run_measured(tail_argv, env, capture=False) for _ in range(runs)],
+        tail_baseline=[run_measured(["tail", "-n", str(TAIL), str(log)], env, capture=False) for _ in range(runs)],
+        streams=[run_measured([*jobctl, "logs", run_id], env, capture=False) for _ in range(stream_runs)],
+        cats=[run_measured(["cat", str(log)], env, capture=False) for _ in range(stream_runs)],
+        loops=[run_measured([sys.executable, "-c", PER_LINE_LOOP, str(log)], env, capture=False)
+               for _ in range(stream_runs)],
+    )
+
+
+def report(r: Results) -> None:
+    failed = [m for m in (*r.tails, *r.streams) if m.returncode != 0]
+    if failed:
+        print(f"{len(failed)} jobctl logs call(s) failed (exit {failed[0].returncode})")
+    mb = r.size / MB
+    print(f"jobctl logs on a {mb:,.0f} MB local log; {len(r.tails)} --tail and {len(r.streams)} full-stream runs "
+          "after 1 warm-up; median/min/max")
+    print(f"{'':<48}{'median':>10}{'min':>10}{'max':>10}  {'target':<12}result")
+    print("-" * 104)
+    tail_s = [m.seconds for m in r.tails]
+    print(row(f"jobctl logs RUN --tail {TAIL}: wall s", tail_s, ".3f", f"<= {TARGET_TAIL_SECONDS} s",
+              verdict(statistics.median(tail_s) <= TARGET_TAIL_SECONDS)))
+    tail_rss = [m.max_rss_mb for m in r.tails]
+    print(row(f"jobctl logs RUN --tail {TAIL}: peak RSS MB", tail_rss, ".1f", f"<= {TARGET_RSS_MB:.0f} MB",
+              verdict(max(tail_rss) <= TARGET_RSS_MB)))
+    print(row(f"baseline tail -n {TAIL}: wall s", [m.seconds for m in r.tail_baseline], ".3f"))
+    rates = [mb / m.seconds for m in r.streams]
+    print(row("jobctl logs RUN > /dev/null: MB/s", rates, ".1f", f">= {TARGET_MB_PER_SECOND:.0f} MB/s",
+              verdict(statistics.median(rates) >= TARGET_MB_PER_SECOND)))
+    print(row("jobctl logs RUN > /dev/null: wall s", [m.seconds for m in r.streams], ".2f"))
+    stream_rss = [m.max_rss_mb for m in r.streams]
+    print(row("jobctl logs RUN > /dev/null: peak RSS MB", stream_rss, ".1f", f"<= {TARGET_RSS_MB:.0f} MB",
+              verdict(max(stream_rss) <= TARGET_RSS_MB)))
+    cat_rates = [mb / m.seconds for m in r.cats]
+    print(row("baseline cat > /dev/null: MB/s", cat_rates, ".1f"))
+    loop_rates = [mb / m.seconds for m in r.loops]
+    print(row("baseline python per-line loop > /dev/null: MB/s", loop_rates, ".1f"))
+    print(row("baseline python per-line loop: peak RSS MB", [m.max_rss_mb for m in r.loops], ".1f"))
+    tail_ratio = statistics.median(tail_s) / statistics.median(m.seconds for m in r.tail_baseline)
+    print(f"ratio: --tail takes {tail_ratio:.0f}x `tail -n {TAIL}`; the full stream runs at "
+          f"{statistics.median(rates) / statistics.median(cat_rates):.3f}x `cat`'s throughput and "
+          f"{statistics.median(rates) / statistics.median(loop_rates):.2f}x the Python loop's")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=DEFAULT_SIZE_MB, help="log size (default 1024)")
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"timed --tail runs (default {DEFAULT_RUNS})")
+    parser.add_argument("--stream-runs", type=int, default=DEFAULT_RUNS,
+                        help=f"timed full-stream runs (default {DEFAULT_RUNS})")
+    args = parser.parse_args(argv)
+    if args.size_mb < 1 or args.runs < 1 or args.stream_runs < 1:
+        parser.error("--size-mb, --runs and --stream-runs must be at least 1")
+
+    jobctl = console_script("jobctl")
+    work = Path(tempfile.mkdtemp(prefix="jobctl-bench-logs-big-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.update(JOBCTL_HOME=str(work / "home"), PYTHONPYCACHEPREFIX=str(work / "pycache"))
+        results = measure(jobctl, env, work, size_mb=args.size_mb, runs=args.runs, stream_runs=args.stream_runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except BenchmarkError as error:
+        print(f"could not measure: {error}")  # still exit 0: nothing here is a test

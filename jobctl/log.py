@@ -1,0 +1,16 @@
+"""jobctl's -v logging, without paying for `import logging` when nobody asked for it.
+
+`jobctl -v` configures the "jobctl" logger (and so imports logging); until then these calls return
+at once, which keeps start-up of list commands lean.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def info(name: str, message: str, *args: Any) -> None:
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(name).info(message, *args)
