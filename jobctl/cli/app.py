@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("jobctl.cli.runs", "List runs, newest first."),
     "get": ("jobctl.cli.get", "Show one job or run in detail."),
     "delete": ("jobctl.cli.delete", "Delete jobs (refuses while runs are active unless --force)."),
+    "completion": ("jobctl.cli.completion", "Print the shell completion script for bash, zsh or fish."),
 }
 
 BACKENDS = ("local", "oci", "memory")
@@ -54,7 +55,8 @@ class JobctlGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in COMMANDS:
+        # while completing (resilient parsing) an unknown word is not an error: there is just nothing to offer
+        if name and not name.startswith("-") and name not in COMMANDS and not ctx.resilient_parsing:
             import difflib
 
             close = difflib.get_close_matches(name, list(COMMANDS), n=1)
@@ -79,6 +81,8 @@ class JobctlGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            _reader_gone()
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as error:  # the boundary: a bug must still end with a message
@@ -90,6 +94,16 @@ class JobctlGroup(click.Group):
             click.echo(f"Error: internal error: {type(error).__name__}: {error}", err=True)
             click.echo("Hint: rerun with --traceback and report it.", err=True)
             sys.exit(ExitCode.ERROR)
+
+
+def _reader_gone() -> NoReturn:
+    """The reader of stdout went away (`jobctl runs | head`): stop quietly, as `cat` would."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
+    except (OSError, ValueError, AttributeError):
+        pass
+    sys.exit(ExitCode.OK)
 
 
 def _fail(error: JobctlError) -> NoReturn:
@@ -171,6 +185,8 @@ def main() -> None:
     """Console entry point."""
     try:
         cli.main(prog_name="jobctl")
+    except BrokenPipeError:
+        _reader_gone()
     except KeyboardInterrupt:  # raised outside a command, e.g. while parsing
         click.echo("Interrupted.", err=True)
         sys.exit(ExitCode.INTERRUPTED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from jobctl.backends.base import ACTIVE_STATES
+from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
@@ -12,8 +13,8 @@ from jobctl.errors import UsageError
 
 
 @click.command()
-@click.argument("runs", nargs=-1, metavar="RUN...")
-@click.option("--job", "job", help="Cancel every active run of this job.")
+@click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_active_runs)
+@click.option("--job", "job", shell_complete=complete_jobs, help="Cancel every active run of this job.")
 @click.option("-w", "--wait", is_flag=True, help="Wait until the runs have ended.")
 @timeout_option
 @output_option()

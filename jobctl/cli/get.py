@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from jobctl.cli.complete import complete_jobs_and_runs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option
 from jobctl.errors import NotFoundError
@@ -12,7 +13,7 @@ from jobctl.render.machine import dumps, job_dict, run_dict
 
 
 @click.command()
-@click.argument("ref", metavar="JOB|RUN")
+@click.argument("ref", metavar="JOB|RUN", shell_complete=complete_jobs_and_runs)
 @show_secrets_option
 @output_option()
 @pass_app

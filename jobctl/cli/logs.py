@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from jobctl.backends.base import LogLine, RunState
+from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import Duration, output_option, pass_app, timeout_option
 from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
@@ -46,8 +47,9 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
 
 
 @click.command()
-@click.argument("run", required=False)
-@click.option("--job", help="Latest run of this job (default: the job in ./job.yaml, else the latest run).")
+@click.argument("run", required=False, shell_complete=complete_runs)
+@click.option("--job", shell_complete=complete_jobs,
+              help="Latest run of this job (default: the job in ./job.yaml, else the latest run).")
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False), help="Latest run of the job in this spec.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends; exit code mirrors it.")
 @click.option("-n", "--tail", type=click.IntRange(0), default=None, help="Only the last N lines (then follow).")

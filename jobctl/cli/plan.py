@@ -8,8 +8,8 @@ from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
 from jobctl.errors import ExitCode
 from jobctl.plan.model import Plan
-from jobctl.render.human import print_plan
 from jobctl.render.machine import dumps, plan_dict
+from jobctl.render.plan import print_plan
 
 
 def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool) -> Plan:
@@ -27,6 +27,10 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refres
 def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
     if fmt == "table":
         print_plan(app.printer(), plan, show_secrets=app.show_secrets)
+    elif fmt == "markdown":
+        from jobctl.render.markdown import plan_markdown
+
+        click.echo(plan_markdown(plan, show_secrets=app.show_secrets), nl=False)
     else:
         click.echo(dumps(plan_dict(plan, app.show_secrets), fmt), nl=False)
 
@@ -38,7 +42,7 @@ def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.")
 @show_secrets_option
-@output_option()
+@output_option("table", "json", "yaml", "markdown")
 @pass_app
 def command(
     app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, detailed_exitcode: bool,
@@ -56,6 +60,7 @@ def command(
       jobctl plan specs/ --prune
       jobctl plan specs/ --detailed-exitcode   # CI: 0 no changes, 2 changes pending
       jobctl plan job.yaml -o json
+      jobctl plan specs/ -o markdown > plan.md   # for a pull request comment
     """
     app.show_secrets = show_secrets
     plan = compute_plan(app, paths, prune=prune, refresh=refresh)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from jobctl.backends.base import RUN_STATES
+from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option
 from jobctl.render.human import print_runs
@@ -12,7 +13,7 @@ from jobctl.render.machine import dumps, envelope, run_dict
 
 
 @click.command()
-@click.argument("job", required=False)
+@click.argument("job", required=False, shell_complete=complete_jobs)
 @click.option("-s", "--state", "states", multiple=True, type=click.Choice(RUN_STATES, case_sensitive=False),
               help="Only runs in this state (repeatable).")
 @click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most this many runs.")
@@ -30,10 +31,12 @@ def command(
       jobctl runs tune-models --state FAILED
       jobctl runs hello -n 5 -o json
     """
-    from jobctl.engine import resolve_job
-
     backend = app.backend()
-    job_id = resolve_job(backend, job).id if job else None
+    job_id = None
+    if job:
+        from jobctl.engine import resolve_job
+
+        job_id = resolve_job(backend, job).id
     runs = backend.list_runs(job_id=job_id, states=[s.upper() for s in states] or None, limit=limit)
     fmt = app.output_format(output)
     if fmt == "table":

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
+from jobctl.cli.complete import complete_active_runs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...", shell_complete=complete_active_runs)
 @timeout_option
 @output_option()
 @pass_app

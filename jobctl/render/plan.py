@@ -1,0 +1,68 @@
+"""The human rendering of a Plan: Terraform-style symbols, field-level old -> new, secrets masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from jobctl.plan.model import Action, Change, FieldChange, Plan
+from jobctl.render.human import Printer
+from jobctl.secrets import MASK, is_secret, mask_env
+
+_STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
+
+
+def _value(field: str, value: Any, show_secrets: bool) -> str:
+    if value is None:
+        return "(none)"
+    if field.startswith("runtime.env.") and not show_secrets and is_secret(field.rsplit(".", 1)[1]):
+        return MASK
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
+    return str(value)
+
+
+def _field_line(change: FieldChange, show_secrets: bool) -> tuple[str, str]:
+    old, new = _value(change.field, change.old, show_secrets), _value(change.field, change.new, show_secrets)
+    note = "  # forces replacement" if change.forces_replace else ""
+    if change.old is None:
+        return f"      + {change.field}: {new}{note}", "green"
+    if change.new is None:
+        return f"      - {change.field}: {old}{note}", "red"
+    return f"      ~ {change.field}: {old} → {new}{note}", "yellow"
+
+
+def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
+    symbol = change.action.symbol
+    where = f" ({change.job_id})" if change.job_id else ""
+    reason = f"  # {change.reason}" if change.reason and change.action is not Action.CREATE else ""
+    yield f"  {symbol} job {change.name}{where}{reason}", _STYLE[change.action]
+    if change.action is Action.CREATE and change.desired is not None:
+        d = change.desired.definition
+        infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
+        yield f"      runtime: {d.runtime_type}, {d.entrypoint or d.image or ''}", None
+        yield f"      infrastructure: {infra}", None
+        if d.env:
+            env = mask_env(d.env, show_secrets)
+            yield "      env: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())), None
+        if d.args:
+            yield f"      args: {list(d.args)}", None
+    for field_change in change.fields:
+        yield _field_line(field_change, show_secrets)
+
+
+def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> None:
+    for warning in plan.warnings:
+        printer.line(f"Warning: {warning}", "yellow")
+    if not plan.has_changes:
+        printer.line(f"No changes. {len(plan.unchanged)} job(s) up to date.", "green")
+        return
+    for change in plan.changes:
+        for text, style in _change_lines(change, show_secrets):
+            printer.line(text, style)
+    if plan.unchanged:
+        printer.line(f"  {len(plan.unchanged)} unchanged: {', '.join(plan.unchanged)}")
+    printer.line("")
+    printer.line(plan.summary(), "bold")
