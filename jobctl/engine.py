@@ -232,7 +232,9 @@ def plan_runs(
     final_args = tuple(args) if args is not None else job.definition.args
     final_args = (*final_args, *append_args)
     combos = parse_matrix(matrix)
-    base_name = name or f"{job.name}-run-{when:%Y%m%d-%H%M%S}"
+    # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
+    base_name = name or (f"{job.name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key
+                         else f"{job.name}-run-{when:%Y%m%d-%H%M%S}")
     requests = []
     for combo in combos:
         overrides = {**env, **combo}

@@ -80,6 +80,13 @@ def command(
     target = _target_run(app, run, job, spec_file)
     cutoff = _since(since)
     backend = app.backend()
+    copy_text = getattr(backend, "copy_log_text", None)
+    plain = fmt == "table" and not (follow or tail is not None or since or timestamps or stream)
+    if plain and copy_text is not None and not _isatty(app.stdout) and hasattr(app.stdout, "buffer"):
+        app.stdout.flush()
+        copy_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
+        app.stdout.buffer.flush()
+        return
     cursor: str | None = None
     if tail is not None and (stream or cutoff):
         lines, cursor = _last_matching(app, target, tail, cutoff=cutoff, stream=stream)
