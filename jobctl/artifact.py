@@ -117,7 +117,14 @@ def _ignore_patterns(root: Path) -> list[str]:
 
 
 def _ignored(rel: str, name: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+    """gitignore-like: a pattern matches a name anywhere, or, with a '/' in it, a path from the root."""
+    for pattern in patterns:
+        if "/" in pattern:
+            if fnmatch.fnmatch(rel, pattern.lstrip("/")):
+                return True
+        elif fnmatch.fnmatch(name, pattern):
+            return True
+    return False
 
 
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
@@ -165,9 +172,11 @@ def _check_inside(root: Path, path: Path, rel: str) -> None:
     try:
         target = path.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
-        raise ArtifactError(f"source entry {rel!r} is a broken or looping symlink: {exc}") from exc
+        reason = getattr(exc, "strerror", None) or exc
+        raise ArtifactError(f"source {root}: entry {rel!r} is a broken or looping symlink ({reason})",
+                            hint="remove the link, or list it in .jobctlignore") from exc
     if not target.is_relative_to(root):
         raise ArtifactError(
-            f"source entry {rel!r} is a symlink to {target}, outside the source directory",
+            f"source {root}: entry {rel!r} is a symlink to {target}, outside the source directory",
             hint="copy the file into the source, or list it in .jobctlignore",
         )

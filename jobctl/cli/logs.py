@@ -52,7 +52,8 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
               help="Latest run of this job (default: the job in ./job.yaml, else the latest run).")
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False), help="Latest run of the job in this spec.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends; exit code mirrors it.")
-@click.option("-n", "--tail", type=click.IntRange(0), default=None, help="Only the last N lines (then follow).")
+@click.option("-n", "--tail", type=click.IntRange(0, 10_000_000), default=None,
+              help="Only the last N lines (then follow).")
 @click.option("--since", help="Only lines newer than a duration (10m) or an ISO timestamp.")
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its UTC timestamp.")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), help="Only this output stream.")

@@ -37,6 +37,7 @@ show_secrets_option = click.option(
 )
 
 
+MAX_DURATION = 10 * 365 * 86400.0
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
 
 
@@ -53,6 +54,8 @@ def parse_duration(text: str) -> float:
         seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be positive")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"invalid duration {text!r}: more than 10 years")
     return seconds
 
 

@@ -29,6 +29,8 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) 
     if job_ref and not spec_file:
         return resolve_job(backend, job_ref)
     path = spec_file or DEFAULT_SPEC
+    if spec_file and not Path(spec_file).exists():
+        raise NotFoundError(f"spec file {spec_file} not found")
     if not Path(path).exists():
         raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -f SPEC")
     from jobctl.spec.load import load_specs

@@ -16,7 +16,8 @@ from jobctl.render.machine import dumps, envelope, run_dict
 @click.argument("job", required=False, shell_complete=complete_jobs)
 @click.option("-s", "--state", "states", multiple=True, type=click.Choice(RUN_STATES, case_sensitive=False),
               help="Only runs in this state (repeatable).")
-@click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most this many runs.")
+@click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+              help="At most this many runs.")
 @show_secrets_option
 @output_option()
 @pass_app

@@ -87,6 +87,8 @@ class _Converter:
             raise _Invalid(node.start_mark, path, f"unsupported YAML tag {node.tag!r}")
         if node.tag in (_STR, "tag:yaml.org,2002:timestamp"):
             text = str(node.value)
+            if "\x00" in text:  # written as "\0" or "\x00": no environment or argv can carry it
+                raise _Invalid(node.start_mark, path, "contains a NUL character")
             if self.hook is None:
                 return text
             return self.hook(text, not getattr(node, "style", None), path, self.values[path])

@@ -64,10 +64,23 @@ def default_home(environ: Mapping[str, str]) -> Path:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) readable by the owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create `path` (and any parents it needs) readable by the owner only, whatever the umask."""
+    previous = os.umask(0o077)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    finally:
+        os.umask(previous)
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
+
+
+def _database_error(path: Path, exc: sqlite3.Error) -> ConfigError:
+    if "locked" in str(exc):
+        return ConfigError(f"the local state database {path} stayed locked by another process: {exc}",
+                           hint="another jobctl may be stuck; retry, or find it with `fuser` on that file")
+    return ConfigError(f"the local state database {path} is unusable: {exc}",
+                       hint="if it is corrupted, move it aside (runs in progress are then forgotten); "
+                            "jobctl starts a fresh one")
 
 
 def to_time(value: float | None) -> datetime | None:
@@ -83,6 +96,9 @@ class Store:
         self._lock = threading.RLock()  # one connection, shared by the engine's worker threads
         try:
             ensure_private_dir(home)
+            if not self.path.exists():  # SQLite gives the -wal and -shm files the database's mode
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self.path.chmod(0o600)
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA journal_mode = WAL")
@@ -92,12 +108,8 @@ class Store:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             db.execute(statement)
-            self.path.chmod(0o600)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"cannot open the local state database {self.path}: {exc}",
-                hint="if it is corrupted, move it aside; jobctl starts a fresh one",
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _database_error(self.path, exc) from exc
         except OSError as exc:
             raise ConfigError(f"cannot use JOBCTL_HOME {home}: {exc.strerror or exc}") from exc
 
@@ -108,19 +120,34 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _database_error(self.path, exc) from exc
             try:
                 yield self.db
+            except sqlite3.IntegrityError:  # a constraint the caller handles (retry tokens)
+                self.db.execute("ROLLBACK")
+                raise
+            except sqlite3.Error as exc:
+                self.db.execute("ROLLBACK")
+                raise _database_error(self.path, exc) from exc
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise _database_error(self.path, exc) from exc
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            cursor = self.db.execute(sql, params)
-            cursor.row_factory = sqlite3.Row
-            return list(cursor.fetchall())
+            try:
+                cursor = self.db.execute(sql, params)
+                cursor.row_factory = sqlite3.Row
+                return list(cursor.fetchall())
+            except sqlite3.Error as exc:
+                raise _database_error(self.path, exc) from exc
 
     # --- jobs -----------------------------------------------------------------------------------
     @staticmethod

@@ -6,6 +6,7 @@ later call without sending it; a CLI that already retries gains nothing from it,
 
 from __future__ import annotations
 
+import configparser
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +61,9 @@ def load_auth(settings: OciSettings) -> tuple[dict[str, Any], Any]:
         ) from exc
     except oci.exceptions.ProfileNotFound as exc:
         raise ConfigError(f"profile {profile!r} not found in {path}", hint="pick one with --profile") from exc
-    except (oci.exceptions.ClientError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot read OCI config {path} [{profile}]: {exc}") from exc
+    except (oci.exceptions.ClientError, ValueError, OSError, configparser.Error) as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"cannot read OCI config {path} [{profile}]: {detail}") from exc
     if settings.region:
         config["region"] = settings.region
     signer = None
@@ -130,13 +132,15 @@ def build_clients(settings: OciSettings) -> Clients:
     if signer is not None:
         common["signer"] = signer
     endpoint = settings.endpoint.rstrip("/") if settings.endpoint else None
-    data_science = oci.data_science.DataScienceClient(
-        config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
-    )
-    log_search = oci.loggingsearch.LogSearchClient(
-        config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
-    )
-    object_storage = oci.object_storage.ObjectStorageClient(
-        config, **common, **({"service_endpoint": endpoint} if endpoint else {}),
-    )
+    if endpoint:
+        common["service_endpoint"] = endpoint
+    try:  # the API-key signer reads and parses the key file here
+        data_science = oci.data_science.DataScienceClient(config, **common)
+        log_search = oci.loggingsearch.LogSearchClient(config, **common)
+        object_storage = oci.object_storage.ObjectStorageClient(config, **common)
+    except (oci.exceptions.ClientError, ValueError, TypeError, OSError) as exc:
+        where = f"key_file {config.get('key_file')}" if config.get("key_file") else "the configured key"
+        source = f" of profile [{settings.profile or 'DEFAULT'}] in {_config_path(settings)}" if signer is None else ""
+        raise ConfigError(f"cannot use {where}{source} for OCI ({type(exc).__name__}): {exc}",
+                          hint="point key_file at the PEM private key of the API key the profile names") from exc
     return Clients(data_science, log_search, common["retry_strategy"], object_storage)
