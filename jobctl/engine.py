@@ -193,9 +193,11 @@ def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for value in values:
         key, sep, text = value.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            shown = f"{key!r}" if sep else "a value without '='"  # never echo the value: it may be a secret
-            raise UsageError(f"{option} {shown}: expected NAME=VALUE with NAME made of letters, digits and '_'")
+        # the value is never echoed: it may be a secret
+        if not sep:
+            raise UsageError(f"{option} {key!r}: missing '=' (expected NAME=VALUE)")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UsageError(f"{option} {key!r}=...: NAME must be letters, digits and '_', not starting with a digit")
         if "\0" in text:
             raise UsageError(f"{option} {key}: values cannot contain NUL")
         result[key] = text

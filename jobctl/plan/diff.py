@@ -72,14 +72,21 @@ def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, 
     return tuple(changes)
 
 
-def _current(observed: Sequence[JobState]) -> dict[str, JobState]:
-    """The managed, non-superseded job for each name (the newest if, oddly, there are several)."""
+def _current(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[JobState]]:
+    """The managed, non-superseded job for each name, and older ones of the same name.
+
+    Several can exist only when a replace was interrupted after creating the new job: the newest
+    is current, the others are left-overs to retire.
+    """
     current: dict[str, JobState] = {}
+    leftovers: list[JobState] = []
     for job in sorted(observed, key=lambda j: j.created):
         name = job.managed_name
         if name and not job.superseded and job.lifecycle_state == "ACTIVE":
+            if name in current:
+                leftovers.append(current[name])
             current[name] = job
-    return current
+    return current, leftovers
 
 
 def diff(
@@ -91,7 +98,7 @@ def diff(
     `observed` jobs whose hash differs from the desired one must carry their definition.
     `retire`: superseded jobs whose runs have all ended, deleted by this plan.
     """
-    current = _current(observed)
+    current, leftovers = _current(observed)
     unmanaged_names = {j.name for j in observed if not j.managed and j.lifecycle_state == "ACTIVE"}
     changes: list[Change] = []
     unchanged: list[str] = []
@@ -134,6 +141,11 @@ def diff(
         for name, job in sorted(current.items()):
             if name not in wanted:
                 changes.append(Change(Action.DELETE, name, reason="no longer in the specs (--prune)", observed=job))
+    for job in leftovers:
+        changes.append(Change(
+            Action.DELETE, job.managed_name or job.name, observed=job,
+            reason="left over from an interrupted replace (a newer job has this name)",
+        ))
     for job in retire:
         changes.append(Change(
             Action.DELETE, job.managed_name or job.name, reason="superseded, and its runs have ended", observed=job,

@@ -509,7 +509,8 @@ class _Translator:
         if not isinstance(env, list):
             self.error(path, "expected a list of {name, value} entries")
             return
-        variables = self.data["spec"]["runtime"].setdefault("env", {})
+        # the runtime may not exist yet (e.g. no scriptPathURI made it): create the path as put() does
+        variables = self.data.setdefault("spec", {}).setdefault("runtime", {}).setdefault("env", {})
         for i, _ in enumerate(env):
             item = self.fields((*path, i), ENV_ITEM)
             if item is None:

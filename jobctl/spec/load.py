@@ -165,6 +165,11 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
     except (OSError, RuntimeError) as exc:
         return None, [document.diagnostic(source_path, f"source {given!r} cannot be resolved: {exc}")]
     if source.is_file():
+        suffix = {"python": ".py", "shell": ".sh"}.get(runtime["type"])
+        if suffix and not source.name.endswith(suffix):
+            message = (f"a {runtime['type']} runtime's single-file source must be a {suffix} file "
+                       f"(OCI runs such an artifact by its extension); {source.name!r} is not")
+            return None, [document.diagnostic(source_path, message)]
         if declared not in (None, source.name):
             message = f"source is the single file {source.name!r}; entrypoint must be that file or be omitted"
             return None, [document.diagnostic(entry_path, message)]

@@ -179,8 +179,8 @@ class LocalBackend:
         """The supervisor holds the run's lock for as long as it lives."""
         try:
             fd = os.open(run_dir(self.home, run_id) / "lock", os.O_RDWR)
-        except FileNotFoundError:
-            return False
+        except FileNotFoundError:  # the run directory was deleted: ask the process table instead
+            return self._supervisor_process_alive(run_id)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -188,6 +188,30 @@ class LocalBackend:
         finally:
             os.close(fd)
         return False
+
+    def _supervisor_process_alive(self, run_id: str) -> bool:
+        rows = self.store.query("SELECT supervisor_pid FROM runs WHERE id = ?", (run_id,))
+        pid = rows[0]["supervisor_pid"] if rows else None
+        if not pid:
+            return False
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            return False
+        except OSError:  # no /proc (macOS): the pid alone, accepting the small risk of reuse
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return False
+            return True
+        return b"jobctl.backends.local.supervisor" in command and run_id.encode() in command
+
+    def _log_file(self, run_id: str) -> Path:
+        """The run's log; a clear not-found error if its directory was deleted."""
+        directory = run_dir(self.home, run_id)
+        if not directory.is_dir():
+            raise NotFoundError(f"the log of run {run_id} is gone: its directory {directory} was deleted")
+        return directory / "log"
 
     def _reap(self, *, job_id: str | None = None, run_id: str | None = None) -> None:
         """Mark runs whose supervisor died as FAILED, so no run is ever stuck."""
@@ -251,7 +275,7 @@ class LocalBackend:
 
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
         run = self.get_run(run_id=run_id)  # state first: if terminal now, the log is already complete
-        path = self._log_path(run_id)
+        path = self._log_file(run_id)
         offset = int(cursor or 0)
         lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
         complete = run.terminal and new_offset >= logfile.file_size(path)
@@ -260,7 +284,7 @@ class LocalBackend:
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""
         self.get_run(run_id=run_id)
-        logfile.copy_text(self._log_path(run_id), out)
+        logfile.copy_text(self._log_file(run_id), out)
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         return read_outputs_file(run_dir(self.home, run_id) / "outputs" / "outputs.json", run_id)
@@ -271,7 +295,7 @@ class LocalBackend:
 
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
         run = self.get_run(run_id=run_id)
-        path = self._log_path(run_id)
+        path = self._log_file(run_id)
         offset = logfile.tail_offset(path, lines)
         found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
         complete = run.terminal and new_offset >= logfile.file_size(path)

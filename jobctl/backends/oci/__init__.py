@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -10,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from jobctl.backends.base import (
     PENDING_HASH_PREFIX,
@@ -122,14 +122,15 @@ class OciBackend:
             return mapping.job_state(created)  # no artifact, or a retried create of a finished job
         try:
             self._upload(created.id, artifact, retry_token)
-        except JobctlError:
-            with contextlib.suppress(self.oci.exceptions.ServiceError):  # else left pending: the next apply replaces it
-                self.ds.delete_job(created.id)
-            raise
+        except JobctlError as exc:
+            # The job stays, tagged pending: the next apply replaces it (with a new retry token, which
+            # deleting it here would not give: the service would replay this create for 24 hours).
+            raise JobctlError(exc.message, hint="run apply again: the incomplete job is then replaced") from exc
         current = self.get_job(job_id=created.id)
         assert current.definition is not None
-        return self.update_job(job_id=created.id, definition=_with_tags(current.definition, final_tags),
-                               etag=current.etag)
+        # No if-match: our own re-tag of a job made a moment ago, which a retried (lost) response of
+        # this same update may already have changed.
+        return self.update_job(job_id=created.id, definition=_with_tags(current.definition, final_tags), etag=None)
 
     def _upload(self, job_id: str, artifact: Artifact, retry_token: str) -> None:
         """create_job_artifact has no default retry: give it one, with a rewindable stream."""
@@ -137,7 +138,7 @@ class OciBackend:
             with artifact.open() as stream:
                 self._call(
                     f"uploading the artifact of job {job_id}", self.ds.create_job_artifact, job_id, stream,
-                    content_disposition=f"attachment; filename={artifact.filename}",
+                    content_disposition=content_disposition(artifact.filename),
                     opc_retry_token=retry_token[:48] + "-artifact", retry_strategy=self.clients.retry,
                 )
         except ConflictError:
@@ -287,6 +288,20 @@ class OciBackend:
             if not batch.lines or batch.complete:
                 return LogBatch(tuple(collected[-lines:]) if lines else (), cursor, batch.complete)
         return LogBatch(tuple(collected[-lines:]) if lines else (), cursor, False)
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: a quoted ASCII filename, plus RFC 5987 UTF-8 when the name is not plain ASCII.
+
+    OCI reads the artifact type from the extension, which the ASCII fallback always keeps.
+    """
+    if filename.isascii() and filename.isprintable():
+        escaped = filename.replace("\\", "\\\\").replace('"', '\\"')
+        return f'attachment; filename="{escaped}"'
+    stem, dot, suffix = filename.rpartition(".")
+    fallback = "".join(c if c.isascii() and c.isalnum() else "_" for c in (stem if dot else filename))
+    fallback = f"{fallback or 'artifact'}.{suffix}" if dot and suffix.isascii() else fallback or "artifact"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _with_tags(definition: JobDefinition, tags: Mapping[str, str]) -> JobDefinition:

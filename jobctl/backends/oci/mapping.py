@@ -30,16 +30,25 @@ _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
 
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("|", "%7C")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("%7C", "|").replace("%25", "%")
+
+
 def source_tag(definition: JobDefinition, artifact_is_zip: bool) -> str:
-    """`type|entrypoint|digest|zip-or-file`: what OCI cannot tell us back about the runtime."""
+    """`type|entrypoint|digest|zip-or-file` ('|' and '%' escaped): what OCI cannot tell us back."""
     kind = "zip" if artifact_is_zip else "file"
-    return f"{definition.runtime_type}|{definition.entrypoint or ''}|{definition.artifact_digest or ''}|{kind}"
+    fields = (definition.runtime_type, definition.entrypoint or "", definition.artifact_digest or "", kind)
+    return "|".join(_escape(f) for f in fields)
 
 
 def parse_source_tag(value: str | None) -> tuple[str | None, str | None, str | None, bool]:
     if not value:
         return None, None, None, False
-    parts = ([*value.split("|"), "", "", "", ""])[:4]
+    parts = [_unescape(p) for p in [*value.split("|"), "", "", "", ""][:4]]
     return parts[0] or None, parts[1] or None, parts[2] or None, parts[3] == "zip"
 
 
@@ -86,10 +95,11 @@ def infrastructure(models: Any, d: JobDefinition) -> Any:
 
 
 def log_configuration(models: Any, d: JobDefinition) -> Any:
-    if not d.log_enabled:
+    """Sent also when logging is disabled but names a log, so the definition reads back unchanged."""
+    if not (d.log_enabled or d.log_group_id or d.log_id or d.log_auto_create):
         return None
     return models.JobLogConfigurationDetails(
-        enable_logging=True, enable_auto_log_creation=d.log_auto_create,
+        enable_logging=d.log_enabled, enable_auto_log_creation=d.log_auto_create,
         log_group_id=d.log_group_id, log_id=d.log_id,
     )
 

@@ -1,0 +1,103 @@
+"""Twenty `jobctl` processes at once against one local $JOBCTL_HOME: apply, run and cancel, interleaved.
+
+Afterwards: exactly one job, every run a process reported is listed exactly once (and nothing else),
+every run ends, and no process printed a traceback or a SQLite lock error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, run_jobctl
+
+SPEC = str(EXAMPLES / "hello" / "job.yaml")
+PROCESS_TIMEOUT = 90
+
+
+@dataclass
+class Outcome:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_at_once(commands: list[list[str]]) -> list[Outcome]:
+    """Start every command before waiting for any of them."""
+    processes = [
+        (args, subprocess.Popen([sys.executable, "-m", "jobctl", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=os.environ.copy()))
+        for args in commands
+    ]
+    outcomes = []
+    for args, process in processes:
+        stdout, stderr = process.communicate(timeout=PROCESS_TIMEOUT)
+        outcomes.append(Outcome(args, process.returncode, stdout, stderr))
+    return outcomes
+
+
+def assert_clean(outcome: Outcome, allowed: set[int]) -> None:
+    described = f"jobctl {' '.join(outcome.args)} -> {outcome.returncode}\n{outcome.stderr}"
+    assert "Traceback" not in outcome.stderr, described
+    assert "database is locked" not in outcome.stderr, described
+    assert "internal error" not in outcome.stderr, described
+    assert outcome.returncode in allowed, described
+
+
+def run_ids(outcome: Outcome) -> list[str]:
+    return [line for line in outcome.stdout.split() if line.startswith("run-")]
+
+
+def listed(what: str) -> list[dict]:
+    result = run_jobctl("-o", "json", what, *(["-n", "1000"] if what == "runs" else []))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["items"]
+
+
+def test_twenty_processes_applying_running_and_cancelling_at_once_lose_nothing(isolated_env: Path) -> None:
+    # Round 1, empty home: ten applies race to create the same job while runs and cancels look for it.
+    first = run_at_once(
+        [["apply", SPEC]] * 10
+        + [["run", "hello", "--env", "SLEEP=1"]] * 5
+        + [["cancel", "--job", "hello"]] * 5
+    )
+    # Round 2, the job exists: no-op applies, single and fan-out runs, and cancels, all at once.
+    second = run_at_once(
+        [["apply", SPEC]] * 5
+        + [["run", "hello", "--env", "SLEEP=2"]] * 6
+        + [["run", "hello", "--matrix", "MODEL=a,b", "--env", "SLEEP=1"]] * 4
+        + [["cancel", "--job", "hello"]] * 5
+    )
+
+    for outcome in first:
+        # before the first apply commits, `run` and `cancel` may find no job: a clean exit 4
+        allowed = {0} if outcome.args[0] == "apply" else {0, 4}
+        assert_clean(outcome, allowed)
+        if outcome.returncode == 4:
+            assert "no job named 'hello'" in outcome.stderr
+    for outcome in second:
+        assert_clean(outcome, {0})
+        if outcome.args[0] == "apply":
+            assert "No changes" in outcome.stdout
+    assert sum(o.returncode == 0 for o in first if o.args[0] == "apply") == 10
+
+    jobs = listed("jobs")
+    assert [job["name"] for job in jobs] == ["hello"], jobs
+    started = [run_id for outcome in first + second if outcome.args[0] == "run" for run_id in run_ids(outcome)]
+    assert len(started) >= 6 + 4 * 2
+    assert not [r for r, n in Counter(started).items() if n > 1], "a run id was reported twice"
+
+    waited = run_jobctl("wait", *started, "--timeout", "60", timeout=PROCESS_TIMEOUT)
+    assert waited.returncode in (0, 1, 8), waited.stderr  # some runs were canceled on the way
+    assert "Traceback" not in waited.stderr
+    runs = listed("runs")
+    assert sorted(r["id"] for r in runs) == sorted(started), "runs listed != runs reported on stdout"
+    stuck = [(r["id"], r["lifecycleState"]) for r in runs if r["lifecycleState"] not in ("SUCCEEDED", "CANCELED")]
+    assert not stuck, f"runs not ended, or ended other than SUCCEEDED/CANCELED: {stuck}"
+    assert {r["jobId"] for r in runs} == {jobs[0]["id"]}

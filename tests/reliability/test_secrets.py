@@ -1,0 +1,297 @@
+"""Secrets: masked in every output unless --show-secrets, never in jobctl's own files or debug output,
+private state on disk, and artifacts that leave out VCS data, env files, keys and .jobctlignore'd paths.
+
+What the local state database holds: the job's env and each run's env, secrets included — the local
+runner needs them to start runs, and `--show-secrets` reads them back. So `state.db` (and its WAL) is
+the one file allowed to contain them, and it is 0600 inside a 0700 directory. Nothing else jobctl
+writes (run logs, supervisor logs, the parse cache, artifacts) may contain a secret value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from jobctl.artifact import ArtifactError, build_artifact
+from jobctl.testing.fake_oci import FakeOCI
+from tests.conftest import EXAMPLES, Result, run_jobctl
+
+Runner = Callable[..., Result]
+FROM_ENV = "tok-from-the-environment-7f3a"  # interpolated into the spec from $SECRET_SOURCE
+LITERAL = "pw-written-in-the-spec-91c2"
+CHANGED = "pw-changed-in-the-spec-55d0"
+RUN_SECRET = "run-override-secret-b6e4"
+SECRETS = (FROM_ENV, LITERAL, CHANGED, RUN_SECRET)
+SPEC = """\
+apiVersion: jobctl/v1
+kind: Job
+metadata: {{name: secretive}}
+spec:
+  compartmentId: ${{OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}}
+  projectId: ${{OCI_PROJECT_ID:-ocid1.datascienceproject.oc1.iad.placeholder}}
+  infrastructure: {{shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}}
+  logging: {{logGroupId: ocid1.loggroup.oc1.iad.secrets, autoCreateLog: true}}
+  runtime:
+    type: python
+    source: ./hello.py
+    env:
+      API_TOKEN: ${{SECRET_SOURCE}}
+      DB_PASSWORD: {password}
+      aws_secret_access_key: {password}-2
+      MODEL: visible-model
+"""
+
+
+def leaked(text: str) -> list[str]:
+    return [secret for secret in SECRETS if secret in text]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "hello.py").write_text((EXAMPLES / "hello" / "hello.py").read_text())
+    (tmp_path / "job.yaml").write_text(SPEC.format(password=LITERAL))
+    (tmp_path / "changed.yaml").write_text(SPEC.format(password=CHANGED))
+    monkeypatch.setenv("SECRET_SOURCE", FROM_ENV)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# --- masking ----------------------------------------------------------------------------------------------
+
+MASKED_COMMANDS = {
+    "validate": ["validate", "job.yaml"],
+    "validate -o json": ["validate", "job.yaml", "-o", "json"],
+    "plan": ["plan", "job.yaml"],
+    "plan -o json": ["plan", "job.yaml", "-o", "json"],
+    "plan -o yaml": ["plan", "job.yaml", "-o", "yaml"],
+    "apply": ["apply", "job.yaml"],
+    "plan (secret changed)": ["plan", "changed.yaml"],
+    "plan -o json (secret changed)": ["plan", "changed.yaml", "-o", "json"],
+    "jobs -o json": ["-o", "json", "jobs"],
+    "jobs -o yaml": ["-o", "yaml", "jobs"],
+    "get job": ["get", "secretive"],
+    "get job -o json": ["get", "secretive", "-o", "json"],
+    "get job -o yaml": ["get", "secretive", "-o", "yaml"],
+    "run --wait": ["run", "secretive", "--env", f"RUN_TOKEN={RUN_SECRET}", "--wait"],
+    "run -o json": ["run", "secretive", "--env", f"RUN_TOKEN={RUN_SECRET}", "--wait", "-o", "json"],
+    "run --follow -o jsonl": ["run", "secretive", "--env", f"RUN_TOKEN={RUN_SECRET}", "--follow", "-o", "jsonl"],
+    "runs": ["runs"],
+    "runs -o json": ["runs", "-o", "json"],
+    "runs -o yaml": ["runs", "-o", "yaml"],
+    "get run": ["get", "{run}"],
+    "get run -o json": ["get", "{run}", "-o", "json"],
+    "get run -o yaml": ["get", "{run}", "-o", "yaml"],
+    "logs": ["logs", "{run}"],
+    "apply -o json (secret changed)": ["apply", "changed.yaml", "--yes", "-o", "json"],
+}
+REVEALED_COMMANDS = {
+    "plan -o json --show-secrets": (["plan", "job.yaml", "-o", "json", "--show-secrets"], [LITERAL, CHANGED]),
+    "get job -o json --show-secrets": (["get", "secretive", "-o", "json", "--show-secrets"], [FROM_ENV, CHANGED]),
+    "runs -o json --show-secrets": (["runs", "-o", "json", "--show-secrets"], [RUN_SECRET, FROM_ENV]),
+    "get run --show-secrets": (["get", "{run}", "--show-secrets"], [RUN_SECRET]),
+}
+
+
+def test_secret_env_values_are_masked_in_every_output_unless_asked(jobctl: Runner, project: Path) -> None:
+    seen: dict[str, Result] = {}
+    run_id = ""
+    for label, args in MASKED_COMMANDS.items():
+        result = jobctl(*[a.replace("{run}", run_id) for a in args])
+        assert result.exit_code == 0, f"{label}: {result.stderr}"
+        seen[label] = result
+        if label == "run -o json":
+            run_id = json.loads(result.stdout)["items"][0]["id"]
+    leaks = {label: leaked(r.stdout + r.stderr) for label, r in seen.items() if leaked(r.stdout + r.stderr)}
+    assert not leaks, f"secret values printed by: {leaks}"
+    assert "(sensitive)" in seen["plan"].stdout
+    assert json.loads(seen["get job -o json"].stdout)["definition"]["runtime"]["env"]["API_TOKEN"] == "(sensitive)"
+    assert json.loads(seen["get job -o json"].stdout)["definition"]["runtime"]["env"]["MODEL"] == "visible-model"
+    assert "DB_PASSWORD" in seen["plan (secret changed)"].stdout  # the change is shown, its values are not
+
+    for label, (args, expected) in REVEALED_COMMANDS.items():
+        result = jobctl(*[a.replace("{run}", run_id) for a in args])
+        assert result.exit_code == 0, f"{label}: {result.stderr}"
+        for secret in expected:
+            assert secret in result.stdout, f"{label} does not show {secret!r} with --show-secrets"
+
+
+def test_a_rejected_env_option_does_not_echo_the_secret_value(jobctl: Runner, project: Path) -> None:
+    assert jobctl("apply", "job.yaml").exit_code == 0
+    for bad in (f"MY-API-TOKEN={RUN_SECRET}", f"1_TOKEN={RUN_SECRET}", f"DB PASSWORD={RUN_SECRET}"):
+        result = jobctl("run", "secretive", "--env", bad)
+        assert result.exit_code == 2, result.stderr
+        assert "--env" in result.stderr
+        assert RUN_SECRET not in result.stderr, f"the usage error for --env {bad!r} printed the value"
+
+
+# --- jobctl's own files -----------------------------------------------------------------------------------
+
+def files_containing(root: Path, secret: str) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes())
+
+
+def test_no_secret_reaches_jobctl_files_other_than_the_private_state_db(
+    jobctl: Runner, project: Path, isolated_env: Path,
+) -> None:
+    assert jobctl("apply", "job.yaml").exit_code == 0
+    assert jobctl("run", "secretive", "--env", f"RUN_TOKEN={RUN_SECRET}", "--wait").exit_code == 0
+    verbose = run_jobctl("-vv", "run", "secretive", "--env", f"RUN_TOKEN={RUN_SECRET}", "--follow", cwd=project)
+    assert verbose.returncode == 0, verbose.stderr
+    assert not leaked(verbose.stdout + verbose.stderr), "-vv printed a secret"
+    assert "jobctl:" in verbose.stderr  # debug output was on
+
+    home, cache = isolated_env, Path(os.environ["JOBCTL_CACHE_DIR"])
+    allowed = {home / "state.db", home / "state.db-wal"}
+    for secret in (FROM_ENV, LITERAL, RUN_SECRET):
+        holders = set(files_containing(home, secret))
+        assert holders <= allowed, f"{secret!r} written to {sorted(holders - allowed)}"
+        for holder in holders:
+            assert stat.S_IMODE(holder.stat().st_mode) == 0o600, holder
+    assert not files_containing(cache, FROM_ENV), "the parse cache holds an interpolated secret"
+    assert not files_containing(cache, RUN_SECRET)
+
+
+# --- debug output against OCI -----------------------------------------------------------------------------
+
+@pytest.fixture
+def fake_oci_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeOCI, Path]]:
+    with FakeOCI() as fake:
+        config = fake.write_config(tmp_path / "oci")
+        for name, value in {
+            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(config), "JOBCTL_OCI_ENDPOINT": fake.url,
+            "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02", "JOBCTL_OCI_LOG_SETTLE": "0.2",
+            "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..secrets",
+            "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.secrets",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield fake, config
+
+
+def test_verbose_output_against_oci_has_no_auth_headers_key_material_or_secrets(
+    fake_oci_env: tuple[FakeOCI, Path], project: Path,
+) -> None:
+    fake, config = fake_oci_env
+    # the fake's default workload echoes its env; this one keeps to itself, so any secret seen came from jobctl
+    fake.workload = lambda run: (["working quietly"], None if run.env.get("SLEEP") else 0)
+    key_file = next(line.split("=", 1)[1].strip() for line in config.read_text().splitlines()
+                    if line.startswith("key_file"))
+    key_lines = [line for line in Path(key_file).read_text().splitlines() if line and "-----" not in line]
+    fingerprint = next(line.split("=", 1)[1].strip() for line in config.read_text().splitlines()
+                       if line.startswith("fingerprint"))
+    forbidden = ("Authorization", "authorization", "Signature", "signature=", "keyId", "BEGIN", "PRIVATE KEY",
+                 "x-content-sha256", fingerprint, *key_lines[:3])
+    outputs = []
+    for args in (["apply", "job.yaml"], ["run", "secretive", "--env", f"RUN_TOKEN={RUN_SECRET}", "--wait"],
+                 ["logs", "--job", "secretive"], ["run", "secretive", "--env", "SLEEP=1"],
+                 ["cancel", "--job", "secretive", "--wait"], ["jobs"], ["runs"], ["get", "secretive"]):
+        result = run_jobctl("-vv", *args, cwd=project)
+        assert result.returncode in (0, 8), result.stderr
+        assert "jobctl:" in result.stderr
+        outputs.append((args[0], result.stdout + result.stderr))
+    found = {command: [f for f in forbidden if f in text] for command, text in outputs}
+    assert not any(found.values()), f"debug output showed credentials: {found}"
+    assert not {command: leaked(text) for command, text in outputs if leaked(text)}
+    # the secrets did reach OCI, where the job needs them
+    [job] = [j for j in fake.jobs() if j["lifecycleState"] == "ACTIVE"]
+    assert job["jobConfigurationDetails"]["environmentVariables"]["API_TOKEN"] == FROM_ENV
+
+
+# --- modes on disk ----------------------------------------------------------------------------------------
+
+def test_local_state_is_private_even_with_a_permissive_umask(jobctl: Runner, project: Path, isolated_env: Path) -> None:
+    """The database is created by one process and kept open by others (here: this test process, as a
+    long `jobctl run` or a supervisor would), so its WAL lives on with whatever mode it was created with."""
+    home = isolated_env
+    home.chmod(0o755)  # pre-existing and too open: jobctl tightens it
+    previous = os.umask(0)
+    try:
+        assert jobctl("apply", "job.yaml").exit_code == 0  # in-process: the connection stays open
+        started = run_jobctl("run", "secretive", "--env", "SLEEP=5", cwd=project)
+        assert started.returncode == 0, started.stderr
+        run_id = started.stdout.strip()
+        modes = {str(p.relative_to(home)): stat.S_IMODE(p.stat().st_mode)
+                 for p in [home, *home.glob("state.db*"), *home.glob("runs/*"), *home.glob("artifacts/*")]}
+        canceled = run_jobctl("cancel", run_id, "--wait", cwd=project)
+        assert canceled.returncode == 8, canceled.stderr
+    finally:
+        os.umask(previous)
+    assert modes["."] == 0o700
+    assert modes["state.db"] == 0o600
+    assert modes[f"runs/{run_id}"] == 0o700
+    wrong = {name: oct(mode) for name, mode in modes.items()
+             if (name.startswith("state.db") and mode != 0o600) or (name.startswith("artifacts/") and mode != 0o700)}
+    assert not wrong, f"state files readable or writable by others: {wrong}"
+    cache = Path(os.environ["JOBCTL_CACHE_DIR"])
+    cached = list(cache.rglob("*"))
+    assert not cached or stat.S_IMODE(cache.stat().st_mode) == 0o700
+
+
+# --- what artifacts leave out -----------------------------------------------------------------------------
+
+KEPT = ["main.py", "keep.py", "sub/ok.py", "sub/environment.py", "config/settings.toml"]
+ALWAYS_LEFT_OUT = [
+    ".git/config", ".git/objects/ab/cdef", "sub/.git/HEAD", ".hg/store", ".svn/entries",
+    ".env", ".env.local", "sub/.env", "server.pem", "sub/tls.key", "id_rsa", "id_rsa.pub", "id_ed25519",
+    "__pycache__/main.cpython-311.pyc", "sub/mod.pyc", ".venv/bin/python", ".DS_Store", ".jobctlignore",
+]
+IGNORED_BY_FILE = {  # .jobctlignore line -> a path it must leave out
+    "data/": "data/train.parquet",
+    "*.csv": "notes.csv",
+    "*.log": "logs/deep/app.log",
+    "secrets": "secrets/token.json",
+    "/build": "build/out.bin",
+    "docs/**": "docs/a/b.md",
+    "credentials.json": "config/credentials.json",
+}
+
+
+def make_source(root: Path) -> Path:
+    source = root / "src"
+    for name in [*KEPT, *ALWAYS_LEFT_OUT, *IGNORED_BY_FILE.values()]:
+        path = source / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"content of {name}\n")
+    (source / ".jobctlignore").write_text("# what the job does not need\n\n" + "\n".join(IGNORED_BY_FILE) + "\n")
+    return source
+
+
+def zip_names(source: Path) -> list[str]:
+    artifact = build_artifact(source)
+    buffer = io.BytesIO()
+    artifact.write_to(buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        names = archive.namelist()
+    assert names == [e.name for e in artifact.entries], "the zip and the digest must cover the same entries"
+    return names
+
+
+def test_artifacts_leave_out_vcs_data_env_files_and_keys(tmp_path: Path) -> None:
+    names = zip_names(make_source(tmp_path))
+    assert not [n for n in names if n in ALWAYS_LEFT_OUT], names
+    assert set(KEPT) <= set(names)
+
+
+@pytest.mark.parametrize("pattern", sorted(IGNORED_BY_FILE))
+def test_artifacts_follow_each_jobctlignore_line(pattern: str, tmp_path: Path) -> None:
+    names = zip_names(make_source(tmp_path))
+    assert IGNORED_BY_FILE[pattern] not in names, f".jobctlignore line {pattern!r} did not leave out its path"
+    assert set(KEPT) <= set(names)
+
+
+def test_artifacts_never_include_files_outside_the_source(tmp_path: Path) -> None:
+    source = make_source(tmp_path)
+    (source / "sub" / "again").symlink_to(source / "config", target_is_directory=True)
+    assert not [n for n in zip_names(source) if n.startswith("sub/again")], "a linked directory was copied in"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "private.txt").write_text("not part of the job\n")
+    (source / "sub" / "escape").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ArtifactError, match="outside the source directory"):
+        build_artifact(source)
