@@ -112,3 +112,39 @@ def test_an_unreachable_service_is_a_clear_error(fake: FakeOCI, jobctl) -> None:
     assert result.exit_code == 1
     assert "cannot reach OCI" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_apply_killed_with_sigkill_after_each_request_converges(tmp_path: Path, jobctl,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real thing: a `jobctl apply` process killed -9 while its next request is in flight."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("JOBCTL_BACKEND", "oci")
+    for name, value in {"JOBCTL_OCI_RETRY": "fast", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..faults",
+                        "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.faults"}.items():
+        monkeypatch.setenv(name, value)
+    total = full_apply_requests(tmp_path, jobctl, monkeypatch)
+    for survived in range(1, total):
+        with FakeOCI() as fake:
+            monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", fake.url)
+            monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(fake.write_config(tmp_path / f"s{survived}")))
+            fake.faults.add(latency=2.0, skip=survived)  # request survived+1 hangs: kill the client then
+            process = subprocess.Popen([sys.executable, "-m", "jobctl", "apply", SPEC], cwd=REPO,
+                                       env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while len(fake.requests) < survived:
+                assert time.monotonic() < deadline, f"apply never made {survived} requests"
+                time.sleep(0.01)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            fake.faults.clear()
+            again = jobctl("apply", SPEC, "--yes")
+            assert again.exit_code == 0, f"killed after {survived} requests: {again.stderr}"
+            assert_converged(fake, jobctl)
