@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from jobctl.secrets import MASK, is_secret, mask_env
+from jobctl.secrets import mask_env, mask_field
 
 if TYPE_CHECKING:  # kept out of start-up: `validate -o json` needs none of them
     from jobctl.backends.base import JobState, LogLine, RunState
@@ -77,12 +77,6 @@ def log_dict(line: LogLine, run_id: str) -> dict[str, Any]:
     return {"type": "log", "runId": run_id, "time": _time(line.time), "stream": line.stream, "text": line.text}
 
 
-def _masked_value(field: str, value: Any, show_secrets: bool) -> Any:
-    if field.startswith("runtime.env.") and not show_secrets and is_secret(field.rsplit(".", 1)[1]):
-        return MASK if value is not None else None
-    return value
-
-
 def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
     from jobctl.plan.model import Action
 
@@ -93,8 +87,8 @@ def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
             {
                 "action": c.action.value, "name": c.name, "jobId": c.job_id, "reason": c.reason,
                 "fields": [
-                    {"field": f.field, "old": _masked_value(f.field, f.old, show_secrets),
-                     "new": _masked_value(f.field, f.new, show_secrets), "forcesReplace": f.forces_replace}
+                    {"field": f.field, "old": mask_field(f.field, f.old, show_secrets),
+                     "new": mask_field(f.field, f.new, show_secrets), "forcesReplace": f.forces_replace}
                     for f in c.fields
                 ],
             }

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from jobctl.plan.model import Action, Change, FieldChange, Plan
-from jobctl.secrets import MASK, mask_env, mask_field
+from jobctl.render.plan import show_value
+from jobctl.secrets import mask_env
 
 MARKER = "<!-- jobctl-plan -->"  # first line: lets a CI step find (and update) the comment it posted before
 COLLAPSE_AFTER_LINES = 50  # details longer than this fold into <details>
@@ -78,8 +78,8 @@ def _field_table(fields: Iterable[FieldChange], show_secrets: bool) -> Iterable[
     yield "|---|---|---|---|" + ("---|" if forcing else "")
     for f in fields:
         symbol = "+" if f.old is None else "-" if f.new is None else "~"
-        old = "" if f.old is None else _code(_value(f.field, f.old, show_secrets), in_table=True)
-        new = "" if f.new is None else _code(_value(f.field, f.new, show_secrets), in_table=True)
+        old = "" if f.old is None else _code(show_value(f.field, f.old, show_secrets), in_table=True)
+        new = "" if f.new is None else _code(show_value(f.field, f.new, show_secrets), in_table=True)
         note = (" forces replacement |" if f.forces_replace else " |") if forcing else ""
         yield f"| {_code(symbol)} | {_code(f.field, in_table=True)} | {old} | {new} |{note}"
 
@@ -118,18 +118,6 @@ def _unchanged(names: tuple[str, ...]) -> list[str]:
     if len(names) <= MAX_UNCHANGED_SHOWN:
         return [f"{len(names)} unchanged: {listed}"]
     return ["<details>", f"<summary>{len(names)} unchanged</summary>", "", listed, "", "</details>"]
-
-
-def _value(field: str, value: Any, show_secrets: bool) -> str:
-    """Like the human plan: strings quoted, maps as {k: v}, secrets as (sensitive)."""
-    shown = mask_field(field, value, show_secrets)
-    if shown is not value:
-        return MASK
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
-    return str(value)
 
 
 def _code(text: str, *, in_table: bool = False) -> str:

@@ -7,15 +7,16 @@ from typing import Any
 
 from jobctl.plan.model import Action, Change, FieldChange, Plan
 from jobctl.render.human import Printer
-from jobctl.secrets import MASK, is_secret, mask_env
+from jobctl.secrets import MASK, mask_env, mask_field
 
 _STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
 
 
-def _value(field: str, value: Any, show_secrets: bool) -> str:
+def show_value(field: str, value: Any, show_secrets: bool) -> str:
+    """A plan field's value for people: strings quoted, maps as {k: v}, secrets as (sensitive)."""
     if value is None:
         return "(none)"
-    if field.startswith("runtime.env.") and not show_secrets and is_secret(field.rsplit(".", 1)[1]):
+    if mask_field(field, value, show_secrets) is not value:
         return MASK
     if isinstance(value, str):
         return f'"{value}"'
@@ -25,7 +26,7 @@ def _value(field: str, value: Any, show_secrets: bool) -> str:
 
 
 def _field_line(change: FieldChange, show_secrets: bool) -> tuple[str, str]:
-    old, new = _value(change.field, change.old, show_secrets), _value(change.field, change.new, show_secrets)
+    old, new = show_value(change.field, change.old, show_secrets), show_value(change.field, change.new, show_secrets)
     note = "  # forces replacement" if change.forces_replace else ""
     if change.old is None:
         return f"      + {change.field}: {new}{note}", "green"
