@@ -15,7 +15,7 @@ import pytest
 from jobctl.plan.model import Action, Change, FieldChange, Plan
 from jobctl.render import markdown
 from jobctl.render.markdown import MARKER, plan_markdown
-from tests.cli.test_plan_snapshot import SNAPSHOTS, job_doc, write
+from tests.cli.test_plan_snapshot import SNAPSHOTS, applied_then_replaced, applied_then_updated, job_doc, write
 from tests.conftest import Result
 
 Run = Callable[..., Result]
@@ -56,26 +56,13 @@ def test_create(jobctl: Run, specs: Path) -> None:
 
 
 def test_update(jobctl: Run, specs: Path) -> None:
-    spec = write(specs, job_doc())
-    assert jobctl("apply", str(spec)).exit_code == 0
-    write(specs, job_doc(
-        metadata={"description": "Train one model per run", "labels": {"team": "ml", "tier": "gpu"}},
-        infrastructure={"ocpus": 4, "memoryInGBs": 64},
-    ))
+    spec = applied_then_updated(jobctl, specs)
 
     assert_snapshot("plan_markdown_update", markdown_plan(jobctl, str(spec)))
 
 
 def test_replace_names_the_fields_that_force_it_and_masks_secrets(jobctl: Run, specs: Path) -> None:
-    spec = write(specs, job_doc())
-    assert jobctl("apply", str(spec)).exit_code == 0
-    write(specs, job_doc(
-        metadata={"description": "Train one model per run"},
-        runtime={
-            "args": ["--epochs", "5"], "maxRuntimeInMinutes": 120,
-            "env": {"MODEL": "rf", "API_TOKEN": "tok-456", "SEED": "7"},
-        },
-    ), source='print("training v2")\n')
+    spec = applied_then_replaced(jobctl, specs)
 
     text = markdown_plan(jobctl, str(spec))
 

@@ -76,17 +76,19 @@ def test_plan_create(jobctl: Run, specs: Path) -> None:
     assert_snapshot("plan_create", plan_text(jobctl, str(spec)))
 
 
-def test_plan_update(jobctl: Run, specs: Path) -> None:
+def applied_then_updated(jobctl: Run, specs: Path) -> Path:
+    """A job applied, then changed only where OCI updates in place (description, labels, shape size)."""
     spec = write(specs, job_doc())
     assert jobctl("apply", str(spec)).exit_code == 0
     write(specs, job_doc(
         metadata={"description": "Train one model per run", "labels": {"team": "ml", "tier": "gpu"}},
         infrastructure={"ocpus": 4, "memoryInGBs": 64},
     ))
-    assert_snapshot("plan_update", plan_text(jobctl, str(spec)))
+    return spec
 
 
-def test_plan_replace(jobctl: Run, specs: Path) -> None:
+def applied_then_replaced(jobctl: Run, specs: Path) -> Path:
+    """A job applied, then changed in args, env (a secret among them), runtime and source: a replace."""
     spec = write(specs, job_doc())
     assert jobctl("apply", str(spec)).exit_code == 0
     write(specs, job_doc(
@@ -96,6 +98,16 @@ def test_plan_replace(jobctl: Run, specs: Path) -> None:
             "env": {"MODEL": "rf", "API_TOKEN": "tok-456", "SEED": "7"},
         },
     ), source='print("training v2")\n')
+    return spec
+
+
+def test_plan_update(jobctl: Run, specs: Path) -> None:
+    spec = applied_then_updated(jobctl, specs)
+    assert_snapshot("plan_update", plan_text(jobctl, str(spec)))
+
+
+def test_plan_replace(jobctl: Run, specs: Path) -> None:
+    spec = applied_then_replaced(jobctl, specs)
     text = plan_text(jobctl, str(spec))
     assert "tok-" not in text
     assert_snapshot("plan_replace", text)
