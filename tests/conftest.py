@@ -56,3 +56,16 @@ def run_jobctl(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
         [sys.executable, "-m", "jobctl", *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=timeout, check=False,
     )
+
+
+def use_fake_oci(fake: object, directory: Path, monkeypatch: pytest.MonkeyPatch, scope: str = "t") -> None:
+    """Point jobctl (in-process and subprocesses) at a FakeOCI: backend, config, fast retries and polls."""
+    config = fake.write_config(directory / "oci")  # type: ignore[attr-defined]
+    for name, value in {
+        "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(config), "JOBCTL_OCI_ENDPOINT": fake.url,  # type: ignore[attr-defined]
+        "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02", "JOBCTL_OCI_LOG_SETTLE": "0.2",
+        "OCI_COMPARTMENT_ID": f"ocid1.compartment.oc1..{scope}",
+        "OCI_PROJECT_ID": f"ocid1.datascienceproject.oc1.iad.{scope}",
+        "OCI_LOG_GROUP_ID": f"ocid1.loggroup.oc1.iad.{scope}",
+    }.items():
+        monkeypatch.setenv(name, value)

@@ -148,24 +148,39 @@ def _from_cache(located: tuple[Path, tuple[Any, ...]], shown: str, path: Path,
 
 def _to_cache(located: tuple[Path, tuple[Any, ...]], documents: list[Document]) -> None:
     file, key = located
-    docs = []
-    for document in documents:
-        data = document.data
-        if document.sites:
-            data = marshal.loads(marshal.dumps(data))  # a copy, to put the raw text back
-            for site_path, text, _, _ in document.sites:
-                _set(data, site_path, text)  # never store interpolated values: they may be secrets
-        docs.append({"index": document.index, "data": data, "start": document.start,
-                     "values": document.values, "keys": document.keys, "sites": document.sites})
+    interpolated = []
+    for document in documents:  # put the raw text back while serialising: interpolated values may be secrets
+        for site_path, text, _, _ in document.sites:
+            interpolated.append((document.data, site_path, lookup(document.data, site_path)))
+            _set(document.data, site_path, text)
+    try:
+        blob = marshal.dumps({"key": key, "docs": [
+            {"index": d.index, "data": d.data, "start": d.start, "values": d.values, "keys": d.keys, "sites": d.sites}
+            for d in documents
+        ]})
+    finally:
+        for data, site_path, value in interpolated:
+            _set(data, site_path, value)
     try:
         if file.parent not in _made_dirs:
-            file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            ensure_private(file.parent)
             _made_dirs.add(file.parent)
-        partial = file.with_name(f".{file.name}.{os.getpid()}")
-        partial.write_bytes(marshal.dumps({"key": key, "docs": docs}))
-        partial.replace(file)
+        # One write, no rename: a reader racing it sees a short entry, which fails to load: a miss.
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, blob)
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         pass  # a cache that cannot be written only makes the next run slower
+
+
+def ensure_private(directory: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    finally:
+        os.umask(previous)
 
 
 def read_documents(

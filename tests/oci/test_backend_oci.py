@@ -10,7 +10,7 @@ import pytest
 
 from jobctl.engine import follow_logs, plan_runs, resolve_job, start_runs
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import EXAMPLES, run_jobctl
+from tests.conftest import EXAMPLES, run_jobctl, use_fake_oci
 from tests.contract.conftest import oci_backend
 from tests.contract.test_backend_contract import apply, write_spec
 
@@ -20,13 +20,7 @@ TRAIN = str(EXAMPLES / "train" / "job.yaml")
 @pytest.fixture
 def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
     with FakeOCI() as server:
-        for name, value in {
-            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(server.write_config(tmp_path / "oci")),
-            "JOBCTL_OCI_ENDPOINT": server.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
-            "JOBCTL_OCI_LOG_SETTLE": "0.2", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..t",
-            "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.t",
-        }.items():
-            monkeypatch.setenv(name, value)
+        use_fake_oci(server, tmp_path, monkeypatch)
         yield server
 
 

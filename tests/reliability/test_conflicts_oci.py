@@ -26,7 +26,7 @@ import pytest
 
 import jobctl.backends.oci
 from jobctl.testing.fake_oci import FakeOCI, FaultRule
-from tests.conftest import EXAMPLES, Result
+from tests.conftest import EXAMPLES, Result, use_fake_oci
 
 Runner = Callable[..., Result]
 TRAIN = EXAMPLES / "train" / "job.yaml"
@@ -37,14 +37,7 @@ SLOW = READ_TIMEOUT + 0.4
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
     with FakeOCI(seed=11) as server:
-        for name, value in {
-            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(server.write_config(tmp_path / "oci")),
-            "JOBCTL_OCI_ENDPOINT": server.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
-            "JOBCTL_OCI_LOG_SETTLE": "0.2", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..conflicts",
-            "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.conflicts",
-            "OCI_LOG_GROUP_ID": "ocid1.loggroup.oc1.iad.conflicts",
-        }.items():
-            monkeypatch.setenv(name, value)
+        use_fake_oci(server, tmp_path, monkeypatch, "conflicts")
         yield server
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, use_fake_oci
 
 SPEC = str(EXAMPLES / "train" / "job.yaml")
 
@@ -19,14 +19,7 @@ SPEC = str(EXAMPLES / "train" / "job.yaml")
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
     with FakeOCI(seed=7) as server:
-        for name, value in {
-            "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(server.write_config(tmp_path / "oci")),
-            "JOBCTL_OCI_ENDPOINT": server.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
-            "JOBCTL_OCI_LOG_SETTLE": "0.2", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..faults",
-            "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.faults",
-            "OCI_LOG_GROUP_ID": "ocid1.loggroup.oc1.iad.faults",
-        }.items():
-            monkeypatch.setenv(name, value)
+        use_fake_oci(server, tmp_path, monkeypatch, "faults")
         yield server
 
 
