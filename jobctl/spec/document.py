@@ -19,6 +19,7 @@ from typing import Any
 
 from jobctl import __version__
 from jobctl.errors import Diagnostic
+from jobctl.paths import ensure_private_dir
 
 MAX_FILE_BYTES = 1024 * 1024
 CACHE_FORMAT = 1
@@ -163,7 +164,7 @@ def _to_cache(located: tuple[Path, tuple[Any, ...]], documents: list[Document]) 
             _set(data, site_path, value)
     try:
         if file.parent not in _made_dirs:
-            ensure_private(file.parent)
+            ensure_private_dir(file.parent)
             _made_dirs.add(file.parent)
         # One write, no rename: a reader racing it sees a short entry, which fails to load: a miss.
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -174,13 +175,6 @@ def _to_cache(located: tuple[Path, tuple[Any, ...]], documents: list[Document]) 
     except (OSError, ValueError):
         pass  # a cache that cannot be written only makes the next run slower
 
-
-def ensure_private(directory: Path) -> None:
-    previous = os.umask(0o077)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    finally:
-        os.umask(previous)
 
 
 def read_documents(

@@ -25,8 +25,9 @@ from jobctl.backends.base import (
     RunState,
 )
 from jobctl.backends.local import logfile
-from jobctl.backends.local.store import Store, default_home, ensure_private_dir, new_id, run_dir
+from jobctl.backends.local.store import Store, default_home, new_id, run_dir
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
+from jobctl.paths import ensure_private_dir
 from jobctl.workflow.state import DirectoryStore
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from typing import Any
 
 from jobctl.backends.base import JobDefinition, JobState, RunState
 from jobctl.errors import ConfigError
+from jobctl.paths import ensure_private_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -61,17 +62,6 @@ def default_home(environ: Mapping[str, str]) -> Path:
         return Path(environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "jobctl"
     state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "jobctl"
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and any parents it needs) readable by the owner only, whatever the umask."""
-    previous = os.umask(0o077)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    finally:
-        os.umask(previous)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
 
 
 def _database_error(path: Path, exc: sqlite3.Error) -> ConfigError:
