@@ -206,11 +206,10 @@ def test_an_unknown_command_while_completing_is_not_an_error() -> None:
 
 
 @pytest.mark.usefixtures("applied")
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_generated_bash_script_completes_job_names_in_bash() -> None:
     bin_dir = Path(sys.executable).parent
-    if not (bin_dir / "jobctl").exists():
-        pytest.skip("jobctl is not installed next to this interpreter")
+    assert shutil.which("bash"), "the completion script is bash: this test needs it"
+    assert (bin_dir / "jobctl").exists(), "run the tests with the interpreter `make install` set up"
     script = 'source <(jobctl completion bash); COMP_WORDS=(jobctl run ""); COMP_CWORD=2; ' \
              '_jobctl_completion jobctl; printf "%s\\n" "${COMPREPLY[@]}"'
     proc = subprocess.run(
