@@ -180,3 +180,18 @@ def _check_inside(root: Path, path: Path, rel: str) -> None:
             f"source {root}: entry {rel!r} is a symlink to {target}, outside the source directory",
             hint="copy the file into the source, or list it in .jobctlignore",
         )
+
+
+def extract_zip(archive_path: Path, destination: Path) -> None:
+    """Unpack a zip artifact, refusing any entry that would land outside `destination`; keeps modes."""
+    destination.mkdir(parents=True, exist_ok=True)
+    root = destination.resolve()
+    with zipfile.ZipFile(archive_path) as archive:
+        for info in archive.infolist():
+            target = (destination / info.filename).resolve()
+            if not target.is_relative_to(root):
+                raise ArtifactError(f"artifact entry {info.filename!r} would land outside {destination}")
+            archive.extract(info, destination)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                target.chmod(mode)

@@ -53,6 +53,7 @@ def observe(backend: Backend, desired: Sequence[DesiredJob]) -> list[JobState]:
 
 def build_plan(
     backend: Backend, desired: Sequence[DesiredJob], *, prune: bool = False, refresh: bool = False,
+    adopt: bool = False,
 ) -> Plan:
     """Compare desired jobs with what the backend holds. GETs only jobs whose hash differs (or all with refresh)."""
     observed = observe(backend, desired)
@@ -69,7 +70,16 @@ def build_plan(
         if j.managed and j.superseded and j.lifecycle_state == "ACTIVE"
         and not backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)
     ]
-    return diff(desired, observed, prune=prune, retire=retire)
+    adoptable = {}
+    if adopt:  # unmanaged jobs whose display name is a wanted name, with no managed job of that name
+        from jobctl.export import observe_for_adoption
+
+        managed_names = {j.managed_name for j in observed if j.managed_name}
+        for job in observed:
+            if (not job.managed and job.lifecycle_state == "ACTIVE" and job.name in hashes
+                    and job.name not in managed_names and job.name not in adoptable):
+                adoptable[job.name] = observe_for_adoption(backend, job)
+    return diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
 
 
 def retry_token(*parts: str) -> str:

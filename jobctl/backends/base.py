@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobctl.errors import ConfigError
@@ -190,6 +191,10 @@ class Backend(Protocol):
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         """What a finished run reported in its outputs.json (see jobctl.outputs), or None."""
+        ...
+
+    def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
+        """Save the job's artifact into `directory` under its own file name; None if it has none."""
         ...
 
     def workflow_store(self, location: str | None) -> StateStore:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.base import (
@@ -71,6 +72,7 @@ class MemoryBackend:
         self._lock = threading.RLock()
         self._clock = datetime(2026, 1, 1, tzinfo=timezone.utc)
         self.workflows = MemoryStore()
+        self.artifacts: dict[str, Artifact | None] = {}
 
     def _now(self) -> datetime:
         self._clock += timedelta(milliseconds=1)
@@ -100,6 +102,7 @@ class MemoryBackend:
             job = JobState(job_id, definition.name, "ACTIVE", dict(definition.tags), self._now(),
                            definition, etag=f"e{self.writes}")
             self.jobs[job_id] = job
+            self.artifacts[job_id] = artifact
             self.tokens[retry_token] = job_id
             return job
 
@@ -193,6 +196,16 @@ class MemoryBackend:
             end = len(run.lines) if limit is None else min(len(run.lines), start + limit)
             complete = run.state.terminal and end == len(run.lines)
             return LogBatch(tuple(run.lines[start:end]), str(end), complete)
+
+    def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
+        self.get_job(job_id=job_id)
+        artifact = self.artifacts.get(job_id)
+        if artifact is None:
+            return None
+        target = directory / artifact.filename
+        with target.open("wb") as out:
+            artifact.write_to(out)
+        return target
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         with self._lock:

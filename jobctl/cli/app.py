@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("jobctl.cli.jobs", "List jobs."),
     "runs": ("jobctl.cli.runs", "List runs, newest first."),
     "get": ("jobctl.cli.get", "Show one job or run in detail."),
+    "export": ("jobctl.cli.export", "Write specs (and source) for existing jobs, including console-made ones."),
+    "adopt": ("jobctl.cli.adopt", "Take over existing jobs described by specs (apply --adopt)."),
     "delete": ("jobctl.cli.delete", "Delete jobs (refuses while runs are active unless --force)."),
     "completion": ("jobctl.cli.completion", "Print the shell completion script for bash, zsh or fish."),
 }

@@ -8,7 +8,7 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
-from jobctl.cli.plan import compute_plan, show_plan
+from jobctl.cli.plan import adopt_option, compute_plan, show_plan
 from jobctl.errors import UsageError
 from jobctl.render.machine import dumps, plan_dict
 
@@ -28,30 +28,42 @@ def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
 @click.option("--prune", is_flag=True, help="Also delete managed jobs that are no longer in the specs.")
 @click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing or deleting jobs.")
+@adopt_option
 @show_secrets_option
 @output_option()
 @pass_app
 def command(
-    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, yes: bool, show_secrets: bool,
-    output: str | None,
+    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, yes: bool, adopt: bool,
+    show_secrets: bool, output: str | None,
 ) -> None:
     """Create, update, replace or delete jobs so the backend matches the specs.
 
     Prints the plan, asks before anything destructive (replace/delete) unless --yes, then
     executes exactly that plan. Running it again with unchanged specs says "No changes" and writes
-    nothing. Jobs jobctl does not manage are never touched; a replaced job that still has active
-    runs is kept (tagged superseded) and removed by a later apply once its runs end.
+    nothing. Jobs jobctl does not manage are never touched (unless --adopt takes over one whose
+    display name matches a spec); a replaced job that still has active runs is kept (tagged
+    superseded) and removed by a later apply once its runs end.
 
     \b
     Examples:
       jobctl apply job.yaml
       jobctl apply specs/ --prune --yes     # CI on main
+      jobctl export my-console-job -d specs/ && jobctl apply specs/my-console-job --adopt
     """
+    apply_specs(app, paths, prune=prune, refresh=refresh, yes=yes, adopt=adopt, show_secrets=show_secrets,
+                output=output)
+
+
+def apply_specs(
+    app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, yes: bool, adopt: bool,
+    show_secrets: bool, output: str | None,
+) -> None:
+    """The body of `apply` (and of `adopt`, which is apply --adopt)."""
     from jobctl.engine import AppliedChange, apply_plan
 
     app.show_secrets = show_secrets
     fmt = app.output_format(output)
-    plan = compute_plan(app, paths, prune=prune, refresh=refresh)
+    plan = compute_plan(app, paths, prune=prune, refresh=refresh, adopt=adopt)
     if fmt == "table":
         show_plan(app, plan, fmt)
     if not plan.has_changes:

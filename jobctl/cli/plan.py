@@ -11,8 +11,13 @@ from jobctl.plan.model import Plan
 from jobctl.render.machine import dumps, plan_dict
 from jobctl.render.plan import print_plan
 
+adopt_option = click.option(
+    "--adopt", is_flag=True,
+    help="Take over jobs jobctl did not create whose display name matches a spec (tag them; see export).",
+)
 
-def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool) -> Plan:
+
+def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, adopt: bool = False) -> Plan:
     """Load and validate the specs, build artifacts, and diff against the backend."""
     from jobctl.engine import build_plan
     from jobctl.plan.desired import desired_job
@@ -21,7 +26,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refres
     result = load_specs(paths, app.environ)
     result.raise_for_errors()
     desired = [desired_job(spec) for spec in result.jobs]
-    return build_plan(app.backend(), desired, prune=prune, refresh=refresh)
+    return build_plan(app.backend(), desired, prune=prune, refresh=refresh, adopt=adopt)
 
 
 def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
@@ -41,12 +46,13 @@ def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
 @click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.")
+@adopt_option
 @show_secrets_option
 @output_option("table", "json", "yaml", "markdown")
 @pass_app
 def command(
     app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, detailed_exitcode: bool,
-    show_secrets: bool, output: str | None,
+    adopt: bool, show_secrets: bool, output: str | None,
 ) -> None:
     """Show what `apply` would create, update, replace or delete.
 
@@ -63,7 +69,7 @@ def command(
       jobctl plan specs/ -o markdown > plan.md   # for a pull request comment
     """
     app.show_secrets = show_secrets
-    plan = compute_plan(app, paths, prune=prune, refresh=refresh)
+    plan = compute_plan(app, paths, prune=prune, refresh=refresh, adopt=adopt)
     show_plan(app, plan, app.output_format(output))
     if detailed_exitcode and plan.has_changes:
         raise SystemExit(2)

@@ -7,7 +7,7 @@ follows the same rules, so a plan means the same thing everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from jobctl.backends.base import JobDefinition, JobState
@@ -89,14 +89,27 @@ def _current(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[Jo
     return current, leftovers
 
 
+def _adopt(want: DesiredJob, have: JobState) -> Change:
+    """Take over an unmanaged job: tag it in place, or replace it if it differs where OCI cannot update."""
+    assert have.definition is not None
+    fields = field_changes(have.definition, want.definition)
+    forcing = [f.field for f in fields if f.forces_replace]
+    if forcing:
+        named = ", ".join(forcing[:3]) + (f" and {len(forcing) - 3} more" if len(forcing) > 3 else "")
+        return Change(Action.REPLACE, want.name, fields, f"adopting it, but {named} cannot change in place", want,
+                      have)
+    return Change(Action.UPDATE, want.name, fields, "adopt: from now on managed by jobctl", want, have)
+
+
 def diff(
     desired: Sequence[DesiredJob], observed: Sequence[JobState], *, prune: bool = False,
-    retire: Sequence[JobState] = (),
+    retire: Sequence[JobState] = (), adoptable: Mapping[str, JobState] | None = None,
 ) -> Plan:
     """The changes that make `observed` match `desired`.
 
     `observed` jobs whose hash differs from the desired one must carry their definition.
     `retire`: superseded jobs whose runs have all ended, deleted by this plan.
+    `adoptable`: unmanaged jobs (with definitions) to take over, by the name they are wanted under.
     """
     current, leftovers = _current(observed)
     unmanaged_names = {j.name for j in observed if not j.managed and j.lifecycle_state == "ACTIVE"}
@@ -105,6 +118,9 @@ def diff(
     warnings: list[str] = []
     for want in desired:
         have = current.get(want.name)
+        if have is None and adoptable and want.name in adoptable:
+            changes.append(_adopt(want, adoptable[want.name]))
+            continue
         if have is None:
             if want.name in unmanaged_names:
                 warnings.append(

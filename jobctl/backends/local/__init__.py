@@ -287,6 +287,17 @@ class LocalBackend:
         self.get_run(run_id=run_id)
         logfile.copy_text(self._log_file(run_id), out)
 
+    def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
+        import shutil
+
+        rows = self.store.query("SELECT artifact_path FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NotFoundError(f"job {job_id} not found")
+        if not rows[0]["artifact_path"]:
+            return None
+        source = Path(rows[0]["artifact_path"])
+        return Path(shutil.copy2(source, directory / source.name))
+
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         return read_outputs_file(run_dir(self.home, run_id) / "outputs" / "outputs.json", run_id)
 

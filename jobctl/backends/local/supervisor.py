@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from types import FrameType
 
+from jobctl.artifact import ArtifactError, extract_zip
 from jobctl.backends.base import CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED
 from jobctl.backends.local import logfile
 from jobctl.backends.local.store import Store, run_dir
@@ -44,16 +45,10 @@ def unpack(artifact: Path, work: Path) -> None:
     if artifact.suffix != ".zip":
         shutil.copy2(artifact, work / artifact.name)
         return
-    with zipfile.ZipFile(artifact) as archive:
-        root = work.resolve()
-        for info in archive.infolist():
-            target = (work / info.filename).resolve()
-            if not target.is_relative_to(root):
-                raise LaunchError(f"artifact entry {info.filename!r} escapes the run directory")
-            archive.extract(info, work)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                target.chmod(mode)
+    try:
+        extract_zip(artifact, work)
+    except ArtifactError as exc:
+        raise LaunchError(exc.message) from exc
 
 
 def command_for(definition: dict[str, object], args: list[str], env: dict[str, str]) -> list[str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -148,9 +150,13 @@ class OciBackend:
     def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
         current_tags = dict(definition.tags)
         if mapping.TAG_SOURCE not in current_tags and job_id in self._jobs:
-            source = (self._jobs[job_id].freeform_tags or {}).get(mapping.TAG_SOURCE)
+            job = self._jobs[job_id]
+            source = (job.freeform_tags or {}).get(mapping.TAG_SOURCE)
             if source:
                 current_tags[mapping.TAG_SOURCE] = source
+            elif definition.artifact_digest:  # adopting a job jobctl did not create: record what OCI cannot
+                env = getattr(job.job_configuration_details, "environment_variables", None) or {}
+                current_tags[mapping.TAG_SOURCE] = mapping.source_tag(definition, "JOB_RUN_ENTRYPOINT" in env)
         details = mapping.update_details(self.models, definition, current_tags)
         kwargs = {"if_match": etag} if etag else {}
         response = self._call(f"updating job {job_id}", self.ds.update_job, job_id, details, **kwargs)
@@ -263,6 +269,22 @@ class OciBackend:
                 hint="set spec.state: oci://bucket@namespace/prefix (or pass --state to workflow status/cancel)",
             )
         return ObjectStorageStore(self._storage(), location)
+
+    def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
+        try:
+            response = self.ds.get_job_artifact_content(job_id, retry_strategy=self.clients.retry)
+        except self.oci.exceptions.ServiceError as exc:
+            if exc.status == 404:
+                return None
+            raise JobctlError(f"downloading the artifact of job {job_id}: {exc.code} ({exc.status}): "
+                              f"{exc.message}") from exc
+        match = re.search(r'filename="?([^";]+)"?', response.headers.get("content-disposition", ""))
+        name = Path(match.group(1)).name if match else "artifact.zip"
+        target = directory / name
+        with target.open("wb") as out:
+            for chunk in response.data.raw.stream(1024 * 1024, decode_content=False):
+                out.write(chunk)
+        return target
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         """outputs.json under the JOBCTL_OUTPUT_URI the run was started with (jobctl.outputs uploads it)."""

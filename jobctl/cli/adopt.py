@@ -1,0 +1,30 @@
+"""`jobctl adopt`: take over existing jobs described by specs (apply --adopt)."""
+
+from __future__ import annotations
+
+import click
+
+from jobctl.cli.apply import apply_specs
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
+
+
+@click.command()
+@spec_paths_argument()
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing jobs that cannot be tagged in place.")
+@show_secrets_option
+@output_option()
+@pass_app
+def command(app: AppContext, *, paths: tuple[str, ...], yes: bool, show_secrets: bool, output: str | None) -> None:
+    """Take over jobs made outside jobctl whose display name matches a spec: the same as apply --adopt.
+
+    A job that matches its spec is tagged as managed in place; one that differs where OCI cannot
+    update it is replaced (with confirmation). Typically used on what `jobctl export` wrote.
+
+    \b
+    Examples:
+      jobctl export my-console-job -d specs/
+      jobctl adopt specs/my-console-job
+    """
+    apply_specs(app, paths, prune=False, refresh=False, yes=yes, adopt=True, show_secrets=show_secrets,
+                output=output)

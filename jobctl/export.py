@@ -1,0 +1,147 @@
+"""From an existing job (managed or made in the console) back to a jobctl/v1 spec and its source.
+
+`export` writes the spec and the unpacked artifact; `observe_for_adoption` fills in what OCI cannot
+say about an unmanaged job (runtime type, entry file, artifact digest) from its downloaded artifact,
+so `apply --adopt` can compare it field by field with the spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jobctl.artifact import build_artifact, extract_zip
+from jobctl.backends.base import Backend, JobDefinition, JobState
+from jobctl.spec.starter import NAME_PATTERN, default_name
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """An artifact laid out as a spec's `source`: where, the entry file, the runtime type, the digest."""
+
+    path: Path
+    entrypoint: str | None
+    runtime_type: str
+    digest: str
+
+
+def materialize(backend: Backend, job: JobState, directory: Path) -> Source | None:
+    """Download the job's artifact into `directory`: a zip is unpacked into `src/`, a file kept as is."""
+    definition = job.definition
+    assert definition is not None
+    directory.mkdir(parents=True, exist_ok=True)
+    downloaded = backend.download_artifact(job_id=job.id, directory=directory)
+    if downloaded is None:
+        return None
+    if downloaded.suffix == ".zip":
+        source = directory / "src"
+        extract_zip(downloaded, source)
+        downloaded.unlink()
+        runtime = definition.runtime_type if definition.runtime_type in ("python", "shell") else "python"
+        return Source(source, definition.entrypoint, runtime, build_artifact(source).digest)
+    runtime = "shell" if downloaded.suffix == ".sh" else "python"
+    return Source(downloaded, None, runtime, build_artifact(downloaded).digest)
+
+
+def observe_for_adoption(backend: Backend, job: JobState) -> JobState:
+    """The job with its definition completed from its artifact (for an unmanaged job OCI cannot say)."""
+    full = backend.get_job(job_id=job.id)
+    assert full.definition is not None
+    if full.definition.runtime_type == "container":
+        return full
+    with tempfile.TemporaryDirectory(prefix="jobctl-adopt-") as temp:
+        source = materialize(backend, full, Path(temp))
+    if source is None:
+        return full
+    entrypoint = source.entrypoint or source.path.name
+    definition = dataclasses.replace(full.definition, runtime_type=source.runtime_type, entrypoint=entrypoint,
+                                     artifact_digest=source.digest)
+    return dataclasses.replace(full, definition=definition)
+
+
+def spec_name(job: JobState) -> str:
+    name = job.managed_name or job.name
+    return name if NAME_PATTERN.match(name) else default_name(name)
+
+
+def spec_document(d: JobDefinition, name: str, source: Source | None, base: Path) -> dict[str, Any]:
+    """The jobctl/v1 document for a definition; `source` paths are written relative to `base`."""
+    infrastructure: dict[str, Any] = {"shape": d.shape}
+    if d.ocpus is not None:
+        infrastructure["ocpus"] = d.ocpus
+    if d.memory_in_gbs is not None:
+        infrastructure["memoryInGBs"] = d.memory_in_gbs
+    infrastructure["blockStorageSizeInGBs"] = d.block_storage_size_in_gbs
+    if d.subnet_id:
+        infrastructure["subnetId"] = d.subnet_id
+    runtime: dict[str, Any] = {"type": source.runtime_type if source else d.runtime_type}
+    if source is not None:
+        runtime["source"] = "./" + source.path.relative_to(base).as_posix()
+        if source.entrypoint:
+            runtime["entrypoint"] = source.entrypoint
+    if d.conda_slug or d.conda_uri:
+        runtime["conda"] = {"slug": d.conda_slug} if d.conda_slug else {"uri": d.conda_uri}
+    if d.runtime_type == "container":
+        runtime["image"] = d.image
+        if d.image_digest:
+            runtime["imageDigest"] = d.image_digest
+        if d.container_entrypoint:
+            runtime["entrypoint"] = list(d.container_entrypoint)
+        if d.cmd:
+            runtime["cmd"] = list(d.cmd)
+    if d.args:
+        runtime["args"] = list(d.args)
+    if d.env:
+        runtime["env"] = dict(d.env)
+    if d.max_runtime_in_minutes:
+        runtime["maxRuntimeInMinutes"] = d.max_runtime_in_minutes
+    metadata: dict[str, Any] = {"name": name}
+    if d.description:
+        metadata["description"] = d.description
+    if d.labels:
+        metadata["labels"] = dict(d.labels)
+    spec: dict[str, Any] = {}
+    if d.compartment_id:
+        spec["compartmentId"] = d.compartment_id
+    if d.project_id:
+        spec["projectId"] = d.project_id
+    spec["infrastructure"] = infrastructure
+    logging = _logging(d)
+    if logging:
+        spec["logging"] = logging
+    spec["runtime"] = runtime
+    return {"apiVersion": "jobctl/v1", "kind": "Job", "metadata": metadata, "spec": spec}
+
+
+def _logging(d: JobDefinition) -> dict[str, Any]:
+    logging: dict[str, Any] = {}
+    if not d.log_enabled and (d.log_group_id or d.log_id):
+        logging["enabled"] = False
+    if d.log_group_id:
+        logging["logGroupId"] = d.log_group_id
+    if d.log_id:
+        logging["logId"] = d.log_id
+    elif d.log_auto_create:
+        logging["autoCreateLog"] = True
+    return logging
+
+
+def export_job(backend: Backend, job: JobState, directory: Path) -> Path:
+    """Write `<directory>/<name>/job.yaml` and the job's source next to it; returns the spec path."""
+    import yaml
+
+    full = backend.get_job(job_id=job.id)
+    assert full.definition is not None
+    name = spec_name(full)
+    target = directory / name
+    source = None if full.definition.runtime_type == "container" else materialize(backend, full, target)
+    document = spec_document(full.definition, name, source, target)
+    spec = target / "job.yaml"
+    target.mkdir(parents=True, exist_ok=True)
+    header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"
+    if name != full.name and not full.managed:
+        header += f"# Its display name is not a valid jobctl name; renamed to {name!r}.\n"
+    spec.write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return spec

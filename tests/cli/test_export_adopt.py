@@ -1,0 +1,82 @@
+"""Adopting jobs made outside jobctl: export writes a spec and source; adopt tags; plan shows nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import oci
+import pytest
+
+from jobctl.backends.local import LocalBackend
+from jobctl.backends.oci import mapping
+from jobctl.plan.desired import DesiredJob, desired_job
+from jobctl.spec.load import load_specs
+from jobctl.testing.fake_oci import FakeOCI
+from tests.conftest import EXAMPLES, use_fake_oci
+
+ENV = {"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..adopt", "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.adopt",
+       "OCI_LOG_GROUP_ID": "ocid1.loggroup.oc1.iad.adopt"}
+
+
+def desired(spec: Path) -> DesiredJob:
+    [job] = load_specs([str(spec)], ENV).jobs
+    return desired_job(job)
+
+
+def made_locally(home: Path, spec: Path) -> str:
+    """A local job made without jobctl's tags (as if by another tool)."""
+    want = desired(spec)
+    plain = dataclasses.replace(want.definition, tags={"team": "ml"})
+    return LocalBackend(home).create_job(definition=plain, artifact=want.artifact, retry_token="console-1").id
+
+
+def made_in_the_console(fake: FakeOCI, spec: Path, config: Path) -> str:
+    """An OCI job as the console makes it: the wire JSON of the same job, with no jobctl tag at all."""
+    want = desired(spec)
+    plain = dataclasses.replace(want.definition, tags={"team": "ml"})
+    assert want.artifact is not None
+    details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
+    client = oci.data_science.DataScienceClient(oci.config.from_file(str(config)), service_endpoint=fake.url)
+    job = fake.create_job(client.base_client.sanitize_for_serialization(details))
+    fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
+    return str(job["id"])
+
+
+@pytest.mark.parametrize("case", ["local/hello", "local/train", "oci/train"])
+def test_export_then_adopt_takes_a_console_job_over_without_changes(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path, case: str,
+) -> None:
+    where, example = case.split("/")
+    spec_file = EXAMPLES / example / "job.yaml"
+    if where == "oci":
+        fake = FakeOCI().start()
+        try:
+            use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
+            job_id = made_in_the_console(fake, spec_file, tmp_path / "oci" / "config")
+            check_adoption(jobctl, tmp_path, example, job_id)
+        finally:
+            fake.stop()
+    else:
+        check_adoption(jobctl, tmp_path, example, made_locally(isolated_env, spec_file))
+
+
+def check_adoption(jobctl, tmp_path: Path, example: str, job_id: str) -> None:
+    name = "hello" if example == "hello" else "tune-models"
+    exported = jobctl("export", name, "-d", str(tmp_path / "exported"))
+    assert exported.exit_code == 0, exported.stderr
+    spec = tmp_path / "exported" / name / "job.yaml"
+    assert exported.stdout.strip() == str(spec)
+    assert jobctl("validate", str(spec)).exit_code == 0
+    before = jobctl("plan", str(spec))
+    assert "+ job" in before.stdout  # without --adopt the unmanaged job is left alone
+    assert "is not managed by jobctl" in before.stdout
+    adopted = jobctl("adopt", str(spec))
+    assert adopted.exit_code == 0, adopted.stderr
+    assert "adopt" in adopted.stdout
+    after = jobctl("plan", str(spec), "--detailed-exitcode")
+    assert after.exit_code == 0, after.stdout
+    assert "No changes" in after.stdout
+    jobs = json.loads(jobctl("-o", "json", "jobs").stdout)["items"]
+    assert [(j["id"], j["managed"]) for j in jobs] == [(job_id, True)]  # the same job, now managed
