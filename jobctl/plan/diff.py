@@ -89,15 +89,19 @@ def _current(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[Jo
     return current, leftovers
 
 
+def _cannot_change(forcing: Sequence[str]) -> str:
+    """'a, b, c and 2 more cannot change in place': the fields that force a replace, kept short."""
+    named = ", ".join(forcing[:3]) + (f" and {len(forcing) - 3} more" if len(forcing) > 3 else "")
+    return f"{named} cannot change in place"
+
+
 def _adopt(want: DesiredJob, have: JobState) -> Change:
     """Take over an unmanaged job: tag it in place, or replace it if it differs where OCI cannot update."""
     assert have.definition is not None
     fields = field_changes(have.definition, want.definition)
     forcing = [f.field for f in fields if f.forces_replace]
     if forcing:
-        named = ", ".join(forcing[:3]) + (f" and {len(forcing) - 3} more" if len(forcing) > 3 else "")
-        return Change(Action.REPLACE, want.name, fields, f"adopting it, but {named} cannot change in place", want,
-                      have)
+        return Change(Action.REPLACE, want.name, fields, f"adopting it, but {_cannot_change(forcing)}", want, have)
     return Change(Action.UPDATE, want.name, fields, "adopt: from now on managed by jobctl", want, have)
 
 
@@ -147,8 +151,7 @@ def diff(
             continue
         forcing = [f.field for f in fields if f.forces_replace]
         if forcing:
-            named = ", ".join(forcing[:3]) + (f" and {len(forcing) - 3} more" if len(forcing) > 3 else "")
-            reason = f"{named} cannot change in place"
+            reason = _cannot_change(forcing)
             changes.append(Change(Action.REPLACE, want.name, fields, reason, want, have))
         else:
             changes.append(Change(Action.UPDATE, want.name, fields, None, want, have))
