@@ -26,10 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-
-class BenchmarkError(Exception):
-    """The benchmark could not take its measurements (a jobctl call failed); printed, exit status 0."""
-
+from common import BenchmarkError, console_script, run_main
 
 DEFAULT_SIZE_MB = 1024
 DEFAULT_RUNS = 5
@@ -82,9 +79,6 @@ class Measured:
     stdout: bytes
 
 
-def console_script(name: str) -> list[str]:
-    script = Path(sys.executable).parent / name
-    return [str(script)] if script.exists() else [sys.executable, "-m", "jobctl"]
 
 
 def run_measured(argv: list[str], env: dict[str, str], *, capture: bool) -> Measured:
@@ -244,7 +238,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BenchmarkError as error:
-        print(f"could not measure: {error}")  # still exit 0: nothing here is a test
+    run_main(main)

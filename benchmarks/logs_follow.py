@@ -20,17 +20,13 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-
-class BenchmarkError(Exception):
-    """The benchmark could not take its measurements (a jobctl call failed); printed, exit status 0."""
-
+from common import BenchmarkError, console_script, run_main
 
 DEFAULT_RUNS = 5
 DEFAULT_LINES = 100
@@ -79,9 +75,6 @@ class Round:
     returncode: int
 
 
-def console_script(name: str) -> list[str]:
-    script = Path(sys.executable).parent / name
-    return [str(script)] if script.exists() else [sys.executable, "-m", "jobctl"]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -218,7 +211,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BenchmarkError as error:
-        print(f"could not measure: {error}")  # still exit 0: nothing here is a test
+    run_main(main)

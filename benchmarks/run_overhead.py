@@ -16,15 +16,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-class BenchmarkError(Exception):
-    """The benchmark could not take its measurements (a jobctl call failed); printed, exit status 0."""
-
+from common import BenchmarkError, console_script, run_main
 
 DEFAULT_RUNS = 10
 TARGET_ADDED_MS = 250.0
@@ -39,9 +35,6 @@ spec:
 """
 
 
-def console_script(name: str) -> list[str]:
-    script = Path(sys.executable).parent / name
-    return [str(script)] if script.exists() else [sys.executable, "-m", "jobctl"]
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -104,7 +97,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BenchmarkError as error:
-        print(f"could not measure: {error}")  # still exit 0: nothing here is a test
+    run_main(main)

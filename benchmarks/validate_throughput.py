@@ -22,10 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class BenchmarkError(Exception):
-    """The benchmark could not take its measurements (a jobctl call failed); printed, exit status 0."""
-
+from common import BenchmarkError, console_script, run_main
 
 DEFAULT_RUNS = 5
 DEFAULT_SPECS = 2000
@@ -96,10 +93,6 @@ class Measured:
     stderr: str
 
 
-def console_script(name: str) -> list[str]:
-    """The venv's console script next to this interpreter (a single process), else `python -m jobctl`."""
-    script = Path(sys.executable).parent / name
-    return [str(script)] if script.exists() else [sys.executable, "-m", "jobctl"]
 
 
 def run_measured(argv: list[str], env: dict[str, str], cwd: Path) -> Measured:
@@ -207,7 +200,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except BenchmarkError as error:
-        print(f"could not measure: {error}")  # still exit 0: nothing here is a test
+    run_main(main)
