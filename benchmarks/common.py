@@ -2,9 +2,52 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+# Peak RSS through a small launcher process: on Linux a child's ru_maxrss starts at the RSS of the
+# process it was forked from (exec records the old address space's high-water mark), so measuring
+# straight from a benchmark would report the benchmark's own peak for any child. The launcher is a
+# bare interpreter (~14 MB, the floor of what can be reported); it times the command and writes
+# "<seconds> <exit code> <max RSS KiB> <user+sys CPU seconds>" to the file named by its first argument.
+LAUNCHER = """\
+import os, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+elapsed = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    out.write(f"{elapsed} {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} "
+              f"{usage.ru_utime + usage.ru_stime}")
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    returncode: int
+    max_rss_mb: float
+    cpu_seconds: float
+    stdout: str
+    stderr: str
+
+
+def run_measured(argv: list[str], env: dict[str, str], *, cwd: Path | None = None, capture: bool = True) -> Measured:
+    """Wall time, peak RSS and CPU of exactly this command (through LAUNCHER); without `capture` its
+    stdout goes to /dev/null, so streaming output costs nothing to keep."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result, out, err = (Path(scratch) / name for name in ("result", "out", "err"))
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *argv], cwd=cwd, env=env,
+                           stdin=subprocess.DEVNULL, stdout=stdout if capture else subprocess.DEVNULL,
+                           stderr=stderr, check=False)
+        seconds, code, rss_kb, cpu = result.read_text().split()
+        return Measured(float(seconds), int(code), int(rss_kb) / 1024, float(cpu),
+                        out.read_text(errors="replace"), err.read_text(errors="replace"))
 
 
 class BenchmarkError(Exception):

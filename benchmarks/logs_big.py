@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common import BenchmarkError, console_script, run_main
+from common import BenchmarkError, Measured, console_script, run_main, run_measured
 
 DEFAULT_SIZE_MB = 1024
 DEFAULT_RUNS = 5
@@ -37,21 +37,6 @@ TARGET_RSS_MB = 80.0
 BLOCK_LINES = 40_000
 MB = 1024 * 1024
 
-# Peak RSS through a small launcher process: on Linux a child's ru_maxrss starts at the RSS of the
-# process it was forked from (exec records the old address space's high-water mark), so measuring
-# straight from this script would report this script's own peak for any child. The launcher is a
-# bare interpreter (~14 MB, the floor of what can be reported); it times the command and writes
-# "<seconds> <exit code> <max RSS KiB> <user+sys CPU seconds>" to the file named by its first argument.
-LAUNCHER = """\
-import os, subprocess, sys, time
-started = time.perf_counter()
-proc = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(proc.pid, 0)
-elapsed = time.perf_counter() - started
-with open(sys.argv[1], "w") as out:
-    out.write(f"{elapsed} {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} "
-              f"{usage.ru_utime + usage.ru_stime}")
-"""
 PER_LINE_LOOP = """\
 import sys
 out = sys.stdout.buffer
@@ -68,28 +53,6 @@ spec:
   infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
   runtime: {type: python, source: ./tiny.py}
 """
-
-
-@dataclass(frozen=True)
-class Measured:
-    seconds: float
-    returncode: int
-    max_rss_mb: float
-    cpu_seconds: float
-    stdout: bytes
-
-
-
-
-def run_measured(argv: list[str], env: dict[str, str], *, capture: bool) -> Measured:
-    """Wall time and peak RSS of exactly this command (through LAUNCHER); stdout to a file, or to /dev/null."""
-    with tempfile.TemporaryDirectory() as scratch:
-        result, out = Path(scratch) / "result", Path(scratch) / "out"
-        with out.open("wb") as stdout:
-            subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *argv], env=env, stdin=subprocess.DEVNULL,
-                           stdout=stdout if capture else subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        seconds, code, rss_kb, cpu = result.read_text().split()
-        return Measured(float(seconds), int(code), int(rss_kb) / 1024, float(cpu), out.read_bytes() if capture else b"")
 
 
 def grow_log(log: Path, size: int) -> int:
@@ -166,7 +129,7 @@ def measure(jobctl: list[str], env: dict[str, str], work: Path, *, size_mb: int,
           flush=True)
     tail_argv = [*jobctl, "logs", run_id, "--tail", str(TAIL)]
     warm = run_measured(tail_argv, env, capture=True)  # warm-up: bytecode
-    lines = warm.stdout.decode(errors="replace").splitlines()
+    lines = warm.stdout.splitlines()
     if warm.returncode != 0 or len(lines) != TAIL or lines[-1] != f"tail-line {TAIL - 1}":
         print(f"--tail {TAIL} exited {warm.returncode} with {len(lines)} lines, last {lines[-1:]!r}")
     return Results(

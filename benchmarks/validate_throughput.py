@@ -16,34 +16,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from common import BenchmarkError, console_script, run_main
+from common import BenchmarkError, Measured, console_script, run_main, run_measured
 
 DEFAULT_RUNS = 5
 DEFAULT_SPECS = 2000
 DIRECTORIES = 10
 TARGET_SPECS_PER_SECOND = 2000.0
-
-# Peak RSS through a small launcher process: on Linux a child's ru_maxrss starts at the RSS of the
-# process it was forked from (exec records the old address space's high-water mark), so measuring
-# straight from this script would report this script's own peak for any child. The launcher is a
-# bare interpreter (~14 MB, the floor of what can be reported); it times the command and writes
-# "<seconds> <exit code> <max RSS KiB> <user+sys CPU seconds>" to the file named by its first argument.
-LAUNCHER = """\
-import os, subprocess, sys, time
-started = time.perf_counter()
-proc = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(proc.pid, 0)
-elapsed = time.perf_counter() - started
-with open(sys.argv[1], "w") as out:
-    out.write(f"{elapsed} {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} "
-              f"{usage.ru_utime + usage.ru_stime}")
-"""
 
 PYTHON_JOB = """\
 apiVersion: jobctl/v1
@@ -81,30 +62,6 @@ spec:
     cmd: ["--port", "8080"]
     env: {{INDEX: "{i}"}}
 """
-
-
-@dataclass(frozen=True)
-class Measured:
-    seconds: float
-    returncode: int
-    max_rss_mb: float
-    cpu_seconds: float
-    stdout: str
-    stderr: str
-
-
-
-
-def run_measured(argv: list[str], env: dict[str, str], cwd: Path) -> Measured:
-    """Wall time and peak RSS of exactly this command, through LAUNCHER."""
-    with tempfile.TemporaryDirectory() as scratch:
-        result, out, err = (Path(scratch) / name for name in ("result", "out", "err"))
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *argv], cwd=cwd, env=env,
-                           stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, check=False)
-        seconds, code, rss_kb, cpu = result.read_text().split()
-        return Measured(float(seconds), int(code), int(rss_kb) / 1024, float(cpu), out.read_text(errors="replace"),
-                        err.read_text(errors="replace"))
 
 
 def child_env(pycache: str) -> dict[str, str]:
@@ -156,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         argv_validate = [*jobctl, "validate", str(specs)]
 
         def validate(cache: Path) -> Measured:
-            result = run_measured(argv_validate, {**env, "JOBCTL_CACHE_DIR": str(cache)}, work)
+            result = run_measured(argv_validate, {**env, "JOBCTL_CACHE_DIR": str(cache)}, cwd=work)
             if result.returncode != 0:
                 raise BenchmarkError(f"validate exited {result.returncode}: {result.stderr.strip()[-1500:]}")
             return result
