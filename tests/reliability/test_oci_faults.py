@@ -5,13 +5,18 @@ Whatever happens, a re-run converges: one job, its artifact, no duplicate runs, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import EXAMPLES, use_fake_oci
+from tests.conftest import EXAMPLES, REPO, use_fake_oci
 
 SPEC = str(EXAMPLES / "train" / "job.yaml")
 
@@ -59,32 +64,36 @@ def test_apply_run_and_follow_succeed_with_a_fifth_of_calls_failing(fake: FakeOC
 
 def full_apply_requests(tmp_path: Path, jobctl, monkeypatch: pytest.MonkeyPatch) -> int:
     with FakeOCI() as clean:
-        monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", clean.url)
-        monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(clean.write_config(tmp_path / "clean")))
+        use_fake_oci(clean, tmp_path / "clean", monkeypatch, "faults")
         assert jobctl("apply", SPEC).exit_code == 0
         return len(clean.requests)
 
 
-def test_an_apply_killed_after_any_request_converges_when_run_again(tmp_path: Path, jobctl,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JOBCTL_BACKEND", "oci")
-    for name, value in {"JOBCTL_OCI_RETRY": "fast", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..faults",
-                        "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.faults"}.items():
-        monkeypatch.setenv(name, value)
+def each_crash_converges(tmp_path: Path, jobctl, monkeypatch: pytest.MonkeyPatch,
+                         crash: Callable[[FakeOCI, int], None]) -> None:
+    """For every request of a full apply: a fresh fake, `crash` an apply after that many requests,
+    then a clean re-run must converge (one job, its artifact, nothing left to plan)."""
     total = full_apply_requests(tmp_path, jobctl, monkeypatch)
     assert total >= 4  # list, create, upload, tag (at least)
     for survived in range(1, total):
         with FakeOCI() as fake:
-            monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", fake.url)
-            monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(fake.write_config(tmp_path / f"k{survived}")))
-            fake.faults.add(drop=True, skip=survived)  # the client dies after `survived` requests
-            crashed = jobctl("apply", SPEC)
-            assert crashed.exit_code != 0
-            assert "Traceback" not in crashed.stderr
+            use_fake_oci(fake, tmp_path / f"k{survived}", monkeypatch, "faults")
+            crash(fake, survived)
             fake.faults.clear()
             again = jobctl("apply", SPEC, "--yes")
             assert again.exit_code == 0, f"after {survived} requests: {again.stderr}"
             assert_converged(fake, jobctl)
+
+
+def test_an_apply_killed_after_any_request_converges_when_run_again(tmp_path: Path, jobctl,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def drop_after(fake: FakeOCI, survived: int) -> None:
+        fake.faults.add(drop=True, skip=survived)  # the client loses the service after `survived` requests
+        crashed = jobctl("apply", SPEC)
+        assert crashed.exit_code != 0
+        assert "Traceback" not in crashed.stderr
+
+    each_crash_converges(tmp_path, jobctl, monkeypatch, drop_after)
 
 
 def test_lost_responses_are_retried_with_the_same_token_and_never_duplicate(fake: FakeOCI, jobctl) -> None:
@@ -111,33 +120,16 @@ def test_an_unreachable_service_is_a_clear_error(fake: FakeOCI, jobctl) -> None:
 def test_an_apply_killed_with_sigkill_after_each_request_converges(tmp_path: Path, jobctl,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The real thing: a `jobctl apply` process killed -9 while its next request is in flight."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
-    from tests.conftest import REPO
+    def kill_after(fake: FakeOCI, survived: int) -> None:
+        fake.faults.add(latency=2.0, skip=survived)  # request survived+1 hangs: kill the client then
+        process = subprocess.Popen([sys.executable, "-m", "jobctl", "apply", SPEC], cwd=REPO,
+                                   env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while len(fake.requests) < survived:
+            assert time.monotonic() < deadline, f"apply never made {survived} requests"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
-    monkeypatch.setenv("JOBCTL_BACKEND", "oci")
-    for name, value in {"JOBCTL_OCI_RETRY": "fast", "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..faults",
-                        "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.faults"}.items():
-        monkeypatch.setenv(name, value)
-    total = full_apply_requests(tmp_path, jobctl, monkeypatch)
-    for survived in range(1, total):
-        with FakeOCI() as fake:
-            monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", fake.url)
-            monkeypatch.setenv("OCI_CLI_CONFIG_FILE", str(fake.write_config(tmp_path / f"s{survived}")))
-            fake.faults.add(latency=2.0, skip=survived)  # request survived+1 hangs: kill the client then
-            process = subprocess.Popen([sys.executable, "-m", "jobctl", "apply", SPEC], cwd=REPO,
-                                       env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 30
-            while len(fake.requests) < survived:
-                assert time.monotonic() < deadline, f"apply never made {survived} requests"
-                time.sleep(0.01)
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            fake.faults.clear()
-            again = jobctl("apply", SPEC, "--yes")
-            assert again.exit_code == 0, f"killed after {survived} requests: {again.stderr}"
-            assert_converged(fake, jobctl)
+    each_crash_converges(tmp_path, jobctl, monkeypatch, kill_after)
