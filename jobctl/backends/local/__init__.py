@@ -271,9 +271,6 @@ class LocalBackend:
         return self.get_run(run_id=run_id)
 
     # --- logs -----------------------------------------------------------------------------------
-    def _log_path(self, run_id: str) -> Path:
-        return run_dir(self.home, run_id) / "log"
-
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
         run = self.get_run(run_id=run_id)  # state first: if terminal now, the log is already complete
         path = self._log_file(run_id)
