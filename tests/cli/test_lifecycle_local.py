@@ -25,6 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from jobctl.backends.local import procs
 from jobctl.cli.app import cli
 from tests.conftest import Result, run_jobctl
 
@@ -722,9 +723,10 @@ def test_a_run_whose_supervisor_was_killed_ends_failed(tmp_path: Path, isolated_
         assert run["lifecycleState"] == "FAILED"
         assert "runner lost" in run["details"]
         assert run_jobctl("wait", run_id).returncode == 1
+        until(lambda: procs.start_time(workload_pid) is None, what="the workload to die with its supervisor")
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(workload_pid, signal.SIGKILL)  # the orphaned workload, in its own group
+            os.killpg(workload_pid, signal.SIGKILL)  # only if the assertion above failed
 
 
 def test_state_dir_is_private(jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

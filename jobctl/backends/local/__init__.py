@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -24,8 +25,8 @@ from jobctl.backends.base import (
     LogBatch,
     RunState,
 )
-from jobctl.backends.local import logfile
-from jobctl.backends.local.store import Store, default_home, new_id, run_dir
+from jobctl.backends.local import logfile, outcome, procs
+from jobctl.backends.local.store import Store, default_home, new_id, run_dir, to_time
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
 from jobctl.paths import ensure_private_dir
 from jobctl.workflow.state import DirectoryStore
@@ -170,18 +171,26 @@ class LocalBackend:
                     start_new_session=True, pass_fds=(lock_fd,), close_fds=True,
                 )
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            self.store.set_run(run_id, supervisor_pid=process.pid)
+            try:
+                started = procs.start_time(process.pid)
+            except OSError:
+                started = None
+            self.store.set_run(run_id, supervisor_pid=process.pid, supervisor_start=started)
             log.info("jobctl.local", "run %s: supervisor pid %d, directory %s", run_id, process.pid, directory)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
         return self.get_run(run_id=run_id)
 
     def _runner_alive(self, run_id: str) -> bool:
-        """The supervisor holds the run's lock for as long as it lives."""
+        """The supervisor holds the run's lock for as long as it lives; if the lock file is gone, the
+        process table decides, and a process whose fate cannot be read counts as alive."""
         try:
             fd = os.open(run_dir(self.home, run_id) / "lock", os.O_RDWR)
         except FileNotFoundError:  # the run directory was deleted: ask the process table instead
-            return self._supervisor_process_alive(run_id)
+            rows = self.store.query("SELECT supervisor_pid, supervisor_start FROM runs WHERE id = ?", (run_id,))
+            if not rows:
+                return False
+            return procs.liveness(rows[0]["supervisor_pid"], rows[0]["supervisor_start"]) != procs.Liveness.DEAD
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -190,23 +199,6 @@ class LocalBackend:
             os.close(fd)
         return False
 
-    def _supervisor_process_alive(self, run_id: str) -> bool:
-        rows = self.store.query("SELECT supervisor_pid FROM runs WHERE id = ?", (run_id,))
-        pid = rows[0]["supervisor_pid"] if rows else None
-        if not pid:
-            return False
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            return False
-        except OSError:  # no /proc (macOS): the pid alone, accepting the small risk of reuse
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return False
-            return True
-        return b"jobctl.backends.local.supervisor" in command and run_id.encode() in command
-
     def _log_file(self, run_id: str) -> Path:
         """The run's log; a clear not-found error if its directory was deleted."""
         directory = run_dir(self.home, run_id)
@@ -214,31 +206,50 @@ class LocalBackend:
             raise NotFoundError(f"the log of run {run_id} is gone: its directory {directory} was deleted")
         return directory / "log"
 
-    def _reap(self, *, job_id: str | None = None, run_id: str | None = None) -> None:
-        """Mark runs whose supervisor died as FAILED, so no run is ever stuck."""
+    def _reap(self, *, job_id: str | None = None, run_id: str | None = None) -> dict[str, outcome.Outcome]:
+        """Settle runs whose supervisor is gone, so no run is ever stuck.
+
+        A result the supervisor wrote to its run directory is recorded; without one, the run is FAILED
+        ("runner lost") and any process of it still found is killed. When the database cannot take
+        the write now (locked, disk full), the outcomes are returned for callers to show instead.
+        """
         placeholders = ",".join("?" * len(ACTIVE_STATES))
-        sql = f"SELECT id FROM runs WHERE state IN ({placeholders})"
+        sql = f"SELECT id, state FROM runs WHERE state IN ({placeholders})"
         params: tuple[Any, ...] = tuple(ACTIVE_STATES)
         if run_id:
             sql, params = sql + " AND id = ?", (*params, run_id)
         elif job_id:
             sql, params = sql + " AND job_id = ?", (*params, job_id)
+        unsaved: dict[str, outcome.Outcome] = {}
         for row in self.store.query(sql, params):
-            # conditional write: the supervisor may have just recorded a result
-            if not self._runner_alive(row["id"]) and self.store.finish_run(row["id"], FAILED, None, RUNNER_LOST):
-                log.info("jobctl.local", "run %s: its supervisor is gone; marked FAILED", row["id"])
+            if self._runner_alive(row["id"]):
+                continue
+            result = outcome.read(run_dir(self.home, row["id"]))
+            if result is None:
+                result = (outcome.Outcome(CANCELED, None, "canceled", time.time()) if row["state"] == CANCELING
+                          else outcome.Outcome(FAILED, None, RUNNER_LOST, time.time()))
+                if procs.kill_run_processes(row["id"]):
+                    log.info("jobctl.local", "run %s: killed processes left by its supervisor", row["id"])
+            try:
+                with self.store.impatient():  # conditional write: the supervisor may have just recorded one
+                    self.store.finish_run(row["id"], result.state, result.exit_code, result.details,
+                                          result.finished)
+            except JobctlError as exc:
+                log.info("jobctl.local", "run %s: ended %s; not recorded yet: %s", row["id"], result.state, exc)
+                unsaved[row["id"]] = result
+        return unsaved
 
     def get_run(self, *, run_id: str) -> RunState:
-        self._reap(run_id=run_id)
+        unsaved = self._reap(run_id=run_id)
         rows = self.store.query("SELECT * FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise NotFoundError(f"run {run_id} not found")
-        return Store.run_from_row(rows[0])
+        return _with_outcome(Store.run_from_row(rows[0]), unsaved)
 
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:
-        self._reap(job_id=job_id)
+        unsaved = self._reap(job_id=job_id)
         sql, params = "SELECT * FROM runs WHERE 1 = 1", list[Any]()
         if job_id:
             sql += " AND job_id = ?"
@@ -250,7 +261,7 @@ class LocalBackend:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return [Store.run_from_row(row) for row in self.store.query(sql, tuple(params))]
+        return [_with_outcome(Store.run_from_row(row), unsaved) for row in self.store.query(sql, tuple(params))]
 
     def cancel_run(self, *, run_id: str) -> RunState:
         run = self.get_run(run_id=run_id)
@@ -267,6 +278,7 @@ class LocalBackend:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGTERM)  # prompt; the supervisor also polls the state
         elif not self._runner_alive(run_id):
+            procs.kill_run_processes(run_id)
             self.store.finish_run(run_id, CANCELED, None, "canceled")
         return self.get_run(run_id=run_id)
 
@@ -309,6 +321,15 @@ class LocalBackend:
         found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
         complete = run.terminal and new_offset >= logfile.file_size(path)
         return LogBatch(tuple(found[-lines:]) if lines else (), str(new_offset), complete)
+
+
+def _with_outcome(run: RunState, unsaved: Mapping[str, outcome.Outcome]) -> RunState:
+    """The run as its result file tells it, while the database could not record that result yet."""
+    result = unsaved.get(run.id)
+    if result is None or run.terminal:
+        return run
+    return dataclasses.replace(run, state=result.state, exit_code=result.exit_code, details=result.details,
+                               finished=to_time(result.finished))
 
 
 MAX_OUTPUTS_BYTES = 1024 * 1024

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -45,11 +45,16 @@ CREATE TABLE IF NOT EXISTS runs (
     exit_code INTEGER,
     details TEXT,
     supervisor_pid INTEGER,
-    retry_token TEXT UNIQUE
+    retry_token TEXT UNIQUE,
+    supervisor_start INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, created);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
 """
+# Columns added after the first release, created on first use of an older database.
+MIGRATIONS = {("runs", "supervisor_start"): "INTEGER"}
+BUSY_TIMEOUT_SECONDS = 30.0
+TERMINAL_SQL = "('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')"
 
 
 def default_home(environ: Mapping[str, str]) -> Path:
@@ -89,8 +94,10 @@ class Store:
             if not self.path.exists():  # SQLite gives the -wal and -shm files the database's mode
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.path.chmod(0o600)
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.busy_timeout = float(os.environ.get("JOBCTL_DB_BUSY_TIMEOUT", BUSY_TIMEOUT_SECONDS))
+            self.db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                      check_same_thread=False)
+            self._set_busy_timeout(self.busy_timeout)
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             if not self._has_schema():
@@ -98,6 +105,7 @@ class Store:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             db.execute(statement)
+            self._migrate()
         except sqlite3.Error as exc:
             raise _database_error(self.path, exc) from exc
         except OSError as exc:
@@ -106,6 +114,30 @@ class Store:
     def _has_schema(self) -> bool:
         row = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('jobs', 'runs')").fetchone()
         return bool(row[0] == 2)
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+
+    def _migrate(self) -> None:
+        if all(column in self._columns(table) for table, column in MIGRATIONS):
+            return
+        with self.transaction() as db:  # checked again inside: another process may have migrated
+            for (table, column), kind in MIGRATIONS.items():
+                if column not in self._columns(table):
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+    @contextmanager
+    def impatient(self, seconds: float = 0.2) -> Iterator[None]:
+        """Writes inside give up after `seconds` of lock contention instead of the full busy timeout."""
+        with self._lock:
+            self._set_busy_timeout(min(seconds, self.busy_timeout))
+            try:
+                yield
+            finally:
+                self._set_busy_timeout(self.busy_timeout)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -175,13 +207,25 @@ class Store:
         with self.transaction() as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
-    def finish_run(self, run_id: str, state: str, exit_code: int | None, details: str | None) -> bool:
+    def transition(self, run_id: str, from_states: Collection[str], **fields: Any) -> bool:
+        """Compare-and-set: apply `fields` only while the run is in one of `from_states`; True if applied."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        placeholders = ",".join("?" * len(from_states))
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"UPDATE runs SET {assignments} WHERE id = ? AND state IN ({placeholders})",
+                (*fields.values(), run_id, *from_states),
+            )
+            return cursor.rowcount == 1
+
+    def finish_run(self, run_id: str, state: str, exit_code: int | None, details: str | None,
+                   finished: float | None = None) -> bool:
         """Record a terminal state unless one was already recorded; True if this call recorded it."""
         with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE runs SET state = ?, exit_code = ?, details = ?, finished = ? "
-                "WHERE id = ? AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')",
-                (state, exit_code, details, time.time(), run_id),
+                f"WHERE id = ? AND state NOT IN {TERMINAL_SQL}",
+                (state, exit_code, details, finished or time.time(), run_id),
             )
             return cursor.rowcount == 1
 

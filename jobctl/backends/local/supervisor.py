@@ -3,7 +3,12 @@
 It holds the run's lock for its whole life (inherited from the launcher, so there is no moment when
 a live run looks abandoned), unpacks the artifact, starts the workload in its own process group,
 timestamps every output line into the run log, enforces the maximum runtime, honours cancellation,
-and records how the run ended.
+and records how the run ended: first in the run's result file, then in the database.
+
+Every state change it makes is conditional on the state it expects, and a run found CANCELING or
+already ended is stopped. The workload cannot outlive it: its first process has a parent-death signal
+and a watchdog process kills its whole group if the supervisor dies, even by SIGKILL
+(docs/decisions/0006-local-run-lifetime.md).
 """
 
 from __future__ import annotations
@@ -18,17 +23,23 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO, TypeVar
 
 from jobctl.artifact import ArtifactError, extract_zip
-from jobctl.backends.base import CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED
-from jobctl.backends.local import logfile
+from jobctl.backends.base import ACCEPTED, CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED, TERMINAL_STATES
+from jobctl.backends.local import logfile, outcome
+from jobctl.backends.local.procs import RUN_ID_VARIABLE
 from jobctl.backends.local.store import Store, run_dir
+from jobctl.errors import JobctlError
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 KILL_GRACE_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+T = TypeVar("T")
 
 
 class LaunchError(Exception):
@@ -87,6 +98,8 @@ class Supervisor:
         self.log_path = self.dir / "log"
         self.cancel_requested = False
         self.timed_out = False
+        self.log_error: str | None = None
+        self.result_fd: int | None = None
         rows = self.store.query(
             "SELECT runs.*, jobs.definition, jobs.artifact_path FROM runs JOIN jobs ON jobs.id = runs.job_id "
             "WHERE runs.id = ?", (run_id,),
@@ -104,7 +117,7 @@ class Supervisor:
         outputs = self.dir / "outputs"
         outputs.mkdir(exist_ok=True)
         env.update({
-            "JOBCTL_RUN_ID": self.run_id, "JOBCTL_JOB_ID": self.row["job_id"],
+            RUN_ID_VARIABLE: self.run_id, "JOBCTL_JOB_ID": self.row["job_id"],
             "JOBCTL_JOB_NAME": self.row["job_name"], "JOBCTL_RUN_NAME": self.row["name"],
             "JOBCTL_OUTPUT_DIR": str(outputs),
             # the names OCI sets inside a job run, so code reading them works in both places
@@ -120,6 +133,9 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
         definition = json.loads(self.row["definition"])
         try:
+            # everything that needs new disk space is done before the workload starts
+            self.result_fd = outcome.reserve(self.dir)
+            log = self.log_path.open("ab", buffering=0)
             work = self.dir / "work"
             if self.row["artifact_path"]:
                 unpack(Path(self.row["artifact_path"]), work)
@@ -127,27 +143,54 @@ class Supervisor:
                 work.mkdir(parents=True, exist_ok=True)
             env = self._environment()
             command = command_for(definition, json.loads(self.row["args"]), env)
-            if self.cancel_requested or self._canceling():
-                self.store.finish_run(self.run_id, CANCELED, None, "canceled before it started")
+            if self.cancel_requested or self._should_stop():
+                self._finish(CANCELED, None, "canceled before it started")
                 return
             child = subprocess.Popen(
                 command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True,
+                preexec_fn=_dies_with_this_process(),  # noqa: PLW1509 - the supervisor has one thread
             )
         except (LaunchError, OSError, zipfile.BadZipFile) as exc:
-            self.store.finish_run(self.run_id, FAILED, None, f"could not start: {exc}")
+            self._finish(FAILED, None, f"could not start: {exc}")
             return
-        self.store.set_run(self.run_id, state=IN_PROGRESS, started=time.time())
-        minutes = definition.get("max_runtime_in_minutes")
-        deadline = time.monotonic() + minutes * _time_scale() if minutes else None
-        self._pump(child, deadline)
+        watchdog = Watchdog(child.pid)
+        with log, watchdog:
+            started = self._database(lambda: self.store.transition(
+                self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time()))
+            if started is False:  # canceled or ended by someone else meanwhile: stop the workload
+                self.cancel_requested = True
+            minutes = definition.get("max_runtime_in_minutes")
+            deadline = time.monotonic() + minutes * _time_scale() if minutes else None
+            self._pump(child, deadline, log)
         self._record_end(child.returncode, minutes)
 
-    def _canceling(self) -> bool:
-        rows = self.store.query("SELECT state FROM runs WHERE id = ?", (self.run_id,))
-        return bool(rows) and rows[0]["state"] == CANCELING
+    def _database(self, action: Callable[[], T]) -> T | None:
+        """A database step that must not kill the run: on a lasting lock or a full disk, say so and go on."""
+        try:
+            return action()
+        except JobctlError as exc:
+            _note(exc.message)
+            return None
 
-    def _pump(self, child: subprocess.Popen[bytes], deadline: float | None) -> None:
+    def _should_stop(self) -> bool:
+        """True once the run is CANCELING, or already ended (recorded by someone else)."""
+        rows = self._database(lambda: self.store.query("SELECT state FROM runs WHERE id = ?", (self.run_id,)))
+        if rows is None:
+            return False  # unknown: keep running
+        return not rows or rows[0]["state"] == CANCELING or rows[0]["state"] in TERMINAL_STATES
+
+    def _write_log(self, log: BinaryIO, data: bytes) -> None:
+        """Log output; a failing log (disk full) loses output, never the run or its result."""
+        if not data or self.log_error:
+            return
+        try:
+            log.write(data)
+        except OSError as exc:
+            self.log_error = f"the log is incomplete: writing it failed ({exc.strerror or exc})"
+            _note(self.log_error)
+
+    def _pump(self, child: subprocess.Popen[bytes], deadline: float | None, log: BinaryIO) -> None:
         """Copy output into the log until the workload ends; stop it when canceled or overdue."""
         selector = selectors.DefaultSelector()
         assert child.stdout is not None
@@ -157,40 +200,39 @@ class Supervisor:
         kill_at: float | None = None
         drain_until: float | None = None
         next_cancel_check = time.monotonic() + CANCEL_POLL_SECONDS
-        with self.log_path.open("ab", buffering=0) as log:
-            while selector.get_map():
-                for key, _ in selector.select(timeout=0.2):
+        while selector.get_map():
+            for key, _ in selector.select(timeout=0.2):
+                stream, pending = key.data
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    if pending:
+                        self._write_log(log, logfile.encode(time.time(), stream, bytes(pending)))
+                    continue
+                pending.extend(chunk)
+                self._write_log(log, self._complete_lines(stream, pending))
+            now = time.monotonic()
+            if drain_until is None and child.poll() is not None:
+                drain_until = now + 2.0  # background processes may hold the pipes open
+            elif drain_until is not None and now >= drain_until:
+                _signal_group(child.pid, signal.SIGKILL)
+                for key in list(selector.get_map().values()):
                     stream, pending = key.data
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        selector.unregister(key.fileobj)
-                        if pending:
-                            log.write(logfile.encode(time.time(), stream, bytes(pending)))
-                        continue
-                    pending.extend(chunk)
-                    log.write(self._complete_lines(stream, pending))
-                now = time.monotonic()
-                if drain_until is None and child.poll() is not None:
-                    drain_until = now + 2.0  # background processes may hold the pipes open
-                elif drain_until is not None and now >= drain_until:
-                    _signal_group(child.pid, signal.SIGKILL)
-                    for key in list(selector.get_map().values()):
-                        stream, pending = key.data
-                        if pending:
-                            log.write(logfile.encode(time.time(), stream, bytes(pending)))
-                        selector.unregister(key.fileobj)
-                    break
-                if now >= next_cancel_check:
-                    next_cancel_check = now + CANCEL_POLL_SECONDS
-                    self.cancel_requested = self.cancel_requested or self._canceling()
-                overdue = deadline is not None and now >= deadline
-                if kill_at is None and (self.cancel_requested or overdue):
-                    self.timed_out = overdue and not self.cancel_requested
-                    _signal_group(child.pid, signal.SIGTERM)
-                    kill_at = now + float(os.environ.get("JOBCTL_KILL_GRACE", KILL_GRACE_SECONDS))
-                elif kill_at is not None and now >= kill_at:
-                    _signal_group(child.pid, signal.SIGKILL)
-                    kill_at = float("inf")
+                    if pending:
+                        self._write_log(log, logfile.encode(time.time(), stream, bytes(pending)))
+                    selector.unregister(key.fileobj)
+                break
+            if now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_POLL_SECONDS
+                self.cancel_requested = self.cancel_requested or self._should_stop()
+            overdue = deadline is not None and now >= deadline
+            if kill_at is None and (self.cancel_requested or overdue):
+                self.timed_out = overdue and not self.cancel_requested
+                _signal_group(child.pid, signal.SIGTERM)
+                kill_at = now + float(os.environ.get("JOBCTL_KILL_GRACE", KILL_GRACE_SECONDS))
+            elif kill_at is not None and now >= kill_at:
+                _signal_group(child.pid, signal.SIGKILL)
+                kill_at = float("inf")
         child.wait()
         _signal_group(child.pid, signal.SIGKILL)  # leftovers of the workload's group, if any
 
@@ -213,15 +255,81 @@ class Supervisor:
 
     def _record_end(self, code: int, minutes: int | None) -> None:
         if self.cancel_requested:
-            self.store.finish_run(self.run_id, CANCELED, code, "canceled")
+            state, details = CANCELED, "canceled"
         elif self.timed_out:
-            self.store.finish_run(self.run_id, FAILED, code, f"exceeded maxRuntimeInMinutes ({minutes})")
+            state, details = FAILED, f"exceeded maxRuntimeInMinutes ({minutes})"
         elif code == 0:
-            self.store.finish_run(self.run_id, SUCCEEDED, 0, None)
+            state, details = SUCCEEDED, None
         elif code < 0:
-            self.store.finish_run(self.run_id, FAILED, code, f"killed by signal {-code}")
+            state, details = FAILED, f"killed by signal {-code}"
         else:
-            self.store.finish_run(self.run_id, FAILED, code, f"Job run failed with exit code {code}")
+            state, details = FAILED, f"Job run failed with exit code {code}"
+        if self.log_error:
+            details = f"{details}; {self.log_error}" if details else self.log_error
+        self._finish(state, code, details)
+
+    def _finish(self, state: str, exit_code: int | None, details: str | None) -> None:
+        """The result file first (durable, needs no new space), then the database, which may refuse."""
+        result = outcome.Outcome(state, exit_code, details, time.time())
+        if self.result_fd is not None:
+            try:
+                outcome.record(self.result_fd, result)
+            except OSError as exc:
+                _note(f"could not write {outcome.NAME}: {exc}")
+        self._database(lambda: self.store.finish_run(self.run_id, state, exit_code, details, result.finished))
+
+
+class Watchdog:
+    """A tiny process that SIGKILLs the workload's process group if this supervisor dies (watchdog.py)."""
+
+    def __init__(self, pgid: int) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        read_end, self.write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("watchdog.py")), str(pgid)],
+                stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:  # the workload's own parent-death signal still covers its first process
+            _note(f"could not start the watchdog: {exc}")
+        finally:
+            os.close(read_end)
+
+    def __enter__(self) -> Watchdog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """The supervisor ended the workload itself: tell the watchdog to stand down."""
+        with contextlib.suppress(OSError):
+            os.write(self.write_end, b"x")
+        os.close(self.write_end)
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+
+
+def _dies_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn giving the workload's first process a parent-death signal (Linux), closing the
+    moment between starting the workload and its watchdog."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the supervisor died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
+
+
+def _note(message: str) -> None:
+    """A line for supervisor.log; on a full disk it is lost, never the supervisor."""
+    with contextlib.suppress(OSError):
+        print(f"jobctl supervisor: {message}", file=sys.stderr, flush=True)
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -1,0 +1,96 @@
+"""Which processes belong to a local run, and whether they still live.
+
+A process is named by (pid, start time) so a reused pid is never taken for the original. What cannot
+be read is UNKNOWN, and every caller treats UNKNOWN as alive: declaring a live run dead would mark it
+FAILED while its workload keeps running, the one mistake that cannot be undone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import signal
+from pathlib import Path
+
+PROC = Path("/proc")
+RUN_ID_VARIABLE = "JOBCTL_RUN_ID"
+
+
+class Liveness(enum.Enum):
+    ALIVE = "alive"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22); None if it is gone.
+
+    A zombie counts as gone: it has exited and only waits for its parent to collect it.
+    Raises OSError when this system has no readable /proc.
+    """
+    try:
+        stat = (PROC / str(pid) / "stat").read_bytes()
+    except FileNotFoundError:
+        if not PROC.joinpath("self").exists():
+            raise OSError("no /proc on this system") from None
+        return None
+    # the command name (field 2) is in parentheses and may itself hold spaces or ')'
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def liveness(pid: int | None, started: int | None) -> Liveness:
+    """Is the process (pid, started) still running? UNKNOWN when it cannot be told."""
+    if not pid:
+        return Liveness.UNKNOWN
+    try:
+        now = start_time(pid)
+    except (OSError, ValueError, IndexError):  # no /proc (macOS) or an unreadable entry
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return Liveness.DEAD
+        except OSError:
+            return Liveness.UNKNOWN
+        return Liveness.UNKNOWN if started is None else Liveness.ALIVE
+    if now is None:
+        return Liveness.DEAD
+    if started is None:  # recorded by an older jobctl: the pid alone cannot rule out reuse
+        return Liveness.UNKNOWN
+    return Liveness.ALIVE if now == started else Liveness.DEAD
+
+
+def run_processes(run_id: str) -> list[int]:
+    """Every process of this user whose environment carries JOBCTL_RUN_ID=run_id.
+
+    That finds a run's workload and its descendants even where they left its process group; it misses
+    only processes that were started with a scrubbed environment.
+    """
+    marker = f"\0{RUN_ID_VARIABLE}={run_id}\0".encode()
+    found = []
+    uid = os.getuid()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(PROC):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+                environ = b"\0" + (Path(entry.path) / "environ").read_bytes()
+            except OSError:
+                continue
+            if marker in environ:
+                found.append(int(entry.name))
+    return found
+
+
+def kill_run_processes(run_id: str) -> int:
+    """SIGKILL every process of the run that can still be found; how many were signalled."""
+    pids = [pid for pid in run_processes(run_id) if pid != os.getpid()]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
