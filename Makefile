@@ -24,8 +24,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict jobctl
 
+# The suite runs on 2 workers (pytest-xdist): every test has its own $JOBCTL_HOME, fake OCI and ports.
+PYTEST_WORKERS ?= 2
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck unit
 
