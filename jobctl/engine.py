@@ -264,7 +264,12 @@ def start_runs(
     backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
     on_started: Callable[[RunState], None] | None = None,
 ) -> list[RunState]:
-    """Start every request with at most `max_parallel` calls in flight; results keep request order."""
+    """Start every request with at most `max_parallel` calls in flight; results keep request order.
+
+    The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
+    this thread while they are in flight: no new start is made, the ones in flight are let finish (so
+    `on_started` has seen every run that exists), and the interrupt propagates.
+    """
     def start(request: RunRequest) -> RunState:
         run = backend.start_run(
             job_id=job.id, name=request.name, env=request.env, args=request.args, retry_token=request.retry_token,
@@ -273,10 +278,12 @@ def start_runs(
             on_started(run)
         return run
 
-    if len(requests) == 1:
-        return [start(requests[0])]
-    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests)))) as pool:
-        return list(pool.map(start, requests))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests))))
+    try:
+        futures = [pool.submit(start, request) for request in requests]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- waiting and following --------------------------------------------------------------------------

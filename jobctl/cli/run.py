@@ -11,7 +11,7 @@ from jobctl.backends.base import JobState, RunState
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, timeout_option
-from jobctl.cli.watch import follow_runs, wait_runs
+from jobctl.cli.watch import follow_runs, interruptible, wait_runs
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.render.machine import dumps, envelope, run_dict
 
@@ -119,14 +119,19 @@ def command(
         name=name, idempotency_key=idempotency_key,
     )
 
+    begun: list[RunState] = []
+
     def started(run: RunState) -> None:
+        begun.append(run)
         app.info(f"started {run.name} ({run.id})")
 
-    runs = start_runs(app.backend(), target, requests, max_parallel=max_parallel, on_started=started)
-    if follow:
-        follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
-    if wait:
-        wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel_on_interrupt)
+    backend = app.backend()
+    with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
+        runs = start_runs(backend, target, requests, max_parallel=max_parallel, on_started=started)
+        if follow:  # these handle their own interrupts, with every run
+            follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
+        if wait:
+            wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel_on_interrupt)
     if fmt in ("json", "yaml"):
         click.echo(dumps(envelope("RunList", [run_dict(r, show_secrets) for r in runs]), fmt), nl=False)
         return

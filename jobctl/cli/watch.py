@@ -24,8 +24,15 @@ from jobctl.render.machine import dumps, envelope, log_dict, run_dict
 
 
 @contextlib.contextmanager
-def interruptible(app: AppContext, runs: Sequence[RunState], *, cancel_on_interrupt: bool) -> Iterator[None]:
-    """Turn Ctrl-C (and SIGTERM when cancelling) into a clean detach or cancel, exit 130."""
+def interruptible(
+    app: AppContext, runs: Sequence[RunState], *, cancel_on_interrupt: bool, ids_to_stdout: bool = False,
+) -> Iterator[None]:
+    """Turn Ctrl-C (and SIGTERM when cancelling) into a clean detach or cancel, exit 130.
+
+    `runs` may still be growing (runs being started): whatever it holds when the interrupt lands is
+    canceled or reported. With ids_to_stdout their ids are also printed on stdout, as a finished
+    `jobctl run` would have.
+    """
     previous = None
     if cancel_on_interrupt:
         def on_term(signum: int, frame: FrameType | None) -> None:
@@ -37,8 +44,14 @@ def interruptible(app: AppContext, runs: Sequence[RunState], *, cancel_on_interr
         yield
     except KeyboardInterrupt:
         backend = app.backend()
+        runs = list(runs)
         ids = " ".join(r.id for r in runs)
-        if cancel_on_interrupt:
+        if ids_to_stdout:
+            for run in runs:
+                click.echo(run.id)
+        if not runs:
+            app.info("\nInterrupted before any run started.")
+        elif cancel_on_interrupt:
             for run in runs:
                 with contextlib.suppress(Exception):
                     backend.cancel_run(run_id=run.id)

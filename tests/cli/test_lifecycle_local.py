@@ -601,6 +601,35 @@ def test_sigterm_with_cancel_on_interrupt_cancels_the_run(jobctl: Run, demo: Pat
     assert final["lifecycleState"] == "CANCELED"
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_prints_its_id(
+    jobctl: Run, demo: Path, signum: int,
+) -> None:
+    """Issue 12 item 4: before, the starts went on after the signal (20+ runs left running, no ids)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "run", "demo", "--env", "SLEEP=60", "--matrix",
+         f"I={','.join(str(i) for i in range(40))}", "--max-parallel", "2", "--cancel-on-interrupt", "--wait"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        until(lambda: runs_of(jobctl, "demo"), what="the first run to be started")
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    existing = {r["id"] for r in runs_of(jobctl, "demo")}
+    assert 0 < len(existing) < 40, "the interrupt landed after the start phase: nothing was tested"
+    assert set(out.split()) == existing  # every run that exists was reported, on stdout
+    assert all(run_id in err for run_id in existing)
+    for run_id in existing:
+        final = until(lambda run_id=run_id: in_state(jobctl, run_id, "CANCELED", "FAILED", "SUCCEEDED"),
+                      what=f"run {run_id} to end")
+        assert final["lifecycleState"] == "CANCELED"
+    assert {r["id"] for r in runs_of(jobctl, "demo")} == existing  # and no start came after the signal
+
+
 # --- logs ----------------------------------------------------------------------------------------------
 
 def test_logs_tail_stream_timestamps_and_since(jobctl: Run, demo: Path) -> None:
