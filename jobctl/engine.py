@@ -26,7 +26,7 @@ from jobctl.backends.base import (
     LogLine,
     RunState,
 )
-from jobctl.errors import ExitCode, NotFoundError, UsageError, WaitTimeoutError
+from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError, WaitTimeoutError
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
 from jobctl.plan.model import Action, Change, Plan
@@ -116,6 +116,7 @@ def _apply_change(backend: Backend, change: Change) -> AppliedChange:
             definition=want.definition, artifact=want.artifact,
             retry_token=retry_token(want.name, want.spec_hash, ""),
         )
+        _settle_name_race(backend, want, job, replaced=None)
         return AppliedChange(change, job.id, "created")
     if change.action is Action.UPDATE:
         assert want is not None
@@ -129,9 +130,37 @@ def _apply_change(backend: Backend, change: Change) -> AppliedChange:
             definition=want.definition, artifact=want.artifact,
             retry_token=retry_token(want.name, want.spec_hash, have.id),
         )
+        _settle_name_race(backend, want, job, replaced=have.id)
         return AppliedChange(change, job.id, "replaced", retired=_retire(backend, have))
     assert have is not None
     return AppliedChange(change, have.id, _retire(backend, have))
+
+
+LIVE_JOB_STATES = ("CREATING", "ACTIVE")
+
+
+def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, *, replaced: str | None) -> None:
+    """Two applies that both created a job of one name: the earlier job wins, the later apply removes its
+    own and fails (exit 5). No lock service is needed: each apply lists the name's live jobs *after* its
+    own create, so the later creator always sees the earlier job, and the earliest one never loses
+    (docs/decisions/0007-concurrent-applies.md)."""
+    rivals = {
+        job.id: job
+        for job in backend.list_jobs(compartment_id=want.definition.compartment_id,
+                                     project_id=want.definition.project_id)
+        if job.managed_name == want.name and not job.superseded and job.id != replaced
+        and job.lifecycle_state in LIVE_JOB_STATES
+    }
+    rivals.setdefault(created.id, created)  # a list may not show a job made a moment ago
+    winner = min(rivals.values(), key=lambda job: (job.created, job.id))
+    if winner.id == created.id:
+        return
+    backend.delete_job(job_id=created.id)
+    raise ConflictError(
+        f"job {want.name!r} was created at the same time by another apply ({winner.id}); "
+        f"this apply removed its own copy ({created.id}) and stopped",
+        hint="run `jobctl plan` to compare your spec with the job that won",
+    )
 
 
 def _retire(backend: Backend, job: JobState) -> str:

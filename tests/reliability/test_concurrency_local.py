@@ -14,7 +14,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from jobctl.backends.local import LocalBackend
+from jobctl.engine import apply_plan, build_plan
+from jobctl.errors import ConflictError
+from jobctl.plan.desired import desired_job
+from jobctl.spec.load import load_specs
 from tests.conftest import EXAMPLES, run_jobctl
+from tests.reliability.test_conflicts_oci import spec_variant
 
 SPEC = str(EXAMPLES / "hello" / "job.yaml")
 PROCESS_TIMEOUT = 90
@@ -101,3 +109,40 @@ def test_twenty_processes_applying_running_and_cancelling_at_once_lose_nothing(i
     stuck = [(r["id"], r["lifecycleState"]) for r in runs if r["lifecycleState"] not in ("SUCCEEDED", "CANCELED")]
     assert not stuck, f"runs not ended, or ended other than SUCCEEDED/CANCELED: {stuck}"
     assert {r["jobId"] for r in runs} == {jobs[0]["id"]}
+
+
+def test_an_apply_that_planned_a_create_and_finds_an_earlier_job_of_that_name_removes_its_own(
+    isolated_env: Path, tmp_path: Path,
+) -> None:
+    """The race made deterministic: both applies planned "create" before either created. The later
+    creator exits 5 naming the winner and removes its copy; before, both said "created" (issue 12 item 5)."""
+    backend = LocalBackend(isolated_env)
+    plans = {}
+    for side in "ab":
+        loaded = load_specs([str(spec_variant(tmp_path, side, seed=side))])
+        loaded.raise_for_errors()
+        plans[side] = build_plan(backend, [desired_job(job) for job in loaded.jobs])
+    [first] = apply_plan(backend, plans["a"])
+    assert first.outcome == "created"
+    with pytest.raises(ConflictError) as conflict:
+        apply_plan(backend, plans["b"])
+    assert first.job_id in conflict.value.message
+    assert [job.id for job in backend.list_jobs()] == [first.job_id]
+
+
+def test_applies_of_different_specs_racing_to_create_one_job_name_leave_one_job(
+    isolated_env: Path, tmp_path: Path,
+) -> None:
+    """Five rounds of two real applies at once, each round a new name. Whichever way each race goes (both
+    planned a create, or one saw the other's job and replaced it), one job of the name is left and never
+    do both report "created"."""
+    for round_ in range(5):
+        specs = {side: spec_variant(tmp_path / f"r{round_}", side, seed=f"{round_}{side}") for side in "ab"}
+        for path in specs.values():
+            path.write_text(path.read_text().replace("name: tune-models", f"name: race-{round_}"))
+        outcomes = run_at_once([["apply", "--yes", str(specs["a"])], ["apply", "--yes", str(specs["b"])]])
+        for outcome in outcomes:
+            assert_clean(outcome, {0, 5})
+        assert sum(": created (" in o.stderr + o.stdout for o in outcomes) == 1, outcomes
+        live = [j for j in listed("jobs") if j["name"] == f"race-{round_}"]
+        assert len([j for j in live if not j["superseded"]]) == 1, live

@@ -136,6 +136,44 @@ def test_two_concurrent_conflicting_applies_one_wins_and_the_other_exits_5(
     assert jobctl("plan", str(specs[loser]), "--detailed-exitcode").exit_code == 2
 
 
+def assert_one_apply_created_the_job(outcomes: dict[str, tuple[int, str, str]], live: list[str]) -> str:
+    """Two applies raced to create one job name: one exit 0, one exit 5 naming the job that won, which is
+    the only live job of that name. Returns the winner's key."""
+    codes = sorted(code for code, _, _ in outcomes.values())
+    assert codes == [0, 5], {name: (code, err) for name, (code, _, err) in outcomes.items()}
+    assert len(live) == 1, f"{len(live)} live jobs of one name: {live}"
+    winner = next(name for name, (code, _, _) in outcomes.items() if code == 0)
+    loser = next(name for name in outcomes if name != winner)
+    error = one_error_line(outcomes[loser][2])
+    assert live[0] in error, error
+    assert "at the same time" in error, error
+    return winner
+
+
+def test_two_applies_creating_one_new_job_name_at_once_leave_one_job(
+    fake: FakeOCI, jobctl: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both applies list (and plan a create) before either creates: without a check both said "created"
+    and two jobs of one name remained (issue 12 item 5)."""
+    specs = {"a": spec_variant(tmp_path, "a", seed="1"), "b": spec_variant(tmp_path, "b", seed="2")}
+    handle = fake.app._handle
+
+    def gated(environ: Any, method: str, path: str, *rest: Any) -> Any:
+        if method == "POST" and path.endswith("/jobs"):  # hold each create until both applies have planned
+            deadline = time.monotonic() + 30
+            while fake.count("GET", r"/jobs$") < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return handle(environ, method, path, *rest)
+
+    monkeypatch.setattr(fake.app, "_handle", gated)
+    processes = {name: start_jobctl("apply", str(path)) for name, path in specs.items()}
+    outcomes = {name: (p.wait(timeout=60), *p.communicate()) for name, p in processes.items()}
+    assert fake.count("POST", r"/jobs$") == 2  # both really created a job
+    live = [j["id"] for j in fake.jobs() if j["lifecycleState"] in ("ACTIVE", "CREATING")]
+    winner = assert_one_apply_created_the_job(outcomes, live)
+    assert jobctl("plan", str(specs[winner]), "--detailed-exitcode").exit_code == 0
+
+
 def test_a_job_changed_between_plan_and_update_is_a_conflict_with_nothing_half_applied(
     fake: FakeOCI, jobctl: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
