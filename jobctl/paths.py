@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+
+from jobctl.errors import ConfigError
+
+NOTHING_LOST = "nothing was changed and no state was lost"
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -15,3 +20,28 @@ def ensure_private_dir(path: Path) -> None:
         os.umask(previous)
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
+
+
+def disk_full(path: Path) -> bool:
+    """True when the file system holding `path` (or its nearest existing parent) has no space left."""
+    for candidate in (path, *path.parents):
+        try:
+            stats = os.statvfs(candidate)
+        except OSError:
+            continue
+        return stats.f_bavail * stats.f_frsize < 64 * 1024
+    return False
+
+
+def storage_error(path: Path, exc: OSError, doing: str) -> ConfigError:
+    """One clear, exit-6 error for a file jobctl could not write: which path, and why in plain words."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or disk_full(path):
+        return ConfigError(f"cannot {doing} {path}: no space left on its device",
+                           hint=f"free some space (`jobctl gc` removes old run directories); {NOTHING_LOST}")
+    if exc.errno == errno.EROFS:
+        return ConfigError(f"cannot {doing} {path}: the file system is read-only",
+                           hint=f"point JOBCTL_HOME at a writable directory; {NOTHING_LOST}")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return ConfigError(f"cannot {doing} {path}: permission denied",
+                           hint=f"check the owner and mode of {path}; {NOTHING_LOST}")
+    return ConfigError(f"cannot {doing} {path}: {exc.strerror or exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,17 @@ from jobctl.cli.app import cli
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "specs-examples"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT back its default handling when the suite was started with it ignored.
+
+    A non-interactive shell starts background jobs (`make test &`, nohup, some CI runners) with SIGINT
+    ignored, and every child inherits that, so the tests that press Ctrl-C on a jobctl process would find
+    it deaf. Handlers reset to the default on exec; only "ignored" is inherited.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,7 @@ import pytest
 from jobctl.backends.local import procs
 from tests.cli.test_lifecycle_local import until
 from tests.conftest import Result
+from tests.reliability.private_mount import run_with_tmpfs
 
 Runner = Callable[..., Result]
 
@@ -257,21 +258,17 @@ def test_a_result_survives_a_database_locked_past_the_busy_timeout(
 
 
 DISK_FULL_SCENARIO = """\
-import json, os, subprocess, sys, time
-home, spec, gate = sys.argv[1:4]
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", home], check=True)
-env = {**os.environ, "JOBCTL_HOME": home}
-def jobctl(*args):
-    done = subprocess.run([sys.executable, "-m", "jobctl", *args], env=env, capture_output=True, text=True)
-    return done.returncode, done.stdout, done.stderr
+import time
+spec, gate = sys.argv[1:3]
+home = os.environ["JOBCTL_HOME"]
 def get(run_id):
-    code, out, err = jobctl("-o", "json", "get", run_id)
-    assert code == 0, err
-    return json.loads(out)
-assert jobctl("apply", spec)[0] == 0
-code, out, err = jobctl("run", "keeper", "--env", f"GATE={gate}", "--env", "FILL=1", "--env", "HOLD=60")
-assert code == 0, err
-run_id = out.strip()
+    shown = jobctl("-o", "json", "get", run_id)
+    assert shown["code"] == 0, shown["err"]
+    return json.loads(shown["out"])
+assert jobctl("apply", spec)["code"] == 0
+started = jobctl("run", "keeper", "--env", f"GATE={gate}", "--env", "FILL=1", "--env", "HOLD=60")
+assert started["code"] == 0, started["err"]
+run_id = started["out"].strip()
 deadline = time.monotonic() + 60
 while get(run_id)["lifecycleState"] != "IN_PROGRESS":
     assert time.monotonic() < deadline
@@ -283,31 +280,16 @@ while get(run_id)["lifecycleState"] == "IN_PROGRESS":
 while_full = get(run_id)
 os.remove(os.path.join(home, "runs", run_id, "outputs", "filler"))
 after = get(run_id)
-code, _, _ = jobctl("wait", run_id)
-print(json.dumps({"while_full": while_full, "after": after, "wait": code}))
+print(json.dumps({"while_full": while_full, "after": after, "wait": jobctl("wait", run_id)["code"]}))
 """
 
 
 def test_a_result_survives_a_disk_that_fills_as_the_run_ends(tmp_path: Path) -> None:
-    """JOBCTL_HOME on a 4 MiB tmpfs in a private mount namespace; the workload fills it, then prints
-    into a log that can no longer grow, and exits 0."""
-    unshare = shutil.which("unshare")
-    assert unshare, "this test needs unshare (util-linux) to mount a small private filesystem"
-    namespace = [unshare, "--mount"] if os.geteuid() == 0 else [unshare, "--mount", "--map-root-user"]
-    home, gate = tmp_path / "home", tmp_path / "gate"
-    home.mkdir()
-    scenario = tmp_path / "scenario.py"
-    scenario.write_text(DISK_FULL_SCENARIO)
-    env = {k: v for k, v in os.environ.items() if k != "JOBCTL_HOME"}
-    done = subprocess.run(
-        [*namespace, sys.executable, str(scenario), str(home), str(write_job(tmp_path / "spec")), str(gate)],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    outcome = json.loads(done.stdout.splitlines()[-1])
+    """JOBCTL_HOME on a 4 MiB tmpfs; the workload fills it, then prints into a log that can no longer
+    grow, and exits 0."""
+    outcome = run_with_tmpfs(tmp_path, DISK_FULL_SCENARIO, str(write_job(tmp_path / "spec")), str(tmp_path / "gate"))
     for when in ("while_full", "after"):
         shown = outcome[when]
         assert (shown["lifecycleState"], shown["exitCode"]) == ("SUCCEEDED", 0), (when, shown)
         assert "the log is incomplete" in shown["details"], shown
     assert outcome["wait"] == 0
-

@@ -28,7 +28,7 @@ from jobctl.backends.base import (
 from jobctl.backends.local import logfile, outcome, procs
 from jobctl.backends.local.store import Store, default_home, new_id, run_dir, to_time
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
-from jobctl.paths import ensure_private_dir
+from jobctl.paths import ensure_private_dir, storage_error
 from jobctl.workflow.state import DirectoryStore
 
 if TYPE_CHECKING:
@@ -61,11 +61,17 @@ class LocalBackend:
         folder = self.home / "artifacts" / digest
         path = folder / artifact.filename
         if not path.exists():
-            ensure_private_dir(folder)
             partial = folder / f".{artifact.filename}.{os.getpid()}.partial"
-            with partial.open("wb") as out:
-                artifact.write_to(out)
-            partial.replace(path)  # atomic: concurrent applies never see half an artifact
+            try:
+                ensure_private_dir(folder)
+                with partial.open("wb") as out:
+                    artifact.write_to(out)
+                partial.replace(path)  # atomic: concurrent applies never see half an artifact
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty: another apply may be storing the same artifact
+                raise storage_error(path, exc, "store the job's artifact at") from exc
         return path
 
     def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
@@ -143,8 +149,12 @@ class LocalBackend:
                 return self.get_run(run_id=rows[0]["id"])
         run_id = new_id("run")
         directory = run_dir(self.home, run_id)
-        ensure_private_dir(directory)
-        lock_fd = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            ensure_private_dir(directory)
+            lock_fd = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise storage_error(directory, exc, "create the run directory") from exc
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:

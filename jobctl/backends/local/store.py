@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -17,7 +18,7 @@ from typing import Any
 
 from jobctl.backends.base import JobDefinition, JobState, RunState
 from jobctl.errors import ConfigError
-from jobctl.paths import ensure_private_dir
+from jobctl.paths import disk_full, ensure_private_dir, storage_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -70,12 +71,34 @@ def default_home(environ: Mapping[str, str]) -> Path:
 
 
 def _database_error(path: Path, exc: sqlite3.Error) -> ConfigError:
-    if "locked" in str(exc):
+    """Say what is wrong with the database, and suggest moving it aside only when it is really damaged."""
+    message = str(exc)
+    if "locked" in message:
         return ConfigError(f"the local state database {path} stayed locked by another process: {exc}",
                            hint="another jobctl may be stuck; retry, or find it with `fuser` on that file")
-    return ConfigError(f"the local state database {path} is unusable: {exc}",
-                       hint="if it is corrupted, move it aside (runs in progress are then forgotten); "
-                            "jobctl starts a fresh one")
+    if "full" in message or disk_full(path):
+        return storage_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "write")
+    if "readonly" in message or "read-only" in message:
+        return storage_error(path, OSError(errno.EROFS, os.strerror(errno.EROFS)), "write")
+    if _intact(path):
+        return ConfigError(f"the local state database {path} could not be used: {exc}",
+                           hint="an integrity check found the database intact: keep it; the cause is likely "
+                                "the file system or permissions (see the message)")
+    return ConfigError(f"the local state database {path} is damaged: {exc}",
+                       hint="an integrity check failed; move it aside to start afresh (jobctl then forgets "
+                            "its jobs and runs; run directories and artifacts stay on disk)")
+
+
+def _intact(path: Path) -> bool:
+    """PRAGMA quick_check on a separate, read-only connection."""
+    try:
+        check = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return bool(check.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+        finally:
+            check.close()
+    except sqlite3.Error:
+        return False
 
 
 def to_time(value: float | None) -> datetime | None:
@@ -109,7 +132,7 @@ class Store:
         except sqlite3.Error as exc:
             raise _database_error(self.path, exc) from exc
         except OSError as exc:
-            raise ConfigError(f"cannot use JOBCTL_HOME {home}: {exc.strerror or exc}") from exc
+            raise storage_error(Path(exc.filename or home), exc, "use JOBCTL_HOME at") from exc
 
     def _has_schema(self) -> bool:
         row = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('jobs', 'runs')").fetchone()
