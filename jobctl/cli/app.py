@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("jobctl.cli.export", "Write specs (and source) for existing jobs, including console-made ones."),
     "adopt": ("jobctl.cli.adopt", "Take over existing jobs described by specs (apply --adopt)."),
     "delete": ("jobctl.cli.delete", "Delete jobs (refuses while runs are active unless --force)."),
+    "gc": ("jobctl.cli.gc", "Reclaim the local backend's disk: old work directories, unused artifacts."),
     "completion": ("jobctl.cli.completion", "Print the shell completion script for bash, zsh or fish."),
 }
 

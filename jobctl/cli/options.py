@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -52,6 +53,8 @@ def parse_duration(text: str) -> float:
             raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h30m or 2d") from None
         days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
         seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
+    if not math.isfinite(seconds):
+        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h30m or 2d")
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be positive")
     if seconds > MAX_DURATION:

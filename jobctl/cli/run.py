@@ -112,6 +112,8 @@ def command(
         raise UsageError("use either --wait or --follow")
     if fmt == "jsonl" and not follow:
         raise UsageError("-o jsonl streams events and needs --follow")
+    if name is not None and any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError("--name: a run name cannot hold a newline or another control character")
     overrides = parse_assignments(env, "--env")
     target = job_from_scope(app, job, spec_file)
     requests = plan_runs(

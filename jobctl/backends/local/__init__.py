@@ -25,9 +25,9 @@ from jobctl.backends.base import (
     LogBatch,
     RunState,
 )
-from jobctl.backends.local import logfile, outcome, procs
+from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, default_home, new_id, run_dir, to_time
-from jobctl.errors import ConflictError, JobctlError, NotFoundError
+from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
 from jobctl.paths import ensure_private_dir, storage_error
 from jobctl.workflow.state import DirectoryStore
 
@@ -41,9 +41,10 @@ class LocalBackend:
     name = "local"
     poll_interval = 0.05
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, keep_workdirs: int = gc.DEFAULT_KEEP_WORKDIRS) -> None:
         self.home = home
         self.store = Store(home)
+        self.keep_workdirs = keep_workdirs
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
@@ -147,6 +148,7 @@ class LocalBackend:
             rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
             if rows:
                 return self.get_run(run_id=rows[0]["id"])
+        gc.prune_workdirs(self, job_id, self.keep_workdirs)
         run_id = new_id("run")
         directory = run_dir(self.home, run_id)
         try:
@@ -362,4 +364,7 @@ def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
 
 def create(settings: Any) -> LocalBackend:
     environ = getattr(settings, "environ", os.environ)
-    return LocalBackend(default_home(environ))
+    keep = environ.get("JOBCTL_KEEP_WORKDIRS", "")
+    if keep and not (keep.isdigit() and len(keep) < 7):
+        raise UsageError(f"JOBCTL_KEEP_WORKDIRS must be a whole number of runs, not {keep!r}")
+    return LocalBackend(default_home(environ), keep_workdirs=int(keep) if keep else gc.DEFAULT_KEEP_WORKDIRS)
