@@ -658,6 +658,8 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         url = banner[0].rsplit(" ", 1)[-1].strip()
         assert url.startswith("http://127.0.0.1:")
         assert f"  export JOBCTL_OCI_ENDPOINT={url}\n" in banner
+        # the variable that wins over an existing ~/.oci/config (OCI_CONFIG_FILE does not)
+        assert f"  export OCI_CLI_CONFIG_FILE={tmp_path / 'config'}\n" in banner
         assert banner[-1] == "Press Ctrl-C to stop.\n"
         config = oci.config.from_file(str(tmp_path / "config"), "DEFAULT")
         client = oci.data_science.DataScienceClient(

@@ -322,6 +322,16 @@ def _config_not_ini(good: Path, work: Path) -> tuple[list[str], list[str]]:
     return ["--config-file", str(config)], [str(config)]
 
 
+def _key_pasted_into_config(good: Path, work: Path) -> tuple[list[str], list[str]]:
+    """A PEM key pasted where key_file should be: the error names lines, never their contents."""
+    config = work / "config"
+    key = Path(_key_path(good)).read_text()
+    text = good.read_text()
+    assert "key_file = " in text
+    config.write_text(text.replace("key_file = ", "key_content =\n" + key + "key_file = "))
+    return ["--config-file", str(config)], [str(config), "line", "contents not shown"]
+
+
 def _session_token_missing(good: Path, work: Path) -> tuple[list[str], list[str]]:
     return ["--config-file", str(good), "--auth", "security_token"], [str(good), "security_token_file"]
 
@@ -340,6 +350,7 @@ OCI_CONFIG_CASES: dict[str, ConfigCase] = {
     "config-empty": _config_empty,
     "config-not-ini": _config_not_ini,
     "session-token-file-missing": _session_token_missing,
+    "key-pasted-into-config": _key_pasted_into_config,
 }
 OCI_COMMANDS = {"jobs": ("jobs",), "apply": ("apply", TRAIN)}
 
@@ -355,6 +366,9 @@ def test_oci_config(name: str, command: str, jobctl: Runner, oci_env: tuple[Fake
     result = jobctl(*args, *OCI_COMMANDS[command])
 
     assert_clear_error(result, 6, *names)
+    key_lines = [line for line in Path(_key_path(good)).read_text().splitlines() if len(line) > 20]
+    assert not any(line in result.stdout + result.stderr for line in key_lines), "key material in the output"
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
     assert fake.requests == [], "a broken config must fail before any call reaches OCI"
     assert fake.jobs() == []
 

@@ -61,7 +61,11 @@ def load_auth(settings: OciSettings) -> tuple[dict[str, Any], Any]:
         ) from exc
     except oci.exceptions.ProfileNotFound as exc:
         raise ConfigError(f"profile {profile!r} not found in {path}", hint="pick one with --profile") from exc
-    except (oci.exceptions.ClientError, ValueError, OSError, configparser.Error) as exc:
+    except configparser.Error as exc:
+        raise ConfigError(f"cannot read OCI config {path}: {_config_syntax_error(exc)}",
+                          hint="each line must be `key=value` or a [PROFILE] header; a key belongs in its own "
+                               "file, named by key_file") from exc
+    except (oci.exceptions.ClientError, ValueError, OSError) as exc:
         detail = " ".join(str(exc).split())
         raise ConfigError(f"cannot read OCI config {path} [{profile}]: {detail}") from exc
     if settings.region:
@@ -80,6 +84,25 @@ def load_auth(settings: OciSettings) -> tuple[dict[str, Any], Any]:
         if not key_file.is_file():
             raise ConfigError(f"key_file {key_file} in {path} [{profile}] does not exist")
     return config, signer
+
+
+def _config_syntax_error(exc: configparser.Error) -> str:
+    """What is wrong and where, by line number only: the lines may be a pasted private key or pass phrase."""
+    if isinstance(exc, configparser.ParsingError):
+        numbers = sorted({number for number, _ in getattr(exc, "errors", [])} | {getattr(exc, "lineno", 0)} - {0})
+        shown = ", ".join(str(n) for n in numbers[:10])
+        if len(numbers) > 10:
+            shown += f" and {len(numbers) - 10} more"
+        if isinstance(exc, configparser.MissingSectionHeaderError):
+            what = "before any [PROFILE] header"
+        else:
+            what = "not `key=value` lines" if len(numbers) > 1 else "not a `key=value` line"
+        return f"line{'s' if len(numbers) > 1 else ''} {shown}: {what} (contents not shown)"
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return f"option {exc.option!r} appears twice in [{exc.section}] (line {exc.lineno})"
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return f"profile [{exc.section}] appears twice (line {exc.lineno})"
+    return type(exc).__name__
 
 
 def _security_token_signer(config: dict[str, Any], path: Path, profile: str) -> Any:

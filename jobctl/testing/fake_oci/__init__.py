@@ -70,7 +70,7 @@ Command line (runs until Ctrl-C)::
     python -m jobctl.testing.fake_oci --port 8765 --write-config /tmp/fake-oci
     jobctl-fake-oci --port 8765 --write-config /tmp/fake-oci      # same, where the entry point is installed
 
-It prints the endpoint and the settings that point jobctl at it: `OCI_CONFIG_FILE=<dir>/config`,
+It prints the endpoint and the settings that point jobctl at it: `OCI_CLI_CONFIG_FILE=<dir>/config`,
 `JOBCTL_OCI_ENDPOINT=http://127.0.0.1:8765`, or `--backend oci --config-file ... --endpoint ...`.
 """
 

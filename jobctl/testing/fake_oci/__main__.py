@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
         if config is not None:
             print(f"Wrote {config} (profile {args.profile}); its key is accepted by this fake.", flush=True)
             print("Point jobctl at it with:", flush=True)
-            print(f"  export OCI_CONFIG_FILE={config}", flush=True)
+            print(f"  export OCI_CLI_CONFIG_FILE={config}", flush=True)
             print(f"  export JOBCTL_OCI_ENDPOINT={fake.url}", flush=True)
             print(f"  or: jobctl <command> --backend oci --config-file {config} --profile {args.profile} "
                   f"--endpoint {fake.url} ...", flush=True)
