@@ -30,6 +30,7 @@ from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError, Wa
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
 from jobctl.plan.model import Action, Change, Plan
+from jobctl.secrets import REDACTOR
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -79,7 +80,8 @@ def build_plan(
             if (not job.managed and job.lifecycle_state == "ACTIVE" and job.name in hashes
                     and job.name not in managed_names and job.name not in adoptable):
                 adoptable[job.name] = observe_for_adoption(backend, job)
-    return diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
+    plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
+    return replace(plan, known_job_ids=frozenset(job.id for job in observed))
 
 
 def retry_token(*parts: str) -> str:
@@ -101,14 +103,14 @@ def apply_plan(
     """Execute exactly `plan`, in order. Active runs are never killed: busy old jobs are tagged superseded."""
     results: list[AppliedChange] = []
     for change in plan.changes:
-        result = _apply_change(backend, change)
+        result = _apply_change(backend, change, plan.known_job_ids)
         results.append(result)
         if on_change:
             on_change(result)
     return results
 
 
-def _apply_change(backend: Backend, change: Change) -> AppliedChange:
+def _apply_change(backend: Backend, change: Change, known: frozenset[str]) -> AppliedChange:
     want, have = change.desired, change.observed
     if change.action is Action.CREATE:
         assert want is not None
@@ -116,7 +118,7 @@ def _apply_change(backend: Backend, change: Change) -> AppliedChange:
             definition=want.definition, artifact=want.artifact,
             retry_token=retry_token(want.name, want.spec_hash, ""),
         )
-        _settle_name_race(backend, want, job, replaced=None)
+        _settle_name_race(backend, want, job, known)
         return AppliedChange(change, job.id, "created")
     if change.action is Action.UPDATE:
         assert want is not None
@@ -130,7 +132,7 @@ def _apply_change(backend: Backend, change: Change) -> AppliedChange:
             definition=want.definition, artifact=want.artifact,
             retry_token=retry_token(want.name, want.spec_hash, have.id),
         )
-        _settle_name_race(backend, want, job, replaced=have.id)
+        _settle_name_race(backend, want, job, known)
         return AppliedChange(change, job.id, "replaced", retired=_retire(backend, have))
     assert have is not None
     return AppliedChange(change, have.id, _retire(backend, have))
@@ -139,16 +141,17 @@ def _apply_change(backend: Backend, change: Change) -> AppliedChange:
 LIVE_JOB_STATES = ("CREATING", "ACTIVE")
 
 
-def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, *, replaced: str | None) -> None:
+def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, known: frozenset[str]) -> None:
     """Two applies that both created a job of one name: the earlier job wins, the later apply removes its
     own and fails (exit 5). No lock service is needed: each apply lists the name's live jobs *after* its
     own create, so the later creator always sees the earlier job, and the earliest one never loses
-    (docs/decisions/0007-concurrent-applies.md)."""
+    (docs/decisions/0007-concurrent-applies.md). Jobs the plan saw (the one being replaced, left-overs
+    of an interrupted replace, which this plan retires) are not rivals."""
     rivals = {
         job.id: job
         for job in backend.list_jobs(compartment_id=want.definition.compartment_id,
                                      project_id=want.definition.project_id)
-        if job.managed_name == want.name and not job.superseded and job.id != replaced
+        if job.managed_name == want.name and not job.superseded and job.id not in known
         and job.lifecycle_state in LIVE_JOB_STATES
     }
     rivals.setdefault(created.id, created)  # a list may not show a job made a moment ago
@@ -240,6 +243,7 @@ def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
         if "\0" in text:
             raise UsageError(f"{option} {key}: values cannot contain NUL")
         result[key] = text
+    REDACTOR.remember_env(result)
     return result
 
 

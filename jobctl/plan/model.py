@@ -49,6 +49,7 @@ class Plan:
     changes: tuple[Change, ...]
     unchanged: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    known_job_ids: frozenset[str] = frozenset()  # every job the plan saw: none of them is a concurrent apply's
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
