@@ -1,13 +1,23 @@
-"""Which values are secret-looking, and how they are shown."""
+"""Which values are secret, and how every output keeps them hidden.
+
+A value is secret when it is held by a secret-looking name (SECRET_NAME) in a job's or run's env, or
+anywhere in a spec. Secrets are masked by name where they are shown (`mask_env`, `mask_field`) and, as
+a net under that, by value: every secret value jobctl has seen in this process is replaced by MASK in
+everything it writes to stdout and stderr (`Redactor`), wherever the value was copied to — another env
+var, args, a description, an error message. `--show-secrets` turns both off for one command.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASS|PWD|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
 MASK = "(sensitive)"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and numbers everywhere
 
 
 def is_secret(name: str) -> bool:
@@ -23,3 +33,77 @@ def mask_field(field: str, value: Any, show: bool = False) -> Any:
     if value is None or show or not field.startswith("runtime.env.") or not is_secret(field.rsplit(".", 1)[1]):
         return value
     return MASK
+
+
+class Redactor:
+    """The secret values seen so far, and the one place that replaces them in text."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+        self.enabled = True
+
+    def add(self, value: str) -> None:
+        # "${...}" left in a value is a template whose interpolation failed, not a secret: its error quotes it
+        if len(value) < MIN_SECRET_LENGTH or value == MASK or "${" in value:
+            return
+        forms = {value, json.dumps(value)[1:-1]}  # as printed, and as a JSON string holds it
+        with self._lock:
+            if forms <= self._values:
+                return
+            self._values |= forms
+            longest_first = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in longest_first))
+
+    def remember_env(self, env: Mapping[str, str]) -> None:
+        for name, value in env.items():
+            if is_secret(name) and isinstance(value, str):
+                self.add(value)
+
+    def remember_document(self, node: Any) -> None:
+        """Every secret in a parsed spec: string values under secret-looking keys, and ADS-style
+        `{name: DB_PASSWORD, value: ...}` env entries."""
+        if isinstance(node, Mapping):
+            name = node.get("name")
+            if isinstance(name, str) and is_secret(name) and isinstance(node.get("value"), str):
+                self.add(node["value"])
+            for key, value in node.items():
+                if isinstance(value, str) and isinstance(key, str) and is_secret(key):
+                    self.add(value)
+                else:
+                    self.remember_document(value)
+        elif isinstance(node, list):
+            for item in node:
+                self.remember_document(item)
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not self.enabled:
+            return text
+        return pattern.sub(MASK, text)
+
+    def contains_secret(self, text: str) -> bool:
+        pattern = self._pattern
+        return pattern is not None and pattern.search(text) is not None
+
+
+REDACTOR = Redactor()
+
+
+class RedactingStream:
+    """A text stream that writes through REDACTOR; everything else (buffer, isatty, fileno) passes on."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(REDACTOR.redact(text))
+        return len(text)
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

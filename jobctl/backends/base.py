@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobctl.errors import ConfigError
+from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
@@ -74,6 +75,9 @@ class JobDefinition:
     artifact_digest: str | None
     tags: Mapping[str, str] = field(default_factory=dict)  # freeform tags: labels + jobctl's own
 
+    def __post_init__(self) -> None:
+        REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere
+
     @property
     def labels(self) -> dict[str, str]:
         return {k: v for k, v in self.tags.items() if not k.startswith(JOBCTL_TAG_PREFIX)}
@@ -127,6 +131,9 @@ class RunState:
     env: Mapping[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     job_name: str | None = None
+
+    def __post_init__(self) -> None:
+        REDACTOR.remember_env(self.env)
 
     @property
     def terminal(self) -> bool:

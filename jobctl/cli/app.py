@@ -158,6 +158,7 @@ def cli(
     Specs are YAML (apiVersion jobctl/v1). The default backend runs jobs on this machine;
     --backend oci targets OCI Data Science Jobs with the same commands.
     """
+    _redact_output(ctx)
     if verbose:
         _configure_logging(verbose)
     ctx.obj = AppContext(
@@ -169,6 +170,20 @@ def cli(
         color=not no_color and "NO_COLOR" not in os.environ,
         quiet=quiet, verbose=verbose, traceback=traceback,
     )
+
+
+def _redact_output(ctx: click.Context) -> None:
+    """From here on, every secret value jobctl learns is masked in all it prints (jobctl/secrets.py)."""
+    from jobctl.secrets import REDACTOR, RedactingStream
+
+    REDACTOR.enabled = True
+    originals = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+
+    def restore() -> None:
+        sys.stdout, sys.stderr = originals
+
+    ctx.call_on_close(restore)
 
 
 def _configure_logging(verbose: int) -> None:

@@ -33,8 +33,18 @@ def spec_paths_argument(required: bool = True) -> Callable[[F], F]:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+def _reveal(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        from jobctl.secrets import REDACTOR
+
+        REDACTOR.enabled = False  # for this command only: the group resets it for the next
+    return value
+
+
 show_secrets_option = click.option(
-    "--show-secrets", is_flag=True, help="Show env values whose names look secret (TOKEN, SECRET, PASSWORD, KEY).",
+    "--show-secrets", is_flag=True, callback=_reveal,
+    help="Show secret values (env values whose names look secret: TOKEN, SECRET, PASS, KEY, AUTH, …, "
+         "and wherever those values were copied).",
 )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobctl.errors import Diagnostic, SpecError
+from jobctl.secrets import REDACTOR
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
@@ -86,6 +87,7 @@ def load_specs(
             problems.extend(ads_problems)
         problems.extend(interpolator.diagnostics)
         for document in documents:
+            REDACTOR.remember_document(document.data)  # before any message can quote a value
             failed = {d.path for d in interpolator.diagnostics}
             schema_problems = [d for d in validate_document(document) if d.path not in failed]
             if failed and not schema_problems:
@@ -100,6 +102,7 @@ def load_specs(
                 continue
             entrypoint, source_problems = _check_source(document, path.parent)
             problems.extend(source_problems)
+            problems.extend(_secret_labels(document))
             if name in first_seen:
                 other_file, other_line = first_seen[name]
                 problems.append(document.diagnostic(
@@ -117,6 +120,16 @@ def load_specs(
             problems.extend(check_workflow(document, workflow, None if external_jobs else set(names)))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows))
+
+
+def _secret_labels(document: Document) -> list[Diagnostic]:
+    """Labels become OCI freeform tags, which anyone who can read the job sees: no secret in them."""
+    labels = document.data["metadata"].get("labels") or {}
+    return [
+        document.diagnostic(("metadata", "labels", key), "a label cannot hold a secret value (labels become OCI "
+                            "freeform tags, readable by anyone who can read the job); pass it in a secret env var")
+        for key, value in labels.items() if isinstance(value, str) and REDACTOR.contains_secret(value)
+    ]
 
 
 def _add_workflow(

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.artifact import ArtifactError, build_artifact
+from jobctl.secrets import is_secret, mask_env
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, Result, run_jobctl
 
@@ -120,6 +121,71 @@ def test_secret_env_values_are_masked_in_every_output_unless_asked(jobctl: Runne
         assert result.exit_code == 0, f"{label}: {result.stderr}"
         for secret in expected:
             assert secret in result.stdout, f"{label} does not show {secret!r} with --show-secrets"
+
+
+COPIED = "copied-secret-value-3e8d"
+COPIES_SPEC = """\
+apiVersion: jobctl/v1
+kind: Job
+metadata:
+  name: copies
+  description: uses {secret} for the database
+spec:
+  infrastructure: {{shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}}
+  runtime:
+    type: python
+    source: ./hello.py
+    env:
+      DB_PASS: {secret}
+      CONNECTION: postgres://app:{secret}@db/prod
+    args: ["--password", "{secret}"]
+"""
+
+
+def test_a_secret_value_is_masked_wherever_it_was_copied(jobctl: Runner, project: Path) -> None:
+    """Issue 12 item 9: masking by value, not only by name (DB_PASS's value copied into another env var,
+    args and the description was printed by plan, markdown plans, get and -o json)."""
+    (project / "copies.yaml").write_text(COPIES_SPEC.format(secret=COPIED))
+    outputs = {}
+    for args in (["plan", "copies.yaml"], ["plan", "copies.yaml", "-o", "markdown"],
+                 ["plan", "copies.yaml", "-o", "json"], ["apply", "copies.yaml"], ["get", "copies"],
+                 ["get", "copies", "-o", "json"], ["-o", "yaml", "jobs"],
+                 ["run", "copies", "--env", f"EXTRA={COPIED}", "--wait", "-o", "json"], ["runs", "-o", "json"]):
+        result = jobctl(*args)
+        assert result.exit_code == 0, f"{args}: {result.stderr}"
+        outputs[" ".join(args)] = result.stdout + result.stderr
+    assert not [command for command, text in outputs.items() if COPIED in text], outputs
+    assert "postgres://app:(sensitive)@db/prod" in outputs["plan copies.yaml"]
+    shown = json.loads(jobctl("get", "copies", "-o", "json", "--show-secrets").stdout)
+    assert shown["definition"]["runtime"]["env"]["CONNECTION"] == f"postgres://app:{COPIED}@db/prod"
+
+
+def test_validate_errors_do_not_quote_a_secret_value(jobctl: Runner, project: Path) -> None:
+    text = COPIES_SPEC.format(secret=COPIED).replace("ocpus: 1", f"ocpus: {COPIED}")
+    (project / "bad.yaml").write_text(text)
+    for args in (["validate", "bad.yaml"], ["validate", "bad.yaml", "-o", "json"], ["plan", "bad.yaml"]):
+        result = jobctl(*args)
+        assert result.exit_code == 3, result.stderr
+        assert "ocpus" in result.stdout + result.stderr
+        assert COPIED not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("label", [f"{COPIED}", f"prefix-{COPIED}"])
+def test_a_secret_value_in_a_label_is_refused_where_it_is(jobctl: Runner, project: Path, label: str) -> None:
+    """Labels become OCI freeform tags, readable by anyone who can read the job."""
+    text = COPIES_SPEC.format(secret=COPIED).replace("  name: copies\n", f"  name: copies\n  labels: {{db: {label}}}\n")
+    (project / "labelled.yaml").write_text(text)
+    result = jobctl("validate", "labelled.yaml")
+    assert result.exit_code == 3
+    assert "labelled.yaml:5:" in result.stderr
+    assert "metadata.labels.db: a label cannot hold a secret value" in result.stderr
+    assert COPIED not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["DB_PASS", "DB_PASSWD", "MYSQL_PWD", "AUTH_HEADER", "PRIVATE_PEM", "api_key"])
+def test_secret_names(name: str) -> None:
+    assert is_secret(name)
+    assert mask_env({name: "hunter2!"}) == {name: "(sensitive)"}
 
 
 def test_a_rejected_env_option_does_not_echo_the_secret_value(jobctl: Runner, project: Path) -> None:
