@@ -26,7 +26,7 @@ from jobctl.backends.base import (
     LogLine,
     RunState,
 )
-from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError, WaitTimeoutError
+from jobctl.errors import ConflictError, ExitCode, JobctlError, NotFoundError, UsageError, WaitTimeoutError
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
 from jobctl.plan.model import Action, Change, Plan
@@ -317,6 +317,25 @@ def start_runs(
         return [future.result() for future in futures]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def cancel_runs(
+    backend: Backend, runs: Sequence[RunState], *, on_canceled: Callable[[RunState], None] | None = None,
+) -> tuple[list[RunState], list[tuple[RunState, JobctlError]]]:
+    """Cancel every run, going on past one that fails; (runs as they are now, failures). A run that
+    ended meanwhile is no failure: the backend returns it as it ended."""
+    done: list[RunState] = []
+    failed: list[tuple[RunState, JobctlError]] = []
+    for run in runs:
+        try:
+            now = backend.cancel_run(run_id=run.id)
+        except JobctlError as exc:
+            failed.append((run, exc))
+            continue
+        done.append(now)
+        if on_canceled:
+            on_canceled(now)
+    return done, failed
 
 
 # --- waiting and following --------------------------------------------------------------------------

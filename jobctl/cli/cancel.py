@@ -29,7 +29,7 @@ def command(
       jobctl cancel run-mf3k2a1b
       jobctl cancel --job tune-models --wait
     """
-    from jobctl.engine import resolve_job, resolve_run
+    from jobctl.engine import cancel_runs, resolve_job, resolve_run
 
     if not runs and not job:
         raise UsageError("name the runs to cancel, or --job JOB")
@@ -37,11 +37,15 @@ def command(
     targets = [resolve_run(backend, ref) for ref in runs]
     if job:
         targets += backend.list_runs(job_id=resolve_job(backend, job).id, states=ACTIVE_STATES)
-    canceled = [backend.cancel_run(run_id=run.id) for run in targets]
-    for run in canceled:
-        app.info(f"{run.name} ({run.id}): {run.state}")
-    if not canceled:
+    if not targets:
         app.info("no active runs")
         return
+    canceled, failed = cancel_runs(backend, targets, on_canceled=lambda r: app.info(f"{r.name} ({r.id}): {r.state}"))
+    for run, error in failed:
+        app.info(f"{run.name} ({run.id}): not canceled: {error.message}")
+    if failed:
+        first = failed[0][1]
+        raise type(first)(f"{len(failed)} of {len(targets)} run(s) could not be canceled; the others were",
+                          hint=first.hint)
     if wait:
         wait_runs(app, canceled, timeout=timeout, fmt=app.output_format(output))

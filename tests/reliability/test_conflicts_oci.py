@@ -370,3 +370,49 @@ def test_an_endpoint_that_keeps_failing_is_a_clear_error_and_a_rerun_converges(
     print(f"\n{endpoint} [503 until cleared] faults injected: {report.fired}; outcomes: {report.outcomes}")
     assert any(outcome != "ok" for outcome in report.outcomes.values()), f"no command depends on {endpoint}?"
     assert_nothing_lost_or_duplicated(fake, jobctl, steps, report)
+
+
+# --- cancel racing a run's end (issue 12 item 14) ----------------------------------------------------------
+
+def end_runs_before_their_cancel(fake: FakeOCI, monkeypatch: pytest.MonkeyPatch, ending: set[str]) -> None:
+    """A run in `ending` finishes just before its cancel request is handled: the service answers 409."""
+    handle = fake.app._handle
+
+    def gated(environ: Any, method: str, path: str, *rest: Any) -> Any:
+        for run_id in ending:
+            if method == "POST" and path.endswith(f"/jobRuns/{run_id}/actions/cancelJobRun"):
+                fake.set_run(run_id, state="SUCCEEDED", details="ended on its own")
+        return handle(environ, method, path, *rest)
+
+    monkeypatch.setattr(fake.app, "_handle", gated)
+
+
+def test_cancelling_runs_that_end_meanwhile_is_no_error_and_every_other_run_is_canceled(
+    fake: FakeOCI, jobctl: Runner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake.auto_progress = False
+    assert jobctl("apply", str(TRAIN)).exit_code == 0
+    started = jobctl("run", "tune-models", "--matrix", "MODEL=a,b,c,d")
+    assert started.exit_code == 0, started.stderr
+    run_ids = started.stdout.split()
+    for run_id in run_ids:
+        fake.set_run(run_id, state="IN_PROGRESS")
+    end_runs_before_their_cancel(fake, monkeypatch, {run_ids[0], run_ids[2]})
+
+    single = jobctl("cancel", run_ids[0])
+    assert single.exit_code == 0, single.stderr
+    assert "SUCCEEDED" in single.stderr
+    fake.set_run(run_ids[0], state="IN_PROGRESS")  # and again, among others, with --job
+    whole = jobctl("cancel", "--job", "tune-models")
+    assert whole.exit_code == 0, whole.stderr
+    states = {run["id"]: run["lifecycleState"] for run in fake.runs()}
+    assert [states[r] for r in run_ids] == ["SUCCEEDED", "CANCELING", "SUCCEEDED", "CANCELING"]
+
+    for run_id in (run_ids[1], run_ids[3]):  # a cancel that really fails does not stop the others
+        fake.set_run(run_id, state="IN_PROGRESS")
+    fake.faults.add(path=rf"/jobRuns/{run_ids[1]}/actions/cancelJobRun", method="POST", status=500)
+    partial = jobctl("cancel", "--job", "tune-models")
+    assert partial.exit_code == 1
+    assert f"({run_ids[1]}): not canceled" in partial.stderr
+    assert "1 of 2 run(s) could not be canceled" in one_error_line(partial.stderr)
+    assert fake.run(run_ids[3])["lifecycleState"] == "CANCELING"

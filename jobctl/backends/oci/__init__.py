@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from jobctl.backends.base import (
+    CANCELING,
     PENDING_HASH_PREFIX,
     RUN_STATES,
     TAG_HASH,
@@ -233,7 +234,13 @@ class OciBackend:
         run = self.get_run(run_id=run_id)
         if run.terminal:
             return run
-        self._call(f"canceling run {run_id}", self.ds.cancel_job_run, run_id)
+        try:
+            self._call(f"canceling run {run_id}", self.ds.cancel_job_run, run_id)
+        except ConflictError:  # 409 IncorrectState: it ended (or began canceling) since it was read
+            after = self.get_run(run_id=run_id)
+            if after.terminal or after.state == CANCELING:
+                return after
+            raise
         return self.get_run(run_id=run_id)
 
     # --- logs -----------------------------------------------------------------------------------
