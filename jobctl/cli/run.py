@@ -19,6 +19,19 @@ if TYPE_CHECKING:
     from jobctl.spec.model import JobSpec
 
 DEFAULT_SPEC = "job.yaml"
+DEFAULT_MAX_RUNS = 100
+
+
+def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
+    """Many runs cost real money on OCI: past the limit, --yes or a person at a terminal must agree."""
+    from jobctl.cli.apply import confirm_destructive
+
+    text = app.environ.get("JOBCTL_MAX_RUNS", "")
+    if text and not (text.isdigit() and len(text) < 8):
+        raise UsageError(f"JOBCTL_MAX_RUNS must be a whole number of runs, not {text!r}")
+    limit = int(text) if text else DEFAULT_MAX_RUNS
+    if count > limit:
+        confirm_destructive(app, yes, f"start {count} runs (more than JOBCTL_MAX_RUNS={limit})")
 
 
 def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) -> JobState:
@@ -81,13 +94,15 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
 @click.option("--idempotency-key", metavar="KEY",
               help="A retried command with the same KEY (e.g. the CI run id) attaches to the runs it started.")
 @click.option("--cancel-on-interrupt", is_flag=True, help="Ctrl-C or SIGTERM cancels the runs instead of detaching.")
+@click.option("-y", "--yes", is_flag=True,
+              help=f"Start more than JOBCTL_MAX_RUNS (default {DEFAULT_MAX_RUNS}) runs without asking.")
 @show_secrets_option
 @output_option("table", "json", "yaml", "jsonl")
 @pass_app
 def command(
     app: AppContext, *, job: str | None, spec_file: str | None, env: tuple[str, ...], args: tuple[str, ...],
     args_append: tuple[str, ...], matrix: tuple[str, ...], max_parallel: int, name: str | None, wait: bool,
-    follow: bool, timeout: float | None, idempotency_key: str | None, cancel_on_interrupt: bool,
+    follow: bool, timeout: float | None, idempotency_key: str | None, cancel_on_interrupt: bool, yes: bool,
     show_secrets: bool, output: str | None,
 ) -> None:
     """Start a run of an applied job, or one run per --matrix combination.
@@ -103,6 +118,7 @@ def command(
       jobctl run -f job.yaml --arg=--epochs --arg 5 --wait
       jobctl run tune-models --matrix MODEL=xgb,rf,lgbm --wait
       jobctl run train --wait --idempotency-key "$CI_PIPELINE_ID" --cancel-on-interrupt
+      jobctl run sweep --matrix LR=1e-1,1e-2,1e-3 --matrix SEED=$(seq -s, 1 50) --yes
     """
     from jobctl.engine import parse_assignments, plan_runs, start_runs
 
@@ -121,6 +137,7 @@ def command(
         name=name, idempotency_key=idempotency_key,
     )
 
+    _confirm_fan_out(app, len(requests), yes)
     begun: list[RunState] = []
 
     def started(run: RunState) -> None:

@@ -630,6 +630,17 @@ def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_p
     assert {r["id"] for r in runs_of(jobctl, "demo")} == existing  # and no start came after the signal
 
 
+def test_more_runs_than_the_limit_need_yes(jobctl: Run, demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12 item 15: two 60-value --matrix options once started 3,600 OCI runs without a word."""
+    monkeypatch.setenv("JOBCTL_MAX_RUNS", "3")
+    refused = jobctl("run", "demo", "--matrix", "MODEL=a,b", "--matrix", "SEED=1,2")
+    assert refused.exit_code == 2
+    assert "refusing to start 4 runs (more than JOBCTL_MAX_RUNS=3)" in refused.stderr
+    assert runs_of(jobctl, "demo") == []
+    assert len(ok(jobctl("run", "demo", "--matrix", "MODEL=a,b,c")).stdout.split()) == 3  # at the limit
+    assert len(ok(jobctl("run", "demo", "--matrix", "MODEL=a,b", "--matrix", "SEED=1,2", "--yes")).stdout.split()) == 4
+
+
 # --- logs ----------------------------------------------------------------------------------------------
 
 def test_logs_tail_stream_timestamps_and_since(jobctl: Run, demo: Path) -> None:
