@@ -9,9 +9,8 @@ var, args, a description, an error message. `--show-secrets` turns both off for 
 
 from __future__ import annotations
 
-import json
+import _thread
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -41,13 +40,15 @@ class Redactor:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # start-up: the threading module costs a millisecond
         self.enabled = True
 
     def add(self, value: str) -> None:
         # "${...}" left in a value is a template whose interpolation failed, not a secret: its error quotes it
         if len(value) < MIN_SECRET_LENGTH or value == MASK or "${" in value:
             return
+        import json  # only once there is a secret: most commands never pay for it
+
         forms = {value, json.dumps(value)[1:-1]}  # as printed, and as a JSON string holds it
         with self._lock:
             if forms <= self._values:

@@ -1,7 +1,7 @@
 """Spec documents: data plus the source position of every key and value, read through a parse cache.
 
-Parsing (PyYAML) lives in yamlparse.py. A file whose size, mtime and inode are unchanged since it
-last parsed cleanly is read back from the cache instead (`marshal`: no PyYAML import). The cache
+Parsing (PyYAML) lives in yamlparse.py. A file whose content (length, CRC-32 and Adler-32) is unchanged since
+it last parsed cleanly is read back from the cache instead (`marshal`: no PyYAML import). The cache
 holds the raw data, positions and `${VAR}` sites; the sites are interpolated again from the current
 environment on every read, so the cache never holds interpolated values. JOBCTL_NO_CACHE=1 turns
 it off; JOBCTL_CACHE_DIR moves it (default: $XDG_CACHE_HOME/jobctl/specs).
@@ -22,7 +22,7 @@ from jobctl.errors import Diagnostic
 from jobctl.paths import ensure_private_dir
 
 MAX_FILE_BYTES = 1024 * 1024
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 JsonPath = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based (line, column)
@@ -103,8 +103,9 @@ def _read_text(path: Path, shown: str) -> str | Diagnostic:
     return text
 
 
-def _cache_file(path: Path) -> tuple[Path, tuple[Any, ...]] | None:
-    """Where `path`'s cache entry lives, and the key that says whether it is still valid."""
+def _cache_file(path: Path, text: str) -> tuple[Path, tuple[Any, ...]] | None:
+    """Where `path`'s cache entry lives, and the key that says whether it is still valid: the file's
+    content (a hash of it), never its size or times, which an in-place edit can keep (cp -p, tar)."""
     if os.environ.get("JOBCTL_NO_CACHE"):
         return None
     base = os.environ.get("JOBCTL_CACHE_DIR") or os.path.join(
@@ -112,10 +113,11 @@ def _cache_file(path: Path) -> tuple[Path, tuple[Any, ...]] | None:
     )
     try:
         real = path.resolve()
-        stat = real.stat()
     except (OSError, RuntimeError):
         return None
-    key = (CACHE_FORMAT, __version__, str(real), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev)
+    data = text.encode("utf-8", "surrogatepass")
+    # two fast checksums of the content (zlib is loaded anyway; hashlib would cost 2 ms of start-up)
+    key = (CACHE_FORMAT, __version__, str(real), len(data), zlib.crc32(data), zlib.adler32(data))
     return Path(base) / f"{zlib.crc32(str(real).encode()):08x}-{real.name}.marshal", key
 
 
@@ -181,14 +183,14 @@ def read_documents(
     path: Path, shown: str, hook: ScalarHook | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
     """Every document of one file; problems come back as diagnostics, never exceptions."""
-    located = _cache_file(path)
+    text = _read_text(path, shown)
+    if isinstance(text, Diagnostic):
+        return [], [text]
+    located = _cache_file(path, text)
     if located is not None:
         cached = _from_cache(located, shown, path, hook)
         if cached is not None:
             return cached, []
-    text = _read_text(path, shown)
-    if isinstance(text, Diagnostic):
-        return [], [text]
     from jobctl.spec import yamlparse
 
     documents, problems = yamlparse.parse(text, path, shown, hook)

@@ -93,6 +93,19 @@ def test_a_changed_file_is_parsed_again(spec: Path) -> None:
     assert documents[0].data["metadata"]["name"] == "changed"
 
 
+def test_an_in_place_edit_that_keeps_size_mtime_and_inode_is_parsed_again(spec: Path) -> None:
+    """What `cp -p`, tar and editors on coarse file systems do; the cache used to answer "No changes"."""
+    read(spec, {"OCPUS": "2"})
+    before = spec.stat()
+    with spec.open("r+") as out:  # same inode, same size
+        out.write(SPEC.replace("name: cached", "name: edited"))
+    os.utime(spec, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = spec.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    documents, _, _ = read(spec, {"OCPUS": "2"})
+    assert documents[0].data["metadata"]["name"] == "edited"
+
+
 def test_files_with_problems_are_not_cached(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [1, 2\n")
