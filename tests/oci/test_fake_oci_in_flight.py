@@ -21,6 +21,24 @@ def _get(fake: FakeOCI, path: str = "/20190101/jobs") -> int:
         return int(error.code)
 
 
+def hold_first_requests(fake: FakeOCI, count: int) -> None:
+    """The first `count` requests wait inside the fake until all of them are in flight together, so a
+    concurrency measurement does not depend on how fast threads start on a loaded machine."""
+    barrier = threading.Barrier(count, timeout=30)
+    seen = iter(range(10**9))
+    lock = threading.Lock()
+    handle = fake.app._handle
+
+    def held(*args: object) -> object:
+        with lock:
+            number = next(seen)
+        if number < count:
+            barrier.wait()
+        return handle(*args)
+
+    fake.app._handle = held  # type: ignore[method-assign]
+
+
 def test_sequential_requests_never_overlap() -> None:
     with FakeOCI() as fake:
         assert fake.max_in_flight == 0
@@ -30,9 +48,9 @@ def test_sequential_requests_never_overlap() -> None:
         assert fake.in_flight == 0
 
 
-def test_counts_concurrent_requests_while_latency_holds_them() -> None:
+def test_counts_concurrent_requests_while_they_are_held() -> None:
     with FakeOCI() as fake:
-        fake.faults.latency = 0.2
+        hold_first_requests(fake, 6)
         with ThreadPoolExecutor(max_workers=6) as pool:
             statuses = list(pool.map(lambda _: _get(fake), range(6)))
         assert len(statuses) == 6
@@ -42,6 +60,7 @@ def test_counts_concurrent_requests_while_latency_holds_them() -> None:
 
 def test_bounded_client_stays_within_its_bound() -> None:
     with FakeOCI() as fake:
+        hold_first_requests(fake, 3)  # the bound is reached at least once
         fake.faults.latency = 0.05
         with ThreadPoolExecutor(max_workers=3) as pool:
             list(pool.map(lambda _: _get(fake), range(12)))
@@ -50,22 +69,29 @@ def test_bounded_client_stays_within_its_bound() -> None:
 
 def test_reset_starts_a_new_measurement_from_what_is_in_flight_now() -> None:
     with FakeOCI() as fake:
-        fake.faults.latency = 0.1
+        hold_first_requests(fake, 4)
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda _: _get(fake), range(4)))
         assert fake.max_in_flight == 4
         fake.reset_max_in_flight()
         assert fake.max_in_flight == 0
 
-        fake.faults.clear()
-        fake.faults.add(r"/jobs$", latency=0.5)
+        release = threading.Event()
+        handle = fake.app._handle
+
+        def held_until_released(*args: object) -> object:
+            release.wait(timeout=30)
+            return handle(*args)
+
+        fake.app._handle = held_until_released  # type: ignore[method-assign]
         slow = threading.Thread(target=_get, args=(fake,))
         slow.start()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while fake.in_flight < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         fake.reset_max_in_flight()
-        assert fake.max_in_flight == 1  # the slow request is still being handled
+        assert fake.max_in_flight == 1  # the held request is still being handled
+        release.set()
         slow.join()
         assert fake.in_flight == 0
 
