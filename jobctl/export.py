@@ -8,12 +8,14 @@ so `apply --adopt` can compare it field by field with the spec.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from jobctl.artifact import build_artifact, extract_zip
 from jobctl.backends.base import Backend, JobDefinition, JobState
+from jobctl.secrets import is_secret
 from jobctl.spec.starter import NAME_PATTERN, default_name
 
 
@@ -128,8 +130,18 @@ def _logging(d: JobDefinition) -> dict[str, Any]:
     return logging
 
 
-def export_job(backend: Backend, job: JobState, directory: Path) -> Path:
-    """Write `<directory>/<name>/job.yaml` and the job's source next to it; returns the spec path."""
+@dataclasses.dataclass(frozen=True)
+class Exported:
+    spec: Path
+    referenced: tuple[str, ...]  # secret env vars written as ${NAME} instead of their values
+
+
+def export_job(backend: Backend, job: JobState, directory: Path, *, include_secrets: bool = False) -> Exported:
+    """Write `<directory>/<name>/job.yaml` (mode 0600) and the job's source next to it.
+
+    Env values are written so that interpolation gives them back (`$` as `$$`); a secret one is written
+    as a `${NAME}` reference to the environment of whoever applies the spec, unless include_secrets.
+    """
     import yaml
 
     full = backend.get_job(job_id=job.id)
@@ -138,10 +150,20 @@ def export_job(backend: Backend, job: JobState, directory: Path) -> Path:
     target = directory / name
     source = None if full.definition.runtime_type == "container" else materialize(backend, full, target)
     document = spec_document(full.definition, name, source, target)
+    env = document["spec"]["runtime"].get("env", {})
+    referenced = tuple(sorted(k for k in env if is_secret(k))) if not include_secrets else ()
+    for key, value in env.items():
+        env[key] = f"${{{key}}}" if key in referenced else value.replace("$", "$$")
     spec = target / "job.yaml"
     target.mkdir(parents=True, exist_ok=True)
     header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"
     if name != full.name and not full.managed:
         header += f"# Its display name is not a valid jobctl name; renamed to {name!r}.\n"
-    spec.write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return spec
+    if referenced:
+        header += (f"# Secret values are not written here: set {', '.join(referenced)} in the environment of "
+                   "`jobctl apply` (or export with --include-secrets).\n")
+    fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there before, with a wider mode
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return Exported(spec, referenced)

@@ -16,13 +16,17 @@ from jobctl.errors import UsageError
 @click.option("--all", "every", is_flag=True, help="Every active job, managed by jobctl or not.")
 @click.option("-d", "--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
               help="Write DIR/NAME/job.yaml and the job's source next to it.")
+@click.option("--include-secrets", is_flag=True,
+              help="Write secret env values into the spec instead of ${NAME} references.")
 @pass_app
-def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str) -> None:
+def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str, include_secrets: bool) -> None:
     """Write a spec for existing jobs, including ones made in the console, with their source.
 
     The artifact is downloaded next to the spec (a zip unpacked into src/). Apply the export with
     --adopt (or run `jobctl adopt`) to take the job over: it is tagged as managed, and the next plan
-    shows no changes.
+    shows no changes. Specs are written mode 0600; the values of secret env vars (TOKEN, PASSWORD,
+    KEY, … in the name) are written as ${NAME}, to be set in the environment of `jobctl apply`,
+    unless --include-secrets.
 
     \b
     Examples:
@@ -39,5 +43,9 @@ def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: s
     targets = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"] if every else \
         [resolve_job(backend, ref) for ref in jobs]
     for job in targets:
-        spec = export_job(backend, job, Path(directory))
-        click.echo(str(spec))
+        exported = export_job(backend, job, Path(directory), include_secrets=include_secrets)
+        click.echo(str(exported.spec))
+        if exported.referenced:
+            names = ", ".join(exported.referenced)
+            app.info(f"{exported.spec}: the values of {names} are written as ${{NAME}} references; "
+                     "set them in the environment before applying (--include-secrets writes the values)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import stat
 from pathlib import Path
 
 import oci
@@ -80,3 +81,38 @@ def check_adoption(jobctl, tmp_path: Path, example: str, job_id: str) -> None:
     assert "No changes" in after.stdout
     jobs = json.loads(jobctl("-o", "json", "jobs").stdout)["items"]
     assert [(j["id"], j["managed"]) for j in jobs] == [(job_id, True)]  # the same job, now managed
+
+
+SECRET = "exported-secret-value-77aa"
+
+
+def test_export_writes_secret_values_as_references_in_a_private_file(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12 item 12: export wrote secret env values to a 0644 job.yaml without a word."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hello.py").write_text((EXAMPLES / "hello" / "hello.py").read_text())
+    (project / "job.yaml").write_text((EXAMPLES / "hello" / "job.yaml").read_text().replace(
+        "      GREETING: hello", f"      GREETING: hello $HOME\n      DB_PASSWORD: {SECRET}"))
+    assert jobctl("apply", str(project / "job.yaml")).exit_code == 0
+    exported = jobctl("export", "hello", "-d", str(tmp_path / "out"))
+    assert exported.exit_code == 0, exported.stderr
+    spec = tmp_path / "out" / "hello" / "job.yaml"
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o600
+    assert SECRET not in spec.read_text()
+    assert "DB_PASSWORD: ${DB_PASSWORD}" in spec.read_text()
+    assert "GREETING: hello $$HOME" in spec.read_text()  # a literal $ survives the round trip
+    assert "DB_PASSWORD" in exported.stderr
+    assert SECRET not in exported.stdout + exported.stderr
+
+    missing = jobctl("plan", str(spec))
+    assert missing.exit_code == 3
+    assert "DB_PASSWORD" in missing.stderr
+    monkeypatch.setenv("DB_PASSWORD", SECRET)
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0  # the same job, exactly
+
+    revealed = jobctl("export", "hello", "-d", str(tmp_path / "out"), "--include-secrets")
+    assert revealed.exit_code == 0, revealed.stderr
+    assert f"DB_PASSWORD: {SECRET}" in spec.read_text()
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o600
