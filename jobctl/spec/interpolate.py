@@ -48,6 +48,10 @@ class Interpolator:
             if not _NAME.fullmatch(name):
                 problems.append(f"bad interpolation '${{{body}}}': use ${{NAME}} or ${{NAME:-default}}")
                 return match.group(0)
+            if "$" in default:
+                problems.append(f"a default cannot hold another interpolation ('${{{body}}}…'): "
+                                f"write a literal default, or set {name}")
+                return match.group(0)
             self.used.add(name)
             whole = match.span() == (0, len(text))
             value = self.environ.get(name)

@@ -149,6 +149,8 @@ def test_every_unset_variable_is_reported(tmp_path: Path) -> None:
         ("${A-b}", "bad interpolation"),
         ('"abc ${OPEN"', "unclosed '${'"),
         ("tail ${", "unclosed '${'"),
+        ('"${A:-${B}}"', "a default cannot hold another interpolation"),  # gave '${B}' literally
+        ('"${A:-x$$y}"', "a default cannot hold another interpolation"),
     ],
 )
 def test_bad_syntax_is_a_located_diagnostic(tmp_path: Path, yaml_value: str, fragment: str) -> None:
