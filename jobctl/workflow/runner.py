@@ -7,6 +7,7 @@ even between starting a run and recording it — resumes without starting anythi
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -17,7 +18,8 @@ from typing import Any
 
 from jobctl.backends.base import SUCCEEDED, Backend, JobState, LogLine, RunState
 from jobctl.engine import follow_logs, resolve_job, worst_exit_code
-from jobctl.errors import ExitCode, WaitTimeoutError
+from jobctl.errors import ExitCode, UsageError, WaitTimeoutError
+from jobctl.secrets import is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Step, Workflow
 from jobctl.workflow.state import StateStore
@@ -43,6 +45,20 @@ def new_state(workflow: Workflow, env: Mapping[str, str]) -> dict[str, Any]:
         "order": [s.name for s in workflow.order()],
         "steps": {s.name: {"status": "pending", "runs": [], "best": None, "error": None} for s in workflow.steps},
     }
+
+
+def storable(state: dict[str, Any]) -> dict[str, Any]:
+    """The state without secret values, as it is saved (a local file, an Object Storage object) and
+    shown: secret --env values are kept as names only (`secretEnv`, asked for again on resume), and
+    each run's secret env values are masked."""
+    saved = copy.deepcopy(state)
+    env = saved.get("env", {})
+    saved["secretEnv"] = sorted({*saved.get("secretEnv", []), *(name for name in env if is_secret(name))})
+    saved["env"] = {name: value for name, value in env.items() if not is_secret(name)}
+    for step in saved.get("steps", {}).values():
+        for run in step.get("runs", []):
+            run["env"] = mask_env(run.get("env") or {})
+    return saved
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,13 @@ class WorkflowRunner:
         if restart or stored is None or set(stored.get("steps", {})) != {s.name for s in self.workflow.steps}:
             self.state = new_state(self.workflow, self.env)
         else:
+            missing = [name for name in stored.get("secretEnv", []) if name not in self.env]
+            if missing:
+                raise UsageError(
+                    f"resuming workflow {self.workflow.name!r} needs the secret value(s) it was started with: "
+                    f"{', '.join(missing)} (their values are never stored)",
+                    hint=" ".join(f"--env {name}=..." for name in missing) + ", or --restart",
+                )
             self.state = stored
             self.state["status"] = "running"
             self.state["finished"] = None
@@ -94,7 +117,7 @@ class WorkflowRunner:
         return self.state
 
     def save(self) -> None:
-        self.store.save(self.workflow.name, self.state)
+        self.store.save(self.workflow.name, storable(self.state))
 
     # --- running -----------------------------------------------------------------------------------
     def run(self) -> ExitCode:

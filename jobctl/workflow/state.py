@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from jobctl.paths import ensure_private_dir
+
 
 class StateStore(Protocol):
     def load(self, name: str) -> dict[str, Any] | None: ...
@@ -39,9 +41,11 @@ class DirectoryStore:
         return data
 
     def save(self, name: str, state: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(self.directory)
         partial = self.directory / f".{name}.json.{os.getpid()}"
-        partial.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(state, indent=2, sort_keys=True))
         partial.replace(self.directory / f"{name}.json")
 
     def names(self) -> list[str]:

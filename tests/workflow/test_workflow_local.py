@@ -206,3 +206,35 @@ def test_follow_streams_every_runs_output_prefixed_by_step_and_run(jobctl) -> No
         prefix = f"[tune model-selection-tune-{model}] model={model} val_auc="
         assert sum(line.startswith(prefix) for line in lines) == 1
     assert sum(line.startswith("[train model-selection-train] final model=") for line in lines) == 1
+
+
+WORKFLOW_SECRET = "workflow-secret-value-41c9"
+
+
+def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp_path: Path) -> None:
+    """Issue 12 item 10: --env secrets and the runs' secret env were stored in clear in a 0644 file (and
+    in Object Storage on OCI), and `workflow status -o json` printed them."""
+    flow = write_flow(tmp_path, STEPS.replace('SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}"}'))
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    first = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b",
+                   "--env", f"API_TOKEN={WORKFLOW_SECRET}")
+    assert first.exit_code == 1  # b fails: a resume follows
+    store = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow.json"
+    assert store.stat().st_mode & 0o777 == 0o600
+    assert WORKFLOW_SECRET not in store.read_text()
+    saved = json.loads(store.read_text())
+    assert saved["secretEnv"] == ["API_TOKEN"]
+    assert saved["steps"]["tune"]["runs"][0]["env"]["DB_TOKEN"] == "(sensitive)"
+    shown = jobctl("workflow", "status", "flow", "-o", "json")
+    assert shown.exit_code == 0
+    assert WORKFLOW_SECRET not in shown.stdout + first.stdout + first.stderr
+
+    refused = jobctl("workflow", "run", str(flow), "--env", "FAIL=none")
+    assert refused.exit_code == 2
+    assert "API_TOKEN" in refused.stderr
+    resumed = jobctl("workflow", "run", str(flow), "--env", "FAIL=none", "--env", f"API_TOKEN={WORKFLOW_SECRET}")
+    assert resumed.exit_code == 0, resumed.stderr
+    retried = [r for r in state(jobctl, "flow")["steps"]["tune"]["runs"] if r["key"] == "MODEL=b"][-1]
+    run = json.loads(jobctl("get", retried["id"], "-o", "json", "--show-secrets").stdout)
+    assert run["env"]["DB_TOKEN"] == WORKFLOW_SECRET  # the retried run got the secret again
+    assert WORKFLOW_SECRET not in store.read_text()

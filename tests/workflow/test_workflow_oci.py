@@ -24,6 +24,7 @@ from jobctl.testing.fake_oci.lifecycle import WorkloadRun
 from tests.conftest import EXAMPLES
 
 STATE = "oci://ml-state@mytenancy/jobctl"
+SECRET = "oci-workflow-secret-5b21"
 
 
 def real_workload(fake: FakeOCI):
@@ -66,8 +67,11 @@ def test_model_selection_on_oci_keeps_state_and_outputs_in_object_storage(jobctl
     flow = tmp_path / "workflow.yaml"
     flow.write_text((EXAMPLES / "model-selection" / "workflow.yaml").read_text().replace(
         "  # state: oci://my-bucket@my-namespace/jobctl", f"  state: {STATE}"))
-    result = jobctl("workflow", "run", str(flow))
+    result = jobctl("workflow", "run", str(flow), "--env", f"API_TOKEN={SECRET}")
     assert result.exit_code == 0, result.stderr
+    stored = json.loads(oci_env.store.objects[("mytenancy", "ml-state", "jobctl/model-selection/state.json")].content)
+    assert SECRET not in json.dumps(stored)  # issue 12 item 10: secrets stay out of state objects
+    assert stored["secretEnv"] == ["API_TOKEN"]
     status = jobctl("workflow", "status", "model-selection", "--state", STATE, "-o", "json")
     assert status.exit_code == 0, status.stderr
     state = json.loads(status.stdout)
