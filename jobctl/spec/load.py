@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from jobctl.errors import Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
+from jobctl.source import ArtifactError, check_source
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
@@ -177,6 +178,12 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
         return None, [document.diagnostic(source_path, f"source {given!r} does not exist ({shown})")]
     except (OSError, RuntimeError) as exc:
         return None, [document.diagnostic(source_path, f"source {given!r} cannot be resolved: {exc}")]
+    try:  # the artifact rules, as plan applies them: symlinks, credentials, size and count, names
+        check_source(base_dir / given, base_dir)
+    except ArtifactError as exc:
+        return None, [document.diagnostic(source_path, exc.message)]
+    except OSError as exc:
+        return None, [document.diagnostic(source_path, f"source {given!r} cannot be read: {exc.strerror or exc}")]
     if source.is_file():
         suffix = {"python": ".py", "shell": ".sh"}.get(runtime["type"])
         if suffix and not source.name.endswith(suffix):

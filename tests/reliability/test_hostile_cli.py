@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-import jobctl.artifact
+import jobctl.source
 from jobctl.testing.fake_oci import FakeOCI
 from tests.cli.test_invalid_corpus import GENERATED, _committed_cases
 from tests.conftest import EXAMPLES, Result, run_jobctl
@@ -646,14 +646,14 @@ def _source_is_a_fifo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
 
 def _too_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Tree, list[str]]:
     tree = _tree(tmp_path)  # 3 files; the real limit is 20,000
-    monkeypatch.setattr(jobctl.artifact, "MAX_FILES", 2)
+    monkeypatch.setattr(jobctl.source, "MAX_FILES", 2)
     return tree, [str(tree.app), "more than 2 files"]
 
 
 def _too_many_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Tree, list[str]]:
     tree = _tree(tmp_path)
     (tree.app / "weights.bin").write_bytes(b"\0" * 4096)  # the real limit is 2 GiB
-    monkeypatch.setattr(jobctl.artifact, "MAX_BYTES", 1024)
+    monkeypatch.setattr(jobctl.source, "MAX_BYTES", 1024)
     return tree, [str(tree.app), "larger than"]
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from jobctl.artifact import ArtifactError, build_artifact
+from jobctl.artifact import build_artifact
 from jobctl.secrets import is_secret, mask_env
+from jobctl.source import ArtifactError
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, Result, run_jobctl
 
@@ -306,6 +307,9 @@ ALWAYS_LEFT_OUT = [
     ".git/config", ".git/objects/ab/cdef", "sub/.git/HEAD", ".hg/store", ".svn/entries",
     ".env", ".env.local", "sub/.env", "server.pem", "sub/tls.key", "id_rsa", "id_rsa.pub", "id_ed25519",
     "__pycache__/main.cpython-311.pyc", "sub/mod.pyc", ".venv/bin/python", ".DS_Store", ".jobctlignore",
+    # issue 12 item 11: the deny-list missed these
+    "id_ecdsa", "sub/id_dsa", ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".aws/credentials",
+    ".oci/config", "sub/.oci/key.txt", "cert.p12", "sub/cert.pfx", ".ssh/known_hosts",
 ]
 IGNORED_BY_FILE = {  # .jobctlignore line -> a path it must leave out
     "data/": "data/train.parquet",
@@ -315,6 +319,8 @@ IGNORED_BY_FILE = {  # .jobctlignore line -> a path it must leave out
     "/build": "build/out.bin",
     "docs/**": "docs/a/b.md",
     "credentials.json": "config/credentials.json",
+    "**/fixtures/*.bin": "sub/deep/fixtures/blob.bin",  # gitignore semantics (pathspec), not fnmatch
+    "cache/\n!cache/keep.txt": "cache/drop.txt",  # '!' re-includes; the pattern pair leaves the rest out
 }
 
 
@@ -349,6 +355,63 @@ def test_artifacts_follow_each_jobctlignore_line(pattern: str, tmp_path: Path) -
     names = zip_names(make_source(tmp_path))
     assert IGNORED_BY_FILE[pattern] not in names, f".jobctlignore line {pattern!r} did not leave out its path"
     assert set(KEPT) <= set(names)
+
+
+def test_a_negated_jobctlignore_line_re_includes_a_file(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    for name in ("main.py", "models/a.bin", "models/keep.bin"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(name)
+    (source / ".jobctlignore").write_text("models/*\n!models/keep.bin\n")
+    assert zip_names(source) == ["main.py", "models/keep.bin"]
+
+
+SINGLE_FILE_SPEC = """\
+apiVersion: jobctl/v1
+kind: Job
+metadata: {{name: single}}
+spec:
+  infrastructure: {{shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}}
+  runtime: {{type: {kind}, source: {source}}}
+"""
+
+
+@pytest.mark.parametrize("case", ["link-to-key-outside", "key-file", "ignored-by-file", "bad-name-in-dir"])
+def test_validate_and_plan_refuse_the_same_sources(case: str, jobctl: Runner, tmp_path: Path) -> None:
+    """A single-file source skipped every exclusion; a symlinked one uploaded its target; validate did
+    not run plan's source checks; a non-UTF-8 file name crashed plan (UnicodeEncodeError)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    outside = tmp_path / "home" / ".ssh"
+    outside.mkdir(parents=True)
+    (outside / "id_rsa.py").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    kind, source, expected = {
+        "link-to-key-outside": ("python", "./main.py", "is a symlink to"),
+        "key-file": ("shell", "./id_ecdsa.sh", "never uploads"),
+        "ignored-by-file": ("python", "./scratch.py", "excluded by .jobctlignore"),
+        "bad-name-in-dir": ("python", "./app", "is not valid UTF-8"),
+    }[case]
+    if case == "link-to-key-outside":
+        (project / "main.py").symlink_to(outside / "id_rsa.py")
+    elif case == "key-file":
+        (project / "id_ecdsa.sh").write_text("echo hi\n")
+    elif case == "ignored-by-file":
+        (project / "scratch.py").write_text("print(1)\n")
+        (project / ".jobctlignore").write_text("scratch.py\n")
+    else:
+        (project / "app").mkdir()
+        (project / "app" / "main.py").write_text("print(1)\n")
+        (project / "app" / os.fsdecode(b"caf\xe9.py")).write_text("x = 1\n")
+        source = "./app, entrypoint: main.py"
+    (project / "job.yaml").write_text(SINGLE_FILE_SPEC.format(kind=kind, source=source))
+    for command in ("validate", "plan"):
+        result = jobctl(command, str(project / "job.yaml"))
+        assert result.exit_code == 3, f"{command}: {result.stdout}{result.stderr}"
+        assert "Traceback" not in result.stderr
+        assert "job.yaml:6:" in result.stderr, result.stderr
+        assert "spec.runtime.source" in result.stderr
+        assert expected in result.stderr, result.stderr
+        assert "BEGIN OPENSSH" not in result.stdout + result.stderr
 
 
 def test_artifacts_never_include_files_outside_the_source(tmp_path: Path) -> None:

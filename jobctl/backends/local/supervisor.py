@@ -28,12 +28,13 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO, TypeVar
 
-from jobctl.artifact import ArtifactError, extract_zip
+from jobctl.artifact import extract_zip
 from jobctl.backends.base import ACCEPTED, CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED, TERMINAL_STATES
 from jobctl.backends.local import logfile, outcome
 from jobctl.backends.local.procs import RUN_ID_VARIABLE
 from jobctl.backends.local.store import Store, run_dir
 from jobctl.errors import JobctlError
+from jobctl.source import ArtifactError
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 KILL_GRACE_SECONDS = 10.0
