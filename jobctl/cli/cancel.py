@@ -10,6 +10,7 @@ from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
 from jobctl.errors import UsageError
+from jobctl.render.machine import dumps, envelope, run_dict
 
 
 @click.command()
@@ -37,8 +38,11 @@ def command(
     targets = [resolve_run(backend, ref) for ref in runs]
     if job:
         targets += backend.list_runs(job_id=resolve_job(backend, job).id, states=ACTIVE_STATES)
+    fmt = app.output_format(output)
     if not targets:
         app.info("no active runs")
+        if fmt != "table":
+            click.echo(dumps(envelope("RunList", []), fmt), nl=False)
         return
     canceled, failed = cancel_runs(backend, targets, on_canceled=lambda r: app.info(f"{r.name} ({r.id}): {r.state}"))
     for run, error in failed:
@@ -48,4 +52,6 @@ def command(
         raise type(first)(f"{len(failed)} of {len(targets)} run(s) could not be canceled; the others were",
                           hint=first.hint)
     if wait:
-        wait_runs(app, canceled, timeout=timeout, fmt=app.output_format(output))
+        wait_runs(app, canceled, timeout=timeout, fmt=fmt)
+    if fmt != "table":
+        click.echo(dumps(envelope("RunList", [run_dict(r, app.show_secrets) for r in canceled]), fmt), nl=False)

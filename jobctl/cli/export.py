@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import pass_app
+from jobctl.cli.options import output_option, pass_app
 from jobctl.errors import UsageError
 
 
@@ -18,8 +18,11 @@ from jobctl.errors import UsageError
               help="Write DIR/NAME/job.yaml and the job's source next to it.")
 @click.option("--include-secrets", is_flag=True,
               help="Write secret env values into the spec instead of ${NAME} references.")
+@output_option("table", "json", "yaml")
 @pass_app
-def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str, include_secrets: bool) -> None:
+def command(
+    app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str, include_secrets: bool, output: str | None,
+) -> None:
     """Write a spec for existing jobs, including ones made in the console, with their source.
 
     The artifact is downloaded next to the spec (a zip unpacked into src/). Apply the export with
@@ -42,10 +45,18 @@ def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: s
     backend = app.backend()
     targets = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"] if every else \
         [resolve_job(backend, ref) for ref in jobs]
+    fmt = app.output_format(output)
+    items = []
     for job in targets:
         exported = export_job(backend, job, Path(directory), include_secrets=include_secrets)
-        click.echo(str(exported.spec))
+        items.append({"jobId": job.id, "spec": str(exported.spec), "secretEnvReferences": list(exported.referenced)})
+        if fmt == "table":
+            click.echo(str(exported.spec))
         if exported.referenced:
             names = ", ".join(exported.referenced)
             app.info(f"{exported.spec}: the values of {names} are written as ${{NAME}} references; "
                      "set them in the environment before applying (--include-secrets writes the values)")
+    if fmt != "table":
+        from jobctl.render.machine import dumps, envelope
+
+        click.echo(dumps(envelope("ExportList", items), fmt), nl=False)

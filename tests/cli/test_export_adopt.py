@@ -112,6 +112,9 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     monkeypatch.setenv("DB_PASSWORD", SECRET)
     assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0  # the same job, exactly
 
+    listed = json.loads(jobctl("export", "hello", "-d", str(tmp_path / "json"), "-o", "json").stdout)
+    assert listed["kind"] == "ExportList"
+    assert listed["items"][0]["secretEnvReferences"] == ["DB_PASSWORD"]
     revealed = jobctl("export", "hello", "-d", str(tmp_path / "out"), "--include-secrets")
     assert revealed.exit_code == 0, revealed.stderr
     assert f"DB_PASSWORD: {SECRET}" in spec.read_text()

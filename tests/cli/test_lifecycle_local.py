@@ -641,6 +641,14 @@ def test_more_runs_than_the_limit_need_yes(jobctl: Run, demo: Path, monkeypatch:
     assert len(ok(jobctl("run", "demo", "--matrix", "MODEL=a,b", "--matrix", "SEED=1,2", "--yes")).stdout.split()) == 4
 
 
+def test_cancel_prints_the_runs_as_json(jobctl: Run, demo: Path) -> None:
+    run_id = start(jobctl, "demo", "--env", "SLEEP=30")
+    listed = as_json(ok(jobctl("cancel", run_id, "-o", "json")))
+    assert (listed["kind"], [r["id"] for r in listed["items"]]) == ("RunList", [run_id])
+    until(lambda: in_state(jobctl, run_id, "CANCELED"), what="the run to be canceled")
+    assert as_json(ok(jobctl("cancel", "--job", "demo", "-o", "json")))["items"] == []
+
+
 # --- logs ----------------------------------------------------------------------------------------------
 
 def test_logs_tail_stream_timestamps_and_since(jobctl: Run, demo: Path) -> None:

@@ -13,6 +13,8 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -424,3 +426,18 @@ def test_artifacts_never_include_files_outside_the_source(tmp_path: Path) -> Non
     (source / "sub" / "escape").symlink_to(outside, target_is_directory=True)
     with pytest.raises(ArtifactError, match="outside the source directory"):
         build_artifact(source)
+
+
+def test_sdk_loggers_stay_quiet_even_when_the_root_logger_is_at_debug(
+    fake_oci_env: tuple[FakeOCI, Path], project: Path,
+) -> None:
+    """docs/security.md: the SDK's and urllib3's loggers are held at WARNING, so a root logger at DEBUG
+    (a sitecustomize, a notebook) shows none of their request logging."""
+    program = ("import logging, sys; logging.basicConfig(level=logging.DEBUG, format='%(name)s: %(message)s');"
+               "sys.argv = ['jobctl', '-vv', 'jobs']; from jobctl.cli.app import main; main()")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                            cwd=project, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "jobctl: listing jobs" in result.stderr or "jobctl:" in result.stderr
+    sdk_lines = [line for line in result.stderr.splitlines() if line.startswith(("oci", "urllib3", "requests"))]
+    assert sdk_lines == [], sdk_lines

@@ -37,3 +37,18 @@ def test_the_module_prints_the_same_reference_in_a_narrow_terminal() -> None:
 
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout == render()
+
+
+def test_the_commands_docs_output_md_says_take_no_dash_o_are_exactly_those() -> None:
+    """docs/output.md: every command that prints data takes -o; it names the ones that do not."""
+    import click
+
+    from jobctl.cli.app import cli
+
+    text = (REPO / "docs" / "output.md").read_text(encoding="utf-8")
+    exceptions = text[text.index("Commands\nwithout `-o`"):text.index("Secret values are masked")]
+    context = click.Context(cli)
+    without = {name for name in COMMANDS
+               if not any("--output" in getattr(p, "opts", ()) for p in cli.get_command(context, name).params)}
+    named = {name for name in COMMANDS if f"`{name}`" in exceptions}
+    assert without == named, f"docs/output.md names {sorted(named)}; without -o: {sorted(without)}"

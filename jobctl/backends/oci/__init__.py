@@ -25,7 +25,7 @@ from jobctl.backends.base import (
     RunState,
 )
 from jobctl.backends.oci import logs, mapping
-from jobctl.backends.oci.clients import Clients, build_clients
+from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
 from jobctl.backends.settings import OciSettings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
@@ -43,6 +43,7 @@ class OciBackend:
 
     def __init__(self, settings: OciSettings, clients: Clients | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
+        quiet_sdk_loggers()  # before the import: the SDK logs while it loads
         import oci
 
         self.oci = oci

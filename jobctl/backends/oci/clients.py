@@ -140,6 +140,18 @@ class Clients:
     object_storage: Any = None
 
 
+SDK_LOGGERS = ("oci", "urllib3", "requests")
+
+
+def quiet_sdk_loggers() -> None:
+    """Hold the SDK's and HTTP libraries' loggers at WARNING: at DEBUG they log request headers
+    (Authorization, signatures), and a root logger at DEBUG (a sitecustomize, a notebook) would show them."""
+    import logging
+
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def build_clients(settings: OciSettings) -> Clients:
     """DataScienceClient and LogSearchClient with the same auth, endpoint, retries and no breaker."""
     import oci
