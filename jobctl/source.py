@@ -34,13 +34,14 @@ def check_source(given: Path, project: Path) -> None:
     """Everything `build_artifact` would refuse, without reading file contents (for `validate`).
 
     `given` is the source as the spec names it (symlinks not yet followed), `project` the spec's
-    directory: a source that is a symlink must stay inside it.
+    directory: a single-file source that is a symlink must point inside it (a directory source may be a
+    link: its entries are checked one by one, and links inside it must stay inside it).
     """
     target = given.resolve()
-    if given.is_symlink() and not target.is_relative_to(project.resolve()):
-        raise ArtifactError(f"source {given.name!r} is a symlink to {target}, outside the spec's directory",
-                            hint="copy the file into the project instead of linking to it")
     if target.is_file():
+        if given.is_symlink() and not target.is_relative_to(project.resolve()):
+            raise ArtifactError(f"source {given.name!r} is a symlink to {target}, outside the spec's directory",
+                                hint="copy the file into the project instead of linking to it")
         check_file(target, given.name)
         return
     for _ in walk(target):
