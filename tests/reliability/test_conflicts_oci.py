@@ -85,17 +85,24 @@ def one_error_line(stderr: str) -> str:
 
 # --- conflicts --------------------------------------------------------------------------------------------
 
-def gate_job_updates(fake: FakeOCI, monkeypatch: pytest.MonkeyPatch, job_id: str,
-                     before_update: Callable[[], None]) -> None:
-    """Run `before_update` in the fake just before it handles each PUT of the job (outside its lock)."""
+def before_handling(fake: FakeOCI, monkeypatch: pytest.MonkeyPatch, method: str, path_end: str,
+                    hook: Callable[[], None]) -> None:
+    """Run `hook` in the fake just before it handles each `method` request whose path ends with
+    `path_end` (outside the fake's lock)."""
     handle = fake.app._handle
 
-    def gated(environ: Any, method: str, path: str, *rest: Any) -> Any:
-        if method == "PUT" and path.endswith(f"/jobs/{job_id}"):
-            before_update()
-        return handle(environ, method, path, *rest)
+    def gated(environ: Any, request_method: str, path: str, *rest: Any) -> Any:
+        if request_method == method and path.endswith(path_end):
+            hook()
+        return handle(environ, request_method, path, *rest)
 
     monkeypatch.setattr(fake.app, "_handle", gated)
+
+
+def gate_job_updates(fake: FakeOCI, monkeypatch: pytest.MonkeyPatch, job_id: str,
+                     before_update: Callable[[], None]) -> None:
+    """Run `before_update` in the fake just before it handles each PUT of the job."""
+    before_handling(fake, monkeypatch, "PUT", f"/jobs/{job_id}", before_update)
 
 
 def test_two_concurrent_conflicting_applies_one_wins_and_the_other_exits_5(
@@ -156,16 +163,12 @@ def test_two_applies_creating_one_new_job_name_at_once_leave_one_job(
     """Both applies list (and plan a create) before either creates: without a check both said "created"
     and two jobs of one name remained (issue 12 item 5)."""
     specs = {"a": spec_variant(tmp_path, "a", seed="1"), "b": spec_variant(tmp_path, "b", seed="2")}
-    handle = fake.app._handle
+    def both_have_planned() -> None:  # hold each create until both applies have listed the jobs
+        deadline = time.monotonic() + 30
+        while fake.count("GET", r"/jobs$") < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
 
-    def gated(environ: Any, method: str, path: str, *rest: Any) -> Any:
-        if method == "POST" and path.endswith("/jobs"):  # hold each create until both applies have planned
-            deadline = time.monotonic() + 30
-            while fake.count("GET", r"/jobs$") < 2 and time.monotonic() < deadline:
-                time.sleep(0.005)
-        return handle(environ, method, path, *rest)
-
-    monkeypatch.setattr(fake.app, "_handle", gated)
+    before_handling(fake, monkeypatch, "POST", "/jobs", both_have_planned)
     processes = {name: start_jobctl("apply", str(path)) for name, path in specs.items()}
     outcomes = {name: (p.wait(timeout=60), *p.communicate()) for name, p in processes.items()}
     assert fake.count("POST", r"/jobs$") == 2  # both really created a job
@@ -376,15 +379,9 @@ def test_an_endpoint_that_keeps_failing_is_a_clear_error_and_a_rerun_converges(
 
 def end_runs_before_their_cancel(fake: FakeOCI, monkeypatch: pytest.MonkeyPatch, ending: set[str]) -> None:
     """A run in `ending` finishes just before its cancel request is handled: the service answers 409."""
-    handle = fake.app._handle
-
-    def gated(environ: Any, method: str, path: str, *rest: Any) -> Any:
-        for run_id in ending:
-            if method == "POST" and path.endswith(f"/jobRuns/{run_id}/actions/cancelJobRun"):
-                fake.set_run(run_id, state="SUCCEEDED", details="ended on its own")
-        return handle(environ, method, path, *rest)
-
-    monkeypatch.setattr(fake.app, "_handle", gated)
+    for run_id in ending:
+        before_handling(fake, monkeypatch, "POST", f"/jobRuns/{run_id}/actions/cancelJobRun",
+                        lambda run_id=run_id: fake.set_run(run_id, state="SUCCEEDED", details="ended on its own"))
 
 
 def test_cancelling_runs_that_end_meanwhile_is_no_error_and_every_other_run_is_canceled(
