@@ -40,6 +40,7 @@ class Redactor:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._bytes_pattern: re.Pattern[bytes] | None = None
         self._lock = _thread.allocate_lock()  # start-up: the threading module costs a millisecond
         self.enabled = True
 
@@ -56,6 +57,7 @@ class Redactor:
             self._values |= forms
             longest_first = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in longest_first))
+            self._bytes_pattern = None  # rebuilt on first use
 
     def remember_env(self, env: Mapping[str, str]) -> None:
         for name, value in env.items():
@@ -84,6 +86,19 @@ class Redactor:
             return text
         return pattern.sub(MASK, text)
 
+    def redact_bytes(self, data: bytes) -> bytes:
+        """The same for raw output (the log fast path): the value's UTF-8 bytes are replaced."""
+        if self._pattern is None or not self.enabled:
+            return data
+        pattern = self._bytes_pattern
+        if pattern is None:
+            with self._lock:
+                longest_first = sorted(self._values, key=len, reverse=True)
+                pattern = re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape"))
+                                               for v in longest_first))
+                self._bytes_pattern = pattern
+        return pattern.sub(MASK.encode(), data)
+
     def contains_secret(self, text: str) -> bool:
         pattern = self._pattern
         return pattern is not None and pattern.search(text) is not None
@@ -106,5 +121,24 @@ class RedactingStream:
         for line in lines:
             self.write(line)
 
+    @property
+    def buffer(self) -> RedactingBuffer:
+        return RedactingBuffer(self._stream.buffer)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+class RedactingBuffer:
+    """The binary side of RedactingStream. Writers hand it whole lines (logfile.copy_text does), so a
+    value is never split across two writes."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def write(self, data: bytes) -> int:
+        self._raw.write(REDACTOR.redact_bytes(bytes(data)))
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)

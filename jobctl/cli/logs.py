@@ -10,7 +10,7 @@ import click
 from jobctl.backends.base import LogLine, RunState
 from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import Duration, output_option, pass_app, timeout_option
+from jobctl.cli.options import Duration, output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
 from jobctl.cli.watch import follow_runs
 from jobctl.errors import NotFoundError, UsageError
@@ -58,13 +58,18 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its UTC timestamp.")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), help="Only this output stream.")
 @timeout_option
+@show_secrets_option
 @output_option("table", "jsonl")
 @pass_app
 def command(
     app: AppContext, *, run: str | None, job: str | None, spec_file: str | None, follow: bool, tail: int | None,
-    since: str | None, timestamps: bool, stream: str | None, timeout: float | None, output: str | None,
+    since: str | None, timestamps: bool, stream: str | None, timeout: float | None, show_secrets: bool,
+    output: str | None,
 ) -> None:
     """Print a run's output: RUN, or the latest run of --job / ./job.yaml / any job.
+
+    The values of the run's secret env vars are masked wherever the workload printed them, as CI
+    systems mask secrets in build logs, unless --show-secrets.
 
     With --follow, lines are printed as they are written and the command exits with the run's
     code once it has ended and its log is drained (0 SUCCEEDED, 1 FAILED, 8 CANCELED).

@@ -441,3 +441,27 @@ def test_sdk_loggers_stay_quiet_even_when_the_root_logger_is_at_debug(
     assert "jobctl: listing jobs" in result.stderr or "jobctl:" in result.stderr
     sdk_lines = [line for line in result.stderr.splitlines() if line.startswith(("oci", "urllib3", "requests"))]
     assert sdk_lines == [], sdk_lines
+
+
+LOGGED = "printed-by-the-workload-c3f0"
+
+
+def test_secret_values_the_workload_prints_are_masked_in_its_logs(jobctl: Runner, project: Path) -> None:
+    (project / "leaky.py").write_text("import os\nprint('token is', os.environ['LEAK_TOKEN'])\n"
+                                      "print('done')\n")
+    (project / "leaky.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: Job\nmetadata: {name: leaky}\nspec:\n"
+        "  infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}\n"
+        f"  runtime: {{type: python, source: ./leaky.py, env: {{LEAK_TOKEN: {LOGGED}}}}}\n")
+    assert jobctl("apply", "leaky.yaml").exit_code == 0
+    followed = jobctl("run", "leaky", "--follow")
+    assert followed.exit_code == 0, followed.stderr
+    assert "token is (sensitive)" in followed.stdout
+    run_id = json.loads(jobctl("-o", "json", "runs", "leaky").stdout)["items"][0]["id"]
+    fast = run_jobctl("logs", run_id, cwd=project)  # piped: the byte-copying fast path
+    assert fast.returncode == 0, fast.stderr
+    for output in (fast.stdout, jobctl("logs", run_id).stdout, jobctl("logs", run_id, "--tail", "2").stdout,
+                   jobctl("logs", run_id, "-o", "jsonl").stdout):
+        assert LOGGED not in output
+        assert "(sensitive)" in output
+    assert f"token is {LOGGED}" in jobctl("logs", run_id, "--show-secrets").stdout
