@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -293,6 +294,34 @@ def plan_runs(
     return requests
 
 
+class _Starts:
+    """Which starts may still begin, and how many are under way: an interrupt stops new ones and waits
+    for those under way, whatever the thread pool was doing (even starting a thread) when it landed."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.stopped = False
+        self.under_way = 0
+
+    def begin(self) -> bool:
+        with self.condition:
+            if self.stopped:
+                return False
+            self.under_way += 1
+            return True
+
+    def end(self) -> None:
+        with self.condition:
+            self.under_way -= 1
+            self.condition.notify_all()
+
+    def stop_and_drain(self) -> None:
+        with self.condition:
+            self.stopped = True
+            while self.under_way:
+                self.condition.wait()
+
+
 def start_runs(
     backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
     on_started: Callable[[RunState], None] | None = None,
@@ -300,23 +329,35 @@ def start_runs(
     """Start every request with at most `max_parallel` calls in flight; results keep request order.
 
     The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
-    this thread while they are in flight: no new start is made, the ones in flight are let finish (so
+    this thread while they are in flight: no new start begins, the ones under way finish (so
     `on_started` has seen every run that exists), and the interrupt propagates.
     """
-    def start(request: RunRequest) -> RunState:
-        run = backend.start_run(
-            job_id=job.id, name=request.name, env=request.env, args=request.args, retry_token=request.retry_token,
-        )
-        if on_started:
-            on_started(run)
-        return run
+    starts = _Starts()
+
+    def start(request: RunRequest) -> RunState | None:
+        if not starts.begin():
+            return None
+        try:
+            run = backend.start_run(
+                job_id=job.id, name=request.name, env=request.env, args=request.args,
+                retry_token=request.retry_token,
+            )
+            if on_started:
+                on_started(run)
+            return run
+        finally:
+            starts.end()
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests))))
     try:
         futures = [pool.submit(start, request) for request in requests]
-        return [future.result() for future in futures]
+        started = [future.result() for future in futures]
+    except BaseException:
+        starts.stop_and_drain()
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [run for run in started if run is not None]
 
 
 def cancel_runs(

@@ -621,7 +621,7 @@ def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_p
     assert "Traceback" not in err
     existing = {r["id"] for r in runs_of(jobctl, "demo")}
     assert 0 < len(existing) < 40, "the interrupt landed after the start phase: nothing was tested"
-    assert set(out.split()) == existing  # every run that exists was reported, on stdout
+    assert set(out.split()) == existing, err  # every run that exists was reported, on stdout
     assert all(run_id in err for run_id in existing)
     for run_id in existing:
         final = until(lambda run_id=run_id: in_state(jobctl, run_id, "CANCELED", "FAILED", "SUCCEEDED"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -453,6 +455,57 @@ def test_start_runs_bounds_concurrency_and_keeps_request_order() -> None:
     assert [r.env["N"] for r in runs] == [str(i) for i in range(12)]
     assert sorted(seen) == sorted(r.id for r in runs)
     assert 1 < backend.most <= 3
+
+
+class GatedStartBackend(MemoryBackend):
+    """start_run holds until the test opens the gate; `begun` is set once the first start is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.begun = threading.Event()
+        self.gate = threading.Event()
+
+    def start_run(self, **kwargs: Any) -> RunState:
+        self.begun.set()
+        assert self.gate.wait(timeout=30)
+        return super().start_run(**kwargs)
+
+
+def test_an_interrupt_during_start_runs_lets_the_starts_under_way_finish_and_begins_no_other() -> None:
+    """Issue 12 item 4: every run that exists when the interrupt propagates has been seen by on_started."""
+    backend = GatedStartBackend()
+    applied(backend, want())
+    job = only_job(backend)
+    requests = plan_runs(job, env={}, args=None, matrix=[f"N={','.join(str(i) for i in range(10))}"])
+    seen: list[str] = []
+
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def draining() -> bool:
+        frame = sys._current_frames().get(main)
+        while frame is not None:
+            if frame.f_code.co_name == "stop_and_drain":
+                return True
+            frame = frame.f_back
+        return False
+
+    def interrupt_once_a_start_is_under_way() -> None:
+        assert backend.begun.wait(timeout=30)
+        signal.pthread_kill(main, signal.SIGINT)  # what Ctrl-C does: KeyboardInterrupt in the main thread
+        deadline = time.monotonic() + 30
+        while not draining() and time.monotonic() < deadline:  # the main thread took it: release the starts
+            time.sleep(0.005)
+        backend.gate.set()
+
+    helper = threading.Thread(target=interrupt_once_a_start_is_under_way)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        start_runs(backend, job, requests, max_parallel=2, on_started=lambda r: seen.append(r.id))
+    helper.join()
+    made = [r.id for r in backend.list_runs()]
+    assert 1 <= len(made) <= 2  # the starts under way, no more
+    assert sorted(seen) == sorted(made)
 
 
 # --- waiting and following ------------------------------------------------------------------------------
