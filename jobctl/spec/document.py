@@ -22,7 +22,7 @@ from jobctl.errors import Diagnostic
 from jobctl.paths import ensure_private_dir
 
 MAX_FILE_BYTES = 1024 * 1024
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 JsonPath = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based (line, column)
@@ -59,6 +59,7 @@ class Document:
     values: dict[JsonPath, Position] = field(default_factory=dict)
     keys: dict[JsonPath, Position] = field(default_factory=dict)
     sites: list[Site] = field(default_factory=list)  # ${VAR} sites, for the parse cache
+    written: dict[JsonPath, str] = field(default_factory=dict)  # non-string scalars as the file spells them
 
     def position(self, path: JsonPath, *, prefer_key: bool = False) -> Position:
         """Where `path` is written; falls back to the nearest enclosing field."""
@@ -145,7 +146,7 @@ def _from_cache(located: tuple[Path, tuple[Any, ...]], shown: str, path: Path,
         for site_path, text, plain, position in doc["sites"]:
             _set(data, site_path, hook(text, plain, site_path, position) if hook else text)
         documents.append(Document(shown, path, doc["index"], data, doc["start"], doc["values"], doc["keys"],
-                                  doc["sites"]))
+                                  doc["sites"], doc["written"]))
     return documents
 
 
@@ -158,7 +159,8 @@ def _to_cache(located: tuple[Path, tuple[Any, ...]], documents: list[Document]) 
             _set(document.data, site_path, text)
     try:
         blob = marshal.dumps({"key": key, "docs": [
-            {"index": d.index, "data": d.data, "start": d.start, "values": d.values, "keys": d.keys, "sites": d.sites}
+            {"index": d.index, "data": d.data, "start": d.start, "values": d.values, "keys": d.keys, "sites": d.sites,
+             "written": d.written}
             for d in documents
         ]})
     finally:

@@ -29,6 +29,7 @@ class Interpolator:
         self.file = file
         self.diagnostics: list[Diagnostic] = []
         self.used: set[str] = set()
+        self.written: dict[JsonPath, str] = {}  # values typed as numbers or booleans, as they expanded
 
     def __call__(self, text: str, plain: bool, path: JsonPath, position: Position) -> Any:
         if "$" not in text:
@@ -69,6 +70,7 @@ class Interpolator:
         for problem in problems:
             self.diagnostics.append(Diagnostic(self.file, *position, format_path(path), problem))
         if whole and plain and _NUMBER_OR_BOOL.fullmatch(result):
+            self.written[path] = result
             lowered = result.lower()
             if lowered in ("true", "false"):
                 return lowered == "true"

@@ -7,12 +7,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
 from jobctl.source import ArtifactError, check_source
-from jobctl.spec.document import Document, read_documents
+from jobctl.spec.document import Document, JsonPath, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
 
@@ -98,6 +98,8 @@ def load_specs(
                 continue
             name = document.data["metadata"]["name"]
             line = document.position(("metadata", "name"))[0]
+            if document.data["kind"] == "Job":
+                _keep_as_written(document, interpolator.written)
             if document.data["kind"] == "Workflow":
                 problems.extend(_add_workflow(workflows, document, shown, line))
                 continue
@@ -121,6 +123,19 @@ def load_specs(
             problems.extend(check_workflow(document, workflow, None if external_jobs else set(names)))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows))
+
+
+def _keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -> None:
+    """Env values and args are text: an unquoted `01234`, `1.10`, `no`, `0x1F` or `1_000` reaches the
+    workload as written, not as the number or boolean YAML 1.1 reads (668, 1.1, false, 31, 1000)."""
+    runtime = document.data["spec"]["runtime"]
+    places: list[tuple[Any, Any]] = [(runtime.get("env", {}), key) for key in runtime.get("env", {})]
+    places += [(runtime.get("args", []), index) for index in range(len(runtime.get("args", [])))]
+    for container, key in places:
+        path = ("spec", "runtime", "env" if isinstance(container, dict) else "args", key)
+        text = document.written.get(path, interpolated.get(path))
+        if text is not None and not isinstance(container[key], str):
+            container[key] = text
 
 
 def _secret_labels(document: Document) -> list[Diagnostic]:

@@ -65,6 +65,7 @@ class _Converter:
         self.nodes = 0
         self.values: dict[JsonPath, Position] = {}
         self.keys: dict[JsonPath, Position] = {}
+        self.written: dict[JsonPath, str] = {}
         self._scalar_ctor = yaml.constructor.SafeConstructor()
 
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
@@ -96,6 +97,7 @@ class _Converter:
         value = constructor(self._scalar_ctor, node)
         if isinstance(value, float) and not math.isfinite(value):
             raise _Invalid(node.start_mark, path, f"{node.value!r} is not a finite number")
+        self.written[path] = str(node.value)
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
@@ -188,7 +190,8 @@ def parse(
             except RecursionError:
                 problems.append(Diagnostic(shown, *start, "<document>", "document nests too deeply"))
                 continue
-            documents.append(Document(shown, path, index, data, start, converter.values, converter.keys, sites))
+            documents.append(Document(shown, path, index, data, start, converter.values, converter.keys, sites,
+                                      converter.written))
     except yaml.MarkedYAMLError as exc:
         problems.append(_syntax_error(exc, text, shown))
     except yaml.YAMLError as exc:

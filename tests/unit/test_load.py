@@ -329,3 +329,40 @@ def test_environment_overrides_example_defaults() -> None:
 
     [job] = result.jobs
     assert job.compartment_id == "ocid1.compartment.oc1..mine"
+
+
+YAML11 = """\
+apiVersion: jobctl/v1
+kind: Job
+metadata: {name: scalars}
+spec:
+  infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
+  runtime:
+    type: python
+    source: ./main.py
+    env:
+      ZIP: 01234
+      V: 1.10
+      FLAG: no
+      YES: on
+      HEX: 0x1F
+      BIG: 1_000
+      SEED: 7
+      FROM_ENV: ${CODE}
+      T: true
+    args: [on, 0x1F, 1_000, 7, "quoted", 2.50]
+"""
+
+
+def test_env_values_and_args_keep_what_the_user_wrote(tmp_path: Path) -> None:
+    """Issue 13 §3: YAML 1.1 read `01234` as 668, `1.10` as 1.1, `no` as false, `0x1F` as 31; env values and
+    args are text, so they reach the workload as written (also from the parse cache, also interpolated)."""
+    (tmp_path / "main.py").write_text("print(1)\\n")
+    (tmp_path / "job.yaml").write_text(YAML11)
+    for _ in range(2):  # parsed, then read back from the parse cache
+        loaded = load_specs([str(tmp_path / "job.yaml")], {"CODE": "0042"})
+        loaded.raise_for_errors()
+        [job] = loaded.jobs
+        assert dict(job.runtime.env) == {"ZIP": "01234", "V": "1.10", "FLAG": "no", "YES": "on", "HEX": "0x1F",
+                                         "BIG": "1_000", "SEED": "7", "FROM_ENV": "0042", "T": "true"}
+        assert job.runtime.args == ("on", "0x1F", "1_000", "7", "quoted", "2.50")
