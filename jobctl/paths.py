@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jobctl.errors import ConfigError
 
-NOTHING_LOST = "nothing was changed and no state was lost"
+NOTHING_LOST = "the state database is intact"
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -37,7 +37,8 @@ def storage_error(path: Path, exc: OSError, doing: str) -> ConfigError:
     """One clear, exit-6 error for a file jobctl could not write: which path, and why in plain words."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT) or disk_full(path):
         return ConfigError(f"cannot {doing} {path}: no space left on its device",
-                           hint=f"free some space (`jobctl gc` removes old run directories); {NOTHING_LOST}")
+                           hint="free some space on it (the work/ directories of finished runs under "
+                                f"$JOBCTL_HOME/runs can go; `jobctl gc` does that once there is room); {NOTHING_LOST}")
     if exc.errno == errno.EROFS:
         return ConfigError(f"cannot {doing} {path}: the file system is read-only",
                            hint=f"point JOBCTL_HOME at a writable directory; {NOTHING_LOST}")

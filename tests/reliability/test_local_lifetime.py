@@ -36,6 +36,8 @@ Runner = Callable[..., Result]
 WORKLOAD = """\
 import os, subprocess, sys, time
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+if os.environ.get("DAEMON"):  # one that leaves the process group, as a daemon does
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
 print("started", flush=True)
 gate = os.environ.get("GATE")
 deadline = time.monotonic() + float(os.environ.get("HOLD", "120"))
@@ -107,9 +109,9 @@ def db_row(home: Path, run_id: str) -> sqlite3.Row:
         db.close()
 
 
-def workload_running(run_id: str) -> bool:
-    """The workload and its grandchild are both up."""
-    return len(procs.run_processes(run_id)) >= 2
+def workload_running(run_id: str, count: int = 2) -> bool:
+    """The workload and its grandchild (and its daemon) are up."""
+    return len(procs.run_processes(run_id)) >= count
 
 
 # --- item 1: state changes are compare-and-set; unknown is never dead ---------------------------------
@@ -184,15 +186,15 @@ SUPERVISOR_KILLS = 50
 def test_supervisors_killed_with_sigkill_leave_no_process_behind(
     jobctl: Runner, keeper: list[str], isolated_env: Path,
 ) -> None:
-    """50 supervisors killed -9 mid-run: 0 orphaned workloads or grandchildren, every run FAILED."""
+    """50 supervisors killed -9 mid-run: 0 orphaned workloads, grandchildren or daemons, every run FAILED."""
     values = ",".join(str(i) for i in range(SUPERVISOR_KILLS))
-    started = jobctl("run", "keeper", "--matrix", f"I={values}", "--max-parallel", "10")
+    started = jobctl("run", "keeper", "--matrix", f"I={values}", "--max-parallel", "10", "--env", "DAEMON=1")
     assert started.exit_code == 0, started.stderr
     run_ids = started.stdout.split()
     assert len(run_ids) == SUPERVISOR_KILLS
     keeper.extend(run_ids)
     for run_id in run_ids:
-        until(lambda run_id=run_id: workload_running(run_id), timeout=120.0, what=f"run {run_id}'s workload")
+        until(lambda run_id=run_id: workload_running(run_id, 3), timeout=120.0, what=f"run {run_id}'s workload")
     for run_id in run_ids:
         os.kill(db_row(isolated_env, run_id)["supervisor_pid"], signal.SIGKILL)
     orphans = {}
@@ -207,6 +209,36 @@ def test_supervisors_killed_with_sigkill_leave_no_process_behind(
     states = {item["id"]: (item["lifecycleState"], item["details"]) for item in json.loads(listed.stdout)["items"]}
     assert {states[run_id][0] for run_id in run_ids} == {"FAILED"}
     assert all("runner lost" in states[run_id][1] for run_id in run_ids)
+
+
+@pytest.mark.parametrize("ending", ["exits", "canceled"])
+def test_no_process_of_a_run_outlives_its_end(
+    jobctl: Runner, keeper: list[str], tmp_path: Path, ending: str,
+) -> None:
+    """A daemon the workload started (own session) went on forever after the run ended or was
+    canceled; on OCI nothing outlives the run's machine."""
+    gate = tmp_path / "gate"
+    run_id = start(jobctl, keeper, "DAEMON=1", f"GATE={gate}")
+    until(lambda: workload_running(run_id, 3), what="the workload and its daemon")
+    if ending == "exits":
+        gate.touch()
+        assert jobctl("wait", run_id, "--timeout", "60").exit_code == 0
+    else:
+        assert jobctl("cancel", run_id, "--wait", "--timeout", "60").exit_code == 8
+    until(lambda: not procs.run_processes(run_id), what="every process of the run to end")
+
+
+def test_a_replaced_lock_file_does_not_make_a_live_run_lost(
+    jobctl: Runner, keeper: list[str], isolated_env: Path,
+) -> None:
+    run_id = start(jobctl, keeper)
+    until(lambda: workload_running(run_id), what="the workload")
+    lock = isolated_env / "runs" / run_id / "lock"
+    lock.unlink()
+    lock.touch()
+    assert get(jobctl, run_id)["lifecycleState"] == "IN_PROGRESS"
+    assert workload_running(run_id)
+    assert jobctl("cancel", run_id, "--wait", "--timeout", "60").exit_code == 8
 
 
 def test_cancel_stops_the_processes_of_a_run_whose_supervisor_is_gone(

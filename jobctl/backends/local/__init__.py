@@ -28,7 +28,7 @@ from jobctl.backends.base import (
 from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, default_home, new_id, run_dir, to_time
 from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
-from jobctl.paths import ensure_private_dir, storage_error
+from jobctl.paths import disk_full, ensure_private_dir, storage_error
 from jobctl.workflow.state import DirectoryStore
 
 if TYPE_CHECKING:
@@ -187,7 +187,10 @@ class LocalBackend:
                 started = procs.start_time(process.pid)
             except OSError:
                 started = None
-            self.store.set_run(run_id, supervisor_pid=process.pid, supervisor_start=started)
+            try:
+                self.store.set_run(run_id, supervisor_pid=process.pid, supervisor_start=started)
+            except JobctlError as exc:  # the run has started: say so, do not report a failure
+                log.info("jobctl.local", "run %s: could not record its supervisor (%s)", run_id, exc.message)
             log.info("jobctl.local", "run %s: supervisor pid %d, directory %s", run_id, process.pid, directory)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
@@ -209,7 +212,10 @@ class LocalBackend:
             return True
         finally:
             os.close(fd)
-        return False
+        # free: the supervisor is gone, unless the lock file was replaced under it (it holds the old one)
+        rows = self.store.query("SELECT supervisor_pid, supervisor_start FROM runs WHERE id = ?", (run_id,))
+        return bool(rows) and rows[0]["supervisor_start"] is not None and \
+            procs.liveness(rows[0]["supervisor_pid"], rows[0]["supervisor_start"]) is procs.Liveness.ALIVE
 
     def _log_file(self, run_id: str) -> Path:
         """The run's log; a clear not-found error if its directory was deleted."""
@@ -238,8 +244,9 @@ class LocalBackend:
                 continue
             result = outcome.read(run_dir(self.home, row["id"]))
             if result is None:
+                lost = RUNNER_LOST + ("; the disk holding JOBCTL_HOME is full" if disk_full(self.home) else "")
                 result = (outcome.Outcome(CANCELED, None, "canceled", time.time()) if row["state"] == CANCELING
-                          else outcome.Outcome(FAILED, None, RUNNER_LOST, time.time()))
+                          else outcome.Outcome(FAILED, None, lost, time.time()))
                 if procs.kill_run_processes(row["id"]):
                     log.info("jobctl.local", "run %s: killed processes left by its supervisor", row["id"])
             try:

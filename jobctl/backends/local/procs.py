@@ -7,11 +7,11 @@ FAILED while its workload keeps running, the one mistake that cannot be undone.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
-import signal
 from pathlib import Path
+
+from jobctl.backends.local.watchdog import kill_marked, marked_processes
 
 PROC = Path("/proc")
 RUN_ID_VARIABLE = "JOBCTL_RUN_ID"
@@ -63,34 +63,19 @@ def liveness(pid: int | None, started: int | None) -> Liveness:
     return Liveness.ALIVE if now == started else Liveness.DEAD
 
 
+def run_marker(run_id: str) -> bytes:
+    return f"\0{RUN_ID_VARIABLE}={run_id}\0".encode()
+
+
 def run_processes(run_id: str) -> list[int]:
     """Every process of this user whose environment carries JOBCTL_RUN_ID=run_id.
 
     That finds a run's workload and its descendants even where they left its process group; it misses
     only processes that were started with a scrubbed environment.
     """
-    marker = f"\0{RUN_ID_VARIABLE}={run_id}\0".encode()
-    found = []
-    uid = os.getuid()
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(PROC):
-            if not entry.name.isdigit():
-                continue
-            try:
-                if entry.stat().st_uid != uid:
-                    continue
-                environ = b"\0" + (Path(entry.path) / "environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ:
-                found.append(int(entry.name))
-    return found
+    return marked_processes(run_marker(run_id))
 
 
 def kill_run_processes(run_id: str) -> int:
     """SIGKILL every process of the run that can still be found; how many were signalled."""
-    pids = [pid for pid in run_processes(run_id) if pid != os.getpid()]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    return len(pids)
+    return kill_marked(run_marker(run_id))

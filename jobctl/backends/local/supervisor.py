@@ -14,6 +14,7 @@ and a watchdog process kills its whole group if the supervisor dies, even by SIG
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import selectors
@@ -31,7 +32,7 @@ from typing import BinaryIO, TypeVar
 from jobctl.artifact import extract_zip
 from jobctl.backends.base import ACCEPTED, CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED, TERMINAL_STATES
 from jobctl.backends.local import logfile, outcome
-from jobctl.backends.local.procs import RUN_ID_VARIABLE
+from jobctl.backends.local.procs import RUN_ID_VARIABLE, kill_run_processes
 from jobctl.backends.local.store import Store, run_dir
 from jobctl.errors import JobctlError
 from jobctl.source import ArtifactError
@@ -155,7 +156,7 @@ class Supervisor:
         except (LaunchError, OSError, zipfile.BadZipFile) as exc:
             self._finish(FAILED, None, f"could not start: {exc}")
             return
-        watchdog = Watchdog(child.pid)
+        watchdog = Watchdog(child.pid, self.run_id)
         with log, watchdog:
             started = self._database(lambda: self.store.transition(
                 self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time()))
@@ -186,7 +187,9 @@ class Supervisor:
         if not data or self.log_error:
             return
         try:
-            log.write(data)
+            written = log.write(data)
+            if written is not None and written < len(data):  # a short write: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as exc:
             self.log_error = f"the log is incomplete: writing it failed ({exc.strerror or exc})"
             _note(self.log_error)
@@ -236,6 +239,8 @@ class Supervisor:
                 kill_at = float("inf")
         child.wait()
         _signal_group(child.pid, signal.SIGKILL)  # leftovers of the workload's group, if any
+        # and those that left the group (setsid, daemons): on OCI nothing outlives a run's machine either
+        kill_run_processes(self.run_id)
 
     @staticmethod
     def _complete_lines(stream: str, pending: bytearray) -> bytes:
@@ -283,12 +288,12 @@ class Supervisor:
 class Watchdog:
     """A tiny process that SIGKILLs the workload's process group if this supervisor dies (watchdog.py)."""
 
-    def __init__(self, pgid: int) -> None:
+    def __init__(self, pgid: int, run_id: str) -> None:
         self.process: subprocess.Popen[bytes] | None = None
         read_end, self.write_end = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(Path(__file__).with_name("watchdog.py")), str(pgid)],
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("watchdog.py")), str(pgid), run_id],
                 stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True,
             )
         except OSError as exc:  # the workload's own parent-death signal still covers its first process

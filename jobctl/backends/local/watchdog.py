@@ -1,9 +1,10 @@
-"""Kills a run's workload if its supervisor dies: `python -I -S watchdog.py PGID` (stdin: a pipe).
+"""Kills a run's workload if its supervisor dies: `python -I -S watchdog.py PGID RUN_ID` (stdin: a pipe).
 
 The supervisor holds the pipe's write end and no one else does. It writes one byte when it has ended
 the workload itself; end of file without that byte means the supervisor died (even by SIGKILL), and
-the watchdog kills the workload's whole process group, so no workload outlives its supervisor and
-escapes cancel and maxRuntimeInMinutes. Standard library only, no imports of jobctl: it starts in
+the watchdog kills the workload's whole process group, then every process of this user that still
+carries JOBCTL_RUN_ID=RUN_ID (those that left the group: setsid, daemons), so no workload outlives its
+supervisor and escapes cancel and maxRuntimeInMinutes. Standard library only, no imports of jobctl: it starts in
 milliseconds and holds almost no memory while it waits.
 """
 
@@ -25,6 +26,35 @@ def main() -> None:
             os.killpg(pgid, signal.SIGKILL)
         except OSError:
             pass
+        kill_marked(("\0JOBCTL_RUN_ID=" + sys.argv[2] + "\0").encode())  # procs.run_marker
+
+
+def marked_processes(marker: bytes) -> list[int]:
+    """Every process of this user but this one whose environment holds `marker` (NUL-delimited)."""
+    uid, found = os.getuid(), []
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            if os.stat("/proc/" + name).st_uid != uid:
+                continue
+            with open("/proc/" + name + "/environ", "rb") as environ:
+                if marker in b"\0" + environ.read():
+                    found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+def kill_marked(marker: bytes) -> int:
+    """SIGKILL the processes `marked_processes` finds; how many were signalled."""
+    pids = marked_processes(marker)
+    for pid in pids:
+        try:  # noqa: SIM105 - as above
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(pids)
 
 
 if __name__ == "__main__":
