@@ -15,7 +15,7 @@ from typing import Any
 
 from jobctl.artifact import build_artifact, extract_zip
 from jobctl.backends.base import Backend, JobDefinition, JobState
-from jobctl.secrets import is_secret
+from jobctl.secrets import MIN_SECRET_LENGTH, is_secret
 from jobctl.spec.starter import NAME_PATTERN, default_name
 
 
@@ -130,6 +130,22 @@ def _logging(d: JobDefinition) -> dict[str, Any]:
     return logging
 
 
+def _as_written(node: Any, secrets: dict[str, str]) -> Any:
+    """Every string as a spec must spell it to interpolate back to itself (`$` as `$$`), with each
+    secret value, wherever it was copied (args, a description, a URL in another env var), written as
+    a `${NAME}` reference to the secret env var it came from."""
+    if isinstance(node, dict):
+        return {key: _as_written(value, secrets) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_as_written(item, secrets) for item in node]
+    if isinstance(node, str):
+        text = node.replace("$", "$$")
+        for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+            text = text.replace(value, f"${{{name}}}")
+        return text
+    return node
+
+
 @dataclasses.dataclass(frozen=True)
 class Exported:
     spec: Path
@@ -152,8 +168,10 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     document = spec_document(full.definition, name, source, target)
     env = document["spec"]["runtime"].get("env", {})
     referenced = tuple(sorted(k for k in env if is_secret(k))) if not include_secrets else ()
-    for key, value in env.items():
-        env[key] = f"${{{key}}}" if key in referenced else value.replace("$", "$$")
+    secrets = {key: env[key].replace("$", "$$") for key in referenced if len(env[key]) >= MIN_SECRET_LENGTH}
+    document = _as_written(document, secrets)
+    for key in referenced:
+        document["spec"]["runtime"]["env"][key] = f"${{{key}}}"
     spec = target / "job.yaml"
     target.mkdir(parents=True, exist_ok=True)
     header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"

@@ -14,13 +14,19 @@ import re
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASS|PWD|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+# A name is secret if it contains one of these anywhere (DB_PASSWORD, aws_secret_access_key, GHTOKEN) ...
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|APIKEY|ACCESSKEY", re.IGNORECASE)
+# ... or one of these as a whole word (DB_PASS, MYSQL_PWD, api_key, AUTH_HEADER; not MONKEY, AUTHOR, KEYBOARD)
+SECRET_WORDS = frozenset({"PASS", "PWD", "PW", "KEY", "AUTH"})
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 MASK = "(sensitive)"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and numbers everywhere
 
 
 def is_secret(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    if SECRET_NAME.search(name):
+        return True
+    return any(word.upper() in SECRET_WORDS for word in _WORDS.findall(name))
 
 
 def mask_env(env: Mapping[str, str], show: bool = False) -> dict[str, str]:
@@ -50,7 +56,8 @@ class Redactor:
             return
         import json  # only once there is a secret: most commands never pay for it
 
-        forms = {value, json.dumps(value)[1:-1]}  # as printed, and as a JSON string holds it
+        # as printed, as a JSON string holds it, and as Python's repr shows it inside a list (plan args)
+        forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
         with self._lock:
             if forms <= self._values:
                 return
@@ -80,11 +87,16 @@ class Redactor:
             for item in node:
                 self.remember_document(item)
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, *, always: bool = False) -> str:
+        """`text` with every secret value masked; `always` ignores --show-secrets (for what is stored)."""
         pattern = self._pattern
-        if pattern is None or not self.enabled:
+        if pattern is None or not (self.enabled or always):
             return text
         return pattern.sub(MASK, text)
+
+    def values(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._values)
 
     def redact_bytes(self, data: bytes) -> bytes:
         """The same for raw output (the log fast path): the value's UTF-8 bytes are replaced."""

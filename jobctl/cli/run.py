@@ -22,6 +22,19 @@ DEFAULT_SPEC = "job.yaml"
 DEFAULT_MAX_RUNS = 100
 
 
+def _check_run_name(name: str) -> None:
+    """Names are shown in tables and logs: no control or invisible formatting characters (a bidi
+    override can make one name look like another), nothing blank, nothing OCI would refuse (255)."""
+    import unicodedata
+
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise UsageError("--name: a run name cannot hold a newline or another control or formatting character")
+    if not name.strip():
+        raise UsageError("--name: a run name cannot be blank")
+    if len(name) > 255:
+        raise UsageError(f"--name: a run name has at most 255 characters, not {len(name)}")
+
+
 def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
     """Many runs cost real money on OCI: past the limit, --yes or a person at a terminal must agree."""
     from jobctl.cli.apply import confirm_destructive
@@ -128,8 +141,8 @@ def command(
         raise UsageError("use either --wait or --follow")
     if fmt == "jsonl" and not follow:
         raise UsageError("-o jsonl streams events and needs --follow")
-    if name is not None and any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise UsageError("--name: a run name cannot hold a newline or another control character")
+    if name is not None:
+        _check_run_name(name)
     overrides = parse_assignments(env, "--env")
     target = job_from_scope(app, job, spec_file)
     requests = plan_runs(

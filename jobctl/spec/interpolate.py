@@ -51,7 +51,7 @@ class Interpolator:
                 return match.group(0)
             if "$" in default:
                 problems.append(f"a default cannot hold another interpolation ('${{{body}}}…'): "
-                                f"write a literal default, or set {name}")
+                                "write a literal default")
                 return match.group(0)
             self.used.add(name)
             whole = match.span() == (0, len(text))

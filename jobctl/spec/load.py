@@ -143,8 +143,10 @@ def _secret_labels(document: Document) -> list[Diagnostic]:
     labels = document.data["metadata"].get("labels") or {}
     return [
         document.diagnostic(("metadata", "labels", key), "a label cannot hold a secret value (labels become OCI "
-                            "freeform tags, readable by anyone who can read the job); pass it in a secret env var")
-        for key, value in labels.items() if isinstance(value, str) and REDACTOR.contains_secret(value)
+                            "freeform tags, readable by anyone who can read the job); pass it in a secret env var",
+                            at_key=REDACTOR.contains_secret(key))
+        for key, value in labels.items()
+        if REDACTOR.contains_secret(key) or (isinstance(value, str) and REDACTOR.contains_secret(value))
     ]
 
 

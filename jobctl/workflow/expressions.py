@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jobctl.secrets import MASK
+
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _FORMS = (
@@ -102,6 +104,9 @@ def _lookup(reference: Reference, context: Context) -> Any:
             value = value.get(part) if isinstance(value, dict) else None
     if value is None:
         raise ExpressionError(f"${{{{ {reference.text} }}}}: run {run.name} has no such value")
+    if isinstance(value, str) and MASK in value:
+        raise ExpressionError(f"${{{{ {reference.text} }}}}: run {run.name}'s value is secret, and workflow state "
+                              "never stores secrets; pass it with --env, or run the workflow with --restart")
     return value
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from jobctl.backends.base import SUCCEEDED, Backend, JobState, LogLine, RunState
 from jobctl.engine import follow_logs, resolve_job, worst_exit_code
 from jobctl.errors import ExitCode, UsageError, WaitTimeoutError
-from jobctl.secrets import is_secret, mask_env
+from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Step, Workflow
 from jobctl.workflow.state import StateStore
@@ -58,7 +58,9 @@ def storable(state: dict[str, Any]) -> dict[str, Any]:
     for step in saved.get("steps", {}).values():
         for run in step.get("runs", []):
             run["env"] = mask_env(run.get("env") or {})
-    return saved
+    # and any secret value copied under another name (PLAIN: ${{ env.TOKEN }}), even with --show-secrets
+    masked: dict[str, Any] = json.loads(REDACTOR.redact(json.dumps(saved), always=True))
+    return masked
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class WorkflowRunner:
         if restart or stored is None or set(stored.get("steps", {})) != {s.name for s in self.workflow.steps}:
             self.state = new_state(self.workflow, self.env)
         else:
-            missing = [name for name in stored.get("secretEnv", []) if name not in self.env]
+            masked = [name for name, value in stored.get("env", {}).items() if MASK in str(value)]
+            missing = [name for name in [*stored.get("secretEnv", []), *masked] if name not in self.env]
             if missing:
                 raise UsageError(
                     f"resuming workflow {self.workflow.name!r} needs the secret value(s) it was started with: "

@@ -94,7 +94,10 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     project.mkdir()
     (project / "hello.py").write_text((EXAMPLES / "hello" / "hello.py").read_text())
     (project / "job.yaml").write_text((EXAMPLES / "hello" / "job.yaml").read_text().replace(
-        "      GREETING: hello", f"      GREETING: hello $HOME\n      DB_PASSWORD: {SECRET}"))
+        "      GREETING: hello", f"      GREETING: hello $HOME\n      DB_PASSWORD: {SECRET}\n"
+                              f"      CONN: postgres://app:{SECRET}@db/prod").replace(
+        'args: ["--epochs", "3"]', f'args: ["--epochs", "3", "--password={SECRET}"]').replace(
+        "description: Print the run's settings", f"description: Print the run's settings with {SECRET}"))
     assert jobctl("apply", str(project / "job.yaml")).exit_code == 0
     exported = jobctl("export", "hello", "-d", str(tmp_path / "out"))
     assert exported.exit_code == 0, exported.stderr
@@ -103,6 +106,8 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     assert SECRET not in spec.read_text()
     assert "DB_PASSWORD: ${DB_PASSWORD}" in spec.read_text()
     assert "GREETING: hello $$HOME" in spec.read_text()  # a literal $ survives the round trip
+    assert "CONN: postgres://app:${DB_PASSWORD}@db/prod" in spec.read_text()  # copies become references
+    assert "--password=${DB_PASSWORD}" in spec.read_text()
     assert "DB_PASSWORD" in exported.stderr
     assert SECRET not in exported.stdout + exported.stderr
 

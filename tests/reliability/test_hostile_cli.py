@@ -134,11 +134,15 @@ CLI_CASES: dict[str, CliCase] = {
     "timeout-nan": CliCase(("wait", "{run}", "--timeout", "nan"), 2, ("--timeout", "nan")),
     "timeout-inf": CliCase(("wait", "{run}", "--timeout", "inf"), 2, ("--timeout", "inf")),
     "timeout-negative-number": CliCase(("wait", "{run}", "--timeout", "-5"), 2, ("--timeout",)),
-    "run-name-with-newline": CliCase(("run", "hello", "--name", "a\nb"), 2, ("--name", "control character")),
-    "run-name-with-escape": CliCase(("run", "hello", "--name", "a\x1b[31mb"), 2, ("--name", "control character")),
+    "run-name-with-newline": CliCase(("run", "hello", "--name", "a\nb"), 2, ("--name", "control")),
+    "run-name-with-escape": CliCase(("run", "hello", "--name", "a\x1b[31mb"), 2, ("--name", "control")),
     "fan-out-over-the-limit": CliCase(("run", "hello", "--matrix", "A=" + ",".join("abcdefghijk"),
                                        "--matrix", "B=" + ",".join("abcdefghij")), 2,
                                       ("start 110 runs", "JOBCTL_MAX_RUNS=100", "--yes")),
+    "run-name-with-bidi-override": CliCase(("run", "hello", "--name", "evil\u202egnp.exe"), 2,
+                                           ("--name", "formatting character")),
+    "run-name-blank": CliCase(("run", "hello", "--name", "  "), 2, ("--name", "blank")),
+    "run-name-too-long": CliCase(("run", "hello", "--name", "x" * 300), 2, ("--name", "255")),
     "gc-keep-negative": CliCase(("gc", "--keep-workdirs", "-1"), 2, ("--keep-workdirs",)),
     "since-words": CliCase(("logs", "{run}", "--since", "yesterday"), 2, ("--since", "yesterday")),
     "since-unknown-unit": CliCase(("logs", "{run}", "--since", "10y"), 2, ("--since", "10y")),
@@ -335,6 +339,24 @@ def _key_pasted_into_config(good: Path, work: Path) -> tuple[list[str], list[str
     return ["--config-file", str(config)], [str(config), "line", "contents not shown"]
 
 
+def _key_as_key_file_value(good: Path, work: Path) -> tuple[list[str], list[str]]:
+    """The PEM joined into one line as key_file's value: the SDK quotes the value in its error."""
+    config = work / "config"
+    key = " ".join(Path(_key_path(good)).read_text().split())
+    config.write_text("\n".join(f"key_file = {key}" if line.startswith("key_file") else line
+                                for line in good.read_text().splitlines()) + "\n")
+    return ["--config-file", str(config)], [str(config), "key material not shown"]
+
+
+def _key_indented_after_key_file(good: Path, work: Path) -> tuple[list[str], list[str]]:
+    """The PEM lines indented under key_file: configparser joins them into its value."""
+    config = work / "config"
+    key = "".join(f"  {line}\n" for line in Path(_key_path(good)).read_text().splitlines())
+    config.write_text("\n".join(f"key_file = /nonexistent\n{key.rstrip()}" if line.startswith("key_file") else line
+                                for line in good.read_text().splitlines()) + "\n")
+    return ["--config-file", str(config)], [str(config)]
+
+
 def _session_token_missing(good: Path, work: Path) -> tuple[list[str], list[str]]:
     return ["--config-file", str(good), "--auth", "security_token"], [str(good), "security_token_file"]
 
@@ -354,6 +376,8 @@ OCI_CONFIG_CASES: dict[str, ConfigCase] = {
     "config-not-ini": _config_not_ini,
     "session-token-file-missing": _session_token_missing,
     "key-pasted-into-config": _key_pasted_into_config,
+    "key-as-key-file-value": _key_as_key_file_value,
+    "key-indented-after-key-file": _key_indented_after_key_file,
 }
 OCI_COMMANDS = {"jobs": ("jobs",), "apply": ("apply", TRAIN)}
 

@@ -141,7 +141,8 @@ spec:
     env:
       DB_PASS: {secret}
       CONNECTION: postgres://app:{secret}@db/prod
-    args: ["--password", "{secret}"]
+      QUOTED_TOKEN: 'qx"zy\\wv''ut'
+    args: ["--password", "{secret}", 'qx"zy\\wv''ut']
 """
 
 
@@ -158,6 +159,7 @@ def test_a_secret_value_is_masked_wherever_it_was_copied(jobctl: Runner, project
         assert result.exit_code == 0, f"{args}: {result.stderr}"
         outputs[" ".join(args)] = result.stdout + result.stderr
     assert not [command for command, text in outputs.items() if COPIED in text], outputs
+    assert not [command for command, text in outputs.items() if "qx" in text], outputs  # quotes, a backslash
     assert "postgres://app:(sensitive)@db/prod" in outputs["plan copies.yaml"]
     shown = json.loads(jobctl("get", "copies", "-o", "json", "--show-secrets").stdout)
     assert shown["definition"]["runtime"]["env"]["CONNECTION"] == f"postgres://app:{COPIED}@db/prod"
@@ -173,22 +175,29 @@ def test_validate_errors_do_not_quote_a_secret_value(jobctl: Runner, project: Pa
         assert COPIED not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("label", [f"{COPIED}", f"prefix-{COPIED}"])
+@pytest.mark.parametrize("label", [f"{COPIED}", f"prefix-{COPIED}", "key"])
 def test_a_secret_value_in_a_label_is_refused_where_it_is(jobctl: Runner, project: Path, label: str) -> None:
     """Labels become OCI freeform tags, readable by anyone who can read the job."""
-    text = COPIES_SPEC.format(secret=COPIED).replace("  name: copies\n", f"  name: copies\n  labels: {{db: {label}}}\n")
+    entry = f"{COPIED}: v" if label == "key" else f"db: {label}"  # the secret as the key, or in the value
+    text = COPIES_SPEC.format(secret=COPIED).replace("  name: copies\n", f"  name: copies\n  labels: {{{entry}}}\n")
     (project / "labelled.yaml").write_text(text)
     result = jobctl("validate", "labelled.yaml")
     assert result.exit_code == 3
     assert "labelled.yaml:5:" in result.stderr
-    assert "metadata.labels.db: a label cannot hold a secret value" in result.stderr
+    assert "a label cannot hold a secret value" in result.stderr
     assert COPIED not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["DB_PASS", "DB_PASSWD", "MYSQL_PWD", "AUTH_HEADER", "PRIVATE_PEM", "api_key"])
+@pytest.mark.parametrize("name", ["DB_PASS", "DB_PASSWD", "MYSQL_PWD", "AUTH_HEADER", "PRIVATE_PEM", "api_key",
+                                  "apiKey", "aws_secret_access_key", "GH_TOKEN"])
 def test_secret_names(name: str) -> None:
     assert is_secret(name)
     assert mask_env({name: "hunter2!"}) == {name: "(sensitive)"}
+
+
+@pytest.mark.parametrize("name", ["MONKEY_MODE", "AUTHOR", "KEYBOARD", "PASSPORT", "MODEL"])
+def test_names_that_only_contain_a_secret_word_are_not_secret(name: str) -> None:
+    assert not is_secret(name)
 
 
 def test_a_rejected_env_option_does_not_echo_the_secret_value(jobctl: Runner, project: Path) -> None:

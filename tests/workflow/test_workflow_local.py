@@ -214,7 +214,8 @@ WORKFLOW_SECRET = "workflow-secret-value-41c9"
 def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp_path: Path) -> None:
     """Issue 12 item 10: --env secrets and the runs' secret env were stored in clear in a 0644 file (and
     in Object Storage on OCI), and `workflow status -o json` printed them."""
-    flow = write_flow(tmp_path, STEPS.replace('SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}"}'))
+    flow = write_flow(tmp_path, STEPS.replace(
+        'SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}", PLAIN: "${{ env.API_TOKEN }}"}'))
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     first = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b",
                    "--env", f"API_TOKEN={WORKFLOW_SECRET}")
@@ -225,6 +226,7 @@ def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp
     saved = json.loads(store.read_text())
     assert saved["secretEnv"] == ["API_TOKEN"]
     assert saved["steps"]["tune"]["runs"][0]["env"]["DB_TOKEN"] == "(sensitive)"
+    assert saved["steps"]["tune"]["runs"][0]["env"]["PLAIN"] == "(sensitive)"  # a copy under another name
     shown = jobctl("workflow", "status", "flow", "-o", "json")
     assert shown.exit_code == 0
     assert WORKFLOW_SECRET not in shown.stdout + first.stdout + first.stderr

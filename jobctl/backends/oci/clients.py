@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,7 @@ def load_auth(settings: OciSettings) -> tuple[dict[str, Any], Any]:
                           hint="each line must be `key=value` or a [PROFILE] header; a key belongs in its own "
                                "file, named by key_file") from exc
     except (oci.exceptions.ClientError, ValueError, OSError) as exc:
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"cannot read OCI config {path} [{profile}]: {detail}") from exc
+        raise ConfigError(f"cannot read OCI config {path} [{profile}]: {_scrub(str(exc))}") from exc
     if settings.region:
         config["region"] = settings.region
     signer = None
@@ -84,6 +84,17 @@ def load_auth(settings: OciSettings) -> tuple[dict[str, Any], Any]:
         if not key_file.is_file():
             raise ConfigError(f"key_file {key_file} in {path} [{profile}] does not exist")
     return config, signer
+
+
+_KEY_MATERIAL = re.compile(r"-----BEGIN[^-]*-----.*?(-----END[^-]*-----|$)", re.DOTALL)
+_KEYLIKE_QUOTED = re.compile(r"""(['"])[^'"]*(?:-----|[A-Za-z0-9+=]{40})[^'"]*\1""")
+
+
+def _scrub(message: str) -> str:
+    """An SDK message about the config, without what it quotes from it: a key pasted as a value comes
+    back whole in "the key_file's value '-----BEGIN ...' must be a valid file path"."""
+    message = _KEY_MATERIAL.sub("(key material not shown)", " ".join(message.split()))
+    return _KEYLIKE_QUOTED.sub(r"\1(value not shown)\1", message)
 
 
 def _config_syntax_error(exc: configparser.Error) -> str:
