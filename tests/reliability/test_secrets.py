@@ -212,7 +212,16 @@ def test_a_rejected_env_option_does_not_echo_the_secret_value(jobctl: Runner, pr
 # --- jobctl's own files -----------------------------------------------------------------------------------
 
 def files_containing(root: Path, secret: str) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes())
+    """Files under root holding `secret`. A file may vanish while we look (SQLite removes state.db-wal
+    when a finished run's supervisor closes the last connection): it then holds nothing."""
+    found = []
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and secret.encode() in path.read_bytes():
+                found.append(path)
+        except FileNotFoundError:
+            continue
+    return sorted(found)
 
 
 def test_no_secret_reaches_jobctl_files_other_than_the_private_state_db(
