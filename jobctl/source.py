@@ -14,9 +14,12 @@ from jobctl.errors import ExitCode, JobctlError
 
 IGNORE_FILE = ".jobctlignore"
 # Names never uploaded, wherever they are: matched against each file and directory name.
+# Matched without regard to case (Secret.PEM, ID_RSA).
 CREDENTIALS = (
-    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".aws", ".oci", ".ssh", ".docker",
+    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.tfstate", "*.tfstate.*",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".git-credentials", ".pypirc", ".npmrc",
+    ".pgpass", ".htpasswd", "credentials.json", "kubeconfig", ".aws", ".oci", ".ssh", ".docker", ".kube",
+    ".gnupg",
 )
 ALWAYS_IGNORED = (
     ".git", ".hg", ".svn", "__pycache__", "*.pyc", ".DS_Store", ".venv", ".mypy_cache", ".pytest_cache",
@@ -42,15 +45,21 @@ def check_source(given: Path, project: Path) -> None:
         if given.is_symlink() and not target.is_relative_to(project.resolve()):
             raise ArtifactError(f"source {given.name!r} is a symlink to {target}, outside the spec's directory",
                                 hint="copy the file into the project instead of linking to it")
-        check_file(target, given.name)
+        check_file(target, given.name, project)
         return
     for _ in walk(target):
         pass
 
 
-def check_file(path: Path, given_name: str) -> None:
-    """A single-file source obeys the same rules as a file inside a source directory."""
+def check_file(path: Path, given_name: str, project: Path | None = None) -> None:
+    """A single-file source obeys the same rules as a file inside a source directory (and, given the
+    spec's directory, so do the directories between it and the file: nothing under .ssh/ or .aws/)."""
     rules = Rules(path.parent)
+    if project is not None and path.is_relative_to(project.resolve()):
+        for part in path.relative_to(project.resolve()).parts[:-1]:
+            if rules.builtin(part):
+                raise ArtifactError(f"source {given_name!r} is in {part}/, a directory jobctl never uploads from",
+                                    hint="point source at the code the job runs; pass secrets as env")
     for name in {given_name, path.name}:
         _check_name(path.parent, name)
         if rules.ignored(name, name, is_dir=False):
@@ -83,12 +92,19 @@ class Rules:
 
     @staticmethod
     def builtin(name: str) -> bool:
-        return any(fnmatch.fnmatch(name, pattern) for pattern in ALWAYS_IGNORED)
+        lowered = name.lower()
+        return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in ALWAYS_IGNORED)
 
     def ignored(self, rel: str, name: str, *, is_dir: bool) -> bool:
         if self.builtin(name):
             return True
         return self.spec is not None and bool(self.spec.match_file(f"{rel}/" if is_dir else rel))
+
+    def excluded(self, rel: str) -> bool:
+        """Is the file at `rel` (a path inside the source) left out, by its name or any directory above it?"""
+        parts = rel.split("/")
+        return any(self.ignored("/".join(parts[: i + 1]), part, is_dir=i < len(parts) - 1)
+                   for i, part in enumerate(parts))
 
 
 def walk(root: Path) -> Iterator[tuple[str, Path]]:
@@ -117,6 +133,8 @@ def walk(root: Path) -> Iterator[tuple[str, Path]]:
             path = base / name
             if path.is_symlink():
                 _check_inside(root, path, rel)
+                if rules.excluded(path.resolve().relative_to(root).as_posix()):
+                    continue  # a link to a file the source leaves out (notes.txt -> secret.pem): left out too
             if not path.is_file():
                 continue  # sockets, fifos, dangling links
             count += 1

@@ -116,10 +116,10 @@ def _cache_file(path: Path, text: str) -> tuple[Path, tuple[Any, ...]] | None:
         real = path.resolve()
     except (OSError, RuntimeError):
         return None
-    data = text.encode("utf-8", "surrogatepass")
+    data = text.encode("utf-8", "surrogatepass")  # (a spec's text is valid UTF-8; its path may not be)
     # two fast checksums of the content (zlib is loaded anyway; hashlib would cost 2 ms of start-up)
     key = (CACHE_FORMAT, __version__, str(real), len(data), zlib.crc32(data), zlib.adler32(data))
-    return Path(base) / f"{zlib.crc32(str(real).encode()):08x}-{real.name}.marshal", key
+    return Path(base) / f"{zlib.crc32(os.fsencode(real)):08x}-{real.name}.marshal", key
 
 
 def _set(data: Any, path: JsonPath, value: Any) -> None:

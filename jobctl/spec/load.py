@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
-from jobctl.source import ArtifactError, check_source
+from jobctl.source import ArtifactError, Rules, check_source
 from jobctl.spec.document import Document, JsonPath, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
@@ -224,4 +224,7 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
         return None, [document.diagnostic(entry_path, f"entrypoint {declared!r} points outside source")]
     if not entry.is_file():
         return None, [document.diagnostic(entry_path, f"entrypoint {declared!r} not found in source {given!r}")]
+    if Rules(source).excluded(entry.relative_to(source).as_posix()):
+        return None, [document.diagnostic(entry_path, f"entrypoint {declared!r} is left out of the artifact "
+                                                      f"(by .jobctlignore, or as a key or credential file)")]
     return None, []

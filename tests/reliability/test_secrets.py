@@ -332,6 +332,9 @@ ALWAYS_LEFT_OUT = [
     # issue 12 item 11: the deny-list missed these
     "id_ecdsa", "sub/id_dsa", ".netrc", ".git-credentials", ".pypirc", ".npmrc", ".aws/credentials",
     ".oci/config", "sub/.oci/key.txt", "cert.p12", "sub/cert.pfx", ".ssh/known_hosts",
+    # and these, from the red-team review: case variants and more credential files
+    "Secret.PEM", "ID_RSA", "server.KEY", ".pgpass", ".kube/config", "kubeconfig", ".gnupg/pubring.kbx",
+    "credentials.json", "terraform.tfstate", ".htpasswd",
 ]
 IGNORED_BY_FILE = {  # .jobctlignore line -> a path it must leave out
     "data/": "data/train.parquet",
@@ -434,6 +437,43 @@ def test_validate_and_plan_refuse_the_same_sources(case: str, jobctl: Runner, tm
         assert "spec.runtime.source" in result.stderr
         assert expected in result.stderr, result.stderr
         assert "BEGIN OPENSSH" not in result.stdout + result.stderr
+
+
+def test_a_link_to_a_left_out_file_is_left_out_too(tmp_path: Path) -> None:
+    """notes.txt -> secret.pem uploaded the key under a harmless name."""
+    source = tmp_path / "src"
+    (source / ".aws").mkdir(parents=True)
+    (source / "main.py").write_text("print(1)\n")
+    (source / "secret.pem").write_text("KEY\n")
+    (source / ".aws" / "credentials").write_text("KEY\n")
+    (source / "notes.txt").symlink_to(source / "secret.pem")
+    (source / "creds-link").symlink_to(source / ".aws" / "credentials")
+    assert zip_names(source) == ["main.py"]
+
+
+@pytest.mark.parametrize("case", ["ignored-entrypoint", "key-entrypoint", "single-file-under-ssh"])
+def test_an_entrypoint_or_source_the_artifact_leaves_out_is_refused_by_validate(
+    case: str, jobctl: Runner, tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    (project / "src" / ".ssh").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print(1)\n")
+    (project / "src" / "run.key").write_text("print(1)\n")
+    (project / "src" / ".ssh" / "tool.py").write_text("print(1)\n")
+    source, entrypoint, expected = {
+        "ignored-entrypoint": ("./src", "main.py", "left out of the artifact"),
+        "key-entrypoint": ("./src", "run.key", "left out of the artifact"),
+        "single-file-under-ssh": ("./src/.ssh/tool.py", None, "never uploads from"),
+    }[case]
+    if case == "ignored-entrypoint":
+        (project / "src" / ".jobctlignore").write_text("*.py\n")
+    runtime = f"type: python, source: {source}" + (f", entrypoint: {entrypoint}" if entrypoint else "")
+    (project / "job.yaml").write_text(SINGLE_FILE_SPEC.replace("type: {kind}, source: {source}", runtime)
+                                      .replace("{{", "{").replace("}}", "}"))
+    for command in ("validate", "plan"):
+        result = jobctl(command, str(project / "job.yaml"))
+        assert result.exit_code == 3, f"{command}: {result.stdout}{result.stderr}"
+        assert expected in result.stderr, result.stderr
 
 
 def test_artifacts_never_include_files_outside_the_source(tmp_path: Path) -> None:
