@@ -316,10 +316,15 @@ class _Starts:
             self.condition.notify_all()
 
     def stop_and_drain(self) -> None:
+        """Stop, then wait for the starts under way; a second Ctrl-C meanwhile must not cut the wait short,
+        or a run would start unreported."""
         with self.condition:
             self.stopped = True
             while self.under_way:
-                self.condition.wait()
+                try:
+                    self.condition.wait()
+                except KeyboardInterrupt:
+                    continue
 
 
 def start_runs(

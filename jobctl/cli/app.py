@@ -203,6 +203,15 @@ def main() -> None:
     """Console entry point."""
     try:
         cli.main(prog_name="jobctl")
+    except SystemExit as exc:
+        if exc.code == ExitCode.INTERRUPTED:
+            # interrupted and handled: another Ctrl-C must not break the interpreter's exit, which
+            # joins the worker threads of runs being started
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise
     except BrokenPipeError:
         _reader_gone()
     except KeyboardInterrupt:  # raised outside a command, e.g. while parsing

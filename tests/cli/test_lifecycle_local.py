@@ -601,9 +601,10 @@ def test_sigterm_with_cancel_on_interrupt_cancels_the_run(jobctl: Run, demo: Pat
     assert final["lifecycleState"] == "CANCELED"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGINT,), (signal.SIGINT, signal.SIGINT),
+                                     (signal.SIGINT, signal.SIGTERM)], ids=["TERM", "INT", "INT-INT", "INT-TERM"])
 def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_prints_its_id(
-    jobctl: Run, demo: Path, signum: int,
+    jobctl: Run, demo: Path, signals: tuple[int, ...],
 ) -> None:
     """Issue 12 item 4: before, the starts went on after the signal (20+ runs left running, no ids)."""
     proc = subprocess.Popen(
@@ -613,7 +614,9 @@ def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_p
     )
     try:
         until(lambda: runs_of(jobctl, "demo"), what="the first run to be started")
-        proc.send_signal(signum)
+        for signum in signals:  # a second one is a user pressing Ctrl-C twice: no spacing is wrong
+            proc.send_signal(signum)
+            time.sleep(0.02)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()

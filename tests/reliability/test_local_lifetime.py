@@ -255,7 +255,9 @@ def test_cancel_stops_the_processes_of_a_run_whose_supervisor_is_gone(
         os.kill(db_row(isolated_env, run_id)["supervisor_pid"], signal.SIGKILL)
         canceled = jobctl("cancel", run_id, "--wait", "--timeout", "30")
         assert canceled.exit_code in (1, 8), canceled.stderr  # lost before the cancel, or canceled
-        until(lambda: escaped.poll() is not None, what="the escaped process to be killed")
+        until(lambda: escaped.poll() is not None, timeout=30.0,
+              what=f"the escaped process {escaped.pid} to be killed; the run: {get(jobctl, run_id)}, cancel said "
+                   f"{canceled.stderr!r}, its processes now: {procs.run_processes(run_id)}")
         assert not procs.run_processes(run_id)
     finally:
         escaped.kill()
