@@ -41,12 +41,17 @@ def mask_field(field: str, value: Any, show: bool = False) -> Any:
 
 
 class Redactor:
-    """The secret values seen so far, and the one place that replaces them in text."""
+    """The secret values seen so far, and the one place that replaces them in text.
+
+    Values are collected cheaply (listing 10,000 runs adds 10,000 env maps); the pattern that finds
+    them is compiled once, when output first needs it after a new value arrived.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._bytes_pattern: re.Pattern[bytes] | None = None
+        self._stale = False
         self._lock = _thread.allocate_lock()  # start-up: the threading module costs a millisecond
         self.enabled = True
 
@@ -59,12 +64,19 @@ class Redactor:
         # as printed, as a JSON string holds it, and as Python's repr shows it inside a list (plan args)
         forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
         with self._lock:
-            if forms <= self._values:
-                return
-            self._values |= forms
-            longest_first = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in longest_first))
-            self._bytes_pattern = None  # rebuilt on first use
+            if not forms <= self._values:
+                self._values |= forms
+                self._stale = True
+
+    def _compiled(self) -> tuple[re.Pattern[str] | None, re.Pattern[bytes] | None]:
+        with self._lock:
+            if self._stale:
+                longest_first = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in longest_first))
+                self._bytes_pattern = re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape"))
+                                                           for v in longest_first))
+                self._stale = False
+            return self._pattern, self._bytes_pattern
 
     def remember_env(self, env: Mapping[str, str]) -> None:
         for name, value in env.items():
@@ -89,30 +101,22 @@ class Redactor:
 
     def redact(self, text: str, *, always: bool = False) -> str:
         """`text` with every secret value masked; `always` ignores --show-secrets (for what is stored)."""
-        pattern = self._pattern
-        if pattern is None or not (self.enabled or always):
+        if not (self._values and (self.enabled or always)):
             return text
-        return pattern.sub(MASK, text)
-
-    def values(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._values)
+        pattern, _ = self._compiled()
+        return pattern.sub(MASK, text) if pattern is not None else text
 
     def redact_bytes(self, data: bytes) -> bytes:
         """The same for raw output (the log fast path): the value's UTF-8 bytes are replaced."""
-        if self._pattern is None or not self.enabled:
+        if not (self._values and self.enabled):
             return data
-        pattern = self._bytes_pattern
-        if pattern is None:
-            with self._lock:
-                longest_first = sorted(self._values, key=len, reverse=True)
-                pattern = re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape"))
-                                               for v in longest_first))
-                self._bytes_pattern = pattern
-        return pattern.sub(MASK.encode(), data)
+        _, pattern = self._compiled()
+        return pattern.sub(MASK.encode(), data) if pattern is not None else data
 
     def contains_secret(self, text: str) -> bool:
-        pattern = self._pattern
+        if not self._values:
+            return False
+        pattern, _ = self._compiled()
         return pattern is not None and pattern.search(text) is not None
 
 
