@@ -43,6 +43,7 @@ class Printer:
         return self._console
 
     def line(self, text: str = "", style: str | None = None) -> None:
+        text = clean(text)  # names, env values, args and messages can come from an untrusted spec
         if self.rich and style:
             from rich.text import Text
 
@@ -54,7 +55,7 @@ class Printer:
     def table(
         self, headers: Sequence[str], rows: Iterable[Sequence[str]], styles: dict[int, Any] | None = None,
     ) -> None:
-        rows = [list(r) for r in rows]
+        rows = [[clean(str(cell)) for cell in r] for r in rows]
         if self.rich:
             from rich.table import Table
 

@@ -525,3 +525,16 @@ def test_secret_values_the_workload_prints_are_masked_in_its_logs(jobctl: Runner
         assert LOGGED not in output
         assert "(sensitive)" in output
     assert f"token is {LOGGED}" in jobctl("logs", run_id, "--show-secrets").stdout
+
+
+def test_terminal_escapes_in_a_spec_do_not_reach_human_output(jobctl: Runner, project: Path) -> None:
+    """From the red-team review: plan printed `env: MODEL=x<ESC>[2Jy`, get printed `Args: <ESC>[31m`."""
+    (project / "escapes.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: Job\nmetadata: {name: escapes, description: \"a\\e[2Jb\"}\nspec:\n"
+        "  infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}\n"
+        "  runtime: {type: python, source: ./hello.py, env: {MODEL: \"x\\e[2Jy\"}, args: [\"\\e[31m\"]}\n")
+    outputs = [jobctl("plan", "escapes.yaml"), jobctl("apply", "escapes.yaml"), jobctl("get", "escapes")]
+    for result in outputs:
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout + result.stderr
+    assert "MODEL=x[2Jy" in outputs[0].stdout
