@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
 
@@ -33,54 +33,44 @@ def interruptible(
     canceled or reported. With ids_to_stdout their ids are also printed on stdout, as a finished
     `jobctl run` would have.
     """
-    previous = None
-    if cancel_on_interrupt:
-        def on_term(signum: int, frame: FrameType | None) -> None:
+    interrupted = False
+
+    def once(signum: int, frame: FrameType | None) -> None:
+        """The first Ctrl-C (or SIGTERM when cancelling) interrupts; any later one, while the runs are
+        canceled and reported, is ignored: there is no moment in which it could cut that short."""
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
             raise KeyboardInterrupt
 
-        with contextlib.suppress(ValueError):  # not the main thread: leave SIGTERM alone
-            previous = signal.signal(signal.SIGTERM, on_term)
+    previous: list[tuple[signal.Signals, Any]] = []
+    with contextlib.suppress(ValueError):  # not the main thread: leave the handlers alone
+        for sig in (signal.SIGINT, signal.SIGTERM) if cancel_on_interrupt else (signal.SIGINT,):
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # started with it ignored (nohup, &): leave it so
+                previous.append((sig, signal.signal(sig, once)))
     try:
         yield
     except KeyboardInterrupt:
-        restore = _ignore_further_interrupts()  # a second Ctrl-C must not stop the cancels and the report
-        try:
-            backend = app.backend()
-            runs = list(runs)
-            ids = " ".join(r.id for r in runs)
-            if ids_to_stdout:
-                for run in runs:
-                    click.echo(run.id)
-            if not runs:
-                app.info("\nInterrupted before any run started.")
-            elif cancel_on_interrupt:
-                for run in runs:
-                    with contextlib.suppress(Exception):
-                        backend.cancel_run(run_id=run.id)
-                app.info(f"\nInterrupted: canceled {len(runs)} run(s). Check: jobctl wait {ids}")
-            else:
-                app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
-                         + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
-            raise SystemExit(ExitCode.INTERRUPTED) from None
-        finally:
-            restore()
+        backend = app.backend()
+        runs = list(runs)
+        ids = " ".join(r.id for r in runs)
+        if ids_to_stdout:
+            for run in runs:
+                click.echo(run.id)
+        if not runs:
+            app.info("\nInterrupted before any run started.")
+        elif cancel_on_interrupt:
+            for run in runs:
+                with contextlib.suppress(Exception):
+                    backend.cancel_run(run_id=run.id)
+            app.info(f"\nInterrupted: canceled {len(runs)} run(s). Check: jobctl wait {ids}")
+        else:
+            app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
+                     + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
+        raise SystemExit(ExitCode.INTERRUPTED) from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _ignore_further_interrupts() -> Callable[[], None]:
-    """Ignore SIGINT and SIGTERM; returns what puts the handlers back."""
-    saved: list[tuple[int, Any]] = []
-    with contextlib.suppress(ValueError):  # not the main thread
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            saved.append((signum, signal.signal(signum, signal.SIG_IGN)))
-
-    def restore() -> None:
-        for signum, handler in saved:
-            signal.signal(signum, handler)
-
-    return restore
+        for sig, handler in previous:
+            signal.signal(sig, handler)
 
 
 def report_state(app: AppContext, run: RunState, many: bool) -> None:
