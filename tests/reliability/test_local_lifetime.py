@@ -232,6 +232,7 @@ def test_a_replaced_lock_file_does_not_make_a_live_run_lost(
     jobctl: Runner, keeper: list[str], isolated_env: Path,
 ) -> None:
     run_id = start(jobctl, keeper)
+    until(lambda: get(jobctl, run_id)["lifecycleState"] == "IN_PROGRESS", what="the run to start")
     until(lambda: workload_running(run_id), what="the workload")
     lock = isolated_env / "runs" / run_id / "lock"
     lock.unlink()

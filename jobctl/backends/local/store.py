@@ -121,7 +121,7 @@ class Store:
             self.db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                       check_same_thread=False)
             self._set_busy_timeout(self.busy_timeout)
-            self.db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
             self.db.execute("PRAGMA synchronous = NORMAL")
             if not self._has_schema():
                 with self.transaction() as db:
@@ -137,6 +137,21 @@ class Store:
     def _has_schema(self) -> bool:
         row = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('jobs', 'runs')").fetchone()
         return bool(row[0] == 2)
+
+    def _use_wal(self) -> None:
+        """WAL mode, set once when the database is new. Switching needs the database to itself, which the
+        busy timeout does not wait for: when several jobctl processes create it at once, retry."""
+        if str(self.db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
