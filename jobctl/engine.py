@@ -16,18 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from jobctl.backends.base import (
-    ACTIVE_STATES,
-    CANCELED,
-    FAILED,
-    SUCCEEDED,
-    TAG_SUPERSEDED,
-    Backend,
-    JobState,
-    LogLine,
-    RunState,
-)
+from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, ExitCode, JobctlError, NotFoundError, UsageError, WaitTimeoutError
+from jobctl.model.job import ACTIVE_STATES, CANCELED, FAILED, SUCCEEDED, TAG_SUPERSEDED, JobState, LogLine, RunState
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
 from jobctl.plan.model import Action, Change, Plan
@@ -172,7 +163,7 @@ def _retire(backend: Backend, job: JobState) -> str:
         current = backend.get_job(job_id=job.id)
         assert current.definition is not None
         tags = {**current.tags, TAG_SUPERSEDED: "true"}
-        backend.update_job(job_id=job.id, definition=replace(current.definition, tags=tags), etag=current.etag)
+        backend.update_job(job_id=job.id, definition=current.definition.with_tags(tags), etag=current.etag)
         return "superseded"
     backend.delete_job(job_id=job.id)
     return "deleted"

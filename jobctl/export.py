@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.artifact import build_artifact, extract_zip
-from jobctl.backends.base import Backend, JobDefinition, JobState
+from jobctl.backends.base import Backend
+from jobctl.model.job import JobDefinition, JobState
+from jobctl.model.table import to_document
 from jobctl.secrets import MIN_SECRET_LENGTH, is_secret
 from jobctl.spec.starter import NAME_PATTERN, default_name
 
@@ -42,7 +44,7 @@ def materialize(backend: Backend, job: JobState, directory: Path) -> Source | No
         extract_zip(downloaded, source)
         downloaded.unlink()
         runtime = definition.runtime_type if definition.runtime_type in ("python", "shell") else "python"
-        return Source(source, definition.entrypoint, runtime, build_artifact(source).digest)
+        return Source(source, definition.entry_file, runtime, build_artifact(source).digest)
     runtime = "shell" if downloaded.suffix == ".sh" else "python"
     return Source(downloaded, None, runtime, build_artifact(downloaded).digest)
 
@@ -70,64 +72,15 @@ def spec_name(job: JobState) -> str:
 
 def spec_document(d: JobDefinition, name: str, source: Source | None, base: Path) -> dict[str, Any]:
     """The jobctl/v1 document for a definition; `source` paths are written relative to `base`."""
-    infrastructure: dict[str, Any] = {"shape": d.shape}
-    if d.ocpus is not None:
-        infrastructure["ocpus"] = d.ocpus
-    if d.memory_in_gbs is not None:
-        infrastructure["memoryInGBs"] = d.memory_in_gbs
-    infrastructure["blockStorageSizeInGBs"] = d.block_storage_size_in_gbs
-    if d.subnet_id:
-        infrastructure["subnetId"] = d.subnet_id
-    runtime: dict[str, Any] = {"type": source.runtime_type if source else d.runtime_type}
+    fields = to_document(dataclasses.replace(d, name=name))
+    runtime = fields["spec"]["runtime"]
     if source is not None:
+        runtime["type"] = source.runtime_type
+        runtime.pop("entrypoint", None)
         runtime["source"] = "./" + source.path.relative_to(base).as_posix()
         if source.entrypoint:
             runtime["entrypoint"] = source.entrypoint
-    if d.conda_slug or d.conda_uri:
-        runtime["conda"] = {"slug": d.conda_slug} if d.conda_slug else {"uri": d.conda_uri}
-    if d.runtime_type == "container":
-        runtime["image"] = d.image
-        if d.image_digest:
-            runtime["imageDigest"] = d.image_digest
-        if d.container_entrypoint:
-            runtime["entrypoint"] = list(d.container_entrypoint)
-        if d.cmd:
-            runtime["cmd"] = list(d.cmd)
-    if d.args:
-        runtime["args"] = list(d.args)
-    if d.env:
-        runtime["env"] = dict(d.env)
-    if d.max_runtime_in_minutes:
-        runtime["maxRuntimeInMinutes"] = d.max_runtime_in_minutes
-    metadata: dict[str, Any] = {"name": name}
-    if d.description:
-        metadata["description"] = d.description
-    if d.labels:
-        metadata["labels"] = dict(d.labels)
-    spec: dict[str, Any] = {}
-    if d.compartment_id:
-        spec["compartmentId"] = d.compartment_id
-    if d.project_id:
-        spec["projectId"] = d.project_id
-    spec["infrastructure"] = infrastructure
-    logging = _logging(d)
-    if logging:
-        spec["logging"] = logging
-    spec["runtime"] = runtime
-    return {"apiVersion": "jobctl/v1", "kind": "Job", "metadata": metadata, "spec": spec}
-
-
-def _logging(d: JobDefinition) -> dict[str, Any]:
-    logging: dict[str, Any] = {}
-    if not d.log_enabled and (d.log_group_id or d.log_id):
-        logging["enabled"] = False
-    if d.log_group_id:
-        logging["logGroupId"] = d.log_group_id
-    if d.log_id:
-        logging["logId"] = d.log_id
-    elif d.log_auto_create:
-        logging["autoCreateLog"] = True
-    return logging
+    return {"apiVersion": "jobctl/v1", "kind": "Job", **fields}
 
 
 def _as_written(node: Any, secrets: dict[str, str]) -> Any:

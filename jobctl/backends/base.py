@@ -8,152 +8,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobctl.errors import ConfigError
-from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.model.job import JobDefinition, JobState, LogBatch, RunState
     from jobctl.workflow.state import StateStore
-
-# OCI's job run lifecycle, used verbatim by every backend.
-ACCEPTED = "ACCEPTED"
-IN_PROGRESS = "IN_PROGRESS"
-NEEDS_ATTENTION = "NEEDS_ATTENTION"
-CANCELING = "CANCELING"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELED = "CANCELED"
-DELETED = "DELETED"
-RUN_STATES = (ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING, SUCCEEDED, FAILED, CANCELED, DELETED)
-TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELED, DELETED})
-ACTIVE_STATES = frozenset({ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING})
-
-# Freeform tags jobctl owns on every job it manages.
-TAG_MANAGED = "jobctl-managed"
-TAG_NAME = "jobctl-name"
-TAG_HASH = "jobctl-spec-hash"
-TAG_SUPERSEDED = "jobctl-superseded"
-PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
-JOBCTL_TAG_PREFIX = "jobctl-"
-
-
-@dataclass(frozen=True)
-class JobDefinition:
-    """A job as a backend stores it, in backend-neutral terms. Desired and observed use the same type."""
-
-    name: str
-    description: str | None
-    compartment_id: str | None
-    project_id: str | None
-    # infrastructure (updatable in place on OCI)
-    shape: str
-    ocpus: float | None
-    memory_in_gbs: float | None
-    block_storage_size_in_gbs: int
-    subnet_id: str | None
-    # logging, runtime and artifact (immutable on OCI: a change means a new job)
-    log_enabled: bool
-    log_group_id: str | None
-    log_id: str | None
-    log_auto_create: bool
-    runtime_type: str
-    entrypoint: str | None
-    conda_slug: str | None
-    conda_uri: str | None
-    image: str | None
-    image_digest: str | None
-    container_entrypoint: tuple[str, ...]
-    cmd: tuple[str, ...]
-    args: tuple[str, ...]
-    env: Mapping[str, str]
-    max_runtime_in_minutes: int | None
-    artifact_digest: str | None
-    tags: Mapping[str, str] = field(default_factory=dict)  # freeform tags: labels + jobctl's own
-
-    def __post_init__(self) -> None:
-        REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {k: v for k, v in self.tags.items() if not k.startswith(JOBCTL_TAG_PREFIX)}
-
-
-@dataclass(frozen=True)
-class JobState:
-    """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
-
-    id: str
-    name: str
-    lifecycle_state: str
-    tags: Mapping[str, str]
-    created: datetime
-    definition: JobDefinition | None = None
-    etag: str | None = None
-
-    @property
-    def managed(self) -> bool:
-        return self.tags.get(TAG_MANAGED) == "true"
-
-    @property
-    def managed_name(self) -> str | None:
-        return self.tags.get(TAG_NAME) if self.managed else None
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.tags.get(TAG_HASH)
-
-    @property
-    def superseded(self) -> bool:
-        return self.tags.get(TAG_SUPERSEDED) == "true"
-
-    @property
-    def incomplete(self) -> bool:
-        """Created, but a crash or failure stopped the artifact upload: the next apply replaces it."""
-        return (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
-
-
-@dataclass(frozen=True)
-class RunState:
-    id: str
-    job_id: str
-    name: str
-    state: str
-    created: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
-    exit_code: int | None = None
-    details: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    args: tuple[str, ...] = ()
-    job_name: str | None = None
-
-    def __post_init__(self) -> None:
-        REDACTOR.remember_env(self.env)
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-
-@dataclass(frozen=True)
-class LogLine:
-    time: datetime
-    stream: str  # "stdout" | "stderr"
-    text: str
-
-
-@dataclass(frozen=True)
-class LogBatch:
-    """Lines after a cursor. `complete`: the run is over and no line will ever follow `cursor`."""
-
-    lines: tuple[LogLine, ...]
-    cursor: str | None
-    complete: bool
 
 
 class Backend(Protocol):

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobctl.backends.base import (
+from jobctl.errors import ConflictError, NotFoundError
+from jobctl.model.job import (
     ACCEPTED,
     CANCELED,
     CANCELING,
@@ -30,7 +31,7 @@ from jobctl.backends.base import (
     LogLine,
     RunState,
 )
-from jobctl.errors import ConflictError, NotFoundError
+from jobctl.model.table import updated_in_place
 from jobctl.workflow.state import MemoryStore
 
 if TYPE_CHECKING:
@@ -113,13 +114,8 @@ class MemoryBackend:
                 raise ConflictError(f"job {job_id} changed since it was read (etag mismatch)")
             assert job.definition is not None
             self.writes += 1
-            updated = replace(
-                job.definition, description=definition.description, shape=definition.shape,
-                ocpus=definition.ocpus, memory_in_gbs=definition.memory_in_gbs,
-                block_storage_size_in_gbs=definition.block_storage_size_in_gbs,
-                subnet_id=definition.subnet_id, tags=dict(definition.tags),
-            )
-            job = replace(job, tags=dict(definition.tags), definition=updated, etag=f"e{self.writes}")
+            updated = updated_in_place(job.definition, definition)
+            job = replace(job, name=updated.name, tags=updated.tags, definition=updated, etag=f"e{self.writes}")
             self.jobs[job_id] = job
             return job
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from jobctl.backends.base import ACTIVE_STATES
 from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
 from jobctl.errors import UsageError
+from jobctl.model.job import ACTIVE_STATES
 from jobctl.render.machine import dumps, envelope, run_dict
 
 

@@ -47,7 +47,7 @@ def complete_runs(ctx: click.Context, param: click.Parameter, incomplete: str) -
 
 def complete_active_runs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """RUN for wait and cancel: only runs that have not ended."""
-    from jobctl.backends.base import ACTIVE_STATES
+    from jobctl.model.job import ACTIVE_STATES
 
     return _complete(ctx, param, incomplete, lambda backend, given: _runs(backend, given, states=ACTIVE_STATES))
 

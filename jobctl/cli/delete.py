@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from jobctl.backends.base import ACTIVE_STATES
 from jobctl.cli.apply import confirm_destructive
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import pass_app
 from jobctl.errors import ConflictError, UsageError
+from jobctl.model.job import ACTIVE_STATES
 
 
 @click.command()

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from jobctl.backends.base import LogLine, RunState
 from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import Duration, output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
 from jobctl.cli.watch import follow_runs
 from jobctl.errors import NotFoundError, UsageError
+from jobctl.model.job import LogLine, RunState
 from jobctl.render.human import format_log
 from jobctl.render.machine import log_dict
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from jobctl.backends.base import JobState, RunState
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.watch import follow_runs, interruptible, wait_runs
 from jobctl.errors import NotFoundError, UsageError
+from jobctl.model.job import JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
 if TYPE_CHECKING:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from jobctl.backends.base import RUN_STATES
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option
+from jobctl.model.job import RUN_STATES
 from jobctl.render.human import print_runs
 from jobctl.render.machine import dumps, envelope, run_dict
 

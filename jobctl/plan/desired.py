@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from jobctl.artifact import Artifact, build_artifact
-from jobctl.backends.base import TAG_HASH, TAG_MANAGED, TAG_NAME, JobDefinition
+from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, JobDefinition
+from jobctl.model.table import canonical
 from jobctl.spec.model import JobSpec
 
 
 @dataclass(frozen=True)
 class DesiredJob:
     spec: JobSpec
-    definition: JobDefinition  # tags include jobctl's ownership tags and the spec hash
+    definition: JobDefinition  # owner tags hold jobctl's ownership tags and the spec hash
     artifact: Artifact | None
 
     @property
@@ -24,52 +24,19 @@ class DesiredJob:
 
     @property
     def spec_hash(self) -> str:
-        return self.definition.tags[TAG_HASH]
-
-
-def definition_from_spec(spec: JobSpec, artifact_digest: str | None) -> JobDefinition:
-    infra, runtime, logging = spec.infrastructure, spec.runtime, spec.logging
-    return JobDefinition(
-        name=spec.name,
-        description=spec.description,
-        compartment_id=spec.compartment_id,
-        project_id=spec.project_id,
-        shape=infra.shape,
-        ocpus=infra.ocpus,
-        memory_in_gbs=infra.memory_in_gbs,
-        block_storage_size_in_gbs=infra.block_storage_size_in_gbs,
-        subnet_id=infra.subnet_id,
-        log_enabled=logging is not None and logging.enabled,
-        log_group_id=logging.log_group_id if logging else None,
-        log_id=logging.log_id if logging else None,
-        log_auto_create=bool(logging and logging.auto_create_log),
-        runtime_type=runtime.type,
-        entrypoint=runtime.entrypoint,
-        conda_slug=runtime.conda.slug if runtime.conda else None,
-        conda_uri=runtime.conda.uri if runtime.conda else None,
-        image=runtime.image,
-        image_digest=runtime.image_digest,
-        container_entrypoint=runtime.container_entrypoint,
-        cmd=runtime.cmd,
-        args=runtime.args,
-        env=dict(runtime.env),
-        max_runtime_in_minutes=runtime.max_runtime_in_minutes,
-        artifact_digest=artifact_digest,
-        tags=dict(spec.labels),
-    )
+        return self.definition.owner_tags[TAG_HASH]
 
 
 def spec_hash(definition: JobDefinition) -> str:
-    """sha256 of the canonical desired state (artifact digest included, jobctl's tags excluded)."""
-    data: dict[str, Any] = asdict(definition)
-    data["tags"] = definition.labels
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=list)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """sha256 of the fields that differ from their defaults (artifact digest included, jobctl's tags
+    excluded): a field added to the table later leaves the hashes of existing jobs as they were."""
+    text = json.dumps(canonical(definition), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def desired_job(spec: JobSpec) -> DesiredJob:
     """Build the artifact (if the runtime has a source) and the tagged definition for one spec."""
-    artifact = build_artifact(spec.runtime.source) if spec.runtime.source is not None else None
-    definition = definition_from_spec(spec, artifact.digest if artifact else None)
-    tags = {**definition.labels, TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}
-    return DesiredJob(spec, replace(definition, tags=tags), artifact)
+    artifact = build_artifact(spec.source) if spec.source is not None else None
+    definition = replace(spec.definition, artifact_digest=artifact.digest if artifact else None)
+    owner = {TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}
+    return DesiredJob(spec, replace(definition, owner_tags=owner), artifact)

@@ -1,63 +1,30 @@
 """diff(desired, observed) -> Plan. Pure: no I/O; the engine fetches what the diff needs first.
 
-What may change in place follows OCI's UpdateJobDetails (description, infrastructure, tags); any
-other difference replaces the job, and the plan names the field that forces it. Every backend
-follows the same rules, so a plan means the same thing everywhere.
+What may change in place is the field table's `in_place` (OCI's UpdateJobDetails: name, description,
+infrastructure, tags); any other difference replaces the job, and the plan names the field that
+forces it. Every backend follows the same table, so a plan means the same thing everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from jobctl.backends.base import JobDefinition, JobState
+from jobctl.model.job import JobDefinition, JobState
+from jobctl.model.table import flatten, row_for, rows
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.model import Action, Change, FieldChange, Plan
 
-MUTABLE_FIELDS = frozenset({
-    "description", "labels", "infrastructure.shape", "infrastructure.ocpus", "infrastructure.memoryInGBs",
-    "infrastructure.blockStorageSizeInGBs", "infrastructure.subnetId",
-})
 
-
-def flatten(definition: JobDefinition) -> Iterator[tuple[str, Any]]:
-    """A definition as (spec path, value) pairs, in the order a person reads a spec."""
-    d = definition
-    yield "description", d.description
-    yield "labels", dict(d.labels)
-    yield "compartmentId", d.compartment_id
-    yield "projectId", d.project_id
-    yield "infrastructure.shape", d.shape
-    yield "infrastructure.ocpus", d.ocpus
-    yield "infrastructure.memoryInGBs", d.memory_in_gbs
-    yield "infrastructure.blockStorageSizeInGBs", d.block_storage_size_in_gbs
-    yield "infrastructure.subnetId", d.subnet_id
-    yield "logging.enabled", d.log_enabled
-    yield "logging.logGroupId", d.log_group_id
-    yield "logging.logId", d.log_id
-    yield "logging.autoCreateLog", d.log_auto_create
-    yield "runtime.type", d.runtime_type
-    yield "runtime.entrypoint", d.entrypoint or (list(d.container_entrypoint) or None)
-    yield "runtime.conda.slug", d.conda_slug
-    yield "runtime.conda.uri", d.conda_uri
-    yield "runtime.image", d.image
-    yield "runtime.imageDigest", d.image_digest
-    yield "runtime.cmd", list(d.cmd) or None
-    yield "runtime.args", list(d.args) or None
-    for key in sorted(set(d.env)):
-        yield f"runtime.env.{key}", d.env[key]
-    yield "runtime.maxRuntimeInMinutes", d.max_runtime_in_minutes
-    yield "artifact", d.artifact_digest
+def _group(key: str) -> str:
+    """The row a diff key belongs to: env entries belong together."""
+    return row_for(JobDefinition, key).shown
 
 
 def _order(old: JobDefinition, new: JobDefinition) -> list[str]:
-    """Every field of either side in spec order; env keys together, sorted."""
-    rank: dict[str, int] = {}
-    for key, _ in [*flatten(new), *flatten(old)]:
-        group = "runtime.env." if key.startswith("runtime.env.") else key
-        rank.setdefault(group, len(rank))
+    """Every field of either side in table order; map entries together, sorted."""
+    rank = {row.shown: i for i, row in enumerate(rows(JobDefinition))}
     keys = {k for k, _ in flatten(old)} | {k for k, _ in flatten(new)}
-    return sorted(keys, key=lambda k: (rank["runtime.env." if k.startswith("runtime.env.") else k], k))
+    return sorted(keys, key=lambda k: (rank[_group(k)], k))
 
 
 def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, ...]:
@@ -68,7 +35,8 @@ def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, 
     for key in keys:
         old_value, new_value = before.get(key), after.get(key)
         if old_value != new_value:
-            changes.append(FieldChange(key, old_value, new_value, forces_replace=key not in MUTABLE_FIELDS))
+            in_place = row_for(JobDefinition, key).in_place
+            changes.append(FieldChange(key, old_value, new_value, forces_replace=not in_place))
     return tuple(changes)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jobctl.backends.base import JobState
+    from jobctl.model.job import JobState
     from jobctl.plan.desired import DesiredJob
 
 

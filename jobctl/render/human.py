@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from jobctl.backends.base import JobState, LogLine, RunState
+from jobctl.model.job import JobState, LogLine, RunState
 from jobctl.secrets import mask_env
 
 _STATE_STYLE = {
@@ -145,7 +145,7 @@ def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) ->
     printer.line(f"{'Managed:':<11}{'yes' if job.managed else 'no'}")
     if d is None:
         return
-    printer.line(f"{'Runtime:':<11}{d.runtime_type} {d.entrypoint or d.image or ''}".rstrip())
+    printer.line(f"{'Runtime:':<11}{d.runtime_type} {d.entry_file or d.image or ''}".rstrip())
     infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
     printer.line(f"{'Shape:':<11}{infra}, {d.block_storage_size_in_gbs} GB disk")
     printer.line(f"{'Args:':<11}{' '.join(d.args) or '-'}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jobctl.secrets import mask_env, mask_field
 
 if TYPE_CHECKING:  # kept out of start-up: `validate -o json` needs none of them
-    from jobctl.backends.base import JobState, LogLine, RunState
+    from jobctl.model.job import JobState, LogLine, RunState
     from jobctl.plan.model import Plan
 
 API_VERSION = "jobctl/v1"
@@ -41,26 +41,12 @@ def job_dict(job: JobState, show_secrets: bool = False) -> dict[str, Any]:
         "lifecycleState": job.lifecycle_state, "managed": job.managed, "superseded": job.superseded,
         "specHash": job.spec_hash, "etag": job.etag, "timeCreated": _time(job.created), "tags": dict(job.tags),
     }
-    d = job.definition
-    if d is not None:
-        out["definition"] = {
-            "description": d.description, "compartmentId": d.compartment_id, "projectId": d.project_id,
-            "infrastructure": {
-                "shape": d.shape, "ocpus": d.ocpus, "memoryInGBs": d.memory_in_gbs,
-                "blockStorageSizeInGBs": d.block_storage_size_in_gbs, "subnetId": d.subnet_id,
-            },
-            "logging": {
-                "enabled": d.log_enabled, "logGroupId": d.log_group_id, "logId": d.log_id,
-                "autoCreateLog": d.log_auto_create,
-            },
-            "runtime": {
-                "type": d.runtime_type, "entrypoint": d.entrypoint or list(d.container_entrypoint) or None,
-                "condaSlug": d.conda_slug, "condaUri": d.conda_uri, "image": d.image, "imageDigest": d.image_digest,
-                "cmd": list(d.cmd), "args": list(d.args), "env": mask_env(d.env, show_secrets),
-                "maxRuntimeInMinutes": d.max_runtime_in_minutes,
-            },
-            "artifactDigest": d.artifact_digest,
-        }
+    if job.definition is not None:
+        from jobctl.model.table import shown_tree
+
+        definition = shown_tree(job.definition)
+        definition["runtime"]["env"] = mask_env(job.definition.env, show_secrets)
+        out["definition"] = definition
     return out
 
 

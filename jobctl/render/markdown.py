@@ -61,7 +61,7 @@ def _created(change: Change, show_secrets: bool) -> Iterable[str]:
     assert change.desired is not None
     d = change.desired.definition
     infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
-    entry = d.entrypoint or d.image
+    entry = d.entry_file or d.image
     yield f"- runtime: {_code(d.runtime_type)}" + (f", {_code(entry)}" if entry else "")
     yield f"- infrastructure: {_code(infra)}"
     if d.env:

@@ -43,7 +43,7 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
     if change.action is Action.CREATE and change.desired is not None:
         d = change.desired.definition
         infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
-        yield f"      runtime: {d.runtime_type}, {d.entrypoint or d.image or ''}", None
+        yield f"      runtime: {d.runtime_type}, {d.entry_file or d.image or ''}", None
         yield f"      infrastructure: {infra}", None
         if d.env:
             env = mask_env(d.env, show_secrets)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -169,10 +168,7 @@ def _add_workflow(
 def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint: str | None) -> JobSpec:
     from jobctl.spec.model import Origin, job_from_document
 
-    job = job_from_document(document.data, base_dir, Origin(shown, line))
-    if entrypoint is not None:
-        job = dataclasses.replace(job, runtime=dataclasses.replace(job.runtime, entrypoint=entrypoint))
-    return job
+    return job_from_document(document.data, base_dir, Origin(shown, line), entrypoint)
 
 
 def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[Diagnostic]]:

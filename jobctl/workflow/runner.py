@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from jobctl.backends.base import SUCCEEDED, Backend, JobState, LogLine, RunState
+from jobctl.backends.base import Backend
 from jobctl.engine import follow_logs, resolve_job, worst_exit_code
 from jobctl.errors import ExitCode, UsageError, WaitTimeoutError
+from jobctl.model.job import SUCCEEDED, JobState, LogLine, RunState
 from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Step, Workflow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -29,14 +28,14 @@ def desired(spec: Path) -> DesiredJob:
 def made_locally(home: Path, spec: Path) -> str:
     """A local job made without jobctl's tags (as if by another tool)."""
     want = desired(spec)
-    plain = dataclasses.replace(want.definition, tags={"team": "ml"})
+    plain = want.definition.with_tags({"team": "ml"})
     return LocalBackend(home).create_job(definition=plain, artifact=want.artifact, retry_token="console-1").id
 
 
 def made_in_the_console(fake: FakeOCI, spec: Path, config: Path) -> str:
     """An OCI job as the console makes it: the wire JSON of the same job, with no jobctl tag at all."""
     want = desired(spec)
-    plain = dataclasses.replace(want.definition, tags={"team": "ml"})
+    plain = want.definition.with_tags({"team": "ml"})
     assert want.artifact is not None
     details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
     client = oci.data_science.DataScienceClient(oci.config.from_file(str(config)), service_endpoint=fake.url)

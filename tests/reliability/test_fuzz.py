@@ -30,10 +30,10 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from jobctl.backends.base import JobDefinition
 from jobctl.backends.oci import OciBackend, mapping
 from jobctl.backends.settings import OciSettings
 from jobctl.errors import Diagnostic, JobctlError
+from jobctl.model.job import JobDefinition
 from jobctl.plan.desired import DesiredJob, desired_job
 from jobctl.spec.load import LoadResult, load_specs
 from jobctl.spec.schema import load_schema
@@ -377,7 +377,7 @@ def desired_from(project: Path, document: dict[str, Any]) -> DesiredJob:
 
 def same_definition(original: JobDefinition, back: JobDefinition) -> None:
     """Field for field; jobctl-source is the one tag OCI holds for jobctl, so it is not the user's."""
-    back = dataclasses.replace(back, tags={k: v for k, v in back.tags.items() if k != mapping.TAG_SOURCE})
+    back = back.with_tags({k: v for k, v in back.tags.items() if k != mapping.TAG_SOURCE})
     differences = {
         f.name: (getattr(original, f.name), getattr(back, f.name))
         for f in dataclasses.fields(JobDefinition)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from jobctl.model.job import JobDefinition
 from jobctl.spec.ads import AdsDocument, is_ads_document, suggest_name, translate
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.load import load_specs
-from jobctl.spec.model import Conda, Infrastructure, LoggingConfig
 from tests.conftest import REPO
 
 ADS = REPO / "tests" / "data" / "ads"
@@ -188,18 +188,15 @@ def test_loading_an_ads_file_gives_the_job_spec_a_jobctl_spec_would() -> None:
 
     assert result.diagnostics == ()
     (job,) = result.jobs
-    assert job.name == "train-model"
-    assert job.compartment_id == COMPARTMENT
-    assert job.project_id == PROJECT
-    assert job.infrastructure == Infrastructure("VM.Standard.E4.Flex", 1, 16, 100, SUBNET)
-    assert job.logging == LoggingConfig(log_group_id=LOG_GROUP, log_id=LOG)
-    assert job.runtime.type == "python"
-    assert job.runtime.source == (ADS / "src" / "train").resolve()
-    assert job.runtime.entrypoint == "trainer/train.py"
-    assert job.runtime.conda == Conda(slug="generalml_p311_cpu_x86_64_v1")
-    assert job.runtime.args == ("--epochs", "3")
-    assert dict(job.runtime.env) == {"MODEL": "xgboost", "DATA_URI": "oci://datasets@mytenancy/sales/train.csv"}
-    assert job.runtime.max_runtime_in_minutes == 60
+    assert job.source == (ADS / "src" / "train").resolve()
+    assert job.definition == JobDefinition(
+        name="train-model", compartment_id=COMPARTMENT, project_id=PROJECT,
+        shape="VM.Standard.E4.Flex", ocpus=1, memory_in_gbs=16, block_storage_size_in_gbs=100, subnet_id=SUBNET,
+        log_enabled=True, log_group_id=LOG_GROUP, log_id=LOG,
+        runtime_type="python", entrypoint="trainer/train.py", conda_slug="generalml_p311_cpu_x86_64_v1",
+        args=("--epochs", "3"), env={"MODEL": "xgboost", "DATA_URI": "oci://datasets@mytenancy/sales/train.csv"},
+        max_runtime_in_minutes=60,
+    )
     assert job.origin is not None
     path = ADS / "python-service-conda.yaml"
     assert (job.origin.file, job.origin.line) == (str(path), line_of(path, "name: train-model"))
@@ -468,7 +465,7 @@ def test_variables_are_interpolated_in_ads_files_like_in_jobctl_specs(tmp_path: 
     result = load_specs([str(path)], {"JOB_NAME": "from-env"})
 
     assert result.diagnostics == ()
-    assert [(job.name, dict(job.runtime.env)) for job in result.jobs] == [("from-env", {"MODEL": "xgb"})]
+    assert [(job.name, dict(job.definition.env)) for job in result.jobs] == [("from-env", {"MODEL": "xgb"})]
 
 
 def test_ads_and_jobctl_documents_mix_in_one_file(tmp_path: Path) -> None:

@@ -13,17 +13,6 @@ from typing import Any
 
 import pytest
 
-from jobctl.backends.base import (
-    CANCELED,
-    FAILED,
-    IN_PROGRESS,
-    SUCCEEDED,
-    TAG_MANAGED,
-    TAG_SUPERSEDED,
-    JobState,
-    LogBatch,
-    RunState,
-)
 from jobctl.backends.memory import MemoryBackend
 from jobctl.engine import (
     apply_plan,
@@ -38,10 +27,22 @@ from jobctl.engine import (
     worst_exit_code,
 )
 from jobctl.errors import ConflictError, ExitCode, UsageError, WaitTimeoutError
+from jobctl.model.job import (
+    CANCELED,
+    FAILED,
+    IN_PROGRESS,
+    SUCCEEDED,
+    TAG_MANAGED,
+    TAG_SUPERSEDED,
+    JobDefinition,
+    JobState,
+    LogBatch,
+    RunState,
+)
+from jobctl.model.table import flatten, rows
 from jobctl.plan.desired import DesiredJob, desired_job
-from jobctl.plan.diff import MUTABLE_FIELDS, flatten
 from jobctl.plan.model import Action, FieldChange
-from jobctl.spec.model import Infrastructure, JobSpec, Runtime
+from jobctl.spec.model import JobSpec
 
 
 def want(
@@ -51,12 +52,12 @@ def want(
     max_runtime: int | None = None,
 ) -> DesiredJob:
     """A desired job without a source (no artifact), so no files are needed."""
-    return desired_job(JobSpec(
+    return desired_job(JobSpec(JobDefinition(
         name=name, description=description, labels=dict(labels or {}),
-        infrastructure=Infrastructure(shape=shape, ocpus=ocpus, memory_in_gbs=memory, block_storage_size_in_gbs=disk),
-        runtime=Runtime(type="python", entrypoint=entrypoint, args=tuple(args),
-                        env=dict({"MODEL": "base"} if env is None else env), max_runtime_in_minutes=max_runtime),
-    ))
+        shape=shape, ocpus=ocpus, memory_in_gbs=memory, block_storage_size_in_gbs=disk,
+        runtime_type="python", entrypoint=entrypoint, args=tuple(args),
+        env=dict({"MODEL": "base"} if env is None else env), max_runtime_in_minutes=max_runtime,
+    )))
 
 
 def applied(backend: MemoryBackend, *desired: DesiredJob, prune: bool = False) -> list[Any]:
@@ -157,7 +158,6 @@ def test_mutable_field_is_an_in_place_update(change: dict[str, Any], field: str,
     assert step.action is Action.UPDATE
     assert step.job_id == job.id
     assert step.fields == (FieldChange(field, old, new, forces_replace=False),)
-    assert field in MUTABLE_FIELDS
     assert not plan.destructive
     [result] = apply_plan(backend, plan)
     assert (result.outcome, result.job_id) == ("updated", job.id)
@@ -198,14 +198,14 @@ def test_mixed_change_replaces_and_marks_only_the_forcing_field() -> None:
 
 
 def test_mutable_fields_are_exactly_what_oci_updates_in_place() -> None:
-    assert frozenset({
-        "description", "labels", "infrastructure.shape", "infrastructure.ocpus", "infrastructure.memoryInGBs",
+    in_place = {row.shown for row in rows(JobDefinition) if row.in_place}
+    assert in_place == {  # OCI's UpdateJobDetails: display name, description, infrastructure, freeform tags
+        "name", "description", "labels", "infrastructure.shape", "infrastructure.ocpus", "infrastructure.memoryInGBs",
         "infrastructure.blockStorageSizeInGBs", "infrastructure.subnetId",
-    }) == MUTABLE_FIELDS
+    }
     every_field = {name.rsplit(".", 1)[0] if name.startswith("runtime.env.") else name
                    for name, _ in flatten(want(env={"MODEL": "x"}).definition)}
-    assert every_field >= MUTABLE_FIELDS
-    assert {"runtime.env", "runtime.args", "runtime.maxRuntimeInMinutes", "artifact"} <= every_field - MUTABLE_FIELDS
+    assert {"runtime.env", "runtime.args", "runtime.maxRuntimeInMinutes", "artifact"} <= every_field - in_place
 
 
 def test_update_is_sent_with_the_etag_and_a_concurrent_change_conflicts() -> None:
@@ -255,7 +255,7 @@ def test_replace_keeps_a_busy_job_superseded_and_retires_it_once_its_run_ends() 
 # --- ownership and prune -------------------------------------------------------------------------------
 
 def make_unmanaged(backend: MemoryBackend, name: str) -> JobState:
-    definition = replace(want(name).definition, tags={"owner": "console"})
+    definition = want(name).definition.with_tags({"owner": "console"})
     return backend.create_job(definition=definition, artifact=None, retry_token=f"console-{name}")
 
 

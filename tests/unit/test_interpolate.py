@@ -188,9 +188,9 @@ def test_interpolated_number_passes_schema_validation_end_to_end(tmp_path: Path)
     assert [str(d) for d in result.diagnostics] == []
     [job] = result.jobs
     assert job.name == "demo"
-    assert job.infrastructure.ocpus == 2
-    assert job.infrastructure.memory_in_gbs == 16
-    assert job.runtime.env == {"QUOTED": "2"}
+    assert job.definition.ocpus == 2
+    assert job.definition.memory_in_gbs == 16
+    assert job.definition.env == {"QUOTED": "2"}
 
 
 def test_unset_variable_fails_load_with_its_location(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jobctl.model.job import JobDefinition
 from jobctl.spec.load import load_specs
-from jobctl.spec.model import Conda, Infrastructure, LoggingConfig
 from tests.conftest import EXAMPLES
 
 
@@ -104,8 +104,8 @@ def test_source_is_resolved_relative_to_the_spec_file_not_the_cwd(
 
     assert [str(d) for d in result.diagnostics] == []
     [job] = result.jobs
-    assert job.runtime.source == (proj / "src").resolve()
-    assert job.runtime.entrypoint == "main.py"
+    assert job.source == (proj / "src").resolve()
+    assert job.definition.entrypoint == "main.py"
 
 
 def test_a_source_next_to_the_cwd_but_not_the_spec_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,8 +127,8 @@ def test_a_single_file_source_sets_the_entrypoint_to_the_file_name(tmp_path: Pat
 
     [job] = load_specs([str(spec)], {}).jobs
 
-    assert job.runtime.source == (tmp_path / "scripts" / "train.py").resolve()
-    assert job.runtime.entrypoint == "train.py"
+    assert job.source == (tmp_path / "scripts" / "train.py").resolve()
+    assert job.definition.entrypoint == "train.py"
 
 
 def test_a_single_file_source_with_another_entrypoint_is_an_error(tmp_path: Path) -> None:
@@ -249,25 +249,17 @@ def test_jobspec_fields_from_a_full_spec(tmp_path: Path) -> None:
 
     assert [str(d) for d in result.diagnostics] == []
     [job] = result.jobs
-    assert job.name == "full"
-    assert job.description == "Every field"
-    assert dict(job.labels) == {"team": "ml", "cost-center": "research"}
-    assert job.compartment_id == "ocid1.compartment.oc1..aaaa"
-    assert job.project_id == "ocid1.datascienceproject.oc1.iad.aaaa"
-    assert job.infrastructure == Infrastructure(
+    assert job.source == (tmp_path / "src").resolve()
+    assert job.definition == JobDefinition(
+        name="full", description="Every field", labels={"team": "ml", "cost-center": "research"},
+        compartment_id="ocid1.compartment.oc1..aaaa", project_id="ocid1.datascienceproject.oc1.iad.aaaa",
         shape="VM.Standard.E4.Flex", ocpus=2, memory_in_gbs=32.5, block_storage_size_in_gbs=50, subnet_id=None,
+        log_enabled=True, log_group_id="ocid1.loggroup.oc1.iad.aaaa", log_id=None, log_auto_create=True,
+        runtime_type="python", entrypoint="main.py", conda_slug="generalml_p311_cpu_x86_64_v1",
+        args=("--trials", "50", "0.5", "true", "false"),
+        env={"TEXT": "xgb", "INT": "7", "FLOAT": "1.5", "ON": "true", "OFF": "false"},
+        max_runtime_in_minutes=120,
     )
-    assert job.logging == LoggingConfig(
-        enabled=True, log_group_id="ocid1.loggroup.oc1.iad.aaaa", log_id=None, auto_create_log=True,
-    )
-    runtime = job.runtime
-    assert runtime.type == "python"
-    assert runtime.source == (tmp_path / "src").resolve()
-    assert runtime.entrypoint == "main.py"
-    assert runtime.conda == Conda(slug="generalml_p311_cpu_x86_64_v1")
-    assert runtime.args == ("--trials", "50", "0.5", "true", "false")
-    assert dict(runtime.env) == {"TEXT": "xgb", "INT": "7", "FLOAT": "1.5", "ON": "true", "OFF": "false"}
-    assert runtime.max_runtime_in_minutes == 120
     assert job.origin is not None
     assert (job.origin.file, job.origin.line) == (str(spec), 4)  # where metadata.name is
 
@@ -277,14 +269,15 @@ def test_defaults_for_omitted_fields(tmp_path: Path) -> None:
 
     [job] = load_specs([str(spec)], {}).jobs
 
-    assert job.infrastructure.block_storage_size_in_gbs == 50
-    assert job.infrastructure.subnet_id is None
-    assert job.logging is None
-    assert job.description is None
-    assert dict(job.labels) == {}
-    assert job.runtime.args == ()
-    assert dict(job.runtime.env) == {}
-    assert job.runtime.max_runtime_in_minutes is None
+    assert job.definition.block_storage_size_in_gbs == 50
+    assert job.definition.subnet_id is None
+    assert (job.definition.log_enabled, job.definition.log_group_id, job.definition.log_auto_create) == (
+        False, None, False)
+    assert job.definition.description is None
+    assert dict(job.definition.labels) == {}
+    assert job.definition.args == ()
+    assert dict(job.definition.env) == {}
+    assert job.definition.max_runtime_in_minutes is None
 
 
 def test_logging_defaults_when_the_section_is_present(tmp_path: Path) -> None:
@@ -293,7 +286,8 @@ def test_logging_defaults_when_the_section_is_present(tmp_path: Path) -> None:
 
     [job] = load_specs([str(spec)], {}).jobs
 
-    assert job.logging == LoggingConfig(enabled=True, log_group_id="ocid1.loggroup.oc1.iad.aaaa", auto_create_log=False)
+    assert (job.definition.log_enabled, job.definition.log_group_id, job.definition.log_auto_create) == (
+        True, "ocid1.loggroup.oc1.iad.aaaa", False)
 
 
 def test_container_runtime_fields(tmp_path: Path) -> None:
@@ -303,12 +297,12 @@ def test_container_runtime_fields(tmp_path: Path) -> None:
 
     [job] = load_specs([str(spec)], {}).jobs
 
-    assert job.runtime.type == "container"
-    assert job.runtime.image == "iad.ocir.io/ns/repo:1.0"
-    assert job.runtime.container_entrypoint == ("python", "-m", "app")
-    assert job.runtime.cmd == ("--x", "1")
-    assert job.runtime.entrypoint is None
-    assert job.runtime.source is None
+    assert job.definition.runtime_type == "container"
+    assert job.definition.image == "iad.ocir.io/ns/repo:1.0"
+    assert job.definition.container_entrypoint == ("python", "-m", "app")
+    assert job.definition.cmd == ("--x", "1")
+    assert job.definition.entry_file is None
+    assert job.source is None
 
 
 def test_examples_load_with_their_documented_values() -> None:
@@ -318,17 +312,17 @@ def test_examples_load_with_their_documented_values() -> None:
     jobs = {job.name: job for job in result.jobs}
     assert sorted(jobs) == ["batch-score", "hello", "train-final", "tune-candidate", "tune-models"]
     assert [w.name for w in result.workflows] == ["model-selection"]
-    assert jobs["hello"].runtime.entrypoint == "hello.py"
-    assert jobs["tune-models"].infrastructure.block_storage_size_in_gbs == 100
-    assert dict(jobs["tune-models"].runtime.env) == {"MODEL": "xgb", "SEED": "7"}
-    assert jobs["tune-models"].compartment_id == "ocid1.compartment.oc1..placeholder"
+    assert jobs["hello"].definition.entrypoint == "hello.py"
+    assert jobs["tune-models"].definition.block_storage_size_in_gbs == 100
+    assert dict(jobs["tune-models"].definition.env) == {"MODEL": "xgb", "SEED": "7"}
+    assert jobs["tune-models"].definition.compartment_id == "ocid1.compartment.oc1..placeholder"
 
 
 def test_environment_overrides_example_defaults() -> None:
     result = load_specs([str(EXAMPLES / "train")], {"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..mine"})
 
     [job] = result.jobs
-    assert job.compartment_id == "ocid1.compartment.oc1..mine"
+    assert job.definition.compartment_id == "ocid1.compartment.oc1..mine"
 
 
 YAML11 = """\
@@ -363,6 +357,6 @@ def test_env_values_and_args_keep_what_the_user_wrote(tmp_path: Path) -> None:
         loaded = load_specs([str(tmp_path / "job.yaml")], {"CODE": "0042"})
         loaded.raise_for_errors()
         [job] = loaded.jobs
-        assert dict(job.runtime.env) == {"ZIP": "01234", "V": "1.10", "FLAG": "no", "YES": "on", "HEX": "0x1F",
+        assert dict(job.definition.env) == {"ZIP": "01234", "V": "1.10", "FLAG": "no", "YES": "on", "HEX": "0x1F",
                                          "BIG": "1_000", "SEED": "7", "FROM_ENV": "0042", "T": "true"}
-        assert job.runtime.args == ("on", "0x1F", "1_000", "7", "quoted", "2.50")
+        assert job.definition.args == ("on", "0x1F", "1_000", "7", "quoted", "2.50")

@@ -15,19 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from jobctl import log
-from jobctl.backends.base import (
-    ACTIVE_STATES,
-    CANCELED,
-    CANCELING,
-    FAILED,
-    JobDefinition,
-    JobState,
-    LogBatch,
-    RunState,
-)
 from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, default_home, new_id, run_dir, to_time
 from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
+from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
+from jobctl.model.table import updated_in_place
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
 from jobctl.workflow.state import DirectoryStore
 
@@ -102,15 +94,10 @@ class LocalBackend:
                     f"job {job_id} changed since it was read (etag mismatch)",
                     hint="run `jobctl plan` again to see the current state",
                 )
-            stored = json.loads(row[0])
-            stored.update(
-                description=definition.description, shape=definition.shape, ocpus=definition.ocpus,
-                memory_in_gbs=definition.memory_in_gbs, block_storage_size_in_gbs=definition.block_storage_size_in_gbs,
-                subnet_id=definition.subnet_id, tags=dict(definition.tags),
-            )
+            updated = updated_in_place(Store.definition_from_json(row[0]), definition)
             db.execute(
-                "UPDATE jobs SET definition = ?, tags = ?, etag = ? WHERE id = ?",
-                (json.dumps(stored, sort_keys=True), json.dumps(dict(definition.tags)), new_id("etag"), job_id),
+                "UPDATE jobs SET name = ?, definition = ?, tags = ?, etag = ? WHERE id = ?",
+                (updated.name, Store.encode_definition(updated), json.dumps(updated.tags), new_id("etag"), job_id),
             )
         return self.get_job(job_id=job_id)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobctl.backends.base import ACTIVE_STATES
+from jobctl.model.job import ACTIVE_STATES
 
 if TYPE_CHECKING:
     from jobctl.backends.local import LocalBackend

@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jobctl.backends.base import JobDefinition, JobState, RunState
 from jobctl.errors import ConfigError
+from jobctl.model.job import JobDefinition, JobState, RunState, split_tags
+from jobctl.model.table import decode
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
 
 SCHEMA = """
@@ -214,11 +215,7 @@ class Store:
     def job_from_row(row: sqlite3.Row, with_definition: bool = True) -> JobState:
         definition = None
         if with_definition:
-            data = json.loads(row["definition"])
-            data["container_entrypoint"] = tuple(data["container_entrypoint"])
-            data["cmd"] = tuple(data["cmd"])
-            data["args"] = tuple(data["args"])
-            definition = JobDefinition(**data)
+            definition = Store.definition_from_json(row["definition"])
         created = to_time(row["created"])
         assert created is not None
         return JobState(row["id"], row["name"], row["lifecycle"], json.loads(row["tags"]), created,
@@ -227,6 +224,16 @@ class Store:
     @staticmethod
     def encode_definition(definition: JobDefinition) -> str:
         return json.dumps(asdict(definition), sort_keys=True)
+
+    @staticmethod
+    def definition_from_json(text: str) -> JobDefinition:
+        """A stored definition; one stored before the field table (tags, container_entrypoint) is read as is."""
+        data = json.loads(text)
+        if "tags" in data:
+            data["labels"], data["owner_tags"] = split_tags(data["tags"])
+        if data.get("container_entrypoint"):
+            data["entrypoint"] = data["container_entrypoint"]
+        return JobDefinition(**decode(JobDefinition, data), owner_tags=data.get("owner_tags", {}))
 
     # --- runs -----------------------------------------------------------------------------------
     @staticmethod

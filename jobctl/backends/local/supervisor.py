@@ -30,11 +30,20 @@ from types import FrameType
 from typing import BinaryIO, TypeVar
 
 from jobctl.artifact import extract_zip
-from jobctl.backends.base import ACCEPTED, CANCELED, CANCELING, FAILED, IN_PROGRESS, SUCCEEDED, TERMINAL_STATES
 from jobctl.backends.local import logfile, outcome
 from jobctl.backends.local.procs import RUN_ID_VARIABLE, kill_run_processes
 from jobctl.backends.local.store import Store, run_dir
 from jobctl.errors import JobctlError
+from jobctl.model.job import (
+    ACCEPTED,
+    CANCELED,
+    CANCELING,
+    FAILED,
+    IN_PROGRESS,
+    SUCCEEDED,
+    TERMINAL_STATES,
+    JobDefinition,
+)
 from jobctl.source import ArtifactError
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
@@ -64,9 +73,9 @@ def unpack(artifact: Path, work: Path) -> None:
         raise LaunchError(exc.message) from exc
 
 
-def command_for(definition: dict[str, object], args: list[str], env: dict[str, str]) -> list[str]:
-    runtime = definition["runtime_type"]
-    entrypoint = str(definition.get("entrypoint") or "")
+def command_for(definition: JobDefinition, args: list[str], env: dict[str, str]) -> list[str]:
+    runtime = definition.runtime_type
+    entrypoint = definition.entry_file or ""
     if runtime == "python":
         python = os.environ.get("JOBCTL_PYTHON") or sys.executable
         return [python, "-u", entrypoint, *args]
@@ -78,15 +87,15 @@ def command_for(definition: dict[str, object], args: list[str], env: dict[str, s
     engine = shutil.which("docker") or shutil.which("podman")
     if engine is None:
         raise LaunchError("container runtime needs docker or podman on PATH; neither was found")
-    container_entry = [str(x) for x in definition.get("container_entrypoint") or []]  # type: ignore[attr-defined]
-    cmd = [str(x) for x in definition.get("cmd") or []]  # type: ignore[attr-defined]
+    container_entry = list(definition.container_entrypoint)
+    cmd = list(definition.cmd)
     command = [engine, "run", "--rm", "--init"]
     for key in env:
         command += ["-e", key]  # values come from the environment, never the command line
     if container_entry:
         command += ["--entrypoint", container_entry[0]]
-    image = str(definition["image"])
-    digest = definition.get("image_digest")
+    image = str(definition.image)
+    digest = definition.image_digest
     if digest:
         image = f"{image.split('@', maxsplit=1)[0]}@{digest}"
     return [*command, image, *container_entry[1:], *cmd, *args]
@@ -133,7 +142,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
-        definition = json.loads(self.row["definition"])
+        definition = Store.definition_from_json(self.row["definition"])
         try:
             # everything that needs new disk space is done before the workload starts
             self.result_fd = outcome.reserve(self.dir)
@@ -162,7 +171,7 @@ class Supervisor:
                 self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time()))
             if started is False:  # canceled or ended by someone else meanwhile: stop the workload
                 self.cancel_requested = True
-            minutes = definition.get("max_runtime_in_minutes")
+            minutes = definition.max_runtime_in_minutes
             deadline = time.monotonic() + minutes * _time_scale() if minutes else None
             self._pump(child, deadline, log)
         self._record_end(child.returncode, minutes)

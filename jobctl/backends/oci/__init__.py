@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from jobctl.backends.base import (
+from jobctl.backends.oci import logs, mapping
+from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
+from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
+from jobctl.backends.settings import OciSettings
+from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
+from jobctl.model.job import (
     CANCELING,
     PENDING_HASH_PREFIX,
     RUN_STATES,
@@ -24,11 +29,6 @@ from jobctl.backends.base import (
     LogLine,
     RunState,
 )
-from jobctl.backends.oci import logs, mapping
-from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
-from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
-from jobctl.backends.settings import OciSettings
-from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
@@ -134,7 +134,7 @@ class OciBackend:
         assert current.definition is not None
         # No if-match: our own re-tag of a job made a moment ago, which a retried (lost) response of
         # this same update may already have changed.
-        return self.update_job(job_id=created.id, definition=_with_tags(current.definition, final_tags), etag=None)
+        return self.update_job(job_id=created.id, definition=current.definition.with_tags(final_tags), etag=None)
 
     def _upload(self, job_id: str, artifact: Artifact, retry_token: str) -> None:
         """create_job_artifact has no default retry: give it one, with a rewindable stream."""
@@ -332,12 +332,6 @@ def content_disposition(filename: str) -> str:
     fallback = "".join(c if c.isascii() and c.isalnum() else "_" for c in (stem if dot else filename))
     fallback = f"{fallback or 'artifact'}.{suffix}" if dot and suffix.isascii() else fallback or "artifact"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def _with_tags(definition: JobDefinition, tags: Mapping[str, str]) -> JobDefinition:
-    from dataclasses import replace
-
-    return replace(definition, tags=dict(tags))
 
 
 def create(app: Any) -> OciBackend:

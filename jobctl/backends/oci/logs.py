@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from jobctl.backends.base import LogBatch, LogLine, RunState
+from jobctl.model.job import LogBatch, LogLine, RunState
 
 OVERLAP = timedelta(minutes=3)
 MAX_WINDOW = timedelta(days=14)  # the service rejects older time_start values per request

@@ -1,17 +1,17 @@
-"""JobDefinition ⇄ OCI Data Science SDK models, in one place.
+"""JobDefinition <-> OCI Data Science SDK models, in one place.
+
+Fields whose row in the table (jobctl.model.job) names an SDK path (`oci=`) are mapped both ways by
+that path; this module maps by hand only what OCI keeps in another form:
 
 | jobctl (JobDefinition)            | OCI                                                                  |
 |-----------------------------------|----------------------------------------------------------------------|
-| name, description, tags           | display_name, description, freeform_tags                             |
-| compartment_id, project_id        | compartment_id, project_id                                           |
-| shape, ocpus, memory_in_gbs       | job_infrastructure_configuration_details.shape_name / shape config   |
-| block_storage_size_in_gbs         | ….block_storage_size_in_gbs                                          |
-| subnet_id (None)                  | STANDALONE with subnet_id (ME_STANDALONE: managed egress)            |
-| env, args, max_runtime            | DefaultJobConfigurationDetails (args as one shlex-joined string)     |
+| labels + owner tags               | freeform_tags                                                        |
+| subnet_id present / absent        | infrastructure type STANDALONE / ME_STANDALONE (managed egress)      |
+| env, args                         | DefaultJobConfigurationDetails (args as one shlex-joined string)     |
 | conda_slug / conda_uri            | env CONDA_ENV_TYPE/SLUG (service) or …/NAMESPACE/BUCKET/OBJECT_NAME  |
 | entrypoint (zip artifact)         | env JOB_RUN_ENTRYPOINT                                               |
-| log_*                             | JobLogConfigurationDetails                                           |
-| image, cmd, container_entrypoint  | OcirContainerJobEnvironmentConfigurationDetails                      |
+| entrypoint (container)            | OcirContainerJobEnvironmentConfigurationDetails.entrypoint           |
+| log_id                            | log_id, unless OCI creates the log (auto-creation)                   |
 | runtime_type, entrypoint, digest  | freeform tag jobctl-source (OCI cannot give these back)              |
 """
 
@@ -22,7 +22,18 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from jobctl.backends.base import SUCCEEDED, JobDefinition, JobState, RunState
+from jobctl.model.job import (
+    OCI_CONFIG,
+    OCI_ENV,
+    OCI_INFRA,
+    OCI_LOG,
+    SUCCEEDED,
+    JobDefinition,
+    JobState,
+    RunState,
+    split_tags,
+)
+from jobctl.model.table import Row, rows, value
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT)$")
@@ -41,7 +52,7 @@ def _unescape(text: str) -> str:
 def source_tag(definition: JobDefinition, artifact_is_zip: bool) -> str:
     """`type|entrypoint|digest|zip-or-file` ('|' and '%' escaped): what OCI cannot tell us back."""
     kind = "zip" if artifact_is_zip else "file"
-    fields = (definition.runtime_type, definition.entrypoint or "", definition.artifact_digest or "", kind)
+    fields = (definition.runtime_type, definition.entry_file or "", definition.artifact_digest or "", kind)
     return "|".join(_escape(f) for f in fields)
 
 
@@ -64,8 +75,8 @@ def derived_env(definition: JobDefinition, artifact_is_zip: bool) -> dict[str, s
                 CONDA_ENV_TYPE="published", CONDA_ENV_NAMESPACE=match["namespace"],
                 CONDA_ENV_BUCKET=match["bucket"], CONDA_ENV_OBJECT_NAME=match["object"],
             )
-    if artifact_is_zip and definition.entrypoint:
-        env["JOB_RUN_ENTRYPOINT"] = definition.entrypoint
+    if artifact_is_zip and definition.entry_file:
+        env["JOB_RUN_ENTRYPOINT"] = definition.entry_file
     return env
 
 
@@ -78,69 +89,85 @@ def job_configuration(
     )
 
 
-def infrastructure(models: Any, d: JobDefinition) -> Any:
-    shape_config = (
-        models.JobShapeConfigDetails(ocpus=d.ocpus, memory_in_gbs=d.memory_in_gbs)
-        if d.ocpus is not None or d.memory_in_gbs is not None else None
-    )
-    if d.subnet_id:
-        return models.StandaloneJobInfrastructureConfigurationDetails(
-            job_infrastructure_type="STANDALONE", shape_name=d.shape, subnet_id=d.subnet_id,
-            block_storage_size_in_gbs=d.block_storage_size_in_gbs, job_shape_config_details=shape_config,
-        )
-    return models.ManagedEgressStandaloneJobInfrastructureConfigurationDetails(
-        job_infrastructure_type="ME_STANDALONE", shape_name=d.shape,
-        block_storage_size_in_gbs=d.block_storage_size_in_gbs, job_shape_config_details=shape_config,
-    )
+def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
+    """An SDK model from its attribute values, nested models as dicts; the subtype is chosen by its
+    discriminator as the SDK does. None values are left out, and so is a nested model with no value."""
+    cls = getattr(models, class_name)
+    if hasattr(cls, "get_subtype"):
+        by_wire_name = {cls().attribute_map[key]: given for key, given in values.items() if key in cls().attribute_map}
+        cls = getattr(models, cls.get_subtype(by_wire_name))
+    types: dict[str, str] = cls().swagger_types
+    kwargs: dict[str, Any] = {}
+    for key, given in values.items():
+        if given is None or given == [] or (isinstance(given, Mapping) and all(v is None for v in given.values())):
+            continue
+        kind = types.get(key)
+        if kind is None:
+            raise ValueError(f"{cls.__name__} has no attribute {key!r}")  # a table row names a wrong SDK path
+        kwargs[key] = build(models, kind, given) if isinstance(given, Mapping) and kind[:1].isupper() else given
+    return cls(**kwargs)
 
 
-def log_configuration(models: Any, d: JobDefinition) -> Any:
-    """Sent also when logging is disabled but names a log, so the definition reads back unchanged."""
-    if not (d.log_enabled or d.log_group_id or d.log_id or d.log_auto_create):
-        return None
-    return models.JobLogConfigurationDetails(
-        enable_logging=d.log_enabled, enable_auto_log_creation=d.log_auto_create,
-        log_group_id=d.log_group_id, log_id=d.log_id,
-    )
+def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, Any]:
+    """The definition's fields that have an SDK path, nested by that path."""
+    out: dict[str, Any] = {}
+    for row in rows(JobDefinition):
+        if row.oci is None or (in_place_only and not row.in_place):
+            continue
+        node = out
+        *parents, leaf = row.oci.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value(d, row)
+    return out
 
 
-def environment(models: Any, d: JobDefinition) -> Any:
-    if d.runtime_type != "container":
-        return None
-    return models.OcirContainerJobEnvironmentConfigurationDetails(
-        job_environment_type="OCIR_CONTAINER", image=d.image, cmd=list(d.cmd) or None,
-        entrypoint=list(d.container_entrypoint) or None, image_digest=d.image_digest,
-    )
+def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, Any]:
+    """Table values plus what is mapped by hand: infrastructure type, logging, container entrypoint."""
+    values = _table_values(d, in_place_only=in_place_only)
+    values[OCI_INFRA]["job_infrastructure_type"] = "STANDALONE" if d.subnet_id else "ME_STANDALONE"
+    if in_place_only:
+        return values
+    if d.log_enabled or d.log_group_id or d.log_id or d.log_auto_create:
+        values[OCI_LOG]["log_id"] = d.log_id  # sent also when disabled but naming a log: it reads back unchanged
+    else:
+        values[OCI_LOG] = {}
+    if d.runtime_type == "container":
+        values[OCI_ENV].update(job_environment_type="OCIR_CONTAINER", entrypoint=list(d.container_entrypoint))
+    else:
+        values[OCI_ENV] = {}
+    return values
 
 
 def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], artifact_is_zip: bool) -> Any:
+    values = _sdk_values(d)
     env = {**d.env, **derived_env(d, artifact_is_zip)}
-    return models.CreateJobDetails(
-        project_id=d.project_id, compartment_id=d.compartment_id, display_name=d.name, description=d.description,
-        job_configuration_details=job_configuration(models, env, d.args, d.max_runtime_in_minutes),
-        job_infrastructure_configuration_details=infrastructure(models, d),
-        job_log_configuration_details=log_configuration(models, d),
-        job_environment_configuration_details=environment(models, d),
-        freeform_tags=dict(tags),
-    )
+    values[OCI_CONFIG].update(job_type="DEFAULT", environment_variables=env or None,
+                           command_line_arguments=shlex.join(d.args) if d.args else None)
+    return build(models, "CreateJobDetails", {**values, "freeform_tags": dict(tags)})
 
 
 def update_details(models: Any, d: JobDefinition, tags: Mapping[str, str]) -> Any:
-    """Only what UpdateJobDetails accepts: display name, description, infrastructure, tags."""
-    return models.UpdateJobDetails(
-        display_name=d.name, description=d.description,
-        job_infrastructure_configuration_details=infrastructure(models, d), freeform_tags=dict(tags),
-    )
+    """Only what UpdateJobDetails accepts: the table's in-place fields, and the tags."""
+    return build(models, "UpdateJobDetails", {**_sdk_values(d, in_place_only=True), "freeform_tags": dict(tags)})
+
+
+def _read(job: Any, row: Row) -> Any:
+    node = job
+    for part in (row.oci or "").split("."):
+        node = getattr(node, part, None)
+        if node is None:
+            return row.absent
+    return tuple(node) if isinstance(node, list) else node
 
 
 def definition_from_job(job: Any) -> JobDefinition:
     """An SDK Job back into a JobDefinition (derived env vars folded back into conda/entrypoint)."""
-    tags = dict(job.freeform_tags or {})
-    runtime_type, entrypoint, digest, _ = parse_source_tag(tags.get(TAG_SOURCE))
+    labels, owner_tags = split_tags(job.freeform_tags or {})
+    runtime_type, entrypoint, digest, _ = parse_source_tag(owner_tags.get(TAG_SOURCE))
+    table = {row.attr: _read(job, row) for row in rows(JobDefinition) if row.oci is not None}
     config = job.job_configuration_details
     env = dict(getattr(config, "environment_variables", None) or {})
-    infra = job.job_infrastructure_configuration_details
-    shape_config = getattr(infra, "job_shape_config_details", None)
     logs = job.job_log_configuration_details
     container = job.job_environment_configuration_details
     is_container = getattr(container, "job_environment_type", None) == "OCIR_CONTAINER"
@@ -148,28 +175,18 @@ def definition_from_job(job: Any) -> JobDefinition:
     if env.get("CONDA_ENV_TYPE") == "published":
         conda_uri = f"oci://{env.get('CONDA_ENV_BUCKET')}@{env.get('CONDA_ENV_NAMESPACE')}/{env.get('CONDA_ENV_OBJECT_NAME')}"
     return JobDefinition(
-        name=job.display_name, description=job.description, compartment_id=job.compartment_id,
-        project_id=job.project_id,
-        shape=getattr(infra, "shape_name", None) or "",
-        ocpus=getattr(shape_config, "ocpus", None), memory_in_gbs=getattr(shape_config, "memory_in_gbs", None),
-        block_storage_size_in_gbs=getattr(infra, "block_storage_size_in_gbs", None) or 50,
-        subnet_id=getattr(infra, "subnet_id", None),
-        log_enabled=bool(logs and logs.enable_logging), log_group_id=getattr(logs, "log_group_id", None),
+        **table,
+        labels=labels,
         log_id=None if logs is None or logs.enable_auto_log_creation else logs.log_id,
-        log_auto_create=bool(logs and logs.enable_auto_log_creation),
         runtime_type=runtime_type or ("container" if is_container else "python"),
-        entrypoint=env.get("JOB_RUN_ENTRYPOINT") or entrypoint,
+        entrypoint=(tuple(getattr(container, "entrypoint", None) or ()) or None if is_container
+                    else env.get("JOB_RUN_ENTRYPOINT") or entrypoint),
         conda_slug=env.get("CONDA_ENV_SLUG") if env.get("CONDA_ENV_TYPE") == "service" else None,
         conda_uri=conda_uri,
-        image=getattr(container, "image", None) if is_container else None,
-        image_digest=getattr(container, "image_digest", None) if is_container else None,
-        container_entrypoint=tuple(getattr(container, "entrypoint", None) or ()) if is_container else (),
-        cmd=tuple(getattr(container, "cmd", None) or ()) if is_container else (),
         args=tuple(shlex.split(getattr(config, "command_line_arguments", None) or "")),
         env={k: v for k, v in env.items() if not DERIVED_ENV.match(k)},
-        max_runtime_in_minutes=getattr(config, "maximum_runtime_in_minutes", None),
         artifact_digest=digest,
-        tags=tags,
+        owner_tags=owner_tags,
     )
 
 

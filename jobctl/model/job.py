@@ -1,0 +1,179 @@
+"""Jobs, runs and logs as every backend reports them, in backend-neutral terms (no SDK type here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from jobctl.model.table import column
+from jobctl.secrets import REDACTOR
+
+# OCI's job run lifecycle, used verbatim by every backend.
+ACCEPTED = "ACCEPTED"
+IN_PROGRESS = "IN_PROGRESS"
+NEEDS_ATTENTION = "NEEDS_ATTENTION"
+CANCELING = "CANCELING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELED = "CANCELED"
+DELETED = "DELETED"
+RUN_STATES = (ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING, SUCCEEDED, FAILED, CANCELED, DELETED)
+TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELED, DELETED})
+ACTIVE_STATES = frozenset({ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING})
+
+# Freeform tags jobctl owns on every job it manages.
+TAG_MANAGED = "jobctl-managed"
+TAG_NAME = "jobctl-name"
+TAG_HASH = "jobctl-spec-hash"
+TAG_SUPERSEDED = "jobctl-superseded"
+PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
+JOBCTL_TAG_PREFIX = "jobctl-"
+
+# SDK attribute paths of the parts of an OCI job (see jobctl.backends.oci.mapping).
+OCI_INFRA = "job_infrastructure_configuration_details"
+OCI_LOG = "job_log_configuration_details"
+OCI_ENV = "job_environment_configuration_details"
+OCI_CONFIG = "job_configuration_details"
+
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobDefinition:
+    """A job as a backend stores it. Desired and observed use the same type; each field is a table row."""
+
+    name: str = column("metadata.name", "text", required=True, in_place=True, oci="display_name")
+    description: str | None = column("metadata.description", "text", in_place=True, oci="description")
+    labels: Mapping[str, str] = column("metadata.labels", "map", in_place=True)  # freeform tags; see tags
+    compartment_id: str | None = column("spec.compartmentId", "text", oci="compartment_id")
+    project_id: str | None = column("spec.projectId", "text", oci="project_id")
+    shape: str = column("spec.infrastructure.shape", "text", required=True, in_place=True,
+                        oci=f"{OCI_INFRA}.shape_name")
+    ocpus: float | None = column("spec.infrastructure.ocpus", "number", in_place=True,
+                                 oci=f"{OCI_INFRA}.job_shape_config_details.ocpus")
+    memory_in_gbs: float | None = column("spec.infrastructure.memoryInGBs", "number", in_place=True,
+                                         oci=f"{OCI_INFRA}.job_shape_config_details.memory_in_gbs")
+    block_storage_size_in_gbs: int = column("spec.infrastructure.blockStorageSizeInGBs", "integer", in_place=True,
+                                            default=50, oci=f"{OCI_INFRA}.block_storage_size_in_gbs")
+    subnet_id: str | None = column("spec.infrastructure.subnetId", "text", in_place=True, oci=f"{OCI_INFRA}.subnet_id")
+    log_enabled: bool = column("spec.logging.enabled", "bool", default=True, absent=False,
+                               oci=f"{OCI_LOG}.enable_logging")
+    log_group_id: str | None = column("spec.logging.logGroupId", "text", oci=f"{OCI_LOG}.log_group_id")
+    log_id: str | None = column("spec.logging.logId", "text")  # not read back while auto-creation is on
+    log_auto_create: bool = column("spec.logging.autoCreateLog", "bool", default=False,
+                                   oci=f"{OCI_LOG}.enable_auto_log_creation")
+    runtime_type: str = column("spec.runtime.type", "text", required=True)  # OCI cannot say: kept in a tag
+    # python/shell: the entry file (JOB_RUN_ENTRYPOINT); container: the image's entrypoint (a list)
+    entrypoint: str | tuple[str, ...] | None = column("spec.runtime.entrypoint", "entrypoint")
+    conda_slug: str | None = column("spec.runtime.conda.slug", "text")  # CONDA_ENV_* variables
+    conda_uri: str | None = column("spec.runtime.conda.uri", "text")
+    image: str | None = column("spec.runtime.image", "text", oci=f"{OCI_ENV}.image")
+    image_digest: str | None = column("spec.runtime.imageDigest", "text", oci=f"{OCI_ENV}.image_digest")
+    cmd: tuple[str, ...] = column("spec.runtime.cmd", "list", oci=f"{OCI_ENV}.cmd")
+    args: tuple[str, ...] = column("spec.runtime.args", "list")  # one shlex-joined string on OCI
+    env: Mapping[str, str] = column("spec.runtime.env", "map", secret_by_key=True)  # + derived variables
+    max_runtime_in_minutes: int | None = column("spec.runtime.maxRuntimeInMinutes", "integer",
+                                                oci=f"{OCI_CONFIG}.maximum_runtime_in_minutes")
+    artifact_digest: str | None = column("artifact", "text")  # computed from the source, kept in a tag
+    owner_tags: Mapping[str, str] = field(default_factory=dict)  # jobctl's own freeform tags
+
+    def __post_init__(self) -> None:
+        REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Every freeform tag: the labels and jobctl's own."""
+        return {**self.labels, **self.owner_tags}
+
+    def with_tags(self, tags: Mapping[str, str]) -> JobDefinition:
+        """This definition with every freeform tag replaced (labels and jobctl's own)."""
+        labels, owner_tags = split_tags(tags)
+        return replace(self, labels=labels, owner_tags=owner_tags)
+
+    @property
+    def container_entrypoint(self) -> tuple[str, ...]:
+        return self.entrypoint if isinstance(self.entrypoint, tuple) else ()
+
+    @property
+    def entry_file(self) -> str | None:
+        return self.entrypoint if isinstance(self.entrypoint, str) else None
+
+
+def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Freeform tags as (labels, jobctl's own)."""
+    labels = {k: v for k, v in tags.items() if not k.startswith(JOBCTL_TAG_PREFIX)}
+    return labels, {k: v for k, v in tags.items() if k.startswith(JOBCTL_TAG_PREFIX)}
+
+
+@dataclass(frozen=True)
+class JobState:
+    """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
+
+    id: str
+    name: str
+    lifecycle_state: str
+    tags: Mapping[str, str]
+    created: datetime
+    definition: JobDefinition | None = None
+    etag: str | None = None
+
+    @property
+    def managed(self) -> bool:
+        return self.tags.get(TAG_MANAGED) == "true"
+
+    @property
+    def managed_name(self) -> str | None:
+        return self.tags.get(TAG_NAME) if self.managed else None
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.tags.get(TAG_HASH)
+
+    @property
+    def superseded(self) -> bool:
+        return self.tags.get(TAG_SUPERSEDED) == "true"
+
+    @property
+    def incomplete(self) -> bool:
+        """Created, but a crash or failure stopped the artifact upload: the next apply replaces it."""
+        return (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
+
+
+@dataclass(frozen=True)
+class RunState:
+    id: str
+    job_id: str
+    name: str
+    state: str
+    created: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    exit_code: int | None = None
+    details: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    job_name: str | None = None
+
+    def __post_init__(self) -> None:
+        REDACTOR.remember_env(self.env)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: datetime
+    stream: str  # "stdout" | "stderr"
+    text: str
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Lines after a cursor. `complete`: the run is over and no line will ever follow `cursor`."""
+
+    lines: tuple[LogLine, ...]
+    cursor: str | None
+    complete: bool
