@@ -86,7 +86,8 @@ class MemoryBackend:
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
         with self._lock:
             return [replace(j, definition=None) for j in self.jobs.values()
-                    if compartment_id in (None, j.definition and j.definition.compartment_id)]
+                    if compartment_id in (None, j.definition and j.definition.compartment_id)
+                    and project_id in (None, j.definition and j.definition.project_id)]
 
     def get_job(self, *, job_id: str) -> JobState:
         with self._lock:

@@ -52,7 +52,8 @@ def column(
     kind: how its value is read and shown; `list` values are tuples, `map` values dicts of text.
     in_place: OCI's Update*Details accepts it; any other change replaces the resource.
     default: its value when the spec leaves it out; absent: when the spec leaves out its whole parent
-        object (`logging.enabled` is true inside a `logging` block, false without one).
+        object (`logging.enabled` is true inside a `logging` block, false without one), which is
+        also the default of the attribute.
     oci: its attribute path in the SDK models (`job_infrastructure_configuration_details.shape_name`),
         mapped both ways by the OCI backend; None: mapped by hand there (derived env, tags).
     required: every resource has it (no default; the class must be `kw_only`).
@@ -66,7 +67,7 @@ def column(
         return dataclasses.field(metadata=meta)
     if kind == "map":
         return dataclasses.field(default_factory=dict, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+    return dataclasses.field(default=default if absent is _UNSET else absent, metadata=meta)
 
 
 def rows(resource: type[Any]) -> tuple[Row, ...]:
@@ -129,13 +130,9 @@ def updated_in_place(current: Any, wanted: Any) -> Any:
 
 
 def canonical(resource: Any) -> dict[str, Any]:
-    """The fields that differ from their defaults, by attribute (for hashes that survive new fields)."""
-    out = {}
-    for row in rows(type(resource)):
-        current = value(resource, row)
-        if current != row.default and not (row.kind == "list" and current == []):
-            out[row.attr] = current
-    return out
+    """The fields that differ from what saying nothing means, by attribute (hashes that survive new fields)."""
+    return {row.attr: value(resource, row) for row in rows(type(resource))
+            if not _same(value(resource, row), row.absent)}
 
 
 def decode(resource: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,19 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str) -> Iterator[str]:
+def _change(path: str) -> str:
+    """How a plan changes an existing job when this field changes, from the field table."""
+    from jobctl.model.job import JobDefinition
+    from jobctl.model.table import rows
+
+    for row in rows(JobDefinition):
+        if row.path == path:
+            where = f" (OCI `{row.oci}`)" if row.oci else ""
+            return ("in place" if row.in_place else "replaces the job") + where
+    return ""
+
+
+def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str, job: bool) -> Iterator[str]:
     required = set(node.get("required", []))
     for name, prop in node.get("properties", {}).items():
         target = _resolve(schema, prop)
@@ -62,8 +74,9 @@ def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str) -> Iterator
         examples = prop.get("examples") or target.get("examples") or []
         example = f"`{json.dumps(examples[0])}`" if examples else ""
         default = f" Default: `{json.dumps(target['default'])}`." if "default" in target else ""
+        change = _change(prefix + name) if job else ""
         yield (f"| `{prefix}{name}` | {'yes' if name in required else ''} | {_cell(_type(prop, schema))} | "
-               f"{_cell(description)}{default} | {_cell(example)} |")
+               f"{_cell(description)}{default} | {_cell(example)} | {change} |")
 
 
 def render() -> str:
@@ -73,6 +86,8 @@ def render() -> str:
         "",
         "Generated from `schemas/jobctl-v1.schema.json` by `python -m jobctl.spec.reference`; do not edit.",
         "Values may use `${VAR}` / `${VAR:-default}` (from the environment); `$$` is a literal `$`.",
+        "\"On change\" says what `apply` does to an existing job when the field changes (from the field",
+        "table in `jobctl/model/job.py`): OCI updates it in place, or the job is replaced by a new one.",
         "",
     ]
     for title, definition, prefix in _SECTIONS:
@@ -81,8 +96,8 @@ def render() -> str:
         else:
             node = schema["$defs"][definition]
         lines += [f"## {title}", "", node.get("description", ""), "",
-                  "| field | required | type | description | example |", "|---|---|---|---|---|"]
-        lines += list(_rows(schema, node, prefix))
+                  "| field | required | type | description | example | on change |", "|---|---|---|---|---|---|"]
+        lines += list(_rows(schema, node, prefix, not title.startswith("Workflow")))
         lines.append("")
     lines += [
         "## Rules across fields",

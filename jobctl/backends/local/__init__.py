@@ -40,7 +40,11 @@ class LocalBackend:
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
-        rows = self.store.query("SELECT * FROM jobs ORDER BY created")
+        rows = self.store.query(
+            "SELECT * FROM jobs WHERE (? IS NULL OR json_extract(definition, '$.compartment_id') = ?) "
+            "AND (? IS NULL OR json_extract(definition, '$.project_id') = ?) ORDER BY created",
+            (compartment_id, compartment_id, project_id, project_id),
+        )
         return [Store.job_from_row(row, with_definition=False) for row in rows]
 
     def get_job(self, *, job_id: str) -> JobState:

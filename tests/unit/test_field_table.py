@@ -1,0 +1,95 @@
+"""The field table against its sources of truth: the OCI SDK's models, the spec schema, stored state."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+from oci.data_science import models
+
+from jobctl.backends.local.store import Store
+from jobctl.model.job import JobDefinition
+from jobctl.model.table import from_document, rows, to_document
+from jobctl.spec.schema import load_schema
+from tests.contract.test_field_table import CONTAINER, PYTHON
+
+
+def sdk_type(class_name: str, path: str) -> str:
+    """The swagger type at an attribute path; subtypes of polymorphic models are searched too."""
+    *parents, leaf = path.split(".")
+    candidates = [class_name]
+    for part in [*parents, leaf]:
+        found = []
+        for name in candidates:
+            cls = getattr(models, name)
+            subtypes = [c for c in vars(models).values() if isinstance(c, type) and issubclass(c, cls)]
+            found += [c().swagger_types[part] for c in subtypes if part in c().swagger_types]
+        assert found, f"{class_name}.{path}: no SDK model has {part!r}"
+        candidates = found
+    return candidates[0]
+
+
+@pytest.mark.parametrize("row", [r for r in rows(JobDefinition) if r.oci], ids=lambda r: r.attr)
+def test_each_sdk_path_exists_on_the_job_and_its_create_details(row: object) -> None:
+    assert sdk_type("Job", row.oci) == sdk_type("CreateJobDetails", row.oci)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("row", [r for r in rows(JobDefinition) if r.oci], ids=lambda r: r.attr)
+def test_a_field_is_in_place_exactly_when_update_job_details_carries_it(row: object) -> None:
+    top = row.oci.split(".")[0]  # type: ignore[attr-defined]
+    assert (top in models.UpdateJobDetails().swagger_types) is row.in_place  # type: ignore[attr-defined]
+
+
+def test_each_spec_path_is_in_the_schema() -> None:
+    schema = load_schema()
+    for row in rows(JobDefinition):
+        if not row.in_spec:
+            continue
+        node = {"properties": {"metadata": schema["$defs"]["metadata"], "spec": schema["$defs"]["jobSpec"]}}
+        for part in row.parts:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+            assert part in node.get("properties", {}), f"{row.path}: schema has no {part!r}"
+            node = node["properties"][part]
+
+
+@pytest.mark.parametrize("definition", [PYTHON, CONTAINER, JobDefinition(name="min", shape="S", runtime_type="python")],
+                         ids=["python", "container", "minimal"])
+def test_a_definition_reads_back_from_the_document_written_for_it(definition: JobDefinition) -> None:
+    document = to_document(definition)
+    assert JobDefinition(**from_document(JobDefinition, document)) == definition
+
+
+def test_the_document_leaves_out_defaults_and_blocks_that_change_nothing() -> None:
+    document = to_document(JobDefinition(name="min", shape="S", runtime_type="python", entrypoint="main.py"))
+    assert document == {"metadata": {"name": "min"}, "spec": {"infrastructure": {"shape": "S"},
+                                                              "runtime": {"type": "python", "entrypoint": "main.py"}}}
+    logged = to_document(JobDefinition(name="min", shape="S", runtime_type="python", log_enabled=True))
+    assert logged["spec"]["logging"] == {"enabled": True}
+
+
+def test_a_definition_stored_before_the_table_is_read_as_it_was(tmp_path: Path) -> None:
+    old = asdict(CONTAINER)
+    old.pop("labels")
+    old.pop("owner_tags")
+    old["tags"] = {"team": "ml", "jobctl-managed": "true"}
+    old["container_entrypoint"] = list(old.pop("entrypoint"))
+    old["entrypoint"] = None
+    definition = Store.definition_from_json(json.dumps(old))
+    assert definition == replace(CONTAINER, owner_tags={"jobctl-managed": "true"})
+    assert Store.definition_from_json(Store.encode_definition(definition)) == definition
+
+
+def test_output_docs_name_every_field_of_a_json_definition() -> None:
+    from jobctl.model.table import shown_tree
+
+    text = (Path(__file__).parents[2] / "docs" / "output.md").read_text()
+    paragraph = text[text.index("a `definition`"):text.index("**Run**")]
+    documented = set(re.findall(r"`([A-Za-z]+)`", paragraph)) - {"definition", "spec.", "metadata."}
+
+    def keys(tree: dict[str, object]) -> set[str]:
+        return {k for key, v in tree.items() for k in ({key} | (keys(v) if isinstance(v, dict) and v else set()))}
+
+    assert documented == keys(shown_tree(PYTHON)) - {"MODEL", "SEED", "team"}
