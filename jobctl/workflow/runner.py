@@ -19,7 +19,7 @@ from typing import Any
 from jobctl.backends.base import Backend
 from jobctl.engine import follow_logs, resolve_job, worst_exit_code
 from jobctl.errors import ExitCode, UsageError, WaitTimeoutError
-from jobctl.model.job import SUCCEEDED, JobState, LogLine, RunState
+from jobctl.model.job import ACCEPTED, SUCCEEDED, JobState, LogLine, RunState
 from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Step, Workflow
@@ -202,8 +202,11 @@ class WorkflowRunner:
             job_id=job.id, name=name[:255], env={**job.definition.env, **overrides},
             args=launch.args if launch.args is not None else job.definition.args, retry_token=token,
         )
-        entry = {"key": key, "id": run.id, "name": run.name, "state": run.state, "exitCode": None,
-                 "details": None, "env": dict(run.env), "outputs": None}
+        # The run may be over already (it can end before start_run returns; a retry token may find one
+        # that ended). Its end is recorded by _wait/_follow, which read its exit code, outputs and log
+        # only for runs not yet recorded as ended: so it is entered as not ended.
+        entry = {"key": key, "id": run.id, "name": run.name, "state": ACCEPTED if run.terminal else run.state,
+                 "exitCode": None, "details": None, "env": dict(run.env), "outputs": None}
         record["runs"].append(entry)
         self.save()
         self.event(f"{step.name}: started {run.name} ({run.id})")

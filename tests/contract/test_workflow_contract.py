@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from jobctl.backends.base import Backend
 from jobctl.errors import ExitCode
+from jobctl.model.job import RunState
 from jobctl.spec.model import Origin
 from jobctl.workflow.model import workflow_from_document
 from jobctl.workflow.runner import WorkflowRunner
@@ -56,3 +62,48 @@ def test_a_workflow_selects_the_best_run_and_passes_it_on(harness: Harness, tmp_
                        if (namespace, bucket) == ("contractns", "contract-state"))
         assert "jobctl/pick/state.json" in names
         assert sum(name.endswith("/outputs.json") for name in names) == 3  # the three tune runs reported
+
+
+class _SlowLauncher:
+    """The backend, with start_run returning only once the run is over: the launcher descheduled
+    under load (a 2-core machine running another suite) while the run starts, runs and ends."""
+
+    def __init__(self, backend: Backend, timeout: float) -> None:
+        self._backend = backend
+        self._timeout = timeout
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._backend, name)
+
+    def start_run(self, **kwargs: Any) -> RunState:
+        run = self._backend.start_run(**kwargs)
+        deadline = time.monotonic() + self._timeout
+        while not run.terminal:
+            assert time.monotonic() < deadline, f"run {run.id} never ended"
+            time.sleep(0.02)
+            run = self._backend.get_run(run_id=run.id)
+        return run
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_run_over_before_start_run_returns_is_recorded_and_followed(
+    harness: Harness, tmp_path: Path, follow: bool,
+) -> None:
+    apply(harness.backend, write_spec(tmp_path))
+    backend = _SlowLauncher(harness.backend, harness.timeout)
+    store = harness.backend.workflow_store(STATE)
+    events: list[str] = []
+    lines: list[tuple[str, str, str]] = []
+    runner = WorkflowRunner(backend, store, flow(), env={}, on_event=events.append,  # type: ignore[arg-type]
+                            sleep=lambda _: None,
+                            on_log=(lambda step, run, line: lines.append((step, run, line.text))) if follow else None)
+    runner.prepare(restart=False)
+    assert runner.run() == ExitCode.OK, events
+    tune = runner.state["steps"]["tune"]
+    assert [r["outputs"]["metrics"]["score"] for r in tune["runs"]] == [1.0, 3.0, 2.0]  # each run's outputs read
+    assert [r["exitCode"] for r in tune["runs"]] == [0, 0, 0]
+    assert next(r for r in tune["runs"] if r["id"] == tune["best"])["env"]["METRIC_SCORE"] == "3"
+    for entry in tune["runs"]:
+        assert f"tune: {entry['name']} SUCCEEDED" in events
+        if follow:  # and each run's whole log streamed, once
+            assert lines.count(("tune", entry["name"], "MODEL=base")) == 1
