@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from jobctl.errors import ConfigError
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.backends.settings import Settings
     from jobctl.model.job import JobDefinition, JobState, LogBatch, RunState
     from jobctl.workflow.state import StateStore
 
@@ -23,6 +24,7 @@ class Backend(Protocol):
     """Where jobs and runs live. Implementations: local (SQLite + processes), oci, memory."""
 
     name: str
+    poll_interval: float  # seconds between polls of a run's state; 0: the backend needs no waiting
 
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]: ...
 
@@ -59,6 +61,10 @@ class Backend(Protocol):
         """The last `lines` lines, with a cursor to follow from."""
         ...
 
+    def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
+        """Every line logged so far, as text (the fast path of a plain `jobctl logs` into a pipe)."""
+        ...
+
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         """What a finished run reported in its outputs.json (see jobctl.outputs), or None."""
         ...
@@ -72,9 +78,20 @@ class Backend(Protocol):
         ...
 
 
-BackendFactory = Callable[[Any], Backend]
+def copy_log_text(backend: Backend, run_id: str, out: BinaryIO) -> None:
+    """copy_log_text for a backend with no faster way: page through read_logs."""
+    cursor: str | None = None
+    while True:
+        batch = backend.read_logs(run_id=run_id, cursor=cursor)
+        if not batch.lines:
+            return
+        out.write("".join(line.text + "\n" for line in batch.lines).encode())
+        cursor = batch.cursor
 
-# name -> "module:function"; the function takes the AppContext-like settings object.
+
+BackendFactory = Callable[["Settings"], Backend]
+
+# name -> "module:function"; the function takes the typed settings the CLI built.
 REGISTRY: dict[str, str] = {
     "local": "jobctl.backends.local:create",
     "memory": "jobctl.backends.memory:create",
@@ -82,7 +99,7 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def create_backend(name: str, settings: Any) -> Backend:
+def create_backend(name: str, settings: Settings) -> Backend:
     """Instantiate a backend by its registered name."""
     target = REGISTRY.get(name)
     if target is None:

@@ -14,8 +14,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from jobctl.backends.base import Backend, copy_log_text
+from jobctl.backends.settings import Settings
 from jobctl.errors import ConflictError, NotFoundError
 from jobctl.model.job import (
     ACCEPTED,
@@ -194,6 +196,9 @@ class MemoryBackend:
             complete = run.state.terminal and end == len(run.lines)
             return LogBatch(tuple(run.lines[start:end]), str(end), complete)
 
+    def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
+        copy_log_text(self, run_id, out)
+
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         self.get_job(job_id=job_id)
         artifact = self.artifacts.get(job_id)
@@ -222,7 +227,6 @@ class MemoryBackend:
 _SHARED: dict[str, MemoryBackend] = {}
 
 
-def create(settings: Any) -> MemoryBackend:
-    """One backend per JOBCTL_HOME in this process, so consecutive in-process commands share state."""
-    key = str(getattr(settings, "environ", {}).get("JOBCTL_HOME", ""))
-    return _SHARED.setdefault(key, MemoryBackend())
+def create(settings: Settings) -> Backend:  # mypy checks that MemoryBackend is a Backend
+    """One backend per local home in this process, so consecutive in-process commands share state."""
+    return _SHARED.setdefault(str(settings.local.home), MemoryBackend())

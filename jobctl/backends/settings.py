@@ -1,8 +1,14 @@
-"""Settings for reaching OCI, as the CLI collects them (kept import-light for start-up)."""
+"""Typed settings of each backend, built once by the CLI from its options and environment.
+
+Backends read no environment variables themselves (kept import-light for start-up)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_KEEP_WORKDIRS = 5  # run directories kept per job by the local backend
+BUSY_TIMEOUT_SECONDS = 30.0  # how long the local backend waits for another process's database write
 
 
 @dataclass(frozen=True)
@@ -11,9 +17,29 @@ class OciSettings:
 
     profile: str | None = None
     config_file: str | None = None
+    sdk_config_file: str | None = None  # $OCI_CONFIG_FILE: used when neither default config file exists
     auth: str | None = None
     region: str | None = None
     endpoint: str | None = None  # one base URL for every OCI service, e.g. a local fake
     compartment_id: str | None = None  # scope for listings when no spec gives one
     project_id: str | None = None
     fast_retries: bool = False  # tests: retry in milliseconds instead of seconds
+    poll_interval: float = 2.0  # seconds between polls of a run's state
+    log_settle: float = 10.0  # seconds to keep reading a run's log after it ended (OCI Logging lags)
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Where the local backend keeps its state, and how it treats it."""
+
+    home: Path
+    keep_workdirs: int = DEFAULT_KEEP_WORKDIRS
+    busy_timeout: float = BUSY_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a backend factory is given."""
+
+    local: LocalSettings
+    oci: OciSettings = field(default_factory=OciSettings)

@@ -59,7 +59,7 @@ def apply_specs(
     show_secrets: bool, output: str | None,
 ) -> None:
     """The body of `apply` (and of `adopt`, which is apply --adopt)."""
-    from jobctl.engine import AppliedChange, apply_plan
+    from jobctl.engine.apply import AppliedChange, apply_plan
 
     app.show_secrets = show_secrets
     fmt = app.output_format(output)

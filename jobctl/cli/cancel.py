@@ -9,7 +9,6 @@ from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
 from jobctl.errors import UsageError
-from jobctl.model.job import ACTIVE_STATES
 from jobctl.render.machine import dumps, envelope, run_dict
 
 
@@ -30,14 +29,12 @@ def command(
       jobctl cancel run-mf3k2a1b
       jobctl cancel --job tune-models --wait
     """
-    from jobctl.engine import cancel_runs, resolve_job, resolve_run
+    from jobctl.engine.runs import cancel_runs, cancel_targets, raise_for_failures
 
     if not runs and not job:
         raise UsageError("name the runs to cancel, or --job JOB")
     backend = app.backend()
-    targets = [resolve_run(backend, ref) for ref in runs]
-    if job:
-        targets += backend.list_runs(job_id=resolve_job(backend, job).id, states=ACTIVE_STATES)
+    targets = cancel_targets(backend, runs, job)
     fmt = app.output_format(output)
     if not targets:
         app.info("no active runs")
@@ -47,10 +44,7 @@ def command(
     canceled, failed = cancel_runs(backend, targets, on_canceled=lambda r: app.info(f"{r.name} ({r.id}): {r.state}"))
     for run, error in failed:
         app.info(f"{run.name} ({run.id}): not canceled: {error.message}")
-    if failed:
-        first = failed[0][1]
-        raise type(first)(f"{len(failed)} of {len(targets)} run(s) could not be canceled; the others were",
-                          hint=first.hint)
+    raise_for_failures(failed, len(targets))
     if wait:
         wait_runs(app, canceled, timeout=timeout, fmt=fmt)
     if fmt != "table":

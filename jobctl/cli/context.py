@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from jobctl.backends.base import Backend
-    from jobctl.backends.settings import OciSettings
+    from jobctl.backends.settings import Settings
     from jobctl.render.human import Printer
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
@@ -31,19 +31,32 @@ class AppContext:
     show_secrets: bool = False
     _backend: Backend | None = None
 
-    @property
-    def oci(self) -> OciSettings:
-        """How to reach OCI (built on demand: most commands never need it)."""
-        from jobctl.backends.settings import OciSettings
+    def settings(self) -> Settings:
+        """Every backend's typed settings, from the options and the environment: the one place that
+        reads the JOBCTL_* variables backends obey (the README documents them)."""
+        from jobctl.backends.local.store import default_home
+        from jobctl.backends.settings import DEFAULT_KEEP_WORKDIRS, LocalSettings, OciSettings, Settings
 
-        return OciSettings(**self.oci_options)
+        env = self.environ
+        local = LocalSettings(
+            home=default_home(env),
+            keep_workdirs=int(_number(env, "JOBCTL_KEEP_WORKDIRS", DEFAULT_KEEP_WORKDIRS, whole=True)),
+            busy_timeout=_number(env, "JOBCTL_DB_BUSY_TIMEOUT", LocalSettings.busy_timeout),
+        )
+        oci = OciSettings(
+            **self.oci_options, sdk_config_file=env.get("OCI_CONFIG_FILE") or None,
+            fast_retries=env.get("JOBCTL_OCI_RETRY") == "fast",
+            poll_interval=_number(env, "JOBCTL_OCI_POLL_SECONDS", OciSettings.poll_interval),
+            log_settle=_number(env, "JOBCTL_OCI_LOG_SETTLE", OciSettings.log_settle),
+        )
+        return Settings(local, oci)
 
     def backend(self) -> Backend:
         """The selected backend, created on first use."""
         if self._backend is None:
             from jobctl.backends.base import create_backend
 
-            self._backend = create_backend(self.backend_name, self)
+            self._backend = create_backend(self.backend_name, self.settings())
         return self._backend
 
     def printer(self, err: bool = False) -> Printer:
@@ -66,6 +79,23 @@ class AppContext:
     def interactive(self) -> bool:
         """Rich rendering only for a person at a terminal."""
         return self.color and _isatty(self.stdout)
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:
+    """A non-negative number from the environment, or a usage error naming the variable."""
+    from jobctl.errors import UsageError
+
+    text = environ.get(name, "")
+    if not text:
+        return default
+    try:
+        value = float(text) if not whole else int(text) if text.isdigit() and len(text) < 7 else -1.0
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        kind = "a whole number of runs" if whole else "a number of seconds"
+        raise UsageError(f"{name} must be {kind}, not {text!r}")
+    return value
 
 
 def _isatty(stream: TextIO) -> bool:

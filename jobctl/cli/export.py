@@ -37,7 +37,7 @@ def command(
       jobctl --backend oci export --all -d exported/
       jobctl apply exported/hello --adopt
     """
-    from jobctl.engine import resolve_job
+    from jobctl.engine.resolve import resolve_job
     from jobctl.export import export_job
 
     if not jobs and not every:

@@ -25,7 +25,7 @@ def command(app: AppContext, *, ref: str, show_secrets: bool, output: str | None
       jobctl get hello
       jobctl get run-mf3k2a1b -o json
     """
-    from jobctl.engine import resolve_job, resolve_run
+    from jobctl.engine.resolve import resolve_job, resolve_run
 
     backend = app.backend()
     fmt = app.output_format(output)

@@ -33,7 +33,7 @@ def _since(text: str | None) -> datetime | None:
 
 
 def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: str | None) -> RunState:
-    from jobctl.engine import latest_run, resolve_run
+    from jobctl.engine.resolve import latest_run, resolve_run
 
     backend = app.backend()
     if run:
@@ -86,11 +86,10 @@ def command(
     target = _target_run(app, run, job, spec_file)
     cutoff = _since(since)
     backend = app.backend()
-    copy_text = getattr(backend, "copy_log_text", None)
     plain = fmt == "table" and not (follow or tail is not None or since or timestamps or stream)
-    if plain and copy_text is not None and not _isatty(app.stdout) and hasattr(app.stdout, "buffer"):
+    if plain and not _isatty(app.stdout) and hasattr(app.stdout, "buffer"):
         app.stdout.flush()
-        copy_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
+        backend.copy_log_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
         app.stdout.buffer.flush()
         return
     cursor: str | None = None

@@ -19,7 +19,7 @@ adopt_option = click.option(
 
 def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, adopt: bool = False) -> Plan:
     """Load and validate the specs, build artifacts, and diff against the backend."""
-    from jobctl.engine import build_plan
+    from jobctl.engine.apply import build_plan
     from jobctl.plan.desired import desired_job
     from jobctl.spec.load import load_specs
 

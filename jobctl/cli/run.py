@@ -49,7 +49,7 @@ def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
 
 def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) -> JobState:
     """JOB by name/id, else the single job in -f SPEC (default ./job.yaml), which must be applied."""
-    from jobctl.engine import resolve_job
+    from jobctl.engine.resolve import resolve_job
 
     backend = app.backend()
     if job_ref and not spec_file:
@@ -133,7 +133,8 @@ def command(
       jobctl run train --wait --idempotency-key "$CI_PIPELINE_ID" --cancel-on-interrupt
       jobctl run sweep --matrix LR=1e-1,1e-2,1e-3 --matrix SEED=$(seq -s, 1 50) --yes
     """
-    from jobctl.engine import parse_assignments, plan_runs, start_runs
+    from jobctl.cli.assignments import parse_assignments, parse_matrix
+    from jobctl.engine.runs import plan_runs, start_runs
 
     app.show_secrets = show_secrets
     fmt = app.output_format(output)
@@ -146,7 +147,7 @@ def command(
     overrides = parse_assignments(env, "--env")
     target = job_from_scope(app, job, spec_file)
     requests = plan_runs(
-        target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=matrix,
+        target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=parse_matrix(matrix),
         name=name, idempotency_key=idempotency_key,
     )
 

@@ -35,7 +35,7 @@ def command(
     backend = app.backend()
     job_id = None
     if job:
-        from jobctl.engine import resolve_job
+        from jobctl.engine.resolve import resolve_job
 
         job_id = resolve_job(backend, job).id
     runs = backend.list_runs(job_id=job_id, states=[s.upper() for s in states] or None, limit=limit)

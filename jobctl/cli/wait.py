@@ -25,7 +25,7 @@ def command(app: AppContext, *, runs: tuple[str, ...], timeout: float | None, ou
       jobctl wait run-mf3k2a1b
       jobctl wait $(jobctl run tune-models --matrix MODEL=xgb,rf) --timeout 2h
     """
-    from jobctl.engine import resolve_run
+    from jobctl.engine.resolve import resolve_run
 
     backend = app.backend()
     resolved = [resolve_run(backend, ref) for ref in runs]

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.engine import follow_logs, wait_for_runs, worst_exit_code
+from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.errors import ExitCode
 from jobctl.model.job import RunState
 from jobctl.render.human import duration, format_log, print_runs, state_style

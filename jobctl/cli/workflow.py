@@ -55,7 +55,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
       jobctl workflow run flow.yaml --env DATASET=2024-q4 --restart
       jobctl workflow run flow.yaml --follow
     """
-    from jobctl.engine import parse_assignments
+    from jobctl.cli.assignments import parse_assignments
     from jobctl.render.human import format_log
     from jobctl.workflow.runner import WorkflowRunner
 

@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jobctl.backends.base import Backend
-from jobctl.engine import follow_logs, resolve_job, worst_exit_code
+from jobctl.engine.follow import follow_logs, worst_exit_code
+from jobctl.engine.resolve import resolve_job
 from jobctl.errors import ExitCode, UsageError, WaitTimeoutError
 from jobctl.model.job import ACCEPTED, SUCCEEDED, JobState, LogLine, RunState
 from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
@@ -216,7 +217,7 @@ class WorkflowRunner:
         """Poll until every run is terminal (recording each change); False if the step timed out."""
         if self.on_log is not None:
             return self._follow(step, runs, deadline)
-        interval = max(float(getattr(self.backend, "poll_interval", 1.0)), 0.05)
+        interval = max(self.backend.poll_interval, 0.05)
         while True:
             pending = [r for r in runs if r["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")]
             for entry in pending:

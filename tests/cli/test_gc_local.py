@@ -112,3 +112,20 @@ def test_gc_is_for_the_local_backend_only(jobctl: Run) -> None:
     result = jobctl("--backend", "memory", "gc")
     assert result.exit_code == 2
     assert "local backend" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("JOBCTL_KEEP_WORKDIRS", "two", "a whole number of runs"),
+    ("JOBCTL_KEEP_WORKDIRS", "-1", "a whole number of runs"),
+    ("JOBCTL_DB_BUSY_TIMEOUT", "nan", "a number of seconds"),
+    ("JOBCTL_OCI_POLL_SECONDS", "fast", "a number of seconds"),
+    ("JOBCTL_OCI_LOG_SETTLE", "-3", "a number of seconds"),
+])
+def test_a_bad_setting_in_the_environment_is_a_usage_error_naming_it(  # noqa: PLR0917 - parametrized
+    jobctl: Run, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = jobctl("jobs")
+    assert result.exit_code == 2
+    assert f"{name} must be {says}, not {value!r}" in result.stderr
+    assert "Traceback" not in result.stderr

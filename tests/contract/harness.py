@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobctl.backends.base import Backend
-from jobctl.engine import follow_logs
+from jobctl.engine.follow import follow_logs
 from jobctl.errors import NotFoundError
 
 

@@ -10,16 +10,11 @@ from pathlib import Path
 import pytest
 
 from jobctl.backends.base import Backend
-from jobctl.engine import (
-    apply_plan,
-    build_plan,
-    follow_logs,
-    plan_runs,
-    resolve_job,
-    start_runs,
-    wait_for_runs,
-    worst_exit_code,
-)
+from jobctl.cli.assignments import parse_matrix
+from jobctl.engine.apply import apply_plan, build_plan
+from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
+from jobctl.engine.resolve import resolve_job
+from jobctl.engine.runs import plan_runs, start_runs
 from jobctl.errors import ConflictError, ExitCode, NotFoundError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, FAILED, SUCCEEDED
 from jobctl.plan.desired import DesiredJob, desired_job
@@ -147,7 +142,7 @@ def test_run_with_overrides_succeeds_and_logs_show_them(harness: Harness, tmp_pa
 def test_matrix_fan_out_starts_one_run_per_value(harness: Harness, tmp_path: Path) -> None:
     apply(harness.backend, write_spec(tmp_path))
     job = resolve_job(harness.backend, "contract")
-    requests = plan_runs(job, env={}, args=None, matrix=["MODEL=xgb,rf,lgbm"])
+    requests = plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=xgb,rf,lgbm"]))
     runs = start_runs(harness.backend, job, requests, max_parallel=3)
     assert len({r.id for r in runs}) == 3
     final = wait_for_runs(harness.backend, [r.id for r in runs], timeout=harness.timeout)

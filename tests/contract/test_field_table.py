@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from jobctl.engine import apply_plan, build_plan
+from jobctl.engine.apply import apply_plan, build_plan
 from jobctl.model.job import JobDefinition
 from jobctl.model.table import flatten, row_for, rows
 from jobctl.plan.desired import DesiredJob, desired_job

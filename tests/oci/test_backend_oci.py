@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jobctl.engine import follow_logs, plan_runs, resolve_job, start_runs
+from jobctl.engine.follow import follow_logs
+from jobctl.engine.resolve import resolve_job
+from jobctl.engine.runs import plan_runs, start_runs
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, run_jobctl, use_fake_oci
 from tests.contract.conftest import oci_backend

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.backends.local import LocalBackend
-from jobctl.engine import apply_plan, build_plan
+from jobctl.engine.apply import apply_plan, build_plan
 from jobctl.errors import ConflictError
 from jobctl.plan.desired import desired_job
 from jobctl.spec.load import load_specs

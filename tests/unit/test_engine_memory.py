@@ -14,18 +14,10 @@ from typing import Any
 import pytest
 
 from jobctl.backends.memory import MemoryBackend
-from jobctl.engine import (
-    apply_plan,
-    build_plan,
-    follow_logs,
-    parse_assignments,
-    parse_matrix,
-    plan_runs,
-    retry_token,
-    start_runs,
-    wait_for_runs,
-    worst_exit_code,
-)
+from jobctl.cli.assignments import parse_assignments, parse_matrix
+from jobctl.engine.apply import apply_plan, build_plan, retry_token
+from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
+from jobctl.engine.runs import plan_runs, start_runs
 from jobctl.errors import ConflictError, ExitCode, UsageError, WaitTimeoutError
 from jobctl.model.job import (
     CANCELED,
@@ -393,19 +385,21 @@ def test_plan_runs_args_replace_and_append(job: JobState) -> None:
 
 
 def test_plan_runs_matrix_names_and_env(job: JobState) -> None:
-    requests = plan_runs(job, env={"GREETING": "yo"}, args=None, matrix=["MODEL=xgb,rf"], name="tune", now=NOW)
+    requests = plan_runs(job, env={"GREETING": "yo"}, args=None, matrix=parse_matrix(["MODEL=xgb,rf"]), name="tune",
+                         now=NOW)
     assert [r.name for r in requests] == ["tune-xgb", "tune-rf"]
     assert [dict(r.env) for r in requests] == [
         {"MODEL": "xgb", "GREETING": "yo"}, {"MODEL": "rf", "GREETING": "yo"},
     ]
-    assert len({r.name for r in plan_runs(job, env={}, args=None, matrix=["A=1,2", "B=x,y"], now=NOW)}) == 4
+    combos = parse_matrix(["A=1,2", "B=x,y"])
+    assert len({r.name for r in plan_runs(job, env={}, args=None, matrix=combos, now=NOW)}) == 4
 
 
 def test_plan_runs_idempotency_tokens_are_stable_and_distinct_per_combination(job: JobState) -> None:
-    first = plan_runs(job, env={}, args=None, matrix=["MODEL=xgb,rf"], idempotency_key="ci-1", now=NOW)
-    again = plan_runs(job, env={}, args=None, matrix=["MODEL=xgb,rf"], idempotency_key="ci-1",
+    first = plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=xgb,rf"]), idempotency_key="ci-1", now=NOW)
+    again = plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=xgb,rf"]), idempotency_key="ci-1",
                       now=datetime(2027, 1, 1, tzinfo=timezone.utc))
-    other = plan_runs(job, env={}, args=None, matrix=["MODEL=xgb,rf"], idempotency_key="ci-2", now=NOW)
+    other = plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=xgb,rf"]), idempotency_key="ci-2", now=NOW)
     tokens = [r.retry_token for r in first]
     assert all(tokens)
     assert len(set(tokens)) == 2
@@ -417,9 +411,10 @@ def test_start_runs_with_an_idempotency_key_twice_starts_each_run_once() -> None
     backend = MemoryBackend()
     applied(backend, want())
     job = only_job(backend)
-    requests = plan_runs(job, env={}, args=None, matrix=["MODEL=a,b,c"], idempotency_key="k")
+    requests = plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=a,b,c"]), idempotency_key="k")
     first = start_runs(backend, job, requests)
-    second = start_runs(backend, job, plan_runs(job, env={}, args=None, matrix=["MODEL=a,b,c"], idempotency_key="k"))
+    again = plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=a,b,c"]), idempotency_key="k")
+    second = start_runs(backend, job, again)
     assert [r.id for r in first] == [r.id for r in second]
     assert len(backend.list_runs(job_id=job.id)) == 3
 
@@ -449,7 +444,7 @@ def test_start_runs_bounds_concurrency_and_keeps_request_order() -> None:
     backend = SlowStartBackend()
     applied(backend, want())
     job = only_job(backend)
-    requests = plan_runs(job, env={}, args=None, matrix=[f"N={','.join(str(i) for i in range(12))}"])
+    requests = plan_runs(job, env={}, args=None, matrix=parse_matrix([f"N={','.join(str(i) for i in range(12))}"]))
     seen: list[str] = []
     runs = start_runs(backend, job, requests, max_parallel=3, on_started=lambda r: seen.append(r.id))
     assert [r.env["N"] for r in runs] == [str(i) for i in range(12)]
@@ -476,7 +471,7 @@ def test_an_interrupt_during_start_runs_lets_the_starts_under_way_finish_and_beg
     backend = GatedStartBackend()
     applied(backend, want())
     job = only_job(backend)
-    requests = plan_runs(job, env={}, args=None, matrix=[f"N={','.join(str(i) for i in range(10))}"])
+    requests = plan_runs(job, env={}, args=None, matrix=parse_matrix([f"N={','.join(str(i) for i in range(10))}"]))
     seen: list[str] = []
 
     main = threading.main_thread().ident

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from jobctl import log
+from jobctl.backends.base import Backend
 from jobctl.backends.local import gc, logfile, outcome, procs
-from jobctl.backends.local.store import Store, default_home, new_id, run_dir, to_time
-from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
+from jobctl.backends.local.store import Store, new_id, run_dir, to_time
+from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
+from jobctl.errors import ConflictError, JobctlError, NotFoundError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
 from jobctl.model.table import updated_in_place
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
@@ -33,9 +35,10 @@ class LocalBackend:
     name = "local"
     poll_interval = 0.05
 
-    def __init__(self, home: Path, *, keep_workdirs: int = gc.DEFAULT_KEEP_WORKDIRS) -> None:
+    def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,
+                 busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.home = home
-        self.store = Store(home)
+        self.store = Store(home, busy_timeout)
         self.keep_workdirs = keep_workdirs
 
     # --- jobs -----------------------------------------------------------------------------------
@@ -169,7 +172,8 @@ class LocalBackend:
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             with (directory / "supervisor.log").open("ab") as supervisor_log:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "jobctl.backends.local.supervisor", str(self.home), run_id],
+                    [sys.executable, "-m", "jobctl.backends.local.supervisor", str(self.home), run_id,
+                     str(self.store.busy_timeout)],
                     stdin=subprocess.DEVNULL, stdout=supervisor_log, stderr=supervisor_log,
                     start_new_session=True, pass_fds=(lock_fd,), close_fds=True,
                 )
@@ -360,9 +364,6 @@ def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
     return data
 
 
-def create(settings: Any) -> LocalBackend:
-    environ = getattr(settings, "environ", os.environ)
-    keep = environ.get("JOBCTL_KEEP_WORKDIRS", "")
-    if keep and not (keep.isdigit() and len(keep) < 7):
-        raise UsageError(f"JOBCTL_KEEP_WORKDIRS must be a whole number of runs, not {keep!r}")
-    return LocalBackend(default_home(environ), keep_workdirs=int(keep) if keep else gc.DEFAULT_KEEP_WORKDIRS)
+def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a Backend
+    local = settings.local
+    return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout)

@@ -21,7 +21,6 @@ from jobctl.model.job import ACTIVE_STATES
 if TYPE_CHECKING:
     from jobctl.backends.local import LocalBackend
 
-DEFAULT_KEEP_WORKDIRS = 5
 GRACE_SECONDS = 3600.0  # an artifact or partial file younger than this may belong to an apply in flight
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS
 from jobctl.errors import ConfigError
 from jobctl.model.job import JobDefinition, JobState, RunState, split_tags
 from jobctl.model.table import decode
@@ -55,7 +56,6 @@ CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
 """
 # Columns added after the first release, created on first use of an older database.
 MIGRATIONS = {("runs", "supervisor_start"): "INTEGER"}
-BUSY_TIMEOUT_SECONDS = 30.0
 TERMINAL_SQL = "('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')"
 
 
@@ -109,16 +109,16 @@ def to_time(value: float | None) -> datetime | None:
 class Store:
     """Thin, typed access to the database. Every write is one short IMMEDIATE transaction."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.home = home
         self.path = home / "state.db"
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()  # one connection, shared by the engine's worker threads
         try:
             ensure_private_dir(home)
             if not self.path.exists():  # SQLite gives the -wal and -shm files the database's mode
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.path.chmod(0o600)
-            self.busy_timeout = float(os.environ.get("JOBCTL_DB_BUSY_TIMEOUT", BUSY_TIMEOUT_SECONDS))
             self.db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                       check_same_thread=False)
             self._set_busy_timeout(self.busy_timeout)

@@ -102,8 +102,8 @@ def command_for(definition: JobDefinition, args: list[str], env: dict[str, str])
 
 
 class Supervisor:
-    def __init__(self, home: Path, run_id: str) -> None:
-        self.store = Store(home)
+    def __init__(self, home: Path, run_id: str, busy_timeout: float) -> None:
+        self.store = Store(home, busy_timeout)
         self.run_id = run_id
         self.dir = run_dir(home, run_id)
         self.log_path = self.dir / "log"
@@ -353,8 +353,8 @@ def _signal_group(pid: int, signum: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    home, run_id = Path(argv[0]), argv[1]
-    Supervisor(home, run_id).run()
+    home, run_id, busy_timeout = Path(argv[0]), argv[1], float(argv[2])
+    Supervisor(home, run_id, busy_timeout).run()
 
 
 if __name__ == "__main__":

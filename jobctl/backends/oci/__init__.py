@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
+from jobctl.backends.base import Backend, copy_log_text
 from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
-from jobctl.backends.settings import OciSettings
+from jobctl.backends.settings import OciSettings, Settings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
 from jobctl.model.job import (
     CANCELING,
@@ -39,7 +39,6 @@ _log = logging.getLogger("jobctl.oci")
 
 class OciBackend:
     name = "oci"
-    poll_interval = 2.0
 
     def __init__(self, settings: OciSettings, clients: Clients | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
@@ -52,8 +51,8 @@ class OciBackend:
         self.clients = clients or build_clients(settings)
         self.ds = self.clients.data_science
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.log_settle = float(os.environ.get("JOBCTL_OCI_LOG_SETTLE", "10"))
-        self.poll_interval = float(os.environ.get("JOBCTL_OCI_POLL_SECONDS", self.poll_interval))
+        self.log_settle = settings.log_settle
+        self.poll_interval = settings.poll_interval
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
 
     # --- errors ---------------------------------------------------------------------------------
@@ -278,6 +277,9 @@ class OciBackend:
             )
         return ObjectStorageStore(self._storage(), location)
 
+    def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
+        copy_log_text(self, run_id, out)
+
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         try:
             response = self.ds.get_job_artifact_content(job_id, retry_strategy=self.clients.retry)
@@ -334,10 +336,5 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def create(app: Any) -> OciBackend:
-    """From the CLI's AppContext; JOBCTL_OCI_RETRY=fast makes retries take milliseconds (tests)."""
-    settings: OciSettings = app.oci
-    fast = getattr(app, "environ", os.environ).get("JOBCTL_OCI_RETRY") == "fast"
-    from dataclasses import replace
-
-    return OciBackend(replace(settings, fast_retries=fast))
+def create(settings: Settings) -> Backend:  # mypy checks that OciBackend is a Backend
+    return OciBackend(settings.oci)

@@ -7,7 +7,6 @@ later call without sending it; a CLI that already retries gains nothing from it,
 from __future__ import annotations
 
 import configparser
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ def _config_path(settings: OciSettings) -> Path:
         return default
     if Path(FALLBACK_CONFIG).expanduser().exists():
         return Path(FALLBACK_CONFIG).expanduser()
-    if os.environ.get("OCI_CONFIG_FILE"):
-        return Path(os.environ["OCI_CONFIG_FILE"]).expanduser()
+    if settings.sdk_config_file:
+        return Path(settings.sdk_config_file).expanduser()
     return default
 
 

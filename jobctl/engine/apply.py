@@ -1,0 +1,180 @@
+"""Plan and apply: observe what a backend holds, diff it with the specs, execute exactly that plan."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from jobctl.backends.base import Backend
+from jobctl.errors import ConflictError, UsageError
+from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobState
+from jobctl.plan.desired import DesiredJob
+from jobctl.plan.diff import diff
+from jobctl.plan.model import Action, Change, Plan
+
+
+def _scopes(desired: Sequence[DesiredJob]) -> list[tuple[str | None, str | None]]:
+    scopes = {(d.definition.compartment_id, d.definition.project_id) for d in desired}
+    return sorted(scopes, key=str) or [(None, None)]
+
+
+def observe(backend: Backend, desired: Sequence[DesiredJob]) -> list[JobState]:
+    """All jobs in the scopes the desired jobs live in (one paginated list per scope)."""
+    seen: dict[str, JobState] = {}
+    for compartment_id, project_id in _scopes(desired):
+        for job in backend.list_jobs(compartment_id=compartment_id, project_id=project_id):
+            seen[job.id] = job
+    return list(seen.values())
+
+
+def build_plan(
+    backend: Backend, desired: Sequence[DesiredJob], *, prune: bool = False, refresh: bool = False,
+    adopt: bool = False,
+) -> Plan:
+    """Compare desired jobs with what the backend holds. GETs only jobs whose hash differs (or all with refresh)."""
+    observed = observe(backend, desired)
+    hashes = {d.name: d.spec_hash for d in desired}
+    need_definition = [
+        j for j in observed
+        if j.managed_name in hashes and not j.superseded and j.lifecycle_state == "ACTIVE"
+        and (refresh or j.spec_hash != hashes[j.managed_name])
+    ]
+    fetched = {j.id: backend.get_job(job_id=j.id) for j in need_definition}
+    observed = [fetched.get(j.id, j) for j in observed]
+    retire = [
+        j for j in observed
+        if j.managed and j.superseded and j.lifecycle_state == "ACTIVE"
+        and not backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)
+    ]
+    adoptable = {}
+    if adopt:  # unmanaged jobs whose display name is a wanted name, with no managed job of that name
+        from jobctl.export import observe_for_adoption
+
+        managed_names = {j.managed_name for j in observed if j.managed_name}
+        for job in observed:
+            if (not job.managed and job.lifecycle_state == "ACTIVE" and job.name in hashes
+                    and job.name not in managed_names and job.name not in adoptable):
+                adoptable[job.name] = observe_for_adoption(backend, job)
+    plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
+    return replace(plan, known_job_ids=frozenset(job.id for job in observed))
+
+
+def retry_token(*parts: str) -> str:
+    """A deterministic opc-retry-token: a retried or re-run apply never creates a duplicate."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:64]
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    change: Change
+    job_id: str | None
+    outcome: str  # "created", "updated", "replaced", "deleted", "superseded"
+    retired: str | None = None  # for a replace: what happened to the old job ("deleted" / "superseded")
+
+
+def apply_plan(
+    backend: Backend, plan: Plan, *, on_change: Callable[[AppliedChange], None] | None = None,
+) -> list[AppliedChange]:
+    """Execute exactly `plan`, in order. Active runs are never killed: busy old jobs are tagged superseded."""
+    results: list[AppliedChange] = []
+    for change in plan.changes:
+        result = _apply_change(backend, change, plan.known_job_ids)
+        results.append(result)
+        if on_change:
+            on_change(result)
+    return results
+
+
+def _apply_change(backend: Backend, change: Change, known: frozenset[str]) -> AppliedChange:
+    want, have = change.desired, change.observed
+    if change.action is Action.CREATE:
+        assert want is not None
+        job = backend.create_job(
+            definition=want.definition, artifact=want.artifact,
+            retry_token=retry_token(want.name, want.spec_hash, ""),
+        )
+        _settle_name_race(backend, want, job, known)
+        return AppliedChange(change, job.id, "created")
+    if change.action is Action.UPDATE:
+        assert want is not None
+        assert have is not None
+        job = backend.update_job(job_id=have.id, definition=want.definition, etag=have.etag)
+        return AppliedChange(change, job.id, "updated")
+    if change.action is Action.REPLACE:
+        assert want is not None
+        assert have is not None
+        job = backend.create_job(
+            definition=want.definition, artifact=want.artifact,
+            retry_token=retry_token(want.name, want.spec_hash, have.id),
+        )
+        _settle_name_race(backend, want, job, known)
+        return AppliedChange(change, job.id, "replaced", retired=_retire(backend, have))
+    assert have is not None
+    return AppliedChange(change, have.id, _retire(backend, have))
+
+
+LIVE_JOB_STATES = ("CREATING", "ACTIVE")
+
+
+def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, known: frozenset[str]) -> None:
+    """Two applies that both created a job of one name: the earlier job wins, the later apply removes its
+    own and fails (exit 5). No lock service is needed: each apply lists the name's live jobs *after* its
+    own create, so the later creator always sees the earlier job, and the earliest one never loses
+    (docs/decisions/0007-concurrent-applies.md). Jobs the plan saw (the one being replaced, left-overs
+    of an interrupted replace, which this plan retires) are not rivals."""
+    rivals = {
+        job.id: job
+        for job in backend.list_jobs(compartment_id=want.definition.compartment_id,
+                                     project_id=want.definition.project_id)
+        if job.managed_name == want.name and not job.superseded and job.id not in known
+        and job.lifecycle_state in LIVE_JOB_STATES
+    }
+    rivals.setdefault(created.id, created)  # a list may not show a job made a moment ago
+    winner = min(rivals.values(), key=lambda job: (job.created, job.id))
+    if winner.id == created.id:
+        return
+    backend.delete_job(job_id=created.id)
+    raise ConflictError(
+        f"job {want.name!r} was created at the same time by another apply ({winner.id}); "
+        f"this apply removed its own copy ({created.id}) and stopped",
+        hint="run `jobctl plan` to compare your spec with the job that won",
+    )
+
+
+def _retire(backend: Backend, job: JobState) -> str:
+    if backend.list_runs(job_id=job.id, states=ACTIVE_STATES, limit=1):
+        current = backend.get_job(job_id=job.id)
+        assert current.definition is not None
+        tags = {**current.tags, TAG_SUPERSEDED: "true"}
+        backend.update_job(job_id=job.id, definition=current.definition.with_tags(tags), etag=current.etag)
+        return "superseded"
+    backend.delete_job(job_id=job.id)
+    return "deleted"
+
+
+def check_deletable(backend: Backend, jobs: Sequence[JobState], *, force: bool) -> None:
+    """Refuse, before anything changes, to delete a job jobctl does not manage or one with active runs."""
+    for job in jobs:
+        if not job.managed and not force:
+            raise UsageError(f"job {job.name!r} ({job.id}) is not managed by jobctl", hint="pass --force to delete it")
+        active = backend.list_runs(job_id=job.id, states=ACTIVE_STATES)
+        if active and not force:
+            raise ConflictError(
+                f"job {job.name!r} has {len(active)} active run(s)",
+                hint="cancel them (`jobctl cancel --job NAME`) or pass --force",
+            )
+
+
+def delete_jobs(backend: Backend, jobs: Sequence[JobState], *, on_deleted: Callable[[JobState], None]) -> None:
+    """Delete each job, first canceling its active runs and waiting for them to end."""
+    from jobctl.engine.follow import wait_for_runs
+
+    for job in jobs:
+        active = backend.list_runs(job_id=job.id, states=ACTIVE_STATES)
+        for run in active:
+            backend.cancel_run(run_id=run.id)
+        if active:
+            wait_for_runs(backend, [r.id for r in active])
+        backend.delete_job(job_id=job.id)
+        on_deleted(job)

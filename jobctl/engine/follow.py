@@ -1,0 +1,114 @@
+"""Waiting for runs and following their logs; exit codes that mirror the runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from jobctl.backends.base import Backend
+from jobctl.errors import ExitCode, WaitTimeoutError
+from jobctl.model.job import CANCELED, FAILED, SUCCEEDED, LogLine, RunState
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+def run_exit_code(run: RunState) -> ExitCode:
+    if run.state == SUCCEEDED:
+        return ExitCode.OK
+    if run.state == CANCELED:
+        return ExitCode.CANCELED
+    if run.state == FAILED:
+        return ExitCode.ERROR
+    return ExitCode.ERROR
+
+
+def worst_exit_code(runs: Sequence[RunState]) -> ExitCode:
+    """0 only if all succeeded; otherwise the most severe code among them."""
+    codes = [run_exit_code(r) for r in runs]
+    failures = [c for c in codes if c != ExitCode.OK]
+    if not failures:
+        return ExitCode.OK
+    return ExitCode.ERROR if ExitCode.ERROR in failures else max(failures)
+
+
+def poll_interval(backend: Backend) -> float:
+    return backend.poll_interval
+
+
+def wait_for_runs(
+    backend: Backend, run_ids: Sequence[str], *, timeout: float | None = None,
+    on_change: Callable[[RunState], None] | None = None, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+) -> list[RunState]:
+    """Block until every run is terminal; raises WaitTimeoutError after `timeout` seconds."""
+    deadline = None if timeout is None else clock() + timeout
+    interval = max(poll_interval(backend), 0.1) if poll_interval(backend) else 0.0
+    latest: dict[str, RunState] = {}
+    while True:
+        for run_id in run_ids:
+            if run_id in latest and latest[run_id].terminal:
+                continue
+            run = backend.get_run(run_id=run_id)
+            if on_change and (run_id not in latest or latest[run_id].state != run.state):
+                on_change(run)
+            latest[run_id] = run
+        if all(latest[r].terminal for r in run_ids):
+            return [latest[r] for r in run_ids]
+        if deadline is not None and clock() >= deadline:
+            pending = [r for r in run_ids if not latest[r].terminal]
+            raise WaitTimeoutError(
+                f"timed out waiting for {len(pending)} run(s): {', '.join(pending)}",
+                hint="the runs keep going; `jobctl wait` them again or `jobctl cancel` them",
+            )
+        sleep(interval)
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    run_id: str
+    line: LogLine | None = None
+    run: RunState | None = None  # a state change
+
+
+def follow_logs(
+    backend: Backend, run_ids: Sequence[str], *, cursors: Mapping[str, str | None] | None = None,
+    follow: bool = True, sleep: Sleep = time.sleep, clock: Clock = time.monotonic, timeout: float | None = None,
+) -> Iterator[LogEvent]:
+    """Each log line of each run once, in order per run; with `follow`, until every run is over and drained."""
+    interval = poll_interval(backend)
+    deadline = None if timeout is None else clock() + timeout
+    positions: dict[str, str | None] = {r: (cursors or {}).get(r) for r in run_ids}
+    states: dict[str, str] = {}
+    done: set[str] = set()
+    idle = 0
+    while len(done) < len(run_ids):
+        progressed = False
+        for run_id in run_ids:
+            if run_id in done:
+                continue
+            batch = backend.read_logs(run_id=run_id, cursor=positions[run_id])
+            positions[run_id] = batch.cursor
+            for line in batch.lines:
+                yield LogEvent(run_id, line=line)
+            progressed = progressed or bool(batch.lines)
+            if not follow:
+                done.add(run_id)
+                continue
+            if batch.complete or not batch.lines:
+                run = backend.get_run(run_id=run_id)
+                if states.get(run_id) != run.state:
+                    states[run_id] = run.state
+                    yield LogEvent(run_id, run=run)
+            if batch.complete:
+                done.add(run_id)
+        if len(done) == len(run_ids) or progressed:
+            idle = 0
+            continue
+        if deadline is not None and clock() >= deadline:
+            raise WaitTimeoutError(
+                f"timed out following {len(run_ids) - len(done)} run(s)",
+                hint="the runs keep going; `jobctl logs RUN --follow` reattaches",
+            )
+        idle += 1
+        sleep(interval * min(idle, 2))

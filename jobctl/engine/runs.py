@@ -1,0 +1,165 @@
+"""Starting runs (with matrix fan-out and idempotency keys) and cancelling them."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from jobctl.backends.base import Backend
+from jobctl.engine.apply import retry_token
+from jobctl.engine.resolve import resolve_job, resolve_run
+from jobctl.errors import JobctlError
+from jobctl.model.job import ACTIVE_STATES, JobState, RunState
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    name: str
+    env: Mapping[str, str]
+    args: tuple[str, ...]
+    overrides: Mapping[str, str] = field(default_factory=dict)  # the matrix/--env part, for display
+    retry_token: str | None = None
+
+
+def _run_name(base: str, combination: Mapping[str, str]) -> str:
+    """Matrix runs are named after their values: train-run-20261126-101500-xgb-3."""
+    if not combination:
+        return base
+    suffix = "-".join(combination.values())
+    return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
+
+
+def plan_runs(
+    job: JobState, *, env: Mapping[str, str], args: Sequence[str] | None, append_args: Sequence[str] = (),
+    matrix: Sequence[Mapping[str, str]] = ({},), name: str | None = None, idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> list[RunRequest]:
+    """The runs to start: job env + overrides (OCI replaces the job's env, so we merge here)."""
+    assert job.definition is not None
+    when = now or datetime.now(timezone.utc)
+    base_env = dict(job.definition.env)
+    final_args = tuple(args) if args is not None else job.definition.args
+    final_args = (*final_args, *append_args)
+    combos = list(matrix) or [{}]
+    # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
+    base_name = name or (f"{job.name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key
+                         else f"{job.name}-run-{when:%Y%m%d-%H%M%S}")
+    requests = []
+    for combo in combos:
+        overrides = {**env, **combo}
+        token = retry_token(idempotency_key, job.id, *sorted(f"{k}={v}" for k, v in combo.items())) \
+            if idempotency_key else None
+        requests.append(RunRequest(
+            _run_name(base_name, combo), {**base_env, **overrides}, final_args,
+            overrides, token,
+        ))
+    return requests
+
+
+class _Starts:
+    """Which starts may still begin, and how many are under way: an interrupt stops new ones and waits
+    for those under way, whatever the thread pool was doing (even starting a thread) when it landed."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.stopped = False
+        self.under_way = 0
+
+    def begin(self) -> bool:
+        with self.condition:
+            if self.stopped:
+                return False
+            self.under_way += 1
+            return True
+
+    def end(self) -> None:
+        with self.condition:
+            self.under_way -= 1
+            self.condition.notify_all()
+
+    def stop_and_drain(self) -> None:
+        """Stop, then wait for the starts under way; a second Ctrl-C meanwhile must not cut the wait short,
+        or a run would start unreported."""
+        with self.condition:
+            self.stopped = True
+            while self.under_way:
+                try:
+                    self.condition.wait()
+                except KeyboardInterrupt:
+                    continue
+
+
+def start_runs(
+    backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
+    on_started: Callable[[RunState], None] | None = None,
+) -> list[RunState]:
+    """Start every request with at most `max_parallel` calls in flight; results keep request order.
+
+    The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
+    this thread while they are in flight: no new start begins, the ones under way finish (so
+    `on_started` has seen every run that exists), and the interrupt propagates.
+    """
+    starts = _Starts()
+
+    def start(request: RunRequest) -> RunState | None:
+        if not starts.begin():
+            return None
+        try:
+            run = backend.start_run(
+                job_id=job.id, name=request.name, env=request.env, args=request.args,
+                retry_token=request.retry_token,
+            )
+            if on_started:
+                on_started(run)
+            return run
+        finally:
+            starts.end()
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests))))
+    try:
+        futures = [pool.submit(start, request) for request in requests]
+        started = [future.result() for future in futures]
+    except BaseException:
+        starts.stop_and_drain()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [run for run in started if run is not None]
+
+
+def cancel_targets(backend: Backend, runs: Sequence[str], job: str | None) -> list[RunState]:
+    """The runs `cancel` means: each run named (by name, id or id prefix), and every active run of `job`."""
+    targets = [resolve_run(backend, ref) for ref in runs]
+    if job:
+        targets += backend.list_runs(job_id=resolve_job(backend, job).id, states=ACTIVE_STATES)
+    return targets
+
+
+def raise_for_failures(failed: Sequence[tuple[RunState, JobctlError]], total: int) -> None:
+    """One error for cancels that failed (after the others were done), as the first failure's kind."""
+    if failed:
+        first = failed[0][1]
+        raise type(first)(f"{len(failed)} of {total} run(s) could not be canceled; the others were", hint=first.hint)
+
+
+def cancel_runs(
+    backend: Backend, runs: Sequence[RunState], *, on_canceled: Callable[[RunState], None] | None = None,
+) -> tuple[list[RunState], list[tuple[RunState, JobctlError]]]:
+    """Cancel every run, going on past one that fails; (runs as they are now, failures). A run that
+    ended meanwhile is no failure: the backend returns it as it ended."""
+    done: list[RunState] = []
+    failed: list[tuple[RunState, JobctlError]] = []
+    for run in runs:
+        try:
+            now = backend.cancel_run(run_id=run.id)
+        except JobctlError as exc:
+            failed.append((run, exc))
+            continue
+        done.append(now)
+        if on_canceled:
+            on_canceled(now)
+    return done, failed
