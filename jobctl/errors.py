@@ -82,6 +82,12 @@ class SpecError(JobctlError):
         super().__init__(summary, hint=hint)
 
 
+class InexpressibleError(JobctlError):
+    """The specs cannot express what an existing job holds: applying them would lose it."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
 class NotFoundError(JobctlError):
     exit_code = ExitCode.NOT_FOUND
 

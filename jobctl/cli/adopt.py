@@ -12,10 +12,14 @@ from jobctl.cli.options import output_option, pass_app, show_secrets_option, spe
 @click.command()
 @spec_paths_argument()
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing jobs that cannot be tagged in place.")
+@click.option("--force", is_flag=True,
+              help="Replace jobs even if they hold fields no spec can express yet (they are lost).")
 @show_secrets_option
 @output_option()
 @pass_app
-def command(app: AppContext, *, paths: tuple[str, ...], yes: bool, show_secrets: bool, output: str | None) -> None:
+def command(
+    app: AppContext, *, paths: tuple[str, ...], yes: bool, force: bool, show_secrets: bool, output: str | None,
+) -> None:
     """Take over jobs made outside jobctl whose display name matches a spec: the same as apply --adopt.
 
     A job that matches its spec is tagged as managed in place; one that differs where OCI cannot
@@ -26,5 +30,5 @@ def command(app: AppContext, *, paths: tuple[str, ...], yes: bool, show_secrets:
       jobctl export my-console-job -d specs/
       jobctl adopt specs/my-console-job
     """
-    apply_specs(app, paths, prune=False, refresh=False, yes=yes, adopt=True, show_secrets=show_secrets,
-                output=output)
+    apply_specs(app, paths, prune=False, refresh=False, yes=yes, force=force, adopt=True,
+                show_secrets=show_secrets, output=output)

@@ -9,7 +9,7 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
 from jobctl.cli.plan import adopt_option, compute_plan, show_plan
-from jobctl.errors import UsageError
+from jobctl.errors import InexpressibleError, UsageError
 from jobctl.render.machine import dumps, plan_dict
 
 
@@ -28,12 +28,14 @@ def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
 @click.option("--prune", is_flag=True, help="Also delete managed jobs that are no longer in the specs.")
 @click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing or deleting jobs.")
+@click.option("--force", is_flag=True,
+              help="Replace jobs even if they hold fields no spec can express yet (they are lost).")
 @adopt_option
 @show_secrets_option
 @output_option()
 @pass_app
 def command(
-    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, yes: bool, adopt: bool,
+    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, yes: bool, force: bool, adopt: bool,
     show_secrets: bool, output: str | None,
 ) -> None:
     """Create, update, replace or delete jobs so the backend matches the specs.
@@ -50,12 +52,12 @@ def command(
       jobctl apply specs/ --prune --yes     # CI on main
       jobctl export my-console-job -d specs/ && jobctl apply specs/my-console-job --adopt
     """
-    apply_specs(app, paths, prune=prune, refresh=refresh, yes=yes, adopt=adopt, show_secrets=show_secrets,
-                output=output)
+    apply_specs(app, paths, prune=prune, refresh=refresh, yes=yes, force=force, adopt=adopt,
+                show_secrets=show_secrets, output=output)
 
 
 def apply_specs(
-    app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, yes: bool, adopt: bool,
+    app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, yes: bool, force: bool, adopt: bool,
     show_secrets: bool, output: str | None,
 ) -> None:
     """The body of `apply` (and of `adopt`, which is apply --adopt)."""
@@ -70,6 +72,12 @@ def apply_specs(
         if fmt != "table":
             click.echo(dumps({**plan_dict(plan, show_secrets), "kind": "ApplyResult", "applied": []}, fmt), nl=False)
         return
+    lossy = [c for c in plan.changes if c.drops]
+    if lossy and not force:
+        raise InexpressibleError(
+            "; ".join(f"replacing job {c.name!r} would lose {', '.join(c.drops)}" for c in lossy),
+            hint="keep the job as it is (leave its spec unchanged), or pass --force to replace it without them",
+        )
     if plan.destructive:
         confirm_destructive(app, yes, "replace or delete the jobs above")
 

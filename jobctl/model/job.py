@@ -77,6 +77,8 @@ class JobDefinition:
                                                 oci=f"{OCI_CONFIG}.maximum_runtime_in_minutes")
     artifact_digest: str | None = column("artifact", "text")  # computed from the source, kept in a tag
     owner_tags: Mapping[str, str] = field(default_factory=dict)  # jobctl's own freeform tags
+    # what an observed job holds that no row can express (SDK paths): a replace would lose it
+    unmodeled: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere

@@ -90,8 +90,11 @@ _TABLES: dict[type[Any], tuple[Row, ...]] = {}
 
 
 def value(resource: Any, row: Row) -> Any:
-    """The row's value in its neutral form: lists as lists, maps as plain dicts."""
+    """The row's value in its neutral form: lists as lists, maps as plain dicts, a whole number as
+    written (OCI returns `ocpus: 2` as 2.0)."""
     current = getattr(resource, row.attr)
+    if row.kind == "number" and isinstance(current, float) and current.is_integer():
+        return int(current)
     if row.kind == "list" or isinstance(current, tuple):
         return list(current)
     if row.kind == "map":

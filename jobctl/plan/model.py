@@ -40,6 +40,13 @@ class Change:
     observed: JobState | None = None
 
     @property
+    def drops(self) -> tuple[str, ...]:
+        """Fields of the observed job (SDK paths) that a replace would not carry over: no spec can say them."""
+        if self.action is not Action.REPLACE or self.observed is None or self.observed.definition is None:
+            return ()
+        return self.observed.definition.unmodeled
+
+    @property
     def job_id(self) -> str | None:
         return self.observed.id if self.observed else None
 

@@ -20,6 +20,8 @@ def show_value(field: str, value: Any, show_secrets: bool) -> str:
         return MASK
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as a spec spells it
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
     return str(value)
@@ -40,6 +42,9 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
     where = f" ({change.job_id})" if change.job_id else ""
     reason = f"  # {change.reason}" if change.reason and change.action is not Action.CREATE else ""
     yield f"  {symbol} job {change.name}{where}{reason}", _STYLE[change.action]
+    if change.drops:
+        yield (f"      ! the new job would lose what no spec can say yet: {', '.join(change.drops)} "
+               "(apply refuses without --force)"), "red"
     if change.action is Action.CREATE and change.desired is not None:
         d = change.desired.definition
         infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")

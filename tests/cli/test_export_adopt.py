@@ -123,3 +123,58 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     assert revealed.exit_code == 0, revealed.stderr
     assert f"DB_PASSWORD: {SECRET}" in spec.read_text()
     assert stat.S_IMODE(spec.stat().st_mode) == 0o600
+
+
+UNMODELED = {  # wire JSON a console user can set that no jobctl/v1 field expresses yet
+    "jobStorageMountConfigurationDetailsList": [
+        {"storageType": "OBJECT_STORAGE", "destinationDirectoryName": "data", "namespace": "ns", "bucket": "b"},
+        {"storageType": "FILE_STORAGE", "destinationDirectoryName": "shared", "mountTargetId": "ocid1.mt.oc1..x",
+         "exportId": "ocid1.export.oc1..x"},
+    ],
+    "definedTags": {"Finance": {"CostCenter": "42"}, "Oracle-Tags": {"CreatedBy": "someone"}},
+}
+PROBE = {"jobProbeCheckType": "EXEC", "command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5}
+LOST = ["defined_tags", "job_configuration_details.startup_probe_details",
+        "job_infrastructure_configuration_details.job_shape_config_details.cpu_baseline",
+        "job_storage_mount_configuration_details_list"]
+
+
+def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
+        want = desired(EXAMPLES / "train" / "job.yaml")
+        plain = want.definition.with_tags({"team": "ml"})
+        assert want.artifact is not None
+        details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
+        client = oci.data_science.DataScienceClient(oci.config.from_file(str(tmp_path / "oci" / "config")),
+                                                    service_endpoint=fake.url)
+        body = {**client.base_client.sanitize_for_serialization(details), **UNMODELED}
+        body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
+        body["jobInfrastructureConfigurationDetails"]["jobShapeConfigDetails"]["cpuBaseline"] = "BASELINE_1_2"
+        job = fake.create_job(body)
+        fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
+        assert jobctl("export", "tune-models", "-d", str(tmp_path / "exported")).exit_code == 0
+        spec = tmp_path / "exported" / "tune-models" / "job.yaml"
+        assert jobctl("adopt", str(spec)).exit_code == 0  # tagged in place: nothing is lost
+        infrastructure = fake.job(job["id"])["jobInfrastructureConfigurationDetails"]
+        assert infrastructure["jobShapeConfigDetails"]["cpuBaseline"] == "BASELINE_1_2"
+        adopted = fake.job(job["id"])
+        assert len(adopted["jobStorageMountConfigurationDetailsList"]) == 2
+        assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+        spec.write_text(spec.read_text().replace("SEED: '7'", "SEED: '8'"))
+
+        plan = jobctl("plan", str(spec))
+        refused = jobctl("apply", str(spec), "--yes")
+
+        assert f"would lose what no spec can say yet: {', '.join(LOST)}" in plan.stdout
+        assert refused.exit_code == 3, refused.stderr
+        assert f"replacing job 'tune-models' would lose {', '.join(LOST)}" in refused.stderr
+        assert "--force" in refused.stderr
+        assert fake.job(job["id"])["lifecycleState"] == "ACTIVE"  # nothing changed
+        planned = json.loads(jobctl("plan", str(spec), "-o", "json").stdout)
+        assert planned["changes"][0]["drops"] == LOST
+        forced = jobctl("apply", str(spec), "--yes", "--force")
+        assert forced.exit_code == 0, forced.stderr
+        assert "replaced" in forced.stderr

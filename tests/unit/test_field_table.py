@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,63 @@ def test_output_docs_name_every_field_of_a_json_definition() -> None:
         return {k for key, v in tree.items() for k in ({key} | (keys(v) if isinstance(v, dict) and v else set()))}
 
     assert documented == keys(shown_tree(PYTHON)) - {"MODEL", "SEED", "team"}
+
+
+def test_plans_show_numbers_and_booleans_as_a_spec_writes_them() -> None:
+    from jobctl.plan.diff import field_changes
+    from jobctl.render.plan import show_value
+
+    observed = replace(PYTHON, ocpus=2.0, memory_in_gbs=16.0, log_enabled=True)  # as OCI returns them
+    wanted = replace(PYTHON, ocpus=4, memory_in_gbs=32.5, log_enabled=False)
+
+    shown = {c.field: (show_value(c.field, c.old, False), show_value(c.field, c.new, False))
+             for c in field_changes(observed, wanted)}
+
+    assert shown == {"infrastructure.ocpus": ("2", "4"), "infrastructure.memoryInGBs": ("16", "32.5"),
+                     "logging.enabled": ("true", "false")}
+    assert to_document(observed)["spec"]["infrastructure"]["ocpus"] == 2
+
+
+def filled(class_name: str) -> object:
+    """An SDK model with every attribute set, nested models too (the richest subtype of a polymorphic one)."""
+    cls = getattr(models, class_name)
+    if hasattr(cls, "get_subtype"):
+        subtypes = [c for c in vars(models).values() if isinstance(c, type) and issubclass(c, cls) and c is not cls]
+        cls = max(subtypes, key=lambda c: (len(c().swagger_types), c.__name__))
+    samples: dict[str, object] = {"str": "x", "int": 1, "float": 1.5, "bool": True, "list[str]": ["x"],
+                                  "dict(str, str)": {"k": "v"}, "dict(str, dict(str, object))": {"ns": {"k": "v"}}}
+    values = {}
+    for attr, kind in cls().swagger_types.items():
+        if kind in samples:
+            values[attr] = samples[kind]
+        elif kind == "datetime":
+            values[attr] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        elif kind.startswith("list["):
+            values[attr] = [filled(kind[5:-1])]
+        else:
+            values[attr] = filled(kind)
+    return cls(**values)
+
+
+def leaves(node: object, prefix: str = "") -> list[str]:
+    found = []
+    for attr in node.swagger_types:  # type: ignore[attr-defined]
+        held = getattr(node, attr)
+        found += leaves(held, f"{prefix}{attr}.") if hasattr(held, "swagger_types") else [prefix + attr]
+    return found
+
+
+def test_a_job_with_every_sdk_field_set_loses_nothing_silently() -> None:
+    from jobctl.backends.oci.mapping import READ_BY_HAND, unmodeled
+
+    job = filled("Job")
+    reported = unmodeled(job)
+    modeled = {row.oci for row in rows(JobDefinition) if row.oci} | READ_BY_HAND
+
+    silent = [path for path in leaves(job)
+              if path not in modeled and not any(path == u or path.startswith(u + ".") for u in reported)]
+
+    assert silent == []
+    assert "job_storage_mount_configuration_details_list" in reported
+    assert "job_node_configuration_details" in reported
+    assert not set(reported) & modeled

@@ -158,7 +158,8 @@ class OciBackend:
             elif definition.artifact_digest:  # adopting a job jobctl did not create: record what OCI cannot
                 env = getattr(job.job_configuration_details, "environment_variables", None) or {}
                 current_tags[mapping.TAG_SOURCE] = mapping.source_tag(definition, "JOB_RUN_ENTRYPOINT" in env)
-        details = mapping.update_details(self.models, definition, current_tags)
+        current = self._jobs.get(job_id) or self._call(f"getting job {job_id}", self.ds.get_job, job_id).data
+        details = mapping.update_details(self.models, definition, current_tags, current)
         kwargs = {"if_match": etag} if etag else {}
         response = self._call(f"updating job {job_id}", self.ds.update_job, job_id, details, **kwargs)
         self._jobs[job_id] = response.data

@@ -147,9 +147,23 @@ def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], artif
     return build(models, "CreateJobDetails", {**values, "freeform_tags": dict(tags)})
 
 
-def update_details(models: Any, d: JobDefinition, tags: Mapping[str, str]) -> Any:
-    """Only what UpdateJobDetails accepts: the table's in-place fields, and the tags."""
-    return build(models, "UpdateJobDetails", {**_sdk_values(d, in_place_only=True), "freeform_tags": dict(tags)})
+def update_details(models: Any, d: JobDefinition, tags: Mapping[str, str], current: Any = None) -> Any:
+    """Only what UpdateJobDetails accepts: the table's in-place fields, and the tags. An update replaces
+    each object it sends, so what `current` (the job as read) holds there beyond the table is kept."""
+    values = _sdk_values(d, in_place_only=True)
+    if current is not None:
+        _keep_unmodeled(values, current)
+    return build(models, "UpdateJobDetails", {**values, "freeform_tags": dict(tags)})
+
+
+def _keep_unmodeled(values: dict[str, Any], current: Any) -> None:
+    for key, given in values.items():
+        held: Any = getattr(current, key, None)
+        if isinstance(given, dict) and hasattr(held, "swagger_types"):
+            for attr in held.swagger_types:
+                if attr not in given and getattr(held, attr) is not None:
+                    given[attr] = getattr(held, attr)
+            _keep_unmodeled(given, held)
 
 
 def _read(job: Any, row: Row) -> Any:
@@ -159,6 +173,37 @@ def _read(job: Any, row: Row) -> Any:
         if node is None:
             return row.absent
     return tuple(node) if isinstance(node, list) else node
+
+
+# What definition_from_job reads by hand, and a Job's read-only metadata: neither is unmodeled.
+READ_BY_HAND = frozenset({
+    "freeform_tags", f"{OCI_INFRA}.job_infrastructure_type", f"{OCI_ENV}.job_environment_type",
+    f"{OCI_ENV}.entrypoint", f"{OCI_CONFIG}.job_type", f"{OCI_CONFIG}.environment_variables",
+    f"{OCI_CONFIG}.command_line_arguments", f"{OCI_LOG}.log_id",
+    "id", "time_created", "created_by", "lifecycle_state", "lifecycle_details",
+})
+AUTOMATIC_TAG_NAMESPACE = "Oracle-Tags"  # CreatedBy/CreatedOn, which tenancies' tag defaults add to everything
+
+
+def unmodeled(job: Any) -> tuple[str, ...]:
+    """The SDK paths of values `job` holds that no row of the table can express, nor jobctl maps by hand."""
+    known = {row.oci for row in rows(JobDefinition) if row.oci} | READ_BY_HAND
+    found: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for attr in node.swagger_types:
+            path, held = prefix + attr, getattr(node, attr, None)
+            if path == "defined_tags" and held:
+                held = {space: tags for space, tags in held.items() if space != AUTOMATIC_TAG_NAMESPACE}
+            if held is None or (isinstance(held, list | dict) and not held) or path in known:
+                continue
+            if hasattr(held, "swagger_types") and any(k.startswith(path + ".") for k in known):
+                walk(held, path + ".")
+            else:
+                found.append(path)
+
+    walk(job, "")
+    return tuple(sorted(found))
 
 
 def definition_from_job(job: Any) -> JobDefinition:
@@ -187,6 +232,7 @@ def definition_from_job(job: Any) -> JobDefinition:
         env={k: v for k, v in env.items() if not DERIVED_ENV.match(k)},
         artifact_digest=digest,
         owner_tags=owner_tags,
+        unmodeled=unmodeled(job) if hasattr(job, "swagger_types") else (),
     )
 
 
