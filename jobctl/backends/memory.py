@@ -63,6 +63,7 @@ class _Run:
 
 class MemoryBackend:
     name = "memory"
+    runs_here = True
     poll_interval = 0.0
 
     def __init__(self, program: Program = echo_program) -> None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, UsageError
-from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobState
+from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
+from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
 from jobctl.plan.model import Action, Change, Plan
@@ -57,7 +58,14 @@ def build_plan(
                     and job.name not in managed_names and job.name not in adoptable):
                 adoptable[job.name] = observe_for_adoption(backend, job)
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
-    return replace(plan, known_job_ids=frozenset(job.id for job in observed))
+    return replace(plan, known_job_ids=frozenset(job.id for job in observed),
+                   ignored=ignored_fields(desired) if backend.runs_here else ())
+
+
+def ignored_fields(desired: Sequence[DesiredJob]) -> tuple[str, ...]:
+    """The fields some desired job sets that only OCI can honour, in table order."""
+    found = {row.shown for want in desired for row in set_fields(want.definition) if row.ignored_locally}
+    return tuple(row.shown for row in rows(JobDefinition) if row.shown in found)
 
 
 def retry_token(*parts: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from jobctl.model.table import column
+from jobctl.model.table import IGNORED, column
 from jobctl.secrets import REDACTOR
 
 # OCI's job run lifecycle, used verbatim by every backend.
@@ -35,6 +35,7 @@ OCI_INFRA = "job_infrastructure_configuration_details"
 OCI_LOG = "job_log_configuration_details"
 OCI_ENV = "job_environment_configuration_details"
 OCI_CONFIG = "job_configuration_details"
+OCI_SHAPE = f"{OCI_INFRA}.job_shape_config_details"
 
 
 
@@ -46,30 +47,40 @@ class JobDefinition:
     name: str = column("metadata.name", "text", required=True, in_place=True, oci="display_name")
     description: str | None = column("metadata.description", "text", in_place=True, oci="description")
     labels: Mapping[str, str] = column("metadata.labels", "map", in_place=True)  # freeform tags; see tags
+    # OCI adds its own namespace (Oracle-Tags) to every job: the mapping keeps it out of the definition
+    defined_tags: Mapping[str, Mapping[str, str]] = column("metadata.definedTags", "object", in_place=True,
+                                                           local=IGNORED)
     compartment_id: str | None = column("spec.compartmentId", "text", oci="compartment_id")
     project_id: str | None = column("spec.projectId", "text", oci="project_id")
-    shape: str = column("spec.infrastructure.shape", "text", required=True, in_place=True,
+    shape: str = column("spec.infrastructure.shape", "text", required=True, in_place=True, local=IGNORED,
                         oci=f"{OCI_INFRA}.shape_name")
-    ocpus: float | None = column("spec.infrastructure.ocpus", "number", in_place=True,
-                                 oci=f"{OCI_INFRA}.job_shape_config_details.ocpus")
-    memory_in_gbs: float | None = column("spec.infrastructure.memoryInGBs", "number", in_place=True,
-                                         oci=f"{OCI_INFRA}.job_shape_config_details.memory_in_gbs")
+    ocpus: float | None = column("spec.infrastructure.ocpus", "number", in_place=True, local=IGNORED,
+                                 oci=f"{OCI_SHAPE}.ocpus")
+    memory_in_gbs: float | None = column("spec.infrastructure.memoryInGBs", "number", in_place=True, local=IGNORED,
+                                         oci=f"{OCI_SHAPE}.memory_in_gbs")
+    cpu_baseline: str | None = column("spec.infrastructure.cpuBaseline", "text", in_place=True, local=IGNORED,
+                                      oci=f"{OCI_SHAPE}.cpu_baseline")
     block_storage_size_in_gbs: int = column("spec.infrastructure.blockStorageSizeInGBs", "integer", in_place=True,
-                                            default=50, oci=f"{OCI_INFRA}.block_storage_size_in_gbs")
-    subnet_id: str | None = column("spec.infrastructure.subnetId", "text", in_place=True, oci=f"{OCI_INFRA}.subnet_id")
-    log_enabled: bool = column("spec.logging.enabled", "bool", default=True, absent=False,
+                                            default=50, local=IGNORED, oci=f"{OCI_INFRA}.block_storage_size_in_gbs")
+    subnet_id: str | None = column("spec.infrastructure.subnetId", "text", in_place=True, local=IGNORED,
+                                   oci=f"{OCI_INFRA}.subnet_id")
+    capacity_reservation_id: str | None = column("spec.infrastructure.capacityReservationId", "text", in_place=True,
+                                                 local=IGNORED, oci=f"{OCI_INFRA}.capacity_reservation_id")
+    log_enabled: bool = column("spec.logging.enabled", "bool", default=True, absent=False, local=IGNORED,
                                oci=f"{OCI_LOG}.enable_logging")
-    log_group_id: str | None = column("spec.logging.logGroupId", "text", oci=f"{OCI_LOG}.log_group_id")
-    log_id: str | None = column("spec.logging.logId", "text")  # not read back while auto-creation is on
-    log_auto_create: bool = column("spec.logging.autoCreateLog", "bool", default=False,
+    log_group_id: str | None = column("spec.logging.logGroupId", "text", local=IGNORED, oci=f"{OCI_LOG}.log_group_id")
+    log_id: str | None = column("spec.logging.logId", "text", local=IGNORED)  # not read back while OCI creates it
+    log_auto_create: bool = column("spec.logging.autoCreateLog", "bool", default=False, local=IGNORED,
                                    oci=f"{OCI_LOG}.enable_auto_log_creation")
     runtime_type: str = column("spec.runtime.type", "text", required=True)  # OCI cannot say: kept in a tag
     # python/shell: the entry file (JOB_RUN_ENTRYPOINT); container: the image's entrypoint (a list)
     entrypoint: str | tuple[str, ...] | None = column("spec.runtime.entrypoint", "entrypoint")
-    conda_slug: str | None = column("spec.runtime.conda.slug", "text")  # CONDA_ENV_* variables
-    conda_uri: str | None = column("spec.runtime.conda.uri", "text")
+    conda_slug: str | None = column("spec.runtime.conda.slug", "text", local=IGNORED)  # CONDA_ENV_* variables
+    conda_uri: str | None = column("spec.runtime.conda.uri", "text", local=IGNORED)
     image: str | None = column("spec.runtime.image", "text", oci=f"{OCI_ENV}.image")
     image_digest: str | None = column("spec.runtime.imageDigest", "text", oci=f"{OCI_ENV}.image_digest")
+    image_signature_id: str | None = column("spec.runtime.imageSignatureId", "text", local=IGNORED,
+                                            oci=f"{OCI_ENV}.image_signature_id")
     cmd: tuple[str, ...] = column("spec.runtime.cmd", "list", oci=f"{OCI_ENV}.cmd")
     args: tuple[str, ...] = column("spec.runtime.args", "list")  # one shlex-joined string on OCI
     env: Mapping[str, str] = column("spec.runtime.env", "map", secret_by_key=True)  # + derived variables

@@ -13,8 +13,9 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-Kind = Literal["text", "number", "integer", "bool", "list", "map", "entrypoint"]
+Kind = Literal["text", "number", "integer", "bool", "list", "map", "object", "entrypoint"]
 _UNSET: Any = object()
+IGNORED = "ignored"  # what the local backend does with a field that only means something on OCI
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Row:
     oci: str | None
     secret_by_key: bool
     shown: str
+    ignored_locally: bool
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -43,7 +45,7 @@ class Row:
 
 def column(
     path: str, kind: Kind, *, in_place: bool = False, default: Any = None, absent: Any = _UNSET,
-    oci: str | None = None, secret_by_key: bool = False, required: bool = False,
+    oci: str | None = None, secret_by_key: bool = False, required: bool = False, local: str | None = None,
 ) -> Any:
     """Declare a field of a resource.
 
@@ -56,16 +58,19 @@ def column(
         also the default of the attribute.
     oci: its attribute path in the SDK models (`job_infrastructure_configuration_details.shape_name`),
         mapped both ways by the OCI backend; None: mapped by hand there (derived env, tags).
+    local: IGNORED for a field the local backend cannot honour (a shape, a subnet): plans on the local
+        backend say so.
     required: every resource has it (no default; the class must be `kw_only`).
     secret_by_key: a map whose values are secret when their key names a secret (env); plans diff
         it entry by entry, so each entry is masked by its own key.
     """
     if kind == "list":
         default = ()
-    meta = {"row": (path, kind, in_place, {} if kind == "map" else default, absent, oci, secret_by_key)}
+    meta = {"row": (path, kind, in_place, {} if kind in ("map", "object") else default, absent, oci, secret_by_key,
+                    local == IGNORED)}
     if required:
         return dataclasses.field(metadata=meta)
-    if kind == "map":
+    if kind in ("map", "object"):
         return dataclasses.field(default_factory=dict, metadata=meta)
     return dataclasses.field(default=default if absent is _UNSET else absent, metadata=meta)
 
@@ -78,10 +83,10 @@ def rows(resource: type[Any]) -> tuple[Row, ...]:
         for f in dataclasses.fields(resource):
             if "row" not in f.metadata:
                 continue
-            path, kind, in_place, default, absent, oci, secret_by_key = f.metadata["row"]
+            path, kind, in_place, default, absent, oci, secret_by_key, ignored = f.metadata["row"]
             shown = path.split(".", 1)[1] if path.startswith(("metadata.", "spec.")) else path
             built.append(Row(f.name, path, kind, in_place, default, default if absent is _UNSET else absent,
-                             oci, secret_by_key, shown))
+                             oci, secret_by_key, shown, ignored))
         cached = _TABLES[resource] = tuple(built)
     return cached
 
@@ -97,8 +102,8 @@ def value(resource: Any, row: Row) -> Any:
         return int(current)
     if row.kind == "list" or isinstance(current, tuple):
         return list(current)
-    if row.kind == "map":
-        return dict(current)
+    if row.kind in ("map", "object"):
+        return {key: dict(item) if isinstance(item, Mapping) else item for key, item in current.items()}
     return current
 
 
@@ -134,8 +139,7 @@ def updated_in_place(current: Any, wanted: Any) -> Any:
 
 def canonical(resource: Any) -> dict[str, Any]:
     """The fields that differ from what saying nothing means, by attribute (hashes that survive new fields)."""
-    return {row.attr: value(resource, row) for row in rows(type(resource))
-            if not _same(value(resource, row), row.absent)}
+    return {row.attr: value(resource, row) for row in set_fields(resource)}
 
 
 def decode(resource: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,3 +231,8 @@ def shown_tree(resource: Any) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value(resource, row)
     return out
+
+
+def set_fields(resource: Any) -> list[Row]:
+    """The rows whose value differs from what saying nothing means."""
+    return [row for row in rows(type(resource)) if not _same(value(resource, row), row.absent)]

@@ -57,6 +57,7 @@ class Plan:
     unchanged: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     known_job_ids: frozenset[str] = frozenset()  # every job the plan saw: none of them is a concurrent apply's
+    ignored: tuple[str, ...] = ()  # fields the specs set that this backend cannot honour (it runs locally)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)

@@ -83,4 +83,5 @@ def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
         ],
         "unchanged": list(plan.unchanged),
         "warnings": list(plan.warnings),
+        "ignored": list(plan.ignored),
     }

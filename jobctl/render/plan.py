@@ -72,3 +72,5 @@ def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> N
         printer.line(f"  {len(plan.unchanged)} unchanged: {', '.join(plan.unchanged)}")
     printer.line("")
     printer.line(plan.summary(), "bold")
+    if plan.ignored:
+        printer.line(f"Locally these have no effect (they apply on OCI): {', '.join(plan.ignored)}.", "dim")

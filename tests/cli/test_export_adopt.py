@@ -134,9 +134,7 @@ UNMODELED = {  # wire JSON a console user can set that no jobctl/v1 field expres
     "definedTags": {"Finance": {"CostCenter": "42"}, "Oracle-Tags": {"CreatedBy": "someone"}},
 }
 PROBE = {"jobProbeCheckType": "EXEC", "command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5}
-LOST = ["defined_tags", "job_configuration_details.startup_probe_details",
-        "job_infrastructure_configuration_details.job_shape_config_details.cpu_baseline",
-        "job_storage_mount_configuration_details_list"]
+LOST = ["job_configuration_details.startup_probe_details", "job_storage_mount_configuration_details_list"]
 
 
 def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force(
@@ -152,14 +150,14 @@ def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force
                                                     service_endpoint=fake.url)
         body = {**client.base_client.sanitize_for_serialization(details), **UNMODELED}
         body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
-        body["jobInfrastructureConfigurationDetails"]["jobShapeConfigDetails"]["cpuBaseline"] = "BASELINE_1_2"
+        body["jobInfrastructureConfigurationDetails"]["capacityReservationId"] = "ocid1.capacityreservation.oc1..x"
         job = fake.create_job(body)
         fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
         assert jobctl("export", "tune-models", "-d", str(tmp_path / "exported")).exit_code == 0
         spec = tmp_path / "exported" / "tune-models" / "job.yaml"
         assert jobctl("adopt", str(spec)).exit_code == 0  # tagged in place: nothing is lost
         infrastructure = fake.job(job["id"])["jobInfrastructureConfigurationDetails"]
-        assert infrastructure["jobShapeConfigDetails"]["cpuBaseline"] == "BASELINE_1_2"
+        assert infrastructure["capacityReservationId"] == "ocid1.capacityreservation.oc1..x"
         adopted = fake.job(job["id"])
         assert len(adopted["jobStorageMountConfigurationDetailsList"]) == 2
         assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0

@@ -26,8 +26,10 @@ SUBNET = "ocid1.subnet.oc1.iad.contract"
 LOG_GROUP = "ocid1.loggroup.oc1.iad.contract"
 
 PYTHON = JobDefinition(
-    name="every-field", description="first", labels={"team": "ml"}, compartment_id=COMPARTMENT, project_id=PROJECT,
-    shape="VM.Standard.E4.Flex", ocpus=2, memory_in_gbs=16, block_storage_size_in_gbs=100, subnet_id=SUBNET,
+    name="every-field", description="first", labels={"team": "ml"}, defined_tags={"Finance": {"CostCenter": "42"}},
+    compartment_id=COMPARTMENT, project_id=PROJECT, shape="VM.Standard.E4.Flex", ocpus=2, memory_in_gbs=16,
+    cpu_baseline="BASELINE_1_2", block_storage_size_in_gbs=100, subnet_id=SUBNET,
+    capacity_reservation_id="ocid1.capacityreservation.oc1.iad.contract",
     log_enabled=True, log_group_id=LOG_GROUP, log_id="ocid1.log.oc1.iad.contract", log_auto_create=False,
     runtime_type="python", entrypoint="main.py", conda_slug="generalml_p311_cpu_x86_64_v1",
     args=("--epochs", "3"), env={"MODEL": "xgb", "SEED": "7"}, max_runtime_in_minutes=60,
@@ -35,15 +37,19 @@ PYTHON = JobDefinition(
 CONTAINER = dataclasses.replace(
     PYTHON, name="every-field-box", entrypoint=("python", "-m", "app"), conda_slug=None, runtime_type="container",
     image="iad.ocir.io/ns/repo:1.0", image_digest="sha256:" + "a" * 64, cmd=("--x", "1"),
+    image_signature_id="ocid1.containerimagesignature.oc1.iad.contract",
 )
 
 # attr -> (base definition, changes): each changes its row's field (and what must change with it).
 SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "description": (PYTHON, {"description": "second"}),
     "labels": (PYTHON, {"labels": {"team": "research"}}),
+    "defined_tags": (PYTHON, {"defined_tags": {"Finance": {"CostCenter": "43"}, "Ops": {"Tier": "gold"}}}),
     "shape": (PYTHON, {"shape": "VM.Standard3.Flex"}),
     "ocpus": (PYTHON, {"ocpus": 4}),
     "memory_in_gbs": (PYTHON, {"memory_in_gbs": 32}),
+    "cpu_baseline": (PYTHON, {"cpu_baseline": "BASELINE_1_8"}),
+    "capacity_reservation_id": (PYTHON, {"capacity_reservation_id": "ocid1.capacityreservation.oc1.iad.other"}),
     "block_storage_size_in_gbs": (PYTHON, {"block_storage_size_in_gbs": 200}),
     "subnet_id": (PYTHON, {"subnet_id": "ocid1.subnet.oc1.iad.other"}),
     "log_enabled": (PYTHON, {"log_enabled": False}),
@@ -56,6 +62,7 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "conda_uri": (PYTHON, {"conda_slug": None, "conda_uri": "oci://envs@ns/conda/mine.tar.gz"}),
     "image": (CONTAINER, {"image": "iad.ocir.io/ns/repo:2.0"}),
     "image_digest": (CONTAINER, {"image_digest": "sha256:" + "b" * 64}),
+    "image_signature_id": (CONTAINER, {"image_signature_id": "ocid1.containerimagesignature.oc1.iad.other"}),
     "cmd": (CONTAINER, {"cmd": ("--x", "2")}),
     "args": (PYTHON, {"args": ("--epochs", "4")}),
     "env": (PYTHON, {"env": {"MODEL": "rf", "SEED": "7"}}),
@@ -131,3 +138,12 @@ def test_another_name_or_scope_is_another_job(harness: Harness, tmp_path: Path, 
     scoped = harness.backend.list_jobs(compartment_id=moved.definition.compartment_id,
                                        project_id=moved.definition.project_id)
     assert [j.managed_name for j in scoped if j.managed and j.id != old.id] == [moved.name]
+
+
+def test_a_backend_that_runs_jobs_here_names_the_fields_it_ignores(harness: Harness, tmp_path: Path) -> None:
+    plan = build_plan(harness.backend, [desired(PYTHON, tmp_path)])
+    ignored = ["definedTags", "infrastructure.shape", "infrastructure.ocpus", "infrastructure.memoryInGBs",
+               "infrastructure.cpuBaseline", "infrastructure.blockStorageSizeInGBs", "infrastructure.subnetId",
+               "infrastructure.capacityReservationId", "logging.enabled", "logging.logGroupId", "logging.logId",
+               "runtime.conda.slug"]
+    assert list(plan.ignored) == (ignored if harness.backend.runs_here else [])

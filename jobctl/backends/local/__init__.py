@@ -33,6 +33,7 @@ RUNNER_LOST = "runner lost: the local supervisor process ended without recording
 
 class LocalBackend:
     name = "local"
+    runs_here = True
     poll_interval = 0.05
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,

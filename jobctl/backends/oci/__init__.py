@@ -39,6 +39,7 @@ _log = logging.getLogger("jobctl.oci")
 
 class OciBackend:
     name = "oci"
+    runs_here = False
 
     def __init__(self, settings: OciSettings, clients: Clients | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:

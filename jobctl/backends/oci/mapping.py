@@ -33,7 +33,7 @@ from jobctl.model.job import (
     RunState,
     split_tags,
 )
-from jobctl.model.table import Row, rows, value
+from jobctl.model.table import Row, row_for, rows, value
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT)$")
@@ -99,12 +99,16 @@ def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
     types: dict[str, str] = cls().swagger_types
     kwargs: dict[str, Any] = {}
     for key, given in values.items():
-        if given is None or given == [] or (isinstance(given, Mapping) and all(v is None for v in given.values())):
+        if given is None or (isinstance(given, list) and not given):
             continue
         kind = types.get(key)
         if kind is None:
             raise ValueError(f"{cls.__name__} has no attribute {key!r}")  # a table row names a wrong SDK path
-        kwargs[key] = build(models, kind, given) if isinstance(given, Mapping) and kind[:1].isupper() else given
+        if isinstance(given, Mapping) and kind[:1].isupper():  # a nested model; a dict(...) is a value
+            if any(v is not None for v in given.values()):
+                kwargs[key] = build(models, kind, given)
+        else:
+            kwargs[key] = given
     return cls(**kwargs)
 
 
@@ -141,6 +145,7 @@ def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, A
 
 def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], artifact_is_zip: bool) -> Any:
     values = _sdk_values(d)
+    values["defined_tags"] = value(d, _DEFINED_TAGS) or None
     env = {**d.env, **derived_env(d, artifact_is_zip)}
     values[OCI_CONFIG].update(job_type="DEFAULT", environment_variables=env or None,
                            command_line_arguments=shlex.join(d.args) if d.args else None)
@@ -151,6 +156,9 @@ def update_details(models: Any, d: JobDefinition, tags: Mapping[str, str], curre
     """Only what UpdateJobDetails accepts: the table's in-place fields, and the tags. An update replaces
     each object it sends, so what `current` (the job as read) holds there beyond the table is kept."""
     values = _sdk_values(d, in_place_only=True)
+    # defined tags are sent whole, so that removing one removes it; OCI's own namespace is kept as it is
+    automatic = (getattr(current, "defined_tags", None) or {}).get(AUTOMATIC_TAG_NAMESPACE)
+    values["defined_tags"] = {**value(d, _DEFINED_TAGS), **({AUTOMATIC_TAG_NAMESPACE: automatic} if automatic else {})}
     if current is not None:
         _keep_unmodeled(values, current)
     return build(models, "UpdateJobDetails", {**values, "freeform_tags": dict(tags)})
@@ -177,12 +185,13 @@ def _read(job: Any, row: Row) -> Any:
 
 # What definition_from_job reads by hand, and a Job's read-only metadata: neither is unmodeled.
 READ_BY_HAND = frozenset({
-    "freeform_tags", f"{OCI_INFRA}.job_infrastructure_type", f"{OCI_ENV}.job_environment_type",
+    "freeform_tags", "defined_tags", f"{OCI_INFRA}.job_infrastructure_type", f"{OCI_ENV}.job_environment_type",
     f"{OCI_ENV}.entrypoint", f"{OCI_CONFIG}.job_type", f"{OCI_CONFIG}.environment_variables",
     f"{OCI_CONFIG}.command_line_arguments", f"{OCI_LOG}.log_id",
     "id", "time_created", "created_by", "lifecycle_state", "lifecycle_details",
 })
 AUTOMATIC_TAG_NAMESPACE = "Oracle-Tags"  # CreatedBy/CreatedOn, which tenancies' tag defaults add to everything
+_DEFINED_TAGS = row_for(JobDefinition, "definedTags")
 
 
 def unmodeled(job: Any) -> tuple[str, ...]:
@@ -219,9 +228,12 @@ def definition_from_job(job: Any) -> JobDefinition:
     conda_uri = None
     if env.get("CONDA_ENV_TYPE") == "published":
         conda_uri = f"oci://{env.get('CONDA_ENV_BUCKET')}@{env.get('CONDA_ENV_NAMESPACE')}/{env.get('CONDA_ENV_OBJECT_NAME')}"
+    defined = {space: dict(tags) for space, tags in (getattr(job, "defined_tags", None) or {}).items()
+               if space != AUTOMATIC_TAG_NAMESPACE}
     return JobDefinition(
         **table,
         labels=labels,
+        defined_tags=defined,
         log_id=None if logs is None or logs.enable_auto_log_creation else logs.log_id,
         runtime_type=runtime_type or ("container" if is_container else "python"),
         entrypoint=(tuple(getattr(container, "entrypoint", None) or ()) or None if is_container

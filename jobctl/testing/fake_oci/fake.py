@@ -42,11 +42,12 @@ class FakeOCI:
 
     def __init__(self, *, port: int = 0, region: str = "us-ashburn-1", seed: int = 0, auto_progress: bool = True,
                  verify_signatures: bool = True, workload: Workload = echo_workload, log_lag: float = 0.0,
-                 clock: Callable[[], float] = time.time, limits: Limits | None = None) -> None:
+                 clock: Callable[[], float] = time.time, limits: Limits | None = None, oracle_tags: bool = True,
+                 required_tags: dict[str, list[str]] | None = None) -> None:
         self.region = region
         self.limits = limits or Limits()
         self.store = Store(region=region, seed=seed, limits=self.limits, clock=clock, workload=workload,
-                           log_lag=log_lag)
+                           log_lag=log_lag, oracle_tags=oracle_tags, required_tags=dict(required_tags or {}))
         self.settings = Settings(auto_progress=auto_progress)
         self.faults = FaultInjector(seed)
         self.keys = KeyRing()

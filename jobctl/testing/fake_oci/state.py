@@ -88,6 +88,10 @@ class Store:
     clock: Callable[[], float] = field(default=lambda: 0.0)
     workload: Workload = echo_workload
     log_lag: float = 0.0
+    # Tag defaults of the tenancy, applied when a job is created. OCI's own namespace is on by default, as in
+    # most tenancies; `required_tags` ({namespace: [key]}) blocks a create that does not set them.
+    oracle_tags: bool = True
+    required_tags: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -115,10 +119,23 @@ class Store:
         if len(self.jobs) >= self.limits.max_jobs:
             raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
         job = {"freeformTags": {}, "definedTags": {}, **_present(body)}
+        job["definedTags"] = self._tag_defaults(job["definedTags"], created_by)
         job.update(id=self.new_id("datasciencejob"), timeCreated=format_time(self.now()), createdBy=created_by,
                    lifecycleState="ACTIVE")
         self.jobs[job["id"]] = JobRecord(job, self.next_seq())
         return job
+
+    def _tag_defaults(self, given: dict[str, Any], created_by: str) -> dict[str, Any]:
+        """Defined tags at creation: a required tag without a value blocks it; OCI's own are added."""
+        missing = [f"{space}.{key}" for space, keys in self.required_tags.items() for key in keys
+                   if key not in given.get(space, {})]
+        if missing:
+            raise invalid(f"a value is required for the defined tag(s) {', '.join(missing)} (tag defaults of "
+                          "this compartment)")
+        if not self.oracle_tags:
+            return given
+        automatic = {"CreatedBy": created_by, "CreatedOn": format_time(self.now())}
+        return {**given, "Oracle-Tags": {**automatic, **given.get("Oracle-Tags", {})}}
 
     def job(self, job_id: str) -> JobRecord:
         record = self.jobs.get(job_id)
