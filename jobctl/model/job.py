@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from jobctl.model.table import IGNORED, column
 from jobctl.secrets import REDACTOR
@@ -86,6 +87,9 @@ class JobDefinition:
     env: Mapping[str, str] = column("spec.runtime.env", "map", secret_by_key=True)  # + derived variables
     max_runtime_in_minutes: int | None = column("spec.runtime.maxRuntimeInMinutes", "integer",
                                                 oci=f"{OCI_CONFIG}.maximum_runtime_in_minutes")
+    # keys as OCI's wire JSON names them (command, periodInSeconds, ...); an EXEC probe on OCI
+    startup_probe: Mapping[str, Any] = column("spec.runtime.startupProbe", "object",
+                                              oci=f"{OCI_CONFIG}.startup_probe_details")
     artifact_digest: str | None = column("artifact", "text")  # computed from the source, kept in a tag
     owner_tags: Mapping[str, str] = field(default_factory=dict)  # jobctl's own freeform tags
     # what an observed job holds that no row can express (SDK paths): a replace would lose it

@@ -134,7 +134,7 @@ UNMODELED = {  # wire JSON a console user can set that no jobctl/v1 field expres
     "definedTags": {"Finance": {"CostCenter": "42"}, "Oracle-Tags": {"CreatedBy": "someone"}},
 }
 PROBE = {"jobProbeCheckType": "EXEC", "command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5}
-LOST = ["job_configuration_details.startup_probe_details", "job_storage_mount_configuration_details_list"]
+LOST = ["job_storage_mount_configuration_details_list"]
 
 
 def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force(

@@ -33,6 +33,7 @@ PYTHON = JobDefinition(
     log_enabled=True, log_group_id=LOG_GROUP, log_id="ocid1.log.oc1.iad.contract", log_auto_create=False,
     runtime_type="python", entrypoint="main.py", conda_slug="generalml_p311_cpu_x86_64_v1",
     args=("--epochs", "3"), env={"MODEL": "xgb", "SEED": "7"}, max_runtime_in_minutes=60,
+    startup_probe={"command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5, "failureThreshold": 2},
 )
 CONTAINER = dataclasses.replace(
     PYTHON, name="every-field-box", entrypoint=("python", "-m", "app"), conda_slug=None, runtime_type="container",
@@ -67,6 +68,7 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "args": (PYTHON, {"args": ("--epochs", "4")}),
     "env": (PYTHON, {"env": {"MODEL": "rf", "SEED": "7"}}),
     "max_runtime_in_minutes": (PYTHON, {"max_runtime_in_minutes": 90}),
+    "startup_probe": (PYTHON, {"startup_probe": {"command": ["true"], "initialDelayInSeconds": 30}}),
     "artifact_digest": (PYTHON, {}),  # a change of the source's content
 }
 # The job a spec means: a name is unique within a (compartment, project), so another name or scope

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from jobctl.engine.follow import follow_logs
 from jobctl.engine.resolve import resolve_job
 from jobctl.engine.runs import plan_runs, start_runs
+from jobctl.plan.desired import desired_job
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, run_jobctl, use_fake_oci
 from tests.contract.conftest import oci_backend
@@ -139,3 +141,20 @@ def test_a_search_the_service_finds_too_large_is_split_without_losing_or_repeati
     lines = [e.line.text for e in follow_logs(backend, [run.id], timeout=20) if e.line]
     assert lines.count("MODEL=split") == 1
     assert [r.status for r in fake_oci.requests if r.path.endswith("/search")][:2] == [400, 400]
+
+
+def test_a_run_s_configuration_override_keeps_the_job_s_startup_probe(fake_oci: FakeOCI, tmp_path: Path) -> None:
+    """OCI replaces the job's whole configuration with a run's override: one without the probe would drop it."""
+    backend = oci_backend(fake_oci, tmp_path)
+    desired = write_spec(tmp_path)
+    probe = {"command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5, "failureThreshold": 4}
+    desired = desired_job(replace(desired.spec, definition=replace(desired.spec.definition, startup_probe=probe)))
+    apply(backend, desired)
+    job = resolve_job(backend, "contract")
+
+    [run] = start_runs(backend, job, plan_runs(job, env={"MODEL": "probed"}, args=None))
+
+    [sent] = [r for r in fake_oci.runs() if r["id"] == run.id]
+    override = sent["jobConfigurationOverrideDetails"]
+    assert override["startupProbeDetails"] == {"jobProbeCheckType": "EXEC", **probe}
+    assert override["environmentVariables"]["MODEL"] == "probed"

@@ -93,7 +93,8 @@ def test_output_docs_name_every_field_of_a_json_definition() -> None:
     def keys(tree: dict[str, object]) -> set[str]:
         return {k for key, v in tree.items() for k in ({key} | (keys(v) if isinstance(v, dict) and v else set()))}
 
-    assert documented == keys(shown_tree(PYTHON)) - {"MODEL", "SEED", "team", "Finance", "CostCenter"}
+    inner = {"MODEL", "SEED", "team", "Finance", "CostCenter", "command", "periodInSeconds", "failureThreshold"}
+    assert documented == keys(shown_tree(PYTHON)) - inner
 
 
 def test_plans_show_numbers_and_booleans_as_a_spec_writes_them() -> None:
@@ -148,7 +149,7 @@ def test_a_job_with_every_sdk_field_set_loses_nothing_silently() -> None:
     modeled = {row.oci for row in rows(JobDefinition) if row.oci} | READ_BY_HAND
 
     silent = [path for path in leaves(job)
-              if path not in modeled and not any(path == u or path.startswith(u + ".") for u in reported)]
+              if not any(path == p or path.startswith(p + ".") for p in [*modeled, *reported])]
 
     assert silent == []
     assert "job_storage_mount_configuration_details_list" in reported

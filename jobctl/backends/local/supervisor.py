@@ -31,6 +31,7 @@ from typing import BinaryIO, TypeVar
 
 from jobctl.artifact import extract_zip
 from jobctl.backends.local import logfile, outcome
+from jobctl.backends.local.probe import StartupProbe
 from jobctl.backends.local.procs import RUN_ID_VARIABLE, kill_run_processes
 from jobctl.backends.local.store import Store, run_dir
 from jobctl.errors import JobctlError
@@ -109,6 +110,7 @@ class Supervisor:
         self.log_path = self.dir / "log"
         self.cancel_requested = False
         self.timed_out = False
+        self.probe_failed: str | None = None
         self.log_error: str | None = None
         self.result_fd: int | None = None
         rows = self.store.query(
@@ -173,7 +175,11 @@ class Supervisor:
                 self.cancel_requested = True
             minutes = definition.max_runtime_in_minutes
             deadline = time.monotonic() + minutes * _time_scale() if minutes else None
-            self._pump(child, deadline, log)
+            probe = None
+            if definition.startup_probe:
+                probe = StartupProbe(definition.startup_probe, cwd=work, env=env, started=time.monotonic(),
+                                     seconds=_time_scale() / 60)
+            self._pump(child, deadline, log, probe)
         self._record_end(child.returncode, minutes)
 
     def _database(self, action: Callable[[], T]) -> T | None:
@@ -203,8 +209,10 @@ class Supervisor:
             self.log_error = f"the log is incomplete: writing it failed ({exc.strerror or exc})"
             _note(self.log_error)
 
-    def _pump(self, child: subprocess.Popen[bytes], deadline: float | None, log: BinaryIO) -> None:
-        """Copy output into the log until the workload ends; stop it when canceled or overdue."""
+    def _pump(self, child: subprocess.Popen[bytes], deadline: float | None, log: BinaryIO,
+              probe: StartupProbe | None = None) -> None:
+        """Copy output into the log until the workload ends; stop it when canceled, overdue or its
+        startup probe gave up."""
         selector = selectors.DefaultSelector()
         assert child.stdout is not None
         assert child.stderr is not None
@@ -239,7 +247,9 @@ class Supervisor:
                 next_cancel_check = now + CANCEL_POLL_SECONDS
                 self.cancel_requested = self.cancel_requested or self._should_stop()
             overdue = deadline is not None and now >= deadline
-            if kill_at is None and (self.cancel_requested or overdue):
+            if probe is not None and kill_at is None and drain_until is None:
+                self.probe_failed = probe.poll(now)
+            if kill_at is None and (self.cancel_requested or overdue or self.probe_failed):
                 self.timed_out = overdue and not self.cancel_requested
                 _signal_group(child.pid, signal.SIGTERM)
                 kill_at = now + float(os.environ.get("JOBCTL_KILL_GRACE", KILL_GRACE_SECONDS))
@@ -247,6 +257,8 @@ class Supervisor:
                 _signal_group(child.pid, signal.SIGKILL)
                 kill_at = float("inf")
         child.wait()
+        if probe is not None:
+            probe.stop()
         _signal_group(child.pid, signal.SIGKILL)  # leftovers of the workload's group, if any
         # and those that left the group (setsid, daemons): on OCI nothing outlives a run's machine either
         kill_run_processes(self.run_id)
@@ -273,6 +285,8 @@ class Supervisor:
             state, details = CANCELED, "canceled"
         elif self.timed_out:
             state, details = FAILED, f"exceeded maxRuntimeInMinutes ({minutes})"
+        elif self.probe_failed:
+            state, details = FAILED, self.probe_failed
         elif code == 0:
             state, details = SUCCEEDED, None
         elif code < 0:

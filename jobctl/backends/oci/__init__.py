@@ -191,9 +191,7 @@ class OciBackend:
         full_env = {**env, **mapping.derived_env(definition, is_zip)}
         details = self.models.CreateJobRunDetails(
             project_id=job.project_id, compartment_id=job.compartment_id, job_id=job_id, display_name=name,
-            job_configuration_override_details=mapping.job_configuration(
-                self.models, full_env, tuple(args), definition.max_runtime_in_minutes,
-            ),
+            job_configuration_override_details=mapping.run_configuration(self.models, definition, full_env, args),
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}
         run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobctl.model.job import (
@@ -80,13 +80,19 @@ def derived_env(definition: JobDefinition, artifact_is_zip: bool) -> dict[str, s
     return env
 
 
-def job_configuration(
-    models: Any, env: Mapping[str, str], args: tuple[str, ...], max_runtime: int | None,
-) -> Any:
-    return models.DefaultJobConfigurationDetails(
-        job_type="DEFAULT", environment_variables=dict(env) or None,
-        command_line_arguments=shlex.join(args) if args else None, maximum_runtime_in_minutes=max_runtime,
-    )
+def _configuration(d: JobDefinition, env: Mapping[str, str], args: Sequence[str]) -> dict[str, Any]:
+    """The job configuration details as values: the table's, with env and args as given."""
+    values: dict[str, Any] = _table_values(d).get(OCI_CONFIG, {})
+    values.update(job_type="DEFAULT", environment_variables=dict(env) or None,
+                  command_line_arguments=shlex.join(args) if args else None)
+    if d.startup_probe:
+        values["startup_probe_details"] = {"jobProbeCheckType": "EXEC", **d.startup_probe}
+    return values
+
+
+def run_configuration(models: Any, d: JobDefinition, env: Mapping[str, str], args: Sequence[str]) -> Any:
+    """A run's configuration override: OCI replaces the job's whole configuration with it, so it is complete."""
+    return build(models, "JobConfigurationDetails", _configuration(d, env, args))
 
 
 def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
@@ -94,11 +100,12 @@ def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
     discriminator as the SDK does. None values are left out, and so is a nested model with no value."""
     cls = getattr(models, class_name)
     if hasattr(cls, "get_subtype"):
-        by_wire_name = {cls().attribute_map[key]: given for key, given in values.items() if key in cls().attribute_map}
+        by_wire_name = {cls().attribute_map.get(key, key): given for key, given in values.items()}
         cls = getattr(models, cls.get_subtype(by_wire_name))
     types: dict[str, str] = cls().swagger_types
+    by_attribute = {wire: attr for attr, wire in cls().attribute_map.items()}
     kwargs: dict[str, Any] = {}
-    for key, given in values.items():
+    for key, given in ((by_attribute.get(k, k), v) for k, v in values.items()):  # wire names allowed too
         if given is None or (isinstance(given, list) and not given):
             continue
         kind = types.get(key)
@@ -146,9 +153,7 @@ def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, A
 def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], artifact_is_zip: bool) -> Any:
     values = _sdk_values(d)
     values["defined_tags"] = value(d, _DEFINED_TAGS) or None
-    env = {**d.env, **derived_env(d, artifact_is_zip)}
-    values[OCI_CONFIG].update(job_type="DEFAULT", environment_variables=env or None,
-                           command_line_arguments=shlex.join(d.args) if d.args else None)
+    values[OCI_CONFIG] = _configuration(d, {**d.env, **derived_env(d, artifact_is_zip)}, d.args)
     return build(models, "CreateJobDetails", {**values, "freeform_tags": dict(tags)})
 
 
@@ -180,7 +185,17 @@ def _read(job: Any, row: Row) -> Any:
         node = getattr(node, part, None)
         if node is None:
             return row.absent
+    if hasattr(node, "swagger_types"):
+        return _wire(node)
     return tuple(node) if isinstance(node, list) else node
+
+
+def _wire(model: Any) -> dict[str, Any]:
+    """An SDK model as its wire JSON, without the discriminator of its polymorphic base (the row says it)."""
+    inherited = {attr for base in type(model).__mro__[1:] if hasattr(base, "get_subtype")
+                 for attr in base().swagger_types}
+    return {model.attribute_map[attr]: getattr(model, attr) for attr in model.swagger_types
+            if attr not in inherited and getattr(model, attr) is not None}
 
 
 # What definition_from_job reads by hand, and a Job's read-only metadata: neither is unmodeled.
