@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -53,6 +54,9 @@ class JobDefinition:
                                                            local=IGNORED)
     compartment_id: str | None = column("spec.compartmentId", "text", oci="compartment_id")
     project_id: str | None = column("spec.projectId", "text", oci="project_id")
+    # each as OCI's wire JSON names it (storageType, namespace, bucket, ...); locally: see backends.local.mounts
+    storage_mounts: tuple[Mapping[str, Any], ...] = column("spec.storageMounts", "objects", in_place=True,
+                                                          oci="job_storage_mount_configuration_details_list")
     shape: str = column("spec.infrastructure.shape", "text", required=True, in_place=True, local=IGNORED,
                         oci=f"{OCI_INFRA}.shape_name")
     ocpus: float | None = column("spec.infrastructure.ocpus", "number", in_place=True, local=IGNORED,
@@ -115,6 +119,11 @@ class JobDefinition:
     @property
     def entry_file(self) -> str | None:
         return self.entrypoint if isinstance(self.entrypoint, str) else None
+
+
+def mount_variable(mount: Mapping[str, Any]) -> str:
+    """JOBCTL_MOUNT_<NAME>: the variable that holds a storage mount's path in a run, locally and on OCI."""
+    return "JOBCTL_MOUNT_" + re.sub(r"[^A-Z0-9]", "_", str(mount["destinationDirectoryName"]).upper())
 
 
 def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-Kind = Literal["text", "number", "integer", "bool", "list", "map", "object", "entrypoint"]
+Kind = Literal["text", "number", "integer", "bool", "list", "map", "object", "objects", "entrypoint"]
 _UNSET: Any = object()
 IGNORED = "ignored"  # what the local backend does with a field that only means something on OCI
 
@@ -64,7 +64,7 @@ def column(
     secret_by_key: a map whose values are secret when their key names a secret (env); plans diff
         it entry by entry, so each entry is masked by its own key.
     """
-    if kind == "list":
+    if kind in ("list", "objects"):
         default = ()
     meta = {"row": (path, kind, in_place, {} if kind in ("map", "object") else default, absent, oci, secret_by_key,
                     local == IGNORED)}
@@ -100,6 +100,8 @@ def value(resource: Any, row: Row) -> Any:
     current = getattr(resource, row.attr)
     if row.kind == "number" and isinstance(current, float) and current.is_integer():
         return int(current)
+    if row.kind == "objects":
+        return [dict(item) for item in current]
     if row.kind == "list" or isinstance(current, tuple):
         return list(current)
     if row.kind in ("map", "object"):
@@ -170,6 +172,8 @@ def _text(scalar: Any) -> str:
 
 
 def _read(row: Row, given: Any) -> Any:
+    if row.kind == "objects":
+        return tuple(dict(item) for item in given)
     if row.kind == "list":
         return tuple(_text(item) for item in given)
     if row.kind == "map":

@@ -125,16 +125,17 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     assert stat.S_IMODE(spec.stat().st_mode) == 0o600
 
 
-UNMODELED = {  # wire JSON a console user can set that no jobctl/v1 field expresses yet
+UNMODELED = {  # wire JSON a console user can set; node groups are what no jobctl/v1 field expresses yet
     "jobStorageMountConfigurationDetailsList": [
         {"storageType": "OBJECT_STORAGE", "destinationDirectoryName": "data", "namespace": "ns", "bucket": "b"},
-        {"storageType": "FILE_STORAGE", "destinationDirectoryName": "shared", "mountTargetId": "ocid1.mt.oc1..x",
-         "exportId": "ocid1.export.oc1..x"},
+        {"storageType": "FILE_STORAGE", "destinationDirectoryName": "shared", "destinationPath": "/mnt",
+         "mountTargetId": "ocid1.mounttarget.oc1..x", "exportId": "ocid1.export.oc1..x"},
     ],
+    "jobNodeConfigurationDetails": {"jobNodeType": "MULTI_NODE", "startupOrder": "IN_PARALLEL"},
     "definedTags": {"Finance": {"CostCenter": "42"}, "Oracle-Tags": {"CreatedBy": "someone"}},
 }
 PROBE = {"jobProbeCheckType": "EXEC", "command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5}
-LOST = ["job_storage_mount_configuration_details_list"]
+LOST = ["job_node_configuration_details"]
 
 
 def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force(

@@ -27,7 +27,12 @@ LOG_GROUP = "ocid1.loggroup.oc1.iad.contract"
 
 PYTHON = JobDefinition(
     name="every-field", description="first", labels={"team": "ml"}, defined_tags={"Finance": {"CostCenter": "42"}},
-    compartment_id=COMPARTMENT, project_id=PROJECT, shape="VM.Standard.E4.Flex", ocpus=2, memory_in_gbs=16,
+    compartment_id=COMPARTMENT, project_id=PROJECT, storage_mounts=(
+        {"storageType": "OBJECT_STORAGE", "namespace": "ns", "bucket": "datasets", "prefix": "sales/",
+         "destinationDirectoryName": "data", "destinationPath": "/mnt"},
+        {"storageType": "FILE_STORAGE", "mountTargetId": "ocid1.mounttarget.oc1.iad.contract",
+         "exportId": "ocid1.export.oc1.iad.contract", "destinationDirectoryName": "shared", "destinationPath": "/opt"},
+    ), shape="VM.Standard.E4.Flex", ocpus=2, memory_in_gbs=16,
     cpu_baseline="BASELINE_1_2", block_storage_size_in_gbs=100, subnet_id=SUBNET,
     capacity_reservation_id="ocid1.capacityreservation.oc1.iad.contract",
     log_enabled=True, log_group_id=LOG_GROUP, log_id="ocid1.log.oc1.iad.contract", log_auto_create=False,
@@ -46,6 +51,7 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "description": (PYTHON, {"description": "second"}),
     "labels": (PYTHON, {"labels": {"team": "research"}}),
     "defined_tags": (PYTHON, {"defined_tags": {"Finance": {"CostCenter": "43"}, "Ops": {"Tier": "gold"}}}),
+    "storage_mounts": (PYTHON, {"storage_mounts": PYTHON.storage_mounts[:1]}),
     "shape": (PYTHON, {"shape": "VM.Standard3.Flex"}),
     "ocpus": (PYTHON, {"ocpus": 4}),
     "memory_in_gbs": (PYTHON, {"memory_in_gbs": 32}),

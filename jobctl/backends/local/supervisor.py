@@ -31,6 +31,7 @@ from typing import BinaryIO, TypeVar
 
 from jobctl.artifact import extract_zip
 from jobctl.backends.local import logfile, outcome
+from jobctl.backends.local.mounts import mount_environment
 from jobctl.backends.local.probe import StartupProbe
 from jobctl.backends.local.procs import RUN_ID_VARIABLE, kill_run_processes
 from jobctl.backends.local.store import Store, run_dir
@@ -124,9 +125,10 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.cancel_requested = True
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, definition: JobDefinition) -> dict[str, str]:
         env = {k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ}
         env.update(json.loads(self.row["env"]))
+        env.update(mount_environment(self.store.home, definition.storage_mounts))
         outputs = self.dir / "outputs"
         outputs.mkdir(exist_ok=True)
         env.update({
@@ -154,7 +156,7 @@ class Supervisor:
                 unpack(Path(self.row["artifact_path"]), work)
             else:
                 work.mkdir(parents=True, exist_ok=True)
-            env = self._environment()
+            env = self._environment(definition)
             command = command_for(definition, json.loads(self.row["args"]), env)
             if self.cancel_requested or self._should_stop():
                 self._finish(CANCELED, None, "canceled before it started")

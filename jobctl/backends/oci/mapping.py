@@ -31,12 +31,13 @@ from jobctl.model.job import (
     JobDefinition,
     JobState,
     RunState,
+    mount_variable,
     split_tags,
 )
 from jobctl.model.table import Row, row_for, rows, value
 
 TAG_SOURCE = "jobctl-source"
-DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT)$")
+DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+)$")
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -77,6 +78,9 @@ def derived_env(definition: JobDefinition, artifact_is_zip: bool) -> dict[str, s
             )
     if artifact_is_zip and definition.entry_file:
         env["JOB_RUN_ENTRYPOINT"] = definition.entry_file
+    for mount in definition.storage_mounts:  # where the run finds each mount, by the same name as locally
+        where = str(mount.get("destinationPath") or "/mnt").rstrip("/")
+        env[mount_variable(mount)] = f"{where}/{mount['destinationDirectoryName']}"
     return env
 
 
@@ -114,6 +118,8 @@ def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
         if isinstance(given, Mapping) and kind[:1].isupper():  # a nested model; a dict(...) is a value
             if any(v is not None for v in given.values()):
                 kwargs[key] = build(models, kind, given)
+        elif isinstance(given, list) and kind.startswith("list[") and kind[5:6].isupper():
+            kwargs[key] = [build(models, kind[5:-1], item) for item in given]
         else:
             kwargs[key] = given
     return cls(**kwargs)
@@ -187,15 +193,15 @@ def _read(job: Any, row: Row) -> Any:
             return row.absent
     if hasattr(node, "swagger_types"):
         return _wire(node)
-    return tuple(node) if isinstance(node, list) else node
+    if isinstance(node, list):
+        return tuple(_wire(item) if hasattr(item, "swagger_types") else item for item in node)
+    return node
 
 
 def _wire(model: Any) -> dict[str, Any]:
-    """An SDK model as its wire JSON, without the discriminator of its polymorphic base (the row says it)."""
-    inherited = {attr for base in type(model).__mro__[1:] if hasattr(base, "get_subtype")
-                 for attr in base().swagger_types}
+    """An SDK model as its wire JSON (what a spec says for a row of kind object)."""
     return {model.attribute_map[attr]: getattr(model, attr) for attr in model.swagger_types
-            if attr not in inherited and getattr(model, attr) is not None}
+            if getattr(model, attr) is not None}
 
 
 # What definition_from_job reads by hand, and a Job's read-only metadata: neither is unmodeled.
@@ -245,6 +251,7 @@ def definition_from_job(job: Any) -> JobDefinition:
         conda_uri = f"oci://{env.get('CONDA_ENV_BUCKET')}@{env.get('CONDA_ENV_NAMESPACE')}/{env.get('CONDA_ENV_OBJECT_NAME')}"
     defined = {space: dict(tags) for space, tags in (getattr(job, "defined_tags", None) or {}).items()
                if space != AUTOMATIC_TAG_NAMESPACE}
+    table["startup_probe"] = {k: v for k, v in table["startup_probe"].items() if k != "jobProbeCheckType"}  # EXEC
     return JobDefinition(
         **table,
         labels=labels,
