@@ -71,3 +71,14 @@ def test_on_oci_the_same_variable_names_the_mount_and_reads_back_as_no_change(
         assert (env["JOBCTL_MOUNT_TRAIN_DATA"], env["JOBCTL_MOUNT_SHARED"]) == ("/mnt/train-data", "/mnt/shared")
         assert [m["destinationPath"] for m in job["jobStorageMountConfigurationDetailsList"]] == ["/mnt", "/mnt"]
         assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
+
+        unmounted = spec.read_text()
+        cut = unmounted.index("  storageMounts:")
+        spec.write_text(unmounted[:cut] + unmounted[unmounted.index("  infrastructure:"):])
+        plan = jobctl("plan", str(spec))
+        assert "- storageMounts: " in plan.stdout
+        assert "forces replacement" not in plan.stdout
+        applied(jobctl, spec)
+        [updated] = fake.jobs()
+        assert (updated["id"], updated.get("jobStorageMountConfigurationDetailsList") or []) == (job["id"], [])
+        assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0

@@ -172,7 +172,10 @@ def update_details(models: Any, d: JobDefinition, tags: Mapping[str, str], curre
     values["defined_tags"] = {**value(d, _DEFINED_TAGS), **({AUTOMATIC_TAG_NAMESPACE: automatic} if automatic else {})}
     if current is not None:
         _keep_unmodeled(values, current)
-    return build(models, "UpdateJobDetails", {**values, "freeform_tags": dict(tags)})
+    details = build(models, "UpdateJobDetails", {**values, "freeform_tags": dict(tags)})
+    if not d.storage_mounts:  # sent empty, so that removing the last mount removes it
+        details.job_storage_mount_configuration_details_list = []
+    return details
 
 
 def _keep_unmodeled(values: dict[str, Any], current: Any) -> None:
