@@ -177,3 +177,53 @@ def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force
         forced = jobctl("apply", str(spec), "--yes", "--force")
         assert forced.exit_code == 0, forced.stderr
         assert "replaced" in forced.stderr
+
+
+CONSOLE_MADE = {  # what a console user sets, beyond the train example: every field is one jobctl/v1 says
+    "jobStorageMountConfigurationDetailsList": UNMODELED["jobStorageMountConfigurationDetailsList"],
+    "definedTags": {"Finance": {"CostCenter": "42"}},
+}
+
+
+def test_a_console_job_with_mounts_probe_tags_subnet_and_a_gpu_shape_round_trips(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13's bar: export -> validate -> adopt -> no changes; an env change replaces the job, and the
+    new job keeps every field."""
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
+        want = desired(EXAMPLES / "train" / "job.yaml")
+        plain = want.definition.with_tags({"team": "ml"})
+        assert want.artifact is not None
+        details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
+        client = oci.data_science.DataScienceClient(oci.config.from_file(str(tmp_path / "oci" / "config")),
+                                                    service_endpoint=fake.url)
+        body = {**client.base_client.sanitize_for_serialization(details), **CONSOLE_MADE}
+        body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
+        body["jobInfrastructureConfigurationDetails"] = {
+            "jobInfrastructureType": "STANDALONE", "shapeName": "VM.GPU.A10.2", "blockStorageSizeInGBs": 200,
+            "subnetId": "ocid1.subnet.oc1.iad.console",
+        }
+        job = fake.create_job(body)
+        fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
+
+        assert jobctl("export", "tune-models", "-d", str(tmp_path / "exported")).exit_code == 0
+        spec = tmp_path / "exported" / "tune-models" / "job.yaml"
+        assert jobctl("validate", str(spec)).exit_code == 0
+        adopted = jobctl("adopt", str(spec))
+        assert adopted.exit_code == 0, adopted.stderr
+        assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+        before = fake.job(job["id"])
+
+        spec.write_text(spec.read_text().replace("SEED: '7'", "SEED: '8'"))
+        replaced = jobctl("apply", str(spec), "--yes")
+        assert replaced.exit_code == 0, replaced.stderr
+
+        [new] = [j for j in fake.jobs() if j["id"] != job["id"] and j["lifecycleState"] == "ACTIVE"]
+        kept = ("jobStorageMountConfigurationDetailsList", "jobInfrastructureConfigurationDetails", "freeformTags")
+        assert {k: new[k] for k in kept if k != "freeformTags"} == {k: before[k] for k in kept if k != "freeformTags"}
+        assert new["definedTags"]["Finance"] == {"CostCenter": "42"}
+        assert new["jobConfigurationDetails"]["startupProbeDetails"] == PROBE
+        assert new["jobConfigurationDetails"]["environmentVariables"]["SEED"] == "8"
+        assert new["freeformTags"]["team"] == "ml"
+        assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
