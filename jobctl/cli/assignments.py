@@ -10,8 +10,11 @@ from jobctl.errors import UsageError
 from jobctl.secrets import REDACTOR
 
 
-def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
-    """`K=V` pairs from the command line; a clear usage error otherwise."""
+def parse_assignments(values: Sequence[str], option: str, *, run_env: bool = True) -> dict[str, str]:
+    """`K=V` pairs from the command line; a clear usage error otherwise. `run_env`: the names are a
+    run's environment, where the names jobctl sets itself are reserved, as in a spec."""
+    from jobctl.model.job import RESERVED_ENV_PREFIXES
+
     result: dict[str, str] = {}
     for value in values:
         key, sep, text = value.partition("=")
@@ -20,6 +23,9 @@ def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
             raise UsageError(f"{option} {key!r}: missing '=' (expected NAME=VALUE)")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise UsageError(f"{option} {key!r}=...: NAME must be letters, digits and '_', not starting with a digit")
+        if run_env and key.startswith(RESERVED_ENV_PREFIXES):
+            raise UsageError(f"{option} {key}=...: names starting with {', '.join(RESERVED_ENV_PREFIXES)} are set "
+                             "by jobctl from the runtime")
         if "\0" in text:
             raise UsageError(f"{option} {key}: values cannot contain NUL")
         result[key] = text

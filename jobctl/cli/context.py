@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,10 +46,14 @@ class AppContext:
         )
         oci = OciSettings(
             **self.oci_options, sdk_config_file=env.get("OCI_CONFIG_FILE") or None,
-            fast_retries=env.get("JOBCTL_OCI_RETRY") == "fast",
+            fast_retries=_choice(env, "JOBCTL_OCI_RETRY", ("", "fast")) == "fast",
             poll_interval=_number(env, "JOBCTL_OCI_POLL_SECONDS", OciSettings.poll_interval),
             log_settle=_number(env, "JOBCTL_OCI_LOG_SETTLE", OciSettings.log_settle),
         )
+        if oci.endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", oci.endpoint):
+            from jobctl.errors import ConfigError
+
+            raise ConfigError(f"--endpoint / JOBCTL_OCI_ENDPOINT must be an http(s) URL, not {oci.endpoint!r}")
         return Settings(local, oci)
 
     def backend(self) -> Backend:
@@ -81,9 +86,18 @@ class AppContext:
         return self.color and _isatty(self.stdout)
 
 
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    from jobctl.errors import ConfigError
+
+    text = environ.get(name, "")
+    if text not in choices:
+        raise ConfigError(f"{name} must be one of: {', '.join(c for c in choices if c)} (or unset), not {text!r}")
+    return text
+
+
 def _number(environ: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:
-    """A non-negative number from the environment, or a usage error naming the variable."""
-    from jobctl.errors import UsageError
+    """A non-negative number from the environment, or a configuration error naming the variable."""
+    from jobctl.errors import ConfigError
 
     text = environ.get(name, "")
     if not text:
@@ -94,7 +108,7 @@ def _number(environ: Mapping[str, str], name: str, default: float, whole: bool =
         value = -1.0
     if not 0 <= value < float("inf"):
         kind = "a whole number of runs" if whole else "a number of seconds"
-        raise UsageError(f"{name} must be {kind}, not {text!r}")
+        raise ConfigError(f"{name} must be {kind}, not {text!r}")
     return value
 
 

@@ -31,6 +31,9 @@ TAG_HASH = "jobctl-spec-hash"
 TAG_SUPERSEDED = "jobctl-superseded"
 PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
 JOBCTL_TAG_PREFIX = "jobctl-"
+# Env names jobctl and OCI's job runner set from the runtime: no spec or --env may set them (the schema's
+# env propertyNames say the same; a test keeps the two in step).
+RESERVED_ENV_PREFIXES = ("JOBCTL_", "CONDA_ENV_", "JOB_RUN_")
 
 # SDK attribute paths of the parts of an OCI job (see jobctl.backends.oci.mapping).
 OCI_INFRA = "job_infrastructure_configuration_details"

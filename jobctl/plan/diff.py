@@ -128,7 +128,10 @@ def diff(
         for name, job in sorted(current.items()):
             if name not in wanted:
                 changes.append(Change(Action.DELETE, name, reason="no longer in the specs (--prune)", observed=job))
+    wanted_names = {d.name for d in desired}
     for job in leftovers:
+        if job.managed_name not in wanted_names:  # another scope's job of that name, or not this plan's to settle
+            continue
         changes.append(Change(
             Action.DELETE, job.managed_name or job.name, observed=job,
             reason="left over from an interrupted replace (a newer job has this name)",

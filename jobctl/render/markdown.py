@@ -50,6 +50,9 @@ def _section(change: Change, show_secrets: bool) -> list[str]:
     where = f" ({_code(change.job_id)})" if change.job_id else ""
     reason = f" — {_text(change.reason)}" if change.reason and change.action is not Action.CREATE else ""
     lines = [f"**{_code(change.action.symbol)} {change.action.value} {_code(change.name)}**{where}{reason}", ""]
+    if change.drops:
+        lines += [f"> **The new job would lose what no spec can say yet:** {', '.join(_code(d) for d in change.drops)}"
+                  " — `apply` refuses without `--force`.", ""]
     if change.action is Action.CREATE and change.desired is not None:
         lines += [*_created(change, show_secrets), ""]
     if change.fields:

@@ -22,8 +22,12 @@ def show_value(field: str, value: Any, show_secrets: bool) -> str:
         return f'"{value}"'
     if isinstance(value, bool):
         return "true" if value else "false"  # as a spec spells it
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
+    if isinstance(value, dict | list):  # nested objects (mounts, a probe) as compact JSON, not Python's repr
+        import json
+
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return str(value)
 
 

@@ -104,7 +104,8 @@ def load_specs(
                 continue
             entrypoint, source_problems = _check_source(document, path.parent)
             problems.extend(source_problems)
-            problems.extend(_secret_labels(document))
+            problems.extend(_secret_tags(document))
+            problems.extend(_colliding_mounts(document))
             if name in first_seen:
                 other_file, other_line = first_seen[name]
                 problems.append(document.diagnostic(
@@ -137,16 +138,39 @@ def _keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -
             container[key] = text
 
 
-def _secret_labels(document: Document) -> list[Diagnostic]:
-    """Labels become OCI freeform tags, which anyone who can read the job sees: no secret in them."""
-    labels = document.data["metadata"].get("labels") or {}
+def _secret_tags(document: Document) -> list[Diagnostic]:
+    """Labels and defined tags become OCI tags, which anyone who can read the job sees: no secret in them."""
+    metadata = document.data["metadata"]
+    places: list[tuple[JsonPath, str, Any]] = [(("metadata", "labels", key), key, value)
+                                                for key, value in (metadata.get("labels") or {}).items()]
+    places += [(("metadata", "definedTags", space, key), key, value)
+               for space, tags in (metadata.get("definedTags") or {}).items() for key, value in tags.items()]
     return [
-        document.diagnostic(("metadata", "labels", key), "a label cannot hold a secret value (labels become OCI "
-                            "freeform tags, readable by anyone who can read the job); pass it in a secret env var",
+        document.diagnostic(path, f"a {'label' if path[1] == 'labels' else 'defined tag'} cannot hold a secret value "
+                            "(OCI tags are readable by anyone who can read the job); pass it in a secret env var",
                             at_key=REDACTOR.contains_secret(key))
-        for key, value in labels.items()
+        for path, key, value in places
         if REDACTOR.contains_secret(key) or (isinstance(value, str) and REDACTOR.contains_secret(value))
     ]
+
+
+def _colliding_mounts(document: Document) -> list[Diagnostic]:
+    """Two storage mounts must not share a directory, nor the $JOBCTL_MOUNT_<NAME> that names it."""
+    from jobctl.model.job import mount_variable
+
+    seen: dict[Any, int] = {}
+    problems = []
+    for index, mount in enumerate(document.data["spec"].get("storageMounts") or []):
+        where = (mount.get("destinationPath", "/mnt").rstrip("/"), mount["destinationDirectoryName"])
+        for key, what in ((where, f"the directory {where[0]}/{where[1]}"), (mount_variable(mount), None)):
+            if key in seen:
+                said = what or f"the variable ${key}"
+                problems.append(document.diagnostic(
+                    ("spec", "storageMounts", index, "destinationDirectoryName"),
+                    f"storage mounts {seen[key] + 1} and {index + 1} would share {said}; give them other names"))
+                break
+            seen[key] = index
+    return problems
 
 
 def _add_workflow(

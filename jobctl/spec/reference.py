@@ -19,6 +19,8 @@ _SECTIONS = (
     ("spec.logging", "logging", "spec.logging."),
     ("spec.runtime", "runtime", "spec.runtime."),
     ("spec.runtime.conda", None, "spec.runtime.conda."),
+    ("spec.runtime.startupProbe", None, "spec.runtime.startupProbe."),
+    ("spec.storageMounts[]", "storageMount", "spec.storageMounts[]."),
     ("Workflow: spec", "workflowSpec", "spec."),
     ("Workflow: spec.steps[]", "step", "spec.steps[]."),
 )
@@ -54,6 +56,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+IDENTITY = ("name", "compartment_id", "project_id")
+
+
 def _change(path: str) -> str:
     """How a plan changes an existing job when this field changes, from the field table."""
     from jobctl.model.job import JobDefinition
@@ -62,6 +67,8 @@ def _change(path: str) -> str:
     for row in rows(JobDefinition):
         if row.path == path:
             where = f" (OCI `{row.oci}`)" if row.oci else ""
+            if row.attr in IDENTITY:
+                return "another job: a job is its name, compartment and project" + where
             return ("in place" if row.in_place else "replaces the job") + where
     return ""
 
@@ -92,7 +99,7 @@ def render() -> str:
     ]
     for title, definition, prefix in _SECTIONS:
         if definition is None:
-            node = schema if title == "Document" else schema["$defs"]["runtime"]["properties"]["conda"]
+            node = schema if title == "Document" else schema["$defs"]["runtime"]["properties"][title.rsplit(".", 1)[1]]
         else:
             node = schema["$defs"][definition]
         lines += [f"## {title}", "", node.get("description", ""), "",
@@ -107,6 +114,11 @@ def render() -> str:
         "  and must name a file inside it. `image`, `imageDigest` and `cmd` are for `container` only.",
         "- `container` runtimes need `image`; their `entrypoint` is a list; `conda` does not apply.",
         "- `logging.logId` and `logging.autoCreateLog: true` need `logging.logGroupId`, and not both at once.",
+        "- `cpuBaseline` is for Flex shapes only; `imageSignatureId` for the `container` runtime only.",
+        "- An `OBJECT_STORAGE` mount needs `namespace` and `bucket`; a `FILE_STORAGE` mount needs `mountTargetId`",
+        "  and `exportId`. Two mounts may not share a directory or a `$JOBCTL_MOUNT_<NAME>` variable.",
+        "- Labels and defined tags may not hold a secret value (OCI tags are readable by anyone who can read",
+        "  the job).",
         "- Env names starting with `JOBCTL_`, `CONDA_ENV_` or `JOB_RUN_` are reserved; label keys starting",
         "  with `jobctl-` are reserved for jobctl's ownership tags.",
         "- Job names are unique across all documents given to one command; so are workflow names.",

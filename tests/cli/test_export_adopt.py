@@ -172,6 +172,8 @@ def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force
         assert f"replacing job 'tune-models' would lose {', '.join(LOST)}" in refused.stderr
         assert "--force" in refused.stderr
         assert fake.job(job["id"])["lifecycleState"] == "ACTIVE"  # nothing changed
+        markdown = jobctl("plan", str(spec), "-o", "markdown").stdout  # the PR comment says it too
+        assert f"would lose what no spec can say yet:** `{LOST[0]}`" in markdown
         planned = json.loads(jobctl("plan", str(spec), "-o", "json").stdout)
         assert planned["changes"][0]["drops"] == LOST
         forced = jobctl("apply", str(spec), "--yes", "--force")
@@ -212,6 +214,7 @@ def test_a_console_job_with_mounts_probe_tags_subnet_and_a_gpu_shape_round_trips
         assert jobctl("validate", str(spec)).exit_code == 0
         adopted = jobctl("adopt", str(spec))
         assert adopted.exit_code == 0, adopted.stderr
+        assert "storageMounts" not in adopted.stdout  # a mount made without a path is at OCI's default: no change
         assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
         before = fake.job(job["id"])
 

@@ -120,12 +120,14 @@ def test_gc_is_for_the_local_backend_only(jobctl: Run) -> None:
     ("JOBCTL_DB_BUSY_TIMEOUT", "nan", "a number of seconds"),
     ("JOBCTL_OCI_POLL_SECONDS", "fast", "a number of seconds"),
     ("JOBCTL_OCI_LOG_SETTLE", "-3", "a number of seconds"),
+    ("JOBCTL_OCI_RETRY", "bogus", "one of: fast (or unset)"),
+    ("JOBCTL_OCI_ENDPOINT", "notaurl", "an http(s) URL"),
 ])
 def test_a_bad_setting_in_the_environment_is_a_usage_error_naming_it(  # noqa: PLR0917 - parametrized
     jobctl: Run, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str,
 ) -> None:
     monkeypatch.setenv(name, value)
     result = jobctl("jobs")
-    assert result.exit_code == 2
+    assert result.exit_code == 6  # a configuration problem
     assert f"{name} must be {says}, not {value!r}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -82,3 +82,31 @@ def test_on_oci_the_same_variable_names_the_mount_and_reads_back_as_no_change(
         [updated] = fake.jobs()
         assert (updated["id"], updated.get("jobStorageMountConfigurationDetailsList") or []) == (job["id"], [])
         assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.parametrize(("names", "says"), [
+    (("data", "DATA"), "the variable $JOBCTL_MOUNT_DATA"),
+    (("a-b", "a_b"), "the variable $JOBCTL_MOUNT_A_B"),
+    (("data", "data"), "the directory /mnt/data"),
+])
+def test_mounts_that_would_share_a_directory_or_a_variable_are_refused(
+    jobctl: Run, tmp_path: Path, names: tuple[str, str], says: str,
+) -> None:
+    spec = mounted_job(tmp_path / "specs")
+    doc = yaml.safe_load(spec.read_text())
+    doc["spec"]["storageMounts"] = [{**MOUNTS[0], "destinationDirectoryName": names[0]},
+                                    {**MOUNTS[0], "bucket": "other", "destinationDirectoryName": names[1]}]
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    result = jobctl("validate", str(spec))
+
+    assert result.exit_code == 3
+    assert f"spec.storageMounts[1].destinationDirectoryName: storage mounts 1 and 2 would share {says}" in result.stderr
+
+
+def test_a_run_cannot_set_the_variables_jobctl_sets(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, mounted_job(tmp_path / "specs"))
+    for name in ("JOBCTL_MOUNT_DATA", "JOBCTL_RUN_ID", "CONDA_ENV_SLUG", "JOB_RUN_OCID"):
+        result = jobctl("run", "mounted", "--env", f"{name}=/etc")
+        assert result.exit_code == 2, result.stderr
+        assert f"--env {name}=...: names starting with JOBCTL_, CONDA_ENV_, JOB_RUN_ are set by jobctl" in result.stderr

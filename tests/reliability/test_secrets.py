@@ -176,16 +176,18 @@ def test_validate_errors_do_not_quote_a_secret_value(jobctl: Runner, project: Pa
         assert COPIED not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("field", ["labels", "definedTags"])
 @pytest.mark.parametrize("label", [f"{COPIED}", f"prefix-{COPIED}", "key"])
-def test_a_secret_value_in_a_label_is_refused_where_it_is(jobctl: Runner, project: Path, label: str) -> None:
-    """Labels become OCI freeform tags, readable by anyone who can read the job."""
+def test_a_secret_value_in_a_tag_is_refused_where_it_is(jobctl: Runner, project: Path, label: str, field: str) -> None:
+    """Labels and defined tags become OCI tags, readable by anyone who can read the job."""
     entry = f"{COPIED}: v" if label == "key" else f"db: {label}"  # the secret as the key, or in the value
-    text = COPIES_SPEC.format(secret=COPIED).replace("  name: copies\n", f"  name: copies\n  labels: {{{entry}}}\n")
+    tags = f"{{{entry}}}" if field == "labels" else f"{{Ops: {{{entry}}}}}"
+    text = COPIES_SPEC.format(secret=COPIED).replace("  name: copies\n", f"  name: copies\n  {field}: {tags}\n")
     (project / "labelled.yaml").write_text(text)
     result = jobctl("validate", "labelled.yaml")
     assert result.exit_code == 3
     assert "labelled.yaml:5:" in result.stderr
-    assert "a label cannot hold a secret value" in result.stderr
+    assert f"a {'label' if field == 'labels' else 'defined tag'} cannot hold a secret value" in result.stderr
     assert COPIED not in result.stdout + result.stderr
 
 

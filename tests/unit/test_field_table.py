@@ -154,3 +154,10 @@ def test_a_job_with_every_sdk_field_set_loses_nothing_silently() -> None:
     assert silent == []
     assert "job_node_configuration_details" in reported
     assert not set(reported) & modeled
+
+
+def test_the_reserved_env_prefixes_are_the_schema_s() -> None:
+    from jobctl.model.job import RESERVED_ENV_PREFIXES
+
+    rule = load_schema()["$defs"]["env"]["propertyNames"]["allOf"][1]["not"]["pattern"]
+    assert rule == "^(" + "|".join(RESERVED_ENV_PREFIXES) + ")"

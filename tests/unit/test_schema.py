@@ -64,6 +64,9 @@ def example_documents() -> dict[str, dict[str, Any]]:
 
 EXAMPLE_DOCS = example_documents()
 DIGEST = "sha256:" + "ab" * 32
+OBJECT_MOUNT = {"storageType": "OBJECT_STORAGE", "namespace": "ns", "bucket": "b", "destinationDirectoryName": "d"}
+FILE_MOUNT = {"storageType": "FILE_STORAGE", "mountTargetId": "ocid1.mounttarget.oc1.iad.aaaa",
+              "exportId": "ocid1.export.oc1.iad.aaaa", "destinationDirectoryName": "shared"}
 
 
 def mutate(base: str, *, set_: dict[str, Any] | None = None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -126,6 +129,19 @@ MUTATIONS = [
     case("defined-tags-empty-namespace", False, set_={"metadata.definedTags": {"Finance": {}}}),
     case("defined-tags-dotted-key", False, set_={"metadata.definedTags": {"Finance": {"Cost.Center": "42"}}}),
     case("defined-tags-number", False, set_={"metadata.definedTags": {"Finance": {"CostCenter": 42}}}),
+    case("defined-tags-newline", False, set_={"metadata.definedTags": {"Finance": {"CostCenter": "4\n2"}}}),
+    case("mount-object", True, set_={"spec.storageMounts": [OBJECT_MOUNT]}),
+    case("mount-bucket-dotdot", False, set_={"spec.storageMounts": [{**OBJECT_MOUNT, "bucket": ".."}]}),
+    case("mount-bucket-dots-inside", True, set_={"spec.storageMounts": [{**OBJECT_MOUNT, "bucket": "a..b"}]}),
+    case("mount-prefix-traversal", False, set_={"spec.storageMounts": [{**OBJECT_MOUNT, "prefix": "a/../../b"}]}),
+    case("mount-prefix-control", False, set_={"spec.storageMounts": [{**OBJECT_MOUNT, "prefix": "a\nb"}]}),
+    case("mount-prefix-plain", True, set_={"spec.storageMounts": [{**OBJECT_MOUNT, "prefix": "sales/2026/"}]}),
+    case("mount-path-traversal", False,
+         set_={"spec.storageMounts": [{**OBJECT_MOUNT, "destinationPath": "/mnt/x/../../etc"}]}),
+    case("mount-file-with-bucket", False, set_={"spec.storageMounts": [{**FILE_MOUNT, "bucket": "b"}]}),
+    case("mount-file", True, set_={"spec.storageMounts": [FILE_MOUNT]}),
+    case("mount-object-without-bucket", False,
+         set_={"spec.storageMounts": [{k: v for k, v in OBJECT_MOUNT.items() if k != "bucket"}]}),
     case("ocpus-zero", False, set_={"spec.infrastructure.ocpus": 0}),
     case("ocpus-half", True, set_={"spec.infrastructure.ocpus": 0.5}),
     case("ocpus-bool", False, set_={"spec.infrastructure.ocpus": True}),

@@ -11,6 +11,7 @@ milliseconds and holds almost no memory while it waits.
 import os
 import signal
 import sys
+import time
 
 
 def main() -> None:
@@ -46,15 +47,23 @@ def marked_processes(marker: bytes) -> list[int]:
     return found
 
 
-def kill_marked(marker: bytes) -> int:
-    """SIGKILL the processes `marked_processes` finds; how many were signalled."""
-    pids = marked_processes(marker)
-    for pid in pids:
-        try:  # noqa: SIM105 - as above
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    return len(pids)
+def kill_marked(marker: bytes, within: float = 5.0) -> int:
+    """SIGKILL the processes `marked_processes` finds until none is left (or `within` seconds have
+    passed): a process forked after a scan, or one still dying when it ends, is found by the next scan.
+    How many were signalled."""
+    signalled: set[int] = set()
+    deadline = time.monotonic() + within
+    while True:
+        pids = marked_processes(marker)
+        if not pids or time.monotonic() > deadline:
+            return len(signalled)
+        for pid in pids:
+            try:  # noqa: SIM105 - as above
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        signalled.update(pids)
+        time.sleep(0.005)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from jobctl.model.table import Row, row_for, rows, value
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+)$")
+DEFAULT_MOUNT_PATH = "/mnt"  # the schema's default for destinationPath; see docs/oci-fidelity.md
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -79,7 +80,7 @@ def derived_env(definition: JobDefinition, artifact_is_zip: bool) -> dict[str, s
     if artifact_is_zip and definition.entry_file:
         env["JOB_RUN_ENTRYPOINT"] = definition.entry_file
     for mount in definition.storage_mounts:  # where the run finds each mount, by the same name as locally
-        where = str(mount.get("destinationPath") or "/mnt").rstrip("/")
+        where = str(mount.get("destinationPath") or DEFAULT_MOUNT_PATH).rstrip("/")
         env[mount_variable(mount)] = f"{where}/{mount['destinationDirectoryName']}"
     return env
 
@@ -255,6 +256,8 @@ def definition_from_job(job: Any) -> JobDefinition:
     defined = {space: dict(tags) for space, tags in (getattr(job, "defined_tags", None) or {}).items()
                if space != AUTOMATIC_TAG_NAMESPACE}
     table["startup_probe"] = {k: v for k, v in table["startup_probe"].items() if k != "jobProbeCheckType"}  # EXEC
+    # a mount made without a destinationPath is where OCI's default puts it: /mnt, as jobctl sends it
+    table["storage_mounts"] = tuple({"destinationPath": DEFAULT_MOUNT_PATH, **m} for m in table["storage_mounts"])
     return JobDefinition(
         **table,
         labels=labels,
