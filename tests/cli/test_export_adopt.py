@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import oci
 import pytest
@@ -32,14 +34,19 @@ def made_locally(home: Path, spec: Path) -> str:
     return LocalBackend(home).create_job(definition=plain, artifact=want.artifact, retry_token="console-1").id
 
 
-def made_in_the_console(fake: FakeOCI, spec: Path, config: Path) -> str:
-    """An OCI job as the console makes it: the wire JSON of the same job, with no jobctl tag at all."""
+def made_in_the_console(fake: FakeOCI, spec: Path, config: Path,
+                        edit: Callable[[dict[str, Any]], None] | None = None) -> str:
+    """An OCI job as the console makes it: the wire JSON of the same job, with no jobctl tag at all
+    (and whatever `edit` sets in that JSON)."""
     want = desired(spec)
     plain = want.definition.with_tags({"team": "ml"})
     assert want.artifact is not None
     details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
     client = oci.data_science.DataScienceClient(oci.config.from_file(str(config)), service_endpoint=fake.url)
-    job = fake.create_job(client.base_client.sanitize_for_serialization(details))
+    body = client.base_client.sanitize_for_serialization(details)
+    if edit is not None:
+        edit(body)
+    job = fake.create_job(body)
     fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
     return str(job["id"])
 
@@ -143,17 +150,13 @@ def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force
 ) -> None:
     with FakeOCI() as fake:
         use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
-        want = desired(EXAMPLES / "train" / "job.yaml")
-        plain = want.definition.with_tags({"team": "ml"})
-        assert want.artifact is not None
-        details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
-        client = oci.data_science.DataScienceClient(oci.config.from_file(str(tmp_path / "oci" / "config")),
-                                                    service_endpoint=fake.url)
-        body = {**client.base_client.sanitize_for_serialization(details), **UNMODELED}
-        body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
-        body["jobInfrastructureConfigurationDetails"]["capacityReservationId"] = "ocid1.capacityreservation.oc1..x"
-        job = fake.create_job(body)
-        fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
+
+        def edit(body: dict[str, Any]) -> None:
+            body.update(UNMODELED)
+            body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
+            body["jobInfrastructureConfigurationDetails"]["capacityReservationId"] = "ocid1.capacityreservation.oc1..x"
+
+        job = fake.job(made_in_the_console(fake, EXAMPLES / "train" / "job.yaml", tmp_path / "oci" / "config", edit))
         assert jobctl("export", "tune-models", "-d", str(tmp_path / "exported")).exit_code == 0
         spec = tmp_path / "exported" / "tune-models" / "job.yaml"
         assert jobctl("adopt", str(spec)).exit_code == 0  # tagged in place: nothing is lost
@@ -194,20 +197,16 @@ def test_a_console_job_with_mounts_probe_tags_subnet_and_a_gpu_shape_round_trips
     new job keeps every field."""
     with FakeOCI() as fake:
         use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
-        want = desired(EXAMPLES / "train" / "job.yaml")
-        plain = want.definition.with_tags({"team": "ml"})
-        assert want.artifact is not None
-        details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
-        client = oci.data_science.DataScienceClient(oci.config.from_file(str(tmp_path / "oci" / "config")),
-                                                    service_endpoint=fake.url)
-        body = {**client.base_client.sanitize_for_serialization(details), **CONSOLE_MADE}
-        body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
-        body["jobInfrastructureConfigurationDetails"] = {
-            "jobInfrastructureType": "STANDALONE", "shapeName": "VM.GPU.A10.2", "blockStorageSizeInGBs": 200,
-            "subnetId": "ocid1.subnet.oc1.iad.console",
-        }
-        job = fake.create_job(body)
-        fake.put_artifact(job["id"], want.artifact.open().read(), want.artifact.filename)
+
+        def edit(body: dict[str, Any]) -> None:
+            body.update(CONSOLE_MADE)
+            body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
+            body["jobInfrastructureConfigurationDetails"] = {
+                "jobInfrastructureType": "STANDALONE", "shapeName": "VM.GPU.A10.2", "blockStorageSizeInGBs": 200,
+                "subnetId": "ocid1.subnet.oc1.iad.console",
+            }
+
+        job = fake.job(made_in_the_console(fake, EXAMPLES / "train" / "job.yaml", tmp_path / "oci" / "config", edit))
 
         assert jobctl("export", "tune-models", "-d", str(tmp_path / "exported")).exit_code == 0
         spec = tmp_path / "exported" / "tune-models" / "job.yaml"
