@@ -124,6 +124,9 @@ class JobDefinition:
         return self.entrypoint if isinstance(self.entrypoint, str) else None
 
 
+DEFAULT_MOUNT_PATH = "/mnt"  # the schema's default destinationPath, sent explicitly: see docs/oci-fidelity.md
+
+
 def mount_variable(mount: Mapping[str, Any]) -> str:
     """JOBCTL_MOUNT_<NAME>: the variable that holds a storage mount's path in a run, locally and on OCI."""
     return "JOBCTL_MOUNT_" + re.sub(r"[^A-Z0-9]", "_", str(mount["destinationDirectoryName"]).upper())

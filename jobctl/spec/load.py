@@ -156,12 +156,12 @@ def _secret_tags(document: Document) -> list[Diagnostic]:
 
 def _colliding_mounts(document: Document) -> list[Diagnostic]:
     """Two storage mounts must not share a directory, nor the $JOBCTL_MOUNT_<NAME> that names it."""
-    from jobctl.model.job import mount_variable
+    from jobctl.model.job import DEFAULT_MOUNT_PATH, mount_variable
 
     seen: dict[Any, int] = {}
     problems = []
     for index, mount in enumerate(document.data["spec"].get("storageMounts") or []):
-        where = (mount.get("destinationPath", "/mnt").rstrip("/"), mount["destinationDirectoryName"])
+        where = (mount.get("destinationPath", DEFAULT_MOUNT_PATH).rstrip("/"), mount["destinationDirectoryName"])
         for key, what in ((where, f"the directory {where[0]}/{where[1]}"), (mount_variable(mount), None)):
             if key in seen:
                 said = what or f"the variable ${key}"

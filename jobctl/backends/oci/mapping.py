@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobctl.model.job import (
+    DEFAULT_MOUNT_PATH,
     OCI_CONFIG,
     OCI_ENV,
     OCI_INFRA,
@@ -38,7 +39,6 @@ from jobctl.model.table import Row, row_for, rows, value
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+)$")
-DEFAULT_MOUNT_PATH = "/mnt"  # the schema's default for destinationPath; see docs/oci-fidelity.md
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -104,11 +104,13 @@ def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
     """An SDK model from its attribute values, nested models as dicts; the subtype is chosen by its
     discriminator as the SDK does. None values are left out, and so is a nested model with no value."""
     cls = getattr(models, class_name)
+    probe = cls()  # swagger_types and attribute_map live on instances
     if hasattr(cls, "get_subtype"):
-        by_wire_name = {cls().attribute_map.get(key, key): given for key, given in values.items()}
+        by_wire_name = {probe.attribute_map.get(key, key): given for key, given in values.items()}
         cls = getattr(models, cls.get_subtype(by_wire_name))
-    types: dict[str, str] = cls().swagger_types
-    by_attribute = {wire: attr for attr, wire in cls().attribute_map.items()}
+        probe = cls()
+    types: dict[str, str] = probe.swagger_types
+    by_attribute = {wire: attr for attr, wire in probe.attribute_map.items()}
     kwargs: dict[str, Any] = {}
     for key, given in ((by_attribute.get(k, k), v) for k, v in values.items()):  # wire names allowed too
         if given is None or (isinstance(given, list) and not given):
