@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from jobctl.model.table import IGNORED, column
+from jobctl.model.table import IGNORED, column, fill_derived
 from jobctl.secrets import REDACTOR
 
 # OCI's job run lifecycle, used verbatim by every backend.
@@ -41,8 +41,13 @@ OCI_LOG = "job_log_configuration_details"
 OCI_ENV = "job_environment_configuration_details"
 OCI_CONFIG = "job_configuration_details"
 OCI_SHAPE = f"{OCI_INFRA}.job_shape_config_details"
+# OCI's infrastructure types a jobctl job can have (MANAGED_COMPUTE_CLUSTER and EMPTY: see the schema)
+STANDALONE, ME_STANDALONE, MULTI_NODE = "STANDALONE", "ME_STANDALONE", "MULTI_NODE"
 
 
+def _infrastructure_type(job: JobDefinition) -> str:
+    """The type a spec that does not name one means: a subnet is STANDALONE, none is managed egress."""
+    return STANDALONE if job.subnet_id else ME_STANDALONE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +65,9 @@ class JobDefinition:
     # each as OCI's wire JSON names it (storageType, namespace, bucket, ...); locally: see backends.local.mounts
     storage_mounts: tuple[Mapping[str, Any], ...] = column("spec.storageMounts", "objects", in_place=True,
                                                           oci="job_storage_mount_configuration_details_list")
+    # a change of type is a replace (OCI's UpdateJob keeps a job's type); None: derived, see _infrastructure_type
+    infrastructure_type: str | None = column("spec.infrastructure.type", "text", derive=_infrastructure_type,
+                                             oci=f"{OCI_INFRA}.job_infrastructure_type")
     shape: str = column("spec.infrastructure.shape", "text", required=True, in_place=True, local=IGNORED,
                         oci=f"{OCI_INFRA}.shape_name")
     ocpus: float | None = column("spec.infrastructure.ocpus", "number", in_place=True, local=IGNORED,
@@ -103,6 +111,7 @@ class JobDefinition:
     unmodeled: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
+        fill_derived(self)
         REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere
 
     @property

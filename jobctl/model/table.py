@@ -10,7 +10,7 @@ mapping and the spec reference read the rows; adding a field is adding a row.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 Kind = Literal["text", "number", "integer", "bool", "list", "map", "object", "objects", "entrypoint"]
@@ -32,6 +32,11 @@ class Row:
     secret_by_key: bool
     shown: str
     ignored_locally: bool
+    derive: Callable[[Any], Any] | None = None
+
+    def unset(self, resource: Any) -> Any:
+        """What saying nothing means for this row of `resource`: its absent value, or the derived one."""
+        return self.absent if self.derive is None else self.derive(resource)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -46,6 +51,7 @@ class Row:
 def column(
     path: str, kind: Kind, *, in_place: bool = False, default: Any = None, absent: Any = _UNSET,
     oci: str | None = None, secret_by_key: bool = False, required: bool = False, local: str | None = None,
+    derive: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Declare a field of a resource.
 
@@ -63,11 +69,14 @@ def column(
     required: every resource has it (no default; the class must be `kw_only`).
     secret_by_key: a map whose values are secret when their key names a secret (env); plans diff
         it entry by entry, so each entry is masked by its own key.
+    derive: when the spec leaves it out, its value follows from the other fields (the infrastructure
+        type from the subnet): the resource fills it in (`fill_derived`), and a value equal to the
+        derived one counts as unset (not exported, not in the spec hash).
     """
     if kind in ("list", "objects"):
         default = ()
     meta = {"row": (path, kind, in_place, {} if kind in ("map", "object") else default, absent, oci, secret_by_key,
-                    local == IGNORED)}
+                    local == IGNORED, derive)}
     if required:
         return dataclasses.field(metadata=meta)
     if kind in ("map", "object"):
@@ -83,15 +92,22 @@ def rows(resource: type[Any]) -> tuple[Row, ...]:
         for f in dataclasses.fields(resource):
             if "row" not in f.metadata:
                 continue
-            path, kind, in_place, default, absent, oci, secret_by_key, ignored = f.metadata["row"]
+            path, kind, in_place, default, absent, oci, secret_by_key, ignored, derive = f.metadata["row"]
             shown = path.split(".", 1)[1] if path.startswith(("metadata.", "spec.")) else path
             built.append(Row(f.name, path, kind, in_place, default, default if absent is _UNSET else absent,
-                             oci, secret_by_key, shown, ignored))
+                             oci, secret_by_key, shown, ignored, derive))
         cached = _TABLES[resource] = tuple(built)
     return cached
 
 
 _TABLES: dict[type[Any], tuple[Row, ...]] = {}
+
+
+def fill_derived(resource: Any) -> None:
+    """Give each derived row left unset (None) its derived value; for a frozen resource's __post_init__."""
+    for row in rows(type(resource)):
+        if row.derive is not None and getattr(resource, row.attr) is None:
+            object.__setattr__(resource, row.attr, row.derive(resource))
 
 
 def value(resource: Any, row: Row) -> Any:
@@ -207,10 +223,11 @@ def to_document(resource: Any) -> dict[str, Any]:
         blocks.setdefault(row.parts[:-1], []).append(row)
     for parent, members in blocks.items():
         current = {row.attr: value(resource, row) for row in members}
-        needed = [row for row in members if not _same(current[row.attr], row.absent)]
+        needed = [row for row in members if not _same(current[row.attr], row.unset(resource))]
         if not needed:
             continue
-        written = [row for row in members if not _same(current[row.attr], row.default)] or needed
+        written = [row for row in members if not _same(current[row.attr], row.default)
+                   and not (row.derive and _same(current[row.attr], row.derive(resource)))] or needed
         node = out
         for part in parent:
             node = node.setdefault(part, {})
@@ -239,4 +256,4 @@ def shown_tree(resource: Any) -> dict[str, Any]:
 
 def set_fields(resource: Any) -> list[Row]:
     """The rows whose value differs from what saying nothing means."""
-    return [row for row in rows(type(resource)) if not _same(value(resource, row), row.absent)]
+    return [row for row in rows(type(resource)) if not _same(value(resource, row), row.unset(resource))]

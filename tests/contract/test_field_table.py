@@ -52,6 +52,8 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "labels": (PYTHON, {"labels": {"team": "research"}}),
     "defined_tags": (PYTHON, {"defined_tags": {"Finance": {"CostCenter": "43"}, "Ops": {"Tier": "gold"}}}),
     "storage_mounts": (PYTHON, {"storage_mounts": PYTHON.storage_mounts[:1]}),
+    # managed networking instead of the subnet: another infrastructure type
+    "infrastructure_type": (PYTHON, {"infrastructure_type": "ME_STANDALONE", "subnet_id": None}),
     "shape": (PYTHON, {"shape": "VM.Standard3.Flex"}),
     "ocpus": (PYTHON, {"ocpus": 4}),
     "memory_in_gbs": (PYTHON, {"memory_in_gbs": 32}),

@@ -197,21 +197,34 @@ def test_list_jobs_paginates_with_opc_next_page(fake_oci: FakeOCI, clients: SdkC
 def test_update_accepts_only_mutable_fields(clients: SdkClients) -> None:
     job = clients.data_science.create_job(job_details()).data
     etag = clients.data_science.get_job(job.id).headers["etag"]
-    infrastructure = M.StandaloneJobInfrastructureConfigurationDetails(
-        shape_name="VM.Standard2.2", subnet_id="ocid1.subnet.oc1..s", block_storage_size_in_gbs=100)
+    infrastructure = M.ManagedEgressStandaloneJobInfrastructureConfigurationDetails(
+        shape_name="VM.Standard2.2", block_storage_size_in_gbs=100)
     update = M.UpdateJobDetails(display_name="train-v2", job_infrastructure_configuration_details=infrastructure)
 
     updated = clients.data_science.update_job(job.id, update, if_match=etag)
 
     assert updated.data.display_name == "train-v2"
-    assert isinstance(updated.data.job_infrastructure_configuration_details,
-                      M.StandaloneJobInfrastructureConfigurationDetails)
+    assert updated.data.job_infrastructure_configuration_details.shape_name == "VM.Standard2.2"
     assert updated.headers["etag"] != etag
     assert updated.data.job_configuration_details.environment_variables == {"MODEL": "lr"}
     immutable = {"jobConfigurationDetails": {"jobType": "DEFAULT", "environmentVariables": {"MODEL": "xgb"}}}
     error = service_error(lambda: clients.data_science.update_job(job.id, immutable))
     assert (error.status, error.code) == (400, "InvalidParameter")
     assert "jobConfigurationDetails" in error.message
+
+
+def test_an_update_cannot_change_the_infrastructure_type(clients: SdkClients) -> None:
+    job = clients.data_science.create_job(job_details()).data  # ME_STANDALONE
+    standalone = M.StandaloneJobInfrastructureConfigurationDetails(
+        shape_name="VM.Standard2.2", subnet_id="ocid1.subnet.oc1..s", block_storage_size_in_gbs=50)
+    into_subnet = M.UpdateJobDetails(job_infrastructure_configuration_details=standalone)
+
+    error = service_error(lambda: clients.data_science.update_job(job.id, into_subnet))
+
+    assert (error.status, error.code) == (400, "InvalidParameter")
+    assert "ME_STANDALONE to STANDALONE" in error.message
+    assert isinstance(clients.data_science.get_job(job.id).data.job_infrastructure_configuration_details,
+                      M.ManagedEgressStandaloneJobInfrastructureConfigurationDetails)
 
 
 def test_update_with_a_stale_etag_fails_with_412(clients: SdkClients) -> None:

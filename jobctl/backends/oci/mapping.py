@@ -6,7 +6,6 @@ that path; this module maps by hand only what OCI keeps in another form:
 | jobctl (JobDefinition)            | OCI                                                                  |
 |-----------------------------------|----------------------------------------------------------------------|
 | labels + owner tags               | freeform_tags                                                        |
-| subnet_id present / absent        | infrastructure type STANDALONE / ME_STANDALONE (managed egress)      |
 | env, args                         | DefaultJobConfigurationDetails (args as one shlex-joined string)     |
 | conda_slug / conda_uri            | env CONDA_ENV_TYPE/SLUG (service) or …/NAMESPACE/BUCKET/OBJECT_NAME  |
 | entrypoint (zip artifact)         | env JOB_RUN_ENTRYPOINT                                               |
@@ -145,7 +144,7 @@ def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str,
 def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, Any]:
     """Table values plus what is mapped by hand: infrastructure type, logging, container entrypoint."""
     values = _table_values(d, in_place_only=in_place_only)
-    values[OCI_INFRA]["job_infrastructure_type"] = "STANDALONE" if d.subnet_id else "ME_STANDALONE"
+    values[OCI_INFRA]["job_infrastructure_type"] = d.infrastructure_type  # the discriminator, also in an update
     if in_place_only:
         return values
     if d.log_enabled or d.log_group_id or d.log_id or d.log_auto_create:
@@ -212,7 +211,7 @@ def _wire(model: Any) -> dict[str, Any]:
 
 # What definition_from_job reads by hand, and a Job's read-only metadata: neither is unmodeled.
 READ_BY_HAND = frozenset({
-    "freeform_tags", "defined_tags", f"{OCI_INFRA}.job_infrastructure_type", f"{OCI_ENV}.job_environment_type",
+    "freeform_tags", "defined_tags", f"{OCI_ENV}.job_environment_type",
     f"{OCI_ENV}.entrypoint", f"{OCI_CONFIG}.job_type", f"{OCI_CONFIG}.environment_variables",
     f"{OCI_CONFIG}.command_line_arguments", f"{OCI_LOG}.log_id",
     "id", "time_created", "created_by", "lifecycle_state", "lifecycle_details",

@@ -47,6 +47,15 @@ ARTIFACT_SUFFIXES = (".py", ".sh", ".zip", ".tar.gz", ".tgz", ".jar")
 _FILENAME = re.compile(r"""filename\s*=\s*(?:"([^"]+)"|([^;\s]+))""", re.IGNORECASE)
 
 
+def _keeps_infrastructure_type(job: Mapping[str, Any], body: Any) -> None:
+    """An update does not change a job's infrastructure type (see docs/oci-fidelity.md)."""
+    key, kind = "jobInfrastructureConfigurationDetails", "jobInfrastructureType"
+    sent = (body.get(key) or {}).get(kind) if isinstance(body, dict) else None
+    held = (job.get(key) or {}).get(kind)
+    if sent and held and sent != held:
+        raise invalid(f"{kind} cannot change from {held} to {sent}; create a new job instead")
+
+
 @dataclass(frozen=True)
 class Limits:
     """Upper bounds on everything the fake stores, so a long-running fake cannot eat the machine."""
@@ -149,6 +158,7 @@ class Store:
         schema.check_update(schema.UPDATE_JOB, schema.CREATE_JOB, body)
         if record.resource["lifecycleState"] != "ACTIVE":
             raise conflict(f"job {job_id} is {record.resource['lifecycleState']} and cannot be updated")
+        _keeps_infrastructure_type(record.resource, body)
         record.resource.update(_present(body))
         return record.resource
 
