@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from jobctl.model import nodes
 from jobctl.model.table import IGNORED, column, fill_derived
 from jobctl.secrets import REDACTOR
 
@@ -46,8 +47,22 @@ STANDALONE, ME_STANDALONE, MULTI_NODE = "STANDALONE", "ME_STANDALONE", "MULTI_NO
 
 
 def _infrastructure_type(job: JobDefinition) -> str:
-    """The type a spec that does not name one means: a subnet is STANDALONE, none is managed egress."""
+    """The type a spec that does not name one means: node groups are MULTI_NODE, a subnet is
+    STANDALONE, neither is managed egress."""
+    if job.node_groups:
+        return MULTI_NODE
     return STANDALONE if job.subnet_id else ME_STANDALONE
+
+
+def _multi_node(job: JobDefinition) -> bool:
+    """A multi-node job keeps its infrastructure in its node groups, which UpdateJob cannot reach."""
+    return job.infrastructure_type == MULTI_NODE
+
+
+_INFRA: dict[str, Any] = {"in_place": True, "fixed_when": _multi_node, "local": IGNORED}
+# JobDefinition attribute of each infrastructure key of a node group (jobctl.model.nodes.INFRA_KEYS)
+NODE_INFRA_ATTRS = {"shape": "shape", "ocpus": "ocpus", "memoryInGBs": "memory_in_gbs", "cpuBaseline": "cpu_baseline",
+                    "blockStorageSizeInGBs": "block_storage_size_in_gbs"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,20 +83,19 @@ class JobDefinition:
     # a change of type is a replace (OCI's UpdateJob keeps a job's type); None: derived, see _infrastructure_type
     infrastructure_type: str | None = column("spec.infrastructure.type", "text", derive=_infrastructure_type,
                                              oci=f"{OCI_INFRA}.job_infrastructure_type")
-    shape: str = column("spec.infrastructure.shape", "text", required=True, in_place=True, local=IGNORED,
-                        oci=f"{OCI_INFRA}.shape_name")
-    ocpus: float | None = column("spec.infrastructure.ocpus", "number", in_place=True, local=IGNORED,
-                                 oci=f"{OCI_SHAPE}.ocpus")
-    memory_in_gbs: float | None = column("spec.infrastructure.memoryInGBs", "number", in_place=True, local=IGNORED,
+    # in place, except in a multi-node job; ignored locally
+    shape: str = column("spec.infrastructure.shape", "text", required=True, **_INFRA, oci=f"{OCI_INFRA}.shape_name")
+    ocpus: float | None = column("spec.infrastructure.ocpus", "number", **_INFRA, oci=f"{OCI_SHAPE}.ocpus")
+    memory_in_gbs: float | None = column("spec.infrastructure.memoryInGBs", "number", **_INFRA,
                                          oci=f"{OCI_SHAPE}.memory_in_gbs")
-    cpu_baseline: str | None = column("spec.infrastructure.cpuBaseline", "text", in_place=True, local=IGNORED,
+    cpu_baseline: str | None = column("spec.infrastructure.cpuBaseline", "text", **_INFRA,
                                       oci=f"{OCI_SHAPE}.cpu_baseline")
-    block_storage_size_in_gbs: int = column("spec.infrastructure.blockStorageSizeInGBs", "integer", in_place=True,
-                                            default=50, local=IGNORED, oci=f"{OCI_INFRA}.block_storage_size_in_gbs")
-    subnet_id: str | None = column("spec.infrastructure.subnetId", "text", in_place=True, local=IGNORED,
-                                   oci=f"{OCI_INFRA}.subnet_id")
-    capacity_reservation_id: str | None = column("spec.infrastructure.capacityReservationId", "text", in_place=True,
-                                                 local=IGNORED, oci=f"{OCI_INFRA}.capacity_reservation_id")
+    block_storage_size_in_gbs: int = column("spec.infrastructure.blockStorageSizeInGBs", "integer", default=50,
+                                            **_INFRA, oci=f"{OCI_INFRA}.block_storage_size_in_gbs")
+    # a multi-node job's network: CUSTOM_NETWORK with this subnet, DEFAULT_NETWORK without
+    subnet_id: str | None = column("spec.infrastructure.subnetId", "text", **_INFRA, oci=f"{OCI_INFRA}.subnet_id")
+    capacity_reservation_id: str | None = column("spec.infrastructure.capacityReservationId", "text", **_INFRA,
+                                                 oci=f"{OCI_INFRA}.capacity_reservation_id")
     log_enabled: bool = column("spec.logging.enabled", "bool", default=True, absent=False, local=IGNORED,
                                oci=f"{OCI_LOG}.enable_logging")
     log_group_id: str | None = column("spec.logging.logGroupId", "text", local=IGNORED, oci=f"{OCI_LOG}.log_group_id")
@@ -102,6 +116,10 @@ class JobDefinition:
     env: Mapping[str, str] = column("spec.runtime.env", "map", secret_by_key=True)  # + derived variables
     max_runtime_in_minutes: int | None = column("spec.runtime.maxRuntimeInMinutes", "integer",
                                                 oci=f"{OCI_CONFIG}.maximum_runtime_in_minutes")
+    # multi-node jobs (OCI's jobNodeConfigurationDetails): each group as jobctl.model.nodes writes it
+    node_startup_order: str | None = column("spec.nodes.startupOrder", "text", default="IN_PARALLEL", absent=None,
+                                            oci="job_node_configuration_details.startup_order")
+    node_groups: tuple[Mapping[str, Any], ...] = column("spec.nodes.groups", "objects", secret_by_key=True)
     # keys as OCI's wire JSON names them (command, periodInSeconds, ...); an EXEC probe on OCI
     startup_probe: Mapping[str, Any] = column("spec.runtime.startupProbe", "object",
                                               oci=f"{OCI_CONFIG}.startup_probe_details")
@@ -111,8 +129,27 @@ class JobDefinition:
     unmodeled: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
+        if self.node_groups:
+            self._canonical_node_groups()
         fill_derived(self)
         REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere
+        for group in self.node_groups:
+            REDACTOR.remember_env(group.get("env") or {})
+
+    def _canonical_node_groups(self) -> None:
+        """Write the node groups and the job-level values they share one way (jobctl.model.nodes)."""
+        infrastructure = {key: getattr(self, attr) for key, attr in NODE_INFRA_ATTRS.items()}
+        infra, env, args, groups = nodes.canonical(infrastructure, self.env, self.args, self.node_groups)
+        for key, attr in NODE_INFRA_ATTRS.items():
+            object.__setattr__(self, attr, infra[key])
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "node_groups", groups)
+
+    def node_group_runs(self) -> list[dict[str, Any]]:
+        """What each node group runs with (jobctl.model.nodes.effective), in order."""
+        infrastructure = {key: getattr(self, attr) for key, attr in NODE_INFRA_ATTRS.items()}
+        return [nodes.effective(infrastructure, self.env, self.args, group) for group in self.node_groups]
 
     @property
     def tags(self) -> dict[str, str]:

@@ -33,6 +33,11 @@ class Row:
     shown: str
     ignored_locally: bool
     derive: Callable[[Any], Any] | None = None
+    fixed_when: Callable[[Any], bool] | None = None
+
+    def changes_in_place(self, resource: Any) -> bool:
+        """Whether OCI updates this field of `resource` in place (`in_place`, unless `fixed_when` holds)."""
+        return self.in_place and not (self.fixed_when is not None and self.fixed_when(resource))
 
     def unset(self, resource: Any) -> Any:
         """What saying nothing means for this row of `resource`: its absent value, or the derived one."""
@@ -51,7 +56,7 @@ class Row:
 def column(
     path: str, kind: Kind, *, in_place: bool = False, default: Any = None, absent: Any = _UNSET,
     oci: str | None = None, secret_by_key: bool = False, required: bool = False, local: str | None = None,
-    derive: Callable[[Any], Any] | None = None,
+    derive: Callable[[Any], Any] | None = None, fixed_when: Callable[[Any], bool] | None = None,
 ) -> Any:
     """Declare a field of a resource.
 
@@ -72,11 +77,13 @@ def column(
     derive: when the spec leaves it out, its value follows from the other fields (the infrastructure
         type from the subnet): the resource fills it in (`fill_derived`), and a value equal to the
         derived one counts as unset (not exported, not in the spec hash).
+    fixed_when: an in-place field that no update reaches in some resources (a multi-node job keeps
+        its infrastructure in its node groups, which UpdateJob cannot change): changed there, it replaces.
     """
     if kind in ("list", "objects"):
         default = ()
     meta = {"row": (path, kind, in_place, {} if kind in ("map", "object") else default, absent, oci, secret_by_key,
-                    local == IGNORED, derive)}
+                    local == IGNORED, derive, fixed_when)}
     if required:
         return dataclasses.field(metadata=meta)
     if kind in ("map", "object"):
@@ -92,10 +99,10 @@ def rows(resource: type[Any]) -> tuple[Row, ...]:
         for f in dataclasses.fields(resource):
             if "row" not in f.metadata:
                 continue
-            path, kind, in_place, default, absent, oci, secret_by_key, ignored, derive = f.metadata["row"]
+            path, kind, in_place, default, absent, oci, secret_by_key, ignored, derive, fixed = f.metadata["row"]
             shown = path.split(".", 1)[1] if path.startswith(("metadata.", "spec.")) else path
             built.append(Row(f.name, path, kind, in_place, default, default if absent is _UNSET else absent,
-                             oci, secret_by_key, shown, ignored, derive))
+                             oci, secret_by_key, shown, ignored, derive, fixed))
         cached = _TABLES[resource] = tuple(built)
     return cached
 
@@ -150,7 +157,7 @@ def updated_in_place(current: Any, wanted: Any) -> Any:
 
     Fields outside the table (jobctl's bookkeeping, such as its own tags) follow `wanted` too.
     """
-    fixed = {row.attr for row in rows(type(current)) if not row.in_place}
+    fixed = {row.attr for row in rows(type(current)) if not row.changes_in_place(current)}
     changes = {f.name: getattr(wanted, f.name) for f in dataclasses.fields(current) if f.name not in fixed}
     return dataclasses.replace(current, **changes)
 

@@ -35,7 +35,8 @@ def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, 
     for key in keys:
         old_value, new_value = before.get(key), after.get(key)
         if old_value != new_value:
-            in_place = row_for(JobDefinition, key).in_place
+            row = row_for(JobDefinition, key)
+            in_place = row.changes_in_place(old) and row.changes_in_place(new)
             changes.append(FieldChange(key, old_value, new_value, forces_replace=not in_place))
     return tuple(changes)
 

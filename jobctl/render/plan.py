@@ -25,6 +25,10 @@ def show_value(field: str, value: Any, show_secrets: bool) -> str:
     if isinstance(value, dict | list):  # nested objects (mounts, a probe) as compact JSON, not Python's repr
         import json
 
+        if isinstance(value, list) and not show_secrets:  # node groups: each env masked by its names
+            value = [{**item, "env": mask_env(item["env"])} if isinstance(item, dict) and "env" in item else item
+                     for item in value]
+
         if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
             return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
@@ -59,6 +63,9 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
             yield "      env: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())), None
         if d.args:
             yield f"      args: {list(d.args)}", None
+        if d.node_groups:
+            groups = ", ".join(f"{g['name']} ×{g['replicas']}" for g in d.node_groups)
+            yield f"      nodes: {groups} ({d.node_startup_order})", None
     for field_change in change.fields:
         yield _field_line(field_change, show_secrets)
 

@@ -106,6 +106,7 @@ def load_specs(
             problems.extend(source_problems)
             problems.extend(_secret_tags(document))
             problems.extend(_colliding_mounts(document))
+            problems.extend(_node_groups(document))
             if name in first_seen:
                 other_file, other_line = first_seen[name]
                 problems.append(document.diagnostic(
@@ -128,14 +129,48 @@ def load_specs(
 def _keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -> None:
     """Env values and args are text: an unquoted `01234`, `1.10`, `no`, `0x1F` or `1_000` reaches the
     workload as written, not as the number or boolean YAML 1.1 reads (668, 1.1, false, 31, 1000)."""
-    runtime = document.data["spec"]["runtime"]
-    places: list[tuple[Any, Any]] = [(runtime.get("env", {}), key) for key in runtime.get("env", {})]
-    places += [(runtime.get("args", []), index) for index in range(len(runtime.get("args", [])))]
-    for container, key in places:
-        path = ("spec", "runtime", "env" if isinstance(container, dict) else "args", key)
-        text = document.written.get(path, interpolated.get(path))
-        if text is not None and not isinstance(container[key], str):
-            container[key] = text
+    spec = document.data["spec"]
+    holders: list[tuple[JsonPath, Any]] = [(("spec", "runtime"), spec["runtime"])]
+    holders += [(("spec", "nodes", "groups", index), group)
+                for index, group in enumerate((spec.get("nodes") or {}).get("groups", []))]
+    for at, holder in holders:
+        for name in ("env", "args"):
+            container = holder.get(name)
+            for key in (container if isinstance(container, dict) else range(len(container or []))):
+                path = (*at, name, key)
+                text = document.written.get(path, interpolated.get(path))
+                if text is not None and not isinstance(container[key], str):
+                    container[key] = text
+
+
+def _node_groups(document: Document) -> list[Diagnostic]:
+    """What the schema cannot say of node groups: unique names, a reachable minimum, and the shape
+    each group ends up with sized as its kind needs (Flex: ocpus and memoryInGBs; fixed: neither)."""
+    spec = document.data["spec"]
+    problems = []
+    names: dict[str, int] = {}
+    for index, group in enumerate((spec.get("nodes") or {}).get("groups", [])):
+        at: JsonPath = ("spec", "nodes", "groups", index)
+        if group["name"] in names:
+            problems.append(document.diagnostic((*at, "name"), f"node group {group['name']!r} is also group "
+                                                               f"{names[group['name']] + 1}; give it another name"))
+        names.setdefault(group["name"], index)
+        if group.get("minimumSuccessReplicas", 0) > group.get("replicas", 1):
+            problems.append(document.diagnostic((*at, "minimumSuccessReplicas"),
+                                                f"is more than the group's {group.get('replicas', 1)} replicas"))
+        given = group.get("infrastructure") or {}
+        shape = given.get("shape", spec["infrastructure"]["shape"])
+        sized = given if "shape" in given else {**spec["infrastructure"], **given}
+        flex = shape.endswith(".Flex")
+        for key in ("ocpus", "memoryInGBs"):
+            if flex and key not in sized:
+                problems.append(document.diagnostic((*at, "infrastructure") if given else at,
+                                                    f"the Flex shape {shape} needs {key}"))
+        for key in ("ocpus", "memoryInGBs", "cpuBaseline"):
+            if not flex and key in given:
+                problems.append(document.diagnostic((*at, "infrastructure", key),
+                                                    f"{key} is only for Flex shapes; the group's shape is {shape}"))
+    return problems
 
 
 def _secret_tags(document: Document) -> list[Diagnostic]:

@@ -132,17 +132,18 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     assert stat.S_IMODE(spec.stat().st_mode) == 0o600
 
 
-UNMODELED = {  # wire JSON a console user can set; node groups are what no jobctl/v1 field expresses yet
+UNMODELED = {  # wire JSON a console user can set, beyond the examples
     "jobStorageMountConfigurationDetailsList": [
         {"storageType": "OBJECT_STORAGE", "destinationDirectoryName": "data", "namespace": "ns", "bucket": "b"},
         {"storageType": "FILE_STORAGE", "destinationDirectoryName": "shared", "destinationPath": "/mnt",
          "mountTargetId": "ocid1.mounttarget.oc1..x", "exportId": "ocid1.export.oc1..x"},
     ],
-    "jobNodeConfigurationDetails": {"jobNodeType": "MULTI_NODE", "startupOrder": "IN_PARALLEL"},
     "definedTags": {"Finance": {"CostCenter": "42"}, "Oracle-Tags": {"CreatedBy": "someone"}},
 }
 PROBE = {"jobProbeCheckType": "EXEC", "command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5}
-LOST = ["job_node_configuration_details"]
+# a probe in one node group only: a jobctl/v1 job has one probe, for every group
+LOST = ["job_node_configuration_details.job_node_group_configuration_details_list[1].job_configuration_details"
+        ".startup_probe_details"]
 
 
 def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force(
@@ -153,26 +154,26 @@ def test_a_replace_that_would_lose_what_no_spec_can_say_is_refused_without_force
 
         def edit(body: dict[str, Any]) -> None:
             body.update(UNMODELED)
-            body["jobConfigurationDetails"]["startupProbeDetails"] = PROBE
-            body["jobInfrastructureConfigurationDetails"]["capacityReservationId"] = "ocid1.capacityreservation.oc1..x"
+            body["jobNodeConfigurationDetails"]["jobNodeGroupConfigurationDetailsList"][1][
+                "jobConfigurationDetails"]["startupProbeDetails"] = PROBE
 
-        job = fake.job(made_in_the_console(fake, EXAMPLES / "train" / "job.yaml", tmp_path / "oci" / "config", edit))
-        assert jobctl("export", "tune-models", "-d", str(tmp_path / "exported")).exit_code == 0
-        spec = tmp_path / "exported" / "tune-models" / "job.yaml"
+        example = EXAMPLES / "distributed" / "job.yaml"
+        job = fake.job(made_in_the_console(fake, example, tmp_path / "oci" / "config", edit))
+        assert jobctl("export", "distributed-train", "-d", str(tmp_path / "exported")).exit_code == 0
+        spec = tmp_path / "exported" / "distributed-train" / "job.yaml"
         assert jobctl("adopt", str(spec)).exit_code == 0  # tagged in place: nothing is lost
-        infrastructure = fake.job(job["id"])["jobInfrastructureConfigurationDetails"]
-        assert infrastructure["capacityReservationId"] == "ocid1.capacityreservation.oc1..x"
         adopted = fake.job(job["id"])
+        assert adopted["jobNodeConfigurationDetails"] == job["jobNodeConfigurationDetails"]
         assert len(adopted["jobStorageMountConfigurationDetailsList"]) == 2
         assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
-        spec.write_text(spec.read_text().replace("SEED: '7'", "SEED: '8'"))
+        spec.write_text(spec.read_text().replace("EPOCHS: '2'", "EPOCHS: '3'"))
 
         plan = jobctl("plan", str(spec))
         refused = jobctl("apply", str(spec), "--yes")
 
         assert f"would lose what no spec can say yet: {', '.join(LOST)}" in plan.stdout
         assert refused.exit_code == 3, refused.stderr
-        assert f"replacing job 'tune-models' would lose {', '.join(LOST)}" in refused.stderr
+        assert f"replacing job 'distributed-train' would lose {', '.join(LOST)}" in refused.stderr
         assert "--force" in refused.stderr
         assert fake.job(job["id"])["lifecycleState"] == "ACTIVE"  # nothing changed
         markdown = jobctl("plan", str(spec), "-o", "markdown").stdout  # the PR comment says it too

@@ -46,6 +46,12 @@ CONTAINER = dataclasses.replace(
     image_signature_id="ocid1.containerimagesignature.oc1.iad.contract",
 )
 
+MULTI = dataclasses.replace(
+    PYTHON, name="every-field-nodes", infrastructure_type="MULTI_NODE", node_startup_order="IN_ORDER",
+    node_groups=({"name": "main", "env": {"ROLE": "main"}},
+                 {"name": "workers", "replicas": 3, "minimumSuccessReplicas": 2, "env": {"ROLE": "worker"},
+                  "args": ["--worker"], "infrastructure": {"shape": "VM.GPU.A10.2", "blockStorageSizeInGBs": 500}}),
+)
 # attr -> (base definition, changes): each changes its row's field (and what must change with it).
 SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "description": (PYTHON, {"description": "second"}),
@@ -77,6 +83,8 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "env": (PYTHON, {"env": {"MODEL": "rf", "SEED": "7"}}),
     "max_runtime_in_minutes": (PYTHON, {"max_runtime_in_minutes": 90}),
     "startup_probe": (PYTHON, {"startup_probe": {"command": ["true"], "initialDelayInSeconds": 30}}),
+    "node_startup_order": (MULTI, {"node_startup_order": "IN_PARALLEL"}),
+    "node_groups": (MULTI, {"node_groups": ({"name": "main"}, {"name": "workers", "replicas": 4})}),
     "artifact_digest": (PYTHON, {}),  # a change of the source's content
 }
 # The job a spec means: a name is unique within a (compartment, project), so another name or scope
@@ -103,7 +111,7 @@ def shown(definition: JobDefinition) -> dict[str, Any]:
     return dict(flatten(definition))
 
 
-@pytest.mark.parametrize("base", [PYTHON, CONTAINER], ids=["python", "container"])
+@pytest.mark.parametrize("base", [PYTHON, CONTAINER, MULTI], ids=["python", "container", "multi-node"])
 def test_a_job_keeps_every_field(harness: Harness, tmp_path: Path, base: JobDefinition) -> None:
     want = desired(base, tmp_path)
     apply_plan(harness.backend, build_plan(harness.backend, [want]))
@@ -131,6 +139,22 @@ def test_changing_a_field_updates_or_replaces_as_its_row_says(harness: Harness, 
     apply_plan(harness.backend, plan)
     assert not build_plan(harness.backend, [changed], refresh=True).has_changes
 
+
+
+@pytest.mark.parametrize("attr", sorted(r.attr for r in rows(JobDefinition) if r.fixed_when is not None))
+def test_what_an_update_cannot_reach_in_a_multi_node_job_replaces_it(
+    harness: Harness, tmp_path: Path, attr: str,
+) -> None:
+    _, changes = SAMPLES[attr]
+    apply_plan(harness.backend, build_plan(harness.backend, [desired(MULTI, tmp_path)]))
+    changed = desired(dataclasses.replace(MULTI, **changes), tmp_path)
+
+    plan = build_plan(harness.backend, [changed])
+
+    [change] = plan.changes
+    assert change.action is Action.REPLACE
+    apply_plan(harness.backend, plan)
+    assert not build_plan(harness.backend, [changed], refresh=True).has_changes
 
 
 @pytest.mark.parametrize("attr", sorted(IDENTITY))

@@ -310,7 +310,8 @@ def test_examples_load_with_their_documented_values() -> None:
 
     assert result.ok, [str(d) for d in result.diagnostics]
     jobs = {job.name: job for job in result.jobs}
-    assert sorted(jobs) == ["batch-score", "hello", "train-final", "tune-candidate", "tune-models"]
+    assert sorted(jobs) == ["batch-score", "distributed-train", "hello", "train-final", "tune-candidate",
+                            "tune-models"]
     assert [w.name for w in result.workflows] == ["model-selection"]
     assert jobs["hello"].definition.entrypoint == "hello.py"
     assert jobs["tune-models"].definition.block_storage_size_in_gbs == 100

@@ -24,10 +24,11 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from jobctl.artifact import extract_zip
 from jobctl.backends.local import logfile, outcome
@@ -36,6 +37,7 @@ from jobctl.backends.local.probe import StartupProbe
 from jobctl.backends.local.procs import RUN_ID_VARIABLE, kill_run_processes
 from jobctl.backends.local.store import Store, run_dir
 from jobctl.errors import JobctlError
+from jobctl.model import nodes as nodes_model
 from jobctl.model.job import (
     ACCEPTED,
     CANCELED,
@@ -46,12 +48,14 @@ from jobctl.model.job import (
     TERMINAL_STATES,
     JobDefinition,
 )
+from jobctl.model.nodes import IN_ORDER
 from jobctl.source import ArtifactError
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 KILL_GRACE_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+MAX_LOCAL_NODES = 64  # replicas of a multi-node job, each a process here
 T = TypeVar("T")
 
 
@@ -113,6 +117,9 @@ class Supervisor:
         self.timed_out = False
         self.probe_failed: str | None = None
         self.log_error: str | None = None
+        self.launch_failed: str | None = None
+        self.failed_group: tuple[str, int] | None = None
+        self.started = False
         self.result_fd: int | None = None
         rows = self.store.query(
             "SELECT runs.*, jobs.definition, jobs.artifact_path FROM runs JOIN jobs ON jobs.id = runs.job_id "
@@ -151,38 +158,55 @@ class Supervisor:
             # everything that needs new disk space is done before the workload starts
             self.result_fd = outcome.reserve(self.dir)
             log = self.log_path.open("ab", buffering=0)
-            work = self.dir / "work"
-            if self.row["artifact_path"]:
-                unpack(Path(self.row["artifact_path"]), work)
-            else:
-                work.mkdir(parents=True, exist_ok=True)
-            env = self._environment(definition)
-            command = command_for(definition, json.loads(self.row["args"]), env)
+            nodes = self._nodes(definition)
             if self.cancel_requested or self._should_stop():
                 self._finish(CANCELED, None, "canceled before it started")
                 return
-            child = subprocess.Popen(
-                command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True,
-                preexec_fn=_dies_with_this_process(),  # noqa: PLW1509 - the supervisor has one thread
-            )
         except (LaunchError, OSError, zipfile.BadZipFile) as exc:
             self._finish(FAILED, None, f"could not start: {exc}")
             return
-        watchdog = Watchdog(child.pid, self.run_id)
-        with log, watchdog:
-            started = self._database(lambda: self.store.transition(
-                self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time()))
-            if started is False:  # canceled or ended by someone else meanwhile: stop the workload
-                self.cancel_requested = True
-            minutes = definition.max_runtime_in_minutes
+        minutes = definition.max_runtime_in_minutes
+        with log, contextlib.ExitStack() as watchdogs:
             deadline = time.monotonic() + minutes * _time_scale() if minutes else None
-            probe = None
-            if definition.startup_probe:
-                probe = StartupProbe(definition.startup_probe, cwd=work, env=env, started=time.monotonic(),
-                                     seconds=_time_scale() / 60)
-            self._pump(child, deadline, log, probe)
-        self._record_end(child.returncode, minutes)
+            in_order = definition.node_startup_order == IN_ORDER
+            self._pump(nodes, in_order, deadline, log, watchdogs)
+        self._record_end(nodes, minutes)
+
+    def _nodes(self, definition: JobDefinition) -> list[Node]:
+        """The processes of the run, not yet started: one, or one per replica of each node group, each
+        with its own copy of the artifact (on OCI each node is its own machine)."""
+        env = self._environment(definition)
+        run_args = json.loads(self.row["args"])
+        work = self.dir / "work"
+        if not definition.node_groups:
+            self._unpack(work)
+            return [Node(None, None, command_for(definition, run_args, env), work, env, definition.startup_probe)]
+        groups = definition.node_group_runs()
+        size = nodes_model.replica_count(definition.node_groups)
+        if size > MAX_LOCAL_NODES:
+            raise LaunchError(f"{size} nodes is more than the {MAX_LOCAL_NODES} one machine runs as processes")
+        metadata = self.dir / "nodes.json"  # complete from the start here; on OCI it fills in as nodes come up
+        metadata.write_text(json.dumps([{"Rank": str(rank), "IPAddress": "127.0.0.1"} for rank in range(size)]))
+        nodes, rank = [], 0
+        for group in groups:
+            group_env, group_args = nodes_model.for_run(group, definition.args, json.loads(self.row["env"]), run_args)
+            for replica in range(group["replicas"]):
+                node_env = {**env, **group_env, nodes_model.GROUP_VARIABLE: group["name"], "FQDN": "localhost",
+                            nodes_model.RANK_VARIABLE: str(rank), nodes_model.SIZE_VARIABLE: str(size),
+                            nodes_model.METADATA_VARIABLE: str(metadata)}
+                node_work = work / f"{group['name']}-{replica}"
+                self._unpack(node_work)
+                nodes.append(Node(f"{group['name']}-{replica}", group["name"], command_for(
+                    definition, group_args, node_env), node_work, node_env, definition.startup_probe,
+                    group["minimumSuccessReplicas"]))
+                rank += 1
+        return nodes
+
+    def _unpack(self, work: Path) -> None:
+        if self.row["artifact_path"]:
+            unpack(Path(self.row["artifact_path"]), work)
+        else:
+            work.mkdir(parents=True, exist_ok=True)
 
     def _database(self, action: Callable[[], T]) -> T | None:
         """A database step that must not kill the run: on a lasting lock or a full disk, say so and go on."""
@@ -211,62 +235,117 @@ class Supervisor:
             self.log_error = f"the log is incomplete: writing it failed ({exc.strerror or exc})"
             _note(self.log_error)
 
-    def _pump(self, child: subprocess.Popen[bytes], deadline: float | None, log: BinaryIO,
-              probe: StartupProbe | None = None) -> None:
-        """Copy output into the log until the workload ends; stop it when canceled, overdue or its
-        startup probe gave up."""
+    def _start(self, node: Node, watchdogs: contextlib.ExitStack) -> None:
+        try:
+            node.child = subprocess.Popen(
+                node.command, cwd=node.cwd, env=node.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True,
+                preexec_fn=_dies_with_this_process(),  # noqa: PLW1509 - the supervisor has one thread
+            )
+        except OSError as exc:
+            self.launch_failed = f"could not start{' node ' + node.label if node.label else ''}: {exc}"
+            return
+        watchdogs.enter_context(Watchdog(node.child.pid, self.run_id))
+        node.started = time.monotonic()
+        if node.probe_details:
+            node.probe = StartupProbe(node.probe_details, cwd=node.cwd, env=node.env, started=node.started,
+                                      seconds=_time_scale() / 60)
+
+    def _pump(self, nodes: list[Node], in_order: bool, deadline: float | None, log: BinaryIO,
+              watchdogs: contextlib.ExitStack) -> None:
+        """Start the nodes (a group once the one before it is up, when `in_order`), copy their output
+        into the log until every one has ended; stop them all when canceled, overdue, a startup probe
+        gave up or a node group can no longer succeed."""
         selector = selectors.DefaultSelector()
-        assert child.stdout is not None
-        assert child.stderr is not None
-        selector.register(child.stdout, selectors.EVENT_READ, ("stdout", bytearray()))
-        selector.register(child.stderr, selectors.EVENT_READ, ("stderr", bytearray()))
+        waiting = list(nodes)
         kill_at: float | None = None
-        drain_until: float | None = None
         next_cancel_check = time.monotonic() + CANCEL_POLL_SECONDS
-        while selector.get_map():
-            for key, _ in selector.select(timeout=0.2):
-                stream, pending = key.data
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    if pending:
-                        self._write_log(log, logfile.encode(time.time(), stream, bytes(pending)))
-                    continue
-                pending.extend(chunk)
-                self._write_log(log, self._complete_lines(stream, pending))
-            now = time.monotonic()
-            if drain_until is None and child.poll() is not None:
-                drain_until = now + 2.0  # background processes may hold the pipes open
-            elif drain_until is not None and now >= drain_until:
-                _signal_group(child.pid, signal.SIGKILL)
-                for key in list(selector.get_map().values()):
-                    stream, pending = key.data
-                    if pending:
-                        self._write_log(log, logfile.encode(time.time(), stream, bytes(pending)))
-                    selector.unregister(key.fileobj)
+        while True:
+            if waiting and kill_at is None and _ready_for(waiting[0], nodes, in_order):
+                self._start_group(waiting, selector, watchdogs)
+            running = [n for n in nodes if n.child is not None and not n.drained]
+            if not running and (not waiting or kill_at is not None or self.launch_failed):
                 break
+            for key, _ in selector.select(timeout=0.2):
+                self._read(key, selector, log)
+            now = time.monotonic()
+            for node in running:
+                self._settle(node, nodes, selector, log, now)
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_POLL_SECONDS
                 self.cancel_requested = self.cancel_requested or self._should_stop()
             overdue = deadline is not None and now >= deadline
-            if probe is not None and kill_at is None and drain_until is None:
-                self.probe_failed = probe.poll(now)
-            if kill_at is None and (self.cancel_requested or overdue or self.probe_failed):
+            if kill_at is None:
+                for node in nodes:
+                    if node.probe is not None and node.drain_until is None:
+                        self.probe_failed = self.probe_failed or node.probe.poll(now)
+            if kill_at is None and (self.cancel_requested or overdue or self.probe_failed or self.failed_group
+                                    or self.launch_failed):
                 self.timed_out = overdue and not self.cancel_requested
-                _signal_group(child.pid, signal.SIGTERM)
+                _signal_nodes(running, signal.SIGTERM)
                 kill_at = now + float(os.environ.get("JOBCTL_KILL_GRACE", KILL_GRACE_SECONDS))
             elif kill_at is not None and now >= kill_at:
-                _signal_group(child.pid, signal.SIGKILL)
+                _signal_nodes(running, signal.SIGKILL)
                 kill_at = float("inf")
-        child.wait()
-        if probe is not None:
-            probe.stop()
-        _signal_group(child.pid, signal.SIGKILL)  # leftovers of the workload's group, if any
-        # and those that left the group (setsid, daemons): on OCI nothing outlives a run's machine either
+        for node in nodes:
+            if node.child is not None:
+                node.child.wait()
+            if node.probe is not None:
+                node.probe.stop()
+        _signal_nodes(nodes, signal.SIGKILL)  # leftovers of the workload's groups, if any
+        # and those that left the groups (setsid, daemons): on OCI nothing outlives a run's machine either
         kill_run_processes(self.run_id)
 
+    def _start_group(self, waiting: list[Node], selector: selectors.BaseSelector,
+                     watchdogs: contextlib.ExitStack) -> None:
+        """Start the nodes of the next group (all of them, or until one cannot start)."""
+        group = waiting[0].group
+        while waiting and waiting[0].group == group:
+            node = waiting.pop(0)
+            self._start(node, watchdogs)
+            if node.child is None:
+                return
+            assert node.child.stdout is not None
+            assert node.child.stderr is not None
+            selector.register(node.child.stdout, selectors.EVENT_READ, (node, "stdout", bytearray()))
+            selector.register(node.child.stderr, selectors.EVENT_READ, (node, "stderr", bytearray()))
+            if not self.started and self._database(lambda: self.store.transition(
+                    self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time())) is False:
+                self.cancel_requested = True  # canceled or ended by someone else meanwhile: stop the workload
+            self.started = True
+
+    def _read(self, key: selectors.SelectorKey, selector: selectors.BaseSelector, log: BinaryIO) -> None:
+        node, stream, pending = key.data
+        chunk = os.read(key.fd, 65536)
+        if chunk:
+            pending.extend(chunk)
+            self._write_log(log, self._complete_lines(stream, pending, node.prefix))
+            return
+        selector.unregister(key.fileobj)
+        if pending:
+            self._write_log(log, logfile.encode(time.time(), stream, node.prefix + bytes(pending)))
+
+    def _settle(self, node: Node, nodes: list[Node], selector: selectors.BaseSelector, log: BinaryIO,
+                now: float) -> None:
+        """Once a node's process has ended, read what is left of its output (at most 2 s: background
+        processes may hold its pipes open), then mark it drained."""
+        assert node.child is not None
+        if node.drain_until is None and node.child.poll() is not None:
+            node.drain_until = now + 2.0
+            self.failed_group = self.failed_group or _hopeless_group(nodes)
+        streams = [key for key in selector.get_map().values() if key.data[0] is node]
+        if node.drain_until is None or (streams and now < node.drain_until):
+            return
+        _signal_group(node.child.pid, signal.SIGKILL)
+        for key in streams:
+            _, stream, pending = key.data
+            if pending:
+                self._write_log(log, logfile.encode(time.time(), stream, node.prefix + bytes(pending)))
+            selector.unregister(key.fileobj)
+        node.drained = True
+
     @staticmethod
-    def _complete_lines(stream: str, pending: bytearray) -> bytes:
+    def _complete_lines(stream: str, pending: bytearray, prefix: bytes = b"") -> bytes:
         out = bytearray()
         now = time.time()
         while True:
@@ -274,24 +353,31 @@ class Supervisor:
             if index < 0:
                 if len(pending) >= logfile.MAX_LINE:
                     index = logfile.MAX_LINE
-                    out += logfile.encode(now, stream, bytes(pending[:index]))
+                    out += logfile.encode(now, stream, prefix + bytes(pending[:index]))
                     del pending[:index]
                     continue
                 return bytes(out)
             line = bytes(pending[:index]).rstrip(b"\r")
             del pending[: index + 1]
-            out += logfile.encode(now, stream, line)
+            out += logfile.encode(now, stream, prefix + line)
 
-    def _record_end(self, code: int, minutes: int | None) -> None:
+    def _record_end(self, nodes: list[Node], minutes: int | None) -> None:
+        code = nodes[0].code
+        failed_group = self.failed_group or _hopeless_group(nodes)
         if self.cancel_requested:
             state, details = CANCELED, "canceled"
+        elif self.launch_failed:
+            state, details = FAILED, self.launch_failed
         elif self.timed_out:
             state, details = FAILED, f"exceeded maxRuntimeInMinutes ({minutes})"
         elif self.probe_failed:
             state, details = FAILED, self.probe_failed
-        elif code == 0:
+        elif failed_group:
+            state, (details, code) = FAILED, failed_group
+        elif nodes[0].label is not None or code == 0:  # every node group has its minimum of successes
+            state, details, code = SUCCEEDED, None, 0
             state, details = SUCCEEDED, None
-        elif code < 0:
+        elif code is not None and code < 0:
             state, details = FAILED, f"killed by signal {-code}"
         else:
             state, details = FAILED, f"Job run failed with exit code {code}"
@@ -308,6 +394,60 @@ class Supervisor:
             except OSError as exc:
                 _note(f"could not write {outcome.NAME}: {exc}")
         self._database(lambda: self.store.finish_run(self.run_id, state, exit_code, details, result.finished))
+
+
+@dataclass
+class Node:
+    """One process of a run: a single-node job's workload (no label), or one replica of a node group,
+    whose log lines start with `[label] `."""
+
+    label: str | None
+    group: str | None
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    probe_details: Mapping[str, Any]
+    minimum: int | None = None  # of the group's replicas that must succeed (None: all)
+    child: subprocess.Popen[bytes] | None = None
+    probe: StartupProbe | None = None
+    started: float | None = None
+    drain_until: float | None = None
+    drained: bool = False
+
+    @property
+    def prefix(self) -> bytes:
+        return f"[{self.label}] ".encode() if self.label else b""
+
+    @property
+    def code(self) -> int | None:
+        return None if self.child is None else self.child.returncode
+
+
+def _ready_for(node: Node, nodes: list[Node], in_order: bool) -> bool:
+    """Whether `node`'s group may start: at once, or (in order) once every node before it is up: started,
+    and past its startup probe (or already ended)."""
+    if not in_order:
+        return True
+    before = nodes[:nodes.index(node)]
+    return all(n.child is not None and (n.probe is None or n.probe.passed or n.child.poll() is not None)
+               for n in before)
+
+
+def _hopeless_group(nodes: list[Node]) -> tuple[str, int] | None:
+    """Why (and with which exit code) the run fails because a node group can no longer have its minimum
+    of successful replicas."""
+    by_group: dict[str, list[Node]] = {}
+    for node in nodes:
+        if node.group is not None:
+            by_group.setdefault(node.group, []).append(node)
+    for group, members in by_group.items():
+        needed = members[0].minimum if members[0].minimum is not None else len(members)
+        failed = [n for n in members if n.child is not None and n.child.poll() not in (None, 0)]
+        if len(members) - len(failed) < needed:
+            code = failed[0].code or 1
+            return (f"node group {group}: {len(members) - len(failed)} of {len(members)} replicas can succeed, "
+                    f"{needed} must; {failed[0].label} failed with exit code {code}"), code
+    return None
 
 
 class Watchdog:
@@ -361,6 +501,12 @@ def _note(message: str) -> None:
     """A line for supervisor.log; on a full disk it is lost, never the supervisor."""
     with contextlib.suppress(OSError):
         print(f"jobctl supervisor: {message}", file=sys.stderr, flush=True)
+
+
+def _signal_nodes(nodes: list[Node], signum: int) -> None:
+    for node in nodes:
+        if node.child is not None:
+            _signal_group(node.child.pid, signum)
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -188,10 +188,9 @@ class OciBackend:
         definition = mapping.definition_from_job(job)
         _, _, _, is_zip = mapping.parse_source_tag((job.freeform_tags or {}).get(mapping.TAG_SOURCE))
         # OCI replaces the job's whole configuration with the override: send the complete one.
-        full_env = {**env, **mapping.derived_env(definition, is_zip)}
         details = self.models.CreateJobRunDetails(
             project_id=job.project_id, compartment_id=job.compartment_id, job_id=job_id, display_name=name,
-            job_configuration_override_details=mapping.run_configuration(self.models, definition, full_env, args),
+            **mapping.run_overrides(self.models, definition, env, args, is_zip),
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}
         run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data

@@ -19,8 +19,10 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from jobctl.backends.oci import nodes
 from jobctl.model.job import (
     DEFAULT_MOUNT_PATH,
     OCI_CONFIG,
@@ -37,7 +39,7 @@ from jobctl.model.job import (
 from jobctl.model.table import Row, row_for, rows, value
 
 TAG_SOURCE = "jobctl-source"
-DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+)$")
+DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP)$")
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -94,9 +96,19 @@ def _configuration(d: JobDefinition, env: Mapping[str, str], args: Sequence[str]
     return values
 
 
-def run_configuration(models: Any, d: JobDefinition, env: Mapping[str, str], args: Sequence[str]) -> Any:
-    """A run's configuration override: OCI replaces the job's whole configuration with it, so it is complete."""
-    return build(models, "JobConfigurationDetails", _configuration(d, env, args))
+def run_overrides(models: Any, d: JobDefinition, env: Mapping[str, str], args: Sequence[str],
+                  artifact_is_zip: bool) -> dict[str, Any]:
+    """A run's CreateJobRunDetails overrides. OCI replaces the job's whole configuration with the
+    configuration override, so it is complete; a multi-node job gets each group's in a node override."""
+    derived = derived_env(d, artifact_is_zip)
+    if not d.node_groups:
+        config = _configuration(d, {**env, **derived}, args)
+        return {"job_configuration_override_details": build(models, "JobConfigurationDetails", config)}
+    values = {OCI_CONFIG: _configuration(d, {}, ())}
+    full = nodes.node_configuration(values, d, derived, env, args)
+    groups = [{"name": g["name"], OCI_CONFIG: g[OCI_CONFIG]} for g in full["job_node_group_configuration_details_list"]]
+    override = {"job_node_type": full["job_node_type"], "job_node_group_configuration_details_list": groups}
+    return {"job_node_configuration_override_details": build(models, "JobNodeConfigurationDetails", override)}
 
 
 def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
@@ -131,7 +143,7 @@ def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str,
     """The definition's fields that have an SDK path, nested by that path."""
     out: dict[str, Any] = {}
     for row in rows(JobDefinition):
-        if row.oci is None or (in_place_only and not row.in_place):
+        if row.oci is None or (in_place_only and not row.changes_in_place(d)):
             continue
         node = out
         *parents, leaf = row.oci.split(".")
@@ -144,7 +156,8 @@ def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str,
 def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, Any]:
     """Table values plus what is mapped by hand: infrastructure type, logging, container entrypoint."""
     values = _table_values(d, in_place_only=in_place_only)
-    values[OCI_INFRA]["job_infrastructure_type"] = d.infrastructure_type  # the discriminator, also in an update
+    if values.get(OCI_INFRA):  # none in an update of a multi-node job: its infrastructure is its groups'
+        values[OCI_INFRA]["job_infrastructure_type"] = d.infrastructure_type  # the discriminator, also in an update
     if in_place_only:
         return values
     if d.log_enabled or d.log_group_id or d.log_id or d.log_auto_create:
@@ -161,7 +174,10 @@ def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, A
 def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], artifact_is_zip: bool) -> Any:
     values = _sdk_values(d)
     values["defined_tags"] = value(d, _DEFINED_TAGS) or None
-    values[OCI_CONFIG] = _configuration(d, {**d.env, **derived_env(d, artifact_is_zip)}, d.args)
+    derived = derived_env(d, artifact_is_zip)
+    values[OCI_CONFIG] = _configuration(d, {**d.env, **derived}, d.args)
+    if d.node_groups:
+        values[nodes.NODES] = nodes.node_configuration(values, d, derived)
     return build(models, "CreateJobDetails", {**values, "freeform_tags": dict(tags)})
 
 
@@ -213,7 +229,7 @@ def _wire(model: Any) -> dict[str, Any]:
 READ_BY_HAND = frozenset({
     "freeform_tags", "defined_tags", f"{OCI_ENV}.job_environment_type",
     f"{OCI_ENV}.entrypoint", f"{OCI_CONFIG}.job_type", f"{OCI_CONFIG}.environment_variables",
-    f"{OCI_CONFIG}.command_line_arguments", f"{OCI_LOG}.log_id",
+    f"{OCI_CONFIG}.command_line_arguments", f"{OCI_LOG}.log_id", f"{OCI_INFRA}.capacity_reservation_ids",
     "id", "time_created", "created_by", "lifecycle_state", "lifecycle_details",
 })
 AUTOMATIC_TAG_NAMESPACE = "Oracle-Tags"  # CreatedBy/CreatedOn, which tenancies' tag defaults add to everything
@@ -241,8 +257,17 @@ def unmodeled(job: Any) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def _own_env(config: Any) -> dict[str, str]:
+    return {k: v for k, v in (getattr(config, "environment_variables", None) or {}).items() if not DERIVED_ENV.match(k)}
+
+
 def definition_from_job(job: Any) -> JobDefinition:
     """An SDK Job back into a JobDefinition (derived env vars folded back into conda/entrypoint)."""
+    if nodes.is_multi_node(job):  # the first group's values at the job level, then every group
+        single = definition_from_job(nodes.single_node_view(job))
+        return replace(single, node_groups=nodes.groups_of(job, _own_env),
+                       node_startup_order=job.job_node_configuration_details.startup_order,
+                       unmodeled=tuple(sorted({*single.unmodeled, *nodes.unmodeled_in_groups(job)})))
     labels, owner_tags = split_tags(job.freeform_tags or {})
     runtime_type, entrypoint, digest, _ = parse_source_tag(owner_tags.get(TAG_SOURCE))
     table = {row.attr: _read(job, row) for row in rows(JobDefinition) if row.oci is not None}
@@ -270,7 +295,7 @@ def definition_from_job(job: Any) -> JobDefinition:
         conda_slug=env.get("CONDA_ENV_SLUG") if env.get("CONDA_ENV_TYPE") == "service" else None,
         conda_uri=conda_uri,
         args=tuple(shlex.split(getattr(config, "command_line_arguments", None) or "")),
-        env={k: v for k, v in env.items() if not DERIVED_ENV.match(k)},
+        env=_own_env(config),
         artifact_digest=digest,
         owner_tags=owner_tags,
         unmodeled=unmodeled(job) if hasattr(job, "swagger_types") else (),
@@ -297,6 +322,10 @@ def exit_code(state: str, details: str | None) -> int | None:
 def run_state(run: Any, job_name: str | None = None) -> RunState:
     """JobRun or JobRunSummary -> RunState; env/args are the run's own (derived vars removed)."""
     override = getattr(run, "job_configuration_override_details", None)
+    groups = getattr(getattr(run, "job_node_configuration_override_details", None),
+                     "job_node_group_configuration_details_list", None)
+    if groups:  # a multi-node run: its first group's
+        override = groups[0].job_configuration_details
     env = dict(getattr(override, "environment_variables", None) or {})
     args = tuple(shlex.split(getattr(override, "command_line_arguments", None) or ""))
     details = run.lifecycle_details or None

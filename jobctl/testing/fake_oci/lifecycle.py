@@ -96,8 +96,48 @@ def workload_view(run: Mapping[str, Any], job: Mapping[str, Any]) -> WorkloadRun
     )
 
 
+def _nodes_workload(run: Mapping[str, Any], job: Mapping[str, Any], workload: Workload,
+                    ) -> tuple[list[str], int | None]:
+    """A multi-node run: the workload once per replica, with its group's configuration (the run's
+    override of that group, else the job's) and the rank variables OCI documents (NODE_RANK, counted
+    over the groups in order) and ADS reads (INITIAL_CLUSTER_SIZE). A group succeeds when at least its
+    minimumSuccessReplicas (default: all) exit 0; the run when every group does."""
+    groups = job["jobNodeConfigurationDetails"]["jobNodeGroupConfigurationDetailsList"]
+    override = {g["name"]: g for g in ((run.get("jobNodeConfigurationOverrideDetails") or {}).get(
+        "jobNodeGroupConfigurationDetailsList") or [])}
+    size = sum(int(g.get("replicas") or 1) for g in groups)
+    lines: list[str] = []
+    exit_code: int | None = 0
+    rank = 0
+    for group in groups:
+        config = (override.get(group["name"]) or {}).get("jobConfigurationDetails") or group.get(
+            "jobConfigurationDetails") or {}
+        succeeded, failure = 0, None
+        for _ in range(int(group.get("replicas") or 1)):
+            env = {**(config.get("environmentVariables") or {}), "NODE_RANK": str(rank),
+                   "INITIAL_CLUSTER_SIZE": str(size)}
+            node_run = {**run, "jobConfigurationOverrideDetails": {**config, "environmentVariables": env}}
+            printed, code = workload(workload_view(node_run, job))
+            lines += printed
+            rank += 1
+            if code is None:
+                exit_code = None
+            elif code == 0:
+                succeeded += 1
+            elif failure is None:
+                failure = code
+        needed = int(group.get("minimumSuccessReplicas") or group.get("replicas") or 1)
+        if exit_code == 0 and succeeded < needed:
+            exit_code = failure if failure is not None else 1
+    return lines, exit_code
+
+
 def advance(record: RunRecord, job: Mapping[str, Any], now: float, workload: Workload) -> list[str]:
     """Move a run one step; returns the lines it printed when it has just started."""
+    if record.state == ACCEPTED and job.get("jobNodeConfigurationDetails"):
+        lines, record.exit_code = _nodes_workload(record.resource, job, workload)
+        record.set_state(IN_PROGRESS, now, IN_PROGRESS_DETAILS)
+        return lines
     if record.state == ACCEPTED:
         lines, record.exit_code = workload(workload_view(record.resource, job))
         record.set_state(IN_PROGRESS, now, IN_PROGRESS_DETAILS)

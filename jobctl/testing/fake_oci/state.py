@@ -47,6 +47,48 @@ ARTIFACT_SUFFIXES = (".py", ".sh", ".zip", ".tar.gz", ".tgz", ".jar")
 _FILENAME = re.compile(r"""filename\s*=\s*(?:"([^"]+)"|([^;\s]+))""", re.IGNORECASE)
 
 
+def node_groups(job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list((job.get("jobNodeConfigurationDetails") or {}).get("jobNodeGroupConfigurationDetailsList") or [])
+
+
+def _check_node_layout(body: Mapping[str, Any]) -> None:
+    """A multi-node job keeps infrastructure, configuration and container in its node groups, each
+    MULTI_NODE; MULTI_NODE infrastructure needs node groups (see docs/oci-fidelity.md)."""
+    groups = node_groups(body)
+    infra_type = (body.get("jobInfrastructureConfigurationDetails") or {}).get("jobInfrastructureType")
+    if not groups:
+        if infra_type == "MULTI_NODE" or "jobNodeConfigurationDetails" in body:
+            raise invalid("a MULTI_NODE job needs jobNodeConfigurationDetails with at least one node group")
+        return
+    for key, kind in (("jobInfrastructureConfigurationDetails", "jobInfrastructureType"),
+                      ("jobConfigurationDetails", "jobType")):
+        if (body.get(key) or {}).get(kind, "EMPTY") != "EMPTY":
+            raise invalid(f"{key} of a multi-node job belongs in its node groups")
+    if body.get("jobEnvironmentConfigurationDetails"):
+        raise invalid("jobEnvironmentConfigurationDetails of a multi-node job belongs in its node groups")
+    names = [group["name"] for group in groups]
+    if len(set(names)) != len(names):
+        raise invalid(f"node group names must be unique: {names}")
+    for group in groups:
+        group_type = (group.get("jobInfrastructureConfigurationDetails") or {}).get("jobInfrastructureType")
+        if group_type != "MULTI_NODE":
+            raise invalid(f"node group {group['name']}: jobInfrastructureType must be MULTI_NODE, not {group_type}")
+
+
+def _check_node_override(job: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    """A multi-node job's run overrides its groups, by name; a single-node job has no groups to override."""
+    groups = {group["name"] for group in node_groups(job)}
+    override = node_groups({"jobNodeConfigurationDetails": body.get("jobNodeConfigurationOverrideDetails")})
+    if groups and body.get("jobConfigurationOverrideDetails"):
+        raise invalid("a multi-node job's run overrides its groups' configuration in "
+                      "jobNodeConfigurationOverrideDetails, not jobConfigurationOverrideDetails")
+    if override and not groups:
+        raise invalid("jobNodeConfigurationOverrideDetails is only for multi-node jobs")
+    unknown = sorted({group["name"] for group in override} - groups)
+    if unknown:
+        raise invalid(f"jobNodeConfigurationOverrideDetails names no node group of the job: {', '.join(unknown)}")
+
+
 def _keeps_infrastructure_type(job: Mapping[str, Any], body: Any) -> None:
     """An update does not change a job's infrastructure type (see docs/oci-fidelity.md)."""
     key, kind = "jobInfrastructureConfigurationDetails", "jobInfrastructureType"
@@ -125,6 +167,7 @@ class Store:
 
     def create_job(self, body: Any, created_by: str) -> dict[str, Any]:
         schema.CREATE_JOB.check(body, "")
+        _check_node_layout(body)
         if len(self.jobs) >= self.limits.max_jobs:
             raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
         job = {"freeformTags": {}, "definedTags": {}, **_present(body)}
@@ -198,15 +241,19 @@ class Store:
             raise ApiError(400, "RelatedResourceNotAuthorizedOrNotFound", f"job {body['jobId']} not found")
         if job.resource["lifecycleState"] != "ACTIVE":
             raise conflict(f"job {body['jobId']} is {job.resource['lifecycleState']}; only ACTIVE jobs can run")
+        _check_node_override(job.resource, body)
         container = body.get("jobEnvironmentConfigurationOverrideDetails") or job.resource.get(
-            "jobEnvironmentConfigurationDetails")
+            "jobEnvironmentConfigurationDetails") or any(
+            g.get("jobEnvironmentConfigurationDetails") for g in node_groups(job.resource))
         if job.artifact is None and not container:
             raise conflict(f"job {body['jobId']} has no artifact; upload one before starting a run")
         run = {"freeformTags": {}, "definedTags": {}, **_present(body)}
-        run.setdefault("jobConfigurationOverrideDetails", job.resource.get("jobConfigurationDetails"))
+        empty = node_groups(job.resource) and {"jobType": "EMPTY"}  # a multi-node run's are its groups'
+        run.setdefault("jobConfigurationOverrideDetails", job.resource.get("jobConfigurationDetails") or empty)
         run.update(
             id=self.new_id("datasciencejobrun"), timeAccepted=format_time(self.now()), createdBy=created_by,
-            jobInfrastructureConfigurationDetails=job.resource.get("jobInfrastructureConfigurationDetails"),
+            jobInfrastructureConfigurationDetails=job.resource.get("jobInfrastructureConfigurationDetails") or (
+                empty and {"jobInfrastructureType": "EMPTY"}),
             jobStorageMountConfigurationDetailsList=job.resource.get("jobStorageMountConfigurationDetailsList"),
             lifecycleState=ACCEPTED,
         )

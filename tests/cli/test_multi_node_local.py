@@ -1,0 +1,143 @@
+"""Multi-node jobs on the local backend: each replica of each node group is a process that sees the
+variables OCI gives a node (NODE_RANK, INITIAL_CLUSTER_SIZE, CLUSTER_NODES_METADATA_FILE) and its
+group's env and args; IN_ORDER starts a group once the one before it is up; a group succeeds with its
+minimum of successful replicas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cli.test_lifecycle_local import Run, applied, get_run, runs_of
+from tests.conftest import EXAMPLES
+
+NODE = r'''
+import json, os, sys
+rank = int(os.environ["NODE_RANK"])
+with open(os.environ["CLUSTER_NODES_METADATA_FILE"]) as f:
+    main = [n["IPAddress"] for n in json.load(f) if n["Rank"] == "0"][0]
+ready = os.environ["READY"]
+if os.environ["JOBCTL_NODE_GROUP"] == "workers" and not os.path.exists(ready):
+    sys.exit(f"node {rank}: started before the main node was up")
+print(f"rank={rank} size={os.environ['INITIAL_CLUSTER_SIZE']} group={os.environ['JOBCTL_NODE_GROUP']} "
+      f"role={os.environ.get('ROLE')} main={main} args={sys.argv[1:]} cwd={os.path.basename(os.getcwd())}")
+if os.environ["JOBCTL_NODE_GROUP"] == "main":
+    open(ready, "w").close()
+fail = os.environ.get("FAIL_RANK", "-1") == str(rank)
+if not fail and os.environ.get("SLEEP"):
+    import time
+    time.sleep(float(os.environ["SLEEP"]))
+sys.exit(int(fail))
+'''
+
+
+@pytest.fixture(autouse=True)
+def fast_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBCTL_LOCAL_TIME_SCALE", "0.01")  # a probe period of 10 s lasts 0.1 s
+    monkeypatch.setenv("JOBCTL_KILL_GRACE", "0.5")
+
+
+def multi_node_spec(directory: Path, ready: Path, workers: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "node.py").write_text(NODE)
+    doc = {
+        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "ddp"},
+        "spec": {
+            "infrastructure": {"shape": "VM.Standard2.1"},
+            "runtime": {"type": "python", "source": "./node.py", "env": {"READY": str(ready)}, "args": ["--lr", "1"],
+                        # the main node is up once it has written READY: workers start after that
+                        "startupProbe": {"command": ["test", "-f", str(ready)], "periodInSeconds": 5,
+                                         "failureThreshold": 1000}},
+            "nodes": {"startupOrder": "IN_ORDER", "groups": [
+                {"name": "main", "env": {"ROLE": "main"}},
+                {"name": "workers", "replicas": 3, "env": {"ROLE": "worker"}, "args": ["--worker"], **workers},
+            ]},
+        },
+    }
+    path = directory / "job.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def node_lines(jobctl: Run, run_id: str) -> list[str]:
+    logs = jobctl("logs", run_id)
+    assert logs.exit_code == 0, logs.stderr
+    return sorted(line for line in logs.stdout.splitlines() if "rank=" in line)
+
+
+def test_each_replica_is_a_process_with_its_rank_group_env_and_args(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+
+    result = jobctl("run", "ddp", "--wait")
+
+    assert result.exit_code == 0, result.stderr
+    [run] = runs_of(jobctl, "ddp")
+    assert node_lines(jobctl, run["id"]) == [
+        "[main-0] rank=0 size=4 group=main role=main main=127.0.0.1 args=['--lr', '1'] cwd=main-0",
+        "[workers-0] rank=1 size=4 group=workers role=worker main=127.0.0.1 args=['--worker'] cwd=workers-0",
+        "[workers-1] rank=2 size=4 group=workers role=worker main=127.0.0.1 args=['--worker'] cwd=workers-1",
+        "[workers-2] rank=3 size=4 group=workers role=worker main=127.0.0.1 args=['--worker'] cwd=workers-2",
+    ]
+
+
+def test_a_run_s_env_and_args_reach_every_group(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+
+    result = jobctl("run", "ddp", "--env", "ROLE=any", "--arg", "--fast", "--wait")
+
+    assert result.exit_code == 0, result.stderr
+    [run] = runs_of(jobctl, "ddp")
+    lines = node_lines(jobctl, run["id"])
+    assert len(lines) == 4
+    assert all("role=any " in line and "args=['--fast']" in line for line in lines), lines
+
+
+def test_a_group_succeeds_with_its_minimum_of_successful_replicas(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {"minimumSuccessReplicas": 2}))
+
+    result = jobctl("run", "ddp", "--env", "FAIL_RANK=3", "--wait")
+
+    assert result.exit_code == 0, result.stderr
+    [run] = runs_of(jobctl, "ddp")
+    assert get_run(jobctl, run["id"])["lifecycleState"] == "SUCCEEDED"
+
+
+def test_a_group_below_its_minimum_fails_the_run_with_the_replica_s_exit_code(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+
+    result = jobctl("run", "ddp", "--env", "FAIL_RANK=2", "--wait")
+
+    assert result.exit_code == 1, result.stderr
+    [run] = runs_of(jobctl, "ddp")
+    shown = get_run(jobctl, run["id"])
+    assert (shown["lifecycleState"], shown["exitCode"]) == ("FAILED", 1)
+    assert shown["details"] == ("node group workers: 2 of 3 replicas can succeed, 3 must; "
+                                "workers-1 failed with exit code 1")
+
+
+def test_once_a_group_cannot_succeed_its_other_nodes_are_stopped(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {"minimumSuccessReplicas": 3}))
+
+    result = jobctl("run", "ddp", "--env", "FAIL_RANK=1", "--env", "SLEEP=600", "--wait", "--timeout", "60s")
+
+    assert result.exit_code == 1, result.stderr  # not 60 s of waiting for nodes that sleep 600 s
+    [run] = runs_of(jobctl, "ddp")
+    shown = get_run(jobctl, run["id"])
+    assert shown["details"].startswith("node group workers: 2 of 3 replicas can succeed, 3 must")
+
+
+def test_the_distributed_example_runs_locally(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, EXAMPLES / "distributed" / "job.yaml")
+
+    result = jobctl("run", "distributed-train", "--wait")
+
+    assert result.exit_code == 0, result.stderr
+    [run] = runs_of(jobctl, "distributed-train")
+    logs = jobctl("logs", run["id"]).stdout
+    assert "[main-0] node 0 of 3 (main in group main); main node at 127.0.0.1" in logs
+    assert "[workers-1] node 2 of 3 (worker in group workers); main node at 127.0.0.1" in logs
+    assert json.dumps("node 2: epoch 2 done")[1:-1] in logs
