@@ -41,9 +41,11 @@ class Backend(Protocol):
 
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
-        retry_token: str | None = None,
+        retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
     ) -> RunState:
-        """Start a run; `env` is complete (job env merged with overrides), `args` replace the job's."""
+        """Start a run; `env` is complete (job env merged with overrides), `args` replace the job's;
+        `settings`: the fields (by JobDefinition attribute) the run sets for itself, checked with
+        jobctl.engine.runs.run_definition."""
         ...
 
     def get_run(self, *, run_id: str) -> RunState: ...

@@ -134,7 +134,7 @@ class MemoryBackend:
     # --- runs -------------------------------------------------------------------------------
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
-        retry_token: str | None = None,
+        retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
     ) -> RunState:
         with self._lock:
             job = self.get_job(job_id=job_id)

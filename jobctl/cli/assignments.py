@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from jobctl.errors import UsageError
 from jobctl.secrets import REDACTOR
@@ -42,3 +43,53 @@ def parse_matrix(values: Sequence[str]) -> list[dict[str, str]]:
             raise UsageError(f"--matrix {key}={text}: expected comma-separated non-empty values")
         axes.append([(key, v) for v in dict.fromkeys(options)])
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def parse_settings(values: Sequence[str]) -> dict[str, Any]:
+    """`--set PATH=VALUE` for a run: PATH names a field a run may set for itself, as plans name it
+    (`infrastructure.shape`, `runtime.maxRuntimeInMinutes`); text is taken as written, other values as
+    YAML (`4`, `true`, `[python, -m, app]`, `{command: [test, -f, /tmp/ok]}`), and `PATH=` resets the
+    field to what leaving it out of a spec means. By attribute."""
+    import yaml
+
+    from jobctl.model.job import JobDefinition
+    from jobctl.model.table import rows
+
+    settable = {row.shown: row for row in rows(JobDefinition) if row.run}
+    result: dict[str, Any] = {}
+    for value in values:
+        path, sep, text = value.partition("=")
+        if not sep:
+            raise UsageError(f"--set {path!r}: missing '=' (expected PATH=VALUE)")
+        row = settable.get(path)
+        if row is None:
+            raise UsageError(f"--set {path}: not a field a run can set", hint="these can: " + ", ".join(settable))
+        if not text:  # `PATH=`: what the spec means by leaving it out
+            result[row.attr] = row.default
+            continue
+        if row.kind == "text":
+            result[row.attr] = text
+            continue
+        try:
+            given = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--set {path}: not a YAML value ({exc.problem if hasattr(exc, 'problem') else exc})"
+                             ) from exc
+        result[row.attr] = _as_kind(path, row.kind, given)
+    return result
+
+
+def _as_kind(path: str, kind: str, given: Any) -> Any:
+    """A `--set` value as the table's kind holds it; the schema then checks it as a spec's."""
+    expected = {"number": (int, float), "integer": (int,), "bool": (bool,), "list": (list,), "objects": (list,),
+                "object": (dict,), "entrypoint": (str, list)}[kind]
+    if not isinstance(given, expected) or (isinstance(given, bool) and kind in ("number", "integer")):
+        raise UsageError(f"--set {path}: expected {_KIND_WORDS[kind]}, got {given!r}")
+    if isinstance(given, list):
+        return tuple(str(item) for item in given) if kind != "objects" else tuple(given)
+    return given
+
+
+_KIND_WORDS = {"number": "a number", "integer": "a whole number", "bool": "true or false",
+               "list": "a list such as [a, b]", "objects": "a list of objects such as [{name: main}]",
+               "object": "an object such as {command: [true]}", "entrypoint": "a file name or a list"}

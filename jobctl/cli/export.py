@@ -29,7 +29,9 @@ def command(
     --adopt (or run `jobctl adopt`) to take the job over: it is tagged as managed, and the next plan
     shows no changes. Specs are written mode 0600; the values of secret env vars (TOKEN, PASSWORD,
     KEY, … in the name) are written as ${NAME}, to be set in the environment of `jobctl apply`,
-    unless --include-secrets.
+    unless --include-secrets. Each spec is validated as written: where the job holds a value a
+    jobctl/v1 spec does not accept, the problems are listed and the exit code is 3 (the files are
+    written, to be edited).
 
     \b
     Examples:
@@ -38,7 +40,10 @@ def command(
       jobctl apply exported/hello --adopt
     """
     from jobctl.engine.resolve import resolve_job
+    from jobctl.errors import Diagnostic, SpecError
     from jobctl.export import export_job
+    from jobctl.secrets import MIN_SECRET_LENGTH
+    from jobctl.spec.load import load_specs
 
     if not jobs and not every:
         raise UsageError("name the jobs to export, or --all")
@@ -47,9 +52,15 @@ def command(
         [resolve_job(backend, ref) for ref in jobs]
     fmt = app.output_format(output)
     items = []
+    problems: list[Diagnostic] = []
     for job in targets:
         exported = export_job(backend, job, Path(directory), include_secrets=include_secrets)
-        items.append({"jobId": job.id, "spec": str(exported.spec), "secretEnvReferences": list(exported.referenced)})
+        # what OCI holds but a jobctl/v1 spec does not accept (a probe period over an hour, ...) is said now
+        placeholders = dict.fromkeys(exported.referenced, "x" * MIN_SECRET_LENGTH)
+        found = load_specs([str(exported.spec)], {**app.environ, **placeholders}, build=False).diagnostics
+        problems += found
+        items.append({"jobId": job.id, "spec": str(exported.spec), "secretEnvReferences": list(exported.referenced),
+                      "problems": [str(d) for d in found]})
         if fmt == "table":
             click.echo(str(exported.spec))
         if exported.referenced:
@@ -60,3 +71,6 @@ def command(
         from jobctl.render.machine import dumps, envelope
 
         click.echo(dumps(envelope("ExportList", items), fmt), nl=False)
+    if problems:
+        raise SpecError(problems, hint="the specs are written: edit what they say above (the job holds values a "
+                                       "jobctl/v1 spec does not accept), then `jobctl validate` them")

@@ -80,6 +80,15 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) 
     return job
 
 
+def _say_what_has_no_effect(app: AppContext, settings: dict[str, object]) -> None:
+    from jobctl.model.job import JobDefinition
+    from jobctl.model.table import rows
+
+    ignored = [row.shown for row in rows(JobDefinition) if row.attr in settings and row.ignored_locally]
+    if ignored and app.backend().runs_here:
+        app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
+
+
 def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
     from jobctl.plan.desired import desired_job
 
@@ -96,6 +105,8 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
 @click.option("-a", "--arg", "args", multiple=True, metavar="ARG",
               help="Replace the job's args; repeat for several (--arg=--epochs --arg 5).")
 @click.option("--args-append", multiple=True, metavar="ARG", help="Append to the job's args instead.")
+@click.option("-s", "--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Set a field for this run only, by its plan name (repeatable); see below.")
 @click.option("-m", "--matrix", multiple=True, metavar="K=a,b",
               help="Start one run per value; repeat for the cartesian product.")
 @click.option("--max-parallel", type=click.IntRange(1, 256), default=8, show_default=True,
@@ -114,9 +125,9 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
 @pass_app
 def command(
     app: AppContext, *, job: str | None, spec_file: str | None, env: tuple[str, ...], args: tuple[str, ...],
-    args_append: tuple[str, ...], matrix: tuple[str, ...], max_parallel: int, name: str | None, wait: bool,
-    follow: bool, timeout: float | None, idempotency_key: str | None, cancel_on_interrupt: bool, yes: bool,
-    show_secrets: bool, output: str | None,
+    args_append: tuple[str, ...], settings: tuple[str, ...], matrix: tuple[str, ...], max_parallel: int,
+    name: str | None, wait: bool, follow: bool, timeout: float | None, idempotency_key: str | None,
+    cancel_on_interrupt: bool, yes: bool, show_secrets: bool, output: str | None,
 ) -> None:
     """Start a run of an applied job, or one run per --matrix combination.
 
@@ -125,15 +136,23 @@ def command(
     at once. With them, the exit code mirrors the runs: 0 SUCCEEDED, 1 FAILED, 8 CANCELED,
     7 timed out. Ctrl-C detaches (the runs go on) unless --cancel-on-interrupt.
 
+    --set changes, for this run only, any field OCI lets a run override: infrastructure (shape,
+    ocpus, memoryInGBs, cpuBaseline, blockStorageSizeInGBs, subnetId, capacityReservationId),
+    logging, runtime.maxRuntimeInMinutes, runtime.startupProbe, runtime.entrypoint, the container
+    (runtime.image, imageDigest, imageSignatureId, cmd), runtime.conda, storageMounts and nodes.
+    Text is taken as written, other values as YAML, and PATH= resets a field to its default; the
+    run's job is checked as a spec would be.
+
     \b
     Examples:
       jobctl run hello --env MODEL=xgb --follow
+      jobctl run train --set infrastructure.shape=VM.GPU.A10.2 --set runtime.maxRuntimeInMinutes=30
       jobctl run -f job.yaml --arg=--epochs --arg 5 --wait
       jobctl run tune-models --matrix MODEL=xgb,rf,lgbm --wait
       jobctl run train --wait --idempotency-key "$CI_PIPELINE_ID" --cancel-on-interrupt
       jobctl run sweep --matrix LR=1e-1,1e-2,1e-3 --matrix SEED=$(seq -s, 1 50) --yes
     """
-    from jobctl.cli.assignments import parse_assignments, parse_matrix
+    from jobctl.cli.assignments import parse_assignments, parse_matrix, parse_settings
     from jobctl.engine.runs import plan_runs, start_runs
 
     app.show_secrets = show_secrets
@@ -145,11 +164,13 @@ def command(
     if name is not None:
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
+    chosen = parse_settings(settings)
     target = job_from_scope(app, job, spec_file)
     requests = plan_runs(
         target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=parse_matrix(matrix),
-        name=name, idempotency_key=idempotency_key,
+        name=name, idempotency_key=idempotency_key, settings=chosen,
     )
+    _say_what_has_no_effect(app, chosen)
 
     _confirm_fan_out(app, len(requests), yes)
     begun: list[RunState] = []

@@ -6,14 +6,15 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
 from jobctl.engine.resolve import resolve_job, resolve_run
-from jobctl.errors import JobctlError
-from jobctl.model.job import ACTIVE_STATES, JobState, RunState
+from jobctl.errors import JobctlError, UsageError
+from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, RunState
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,42 @@ class RunRequest:
     args: tuple[str, ...]
     overrides: Mapping[str, str] = field(default_factory=dict)  # the matrix/--env part, for display
     retry_token: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)  # fields the run sets for itself, by attribute
+
+
+def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> JobDefinition:
+    """The job as a run with these settings (`--set`, by attribute) runs it, checked as a spec would be:
+    what the settings make invalid is a usage error naming the field."""
+    if not settings:
+        return definition
+    import copy
+    from pathlib import Path
+
+    from jobctl.model.table import rows, to_document
+    from jobctl.spec.document import Document
+    from jobctl.spec.schema import validate_document
+
+    def problems(data: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(d.path, d.message) for d in validate_document(Document("--set", Path("--set"), 0, data, (1, 1)))}
+
+    before = {"apiVersion": "jobctl/v1", "kind": "Job", **to_document(definition)}
+    after = copy.deepcopy(before)
+    for row in rows(JobDefinition):
+        if row.attr in settings:
+            *parents, leaf = row.parts
+            node = after
+            for part in parents:
+                node = node.setdefault(part, {})
+            given = settings[row.attr]
+            if given is None or given == row.default:
+                node.pop(leaf, None)
+            else:
+                node[leaf] = list(given) if isinstance(given, tuple) else given
+    new = sorted(problems(after) - problems(before))
+    if new:
+        shown = "; ".join(f"{path.split('.', 1)[-1]}: {message}" for path, message in new)
+        raise UsageError(f"--set makes the run's job invalid: {shown}")
+    return replace(definition, **settings)
 
 
 def _run_name(base: str, combination: Mapping[str, str]) -> str:
@@ -36,10 +73,11 @@ def _run_name(base: str, combination: Mapping[str, str]) -> str:
 def plan_runs(
     job: JobState, *, env: Mapping[str, str], args: Sequence[str] | None, append_args: Sequence[str] = (),
     matrix: Sequence[Mapping[str, str]] = ({},), name: str | None = None, idempotency_key: str | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, settings: Mapping[str, Any] | None = None,
 ) -> list[RunRequest]:
     """The runs to start: job env + overrides (OCI replaces the job's env, so we merge here)."""
     assert job.definition is not None
+    run_definition(job.definition, settings or {})
     when = now or datetime.now(timezone.utc)
     base_env = dict(job.definition.env)
     final_args = tuple(args) if args is not None else job.definition.args
@@ -55,7 +93,7 @@ def plan_runs(
             if idempotency_key else None
         requests.append(RunRequest(
             _run_name(base_name, combo), {**base_env, **overrides}, final_args,
-            overrides, token,
+            overrides, token, dict(settings or {}),
         ))
     return requests
 
@@ -111,7 +149,7 @@ def start_runs(
         try:
             run = backend.start_run(
                 job_id=job.id, name=request.name, env=request.env, args=request.args,
-                retry_token=request.retry_token,
+                retry_token=request.retry_token, settings=request.settings,
             )
             if on_started:
                 on_started(run)

@@ -59,7 +59,7 @@ def _multi_node(job: JobDefinition) -> bool:
     return job.infrastructure_type == MULTI_NODE
 
 
-_INFRA: dict[str, Any] = {"in_place": True, "fixed_when": _multi_node, "local": IGNORED}
+_INFRA: dict[str, Any] = {"in_place": True, "fixed_when": _multi_node, "local": IGNORED, "run": True}
 # JobDefinition attribute of each infrastructure key of a node group (jobctl.model.nodes.INFRA_KEYS)
 NODE_INFRA_ATTRS = {"shape": "shape", "ocpus": "ocpus", "memoryInGBs": "memory_in_gbs", "cpuBaseline": "cpu_baseline",
                     "blockStorageSizeInGBs": "block_storage_size_in_gbs"}
@@ -79,7 +79,7 @@ class JobDefinition:
     project_id: str | None = column("spec.projectId", "text", oci="project_id")
     # each as OCI's wire JSON names it (storageType, namespace, bucket, ...); locally: see backends.local.mounts
     storage_mounts: tuple[Mapping[str, Any], ...] = column("spec.storageMounts", "objects", in_place=True,
-                                                          oci="job_storage_mount_configuration_details_list")
+                                                          oci="job_storage_mount_configuration_details_list", run=True)
     # a change of type is a replace (OCI's UpdateJob keeps a job's type); None: derived, see _infrastructure_type
     infrastructure_type: str | None = column("spec.infrastructure.type", "text", derive=_infrastructure_type,
                                              oci=f"{OCI_INFRA}.job_infrastructure_type")
@@ -97,32 +97,34 @@ class JobDefinition:
     capacity_reservation_id: str | None = column("spec.infrastructure.capacityReservationId", "text", **_INFRA,
                                                  oci=f"{OCI_INFRA}.capacity_reservation_id")
     log_enabled: bool = column("spec.logging.enabled", "bool", default=True, absent=False, local=IGNORED,
-                               oci=f"{OCI_LOG}.enable_logging")
-    log_group_id: str | None = column("spec.logging.logGroupId", "text", local=IGNORED, oci=f"{OCI_LOG}.log_group_id")
-    log_id: str | None = column("spec.logging.logId", "text", local=IGNORED)  # not read back while OCI creates it
+                               oci=f"{OCI_LOG}.enable_logging", run=True)
+    log_group_id: str | None = column("spec.logging.logGroupId", "text", local=IGNORED, run=True,
+                                      oci=f"{OCI_LOG}.log_group_id")
+    # not read back while OCI creates the log
+    log_id: str | None = column("spec.logging.logId", "text", local=IGNORED, run=True)
     log_auto_create: bool = column("spec.logging.autoCreateLog", "bool", default=False, local=IGNORED,
-                                   oci=f"{OCI_LOG}.enable_auto_log_creation")
+                                   oci=f"{OCI_LOG}.enable_auto_log_creation", run=True)
     runtime_type: str = column("spec.runtime.type", "text", required=True)  # OCI cannot say: kept in a tag
     # python/shell: the entry file (JOB_RUN_ENTRYPOINT); container: the image's entrypoint (a list)
-    entrypoint: str | tuple[str, ...] | None = column("spec.runtime.entrypoint", "entrypoint")
-    conda_slug: str | None = column("spec.runtime.conda.slug", "text", local=IGNORED)  # CONDA_ENV_* variables
-    conda_uri: str | None = column("spec.runtime.conda.uri", "text", local=IGNORED)
-    image: str | None = column("spec.runtime.image", "text", oci=f"{OCI_ENV}.image")
-    image_digest: str | None = column("spec.runtime.imageDigest", "text", oci=f"{OCI_ENV}.image_digest")
+    entrypoint: str | tuple[str, ...] | None = column("spec.runtime.entrypoint", "entrypoint", run=True)
+    conda_slug: str | None = column("spec.runtime.conda.slug", "text", local=IGNORED, run=True)  # CONDA_ENV_* variables
+    conda_uri: str | None = column("spec.runtime.conda.uri", "text", local=IGNORED, run=True)
+    image: str | None = column("spec.runtime.image", "text", oci=f"{OCI_ENV}.image", run=True)
+    image_digest: str | None = column("spec.runtime.imageDigest", "text", oci=f"{OCI_ENV}.image_digest", run=True)
     image_signature_id: str | None = column("spec.runtime.imageSignatureId", "text", local=IGNORED,
-                                            oci=f"{OCI_ENV}.image_signature_id")
-    cmd: tuple[str, ...] = column("spec.runtime.cmd", "list", oci=f"{OCI_ENV}.cmd")
+                                            oci=f"{OCI_ENV}.image_signature_id", run=True)
+    cmd: tuple[str, ...] = column("spec.runtime.cmd", "list", oci=f"{OCI_ENV}.cmd", run=True)
     args: tuple[str, ...] = column("spec.runtime.args", "list")  # one shlex-joined string on OCI
     env: Mapping[str, str] = column("spec.runtime.env", "map", secret_by_key=True)  # + derived variables
     max_runtime_in_minutes: int | None = column("spec.runtime.maxRuntimeInMinutes", "integer",
-                                                oci=f"{OCI_CONFIG}.maximum_runtime_in_minutes")
+                                                oci=f"{OCI_CONFIG}.maximum_runtime_in_minutes", run=True)
     # multi-node jobs (OCI's jobNodeConfigurationDetails): each group as jobctl.model.nodes writes it
     node_startup_order: str | None = column("spec.nodes.startupOrder", "text", default="IN_PARALLEL", absent=None,
-                                            oci="job_node_configuration_details.startup_order")
-    node_groups: tuple[Mapping[str, Any], ...] = column("spec.nodes.groups", "objects", secret_by_key=True)
+                                            oci="job_node_configuration_details.startup_order", run=True)
+    node_groups: tuple[Mapping[str, Any], ...] = column("spec.nodes.groups", "objects", secret_by_key=True, run=True)
     # keys as OCI's wire JSON names them (command, periodInSeconds, ...); an EXEC probe on OCI
     startup_probe: Mapping[str, Any] = column("spec.runtime.startupProbe", "object",
-                                              oci=f"{OCI_CONFIG}.startup_probe_details")
+                                              oci=f"{OCI_CONFIG}.startup_probe_details", run=True)
     artifact_digest: str | None = column("artifact", "text")  # computed from the source, kept in a tag
     owner_tags: Mapping[str, str] = field(default_factory=dict)  # jobctl's own freeform tags
     # what an observed job holds that no row can express (SDK paths): a replace would lose it

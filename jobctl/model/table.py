@@ -34,6 +34,7 @@ class Row:
     ignored_locally: bool
     derive: Callable[[Any], Any] | None = None
     fixed_when: Callable[[Any], bool] | None = None
+    run: bool = False
 
     def changes_in_place(self, resource: Any) -> bool:
         """Whether OCI updates this field of `resource` in place (`in_place`, unless `fixed_when` holds)."""
@@ -57,6 +58,7 @@ def column(
     path: str, kind: Kind, *, in_place: bool = False, default: Any = None, absent: Any = _UNSET,
     oci: str | None = None, secret_by_key: bool = False, required: bool = False, local: str | None = None,
     derive: Callable[[Any], Any] | None = None, fixed_when: Callable[[Any], bool] | None = None,
+    run: bool = False,
 ) -> Any:
     """Declare a field of a resource.
 
@@ -79,11 +81,12 @@ def column(
         derived one counts as unset (not exported, not in the spec hash).
     fixed_when: an in-place field that no update reaches in some resources (a multi-node job keeps
         its infrastructure in its node groups, which UpdateJob cannot change): changed there, it replaces.
+    run: a run may set it for itself (OCI's CreateJobRunDetails overrides it): `jobctl run --set PATH=VALUE`.
     """
     if kind in ("list", "objects"):
         default = ()
     meta = {"row": (path, kind, in_place, {} if kind in ("map", "object") else default, absent, oci, secret_by_key,
-                    local == IGNORED, derive, fixed_when)}
+                    local == IGNORED, derive, fixed_when, run)}
     if required:
         return dataclasses.field(metadata=meta)
     if kind in ("map", "object"):
@@ -99,10 +102,10 @@ def rows(resource: type[Any]) -> tuple[Row, ...]:
         for f in dataclasses.fields(resource):
             if "row" not in f.metadata:
                 continue
-            path, kind, in_place, default, absent, oci, secret_by_key, ignored, derive, fixed = f.metadata["row"]
+            path, kind, in_place, default, absent, oci, secret_by_key, ignored, derive, fixed, run = f.metadata["row"]
             shown = path.split(".", 1)[1] if path.startswith(("metadata.", "spec.")) else path
             built.append(Row(f.name, path, kind, in_place, default, default if absent is _UNSET else absent,
-                             oci, secret_by_key, shown, ignored, derive, fixed))
+                             oci, secret_by_key, shown, ignored, derive, fixed, run))
         cached = _TABLES[resource] = tuple(built)
     return cached
 

@@ -152,6 +152,17 @@ def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) ->
     _print_env(printer, d.env, show_secrets)
     if d.artifact_digest:
         printer.line(f"{'Artifact:':<11}{d.artifact_digest}")
+    from jobctl.model.table import set_fields, value
+    from jobctl.render.plan import show_value
+
+    for row in set_fields(d):  # every other field the job sets, as a plan names it
+        if row.attr not in _SUMMARIZED:
+            printer.line(f"  {row.shown}: {show_value(row.shown, value(d, row), show_secrets)}")
+
+
+# what print_job's first lines show of a definition
+_SUMMARIZED = frozenset({"name", "runtime_type", "entrypoint", "image", "shape", "ocpus", "memory_in_gbs",
+                         "block_storage_size_in_gbs", "args", "env", "artifact_digest"})
 
 
 def format_log(line: LogLine, *, timestamps: bool, sanitize: bool, prefix: str = "") -> str:

@@ -230,3 +230,25 @@ def test_a_console_job_with_mounts_probe_tags_subnet_and_a_gpu_shape_round_trips
         assert new["jobConfigurationDetails"]["environmentVariables"]["SEED"] == "8"
         assert new["freeformTags"]["team"] == "ml"
         assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
+
+
+def test_an_export_that_would_not_validate_says_where_and_exits_3(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
+
+        def edit(body: dict[str, Any]) -> None:  # OCI takes a probe period a jobctl/v1 spec refuses
+            body["jobConfigurationDetails"]["startupProbeDetails"] = {**PROBE, "periodInSeconds": 7200}
+
+        made_in_the_console(fake, EXAMPLES / "train" / "job.yaml", tmp_path / "oci" / "config", edit)
+
+        exported = jobctl("export", "tune-models", "-d", str(tmp_path / "exported"), "-o", "json")
+
+        assert exported.exit_code == 3, exported.stderr
+        spec = tmp_path / "exported" / "tune-models" / "job.yaml"
+        assert spec.exists()
+        assert f"{spec}:" in exported.stderr
+        assert "spec.runtime.startupProbe.periodInSeconds" in exported.stderr
+        [item] = json.loads(exported.stdout)["items"]
+        assert "periodInSeconds" in item["problems"][0]

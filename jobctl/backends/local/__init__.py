@@ -126,7 +126,7 @@ class LocalBackend:
     # --- runs -----------------------------------------------------------------------------------
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
-        retry_token: str | None = None,
+        retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
     ) -> RunState:
         import shutil  # start-up of listing commands does not pay for these
         import subprocess
@@ -157,10 +157,10 @@ class LocalBackend:
             try:
                 with self.store.transaction() as db:
                     db.execute(
-                        "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token) "
-                        "VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?)",
+                        "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token, "
+                        "settings) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?)",
                         (run_id, job_id, job.name, name, json.dumps(dict(env)), json.dumps(list(args)),
-                         time.time(), retry_token),
+                         time.time(), retry_token, json.dumps(dict(settings or {}))),
                     )
             except Exception as exc:
                 shutil.rmtree(directory, ignore_errors=True)

@@ -49,13 +49,14 @@ CREATE TABLE IF NOT EXISTS runs (
     details TEXT,
     supervisor_pid INTEGER,
     retry_token TEXT UNIQUE,
-    supervisor_start INTEGER
+    supervisor_start INTEGER,
+    settings TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, created);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
 """
 # Columns added after the first release, created on first use of an older database.
-MIGRATIONS = {("runs", "supervisor_start"): "INTEGER"}
+MIGRATIONS = {("runs", "supervisor_start"): "INTEGER", ("runs", "settings"): "TEXT"}
 TERMINAL_SQL = "('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')"
 
 

@@ -25,7 +25,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TypeVar
@@ -49,6 +49,7 @@ from jobctl.model.job import (
     JobDefinition,
 )
 from jobctl.model.nodes import IN_ORDER
+from jobctl.model.table import decode
 from jobctl.source import ArtifactError
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
@@ -154,6 +155,8 @@ class Supervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
         definition = Store.definition_from_json(self.row["definition"])
+        settings = decode(JobDefinition, json.loads(self.row["settings"] or "{}"))  # the run's --set
+        definition = replace(definition, **settings) if settings else definition
         try:
             # everything that needs new disk space is done before the workload starts
             self.result_fd = outcome.reserve(self.dir)

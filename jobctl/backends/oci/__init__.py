@@ -182,7 +182,7 @@ class OciBackend:
 
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
-        retry_token: str | None = None,
+        retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
     ) -> RunState:
         job = self._job(job_id)
         definition = mapping.definition_from_job(job)
@@ -190,7 +190,7 @@ class OciBackend:
         # OCI replaces the job's whole configuration with the override: send the complete one.
         details = self.models.CreateJobRunDetails(
             project_id=job.project_id, compartment_id=job.compartment_id, job_id=job_id, display_name=name,
-            **mapping.run_overrides(self.models, definition, env, args, is_zip),
+            **mapping.run_overrides(self.models, definition, env, args, artifact_is_zip=is_zip, settings=settings),
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}
         run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data

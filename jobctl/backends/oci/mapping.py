@@ -96,19 +96,55 @@ def _configuration(d: JobDefinition, env: Mapping[str, str], args: Sequence[str]
     return values
 
 
-def run_overrides(models: Any, d: JobDefinition, env: Mapping[str, str], args: Sequence[str],
-                  artifact_is_zip: bool) -> dict[str, Any]:
+def run_overrides(models: Any, d: JobDefinition, env: Mapping[str, str], args: Sequence[str], *,
+                  artifact_is_zip: bool, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A run's CreateJobRunDetails overrides. OCI replaces the job's whole configuration with the
-    configuration override, so it is complete; a multi-node job gets each group's in a node override."""
-    derived = derived_env(d, artifact_is_zip)
-    if not d.node_groups:
-        config = _configuration(d, {**env, **derived}, args)
-        return {"job_configuration_override_details": build(models, "JobConfigurationDetails", config)}
-    values = {OCI_CONFIG: _configuration(d, {}, ())}
-    full = nodes.node_configuration(values, d, derived, env, args)
-    groups = [{"name": g["name"], OCI_CONFIG: g[OCI_CONFIG]} for g in full["job_node_group_configuration_details_list"]]
+    configuration override, so it is complete; a multi-node job gets each group's in a node override.
+    `settings` (the run's `--set`, by attribute) add the override of each part they change, whole."""
+    run = replace(d, **settings) if settings else d
+    parts = {_RUN_PARTS.get(attr) or (row_for_attr(attr).oci or "").split(".")[0] for attr in settings or {}}
+    derived = derived_env(run, artifact_is_zip)
+    values = _sdk_values(run)
+    out: dict[str, Any] = {}
+    if OCI_LOG in parts:
+        out["job_log_configuration_override_details"] = build(
+            models, "JobLogConfigurationDetails", values[OCI_LOG] or {"enable_logging": False})
+    if OCI_ENV in parts and run.runtime_type == "container":
+        out["job_environment_configuration_override_details"] = build(
+            models, "JobEnvironmentConfigurationDetails", values[OCI_ENV])
+    if _MOUNTS in parts:
+        out["job_storage_mount_configuration_override_details_list"] = [
+            build(models, "StorageMountConfigurationDetails", mount) for mount in values[_MOUNTS] or ()]
+    if not run.node_groups:
+        config = _configuration(run, {**env, **derived}, args)
+        out["job_configuration_override_details"] = build(models, "JobConfigurationDetails", config)
+        if OCI_INFRA in parts:
+            out["job_infrastructure_configuration_override_details"] = build(
+                models, "JobInfrastructureConfigurationDetails", values[OCI_INFRA])
+        return out
+    full = nodes.node_configuration({**values, OCI_CONFIG: _configuration(run, {}, ())}, run, derived, env, args)
+    whole = bool(parts & {OCI_INFRA, nodes.NODES})  # the groups' sizes and machines too
+    keep = {"name", OCI_CONFIG} | ({"replicas", "minimum_success_replicas", OCI_INFRA} if whole else set()) | (
+        {OCI_ENV} if OCI_ENV in parts else set())
+    groups = [{k: v for k, v in group.items() if k in keep}
+              for group in full["job_node_group_configuration_details_list"]]
     override = {"job_node_type": full["job_node_type"], "job_node_group_configuration_details_list": groups}
-    return {"job_node_configuration_override_details": build(models, "JobNodeConfigurationDetails", override)}
+    if whole:
+        override.update({key: full[key] for key in ("startup_order", "job_network_configuration")})
+    if OCI_CONFIG in parts:
+        override["maximum_runtime_in_minutes"] = full["maximum_runtime_in_minutes"]
+    out["job_node_configuration_override_details"] = build(models, "JobNodeConfigurationDetails", override)
+    return out
+
+
+_MOUNTS = "job_storage_mount_configuration_details_list"
+# the part of a run's overrides that carries a field mapped by hand
+_RUN_PARTS = {"log_id": OCI_LOG, "entrypoint": OCI_ENV, "node_groups": nodes.NODES, "conda_slug": OCI_CONFIG,
+              "conda_uri": OCI_CONFIG}
+
+
+def row_for_attr(attr: str) -> Row:
+    return next(row for row in rows(JobDefinition) if row.attr == attr)
 
 
 def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
