@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,15 @@ def spec_document(d: JobDefinition, name: str, source: Source | None, base: Path
     return {"apiVersion": "jobctl/v1", "kind": "Job", **fields}
 
 
+def _envs(document: dict[str, Any]) -> list[tuple[dict[str, str], str]]:
+    """Each env map of a spec document, with the suffix that names its secrets' ${NAME} references:
+    none for the job's, `_<GROUP>` for a node group's (`DB_PASSWORD_WORKERS`)."""
+    found = [(document["spec"]["runtime"].get("env", {}), "")]
+    found += [(group.get("env", {}), "_" + re.sub(r"[^A-Z0-9]", "_", group["name"].upper()))
+              for group in document["spec"].get("nodes", {}).get("groups", [])]
+    return found
+
+
 def _as_written(node: Any, secrets: dict[str, str]) -> Any:
     """Every string as a spec must spell it to interpolate back to itself (`$` as `$$`), with each
     secret value, wherever it was copied (args, a description, a URL in another env var), written as
@@ -119,12 +129,15 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     target = directory / name
     source = None if full.definition.runtime_type == "container" else materialize(backend, full, target)
     document = spec_document(full.definition, name, source, target)
-    env = document["spec"]["runtime"].get("env", {})
-    referenced = tuple(sorted(k for k in env if is_secret(k))) if not include_secrets else ()
-    secrets = {key: env[key].replace("$", "$$") for key in referenced if len(env[key]) >= MIN_SECRET_LENGTH}
+    found = [] if include_secrets else [(env, key, key + suffix) for env, suffix in _envs(document) for key in env
+                                        if is_secret(key)]
+    referenced = tuple(sorted({name for _, _, name in found}))
+    secrets = {name: env[key].replace("$", "$$") for env, key, name in found if len(env[key]) >= MIN_SECRET_LENGTH}
     document = _as_written(document, secrets)
-    for key in referenced:
-        document["spec"]["runtime"]["env"][key] = f"${{{key}}}"
+    for env, suffix in _envs(document):
+        for key in env:
+            if key + suffix in referenced:
+                env[key] = f"${{{key + suffix}}}"
     spec = target / "job.yaml"
     target.mkdir(parents=True, exist_ok=True)
     header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"

@@ -1,9 +1,10 @@
 """Report a run's results so workflows can read them: `jobctl.outputs.write({"metrics": {...}})`.
 
 Inside a run, call `write()` once with a JSON-serialisable mapping; numbers under "metrics" are what
-a workflow step's `select` compares. Locally (JOBCTL_OUTPUT_DIR is set) it writes outputs.json into
-the run's output directory; on OCI (JOBCTL_OUTPUT_URI=oci://bucket@namespace/prefix/ is set by
-`jobctl workflow run`) it uploads outputs.json there with the job run's resource principal.
+a workflow step's `select` compares (in a multi-node run, node 0's). Locally (JOBCTL_OUTPUT_DIR is
+set) it writes outputs.json into the run's output directory; on OCI
+(JOBCTL_OUTPUT_URI=oci://bucket@namespace/prefix/ is set by `jobctl workflow run`) it uploads
+outputs.json there with the job run's resource principal.
 
 This module has no dependency on the rest of jobctl (the `oci` SDK is needed only on OCI, where the
 service conda environments have it): copy it next to your code if jobctl is not installed in the job.
@@ -22,8 +23,16 @@ _URI = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<prefix>.*
 
 
 def write(values: Mapping[str, Any]) -> str:
-    """Save `values` as this run's outputs.json; returns where it went."""
+    """Save `values` as this run's outputs.json; returns where it went ("" when not written).
+
+    In a multi-node run the run's outputs are its first node's (NODE_RANK 0): other nodes write none.
+    """
     body = json.dumps(dict(values), indent=2, sort_keys=True)
+    rank = os.environ.get("NODE_RANK", "0")
+    if rank != "0":
+        print(f"jobctl.outputs: node {rank} of a multi-node run; the run's outputs are node 0's, so these are "
+              "not written", file=sys.stderr)
+        return ""
     directory = os.environ.get("JOBCTL_OUTPUT_DIR")
     if directory:
         path = os.path.join(directory, "outputs.json")

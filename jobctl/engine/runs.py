@@ -77,11 +77,17 @@ def plan_runs(
 ) -> list[RunRequest]:
     """The runs to start: job env + overrides (OCI replaces the job's env, so we merge here)."""
     assert job.definition is not None
-    run_definition(job.definition, settings or {})
+    run_job = run_definition(job.definition, settings or {})
     when = now or datetime.now(timezone.utc)
     base_env = dict(job.definition.env)
     final_args = tuple(args) if args is not None else job.definition.args
     final_args = (*final_args, *append_args)
+    if run_job.node_groups and (args is not None or append_args):
+        # each node group's own: --arg replaces every group's args, --args-append adds to each group's
+        groups = tuple({**group, "args": [*(args if args is not None else runs["args"]), *append_args]}
+                       for group, runs in zip(run_job.node_groups, run_job.node_group_runs(), strict=True))
+        settings = {**(settings or {}), "node_groups": groups}
+        final_args = replace(run_job, node_groups=groups).args
     combos = list(matrix) or [{}]
     # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
     base_name = name or (f"{job.name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key

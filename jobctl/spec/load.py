@@ -152,8 +152,8 @@ def _node_groups(document: Document) -> list[Diagnostic]:
     for index, group in enumerate((spec.get("nodes") or {}).get("groups", [])):
         at: JsonPath = ("spec", "nodes", "groups", index)
         if group["name"] in names:
-            problems.append(document.diagnostic((*at, "name"), f"node group {group['name']!r} is also group "
-                                                               f"{names[group['name']] + 1}; give it another name"))
+            problems.append(document.diagnostic((*at, "name"), f"groups[{names[group['name']]}] has this name "
+                                                               f"({group['name']!r}) too; give each group its own"))
         names.setdefault(group["name"], index)
         if group.get("minimumSuccessReplicas", 0) > group.get("replicas", 1):
             problems.append(document.diagnostic((*at, "minimumSuccessReplicas"),

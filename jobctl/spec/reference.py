@@ -21,6 +21,9 @@ _SECTIONS = (
     ("spec.runtime.conda", None, "spec.runtime.conda."),
     ("spec.runtime.startupProbe", None, "spec.runtime.startupProbe."),
     ("spec.storageMounts[]", "storageMount", "spec.storageMounts[]."),
+    ("spec.nodes", "nodes", "spec.nodes."),
+    ("spec.nodes.groups[]", "nodeGroup", "spec.nodes.groups[]."),
+    ("spec.nodes.groups[].infrastructure", None, "spec.nodes.groups[].infrastructure."),
     ("Workflow: spec", "workflowSpec", "spec."),
     ("Workflow: spec.steps[]", "step", "spec.steps[]."),
 )
@@ -28,8 +31,10 @@ _SECTIONS = (
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        resolved: dict[str, Any] = schema["$defs"][ref.rsplit("/", 1)[1]]
+    if isinstance(ref, str) and ref.startswith("#/"):
+        resolved: dict[str, Any] = schema
+        for part in ref[2:].split("/"):
+            resolved = resolved[part]
         return resolved
     return node
 
@@ -69,6 +74,8 @@ def _change(path: str) -> str:
             where = f" (OCI `{row.oci}`)" if row.oci else ""
             if row.attr in IDENTITY:
                 return "another job: a job is its name, compartment and project" + where
+            if row.in_place and row.fixed_when is not None:
+                return "in place; replaces a multi-node job" + where
             return ("in place" if row.in_place else "replaces the job") + where
     return ""
 
@@ -98,8 +105,11 @@ def render() -> str:
         "",
     ]
     for title, definition, prefix in _SECTIONS:
-        if definition is None:
-            node = schema if title == "Document" else schema["$defs"]["runtime"]["properties"][title.rsplit(".", 1)[1]]
+        if title == "Document":
+            node = schema
+        elif definition is None:  # an object inside the section before it
+            parent = schema["$defs"]["nodeGroup" if title.startswith("spec.nodes") else "runtime"]
+            node = parent["properties"][title.rsplit(".", 1)[1]]
         else:
             node = schema["$defs"][definition]
         lines += [f"## {title}", "", node.get("description", ""), "",
@@ -121,6 +131,10 @@ def render() -> str:
         "  the job).",
         "- Env names starting with `JOBCTL_`, `CONDA_ENV_` or `JOB_RUN_` are reserved; label keys starting",
         "  with `jobctl-` are reserved for jobctl's ownership tags.",
+        "- `infrastructure.type` STANDALONE needs `subnetId`, ME_STANDALONE may not have one; `nodes` make a",
+        "  job MULTI_NODE, and MULTI_NODE needs `nodes`. Node group names are unique in a job,",
+        "  `minimumSuccessReplicas` is at most `replicas`, and a group's shape is sized as the Flex rule says",
+        "  (a group naming a shape gives its own `ocpus`/`memoryInGBs`; without one it resizes the job's).",
         "- Job names are unique across all documents given to one command; so are workflow names.",
         "- Workflow steps: names are unique, `needs` name other steps and form no cycle, `job` names a job",
         "  defined in the files given, and `${{ steps.NAME... }}` refers to a step listed (directly or",

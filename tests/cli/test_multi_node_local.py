@@ -6,6 +6,7 @@ minimum of successful replicas."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from tests.cli.test_lifecycle_local import Run, applied, get_run, runs_of
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, run_jobctl
 
 NODE = r'''
 import json, os, sys
@@ -141,3 +142,65 @@ def test_the_distributed_example_runs_locally(jobctl: Run, tmp_path: Path) -> No
     assert "[main-0] node 0 of 3 (main in group main); main node at 127.0.0.1" in logs
     assert "[workers-1] node 2 of 3 (worker in group workers); main node at 127.0.0.1" in logs
     assert json.dumps("node 2: epoch 2 done")[1:-1] in logs
+
+
+def test_a_node_group_s_secrets_stay_out_of_logs_and_exports(jobctl: Run, tmp_path: Path) -> None:
+    secret = "hunter2-group-secret"
+    spec = multi_node_spec(tmp_path / "specs", tmp_path / "ready", {"env": {"ROLE": "worker", "DB_PASSWORD": secret}})
+    node = (tmp_path / "specs" / "node.py").read_text()
+    (tmp_path / "specs" / "node.py").write_text("import os\nprint('pw', os.environ.get('DB_PASSWORD'))\n" + node)
+    applied(jobctl, spec)
+    assert jobctl("run", "ddp", "--wait").exit_code == 0
+    [run] = runs_of(jobctl, "ddp")
+
+    # in fresh processes: one that has read the spec knows its secrets already
+    commands = (("logs", run["id"]), ("logs", run["id"], "--tail", "5"), ("get", "ddp"), ("get", "ddp", "-o", "json"))
+    for command in commands:
+        shown = run_jobctl(*command)
+        assert shown.returncode == 0, shown.stderr
+        assert secret not in shown.stdout + shown.stderr
+    assert "pw (sensitive)" in run_jobctl("logs", run["id"]).stdout
+    exported = jobctl("export", "ddp", "-d", str(tmp_path / "exported"))
+
+    text = (tmp_path / "exported" / "ddp" / "job.yaml").read_text()
+    assert secret not in text
+    assert "DB_PASSWORD: ${DB_PASSWORD_WORKERS}" in text
+    assert "DB_PASSWORD_WORKERS" in exported.stderr
+
+
+def test_appended_args_are_added_to_each_group_s_own(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+
+    result = jobctl("run", "ddp", "--args-append", "EXTRA", "--wait")
+
+    assert result.exit_code == 0, result.stderr
+    [run] = runs_of(jobctl, "ddp")
+    lines = node_lines(jobctl, run["id"])
+    assert "args=['--lr', '1', 'EXTRA']" in lines[0]
+    assert all("args=['--worker', 'EXTRA']" in line for line in lines[1:]), lines
+
+
+def test_more_nodes_than_one_machine_runs_is_refused_before_anything_starts(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {"replicas": 64}))
+
+    result = jobctl("run", "ddp")
+
+    assert result.exit_code == 1
+    assert "would run 65 nodes; the local backend runs at most 64 in one run" in result.stderr
+    assert runs_of(jobctl, "ddp") == []
+
+
+def test_only_node_0_writes_the_run_s_outputs(jobctl: Run, tmp_path: Path) -> None:
+    spec = multi_node_spec(tmp_path / "specs", tmp_path / "ready", {})
+    node = (tmp_path / "specs" / "node.py").read_text()
+    (tmp_path / "specs" / "node.py").write_text(node.replace("sys.exit(int(fail))", (
+        "from jobctl import outputs\n"
+        "outputs.write({'metrics': {'rank': rank}})\nsys.exit(int(fail))")))
+    applied(jobctl, spec)
+
+    assert jobctl("run", "ddp", "--wait").exit_code == 0
+
+    [run] = runs_of(jobctl, "ddp")
+    home = Path(os.environ["JOBCTL_HOME"])
+    assert json.loads((home / "runs" / run["id"] / "outputs" / "outputs.json").read_text()) == {"metrics": {"rank": 0}}
+    assert "the run's outputs are node 0's" in jobctl("logs", run["id"]).stdout

@@ -21,7 +21,8 @@ from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
-from jobctl.model.table import updated_in_place
+from jobctl.model.nodes import replica_count
+from jobctl.model.table import decode, updated_in_place
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
 from jobctl.workflow.state import DirectoryStore
 
@@ -143,6 +144,11 @@ class LocalBackend:
             rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
             if rows:
                 return self.get_run(run_id=rows[0]["id"])
+        groups = dict(settings or {}).get("node_groups", job.definition.node_groups if job.definition else ())
+        if (count := replica_count(groups)) > procs.MAX_LOCAL_NODES:
+            raise JobctlError(f"job {job.name!r} would run {count} nodes; the local backend runs at most "
+                              f"{procs.MAX_LOCAL_NODES} in one run",
+                              hint="run it on OCI (--backend oci), or with fewer replicas (--set nodes.groups=...)")
         gc.prune_workdirs(self, job_id, self.keep_workdirs)
         run_id = new_id("run")
         directory = run_dir(self.home, run_id)
@@ -298,8 +304,21 @@ class LocalBackend:
         return self.get_run(run_id=run_id)
 
     # --- logs -----------------------------------------------------------------------------------
+    def _run_for_logs(self, run_id: str) -> RunState:
+        """The run, after learning every secret its nodes were given: a node group's env and the run's
+        own --set are not in the run's env (reading a definition teaches the redactor its secrets)."""
+        run = self.get_run(run_id=run_id)
+        rows = self.store.query("SELECT runs.settings, jobs.definition FROM runs JOIN jobs ON jobs.id = runs.job_id "
+                                "WHERE runs.id = ?", (run_id,))
+        if rows:
+            definition = Store.definition_from_json(rows[0]["definition"])
+            settings = decode(JobDefinition, json.loads(rows[0]["settings"] or "{}"))
+            if settings:
+                dataclasses.replace(definition, **settings)
+        return run
+
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
-        run = self.get_run(run_id=run_id)  # state first: if terminal now, the log is already complete
+        run = self._run_for_logs(run_id)  # state first: if terminal now, the log is already complete
         path = self._log_file(run_id)
         offset = int(cursor or 0)
         lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
@@ -308,7 +327,7 @@ class LocalBackend:
 
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""
-        self.get_run(run_id=run_id)
+        self._run_for_logs(run_id)
         logfile.copy_text(self._log_file(run_id), out)
 
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
@@ -330,7 +349,7 @@ class LocalBackend:
         return DirectoryStore(self.home / "workflows")
 
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
-        run = self.get_run(run_id=run_id)
+        run = self._run_for_logs(run_id)
         path = self._log_file(run_id)
         offset = logfile.tail_offset(path, lines)
         found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))

@@ -15,6 +15,7 @@ from jobctl.backends.local.watchdog import kill_marked, marked_processes
 
 PROC = Path("/proc")
 RUN_ID_VARIABLE = "JOBCTL_RUN_ID"
+MAX_LOCAL_NODES = 64  # processes of one multi-node run (its replicas); see docs/multi-node.md
 
 
 class Liveness(enum.Enum):

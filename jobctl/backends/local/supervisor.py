@@ -31,7 +31,7 @@ from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
 from jobctl.artifact import extract_zip
-from jobctl.backends.local import logfile, outcome
+from jobctl.backends.local import logfile, outcome, procs
 from jobctl.backends.local.mounts import mount_environment
 from jobctl.backends.local.probe import StartupProbe
 from jobctl.backends.local.procs import RUN_ID_VARIABLE, kill_run_processes
@@ -56,7 +56,6 @@ PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTY
 KILL_GRACE_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-MAX_LOCAL_NODES = 64  # replicas of a multi-node job, each a process here
 T = TypeVar("T")
 
 
@@ -186,8 +185,8 @@ class Supervisor:
             return [Node(None, None, command_for(definition, run_args, env), work, env, definition.startup_probe)]
         groups = definition.node_group_runs()
         size = nodes_model.replica_count(definition.node_groups)
-        if size > MAX_LOCAL_NODES:
-            raise LaunchError(f"{size} nodes is more than the {MAX_LOCAL_NODES} one machine runs as processes")
+        if size > procs.MAX_LOCAL_NODES:  # refused by start_run already; a settings column edited since is not
+            raise LaunchError(f"{size} nodes is more than the {procs.MAX_LOCAL_NODES} one run has here")
         metadata = self.dir / "nodes.json"  # complete from the start here; on OCI it fills in as nodes come up
         metadata.write_text(json.dumps([{"Rank": str(rank), "IPAddress": "127.0.0.1"} for rank in range(size)]))
         nodes, rank = [], 0

@@ -37,6 +37,7 @@ from jobctl.model.job import (
     split_tags,
 )
 from jobctl.model.table import Row, row_for, rows, value
+from jobctl.secrets import REDACTOR
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP)$")
@@ -360,8 +361,10 @@ def run_state(run: Any, job_name: str | None = None) -> RunState:
     override = getattr(run, "job_configuration_override_details", None)
     groups = getattr(getattr(run, "job_node_configuration_override_details", None),
                      "job_node_group_configuration_details_list", None)
-    if groups:  # a multi-node run: its first group's
+    if groups:  # a multi-node run: its first group's env, and every group's secrets learnt
         override = groups[0].job_configuration_details
+        for group in groups:
+            REDACTOR.remember_env(getattr(group.job_configuration_details, "environment_variables", None) or {})
     env = dict(getattr(override, "environment_variables", None) or {})
     args = tuple(shlex.split(getattr(override, "command_line_arguments", None) or ""))
     details = run.lifecycle_details or None
