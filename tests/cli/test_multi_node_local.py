@@ -70,14 +70,18 @@ def node_lines(jobctl: Run, run_id: str) -> list[str]:
     return sorted(line for line in logs.stdout.splitlines() if "rank=" in line)
 
 
+def run_ddp(jobctl: Run, tmp_path: Path, workers: dict[str, Any], *args: str, code: int = 0) -> str:
+    """Apply the test's multi-node job, run it with `args` and --wait; the run's id (exit code `code`)."""
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", workers))
+    result = jobctl("run", "ddp", *args, "--wait")
+    assert result.exit_code == code, result.stderr
+    [run_id] = [r["id"] for r in runs_of(jobctl, "ddp")]
+    return str(run_id)
+
+
 def test_each_replica_is_a_process_with_its_rank_group_env_and_args(jobctl: Run, tmp_path: Path) -> None:
-    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
-
-    result = jobctl("run", "ddp", "--wait")
-
-    assert result.exit_code == 0, result.stderr
-    [run] = runs_of(jobctl, "ddp")
-    assert node_lines(jobctl, run["id"]) == [
+    run_id = run_ddp(jobctl, tmp_path, {})
+    assert node_lines(jobctl, run_id) == [
         "[main-0] rank=0 size=4 group=main role=main main=127.0.0.1 args=['--lr', '1'] cwd=main-0",
         "[workers-0] rank=1 size=4 group=workers role=worker main=127.0.0.1 args=['--worker'] cwd=workers-0",
         "[workers-1] rank=2 size=4 group=workers role=worker main=127.0.0.1 args=['--worker'] cwd=workers-1",
@@ -86,48 +90,30 @@ def test_each_replica_is_a_process_with_its_rank_group_env_and_args(jobctl: Run,
 
 
 def test_a_run_s_env_and_args_reach_every_group(jobctl: Run, tmp_path: Path) -> None:
-    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
-
-    result = jobctl("run", "ddp", "--env", "ROLE=any", "--arg", "--fast", "--wait")
-
-    assert result.exit_code == 0, result.stderr
-    [run] = runs_of(jobctl, "ddp")
-    lines = node_lines(jobctl, run["id"])
+    run_id = run_ddp(jobctl, tmp_path, {}, "--env", "ROLE=any", "--arg", "--fast")
+    lines = node_lines(jobctl, run_id)
     assert len(lines) == 4
     assert all("role=any " in line and "args=['--fast']" in line for line in lines), lines
 
 
 def test_a_group_succeeds_with_its_minimum_of_successful_replicas(jobctl: Run, tmp_path: Path) -> None:
-    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {"minimumSuccessReplicas": 2}))
-
-    result = jobctl("run", "ddp", "--env", "FAIL_RANK=3", "--wait")
-
-    assert result.exit_code == 0, result.stderr
-    [run] = runs_of(jobctl, "ddp")
-    assert get_run(jobctl, run["id"])["lifecycleState"] == "SUCCEEDED"
+    run_id = run_ddp(jobctl, tmp_path, {"minimumSuccessReplicas": 2}, "--env", "FAIL_RANK=3")
+    assert get_run(jobctl, run_id)["lifecycleState"] == "SUCCEEDED"
 
 
 def test_a_group_below_its_minimum_fails_the_run_with_the_replica_s_exit_code(jobctl: Run, tmp_path: Path) -> None:
-    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
-
-    result = jobctl("run", "ddp", "--env", "FAIL_RANK=2", "--wait")
-
-    assert result.exit_code == 1, result.stderr
-    [run] = runs_of(jobctl, "ddp")
-    shown = get_run(jobctl, run["id"])
+    run_id = run_ddp(jobctl, tmp_path, {}, "--env", "FAIL_RANK=2", code=1)
+    shown = get_run(jobctl, run_id)
     assert (shown["lifecycleState"], shown["exitCode"]) == ("FAILED", 1)
     assert shown["details"] == ("node group workers: 2 of 3 replicas can succeed, 3 must; "
                                 "workers-1 failed with exit code 1")
 
 
 def test_once_a_group_cannot_succeed_its_other_nodes_are_stopped(jobctl: Run, tmp_path: Path) -> None:
-    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {"minimumSuccessReplicas": 3}))
-
-    result = jobctl("run", "ddp", "--env", "FAIL_RANK=1", "--env", "SLEEP=600", "--wait", "--timeout", "60s")
-
-    assert result.exit_code == 1, result.stderr  # not 60 s of waiting for nodes that sleep 600 s
-    [run] = runs_of(jobctl, "ddp")
-    shown = get_run(jobctl, run["id"])
+    # exit 1 (failed), not 7 after 60 s of waiting for nodes that sleep 600 s
+    run_id = run_ddp(jobctl, tmp_path, {"minimumSuccessReplicas": 3}, "--env", "FAIL_RANK=1", "--env", "SLEEP=600",
+                     "--timeout", "60s", code=1)
+    shown = get_run(jobctl, run_id)
     assert shown["details"].startswith("node group workers: 2 of 3 replicas can succeed, 3 must")
 
 
@@ -137,8 +123,8 @@ def test_the_distributed_example_runs_locally(jobctl: Run, tmp_path: Path) -> No
     result = jobctl("run", "distributed-train", "--wait")
 
     assert result.exit_code == 0, result.stderr
-    [run] = runs_of(jobctl, "distributed-train")
-    logs = jobctl("logs", run["id"]).stdout
+    [run_id] = [r["id"] for r in runs_of(jobctl, "distributed-train")]
+    logs = jobctl("logs", run_id).stdout
     assert "[main-0] node 0 of 3 (main in group main); main node at 127.0.0.1" in logs
     assert "[workers-1] node 2 of 3 (worker in group workers); main node at 127.0.0.1" in logs
     assert json.dumps("node 2: epoch 2 done")[1:-1] in logs
@@ -151,15 +137,15 @@ def test_a_node_group_s_secrets_stay_out_of_logs_and_exports(jobctl: Run, tmp_pa
     (tmp_path / "specs" / "node.py").write_text("import os\nprint('pw', os.environ.get('DB_PASSWORD'))\n" + node)
     applied(jobctl, spec)
     assert jobctl("run", "ddp", "--wait").exit_code == 0
-    [run] = runs_of(jobctl, "ddp")
+    [run_id] = [r["id"] for r in runs_of(jobctl, "ddp")]
 
     # in fresh processes: one that has read the spec knows its secrets already
-    commands = (("logs", run["id"]), ("logs", run["id"], "--tail", "5"), ("get", "ddp"), ("get", "ddp", "-o", "json"))
+    commands = (("logs", run_id), ("logs", run_id, "--tail", "5"), ("get", "ddp"), ("get", "ddp", "-o", "json"))
     for command in commands:
         shown = run_jobctl(*command)
         assert shown.returncode == 0, shown.stderr
         assert secret not in shown.stdout + shown.stderr
-    assert "pw (sensitive)" in run_jobctl("logs", run["id"]).stdout
+    assert "pw (sensitive)" in run_jobctl("logs", run_id).stdout
     exported = jobctl("export", "ddp", "-d", str(tmp_path / "exported"))
 
     text = (tmp_path / "exported" / "ddp" / "job.yaml").read_text()
@@ -169,13 +155,8 @@ def test_a_node_group_s_secrets_stay_out_of_logs_and_exports(jobctl: Run, tmp_pa
 
 
 def test_appended_args_are_added_to_each_group_s_own(jobctl: Run, tmp_path: Path) -> None:
-    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
-
-    result = jobctl("run", "ddp", "--args-append", "EXTRA", "--wait")
-
-    assert result.exit_code == 0, result.stderr
-    [run] = runs_of(jobctl, "ddp")
-    lines = node_lines(jobctl, run["id"])
+    run_id = run_ddp(jobctl, tmp_path, {}, "--args-append", "EXTRA")
+    lines = node_lines(jobctl, run_id)
     assert "args=['--lr', '1', 'EXTRA']" in lines[0]
     assert all("args=['--worker', 'EXTRA']" in line for line in lines[1:]), lines
 
@@ -200,7 +181,7 @@ def test_only_node_0_writes_the_run_s_outputs(jobctl: Run, tmp_path: Path) -> No
 
     assert jobctl("run", "ddp", "--wait").exit_code == 0
 
-    [run] = runs_of(jobctl, "ddp")
+    [run_id] = [r["id"] for r in runs_of(jobctl, "ddp")]
     home = Path(os.environ["JOBCTL_HOME"])
-    assert json.loads((home / "runs" / run["id"] / "outputs" / "outputs.json").read_text()) == {"metrics": {"rank": 0}}
-    assert "the run's outputs are node 0's" in jobctl("logs", run["id"]).stdout
+    assert json.loads((home / "runs" / run_id / "outputs" / "outputs.json").read_text()) == {"metrics": {"rank": 0}}
+    assert "the run's outputs are node 0's" in jobctl("logs", run_id).stdout
