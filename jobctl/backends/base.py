@@ -26,6 +26,7 @@ class Backend(Protocol):
     name: str
     poll_interval: float  # seconds between polls of a run's state; 0: the backend needs no waiting
     runs_here: bool  # runs on this machine, so fields only OCI can honour (a shape, a subnet) are ignored
+    required_fields: tuple[str, ...]  # spec paths every job must set on this backend (checked by plan)
 
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]: ...
 

@@ -64,6 +64,7 @@ class _Run:
 class MemoryBackend:
     name = "memory"
     runs_here = True
+    required_fields: tuple[str, ...] = ()
     poll_interval = 0.0
 
     def __init__(self, program: Program = echo_program) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from jobctl.backends.base import Backend
-from jobctl.errors import ConflictError, UsageError
+from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
 from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
 from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
@@ -34,6 +34,7 @@ def build_plan(
     adopt: bool = False,
 ) -> Plan:
     """Compare desired jobs with what the backend holds. GETs only jobs whose hash differs (or all with refresh)."""
+    _check_required(backend, desired)
     observed = observe(backend, desired)
     hashes = {d.name: d.spec_hash for d in desired}
     need_definition = [
@@ -60,6 +61,20 @@ def build_plan(
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
     return replace(plan, known_job_ids=frozenset(job.id for job in observed),
                    ignored=ignored_fields(desired) if backend.runs_here else ())
+
+
+def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:
+    """Fields this backend needs that a spec leaves out: said by plan, before an apply creates anything."""
+    needed = [row for row in rows(JobDefinition) if row.path in backend.required_fields]
+    problems = []
+    for want in desired:
+        missing = [row.path for row in needed if not getattr(want.definition, row.attr)]
+        if missing:
+            origin = want.spec.origin
+            problems.append(Diagnostic(origin.file if origin else want.name, origin.line if origin else 1, 1, "spec",
+                                       f"job {want.name!r} needs {' and '.join(missing)} on this backend"))
+    if problems:
+        raise SpecError(problems, hint="set them in the spec (e.g. compartmentId: ${OCI_COMPARTMENT_ID})")
 
 
 def ignored_fields(desired: Sequence[DesiredJob]) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -170,14 +169,6 @@ class JobDefinition:
     @property
     def entry_file(self) -> str | None:
         return self.entrypoint if isinstance(self.entrypoint, str) else None
-
-
-DEFAULT_MOUNT_PATH = "/mnt"  # the schema's default destinationPath, sent explicitly: see docs/oci-fidelity.md
-
-
-def mount_variable(mount: Mapping[str, Any]) -> str:
-    """JOBCTL_MOUNT_<NAME>: the variable that holds a storage mount's path in a run, locally and on OCI."""
-    return "JOBCTL_MOUNT_" + re.sub(r"[^A-Z0-9]", "_", str(mount["destinationDirectoryName"]).upper())
 
 
 def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -191,7 +191,7 @@ def _secret_tags(document: Document) -> list[Diagnostic]:
 
 def _colliding_mounts(document: Document) -> list[Diagnostic]:
     """Two storage mounts must not share a directory, nor the $JOBCTL_MOUNT_<NAME> that names it."""
-    from jobctl.model.job import DEFAULT_MOUNT_PATH, mount_variable
+    from jobctl.model.mounts import DEFAULT_MOUNT_PATH, mount_variable
 
     seen: dict[Any, int] = {}
     problems = []

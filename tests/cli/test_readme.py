@@ -40,6 +40,8 @@ def test_readme_quickstart_runs_verbatim() -> None:
     assert runs.count("SUCCEEDED") == 4  # the --wait run and three matrix runs
     assert "FAILED" in runs
     assert "CANCELED" in runs
+    nodes = run_jobctl("logs", "--job", "distributed-train", cwd=REPO).stdout
+    assert "[workers-1] node 2 of 3" in nodes
 
 
 OCI_BLOCK = re.compile(r"<!-- oci-quickstart:begin -->\s*```sh\n(.*?)```\s*<!-- oci-quickstart:end -->", re.DOTALL)

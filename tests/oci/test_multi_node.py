@@ -126,3 +126,4 @@ def test_a_console_made_multi_node_job_round_trips_and_an_env_change_reaches_its
                 "jobInfrastructureConfigurationDetails"]
             assert group_env(new, name) == {**group_env(made, name), "EPOCHS": "3"}
         assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
+

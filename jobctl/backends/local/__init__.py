@@ -35,6 +35,7 @@ RUNNER_LOST = "runner lost: the local supervisor process ended without recording
 class LocalBackend:
     name = "local"
     runs_here = True
+    required_fields: tuple[str, ...] = ()
     poll_interval = 0.05
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobctl.model.job import mount_variable
+from jobctl.model.mounts import mount_variable
 
 
 def local_path(home: Path, mount: Mapping[str, Any]) -> Path:

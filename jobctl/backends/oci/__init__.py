@@ -40,6 +40,7 @@ _log = logging.getLogger("jobctl.oci")
 class OciBackend:
     name = "oci"
     runs_here = False
+    required_fields: tuple[str, ...] = ("spec.compartmentId", "spec.projectId")
 
     def __init__(self, settings: OciSettings, clients: Clients | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:

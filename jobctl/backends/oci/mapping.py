@@ -24,7 +24,6 @@ from typing import Any
 
 from jobctl.backends.oci import nodes
 from jobctl.model.job import (
-    DEFAULT_MOUNT_PATH,
     OCI_CONFIG,
     OCI_ENV,
     OCI_INFRA,
@@ -33,9 +32,9 @@ from jobctl.model.job import (
     JobDefinition,
     JobState,
     RunState,
-    mount_variable,
     split_tags,
 )
+from jobctl.model.mounts import DEFAULT_MOUNT_PATH, mount_variable
 from jobctl.model.table import Row, row_for, rows, value
 from jobctl.secrets import REDACTOR
 
