@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -37,6 +38,14 @@ T = TypeVar("T")
 _log = logging.getLogger("jobctl.oci")
 
 
+MAX_REPLAYED_CREATES = 5  # deleted jobs a create's retry token may be replayed with, in a row
+
+
+def _derived(retry_token: str, reason: str) -> str:
+    """The token of a new creation that follows from an old one: the same on every retry of it."""
+    return hashlib.sha256(f"{retry_token}\0{reason}".encode()).hexdigest()[:64]
+
+
 class OciBackend:
     name = "oci"
     runs_here = False
@@ -56,6 +65,7 @@ class OciBackend:
         self.log_settle = settings.log_settle
         self.poll_interval = settings.poll_interval
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
+        self._job_names: dict[str, str | None] = {}  # job id -> display name, from listings
 
     # --- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -120,9 +130,7 @@ class OciBackend:
         details = mapping.create_details(self.models, definition, tags, is_zip)
         if not definition.compartment_id or not definition.project_id:
             raise ConfigError(f"job {definition.name!r}: spec.compartmentId and spec.projectId are required on OCI")
-        created = self._call(
-            f"creating job {definition.name}", self.ds.create_job, details, opc_retry_token=retry_token,
-        ).data
+        created, retry_token = self._create(definition.name, details, retry_token)
         if artifact is None or (created.freeform_tags or {}).get(TAG_HASH) == final_tags.get(TAG_HASH):
             return mapping.job_state(created)  # no artifact, or a retried create of a finished job
         try:
@@ -136,6 +144,29 @@ class OciBackend:
         # No if-match: our own re-tag of a job made a moment ago, which a retried (lost) response of
         # this same update may already have changed.
         return self.update_job(job_id=created.id, definition=current.definition.with_tags(final_tags), etag=None)
+
+    def _create(self, name: str, details: Any, retry_token: str) -> tuple[Any, str]:
+        """CreateJob, and the job as it is now. OCI answers a retry token it has seen in the last 24 hours
+        with that create's response, even when that job has been deleted since (apply, delete, apply):
+        such a replay is a new creation, with a token derived from the deleted job's (stable on retry).
+        Returns the job and the token its creation used (its artifact upload's derives from it)."""
+        rejected = False
+        for _ in range(MAX_REPLAYED_CREATES):
+            try:
+                created = self._call(f"creating job {name}", self.ds.create_job, details,
+                                     opc_retry_token=retry_token).data
+            except ConflictError:
+                if rejected:
+                    raise
+                # "if a resource has been deleted and purged, a retry of the original creation request
+                # might be rejected" (OCI's retry-token documentation): that too is a new creation
+                rejected, retry_token = True, _derived(retry_token, "rejected")
+                continue
+            current = self._call(f"getting job {created.id}", self.ds.get_job, created.id).data
+            if current.lifecycle_state not in ("DELETED", "DELETING"):
+                return current, retry_token
+            retry_token = _derived(retry_token, created.id)
+        raise JobctlError(f"creating job {name}: OCI kept answering with jobs that have been deleted")
 
     def _upload(self, job_id: str, artifact: Artifact, retry_token: str) -> None:
         """create_job_artifact has no default retry: give it one, with a rewindable stream."""
@@ -198,8 +229,14 @@ class OciBackend:
         return mapping.run_state(run, job.display_name)
 
     def _job_name(self, job_id: str) -> str | None:
+        """The run's job's name: read once per job (a job deleted since has none)."""
+        if job_id not in self._jobs and job_id not in self._job_names:
+            try:
+                self._job(job_id)
+            except NotFoundError:
+                self._job_names[job_id] = None
         job = self._jobs.get(job_id)
-        return job.display_name if job is not None else None
+        return job.display_name if job is not None else self._job_names.get(job_id)
 
     def _get_run(self, run_id: str) -> Any:
         return self._call(f"getting run {run_id}", self.ds.get_job_run, run_id).data
@@ -227,8 +264,11 @@ class OciBackend:
                 kwargs["limit"] = 100
                 found.extend(self._list_all("listing runs", self.ds.list_job_runs, compartment, **kwargs))
         found.sort(key=lambda r: r.time_accepted, reverse=True)
-        runs = [mapping.run_state(r, self._job_name(r.job_id)) for r in found if r.lifecycle_state in RUN_STATES]
-        return runs[:limit] if limit else runs
+        found = [r for r in found if r.lifecycle_state in RUN_STATES][:limit or None]
+        if len({r.job_id for r in found} - set(self._jobs)) > 1:  # one listing names them all
+            for job in self._list_all("listing jobs", self.ds.list_jobs, compartment, limit=100):
+                self._job_names.setdefault(job.id, job.display_name)
+        return [mapping.run_state(r, self._job_name(r.job_id)) for r in found]
 
     def cancel_run(self, *, run_id: str) -> RunState:
         run = self.get_run(run_id=run_id)
