@@ -84,7 +84,8 @@ def _as_kind(path: str, kind: str, given: Any) -> Any:
     expected = {"number": (int, float), "integer": (int,), "bool": (bool,), "list": (list,), "objects": (list,),
                 "object": (dict,), "entrypoint": (str, list)}[kind]
     if not isinstance(given, expected) or (isinstance(given, bool) and kind in ("number", "integer")):
-        raise UsageError(f"--set {path}: expected {_KIND_WORDS[kind]}, got {given!r}")
+        got = "a mapping" if isinstance(given, dict) else "a list" if isinstance(given, list) else repr(given)
+        raise UsageError(f"--set {path}: expected {_KIND_WORDS[kind]}, got {got}")
     if isinstance(given, list):
         return tuple(str(item) for item in given) if kind != "objects" else tuple(given)
     return given

@@ -66,15 +66,18 @@ def build_plan(
 def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:
     """Fields this backend needs that a spec leaves out: said by plan, before an apply creates anything."""
     needed = [row for row in rows(JobDefinition) if row.path in backend.required_fields]
-    problems = []
+    problems: list[Diagnostic] = []
+    lacking: set[str] = set()
     for want in desired:
         missing = [row.path for row in needed if not getattr(want.definition, row.attr)]
         if missing:
             origin = want.spec.origin
             problems.append(Diagnostic(origin.file if origin else want.name, origin.line if origin else 1, 1, "spec",
                                        f"job {want.name!r} needs {' and '.join(missing)} on this backend"))
+            lacking.update(path.rsplit(".", 1)[1] for path in missing)
     if problems:
-        raise SpecError(problems, hint="set them in the spec (e.g. compartmentId: ${OCI_COMPARTMENT_ID})")
+        raise SpecError(problems, hint=f"set {' and '.join(sorted(lacking))} in the spec (the examples take them "
+                                       "from ${OCI_COMPARTMENT_ID} and ${OCI_PROJECT_ID})")
 
 
 def ignored_fields(desired: Sequence[DesiredJob]) -> tuple[str, ...]:

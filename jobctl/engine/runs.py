@@ -28,19 +28,30 @@ class RunRequest:
 
 
 def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> JobDefinition:
-    """The job as a run with these settings (`--set`, by attribute) runs it, checked as a spec would be:
-    what the settings make invalid is a usage error naming the field."""
+    """The job as a run with these settings (`--set`, by attribute) runs it: the job's spec with the
+    settings written in, checked as a spec would be (what they make invalid is a usage error naming
+    the field) and read back as a spec is (a logging block set on a job without one is enabled)."""
     if not settings:
         return definition
     import copy
     from pathlib import Path
 
-    from jobctl.model.table import rows, to_document
+    from jobctl.model.table import from_document, rows, to_document
+    from jobctl.secrets import REDACTOR
     from jobctl.spec.document import Document
+    from jobctl.spec.load import node_group_problems
     from jobctl.spec.schema import validate_document
 
+    REDACTOR.remember_document({row.path: settings[row.attr] for row in rows(JobDefinition) if row.attr in settings})
+    if "\0" in repr(dict(settings)):
+        raise UsageError("--set: values cannot contain NUL")
+    if "entrypoint" in settings and definition.runtime_type != "container":
+        raise UsageError("--set runtime.entrypoint: a python or shell job's entry file is part of its artifact",
+                         hint="change it in the spec and apply")
+
     def problems(data: dict[str, Any]) -> set[tuple[str, str]]:
-        return {(d.path, d.message) for d in validate_document(Document("--set", Path("--set"), 0, data, (1, 1)))}
+        document = Document("--set", Path("--set"), 0, data, (1, 1))
+        return {(d.path, d.message) for d in [*validate_document(document), *node_group_problems(document)]}
 
     before = {"apiVersion": "jobctl/v1", "kind": "Job", **to_document(definition)}
     after = copy.deepcopy(before)
@@ -59,14 +70,34 @@ def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> Jo
     if new:
         shown = "; ".join(f"{path.split('.', 1)[-1]}: {message}" for path, message in new)
         raise UsageError(f"--set makes the run's job invalid: {shown}")
-    return replace(definition, **settings)
+    changed = replace(JobDefinition(**from_document(JobDefinition, after)), artifact_digest=definition.artifact_digest,
+                      owner_tags=definition.owner_tags)
+    if changed.infrastructure_type != definition.infrastructure_type:
+        raise UsageError(f"--set would make the run's job {changed.infrastructure_type}, not "
+                         f"{definition.infrastructure_type}: a run keeps its job's infrastructure type",
+                         hint="change the spec and apply")
+    return changed
+
+
+def changed_fields(job: JobDefinition, run: JobDefinition) -> dict[str, Any]:
+    """What a run's job sets differently from the job, by attribute: the settings a backend applies."""
+    from jobctl.model.table import rows
+
+    return {row.attr: getattr(run, row.attr) for row in rows(JobDefinition)
+            if getattr(run, row.attr) != getattr(job, row.attr)}
 
 
 def _run_name(base: str, combination: Mapping[str, str]) -> str:
-    """Matrix runs are named after their values: train-run-20261126-101500-xgb-3."""
+    """Matrix runs are named after their values: train-run-20261126-101500-xgb-3 (a secret value by a
+    digest of it: names are shown everywhere)."""
     if not combination:
         return base
-    suffix = "-".join(combination.values())
+    import hashlib
+
+    from jobctl.secrets import is_secret
+
+    suffix = "-".join(hashlib.sha256(value.encode()).hexdigest()[:8] if is_secret(key) else value
+                      for key, value in combination.items())
     return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
 
 
@@ -78,6 +109,7 @@ def plan_runs(
     """The runs to start: job env + overrides (OCI replaces the job's env, so we merge here)."""
     assert job.definition is not None
     run_job = run_definition(job.definition, settings or {})
+    settings = changed_fields(job.definition, run_job)
     when = now or datetime.now(timezone.utc)
     base_env = dict(job.definition.env)
     final_args = tuple(args) if args is not None else job.definition.args
@@ -86,7 +118,7 @@ def plan_runs(
         # each node group's own: --arg replaces every group's args, --args-append adds to each group's
         groups = tuple({**group, "args": [*(args if args is not None else runs["args"]), *append_args]}
                        for group, runs in zip(run_job.node_groups, run_job.node_group_runs(), strict=True))
-        settings = {**(settings or {}), "node_groups": groups}
+        settings = {**settings, "node_groups": groups}
         final_args = replace(run_job, node_groups=groups).args
     combos = list(matrix) or [{}]
     # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
@@ -99,7 +131,7 @@ def plan_runs(
             if idempotency_key else None
         requests.append(RunRequest(
             _run_name(base_name, combo), {**base_env, **overrides}, final_args,
-            overrides, token, dict(settings or {}),
+            overrides, token, dict(settings),
         ))
     return requests
 

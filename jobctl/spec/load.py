@@ -106,7 +106,7 @@ def load_specs(
             problems.extend(source_problems)
             problems.extend(_secret_tags(document))
             problems.extend(_colliding_mounts(document))
-            problems.extend(_node_groups(document))
+            problems.extend(node_group_problems(document))
             if name in first_seen:
                 other_file, other_line = first_seen[name]
                 problems.append(document.diagnostic(
@@ -143,13 +143,17 @@ def _keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -
                     container[key] = text
 
 
-def _node_groups(document: Document) -> list[Diagnostic]:
+def node_group_problems(document: Document) -> list[Diagnostic]:
     """What the schema cannot say of node groups: unique names, a reachable minimum, and the shape
-    each group ends up with sized as its kind needs (Flex: ocpus and memoryInGBs; fixed: neither)."""
+    each group ends up with sized as its kind needs (Flex: ocpus and memoryInGBs; fixed: neither).
+    Groups the schema rejects are left to its messages."""
     spec = document.data["spec"]
     problems = []
     names: dict[str, int] = {}
     for index, group in enumerate((spec.get("nodes") or {}).get("groups", [])):
+        if not isinstance(group, dict) or not isinstance(group.get("name"), str) or not all(
+                isinstance(group.get(key, 1), int) for key in ("replicas", "minimumSuccessReplicas")):
+            continue
         at: JsonPath = ("spec", "nodes", "groups", index)
         if group["name"] in names:
             problems.append(document.diagnostic((*at, "name"), f"groups[{names[group['name']]}] has this name "
@@ -158,7 +162,8 @@ def _node_groups(document: Document) -> list[Diagnostic]:
         if group.get("minimumSuccessReplicas", 0) > group.get("replicas", 1):
             problems.append(document.diagnostic((*at, "minimumSuccessReplicas"),
                                                 f"is more than the group's {group.get('replicas', 1)} replicas"))
-        given = group.get("infrastructure") or {}
+        infrastructure = group.get("infrastructure")
+        given: dict[str, Any] = infrastructure if isinstance(infrastructure, dict) else {}
         shape = given.get("shape", spec["infrastructure"]["shape"])
         sized = given if "shape" in given else {**spec["infrastructure"], **given}
         flex = shape.endswith(".Flex")

@@ -57,6 +57,10 @@ def test_what_only_oci_honours_is_named_and_the_run_goes_on(jobctl: Run, tmp_pat
     ("runtime.maxRuntimeInMinutes=0", "runtime.maxRuntimeInMinutes: must be >= 1"),
     ("runtime.maxRuntimeInMinutes", "--set 'runtime.maxRuntimeInMinutes': missing '='"),
     ("nodes.groups=[{replicas: 2}]", "nodes.groups[0]: missing required field 'name'"),
+    ("nodes.groups=[{name: a}]", "--set would make the run's job MULTI_NODE, not ME_STANDALONE: a run keeps its "
+                                 "job's infrastructure type"),
+    ("infrastructure.subnetId=ocid1.subnet.oc1.iad.aaaa", "a run keeps its job's infrastructure type"),
+    ("runtime.entrypoint=/tmp/x.py", "--set runtime.entrypoint: a python or shell job's entry file is part of"),
 ])
 def test_a_setting_that_makes_the_job_invalid_starts_nothing(
     jobctl: Run, tmp_path: Path, setting: str, message: str,
@@ -127,3 +131,52 @@ def test_oci_gets_a_multi_node_run_s_groups_whole(jobctl: Run, tmp_path: Path, m
         assert groups["workers"]["replicas"] == 5
         assert groups["workers"]["jobInfrastructureConfigurationDetails"]["shapeName"] == "VM.Standard.E4.Flex"
         assert groups["main"]["jobConfigurationDetails"]["environmentVariables"]["EPOCHS"] == "2"
+
+
+def test_a_run_s_groups_are_checked_as_a_spec_s_and_their_secrets_never_shown(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+    secret = "leak-me-not-5"
+
+    result = jobctl("run", "ddp", "--set", f"nodes.groups=[{{name: a, env: {{DB_PASSWORD: {secret}}}}}, {{name: a}}]")
+
+    assert result.exit_code == 2
+    assert "nodes.groups[1].name: groups[0] has this name ('a') too" in result.stderr
+    assert secret not in result.stderr
+    wrong_kind = jobctl("run", "ddp", "--set", f"runtime.maxRuntimeInMinutes={{DB_PASSWORD: {secret}}}")
+    assert wrong_kind.exit_code == 2
+    assert "expected a whole number, got a mapping" in wrong_kind.stderr
+    assert secret not in wrong_kind.stderr
+    assert runs_of(jobctl, "ddp") == []
+
+
+def test_setting_logging_on_a_job_without_it_enables_it(
+    jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "logset")
+        applied(jobctl, EXAMPLES / "distributed" / "job.yaml", "--yes")
+        spec = EXAMPLES / "hello" / "job.yaml"
+        text = spec.read_text().replace("./hello.py", str(spec.parent / "hello.py"))
+        scoped = tmp_path / "hello.yaml"
+        scoped.write_text(text.replace("spec:\n", "spec:\n  compartmentId: ${OCI_COMPARTMENT_ID}\n"
+                                                  "  projectId: ${OCI_PROJECT_ID}\n", 1))
+        applied(jobctl, scoped, "--yes")
+
+        result = jobctl("run", "hello", "--set", "logging.logGroupId=ocid1.loggroup.oc1.iad.x",
+                        "--set", "logging.autoCreateLog=true")
+
+        assert result.exit_code == 0, result.stderr
+        [run] = [r for r in fake.runs() if "jobLogConfigurationOverrideDetails" in r]
+        assert run["jobLogConfigurationOverrideDetails"]["enableLogging"] is True
+        assert run["logDetails"]["logGroupId"] == "ocid1.loggroup.oc1.iad.x"
+
+
+def test_a_secret_matrix_value_is_named_by_a_digest_not_its_value(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, flex_job(tmp_path))
+
+    result = jobctl("run", "demo", "--matrix", "API_TOKEN=tok-secret-1,tok-secret-2", "--matrix", "MODEL=xgb")
+
+    assert result.exit_code == 0, result.stderr
+    names = sorted(run["name"] for run in runs_of(jobctl, "demo"))
+    assert len(set(names)) == 2
+    assert all("tok-secret" not in name and name.endswith("-xgb") for name in names), names

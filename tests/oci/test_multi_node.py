@@ -4,6 +4,7 @@ survives export -> adopt -> replace with every field."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,24 @@ def test_a_console_made_multi_node_job_round_trips_and_an_env_change_reaches_its
             assert group_env(new, name) == {**group_env(made, name), "EPOCHS": "3"}
         assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
 
+
+
+def test_a_group_s_own_env_stays_in_that_group(jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "groupenv")
+        spec = tmp_path / "src" / "job.yaml"
+        shutil.copytree(EXAMPLE.parent, spec.parent)
+        spec.write_text(spec.read_text().replace("env: {ROLE: main}", "env: {ROLE: main, DB_PASSWORD: main-only-pw}"))
+        assert jobctl("apply", str(spec), "--yes").exit_code == 0
+        assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
+
+        assert jobctl("run", "distributed-train", "--env", "EPOCHS=4").exit_code == 0
+
+        [run] = fake.runs()
+        override = {g["name"]: g["jobConfigurationDetails"]["environmentVariables"]
+                    for g in run["jobNodeConfigurationOverrideDetails"][GROUPS]}
+        assert override["main"]["DB_PASSWORD"] == "main-only-pw"
+        assert "DB_PASSWORD" not in override["workers"]
+        assert override["workers"]["EPOCHS"] == "4"
+        shown = json.loads(jobctl("get", "distributed-train", "-o", "json").stdout)["definition"]
+        assert "DB_PASSWORD" not in shown["runtime"]["env"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -52,3 +53,15 @@ def test_the_commands_docs_output_md_says_take_no_dash_o_are_exactly_those() -> 
                if not any("--output" in getattr(p, "opts", ()) for p in cli.get_command(context, name).params)}
     named = {name for name in COMMANDS if f"`{name}`" in exceptions}
     assert without == named, f"docs/output.md names {sorted(named)}; without -o: {sorted(without)}"
+
+
+def test_the_docs_name_the_secret_names_as_the_code_decides_them() -> None:
+    from jobctl.secrets import SECRET_NAME, SECRET_WORDS
+
+    contained = SECRET_NAME.pattern.split("|")
+    for doc in ("README.md", "docs/output.md"):
+        text = " ".join((REPO / doc).read_text(encoding="utf-8").split())
+        rule = re.search(r"names contain (.+?), or have (.+?) as a word", text)
+        assert rule, doc
+        assert re.findall(r"[A-Z]+", rule.group(1)) == contained, doc
+        assert set(re.findall(r"[A-Z]+", rule.group(2))) == SECRET_WORDS, doc

@@ -301,7 +301,8 @@ def definition_from_job(job: Any) -> JobDefinition:
     """An SDK Job back into a JobDefinition (derived env vars folded back into conda/entrypoint)."""
     if nodes.is_multi_node(job):  # the first group's values at the job level, then every group
         single = definition_from_job(nodes.single_node_view(job))
-        return replace(single, node_groups=nodes.groups_of(job, _own_env),
+        # each group holds its whole env and args: the job's are what they share (jobctl.model.nodes)
+        return replace(single, env={}, node_groups=nodes.groups_of(job, _own_env),
                        node_startup_order=job.job_node_configuration_details.startup_order,
                        unmodeled=tuple(sorted({*single.unmodeled, *nodes.unmodeled_in_groups(job)})))
     labels, owner_tags = split_tags(job.freeform_tags or {})
