@@ -40,8 +40,13 @@ class Artifact:
 
     digest: str  # "sha256:<hex>" over entries
     filename: str
-    entries: tuple[Entry, ...]
+    entries: tuple[Entry, ...]  # a zip's names start with its root directory
     is_zip: bool
+
+    @property
+    def root(self) -> str | None:
+        """The one directory a zip holds everything under (OCI requires it, named as the archive)."""
+        return self.filename.removesuffix(".zip") if self.is_zip else None
 
     @property
     def size(self) -> int:
@@ -77,8 +82,11 @@ def build_artifact(source: Path) -> Artifact:
         entries = [_entry(root.name, root)]
         filename, is_zip = root.name, False
     else:
-        entries = [_entry(name, path) for name, path in sorted(walk(root))]
-        filename, is_zip = f"{root.name or 'source'}.zip", True
+        # OCI's "Preparing Job Artifacts": all code under one root directory, named as the archive, and
+        # JOB_RUN_ENTRYPOINT names the entry file under it (<root>/train.py)
+        top = root.name or "source"
+        entries = [_entry(f"{top}/{name}", path) for name, path in sorted(walk(root))]
+        filename, is_zip = f"{top}.zip", True
     digest = hashlib.sha256()
     for entry in entries:
         digest.update(f"{entry.name}\0{int(entry.executable)}\0{entry.sha256}\n".encode())
@@ -93,6 +101,18 @@ def _entry(name: str, path: Path) -> Entry:
             sha.update(chunk)
             size += len(chunk)
     return Entry(name, path, os.access(path, os.X_OK), sha.hexdigest(), size)
+
+
+def zip_root(archive_path: Path, entry: str | None = None) -> str | None:
+    """The one top-level directory every entry of a zip is under, if there is one (and, given `entry`,
+    if it holds that file: a zip made before jobctl followed OCI's layout may hold one directory only)."""
+    with zipfile.ZipFile(archive_path) as archive:
+        names = archive.namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    if len(tops) != 1 or not all("/" in name for name in names):
+        return None
+    top = tops.pop()
+    return top if entry is None or f"{top}/{entry}" in names else None
 
 
 def extract_zip(archive_path: Path, destination: Path) -> None:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jobctl.artifact import build_artifact, extract_zip
+from jobctl.artifact import build_artifact, extract_zip, zip_root
 from jobctl.backends.base import Backend
 from jobctl.model.job import JobDefinition, JobState
 from jobctl.model.table import to_document
@@ -43,7 +43,9 @@ def materialize(backend: Backend, job: JobState, directory: Path) -> Source | No
     if downloaded.suffix == ".zip":
         source = directory / "src"
         extract_zip(downloaded, source)
+        root = zip_root(downloaded)  # OCI's layout: the source is the zip's root directory
         downloaded.unlink()
+        source = source / root if root else source
         runtime = definition.runtime_type if definition.runtime_type in ("python", "shell") else "python"
         return Source(source, definition.entry_file, runtime, build_artifact(source).digest)
     runtime = "shell" if downloaded.suffix == ".sh" else "python"

@@ -41,7 +41,7 @@ def made_in_the_console(fake: FakeOCI, spec: Path, config: Path,
     want = desired(spec)
     plain = want.definition.with_tags({"team": "ml"})
     assert want.artifact is not None
-    details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.is_zip)
+    details = mapping.create_details(oci.data_science.models, plain, plain.tags, want.artifact.root)
     client = oci.data_science.DataScienceClient(oci.config.from_file(str(config)), service_endpoint=fake.url)
     body = client.base_client.sanitize_for_serialization(details)
     if edit is not None:

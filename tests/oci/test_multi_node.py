@@ -54,7 +54,7 @@ def test_a_multi_node_job_keeps_its_values_in_its_groups_and_plans_no_change(
         assert (infra["jobInfrastructureType"], infra["shapeName"], infra["jobShapeConfigDetails"]["ocpus"]) == (
             "MULTI_NODE", "VM.Standard.E4.Flex", 2)
         assert group_env(job, "workers") == {"EPOCHS": "2", "ROLE": "worker", "JOBCTL_NODE_GROUP": "workers",
-                                             "JOB_RUN_ENTRYPOINT": "train.py"}
+                                             "JOB_RUN_ENTRYPOINT": "src/train.py"}  # under the root directory
         assert jobctl("plan", str(EXAMPLE), "--refresh", "--detailed-exitcode").exit_code == 0
 
         shown = jobctl("get", "distributed-train", "-o", "json")

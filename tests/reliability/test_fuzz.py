@@ -398,9 +398,9 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def sdk_round_trip(sdk: Any, desired: DesiredJob) -> None:
     """JobDefinition -> CreateJobDetails -> the SDK's JSON -> an SDK Job -> JobDefinition: unchanged."""
     definition = desired.definition
-    is_zip = bool(desired.artifact and desired.artifact.is_zip)
-    tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, is_zip)}
-    details = mapping.create_details(oci.data_science.models, definition, tags, is_zip)
+    layout = desired.artifact.root if desired.artifact else None
+    tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, layout)}
+    details = mapping.create_details(oci.data_science.models, definition, tags, layout)
 
     wire = sdk.sanitize_for_serialization(details)
     wire.update(id="ocid1.datasciencejob.oc1.iad.fuzz", lifecycleState="ACTIVE",

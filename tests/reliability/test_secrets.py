@@ -368,7 +368,8 @@ def zip_names(source: Path) -> list[str]:
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
         names = archive.namelist()
     assert names == [e.name for e in artifact.entries], "the zip and the digest must cover the same entries"
-    return names
+    assert all(name.startswith(f"{source.name}/") for name in names)  # OCI's one root directory
+    return [name.removeprefix(f"{source.name}/") for name in names]
 
 
 def test_artifacts_leave_out_vcs_data_env_files_and_keys(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
-from jobctl.artifact import extract_zip
+from jobctl.artifact import extract_zip, zip_root
 from jobctl.backends.local import logfile, outcome, procs
 from jobctl.backends.local.mounts import mount_environment
 from jobctl.backends.local.probe import StartupProbe
@@ -79,9 +79,11 @@ def unpack(artifact: Path, work: Path) -> None:
         raise LaunchError(exc.message) from exc
 
 
-def command_for(definition: JobDefinition, args: list[str], env: dict[str, str]) -> list[str]:
+def command_for(definition: JobDefinition, args: list[str], env: dict[str, str], root: str | None = None) -> list[str]:
+    """The workload's command; `root`: the directory a zip artifact holds its files under (the entry
+    file is run from the directory the artifact is unpacked in, as on OCI)."""
     runtime = definition.runtime_type
-    entrypoint = definition.entry_file or ""
+    entrypoint = f"{root}/{definition.entry_file}" if root and definition.entry_file else definition.entry_file or ""
     if runtime == "python":
         python = os.environ.get("JOBCTL_PYTHON") or sys.executable
         return [python, "-u", entrypoint, *args]
@@ -180,9 +182,12 @@ class Supervisor:
         env = self._environment(definition)
         run_args = json.loads(self.row["args"])
         work = self.dir / "work"
+        artifact = self.row["artifact_path"]
+        root = zip_root(Path(artifact), definition.entry_file) if artifact and artifact.endswith(".zip") else None
         if not definition.node_groups:
             self._unpack(work)
-            return [Node(None, None, command_for(definition, run_args, env), work, env, definition.startup_probe)]
+            return [Node(None, None, command_for(definition, run_args, env, root), work, env,
+                         definition.startup_probe)]
         groups = definition.node_group_runs()
         size = nodes_model.replica_count(definition.node_groups)
         if size > procs.MAX_LOCAL_NODES:  # refused by start_run already; a settings column edited since is not
@@ -199,7 +204,7 @@ class Supervisor:
                 node_work = work / f"{group['name']}-{replica}"
                 self._unpack(node_work)
                 nodes.append(Node(f"{group['name']}-{replica}", group["name"], command_for(
-                    definition, group_args, node_env), node_work, node_env, definition.startup_probe,
+                    definition, group_args, node_env, root), node_work, node_env, definition.startup_probe,
                     group["minimumSuccessReplicas"]))
                 rank += 1
         return nodes

@@ -123,11 +123,11 @@ class OciBackend:
         return mapping.job_state(response.data, etag=response.headers.get("etag"))
 
     def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
-        is_zip = bool(artifact and artifact.is_zip)
-        final_tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, is_zip)}
+        layout = artifact.root if artifact and artifact.is_zip else None
+        final_tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, layout)}
         # Until the artifact is uploaded the hash tag says so: a crash in between is repaired by the next apply.
         tags = {**final_tags, TAG_HASH: PENDING_HASH_PREFIX + final_tags.get(TAG_HASH, "")} if artifact else final_tags
-        details = mapping.create_details(self.models, definition, tags, is_zip)
+        details = mapping.create_details(self.models, definition, tags, layout)
         if not definition.compartment_id or not definition.project_id:
             raise ConfigError(f"job {definition.name!r}: spec.compartmentId and spec.projectId are required on OCI")
         created, retry_token = self._create(definition.name, details, retry_token)
@@ -190,7 +190,7 @@ class OciBackend:
                 current_tags[mapping.TAG_SOURCE] = source
             elif definition.artifact_digest:  # adopting a job jobctl did not create: record what OCI cannot
                 env = getattr(job.job_configuration_details, "environment_variables", None) or {}
-                current_tags[mapping.TAG_SOURCE] = mapping.source_tag(definition, "JOB_RUN_ENTRYPOINT" in env)
+                current_tags[mapping.TAG_SOURCE] = mapping.source_tag(definition, mapping.layout_of(env))
         current = self._jobs.get(job_id) or self._call(f"getting job {job_id}", self.ds.get_job, job_id).data
         details = mapping.update_details(self.models, definition, current_tags, current)
         kwargs = {"if_match": etag} if etag else {}
@@ -218,11 +218,11 @@ class OciBackend:
     ) -> RunState:
         job = self._job(job_id)
         definition = mapping.definition_from_job(job)
-        _, _, _, is_zip = mapping.parse_source_tag((job.freeform_tags or {}).get(mapping.TAG_SOURCE))
+        layout = mapping.job_layout(job)
         # OCI replaces the job's whole configuration with the override: send the complete one.
         details = self.models.CreateJobRunDetails(
             project_id=job.project_id, compartment_id=job.compartment_id, job_id=job_id, display_name=name,
-            **mapping.run_overrides(self.models, definition, env, args, artifact_is_zip=is_zip, settings=settings),
+            **mapping.run_overrides(self.models, definition, env, args, layout=layout, settings=settings),
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}
         run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data

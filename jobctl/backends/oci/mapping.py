@@ -52,22 +52,45 @@ def _unescape(text: str) -> str:
     return text.replace("%7C", "|").replace("%25", "%")
 
 
-def source_tag(definition: JobDefinition, artifact_is_zip: bool) -> str:
-    """`type|entrypoint|digest|zip-or-file` ('|' and '%' escaped): what OCI cannot tell us back."""
-    kind = "zip" if artifact_is_zip else "file"
+def source_tag(definition: JobDefinition, layout: str | None) -> str:
+    """`type|entrypoint|digest|layout` ('|' and '%' escaped): what OCI cannot tell us back. The layout
+    of the artifact: `file`, or `zip:<root>` (a zip of one root directory; `zip`: files at its top,
+    as jobctl made them before OCI's root-directory rule was followed)."""
+    kind = "file" if layout is None else f"zip:{layout}" if layout else "zip"
     fields = (definition.runtime_type, definition.entry_file or "", definition.artifact_digest or "", kind)
     return "|".join(_escape(f) for f in fields)
 
 
-def parse_source_tag(value: str | None) -> tuple[str | None, str | None, str | None, bool]:
+def parse_source_tag(value: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """(runtime type, entry file, digest, layout): layout None for a single file, else the zip's root
+    directory ("" for a zip without one)."""
     if not value:
-        return None, None, None, False
+        return None, None, None, None
     parts = [_unescape(p) for p in [*value.split("|"), "", "", "", ""][:4]]
-    return parts[0] or None, parts[1] or None, parts[2] or None, parts[3] == "zip"
+    layout = parts[3].removeprefix("zip").removeprefix(":") if parts[3].startswith("zip") else None
+    return parts[0] or None, parts[1] or None, parts[2] or None, layout
 
 
-def derived_env(definition: JobDefinition, artifact_is_zip: bool) -> dict[str, str]:
-    """Variables the OCI job runner reads: conda environment and the entry file of a zip."""
+def layout_of(env: Mapping[str, str]) -> str | None:
+    """The artifact layout a job's JOB_RUN_ENTRYPOINT implies (a job jobctl did not make): the root
+    directory OCI requires is its first part."""
+    entry = env.get("JOB_RUN_ENTRYPOINT")
+    if entry is None:
+        return None
+    return entry.split("/", 1)[0] if "/" in entry else ""
+
+
+def job_layout(job: Any) -> str | None:
+    """The artifact layout of an SDK Job: as jobctl's tag records it, else as its JOB_RUN_ENTRYPOINT says."""
+    tag = (job.freeform_tags or {}).get(TAG_SOURCE)
+    if tag:
+        return parse_source_tag(tag)[3]
+    return layout_of(getattr(job.job_configuration_details, "environment_variables", None) or {})
+
+
+def derived_env(definition: JobDefinition, layout: str | None) -> dict[str, str]:
+    """Variables the OCI job runner reads: conda environment and the entry file of a zip (under its
+    root directory: OCI's "Preparing Job Artifacts")."""
     env: dict[str, str] = {}
     if definition.conda_slug:
         env.update(CONDA_ENV_TYPE="service", CONDA_ENV_SLUG=definition.conda_slug)
@@ -78,8 +101,8 @@ def derived_env(definition: JobDefinition, artifact_is_zip: bool) -> dict[str, s
                 CONDA_ENV_TYPE="published", CONDA_ENV_NAMESPACE=match["namespace"],
                 CONDA_ENV_BUCKET=match["bucket"], CONDA_ENV_OBJECT_NAME=match["object"],
             )
-    if artifact_is_zip and definition.entry_file:
-        env["JOB_RUN_ENTRYPOINT"] = definition.entry_file
+    if layout is not None and definition.entry_file:
+        env["JOB_RUN_ENTRYPOINT"] = f"{layout}/{definition.entry_file}" if layout else definition.entry_file
     for mount in definition.storage_mounts:  # where the run finds each mount, by the same name as locally
         where = str(mount.get("destinationPath") or DEFAULT_MOUNT_PATH).rstrip("/")
         env[mount_variable(mount)] = f"{where}/{mount['destinationDirectoryName']}"
@@ -97,13 +120,13 @@ def _configuration(d: JobDefinition, env: Mapping[str, str], args: Sequence[str]
 
 
 def run_overrides(models: Any, d: JobDefinition, env: Mapping[str, str], args: Sequence[str], *,
-                  artifact_is_zip: bool, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  layout: str | None, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A run's CreateJobRunDetails overrides. OCI replaces the job's whole configuration with the
     configuration override, so it is complete; a multi-node job gets each group's in a node override.
     `settings` (the run's `--set`, by attribute) add the override of each part they change, whole."""
     run = replace(d, **settings) if settings else d
     parts = {_RUN_PARTS.get(attr) or (row_for_attr(attr).oci or "").split(".")[0] for attr in settings or {}}
-    derived = derived_env(run, artifact_is_zip)
+    derived = derived_env(run, layout)
     values = _sdk_values(run)
     out: dict[str, Any] = {}
     if OCI_LOG in parts:
@@ -207,10 +230,10 @@ def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, A
     return values
 
 
-def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], artifact_is_zip: bool) -> Any:
+def create_details(models: Any, d: JobDefinition, tags: Mapping[str, str], layout: str | None) -> Any:
     values = _sdk_values(d)
     values["defined_tags"] = value(d, _DEFINED_TAGS) or None
-    derived = derived_env(d, artifact_is_zip)
+    derived = derived_env(d, layout)
     values[OCI_CONFIG] = _configuration(d, {**d.env, **derived}, d.args)
     if d.node_groups:
         values[nodes.NODES] = nodes.node_configuration(values, d, derived)
@@ -313,6 +336,10 @@ def definition_from_job(job: Any) -> JobDefinition:
     logs = job.job_log_configuration_details
     container = job.job_environment_configuration_details
     is_container = getattr(container, "job_environment_type", None) == "OCIR_CONTAINER"
+    entry = env.get("JOB_RUN_ENTRYPOINT")
+    if entry is not None:  # the entry file within the source: under the zip's root directory
+        root = job_layout(job)
+        entry = entry.removeprefix(f"{root}/") if root else entry
     conda_uri = None
     if env.get("CONDA_ENV_TYPE") == "published":
         conda_uri = f"oci://{env.get('CONDA_ENV_BUCKET')}@{env.get('CONDA_ENV_NAMESPACE')}/{env.get('CONDA_ENV_OBJECT_NAME')}"
@@ -328,7 +355,7 @@ def definition_from_job(job: Any) -> JobDefinition:
         log_id=None if logs is None or logs.enable_auto_log_creation else logs.log_id,
         runtime_type=runtime_type or ("container" if is_container else "python"),
         entrypoint=(tuple(getattr(container, "entrypoint", None) or ()) or None if is_container
-                    else env.get("JOB_RUN_ENTRYPOINT") or entrypoint),
+                    else entry or entrypoint),
         conda_slug=env.get("CONDA_ENV_SLUG") if env.get("CONDA_ENV_TYPE") == "service" else None,
         conda_uri=conda_uri,
         args=tuple(shlex.split(getattr(config, "command_line_arguments", None) or "")),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import random
 import re
 import threading
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,7 @@ from jobctl.testing.fake_oci.lifecycle import (
     ACTIVE_RUN_STATES,
     CANCELING,
     DELETED,
+    FAILED,
     SUCCEEDED,
     RunRecord,
     Workload,
@@ -45,6 +48,24 @@ RUN_SUMMARY_FIELDS = ("id", "timeAccepted", "timeStarted", "timeFinished", "crea
                       "freeformTags", "definedTags")
 ARTIFACT_SUFFIXES = (".py", ".sh", ".zip", ".tar.gz", ".tgz", ".jar")
 _FILENAME = re.compile(r"""filename\s*=\s*(?:"([^"]+)"|([^;\s]+))""", re.IGNORECASE)
+
+
+def artifact_problem(artifact: Artifact | None, env: Mapping[str, str]) -> str | None:
+    """Why a run of this zip artifact fails (OCI's "Preparing Job Artifacts": all code under one root
+    directory named as the archive, and JOB_RUN_ENTRYPOINT names the entry file under it); None if it runs."""
+    if artifact is None or not artifact.filename.endswith(".zip"):
+        return None
+    try:
+        names = [n for n in zipfile.ZipFile(io.BytesIO(artifact.content)).namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile:
+        return "Job run failed: the job artifact is not a valid zip file."
+    root = artifact.filename.removesuffix(".zip")
+    entry = env.get("JOB_RUN_ENTRYPOINT")
+    if not all(name.startswith(root + "/") for name in names):
+        return f"Job run failed: the job artifact must hold all its files under one directory named {root}/."
+    if entry is None or entry not in names:
+        return f"Job run failed: JOB_RUN_ENTRYPOINT {entry!r} is not a file of the job artifact."
+    return None
 
 
 def node_groups(job: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -302,6 +323,20 @@ class Store:
         now = self.now()
         job = self.job(record.resource["jobId"]).resource
         before = record.state
+        if before == ACCEPTED:
+            artifact = self.job(record.resource["jobId"]).artifact
+            env = workload_view(record.resource, job).env
+            if node_groups(job):  # a multi-node run: its first group's configuration (every group runs it)
+                first = node_groups(job)[0]
+                override = node_groups({"jobNodeConfigurationDetails": record.resource.get(
+                    "jobNodeConfigurationOverrideDetails")})
+                config = next((g.get("jobConfigurationDetails") for g in override if g["name"] == first["name"]),
+                              None) or first.get("jobConfigurationDetails") or {}
+                env = config.get("environmentVariables") or {}
+            problem = artifact_problem(artifact, env)
+            if problem:  # the service unpacks the artifact first: a run of a malformed one fails
+                record.set_state(FAILED, now, problem)
+                return record.state
         lines = advance(record, job, now, self.workload)
         if record.resource.get("logDetails"):
             for line in lines:
