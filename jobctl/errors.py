@@ -100,5 +100,11 @@ class ConfigError(JobctlError):
     exit_code = ExitCode.AUTH_CONFIG
 
 
+class NeedsAttentionError(JobctlError):
+    """Every run still going has needed attention (NEEDS_ATTENTION) for longer than wait waits on that."""
+
+    exit_code = ExitCode.ERROR
+
+
 class WaitTimeoutError(JobctlError):
     exit_code = ExitCode.TIMEOUT

@@ -93,6 +93,7 @@ def wait_runs(
             final = wait_for_runs(
                 app.backend(), [r.id for r in runs], timeout=timeout,
                 on_change=lambda r: report_state(app, r, len(runs) > 1),
+                attention_timeout=app.settings().oci.attention_timeout,
             )
     finish(app, final, fmt)
 
@@ -118,7 +119,8 @@ def _wait_live(app: AppContext, runs: Sequence[RunState], timeout: float | None,
         latest[run.id] = run
 
     with Live(console=console, get_renderable=table, refresh_per_second=4, transient=True):
-        return wait_for_runs(app.backend(), [r.id for r in runs], timeout=timeout, on_change=changed)
+        return wait_for_runs(app.backend(), [r.id for r in runs], timeout=timeout, on_change=changed,
+                             attention_timeout=app.settings().oci.attention_timeout)
 
 
 def finish(app: AppContext, runs: Sequence[RunState], fmt: str) -> None:

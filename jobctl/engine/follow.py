@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from jobctl.backends.base import Backend
-from jobctl.errors import ExitCode, WaitTimeoutError
-from jobctl.model.job import CANCELED, FAILED, SUCCEEDED, LogLine, RunState
+from jobctl.errors import ExitCode, NeedsAttentionError, WaitTimeoutError
+from jobctl.model.job import CANCELED, FAILED, NEEDS_ATTENTION, SUCCEEDED, LogLine, RunState
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -40,11 +40,15 @@ def poll_interval(backend: Backend) -> float:
 def wait_for_runs(
     backend: Backend, run_ids: Sequence[str], *, timeout: float | None = None,
     on_change: Callable[[RunState], None] | None = None, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+    attention_timeout: float | None = None,
 ) -> list[RunState]:
-    """Block until every run is terminal; raises WaitTimeoutError after `timeout` seconds."""
+    """Block until every run is terminal; raises WaitTimeoutError after `timeout` seconds, and
+    NeedsAttentionError once every run still going has been NEEDS_ATTENTION for `attention_timeout`
+    seconds (OCI does not end such a run by itself: it waits for someone to look)."""
     deadline = None if timeout is None else clock() + timeout
     interval = max(poll_interval(backend), 0.1) if poll_interval(backend) else 0.0
     latest: dict[str, RunState] = {}
+    attention: dict[str, float] = {}  # run id -> since when it needs attention
     while True:
         for run_id in run_ids:
             if run_id in latest and latest[run_id].terminal:
@@ -53,12 +57,23 @@ def wait_for_runs(
             if on_change and (run_id not in latest or latest[run_id].state != run.state):
                 on_change(run)
             latest[run_id] = run
+            if run.state == NEEDS_ATTENTION:
+                attention.setdefault(run_id, clock())
+            else:
+                attention.pop(run_id, None)
         if all(latest[r].terminal for r in run_ids):
             return [latest[r] for r in run_ids]
+        pending = [latest[r] for r in run_ids if not latest[r].terminal]
+        if attention_timeout is not None and all(
+                r.id in attention and clock() - attention[r.id] >= attention_timeout for r in pending):
+            said = "; ".join(f"{r.name} ({r.id}): {r.details or 'no details given'}" for r in pending)
+            raise NeedsAttentionError(
+                f"{len(pending)} run(s) have needed attention for {attention_timeout:g} s: {said}",
+                hint="they are not canceled: look at them in the OCI console, or `jobctl cancel` them "
+                     "(JOBCTL_ATTENTION_TIMEOUT sets how long wait waits on them)")
         if deadline is not None and clock() >= deadline:
-            pending = [r for r in run_ids if not latest[r].terminal]
             raise WaitTimeoutError(
-                f"timed out waiting for {len(pending)} run(s): {', '.join(pending)}",
+                f"timed out waiting for {len(pending)} run(s): {', '.join(r.id for r in pending)}",
                 hint="the runs keep going; `jobctl wait` them again or `jobctl cancel` them",
             )
         sleep(interval)

@@ -26,3 +26,25 @@ def test_get_and_runs_name_each_run_s_job(jobctl, tmp_path: Path, monkeypatch: p
             assert shown["jobName"] == names[job_id]
         listed = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
         assert sorted(run["jobName"] for run in listed) == ["distributed-train", "tune-models"]
+
+
+def test_wait_says_when_every_run_needs_attention_instead_of_waiting_forever(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "attention")
+        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
+        assert jobctl("run", "tune-models", "--env", "SLEEP=1").exit_code == 0  # a run that never ends by itself
+        [run] = fake.runs()
+        fake.set_run(run["id"], state="NEEDS_ATTENTION", details="Out of host capacity for VM.Standard.E4.Flex")
+
+        timed_out = jobctl("wait", run["id"], "--timeout", "0.3s")  # a timeout still comes first
+        monkeypatch.setenv("JOBCTL_ATTENTION_TIMEOUT", "0.3")
+        waited = jobctl("wait", run["id"], "--timeout", "30s")
+
+        assert timed_out.exit_code == 7, timed_out.stderr
+        assert waited.exit_code == 1, waited.stderr
+        assert "NEEDS_ATTENTION (Out of host capacity" in waited.stderr  # the state as it is reached
+        assert "1 run(s) have needed attention for 0.3 s" in waited.stderr
+        assert "they are not canceled" in waited.stderr
+        assert fake.run(run["id"])["lifecycleState"] == "NEEDS_ATTENTION"
