@@ -76,6 +76,7 @@ def use_fake_oci(fake: object, directory: Path, monkeypatch: pytest.MonkeyPatch,
     for name, value in {
         "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(config), "JOBCTL_OCI_ENDPOINT": fake.url,  # type: ignore[attr-defined]
         "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02", "JOBCTL_OCI_LOG_SETTLE": "0.2",
+        "JOBCTL_OCI_LOG_WAIT": "1",
         "OCI_COMPARTMENT_ID": f"ocid1.compartment.oc1..{scope}",
         "OCI_PROJECT_ID": f"ocid1.datascienceproject.oc1.iad.{scope}",
         "OCI_LOG_GROUP_ID": f"ocid1.loggroup.oc1.iad.{scope}",

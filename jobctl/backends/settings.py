@@ -26,6 +26,7 @@ class OciSettings:
     fast_retries: bool = False  # tests: retry in milliseconds instead of seconds
     poll_interval: float = 2.0  # seconds between polls of a run's state
     log_settle: float = 10.0  # seconds to keep reading a run's log after it ended (OCI Logging lags)
+    log_wait: float = 90.0  # ... and, while none of its lines has arrived, how long at most
     attention_timeout: float = 600.0  # seconds `wait` waits on runs that all need attention (NEEDS_ATTENTION)
 
 

@@ -49,6 +49,7 @@ class AppContext:
             fast_retries=_choice(env, "JOBCTL_OCI_RETRY", ("", "fast")) == "fast",
             poll_interval=_number(env, "JOBCTL_OCI_POLL_SECONDS", OciSettings.poll_interval),
             log_settle=_number(env, "JOBCTL_OCI_LOG_SETTLE", OciSettings.log_settle),
+            log_wait=_number(env, "JOBCTL_OCI_LOG_WAIT", OciSettings.log_wait),
             attention_timeout=_number(env, "JOBCTL_ATTENTION_TIMEOUT", OciSettings.attention_timeout),
         )
         if oci.endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", oci.endpoint):

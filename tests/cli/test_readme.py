@@ -56,6 +56,7 @@ def test_readme_oci_section_runs_against_the_fake(tmp_path) -> None:
         env = {
             "OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")), "JOBCTL_OCI_ENDPOINT": fake.url,
             "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.05", "JOBCTL_OCI_LOG_SETTLE": "0.3",
+            "JOBCTL_OCI_LOG_WAIT": "1",
         }
         outputs = {}
         for line in match.group(1).splitlines():

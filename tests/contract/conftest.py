@@ -26,6 +26,7 @@ def oci_backend(fake: FakeOCI, directory: Path) -> OciBackend:
     backend = OciBackend(settings, build_clients(settings))
     backend.poll_interval = 0.02
     backend.log_settle = 0.2
+    backend.log_wait = 1.0
     return backend
 
 

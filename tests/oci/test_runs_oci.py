@@ -48,3 +48,30 @@ def test_wait_says_when_every_run_needs_attention_instead_of_waiting_forever(
         assert "1 run(s) have needed attention for 0.3 s" in waited.stderr
         assert "they are not canceled" in waited.stderr
         assert fake.run(run["id"])["lifecycleState"] == "NEEDS_ATTENTION"
+
+
+def test_follow_waits_for_a_log_that_oci_ingests_late(jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOCI(log_lag=1.5) as fake:  # every record searchable 1.5 s after it was written
+        use_fake_oci(fake, tmp_path, monkeypatch, "lag")
+        monkeypatch.setenv("JOBCTL_OCI_LOG_WAIT", "20")
+        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
+
+        followed = jobctl("run", "tune-models", "--env", "MODEL=late", "--follow")
+
+        assert followed.exit_code == 0, followed.stderr
+        assert "MODEL=late" in followed.stdout  # printed 0 of its lines before: the settle (0.2 s) < the lag
+        assert "args=--trials 20" in followed.stdout
+
+
+def test_follow_says_when_no_line_of_a_log_arrived_in_time(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI(log_lag=30) as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "lag")
+        monkeypatch.setenv("JOBCTL_OCI_LOG_WAIT", "0.5")
+        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
+
+        followed = jobctl("run", "tune-models", "--follow")
+
+        assert followed.exit_code == 0, followed.stderr
+        assert "no line of this run's log arrived within 0.5 s of its end" in followed.stdout  # as the log's last line

@@ -258,6 +258,7 @@ def fake_oci_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
         for name, value in {
             "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(config), "JOBCTL_OCI_ENDPOINT": fake.url,
             "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02", "JOBCTL_OCI_LOG_SETTLE": "0.2",
+            "JOBCTL_OCI_LOG_WAIT": "1",
             "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..secrets",
             "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.secrets",
         }.items():

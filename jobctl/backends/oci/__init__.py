@@ -63,6 +63,7 @@ class OciBackend:
         self.ds = self.clients.data_science
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.log_settle = settings.log_settle
+        self.log_wait = settings.log_wait
         self.poll_interval = settings.poll_interval
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
         self._job_names: dict[str, str | None] = {}  # job id -> display name, from listings
@@ -297,7 +298,8 @@ class OciBackend:
             return LogBatch(notice, "no-log", True)
         query = logs.search_query(raw.compartment_id, details.log_group_id, details.log_id, run_id)
         search = partial(self._search, query)
-        return logs.read_batch(run=run, search=search, cursor=cursor, now=self.clock(), settle=self.log_settle)
+        return logs.read_batch(run=run, search=search, cursor=cursor, now=self.clock(), settle=self.log_settle,
+                               wait=self.log_wait)
 
     def _search(self, query: str, start: datetime, end: datetime) -> Any:
         records = logs.LogSearch(self.clients.log_search, self.oci.loggingsearch.models, self.clients.retry).records(

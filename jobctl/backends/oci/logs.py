@@ -120,9 +120,14 @@ def to_line(content: dict[str, Any]) -> LogLine:
 
 def read_batch(
     *, run: RunState, search: Callable[[datetime, datetime], Iterator[dict[str, Any]]], cursor: str | None,
-    now: datetime, settle: float,
+    now: datetime, settle: float, wait: float = 90.0,
 ) -> LogBatch:
-    """One poll: new records since the cursor, and whether the run's log is complete."""
+    """One poll: new records since the cursor, and whether the run's log is complete.
+
+    A finished run's log is complete once `settle` seconds pass with nothing new. While none of its
+    records has arrived yet, OCI Logging may still be ingesting them (it lags, sometimes by more than
+    `settle`): then the log is complete only `wait` seconds after the run ended (as ADS waits), and a
+    line on stderr says that nothing arrived."""
     state = Cursor.decode(cursor)
     if state.high_water is not None:
         start = datetime.fromtimestamp(state.high_water, tz=timezone.utc) - OVERLAP
@@ -137,9 +142,14 @@ def read_batch(
         high = max(*seen.values(), state.high_water or 0.0)
         horizon = high - OVERLAP.total_seconds()
         state = Cursor(high, {i: t for i, t in seen.items() if t >= horizon}, now.timestamp())
-    quiet_since = max(filter(None, [state.last_new, run.finished.timestamp() if run.finished else None]),
-                      default=None)
-    complete = (
-        run.terminal and not lines and quiet_since is not None and now.timestamp() - quiet_since >= settle
-    )
-    return LogBatch(tuple(lines), state.encode(), complete)
+    ended = (run.finished or run.started or run.created).timestamp()
+    quiet_since = max(filter(None, [state.last_new, ended]))
+    if not run.terminal or lines:
+        return LogBatch(tuple(lines), state.encode(), False)
+    if state.high_water is not None:
+        return LogBatch((), state.encode(), now.timestamp() - quiet_since >= settle)
+    if now.timestamp() - ended < max(wait, settle):
+        return LogBatch((), state.encode(), False)
+    notice = LogLine(now, "stderr", f"(jobctl: no line of this run's log arrived within {max(wait, settle):g} s of "
+                                    "its end; OCI Logging may still add them: `jobctl logs` the run later)")
+    return LogBatch((notice,), state.encode(), True)
