@@ -43,7 +43,7 @@ def materialize(backend: Backend, job: JobState, directory: Path) -> Source | No
     if downloaded.suffix == ".zip":
         source = directory / "src"
         extract_zip(downloaded, source)
-        root = zip_root(downloaded)  # OCI's layout: the source is the zip's root directory
+        root = zip_root(downloaded, definition.entry_file)  # OCI's layout: the source is the zip's root directory
         downloaded.unlink()
         source = source / root if root else source
         runtime = definition.runtime_type if definition.runtime_type in ("python", "shell") else "python"
@@ -131,15 +131,24 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     target = directory / name
     source = None if full.definition.runtime_type == "container" else materialize(backend, full, target)
     document = spec_document(full.definition, name, source, target)
-    found = [] if include_secrets else [(env, key, key + suffix) for env, suffix in _envs(document) for key in env
-                                        if is_secret(key)]
-    referenced = tuple(sorted({name for _, _, name in found}))
-    secrets = {name: env[key].replace("$", "$$") for env, key, name in found if len(env[key]) >= MIN_SECRET_LENGTH}
-    document = _as_written(document, secrets)
-    for env, suffix in _envs(document):
+    names: dict[tuple[int, str], str] = {}  # (env map, key) -> the ${NAME} its secret is written as
+    values: dict[str, str] = {}
+    for place, (env, suffix) in enumerate(_envs(document)):
         for key in env:
-            if key + suffix in referenced:
-                env[key] = f"${{{key + suffix}}}"
+            if include_secrets or not is_secret(key):
+                continue
+            name, n = key + suffix, 1
+            while values.get(name, env[key]) != env[key]:  # DB_PASSWORD of group a-b and of group a_b
+                n += 1
+                name = f"{key}{suffix}_{n}"
+            names[(place, key)], values[name] = name, env[key]
+    referenced = tuple(sorted(values))
+    secrets = {name: value.replace("$", "$$") for name, value in values.items() if len(value) >= MIN_SECRET_LENGTH}
+    document = _as_written(document, secrets)
+    for place, (env, _) in enumerate(_envs(document)):
+        for key in env:
+            if (place, key) in names:
+                env[key] = f"${{{names[(place, key)]}}}"
     spec = target / "job.yaml"
     target.mkdir(parents=True, exist_ok=True)
     header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"

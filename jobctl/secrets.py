@@ -21,6 +21,7 @@ SECRET_WORDS = frozenset({"PASS", "PWD", "PW", "KEY", "AUTH"})
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 MASK = "(sensitive)"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and numbers everywhere
+_LITERALS = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off"})
 
 
 def is_secret(name: str) -> bool:
@@ -56,8 +57,10 @@ class Redactor:
         self.enabled = True
 
     def add(self, value: str) -> None:
-        # "${...}" left in a value is a template whose interpolation failed, not a secret: its error quotes it
-        if len(value) < MIN_SECRET_LENGTH or value == MASK or "${" in value:
+        # "${...}" left in a value is a template whose interpolation failed, not a secret: its error quotes it.
+        # A literal of JSON/YAML (`true`) is masked by its name only: replaced everywhere, it would be
+        # replaced in every JSON document jobctl prints, and a one-word boolean hides nothing.
+        if len(value) < MIN_SECRET_LENGTH or value == MASK or "${" in value or value.lower() in _LITERALS:
             return
         import json  # only once there is a secret: most commands never pay for it
 
@@ -77,6 +80,13 @@ class Redactor:
                                                            for v in longest_first))
                 self._stale = False
             return self._pattern, self._bytes_pattern
+
+    def forget(self) -> None:
+        """Forget every value: what one command learnt is not another's (in-process runs, as in tests)."""
+        with self._lock:
+            self._values = set()
+            self._pattern = self._bytes_pattern = None
+            self._stale = False
 
     def remember_env(self, env: Mapping[str, str]) -> None:
         for name, value in env.items():

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobctl.cli.app import cli
+from jobctl.secrets import REDACTOR
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "specs-examples"
@@ -38,6 +39,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JOBCTL_HOME", str(home))
     monkeypatch.setenv("JOBCTL_CACHE_DIR", str(tmp_path_factory.mktemp("jobctl-cache")))
+    REDACTOR.forget()  # the secrets an earlier test's commands learnt mask nothing in this one's output
     return home
 
 

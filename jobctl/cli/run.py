@@ -138,10 +138,10 @@ def command(
 
     --set changes, for this run only, any field OCI lets a run override: infrastructure (shape,
     ocpus, memoryInGBs, cpuBaseline, blockStorageSizeInGBs, subnetId, capacityReservationId),
-    logging, runtime.maxRuntimeInMinutes, runtime.startupProbe, runtime.entrypoint, the container
-    (runtime.image, imageDigest, imageSignatureId, cmd), runtime.conda, storageMounts and nodes.
-    Text is taken as written, other values as YAML, and PATH= resets a field to its default; the
-    run's job is checked as a spec would be.
+    logging, runtime.maxRuntimeInMinutes, runtime.startupProbe, the container (runtime.image,
+    imageDigest, imageSignatureId, cmd, entrypoint), runtime.conda, storageMounts and a multi-node
+    job's nodes. Text is taken as written, other values as YAML, and PATH= resets a field to its
+    default; the run's job is checked as a spec would be, and keeps its infrastructure type.
 
     \b
     Examples:

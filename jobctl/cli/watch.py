@@ -142,7 +142,8 @@ def follow_runs(
     sanitize = app.printer().rich or _stdout_is_tty(app)
     out = app.stdout
     with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
-        for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout):
+        for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout,
+                                 attention_timeout=app.settings().oci.attention_timeout):
             if event.run is not None:
                 final[event.run_id] = event.run
                 if fmt == "jsonl":

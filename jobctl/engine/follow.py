@@ -33,6 +33,32 @@ def worst_exit_code(runs: Sequence[RunState]) -> ExitCode:
     return ExitCode.ERROR if ExitCode.ERROR in failures else max(failures)
 
 
+class _Attention:
+    """Since when each run needs attention (NEEDS_ATTENTION): OCI does not end such a run by itself."""
+
+    def __init__(self, limit: float | None, clock: Clock) -> None:
+        self.limit, self.clock = limit, clock
+        self.since: dict[str, tuple[float, RunState]] = {}
+
+    def saw(self, run: RunState) -> None:
+        if run.state == NEEDS_ATTENTION:
+            self.since[run.id] = (self.since.get(run.id, (self.clock(), run))[0], run)
+        else:
+            self.since.pop(run.id, None)
+
+    def check(self, pending: Sequence[str]) -> None:
+        """Raise once every run in `pending` has needed attention for the limit."""
+        if self.limit is None or not pending or not all(
+                r in self.since and self.clock() - self.since[r][0] >= self.limit for r in pending):
+            return
+        runs = [self.since[r][1] for r in pending]
+        said = "; ".join(f"{r.name} ({r.id}): {r.details or 'no details given'}" for r in runs)
+        raise NeedsAttentionError(
+            f"{len(runs)} run(s) have needed attention for {self.limit:g} s: {said}",
+            hint="they are not canceled: look at them in the OCI console, or `jobctl cancel` them "
+                 "(JOBCTL_ATTENTION_TIMEOUT sets how long wait waits on them)")
+
+
 def poll_interval(backend: Backend) -> float:
     return backend.poll_interval
 
@@ -48,7 +74,7 @@ def wait_for_runs(
     deadline = None if timeout is None else clock() + timeout
     interval = max(poll_interval(backend), 0.1) if poll_interval(backend) else 0.0
     latest: dict[str, RunState] = {}
-    attention: dict[str, float] = {}  # run id -> since when it needs attention
+    attention = _Attention(attention_timeout, clock)
     while True:
         for run_id in run_ids:
             if run_id in latest and latest[run_id].terminal:
@@ -57,20 +83,11 @@ def wait_for_runs(
             if on_change and (run_id not in latest or latest[run_id].state != run.state):
                 on_change(run)
             latest[run_id] = run
-            if run.state == NEEDS_ATTENTION:
-                attention.setdefault(run_id, clock())
-            else:
-                attention.pop(run_id, None)
+            attention.saw(run)
         if all(latest[r].terminal for r in run_ids):
             return [latest[r] for r in run_ids]
         pending = [latest[r] for r in run_ids if not latest[r].terminal]
-        if attention_timeout is not None and all(
-                r.id in attention and clock() - attention[r.id] >= attention_timeout for r in pending):
-            said = "; ".join(f"{r.name} ({r.id}): {r.details or 'no details given'}" for r in pending)
-            raise NeedsAttentionError(
-                f"{len(pending)} run(s) have needed attention for {attention_timeout:g} s: {said}",
-                hint="they are not canceled: look at them in the OCI console, or `jobctl cancel` them "
-                     "(JOBCTL_ATTENTION_TIMEOUT sets how long wait waits on them)")
+        attention.check([r.id for r in pending])
         if deadline is not None and clock() >= deadline:
             raise WaitTimeoutError(
                 f"timed out waiting for {len(pending)} run(s): {', '.join(r.id for r in pending)}",
@@ -89,12 +106,15 @@ class LogEvent:
 def follow_logs(
     backend: Backend, run_ids: Sequence[str], *, cursors: Mapping[str, str | None] | None = None,
     follow: bool = True, sleep: Sleep = time.sleep, clock: Clock = time.monotonic, timeout: float | None = None,
+    attention_timeout: float | None = None,
 ) -> Iterator[LogEvent]:
-    """Each log line of each run once, in order per run; with `follow`, until every run is over and drained."""
+    """Each log line of each run once, in order per run; with `follow`, until every run is over and
+    drained (or, as `wait_for_runs` says, every one left has needed attention for `attention_timeout`)."""
     interval = poll_interval(backend)
     deadline = None if timeout is None else clock() + timeout
     positions: dict[str, str | None] = {r: (cursors or {}).get(r) for r in run_ids}
     states: dict[str, str] = {}
+    attention = _Attention(attention_timeout, clock)
     done: set[str] = set()
     idle = 0
     while len(done) < len(run_ids):
@@ -112,6 +132,7 @@ def follow_logs(
                 continue
             if batch.complete or not batch.lines:
                 run = backend.get_run(run_id=run_id)
+                attention.saw(run)
                 if states.get(run_id) != run.state:
                     states[run_id] = run.state
                     yield LogEvent(run_id, run=run)
@@ -120,6 +141,7 @@ def follow_logs(
         if len(done) == len(run_ids) or progressed:
             idle = 0
             continue
+        attention.check([r for r in run_ids if r not in done])
         if deadline is not None and clock() >= deadline:
             raise WaitTimeoutError(
                 f"timed out following {len(run_ids) - len(done)} run(s)",

@@ -111,8 +111,8 @@ def plan_runs(
     run_job = run_definition(job.definition, settings or {})
     settings = changed_fields(job.definition, run_job)
     when = now or datetime.now(timezone.utc)
-    base_env = dict(job.definition.env)
-    final_args = tuple(args) if args is not None else job.definition.args
+    base_env = dict(run_job.env)  # the run's job: --set nodes.groups may move env and args between levels
+    final_args = tuple(args) if args is not None else run_job.args
     final_args = (*final_args, *append_args)
     if run_job.node_groups and (args is not None or append_args):
         # each node group's own: --arg replaces every group's args, --args-append adds to each group's

@@ -164,8 +164,11 @@ def node_group_problems(document: Document) -> list[Diagnostic]:
                                                 f"is more than the group's {group.get('replicas', 1)} replicas"))
         infrastructure = group.get("infrastructure")
         given: dict[str, Any] = infrastructure if isinstance(infrastructure, dict) else {}
-        shape = given.get("shape", spec["infrastructure"]["shape"])
-        sized = given if "shape" in given else {**spec["infrastructure"], **given}
+        job_infrastructure = spec.get("infrastructure") if isinstance(spec.get("infrastructure"), dict) else {}
+        shape = given.get("shape", job_infrastructure.get("shape"))
+        if not isinstance(shape, str):  # the schema says what is wrong with it
+            continue
+        sized = given if "shape" in given else {**job_infrastructure, **given}
         flex = shape.endswith(".Flex")
         for key in ("ocpus", "memoryInGBs"):
             if flex and key not in sized:

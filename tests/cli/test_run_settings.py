@@ -179,3 +179,27 @@ def test_a_secret_matrix_value_is_named_by_a_digest_not_its_value(jobctl: Run, t
     names = sorted(run["name"] for run in runs_of(jobctl, "demo"))
     assert len(set(names)) == 2
     assert all("tok-secret" not in name and name.endswith("-xgb") for name in names), names
+
+
+def test_a_run_s_groups_keep_their_own_env_and_args(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+
+    groups = "nodes.groups=[{name: main, env: {ROLE: own}, args: [--x]}, {name: other}]"
+    result = jobctl("run", "ddp", "--set", groups, "--wait")
+
+    assert result.exit_code == 0, result.stderr
+    [run] = runs_of(jobctl, "ddp")
+    lines = node_lines(jobctl, run["id"])
+    assert "role=own" in lines[0]
+    assert "args=['--x']" in lines[0]
+    assert "role=None" in lines[1]
+    assert "args=['--lr', '1']" in lines[1]
+
+
+def test_a_setting_the_schema_refuses_is_a_usage_error_on_a_multi_node_job(jobctl: Run, tmp_path: Path) -> None:
+    applied(jobctl, multi_node_spec(tmp_path / "specs", tmp_path / "ready", {}))
+
+    for setting in ("infrastructure.shape=", "nodes.groups=[{name: a, infrastructure: {shape: 5}}]"):
+        result = jobctl("run", "ddp", "--set", setting)
+        assert result.exit_code == 2, (setting, result.stderr)
+        assert "internal error" not in result.stderr

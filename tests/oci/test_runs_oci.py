@@ -75,3 +75,37 @@ def test_follow_says_when_no_line_of_a_log_arrived_in_time(
 
         assert followed.exit_code == 0, followed.stderr
         assert "no line of this run's log arrived within 0.5 s of its end" in followed.stdout  # as the log's last line
+
+
+def test_logs_of_a_run_whose_log_never_arrived_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import run_jobctl
+
+    with FakeOCI(log_lag=600) as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "nolog")
+        monkeypatch.setenv("JOBCTL_OCI_LOG_WAIT", "0.2")
+        assert run_jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").returncode == 0
+        assert run_jobctl("run", "tune-models", "--wait").returncode == 0
+        [run] = fake.runs()
+
+        for args in ((), ("--tail", "5")):
+            shown = run_jobctl("logs", run["id"], *args, timeout=30)  # looped forever before
+
+            assert shown.returncode == 0, shown.stderr
+            assert shown.stdout.count("no line of this run's log arrived") == 1
+
+
+def test_follow_too_ends_when_every_run_needs_attention(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "attention")
+        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
+        assert jobctl("run", "tune-models", "--env", "SLEEP=1").exit_code == 0
+        [run] = fake.runs()
+        fake.set_run(run["id"], state="NEEDS_ATTENTION", details="Image pull failed")
+        monkeypatch.setenv("JOBCTL_ATTENTION_TIMEOUT", "0.3")
+
+        followed = jobctl("logs", run["id"], "--follow", "--timeout", "30s")
+
+        assert followed.exit_code == 1, followed.stderr
+        assert "have needed attention for 0.3 s" in followed.stderr

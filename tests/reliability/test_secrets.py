@@ -542,3 +542,18 @@ def test_terminal_escapes_in_a_spec_do_not_reach_human_output(jobctl: Runner, pr
         assert result.exit_code == 0, result.stderr
         assert "\x1b" not in result.stdout + result.stderr
     assert "MODEL=x[2Jy" in outputs[0].stdout
+
+
+def test_a_secret_whose_value_is_a_boolean_is_masked_by_name_and_json_stays_valid(jobctl, tmp_path: Path) -> None:
+    spec = tmp_path / "job.yaml"
+    (tmp_path / "hello.py").write_text("print('hi')\n")
+    spec.write_text("apiVersion: jobctl/v1\nkind: Job\nmetadata: {name: flags}\nspec:\n"
+                    "  infrastructure: {shape: VM.Standard2.1}\n"
+                    "  runtime: {type: python, source: ./hello.py, env: {FEATURE_TOKEN: true}}\n")
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+
+    shown = jobctl("get", "flags", "-o", "json")
+    jobs = jobctl("jobs", "-o", "json")
+
+    assert json.loads(shown.stdout)["definition"]["runtime"]["env"]["FEATURE_TOKEN"] == "(sensitive)"
+    assert json.loads(jobs.stdout)["items"][0]["managed"] is True  # "true" is not replaced everywhere

@@ -383,7 +383,6 @@ class Supervisor:
             state, (details, code) = FAILED, failed_group
         elif nodes[0].label is not None or code == 0:  # every node group has its minimum of successes
             state, details, code = SUCCEEDED, None, 0
-            state, details = SUCCEEDED, None
         elif code is not None and code < 0:
             state, details = FAILED, f"killed by signal {-code}"
         else:

@@ -29,9 +29,10 @@ class Cursor:
     high_water: float | None = None  # epoch seconds of the newest record returned
     seen: dict[str, float] | None = None  # id -> time of records returned within OVERLAP of high_water
     last_new: float | None = None  # wall-clock time a new record was last returned
+    told: bool = False  # the notice that no line arrived has been returned (once)
 
     def encode(self) -> str:
-        raw = json.dumps({"h": self.high_water, "s": self.seen or {}, "n": self.last_new}).encode()
+        raw = json.dumps({"h": self.high_water, "s": self.seen or {}, "n": self.last_new, "t": self.told}).encode()
         return base64.urlsafe_b64encode(raw).decode()
 
     @classmethod
@@ -39,7 +40,7 @@ class Cursor:
         if not text:
             return cls()
         data = json.loads(base64.urlsafe_b64decode(text.encode()))
-        return cls(data.get("h"), dict(data.get("s") or {}), data.get("n"))
+        return cls(data.get("h"), dict(data.get("s") or {}), data.get("n"), bool(data.get("t")))
 
 
 def _rfc3339(moment: datetime) -> datetime:
@@ -150,6 +151,9 @@ def read_batch(
         return LogBatch((), state.encode(), now.timestamp() - quiet_since >= settle)
     if now.timestamp() - ended < max(wait, settle):
         return LogBatch((), state.encode(), False)
+    if state.told:
+        return LogBatch((), state.encode(), True)
+    state.told = True
     notice = LogLine(now, "stderr", f"(jobctl: no line of this run's log arrived within {max(wait, settle):g} s of "
                                     "its end; OCI Logging may still add them: `jobctl logs` the run later)")
     return LogBatch((notice,), state.encode(), True)
