@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,15 +29,22 @@ def test_get_and_runs_name_each_run_s_job(jobctl, tmp_path: Path, monkeypatch: p
         assert sorted(run["jobName"] for run in listed) == ["distributed-train", "tune-models"]
 
 
+def needing_attention(jobctl, fake: FakeOCI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      details: str) -> dict[str, Any]:
+    """A run of the train example that OCI says needs attention (it never ends by itself)."""
+    use_fake_oci(fake, tmp_path, monkeypatch, "attention")
+    assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
+    assert jobctl("run", "tune-models", "--env", "SLEEP=1").exit_code == 0
+    [run] = fake.runs()
+    fake.set_run(run["id"], state="NEEDS_ATTENTION", details=details)
+    return run
+
+
 def test_wait_says_when_every_run_needs_attention_instead_of_waiting_forever(
     jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FakeOCI() as fake:
-        use_fake_oci(fake, tmp_path, monkeypatch, "attention")
-        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
-        assert jobctl("run", "tune-models", "--env", "SLEEP=1").exit_code == 0  # a run that never ends by itself
-        [run] = fake.runs()
-        fake.set_run(run["id"], state="NEEDS_ATTENTION", details="Out of host capacity for VM.Standard.E4.Flex")
+        run = needing_attention(jobctl, fake, tmp_path, monkeypatch, "Out of host capacity for VM.Standard.E4.Flex")
 
         timed_out = jobctl("wait", run["id"], "--timeout", "0.3s")  # a timeout still comes first
         monkeypatch.setenv("JOBCTL_ATTENTION_TIMEOUT", "0.3")
@@ -98,11 +106,7 @@ def test_follow_too_ends_when_every_run_needs_attention(
     jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FakeOCI() as fake:
-        use_fake_oci(fake, tmp_path, monkeypatch, "attention")
-        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
-        assert jobctl("run", "tune-models", "--env", "SLEEP=1").exit_code == 0
-        [run] = fake.runs()
-        fake.set_run(run["id"], state="NEEDS_ATTENTION", details="Image pull failed")
+        run = needing_attention(jobctl, fake, tmp_path, monkeypatch, "Image pull failed")
         monkeypatch.setenv("JOBCTL_ATTENTION_TIMEOUT", "0.3")
 
         followed = jobctl("logs", run["id"], "--follow", "--timeout", "30s")
