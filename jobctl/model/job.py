@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from jobctl.model import nodes
-from jobctl.model.table import IGNORED, column, fill_derived
+from jobctl.model.table import IGNORED, column, fill_derived, rows
 from jobctl.secrets import REDACTOR
 
 # OCI's job run lifecycle, used verbatim by every backend.
@@ -59,9 +60,6 @@ def _multi_node(job: JobDefinition) -> bool:
 
 
 _INFRA: dict[str, Any] = {"in_place": True, "fixed_when": _multi_node, "local": IGNORED, "run": True}
-# JobDefinition attribute of each infrastructure key of a node group (jobctl.model.nodes.INFRA_KEYS)
-NODE_INFRA_ATTRS = {"shape": "shape", "ocpus": "ocpus", "memoryInGBs": "memory_in_gbs", "cpuBaseline": "cpu_baseline",
-                    "blockStorageSizeInGBs": "block_storage_size_in_gbs"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,9 +137,9 @@ class JobDefinition:
 
     def _canonical_node_groups(self) -> None:
         """Write the node groups and the job-level values they share one way (jobctl.model.nodes)."""
-        infrastructure = {key: getattr(self, attr) for key, attr in NODE_INFRA_ATTRS.items()}
+        infrastructure = {key: getattr(self, attr) for key, attr in _node_infra_attrs().items()}
         infra, env, args, groups = nodes.canonical(infrastructure, self.env, self.args, self.node_groups)
-        for key, attr in NODE_INFRA_ATTRS.items():
+        for key, attr in _node_infra_attrs().items():
             object.__setattr__(self, attr, infra[key])
         object.__setattr__(self, "env", env)
         object.__setattr__(self, "args", tuple(args))
@@ -149,7 +147,7 @@ class JobDefinition:
 
     def node_group_runs(self) -> list[dict[str, Any]]:
         """What each node group runs with (jobctl.model.nodes.effective), in order."""
-        infrastructure = {key: getattr(self, attr) for key, attr in NODE_INFRA_ATTRS.items()}
+        infrastructure = {key: getattr(self, attr) for key, attr in _node_infra_attrs().items()}
         return [nodes.effective(infrastructure, self.env, self.args, group) for group in self.node_groups]
 
     @property
@@ -169,6 +167,14 @@ class JobDefinition:
     @property
     def entry_file(self) -> str | None:
         return self.entrypoint if isinstance(self.entrypoint, str) else None
+
+
+@functools.cache
+def _node_infra_attrs() -> dict[str, str]:
+    """The attribute of each infrastructure key a node group may set (jobctl.model.nodes.INFRA_KEYS),
+    from the table: `spec.infrastructure.<key>`."""
+    return {row.parts[-1]: row.attr for row in rows(JobDefinition)
+            if row.path in {f"spec.infrastructure.{key}" for key in nodes.INFRA_KEYS}}
 
 
 def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -16,19 +16,30 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobctl.model.job import MULTI_NODE, OCI_CONFIG, OCI_ENV, OCI_INFRA, JobDefinition
-from jobctl.model.nodes import DISK_KEY, GROUP_VARIABLE, for_run
+from jobctl.model.nodes import GROUP_VARIABLE, INFRA_KEYS, for_run
+from jobctl.model.table import rows
 
 NODES = "job_node_configuration_details"
-_SIZE = {"ocpus": "ocpus", "memoryInGBs": "memory_in_gbs", "cpuBaseline": "cpu_baseline"}
+# each infrastructure key of a node group -> its SDK path inside the group's infrastructure, from the table
+_PATHS = {row.parts[-1]: tuple(str(row.oci).removeprefix(f"{OCI_INFRA}.").split("."))
+          for row in rows(JobDefinition) if row.path in {f"spec.infrastructure.{key}" for key in INFRA_KEYS}}
 
 
 def _group_infrastructure(infra: Mapping[str, Any], reservation: str | None) -> dict[str, Any]:
-    return {
-        "job_infrastructure_type": MULTI_NODE, "shape_name": infra["shape"],
-        "block_storage_size_in_gbs": infra[DISK_KEY],
-        "job_shape_config_details": {attr: infra[key] for key, attr in _SIZE.items()},
-        "capacity_reservation_ids": [reservation] if reservation else None,
-    }
+    values: dict[str, Any] = {"job_infrastructure_type": MULTI_NODE,
+                              "capacity_reservation_ids": [reservation] if reservation else None}
+    for key, path in _PATHS.items():
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = infra[key]
+    return values
+
+
+def _sdk_value(model: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        model = getattr(model, part, None)
+    return model
 
 
 def _group_configuration(config: Mapping[str, Any], env: Mapping[str, str], args: Sequence[str]) -> dict[str, Any]:
@@ -97,13 +108,10 @@ def groups_of(job: Any, env_of: Any) -> tuple[dict[str, Any], ...]:
     out = []
     for group in getattr(job, NODES).job_node_group_configuration_details_list:
         infra = group.job_infrastructure_configuration_details
-        size = getattr(infra, "job_shape_config_details", None)
         config = group.job_configuration_details
         item: dict[str, Any] = {
             "name": group.name, "replicas": group.replicas or 1,
-            "infrastructure": {"shape": getattr(infra, "shape_name", None),
-                               DISK_KEY: getattr(infra, "block_storage_size_in_gbs", None),
-                               **{key: getattr(size, attr, None) for key, attr in _SIZE.items()}},
+            "infrastructure": {key: _sdk_value(infra, path) for key, path in _PATHS.items()},
             "env": env_of(config),
             "args": shlex.split(getattr(config, "command_line_arguments", None) or ""),
         }
@@ -116,7 +124,7 @@ def groups_of(job: Any, env_of: Any) -> tuple[dict[str, Any], ...]:
 # A group's parts jobctl writes from the job's values: a group that holds others (a probe or a container of
 # its own, more than one capacity reservation) holds what no spec can say.
 _PER_GROUP = ("name", "replicas", "minimum_success_replicas")
-_GROUP_INFRA = ("job_infrastructure_type", "shape_name", "block_storage_size_in_gbs", "job_shape_config_details")
+_GROUP_INFRA = ("job_infrastructure_type", *{path[0] for path in _PATHS.values()})
 _GROUP_CONFIG = ("job_type", "environment_variables", "command_line_arguments")
 
 
