@@ -21,7 +21,7 @@ import pytest
 from oci._vendor import requests as vendored_requests
 
 from jobctl.testing.fake_oci import FakeOCI, ManualClock, WorkloadRun, generate_api_key, schema, write_config
-from jobctl.testing.fake_oci.state import JOB_STATES, JOB_SUMMARY_FIELDS, RUN_STATES, RUN_SUMMARY_FIELDS
+from jobctl.testing.fake_oci.state import JOB_STATES, JOB_SUMMARY_FIELDS, RUN_STATES, RUN_SUMMARY_FIELDS, Store
 from tests.oci.conftest import SdkClients, sdk_clients
 
 M = oci.data_science.models
@@ -30,6 +30,7 @@ COMPARTMENT = "ocid1.compartment.oc1..aaaatest"
 PROJECT = "ocid1.datascienceproject.oc1.iad.aaaatest"
 LOG_GROUP = "ocid1.loggroup.oc1.iad.aaaagroup"
 LOG = "ocid1.log.oc1.iad.aaaalog"
+LOGGING = Store.logging_compartment  # the fake's log groups live in a logging compartment of their own
 WIRE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ADS_EXIT_CODE = re.compile(r"exit code (\d+)")
 
@@ -65,7 +66,7 @@ def start_run(clients: SdkClients, job: Any, **overrides: Any) -> Any:
 
 
 def run_query(run_id: str, order: str = "asc") -> str:
-    return f"search \"{COMPARTMENT}/{LOG_GROUP}/{LOG}\" | where source = '*{run_id}' | sort by datetime {order}"
+    return f"search \"{LOGGING}/{LOG_GROUP}/{LOG}\" | where source = '*{run_id}' | sort by datetime {order}"
 
 
 def search(clients: SdkClients, query: str, start: datetime, end: datetime, **kwargs: Any) -> Any:
@@ -406,7 +407,7 @@ def test_auto_log_creation_gives_each_run_its_own_log(fake_oci: FakeOCI, clients
     assert first.log_details.log_id != second.log_details.log_id
     clients.data_science.get_job_run(first.id)
 
-    query = f"search \"{COMPARTMENT}/{LOG_GROUP}/{first.log_details.log_id}\" | where source = '*{first.id}'"
+    query = f"search \"{LOGGING}/{LOG_GROUP}/{first.log_details.log_id}\" | where source = '*{first.id}'"
     results = search(clients, query, *around_now()).data.results
 
     assert {r.data["logContent"]["data"]["message"] for r in results} == {"MODEL=lr", "args=--epochs 3"}
@@ -423,7 +424,7 @@ def test_search_logs_returns_a_runs_records_in_order(fake_oci: FakeOCI, clients:
     start, end = around_now()
 
     ascending = search(clients, run_query(run.id, "asc"), start, end).data
-    shouting = f"SEARCH \"{COMPARTMENT}/{LOG_GROUP}/{LOG}\" | WHERE SOURCE = '*{run.id}' | SORT BY DATETIME DESC"
+    shouting = f"SEARCH \"{LOGGING}/{LOG_GROUP}/{LOG}\" | WHERE SOURCE = '*{run.id}' | SORT BY DATETIME DESC"
     descending = search(clients, shouting, start, end).data
 
     assert isinstance(ascending, L.SearchResponse)
@@ -440,7 +441,7 @@ def test_search_logs_returns_a_runs_records_in_order(fake_oci: FakeOCI, clients:
 def test_search_logs_rejects_what_the_service_rejects(clients: SdkClients) -> None:
     start, end = around_now()
     exact_source = service_error(lambda: search(
-        clients, f"search \"{COMPARTMENT}/{LOG_GROUP}/{LOG}\" | where source = 'ocid1.datasciencejobrun.oc1.x'",
+        clients, f"search \"{LOGGING}/{LOG_GROUP}/{LOG}\" | where source = 'ocid1.datasciencejobrun.oc1.x'",
         start, end))
     assert (exact_source.status, exact_source.code) == (400, "InvalidParameter")
     too_long = service_error(lambda: search(clients, run_query("r"), end - timedelta(days=15), end))

@@ -113,3 +113,19 @@ def test_follow_too_ends_when_every_run_needs_attention(
 
         assert followed.exit_code == 1, followed.stderr
         assert "have needed attention for 0.3 s" in followed.stderr
+
+
+def test_logs_are_searched_in_the_log_group_s_compartment(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "logscope")
+        group = "ocid1.loggroup.oc1.iad.logscope"  # the train example's, from OCI_LOG_GROUP_ID
+        fake.store.log_groups[group] = "ocid1.compartment.oc1..team-logging"  # not the job's compartment
+        assert jobctl("apply", str(EXAMPLES / "train" / "job.yaml"), "--yes").exit_code == 0
+
+        followed = jobctl("run", "tune-models", "--env", "MODEL=scoped", "--follow")
+
+        assert followed.exit_code == 0, followed.stderr
+        assert "MODEL=scoped" in followed.stdout  # searching the job's compartment finds nothing
+        assert fake.count("GET", r"/logGroups/") == 1  # read once, not once per poll

@@ -67,6 +67,7 @@ class OciBackend:
         self.poll_interval = settings.poll_interval
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
         self._job_names: dict[str, str | None] = {}  # job id -> display name, from listings
+        self._log_compartments: dict[str, str] = {}  # log group id -> its compartment
 
     # --- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -285,6 +286,18 @@ class OciBackend:
         return self.get_run(run_id=run_id)
 
     # --- logs -----------------------------------------------------------------------------------
+    def _log_scope(self, log_group_id: str, fallback: str) -> str:
+        """The compartment a log search names: the log group's (often a logging compartment of its
+        own), read once per log group; the run's when it cannot be read (no permission to read log groups)."""
+        if log_group_id not in self._log_compartments:
+            try:
+                group = self._call(f"reading log group {log_group_id}", self.clients.logging.get_log_group,
+                                   log_group_id).data
+                self._log_compartments[log_group_id] = group.compartment_id
+            except JobctlError as exc:
+                _log.info("log group %s: %s; searching the run's compartment", log_group_id, exc.message)
+                self._log_compartments[log_group_id] = fallback
+        return self._log_compartments[log_group_id]
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
         raw = self._get_run(run_id)
         run = mapping.run_state(raw, self._job_name(raw.job_id))
@@ -296,7 +309,8 @@ class OciBackend:
                 LogLine(self.clock(), "stderr", "(jobctl: this run has no OCI log; set spec.logging to keep output)"),
             )
             return LogBatch(notice, "no-log", True)
-        query = logs.search_query(raw.compartment_id, details.log_group_id, details.log_id, run_id)
+        query = logs.search_query(self._log_scope(details.log_group_id, raw.compartment_id), details.log_group_id,
+                                  details.log_id, run_id)
         search = partial(self._search, query)
         return logs.read_batch(run=run, search=search, cursor=cursor, now=self.clock(), settle=self.log_settle,
                                wait=self.log_wait)

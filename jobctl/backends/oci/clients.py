@@ -148,6 +148,7 @@ class Clients:
     log_search: Any
     retry: Any
     object_storage: Any = None
+    logging: Any = None  # LoggingManagementClient: a log group's compartment
 
 
 SDK_LOGGERS = ("oci", "urllib3", "requests")
@@ -183,9 +184,10 @@ def build_clients(settings: OciSettings) -> Clients:
         data_science = oci.data_science.DataScienceClient(config, **common)
         log_search = oci.loggingsearch.LogSearchClient(config, **common)
         object_storage = oci.object_storage.ObjectStorageClient(config, **common)
+        logging_management = oci.logging.LoggingManagementClient(config, **common)
     except (oci.exceptions.ClientError, ValueError, TypeError, OSError) as exc:
         where = f"key_file {config.get('key_file')}" if config.get("key_file") else "the configured key"
         source = f" of profile [{settings.profile or 'DEFAULT'}] in {_config_path(settings)}" if signer is None else ""
         raise ConfigError(f"cannot use {where}{source} for OCI ({type(exc).__name__}): {exc}",
                           hint="point key_file at the PEM private key of the API key the profile names") from exc
-    return Clients(data_science, log_search, common["retry_strategy"], object_storage)
+    return Clients(data_science, log_search, common["retry_strategy"], object_storage, logging_management)

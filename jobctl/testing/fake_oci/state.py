@@ -160,6 +160,10 @@ class Store:
     clock: Callable[[], float] = field(default=lambda: 0.0)
     workload: Workload = echo_workload
     log_lag: float = 0.0
+    # Log groups live in a compartment of their own (often a separate logging compartment): the one a log
+    # search must name. `log_groups` maps an id to its compartment; any other id is in this one.
+    logging_compartment: str = "ocid1.compartment.oc1..fakelogging"
+    log_groups: dict[str, str] = field(default_factory=dict)
     # Tag defaults of the tenancy, applied when a job is created. OCI's own namespace is on by default, as in
     # most tenancies; `required_tags` ({namespace: [key]}) blocks a create that does not set them.
     oracle_tags: bool = True
@@ -381,13 +385,17 @@ class Store:
             record.set_state(state, self.now(), details)
         return record.resource
 
+    def log_group_compartment(self, log_group_id: str) -> str:
+        return self.log_groups.get(log_group_id, self.logging_compartment)
+
     def add_log(self, record: RunRecord, message: str, time: float, visible_after: float | None,
                 stream: str) -> str:
         details = record.resource.get("logDetails")
         if not details:
             raise ValueError(f"job run {record.resource['id']} has no log configured (no logDetails)")
         log = LogRecord(
-            id=str(uuid.UUID(int=self.rng.getrandbits(128))), compartment_id=record.resource["compartmentId"],
+            id=str(uuid.UUID(int=self.rng.getrandbits(128))), compartment_id=self.log_group_compartment(
+                details["logGroupId"]),
             log_group_id=details["logGroupId"], log_id=details["logId"], source=record.resource["id"],
             type=stream, time=time, message=message, seq=self.next_seq(),
             visible_after=time + self.log_lag if visible_after is None else visible_after,
