@@ -36,7 +36,7 @@ def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> Jo
     import copy
     from pathlib import Path
 
-    from jobctl.model.table import from_document, rows, to_document
+    from jobctl.model.table import branch, from_document, rows, to_document
     from jobctl.secrets import REDACTOR
     from jobctl.spec.document import Document
     from jobctl.spec.load import node_group_problems
@@ -58,9 +58,7 @@ def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> Jo
     for row in rows(JobDefinition):
         if row.attr in settings:
             *parents, leaf = row.parts
-            node = after
-            for part in parents:
-                node = node.setdefault(part, {})
+            node = branch(after, parents)
             given = settings[row.attr]
             if given is None or given == row.default:
                 node.pop(leaf, None)

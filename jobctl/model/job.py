@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.model import nodes
-from jobctl.model.table import IGNORED, column, fill_derived, rows
+from jobctl.model.table import IGNORED, Row, column, fill_derived, rows
 from jobctl.secrets import REDACTOR
 
 # OCI's job run lifecycle, used verbatim by every backend.
@@ -170,11 +170,15 @@ class JobDefinition:
 
 
 @functools.cache
-def _node_infra_attrs() -> dict[str, str]:
-    """The attribute of each infrastructure key a node group may set (jobctl.model.nodes.INFRA_KEYS),
-    from the table: `spec.infrastructure.<key>`."""
-    return {row.parts[-1]: row.attr for row in rows(JobDefinition)
+def node_infra_rows() -> dict[str, Row]:
+    """The row of each infrastructure key a node group may set (jobctl.model.nodes.INFRA_KEYS): the
+    table's `spec.infrastructure.<key>`."""
+    return {row.parts[-1]: row for row in rows(JobDefinition)
             if row.path in {f"spec.infrastructure.{key}" for key in nodes.INFRA_KEYS}}
+
+
+def _node_infra_attrs() -> dict[str, str]:
+    return {key: row.attr for key, row in node_infra_rows().items()}
 
 
 def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -10,7 +10,7 @@ mapping and the spec reference read the rows; adding a field is adding a row.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 Kind = Literal["text", "number", "integer", "bool", "list", "map", "object", "objects", "entrypoint"]
@@ -111,6 +111,13 @@ def rows(resource: type[Any]) -> tuple[Row, ...]:
 
 
 _TABLES: dict[type[Any], tuple[Row, ...]] = {}
+
+
+def branch(tree: dict[str, Any], parents: Iterable[str]) -> dict[str, Any]:
+    """The mapping at `parents` in a nested document, made where missing (where a path's leaf goes)."""
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    return tree
 
 
 def fill_derived(resource: Any) -> None:
@@ -238,9 +245,7 @@ def to_document(resource: Any) -> dict[str, Any]:
             continue
         written = [row for row in members if not _same(current[row.attr], row.default)
                    and not (row.derive and _same(current[row.attr], row.derive(resource)))] or needed
-        node = out
-        for part in parent:
-            node = node.setdefault(part, {})
+        node = branch(out, parent)
         for row in written:
             node[row.parts[-1]] = current[row.attr]
     return out
@@ -256,11 +261,8 @@ def shown_tree(resource: Any) -> dict[str, Any]:
     """Every field (None included) nested by its shown path: the `definition` of JSON output."""
     out: dict[str, Any] = {}
     for row in rows(type(resource)):
-        node = out
-        parts = row.shown.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value(resource, row)
+        *parents, leaf = row.shown.split(".")
+        branch(out, parents)[leaf] = value(resource, row)
     return out
 
 

@@ -22,7 +22,7 @@ from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS
 from jobctl.errors import ConflictError, JobctlError, NotFoundError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
 from jobctl.model.nodes import replica_count
-from jobctl.model.table import decode, updated_in_place
+from jobctl.model.table import updated_in_place
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
 from jobctl.workflow.state import DirectoryStore
 
@@ -43,6 +43,7 @@ class LocalBackend:
         self.home = home
         self.store = Store(home, busy_timeout)
         self.keep_workdirs = keep_workdirs
+        self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
@@ -306,16 +307,15 @@ class LocalBackend:
 
     # --- logs -----------------------------------------------------------------------------------
     def _run_for_logs(self, run_id: str) -> RunState:
-        """The run, after learning every secret its nodes were given: a node group's env and the run's
-        own --set are not in the run's env (reading a definition teaches the redactor its secrets)."""
+        """The run, after learning (once per run) every secret its nodes were given: a node group's env
+        and the run's own --set are not in the run's env (reading a definition teaches the redactor)."""
         run = self.get_run(run_id=run_id)
-        rows = self.store.query("SELECT runs.settings, jobs.definition FROM runs JOIN jobs ON jobs.id = runs.job_id "
-                                "WHERE runs.id = ?", (run_id,))
-        if rows:
-            definition = Store.definition_from_json(rows[0]["definition"])
-            settings = decode(JobDefinition, json.loads(rows[0]["settings"] or "{}"))
-            if settings:
-                dataclasses.replace(definition, **settings)
+        if run_id not in self._secrets_learnt:
+            rows = self.store.query("SELECT runs.settings, jobs.definition FROM runs JOIN jobs "
+                                    "ON jobs.id = runs.job_id WHERE runs.id = ?", (run_id,))
+            if rows:
+                Store.run_definition(rows[0]["definition"], rows[0]["settings"])
+            self._secrets_learnt.add(run_id)
         return run
 
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:

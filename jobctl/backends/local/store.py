@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -225,6 +225,13 @@ class Store:
     @staticmethod
     def encode_definition(definition: JobDefinition) -> str:
         return json.dumps(asdict(definition), sort_keys=True)
+
+    @staticmethod
+    def run_definition(definition: str, settings: str | None) -> JobDefinition:
+        """The job a run runs: its job's stored definition with the run's stored `--set` settings."""
+        job = Store.definition_from_json(definition)
+        changes = decode(JobDefinition, json.loads(settings or "{}"))
+        return replace(job, **changes) if changes else job
 
     @staticmethod
     def definition_from_json(text: str) -> JobDefinition:

@@ -25,7 +25,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TypeVar
@@ -49,7 +49,6 @@ from jobctl.model.job import (
     JobDefinition,
 )
 from jobctl.model.nodes import IN_ORDER
-from jobctl.model.table import decode
 from jobctl.source import ArtifactError
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
@@ -155,9 +154,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
-        definition = Store.definition_from_json(self.row["definition"])
-        settings = decode(JobDefinition, json.loads(self.row["settings"] or "{}"))  # the run's --set
-        definition = replace(definition, **settings) if settings else definition
+        definition = Store.run_definition(self.row["definition"], self.row["settings"])
         try:
             # everything that needs new disk space is done before the workload starts
             self.result_fd = outcome.reserve(self.dir)
@@ -194,9 +191,9 @@ class Supervisor:
             raise LaunchError(f"{size} nodes is more than the {procs.MAX_LOCAL_NODES} one run has here")
         metadata = self.dir / "nodes.json"  # complete from the start here; on OCI it fills in as nodes come up
         metadata.write_text(json.dumps([{"Rank": str(rank), "IPAddress": "127.0.0.1"} for rank in range(size)]))
-        nodes, rank = [], 0
+        nodes, rank, run_env = [], 0, json.loads(self.row["env"])
         for group in groups:
-            group_env, group_args = nodes_model.for_run(group, definition.args, json.loads(self.row["env"]), run_args)
+            group_env, group_args = nodes_model.for_run(group, definition.args, run_env, run_args)
             for replica in range(group["replicas"]):
                 node_env = {**env, **group_env, nodes_model.GROUP_VARIABLE: group["name"], "FQDN": "localhost",
                             nodes_model.RANK_VARIABLE: str(rank), nodes_model.SIZE_VARIABLE: str(size),

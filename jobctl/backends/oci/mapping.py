@@ -35,7 +35,7 @@ from jobctl.model.job import (
     split_tags,
 )
 from jobctl.model.mounts import DEFAULT_MOUNT_PATH, mount_variable
-from jobctl.model.table import Row, row_for, rows, value
+from jobctl.model.table import Row, branch, row_for, rows, value
 from jobctl.secrets import REDACTOR
 
 TAG_SOURCE = "jobctl-source"
@@ -204,11 +204,8 @@ def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str,
     for row in rows(JobDefinition):
         if row.oci is None or (in_place_only and not row.changes_in_place(d)):
             continue
-        node = out
         *parents, leaf = row.oci.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value(d, row)
+        branch(out, parents)[leaf] = value(d, row)
     return out
 
 

@@ -15,24 +15,20 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobctl.model.job import MULTI_NODE, OCI_CONFIG, OCI_ENV, OCI_INFRA, JobDefinition
-from jobctl.model.nodes import GROUP_VARIABLE, INFRA_KEYS, for_run
-from jobctl.model.table import rows
+from jobctl.model.job import MULTI_NODE, OCI_CONFIG, OCI_ENV, OCI_INFRA, JobDefinition, node_infra_rows
+from jobctl.model.nodes import GROUP_VARIABLE, for_run
+from jobctl.model.table import branch
 
 NODES = "job_node_configuration_details"
 # each infrastructure key of a node group -> its SDK path inside the group's infrastructure, from the table
-_PATHS = {row.parts[-1]: tuple(str(row.oci).removeprefix(f"{OCI_INFRA}.").split("."))
-          for row in rows(JobDefinition) if row.path in {f"spec.infrastructure.{key}" for key in INFRA_KEYS}}
+_PATHS = {key: tuple(str(row.oci).removeprefix(f"{OCI_INFRA}.").split(".")) for key, row in node_infra_rows().items()}
 
 
 def _group_infrastructure(infra: Mapping[str, Any], reservation: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {"job_infrastructure_type": MULTI_NODE,
                               "capacity_reservation_ids": [reservation] if reservation else None}
-    for key, path in _PATHS.items():
-        node = values
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = infra[key]
+    for key, (*parents, leaf) in _PATHS.items():
+        branch(values, parents)[leaf] = infra[key]
     return values
 
 
