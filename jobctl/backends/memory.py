@@ -131,6 +131,8 @@ class MemoryBackend:
                 raise ConflictError(f"job {job_id} has active runs")
             self.writes += 1
             del self.jobs[job_id]
+            for run_id in [i for i, r in self.runs.items() if r.state.job_id == job_id]:  # its runs go with it
+                del self.runs[run_id]
 
     # --- runs -------------------------------------------------------------------------------
     def start_run(

@@ -7,6 +7,7 @@ import click
 from jobctl.cli.apply import apply_specs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
+from jobctl.cli.plan import PlanRequest
 
 
 @click.command()
@@ -30,5 +31,5 @@ def command(
       jobctl export my-console-job -d specs/
       jobctl adopt specs/my-console-job
     """
-    apply_specs(app, paths, prune=False, refresh=False, yes=yes, force=force, adopt=True,
-                show_secrets=show_secrets, output=output)
+    apply_specs(app, paths, PlanRequest(adopt=True), yes=yes, force=force, show_secrets=show_secrets,
+                output=output)

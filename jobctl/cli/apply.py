@@ -8,7 +8,7 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
-from jobctl.cli.plan import adopt_option, compute_plan, show_plan
+from jobctl.cli.plan import PlanRequest, adopt_option, compute_plan, plan_options, show_plan
 from jobctl.errors import InexpressibleError, UsageError
 from jobctl.render.machine import dumps, plan_dict
 
@@ -25,8 +25,7 @@ def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
 
 @click.command()
 @spec_paths_argument()
-@click.option("--prune", is_flag=True, help="Also delete managed jobs that are no longer in the specs.")
-@click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl.")
+@plan_options
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing or deleting jobs.")
 @click.option("--force", is_flag=True,
               help="Replace jobs even if they hold fields no spec can express yet (they are lost).")
@@ -35,7 +34,7 @@ def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
 @output_option()
 @pass_app
 def command(
-    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, yes: bool, force: bool, adopt: bool,
+    app: AppContext, *, paths: tuple[str, ...], request: PlanRequest, yes: bool, force: bool,
     show_secrets: bool, output: str | None,
 ) -> None:
     """Create, update, replace or delete jobs so the backend matches the specs.
@@ -43,8 +42,9 @@ def command(
     Prints the plan, asks before anything destructive (replace/delete) unless --yes, then
     executes exactly that plan. Running it again with unchanged specs says "No changes" and writes
     nothing. Jobs jobctl does not manage are never touched (unless --adopt takes over one whose
-    display name matches a spec); a replaced job that still has active runs is kept (tagged
-    superseded) and removed by a later apply once its runs end.
+    display name matches a spec). A replaced job that has runs is kept, tagged superseded, so its
+    runs stay listed under the job's name; --prune-history deletes such generations once their runs
+    have ended. --prune deletes only jobs of this set (docs/sets.md).
 
     \b
     Examples:
@@ -52,12 +52,11 @@ def command(
       jobctl apply specs/ --prune --yes     # CI on main
       jobctl export my-console-job -d specs/ && jobctl apply specs/my-console-job --adopt
     """
-    apply_specs(app, paths, prune=prune, refresh=refresh, yes=yes, force=force, adopt=adopt,
-                show_secrets=show_secrets, output=output)
+    apply_specs(app, paths, request, yes=yes, force=force, show_secrets=show_secrets, output=output)
 
 
 def apply_specs(
-    app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, yes: bool, force: bool, adopt: bool,
+    app: AppContext, paths: tuple[str, ...], request: PlanRequest, *, yes: bool, force: bool,
     show_secrets: bool, output: str | None,
 ) -> None:
     """The body of `apply` (and of `adopt`, which is apply --adopt)."""
@@ -65,7 +64,7 @@ def apply_specs(
 
     app.show_secrets = show_secrets
     fmt = app.output_format(output)
-    plan = compute_plan(app, paths, prune=prune, refresh=refresh, adopt=adopt)
+    plan = compute_plan(app, paths, request)
     if fmt == "table":
         show_plan(app, plan, fmt)
     if not plan.has_changes:
@@ -84,7 +83,8 @@ def apply_specs(
     def report(step: AppliedChange) -> None:
         if fmt == "table":
             old = f"; old job {step.change.job_id} {step.retired}" if step.retired else ""
-            note = " (it still has active runs; a later apply removes it)" if step.retired == "superseded" else ""
+            note = " (kept with its runs as an earlier generation)" if "superseded" in (step.outcome, step.retired) \
+                else ""
             app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
     applied = apply_plan(app.backend(), plan, on_change=report)
@@ -92,7 +92,7 @@ def apply_specs(
         outcomes = [a.outcome for a in applied]
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))
         superseded = outcomes.count("superseded") + [a.retired for a in applied].count("superseded")
-        extra = f", {superseded} kept as superseded (active runs)" if superseded else ""
+        extra = f", {superseded} kept as superseded (with their runs)" if superseded else ""
         app.info(f"Apply complete: {counts}{extra}.")
     else:
         result = {

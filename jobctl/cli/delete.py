@@ -16,7 +16,8 @@ from jobctl.cli.options import pass_app
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def command(app: AppContext, *, jobs: tuple[str, ...], force: bool, yes: bool) -> None:
-    """Delete jobs. Refuses while a job has active runs, unless --force (which cancels them first).
+    """Delete jobs, with their runs and earlier generations (jobs an apply replaced). Refuses while
+    any of them has active runs, unless --force (which cancels them first).
 
     \b
     Examples:
@@ -24,10 +25,14 @@ def command(app: AppContext, *, jobs: tuple[str, ...], force: bool, yes: bool) -
       jobctl delete tune-models --force --yes
     """
     from jobctl.engine.apply import check_deletable, delete_jobs
-    from jobctl.engine.resolve import resolve_job
+    from jobctl.engine.resolve import generations, resolve_job
 
     backend = app.backend()
-    targets = [resolve_job(backend, ref) for ref in jobs]
+    named = [resolve_job(backend, ref) for ref in jobs]
+    targets = list({job.id: job for current in named for job in generations(backend, current)}.values())
     check_deletable(backend, targets, force=force)
-    confirm_destructive(app, yes, f"delete {len(targets)} job(s): {', '.join(j.name for j in targets)}")
+    earlier = len(targets) - len(named)
+    also = f" and {earlier} earlier generation(s)" if earlier else ""
+    confirm_destructive(app, yes, f"delete {len(named)} job(s){also} with their runs: "
+                                  f"{', '.join(j.managed_name or j.name for j in named)}")
     delete_jobs(backend, targets, on_deleted=lambda job: app.info(f"deleted {job.managed_name or job.name} ({job.id})"))

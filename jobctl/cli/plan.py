@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import click
 
 from jobctl.cli.context import AppContext
@@ -17,16 +22,54 @@ adopt_option = click.option(
 )
 
 
-def compute_plan(app: AppContext, paths: tuple[str, ...], *, prune: bool, refresh: bool, adopt: bool = False) -> Plan:
+@dataclass(frozen=True)
+class PlanRequest:
+    """What plan, apply and adopt are asked to consider beyond the specs."""
+
+    prune: bool = False
+    prune_history: bool = False
+    refresh: bool = False
+    adopt: bool = False
+    set_name: str | None = None  # --set-name; else $JOBCTL_SET, else derived from the paths
+
+
+def plan_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--prune, --prune-history, --set-name and --refresh, handed to the command as one `request`."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, prune: bool, prune_history: bool, set_name: str | None, refresh: bool,
+                **kwargs: Any) -> None:
+        request = PlanRequest(prune, prune_history, refresh, kwargs.pop("adopt", False), set_name)
+        command(*args, request=request, **kwargs)
+
+    for option in reversed((
+        click.option("--prune", is_flag=True,
+                     help="Also delete managed jobs of this set that are no longer in the specs, with their runs."),
+        click.option("--prune-history", is_flag=True,
+                     help="Also delete the superseded generations (jobs replaced earlier) of the specs' jobs whose "
+                          "runs have ended, with those runs."),
+        click.option("--set-name", "set_name", metavar="NAME",
+                     help="The set the specs belong to, which --prune is limited to [default: $JOBCTL_SET, else "
+                          "derived from the specs' directory; see docs/sets.md]."),
+        click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl."),
+    )):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) -> Plan:
     """Load and validate the specs, build artifacts, and diff against the backend."""
     from jobctl.engine.apply import build_plan
     from jobctl.plan.desired import desired_job
+    from jobctl.plan.sets import plan_set
     from jobctl.spec.load import load_specs
 
+    set_name = plan_set(paths, request.set_name, app.environ)
     result = load_specs(paths, app.environ)
     result.raise_for_errors()
-    desired = [desired_job(spec) for spec in result.jobs]
-    return build_plan(app.backend(), desired, prune=prune, refresh=refresh, adopt=adopt)
+    desired = [desired_job(spec, set_name) for spec in result.jobs]
+    return build_plan(app.backend(), desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
+                      prune_history=request.prune_history, set_name=set_name)
 
 
 def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
@@ -42,8 +85,7 @@ def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
 
 @click.command()
 @spec_paths_argument()
-@click.option("--prune", is_flag=True, help="Also delete managed jobs that are no longer in the specs.")
-@click.option("--refresh", is_flag=True, help="Fetch every job to detect changes made outside jobctl.")
+@plan_options
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.")
 @adopt_option
@@ -51,8 +93,8 @@ def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
 @output_option("table", "json", "yaml", "markdown")
 @pass_app
 def command(
-    app: AppContext, *, paths: tuple[str, ...], prune: bool, refresh: bool, detailed_exitcode: bool,
-    adopt: bool, show_secrets: bool, output: str | None,
+    app: AppContext, *, paths: tuple[str, ...], request: PlanRequest, detailed_exitcode: bool,
+    show_secrets: bool, output: str | None,
 ) -> None:
     """Show what `apply` would create, update, replace or delete.
 
@@ -63,13 +105,14 @@ def command(
     \b
     Examples:
       jobctl plan job.yaml
-      jobctl plan specs/ --prune
+      jobctl plan specs/ --prune             # jobs of this set no longer in specs/
+      jobctl plan specs/ --prune-history     # also old generations, with their runs
       jobctl plan specs/ --detailed-exitcode   # CI: 0 no changes, 2 changes pending
       jobctl plan job.yaml -o json
       jobctl plan specs/ -o markdown > plan.md   # for a pull request comment
     """
     app.show_secrets = show_secrets
-    plan = compute_plan(app, paths, prune=prune, refresh=refresh, adopt=adopt)
+    plan = compute_plan(app, paths, request)
     show_plan(app, plan, app.output_format(output))
     if detailed_exitcode and plan.has_changes:
         raise SystemExit(2)

@@ -179,9 +179,14 @@ def command(
         begun.append(run)
         app.info(f"started {run.name} ({run.id})")
 
+    def interrupted(under_way: int) -> None:
+        if under_way:
+            app.info(f"Interrupted: no new run starts; waiting for the {under_way} start(s) under way")
+
     backend = app.backend()
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
-        runs = start_runs(backend, target, requests, max_parallel=max_parallel, on_started=started)
+        runs = start_runs(backend, target, requests, max_parallel=max_parallel, on_started=started,
+                          on_interrupt=interrupted)
         if follow:  # these handle their own interrupts, with every run
             follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
         if wait:

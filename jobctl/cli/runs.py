@@ -26,6 +26,8 @@ def command(
 ) -> None:
     """List runs of JOB (or of every job), newest first.
 
+    JOB's runs include those of the jobs an apply replaced (its earlier generations).
+
     \b
     Examples:
       jobctl runs
@@ -33,12 +35,13 @@ def command(
       jobctl runs hello -n 5 -o json
     """
     backend = app.backend()
-    job_id = None
-    if job:
-        from jobctl.engine.resolve import resolve_job
+    wanted = [s.upper() for s in states] or None
+    if job:  # every generation of the name: the runs of jobs an apply replaced too
+        from jobctl.engine.resolve import generations, resolve_job, runs_of
 
-        job_id = resolve_job(backend, job).id
-    runs = backend.list_runs(job_id=job_id, states=[s.upper() for s in states] or None, limit=limit)
+        runs = runs_of(backend, generations(backend, resolve_job(backend, job)), states=wanted, limit=limit)
+    else:
+        runs = backend.list_runs(states=wanted, limit=limit)
     fmt = app.output_format(output)
     if fmt == "table":
         print_runs(app.printer(), runs)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import click
 
-from jobctl.cli.complete import complete_active_runs
+from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
+from jobctl.errors import UsageError
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, metavar="RUN...", shell_complete=complete_active_runs)
+@click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_active_runs)
+@click.option("--job", "job", shell_complete=complete_jobs,
+              help="Wait for every active run of this job (and of its earlier generations).")
 @timeout_option
 @output_option()
 @pass_app
-def command(app: AppContext, *, runs: tuple[str, ...], timeout: float | None, output: str | None) -> None:
-    """Wait until every RUN is SUCCEEDED, FAILED or CANCELED.
+def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout: float | None,
+            output: str | None) -> None:
+    """Wait until every RUN (or every active run of --job) is SUCCEEDED, FAILED or CANCELED.
 
     Exit code: 0 when all succeeded, else the worst: 1 FAILED, 8 CANCELED; 7 on --timeout.
 
@@ -24,9 +28,17 @@ def command(app: AppContext, *, runs: tuple[str, ...], timeout: float | None, ou
     Examples:
       jobctl wait run-mf3k2a1b
       jobctl wait $(jobctl run tune-models --matrix MODEL=xgb,rf) --timeout 2h
+      jobctl wait --job tune-models
     """
-    from jobctl.engine.resolve import resolve_run
+    from jobctl.engine.resolve import generations, resolve_job, resolve_run, runs_of
+    from jobctl.model.job import ACTIVE_STATES
 
+    if not runs and not job:
+        raise UsageError("name the runs to wait for, or --job JOB")
     backend = app.backend()
     resolved = [resolve_run(backend, ref) for ref in runs]
+    if job:
+        resolved += runs_of(backend, generations(backend, resolve_job(backend, job)), states=ACTIVE_STATES)
+        if not resolved:
+            app.info("no active runs")
     wait_runs(app, resolved, timeout=timeout, fmt=app.output_format(output))

@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
-from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
+from jobctl.model.job import ACTIVE_STATES, LIVE_JOB_STATES, TAG_SUPERSEDED, JobDefinition, JobState
 from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
-from jobctl.plan.model import Action, Change, Plan
+from jobctl.plan.model import COUNTED_RUNS, Action, Change, Plan
 
 
 def _scopes(desired: Sequence[DesiredJob]) -> list[tuple[str | None, str | None]]:
@@ -31,22 +31,23 @@ def observe(backend: Backend, desired: Sequence[DesiredJob]) -> list[JobState]:
 
 def build_plan(
     backend: Backend, desired: Sequence[DesiredJob], *, prune: bool = False, refresh: bool = False,
-    adopt: bool = False,
+    adopt: bool = False, prune_history: bool = False, set_name: str | None = None,
 ) -> Plan:
     """Compare desired jobs with what the backend holds. GETs only jobs whose hash differs (or all with refresh)."""
     _check_required(backend, desired)
     observed = observe(backend, desired)
     hashes = {d.name: d.spec_hash for d in desired}
-    need_definition = [
+    need_definition = [  # and FAILED ones, for the service's reason (a listing has none)
         j for j in observed
-        if j.managed_name in hashes and not j.superseded and j.lifecycle_state == "ACTIVE"
-        and (refresh or j.spec_hash != hashes[j.managed_name])
+        if j.managed_name in hashes and not j.superseded and (j.lifecycle_state == "FAILED" or (
+            j.lifecycle_state == "ACTIVE" and (refresh or j.spec_hash != hashes[j.managed_name])))
     ]
     fetched = {j.id: backend.get_job(job_id=j.id) for j in need_definition}
     observed = [fetched.get(j.id, j) for j in observed]
     retire = [
         j for j in observed
-        if j.managed and j.superseded and j.lifecycle_state == "ACTIVE"
+        if j.managed and j.superseded and j.lifecycle_state in LIVE_JOB_STATES
+        and (prune_history if j.managed_name in hashes else prune and j.set_name == set_name)
         and not backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)
     ]
     adoptable = {}
@@ -58,9 +59,17 @@ def build_plan(
             if (not job.managed and job.lifecycle_state == "ACTIVE" and job.name in hashes
                     and job.name not in managed_names and job.name not in adoptable):
                 adoptable[job.name] = observe_for_adoption(backend, job)
-    plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable)
-    return replace(plan, known_job_ids=frozenset(job.id for job in observed),
+    plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
+    return replace(plan, changes=tuple(_count_runs(backend, c) for c in plan.changes),
+                   known_job_ids=frozenset(job.id for job in observed),
                    ignored=ignored_fields(desired) if backend.runs_here else ())
+
+
+def _count_runs(backend: Backend, change: Change) -> Change:
+    """A delete that takes the job's runs with it says how many."""
+    if change.action is not Action.DELETE or change.keeps_runs or change.observed is None:
+        return change
+    return replace(change, runs=len(backend.list_runs(job_id=change.observed.id, limit=COUNTED_RUNS + 1)))
 
 
 def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:
@@ -135,12 +144,12 @@ def _apply_change(backend: Backend, change: Change, known: frozenset[str]) -> Ap
             retry_token=retry_token(want.name, want.spec_hash, have.id),
         )
         _settle_name_race(backend, want, job, known)
-        return AppliedChange(change, job.id, "replaced", retired=_retire(backend, have))
+        return AppliedChange(change, job.id, "replaced", retired=_retire(backend, have, keep_runs=True))
     assert have is not None
-    return AppliedChange(change, have.id, _retire(backend, have))
+    return AppliedChange(change, have.id, _retire(backend, have, keep_runs=change.keeps_runs))
 
 
-LIVE_JOB_STATES = ("CREATING", "ACTIVE")
+RIVAL_STATES = ("CREATING", "ACTIVE")  # a FAILED job made by another apply does not win a name
 
 
 def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, known: frozenset[str]) -> None:
@@ -154,7 +163,7 @@ def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, kno
         for job in backend.list_jobs(compartment_id=want.definition.compartment_id,
                                      project_id=want.definition.project_id)
         if job.managed_name == want.name and not job.superseded and job.id not in known
-        and job.lifecycle_state in LIVE_JOB_STATES
+        and job.lifecycle_state in RIVAL_STATES
     }
     rivals.setdefault(created.id, created)  # a list may not show a job made a moment ago
     winner = min(rivals.values(), key=lambda job: (job.created, job.id))
@@ -168,8 +177,13 @@ def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, kno
     )
 
 
-def _retire(backend: Backend, job: JobState) -> str:
-    if backend.list_runs(job_id=job.id, states=ACTIVE_STATES, limit=1):
+def _retire(backend: Backend, job: JobState, *, keep_runs: bool) -> str:
+    """Delete a job that is no longer wanted, or keep it, tagged superseded: while it has active runs
+    (never killed), and with `keep_runs` while it has any runs (an apply never loses run history;
+    docs/decisions/0010-run-history.md). A job that is not ACTIVE (CREATING, FAILED) cannot be re-tagged
+    and is deleted."""
+    active = backend.list_runs(job_id=job.id, states=ACTIVE_STATES, limit=1)
+    if job.lifecycle_state == "ACTIVE" and (active or (keep_runs and backend.list_runs(job_id=job.id, limit=1))):
         current = backend.get_job(job_id=job.id)
         assert current.definition is not None
         tags = {**current.tags, TAG_SUPERSEDED: "true"}

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from jobctl.backends.base import Backend
-from jobctl.errors import NotFoundError, UsageError
-from jobctl.model.job import JobState, RunState
+from jobctl.errors import ConflictError, NotFoundError, UsageError
+from jobctl.model.job import LIVE_JOB_STATES, JobState, RunState
+
+
+def _named(jobs: Sequence[JobState], ref: str) -> list[JobState]:
+    exact = [j for j in jobs if j.id == ref] or [
+        j for j in jobs if (j.managed_name == ref and not j.superseded)
+    ] or [j for j in jobs if j.name == ref and not j.superseded]
+    return exact or [j for j in jobs if j.id.startswith(ref)]
 
 
 def resolve_job(backend: Backend, ref: str) -> JobState:
     """A job by id, managed name, display name, or unique id prefix."""
-    jobs = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"]
-    exact = [j for j in jobs if j.id == ref] or [
-        j for j in jobs if (j.managed_name == ref and not j.superseded)
-    ] or [j for j in jobs if j.name == ref and not j.superseded]
-    matches = exact or [j for j in jobs if j.id.startswith(ref)]
+    listed = backend.list_jobs()
+    matches = _named([j for j in listed if j.lifecycle_state == "ACTIVE"], ref)
     if not matches:
+        unusable = _named([j for j in listed if j.lifecycle_state in LIVE_JOB_STATES], ref)
+        if unusable:  # a job that cannot run: CREATING (its artifact never came) or FAILED
+            stuck = backend.get_job(job_id=unusable[0].id)  # a listing has no details
+            why = ("its artifact was never uploaded (an apply did not finish)" if stuck.lifecycle_state == "CREATING"
+                   else stuck.details or "the service gave no reason")
+            raise ConflictError(f"job {ref!r} ({stuck.id}) is {stuck.lifecycle_state}: {why}",
+                                hint="run `jobctl apply` on its spec: the plan replaces it")
         raise NotFoundError(
             f"no job named {ref!r}", hint="create it with `jobctl apply SPEC`; list jobs with `jobctl jobs`",
         )
     if len(matches) > 1:
-        listed = ", ".join(f"{j.id} ({j.name})" for j in matches[:10])
-        raise UsageError(f"{ref!r} matches {len(matches)} jobs: {listed}", hint="give the full job id")
+        shown = ", ".join(f"{j.id} ({j.name})" for j in matches[:10])
+        raise UsageError(f"{ref!r} matches {len(matches)} jobs: {shown}", hint="give the full job id")
     return backend.get_job(job_id=matches[0].id)
 
 
@@ -40,8 +53,27 @@ def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> Run
     return matches[0]
 
 
+def generations(backend: Backend, job: JobState) -> list[JobState]:
+    """The job and the earlier generations of its name (jobs an apply replaced, kept with their runs),
+    newest first: what `runs`, `logs`, `wait` and `cancel --job` span."""
+    if not job.managed_name:
+        return [job]
+    earlier = [j for j in backend.list_jobs() if j.managed_name == job.managed_name and j.id != job.id
+               and j.lifecycle_state in LIVE_JOB_STATES]
+    return [job, *sorted(earlier, key=lambda j: j.created, reverse=True)]
+
+
+def runs_of(backend: Backend, jobs: Sequence[JobState], *, states: Collection[str] | None = None,
+            limit: int | None = None) -> list[RunState]:
+    """The runs of these jobs, newest first."""
+    found = [run for job in jobs for run in backend.list_runs(job_id=job.id, states=states, limit=limit)]
+    if len(jobs) > 1:
+        found.sort(key=lambda r: r.created, reverse=True)
+    return found[:limit] if limit else found
+
+
 def latest_run(backend: Backend, job: JobState) -> RunState:
-    runs = backend.list_runs(job_id=job.id, limit=1)
+    runs = runs_of(backend, generations(backend, job), limit=1)
     if not runs:
         raise NotFoundError(f"job {job.name!r} has no runs", hint=f"start one with `jobctl run {job.name}`")
     return runs[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
-from jobctl.engine.resolve import resolve_job, resolve_run
+from jobctl.engine.resolve import generations, resolve_job, resolve_run, runs_of
 from jobctl.errors import JobctlError, UsageError
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, RunState
 
@@ -155,11 +156,16 @@ class _Starts:
             self.under_way -= 1
             self.condition.notify_all()
 
-    def stop_and_drain(self) -> None:
-        """Stop, then wait for the starts under way; a second Ctrl-C meanwhile must not cut the wait short,
-        or a run would start unreported."""
+    def stop(self) -> int:
+        """No start begins from now on; returns how many are under way."""
         with self.condition:
             self.stopped = True
+            return self.under_way
+
+    def drain(self) -> None:
+        """Wait for the starts under way; a second Ctrl-C meanwhile must not cut the wait short, or a run
+        would start unreported."""
+        with self.condition:
             while self.under_way:
                 try:
                     self.condition.wait()
@@ -169,13 +175,13 @@ class _Starts:
 
 def start_runs(
     backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
-    on_started: Callable[[RunState], None] | None = None,
+    on_started: Callable[[RunState], None] | None = None, on_interrupt: Callable[[int], None] | None = None,
 ) -> list[RunState]:
     """Start every request with at most `max_parallel` calls in flight; results keep request order.
 
     The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
-    this thread while they are in flight: no new start begins, the ones under way finish (so
-    `on_started` has seen every run that exists), and the interrupt propagates.
+    this thread while they are in flight: no new start begins, `on_interrupt` hears how many are under
+    way, those finish (so `on_started` has seen every run that exists), and the interrupt propagates.
     """
     starts = _Starts()
 
@@ -197,8 +203,12 @@ def start_runs(
     try:
         futures = [pool.submit(start, request) for request in requests]
         started = [future.result() for future in futures]
-    except BaseException:
-        starts.stop_and_drain()
+    except BaseException as exc:
+        under_way = starts.stop()
+        if isinstance(exc, KeyboardInterrupt) and on_interrupt:
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C must not skip the drain
+                on_interrupt(under_way)
+        starts.drain()
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -208,9 +218,9 @@ def start_runs(
 def cancel_targets(backend: Backend, runs: Sequence[str], job: str | None) -> list[RunState]:
     """The runs `cancel` means: each run named (by name, id or id prefix), and every active run of `job`."""
     targets = [resolve_run(backend, ref) for ref in runs]
-    if job:
-        targets += backend.list_runs(job_id=resolve_job(backend, job).id, states=ACTIVE_STATES)
-    return targets
+    if job:  # every generation's: a run of the job an apply replaced keeps running
+        targets += runs_of(backend, generations(backend, resolve_job(backend, job)), states=ACTIVE_STATES)
+    return list({run.id: run for run in targets}.values())
 
 
 def raise_for_failures(failed: Sequence[tuple[RunState, JobctlError]], total: int) -> None:

@@ -30,6 +30,8 @@ TAG_MANAGED = "jobctl-managed"
 TAG_NAME = "jobctl-name"
 TAG_HASH = "jobctl-spec-hash"
 TAG_SUPERSEDED = "jobctl-superseded"
+TAG_SET = "jobctl-set"  # where the job was applied from: what --prune may delete (jobctl.plan.sets)
+LIVE_JOB_STATES = ("CREATING", "ACTIVE", "FAILED")  # a job in one of these holds its name (and its runs)
 PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
 JOBCTL_TAG_PREFIX = "jobctl-"
 # Env names jobctl and OCI's job runner set from the runtime: no spec or --env may set them (the schema's
@@ -198,6 +200,7 @@ class JobState:
     created: datetime
     definition: JobDefinition | None = None
     etag: str | None = None
+    details: str | None = None  # the service's word on the state (a FAILED job's reason)
 
     @property
     def managed(self) -> bool:
@@ -212,13 +215,18 @@ class JobState:
         return self.tags.get(TAG_HASH)
 
     @property
+    def set_name(self) -> str | None:
+        return self.tags.get(TAG_SET)
+
+    @property
     def superseded(self) -> bool:
         return self.tags.get(TAG_SUPERSEDED) == "true"
 
     @property
     def incomplete(self) -> bool:
-        """Created, but a crash or failure stopped the artifact upload: the next apply replaces it."""
-        return (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
+        """Created, but a crash or failure stopped the artifact upload (OCI keeps such a job CREATING):
+        the next apply replaces it."""
+        return self.lifecycle_state == "CREATING" or (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
 
 
 @dataclass(frozen=True)

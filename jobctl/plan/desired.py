@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, replace
 
 from jobctl.artifact import Artifact, build_artifact
-from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, JobDefinition
+from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition
 from jobctl.model.table import canonical
 from jobctl.spec.model import JobSpec
 
@@ -34,9 +34,12 @@ def spec_hash(definition: JobDefinition) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def desired_job(spec: JobSpec) -> DesiredJob:
-    """Build the artifact (if the runtime has a source) and the tagged definition for one spec."""
+def desired_job(spec: JobSpec, set_name: str | None = None) -> DesiredJob:
+    """Build the artifact (if the runtime has a source) and the tagged definition for one spec,
+    applied from the set `set_name` (jobctl.plan.sets)."""
     artifact = build_artifact(spec.source) if spec.source is not None else None
     definition = replace(spec.definition, artifact_digest=artifact.digest if artifact else None)
     owner = {TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}
+    if set_name is not None:
+        owner[TAG_SET] = set_name
     return DesiredJob(spec, replace(definition, owner_tags=owner), artifact)

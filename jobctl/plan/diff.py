@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from jobctl.model.job import JobDefinition, JobState
+from jobctl.model.job import LIVE_JOB_STATES, TAG_SET, JobDefinition, JobState
 from jobctl.model.table import flatten, row_for, rows
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.model import Action, Change, FieldChange, Plan
@@ -45,13 +45,14 @@ def _current(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[Jo
     """The managed, non-superseded job for each name, and older ones of the same name.
 
     Several can exist only when a replace was interrupted after creating the new job: the newest
-    is current, the others are left-overs to retire.
+    is current, the others are left-overs to retire. A job still CREATING (its artifact never came)
+    or FAILED counts: the plan replaces it rather than leaving it behind, unseen.
     """
     current: dict[str, JobState] = {}
     leftovers: list[JobState] = []
     for job in sorted(observed, key=lambda j: j.created):
         name = job.managed_name
-        if name and not job.superseded and job.lifecycle_state == "ACTIVE":
+        if name and not job.superseded and job.lifecycle_state in LIVE_JOB_STATES:
             if name in current:
                 leftovers.append(current[name])
             current[name] = job
@@ -74,15 +75,46 @@ def _adopt(want: DesiredJob, have: JobState) -> Change:
     return Change(Action.UPDATE, want.name, fields, "adopt: from now on managed by jobctl", want, have)
 
 
+def _retag(have: JobState, want: DesiredJob) -> str | None:
+    """Why a job whose content matches its spec still needs an in-place update of jobctl's tags."""
+    if have.spec_hash != want.spec_hash:
+        return "spec hash tag is stale"
+    wanted_set = want.definition.owner_tags.get(TAG_SET)
+    if have.set_name != wanted_set:
+        return f"moves to set {wanted_set!r} (from {have.set_name!r})" if have.set_name else f"joins set {wanted_set!r}"
+    return None
+
+
+def _change(want: DesiredJob, have: JobState) -> Change | None:
+    """What makes the managed job `have` match `want`; None when it already does."""
+    if have.incomplete or have.lifecycle_state == "FAILED":
+        reason = ("a previous apply did not finish uploading its artifact" if have.incomplete
+                  else "the job is FAILED" + (f": {have.details}" if have.details else ""))
+        return Change(Action.REPLACE, want.name, (), reason, want, have)
+    fields: tuple[FieldChange, ...] = ()
+    if have.spec_hash != want.spec_hash or have.definition is not None:
+        if have.definition is None:
+            raise ValueError(f"diff needs the definition of job {have.id} ({want.name})")
+        fields = field_changes(have.definition, want.definition)
+    if not fields:  # same content; jobctl's tags may still differ: re-tag in place
+        retag = _retag(have, want)
+        return Change(Action.UPDATE, want.name, (), retag, want, have) if retag else None
+    forcing = [f.field for f in fields if f.forces_replace]
+    if forcing:
+        return Change(Action.REPLACE, want.name, fields, _cannot_change(forcing), want, have)
+    return Change(Action.UPDATE, want.name, fields, None, want, have)
+
+
 def diff(
     desired: Sequence[DesiredJob], observed: Sequence[JobState], *, prune: bool = False,
-    retire: Sequence[JobState] = (), adoptable: Mapping[str, JobState] | None = None,
+    retire: Sequence[JobState] = (), adoptable: Mapping[str, JobState] | None = None, set_name: str | None = None,
 ) -> Plan:
     """The changes that make `observed` match `desired`.
 
     `observed` jobs whose hash differs from the desired one must carry their definition.
     `retire`: superseded jobs whose runs have all ended, deleted by this plan.
     `adoptable`: unmanaged jobs (with definitions) to take over, by the name they are wanted under.
+    `set_name`: the set the specs are applied from; --prune deletes only jobs of this set.
     """
     current, leftovers = _current(observed)
     unmanaged_names = {j.name for j in observed if not j.managed and j.lifecycle_state == "ACTIVE"}
@@ -93,52 +125,42 @@ def diff(
         have = current.get(want.name)
         if have is None and adoptable and want.name in adoptable:
             changes.append(_adopt(want, adoptable[want.name]))
-            continue
-        if have is None:
+        elif have is None:
             if want.name in unmanaged_names:
                 warnings.append(
                     f"a job named {want.name!r} exists but is not managed by jobctl; it is left alone "
                     "and a managed job is created beside it"
                 )
             changes.append(Change(Action.CREATE, want.name, reason="not found", desired=want))
-            continue
-        if have.incomplete:
-            reason = "a previous apply did not finish uploading its artifact"
-            changes.append(Change(Action.REPLACE, want.name, (), reason, want, have))
-            continue
-        if have.spec_hash == want.spec_hash and have.definition is None:
-            unchanged.append(want.name)
-            continue
-        if have.definition is None:
-            raise ValueError(f"diff needs the definition of job {have.id} ({want.name})")
-        fields = field_changes(have.definition, want.definition)
-        if not fields:
-            if have.spec_hash != want.spec_hash:  # same content, stale hash tag: re-tag in place
-                changes.append(Change(Action.UPDATE, want.name, (), "spec hash tag is stale", want, have))
+        else:
+            change = _change(want, have)
+            if change:
+                changes.append(change)
             else:
                 unchanged.append(want.name)
-            continue
-        forcing = [f.field for f in fields if f.forces_replace]
-        if forcing:
-            reason = _cannot_change(forcing)
-            changes.append(Change(Action.REPLACE, want.name, fields, reason, want, have))
-        else:
-            changes.append(Change(Action.UPDATE, want.name, fields, None, want, have))
-    if prune:
-        wanted = {d.name for d in desired}
-        for name, job in sorted(current.items()):
-            if name not in wanted:
-                changes.append(Change(Action.DELETE, name, reason="no longer in the specs (--prune)", observed=job))
     wanted_names = {d.name for d in desired}
+    if prune:
+        others = 0
+        for name, job in sorted(current.items()):
+            if name in wanted_names:
+                continue
+            if job.set_name != set_name:
+                others += 1
+                continue
+            changes.append(Change(Action.DELETE, name, reason="no longer in the specs (--prune)", observed=job))
+        if others:
+            warnings.append(f"--prune leaves alone {others} managed job(s) applied from other sets than {set_name!r} "
+                            "(see `jobctl jobs`)")
     for job in leftovers:
         if job.managed_name not in wanted_names:  # another scope's job of that name, or not this plan's to settle
             continue
         changes.append(Change(
-            Action.DELETE, job.managed_name or job.name, observed=job,
+            Action.DELETE, job.managed_name or job.name, observed=job, keeps_runs=True,
             reason="left over from an interrupted replace (a newer job has this name)",
         ))
     for job in retire:
         changes.append(Change(
-            Action.DELETE, job.managed_name or job.name, reason="superseded, and its runs have ended", observed=job,
+            Action.DELETE, job.managed_name or job.name, observed=job,
+            reason="a superseded generation" + (" (--prune-history)" if job.managed_name in wanted_names else ""),
         ))
-    return Plan(tuple(changes), tuple(sorted(unchanged)), tuple(warnings))
+    return Plan(tuple(changes), tuple(sorted(unchanged)), tuple(warnings), set_name=set_name)

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from jobctl.plan.desired import DesiredJob
 
 
+COUNTED_RUNS = 100  # a plan counts the runs a delete takes with it up to this many ("100+")
+
+
 class Action(str, enum.Enum):
     CREATE = "create"
     UPDATE = "update"
@@ -38,6 +41,10 @@ class Change:
     reason: str | None = None
     desired: DesiredJob | None = None
     observed: JobState | None = None
+    # A delete of a job that is a generation of a wanted name (left over by an interrupted replace) keeps
+    # it, superseded, while it has runs; any other delete takes the job's runs with it (`runs` of them).
+    keeps_runs: bool = False
+    runs: int | None = None
 
     @property
     def drops(self) -> tuple[str, ...]:
@@ -45,6 +52,16 @@ class Change:
         if self.action is not Action.REPLACE or self.observed is None or self.observed.definition is None:
             return ()
         return self.observed.definition.unmodeled
+
+    @property
+    def explanation(self) -> str | None:
+        """The reason, and what becomes of the job's runs: what every rendering of the plan says."""
+        parts = [self.reason] if self.reason and self.action is not Action.CREATE else []
+        if self.action is Action.REPLACE and self.observed and self.observed.lifecycle_state == "ACTIVE":
+            parts.append("the old job stays with its runs while it has any")
+        if self.runs:
+            parts.append(f"deletes its {f'{COUNTED_RUNS}+' if self.runs > COUNTED_RUNS else self.runs} run(s)")
+        return "; ".join(parts) or None
 
     @property
     def job_id(self) -> str | None:
@@ -58,6 +75,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     known_job_ids: frozenset[str] = frozenset()  # every job the plan saw: none of them is a concurrent apply's
     ignored: tuple[str, ...] = ()  # fields the specs set that this backend cannot honour (it runs locally)
+    set_name: str | None = None  # the set the specs are applied from (jobctl.plan.sets)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
@@ -68,11 +86,16 @@ class Plan:
 
     @property
     def destructive(self) -> bool:
-        """Needs confirmation: replacing or deleting a job (not removing one already superseded)."""
-        return any(
-            c.action is Action.REPLACE or (c.action is Action.DELETE and not (c.observed and c.observed.superseded))
-            for c in self.changes
-        )
+        """Needs confirmation: replacing a job, or deleting one with what it holds (its runs)."""
+        return any(c.action is Action.REPLACE or (c.action is Action.DELETE and not c.keeps_runs)
+                   for c in self.changes)
+
+    @property
+    def set_note(self) -> str | None:
+        """Which set the plan deletes from, when it deletes anything: said by every rendering."""
+        if self.set_name and self.count(Action.DELETE):
+            return f"Set: {self.set_name} (--prune deletes only jobs applied from this set)"
+        return None
 
     def summary(self) -> str:
         return (

@@ -68,11 +68,12 @@ def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
 
     return {
         "apiVersion": API_VERSION, "kind": "Plan",
+        "set": plan.set_name,
         "summary": {a.value: plan.count(a) for a in Action},
         "changes": [
             {
                 "action": c.action.value, "name": c.name, "jobId": c.job_id, "reason": c.reason,
-                "drops": list(c.drops),
+                "explanation": c.explanation, "runsDeleted": c.runs or 0, "drops": list(c.drops),
                 "fields": [
                     {"field": f.field, "old": mask_field(f.field, f.old, show_secrets),
                      "new": mask_field(f.field, f.new, show_secrets), "forcesReplace": f.forces_replace}

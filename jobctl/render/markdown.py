@@ -33,6 +33,8 @@ def plan_markdown(plan: Plan, *, show_secrets: bool = False) -> str:
         lines.append(f"**No changes.** {len(plan.unchanged)} job(s) up to date.")
         return "\n".join(lines) + "\n"
     lines += [f"**{plan.summary()}**", ""]
+    if plan.set_note:
+        lines += [_text(plan.set_note), ""]
     sections = [_section(change, show_secrets) for change in plan.changes]
     if sum(len(section) for section in sections) > COLLAPSE_AFTER_LINES:
         lines += [*_overview(plan.changes), ""]
@@ -48,7 +50,7 @@ def plan_markdown(plan: Plan, *, show_secrets: bool = False) -> str:
 def _section(change: Change, show_secrets: bool) -> list[str]:
     """One change: a bold header line with symbol, action, job, id and reason; then its facts."""
     where = f" ({_code(change.job_id)})" if change.job_id else ""
-    reason = f" — {_text(change.reason)}" if change.reason and change.action is not Action.CREATE else ""
+    reason = f" — {_text(change.explanation)}" if change.explanation else ""
     lines = [f"**{_code(change.action.symbol)} {change.action.value} {_code(change.name)}**{where}{reason}", ""]
     if change.drops:
         lines += [f"> **The new job would lose what no spec can say yet:** {', '.join(_code(d) for d in change.drops)}"
@@ -89,7 +91,7 @@ def _field_table(fields: Iterable[FieldChange], show_secrets: bool) -> Iterable[
 
 def _overview(changes: Iterable[Change]) -> Iterable[str]:
     """One row per change, always visible above the folded details (a reason column only if any has one)."""
-    rows = [(c, _text(c.reason) if c.reason and c.action is not Action.CREATE else "") for c in changes]
+    rows = [(c, _text(c.explanation) if c.explanation else "") for c in changes]
     with_reasons = any(reason for _, reason in rows)
     yield "| | job | action |" + (" reason |" if with_reasons else "")
     yield "|---|---|---|" + ("---|" if with_reasons else "")

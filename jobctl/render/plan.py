@@ -48,7 +48,7 @@ def _field_line(change: FieldChange, show_secrets: bool) -> tuple[str, str]:
 def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
     symbol = change.action.symbol
     where = f" ({change.job_id})" if change.job_id else ""
-    reason = f"  # {change.reason}" if change.reason and change.action is not Action.CREATE else ""
+    reason = f"  # {change.explanation}" if change.explanation else ""
     yield f"  {symbol} job {change.name}{where}{reason}", _STYLE[change.action]
     if change.drops:
         yield (f"      ! the new job would lose what no spec can say yet: {', '.join(change.drops)} "
@@ -83,5 +83,7 @@ def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> N
         printer.line(f"  {len(plan.unchanged)} unchanged: {', '.join(plan.unchanged)}")
     printer.line("")
     printer.line(plan.summary(), "bold")
+    if plan.set_note:
+        printer.line(plan.set_note, "dim")
     if plan.ignored:
         printer.line(f"Locally these have no effect (they apply on OCI): {', '.join(plan.ignored)}.", "dim")

@@ -63,11 +63,11 @@ def test_validate_reports_every_broken_ads_file_at_ads_positions(jobctl: Run, mo
 
 @pytest.mark.parametrize("name", sorted(VALID))
 def test_applying_an_ads_file_creates_the_job_its_conversion_describes(jobctl: Run, tmp_path: Path, name: str) -> None:
-    ok(jobctl("apply", str(ADS / name), "--yes"))
+    ok(jobctl("apply", str(ADS / name), "--yes", "--set-name", "ads"))  # one set: the files are in two places
     converted = tmp_path / "converted" / "job.yaml"
     ok(jobctl("convert", str(ADS / name), "-o", str(converted)))
 
-    result = ok(jobctl("plan", str(converted), "--detailed-exitcode"))
+    result = ok(jobctl("plan", str(converted), "--detailed-exitcode", "--set-name", "ads"))
 
     assert "No changes" in result.stdout
 
@@ -75,9 +75,9 @@ def test_applying_an_ads_file_creates_the_job_its_conversion_describes(jobctl: R
 def test_applying_the_conversion_leaves_nothing_for_the_ads_file_to_change(jobctl: Run, ads_copy: Path) -> None:
     converted = ads_copy / "deploy" / "job.yaml"  # a sibling directory: the source path becomes ../src/...
     ok(jobctl("convert", str(ads_copy / "python-service-conda.yaml"), "-o", str(converted)))
-    ok(jobctl("apply", str(converted), "--yes"))
+    ok(jobctl("apply", str(converted), "--yes", "--set-name", "ads"))  # one set: the files are in two places
 
-    assert "No changes" in ok(jobctl("plan", str(ads_copy / "python-service-conda.yaml"))).stdout
+    assert "No changes" in ok(jobctl("plan", str(ads_copy / "python-service-conda.yaml"), "--set-name", "ads")).stdout
     assert yaml.safe_load(converted.read_text(encoding="utf-8"))["spec"]["runtime"]["source"] == "../src/train"
 
 

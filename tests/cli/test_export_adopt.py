@@ -104,6 +104,7 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
                               f"      CONN: postgres://app:{SECRET}@db/prod").replace(
         'args: ["--epochs", "3"]', f'args: ["--epochs", "3", "--password={SECRET}"]').replace(
         "description: Print the run's settings", f"description: Print the run's settings with {SECRET}"))
+    monkeypatch.setenv("JOBCTL_SET", "hello")  # one set: the spec and its export are in two places
     assert jobctl("apply", str(project / "job.yaml")).exit_code == 0
     exported = jobctl("export", "hello", "-d", str(tmp_path / "out"))
     assert exported.exit_code == 0, exported.stderr

@@ -84,10 +84,10 @@ def test_show_secrets_reveals_them(jobctl: Run, specs: Path) -> None:
 
 def test_prune_lists_the_delete_and_the_unchanged(jobctl: Run, specs: Path) -> None:
     spec = write(specs, job_doc("train"), job_doc("evaluate"))
-    assert jobctl("apply", str(spec)).exit_code == 0
+    assert jobctl("apply", str(spec), "--set-name", "team/specs").exit_code == 0
     write(specs, job_doc("train"))
 
-    assert_snapshot("plan_markdown_prune", markdown_plan(jobctl, str(spec), "--prune"))
+    assert_snapshot("plan_markdown_prune", markdown_plan(jobctl, str(spec), "--prune", "--set-name", "team/specs"))
 
 
 def test_no_changes(jobctl: Run, specs: Path) -> None:

@@ -115,6 +115,6 @@ def test_plan_replace(jobctl: Run, specs: Path) -> None:
 
 def test_plan_delete_with_prune(jobctl: Run, specs: Path) -> None:
     spec = write(specs, job_doc("train"), job_doc("evaluate"))
-    assert jobctl("apply", str(spec)).exit_code == 0
+    assert jobctl("apply", str(spec), "--set-name", "team/specs").exit_code == 0
     write(specs, job_doc("train"))
-    assert_snapshot("plan_prune", plan_text(jobctl, str(spec), "--prune"))
+    assert_snapshot("plan_prune", plan_text(jobctl, str(spec), "--prune", "--set-name", "team/specs"))

@@ -141,6 +141,11 @@ def test_summaries_and_states_match_the_sdk_models() -> None:
 
 def test_create_get_and_list_jobs(fake_oci: FakeOCI, clients: SdkClients) -> None:
     created = clients.data_science.create_job(job_details())
+    assert created.data.lifecycle_state == "CREATING"  # until its artifact is uploaded
+    assert clients.data_science.list_jobs(COMPARTMENT, display_name="train", lifecycle_state="ACTIVE").data == []
+    clients.data_science.create_job_artifact(created.data.id, b"print(1)\n",
+                                             content_disposition="attachment; filename=main.py")
+    created = clients.data_science.get_job(created.data.id)
     job = created.data
     assert job.lifecycle_state == "ACTIVE"
     assert job.id.startswith("ocid1.datasciencejob.oc1.iad.")
@@ -196,7 +201,7 @@ def test_list_jobs_paginates_with_opc_next_page(fake_oci: FakeOCI, clients: SdkC
 
 
 def test_update_accepts_only_mutable_fields(clients: SdkClients) -> None:
-    job = clients.data_science.create_job(job_details()).data
+    job = ready_job(clients)
     etag = clients.data_science.get_job(job.id).headers["etag"]
     infrastructure = M.ManagedEgressStandaloneJobInfrastructureConfigurationDetails(
         shape_name="VM.Standard2.2", block_storage_size_in_gbs=100)
@@ -215,7 +220,7 @@ def test_update_accepts_only_mutable_fields(clients: SdkClients) -> None:
 
 
 def test_an_update_cannot_change_the_infrastructure_type(clients: SdkClients) -> None:
-    job = clients.data_science.create_job(job_details()).data  # ME_STANDALONE
+    job = ready_job(clients)  # ME_STANDALONE
     standalone = M.StandaloneJobInfrastructureConfigurationDetails(
         shape_name="VM.Standard2.2", subnet_id="ocid1.subnet.oc1..s", block_storage_size_in_gbs=50)
     into_subnet = M.UpdateJobDetails(job_infrastructure_configuration_details=standalone)
@@ -229,7 +234,7 @@ def test_an_update_cannot_change_the_infrastructure_type(clients: SdkClients) ->
 
 
 def test_update_with_a_stale_etag_fails_with_412(clients: SdkClients) -> None:
-    job = clients.data_science.create_job(job_details()).data
+    job = ready_job(clients)
     stale = clients.data_science.get_job(job.id).headers["etag"]
     clients.data_science.update_job(job.id, M.UpdateJobDetails(description="first"), if_match=stale)
 
@@ -271,6 +276,18 @@ def test_artifact_upload_head_and_download(clients: SdkClients) -> None:
     assert (again.status, again.code) == (409, "Conflict")
 
 
+def test_a_failed_job_takes_no_artifact_and_no_runs(fake_oci: FakeOCI, clients: SdkClients) -> None:
+    job = clients.data_science.create_job(job_details()).data
+    fake_oci.set_job(job.id, state="FAILED", details="artifact processing failed")
+    upload = service_error(lambda: clients.data_science.create_job_artifact(
+        job.id, b"print(1)", content_disposition="attachment; filename=main.py"))
+    assert (upload.status, upload.code) == (409, "IncorrectState")
+    assert clients.data_science.get_job(job.id).data.lifecycle_details == "artifact processing failed"
+    assert service_error(lambda: start_run(clients, job)).code == "IncorrectState"
+    clients.data_science.delete_job(job.id)
+    assert clients.data_science.get_job(job.id).data.lifecycle_state == "DELETED"
+
+
 def test_artifact_needs_a_supported_filename(clients: SdkClients) -> None:
     job = clients.data_science.create_job(job_details()).data
     assert service_error(lambda: clients.data_science.create_job_artifact(job.id, b"x")).status == 400
@@ -303,10 +320,14 @@ def test_create_run_with_override_and_list_summaries(fake_oci: FakeOCI, clients:
 
 def test_run_needs_an_artifact_unless_the_job_is_a_container(clients: SdkClients) -> None:
     bare = clients.data_science.create_job(job_details()).data
+    assert bare.lifecycle_state == "CREATING"
     error = service_error(lambda: start_run(clients, bare))
-    assert (error.status, error.code) == (409, "Conflict")
+    assert (error.status, error.code) == (409, "IncorrectState")
+    refused = service_error(lambda: clients.data_science.update_job(bare.id, M.UpdateJobDetails(description="x")))
+    assert (refused.status, refused.code) == (409, "Conflict")
     container = M.OcirContainerJobEnvironmentConfigurationDetails(image="iad.ocir.io/ns/train:1")
     image_job = clients.data_science.create_job(job_details(job_environment_configuration_details=container)).data
+    assert image_job.lifecycle_state == "ACTIVE"  # a container job needs no artifact
     assert start_run(clients, image_job).lifecycle_state == "ACCEPTED"
     missing_job = service_error(lambda: start_run(clients, M.Job(id="ocid1.datasciencejob.oc1.iad.nope")))
     assert missing_job.status == 400
@@ -381,12 +402,18 @@ def test_update_and_delete_a_run(clients: SdkClients) -> None:
     assert clients.data_science.get_job_run(run.id).data.lifecycle_state == "DELETED"
 
 
-def test_delete_job_refuses_active_runs_unless_asked(fake_oci: FakeOCI, clients: SdkClients) -> None:
+def test_delete_job_refuses_active_runs_and_takes_finished_ones_only_when_asked(fake_oci: FakeOCI,
+                                                                              clients: SdkClients) -> None:
     job = ready_job(clients)
     run = start_run(clients, job)
-    error = service_error(lambda: clients.data_science.delete_job(job.id))
-    assert (error.status, error.code) == (409, "Conflict")
-    assert run.id in error.message
+    for flag in (False, True):
+        error = service_error(lambda f=flag: clients.data_science.delete_job(job.id, delete_related_job_runs=f))
+        assert (error.status, error.code) == (409, "IncorrectState")
+        assert run.id in error.message
+    fake_oci.set_run(run.id, state="SUCCEEDED")
+    kept = service_error(lambda: clients.data_science.delete_job(job.id))
+    assert (kept.status, kept.code) == (409, "IncorrectState")
+    assert "deleteRelatedJobRuns" in kept.message
 
     deleted = clients.data_science.delete_job(job.id, delete_related_job_runs=True)
 

@@ -215,7 +215,7 @@ def test_update_is_sent_with_the_etag_and_a_concurrent_change_conflicts() -> Non
 
 # --- replace while runs are active ---------------------------------------------------------------------
 
-def test_replace_keeps_a_busy_job_superseded_and_retires_it_once_its_run_ends() -> None:
+def test_replace_keeps_the_old_job_superseded_until_prune_history_once_its_runs_end() -> None:
     backend = MemoryBackend()
     applied(backend, want())
     old = only_job(backend)
@@ -236,13 +236,24 @@ def test_replace_keeps_a_busy_job_superseded_and_retires_it_once_its_run_ends() 
 
     backend.cancel_run(run_id=run.id)
     assert backend.get_run(run_id=run.id).state == CANCELED
-    plan = build_plan(backend, [want(env={"MODEL": "rf"})])
+    assert not build_plan(backend, [want(env={"MODEL": "rf"})]).has_changes  # its history is kept
+    plan = build_plan(backend, [want(env={"MODEL": "rf"})], prune_history=True)
     [step] = plan.changes
-    assert (step.action, step.job_id) == (Action.DELETE, old.id)
-    assert step.reason is not None
-    assert "superseded" in step.reason
+    assert (step.action, step.job_id, step.runs) == (Action.DELETE, old.id, 1)
+    assert step.explanation == "a superseded generation (--prune-history); deletes its 1 run(s)"
+    assert plan.destructive
     apply_plan(backend, plan)
     assert list(backend.jobs) == [result.job_id]
+    assert [r.id for r in backend.list_runs()] == []  # its run went with it
+
+
+def test_replace_deletes_an_old_job_that_never_ran() -> None:
+    backend = MemoryBackend()
+    applied(backend, want())
+    old = only_job(backend)
+    [result] = applied(backend, want(env={"MODEL": "rf"}))
+    assert (result.outcome, result.retired) == ("replaced", "deleted")
+    assert old.id not in backend.jobs
 
 
 # --- ownership and prune -------------------------------------------------------------------------------
@@ -481,7 +492,7 @@ def test_an_interrupt_during_start_runs_lets_the_starts_under_way_finish_and_beg
     def draining() -> bool:
         frame = sys._current_frames().get(main)
         while frame is not None:
-            if frame.f_code.co_name == "stop_and_drain":
+            if frame.f_code.co_name == "drain":
                 return True
             frame = frame.f_back
         return False

@@ -124,7 +124,10 @@ class LocalBackend:
             ).fetchone()[0]
             if active:
                 raise ConflictError(f"job {job_id} has {active} active run(s)")
+            runs = [row[0] for row in db.execute("SELECT id FROM runs WHERE job_id = ?", (job_id,))]
+            db.execute("DELETE FROM runs WHERE job_id = ?", (job_id,))  # its runs go with it, as on OCI
             db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        gc.remove_run_dirs(self, runs)
 
     # --- runs -----------------------------------------------------------------------------------
     def start_run(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobctl.backends.local.store import run_dir
 from jobctl.model.job import ACTIVE_STATES
 
 if TYPE_CHECKING:
@@ -87,12 +88,12 @@ def collect(backend: LocalBackend, *, keep_workdirs: int, older_than: float | No
     for row in backend.store.query(
         f"SELECT id FROM runs WHERE {finished} AND job_id NOT IN (SELECT id FROM jobs)", tuple(ACTIVE_STATES),
     ):
-        gone_runs[row["id"]] = backend.home / "runs" / row["id"]
+        gone_runs[row["id"]] = run_dir(backend.home, row["id"])
     if older_than is not None:
         for row in backend.store.query(
             f"SELECT id FROM runs WHERE {finished} AND created < ?", (*ACTIVE_STATES, now - older_than),
         ):
-            gone_runs[row["id"]] = backend.home / "runs" / row["id"]
+            gone_runs[row["id"]] = run_dir(backend.home, row["id"])
     for run_id, directory in gone_runs.items():
         report.removals.append(Removal("run", directory, size_of(directory), run_id))
     for run_id, work in old_workdirs(backend, keep_workdirs):
@@ -115,6 +116,12 @@ def collect(backend: LocalBackend, *, keep_workdirs: int, older_than: float | No
     if not dry_run:
         _remove(backend, report)
     return report
+
+
+def remove_run_dirs(backend: LocalBackend, run_ids: list[str]) -> None:
+    """The directories of runs whose rows are gone (a deleted job's)."""
+    for run_id in run_ids:
+        shutil.rmtree(run_dir(backend.home, run_id), ignore_errors=True)
 
 
 def _remove(backend: LocalBackend, report: Report) -> None:

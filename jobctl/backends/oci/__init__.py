@@ -201,8 +201,8 @@ class OciBackend:
         return mapping.job_state(response.data, etag=response.headers.get("etag"))
 
     def delete_job(self, *, job_id: str) -> None:
-        try:
-            self._call(f"deleting job {job_id}", self.ds.delete_job, job_id)
+        try:  # with its runs, which OCI would otherwise refuse or orphan (docs/oci-fidelity.md)
+            self._call(f"deleting job {job_id}", self.ds.delete_job, job_id, delete_related_job_runs=True)
         except ConflictError:
             if self.get_job(job_id=job_id).lifecycle_state in ("DELETED", "DELETING"):
                 return  # a retried delete whose first response was lost

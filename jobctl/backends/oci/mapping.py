@@ -369,6 +369,7 @@ def job_state(job: Any, etag: str | None = None, with_definition: bool = True) -
     return JobState(
         id=job.id, name=job.display_name, lifecycle_state=job.lifecycle_state,
         tags=dict(job.freeform_tags or {}), created=job.time_created, definition=definition, etag=etag,
+        details=getattr(job, "lifecycle_details", None),
     )
 
 

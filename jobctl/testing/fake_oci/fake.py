@@ -195,6 +195,11 @@ class FakeOCI:
         with self.store.lock:
             return [copy.deepcopy(record.resource) for record in self.store.jobs.values()]
 
+    def set_job(self, job_id: str, *, state: str, details: str | None = None) -> dict[str, Any]:
+        """Force a job's lifecycleState and lifecycleDetails (a service-side fault, e.g. FAILED)."""
+        with self.store.lock:
+            return copy.deepcopy(self.store.set_job(job_id, state, details))
+
     def artifact(self, job_id: str) -> bytes | None:
         with self.store.lock:
             artifact = self.store.job(job_id).artifact

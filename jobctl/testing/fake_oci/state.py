@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobctl.testing.fake_oci import schema
-from jobctl.testing.fake_oci.errors import ApiError, conflict, invalid, limit_exceeded, not_found
+from jobctl.testing.fake_oci.errors import ApiError, conflict, incorrect_state, invalid, limit_exceeded, not_found
 from jobctl.testing.fake_oci.lifecycle import (
     ACCEPTED,
     ACTIVE_RUN_STATES,
@@ -66,6 +66,12 @@ def artifact_problem(artifact: Artifact | None, env: Mapping[str, str]) -> str |
     if entry is None or entry not in names:
         return f"Job run failed: JOB_RUN_ENTRYPOINT {entry!r} is not a file of the job artifact."
     return None
+
+
+def _container(job: Mapping[str, Any]) -> bool:
+    """Whether the job runs a container image (its own, or its node groups')."""
+    return bool(job.get("jobEnvironmentConfigurationDetails") or any(
+        g.get("jobEnvironmentConfigurationDetails") for g in node_groups(job)))
 
 
 def node_groups(job: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -197,8 +203,10 @@ class Store:
             raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
         job = {"freeformTags": {}, "definedTags": {}, **_present(body)}
         job["definedTags"] = self._tag_defaults(job["definedTags"], created_by)
+        # A job that runs its artifact stays CREATING until the artifact is uploaded; a container job
+        # needs none and is ACTIVE at once (docs/oci-fidelity.md)
         job.update(id=self.new_id("datasciencejob"), timeCreated=format_time(self.now()), createdBy=created_by,
-                   lifecycleState="ACTIVE")
+                   lifecycleState="ACTIVE" if _container(job) else "CREATING")
         self.jobs[job["id"]] = JobRecord(job, self.next_seq())
         return job
 
@@ -235,11 +243,16 @@ class Store:
         check_etag(record.resource, if_match)
         if record.resource["lifecycleState"] == DELETED:
             raise conflict(f"job {job_id} is already DELETED")
-        related = [run for run in self.runs.values() if run.resource["jobId"] == job_id]
+        # The strict reading of what OCI leaves open, safe either way (docs/oci-fidelity.md): active runs
+        # block a delete; finished ones go only with deleteRelatedJobRuns
+        related = [run for run in self.runs.values()
+                   if run.resource["jobId"] == job_id and run.resource["lifecycleState"] != DELETED]
         active = [run.resource["id"] for run in related if run.resource["lifecycleState"] in ACTIVE_RUN_STATES]
-        if active and not delete_related_runs:
-            raise conflict(f"job {job_id} has active job runs: {', '.join(active)}; "
-                           "wait for them to finish or pass deleteRelatedJobRuns=true")
+        if active:
+            raise incorrect_state(f"job {job_id} has active job runs: {', '.join(active)}; cancel them first")
+        if related and not delete_related_runs:
+            raise incorrect_state(f"job {job_id} has {len(related)} job run(s); delete them first or pass "
+                                  "deleteRelatedJobRuns=true")
         if delete_related_runs:
             for run in related:
                 run.mark_deleted(self.now())
@@ -247,13 +260,26 @@ class Store:
 
     def put_artifact(self, job_id: str, content: bytes, disposition: str | None) -> None:
         record = self.job(job_id)
-        if record.resource["lifecycleState"] != "ACTIVE":
-            raise conflict(f"job {job_id} is {record.resource['lifecycleState']}")
+        if record.resource["lifecycleState"] not in ("CREATING", "ACTIVE"):
+            raise incorrect_state(f"job {job_id} is {record.resource['lifecycleState']}")
         if record.artifact is not None:
             raise conflict(f"job {job_id} already has an artifact; job artifacts cannot be replaced")
         if len(content) > self.limits.max_artifact_bytes:
             raise limit_exceeded(f"artifact is larger than {self.limits.max_artifact_bytes} bytes")
         record.artifact = Artifact(content, artifact_filename(disposition), self.now())
+        record.resource["lifecycleState"] = "ACTIVE"
+
+    def set_job(self, job_id: str, state: str, details: str | None) -> dict[str, Any]:
+        """A fault of the service: e.g. a job that went FAILED (not something a request does)."""
+        if state not in JOB_STATES:
+            raise ValueError(f"unknown job state {state!r}; expected one of {', '.join(JOB_STATES)}")
+        record = self.job(job_id)
+        record.resource["lifecycleState"] = state
+        if details is None:
+            record.resource.pop("lifecycleDetails", None)
+        else:
+            record.resource["lifecycleDetails"] = details
+        return record.resource
 
     # Job runs ---------------------------------------------------------------------------------------
 
@@ -265,11 +291,9 @@ class Store:
         if job is None:
             raise ApiError(400, "RelatedResourceNotAuthorizedOrNotFound", f"job {body['jobId']} not found")
         if job.resource["lifecycleState"] != "ACTIVE":
-            raise conflict(f"job {body['jobId']} is {job.resource['lifecycleState']}; only ACTIVE jobs can run")
+            raise incorrect_state(f"job {body['jobId']} is {job.resource['lifecycleState']}; only ACTIVE jobs can run")
         _check_node_override(job.resource, body)
-        container = body.get("jobEnvironmentConfigurationOverrideDetails") or job.resource.get(
-            "jobEnvironmentConfigurationDetails") or any(
-            g.get("jobEnvironmentConfigurationDetails") for g in node_groups(job.resource))
+        container = body.get("jobEnvironmentConfigurationOverrideDetails") or _container(job.resource)
         if job.artifact is None and not container:
             raise conflict(f"job {body['jobId']} has no artifact; upload one before starting a run")
         run = {"freeformTags": {}, "definedTags": {}, **_present(body)}

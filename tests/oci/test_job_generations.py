@@ -1,0 +1,143 @@
+"""Jobs through their lives on OCI: CREATING until the artifact comes, FAILED, replaced (its runs kept),
+pruned (only within the set it was applied from). Issue 14, rules 2, 4 and 5."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobctl.testing.fake_oci import FakeOCI
+from tests.conftest import EXAMPLES, use_fake_oci
+
+TRAIN = EXAMPLES / "train"
+
+
+def spec_in(directory: Path, env_model: str = "xgb", name: str = "tune-models") -> Path:
+    """The train example in `directory` (its own source), with MODEL and the job name set."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (TRAIN / "job.yaml").read_text().replace("./src", str(TRAIN / "src"))
+    text = text.replace("name: tune-models", f"name: {name}").replace("MODEL: xgb", f"MODEL: {env_model}")
+    assert f"name: {name}" in text
+    assert f"MODEL: {env_model}" in text
+    spec = directory / f"{name}.yaml"
+    spec.write_text(text)
+    return spec
+
+
+def live(fake: FakeOCI) -> dict[str, dict[str, Any]]:
+    return {j["id"]: j for j in fake.jobs() if j["lifecycleState"] != "DELETED"}
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with FakeOCI() as running:
+        use_fake_oci(running, tmp_path, monkeypatch, "generations")
+        yield running
+
+
+def test_a_job_left_creating_by_a_failed_upload_is_seen_refused_and_replaced(jobctl, fake: FakeOCI,
+                                                                             tmp_path: Path) -> None:
+    """Rule 2: the job stayed CREATING, invisible to plan (which planned a second job beside it)."""
+    spec = spec_in(tmp_path / "specs")
+    fake.faults.add(path=r"/artifact$", method="POST", status=400, code="InvalidParameter")
+    failed = jobctl("apply", str(spec), "--yes")
+    assert failed.exit_code == 1, failed.stderr
+    [stuck] = live(fake).values()
+    assert stuck["lifecycleState"] == "CREATING"
+    fake.faults.clear()
+
+    refused = jobctl("run", "tune-models")
+    assert refused.exit_code == 5, refused.stderr
+    assert "is CREATING: its artifact was never uploaded" in refused.stderr
+    plan = jobctl("plan", str(spec))
+    assert f"-/+ job tune-models ({stuck['id']})  # a previous apply did not finish uploading its artifact" \
+        in plan.stdout, plan.stdout
+
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    [(job_id, job)] = live(fake).items()
+    assert job_id != stuck["id"]
+    assert job["lifecycleState"] == "ACTIVE"
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_failed_job_is_reported_and_replaced(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
+    spec = spec_in(tmp_path / "specs")
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    [broken] = live(fake)
+    fake.set_job(broken, state="FAILED", details="the service could not process the artifact")
+
+    refused = jobctl("run", "tune-models")
+    assert refused.exit_code == 5
+    assert "is FAILED: the service could not process the artifact" in refused.stderr
+    plan = jobctl("plan", str(spec), "--detailed-exitcode")
+    assert plan.exit_code == 2
+    assert "# the job is FAILED: the service could not process the artifact" in plan.stdout
+
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    [(job_id, job)] = live(fake).items()
+    assert job_id != broken
+    assert job["lifecycleState"] == "ACTIVE"
+    assert fake.job(broken)["lifecycleState"] == "DELETED"
+
+
+def test_a_replace_keeps_run_history_and_the_name_spans_its_generations(jobctl, fake: FakeOCI,
+                                                                       tmp_path: Path) -> None:
+    """Rule 4: a replace deleted the old job with its runs; `cancel --job` then missed the old job's run."""
+    spec = spec_in(tmp_path / "specs")
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    [old] = live(fake)
+    fake.auto_progress = False
+    finished = jobctl("run", "tune-models").stdout.strip()
+    fake.set_run(finished, state="SUCCEEDED")
+    busy = jobctl("run", "tune-models").stdout.strip()
+    fake.set_run(busy, state="IN_PROGRESS")
+
+    spec_in(tmp_path / "specs", env_model="rf")
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+
+    assert fake.job(old)["freeformTags"]["jobctl-superseded"] == "true"
+    assert fake.run(finished)["lifecycleState"] == "SUCCEEDED"  # not deleted with its job
+    listed = json.loads(jobctl("-o", "json", "runs", "tune-models").stdout)["items"]
+    assert [r["id"] for r in listed] == [busy, finished]
+    canceled = jobctl("-o", "json", "cancel", "--job", "tune-models")
+    assert canceled.exit_code == 0, canceled.stderr
+    assert [r["id"] for r in json.loads(canceled.stdout)["items"]] == [busy]
+    fake.step(busy)
+    assert fake.run(busy)["lifecycleState"] == "CANCELED"
+
+    plan = jobctl("plan", str(spec), "--prune-history")
+    assert f"- job tune-models ({old})  # a superseded generation (--prune-history); deletes its 2 run(s)" \
+        in plan.stdout, plan.stdout
+    assert jobctl("apply", str(spec), "--prune-history", "--yes").exit_code == 0
+    assert fake.job(old)["lifecycleState"] == "DELETED"
+    assert {fake.run(r)["lifecycleState"] for r in (busy, finished)} == {"DELETED"}  # deleteRelatedJobRuns
+    assert json.loads(jobctl("-o", "json", "runs", "tune-models").stdout)["items"] == []
+
+
+def test_prune_deletes_only_jobs_of_its_own_set(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
+    """Rule 5: `plan job.yaml --prune` in one directory listed a teammate's jobs to delete."""
+    mine = spec_in(tmp_path / "mine" / "specs", name="mine-a")
+    spec_in(tmp_path / "mine" / "specs", name="mine-b")
+    theirs = spec_in(tmp_path / "theirs", name="theirs")
+    (tmp_path / "mine" / ".git").mkdir()  # a repository: its set is named from its root
+    assert jobctl("apply", str(mine.parent), "--yes").exit_code == 0
+    assert jobctl("apply", str(theirs), "--yes").exit_code == 0
+    sets = {j["displayName"]: j["freeformTags"]["jobctl-set"] for j in live(fake).values()}
+    assert sets == {"mine-a": "mine/specs", "mine-b": "mine/specs", "theirs": str(tmp_path / "theirs")}
+
+    mine.unlink()
+    plan = jobctl("-o", "json", "plan", str(mine.parent), "--prune")
+    shown = json.loads(plan.stdout)
+    assert shown["set"] == "mine/specs"
+    assert [(c["action"], c["name"]) for c in shown["changes"]] == [("delete", "mine-a")]
+    assert shown["warnings"] == ["--prune leaves alone 1 managed job(s) applied from other sets than "
+                                 "'mine/specs' (see `jobctl jobs`)"]
+    assert jobctl("apply", str(mine.parent), "--prune", "--yes").exit_code == 0
+    assert sorted(j["displayName"] for j in live(fake).values()) == ["mine-b", "theirs"]
+
+    moved = jobctl("plan", str(mine.parent), "--set-name", "team")
+    assert "~ job mine-b" in moved.stdout
+    assert "moves to set 'team' (from 'mine/specs')" in moved.stdout
