@@ -392,7 +392,8 @@ def test_delete_job_refuses_active_runs_unless_asked(fake_oci: FakeOCI, clients:
 
     assert deleted.status == 202
     assert deleted.headers["opc-work-request-id"].startswith("ocid1.datascienceworkrequest.")
-    assert clients.data_science.get_job(job.id).data.lifecycle_state == "DELETED"
+    states = [clients.data_science.get_job(job.id).data.lifecycle_state for _ in range(3)]
+    assert states == ["DELETING", "DELETING", "DELETED"]  # each GET moves its work request on
     listed = clients.data_science.list_jobs(COMPARTMENT, lifecycle_state="DELETED").data
     assert [j.id for j in listed] == [job.id]
     assert fake_oci.run(run.id)["lifecycleState"] == "DELETED"

@@ -7,12 +7,13 @@ their lifecycle under the test's control. Nothing is mocked inside the SDK.
 Served operations (paths as in `DataScienceClient` / `LogSearchClient`):
 
     POST/GET          /20190101/jobs                       create (opc-retry-token), list (paged)
-    GET/PUT/DELETE    /20190101/jobs/{id}                  get (etag), update (if-match), delete (202)
+    GET/PUT/DELETE    /20190101/jobs/{id}                  get (etag), update (if-match), delete (202 + work request)
     POST              /20190101/jobs/{id}/artifact         upload once (content-disposition filename)
     HEAD/GET          /20190101/jobs/{id}/artifact/content metadata / bytes (single Range supported)
     POST/GET          /20190101/jobRuns                    create (opc-retry-token), list (paged)
     GET/PUT/DELETE    /20190101/jobRuns/{id}               get (etag), update, delete
     POST              /20190101/jobRuns/{id}/actions/cancelJobRun
+    GET               /20190101/workRequests[/{id}[/errors|/logs]]  DeleteJob's work request (list, get, errors, logs)
     POST              /20190909/search                     SearchLogs (see `logsearch` for the query subset)
 
 Python API::
@@ -41,6 +42,9 @@ Python API::
   logGroupId + logId (or enableAutoLogCreation, which gives each run a new log id in `logDetails`).
   `fake.append_log(run_id, msg, time=..., visible_after=...)` adds records late or out of order; a record
   is searchable once `fake.clock()` >= visible_after (default time + `fake.log_lag`).
+- DeleteJob answers 202 with `opc-work-request-id`; the job is DELETING until that work request moves
+  ACCEPTED -> IN_PROGRESS -> SUCCEEDED (then DELETED), one step per GET of the work request or of the job
+  (auto_progress) or per `fake.step_all()`; `fake.work_request(id)` inspects it (see `workrequests`).
 - `fake.clock` is any `() -> float` (epoch seconds, default `time.time`); `ManualClock` can be advanced.
 - `fake.faults.add(path=r"regex", method="POST", status=429|500|503, times=2 | rate=0.2, latency=0.5,
   drop=True, after=True)` injects faults (rate uses a seeded RNG); `after=True` applies the change and

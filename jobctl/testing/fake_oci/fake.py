@@ -215,9 +215,14 @@ class FakeOCI:
             return self.store.step(run_id)
 
     def step_all(self) -> int:
-        """Advance every unfinished run one step; returns how many changed state."""
+        """Advance every unfinished run and work request one step; returns how many changed state."""
         with self.store.lock:
-            return self.store.step_all()
+            return self.store.step_all() + self.store.step_work_requests()
+
+    def work_request(self, work_request_id: str) -> dict[str, Any]:
+        """A copy of the WorkRequest's wire JSON (reading it here never advances it)."""
+        with self.store.lock:
+            return copy.deepcopy(self.store.work_requests.get(work_request_id).resource)
 
     def set_run(self, run_id: str, *, state: str | None = None, details: str | None = None) -> dict[str, Any]:
         """Force a run's lifecycleState and lifecycleDetails (the workload is not consulted)."""
