@@ -664,7 +664,8 @@ def test_workload_sees_the_override_as_a_whole_object(fake_oci: FakeOCI, clients
 
 def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobctl.testing.fake_oci", "--port", "0", "--write-config", str(tmp_path)],
+        [sys.executable, "-m", "jobctl.testing.fake_oci", "--port", "0", "--write-config", str(tmp_path),
+         "--bucket", "ml-state"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert process.stdout is not None
@@ -680,6 +681,8 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         client = oci.data_science.DataScienceClient(
             config, service_endpoint=url, circuit_breaker_strategy=oci.circuit_breaker.NoCircuitBreakerStrategy())
         assert client.list_jobs(COMPARTMENT).data == []
+        storage = oci.object_storage.ObjectStorageClient(config, service_endpoint=url)
+        assert storage.get_bucket(storage.get_namespace().data, "ml-state").data.name == "ml-state"
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)

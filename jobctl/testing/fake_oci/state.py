@@ -133,6 +133,7 @@ class Limits:
     max_retry_tokens: int = 10_000
     max_requests: int = 100_000
     max_work_requests: int = 10_000
+    max_buckets: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ class Store:
     # most tenancies; `required_tags` ({namespace: [key]}) blocks a create that does not set them.
     oracle_tags: bool = True
     required_tags: dict[str, list[str]] = field(default_factory=dict)
+    # The tenancy's Object Storage namespace (GetNamespace); buckets may be in any namespace.
+    namespace: str = "fakenamespace"
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -179,6 +182,7 @@ class Store:
         self.runs: dict[str, RunRecord] = {}
         self.logs = LogStore(self.limits.max_log_records)
         self.objects: dict[tuple[str, str, str], Any] = {}  # (namespace, bucket, name) -> api_objects.StoredObject
+        self.buckets: dict[tuple[str, str], dict[str, Any]] = {}  # (namespace, name) -> Bucket wire JSON
         self.work_requests = WorkRequests(self.limits.max_work_requests)
         self._seq = 0
 
