@@ -4,8 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_SPEC := specs-examples/hello/job.yaml
+# The real oci CLI, for tests/oci/test_oci_cli.py: it pins its own oci SDK, so it gets a venv of its own.
+OCICLI_VERSION ?= 3.95.1
+OCICLI_VENV    ?= .venv-ocicli
+OCICLI_STAMP   := $(OCICLI_VENV)/.installed-$(OCICLI_VERSION)
 
-.PHONY: install test lint typecheck unit demo bench clean
+.PHONY: install ocicli test lint typecheck unit demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +20,13 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m compileall -q jobctl
 	@touch $(STAMP)
 
+$(OCICLI_STAMP):
+	@test -x $(OCICLI_VENV)/bin/python || $(PYTHON) -m venv $(OCICLI_VENV)
+	$(OCICLI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'oci-cli==$(OCICLI_VERSION)'
+	@rm -f $(OCICLI_VENV)/.installed-* && touch $(OCICLI_STAMP)
+
+ocicli: $(OCICLI_STAMP)
+
 install: $(STAMP)
 
 lint: install
@@ -25,9 +36,10 @@ typecheck: install
 	$(BIN)/mypy --strict jobctl
 
 # The suite runs on 2 workers (pytest-xdist): every test has its own $JOBCTL_HOME, fake OCI and ports.
+# The oci CLI test uses the CLI installed above, and here fails rather than skips when it is missing.
 PYTEST_WORKERS ?= 2
-unit: install
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+unit: install $(OCICLI_STAMP)
+	JOBCTL_OCI_CLI=$(abspath $(OCICLI_VENV))/bin/oci JOBCTL_REQUIRE_OCI_CLI=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck unit
 
@@ -40,4 +52,4 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OCICLI_VENV) .pytest_cache .mypy_cache .ruff_cache

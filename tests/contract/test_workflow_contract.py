@@ -34,10 +34,17 @@ def flow() -> object:
     return workflow_from_document(document, Origin("inline", 1))
 
 
+def state_store(harness: Harness) -> Any:
+    """The workflow's state store; on OCI its bucket is made first, as Object Storage needs it to exist."""
+    if harness.fake is not None:
+        harness.fake.create_bucket("contract-state", namespace="contractns")
+    return harness.backend.workflow_store(STATE)
+
+
 def test_a_workflow_selects_the_best_run_and_passes_it_on(harness: Harness, tmp_path: Path) -> None:
     apply(harness.backend, write_spec(tmp_path))
     workflow = flow()
-    store = harness.backend.workflow_store(STATE)
+    store = state_store(harness)
     events: list[str] = []
     runner = WorkflowRunner(harness.backend, store, workflow, env={}, on_event=events.append,  # type: ignore[arg-type]
                             sleep=lambda _: None)
@@ -91,7 +98,7 @@ def test_a_run_over_before_start_run_returns_is_recorded_and_followed(
 ) -> None:
     apply(harness.backend, write_spec(tmp_path))
     backend = _SlowLauncher(harness.backend, harness.timeout)
-    store = harness.backend.workflow_store(STATE)
+    store = state_store(harness)
     events: list[str] = []
     lines: list[tuple[str, str, str]] = []
     runner = WorkflowRunner(backend, store, flow(), env={}, on_event=events.append,  # type: ignore[arg-type]

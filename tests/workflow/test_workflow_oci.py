@@ -52,6 +52,7 @@ def real_workload(fake: FakeOCI):
 def oci_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
     with FakeOCI() as fake:
         fake.workload = real_workload(fake)
+        fake.create_bucket("ml-state", namespace="mytenancy")  # the example's state bucket, made beforehand
         for name, value in {
             "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")),
             "JOBCTL_OCI_ENDPOINT": fake.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",

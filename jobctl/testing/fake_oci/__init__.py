@@ -1,4 +1,4 @@
-"""A stateful fake of the OCI REST API for Data Science Jobs and Logging Search.
+"""A stateful fake of the OCI REST API for Data Science Jobs, Logging Search and Object Storage.
 
 Test code that talks to OCI through the real `oci` SDK (or the oci CLI, or jobctl) against a server on
 127.0.0.1: requests are signed and verified, bodies are the SDK's camelCase JSON, and runs move through
@@ -7,13 +7,19 @@ their lifecycle under the test's control. Nothing is mocked inside the SDK.
 Served operations (paths as in `DataScienceClient` / `LogSearchClient`):
 
     POST/GET          /20190101/jobs                       create (opc-retry-token), list (paged)
-    GET/PUT/DELETE    /20190101/jobs/{id}                  get (etag), update (if-match), delete (202)
+    GET/PUT/DELETE    /20190101/jobs/{id}                  get (etag), update (if-match), delete (202 + work request)
     POST              /20190101/jobs/{id}/artifact         upload once (content-disposition filename)
     HEAD/GET          /20190101/jobs/{id}/artifact/content metadata / bytes (single Range supported)
     POST/GET          /20190101/jobRuns                    create (opc-retry-token), list (paged)
     GET/PUT/DELETE    /20190101/jobRuns/{id}               get (etag), update, delete
     POST              /20190101/jobRuns/{id}/actions/cancelJobRun
+    GET               /20190101/workRequests[/{id}[/errors|/logs]]  DeleteJob's work request (list, get, errors, logs)
     POST              /20190909/search                     SearchLogs (see `logsearch` for the query subset)
+    GET               /20200531/logGroups/{id}             GetLogGroup (its compartment)
+    GET               /n                                   GetNamespace
+    POST, GET/HEAD    /n/{ns}/b, /n/{ns}/b/{bucket}        CreateBucket, GetBucket/HeadBucket
+    GET               /n/{ns}/b/{bucket}/o                 ListObjects (prefix, delimiter=/, start, end, fields)
+    PUT/GET/HEAD/DEL  /n/{ns}/b/{bucket}/o/{name}          objects (if-match / if-none-match on PUT)
 
 Python API::
 
@@ -41,6 +47,12 @@ Python API::
   logGroupId + logId (or enableAutoLogCreation, which gives each run a new log id in `logDetails`).
   `fake.append_log(run_id, msg, time=..., visible_after=...)` adds records late or out of order; a record
   is searchable once `fake.clock()` >= visible_after (default time + `fake.log_lag`).
+- DeleteJob answers 202 with `opc-work-request-id`; the job is DELETING until that work request moves
+  ACCEPTED -> IN_PROGRESS -> SUCCEEDED (then DELETED), one step per GET of the work request or of the job
+  (auto_progress) or per `fake.step_all()`; `fake.work_request(id)` inspects it (see `workrequests`).
+- Object Storage needs a bucket before its objects (404 BucketNotFound otherwise): create it with
+  CreateBucket or `fake.create_bucket(name, namespace=...)`. GetNamespace answers `fake.namespace`
+  (`FakeOCI(namespace=...)`, default `fakenamespace`); buckets may be in any namespace.
 - `fake.clock` is any `() -> float` (epoch seconds, default `time.time`); `ManualClock` can be advanced.
 - `fake.faults.add(path=r"regex", method="POST", status=429|500|503, times=2 | rate=0.2, latency=0.5,
   drop=True, after=True)` injects faults (rate uses a seeded RNG); `after=True` applies the change and
@@ -69,6 +81,7 @@ Command line (runs until Ctrl-C)::
 
     python -m jobctl.testing.fake_oci --port 8765 --write-config /tmp/fake-oci
     jobctl-fake-oci --port 8765 --write-config /tmp/fake-oci      # same, where the entry point is installed
+    jobctl-fake-oci ... --bucket ml-state --bucket other-ns/data  # buckets to create at start
 
 It prints the endpoint and the settings that point jobctl at it: `OCI_CLI_CONFIG_FILE=<dir>/config`,
 `JOBCTL_OCI_ENDPOINT=http://127.0.0.1:8765`, or `--backend oci --config-file ... --endpoint ...`.

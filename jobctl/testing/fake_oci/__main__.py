@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from jobctl.testing.fake_oci.errors import ApiError
 from jobctl.testing.fake_oci.fake import FakeOCI
 
 
@@ -33,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-lag", type=float, default=0.0, metavar="SECONDS",
                         help="delay before a run's log records become searchable")
     parser.add_argument("--seed", type=int, default=0, help="seed for OCIDs and fault rates")
+    parser.add_argument("--namespace", default="fakenamespace",
+                        help="the Object Storage namespace GetNamespace answers (default: fakenamespace)")
+    parser.add_argument("--bucket", action="append", default=[], metavar="[NAMESPACE/]NAME",
+                        help="create this bucket at start (repeatable); objects need their bucket to exist")
     return parser
 
 
@@ -42,7 +47,13 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
     if args.write_config is None and not args.no_verify_signatures:
         parser.error("pass --write-config DIR (a key the fake accepts) or --no-verify-signatures")
     fake = FakeOCI(port=args.port, region=args.region, seed=args.seed, auto_progress=not args.no_auto_progress,
-                   verify_signatures=not args.no_verify_signatures, log_lag=args.log_lag)
+                   verify_signatures=not args.no_verify_signatures, log_lag=args.log_lag, namespace=args.namespace)
+    for bucket in args.bucket:
+        namespace, _, name = bucket.rpartition("/")
+        try:
+            fake.create_bucket(name, namespace=namespace or None)
+        except ApiError as error:
+            parser.error(f"--bucket {bucket}: {error.message}")
     try:
         fake.start()
     except OSError as error:

@@ -31,8 +31,12 @@ def list_jobs(services: Services, request: Request) -> Response:
 
 
 def get_job(services: Services, request: Request, job_id: str) -> Response:
+    """The job as it is now; with auto_progress a job being deleted then moves on (its work request steps)."""
     job = services.store.job(job_id).resource
-    return json_response(job, etag=etag_of(job))
+    response = json_response(job, etag=etag_of(job))
+    if services.settings.auto_progress:
+        services.store.step_work_requests(job_id)
+    return response
 
 
 def update_job(services: Services, request: Request, job_id: str) -> Response:
@@ -42,8 +46,8 @@ def update_job(services: Services, request: Request, job_id: str) -> Response:
 
 def delete_job(services: Services, request: Request, job_id: str) -> Response:
     store = services.store
-    store.delete_job(job_id, request.header("if-match"), request.flag("deleteRelatedJobRuns"))
-    return Response(202, (("opc-work-request-id", store.new_id("datascienceworkrequest")),))
+    work_request_id = store.delete_job(job_id, request.header("if-match"), request.flag("deleteRelatedJobRuns"))
+    return Response(202, (("opc-work-request-id", work_request_id),))
 
 
 def create_artifact(services: Services, request: Request, job_id: str) -> Response:

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from jobctl.testing.fake_oci import api_jobs, api_objects, api_runs, api_search
+from jobctl.testing.fake_oci import api_buckets, api_jobs, api_objects, api_runs, api_search, api_work_requests
 from jobctl.testing.fake_oci.errors import ApiError, invalid, limit_exceeded, missing
 from jobctl.testing.fake_oci.faults import FaultInjector
 from jobctl.testing.fake_oci.messages import Request, Response, error_response
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 ANONYMOUS_USER = "ocid1.user.oc1..anonymous"
-ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_search.ROUTES, *api_objects.ROUTES])
+ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_work_requests.ROUTES, *api_search.ROUTES,
+                 *api_buckets.ROUTES, *api_objects.ROUTES])
 
 
 class DropConnection(Exception):

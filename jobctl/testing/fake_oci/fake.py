@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from jobctl.testing.fake_oci.api_buckets import add_bucket
 from jobctl.testing.fake_oci.app import FakeApp, Journal, RequestRecord
 from jobctl.testing.fake_oci.faults import FaultInjector
 from jobctl.testing.fake_oci.keys import ApiKey, generate_api_key, write_config
@@ -38,16 +39,17 @@ class ManualClock:
 
 
 class FakeOCI:
-    """A stateful fake of OCI Data Science Jobs and Logging Search, served on 127.0.0.1."""
+    """A stateful fake of OCI Data Science Jobs, Logging Search and Object Storage, served on 127.0.0.1."""
 
     def __init__(self, *, port: int = 0, region: str = "us-ashburn-1", seed: int = 0, auto_progress: bool = True,
                  verify_signatures: bool = True, workload: Workload = echo_workload, log_lag: float = 0.0,
                  clock: Callable[[], float] = time.time, limits: Limits | None = None, oracle_tags: bool = True,
-                 required_tags: dict[str, list[str]] | None = None) -> None:
+                 required_tags: dict[str, list[str]] | None = None, namespace: str = "fakenamespace") -> None:
         self.region = region
         self.limits = limits or Limits()
         self.store = Store(region=region, seed=seed, limits=self.limits, clock=clock, workload=workload,
-                           log_lag=log_lag, oracle_tags=oracle_tags, required_tags=dict(required_tags or {}))
+                           log_lag=log_lag, oracle_tags=oracle_tags, required_tags=dict(required_tags or {}),
+                           namespace=namespace)
         self.settings = Settings(auto_progress=auto_progress)
         self.faults = FaultInjector(seed)
         self.keys = KeyRing()
@@ -220,9 +222,30 @@ class FakeOCI:
             return self.store.step(run_id)
 
     def step_all(self) -> int:
-        """Advance every unfinished run one step; returns how many changed state."""
+        """Advance every unfinished run and work request one step; returns how many changed state."""
         with self.store.lock:
-            return self.store.step_all()
+            return self.store.step_all() + self.store.step_work_requests()
+
+    def work_request(self, work_request_id: str) -> dict[str, Any]:
+        """A copy of the WorkRequest's wire JSON (reading it here never advances it)."""
+        with self.store.lock:
+            return copy.deepcopy(self.store.work_requests.get(work_request_id).resource)
+
+    @property
+    def namespace(self) -> str:
+        """The tenancy's Object Storage namespace, as GetNamespace answers."""
+        return self.store.namespace
+
+    def create_bucket(self, name: str, *, namespace: str | None = None,
+                      compartment_id: str = "ocid1.compartment.oc1..fakebuckets") -> dict[str, Any]:
+        """Create a bucket directly (no HTTP), as Terraform or the console would before a test; returns it.
+
+        Object Storage needs a bucket before any object is put in it, so tests create the buckets they use.
+        `namespace` defaults to the fake's own.
+        """
+        with self.store.lock:
+            details = {"name": name, "compartmentId": compartment_id}
+            return copy.deepcopy(add_bucket(self.store, namespace or self.namespace, details, "ocid1.user.oc1..seeded"))
 
     def set_run(self, run_id: str, *, state: str | None = None, details: str | None = None) -> dict[str, Any]:
         """Force a run's lifecycleState and lifecycleDetails (the workload is not consulted)."""

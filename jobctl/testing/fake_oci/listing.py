@@ -15,15 +15,31 @@ MAX_PAGE = 100
 
 def list_response(request: Request, resources: Iterable[tuple[dict[str, Any], int]], *, states: tuple[str, ...],
                   filters: tuple[str, ...], time_field: str, fields: tuple[str, ...]) -> Response:
-    compartment = request.param("compartmentId")
-    if not compartment:
-        raise missing("compartmentId is required")
-    state = request.param("lifecycleState")
-    if state is not None and state not in states:
-        raise invalid(f"lifecycleState must be one of {', '.join(states)}")
+    compartment = required_compartment(request)
+    state = choice(request, "lifecycleState", states)
     wanted = {name: request.param(name) for name in filters}
     chosen = select(resources, {**wanted, "compartmentId": compartment, "lifecycleState": state},
                     request.param("sortBy"), request.param("sortOrder"), time_field)
-    start, stop, next_page = page_window(len(chosen), request.param("limit"), request.param("page"), MAX_PAGE)
+    return paged_response(request, [summary(item, fields) for item in chosen])
+
+
+def required_compartment(request: Request) -> str:
+    compartment = request.param("compartmentId")
+    if not compartment:
+        raise missing("compartmentId is required")
+    return compartment
+
+
+def choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    """The query parameter `name`, which must be one of `allowed` when given."""
+    value = request.param(name)
+    if value is not None and value not in allowed:
+        raise invalid(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def paged_response(request: Request, items: list[Any]) -> Response:
+    """One page of `items` (`limit` 1-100, default 100) with an opaque `opc-next-page` when more follow."""
+    start, stop, next_page = page_window(len(items), request.param("limit"), request.param("page"), MAX_PAGE)
     headers = (("opc-next-page", next_page),) if next_page else ()
-    return json_response([summary(item, fields) for item in chosen[start:stop]], headers=headers)
+    return json_response(items[start:stop], headers=headers)

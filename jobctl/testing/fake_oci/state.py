@@ -38,8 +38,10 @@ from jobctl.testing.fake_oci.lifecycle import (
 )
 from jobctl.testing.fake_oci.logsearch import STDOUT, LogRecord, LogStore
 from jobctl.testing.fake_oci.wire import format_time, new_ocid
+from jobctl.testing.fake_oci.workrequests import WorkRequests, new_work_request
 
 JOB_STATES = ("CREATING", "ACTIVE", "DELETING", "FAILED", "DELETED")
+DELETING = "DELETING"
 RUN_STATES = ("ACCEPTED", "IN_PROGRESS", "FAILED", "SUCCEEDED", "CANCELING", "CANCELED", "DELETED", "NEEDS_ATTENTION")
 JOB_SUMMARY_FIELDS = ("id", "timeCreated", "createdBy", "projectId", "compartmentId", "displayName",
                       "lifecycleState", "freeformTags", "definedTags")
@@ -136,6 +138,8 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     max_retry_tokens: int = 10_000
     max_requests: int = 100_000
+    max_work_requests: int = 10_000
+    max_buckets: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class Store:
     # most tenancies; `required_tags` ({namespace: [key]}) blocks a create that does not set them.
     oracle_tags: bool = True
     required_tags: dict[str, list[str]] = field(default_factory=dict)
+    # The tenancy's Object Storage namespace (GetNamespace); buckets may be in any namespace.
+    namespace: str = "fakenamespace"
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -182,6 +188,8 @@ class Store:
         self.runs: dict[str, RunRecord] = {}
         self.logs = LogStore(self.limits.max_log_records)
         self.objects: dict[tuple[str, str, str], Any] = {}  # (namespace, bucket, name) -> api_objects.StoredObject
+        self.buckets: dict[tuple[str, str], dict[str, Any]] = {}  # (namespace, name) -> Bucket wire JSON
+        self.work_requests = WorkRequests(self.limits.max_work_requests)
         self._seq = 0
 
     def now(self) -> float:
@@ -238,11 +246,12 @@ class Store:
         record.resource.update(_present(body))
         return record.resource
 
-    def delete_job(self, job_id: str, if_match: str | None, delete_related_runs: bool) -> None:
+    def delete_job(self, job_id: str, if_match: str | None, delete_related_runs: bool) -> str:
+        """The job is DELETING until the work request this returns (its id) succeeds."""
         record = self.job(job_id)
         check_etag(record.resource, if_match)
-        if record.resource["lifecycleState"] == DELETED:
-            raise conflict(f"job {job_id} is already DELETED")
+        if record.resource["lifecycleState"] in (DELETING, DELETED):
+            raise conflict(f"job {job_id} is already {record.resource['lifecycleState']}")
         # The strict reading of what OCI leaves open, safe either way (docs/oci-fidelity.md): active runs
         # block a delete; finished ones go only with deleteRelatedJobRuns
         related = [run for run in self.runs.values()
@@ -253,10 +262,12 @@ class Store:
         if related and not delete_related_runs:
             raise incorrect_state(f"job {job_id} has {len(related)} job run(s); delete them first or pass "
                                   "deleteRelatedJobRuns=true")
+        work_request_id = self.start_work_request("JOB_DELETE", record.resource)
         if delete_related_runs:
             for run in related:
                 run.mark_deleted(self.now())
-        record.resource["lifecycleState"] = DELETED
+        record.resource["lifecycleState"] = DELETING
+        return work_request_id
 
     def put_artifact(self, job_id: str, content: bytes, disposition: str | None) -> None:
         record = self.job(job_id)
@@ -408,6 +419,28 @@ class Store:
         else:
             record.set_state(state, self.now(), details)
         return record.resource
+
+    # Work requests: an operation the service finishes later (DeleteJob), see `workrequests` ---------
+
+    def start_work_request(self, operation: str, target: Mapping[str, Any]) -> str:
+        work_request_id = self.new_id("datascienceworkrequest")
+        self.work_requests.add(new_work_request(work_request_id, operation, target, now=self.now(),
+                                                seq=self.next_seq()))
+        return work_request_id
+
+    def step_work_request(self, work_request_id: str) -> str:
+        """Advance a work request one step; once it succeeds, what it did is done (a deleted job is DELETED)."""
+        record = self.work_requests.get(work_request_id)
+        if record.step(self.now()) and record.operation == "JOB_DELETE":
+            self.job(record.target).resource["lifecycleState"] = DELETED
+        return record.status
+
+    def step_work_requests(self, target_id: str | None = None) -> int:
+        """Advance every unfinished work request (on `target_id` only, if given); returns how many."""
+        unfinished = self.work_requests.unfinished(target_id)
+        for record in unfinished:
+            self.step_work_request(record.id)
+        return len(unfinished)
 
     def log_group_compartment(self, log_group_id: str) -> str:
         return self.log_groups.get(log_group_id, self.logging_compartment)
