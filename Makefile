@@ -36,10 +36,11 @@ typecheck: install
 	$(BIN)/mypy --strict jobctl
 
 # The suite runs on 2 workers (pytest-xdist): every test has its own $JOBCTL_HOME, fake OCI and ports.
+# worksteal: an idle worker takes queued tests from the busy one (load left one idle for ~30 s at the end).
 # The oci CLI test uses the CLI installed above, and here fails rather than skips when it is missing.
 PYTEST_WORKERS ?= 2
 unit: install $(OCICLI_STAMP)
-	JOBCTL_OCI_CLI=$(abspath $(OCICLI_VENV))/bin/oci JOBCTL_REQUIRE_OCI_CLI=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	JOBCTL_OCI_CLI=$(abspath $(OCICLI_VENV))/bin/oci JOBCTL_REQUIRE_OCI_CLI=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 
