@@ -385,7 +385,7 @@ def test_cancel_a_sleeping_run(clients: SdkClients) -> None:
     states = [clients.data_science.get_job_run(run.id).data.lifecycle_state for _ in range(2)]
     assert states == ["CANCELING", "CANCELED"]
     error = service_error(lambda: clients.data_science.cancel_job_run(run.id))
-    assert (error.status, error.code) == (409, "Conflict")
+    assert (error.status, error.code) == (409, "IncorrectState")
 
 
 def test_update_and_delete_a_run(clients: SdkClients) -> None:

@@ -131,15 +131,25 @@ def _security_token_signer(config: dict[str, Any], path: Path, profile: str) -> 
     return oci.auth.signers.SecurityTokenSigner(token, key)
 
 
+# What the SDK retries for jobctl: throttling (429), any 5xx, timeouts and dropped connections. Never a
+# 409: the SDK's default retries IncorrectState for up to 10 minutes, so cancelling a run that is already
+# CANCELING hung; each operation handles its own conflicts (docs/oci-fidelity.md, "Bounded retries").
+RETRYABLE_STATUSES: dict[int, list[str]] = {429: []}
+MAX_ATTEMPTS = 5
+RETRY_BUDGET_SECONDS = 60  # no call retries for longer (each attempt: 10 s to connect, 60 s to read)
+
+
 def retry_strategy(settings: OciSettings) -> Any:
     import oci
 
+    bounds: dict[str, Any] = {
+        "service_error_retry_config": RETRYABLE_STATUSES, "service_error_retry_on_any_5xx": True,
+        "max_attempts": MAX_ATTEMPTS, "total_elapsed_time_seconds": RETRY_BUDGET_SECONDS,
+    }
     if settings.fast_retries:
-        return oci.retry.RetryStrategyBuilder(
-            max_attempts=6, retry_base_sleep_time_seconds=0.01, retry_max_wait_between_calls_seconds=0.05,
-            decorrelated_jitter=0,
-        ).get_retry_strategy()
-    return oci.retry.DEFAULT_RETRY_STRATEGY
+        bounds.update(max_attempts=6, retry_base_sleep_time_seconds=0.01, retry_max_wait_between_calls_seconds=0.05,
+                      decorrelated_jitter=0)
+    return oci.retry.RetryStrategyBuilder(**bounds).get_retry_strategy()
 
 
 @dataclass

@@ -341,8 +341,8 @@ class Store:
         record = self.run(run_id)
         check_etag(record.resource, if_match)
         state = record.resource["lifecycleState"]
-        if state not in ACTIVE_RUN_STATES:
-            raise conflict(f"job run {run_id} is {state} and cannot be canceled")
+        if state not in ACTIVE_RUN_STATES or state == CANCELING:  # a second cancel too (docs/oci-fidelity.md)
+            raise incorrect_state(f"job run {run_id} is {state} and cannot be canceled")
         record.resource["lifecycleState"] = CANCELING
         record.resource.pop("lifecycleDetails", None)
 
