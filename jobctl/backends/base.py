@@ -28,6 +28,10 @@ class Backend(Protocol):
     runs_here: bool  # runs on this machine, so fields only OCI can honour (a shape, a subnet) are ignored
     required_fields: tuple[str, ...]  # spec paths every job must set on this backend (checked by plan)
 
+    def spec_defaults(self) -> dict[str, str]:
+        """Values (by spec path) that a spec leaving them out gets on this backend."""
+        ...
+
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]: ...
 
     def get_job(self, *, job_id: str) -> JobState: ...

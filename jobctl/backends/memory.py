@@ -65,6 +65,9 @@ class MemoryBackend:
     name = "memory"
     runs_here = True
     required_fields: tuple[str, ...] = ()
+
+    def spec_defaults(self) -> dict[str, str]:
+        return {}
     poll_interval = 0.0
 
     def __init__(self, program: Program = echo_program) -> None:

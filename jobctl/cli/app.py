@@ -137,8 +137,11 @@ def _fail(error: JobctlError) -> NoReturn:
 @click.option("--endpoint", envvar="JOBCTL_OCI_ENDPOINT",
               help="Base URL for every OCI service (e.g. a local fake).")
 @click.option("--compartment-id", envvar="OCI_COMPARTMENT_ID",
-              help="OCI compartment for listing jobs and runs (specs carry their own).")
-@click.option("--project-id", envvar="OCI_PROJECT_ID", help="Limit listings to this Data Science project.")
+              help="OCI compartment: for specs without spec.compartmentId, and for listings (in an OCI "
+                   "notebook session: its compartment).")
+@click.option("--project-id", envvar="OCI_PROJECT_ID",
+              help="Data Science project: for specs without spec.projectId, and to limit listings (in an OCI "
+                   "notebook session: its project).")
 @click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table",
               help="Output format for commands that print data.")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also: NO_COLOR).")

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from jobctl.render.human import Printer
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
+# What OCI sets inside a notebook session, job run or pipeline run, in ADS's order (ads/config.py): the
+# defaults of --compartment-id and --project-id when neither they nor OCI_COMPARTMENT_ID/OCI_PROJECT_ID are set.
+NOTEBOOK_SCOPE = {
+    "compartment_id": ("NB_SESSION_COMPARTMENT_OCID", "PROJECT_COMPARTMENT_OCID", "JOB_RUN_COMPARTMENT_OCID",
+                       "PIPELINE_RUN_COMPARTMENT_OCID"),
+    "project_id": ("PROJECT_OCID", "PIPELINE_PROJECT_OCID"),
+}
 
 
 @dataclass
@@ -44,8 +51,11 @@ class AppContext:
             keep_workdirs=int(_number(env, "JOBCTL_KEEP_WORKDIRS", DEFAULT_KEEP_WORKDIRS, whole=True)),
             busy_timeout=_number(env, "JOBCTL_DB_BUSY_TIMEOUT", LocalSettings.busy_timeout),
         )
+        options = dict(self.oci_options)
+        for key, names in NOTEBOOK_SCOPE.items():  # inside OCI (a notebook session, a job run), as ADS reads them
+            options[key] = options.get(key) or next((env[name] for name in names if env.get(name)), None)
         oci = OciSettings(
-            **self.oci_options, sdk_config_file=env.get("OCI_CONFIG_FILE") or None,
+            **options, sdk_config_file=env.get("OCI_CONFIG_FILE") or None,
             fast_retries=_choice(env, "JOBCTL_OCI_RETRY", ("", "fast")) == "fast",
             poll_interval=_number(env, "JOBCTL_OCI_POLL_SECONDS", OciSettings.poll_interval),
             log_settle=_number(env, "JOBCTL_OCI_LOG_SETTLE", OciSettings.log_settle),

@@ -67,8 +67,9 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     set_name = plan_set(paths, request.set_name, app.environ)
     result = load_specs(paths, app.environ)
     result.raise_for_errors()
-    desired = [desired_job(spec, set_name) for spec in result.jobs]
-    return build_plan(app.backend(), desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
+    backend = app.backend()
+    desired = [desired_job(spec, set_name, backend.spec_defaults()) for spec in result.jobs]
+    return build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                       prune_history=request.prune_history, set_name=set_name)
 
 

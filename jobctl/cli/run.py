@@ -92,7 +92,7 @@ def _say_what_has_no_effect(app: AppContext, settings: dict[str, object]) -> Non
 def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
     from jobctl.plan.desired import desired_job
 
-    if job.spec_hash and desired_job(spec).spec_hash != job.spec_hash:
+    if job.spec_hash and desired_job(spec, defaults=app.backend().spec_defaults()).spec_hash != job.spec_hash:
         app.info(f"Warning: the spec of {spec.name!r} has changed since it was applied; "
                  "this run uses the applied job (`jobctl apply` to update it)")
 

@@ -85,8 +85,8 @@ def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:
                                        f"job {want.name!r} needs {' and '.join(missing)} on this backend"))
             lacking.update(path.rsplit(".", 1)[1] for path in missing)
     if problems:
-        raise SpecError(problems, hint=f"set {' and '.join(sorted(lacking))} in the spec (the examples take them "
-                                       "from ${OCI_COMPARTMENT_ID} and ${OCI_PROJECT_ID})")
+        raise SpecError(problems, hint=f"set {' and '.join(sorted(lacking))} in the spec, or pass --compartment-id "
+                                       "/ --project-id (or set OCI_COMPARTMENT_ID / OCI_PROJECT_ID)")
 
 
 def ignored_fields(desired: Sequence[DesiredJob]) -> tuple[str, ...]:

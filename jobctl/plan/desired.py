@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from jobctl.artifact import Artifact, build_artifact
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition
-from jobctl.model.table import canonical
+from jobctl.model.table import canonical, rows
 from jobctl.spec.model import JobSpec
 
 
@@ -34,11 +36,14 @@ def spec_hash(definition: JobDefinition) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def desired_job(spec: JobSpec, set_name: str | None = None) -> DesiredJob:
+def desired_job(spec: JobSpec, set_name: str | None = None, defaults: Mapping[str, str] | None = None) -> DesiredJob:
     """Build the artifact (if the runtime has a source) and the tagged definition for one spec,
-    applied from the set `set_name` (jobctl.plan.sets)."""
+    applied from the set `set_name` (jobctl.plan.sets), with the backend's `defaults` (by spec path)
+    for the fields it leaves out."""
     artifact = build_artifact(spec.source) if spec.source is not None else None
-    definition = replace(spec.definition, artifact_digest=artifact.digest if artifact else None)
+    filled: dict[str, Any] = {row.attr: defaults[row.path] for row in rows(JobDefinition)
+              if defaults and row.path in defaults and not getattr(spec.definition, row.attr)}
+    definition = replace(spec.definition, artifact_digest=artifact.digest if artifact else None, **filled)
     owner = {TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}
     if set_name is not None:
         owner[TAG_SET] = set_name

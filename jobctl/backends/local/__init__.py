@@ -36,6 +36,9 @@ class LocalBackend:
     name = "local"
     runs_here = True
     required_fields: tuple[str, ...] = ()
+
+    def spec_defaults(self) -> dict[str, str]:
+        return {}
     poll_interval = 0.05
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,

@@ -69,6 +69,12 @@ class OciBackend:
         self._job_names: dict[str, str | None] = {}  # job id -> display name, from listings
         self._log_compartments: dict[str, str] = {}  # log group id -> its compartment
 
+    def spec_defaults(self) -> dict[str, str]:
+        """--compartment-id / --project-id (or their variables, or a notebook session's: see
+        jobctl.cli.context) for specs that leave them out."""
+        given = {"spec.compartmentId": self.settings.compartment_id, "spec.projectId": self.settings.project_id}
+        return {path: value for path, value in given.items() if value}
+
     # --- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the SDK; turn service errors into jobctl errors with exit codes."""
