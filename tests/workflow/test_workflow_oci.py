@@ -87,3 +87,37 @@ def test_model_selection_on_oci_keeps_state_and_outputs_in_object_storage(jobctl
     without_state = jobctl("workflow", "status", "model-selection")
     assert without_state.exit_code == 6
     assert "spec.state" in without_state.stderr
+
+
+def workflow_with_state(tmp_path: Path, state: str) -> Path:
+    flow = tmp_path / "workflow.yaml"
+    flow.write_text((EXAMPLES / "model-selection" / "workflow.yaml").read_text().replace(
+        "  # state: oci://my-bucket@my-namespace/jobctl", f"  state: {state}"))
+    return flow
+
+
+def test_a_state_location_whose_bucket_does_not_exist_is_an_error_before_any_run(jobctl, oci_env: FakeOCI,
+                                                                                 tmp_path: Path) -> None:
+    """Issue 14 rule 11: a mistyped bucket read as "no state yet", so the workflow started afresh."""
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+
+    result = jobctl("workflow", "run", str(workflow_with_state(tmp_path, "oci://ml-sate@mytenancy/jobctl")))
+
+    assert result.exit_code == 6, result.stderr
+    assert "oci://ml-sate@mytenancy/" in result.stderr
+    assert "BucketNotFound" in result.stderr
+    assert oci_env.runs() == []
+    status = jobctl("workflow", "status", "model-selection", "--state", "oci://ml-sate@mytenancy/jobctl")
+    assert status.exit_code == 6, status.stderr
+
+
+def test_a_state_location_without_namespace_uses_the_tenancys(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:
+    oci_env.create_bucket("ml-state")  # in the tenancy's own namespace
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    oci_env.clear_requests()
+
+    result = jobctl("workflow", "run", str(workflow_with_state(tmp_path, "oci://ml-state/jobctl")))
+
+    assert result.exit_code == 0, result.stderr
+    assert oci_env.count("GET", r"^/n/?$") == 1  # GetNamespace, once
+    assert (oci_env.namespace, "ml-state", "jobctl/model-selection/state.json") in oci_env.store.objects

@@ -366,7 +366,9 @@ class OciBackend:
         if not uri:
             return None
         namespace, bucket, prefix = parse_uri(uri)
-        value = self._storage().get_json(namespace, bucket, f"{prefix}/outputs.json" if prefix else "outputs.json")
+        storage = self._storage()
+        value = storage.get_json(namespace or storage.namespace(), bucket,
+                                 f"{prefix}/outputs.json" if prefix else "outputs.json")
         if value is not None and not isinstance(value, dict):
             raise JobctlError(f"outputs.json of run {run_id} must hold a JSON object")
         return value

@@ -8,16 +8,27 @@ from typing import Any
 
 from jobctl.errors import ConfigError, JobctlError
 
-_URI = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)(?:/(?P<prefix>.*))?$")
+_URI = re.compile(r"^oci://(?P<bucket>[^@/]+)(?:@(?P<namespace>[^/]+))?(?:/(?P<prefix>.*))?$")
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
 
 
 def parse_uri(uri: str) -> tuple[str, str, str]:
-    """oci://bucket@namespace/prefix -> (namespace, bucket, prefix without surrounding slashes)."""
+    """oci://bucket@namespace/prefix -> (namespace, bucket, prefix without surrounding slashes); the
+    namespace is "" in oci://bucket/prefix (the tenancy's own: ObjectStorage.namespace())."""
     match = _URI.match(uri)
     if match is None:
         raise ConfigError(f"{uri!r} is not an Object Storage location", hint="write oci://bucket@namespace/prefix")
-    return match["namespace"], match["bucket"], (match["prefix"] or "").strip("/")
+    return match["namespace"] or "", match["bucket"], (match["prefix"] or "").strip("/")
+
+
+def _failure(exc: Any, doing: str, namespace: str, bucket: str, name: str) -> JobctlError:
+    """A service error on an object; any 404 but ObjectNotFound (BucketNotFound, a namespace that is not
+    the tenancy's) means the location itself is wrong."""
+    message = f"{doing} oci://{bucket}@{namespace}/{name}: {exc.code} ({exc.status}): {exc.message}"
+    if exc.status == 404 and exc.code != "ObjectNotFound":
+        return ConfigError(message, hint="check the bucket and namespace of the location: the bucket must exist "
+                                         "and you must be allowed to use it")
+    return JobctlError(message)
 
 
 def _slug(text: str) -> str:
@@ -30,15 +41,28 @@ class ObjectStorage:
     def __init__(self, client: Any, oci: Any) -> None:
         self.client = client
         self.oci = oci
+        self._namespace: str | None = None
+
+    def namespace(self) -> str:
+        """The tenancy's Object Storage namespace (GetNamespace), asked once."""
+        if self._namespace is None:
+            try:
+                self._namespace = str(self.client.get_namespace().data)
+            except self.oci.exceptions.ServiceError as exc:
+                raise JobctlError(f"looking up the Object Storage namespace: {exc.code} ({exc.status}): "
+                                  f"{exc.message}", hint="write it in the location: oci://bucket@namespace/prefix") \
+                    from exc
+        return self._namespace
 
     def get_json(self, namespace: str, bucket: str, name: str) -> Any:
+        """The object's JSON, None if there is no such object; a missing bucket (or namespace) is an error,
+        never "nothing stored yet": a mistyped location would otherwise start over silently."""
         try:
             response = self.client.get_object(namespace, bucket, name)
         except self.oci.exceptions.ServiceError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and exc.code == "ObjectNotFound":
                 return None
-            raise JobctlError(f"reading oci://{bucket}@{namespace}/{name}: {exc.code} ({exc.status}): "
-                              f"{exc.message}") from exc
+            raise _failure(exc, "reading", namespace, bucket, name) from exc
         body = response.data.content
         if len(body) > MAX_OBJECT_BYTES:
             raise JobctlError(f"oci://{bucket}@{namespace}/{name} is larger than 4 MiB")
@@ -52,8 +76,7 @@ class ObjectStorage:
         try:
             self.client.put_object(namespace, bucket, name, body, content_type="application/json")
         except self.oci.exceptions.ServiceError as exc:
-            raise JobctlError(f"writing oci://{bucket}@{namespace}/{name}: {exc.code} ({exc.status}): "
-                              f"{exc.message}") from exc
+            raise _failure(exc, "writing", namespace, bucket, name) from exc
 
     def names(self, namespace: str, bucket: str, prefix: str) -> list[str]:
         found: list[str] = []
@@ -62,7 +85,10 @@ class ObjectStorage:
             kwargs: dict[str, Any] = {"prefix": prefix, "fields": "name"}
             if start:
                 kwargs["start"] = start
-            response = self.client.list_objects(namespace, bucket, **kwargs)
+            try:
+                response = self.client.list_objects(namespace, bucket, **kwargs)
+            except self.oci.exceptions.ServiceError as exc:
+                raise _failure(exc, "listing", namespace, bucket, prefix) from exc
             found.extend(o.name for o in response.data.objects or [])
             start = response.data.next_start_with
             if not start:
@@ -74,7 +100,8 @@ class ObjectStorageStore:
 
     def __init__(self, storage: ObjectStorage, uri: str) -> None:
         self.storage = storage
-        self.namespace, self.bucket, self.prefix = parse_uri(uri)
+        namespace, self.bucket, self.prefix = parse_uri(uri)
+        self.namespace = namespace or storage.namespace()
 
     def _path(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
