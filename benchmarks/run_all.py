@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS: dict[str, list[str]] = {  # name -> the arguments --quick adds
     "startup": ["--runs", "5"],
     "plan_scale": ["--jobs", "300"],
+    "apply_scale": ["--jobs", "40"],
     "validate_throughput": ["--runs", "3"],
     "run_fanout": ["--runs", "3", "--no-sequential"],
     "logs_follow": ["--runs", "2"],

@@ -55,6 +55,10 @@ class Backend(Protocol):
 
     def get_run(self, *, run_id: str) -> RunState: ...
 
+    def get_runs(self, *, run_ids: Sequence[str]) -> list[RunState]:
+        """These runs as they are now, in order (with as few calls as the backend can: what wait polls)."""
+        ...
+
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:

@@ -173,6 +173,9 @@ class MemoryBackend:
             raise NotFoundError(f"run {run_id} not found")
         return self.runs[run_id]
 
+    def get_runs(self, *, run_ids: Sequence[str]) -> list[RunState]:
+        return [self.get_run(run_id=run_id) for run_id in run_ids]
+
     def get_run(self, *, run_id: str) -> RunState:
         with self._lock:
             run = self._run(run_id)

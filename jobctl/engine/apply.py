@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
@@ -13,6 +16,9 @@ from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
 from jobctl.plan.model import COUNTED_RUNS, Action, Change, Plan
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _scopes(desired: Sequence[DesiredJob]) -> list[tuple[str | None, str | None]]:
@@ -42,7 +48,7 @@ def build_plan(
         if j.managed_name in hashes and not j.superseded and (j.lifecycle_state == "FAILED" or (
             j.lifecycle_state == "ACTIVE" and (refresh or j.spec_hash != hashes[j.managed_name])))
     ]
-    fetched = {j.id: backend.get_job(job_id=j.id) for j in need_definition}
+    fetched = {job.id: job for job in in_parallel(lambda j: backend.get_job(job_id=j.id), need_definition)}
     observed = [fetched.get(j.id, j) for j in observed]
     retire = [
         j for j in observed
@@ -108,17 +114,68 @@ class AppliedChange:
     retired: str | None = None  # for a replace: what happened to the old job ("deleted" / "superseded")
 
 
+MAX_IN_FLIGHT = 8  # calls (jobs an apply changes, jobs a plan reads) at once
+
+
+def in_parallel(call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """call(item) for each item, at most MAX_IN_FLIGHT at once; results in the items' order."""
+    if len(items) < 2:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(items))) as pool:
+        return list(pool.map(call, items))
+
+
 def apply_plan(
     backend: Backend, plan: Plan, *, on_change: Callable[[AppliedChange], None] | None = None,
+    max_in_flight: int = MAX_IN_FLIGHT,
 ) -> list[AppliedChange]:
-    """Execute exactly `plan`, in order. Active runs are never killed: busy old jobs are tagged superseded."""
-    results: list[AppliedChange] = []
-    for change in plan.changes:
-        result = _apply_change(backend, change, plan.known_job_ids)
-        results.append(result)
-        if on_change:
-            on_change(result)
-    return results
+    """Execute exactly `plan`. Active runs are never killed: busy old jobs are tagged superseded.
+
+    Changes of different jobs run at once (at most `max_in_flight`); the changes of one name run in plan
+    order, and `on_change` hears every result in plan order. After a failure (or an interrupt) no other
+    change starts, the ones under way finish, and the first failure is raised."""
+    groups: dict[str, list[int]] = {}
+    for index, change in enumerate(plan.changes):
+        groups.setdefault(change.name, []).append(index)
+    results: list[AppliedChange | None] = [None] * len(plan.changes)
+    reported = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def apply_group(indexes: list[int]) -> None:
+        nonlocal reported
+        for index in indexes:
+            if stop.is_set():
+                return
+            results[index] = _apply_change(backend, plan.changes[index], plan.known_job_ids)
+            with lock:  # report every result whose predecessors are all reported
+                while reported < len(results) and (done := results[reported]) is not None:
+                    if on_change:
+                        on_change(done)
+                    reported += 1
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_in_flight, len(groups))))
+    failures: list[BaseException] = []
+    try:
+        futures = [pool.submit(apply_group, indexes) for indexes in groups.values()]
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except Exception as exc:  # the others under way finish; nothing new starts
+                stop.set()
+                failures.append(exc)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if on_change:  # what was done after a change that failed is reported too
+            for done in results[reported:]:
+                if done is not None:
+                    on_change(done)
+    if failures:
+        raise failures[0]
+    return [result for result in results if result is not None]
 
 
 def _apply_change(backend: Backend, change: Change, known: frozenset[str]) -> AppliedChange:

@@ -76,13 +76,10 @@ def wait_for_runs(
     latest: dict[str, RunState] = {}
     attention = _Attention(attention_timeout, clock)
     while True:
-        for run_id in run_ids:
-            if run_id in latest and latest[run_id].terminal:
-                continue
-            run = backend.get_run(run_id=run_id)
-            if on_change and (run_id not in latest or latest[run_id].state != run.state):
+        for run in backend.get_runs(run_ids=[r for r in run_ids if r not in latest or not latest[r].terminal]):
+            if on_change and (run.id not in latest or latest[run.id].state != run.state):
                 on_change(run)
-            latest[run_id] = run
+            latest[run.id] = run
             attention.saw(run)
         if all(latest[r].terminal for r in run_ids):
             return [latest[r] for r in run_ids]
@@ -131,7 +128,7 @@ def follow_logs(
                 done.add(run_id)
                 continue
             if batch.complete or not batch.lines:
-                run = backend.get_run(run_id=run_id)
+                run = batch.run or backend.get_run(run_id=run_id)
                 attention.saw(run)
                 if states.get(run_id) != run.state:
                     states[run_id] = run.state

@@ -266,3 +266,4 @@ class LogBatch:
     lines: tuple[LogLine, ...]
     cursor: str | None
     complete: bool
+    run: RunState | None = None  # the run as the backend read it for this batch, when it did

@@ -292,6 +292,17 @@ def test_replace_keeps_the_old_job_with_its_runs_and_the_name_spans_both(jobctl:
     assert [r["id"] for r in as_json(jobctl("-o", "json", "runs", "demo"))["items"]] == [fresh]
 
 
+def test_an_apply_of_many_jobs_of_one_source_creates_them_all(jobctl: Run, tmp_path: Path) -> None:
+    """apply changes jobs in parallel; jobs of one source once raced to store their shared artifact
+    through one temporary file (exit 6, 'No such file or directory')."""
+    names = [f"job-{i:02d}" for i in range(16)]
+    spec = write_spec(tmp_path / "specs", *(job_doc(name) for name in names))
+    result = applied(jobctl, spec)
+    assert [line.split(":")[0] for line in result.stderr.splitlines()[:16]] == names  # reported in plan order
+    assert sorted(j["name"] for j in jobs_list(jobctl)) == names
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+
+
 def test_detailed_exitcode_is_2_with_pending_changes_and_0_without(jobctl: Run, tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "specs", job_doc(description="a"))
     assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 2

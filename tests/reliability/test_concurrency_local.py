@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,33 @@ def test_applies_of_different_specs_racing_to_create_one_job_name_leave_one_job(
         assert sum(": created (" in o.stderr + o.stdout for o in outcomes) == 1, outcomes
         live = [j for j in listed("jobs") if j["name"] == f"race-{round_}"]
         assert len([j for j in live if not j["superseded"]]) == 1, live
+
+
+def test_threads_storing_one_artifact_at_once_each_get_it_whole(isolated_env: Path, tmp_path: Path) -> None:
+    """apply creates jobs from several threads; jobs of one source store one artifact. The threads shared
+    one temporary file (named by the process only), so all but one failed with 'No such file or
+    directory' once the first had renamed it: this holds every thread inside its write until all began."""
+    import dataclasses
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jobctl.artifact import build_artifact
+
+    (tmp_path / "train.py").write_text("print('train')\n")
+    artifact = build_artifact(tmp_path / "train.py")
+    writers = 4
+    together = threading.Barrier(writers, timeout=30)
+
+    @dataclasses.dataclass(frozen=True)
+    class HeldArtifact(type(artifact)):  # type: ignore[misc]
+        def write_to(self, out: Any) -> None:
+            together.wait()  # every thread has its temporary file open before any writes
+            super().write_to(out)
+
+    held = HeldArtifact(**{f.name: getattr(artifact, f.name) for f in dataclasses.fields(artifact)})
+    backend = LocalBackend(isolated_env)
+    with ThreadPoolExecutor(writers) as pool:
+        paths = list(pool.map(lambda _: backend._store_artifact(held), range(writers)))
+    assert len(set(paths)) == 1
+    assert paths[0].read_text() == "print('train')\n"
+    assert not list(paths[0].parent.glob(".*.partial"))

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -68,7 +69,8 @@ class LocalBackend:
         folder = self.home / "artifacts" / digest
         path = folder / artifact.filename
         if not path.exists():
-            partial = folder / f".{artifact.filename}.{os.getpid()}.partial"
+            # one per process and thread: an apply stores the jobs of one source from several threads
+            partial = folder / f".{artifact.filename}.{os.getpid()}-{threading.get_ident()}.partial"
             try:
                 ensure_private_dir(folder)
                 with partial.open("wb") as out:
@@ -267,6 +269,9 @@ class LocalBackend:
                 log.info("jobctl.local", "run %s: ended %s; not recorded yet: %s", row["id"], result.state, exc)
                 unsaved[row["id"]] = result
         return unsaved
+
+    def get_runs(self, *, run_ids: Sequence[str]) -> list[RunState]:
+        return [self.get_run(run_id=run_id) for run_id in run_ids]
 
     def get_run(self, *, run_id: str) -> RunState:
         unsaved = self._reap(run_id=run_id)

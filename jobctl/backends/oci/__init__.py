@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -68,6 +69,7 @@ class OciBackend:
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
         self._job_names: dict[str, str | None] = {}  # job id -> display name, from listings
         self._log_compartments: dict[str, str] = {}  # log group id -> its compartment
+        self._runs_read: dict[str, tuple[str, RunState]] = {}  # run id -> (its compartment, the run read in full)
 
     def spec_defaults(self) -> dict[str, str]:
         """--compartment-id / --project-id (or their variables, or a notebook session's: see
@@ -234,7 +236,7 @@ class OciBackend:
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}
         run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data
-        return mapping.run_state(run, job.display_name)
+        return self._seen(run.compartment_id, mapping.run_state(run, job.display_name))
 
     def _job_name(self, job_id: str) -> str | None:
         """The run's job's name: read once per job (a job deleted since has none)."""
@@ -251,7 +253,43 @@ class OciBackend:
 
     def get_run(self, *, run_id: str) -> RunState:
         run = self._get_run(run_id)
-        return mapping.run_state(run, self._job_name(run.job_id))
+        return self._seen(run.compartment_id, mapping.run_state(run, self._job_name(run.job_id)))
+
+    def _seen(self, compartment: str, run: RunState) -> RunState:
+        """Remember a run read in full: what its job is, and its env and args, which a listing lacks."""
+        self._runs_read[run.id] = (compartment, run)
+        return run
+
+    def get_runs(self, *, run_ids: Sequence[str]) -> list[RunState]:
+        """What `wait` polls: one listing of each job's newest runs per call, not one GET per run (issue 14,
+        rule 13). A run jobctl has not read in full yet is read first (that names its job)."""
+        found: dict[str, RunState] = {}
+        by_job: dict[tuple[str, str], set[str]] = {}
+        for run_id in dict.fromkeys(run_ids):
+            if run_id in self._runs_read:
+                compartment, run = self._runs_read[run_id]
+                by_job.setdefault((run.job_id, compartment), set()).add(run_id)
+            else:
+                found[run_id] = self.get_run(run_id=run_id)
+        for (job_id, compartment), wanted in by_job.items():
+            page = None
+            while wanted:
+                kwargs: dict[str, Any] = {"job_id": job_id, "sort_by": "timeCreated", "sort_order": "DESC",
+                                          "limit": 100, **({"page": page} if page else {})}
+                response = self._call("listing runs", self.ds.list_job_runs, compartment, **kwargs)
+                for summary in response.data:
+                    if summary.id in wanted:
+                        wanted.discard(summary.id)
+                        listed = mapping.run_state(summary, self._job_name(job_id))
+                        found[summary.id] = dataclasses.replace(  # the listing's state, the full read's env
+                            self._runs_read[summary.id][1], state=listed.state, started=listed.started,
+                            finished=listed.finished, exit_code=listed.exit_code, details=listed.details)
+                page = response.next_page
+                if not page:
+                    break
+            for run_id in wanted:  # not listed (deleted meanwhile): its own read says how
+                found[run_id] = self.get_run(run_id=run_id)
+        return [found[r] for r in run_ids]
 
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
@@ -304,9 +342,14 @@ class OciBackend:
                 _log.info("log group %s: %s; searching the run's compartment", log_group_id, exc.message)
                 self._log_compartments[log_group_id] = fallback
         return self._log_compartments[log_group_id]
+
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
         raw = self._get_run(run_id)
         run = mapping.run_state(raw, self._job_name(raw.job_id))
+        return dataclasses.replace(self._read_logs(raw, run, cursor), run=run)  # a follower needs no GET of its own
+
+    def _read_logs(self, raw: Any, run: RunState, cursor: str | None) -> LogBatch:
+        run_id = run.id
         details = getattr(raw, "log_details", None)
         if details is None or not details.log_id:
             if not run.terminal:

@@ -190,7 +190,12 @@ def build_clients(settings: OciSettings) -> Clients:
     endpoint = settings.endpoint.rstrip("/") if settings.endpoint else None
     if endpoint:
         common["service_endpoint"] = endpoint
-    try:  # the API-key signer reads and parses the key file here
+    try:
+        if signer is None:  # an API key: read and parse it once, not once per client
+            common["signer"] = oci.signer.Signer(
+                config["tenancy"], config["user"], config["fingerprint"],
+                private_key_file_location=config.get("key_file"), pass_phrase=config.get("pass_phrase"),
+                private_key_content=config.get("key_content"))
         data_science = oci.data_science.DataScienceClient(config, **common)
         log_search = oci.loggingsearch.LogSearchClient(config, **common)
         object_storage = oci.object_storage.ObjectStorageClient(config, **common)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 from jobctl.testing.fake_oci.listing import list_response
 from jobctl.testing.fake_oci.messages import Request, Response, json_response
@@ -21,9 +22,16 @@ def create_run(services: Services, request: Request) -> Response:
 
 
 def list_runs(services: Services, request: Request) -> Response:
+    """The runs as they are now; with auto_progress each listed one then moves a step, as after a GET: a
+    client that polls a job's runs by listing them sees every state too."""
     resources = ((record.resource, record.seq) for record in services.store.runs.values())
-    return list_response(request, resources, states=RUN_STATES, filters=("jobId", "id", "displayName", "createdBy"),
-                         time_field="timeAccepted", fields=RUN_SUMMARY_FIELDS)
+    response = list_response(request, resources, states=RUN_STATES,
+                             filters=("jobId", "id", "displayName", "createdBy"), time_field="timeAccepted",
+                             fields=RUN_SUMMARY_FIELDS)
+    if services.settings.auto_progress:
+        for listed in json.loads(response.body):
+            services.store.step(listed["id"])
+    return response
 
 
 def get_run(services: Services, request: Request, run_id: str) -> Response:

@@ -1,9 +1,10 @@
-"""Bounded retries (issue 14, rule 8): the SDK's default strategy retried 409 IncorrectState for up to
-10 minutes, so `cancel` of a run that was already CANCELING hung. jobctl retries throttling, 5xx and
-dropped connections, within a budget, and never a 409."""
+"""Requests OCI sees (issue 14, rules 8 and 13): retries are bounded and never retry a 409 (the SDK's
+default strategy retried 409 IncorrectState for up to 10 minutes, so `cancel` of a run that was already
+CANCELING hung); clients read the API key once; `wait` polls by listing a job's runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,56 @@ def test_throttling_and_server_errors_are_retried_and_conflicts_are_not(jobctl: 
 def test_the_budget_is_documented_where_users_read_it() -> None:
     fidelity = (Path(__file__).parents[2] / "docs" / "oci-fidelity.md").read_text()
     assert f"at most {MAX_ATTEMPTS} attempts within {RETRY_BUDGET_SECONDS} s" in fidelity
+
+
+_RECORDING: dict[str, Any] = {"opened": None, "hooked": False}  # files opened while a test records them
+
+
+def _record_opens(event: str, args: tuple[Any, ...]) -> None:
+    if _RECORDING["opened"] is not None and event == "open" and isinstance(args[0], str):
+        _RECORDING["opened"].append(args[0])
+
+
+def test_the_api_key_is_read_once_for_every_client(tmp_path: Path) -> None:
+    """Issue 14 rule 13: each of the four clients read and parsed the key file again."""
+    import sys
+
+    from jobctl.backends.oci.clients import build_clients
+    from jobctl.backends.settings import OciSettings
+
+    if not _RECORDING["hooked"]:  # an audit hook stays for the process's life; it records only in this test
+        sys.addaudithook(_record_opens)
+        _RECORDING["hooked"] = True
+    with FakeOCI() as fake:
+        config = fake.write_config(tmp_path / "oci")
+        key_file = next(line.split("=", 1)[1].strip() for line in config.read_text().splitlines()
+                        if line.startswith("key_file"))
+        _RECORDING["opened"] = []
+        try:
+            clients = build_clients(OciSettings(config_file=str(config), endpoint=fake.url))
+            opened = [path for path in _RECORDING["opened"] if Path(path).name == Path(key_file).name]
+        finally:
+            _RECORDING["opened"] = None
+    assert clients.logging is not None
+    assert len(opened) == 1, opened
+
+
+def test_wait_polls_a_jobs_runs_with_one_listing_not_one_get_per_run(jobctl: Any, fake: FakeOCI,
+                                                                     tmp_path: Path) -> None:
+    """Issue 14 rule 13: wait sent one GET per run per poll (100 runs: 100 requests a poll)."""
+    assert jobctl("apply", str(train_spec(tmp_path)), "--yes").exit_code == 0
+    started = jobctl("run", "tune-models", "--matrix", "SEED=1,2,3,4,5,6")
+    assert started.exit_code == 0, started.stderr
+    runs = started.stdout.split()
+    fake.clear_requests()
+
+    waited = jobctl("-o", "json", "wait", *runs)
+
+    assert waited.exit_code == 0, waited.stderr
+    gets = fake.count("GET", r"/jobRuns/[^/]+$")
+    lists = fake.count("GET", r"/jobRuns$")
+    assert gets == len(runs)  # each run read once, to resolve it; then polled by listing
+    assert 1 <= lists < gets
+    shown = json.loads(waited.stdout)["items"]
+    assert [r["lifecycleState"] for r in shown] == ["SUCCEEDED"] * len(runs)
+    assert sorted(r["env"]["SEED"] for r in shown) == ["1", "2", "3", "4", "5", "6"]  # the full runs
