@@ -115,6 +115,9 @@ def test_a_replace_keeps_run_history_and_the_name_spans_its_generations(jobctl, 
     assert fake.job(old)["lifecycleState"] in ("DELETING", "DELETED")
     assert {fake.run(r)["lifecycleState"] for r in (busy, finished)} == {"DELETED"}  # deleteRelatedJobRuns
     assert json.loads(jobctl("-o", "json", "runs", "tune-models").stdout)["items"] == []
+    assert json.loads(jobctl("-o", "json", "runs").stdout)["items"] == []  # deleted runs are gone from lists
+    deleted = json.loads(jobctl("-o", "json", "runs", "--state", "DELETED").stdout)["items"]
+    assert sorted(r["id"] for r in deleted) == sorted([busy, finished])  # unless asked for
 
 
 def test_prune_deletes_only_jobs_of_its_own_set(jobctl, fake: FakeOCI, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from jobctl.backends.settings import OciSettings, Settings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
 from jobctl.model.job import (
     CANCELING,
+    DELETED,
     PENDING_HASH_PREFIX,
     RUN_STATES,
     TAG_HASH,
@@ -310,7 +311,9 @@ class OciBackend:
                 kwargs["limit"] = 100
                 found.extend(self._list_all("listing runs", self.ds.list_job_runs, compartment, **kwargs))
         found.sort(key=lambda r: r.time_accepted, reverse=True)
-        found = [r for r in found if r.lifecycle_state in RUN_STATES][:limit or None]
+        # a deleted run (its job deleted with it) is listed only when asked for by state, as jobs are not
+        shown = set(states) if states else set(RUN_STATES) - {DELETED}
+        found = [r for r in found if r.lifecycle_state in shown][:limit or None]
         if len({r.job_id for r in found} - set(self._jobs)) > 1:  # one listing names them all
             for job in self._list_all("listing jobs", self.ds.list_jobs, compartment, limit=100):
                 self._job_names.setdefault(job.id, job.display_name)
