@@ -83,16 +83,16 @@ def apply_specs(
     def report(step: AppliedChange) -> None:
         if fmt == "table":
             old = f"; old job {step.change.job_id} {step.retired}" if step.retired else ""
-            note = " (kept with its runs as an earlier generation)" if "superseded" in (step.outcome, step.retired) \
-                else ""
+            kept = {"superseded", "kept"} & {step.outcome, step.retired}
+            note = " (kept with its runs as an earlier generation)" if kept else ""
             app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
     applied = apply_plan(app.backend(), plan, on_change=report)
     if fmt == "table":
         outcomes = [a.outcome for a in applied]
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))
-        superseded = outcomes.count("superseded") + [a.retired for a in applied].count("superseded")
-        extra = f", {superseded} kept as superseded (with their runs)" if superseded else ""
+        kept = sum(1 for a in applied for what in (a.outcome, a.retired) if what in ("superseded", "kept"))
+        extra = f", {kept} kept as earlier generations (with their runs)" if kept else ""
         app.info(f"Apply complete: {counts}{extra}.")
     else:
         result = {

@@ -12,7 +12,7 @@ from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.watch import follow_runs, interruptible, wait_runs
 from jobctl.errors import NotFoundError, UsageError
-from jobctl.model.job import JobState, RunState
+from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
 if TYPE_CHECKING:
@@ -47,13 +47,15 @@ def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
         confirm_destructive(app, yes, f"start {count} runs (more than JOBCTL_MAX_RUNS={limit})")
 
 
-def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) -> JobState:
-    """JOB by name/id, else the single job in -f SPEC (default ./job.yaml), which must be applied."""
+def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, *,
+                   runnable: bool = False) -> JobState:
+    """JOB by name/id, else the single job in -f SPEC (default ./job.yaml), which must be applied
+    (`runnable`: and able to start runs)."""
     from jobctl.engine.resolve import resolve_job
 
     backend = app.backend()
     if job_ref and not spec_file:
-        return resolve_job(backend, job_ref)
+        return resolve_job(backend, job_ref, runnable=runnable)
     path = spec_file or DEFAULT_SPEC
     if spec_file and not Path(spec_file).exists():
         raise NotFoundError(f"spec file {spec_file} not found")
@@ -72,16 +74,23 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None) 
         name = names[0]
     else:
         raise UsageError(f"{path} defines {len(names)} jobs ({', '.join(names)}); name the one to run")
-    try:
-        job = resolve_job(backend, name)
+    spec = next(s for s in loaded.jobs if s.name == name)
+    scope = desired_scope(spec.definition, backend.spec_defaults())
+    try:  # where the spec puts the job: a job of that name elsewhere is another job
+        job = resolve_job(backend, name, compartment_id=scope[0], project_id=scope[1], runnable=runnable)
     except NotFoundError as exc:
         raise NotFoundError(f"job {name!r} is not applied yet", hint=f"run `jobctl apply {path}` first") from exc
-    _warn_if_stale(app, job, next(s for s in loaded.jobs if s.name == name))
+    _warn_if_stale(app, job, spec)
     return job
 
 
+def desired_scope(definition: JobDefinition, defaults: dict[str, str]) -> tuple[str | None, str | None]:
+    """The compartment and project a spec's job lives in on this backend (its own, else the defaults)."""
+    return (definition.compartment_id or defaults.get("spec.compartmentId"),
+            definition.project_id or defaults.get("spec.projectId"))
+
+
 def _say_what_has_no_effect(app: AppContext, settings: dict[str, object]) -> None:
-    from jobctl.model.job import JobDefinition
     from jobctl.model.table import rows
 
     ignored = [row.shown for row in rows(JobDefinition) if row.attr in settings and row.ignored_locally]
@@ -165,7 +174,7 @@ def command(
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
     chosen = parse_settings(settings)
-    target = job_from_scope(app, job, spec_file)
+    target = job_from_scope(app, job, spec_file, runnable=True)
     requests = plan_runs(
         target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=parse_matrix(matrix),
         name=name, idempotency_key=idempotency_key, settings=chosen,

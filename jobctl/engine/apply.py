@@ -11,10 +11,10 @@ from typing import TypeVar
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
-from jobctl.model.job import ACTIVE_STATES, LIVE_JOB_STATES, TAG_SUPERSEDED, JobDefinition, JobState
+from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
 from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
-from jobctl.plan.diff import diff
+from jobctl.plan.diff import current_jobs, diff, earlier_generation
 from jobctl.plan.model import COUNTED_RUNS, Action, Change, Plan
 
 T = TypeVar("T")
@@ -50,10 +50,14 @@ def build_plan(
     ]
     fetched = {job.id: job for job in in_parallel(lambda j: backend.get_job(job_id=j.id), need_definition)}
     observed = [fetched.get(j.id, j) for j in observed]
+    current, _ = current_jobs(observed)
+    # a name whose current job was applied from another set is that set's, earlier generations included
+    elsewhere = {name for name, job in current.items() if job.set_name != set_name}
     retire = [
         j for j in observed
-        if j.managed and j.superseded and j.lifecycle_state in LIVE_JOB_STATES
-        and (prune_history if j.managed_name in hashes else prune and j.set_name == set_name)
+        if earlier_generation(j, current)
+        and (prune_history if j.managed_name in hashes else prune and j.set_name == set_name
+             and j.managed_name not in elsewhere)
         and not backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)
     ]
     adoptable = {}
@@ -72,8 +76,8 @@ def build_plan(
 
 
 def _count_runs(backend: Backend, change: Change) -> Change:
-    """A delete that takes the job's runs with it says how many."""
-    if change.action is not Action.DELETE or change.keeps_runs or change.observed is None:
+    """A delete says how many runs it takes with it (or, when it keeps the job for them, keeps)."""
+    if change.action is not Action.DELETE or change.observed is None:
         return change
     return replace(change, runs=len(backend.list_runs(job_id=change.observed.id, limit=COUNTED_RUNS + 1)))
 
@@ -237,10 +241,12 @@ def _settle_name_race(backend: Backend, want: DesiredJob, created: JobState, kno
 def _retire(backend: Backend, job: JobState, *, keep_runs: bool) -> str:
     """Delete a job that is no longer wanted, or keep it, tagged superseded: while it has active runs
     (never killed), and with `keep_runs` while it has any runs (an apply never loses run history;
-    docs/decisions/0010-run-history.md). A job that is not ACTIVE (CREATING, FAILED) cannot be re-tagged
-    and is deleted."""
+    docs/decisions/0010-run-history.md). A FAILED job with runs cannot be re-tagged: it is kept as it is,
+    an earlier generation because a newer job has its name."""
     active = backend.list_runs(job_id=job.id, states=ACTIVE_STATES, limit=1)
-    if job.lifecycle_state == "ACTIVE" and (active or (keep_runs and backend.list_runs(job_id=job.id, limit=1))):
+    if active or (keep_runs and backend.list_runs(job_id=job.id, limit=1)):
+        if job.lifecycle_state != "ACTIVE":  # FAILED: OCI cannot re-tag it; a newer job of its name says it is older
+            return "kept"
         current = backend.get_job(job_id=job.id)
         assert current.definition is not None
         tags = {**current.tags, TAG_SUPERSEDED: "true"}

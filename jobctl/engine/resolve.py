@@ -16,25 +16,36 @@ def _named(jobs: Sequence[JobState], ref: str) -> list[JobState]:
     return exact or [j for j in jobs if j.id.startswith(ref)]
 
 
-def resolve_job(backend: Backend, ref: str) -> JobState:
-    """A job by id, managed name, display name, or unique id prefix."""
-    listed = backend.list_jobs()
-    matches = _named([j for j in listed if j.lifecycle_state == "ACTIVE"], ref)
+def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None,
+                project_id: str | None = None, runnable: bool = False) -> JobState:
+    """A job by id, managed name, display name, or unique id prefix (in the backend's default scope, or
+    in this compartment and project). A name means its current job; with none (pruned while an earlier
+    generation still runs), its newest generation. `runnable`: the job must be able to start runs."""
+    listed = [j for j in backend.list_jobs(compartment_id=compartment_id, project_id=project_id)
+              if j.lifecycle_state in LIVE_JOB_STATES]
+    matches = _named(listed, ref) or sorted(
+        (j for j in listed if j.managed_name == ref and j.superseded), key=lambda j: j.created, reverse=True)[:1]
     if not matches:
-        unusable = _named([j for j in listed if j.lifecycle_state in LIVE_JOB_STATES], ref)
-        if unusable:  # a job that cannot run: CREATING (its artifact never came) or FAILED
-            stuck = backend.get_job(job_id=unusable[0].id)  # a listing has no details
-            why = ("its artifact was never uploaded (an apply did not finish)" if stuck.lifecycle_state == "CREATING"
-                   else stuck.details or "the service gave no reason")
-            raise ConflictError(f"job {ref!r} ({stuck.id}) is {stuck.lifecycle_state}: {why}",
-                                hint="run `jobctl apply` on its spec: the plan replaces it")
         raise NotFoundError(
             f"no job named {ref!r}", hint="create it with `jobctl apply SPEC`; list jobs with `jobctl jobs`",
         )
+    if len(matches) > 1 and len({j.managed_name for j in matches}) == 1 and matches[0].managed_name:
+        # one name's jobs left by an interrupted replace: the one that runs (until the next apply settles it)
+        matches = sorted(matches, key=lambda j: (j.lifecycle_state == "ACTIVE", j.created), reverse=True)[:1]
     if len(matches) > 1:
         shown = ", ".join(f"{j.id} ({j.name})" for j in matches[:10])
         raise UsageError(f"{ref!r} matches {len(matches)} jobs: {shown}", hint="give the full job id")
-    return backend.get_job(job_id=matches[0].id)
+    job = backend.get_job(job_id=matches[0].id)
+    if runnable and job.lifecycle_state != "ACTIVE":  # CREATING (its artifact never came) or FAILED
+        why = ("its artifact was never uploaded (an apply did not finish)" if job.lifecycle_state == "CREATING"
+               else job.details or "the service gave no reason")
+        raise ConflictError(f"job {ref!r} ({job.id}) is {job.lifecycle_state}: {why}",
+                            hint="run `jobctl apply` on its spec (with --yes where no one can confirm): the plan "
+                                 "replaces it")
+    if runnable and job.superseded:
+        raise ConflictError(f"job {ref!r} is no longer in the specs: {job.id} is an earlier generation, kept for "
+                            "its runs", hint="apply its spec again to run it")
+    return job
 
 
 def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> RunState:

@@ -41,22 +41,31 @@ def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, 
     return tuple(changes)
 
 
-def _current(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[JobState]]:
+def current_jobs(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[JobState]]:
     """The managed, non-superseded job for each name, and older ones of the same name.
 
     Several can exist only when a replace was interrupted after creating the new job: the newest
     is current, the others are left-overs to retire. A job still CREATING (its artifact never came)
-    or FAILED counts: the plan replaces it rather than leaving it behind, unseen.
+    or FAILED counts: the plan replaces it rather than leaving it behind, unseen. An older FAILED job is
+    no left-over but an earlier generation (OCI cannot re-tag it): kept for its runs like a superseded one.
     """
     current: dict[str, JobState] = {}
     leftovers: list[JobState] = []
     for job in sorted(observed, key=lambda j: j.created):
         name = job.managed_name
         if name and not job.superseded and job.lifecycle_state in LIVE_JOB_STATES:
-            if name in current:
+            if name in current and current[name].lifecycle_state != "FAILED":
                 leftovers.append(current[name])
             current[name] = job
     return current, leftovers
+
+
+def earlier_generation(job: JobState, current: Mapping[str, JobState]) -> bool:
+    """A job an apply replaced and kept for its runs: superseded, or FAILED with a newer job of its name."""
+    name = job.managed_name
+    if not name or job.lifecycle_state not in LIVE_JOB_STATES:
+        return False
+    return job.superseded or (job.lifecycle_state == "FAILED" and name in current and current[name].id != job.id)
 
 
 def _cannot_change(forcing: Sequence[str]) -> str:
@@ -116,7 +125,7 @@ def diff(
     `adoptable`: unmanaged jobs (with definitions) to take over, by the name they are wanted under.
     `set_name`: the set the specs are applied from; --prune deletes only jobs of this set.
     """
-    current, leftovers = _current(observed)
+    current, leftovers = current_jobs(observed)
     unmanaged_names = {j.name for j in observed if not j.managed and j.lifecycle_state == "ACTIVE"}
     changes: list[Change] = []
     unchanged: list[str] = []

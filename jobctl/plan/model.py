@@ -57,10 +57,13 @@ class Change:
     def explanation(self) -> str | None:
         """The reason, and what becomes of the job's runs: what every rendering of the plan says."""
         parts = [self.reason] if self.reason and self.action is not Action.CREATE else []
-        if self.action is Action.REPLACE and self.observed and self.observed.lifecycle_state == "ACTIVE":
+        if self.action is Action.REPLACE and self.observed and self.observed.lifecycle_state != "CREATING":
             parts.append("the old job stays with its runs while it has any")
-        if self.runs:
-            parts.append(f"deletes its {f'{COUNTED_RUNS}+' if self.runs > COUNTED_RUNS else self.runs} run(s)")
+        shown = f"{COUNTED_RUNS}+" if (self.runs or 0) > COUNTED_RUNS else str(self.runs)
+        if self.runs and self.keeps_runs:
+            parts.append(f"it has {shown} run(s): kept with them as an earlier generation instead")
+        elif self.runs:
+            parts.append(f"deletes its {shown} run(s)")
         return "; ".join(parts) or None
 
     @property

@@ -4,11 +4,13 @@ Every job an apply creates or updates carries its set in the `jobctl-set` tag. T
 `--set-name NAME` (or $JOBCTL_SET), else derived from where the specs are: their common directory, relative
 to the root of the git repository holding it and prefixed by that root's name (`churn-models/specs`),
 so a laptop and CI applying one repository's `specs/` agree. Outside a git repository it is the
-directory's absolute path. See docs/decisions/0011-prune-sets.md.
+directory's absolute path. A set name longer than 200 characters keeps its end and a digest of the whole.
+See docs/decisions/0011-prune-sets.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,7 +25,8 @@ _VALID = re.compile(r"^[^\x00-\x1f\x7f]+$")
 def check_set(name: str, source: str = "--set-name") -> str:
     if not name or len(name) > MAX_SET_LENGTH or not _VALID.match(name) or name != name.strip():
         raise UsageError(f"{source}: a set name is 1-{MAX_SET_LENGTH} printable characters without "
-                         f"leading or trailing spaces, not {name!r}")
+                         f"leading or trailing spaces, not {name!r}",
+                         hint="name the set with --set-name NAME (or $JOBCTL_SET)")
     return name
 
 
@@ -32,13 +35,17 @@ def derive_set(paths: Sequence[str]) -> str:
     folders = [Path(p).resolve() for p in paths or ["."]]
     folders = [f if f.is_dir() else f.parent for f in folders]
     common = Path(os.path.commonpath([str(f) for f in folders]))
+    derived = common.as_posix()
     for root in (common, *common.parents):
         if (root / ".git").exists():
             relative = common.relative_to(root).as_posix()
-            name = root.name or "/"
-            return check_set((name if relative == "." else f"{name}/{relative}")[-MAX_SET_LENGTH:].strip(),
-                             "the derived set")
-    return check_set(common.as_posix()[-MAX_SET_LENGTH:].strip(), "the derived set")
+            derived = root.name or "/"
+            derived += "" if relative == "." else f"/{relative}"
+            break
+    if len(derived) > MAX_SET_LENGTH:  # the end, and a digest of the whole: two long paths never share a set
+        digest = hashlib.sha256(derived.encode()).hexdigest()[:12]
+        derived = f"{derived[-(MAX_SET_LENGTH - 14):]}#{digest}"
+    return check_set(derived, "the directory of the specs, as a set name,")
 
 
 def plan_set(paths: Sequence[str], given: str | None, environ: Mapping[str, str]) -> str:

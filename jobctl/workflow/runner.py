@@ -164,7 +164,8 @@ class WorkflowRunner:
         try:
             context = self._context()
             launch = Launch(
-                resolve_job(self.backend, step.job), {k: render(v, context) for k, v in step.env.items()},
+                resolve_job(self.backend, step.job, runnable=True),
+                {k: render(v, context) for k, v in step.env.items()},
                 tuple(render(a, context) for a in step.args) if step.args is not None else None,
             )
         except ExpressionError as exc:

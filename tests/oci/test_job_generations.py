@@ -144,3 +144,80 @@ def test_prune_deletes_only_jobs_of_its_own_set(jobctl, fake: FakeOCI, tmp_path:
     moved = jobctl("plan", str(mine.parent), "--set-name", "team")
     assert "~ job mine-b" in moved.stdout
     assert "moves to set 'team' (from 'mine/specs')" in moved.stdout
+
+
+def test_a_failed_job_with_runs_is_kept_and_its_name_still_reaches_them(jobctl, fake: FakeOCI,
+                                                                         tmp_path: Path) -> None:
+    """Red team: replacing a FAILED job deleted its runs (the plan counted none), and while the current
+    job was FAILED, `runs`/`cancel --job` refused the name."""
+    spec = spec_in(tmp_path / "specs")
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    [broken] = live(fake)
+    fake.auto_progress = False
+    busy = jobctl("run", "tune-models").stdout.strip()
+    fake.set_run(busy, state="IN_PROGRESS")
+    fake.set_job(broken, state="FAILED", details="boom")
+
+    assert jobctl("run", "tune-models").exit_code == 5  # it cannot run
+    listed = json.loads(jobctl("-o", "json", "runs", "tune-models").stdout)["items"]
+    assert [r["id"] for r in listed] == [busy]  # but its name reaches its runs
+    plan = jobctl("plan", str(spec)).stdout
+    assert "the job is FAILED: boom; the old job stays with its runs while it has any" in plan
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    assert fake.job(broken)["lifecycleState"] == "FAILED"  # kept: OCI cannot re-tag it
+    assert fake.run(busy)["lifecycleState"] == "IN_PROGRESS"
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0  # and it converges
+    canceled = json.loads(jobctl("-o", "json", "cancel", "--job", "tune-models").stdout)["items"]
+    assert [r["id"] for r in canceled] == [busy]
+
+
+def test_prune_from_a_jobs_old_set_leaves_it_and_its_generations_alone(jobctl, fake: FakeOCI,
+                                                                       tmp_path: Path) -> None:
+    """Red team: a job moved to another set kept its earlier generations in the old one, and a prune
+    there deleted them with their runs."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    spec_in(old, name="keeper")  # the old place keeps a job of its own
+    spec_in(old)
+    assert jobctl("apply", str(old), "--yes").exit_code == 0
+    [first] = [i for i, j in live(fake).items() if j["displayName"] == "tune-models"]
+    fake.auto_progress = False
+    ran = jobctl("run", "tune-models").stdout.strip()
+    fake.set_run(ran, state="SUCCEEDED")
+    spec_in(old, env_model="rf")
+    assert jobctl("apply", str(old), "--yes").exit_code == 0  # generation 1 is kept, in set "old"
+    assert jobctl("apply", str(spec_in(new, env_model="rf")), "--yes").exit_code == 0  # moves to set "new"
+    (old / "tune-models.yaml").unlink()
+
+    plan = json.loads(jobctl("-o", "json", "plan", str(old), "--prune").stdout)
+
+    assert plan["changes"] == []
+    assert fake.job(first)["lifecycleState"] == "ACTIVE"
+
+
+def test_run_from_a_spec_runs_the_job_where_the_spec_puts_it(jobctl, fake: FakeOCI, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: `run -f SPEC` looked the name up in $OCI_COMPARTMENT_ID and ran another compartment's job."""
+    prod, dev = "ocid1.compartment.oc1..prod", "ocid1.compartment.oc1..dev"
+    specs = {}
+    for place, compartment in (("prod", prod), ("dev", dev)):
+        spec = spec_in(tmp_path / place, env_model=place)
+        spec.write_text(spec.read_text().replace("${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
+                                                 compartment))
+        assert compartment in spec.read_text()
+        assert jobctl("apply", str(spec), "--yes").exit_code == 0
+        specs[place] = spec
+    monkeypatch.setenv("OCI_COMPARTMENT_ID", dev)
+
+    started = jobctl("-o", "json", "run", "-f", str(specs["prod"]))
+
+    assert started.exit_code == 0, started.stderr
+    [run] = json.loads(started.stdout)["items"]
+    assert run["env"]["MODEL"] == "prod"
+    assert fake.run(run["id"])["compartmentId"] == prod
+
+
+def test_runs_asked_for_by_two_states_are_listed_once(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
+    assert jobctl("apply", str(spec_in(tmp_path / "specs")), "--yes").exit_code == 0
+    ran = jobctl("run", "tune-models").stdout.strip()
+    listed = json.loads(jobctl("-o", "json", "runs", "-s", "accepted", "-s", "in_progress", "-s", "accepted").stdout)
+    assert [r["id"] for r in listed["items"]] == [ran]  # the listing moves it on between the two queries

@@ -59,9 +59,15 @@ def test_a_bad_jobctl_set_is_named_as_such(bad: str) -> None:
         plan_set(["."], None, {"JOBCTL_SET": bad})
 
 
-def test_a_derived_set_is_cut_to_the_tag_limit(tmp_path: Path) -> None:
-    deep = tmp_path.joinpath(*["d" * 50] * 6)
-    deep.mkdir(parents=True)
-    derived = derive_set([str(deep)])
-    assert len(derived) <= MAX_SET_LENGTH
-    assert derived.endswith("d" * 50)
+def test_long_derived_sets_fit_the_tag_and_never_collide(tmp_path: Path) -> None:
+    """Cut to their last 200 characters, two directories with one long tail shared a set: each pruned
+    the other's jobs."""
+    tail = ["d" * 50] * 4
+    alice, bob = tmp_path.joinpath("alice", *tail), tmp_path.joinpath("bob", *tail)
+    for directory in (alice, bob):
+        directory.mkdir(parents=True)
+    sets = [derive_set([str(alice)]), derive_set([str(bob)])]
+    assert all(len(s) <= MAX_SET_LENGTH for s in sets)
+    assert sets[0] != sets[1]
+    assert sets[0].split("#")[0].endswith("d" * 50)
+    assert derive_set([str(alice)]) == sets[0]  # and stay the same

@@ -298,7 +298,7 @@ class OciBackend:
         compartment = self._job(job_id).compartment_id if job_id else self._scope(None)
         found: list[Any] = []
         # the service filters on one lifecycle state per call
-        for state in (sorted(states) if states else [None]):
+        for state in (sorted(set(states)) if states else [None]):
             kwargs: dict[str, Any] = {"sort_by": "timeCreated", "sort_order": "DESC"}
             if job_id:
                 kwargs["job_id"] = job_id
@@ -310,6 +310,7 @@ class OciBackend:
             else:
                 kwargs["limit"] = 100
                 found.extend(self._list_all("listing runs", self.ds.list_job_runs, compartment, **kwargs))
+        found = list({r.id: r for r in reversed(found)}.values())  # a run seen in two states: once
         found.sort(key=lambda r: r.time_accepted, reverse=True)
         # a deleted run (its job deleted with it) is listed only when asked for by state, as jobs are not
         shown = set(states) if states else set(RUN_STATES) - {DELETED}
