@@ -14,7 +14,8 @@ from jobctl.render.machine import dumps, envelope, run_dict
 
 @click.command()
 @click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_active_runs)
-@click.option("--job", "job", shell_complete=complete_jobs, help="Cancel every active run of this job.")
+@click.option("--job", "job", shell_complete=complete_jobs,
+              help="Cancel every active run of this job (and of its earlier generations).")
 @click.option("-w", "--wait", is_flag=True, help="Wait until the runs have ended.")
 @timeout_option
 @output_option()

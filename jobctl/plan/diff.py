@@ -149,17 +149,21 @@ def diff(
                 unchanged.append(want.name)
     wanted_names = {d.name for d in desired}
     if prune:
-        others = 0
+        others = unset = 0
         for name, job in sorted(current.items()):
             if name in wanted_names:
                 continue
             if job.set_name != set_name:
-                others += 1
+                others += job.set_name is not None
+                unset += job.set_name is None
                 continue
             changes.append(Change(Action.DELETE, name, reason="no longer in the specs (--prune)", observed=job))
         if others:
             warnings.append(f"--prune leaves alone {others} managed job(s) applied from other sets than {set_name!r} "
-                            "(see `jobctl jobs`)")
+                            "(a job's set is its jobctl-set tag: `jobctl get JOB -o json`)")
+        if unset:
+            warnings.append(f"--prune leaves alone {unset} managed job(s) applied by a jobctl without sets; "
+                            "apply their specs once to give them one")
     for job in leftovers:
         if job.managed_name not in wanted_names:  # another scope's job of that name, or not this plan's to settle
             continue

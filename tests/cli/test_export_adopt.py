@@ -24,7 +24,8 @@ ENV = {"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..adopt", "OCI_PROJECT_ID": "
 
 def desired(spec: Path) -> DesiredJob:
     [job] = load_specs([str(spec)], ENV).jobs
-    return desired_job(job)
+    return desired_job(job, defaults={"spec.compartmentId": ENV["OCI_COMPARTMENT_ID"],
+                                      "spec.projectId": ENV["OCI_PROJECT_ID"]})
 
 
 def made_locally(home: Path, spec: Path) -> str:

@@ -137,7 +137,7 @@ def test_prune_deletes_only_jobs_of_its_own_set(jobctl, fake: FakeOCI, tmp_path:
     assert shown["set"] == "mine/specs"
     assert [(c["action"], c["name"]) for c in shown["changes"]] == [("delete", "mine-a")]
     assert shown["warnings"] == ["--prune leaves alone 1 managed job(s) applied from other sets than "
-                                 "'mine/specs' (see `jobctl jobs`)"]
+                                 "'mine/specs' (a job's set is its jobctl-set tag: `jobctl get JOB -o json`)"]
     assert jobctl("apply", str(mine.parent), "--prune", "--yes").exit_code == 0
     assert sorted(j["displayName"] for j in live(fake).values()) == ["mine-b", "theirs"]
 
@@ -201,8 +201,7 @@ def test_run_from_a_spec_runs_the_job_where_the_spec_puts_it(jobctl, fake: FakeO
     specs = {}
     for place, compartment in (("prod", prod), ("dev", dev)):
         spec = spec_in(tmp_path / place, env_model=place)
-        spec.write_text(spec.read_text().replace("${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
-                                                 compartment))
+        spec.write_text(spec.read_text().replace("\nspec:\n", f"\nspec:\n  compartmentId: {compartment}\n", 1))
         assert compartment in spec.read_text()
         assert jobctl("apply", str(spec), "--yes").exit_code == 0
         specs[place] = spec

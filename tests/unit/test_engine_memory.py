@@ -601,3 +601,13 @@ def test_follow_logs_times_out_when_the_run_never_ends() -> None:
         seen.extend(follow_logs(backend, [run.id], sleep=fake.sleep, clock=fake.clock, timeout=10))
     texts = [e.line.text for e in seen if e.line]
     assert texts == ["SLEEP=1", "args=['--a']"]
+
+
+def test_prune_never_deletes_a_job_without_a_set_and_says_so() -> None:
+    """Jobs applied by a jobctl without sets carry no jobctl-set tag: no set's prune may delete them."""
+    backend = MemoryBackend()
+    applied(backend, want("old"))  # no set, as before sets
+    plan = build_plan(backend, [], prune=True, set_name="team/specs")
+    assert plan.changes == ()
+    assert plan.warnings == ("--prune leaves alone 1 managed job(s) applied by a jobctl without sets; "
+                             "apply their specs once to give them one",)

@@ -316,14 +316,14 @@ def test_examples_load_with_their_documented_values() -> None:
     assert jobs["hello"].definition.entrypoint == "hello.py"
     assert jobs["tune-models"].definition.block_storage_size_in_gbs == 100
     assert dict(jobs["tune-models"].definition.env) == {"MODEL": "xgb", "SEED": "7"}
-    assert jobs["tune-models"].definition.compartment_id == "ocid1.compartment.oc1..placeholder"
+    assert jobs["tune-models"].definition.compartment_id is None  # on OCI: --compartment-id or the environment
 
 
 def test_environment_overrides_example_defaults() -> None:
-    result = load_specs([str(EXAMPLES / "train")], {"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..mine"})
+    result = load_specs([str(EXAMPLES / "train")], {"OCI_LOG_GROUP_ID": "ocid1.loggroup.oc1.iad.mine"})
 
     [job] = result.jobs
-    assert job.definition.compartment_id == "ocid1.compartment.oc1..mine"
+    assert job.definition.log_group_id == "ocid1.loggroup.oc1.iad.mine"
 
 
 YAML11 = """\
