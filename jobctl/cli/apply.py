@@ -87,7 +87,8 @@ def apply_specs(
             note = " (kept with its runs as an earlier generation)" if kept else ""
             app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
-    applied = apply_plan(app.backend(), plan, on_change=report)
+    applied = apply_plan(app.backend(), plan, on_change=report, on_interrupt=lambda: app.info(
+        "Interrupted: no other change starts; finishing the ones under way"))
     if fmt == "table":
         outcomes = [a.outcome for a in applied]
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))

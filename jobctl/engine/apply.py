@@ -131,7 +131,7 @@ def in_parallel(call: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 def apply_plan(
     backend: Backend, plan: Plan, *, on_change: Callable[[AppliedChange], None] | None = None,
-    max_in_flight: int = MAX_IN_FLIGHT,
+    max_in_flight: int = MAX_IN_FLIGHT, on_interrupt: Callable[[], None] | None = None,
 ) -> list[AppliedChange]:
     """Execute exactly `plan`. Active runs are never killed: busy old jobs are tagged superseded.
 
@@ -168,8 +168,10 @@ def apply_plan(
             except Exception as exc:  # the others under way finish; nothing new starts
                 stop.set()
                 failures.append(exc)
-    except BaseException:
+    except BaseException as exc:
         stop.set()
+        if isinstance(exc, KeyboardInterrupt) and on_interrupt:
+            on_interrupt()  # said before the wait for the changes under way, which can take seconds
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

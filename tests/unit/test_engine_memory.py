@@ -611,3 +611,45 @@ def test_prune_never_deletes_a_job_without_a_set_and_says_so() -> None:
     assert plan.changes == ()
     assert plan.warnings == ("--prune leaves alone 1 managed job(s) applied by a jobctl without sets; "
                              "apply their specs once to give them one",)
+
+
+class GatedCreateBackend(MemoryBackend):
+    """create_job holds until the test opens the gate; `begun` is set once a create is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.begun = threading.Event()
+        self.gate = threading.Event()
+
+    def create_job(self, **kwargs: Any) -> JobState:
+        self.begun.set()
+        assert self.gate.wait(timeout=30)
+        return super().create_job(**kwargs)
+
+
+def test_an_interrupt_during_apply_says_so_finishes_the_changes_under_way_and_starts_no_other() -> None:
+    backend = GatedCreateBackend()
+    plan = build_plan(backend, [want(f"job-{i}") for i in range(12)])
+    said: list[str] = []
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_a_create_is_under_way() -> None:
+        assert backend.begun.wait(timeout=30)
+        signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C: KeyboardInterrupt in the main thread
+        deadline = time.monotonic() + 30
+        while not said and time.monotonic() < deadline:  # the main thread took it: release the creates
+            time.sleep(0.005)
+        backend.gate.set()
+
+    helper = threading.Thread(target=interrupt_once_a_create_is_under_way)
+    helper.start()
+    reported: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(backend, plan, max_in_flight=3, on_change=lambda c: reported.append(c.change.name),
+                   on_interrupt=lambda: said.append("interrupted"))
+    helper.join()
+    made = sorted(j.name for j in backend.jobs.values())
+    assert said == ["interrupted"]
+    assert 1 <= len(made) <= 3  # the creates under way, no more
+    assert sorted(reported) == made  # and each was reported
