@@ -31,6 +31,17 @@ def live(fake: FakeOCI) -> dict[str, dict[str, Any]]:
     return {j["id"]: j for j in fake.jobs() if j["lifecycleState"] not in ("DELETING", "DELETED")}
 
 
+def applied_with_runs(jobctl: Any, fake: FakeOCI, spec: Path, *states: str) -> tuple[str, list[str]]:
+    """Apply `spec` (one job), start one run per state given and put each in it: (job id, run ids)."""
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    [job_id] = live(fake)
+    fake.auto_progress = False
+    runs = [jobctl("run", "tune-models").stdout.strip() for _ in states]
+    for run_id, state in zip(runs, states, strict=True):
+        fake.set_run(run_id, state=state)
+    return job_id, runs
+
+
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     with FakeOCI() as running:
@@ -87,13 +98,7 @@ def test_a_replace_keeps_run_history_and_the_name_spans_its_generations(jobctl, 
                                                                        tmp_path: Path) -> None:
     """Rule 4: a replace deleted the old job with its runs; `cancel --job` then missed the old job's run."""
     spec = spec_in(tmp_path / "specs")
-    assert jobctl("apply", str(spec), "--yes").exit_code == 0
-    [old] = live(fake)
-    fake.auto_progress = False
-    finished = jobctl("run", "tune-models").stdout.strip()
-    fake.set_run(finished, state="SUCCEEDED")
-    busy = jobctl("run", "tune-models").stdout.strip()
-    fake.set_run(busy, state="IN_PROGRESS")
+    old, (finished, busy) = applied_with_runs(jobctl, fake, spec, "SUCCEEDED", "IN_PROGRESS")
 
     spec_in(tmp_path / "specs", env_model="rf")
     assert jobctl("apply", str(spec), "--yes").exit_code == 0
@@ -151,11 +156,7 @@ def test_a_failed_job_with_runs_is_kept_and_its_name_still_reaches_them(jobctl, 
     """Red team: replacing a FAILED job deleted its runs (the plan counted none), and while the current
     job was FAILED, `runs`/`cancel --job` refused the name."""
     spec = spec_in(tmp_path / "specs")
-    assert jobctl("apply", str(spec), "--yes").exit_code == 0
-    [broken] = live(fake)
-    fake.auto_progress = False
-    busy = jobctl("run", "tune-models").stdout.strip()
-    fake.set_run(busy, state="IN_PROGRESS")
+    broken, [busy] = applied_with_runs(jobctl, fake, spec, "IN_PROGRESS")
     fake.set_job(broken, state="FAILED", details="boom")
 
     assert jobctl("run", "tune-models").exit_code == 5  # it cannot run

@@ -464,23 +464,33 @@ def test_start_runs_bounds_concurrency_and_keeps_request_order() -> None:
     assert 1 < backend.most <= 3
 
 
-class GatedStartBackend(MemoryBackend):
-    """start_run holds until the test opens the gate; `begun` is set once the first start is under way."""
+class GatedBackend(MemoryBackend):
+    """start_run (or with `creates`, create_job) holds until the test opens the gate; `begun` is set once
+    the first is under way."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, creates: bool = False) -> None:
         super().__init__()
+        self.creates = creates
         self.begun = threading.Event()
         self.gate = threading.Event()
 
+    def _hold(self, gated: bool) -> None:
+        if gated:
+            self.begun.set()
+            assert self.gate.wait(timeout=30)
+
     def start_run(self, **kwargs: Any) -> RunState:
-        self.begun.set()
-        assert self.gate.wait(timeout=30)
+        self._hold(not self.creates)
         return super().start_run(**kwargs)
+
+    def create_job(self, **kwargs: Any) -> JobState:
+        self._hold(self.creates)
+        return super().create_job(**kwargs)
 
 
 def test_an_interrupt_during_start_runs_lets_the_starts_under_way_finish_and_begins_no_other() -> None:
     """Issue 12 item 4: every run that exists when the interrupt propagates has been seen by on_started."""
-    backend = GatedStartBackend()
+    backend = GatedBackend()
     applied(backend, want())
     job = only_job(backend)
     requests = plan_runs(job, env={}, args=None, matrix=parse_matrix([f"N={','.join(str(i) for i in range(10))}"]))
@@ -613,22 +623,8 @@ def test_prune_never_deletes_a_job_without_a_set_and_says_so() -> None:
                              "apply their specs once to give them one",)
 
 
-class GatedCreateBackend(MemoryBackend):
-    """create_job holds until the test opens the gate; `begun` is set once a create is under way."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.begun = threading.Event()
-        self.gate = threading.Event()
-
-    def create_job(self, **kwargs: Any) -> JobState:
-        self.begun.set()
-        assert self.gate.wait(timeout=30)
-        return super().create_job(**kwargs)
-
-
 def test_an_interrupt_during_apply_says_so_finishes_the_changes_under_way_and_starts_no_other() -> None:
-    backend = GatedCreateBackend()
+    backend = GatedBackend(creates=True)
     plan = build_plan(backend, [want(f"job-{i}") for i in range(12)])
     said: list[str] = []
     main = threading.main_thread().ident
