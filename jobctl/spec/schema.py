@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from jobctl.errors import Diagnostic
+from jobctl.errors import Diagnostic, UsageError
 from jobctl.spec.document import Document, JsonPath
 
 SCHEMA_RESOURCE = "jobctl-v1.schema.json"
@@ -32,6 +32,16 @@ def schema_text() -> str:
 def load_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(schema_text())
     return schema
+
+
+def check_job_field(name: str, value: str, given_as: str) -> str:
+    """`value` for the Job field spec.<name> given elsewhere than in a spec (an option, a variable): the
+    schema's own pattern and message, as a usage error naming where it came from."""
+    field = load_schema()["$defs"]["jobSpec"]["properties"][name]
+    if "pattern" in field and not re.search(field["pattern"], value):
+        raise UsageError(f"{given_as}: {field.get('x-jobctl-error', 'does not match ' + field['pattern'])}, "
+                         f"not {value!r}")
+    return value
 
 
 @functools.cache

@@ -75,8 +75,12 @@ class OciBackend:
     def spec_defaults(self) -> dict[str, str]:
         """--compartment-id / --project-id (or their variables, or a notebook session's: see
         jobctl.cli.context) for specs that leave them out."""
-        given = {"spec.compartmentId": self.settings.compartment_id, "spec.projectId": self.settings.project_id}
-        return {path: value for path, value in given.items() if value}
+        from jobctl.spec.schema import check_job_field
+
+        given = {"compartmentId": (self.settings.compartment_id, "--compartment-id / OCI_COMPARTMENT_ID"),
+                 "projectId": (self.settings.project_id, "--project-id / OCI_PROJECT_ID")}
+        return {f"spec.{name}": check_job_field(name, value, source) for name, (value, source) in given.items()
+                if value}
 
     # --- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
