@@ -58,6 +58,8 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
         infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
         yield f"      runtime: {d.runtime_type}, {d.entry_file or d.image or ''}", None
         yield f"      infrastructure: {infra}", None
+        if d.compartment_id or d.project_id:  # where it goes (OCI; locally these only scope the plan)
+            yield f"      compartment: {d.compartment_id or '-'}, project: {d.project_id or '-'}", None
         if d.env:
             env = mask_env(d.env, show_secrets)
             yield "      env: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())), None

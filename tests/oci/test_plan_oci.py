@@ -56,6 +56,7 @@ def test_compartment_and_project_default_from_options_environment_or_notebook_se
 
         planned = jobctl(*options, "plan", str(spec))
         assert planned.exit_code == 0, planned.stderr
+        assert f"compartment: {compartment}, project: {project}" in planned.stdout  # where it will go
         applied = jobctl(*options, "apply", str(spec), "--yes")
         assert applied.exit_code == 0, applied.stderr
 

@@ -121,3 +121,9 @@ def test_a_state_location_without_namespace_uses_the_tenancys(jobctl, oci_env: F
     assert result.exit_code == 0, result.stderr
     assert oci_env.count("GET", r"^/n/?$") == 1  # GetNamespace, once
     assert (oci_env.namespace, "ml-state", "jobctl/model-selection/state.json") in oci_env.store.objects
+
+
+def test_a_malformed_state_option_is_a_usage_error(jobctl, oci_env: FakeOCI) -> None:
+    result = jobctl("workflow", "status", "model-selection", "--state", "oci:/x")
+    assert result.exit_code == 2, result.stderr
+    assert "'oci:/x' is not an Object Storage location" in result.stderr

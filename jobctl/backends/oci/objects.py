@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from jobctl.errors import ConfigError, JobctlError
+from jobctl.errors import ConfigError, JobctlError, UsageError
 
 _URI = re.compile(r"^oci://(?P<bucket>[^@/]+)(?:@(?P<namespace>[^/]+))?(?:/(?P<prefix>.*))?$")
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
@@ -16,8 +16,9 @@ def parse_uri(uri: str) -> tuple[str, str, str]:
     """oci://bucket@namespace/prefix -> (namespace, bucket, prefix without surrounding slashes); the
     namespace is "" in oci://bucket/prefix (the tenancy's own: ObjectStorage.namespace())."""
     match = _URI.match(uri)
-    if match is None:
-        raise ConfigError(f"{uri!r} is not an Object Storage location", hint="write oci://bucket@namespace/prefix")
+    if match is None:  # a spec's `state` was checked by its schema: this one was typed (--state)
+        raise UsageError(f"{uri!r} is not an Object Storage location",
+                         hint="write oci://bucket@namespace/prefix (or oci://bucket/prefix)")
     return match["namespace"] or "", match["bucket"], (match["prefix"] or "").strip("/")
 
 
