@@ -115,7 +115,7 @@ class AppliedChange:
     change: Change
     job_id: str | None
     outcome: str  # "created", "updated", "replaced", "deleted", "superseded"
-    retired: str | None = None  # for a replace: what happened to the old job ("deleted" / "superseded")
+    retired: str | None = None  # for a replace: what became of the old job ("deleted", "superseded", "kept")
 
 
 MAX_IN_FLIGHT = 8  # calls (jobs an apply changes, jobs a plan reads) at once
