@@ -24,6 +24,7 @@ class OciSettings:
     compartment_id: str | None = None  # scope for listings when no spec gives one
     project_id: str | None = None
     fast_retries: bool = False  # tests: retry in milliseconds instead of seconds
+    retry_budget: float = 120.0  # seconds one command may spend waiting to retry, over all its calls
     poll_interval: float = 2.0  # seconds between polls of a run's state
     log_settle: float = 10.0  # seconds to keep reading a run's log after it ended (OCI Logging lags)
     log_wait: float = 90.0  # ... and, while none of its lines has arrived, how long at most

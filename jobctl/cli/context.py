@@ -61,6 +61,7 @@ class AppContext:
             log_settle=_number(env, "JOBCTL_OCI_LOG_SETTLE", OciSettings.log_settle),
             log_wait=_number(env, "JOBCTL_OCI_LOG_WAIT", OciSettings.log_wait),
             attention_timeout=_number(env, "JOBCTL_ATTENTION_TIMEOUT", OciSettings.attention_timeout),
+            retry_budget=_number(env, "JOBCTL_OCI_RETRY_BUDGET", OciSettings.retry_budget),
         )
         if oci.endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", oci.endpoint):
             from jobctl.errors import ConfigError

@@ -98,7 +98,8 @@ def test_the_api_key_is_read_once_for_every_client(tmp_path: Path) -> None:
         _RECORDING["opened"] = []
         try:
             clients = build_clients(OciSettings(config_file=str(config), endpoint=fake.url))
-            opened = [path for path in _RECORDING["opened"] if Path(path).name == Path(key_file).name]
+            opened = [path for path in _RECORDING["opened"]  # this key's file (another test's thread has its own)
+                      if Path(path).resolve() == Path(key_file).expanduser().resolve()]
         finally:
             _RECORDING["opened"] = None
     assert clients.logging is not None
@@ -124,3 +125,20 @@ def test_wait_polls_a_jobs_runs_with_one_listing_not_one_get_per_run(jobctl: Any
     shown = json.loads(waited.stdout)["items"]
     assert [r["lifecycleState"] for r in shown] == ["SUCCEEDED"] * len(runs)
     assert sorted(r["env"]["SEED"] for r in shown) == ["1", "2", "3", "4", "5", "6"]  # the full runs
+
+
+def test_a_command_stops_retrying_once_its_retry_budget_is_spent(jobctl: Any, fake: FakeOCI, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule 8: each call retried for up to 60 s, and a command of many calls could retry for hours."""
+    run_id = started_run(jobctl, fake, tmp_path)
+    fake.faults.add(path=rf"/jobRuns/{run_id}$", method="GET", status=503)
+    fake.clear_requests()
+    assert jobctl("get", run_id).exit_code == 1
+    assert fake.count("GET", rf"/jobRuns/{run_id}$") == 6  # the (fast) strategy's attempts
+
+    monkeypatch.setenv("JOBCTL_OCI_RETRY_BUDGET", "0")  # spent: a failure is reported at once
+    fake.clear_requests()
+    failed = jobctl("get", run_id)
+    assert failed.exit_code == 1
+    assert "503" in failed.stderr
+    assert fake.count("GET", rf"/jobRuns/{run_id}$") == 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import configparser
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,7 @@ RETRY_BUDGET_SECONDS = 60  # no call retries for longer (each attempt: 10 s to c
 
 
 def retry_strategy(settings: OciSettings) -> Any:
+    """The SDK strategy every client of one command shares, with the command's retry budget."""
     import oci
 
     bounds: dict[str, Any] = {
@@ -149,7 +152,27 @@ def retry_strategy(settings: OciSettings) -> Any:
     if settings.fast_retries:
         bounds.update(max_attempts=6, retry_base_sleep_time_seconds=0.01, retry_max_wait_between_calls_seconds=0.05,
                       decorrelated_jitter=0)
-    return oci.retry.RetryStrategyBuilder(**bounds).get_retry_strategy()
+    strategy = oci.retry.RetryStrategyBuilder(**bounds).get_retry_strategy()
+    strategy.do_sleep = _budgeted(strategy.do_sleep, settings.retry_budget)
+    return strategy
+
+
+def _budgeted(sleep: Any, budget: float) -> Any:
+    """The strategy's wait before a retry, counted against the command's budget: once the command has
+    waited `budget` seconds to retry (over all its calls, in every thread), a failure is raised at once."""
+    spent = [0.0]
+    lock = threading.Lock()
+
+    def do_sleep(attempt: int, exception: BaseException) -> None:
+        with lock:
+            if spent[0] >= budget:
+                raise exception
+        started = time.monotonic()
+        sleep(attempt, exception)
+        with lock:
+            spent[0] += time.monotonic() - started
+
+    return do_sleep
 
 
 @dataclass
