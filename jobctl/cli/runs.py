@@ -37,9 +37,9 @@ def command(
     backend = app.backend()
     wanted = [s.upper() for s in states] or None
     if job:  # every generation of the name: the runs of jobs an apply replaced too
-        from jobctl.engine.resolve import generations, resolve_job, runs_of
+        from jobctl.engine.resolve import runs_of_name
 
-        runs = runs_of(backend, generations(backend, resolve_job(backend, job)), states=wanted, limit=limit)
+        runs = runs_of_name(backend, job, states=wanted, limit=limit)
     else:
         runs = backend.list_runs(states=wanted, limit=limit)
     fmt = app.output_format(output)

@@ -30,7 +30,7 @@ def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout:
       jobctl wait $(jobctl run tune-models --matrix MODEL=xgb,rf) --timeout 2h
       jobctl wait --job tune-models
     """
-    from jobctl.engine.resolve import generations, resolve_job, resolve_run, runs_of
+    from jobctl.engine.resolve import resolve_run, runs_of_name
     from jobctl.model.job import ACTIVE_STATES
 
     if not runs and not job:
@@ -38,7 +38,7 @@ def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout:
     backend = app.backend()
     resolved = [resolve_run(backend, ref) for ref in runs]
     if job:
-        resolved += runs_of(backend, generations(backend, resolve_job(backend, job)), states=ACTIVE_STATES)
+        resolved += runs_of_name(backend, job, states=ACTIVE_STATES)
         if not resolved:
             app.info("no active runs")
     wait_runs(app, resolved, timeout=timeout, fmt=app.output_format(output))

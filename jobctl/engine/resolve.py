@@ -16,13 +16,14 @@ def _named(jobs: Sequence[JobState], ref: str) -> list[JobState]:
     return exact or [j for j in jobs if j.id.startswith(ref)]
 
 
-def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None,
-                project_id: str | None = None, runnable: bool = False) -> JobState:
-    """A job by id, managed name, display name, or unique id prefix (in the backend's default scope, or
-    in this compartment and project). A name means its current job; with none (pruned while an earlier
-    generation still runs), its newest generation. `runnable`: the job must be able to start runs."""
-    listed = [j for j in backend.list_jobs(compartment_id=compartment_id, project_id=project_id)
-              if j.lifecycle_state in LIVE_JOB_STATES]
+def _live_jobs(backend: Backend, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
+    return [j for j in backend.list_jobs(compartment_id=compartment_id, project_id=project_id)
+            if j.lifecycle_state in LIVE_JOB_STATES]
+
+
+def _match(listed: Sequence[JobState], ref: str) -> JobState:
+    """The listed job `ref` means. A name means its current job; with none (pruned while an earlier
+    generation still runs), its newest generation."""
     matches = _named(listed, ref) or sorted(
         (j for j in listed if j.managed_name == ref and j.superseded), key=lambda j: j.created, reverse=True)[:1]
     if not matches:
@@ -35,7 +36,14 @@ def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None
     if len(matches) > 1:
         shown = ", ".join(f"{j.id} ({j.name})" for j in matches[:10])
         raise UsageError(f"{ref!r} matches {len(matches)} jobs: {shown}", hint="give the full job id")
-    job = backend.get_job(job_id=matches[0].id)
+    return matches[0]
+
+
+def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None,
+                project_id: str | None = None, runnable: bool = False) -> JobState:
+    """A job by id, managed name, display name, or unique id prefix (in the backend's default scope, or
+    in this compartment and project), read in full. `runnable`: the job must be able to start runs."""
+    job = backend.get_job(job_id=_match(_live_jobs(backend, compartment_id, project_id), ref).id)
     if runnable and job.lifecycle_state != "ACTIVE":  # CREATING (its artifact never came) or FAILED
         why = ("its artifact was never uploaded (an apply did not finish)" if job.lifecycle_state == "CREATING"
                else job.details or "the service gave no reason")
@@ -64,14 +72,20 @@ def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> Run
     return matches[0]
 
 
+def _generations_in(job: JobState, listed: Sequence[JobState]) -> list[JobState]:
+    earlier = [j for j in listed if j.managed_name and j.managed_name == job.managed_name and j.id != job.id]
+    return [job, *sorted(earlier, key=lambda j: j.created, reverse=True)]
+
+
 def generations(backend: Backend, job: JobState) -> list[JobState]:
     """The job and the earlier generations of its name (jobs an apply replaced, kept with their runs),
-    newest first: what `runs`, `logs`, `wait` and `cancel --job` span."""
+    newest first, from the job's own compartment and project: what `runs`, `logs`, `wait`, `cancel --job`
+    and `delete` span."""
     if not job.managed_name:
         return [job]
-    earlier = [j for j in backend.list_jobs() if j.managed_name == job.managed_name and j.id != job.id
-               and j.lifecycle_state in LIVE_JOB_STATES]
-    return [job, *sorted(earlier, key=lambda j: j.created, reverse=True)]
+    scope = job.definition
+    return _generations_in(job, _live_jobs(backend, scope.compartment_id if scope else None,
+                                           scope.project_id if scope else None))
 
 
 def runs_of(backend: Backend, jobs: Sequence[JobState], *, states: Collection[str] | None = None,
@@ -81,6 +95,13 @@ def runs_of(backend: Backend, jobs: Sequence[JobState], *, states: Collection[st
     if len(jobs) > 1:
         found.sort(key=lambda r: r.created, reverse=True)
     return found[:limit] if limit else found
+
+
+def runs_of_name(backend: Backend, ref: str, *, states: Collection[str] | None = None,
+                 limit: int | None = None) -> list[RunState]:
+    """The runs of job `ref` and of its earlier generations, newest first (one listing of the jobs)."""
+    listed = _live_jobs(backend)
+    return runs_of(backend, _generations_in(_match(listed, ref), listed), states=states, limit=limit)
 
 
 def latest_run(backend: Backend, job: JobState) -> RunState:

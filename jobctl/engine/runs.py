@@ -13,7 +13,7 @@ from typing import Any
 
 from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
-from jobctl.engine.resolve import generations, resolve_job, resolve_run, runs_of
+from jobctl.engine.resolve import resolve_run, runs_of_name
 from jobctl.errors import JobctlError, UsageError
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, RunState
 
@@ -219,7 +219,7 @@ def cancel_targets(backend: Backend, runs: Sequence[str], job: str | None) -> li
     """The runs `cancel` means: each run named (by name, id or id prefix), and every active run of `job`."""
     targets = [resolve_run(backend, ref) for ref in runs]
     if job:  # every generation's: a run of the job an apply replaced keeps running
-        targets += runs_of(backend, generations(backend, resolve_job(backend, job)), states=ACTIVE_STATES)
+        targets += runs_of_name(backend, job, states=ACTIVE_STATES)
     return list({run.id: run for run in targets}.values())
 
 

@@ -64,3 +64,32 @@ def oci_config(fake_oci: FakeOCI, tmp_path: Path, api_key: ApiKey) -> tuple[Path
 @pytest.fixture
 def clients(fake_oci: FakeOCI, oci_config: tuple[Path, str]) -> SdkClients:
     return sdk_clients(fake_oci, *oci_config)
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
+    """A fake OCI with jobctl (in-process and subprocesses) pointed at it."""
+    from tests.conftest import use_fake_oci
+
+    with FakeOCI() as running:
+        use_fake_oci(running, tmp_path, monkeypatch, "oci")
+        yield running
+
+
+def train_spec(directory: Path, *, name: str = "tune-models", model: str = "xgb",
+               description: str | None = None) -> Path:
+    """The train example as `directory`/NAME.yaml (its source where it is), with its name, MODEL and
+    description set."""
+    from tests.conftest import EXAMPLES
+
+    train = EXAMPLES / "train"
+    text = (train / "job.yaml").read_text().replace("./src", str(train / "src"))
+    text = text.replace("name: tune-models", f"name: {name}").replace("MODEL: xgb", f"MODEL: {model}")
+    if description is not None:
+        text = text.replace("description: Tune one model class per run", f"description: {description}")
+    assert f"name: {name}" in text
+    assert f"MODEL: {model}" in text
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = directory / f"{name}.yaml"
+    spec.write_text(text)
+    return spec

@@ -10,21 +10,7 @@ from typing import Any
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import EXAMPLES, use_fake_oci
-
-TRAIN = EXAMPLES / "train"
-
-
-def spec_in(directory: Path, env_model: str = "xgb", name: str = "tune-models") -> Path:
-    """The train example in `directory` (its own source), with MODEL and the job name set."""
-    directory.mkdir(parents=True, exist_ok=True)
-    text = (TRAIN / "job.yaml").read_text().replace("./src", str(TRAIN / "src"))
-    text = text.replace("name: tune-models", f"name: {name}").replace("MODEL: xgb", f"MODEL: {env_model}")
-    assert f"name: {name}" in text
-    assert f"MODEL: {env_model}" in text
-    spec = directory / f"{name}.yaml"
-    spec.write_text(text)
-    return spec
+from tests.oci.conftest import train_spec
 
 
 def live(fake: FakeOCI) -> dict[str, dict[str, Any]]:
@@ -42,17 +28,10 @@ def applied_with_runs(jobctl: Any, fake: FakeOCI, spec: Path, *states: str) -> t
     return job_id, runs
 
 
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    with FakeOCI() as running:
-        use_fake_oci(running, tmp_path, monkeypatch, "generations")
-        yield running
-
-
 def test_a_job_left_creating_by_a_failed_upload_is_seen_refused_and_replaced(jobctl, fake: FakeOCI,
                                                                              tmp_path: Path) -> None:
     """Rule 2: the job stayed CREATING, invisible to plan (which planned a second job beside it)."""
-    spec = spec_in(tmp_path / "specs")
+    spec = train_spec(tmp_path / "specs")
     fake.faults.add(path=r"/artifact$", method="POST", status=400, code="InvalidParameter")
     failed = jobctl("apply", str(spec), "--yes")
     assert failed.exit_code == 1, failed.stderr
@@ -75,7 +54,7 @@ def test_a_job_left_creating_by_a_failed_upload_is_seen_refused_and_replaced(job
 
 
 def test_a_failed_job_is_reported_and_replaced(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
-    spec = spec_in(tmp_path / "specs")
+    spec = train_spec(tmp_path / "specs")
     assert jobctl("apply", str(spec), "--yes").exit_code == 0
     [broken] = live(fake)
     fake.set_job(broken, state="FAILED", details="the service could not process the artifact")
@@ -97,10 +76,10 @@ def test_a_failed_job_is_reported_and_replaced(jobctl, fake: FakeOCI, tmp_path: 
 def test_a_replace_keeps_run_history_and_the_name_spans_its_generations(jobctl, fake: FakeOCI,
                                                                        tmp_path: Path) -> None:
     """Rule 4: a replace deleted the old job with its runs; `cancel --job` then missed the old job's run."""
-    spec = spec_in(tmp_path / "specs")
+    spec = train_spec(tmp_path / "specs")
     old, (finished, busy) = applied_with_runs(jobctl, fake, spec, "SUCCEEDED", "IN_PROGRESS")
 
-    spec_in(tmp_path / "specs", env_model="rf")
+    train_spec(tmp_path / "specs", model="rf")
     assert jobctl("apply", str(spec), "--yes").exit_code == 0
 
     assert fake.job(old)["freeformTags"]["jobctl-superseded"] == "true"
@@ -127,9 +106,9 @@ def test_a_replace_keeps_run_history_and_the_name_spans_its_generations(jobctl, 
 
 def test_prune_deletes_only_jobs_of_its_own_set(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
     """Rule 5: `plan job.yaml --prune` in one directory listed a teammate's jobs to delete."""
-    mine = spec_in(tmp_path / "mine" / "specs", name="mine-a")
-    spec_in(tmp_path / "mine" / "specs", name="mine-b")
-    theirs = spec_in(tmp_path / "theirs", name="theirs")
+    mine = train_spec(tmp_path / "mine" / "specs", name="mine-a")
+    train_spec(tmp_path / "mine" / "specs", name="mine-b")
+    theirs = train_spec(tmp_path / "theirs", name="theirs")
     (tmp_path / "mine" / ".git").mkdir()  # a repository: its set is named from its root
     assert jobctl("apply", str(mine.parent), "--yes").exit_code == 0
     assert jobctl("apply", str(theirs), "--yes").exit_code == 0
@@ -155,7 +134,7 @@ def test_a_failed_job_with_runs_is_kept_and_its_name_still_reaches_them(jobctl, 
                                                                          tmp_path: Path) -> None:
     """Red team: replacing a FAILED job deleted its runs (the plan counted none), and while the current
     job was FAILED, `runs`/`cancel --job` refused the name."""
-    spec = spec_in(tmp_path / "specs")
+    spec = train_spec(tmp_path / "specs")
     broken, [busy] = applied_with_runs(jobctl, fake, spec, "IN_PROGRESS")
     fake.set_job(broken, state="FAILED", details="boom")
 
@@ -177,16 +156,16 @@ def test_prune_from_a_jobs_old_set_leaves_it_and_its_generations_alone(jobctl, f
     """Red team: a job moved to another set kept its earlier generations in the old one, and a prune
     there deleted them with their runs."""
     old, new = tmp_path / "old", tmp_path / "new"
-    spec_in(old, name="keeper")  # the old place keeps a job of its own
-    spec_in(old)
+    train_spec(old, name="keeper")  # the old place keeps a job of its own
+    train_spec(old)
     assert jobctl("apply", str(old), "--yes").exit_code == 0
     [first] = [i for i, j in live(fake).items() if j["displayName"] == "tune-models"]
     fake.auto_progress = False
     ran = jobctl("run", "tune-models").stdout.strip()
     fake.set_run(ran, state="SUCCEEDED")
-    spec_in(old, env_model="rf")
+    train_spec(old, model="rf")
     assert jobctl("apply", str(old), "--yes").exit_code == 0  # generation 1 is kept, in set "old"
-    assert jobctl("apply", str(spec_in(new, env_model="rf")), "--yes").exit_code == 0  # moves to set "new"
+    assert jobctl("apply", str(train_spec(new, model="rf")), "--yes").exit_code == 0  # moves to set "new"
     (old / "tune-models.yaml").unlink()
 
     plan = json.loads(jobctl("-o", "json", "plan", str(old), "--prune").stdout)
@@ -201,7 +180,7 @@ def test_run_from_a_spec_runs_the_job_where_the_spec_puts_it(jobctl, fake: FakeO
     prod, dev = "ocid1.compartment.oc1..prod", "ocid1.compartment.oc1..dev"
     specs = {}
     for place, compartment in (("prod", prod), ("dev", dev)):
-        spec = spec_in(tmp_path / place, env_model=place)
+        spec = train_spec(tmp_path / place, model=place)
         spec.write_text(spec.read_text().replace("\nspec:\n", f"\nspec:\n  compartmentId: {compartment}\n", 1))
         assert compartment in spec.read_text()
         assert jobctl("apply", str(spec), "--yes").exit_code == 0
@@ -214,10 +193,14 @@ def test_run_from_a_spec_runs_the_job_where_the_spec_puts_it(jobctl, fake: FakeO
     [run] = json.loads(started.stdout)["items"]
     assert run["env"]["MODEL"] == "prod"
     assert fake.run(run["id"])["compartmentId"] == prod
+    monkeypatch.delenv("OCI_COMPARTMENT_ID")  # the spec says where: its generations are looked for there too
+    logs = jobctl("logs", "--file", str(specs["prod"]))
+    assert logs.exit_code == 0, logs.stderr
+    assert "MODEL=prod" in logs.stdout
 
 
 def test_runs_asked_for_by_two_states_are_listed_once(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
-    assert jobctl("apply", str(spec_in(tmp_path / "specs")), "--yes").exit_code == 0
+    assert jobctl("apply", str(train_spec(tmp_path / "specs")), "--yes").exit_code == 0
     ran = jobctl("run", "tune-models").stdout.strip()
     listed = json.loads(jobctl("-o", "json", "runs", "-s", "accepted", "-s", "in_progress", "-s", "accepted").stdout)
     assert [r["id"] for r in listed["items"]] == [ran]  # the listing moves it on between the two queries

@@ -12,23 +12,7 @@ import pytest
 
 from jobctl.backends.oci.clients import MAX_ATTEMPTS, RETRY_BUDGET_SECONDS
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import EXAMPLES, use_fake_oci
-
-TRAIN = EXAMPLES / "train"
-
-
-def train_spec(directory: Path, description: str = "Tune one model class per run") -> Path:
-    text = (TRAIN / "job.yaml").read_text().replace("./src", str(TRAIN / "src"))
-    spec = directory / "job.yaml"
-    spec.write_text(text.replace("description: Tune one model class per run", f"description: {description}"))
-    return spec
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    with FakeOCI() as running:
-        use_fake_oci(running, tmp_path, monkeypatch, "retries")
-        yield running
+from tests.oci.conftest import train_spec
 
 
 def started_run(jobctl: Any, fake: FakeOCI, directory: Path) -> str:
@@ -62,7 +46,7 @@ def test_throttling_and_server_errors_are_retried_and_conflicts_are_not(jobctl: 
 
     fake.faults.add(path=r"/jobs/[^/]+$", method="PUT", status=409, code="IncorrectState")
     fake.clear_requests()
-    failed = jobctl("apply", str(train_spec(tmp_path, "changed in place")), "--yes")
+    failed = jobctl("apply", str(train_spec(tmp_path, description="changed in place")), "--yes")
     assert failed.exit_code == 5, failed.stderr
     assert "IncorrectState" in failed.stderr
     assert fake.count("PUT", r"/jobs/[^/]+$") == 1
