@@ -68,7 +68,8 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     result = load_specs(paths, app.environ)
     result.raise_for_errors()
     backend = app.backend()
-    desired = [desired_job(spec, set_name, backend.spec_defaults()) for spec in result.jobs]
+    defaults = backend.spec_defaults()
+    desired = [desired_job(spec, set_name, defaults) for spec in result.jobs]
     return build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                       prune_history=request.prune_history, set_name=set_name)
 

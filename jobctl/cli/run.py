@@ -52,6 +52,7 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
     """JOB by name/id, else the single job in -f SPEC (default ./job.yaml), which must be applied
     (`runnable`: and able to start runs)."""
     from jobctl.engine.resolve import resolve_job
+    from jobctl.plan.desired import with_defaults
 
     backend = app.backend()
     if job_ref and not spec_file:
@@ -75,19 +76,14 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
     else:
         raise UsageError(f"{path} defines {len(names)} jobs ({', '.join(names)}); name the one to run")
     spec = next(s for s in loaded.jobs if s.name == name)
-    scope = desired_scope(spec.definition, backend.spec_defaults())
+    where = with_defaults(spec.definition, backend.spec_defaults())
     try:  # where the spec puts the job: a job of that name elsewhere is another job
-        job = resolve_job(backend, name, compartment_id=scope[0], project_id=scope[1], runnable=runnable)
+        job = resolve_job(backend, name, compartment_id=where.compartment_id, project_id=where.project_id,
+                          runnable=runnable)
     except NotFoundError as exc:
         raise NotFoundError(f"job {name!r} is not applied yet", hint=f"run `jobctl apply {path}` first") from exc
     _warn_if_stale(app, job, spec)
     return job
-
-
-def desired_scope(definition: JobDefinition, defaults: dict[str, str]) -> tuple[str | None, str | None]:
-    """The compartment and project a spec's job lives in on this backend (its own, else the defaults)."""
-    return (definition.compartment_id or defaults.get("spec.compartmentId"),
-            definition.project_id or defaults.get("spec.projectId"))
 
 
 def _say_what_has_no_effect(app: AppContext, settings: dict[str, object]) -> None:

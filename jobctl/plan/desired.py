@@ -36,14 +36,20 @@ def spec_hash(definition: JobDefinition) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def with_defaults(definition: JobDefinition, defaults: Mapping[str, str] | None) -> JobDefinition:
+    """The definition with the backend's `defaults` (by spec path) in the fields it leaves out."""
+    filled: dict[str, Any] = {row.attr: defaults[row.path] for row in rows(JobDefinition)
+                              if defaults and row.path in defaults and not getattr(definition, row.attr)}
+    return replace(definition, **filled) if filled else definition
+
+
 def desired_job(spec: JobSpec, set_name: str | None = None, defaults: Mapping[str, str] | None = None) -> DesiredJob:
     """Build the artifact (if the runtime has a source) and the tagged definition for one spec,
     applied from the set `set_name` (jobctl.plan.sets), with the backend's `defaults` (by spec path)
     for the fields it leaves out."""
     artifact = build_artifact(spec.source) if spec.source is not None else None
-    filled: dict[str, Any] = {row.attr: defaults[row.path] for row in rows(JobDefinition)
-              if defaults and row.path in defaults and not getattr(spec.definition, row.attr)}
-    definition = replace(spec.definition, artifact_digest=artifact.digest if artifact else None, **filled)
+    definition = replace(with_defaults(spec.definition, defaults),
+                         artifact_digest=artifact.digest if artifact else None)
     owner = {TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}
     if set_name is not None:
         owner[TAG_SET] = set_name
