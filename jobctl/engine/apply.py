@@ -53,13 +53,14 @@ def build_plan(
     current, _ = current_jobs(observed)
     # a name whose current job was applied from another set is that set's, earlier generations included
     elsewhere = {name for name, job in current.items() if job.set_name != set_name}
-    retire = [
+    candidates = [
         j for j in observed
         if earlier_generation(j, current)
         and (prune_history if j.managed_name in hashes else prune and j.set_name == set_name
              and j.managed_name not in elsewhere)
-        and not backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)
     ]
+    busy = in_parallel(lambda j: bool(backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)), candidates)
+    retire = [job for job, running in zip(candidates, busy, strict=True) if not running]
     adoptable = {}
     if adopt:  # unmanaged jobs whose display name is a wanted name, with no managed job of that name
         from jobctl.export import observe_for_adoption
@@ -70,7 +71,7 @@ def build_plan(
                     and job.name not in managed_names and job.name not in adoptable):
                 adoptable[job.name] = observe_for_adoption(backend, job)
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
-    return replace(plan, changes=tuple(_count_runs(backend, c) for c in plan.changes),
+    return replace(plan, changes=tuple(in_parallel(lambda c: _count_runs(backend, c), plan.changes)),
                    known_job_ids=frozenset(job.id for job in observed),
                    ignored=ignored_fields(desired) if backend.runs_here else ())
 

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timezone
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote
@@ -379,7 +379,9 @@ class OciBackend:
         return iter(self._call("searching logs", list, records))
 
     # --- workflows -----------------------------------------------------------------------------------
+    @cached_property
     def _storage(self) -> ObjectStorage:
+        """One per command: the tenancy's namespace is looked up once, whichever location needs it."""
         return ObjectStorage(self.clients.object_storage, self.oci)
 
     def workflow_store(self, location: str | None) -> ObjectStorageStore:
@@ -388,7 +390,7 @@ class OciBackend:
                 "workflows on the oci backend keep their state in Object Storage",
                 hint="set spec.state: oci://bucket@namespace/prefix (or pass --state to workflow status/cancel)",
             )
-        return ObjectStorageStore(self._storage(), location)
+        return ObjectStorageStore(self._storage, location)
 
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         copy_log_text(self, run_id, out)
@@ -417,7 +419,7 @@ class OciBackend:
         if not uri:
             return None
         namespace, bucket, prefix = parse_uri(uri)
-        storage = self._storage()
+        storage = self._storage
         value = storage.get_json(namespace or storage.namespace(), bucket,
                                  f"{prefix}/outputs.json" if prefix else "outputs.json")
         if value is not None and not isinstance(value, dict):
