@@ -34,56 +34,51 @@ def only_active_job(fake: FakeOCI) -> dict[str, Any]:
 
 
 def test_a_multi_node_job_keeps_its_values_in_its_groups_and_plans_no_change(
-    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    jobctl, fake: FakeOCI,
 ) -> None:
-    with FakeOCI() as fake:
-        use_fake_oci(fake, tmp_path, monkeypatch, "nodes")
+    applied = jobctl("apply", str(EXAMPLE), "--yes")
 
-        applied = jobctl("apply", str(EXAMPLE), "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    job = only_active_job(fake)
+    assert "jobInfrastructureConfigurationDetails" not in job  # OCI keeps them per group
+    assert "jobConfigurationDetails" not in job
+    node = job[NODES]
+    assert (node["jobNodeType"], node["startupOrder"], node["maximumRuntimeInMinutes"]) == (
+        "MULTI_NODE", "IN_ORDER", 60)
+    assert node["jobNetworkConfiguration"] == {"jobNetworkType": "DEFAULT_NETWORK"}
+    assert [(g["name"], g["replicas"]) for g in node[GROUPS]] == [("main", 1), ("workers", 2)]
+    infra = groups(job)["workers"]["jobInfrastructureConfigurationDetails"]
+    assert (infra["jobInfrastructureType"], infra["shapeName"], infra["jobShapeConfigDetails"]["ocpus"]) == (
+        "MULTI_NODE", "VM.Standard.E4.Flex", 2)
+    assert group_env(job, "workers") == {"EPOCHS": "2", "ROLE": "worker", "JOBCTL_NODE_GROUP": "workers",
+                                         "JOB_RUN_ENTRYPOINT": "src/train.py"}  # under the root directory
+    assert jobctl("plan", str(EXAMPLE), "--refresh", "--detailed-exitcode").exit_code == 0
 
-        assert applied.exit_code == 0, applied.stderr
-        job = only_active_job(fake)
-        assert "jobInfrastructureConfigurationDetails" not in job  # OCI keeps them per group
-        assert "jobConfigurationDetails" not in job
-        node = job[NODES]
-        assert (node["jobNodeType"], node["startupOrder"], node["maximumRuntimeInMinutes"]) == (
-            "MULTI_NODE", "IN_ORDER", 60)
-        assert node["jobNetworkConfiguration"] == {"jobNetworkType": "DEFAULT_NETWORK"}
-        assert [(g["name"], g["replicas"]) for g in node[GROUPS]] == [("main", 1), ("workers", 2)]
-        infra = groups(job)["workers"]["jobInfrastructureConfigurationDetails"]
-        assert (infra["jobInfrastructureType"], infra["shapeName"], infra["jobShapeConfigDetails"]["ocpus"]) == (
-            "MULTI_NODE", "VM.Standard.E4.Flex", 2)
-        assert group_env(job, "workers") == {"EPOCHS": "2", "ROLE": "worker", "JOBCTL_NODE_GROUP": "workers",
-                                             "JOB_RUN_ENTRYPOINT": "src/train.py"}  # under the root directory
-        assert jobctl("plan", str(EXAMPLE), "--refresh", "--detailed-exitcode").exit_code == 0
-
-        shown = jobctl("get", "distributed-train", "-o", "json")
-        assert shown.exit_code == 0, shown.stderr
-        assert '"groups"' in shown.stdout
-        assert '"workers"' in shown.stdout
+    shown = jobctl("get", "distributed-train", "-o", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert '"groups"' in shown.stdout
+    assert '"workers"' in shown.stdout
 
 
 def test_a_run_overrides_every_group_and_each_replica_runs(
-    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    jobctl, fake: FakeOCI,
 ) -> None:
-    with FakeOCI() as fake:
-        use_fake_oci(fake, tmp_path, monkeypatch, "noderun")
-        assert jobctl("apply", str(EXAMPLE), "--yes").exit_code == 0
+    assert jobctl("apply", str(EXAMPLE), "--yes").exit_code == 0
 
-        ran = jobctl("run", "distributed-train", "--env", "EPOCHS=5", "--wait")
+    ran = jobctl("run", "distributed-train", "--env", "EPOCHS=5", "--wait")
 
-        assert ran.exit_code == 0, ran.stderr
-        [run] = fake.runs()
-        assert "jobConfigurationOverrideDetails" not in run or run["jobConfigurationOverrideDetails"] == {
-            "jobType": "EMPTY"}
-        override = {g["name"]: g for g in run["jobNodeConfigurationOverrideDetails"][GROUPS]}
-        assert override["workers"]["jobConfigurationDetails"]["environmentVariables"]["EPOCHS"] == "5"
-        assert override["workers"]["jobConfigurationDetails"]["environmentVariables"]["ROLE"] == "worker"
-        assert override["main"]["jobConfigurationDetails"]["environmentVariables"]["ROLE"] == "main"
-        logs = jobctl("logs", run["id"])
-        assert logs.exit_code == 0, logs.stderr
-        ranks = sorted(line for line in logs.stdout.splitlines() if line.startswith("NODE_RANK="))
-        assert ranks == ["NODE_RANK=0", "NODE_RANK=1", "NODE_RANK=2"]  # the fake's echo workload, per replica
+    assert ran.exit_code == 0, ran.stderr
+    [run] = fake.runs()
+    assert "jobConfigurationOverrideDetails" not in run or run["jobConfigurationOverrideDetails"] == {
+        "jobType": "EMPTY"}
+    override = {g["name"]: g for g in run["jobNodeConfigurationOverrideDetails"][GROUPS]}
+    assert override["workers"]["jobConfigurationDetails"]["environmentVariables"]["EPOCHS"] == "5"
+    assert override["workers"]["jobConfigurationDetails"]["environmentVariables"]["ROLE"] == "worker"
+    assert override["main"]["jobConfigurationDetails"]["environmentVariables"]["ROLE"] == "main"
+    logs = jobctl("logs", run["id"])
+    assert logs.exit_code == 0, logs.stderr
+    ranks = sorted(line for line in logs.stdout.splitlines() if line.startswith("NODE_RANK="))
+    assert ranks == ["NODE_RANK=0", "NODE_RANK=1", "NODE_RANK=2"]  # the fake's echo workload, per replica
 
 
 def test_a_console_made_multi_node_job_round_trips_and_an_env_change_reaches_its_groups(
@@ -130,22 +125,20 @@ def test_a_console_made_multi_node_job_round_trips_and_an_env_change_reaches_its
 
 
 
-def test_a_group_s_own_env_stays_in_that_group(jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with FakeOCI() as fake:
-        use_fake_oci(fake, tmp_path, monkeypatch, "groupenv")
-        spec = tmp_path / "src" / "job.yaml"
-        shutil.copytree(EXAMPLE.parent, spec.parent)
-        spec.write_text(spec.read_text().replace("env: {ROLE: main}", "env: {ROLE: main, DB_PASSWORD: main-only-pw}"))
-        assert jobctl("apply", str(spec), "--yes").exit_code == 0
-        assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
+def test_a_group_s_own_env_stays_in_that_group(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
+    spec = tmp_path / "src" / "job.yaml"
+    shutil.copytree(EXAMPLE.parent, spec.parent)
+    spec.write_text(spec.read_text().replace("env: {ROLE: main}", "env: {ROLE: main, DB_PASSWORD: main-only-pw}"))
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    assert jobctl("plan", str(spec), "--refresh", "--detailed-exitcode").exit_code == 0
 
-        assert jobctl("run", "distributed-train", "--env", "EPOCHS=4").exit_code == 0
+    assert jobctl("run", "distributed-train", "--env", "EPOCHS=4").exit_code == 0
 
-        [run] = fake.runs()
-        override = {g["name"]: g["jobConfigurationDetails"]["environmentVariables"]
-                    for g in run["jobNodeConfigurationOverrideDetails"][GROUPS]}
-        assert override["main"]["DB_PASSWORD"] == "main-only-pw"
-        assert "DB_PASSWORD" not in override["workers"]
-        assert override["workers"]["EPOCHS"] == "4"
-        shown = json.loads(jobctl("get", "distributed-train", "-o", "json").stdout)["definition"]
-        assert "DB_PASSWORD" not in shown["runtime"]["env"]
+    [run] = fake.runs()
+    override = {g["name"]: g["jobConfigurationDetails"]["environmentVariables"]
+                for g in run["jobNodeConfigurationOverrideDetails"][GROUPS]}
+    assert override["main"]["DB_PASSWORD"] == "main-only-pw"
+    assert "DB_PASSWORD" not in override["workers"]
+    assert override["workers"]["EPOCHS"] == "4"
+    shown = json.loads(jobctl("get", "distributed-train", "-o", "json").stdout)["definition"]
+    assert "DB_PASSWORD" not in shown["runtime"]["env"]
