@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -9,6 +10,7 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
 from jobctl.cli.plan import PlanRequest, adopt_option, compute_plan, plan_options, show_plan
+from jobctl.cli.signals import interrupt_on
 from jobctl.errors import InexpressibleError, UsageError
 from jobctl.render.machine import dumps, plan_dict
 
@@ -44,7 +46,9 @@ def command(
     nothing. Jobs jobctl does not manage are never touched (unless --adopt takes over one whose
     display name matches a spec). A replaced job that has runs is kept, tagged superseded, so its
     runs stay listed under the job's name; --prune-history deletes such generations once their runs
-    have ended. --prune deletes only jobs of this set (docs/sets.md).
+    have ended. --prune deletes only jobs of this set (docs/sets.md). Ctrl-C or SIGTERM stops it
+    cleanly: no other change starts, the ones under way finish and are reported, exit 130; the next
+    apply does the rest.
 
     \b
     Examples:
@@ -87,8 +91,9 @@ def apply_specs(
             note = " (kept with its runs as an earlier generation)" if kept else ""
             app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
-    applied = apply_plan(app.backend(), plan, on_change=report, on_interrupt=lambda: app.info(
-        "Interrupted: no other change starts; finishing the ones under way"))
+    with interrupt_on(signal.SIGINT, signal.SIGTERM):  # a CI runner's SIGTERM stops the apply as Ctrl-C does
+        applied = apply_plan(app.backend(), plan, on_change=report, on_interrupt=lambda: app.info(
+            "Interrupted: no other change starts; finishing the ones under way"))
     if fmt == "table":
         outcomes = [a.outcome for a in applied]
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))

@@ -6,25 +6,38 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app
+from jobctl.plan.diff import current_jobs, earlier_generation
 from jobctl.render.human import print_jobs
 from jobctl.render.machine import dumps, envelope, job_dict
 
 
 @click.command()
 @click.option("--all", "show_all", is_flag=True, help="Include jobs jobctl does not manage.")
+@click.option("--history", is_flag=True,
+              help="Include earlier generations: jobs an apply replaced and kept for their runs.")
 @output_option()
 @pass_app
-def command(app: AppContext, *, show_all: bool, output: str | None) -> None:
+def command(app: AppContext, *, show_all: bool, history: bool, output: str | None) -> None:
     """List the jobs in the backend (managed by jobctl, or all with --all).
+
+    A name has one current job. A replace keeps the old job while it has runs (docs/sets.md); such
+    earlier generations are listed with --history, marked superseded. `runs NAME` spans them all.
 
     \b
     Examples:
       jobctl jobs
+      jobctl jobs --history
       jobctl jobs --all -o json
     """
-    jobs = [j for j in app.backend().list_jobs() if show_all or j.managed]
+    listed = [j for j in app.backend().list_jobs() if show_all or j.managed]
+    current, _ = current_jobs(listed)
+    earlier = {j.id for j in listed if j.superseded or earlier_generation(j, current)}
+    jobs = [j for j in listed if history or j.id not in earlier]
     fmt = app.output_format(output)
     if fmt == "table":
-        print_jobs(app.printer(), jobs)
+        print_jobs(app.printer(), jobs, earlier)
+        if earlier and not history:
+            app.info(f"{len(earlier)} earlier generation(s) not shown; --history lists them")
     else:
-        click.echo(dumps(envelope("JobList", [job_dict(j) for j in jobs]), fmt), nl=False)
+        items = [job_dict(j) | {"superseded": j.id in earlier} for j in jobs]
+        click.echo(dumps(envelope("JobList", items), fmt), nl=False)

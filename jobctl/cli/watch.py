@@ -10,12 +10,12 @@ import contextlib
 import json
 import signal
 from collections.abc import Iterator, Sequence
-from types import FrameType
 from typing import Any
 
 import click
 
 from jobctl.cli.context import AppContext
+from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.errors import ExitCode
 from jobctl.model.job import RunState
@@ -33,44 +33,28 @@ def interruptible(
     canceled or reported. With ids_to_stdout their ids are also printed on stdout, as a finished
     `jobctl run` would have.
     """
-    interrupted = False
-
-    def once(signum: int, frame: FrameType | None) -> None:
-        """The first Ctrl-C (or SIGTERM when cancelling) interrupts; any later one, while the runs are
-        canceled and reported, is ignored: there is no moment in which it could cut that short."""
-        nonlocal interrupted
-        if not interrupted:
-            interrupted = True
-            raise KeyboardInterrupt
-
-    previous: list[tuple[signal.Signals, Any]] = []
-    with contextlib.suppress(ValueError):  # not the main thread: leave the handlers alone
-        for sig in (signal.SIGINT, signal.SIGTERM) if cancel_on_interrupt else (signal.SIGINT,):
-            if signal.getsignal(sig) is not signal.SIG_IGN:  # started with it ignored (nohup, &): leave it so
-                previous.append((sig, signal.signal(sig, once)))
-    try:
-        yield
-    except KeyboardInterrupt:
-        backend = app.backend()
-        runs = list(runs)
-        ids = " ".join(r.id for r in runs)
-        if ids_to_stdout:
-            for run in runs:
-                click.echo(run.id)
-        if not runs:
-            app.info("\nInterrupted before any run started.")
-        elif cancel_on_interrupt:
-            for run in runs:
-                with contextlib.suppress(Exception):
-                    backend.cancel_run(run_id=run.id)
-            app.info(f"\nInterrupted: canceled {len(runs)} run(s). Check: jobctl wait {ids}")
-        else:
-            app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
-                     + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
-        raise SystemExit(ExitCode.INTERRUPTED) from None
-    finally:
-        for sig, handler in previous:
-            signal.signal(sig, handler)
+    signals = (signal.SIGINT, signal.SIGTERM) if cancel_on_interrupt else (signal.SIGINT,)
+    with interrupt_on(*signals):  # held through the cancels and the report: a second signal is ignored
+        try:
+            yield
+        except KeyboardInterrupt:
+            backend = app.backend()
+            runs = list(runs)
+            ids = " ".join(r.id for r in runs)
+            if ids_to_stdout:
+                for run in runs:
+                    click.echo(run.id)
+            if not runs:
+                app.info("\nInterrupted before any run started.")
+            elif cancel_on_interrupt:
+                for run in runs:
+                    with contextlib.suppress(Exception):
+                        backend.cancel_run(run_id=run.id)
+                app.info(f"\nInterrupted: canceled {len(runs)} run(s). Check: jobctl wait {ids}")
+            else:
+                app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
+                         + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
+            raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def report_state(app: AppContext, run: RunState, many: bool) -> None:

@@ -6,7 +6,7 @@ Rich is imported only on the interactive path, so scripted use pays nothing for 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
@@ -105,10 +105,11 @@ def duration(run: RunState, now: datetime | None = None) -> str:
 
 # --- jobs, runs, logs -------------------------------------------------------------------------------
 
-def print_jobs(printer: Printer, jobs: Sequence[JobState]) -> None:
+def print_jobs(printer: Printer, jobs: Sequence[JobState], earlier: Collection[str] = ()) -> None:
+    """`earlier`: ids of earlier generations (superseded, or FAILED with a newer job of the name)."""
     rows = []
     for job in jobs:
-        owner = "jobctl" + (" (superseded)" if job.superseded else "") if job.managed else "-"
+        owner = "jobctl" + (" (superseded)" if job.superseded or job.id in earlier else "") if job.managed else "-"
         rows.append([job.managed_name or job.name, job.id, job.lifecycle_state, owner, ago(job.created)])
     printer.table(["NAME", "ID", "STATE", "MANAGED", "CREATED"], rows)
 

@@ -125,8 +125,8 @@ def runs_of(jobctl: Run, job: str | None = None) -> list[dict[str, Any]]:
     return items
 
 
-def jobs_list(jobctl: Run) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = as_json(jobctl("-o", "json", "jobs"))["items"]
+def jobs_list(jobctl: Run, *args: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = as_json(jobctl("-o", "json", "jobs", *args))["items"]
     return items
 
 
@@ -267,10 +267,16 @@ def test_replace_keeps_the_old_job_with_its_runs_and_the_name_spans_both(jobctl:
     applied(jobctl, spec, "--yes")
 
     assert get_run(jobctl, busy)["lifecycleState"] == "IN_PROGRESS"
-    jobs = {j["id"]: j["superseded"] for j in jobs_list(jobctl)}
+    jobs = {j["id"]: j["superseded"] for j in jobs_list(jobctl, "--history")}
     assert jobs.pop(old_id) is True
     [(new_id, superseded)] = jobs.items()
     assert superseded is False
+    assert [j["id"] for j in jobs_list(jobctl)] == [new_id]  # one job per name unless --history
+    table = ok(jobctl("jobs"))
+    assert old_id not in table.stdout
+    assert "1 earlier generation(s) not shown; --history lists them" in table.stderr
+    rows = [line.split()[:5] for line in ok(jobctl("jobs", "--history")).stdout.splitlines()]
+    assert ["demo", old_id, "ACTIVE", "jobctl", "(superseded)"] in rows
     assert as_json(jobctl("-o", "json", "get", "demo"))["id"] == new_id  # the name means the current job
     fresh = start(jobctl, "demo")
     ok(jobctl("wait", fresh))
@@ -876,3 +882,40 @@ def test_twenty_concurrent_runs_are_all_recorded_once(jobctl: Run, demo: Path) -
     waited = jobctl("wait", *started, "--timeout", "40s")
     assert waited.exit_code == 0, waited.stderr
     assert {r["lifecycleState"] for r in runs_of(jobctl, "demo")} == {"SUCCEEDED"}
+
+
+def test_sigterm_during_apply_finishes_the_changes_under_way_and_starts_no_other(jobctl: Run, tmp_path: Path) -> None:
+    """Issue 14: a CI runner's SIGTERM killed apply at once, mid-change and without a word (exit -15).
+
+    The test holds the state database's write lock, so the first creates block where they record
+    their job and the signal lands while they are under way; it lets them go once jobctl says so."""
+    spec = write_spec(tmp_path / "specs", *(job_doc(f"j{i}") for i in range(20)))
+    home = Path(os.environ["JOBCTL_HOME"])
+    assert jobs_list(jobctl) == []  # the state database exists before the test locks it
+    lock = sqlite3.connect(home / "state.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    proc = subprocess.Popen([sys.executable, "-m", "jobctl", "apply", str(spec), "--yes"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err_lines: list[str] = []
+    try:
+        until(lambda: list((home / "artifacts").glob("*/*")), what="a create to be under way")
+        proc.send_signal(signal.SIGTERM)
+        for line in proc.stderr:
+            err_lines.append(line)
+            if "Interrupted: no other change starts; finishing the ones under way" in line:
+                break
+        lock.execute("COMMIT")
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        lock.close()
+    err = "".join(err_lines) + rest
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    made = {j["name"] for j in jobs_list(jobctl)}
+    assert 1 <= len(made) <= 8, err  # the creates under way (at most 8 in flight), no other
+    assert made == set(re.findall(r"^(j\d+): created", err, re.MULTILINE))  # each one reported
+    plan = as_json(jobctl("-o", "json", "plan", str(spec)))
+    assert sorted(c["name"] for c in plan["changes"]) == sorted({f"j{i}" for i in range(20)} - made)
+    assert {c["action"] for c in plan["changes"]} == {"create"}  # nothing half-made to repair
