@@ -223,6 +223,11 @@ class JobState:
         return self.tags.get(TAG_SUPERSEDED) == "true"
 
     @property
+    def intended_hash(self) -> str | None:
+        """The spec hash the job was created for, also while its creation is unfinished (tagged pending)."""
+        return (self.spec_hash or "").removeprefix(PENDING_HASH_PREFIX) or None
+
+    @property
     def incomplete(self) -> bool:
         """Created, but a crash or failure stopped the artifact upload (OCI keeps such a job CREATING):
         the next apply replaces it."""

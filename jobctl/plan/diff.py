@@ -8,11 +8,19 @@ forces it. Every backend follows the same table, so a plan means the same thing 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 
+from jobctl.errors import ConflictError
 from jobctl.model.job import LIVE_JOB_STATES, TAG_SET, JobDefinition, JobState
 from jobctl.model.table import flatten, row_for, rows
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.model import Action, Change, FieldChange, Plan
+
+# A job still waiting for its artifact, made from another version of the spec, may be another apply's,
+# uploading right now: it is left alone for this long after its creation, then taken for the remains of
+# an apply that stopped (and replaced). One made from the same spec is replaced at once: that is a rerun
+# of the apply that stopped. Large artifacts upload for minutes; docs/decisions/0007-concurrent-applies.md.
+UNFINISHED_GRACE = timedelta(minutes=15)
 
 
 def _group(key: str) -> str:
@@ -94,8 +102,16 @@ def _retag(have: JobState, want: DesiredJob) -> str | None:
     return None
 
 
-def _change(want: DesiredJob, have: JobState) -> Change | None:
+def _change(want: DesiredJob, have: JobState, now: datetime) -> Change | None:
     """What makes the managed job `have` match `want`; None when it already does."""
+    if have.incomplete and have.intended_hash != want.spec_hash and now - have.created < UNFINISHED_GRACE:
+        age = max(0, int((now - have.created).total_seconds()))
+        raise ConflictError(
+            f"job {want.name!r} ({have.id}) has been waiting for its artifact for {age} s: another apply, of "
+            "another version of its spec, may be uploading it right now, so this one changes nothing",
+            hint=f"if no other apply is running, `jobctl delete {want.name}` removes the unfinished job now; "
+                 f"after {int(UNFINISHED_GRACE.total_seconds() // 60)} minutes, apply replaces it by itself",
+        )
     if have.incomplete or have.lifecycle_state == "FAILED":
         reason = ("a previous apply did not finish uploading its artifact" if have.incomplete
                   else "the job is FAILED" + (f": {have.details}" if have.details else ""))
@@ -117,6 +133,7 @@ def _change(want: DesiredJob, have: JobState) -> Change | None:
 def diff(
     desired: Sequence[DesiredJob], observed: Sequence[JobState], *, prune: bool = False,
     retire: Sequence[JobState] = (), adoptable: Mapping[str, JobState] | None = None, set_name: str | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     """The changes that make `observed` match `desired`.
 
@@ -124,6 +141,7 @@ def diff(
     `retire`: superseded jobs whose runs have all ended, deleted by this plan.
     `adoptable`: unmanaged jobs (with definitions) to take over, by the name they are wanted under.
     `set_name`: the set the specs are applied from; --prune deletes only jobs of this set.
+    `now`: the time against which an unfinished job's age is measured (UNFINISHED_GRACE).
     """
     current, leftovers = current_jobs(observed)
     unmanaged_names = {j.name for j in observed if not j.managed and j.lifecycle_state == "ACTIVE"}
@@ -142,7 +160,7 @@ def diff(
                 )
             changes.append(Change(Action.CREATE, want.name, reason="not found", desired=want))
         else:
-            change = _change(want, have)
+            change = _change(want, have, now or datetime.now(timezone.utc))
             if change:
                 changes.append(change)
             else:

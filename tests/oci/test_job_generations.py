@@ -28,16 +28,46 @@ def applied_with_runs(jobctl: Any, fake: FakeOCI, spec: Path, *states: str) -> t
     return job_id, runs
 
 
-def test_a_job_left_creating_by_a_failed_upload_is_seen_refused_and_replaced(jobctl, fake: FakeOCI,
-                                                                             tmp_path: Path) -> None:
-    """Rule 2: the job stayed CREATING, invisible to plan (which planned a second job beside it)."""
+def test_a_failed_upload_deletes_the_job_it_made_and_the_next_apply_creates_afresh(jobctl, fake: FakeOCI,
+                                                                                   tmp_path: Path) -> None:
     spec = train_spec(tmp_path / "specs")
     fake.faults.add(path=r"/artifact$", method="POST", status=400, code="InvalidParameter")
     failed = jobctl("apply", str(spec), "--yes")
     assert failed.exit_code == 1, failed.stderr
+    assert "run apply again (the unfinished job was deleted)" in failed.stderr
+    assert live(fake) == {}
+    fake.faults.clear()
+
+    plan = jobctl("plan", str(spec)).stdout
+    assert "+ job tune-models" in plan
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0  # its create token is replayed: a new job all the same
+    assert [j["lifecycleState"] for j in live(fake).values()] == ["ACTIVE"]
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+
+
+def left_creating(jobctl: Any, fake: FakeOCI, spec: Path, *, age: float) -> dict[str, Any]:
+    """An apply that stopped between creating the job and uploading its artifact, `age` seconds ago."""
+    fake.faults.add(path=r"/artifact$", method="POST", status=400, code="InvalidParameter")
+    fake.faults.add(path=r"/jobs/[^/]+$", method="DELETE", status=400, code="InvalidParameter")
+    real_clock = fake.clock
+    fake.clock = lambda: real_clock() - age
+    try:
+        failed = jobctl("apply", str(spec), "--yes")
+    finally:
+        fake.clock = real_clock
+        fake.faults.clear()
+    assert failed.exit_code == 1, failed.stderr
+    assert "`jobctl delete tune-models` removes it" in failed.stderr
     [stuck] = live(fake).values()
     assert stuck["lifecycleState"] == "CREATING"
-    fake.faults.clear()
+    return stuck
+
+
+def test_a_job_left_creating_by_a_stopped_apply_is_seen_refused_and_replaced(jobctl, fake: FakeOCI,
+                                                                            tmp_path: Path) -> None:
+    """Rule 2: the job stayed CREATING, invisible to plan (which planned a second job beside it)."""
+    spec = train_spec(tmp_path / "specs")
+    stuck = left_creating(jobctl, fake, spec, age=3600)
 
     refused = jobctl("run", "tune-models")
     assert refused.exit_code == 5, refused.stderr
@@ -51,6 +81,26 @@ def test_a_job_left_creating_by_a_failed_upload_is_seen_refused_and_replaced(job
     assert job_id != stuck["id"]
     assert job["lifecycleState"] == "ACTIVE"
     assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_job_another_apply_is_still_creating_is_left_alone(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
+    """Red team: a second apply, of an edited spec, took the first one's job, still uploading its
+    artifact, for a crash's remains and replaced it under it. (A rerun of the same spec replaces it at
+    once: tests/reliability/test_oci_faults.py kills an apply after each request and reruns it.)"""
+    spec = train_spec(tmp_path / "specs")
+    stuck = left_creating(jobctl, fake, spec, age=30)
+    train_spec(tmp_path / "specs", model="rf")
+
+    for command in ("plan", "apply"):
+        refused = jobctl(command, str(spec), "--yes" if command == "apply" else "--refresh")
+        assert refused.exit_code == 5, refused.stderr
+        assert f"job 'tune-models' ({stuck['id']}) has been waiting for its artifact for" in refused.stderr
+        assert "another apply, of another version of its spec, may be uploading it right now" in refused.stderr
+    assert list(live(fake)) == [stuck["id"]]  # untouched
+
+    assert jobctl("delete", "tune-models", "--yes").exit_code == 0  # the way out the hint names
+    assert jobctl("apply", str(spec), "--yes").exit_code == 0
+    assert [j["lifecycleState"] for j in live(fake).values()] == ["ACTIVE"]
 
 
 def test_a_failed_job_is_reported_and_replaced(jobctl, fake: FakeOCI, tmp_path: Path) -> None:
@@ -147,6 +197,9 @@ def test_a_failed_job_with_runs_is_kept_and_its_name_still_reaches_them(jobctl, 
     assert fake.job(broken)["lifecycleState"] == "FAILED"  # kept: OCI cannot re-tag it
     assert fake.run(busy)["lifecycleState"] == "IN_PROGRESS"
     assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0  # and it converges
+    listed = json.loads(jobctl("-o", "json", "jobs", "--history").stdout)["items"]
+    assert {j["id"]: j["superseded"] for j in listed}[broken] is True  # an earlier generation
+    assert broken not in [j["id"] for j in json.loads(jobctl("-o", "json", "jobs").stdout)["items"]]
     canceled = json.loads(jobctl("-o", "json", "cancel", "--job", "tune-models").stdout)["items"]
     assert [r["id"] for r in canceled] == [busy]
 

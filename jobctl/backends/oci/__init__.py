@@ -151,9 +151,16 @@ class OciBackend:
         try:
             self._upload(created.id, artifact, retry_token)
         except JobctlError as exc:
-            # The job stays, tagged pending: the next apply replaces it (with a new retry token, which
-            # deleting it here would not give: the service would replay this create for 24 hours).
-            raise JobctlError(exc.message, hint="run apply again: the incomplete job is then replaced") from exc
+            # Remove the unfinished job, so the next apply creates afresh: its create, replayed by the
+            # service for this token, answers a deleted job, which `_create` takes for a new creation.
+            # If even that fails, the job stays CREATING, which the next plan reports (UNFINISHED_GRACE).
+            try:
+                self._call(f"deleting unfinished job {created.id}", self.ds.delete_job, created.id,
+                           delete_related_job_runs=True)
+            except JobctlError:
+                raise JobctlError(exc.message, hint=f"the unfinished job {created.id} is left; "
+                                  f"`jobctl delete {definition.name}` removes it") from exc
+            raise JobctlError(exc.message, hint="run apply again (the unfinished job was deleted)") from exc
         current = self.get_job(job_id=created.id)
         assert current.definition is not None
         # No if-match: our own re-tag of a job made a moment ago, which a retried (lost) response of
