@@ -1,0 +1,12 @@
+"""Stand-in for ADS's quick-start script (quick_start_job-1.yaml): prints the --greeting
+argument and the NAME environment variable, like ADS's greeting-env-cmd.py sample."""
+
+import argparse
+import os
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--greeting", default="Hello")
+args = parser.parse_args()
+
+print(f"{args.greeting}, your environment variable has value of ({os.environ.get('NAME')})")
+print("Job Done.")
