@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from jobctl.backends.base import Backend
+from jobctl.engine.inflight import InFlight
 from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
 from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
 from jobctl.model.table import rows, set_fields
@@ -145,14 +147,17 @@ def apply_plan(
     results: list[AppliedChange | None] = [None] * len(plan.changes)
     reported = 0
     lock = threading.Lock()
-    stop = threading.Event()
+    changes = InFlight()
 
     def apply_group(indexes: list[int]) -> None:
         nonlocal reported
         for index in indexes:
-            if stop.is_set():
+            if not changes.begin():
                 return
-            results[index] = _apply_change(backend, plan.changes[index], plan.known_job_ids)
+            try:
+                results[index] = _apply_change(backend, plan.changes[index], plan.known_job_ids)
+            finally:
+                changes.end()
             with lock:  # report every result whose predecessors are all reported
                 while reported < len(results) and (done := results[reported]) is not None:
                     if on_change:
@@ -167,12 +172,14 @@ def apply_plan(
             try:
                 future.result()
             except Exception as exc:  # the others under way finish; nothing new starts
-                stop.set()
+                changes.stop()
                 failures.append(exc)
     except BaseException as exc:
-        stop.set()
+        changes.stop()
         if isinstance(exc, KeyboardInterrupt) and on_interrupt:
-            on_interrupt()  # said before the wait for the changes under way, which can take seconds
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C must not skip the wait
+                on_interrupt()  # said before the wait for the changes under way, which can take seconds
+        changes.drain()  # also those of a worker the interrupt caught being started, unknown to the pool
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

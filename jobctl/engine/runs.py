@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -13,6 +12,7 @@ from typing import Any
 
 from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
+from jobctl.engine.inflight import InFlight
 from jobctl.engine.resolve import resolve_run, runs_of_name
 from jobctl.errors import JobctlError, UsageError
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, RunState
@@ -121,8 +121,9 @@ def plan_runs(
         final_args = replace(run_job, node_groups=groups).args
     combos = list(matrix) or [{}]
     # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
-    base_name = name or (f"{job.name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key
-                         else f"{job.name}-run-{when:%Y%m%d-%H%M%S}")
+    job_name = job.managed_name or job.name
+    base_name = name or (f"{job_name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key
+                         else f"{job_name}-run-{when:%Y%m%d-%H%M%S}")
     requests = []
     for combo in combos:
         overrides = {**env, **combo}
@@ -135,44 +136,6 @@ def plan_runs(
     return requests
 
 
-class _Starts:
-    """Which starts may still begin, and how many are under way: an interrupt stops new ones and waits
-    for those under way, whatever the thread pool was doing (even starting a thread) when it landed."""
-
-    def __init__(self) -> None:
-        self.condition = threading.Condition()
-        self.stopped = False
-        self.under_way = 0
-
-    def begin(self) -> bool:
-        with self.condition:
-            if self.stopped:
-                return False
-            self.under_way += 1
-            return True
-
-    def end(self) -> None:
-        with self.condition:
-            self.under_way -= 1
-            self.condition.notify_all()
-
-    def stop(self) -> int:
-        """No start begins from now on; returns how many are under way."""
-        with self.condition:
-            self.stopped = True
-            return self.under_way
-
-    def drain(self) -> None:
-        """Wait for the starts under way; a second Ctrl-C meanwhile must not cut the wait short, or a run
-        would start unreported."""
-        with self.condition:
-            while self.under_way:
-                try:
-                    self.condition.wait()
-                except KeyboardInterrupt:
-                    continue
-
-
 def start_runs(
     backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
     on_started: Callable[[RunState], None] | None = None, on_interrupt: Callable[[int], None] | None = None,
@@ -183,7 +146,7 @@ def start_runs(
     this thread while they are in flight: no new start begins, `on_interrupt` hears how many are under
     way, those finish (so `on_started` has seen every run that exists), and the interrupt propagates.
     """
-    starts = _Starts()
+    starts = InFlight()
 
     def start(request: RunRequest) -> RunState | None:
         if not starts.begin():
