@@ -153,7 +153,7 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     target.mkdir(parents=True, exist_ok=True)
     header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"
     if name != full.name and not full.managed:
-        header += f"# Its display name is not a valid jobctl name; renamed to {name!r}.\n"
+        header += f"# Its display name is not a jobctl name: kept as metadata.displayName, named {name!r}.\n"
     if referenced:
         header += (f"# Secret values are not written here: set {', '.join(referenced)} in the environment of "
                    "`jobctl apply` (or export with --include-secrets).\n")

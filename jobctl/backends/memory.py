@@ -108,8 +108,8 @@ class MemoryBackend:
                 return self.jobs[self.tokens[retry_token]]
             self.writes += 1
             job_id = self._new_id("job")
-            job = JobState(job_id, definition.name, "ACTIVE", dict(definition.tags), self._now(),
-                           definition, etag=f"e{self.writes}")
+            job = JobState(job_id, definition.display_name or definition.name, "ACTIVE", dict(definition.tags),
+                           self._now(), definition, etag=f"e{self.writes}")
             self.jobs[job_id] = job
             self.artifacts[job_id] = artifact
             self.tokens[retry_token] = job_id
@@ -123,7 +123,8 @@ class MemoryBackend:
             assert job.definition is not None
             self.writes += 1
             updated = updated_in_place(job.definition, definition)
-            job = replace(job, name=updated.name, tags=updated.tags, definition=updated, etag=f"e{self.writes}")
+            job = replace(job, name=updated.display_name or updated.name, tags=updated.tags, definition=updated,
+                          etag=f"e{self.writes}")
             self.jobs[job_id] = job
             return job
 
@@ -148,7 +149,7 @@ class MemoryBackend:
                 return self.runs[self.tokens[retry_token]].state
             run_id = self._new_id("run")
             state = RunState(run_id, job_id, name, ACCEPTED, self._now(), env=dict(env), args=tuple(args),
-                             job_name=job.name)
+                             job_name=job.managed_name or job.name)
             self.runs[run_id] = _Run(state)
             if retry_token:
                 self.tokens[retry_token] = run_id

@@ -25,9 +25,10 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
 
     The ADS file is checked exactly as `jobctl validate` checks it; a file that cannot be
     translated, or would not validate, exits 3 with every error located in the ADS file.
-    ${VAR} references are kept as written. Source paths are rewritten relative to FILE (to the
-    current directory when writing to stdout). An existing FILE is never overwritten without
-    --force. See docs/ads.md for how ADS fields map.
+    Values are written as the ADS file means them (ADS fills `${NAME}` in env values and the
+    name from the job's env; every other `$` is literal, written `$$` for jobctl/v1). Source paths
+    are rewritten relative to FILE (to the current directory when writing to stdout). An existing
+    FILE is never overwritten without --force. See docs/ads.md for how ADS fields map.
 
     \b
     Examples:
@@ -53,8 +54,8 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
 def convert_file(ads_file: str, environ: Mapping[str, str], out_dir: Path) -> list[dict[str, Any]]:
     """The jobctl/v1 documents for every ADS document in `ads_file`, sources relative to `out_dir`.
 
-    The file must load as `validate` loads it; the output is translated from the text as written
-    (no ${VAR} interpolation), so it means the same as the ADS file wherever it is loaded."""
+    The file must load as `validate` loads it; the output is translated by ADS's `$` rules, never from
+    the environment, so it means the same as the ADS file wherever it is loaded."""
     from jobctl.spec.ads import is_ads_document, translate
     from jobctl.spec.document import read_documents
     from jobctl.spec.load import load_specs
@@ -98,13 +99,23 @@ def _relocate_source(data: dict[str, Any], spec_dir: Path, out_dir: Path) -> Non
     runtime["source"] = relative if relative.startswith("..") or relative == "." else f"./{relative}"
 
 
+def _literal(node: Any) -> Any:
+    """Values as jobctl/v1 reads them literally: its `${VAR}` interpolation must find nothing to fill, so
+    every `$` is written `$$` (ADS's own `$` rules were applied by the translation)."""
+    if isinstance(node, dict):
+        return {key: _literal(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_literal(value) for value in node]
+    return node.replace("$", "$$") if isinstance(node, str) else node
+
+
 def render(documents: list[dict[str, Any]], ads_file: str) -> str:
     """YAML documents with a header naming where they came from."""
     import yaml
 
     header = f"# jobctl/v1 spec converted from {ads_file} (ADS job YAML) by `jobctl convert`.\n"
     body = "---\n".join(
-        yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+        yaml.safe_dump(_literal(document), sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
         for document in documents
     )
     return header + body

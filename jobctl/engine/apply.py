@@ -64,14 +64,16 @@ def build_plan(
     busy = in_parallel(lambda j: bool(backend.list_runs(job_id=j.id, states=ACTIVE_STATES, limit=1)), candidates)
     retire = [job for job, running in zip(candidates, busy, strict=True) if not running]
     adoptable = {}
-    if adopt:  # unmanaged jobs whose display name is a wanted name, with no managed job of that name
+    if adopt:  # unmanaged jobs whose display name is a wanted one, with no managed job of that name
         from jobctl.export import observe_for_adoption
 
         managed_names = {j.managed_name for j in observed if j.managed_name}
+        wanted_as = {d.definition.display_name: d.name for d in desired}
         for job in observed:
-            if (not job.managed and job.lifecycle_state == "ACTIVE" and job.name in hashes
-                    and job.name not in managed_names and job.name not in adoptable):
-                adoptable[job.name] = observe_for_adoption(backend, job)
+            name = wanted_as.get(job.name)
+            if (name is not None and not job.managed and job.lifecycle_state == "ACTIVE"
+                    and name not in managed_names and name not in adoptable):
+                adoptable[name] = observe_for_adoption(backend, job)
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
     return replace(plan, changes=tuple(in_parallel(lambda c: _count_runs(backend, c), plan.changes)),
                    known_job_ids=frozenset(job.id for job in observed),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -56,6 +57,20 @@ def _infrastructure_type(job: JobDefinition) -> str:
     return STANDALONE if job.subnet_id else ME_STANDALONE
 
 
+def name_from_display(text: str) -> str:
+    """The jobctl name a free-text display name stands for: 'My Job v2' -> 'my-job-v2', '2024 run' ->
+    'job-2024-run'; "" when nothing in it can make one."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if slug and not slug[0].isalpha():
+        slug = f"job-{slug}"
+    return slug[:63].rstrip("-")
+
+
+def _display_name(job: JobDefinition) -> str:
+    """A job's OCI display name is its name unless the spec gives another (an ADS file's free text)."""
+    return job.name
+
+
 def _multi_node(job: JobDefinition) -> bool:
     """A multi-node job keeps its infrastructure in its node groups, which UpdateJob cannot reach."""
     return job.infrastructure_type == MULTI_NODE
@@ -68,7 +83,9 @@ _INFRA: dict[str, Any] = {"in_place": True, "fixed_when": _multi_node, "local": 
 class JobDefinition:
     """A job as a backend stores it. Desired and observed use the same type; each field is a table row."""
 
-    name: str = column("metadata.name", "text", required=True, in_place=True, oci="display_name")
+    name: str = column("metadata.name", "text", required=True, in_place=True)  # identity: the jobctl-name tag
+    display_name: str | None = column("metadata.displayName", "text", in_place=True, derive=_display_name,
+                                      oci="display_name")
     description: str | None = column("metadata.description", "text", in_place=True, oci="description")
     labels: Mapping[str, str] = column("metadata.labels", "map", in_place=True)  # freeform tags; see tags
     # OCI adds its own namespace (Oracle-Tags) to every job: the mapping keeps it out of the definition

@@ -153,10 +153,10 @@ def diff(
         if have is None and adoptable and want.name in adoptable:
             changes.append(_adopt(want, adoptable[want.name]))
         elif have is None:
-            if want.name in unmanaged_names:
+            if want.definition.display_name in unmanaged_names:
                 warnings.append(
-                    f"a job named {want.name!r} exists but is not managed by jobctl; it is left alone "
-                    "and a managed job is created beside it"
+                    f"a job named {want.definition.display_name!r} exists but is not managed by jobctl; it is left "
+                    "alone and a managed job is created beside it"
                 )
             changes.append(Change(Action.CREATE, want.name, reason="not found", desired=want))
         else:

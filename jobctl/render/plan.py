@@ -56,6 +56,8 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
     if change.action is Action.CREATE and change.desired is not None:
         d = change.desired.definition
         infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
+        if d.display_name != d.name:  # an ADS file's free-text name: jobctl's is derived from it
+            yield f"      display name: {d.display_name!r} (jobctl name {d.name!r})", None
         yield f"      runtime: {d.runtime_type}, {d.entry_file or d.image or ''}", None
         yield f"      infrastructure: {infra}", None
         if d.compartment_id or d.project_id:  # where it goes (OCI; locally these only scope the plan)

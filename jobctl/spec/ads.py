@@ -10,8 +10,10 @@ an error naming the field, never a silent drop. docs/ads.md lists the mapping.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +21,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from jobctl.errors import Diagnostic
+from jobctl.model.job import name_from_display
 from jobctl.spec.document import Document, JsonPath, format_path, lookup
-from jobctl.spec.schema import load_schema
 
 API_VERSION = "jobctl/v1"
 ADS_API_VERSIONS = ("v1.0",)
@@ -47,9 +49,10 @@ INFRASTRUCTURE: Known = {
     "logId": (("log_id",), None),
     "freeformTags": (("freeform_tags",), None),
     "id": (_EMPTY, None),
-    "storageMount": (("storage_mount",), "jobctl/v1 has no storage mounts"),
+    "storageMount": (("storage_mount",), None),
     "definedTags": (("defined_tags",), _TAGS),
 }
+MOUNT: Known = {"src": (_EMPTY, None), "dest": (_EMPTY, None)}
 SHAPE_CONFIG: Known = {
     "ocpus": (_EMPTY, None), "memoryInGBs": (("memory_in_gbs",), None), "cpuBaseline": (("cpu_baseline",), ""),
 }
@@ -140,12 +143,46 @@ def _is_empty(value: Any) -> bool:
     return value is None or value in ("", [], {})
 
 
-def suggest_name(name: str) -> str:
-    """A jobctl name close to an ADS display name: 'My Job v2' -> 'my-job-v2'."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    if not slug[:1].isalpha():
-        slug = f"job-{slug}".strip("-")
-    return slug[:63].rstrip("-")
+def _env_text(value: Any) -> Any:
+    """An env value as ADS sends it: null is empty, a number or boolean its JSON text."""
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, bool | int | float) else value
+
+
+_ENV_REFERENCE = re.compile(r"\$(?:(\$)|\{([^}]*)\})")
+_MAX_DEPTH = 10  # configparser's MAX_INTERPOLATION_DEPTH, which ADS's env parser inherits
+
+
+def interpolate_env(env: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fill `${NAME}` in env values from the job's other env entries, in place, as ADS does before it
+    creates a job (ads/jobs/env_var_parser.py): `$$` is `$`, a `${NAME}` with no such entry and any other
+    `$` stay as written. Returns (name, problem) for references that loop."""
+    raw = {k: v for k, v in env.items() if isinstance(v, str)}
+    done: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+
+    def resolve(name: str, chain: tuple[str, ...]) -> str:
+        if name in done:
+            return done[name]
+        if name in chain or len(chain) > _MAX_DEPTH:
+            raise RecursionError(" -> ".join((*chain, name)))
+
+        def one(match: re.Match[str]) -> str:
+            if match.group(1):
+                return "$"
+            ref = match.group(2)
+            return resolve(ref, (*chain, name)) if ref in raw else match.group(0)
+
+        done[name] = _ENV_REFERENCE.sub(one, raw[name])
+        return done[name]
+
+    for name in raw:
+        try:
+            env[name] = resolve(name, ())
+        except RecursionError as loop:
+            problems.append((name, f"env {name!r} refers back to itself: {loop}"))
+    return problems
 
 
 class _Translator:
@@ -231,11 +268,11 @@ class _Translator:
         infra = self.section(job, "infrastructure", ("dataScienceJob",), NOT_YET_INFRASTRUCTURES)
         runtime = self.section(job, "runtime", tuple(RUNTIMES), NOT_YET_RUNTIMES)
         infra_fields = self.fields(infra[1], INFRASTRUCTURE) if infra else None
-        self.name(job, infra_fields or {})
         if infra and infra_fields is not None:
             self.infrastructure(infra[1], infra_fields)
         if runtime:
             self.runtime(*runtime)
+        self.name(job, infra_fields or {})  # after the env: ADS fills `$VAR` in the name from it
         return None if self.problems else self.document()
 
     def section(self, job: FieldMap, name: str, supported: tuple[str, ...],
@@ -267,24 +304,28 @@ class _Translator:
         return None
 
     def name(self, job: FieldMap, infra: FieldMap) -> None:
-        """spec.name (or the infrastructure's displayName) becomes metadata.name, if jobctl accepts it."""
+        """spec.name (or the infrastructure's displayName) is the job's display name, as in ADS; the
+        jobctl name is derived from it (`My Job` -> `my-job`) unless it is one already."""
         given = job.get("name") or infra.get("displayName")
         if given is None:
             self.error(("spec",), "missing required field 'name' (jobctl identifies a job by its name)", at_key=True)
             return
-        name, path = given
-        display = infra.get("displayName")
-        if display is not None and display[1] != path and display[0] != name:
-            self.error(display[1], f"displayName {display[0]!r} differs from the job name {name!r}; remove one")
-        if not isinstance(name, str):
-            self.error(path, f"expected a string, got {name!r}")
+        display, path = given
+        other = infra.get("displayName")
+        if other is not None and other[1] != path and other[0] != display:
+            self.error(other[1], f"displayName {other[0]!r} differs from the job name {display!r}; remove one")
+        if not isinstance(display, str) or not display.strip():
+            self.error(path, f"expected a job name (text), got {display!r}")
             return
-        rule = load_schema()["$defs"]["metadata"]["properties"]["name"]
-        if not re.fullmatch(rule["pattern"], name):
-            self.error(path, f"ADS job name {name!r} is not a valid jobctl name: it {rule['x-jobctl-error']}; "
-                       f"rename it, e.g. to {suggest_name(name) or 'my-job'!r}")
+        env = self.data["spec"].get("runtime", {}).get("env", {})
+        display = string.Template(display).safe_substitute(env)  # as ADS's DataScienceJob.create does
+        name = name_from_display(display)
+        if not name:
+            self.error(path, f"ADS job name {display!r} has no letters or digits to make a jobctl name from")
             return
         self.put(("metadata", "name"), name, path)
+        if name != display:
+            self.put(("metadata", "displayName"), display, path)
 
     # --- infrastructure ---------------------------------------------------------------------------
 
@@ -308,10 +349,61 @@ class _Translator:
             self.put((*target, "blockStorageSizeInGBs"), size, size_path)
         if "subnetId" in infra:
             self.put((*target, "subnetId"), *infra["subnetId"])
+        if "storageMount" in infra:
+            self.storage_mounts(*infra["storageMount"])
         self.check_job_types(infra)
         self.logging(path, infra)
         if "freeformTags" in infra:
             self.labels(*infra["freeformTags"])
+
+    def storage_mounts(self, mounts: Any, path: JsonPath) -> None:
+        """ADS's `{src, dest}` mounts (ads/common/dsc_file_system.py) as jobctl/v1 storageMounts."""
+        if not isinstance(mounts, list):
+            self.error(path, f"expected a list of {{src, dest}}, got {type(mounts).__name__}")
+            return
+        found: list[tuple[dict[str, str], JsonPath, JsonPath]] = []  # (mount, its src, its dest)
+        for index in range(len(mounts)):
+            where = (*path, index)
+            fields = self.fields(where, MOUNT)
+            if fields is None:
+                continue
+            src, dest = self.require(fields, "src", where), self.require(fields, "dest", where)
+            if src is None or dest is None:
+                continue
+            mount = self.mount_source(*src)
+            if mount is None:
+                continue
+            if not isinstance(dest[0], str) or not dest[0].strip("/"):
+                self.error(dest[1], f"expected a directory (`name` or `/path/name`), got {dest[0]!r}")
+                continue
+            parent, _, name = dest[0].rstrip("/").rpartition("/")
+            mount["destinationDirectoryName"] = name
+            if parent:  # ADS sends none when dest is a bare name, and OCI mounts it under /mnt
+                mount["destinationPath"] = parent
+            found.append((mount, src[1], dest[1]))
+        target = ("spec", "storageMounts")
+        self.put(target, [mount for mount, _, _ in found], path)
+        for index, (mount, src_path, dest_path) in enumerate(found):
+            item: JsonPath = (*target, index)
+            self.origins[item] = (*path, index)
+            for key in mount:
+                at: JsonPath = (*item, key)
+                self.origins[at] = dest_path if key.startswith("destination") else src_path
+
+    def mount_source(self, src: Any, path: JsonPath) -> dict[str, str] | None:
+        """`oci://bucket@namespace/prefix` or `<mount target OCID>:<export OCID>`, as ADS reads them."""
+        text = src if isinstance(src, str) else ""
+        bucket = re.fullmatch(r"oci://([^@/]+)@([^/]+)(?:/(.*))?", text)
+        if bucket:
+            found = {"storageType": "OBJECT_STORAGE", "bucket": bucket[1], "namespace": bucket[2]}
+            return found | ({"prefix": bucket[3]} if bucket[3] else {})
+        target, sep, export = text.partition(":")
+        if sep and target.startswith("ocid1.mounttarget.") and export.startswith("ocid1.export."):
+            return {"storageType": "FILE_STORAGE", "mountTargetId": target, "exportId": export}
+        self.error(path, f"storage mount src {src!r}: jobctl takes oci://bucket@namespace/prefix or "
+                   "<mount target OCID>:<export OCID>; ADS looks an IP address and export path up through OCI's "
+                   "Resource Search, while jobctl reads files without calling OCI")
+        return None
 
     def check_job_types(self, infra: FieldMap) -> None:
         """jobInfrastructureType and jobType are derived by jobctl; accepted when they agree with it."""
@@ -504,7 +596,9 @@ class _Translator:
         target = ("spec", "runtime", "env")
         self.origins[target] = path
         if isinstance(env, dict):
-            self.put(target, env, path)
+            self.put(target, {key: _env_text(value) for key, value in env.items()}, path)
+            for key, problem in interpolate_env(self.data["spec"]["runtime"]["env"]):
+                self.error(self.origins.get((*target, key), path), problem)
             return
         if not isinstance(env, list):
             self.error(path, "expected a list of {name, value} entries")
@@ -527,8 +621,10 @@ class _Translator:
                 line = self.src.position(self.key_origins[new])[0]
                 self.error(name[1], f"environment variable {name[0]!r} is also set on line {line}")
             else:
-                variables[name[0]] = self._copy(value[0], new, value[1])
+                variables[name[0]] = self._copy(_env_text(value[0]), new, value[1])
                 self.key_origins[new] = name[1]
+        for key, problem in interpolate_env(variables):
+            self.error(self.origins.get((*target, key), path), problem)
 
     def document(self) -> AdsDocument:
         values, keys = {}, {}

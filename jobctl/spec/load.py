@@ -83,6 +83,7 @@ def load_specs(
         if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML (imported only when seen)
             from jobctl.spec.ads import translate_ads_documents
 
+            documents = _ads_as_written(path, shown, documents, interpolator)
             documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
             problems.extend(ads_problems)
         problems.extend(interpolator.diagnostics)
@@ -124,6 +125,25 @@ def load_specs(
             problems.extend(check_workflow(document, workflow, None if external_jobs else set(names)))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows))
+
+
+def _ads_as_written(path: Path, shown: str, documents: list[Document], interpolator: Interpolator) -> list[Document]:
+    """ADS documents as written: ADS has its own `$` rules (its env entries, its name; docs/ads.md), so
+    jobctl's `${VAR}` interpolation, and its problems, apply only to the file's jobctl/v1 documents."""
+    from jobctl.spec.ads import is_ads_document
+
+    raw, _ = read_documents(path, shown)
+    if len(raw) != len(documents):
+        return documents
+    ads = [is_ads_document(d.data) for d in raw]
+    starts = [d.start[0] for d in raw]
+
+    def in_ads_document(line: int) -> bool:
+        index = max((i for i, start in enumerate(starts) if start <= line), default=0)
+        return ads[index]
+
+    interpolator.diagnostics = [d for d in interpolator.diagnostics if not in_ads_document(d.line)]
+    return [raw[i] if ads[i] else document for i, document in enumerate(documents)]
 
 
 def _keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -> None:

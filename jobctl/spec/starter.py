@@ -94,9 +94,9 @@ RUNTIME_TYPES = tuple(_RUNTIMES)
 
 def default_name(directory_name: str) -> str:
     """A valid job name derived from a directory name ('My Project' -> 'my-project')."""
-    name = re.sub(r"[^a-z0-9]+", "-", directory_name.lower()).strip("-")
-    name = re.sub(r"^[^a-z]+", "", name)[:63].rstrip("-")
-    return name or "my-job"
+    from jobctl.model.job import name_from_display
+
+    return name_from_display(directory_name) or "my-job"
 
 
 def starter_files(name: str, runtime: str, spec_name: str = "job.yaml") -> dict[str, str]:

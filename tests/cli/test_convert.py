@@ -19,6 +19,8 @@ VALID = {
     "container.yaml": "batch-scoring",
     "snake-case.yaml": "snake-case-job",
     "freeform-tags.yaml": "weekly-report",
+    "display-name.yaml": "my-training-job",
+    "substitution.yaml": "train-on-mnist",
 }
 BROKEN = sorted(p.name for p in ADS.glob("broken-*.yaml"))
 
@@ -178,31 +180,30 @@ def test_convert_quiet_writes_without_a_word(jobctl: Run, tmp_path: Path) -> Non
     assert (tmp_path / "job.yaml").is_file()
 
 
-def test_convert_keeps_variables_as_written(jobctl: Run, ads_copy: Path) -> None:
+def test_convert_writes_what_the_ads_file_means_by_its_own_dollar_rules(jobctl: Run, ads_copy: Path) -> None:
+    result = ok(jobctl("convert", str(ads_copy / "substitution.yaml"), env={"HOME": "/home/me", "UNIT": "kg"}))
+
+    [document] = yaml.safe_load_all(result.stdout)
+    assert document["metadata"] == {"name": "train-on-mnist", "displayName": "Train on mnist"}
+    runtime = document["spec"]["runtime"]
+    assert runtime["args"] == ["--budget", "$$5", "--home", "$${HOME}"]  # literal: jobctl/v1 writes $ as $$
+    assert runtime["env"] == {"DATASET": "mnist", "DATA_DIR": "/data/mnist", "PRICE": "$$10 per $${UNIT}"}
+
+
+def test_a_compartment_written_as_a_variable_is_taken_literally_as_ads_does(jobctl: Run, ads_copy: Path) -> None:
+    """ADS's Job.from_yaml does not read the environment; jobctl once filled ${VAR} in ADS files from it."""
     ads = ads_copy / "with-vars.yaml"
     text = (ads_copy / "snake-case.yaml").read_text(encoding="utf-8")
     ads.write_text(text.replace("ocid1.compartment.oc1..aaaaaaaaexample", "${OCI_COMPARTMENT_ID}"), encoding="utf-8")
 
-    result = ok(jobctl("convert", str(ads), "-o", str(ads_copy / "job.yaml"),
-                       env={"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..aaaaaaaasecret"}))
-
-    written = (ads_copy / "job.yaml").read_text(encoding="utf-8")
-    assert "compartmentId: ${OCI_COMPARTMENT_ID}\n" in written
-    assert "aaaaaaaasecret" not in written + result.stdout
-
-
-def test_convert_needs_the_variables_validate_needs(jobctl: Run, ads_copy: Path) -> None:
-    ads = ads_copy / "with-vars.yaml"
-    text = (ads_copy / "snake-case.yaml").read_text(encoding="utf-8")
-    ads.write_text(text.replace("ocid1.compartment.oc1..aaaaaaaaexample", "${NOT_SET_ANYWHERE}"), encoding="utf-8")
-
-    result = jobctl("convert", str(ads))
+    result = jobctl("convert", str(ads), env={"OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..aaaaaaaasecret"})
 
     assert result.exit_code == 3
     assert error_lines(result) == [
-        f"{ads}:10:23: spec.infrastructure.spec.compartment_id: variable NOT_SET_ANYWHERE is not set "
-        "(set it, or write ${NOT_SET_ANYWHERE:-default})",
+        f"{ads}:10:23: spec.infrastructure.spec.compartment_id: must be a compartment or tenancy OCID "
+        "(ocid1.compartment.oc1..<id>)",
     ]
+    assert "aaaaaaaasecret" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("name", BROKEN)

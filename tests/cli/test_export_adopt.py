@@ -10,6 +10,7 @@ from typing import Any
 
 import oci
 import pytest
+import yaml
 
 from jobctl.backends.local import LocalBackend
 from jobctl.backends.oci import mapping
@@ -254,3 +255,30 @@ def test_an_export_that_would_not_validate_says_where_and_exits_3(
         assert "spec.runtime.startupProbe.periodInSeconds" in exported.stderr
         [item] = json.loads(exported.stdout)["items"]
         assert "periodInSeconds" in item["problems"][0]
+
+
+def test_a_console_job_with_a_free_text_name_keeps_it_as_its_display_name(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: a display name is free text; the jobctl name is derived from it and the display name kept."""
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "adopt")
+        job_id = made_in_the_console(fake, EXAMPLES / "train" / "job.yaml", tmp_path / "oci" / "config",
+                                     lambda body: body.update(displayName="Tune Models (prod)"))
+        exported = jobctl("export", "Tune Models (prod)", "-d", str(tmp_path / "exported"))
+        assert exported.exit_code == 0, exported.stderr
+        spec = tmp_path / "exported" / "tune-models-prod" / "job.yaml"
+        document = yaml.safe_load(spec.read_text())
+        assert document["metadata"]["name"] == "tune-models-prod"
+        assert document["metadata"]["displayName"] == "Tune Models (prod)"
+        assert "kept as metadata.displayName, named 'tune-models-prod'" in spec.read_text()
+
+        assert jobctl("adopt", str(spec)).exit_code == 0
+        assert "No changes" in jobctl("plan", str(spec), "--detailed-exitcode").stdout
+        assert fake.job(job_id)["displayName"] == "Tune Models (prod)"  # kept: the console still shows it
+        [job] = json.loads(jobctl("-o", "json", "jobs").stdout)["items"]
+        assert (job["id"], job["name"], job["displayName"]) == (job_id, "tune-models-prod", "Tune Models (prod)")
+        run_id = jobctl("run", "tune-models-prod").stdout.strip()
+        run = json.loads(jobctl("-o", "json", "get", run_id).stdout)
+        assert run["jobName"] == "tune-models-prod"
+        assert run["name"].startswith("tune-models-prod-run-")

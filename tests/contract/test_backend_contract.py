@@ -114,7 +114,7 @@ def test_env_change_replaces_the_job_naming_the_field(harness: Harness, tmp_path
 def test_prune_deletes_only_managed_jobs_no_longer_specified(harness: Harness, tmp_path: Path) -> None:
     keep, drop = write_spec(tmp_path / "a", name="keep"), write_spec(tmp_path / "b", name="drop")
     apply(harness.backend, keep, drop)
-    unmanaged = replace(drop.definition, name="console-made").with_tags({"team": "ml"})
+    unmanaged = replace(drop.definition, name="console-made", display_name="console-made").with_tags({"team": "ml"})
     harness.backend.create_job(definition=unmanaged, artifact=drop.artifact, retry_token="unmanaged-1")
     plan = build_plan(harness.backend, [keep], prune=True)
     assert [(c.action, c.name) for c in plan.changes] == [(Action.DELETE, "drop")]

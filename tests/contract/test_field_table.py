@@ -54,6 +54,7 @@ MULTI = dataclasses.replace(
 )
 # attr -> (base definition, changes): each changes its row's field (and what must change with it).
 SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
+    "display_name": (PYTHON, {"display_name": "Tune the Models"}),
     "description": (PYTHON, {"description": "second"}),
     "labels": (PYTHON, {"labels": {"team": "research"}}),
     "defined_tags": (PYTHON, {"defined_tags": {"Finance": {"CostCenter": "43"}, "Ops": {"Tier": "gold"}}}),

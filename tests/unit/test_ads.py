@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from jobctl.model.job import JobDefinition
-from jobctl.spec.ads import AdsDocument, is_ads_document, suggest_name, translate
+from jobctl.model.job import JobDefinition, name_from_display
+from jobctl.spec.ads import AdsDocument, is_ads_document, translate
 from jobctl.spec.document import Document, read_documents
 from jobctl.spec.load import load_specs
 from tests.conftest import REPO
@@ -145,7 +145,7 @@ def test_container_runtime_keeps_the_entrypoint_list_and_makes_cmd_a_list() -> N
         "imageDigest": "sha256:0f0b2e1d1c6e4f8a9b7c5d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a",
         "entrypoint": ["/bin/sh", "-c"],
         "cmd": ["python -m scoring --batch-size 512 && echo done"],
-        "env": {"GREETINGS": "Welcome to OCI Data Science", "BATCH_SIZE": 512},
+        "env": {"GREETINGS": "Welcome to OCI Data Science", "BATCH_SIZE": "512"},
         "maxRuntimeInMinutes": 240,
     }
     assert "subnetId" not in document.data["spec"]["infrastructure"]
@@ -179,7 +179,7 @@ def test_exported_job_freeform_tags_of_both_sections_become_labels() -> None:
     assert isinstance(data["spec"]["infrastructure"]["blockStorageSizeInGBs"], int)  # 50.0 in the file
     assert data["spec"]["runtime"] == {
         "type": "python",  # a script runtime running a .py file
-        "source": "src/report.py", "args": ["weekly"], "env": {"REPORT_FORMAT": "pdf", "DRY_RUN": False},
+        "source": "src/report.py", "args": ["weekly"], "env": {"REPORT_FORMAT": "pdf", "DRY_RUN": "false"},
     }
 
 
@@ -252,8 +252,8 @@ def test_the_name_may_come_from_the_display_name(tmp_path: Path) -> None:
     ("My Job", "my-job"), ("Train_Model v2", "train-model-v2"), ("2024 report", "job-2024-report"),
     ("--x--", "x"), ("a" * 80, "a" * 63),
 ])
-def test_suggested_names(name: str, expected: str) -> None:
-    assert suggest_name(name) == expected
+def test_names_derived_from_display_names(name: str, expected: str) -> None:
+    assert name_from_display(name) == expected
 
 
 # --- positions --------------------------------------------------------------------------------------
@@ -331,8 +331,10 @@ def test_every_unknown_or_unsupported_field_is_its_own_error() -> None:
     assert errors(path) == [
         f"{path}:{line_of(path, 'logGroupID')}:7: spec.infrastructure.spec.logGroupID: "
         "unknown ADS field 'spec.infrastructure.spec.logGroupID' (did you mean 'logGroupId'?)",
-        f"{path}:{line_of(path, 'storageMount')}:7: spec.infrastructure.spec.storageMount: "
-        "ADS field 'spec.infrastructure.spec.storageMount' is not supported yet: jobctl/v1 has no storage mounts",
+        f"{path}:{line_of(path, '- src:')}:14: spec.infrastructure.spec.storageMount[0].src: storage mount src "
+        "'10.0.0.12@/exports/data': jobctl takes oci://bucket@namespace/prefix or <mount target OCID>:<export "
+        "OCID>; ADS looks an IP address and export path up through OCI's Resource Search, while jobctl reads "
+        "files without calling OCI",
         f"{path}:{line_of(path, 'outputDir')}:7: spec.runtime.spec.outputDir: "
         "ADS field 'spec.runtime.spec.outputDir' is not supported yet: jobctl does not copy run outputs to "
         "Object Storage",
@@ -342,13 +344,32 @@ def test_every_unknown_or_unsupported_field_is_its_own_error() -> None:
     ]
 
 
-def test_a_name_jobctl_does_not_accept_gets_a_suggestion_not_a_rewrite() -> None:
-    path = ADS / "broken-name.yaml"
-    assert errors(path) == [
-        f"{path}:4:9: spec.name: ADS job name 'My Training Job' is not a valid jobctl name: it must be "
-        "lower-case letters, digits and '-', start with a letter, end with a letter or digit, at most 63 "
-        "characters; rename it, e.g. to 'my-training-job'",
-    ]
+def test_a_free_text_name_is_the_display_name_and_the_jobctl_name_is_derived_from_it() -> None:
+    """Issue 15: ADS names are display names; jobctl rejected 'My Training Job'."""
+    document = translated(ADS / "display-name.yaml")
+    assert document.data["metadata"] == {"name": "my-training-job", "displayName": "My Training Job"}
+    [job] = load_specs([str(ADS / "display-name.yaml")]).jobs
+    assert (job.definition.name, job.definition.display_name) == ("my-training-job", "My Training Job")
+
+
+def test_two_ads_names_that_make_one_jobctl_name_are_an_error(tmp_path: Path) -> None:
+    text = (ADS / "display-name.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "two.yaml"
+    path.write_text(text.replace("src/hello.py", str(ADS / "src" / "hello.py")) + "---\n"
+                    + text.replace("My Training Job", "my training job").replace("src/hello.py",
+                                                                             str(ADS / "src" / "hello.py")),
+                    encoding="utf-8")
+    result = load_specs([str(path)])
+    assert [d.message for d in result.diagnostics] == [f"job name 'my-training-job' is also defined at {path}:4"]
+
+
+@pytest.mark.parametrize("name", ["!!!", "   ", 42])
+def test_an_ads_name_that_makes_no_jobctl_name_is_an_error(tmp_path: Path, name: object) -> None:
+    path = ads_file(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("  name: demo\n", f"  name: {name!r}\n"),
+                    encoding="utf-8")
+    [message] = errors(path)
+    assert ":3:9: spec.name: " in message
 
 
 # ads_file() puts the extra infrastructure fields on line 10 and the runtime's after them.
@@ -451,21 +472,64 @@ def test_a_kind_job_typo_in_a_jobctl_spec_stays_a_schema_error(tmp_path: Path) -
     assert f"{path}:2:7: kind: must be one of: Job, Workflow; got \"job\" (did you mean 'Job'?)" in errors(path)
 
 
-def test_an_unset_variable_is_reported_once(tmp_path: Path) -> None:
-    path = ads_file(tmp_path, name="${JOB_NAME}")
+def test_ads_files_take_nothing_from_the_environment(tmp_path: Path) -> None:
+    """ADS's Job.from_yaml is yaml.load: `${VAR}` of an unset variable was an error, a set one filled in."""
+    path = ads_file(tmp_path, "env: [{name: MODEL, value: '${MODEL:-xgb}'}]\n",
+                    infrastructure="compartmentId: ocid1.compartment.oc1..aaaaaaaaexample\n", name="Train ${REGION}")
 
+    for environ in ({}, {"REGION": "iad", "MODEL": "rf"}):
+        result = load_specs([str(path)], environ)
+        assert result.diagnostics == ()
+        [job] = result.jobs
+        assert (job.name, job.definition.display_name) == ("train-region", "Train ${REGION}")
+        assert dict(job.definition.env) == {"MODEL": "${MODEL:-xgb}"}  # no such entry: kept as written
+
+
+def test_env_values_and_the_name_are_filled_from_the_jobs_env_as_ads_does(tmp_path: Path) -> None:
+    """ADS: env_var_parser.py fills `${NAME}` from other entries ($$ is $, other $ kept); the name is
+    string.Template-substituted from the env (DataScienceJob.create)."""
+    path = ads_file(tmp_path, textwrap.dedent("""\
+        env:
+        - {name: DATASET, value: mnist}
+        - {name: DATA_DIR, value: '/data/${DATASET}'}
+        - {name: OUT, value: '${DATA_DIR}/out'}
+        - {name: PRICE, value: '$$10 and $10 and ${NOPE}'}
+        - {name: SEED, value: 7}
+        - {name: EMPTY, value: null}
+        """), name="Training on $DATASET (${SEED})")
+
+    [job] = load_specs([str(path)], {"DATASET": "ignored"}).jobs
+
+    assert dict(job.definition.env) == {"DATASET": "mnist", "DATA_DIR": "/data/mnist", "OUT": "/data/mnist/out",
+                                        "PRICE": "$10 and $10 and ${NOPE}", "SEED": "7", "EMPTY": ""}
+    assert (job.name, job.definition.display_name) == ("training-on-mnist-7", "Training on mnist (7)")
+
+
+def test_env_entries_that_refer_to_each_other_in_a_loop_are_an_error(tmp_path: Path) -> None:
+    path = ads_file(tmp_path, "env: [{name: A, value: '${B}'}, {name: B, value: 'x${A}'}]\n")
+
+    line = line_of(path, "env:")
     assert errors(path) == [
-        f"{path}:3:9: spec.name: variable JOB_NAME is not set (set it, or write ${{JOB_NAME:-default}})",
+        f"{path}:{line}:30: spec.runtime.spec.env[0].value: env 'A' refers back to itself: A -> B -> A",
+        f"{path}:{line}:56: spec.runtime.spec.env[1].value: env 'B' refers back to itself: B -> A -> B",
     ]
 
 
-def test_variables_are_interpolated_in_ads_files_like_in_jobctl_specs(tmp_path: Path) -> None:
-    path = ads_file(tmp_path, "env: [{name: MODEL, value: '${MODEL:-xgb}'}]\n", name="${JOB_NAME}")
+def test_a_jobctl_document_beside_an_ads_one_keeps_its_interpolation(tmp_path: Path) -> None:
+    path = ads_file(tmp_path, name="ads-${X}")
+    path.write_text(path.read_text(encoding="utf-8") + textwrap.dedent("""\
+        ---
+        apiVersion: jobctl/v1
+        kind: Job
+        metadata: {name: "native-${X}"}
+        spec:
+          infrastructure: {shape: VM.Standard2.1}
+          runtime: {type: python, source: ./main.py}
+        """), encoding="utf-8")
 
-    result = load_specs([str(path)], {"JOB_NAME": "from-env"})
-
-    assert result.diagnostics == ()
-    assert [(job.name, dict(job.definition.env)) for job in result.jobs] == [("from-env", {"MODEL": "xgb"})]
+    assert sorted(job.name for job in load_specs([str(path)], {"X": "one"}).jobs) == ["ads-x", "native-one"]
+    assert errors(path) == [f"{path}:{line_of(path, 'native-')}:18: metadata.name: variable X is not set "
+                            "(set it, or write ${X:-default})"]
 
 
 def test_ads_and_jobctl_documents_mix_in_one_file(tmp_path: Path) -> None:

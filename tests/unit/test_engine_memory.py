@@ -192,9 +192,9 @@ def test_mixed_change_replaces_and_marks_only_the_forcing_field() -> None:
 def test_mutable_fields_are_exactly_what_oci_updates_in_place() -> None:
     in_place = {row.shown for row in rows(JobDefinition) if row.in_place}
     assert in_place == {  # OCI's UpdateJobDetails: display name, description, infrastructure, mounts, tags
-        "name", "description", "labels", "definedTags", "storageMounts", "infrastructure.shape", "infrastructure.ocpus",
-        "infrastructure.memoryInGBs", "infrastructure.cpuBaseline", "infrastructure.blockStorageSizeInGBs",
-        "infrastructure.subnetId", "infrastructure.capacityReservationId",
+        "name", "displayName", "description", "labels", "definedTags", "storageMounts", "infrastructure.shape",
+        "infrastructure.ocpus", "infrastructure.memoryInGBs", "infrastructure.cpuBaseline",
+        "infrastructure.blockStorageSizeInGBs", "infrastructure.subnetId", "infrastructure.capacityReservationId",
     }
     every_field = {name.rsplit(".", 1)[0] if name.startswith("runtime.env.") else name
                    for name, _ in flatten(want(env={"MODEL": "x"}).definition)}

@@ -95,7 +95,7 @@ class LocalBackend:
                 db.execute(
                     "INSERT INTO jobs (id, name, lifecycle, tags, definition, artifact_path, etag, created, "
                     "retry_token) VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?, ?, ?)",
-                    (job_id, definition.name, json.dumps(dict(definition.tags)),
+                    (job_id, definition.display_name, json.dumps(dict(definition.tags)),
                      Store.encode_definition(definition), artifact_path, new_id("etag"), time.time(), retry_token),
                 )
         return self.get_job(job_id=job_id)
@@ -113,7 +113,8 @@ class LocalBackend:
             updated = updated_in_place(Store.definition_from_json(row[0]), definition)
             db.execute(
                 "UPDATE jobs SET name = ?, definition = ?, tags = ?, etag = ? WHERE id = ?",
-                (updated.name, Store.encode_definition(updated), json.dumps(updated.tags), new_id("etag"), job_id),
+                (updated.display_name, Store.encode_definition(updated), json.dumps(updated.tags), new_id("etag"),
+                 job_id),
             )
         return self.get_job(job_id=job_id)
 
@@ -175,8 +176,8 @@ class LocalBackend:
                     db.execute(
                         "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token, "
                         "settings) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?)",
-                        (run_id, job_id, job.name, name, json.dumps(dict(env)), json.dumps(list(args)),
-                         time.time(), retry_token, json.dumps(dict(settings or {}))),
+                        (run_id, job_id, job.managed_name or job.name, name, json.dumps(dict(env)),
+                         json.dumps(list(args)), time.time(), retry_token, json.dumps(dict(settings or {}))),
                     )
             except Exception as exc:
                 shutil.rmtree(directory, ignore_errors=True)

@@ -68,7 +68,7 @@ class OciBackend:
         self.log_wait = settings.log_wait
         self.poll_interval = settings.poll_interval
         self._jobs: dict[str, Any] = {}  # job id -> SDK Job, for run overrides and names
-        self._job_names: dict[str, str | None] = {}  # job id -> display name, from listings
+        self._job_names: dict[str, str | None] = {}  # job id -> its name (mapping.job_name), from listings
         self._log_compartments: dict[str, str] = {}  # log group id -> its compartment
         self._runs_read: dict[str, tuple[str, RunState]] = {}  # run id -> (its compartment, the run read in full)
 
@@ -248,7 +248,7 @@ class OciBackend:
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}
         run = self._call(f"starting a run of job {job_id}", self.ds.create_job_run, details, **kwargs).data
-        return self._seen(run.compartment_id, mapping.run_state(run, job.display_name))
+        return self._seen(run.compartment_id, mapping.run_state(run, mapping.job_name(job)))
 
     def _job_name(self, job_id: str) -> str | None:
         """The run's job's name: read once per job (a job deleted since has none)."""
@@ -258,7 +258,7 @@ class OciBackend:
             except NotFoundError:
                 self._job_names[job_id] = None
         job = self._jobs.get(job_id)
-        return job.display_name if job is not None else self._job_names.get(job_id)
+        return mapping.job_name(job) if job is not None else self._job_names.get(job_id)
 
     def _get_run(self, run_id: str) -> Any:
         return self._call(f"getting run {run_id}", self.ds.get_job_run, run_id).data
@@ -328,7 +328,7 @@ class OciBackend:
         found = [r for r in found if r.lifecycle_state in shown][:limit or None]
         if len({r.job_id for r in found} - set(self._jobs)) > 1:  # one listing names them all
             for job in self._list_all("listing jobs", self.ds.list_jobs, compartment, limit=100):
-                self._job_names.setdefault(job.id, job.display_name)
+                self._job_names.setdefault(job.id, mapping.job_name(job))
         return [mapping.run_state(r, self._job_name(r.job_id)) for r in found]
 
     def cancel_run(self, *, run_id: str) -> RunState:

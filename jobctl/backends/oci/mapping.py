@@ -29,9 +29,12 @@ from jobctl.model.job import (
     OCI_INFRA,
     OCI_LOG,
     SUCCEEDED,
+    TAG_MANAGED,
+    TAG_NAME,
     JobDefinition,
     JobState,
     RunState,
+    name_from_display,
     split_tags,
 )
 from jobctl.model.mounts import DEFAULT_MOUNT_PATH, mount_variable
@@ -347,6 +350,8 @@ def definition_from_job(job: Any) -> JobDefinition:
     table["storage_mounts"] = tuple({"destinationPath": DEFAULT_MOUNT_PATH, **m} for m in table["storage_mounts"])
     return JobDefinition(
         **table,
+        # a job's identity: its jobctl-name tag, or (unmanaged) what its display name stands for
+        name=owner_tags.get(TAG_NAME) or name_from_display(job.display_name or "") or "my-job",
         labels=labels,
         defined_tags=defined,
         log_id=None if logs is None or logs.enable_auto_log_creation else logs.log_id,
@@ -361,6 +366,13 @@ def definition_from_job(job: Any) -> JobDefinition:
         owner_tags=owner_tags,
         unmodeled=unmodeled(job) if hasattr(job, "swagger_types") else (),
     )
+
+
+def job_name(job: Any) -> str | None:
+    """What a run shows as its job: the jobctl name of a managed job, else the display name."""
+    tags = job.freeform_tags or {}
+    name: str | None = tags.get(TAG_NAME) if tags.get(TAG_MANAGED) == "true" else None
+    return name or job.display_name
 
 
 def job_state(job: Any, etag: str | None = None, with_definition: bool = True) -> JobState:
