@@ -14,3 +14,9 @@ def info(name: str, message: str, *args: Any) -> None:
     logging = sys.modules.get("logging")
     if logging is not None:
         logging.getLogger(name).info(message, *args)
+
+
+def warn(message: str) -> None:
+    """Something the user must know although the command goes on (never progress: that is -v)."""
+    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.flush()

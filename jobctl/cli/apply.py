@@ -86,9 +86,12 @@ def apply_specs(
 
     def report(step: AppliedChange) -> None:
         if fmt == "table":
-            old = f"; old job {step.change.job_id} {step.retired}" if step.retired else ""
-            kept = {"superseded", "kept"} & {step.outcome, step.retired}
-            note = " (kept with its runs as an earlier generation)" if kept else ""
+            old = ""
+            if step.retired in ("superseded", "kept"):
+                old = f"; old job {step.change.job_id} kept with its runs as an earlier generation"
+            elif step.retired:
+                old = f"; old job {step.change.job_id} {step.retired}"
+            note = " (kept with its runs as an earlier generation)" if step.outcome in ("superseded", "kept") else ""
             app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
     with interrupt_on(signal.SIGINT, signal.SIGTERM):  # a CI runner's SIGTERM stops the apply as Ctrl-C does

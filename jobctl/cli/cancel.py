@@ -6,15 +6,15 @@ import click
 
 from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, timeout_option
+from jobctl.cli.options import JOB_REF, RUN_REF, output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
 from jobctl.errors import UsageError
 from jobctl.render.machine import dumps, envelope, run_dict
 
 
 @click.command()
-@click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_active_runs)
-@click.option("--job", "job", shell_complete=complete_jobs,
+@click.argument("runs", nargs=-1, metavar="RUN...", type=RUN_REF, shell_complete=complete_active_runs)
+@click.option("--job", "job", type=JOB_REF, shell_complete=complete_jobs,
               help="Cancel every active run of this job (and of its earlier generations).")
 @click.option("-w", "--wait", is_flag=True, help="Wait until the runs have ended.")
 @timeout_option

@@ -7,11 +7,11 @@ import click
 from jobctl.cli.apply import confirm_destructive
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import pass_app
+from jobctl.cli.options import JOB_REF, pass_app
 
 
 @click.command()
-@click.argument("jobs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...", type=JOB_REF, shell_complete=complete_jobs)
 @click.option("--force", is_flag=True, help="Cancel active runs first; also delete jobs jobctl does not manage.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app
+from jobctl.cli.options import JOB_REF, output_option, pass_app
 from jobctl.errors import UsageError
 
 
 @click.command()
-@click.argument("jobs", nargs=-1, metavar="JOB...")
+@click.argument("jobs", nargs=-1, metavar="JOB...", type=JOB_REF)
 @click.option("--all", "every", is_flag=True, help="Every active job, managed by jobctl or not.")
 @click.option("-d", "--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
               help="Write DIR/NAME/job.yaml and the job's source next to it.")

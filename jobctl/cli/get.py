@@ -6,14 +6,14 @@ import click
 
 from jobctl.cli.complete import complete_jobs_and_runs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, show_secrets_option
+from jobctl.cli.options import Ref, output_option, pass_app, show_secrets_option
 from jobctl.errors import NotFoundError
 from jobctl.render.human import print_job, print_run
 from jobctl.render.machine import dumps, job_dict, run_dict
 
 
 @click.command()
-@click.argument("ref", metavar="JOB|RUN", shell_complete=complete_jobs_and_runs)
+@click.argument("ref", metavar="JOB|RUN", type=Ref("job or run"), shell_complete=complete_jobs_and_runs)
 @show_secrets_option
 @output_option()
 @pass_app

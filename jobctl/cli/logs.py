@@ -9,7 +9,7 @@ import click
 
 from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import Duration, output_option, pass_app, show_secrets_option, timeout_option
+from jobctl.cli.options import JOB_REF, RUN_REF, Duration, output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
 from jobctl.cli.watch import follow_runs
 from jobctl.errors import NotFoundError, UsageError
@@ -47,8 +47,8 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
 
 
 @click.command()
-@click.argument("run", required=False, shell_complete=complete_runs)
-@click.option("--job", shell_complete=complete_jobs,
+@click.argument("run", required=False, type=RUN_REF, shell_complete=complete_runs)
+@click.option("--job", type=JOB_REF, shell_complete=complete_jobs,
               help="Latest run of this job (default: the job in ./job.yaml, else the latest run).")
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False), help="Latest run of the job in this spec.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends; exit code mirrors it.")

@@ -84,6 +84,24 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
+class Ref(click.ParamType):  # type: ignore[type-arg]
+    """A job or run name, id or id prefix. A blank one (`jobctl delete "$JOB"` with JOB unset) is refused
+    here: it would mean "the latest" to some commands and match every id as a prefix in others."""
+
+    name = "TEXT"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not str(value).strip():
+            self.fail(f"an empty {self.what} name or id (an unset variable?)", param, ctx)
+        return str(value)
+
+
+JOB_REF, RUN_REF = Ref("job"), Ref("run")
+
+
 timeout_option = click.option(
     "--timeout", type=Duration(), default=None, help="Give up waiting after this long (e.g. 30m); exit 7.",
 )

@@ -89,7 +89,8 @@ def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
 @spec_paths_argument()
 @plan_options
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when nothing would change, 2 when changes are pending, 1 on error.")
+              help="Exit 0 when nothing would change, 2 when changes are pending; an error exits with its own "
+                   "code (3 spec, 5 conflict, 6 config, ...).")
 @adopt_option
 @show_secrets_option
 @output_option("table", "json", "yaml", "markdown")

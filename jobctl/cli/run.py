@@ -9,7 +9,7 @@ import click
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, show_secrets_option, timeout_option
+from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.watch import follow_runs, interruptible, wait_runs
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
@@ -103,7 +103,7 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
 
 
 @click.command()
-@click.argument("job", required=False, shell_complete=complete_jobs)
+@click.argument("job", required=False, type=JOB_REF, shell_complete=complete_jobs)
 @click.option("-f", "--file", "spec_file", type=click.Path(dir_okay=False),
               help=f"Spec file holding the job (default: ./{DEFAULT_SPEC} when JOB is omitted).")
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set an env var for the run (repeatable).")

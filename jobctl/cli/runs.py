@@ -6,14 +6,14 @@ import click
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, show_secrets_option
+from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option
 from jobctl.model.job import RUN_STATES
 from jobctl.render.human import print_runs
 from jobctl.render.machine import dumps, envelope, run_dict
 
 
 @click.command()
-@click.argument("job", required=False, shell_complete=complete_jobs)
+@click.argument("job", required=False, type=JOB_REF, shell_complete=complete_jobs)
 @click.option("-s", "--state", "states", multiple=True, type=click.Choice(RUN_STATES, case_sensitive=False),
               help="Only runs in this state (repeatable).")
 @click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,

@@ -6,14 +6,14 @@ import click
 
 from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, timeout_option
+from jobctl.cli.options import JOB_REF, RUN_REF, output_option, pass_app, timeout_option
 from jobctl.cli.watch import wait_runs
-from jobctl.errors import UsageError
+from jobctl.errors import NotFoundError, UsageError
 
 
 @click.command()
-@click.argument("runs", nargs=-1, metavar="RUN...", shell_complete=complete_active_runs)
-@click.option("--job", "job", shell_complete=complete_jobs,
+@click.argument("runs", nargs=-1, metavar="RUN...", type=RUN_REF, shell_complete=complete_active_runs)
+@click.option("--job", "job", type=JOB_REF, shell_complete=complete_jobs,
               help="Wait for every active run of this job (and of its earlier generations).")
 @timeout_option
 @output_option()
@@ -22,7 +22,9 @@ def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout:
             output: str | None) -> None:
     """Wait until every RUN (or every active run of --job) is SUCCEEDED, FAILED or CANCELED.
 
-    Exit code: 0 when all succeeded, else the worst: 1 FAILED, 8 CANCELED; 7 on --timeout.
+    Exit code: 0 when all succeeded, else the worst: 1 FAILED, 8 CANCELED; 7 on --timeout. When --job
+    has no active run, its newest run (of any generation) answers: a run that failed before `wait`
+    started still fails the step. A job without runs: exit 4.
 
     \b
     Examples:
@@ -38,7 +40,12 @@ def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout:
     backend = app.backend()
     resolved = [resolve_run(backend, ref) for ref in runs]
     if job:
-        resolved += runs_of_name(backend, job, states=ACTIVE_STATES)
-        if not resolved:
-            app.info("no active runs")
+        active = runs_of_name(backend, job, states=ACTIVE_STATES)
+        if not active:  # the run a CI step started may have ended already: its result is still the answer
+            newest = runs_of_name(backend, job, limit=1)
+            if not newest:
+                raise NotFoundError(f"job {job!r} has no runs", hint=f"start one with `jobctl run {job}`")
+            app.info(f"no active runs; the newest, {newest[0].name} ({newest[0].id}), is {newest[0].state}")
+            active = newest
+        resolved += active
     wait_runs(app, resolved, timeout=timeout, fmt=app.output_format(output))

@@ -84,7 +84,10 @@ def _count_runs(backend: Backend, change: Change) -> Change:
     """A delete says how many runs it takes with it (or, when it keeps the job for them, keeps)."""
     if change.action is not Action.DELETE or change.observed is None:
         return change
-    return replace(change, runs=len(backend.list_runs(job_id=change.observed.id, limit=COUNTED_RUNS + 1)))
+    runs = backend.list_runs(job_id=change.observed.id, limit=COUNTED_RUNS + 1)
+    active = len(backend.list_runs(job_id=change.observed.id, states=ACTIVE_STATES)) if any(
+        r.state in ACTIVE_STATES for r in runs) or len(runs) > COUNTED_RUNS else 0
+    return replace(change, runs=len(runs), active_runs=active)
 
 
 def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:

@@ -9,6 +9,14 @@ from jobctl.errors import ConflictError, NotFoundError, UsageError
 from jobctl.model.job import LIVE_JOB_STATES, JobState, RunState
 
 
+def _given(ref: str, what: str) -> str:
+    """A reference as typed; a blank one (`jobctl delete "$JOB"` with JOB unset) would match every id by
+    prefix, so it is a usage error, never a match."""
+    if not ref.strip():
+        raise UsageError(f"an empty {what} name or id", hint=f"name the {what}; list them with `jobctl {what}s`")
+    return ref
+
+
 def _named(jobs: Sequence[JobState], ref: str) -> list[JobState]:
     exact = [j for j in jobs if j.id == ref] or [
         j for j in jobs if (j.managed_name == ref and not j.superseded)
@@ -24,6 +32,7 @@ def _live_jobs(backend: Backend, compartment_id: str | None = None, project_id: 
 def _match(listed: Sequence[JobState], ref: str) -> JobState:
     """The listed job `ref` means. A name means its current job; with none (pruned while an earlier
     generation still runs), its newest generation."""
+    _given(ref, "job")
     matches = _named(listed, ref) or sorted(
         (j for j in listed if j.managed_name == ref and j.superseded), key=lambda j: j.created, reverse=True)[:1]
     if not matches:
@@ -51,13 +60,15 @@ def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None
                             hint="run `jobctl apply` on its spec (with --yes where no one can confirm): the plan "
                                  "replaces it")
     if runnable and job.superseded:
-        raise ConflictError(f"job {ref!r} is no longer in the specs: {job.id} is an earlier generation, kept for "
-                            "its runs", hint="apply its spec again to run it")
+        raise ConflictError(f"job {job.id} is an earlier generation of {job.managed_name!r}, kept for its runs",
+                            hint=f"run the current job: `jobctl run {job.managed_name}` (if --prune removed it, "
+                                 "apply its spec again)")
     return job
 
 
 def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> RunState:
     """A run by id, name or unique id prefix."""
+    _given(ref, "run")
     try:
         return backend.get_run(run_id=ref)
     except NotFoundError:

@@ -189,8 +189,13 @@ def cancel_targets(backend: Backend, runs: Sequence[str], job: str | None) -> li
 def raise_for_failures(failed: Sequence[tuple[RunState, JobctlError]], total: int) -> None:
     """One error for cancels that failed (after the others were done), as the first failure's kind."""
     if failed:
-        first = failed[0][1]
-        raise type(first)(f"{len(failed)} of {total} run(s) could not be canceled; the others were", hint=first.hint)
+        run, first = failed[0]
+        if total == 1:
+            raise type(first)(f"run {run.name} ({run.id}) could not be canceled: {first.message}",
+                              hint="see its state with `jobctl get RUN`; cancel it again once it can be")
+        others = f"the other {total - len(failed)} were" if total > len(failed) else "none was"
+        raise type(first)(f"{len(failed)} of {total} run(s) could not be canceled ({run.id}: {first.message}); "
+                          f"{others}", hint="see their state with `jobctl runs`; cancel them again once they can be")
 
 
 def cancel_runs(

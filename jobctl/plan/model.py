@@ -45,6 +45,7 @@ class Change:
     # it, superseded, while it has runs; any other delete takes the job's runs with it (`runs` of them).
     keeps_runs: bool = False
     runs: int | None = None
+    active_runs: int = 0  # a delete of a job with active runs keeps it, superseded, until they end
 
     @property
     def drops(self) -> tuple[str, ...]:
@@ -52,6 +53,11 @@ class Change:
         if self.action is not Action.REPLACE or self.observed is None or self.observed.definition is None:
             return ()
         return self.observed.definition.unmodeled
+
+    @property
+    def runs_deleted(self) -> int:
+        """How many runs this change deletes: none when the job is kept for them."""
+        return 0 if self.keeps_runs or self.active_runs else self.runs or 0
 
     @property
     def explanation(self) -> str | None:
@@ -62,6 +68,9 @@ class Change:
         shown = f"{COUNTED_RUNS}+" if (self.runs or 0) > COUNTED_RUNS else str(self.runs)
         if self.runs and self.keeps_runs:
             parts.append(f"it has {shown} run(s): kept with them as an earlier generation instead")
+        elif self.active_runs:
+            parts.append(f"it has {self.active_runs} active run(s): kept, superseded, until they end (a run is "
+                         "never killed); a later --prune deletes it")
         elif self.runs:
             parts.append(f"deletes its {shown} run(s)")
         return "; ".join(parts) or None

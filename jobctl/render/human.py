@@ -152,7 +152,8 @@ def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) ->
     printer.line(f"{'Args:':<11}{' '.join(d.args) or '-'}")
     _print_env(printer, d.env, show_secrets)
     if d.artifact_digest:
-        printer.line(f"{'Artifact:':<11}{d.artifact_digest}")
+        missing = " (not uploaded)" if job.incomplete or job.lifecycle_state == "FAILED" else ""
+        printer.line(f"{'Artifact:':<11}{d.artifact_digest}{missing}")
     from jobctl.model.table import set_fields, value
     from jobctl.render.plan import show_value
 

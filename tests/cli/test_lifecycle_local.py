@@ -41,7 +41,7 @@ import time
 print(f"pid={os.getpid()}")
 print(f"MODEL={os.environ.get('MODEL', '')}")
 print(f"args={sys.argv[1:]}")
-for name in ("JOBCTL_RUN_ID", "JOBCTL_JOB_NAME", "JOB_RUN_OCID"):
+for name in ("JOBCTL_RUN_ID", "JOBCTL_JOB_NAME", "JOB_RUN_OCID", "JOB_RUN_ENTRYPOINT"):
     print(f"{name}={os.environ.get(name, '')}")
 for i in range(int(os.environ.get("ERR_LINES", "0"))):
     print(f"oops {i}", file=sys.stderr)
@@ -339,6 +339,27 @@ def test_prune_deletes_a_managed_job_removed_from_the_specs(jobctl: Run, tmp_pat
 
     applied(jobctl, specs, "--prune", "--yes")
     assert {j["name"]: j["id"] for j in jobs_list(jobctl)} == {"alpha": ids["alpha"]}
+
+
+def test_prune_of_a_job_with_an_active_run_says_it_keeps_the_job_and_does(jobctl: Run, tmp_path: Path) -> None:
+    """Red team (issue 14): plan said "deletes its 1 run(s)"; apply then kept the job, superseded."""
+    specs = tmp_path / "specs"
+    write_spec(specs, job_doc("alpha"), filename="alpha.yaml")
+    write_spec(specs, job_doc("beta"), filename="beta.yaml")
+    applied(jobctl, specs)
+    busy = start(jobctl, "beta", "--env", "SLEEP=30")
+    until(lambda: in_state(jobctl, busy, "IN_PROGRESS"), what="the run to start")
+    (specs / "beta.yaml").unlink()
+
+    plan = ok(jobctl("plan", str(specs), "--prune")).stdout
+    assert "it has 1 active run(s): kept, superseded, until they end (a run is never killed)" in plan
+    assert "deletes its" not in plan
+    [change] = as_json(jobctl("-o", "json", "plan", str(specs), "--prune"))["changes"]
+    assert (change["runsDeleted"], change["activeRuns"]) == (0, 1)
+    assert "beta: superseded" in ok(jobctl("apply", str(specs), "--prune", "--yes")).stderr
+    assert get_run(jobctl, busy)["lifecycleState"] == "IN_PROGRESS"
+    assert [j["name"] for j in jobs_list(jobctl)] == ["alpha"]
+    assert jobctl("cancel", busy, "--wait").exit_code == 8
 
 
 SECRET_ENV = {"MODEL": "base", "API_TOKEN": "tok-abc123-visible", "DB_PASSWORD": "pw-hunter2-visible"}
@@ -762,6 +783,8 @@ def test_workload_sees_run_and_job_identity(jobctl: Run, demo: Path) -> None:
     assert f"JOBCTL_RUN_ID={run_id}" in lines
     assert "JOBCTL_JOB_NAME=demo" in lines
     assert f"JOB_RUN_OCID={run_id}" in lines
+    # as on OCI: the entry file in the unpacked artifact (a directory source: under its root directory)
+    assert "JOB_RUN_ENTRYPOINT=workload.py" in lines
 
 
 # --- delete --------------------------------------------------------------------------------------------
@@ -919,3 +942,16 @@ def test_sigterm_during_apply_finishes_the_changes_under_way_and_starts_no_other
     plan = as_json(jobctl("-o", "json", "plan", str(spec)))
     assert sorted(c["name"] for c in plan["changes"]) == sorted({f"j{i}" for i in range(20)} - made)
     assert {c["action"] for c in plan["changes"]} == {"create"}  # nothing half-made to repair
+
+
+def test_wait_for_a_job_whose_run_already_failed_fails(jobctl: Run, demo: Path) -> None:
+    """Red team (issue 14): `run` then `wait --job` in CI said "no active runs", exit 0, after the run failed."""
+    assert jobctl("wait", "--job", "demo").exit_code == 4  # no run at all
+    failed = start(jobctl, "demo", "--env", "EXIT=3")
+    until(lambda: in_state(jobctl, failed, "FAILED", "SUCCEEDED"), what="the run to end")
+
+    result = jobctl("wait", "--job", "demo")
+
+    assert result.exit_code == 1, result.stderr
+    assert "no active runs; the newest, " in result.stderr
+    assert f"({failed}), is FAILED" in result.stderr

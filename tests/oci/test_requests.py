@@ -126,3 +126,23 @@ def test_a_command_stops_retrying_once_its_retry_budget_is_spent(jobctl: Any, fa
     assert failed.exit_code == 1
     assert "503" in failed.stderr
     assert fake.count("GET", rf"/jobRuns/{run_id}$") == 1
+
+
+def test_no_wait_to_retry_goes_past_what_is_left_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team (issue 14): with JOBCTL_OCI_RETRY_BUDGET=10 a command waited 17 s: the budget was checked
+    before each wait, and a wait could take the strategy's full backoff past it."""
+    from jobctl.backends.oci import clients
+    from jobctl.backends.settings import OciSettings
+
+    waits: list[float] = []
+    monkeypatch.setattr(clients.time, "sleep", waits.append)
+    strategy = clients.retry_strategy(OciSettings(retry_budget=2.5))
+    failure = RuntimeError("503")
+    def retry_until_refused() -> None:
+        for attempt in range(1, 100):
+            strategy.do_sleep(attempt, failure)
+
+    with pytest.raises(RuntimeError):
+        retry_until_refused()
+    assert sum(waits) == pytest.approx(2.5)  # every second of the budget, and not one more
+    assert all(0 < wait <= 2.5 for wait in waits)

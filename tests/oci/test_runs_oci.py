@@ -129,3 +129,10 @@ def test_logs_are_searched_in_the_log_group_s_compartment(
         assert followed.exit_code == 0, followed.stderr
         assert "MODEL=scoped" in followed.stdout  # searching the job's compartment finds nothing
         assert fake.count("GET", r"/logGroups/") == 1  # read once, not once per poll
+
+        fake.faults.add(path=r"/logGroups/", method="GET", status=404, code="NotAuthorizedOrNotFound")
+        again = jobctl("logs", "--job", "tune-models")  # a new command: the log group is read again
+        assert again.exit_code == 0, again.stderr
+        # red team: it said only that no line had arrived, and the reason was shown with -v alone
+        assert f"Warning: cannot read log group {group} (" in again.stderr
+        assert "needs `read log-groups`" in again.stderr

@@ -181,6 +181,39 @@ def test_two_applies_creating_one_new_job_name_at_once_leave_one_job(
     assert jobctl("plan", str(specs[winner]), "--detailed-exitcode").exit_code == 0
 
 
+def test_an_apply_whose_job_another_apply_replaced_mid_upload_says_so_and_touches_nothing(
+    fake: FakeOCI, jobctl: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Red team (issue 14): two identical applies at once; the second replaced the first one's job while
+    it uploaded, and the first said "the unfinished job is left; `jobctl delete NAME` removes it" — a
+    hint that would delete the good job."""
+    spec = spec_variant(tmp_path, "same")
+    uploads = []
+
+    def hold_the_first_upload_until_the_job_is_replaced() -> None:
+        uploads.append(1)
+        if len(uploads) > 1:  # the second apply's own upload
+            return
+        deadline = time.monotonic() + 30
+        while not fake.count("DELETE", r"/jobs/[^/]+$") and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    before_handling(fake, monkeypatch, "POST", "/artifact", hold_the_first_upload_until_the_job_is_replaced)
+    first = start_jobctl("apply", str(spec))
+    deadline = time.monotonic() + 30
+    while not uploads and time.monotonic() < deadline:  # the first apply is uploading: its job is CREATING
+        time.sleep(0.005)
+    second = jobctl("apply", str(spec), "--yes")
+    code, _, err = first.wait(timeout=60), *first.communicate()
+    assert second.exit_code == 0, second.stderr
+    assert code == 5, err
+    assert "was deleted while its artifact was uploaded: another apply replaced it" in one_error_line(err)
+    assert "jobctl delete" not in err
+    [job] = active_jobs(fake)
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+    assert fake.job(job["id"])["lifecycleState"] == "ACTIVE"
+
+
 def test_a_job_changed_between_plan_and_update_is_a_conflict_with_nothing_half_applied(
     fake: FakeOCI, jobctl: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

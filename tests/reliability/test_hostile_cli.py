@@ -176,6 +176,12 @@ CLI_CASES: dict[str, CliCase] = {
     "unknown-option": CliCase(("jobs", "--frobnicate"), 2, ("--frobnicate",)),
     "unknown-global-option": CliCase(("--frobnicate", "jobs"), 2, ("--frobnicate",)),
     "run-file-missing": CliCase(("run", "-f", "does-not-exist.yaml"), 4, ("does-not-exist.yaml",)),
+    # `jobctl delete "$JOB" --yes` with JOB unset: an empty name once matched every id as a prefix
+    **{f"{command[0]}-{label}-ref": CliCase((*command, ref, *extra), 2, ("empty",))
+       for command, extra in ((("delete",), ("--yes",)), (("get",), ()), (("logs",), ()), (("wait",), ()),
+                              (("cancel",), ()), (("runs",), ()), (("run",), ()), (("export",), ("-d", "out")),
+                              (("cancel", "--job"), ()), (("wait", "--job"), ()), (("logs", "--job"), ()))
+       for label, ref in (("empty", ""), ("blank", "  "))},
 }
 
 

@@ -181,6 +181,8 @@ class Supervisor:
         work = self.dir / "work"
         artifact = self.row["artifact_path"]
         root = zip_root(Path(artifact), definition.entry_file) if artifact and artifact.endswith(".zip") else None
+        if definition.entry_file:  # as OCI sets it in a run: the entry file in the unpacked artifact
+            env["JOB_RUN_ENTRYPOINT"] = f"{root}/{definition.entry_file}" if root else definition.entry_file
         if not definition.node_groups:
             self._unpack(work)
             return [Node(None, None, command_for(definition, run_args, env, root), work, env,

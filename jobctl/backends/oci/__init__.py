@@ -151,21 +151,34 @@ class OciBackend:
         try:
             self._upload(created.id, artifact, retry_token)
         except JobctlError as exc:
-            # Remove the unfinished job, so the next apply creates afresh: its create, replayed by the
-            # service for this token, answers a deleted job, which `_create` takes for a new creation.
-            # If even that fails, the job stays CREATING, which the next plan reports (UNFINISHED_GRACE).
-            try:
-                self._call(f"deleting unfinished job {created.id}", self.ds.delete_job, created.id,
-                           delete_related_job_runs=True)
-            except JobctlError:
-                raise JobctlError(exc.message, hint=f"the unfinished job {created.id} is left; "
-                                  f"`jobctl delete {definition.name}` removes it") from exc
-            raise JobctlError(exc.message, hint="run apply again (the unfinished job was deleted)") from exc
+            self._abandon(created.id, definition.name, exc)
+            raise  # not reached: _abandon raises
         current = self.get_job(job_id=created.id)
         assert current.definition is not None
         # No if-match: our own re-tag of a job made a moment ago, which a retried (lost) response of
         # this same update may already have changed.
         return self.update_job(job_id=created.id, definition=current.definition.with_tags(final_tags), etag=None)
+
+    def _abandon(self, job_id: str, name: str, failure: JobctlError) -> None:
+        """After a failed artifact upload: remove the unfinished job, so the next apply creates afresh (its
+        create, replayed by the service for this token, answers a deleted job, which `_create` takes for a
+        new creation), and say what became of it. Always raises."""
+        try:
+            state = self._call(f"getting job {job_id}", self.ds.get_job, job_id).data.lifecycle_state
+        except NotFoundError:
+            state = "DELETED"
+        except JobctlError:
+            state = None
+        if state in ("DELETING", "DELETED"):  # another apply of this name replaced it meanwhile
+            raise ConflictError(f"job {name!r} ({job_id}) was deleted while its artifact was uploaded: another "
+                                "apply replaced it", hint="run `jobctl plan` to see the job there is now") from failure
+        try:
+            self._call(f"deleting unfinished job {job_id}", self.ds.delete_job, job_id, delete_related_job_runs=True)
+        except JobctlError:
+            # it stays CREATING, which the next plan reports (plan.diff.UNFINISHED_GRACE)
+            raise JobctlError(failure.message, hint=f"the unfinished job {job_id} is left; "
+                              f"`jobctl delete {name}` removes it") from failure
+        raise JobctlError(failure.message, hint="run apply again (the unfinished job was deleted)") from failure
 
     def _create(self, name: str, details: Any, retry_token: str) -> tuple[Any, str]:
         """CreateJob, and the job as it is now. OCI answers a retry token it has seen in the last 24 hours
@@ -354,7 +367,11 @@ class OciBackend:
                                    log_group_id).data
                 self._log_compartments[log_group_id] = group.compartment_id
             except JobctlError as exc:
-                _log.info("log group %s: %s; searching the run's compartment", log_group_id, exc.message)
+                from jobctl.log import warn
+
+                warn(f"cannot read log group {log_group_id} ({exc.message}), so its logs are searched for in the "
+                     "run's compartment, where they may not be; reading logs needs `read log-groups` on it "
+                     "(README, IAM policies)")
                 self._log_compartments[log_group_id] = fallback
         return self._log_compartments[log_group_id]
 

@@ -153,24 +153,30 @@ def retry_strategy(settings: OciSettings) -> Any:
         bounds.update(max_attempts=6, retry_base_sleep_time_seconds=0.01, retry_max_wait_between_calls_seconds=0.05,
                       decorrelated_jitter=0)
     strategy = oci.retry.RetryStrategyBuilder(**bounds).get_retry_strategy()
-    strategy.do_sleep = _budgeted(strategy.do_sleep, settings.retry_budget)
+    strategy.do_sleep = _budgeted(strategy, settings.retry_budget)
     return strategy
 
 
-def _budgeted(sleep: Any, budget: float) -> Any:
-    """The strategy's wait before a retry, counted against the command's budget: once the command has
-    waited `budget` seconds to retry (over all its calls, in every thread), a failure is raised at once."""
+def _budgeted(strategy: Any, budget: float) -> Any:
+    """The strategy's wait before a retry, counted against the command's budget: no wait goes past what is
+    left of `budget` (over all the command's calls, in every thread), and once it is spent a failure is
+    raised at once."""
+    from oci.retry import retry_sleep_utils
+
     spent = [0.0]
     lock = threading.Lock()
 
     def do_sleep(attempt: int, exception: BaseException) -> None:
+        planned = retry_sleep_utils.get_exponential_backoff_with_decorrelated_jitter_sleep_time(
+            strategy.base_sleep_time_seconds, strategy.exponent_growth_factor,
+            strategy.max_wait_between_calls_seconds, attempt, strategy.decorrelated_jitter)
         with lock:
-            if spent[0] >= budget:
+            left = budget - spent[0]
+            if left <= 0:
                 raise exception
-        started = time.monotonic()
-        sleep(attempt, exception)
-        with lock:
-            spent[0] += time.monotonic() - started
+            wait = min(float(planned), left)
+            spent[0] += wait  # claimed before sleeping: threads that retry at once share what is left
+        time.sleep(wait)
 
     return do_sleep
 
