@@ -66,6 +66,9 @@ class UsageError(JobctlError):
     exit_code = ExitCode.USAGE
 
 
+MISSING_FILE = "no such file or directory"  # a spec path that is not there: exit 4, as any missing file
+
+
 class SpecError(JobctlError):
     """One or more spec files are invalid; carries every diagnostic found."""
 
@@ -80,6 +83,8 @@ class SpecError(JobctlError):
             f"{len(files)} file{'s' if len(files) != 1 else ''}"
         )
         super().__init__(summary, hint=hint)
+        if self.diagnostics and all(d.message == MISSING_FILE for d in self.diagnostics):
+            self.exit_code = ExitCode.NOT_FOUND  # nothing to check: the files are not there (README, exit codes)
 
 
 class InexpressibleError(JobctlError):

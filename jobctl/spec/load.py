@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobctl.errors import Diagnostic, SpecError
+from jobctl.errors import MISSING_FILE, Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
 from jobctl.source import ArtifactError, Rules, check_source
 from jobctl.spec.document import Document, JsonPath, read_documents
@@ -57,7 +57,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
         elif path.exists():
             found.append((path, given))
         else:
-            problems.append(Diagnostic(given, 1, 1, "<file>", "no such file or directory"))
+            problems.append(Diagnostic(given, 1, 1, "<file>", MISSING_FILE))
     return found, problems
 
 

@@ -180,10 +180,12 @@ def test_validate_json_with_errors_lists_them_and_exits_3(jobctl: Run, invalid_s
     ]
 
 
-def test_validate_missing_file(jobctl: Run, tmp_path: Path) -> None:
-    result = jobctl("validate", str(tmp_path / "nope.yaml"))
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_a_missing_spec_file_is_not_found(jobctl: Run, tmp_path: Path, command: str) -> None:
+    """README: exit 4 is "not found (job, run, file)"; a missing spec file exited 3 (red team, issue 14)."""
+    result = jobctl(command, str(tmp_path / "nope.yaml"))
 
-    assert result.exit_code == 3
+    assert result.exit_code == 4
     assert f"{tmp_path / 'nope.yaml'}:1:1: <file>: no such file or directory" in result.stderr
 
 

@@ -249,10 +249,10 @@ def test_convert_refuses_a_jobctl_spec(jobctl: Run, tmp_path: Path) -> None:
     assert error_lines(result) == [f"{spec}:1:1: <document>: not an ADS job document (kind: job); nothing to convert"]
 
 
-def test_convert_of_a_missing_file_exits_3(jobctl: Run, tmp_path: Path) -> None:
+def test_convert_of_a_missing_file_exits_4(jobctl: Run, tmp_path: Path) -> None:
     result = jobctl("convert", str(tmp_path / "nope.yaml"))
 
-    assert result.exit_code == 3
+    assert result.exit_code == 4
     assert error_lines(result) == [f"{tmp_path / 'nope.yaml'}:1:1: <file>: no such file or directory"]
 
 

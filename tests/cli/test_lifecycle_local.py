@@ -656,6 +656,40 @@ def test_sigterm_with_cancel_on_interrupt_cancels_the_run(jobctl: Run, demo: Pat
     assert final["lifecycleState"] == "CANCELED"
 
 
+def interrupted_while_locked(args: Sequence[str], under_way: Callable[[Path], object],
+                             signals: Sequence[int], said: str) -> tuple[int, str, str, re.Match[str]]:
+    """Run `jobctl ARGS` while the test holds the state database's write lock (readers go on, as it is
+    WAL; writes wait), so what the command records blocks and a signal lands while that is under way.
+    Sends `signals` once `under_way(home)` holds, lets the writes go once a stderr line matches `said`.
+    Returns the exit code, stdout, stderr and that match."""
+    home = Path(os.environ["JOBCTL_HOME"])
+    lock = sqlite3.connect(home / "state.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    proc = subprocess.Popen([sys.executable, "-m", "jobctl", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err_lines: list[str] = []
+    match = None
+    try:
+        until(lambda: under_way(home), what="the command's writes to be under way")
+        for signum in signals:  # a second one is a user pressing Ctrl-C twice: no spacing is wrong
+            proc.send_signal(signum)
+            time.sleep(0.02)
+        for line in proc.stderr:  # jobctl has taken the interrupt: nothing new begins after this line
+            err_lines.append(line)
+            match = re.search(said, line)
+            if match:
+                break
+        lock.execute("COMMIT")
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        lock.close()
+    err = "".join(err_lines) + rest
+    assert match is not None, err
+    return proc.returncode, out, err, match
+
+
 @pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGINT,), (signal.SIGINT, signal.SIGINT),
                                      (signal.SIGINT, signal.SIGTERM)], ids=["TERM", "INT", "INT-INT", "INT-TERM"])
 def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_prints_its_id(
@@ -666,36 +700,13 @@ def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_p
     The test holds the state database's write lock, so the first starts block where they record their
     run and the signal is sure to land in the start phase (it once landed after all 40 had started, on
     a loaded machine); it lets them go once jobctl says it is waiting for them."""
-    home = Path(os.environ["JOBCTL_HOME"])
-    lock = sqlite3.connect(home / "state.db", isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")  # readers go on (WAL); the runs' INSERTs wait
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobctl", "run", "demo", "--env", "SLEEP=60", "--matrix",
-         f"I={','.join(str(i) for i in range(40))}", "--max-parallel", "2", "--cancel-on-interrupt", "--wait"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stderr is not None
-    err_lines: list[str] = []
-    try:
-        # a start is under way: it made its run's directory before recording the run
-        until(lambda: list((home / "runs").glob("run-*")), what="a start to be under way")
-        for signum in signals:  # a second one is a user pressing Ctrl-C twice: no spacing is wrong
-            proc.send_signal(signum)
-            time.sleep(0.02)
-        under_way = 0
-        for line in proc.stderr:  # jobctl has taken the interrupt: no start begins after this line
-            err_lines.append(line)
-            said = re.search(r"Interrupted: no new run starts; waiting for the (\d+) start\(s\) under way", line)
-            if said:
-                under_way = int(said.group(1))
-                break
-        lock.execute("COMMIT")
-        out, rest = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        lock.close()
-    err = "".join(err_lines) + rest
-    assert proc.returncode == 130, err
+    code, out, err, said = interrupted_while_locked(
+        ["run", "demo", "--env", "SLEEP=60", "--matrix", f"I={','.join(str(i) for i in range(40))}",
+         "--max-parallel", "2", "--cancel-on-interrupt", "--wait"],
+        lambda home: list((home / "runs").glob("run-*")),  # a start made its run's directory, not yet recorded
+        signals, r"Interrupted: no new run starts; waiting for the (\d+) start\(s\) under way")
+    under_way = int(said.group(1))
+    assert code == 130, err
     assert "Traceback" not in err
     existing = {r["id"] for r in runs_of(jobctl, "demo")}
     assert 1 <= len(existing) == under_way <= 2, err  # the starts under way, no other
@@ -913,28 +924,11 @@ def test_sigterm_during_apply_finishes_the_changes_under_way_and_starts_no_other
     The test holds the state database's write lock, so the first creates block where they record
     their job and the signal lands while they are under way; it lets them go once jobctl says so."""
     spec = write_spec(tmp_path / "specs", *(job_doc(f"j{i}") for i in range(20)))
-    home = Path(os.environ["JOBCTL_HOME"])
     assert jobs_list(jobctl) == []  # the state database exists before the test locks it
-    lock = sqlite3.connect(home / "state.db", isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
-    proc = subprocess.Popen([sys.executable, "-m", "jobctl", "apply", str(spec), "--yes"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    err_lines: list[str] = []
-    try:
-        until(lambda: list((home / "artifacts").glob("*/*")), what="a create to be under way")
-        proc.send_signal(signal.SIGTERM)
-        for line in proc.stderr:
-            err_lines.append(line)
-            if "Interrupted: no other change starts; finishing the ones under way" in line:
-                break
-        lock.execute("COMMIT")
-        _, rest = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        lock.close()
-    err = "".join(err_lines) + rest
-    assert proc.returncode == 130, err
+    code, _, err, _ = interrupted_while_locked(
+        ["apply", str(spec), "--yes"], lambda home: list((home / "artifacts").glob("*/*")), [signal.SIGTERM],
+        "Interrupted: no other change starts; finishing the ones under way")
+    assert code == 130, err
     assert "Traceback" not in err
     made = {j["name"] for j in jobs_list(jobctl)}
     assert 1 <= len(made) <= 8, err  # the creates under way (at most 8 in flight), no other
