@@ -15,10 +15,12 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from jobctl.model.job import JobDefinition
 from jobctl.source import ArtifactError, check_file, walk
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -74,18 +76,31 @@ class Artifact:
         return spool
 
 
-def build_artifact(source: Path) -> Artifact:
-    """Collect the entries of `source` (a file or a directory) and compute the content digest."""
+DRIVER = ".jobctl/driver.py"  # where a driven job's artifact holds jobctl's driver, under its root directory
+
+
+def build_artifact(source: Path, *, driver: bool = False) -> Artifact:
+    """Collect the entries of `source` (a file or a directory) and compute the content digest. With
+    `driver`, the artifact also holds jobctl's run driver (jobctl/driver.py) at <root>/.jobctl/driver.py,
+    and a single-file source is zipped under a root directory named as the file (train.py -> train/)."""
     root = source.resolve()
-    if root.is_file():
+    if root.is_file() and not driver:
         check_file(root, root.name)
         entries = [_entry(root.name, root)]
         filename, is_zip = root.name, False
     else:
         # OCI's "Preparing Job Artifacts": all code under one root directory, named as the archive, and
         # JOB_RUN_ENTRYPOINT names the entry file under it (<root>/train.py)
-        top = root.name or "source"
-        entries = [_entry(f"{top}/{name}", path) for name, path in sorted(walk(root))]
+        if root.is_file():
+            check_file(root, root.name)
+            top, found = root.stem or "source", [(root.name, root)]
+        else:
+            top, found = root.name or "source", sorted(walk(root))
+        entries = [_entry(f"{top}/{name}", path) for name, path in found]
+        if driver and any(name == DRIVER for name, _ in found):
+            raise ArtifactError(f"source {source} holds {DRIVER}, where jobctl puts its run driver: rename it")
+        if driver:
+            entries.append(_entry(f"{top}/{DRIVER}", Path(__file__).with_name("driver.py")))
         filename, is_zip = f"{top}.zip", True
     digest = hashlib.sha256()
     for entry in entries:
@@ -128,3 +143,45 @@ def extract_zip(archive_path: Path, destination: Path) -> None:
             mode = (info.external_attr >> 16) & 0o777
             if mode:
                 target.chmod(mode)
+
+
+def run_environment(definition: JobDefinition, root: str | None) -> dict[str, str]:
+    """The variables that start a run's code, the same on OCI and locally: JOB_RUN_ENTRYPOINT (the file
+    OCI's job runner runs, under the zip's root directory), and for a driven job what jobctl's driver
+    reads (jobctl/driver.py). `root`: the zip's root directory, None for a single-file artifact."""
+    entry = definition.entry_file
+    if not entry:
+        return {}
+    under = (lambda path: f"{root}/{path}") if root else (lambda path: path)
+    if not definition.driven or not root:
+        return {"JOB_RUN_ENTRYPOINT": under(entry)}
+    env = {"JOB_RUN_ENTRYPOINT": under(DRIVER), "JOBCTL_ENTRYPOINT": under(entry)}
+    if definition.working_dir:
+        env["JOBCTL_WORKING_DIR"] = under(definition.working_dir).rstrip("/").removesuffix("/.")
+    if definition.python_path:
+        env["JOBCTL_PYTHON_PATH"] = ":".join(definition.python_path)
+    if definition.entry_function:
+        env["JOBCTL_ENTRY_FUNCTION"] = definition.entry_function
+    if definition.output_dir and definition.output_uri:
+        env.update(JOBCTL_UPLOAD_DIR=definition.output_dir, JOBCTL_UPLOAD_URI=definition.output_uri)
+    return env
+
+
+DRIVER_VARIABLES = ("JOBCTL_ENTRYPOINT", "JOBCTL_WORKING_DIR", "JOBCTL_PYTHON_PATH", "JOBCTL_ENTRY_FUNCTION",
+                    "JOBCTL_UPLOAD_DIR", "JOBCTL_UPLOAD_URI")
+
+
+def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]:
+    """The spec fields a job's driver variables stand for (run_environment read back)."""
+    def inside(path: str | None) -> str | None:
+        if path is None or not root:
+            return path
+        return "." if path == root else path.removeprefix(f"{root}/")
+
+    python_path = env.get("JOBCTL_PYTHON_PATH")
+    return {
+        "working_dir": inside(env.get("JOBCTL_WORKING_DIR")),
+        "python_path": tuple(python_path.split(":")) if python_path else (),
+        "entry_function": env.get("JOBCTL_ENTRY_FUNCTION"),
+        "output_dir": env.get("JOBCTL_UPLOAD_DIR"), "output_uri": env.get("JOBCTL_UPLOAD_URI"),
+    }

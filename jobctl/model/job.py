@@ -123,6 +123,12 @@ class JobDefinition:
     runtime_type: str = column("spec.runtime.type", "text", required=True)  # OCI cannot say: kept in a tag
     # python/shell: the entry file (JOB_RUN_ENTRYPOINT); container: the image's entrypoint (a list)
     entrypoint: str | tuple[str, ...] | None = column("spec.runtime.entrypoint", "entrypoint", run=True)
+    # python only; any of these runs the code through jobctl's driver (jobctl/driver.py, docs/runtimes.md)
+    working_dir: str | None = column("spec.runtime.workingDir", "text")
+    python_path: tuple[str, ...] = column("spec.runtime.pythonPath", "list")
+    entry_function: str | None = column("spec.runtime.entryFunction", "text")
+    output_dir: str | None = column("spec.runtime.outputDir", "text")
+    output_uri: str | None = column("spec.runtime.outputUri", "text")
     conda_slug: str | None = column("spec.runtime.conda.slug", "text", local=IGNORED, run=True)  # CONDA_ENV_* variables
     conda_uri: str | None = column("spec.runtime.conda.uri", "text", local=IGNORED, run=True)
     image: str | None = column("spec.runtime.image", "text", oci=f"{OCI_ENV}.image", run=True)
@@ -186,6 +192,12 @@ class JobDefinition:
     @property
     def entry_file(self) -> str | None:
         return self.entrypoint if isinstance(self.entrypoint, str) else None
+
+    @property
+    def driven(self) -> bool:
+        """Whether the code runs through jobctl's driver, which the artifact then holds (jobctl/driver.py)."""
+        return self.runtime_type == "python" and bool(
+            self.working_dir or self.python_path or self.entry_function or self.output_dir or self.output_uri)
 
 
 @functools.cache

@@ -47,7 +47,7 @@ def desired_job(spec: JobSpec, set_name: str | None = None, defaults: Mapping[st
     """Build the artifact (if the runtime has a source) and the tagged definition for one spec,
     applied from the set `set_name` (jobctl.plan.sets), with the backend's `defaults` (by spec path)
     for the fields it leaves out."""
-    artifact = build_artifact(spec.source) if spec.source is not None else None
+    artifact = build_artifact(spec.source, driver=spec.definition.driven) if spec.source is not None else None
     definition = replace(with_defaults(spec.definition, defaults),
                          artifact_digest=artifact.digest if artifact else None)
     owner = {TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}

@@ -70,10 +70,10 @@ RUNTIMES: Mapping[str, Known] = {
     "python": {
         **_SCRIPT,
         "workingDir": (("working_dir",), None),
-        "pythonPath": (("python_path",), "put the packages under the source directory"),
-        "entryFunction": (("entry_function",), "call the function from the entrypoint script"),
-        "outputDir": (("output_dir",), "jobctl does not copy run outputs to Object Storage"),
-        "outputUri": (("output_uri",), "jobctl does not copy run outputs to Object Storage"),
+        "pythonPath": (("python_path",), None),
+        "entryFunction": (("entry_function",), None),
+        "outputDir": (("output_dir",), None),
+        "outputUri": (("output_uri",), None),
     },
     "script": _SCRIPT,
     "container": {
@@ -195,6 +195,7 @@ class _Translator:
             (): (), ("apiVersion",): ("kind",), ("kind",): ("kind",), ("metadata",): ("spec",), ("spec",): ("spec",),
         }
         self.key_origins: dict[JsonPath, JsonPath] = {}
+        self.working: tuple[str, JsonPath] | None = None  # workingDir, relative to the source as jobctl has it
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -493,6 +494,8 @@ class _Translator:
         self.put((*target, "source"), *source)
         if "entrypoint" in fields:
             self.put((*target, "entrypoint"), entrypoint, entry_path)
+        if kind == "python":
+            self.python_extras(fields)
         if "conda" in fields:
             self.conda(fields["conda"][1])
 
@@ -527,11 +530,13 @@ class _Translator:
         top = base.resolve().name if base.is_dir() else None
         working = fields.get("workingDir")
         work = posixpath.normpath(str(working[0])) if working is not None else "."
-        if working is not None and work not in (".", top):
-            fix = f"use {top!r} or omit it" if top else "omit it for a single-file source"
-            self.error(working[1], f"workingDir {working[0]!r} is not supported yet: jobctl runs the entrypoint "
-                       f"from the source directory; {fix}")
+        if working is not None and work != "." and (top is None or not f"{work}/".startswith(f"{top}/")):
+            where = f"in the source directory {top!r}" if top else "'.' for a single-file source"
+            self.error(working[1], f"workingDir {working[0]!r} must be {where}: ADS runs the code from the "
+                       "source's parent directory, which holds nothing else")
             return None
+        if working is not None and work != ".":  # jobctl's workingDir is relative to the source itself
+            self.working = (work[len(str(top)) + 1:] or ".", working[1])
         if "entrypoint" not in fields:
             if top is not None:
                 self.error(path, "missing required field 'entrypoint' (scriptPathURI is a directory)", at_key=True)
@@ -548,6 +553,19 @@ class _Translator:
         if inside is not None and ((base / inside).is_file() or not (base / entry).is_file()):
             return inside, entry_path
         return entry, entry_path
+
+    def python_extras(self, fields: FieldMap) -> None:
+        """pythonPath, entryFunction, outputDir and outputUri, which jobctl's driver honours as ADS's
+        does (docs/runtimes.md); workingDir is translated with the entrypoint."""
+        target = ("spec", "runtime")
+        if self.working is not None:
+            self.put((*target, "workingDir"), *self.working)
+        if "pythonPath" in fields:
+            paths, where = fields["pythonPath"]
+            self.put((*target, "pythonPath"), paths.split(":") if isinstance(paths, str) else paths, where)
+        for name in ("entryFunction", "outputDir", "outputUri"):
+            if name in fields:
+                self.put((*target, name), *fields[name])
 
     def conda(self, path: JsonPath) -> None:
         """{type: service, slug} -> {slug}; {type: published, uri} -> {uri}."""

@@ -7,6 +7,7 @@ the fields jobctl says it cannot honour yet, so this table changes as runtimes l
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from tests.conftest import REPO, Result
 
 Run = Callable[..., Result]
 GUIDE = REPO / "tests" / "data" / "ads" / "guide"
-WORKS = {"container_runtime-1.yaml": "my-job", "script_runtime-1.yaml": "my-job"}
+WORKS = {"container_runtime-1.yaml": "my-job", "script_runtime-1.yaml": "my-job",
+         "python_runtime-1.yaml": "my-job", "name_substitution-1.yaml": "training-on-mydata"}
 NOT_YET = {
     "git_notebook-1.yaml": ["spec.runtime.type"],
     "git_runtime-1.yaml": ["spec.runtime.type"],
@@ -24,9 +26,6 @@ NOT_YET = {
     "notebook_runtime-1.yaml": ["spec.runtime.type"],
     "llama2_full-1.yaml": ["spec.runtime.type"],
     "pytorch_ddp_torchrun-1.yaml": ["spec.runtime.type"],
-    "name_substitution-1.yaml": ["spec.runtime.spec.outputDir", "spec.runtime.spec.outputUri"],
-    "python_runtime-1.yaml": ["spec.runtime.spec.outputDir", "spec.runtime.spec.outputUri",
-                              "spec.runtime.spec.pythonPath"],
     # `<IP>@<export path>`: ADS itself rejects it (it splits src on ':'), and an IP needs a lookup (docs/ads.md)
     "quick_start_job-1.yaml": ["spec.infrastructure.spec.storageMount[0].src"],
 }
@@ -66,3 +65,29 @@ def test_the_script_runtime_example_runs_locally_as_written(jobctl: Run) -> None
     jobs = json.loads(jobctl("-o", "json", "jobs").stdout)["items"]
     assert [(j["name"], j["displayName"]) for j in jobs] == [("my-job", "My Job")]
     assert Path(spec).read_text(encoding="utf-8").count("My Job") == 1  # the file as the guide writes it
+
+
+def test_the_python_runtime_examples_run_locally_as_written(jobctl: Run) -> None:
+    """workingDir, pythonPath, outputDir/outputUri, and ${JOB_RUN_OCID} in outputUri filled at run time."""
+    store = Path(os.environ["JOBCTL_HOME"]) / "object-storage"
+    specs = [str(GUIDE / "python_runtime-1.yaml"), str(GUIDE / "name_substitution-1.yaml")]
+    assert jobctl("apply", *specs, "--yes", "--set-name", "guide").exit_code == 0
+
+    run = json.loads(jobctl("-o", "json", "run", "my-job", "--wait").stdout)["items"][0]
+    logs = jobctl("logs", run["id"]).stdout
+    assert "greeting from other_packages: Welcome to OCI Data Science." in logs  # imported via pythonPath
+    assert "positional=arg1 key=arg2 cwd=" in logs
+    assert logs.split("cwd=")[1].split()[0].endswith("/code_dir")  # workingDir: code_dir
+    assert (store / "namespace" / "bucket_name" / "path" / "to" / "dir" / "result.txt").is_file()
+
+    run = json.loads(jobctl("-o", "json", "run", "training-on-mydata", "--wait").stdout)["items"][0]
+    assert (store / "namespace" / "bucket_name" / "prefix" / run["id"] / "metrics.txt").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(WORKS))
+def test_the_conversion_of_a_guide_file_is_the_job_it_applied(jobctl: Run, tmp_path: Path, name: str) -> None:
+    assert jobctl("apply", str(GUIDE / name), "--yes", "--set-name", "guide").exit_code == 0
+    converted = tmp_path / "converted" / "job.yaml"
+    assert jobctl("convert", str(GUIDE / name), "-o", str(converted)).exit_code == 0
+    plan = jobctl("plan", str(converted), "--detailed-exitcode", "--set-name", "guide")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr

@@ -149,6 +149,7 @@ def test_convert_output_of_a_python_runtime(jobctl: Run, ads_copy: Path, monkeyp
         "    type: python\n"
         "    source: ./src/train\n"
         "    entrypoint: trainer/train.py\n"
+        "    workingDir: .\n"
         "    conda:\n"
         "      slug: generalml_p311_cpu_x86_64_v1\n"
         "    args:\n"

@@ -52,9 +52,19 @@ MULTI = dataclasses.replace(
                  {"name": "workers", "replicas": 3, "minimumSuccessReplicas": 2, "env": {"ROLE": "worker"},
                   "args": ["--worker"], "infrastructure": {"shape": "VM.GPU.A10.2", "blockStorageSizeInGBs": 500}}),
 )
+# jobctl's driver runs the code (jobctl/driver.py): its settings travel as derived variables on OCI
+DRIVEN = dataclasses.replace(
+    PYTHON, name="every-field-driven", working_dir=".", python_path=("lib", "vendor"), entry_function="main",
+    output_dir="out", output_uri="oci://results@ns/runs/$JOB_RUN_OCID",
+)
 # attr -> (base definition, changes): each changes its row's field (and what must change with it).
 SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "display_name": (PYTHON, {"display_name": "Tune the Models"}),
+    "working_dir": (DRIVEN, {"working_dir": "lib"}),
+    "python_path": (DRIVEN, {"python_path": ("vendor",)}),
+    "entry_function": (DRIVEN, {"entry_function": "train"}),
+    "output_dir": (DRIVEN, {"output_dir": "results"}),
+    "output_uri": (DRIVEN, {"output_uri": "oci://results@ns/other/"}),
     "description": (PYTHON, {"description": "second"}),
     "labels": (PYTHON, {"labels": {"team": "research"}}),
     "defined_tags": (PYTHON, {"defined_tags": {"Finance": {"CostCenter": "43"}, "Ops": {"Tier": "gold"}}}),
@@ -112,7 +122,8 @@ def shown(definition: JobDefinition) -> dict[str, Any]:
     return dict(flatten(definition))
 
 
-@pytest.mark.parametrize("base", [PYTHON, CONTAINER, MULTI], ids=["python", "container", "multi-node"])
+@pytest.mark.parametrize("base", [PYTHON, DRIVEN, CONTAINER, MULTI],
+                         ids=["python", "driven", "container", "multi-node"])
 def test_a_job_keeps_every_field(harness: Harness, tmp_path: Path, base: JobDefinition) -> None:
     want = desired(base, tmp_path)
     apply_plan(harness.backend, build_plan(harness.backend, [want]))

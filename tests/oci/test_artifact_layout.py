@@ -15,10 +15,10 @@ import oci
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
+from jobctl.testing.fake_oci.workloads import artifact_workload
 from tests.conftest import use_fake_oci
 from tests.oci.conftest import SdkClients
 from tests.oci.test_fake_oci import job_details
-from tests.workflow.test_workflow_oci import real_workload
 
 M = oci.data_science.models
 MAIN = """
@@ -72,7 +72,7 @@ def test_on_oci_the_artifact_has_one_root_directory_and_the_run_sees_the_same(
     jobctl: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FakeOCI() as fake:
-        fake.workload = real_workload(fake)  # unpacks the artifact and runs JOB_RUN_ENTRYPOINT from there
+        fake.workload = artifact_workload(fake)  # unpacks the artifact and runs JOB_RUN_ENTRYPOINT from there
         use_fake_oci(fake, tmp_path, monkeypatch, "layout")
 
         assert what_the_run_saw(jobctl, project(tmp_path)) == EXPECTED

@@ -110,7 +110,8 @@ def test_python_runtime_with_service_conda_and_a_working_dir() -> None:
             "runtime": {
                 "type": "python",
                 "source": "src/train",
-                "entrypoint": "trainer/train.py",  # workingDir 'train' is the source directory itself
+                "entrypoint": "trainer/train.py",
+                "workingDir": ".",  # ADS's workingDir 'train' (from the source's parent) is the source itself
                 "conda": {"slug": "generalml_p311_cpu_x86_64_v1"},
                 "args": ["--epochs", "3"],
                 "env": {"MODEL": "xgboost", "DATA_URI": "oci://datasets@mytenancy/sales/train.csv"},
@@ -193,8 +194,8 @@ def test_loading_an_ads_file_gives_the_job_spec_a_jobctl_spec_would() -> None:
         name="train-model", compartment_id=COMPARTMENT, project_id=PROJECT,
         shape="VM.Standard.E4.Flex", ocpus=1, memory_in_gbs=16, block_storage_size_in_gbs=100, subnet_id=SUBNET,
         log_enabled=True, log_group_id=LOG_GROUP, log_id=LOG,
-        runtime_type="python", entrypoint="trainer/train.py", conda_slug="generalml_p311_cpu_x86_64_v1",
-        args=("--epochs", "3"), env={"MODEL": "xgboost", "DATA_URI": "oci://datasets@mytenancy/sales/train.csv"},
+        runtime_type="python", entrypoint="trainer/train.py", working_dir=".",
+        conda_slug="generalml_p311_cpu_x86_64_v1", args=("--epochs", "3"), env={"MODEL": "xgboost", "DATA_URI": "oci://datasets@mytenancy/sales/train.csv"},
         max_runtime_in_minutes=60,
     )
     assert job.origin is not None
@@ -335,12 +336,6 @@ def test_every_unknown_or_unsupported_field_is_its_own_error() -> None:
         "'10.0.0.12@/exports/data': jobctl takes oci://bucket@namespace/prefix or <mount target OCID>:<export "
         "OCID>; ADS looks an IP address and export path up through OCI's Resource Search, while jobctl reads "
         "files without calling OCI",
-        f"{path}:{line_of(path, 'outputDir')}:7: spec.runtime.spec.outputDir: "
-        "ADS field 'spec.runtime.spec.outputDir' is not supported yet: jobctl does not copy run outputs to "
-        "Object Storage",
-        f"{path}:{line_of(path, 'outputUri')}:7: spec.runtime.spec.outputUri: "
-        "ADS field 'spec.runtime.spec.outputUri' is not supported yet: jobctl does not copy run outputs to "
-        "Object Storage",
     ]
 
 
@@ -410,11 +405,10 @@ def test_an_ads_name_that_makes_no_jobctl_name_is_an_error(tmp_path: Path, name:
     ("entrypoint: main.sh\n", "",
      ["15:19: spec.runtime.spec.entrypoint: python runtime entrypoint 'main.sh' must be a .py file for jobctl"]),
     ("workingDir: elsewhere\n", "",
-     ["15:19: spec.runtime.spec.workingDir: workingDir 'elsewhere' is not supported yet: jobctl runs the "
-      "entrypoint from the source directory; omit it for a single-file source"]),
-    ("pythonPath: [lib]\n", "",
-     ["15:7: spec.runtime.spec.pythonPath: ADS field 'spec.runtime.spec.pythonPath' is not supported yet: "
-      "put the packages under the source directory"]),
+     ["15:19: spec.runtime.spec.workingDir: workingDir 'elsewhere' must be '.' for a single-file source: ADS "
+      "runs the code from the source's parent directory, which holds nothing else"]),
+    ("pythonPath: 42\n", "",
+     ["15:19: spec.runtime.spec.pythonPath: expected a list, got integer 42"]),
 ])
 def test_ads_fields_jobctl_cannot_honour_are_located_errors(
     tmp_path: Path, runtime: str, infrastructure: str, expected: list[str],

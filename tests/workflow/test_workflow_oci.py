@@ -1,57 +1,30 @@
 """The model-selection example on the oci backend against the fake, running the example's real code.
 
-The fake never runs code by itself; this test gives it a workload that unpacks each job's uploaded
-artifact and runs its entrypoint with the run's environment, then uploads outputs.json where the run
+The fake never runs code by itself; this test gives it `artifact_workload`, which unpacks each job's
+uploaded artifact, runs its entrypoint with the run's environment and puts outputs.json where the run
 was told to (JOBCTL_OUTPUT_URI) — what OCI and jobctl.outputs do together.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
-from jobctl.testing.fake_oci.api_objects import StoredObject
-from jobctl.testing.fake_oci.lifecycle import WorkloadRun
+from jobctl.testing.fake_oci.workloads import artifact_workload
 from tests.conftest import EXAMPLES
 
 STATE = "oci://ml-state@mytenancy/jobctl"
 SECRET = "oci-workflow-secret-5b21"
 
 
-def real_workload(fake: FakeOCI):
-    def run(view: WorkloadRun) -> tuple[list[str], int | None]:
-        with tempfile.TemporaryDirectory() as work:
-            zipfile.ZipFile(io.BytesIO(fake.artifact(view.job_id) or b"")).extractall(work)
-            outputs = Path(work) / "outputs"
-            outputs.mkdir()
-            env = {**view.env, "JOBCTL_OUTPUT_DIR": str(outputs), "PATH": "/usr/bin:/bin"}
-            proc = subprocess.run([sys.executable, env["JOB_RUN_ENTRYPOINT"]], cwd=work, env=env,
-                                  capture_output=True, text=True, timeout=60, check=False)
-            report = outputs / "outputs.json"
-            uri = view.env.get("JOBCTL_OUTPUT_URI", "")
-            if report.exists() and uri.startswith("oci://"):
-                bucket, rest = uri[len("oci://"):].split("@", 1)
-                namespace, prefix = rest.split("/", 1)
-                body = report.read_bytes()
-                fake.store.objects[(namespace, bucket, prefix.rstrip("/") + "/outputs.json")] = StoredObject(
-                    body, "application/json", "e", "m", 0.0)
-            return proc.stdout.splitlines() + proc.stderr.splitlines(), proc.returncode
-    return run
-
-
 @pytest.fixture
 def oci_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
     with FakeOCI() as fake:
-        fake.workload = real_workload(fake)
+        fake.workload = artifact_workload(fake)
         fake.create_bucket("ml-state", namespace="mytenancy")  # the example's state bucket, made beforehand
         for name, value in {
             "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")),

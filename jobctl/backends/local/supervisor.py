@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
-from jobctl.artifact import extract_zip, zip_root
+from jobctl.artifact import extract_zip, run_environment, zip_root
 from jobctl.backends.local import logfile, outcome, procs
 from jobctl.backends.local.mounts import mount_environment
 from jobctl.backends.local.probe import StartupProbe
@@ -78,11 +78,11 @@ def unpack(artifact: Path, work: Path) -> None:
         raise LaunchError(exc.message) from exc
 
 
-def command_for(definition: JobDefinition, args: list[str], env: dict[str, str], root: str | None = None) -> list[str]:
-    """The workload's command; `root`: the directory a zip artifact holds its files under (the entry
-    file is run from the directory the artifact is unpacked in, as on OCI)."""
+def command_for(definition: JobDefinition, args: list[str], env: dict[str, str]) -> list[str]:
+    """The workload's command: JOB_RUN_ENTRYPOINT (artifact.run_environment) is run from the directory the
+    artifact is unpacked in, as on OCI."""
     runtime = definition.runtime_type
-    entrypoint = f"{root}/{definition.entry_file}" if root and definition.entry_file else definition.entry_file or ""
+    entrypoint = env.get("JOB_RUN_ENTRYPOINT") or definition.entry_file or ""
     if runtime == "python":
         python = os.environ.get("JOBCTL_PYTHON") or sys.executable
         return [python, "-u", entrypoint, *args]
@@ -143,6 +143,7 @@ class Supervisor:
             RUN_ID_VARIABLE: self.run_id, "JOBCTL_JOB_ID": self.row["job_id"],
             "JOBCTL_JOB_NAME": self.row["job_name"], "JOBCTL_RUN_NAME": self.row["name"],
             "JOBCTL_OUTPUT_DIR": str(outputs),
+            "JOBCTL_LOCAL_OBJECT_STORE": str(self.store.home / "object-storage"),  # outputUri, locally
             # the names OCI sets inside a job run, so code reading them works in both places
             "JOB_RUN_OCID": self.run_id, "JOB_OCID": self.row["job_id"],
             "PYTHONUNBUFFERED": "1",
@@ -181,11 +182,10 @@ class Supervisor:
         work = self.dir / "work"
         artifact = self.row["artifact_path"]
         root = zip_root(Path(artifact), definition.entry_file) if artifact and artifact.endswith(".zip") else None
-        if definition.entry_file:  # as OCI sets it in a run: the entry file in the unpacked artifact
-            env["JOB_RUN_ENTRYPOINT"] = f"{root}/{definition.entry_file}" if root else definition.entry_file
+        env.update(run_environment(definition, root))  # as on OCI: the entry file (or driver) to run
         if not definition.node_groups:
             self._unpack(work)
-            return [Node(None, None, command_for(definition, run_args, env, root), work, env,
+            return [Node(None, None, command_for(definition, run_args, env), work, env,
                          definition.startup_probe)]
         groups = definition.node_group_runs()
         size = nodes_model.replica_count(definition.node_groups)
@@ -203,7 +203,7 @@ class Supervisor:
                 node_work = work / f"{group['name']}-{replica}"
                 self._unpack(node_work)
                 nodes.append(Node(f"{group['name']}-{replica}", group["name"], command_for(
-                    definition, group_args, node_env, root), node_work, node_env, definition.startup_probe,
+                    definition, group_args, node_env), node_work, node_env, definition.startup_probe,
                     group["minimumSuccessReplicas"]))
                 rank += 1
         return nodes

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from jobctl.artifact import driver_fields, run_environment
 from jobctl.backends.oci import nodes
 from jobctl.model.job import (
     OCI_CONFIG,
@@ -42,7 +43,8 @@ from jobctl.model.table import Row, branch, row_for, rows, value
 from jobctl.secrets import REDACTOR
 
 TAG_SOURCE = "jobctl-source"
-DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP)$")
+DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP|"
+                         r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI))$")
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -104,8 +106,8 @@ def derived_env(definition: JobDefinition, layout: str | None) -> dict[str, str]
                 CONDA_ENV_TYPE="published", CONDA_ENV_NAMESPACE=match["namespace"],
                 CONDA_ENV_BUCKET=match["bucket"], CONDA_ENV_OBJECT_NAME=match["object"],
             )
-    if layout is not None and definition.entry_file:
-        env["JOB_RUN_ENTRYPOINT"] = f"{layout}/{definition.entry_file}" if layout else definition.entry_file
+    if layout is not None:
+        env.update(run_environment(definition, layout or None))
     for mount in definition.storage_mounts:  # where the run finds each mount, by the same name as locally
         where = str(mount.get("destinationPath") or DEFAULT_MOUNT_PATH).rstrip("/")
         env[mount_variable(mount)] = f"{where}/{mount['destinationDirectoryName']}"
@@ -336,9 +338,9 @@ def definition_from_job(job: Any) -> JobDefinition:
     logs = job.job_log_configuration_details
     container = job.job_environment_configuration_details
     is_container = getattr(container, "job_environment_type", None) == "OCIR_CONTAINER"
-    entry = env.get("JOB_RUN_ENTRYPOINT")
+    root = job_layout(job)
+    entry = env.get("JOBCTL_ENTRYPOINT") or env.get("JOB_RUN_ENTRYPOINT")  # a driven job's, or the runner's
     if entry is not None:  # the entry file within the source: under the zip's root directory
-        root = job_layout(job)
         entry = entry.removeprefix(f"{root}/") if root else entry
     conda_uri = None
     if env.get("CONDA_ENV_TYPE") == "published":
@@ -363,6 +365,7 @@ def definition_from_job(job: Any) -> JobDefinition:
         args=tuple(shlex.split(getattr(config, "command_line_arguments", None) or "")),
         env=_own_env(config),
         artifact_digest=digest,
+        **driver_fields(env, root),  # type: ignore[arg-type]
         owner_tags=owner_tags,
         unmodeled=unmodeled(job) if hasattr(job, "swagger_types") else (),
     )

@@ -61,12 +61,20 @@ def put_object(services: Services, request: Request, namespace: str, bucket: str
         raise ApiError(413, "RequestEntityTooLarge", "object larger than the fake's 64 MiB limit")
     _check_preconditions(store.objects.get(_key(namespace, bucket, name)), request.header("if-match"),
                          request.header("if-none-match"))
-    md5 = base64.b64encode(hashlib.md5(request.body).digest()).decode()
-    item = StoredObject(request.body, request.header("content-type") or "application/octet-stream",
-                        hashlib.sha256(request.body).hexdigest()[:32], md5, store.now())
-    store.objects[_key(namespace, bucket, name)] = item
-    return Response(200, (("etag", item.etag), ("opc-content-md5", md5),
+    item = store_object(store, namespace, bucket, name, request.body,
+                        content_type=request.header("content-type") or "application/octet-stream")
+    return Response(200, (("etag", item.etag), ("opc-content-md5", item.md5),
                           ("last-modified", email.utils.formatdate(item.time, usegmt=True))))
+
+
+def store_object(store: Store, namespace: str, bucket: str, name: str, body: bytes, *,
+                 content_type: str) -> StoredObject:
+    """Keep an object as PutObject does (the bucket must exist: 404 BucketNotFound)."""
+    bucket_of(store, namespace, bucket)
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    item = StoredObject(body, content_type, hashlib.sha256(body).hexdigest()[:32], md5, store.now())
+    store.objects[_key(namespace, bucket, name)] = item
+    return item
 
 
 def _get(store: Store, namespace: str, bucket: str, name: str) -> StoredObject:

@@ -1,0 +1,166 @@
+"""jobctl's run driver: what a python job's artifact starts when its spec asks for more than "run this file".
+
+jobctl puts this file into the artifact, at `<root>/.jobctl/driver.py`, when a python job sets
+`workingDir`, `pythonPath`, `entryFunction` or `outputDir`/`outputUri` (docs/runtimes.md). It runs the
+same way locally and on OCI, started from the directory the artifact is unpacked in, and reads what to
+do from variables jobctl derives from the spec:
+
+JOBCTL_ENTRYPOINT      the entry file, from the start directory (`train/main.py`)
+JOBCTL_WORKING_DIR     the directory the code runs in, from the start directory (default: the start one)
+JOBCTL_PYTHON_PATH     directories to import from, relative to the working directory, ':'-separated:
+                       put first on sys.path and on PYTHONPATH (so subprocesses see them too)
+JOBCTL_ENTRY_FUNCTION  call this function of the entry file instead of running it as a script:
+                       positional arguments as they come, `--name value` as name=value, a bare `--flag`
+                       as flag=None (ADS's rule)
+JOBCTL_UPLOAD_DIR      after the code ends (also when it fails), every file under this directory
+JOBCTL_UPLOAD_URI      (relative to the working directory) goes to oci://bucket@namespace/prefix/,
+                       `$VAR`/`${VAR}` filled from the run's environment ($JOB_RUN_OCID). Locally
+                       (JOBCTL_LOCAL_OBJECT_STORE set) into that directory as <namespace>/<bucket>/<prefix>/.
+
+The exit code is the code's (a failed upload is 1 unless the code failed). Standard library only, so it
+runs in any python environment; the `oci` package is needed only to upload on OCI, where the service
+conda environments have it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import runpy
+import shutil
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+_URI = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)(?:/(?P<prefix>.*))?$")
+
+
+def call_arguments(argv: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
+    """Command-line arguments as a function call's: `a --k v --flag b` -> ([a, b], {k: v, flag: None})."""
+    positional: list[str] = []
+    named: dict[str, str | None] = {}
+    items = list(argv)
+    while items:
+        item = items.pop(0)
+        if item.startswith("--") and len(item) > 2:
+            name = item[2:].replace("-", "_")
+            named[name] = items.pop(0) if items and not items[0].startswith("--") else None
+        else:
+            positional.append(item)
+    return positional, named
+
+
+def _load_function(path: str, name: str) -> Callable[..., Any]:
+    spec = importlib.util.spec_from_file_location("__jobctl_entry__", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"jobctl driver: cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise SystemExit(f"jobctl driver: {path} has no function {name!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def run_code(entry: str, function: str | None, argv: Sequence[str]) -> int:
+    """Run the entry file as __main__ (or call its function); the code's exit code."""
+    try:
+        if function:
+            positional, named = call_arguments(argv)
+            result = _load_function(entry, function)(*positional, **named)
+            if result is not None:
+                print(result)
+        else:
+            sys.argv = [entry, *argv]
+            runpy.run_path(entry, run_name="__main__")
+    except SystemExit as exc:
+        return _exit_code(exc)
+    except BaseException:  # the code's own failure: shown as python would show it
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _files(directory: str) -> list[tuple[str, str]]:
+    found = []
+    for top, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(top, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                found.append((path, os.path.relpath(path, directory).replace(os.sep, "/")))
+    return found
+
+
+def upload(directory: str, uri: str) -> int:
+    """Every file under `directory` to `uri`; how many. Raises ValueError for a URI that is not oci://."""
+    match = _URI.match(uri)
+    if match is None:
+        raise ValueError(f"outputUri {uri!r} is not oci://bucket@namespace/prefix")
+    if not os.path.isdir(directory):
+        print(f"jobctl driver: outputDir {directory} does not exist; nothing to upload", file=sys.stderr)
+        return 0
+    prefix = (match["prefix"] or "").strip("/")
+    files = _files(directory)
+    local = os.environ.get("JOBCTL_LOCAL_OBJECT_STORE")
+    if local:
+        for path, name in files:
+            target = os.path.join(local, match["namespace"], match["bucket"], *filter(None, [prefix, name]))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(path, target)
+        return len(files)
+    import oci
+
+    endpoint = {"service_endpoint": os.environ["JOBCTL_OCI_ENDPOINT"]} if os.environ.get("JOBCTL_OCI_ENDPOINT") else {}
+    if os.environ.get("OCI_RESOURCE_PRINCIPAL_VERSION"):
+        client = oci.object_storage.ObjectStorageClient({}, signer=oci.auth.signers.get_resource_principals_signer(),
+                                                        **endpoint)
+    else:  # outside a job run: the usual config file
+        config = oci.config.from_file(os.environ.get("OCI_CLI_CONFIG_FILE", oci.config.DEFAULT_LOCATION))
+        client = oci.object_storage.ObjectStorageClient(config, **endpoint)
+    for path, name in files:
+        with open(path, "rb") as body:
+            client.put_object(match["namespace"], match["bucket"], f"{prefix}/{name}" if prefix else name, body)
+    return len(files)
+
+
+def main() -> int:
+    env = os.environ
+    start = os.getcwd()
+    entry = os.path.join(start, env["JOBCTL_ENTRYPOINT"])
+    workdir = os.path.join(start, env.get("JOBCTL_WORKING_DIR") or ".")
+    os.chdir(workdir)
+    paths = [os.path.abspath(p) for p in (env.get("JOBCTL_PYTHON_PATH") or "").split(":") if p]
+    # as `python ENTRY` would have it (its directory first, in place of this driver's), then the working
+    # directory and pythonPath, which PYTHONPATH passes on to subprocesses
+    sys.path[0:1] = [os.path.dirname(entry), os.getcwd(), *paths]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
+    code = run_code(entry, env.get("JOBCTL_ENTRY_FUNCTION"), sys.argv[1:])
+    sys.stdout.flush()
+    directory, uri = env.get("JOBCTL_UPLOAD_DIR"), env.get("JOBCTL_UPLOAD_URI")
+    if directory and uri:
+        target = os.path.expandvars(uri)
+        try:
+            count = upload(os.path.join(os.getcwd(), directory), target)
+            print(f"jobctl driver: uploaded {count} file(s) from {directory} to {target}", file=sys.stderr)
+        except Exception as exc:  # the code's result stands; a failed upload fails a run that succeeded
+            print(f"jobctl driver: uploading {directory} to {target} failed: {exc}", file=sys.stderr)
+            code = code or 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

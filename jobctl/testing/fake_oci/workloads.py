@@ -1,0 +1,63 @@
+"""A workload that runs a job's real code, for tests that need what the code does (the fake's default
+`echo_workload` only prints the run's configuration).
+
+`artifact_workload(fake)` unpacks the job's uploaded artifact into a temporary directory and runs
+`python $JOB_RUN_ENTRYPOINT` from there with the run's environment, as OCI's job runner does. What the
+run would write to Object Storage with its resource principal — jobctl's driver uploading `outputDir`
+(outputUri) and `jobctl.outputs` writing outputs.json (JOBCTL_OUTPUT_URI) — it writes to a directory
+standing in for Object Storage, which the workload then puts into the fake's buckets; a bucket that does
+not exist fails the run, as the upload would.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jobctl.testing.fake_oci.api_objects import store_object
+from jobctl.testing.fake_oci.errors import ApiError
+from jobctl.testing.fake_oci.lifecycle import Workload, WorkloadRun
+
+if TYPE_CHECKING:
+    from jobctl.testing.fake_oci.fake import FakeOCI
+
+
+def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
+    def run(view: WorkloadRun) -> tuple[list[str], int | None]:
+        with tempfile.TemporaryDirectory() as scratch:
+            work, store, outputs = (Path(scratch) / part for part in ("work", "object-storage", "outputs"))
+            outputs.mkdir()
+            artifact = fake.artifact(view.job_id) or b""
+            zipfile.ZipFile(io.BytesIO(artifact)).extractall(work)
+            env = {**view.env, "JOB_RUN_OCID": view.id, "JOB_OCID": view.job_id, "PATH": "/usr/bin:/bin",
+                   "JOBCTL_OUTPUT_DIR": str(outputs), "JOBCTL_LOCAL_OBJECT_STORE": str(store)}
+            proc = subprocess.run([sys.executable, env["JOB_RUN_ENTRYPOINT"], *_args(view)], cwd=work, env=env,
+                                  capture_output=True, text=True, timeout=timeout, check=False)
+            lines, code = proc.stdout.splitlines() + proc.stderr.splitlines(), proc.returncode
+            report, uri = outputs / "outputs.json", view.env.get("JOBCTL_OUTPUT_URI", "")
+            uploads = [(path, path.relative_to(store).parts) for path in sorted(store.rglob("*")) if path.is_file()]
+            if report.exists() and uri.startswith("oci://"):
+                bucket, rest = uri[len("oci://"):].split("@", 1)
+                namespace, _, prefix = rest.partition("/")
+                uploads.append((report, (namespace, bucket, *filter(None, prefix.split("/")), "outputs.json")))
+            with fake.store.lock:
+                for path, (namespace, bucket, *name) in uploads:
+                    try:
+                        store_object(fake.store, namespace, bucket, "/".join(name), path.read_bytes(),
+                                     content_type="application/octet-stream")
+                    except ApiError as exc:
+                        lines.append(f"upload to oci://{bucket}@{namespace}/ failed: {exc.code}")
+                        code = code or 1
+            return lines, code
+    return run
+
+
+def _args(view: WorkloadRun) -> list[str]:
+    import shlex
+
+    return shlex.split(view.args or "")
