@@ -108,6 +108,14 @@ def build_artifact(source: Path, *, driver: bool = False) -> Artifact:
     return Artifact(f"sha256:{digest.hexdigest()}", filename, tuple(entries), is_zip)
 
 
+def build_driver_artifact(root: str) -> Artifact:
+    """The artifact of a job whose code comes from git: jobctl's driver alone, under `root`/, which clones
+    the repository when the run starts (OCI needs an artifact all the same)."""
+    entries = [_entry(f"{root}/{DRIVER}", Path(__file__).with_name("driver.py"))]
+    digest = hashlib.sha256(f"{entries[0].name}\0{int(entries[0].executable)}\0{entries[0].sha256}\n".encode())
+    return Artifact(f"sha256:{digest.hexdigest()}", f"{root}.zip", tuple(entries), True)
+
+
 def _entry(name: str, path: Path) -> Entry:
     sha = hashlib.sha256()
     size = 0
@@ -152,12 +160,19 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
     entry = definition.entry_file
     if not entry:
         return {}
-    under = (lambda path: f"{root}/{path}") if root else (lambda path: path)
     if not definition.driven or not root:
-        return {"JOB_RUN_ENTRYPOINT": under(entry)}
-    env = {"JOB_RUN_ENTRYPOINT": under(DRIVER), "JOBCTL_ENTRYPOINT": under(entry)}
+        return {"JOB_RUN_ENTRYPOINT": f"{root}/{entry}" if root else entry}
+    env = {"JOB_RUN_ENTRYPOINT": f"{root}/{DRIVER}"}
+    base = f"{root}/"  # the code's paths: under the artifact's root, or the repository's own for git
+    if definition.git_url:
+        base = ""
+        env.update({name: value for name, value in (
+            ("JOBCTL_GIT_URL", definition.git_url), ("JOBCTL_GIT_BRANCH", definition.git_branch),
+            ("JOBCTL_GIT_COMMIT", definition.git_commit), ("JOBCTL_GIT_SECRET_ID", definition.git_secret_id),
+        ) if value})
+    env["JOBCTL_ENTRYPOINT"] = base + entry
     if definition.working_dir:
-        env["JOBCTL_WORKING_DIR"] = under(definition.working_dir).rstrip("/").removesuffix("/.")
+        env["JOBCTL_WORKING_DIR"] = (base + definition.working_dir).rstrip("/").removesuffix("/.") or "."
     if definition.python_path:
         env["JOBCTL_PYTHON_PATH"] = ":".join(definition.python_path)
     if definition.entry_function:
@@ -167,19 +182,17 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
     return env
 
 
-DRIVER_VARIABLES = ("JOBCTL_ENTRYPOINT", "JOBCTL_WORKING_DIR", "JOBCTL_PYTHON_PATH", "JOBCTL_ENTRY_FUNCTION",
-                    "JOBCTL_UPLOAD_DIR", "JOBCTL_UPLOAD_URI")
-
-
 def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]:
     """The spec fields a job's driver variables stand for (run_environment read back)."""
     def inside(path: str | None) -> str | None:
-        if path is None or not root:
+        if path is None or not root or "JOBCTL_GIT_URL" in env:
             return path
         return "." if path == root else path.removeprefix(f"{root}/")
 
     python_path = env.get("JOBCTL_PYTHON_PATH")
     return {
+        "git_url": env.get("JOBCTL_GIT_URL"), "git_branch": env.get("JOBCTL_GIT_BRANCH"),
+        "git_commit": env.get("JOBCTL_GIT_COMMIT"), "git_secret_id": env.get("JOBCTL_GIT_SECRET_ID"),
         "working_dir": inside(env.get("JOBCTL_WORKING_DIR")),
         "python_path": tuple(python_path.split(":")) if python_path else (),
         "entry_function": env.get("JOBCTL_ENTRY_FUNCTION"),

@@ -5,6 +5,10 @@ jobctl puts this file into the artifact, at `<root>/.jobctl/driver.py`, when a p
 same way locally and on OCI, started from the directory the artifact is unpacked in, and reads what to
 do from variables jobctl derives from the spec:
 
+JOBCTL_GIT_URL         clone this repository into the start directory first (the directory git names
+JOBCTL_GIT_BRANCH      it: .../trainer.git -> trainer/), at this branch, or at this commit (which wins);
+JOBCTL_GIT_COMMIT      the paths below are then the repository's. JOBCTL_GIT_SECRET_ID: a Vault secret
+JOBCTL_GIT_SECRET_ID   holding the SSH private key git uses (read with the run's resource principal)
 JOBCTL_ENTRYPOINT      the entry file, from the start directory (`train/main.py`)
 JOBCTL_WORKING_DIR     the directory the code runs in, from the start directory (default: the start one)
 JOBCTL_PYTHON_PATH     directories to import from, relative to the working directory, ':'-separated:
@@ -123,22 +127,91 @@ def upload(directory: str, uri: str) -> int:
         return len(files)
     import oci
 
-    endpoint = {"service_endpoint": os.environ["JOBCTL_OCI_ENDPOINT"]} if os.environ.get("JOBCTL_OCI_ENDPOINT") else {}
-    if os.environ.get("OCI_RESOURCE_PRINCIPAL_VERSION"):
-        client = oci.object_storage.ObjectStorageClient({}, signer=oci.auth.signers.get_resource_principals_signer(),
-                                                        **endpoint)
-    else:  # outside a job run: the usual config file
-        config = oci.config.from_file(os.environ.get("OCI_CLI_CONFIG_FILE", oci.config.DEFAULT_LOCATION))
-        client = oci.object_storage.ObjectStorageClient(config, **endpoint)
+    config, kwargs = _client_kwargs()
+    client = oci.object_storage.ObjectStorageClient(config, **kwargs)
     for path, name in files:
         with open(path, "rb") as body:
             client.put_object(match["namespace"], match["bucket"], f"{prefix}/{name}" if prefix else name, body)
     return len(files)
 
 
+def _client_kwargs() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, keyword arguments) for an OCI client: the run's resource principal on OCI, else the
+    config file (tests, notebooks); JOBCTL_OCI_ENDPOINT points every client at one endpoint."""
+    import oci
+
+    endpoint = {"service_endpoint": os.environ["JOBCTL_OCI_ENDPOINT"]} if os.environ.get("JOBCTL_OCI_ENDPOINT") else {}
+    if os.environ.get("OCI_RESOURCE_PRINCIPAL_VERSION"):
+        return {}, {"signer": oci.auth.signers.get_resource_principals_signer(), **endpoint}
+    return oci.config.from_file(os.environ.get("OCI_CLI_CONFIG_FILE", oci.config.DEFAULT_LOCATION)), endpoint
+
+
+def read_secret(secret_id: str) -> bytes:
+    """A Vault secret's current content (GetSecretBundle); JOBCTL_LOCAL_SECRETS: a directory of files named
+    by secret OCID instead (the fake's stand-in for the run's resource principal)."""
+    local = os.environ.get("JOBCTL_LOCAL_SECRETS")
+    if local:
+        with open(os.path.join(local, secret_id), "rb") as fh:
+            return fh.read()
+    import base64
+
+    import oci
+
+    config, kwargs = _client_kwargs()
+    bundle = oci.secrets.SecretsClient(config, **kwargs).get_secret_bundle(secret_id).data
+    return base64.b64decode(bundle.secret_bundle_content.content)
+
+
+def _git(*args: str, env: dict[str, str]) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {args[0]} failed: {(done.stderr or done.stdout).strip()}")
+    return done.stdout.strip()
+
+
+def clone(url: str, branch: str | None, commit: str | None, secret_id: str | None, into: str) -> str:
+    """Clone `url` under `into` (as git names the directory) at `commit`, else `branch`, else the default
+    branch; the clone's path."""
+    name = re.sub(r"\.git$", "", re.split(r"[/:]", url.rstrip("/"))[-1])
+    dest = os.path.join(into, re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "repo")
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if secret_id:  # an SSH key, kept only for the clone
+        import tempfile
+
+        key = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 - removed below
+        try:
+            key.write(read_secret(secret_id))
+            key.close()
+            os.chmod(key.name, 0o600)
+            env["GIT_SSH_COMMAND"] = f"ssh -i {key.name} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new"
+            return _clone(url, branch, commit, dest, env)
+        finally:
+            os.unlink(key.name)
+    return _clone(url, branch, commit, dest, env)
+
+
+def _clone(url: str, branch: str | None, commit: str | None, dest: str, env: dict[str, str]) -> str:
+    _git("clone", "--quiet", *(["--branch", branch] if branch else []), "--", url, dest, env=env)
+    if commit:
+        _git("-C", dest, "checkout", "--quiet", "--detach", commit, env=env)
+    head = _git("-C", dest, "rev-parse", "HEAD", env=env)
+    print(f"jobctl driver: cloned {url} at {head}" + (f" ({branch})" if branch and not commit else ""),
+          file=sys.stderr)
+    return dest
+
+
 def main() -> int:
     env = os.environ
     start = os.getcwd()
+    if env.get("JOBCTL_GIT_URL"):
+        try:
+            start = clone(env["JOBCTL_GIT_URL"], env.get("JOBCTL_GIT_BRANCH"), env.get("JOBCTL_GIT_COMMIT"),
+                          env.get("JOBCTL_GIT_SECRET_ID"), start)
+        except Exception as exc:  # no code to run: the run fails, saying why
+            print(f"jobctl driver: {exc}", file=sys.stderr)
+            return 1
     entry = os.path.join(start, env["JOBCTL_ENTRYPOINT"])
     workdir = os.path.join(start, env.get("JOBCTL_WORKING_DIR") or ".")
     os.chdir(workdir)

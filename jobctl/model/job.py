@@ -124,6 +124,10 @@ class JobDefinition:
     # python/shell: the entry file (JOB_RUN_ENTRYPOINT); container: the image's entrypoint (a list)
     entrypoint: str | tuple[str, ...] | None = column("spec.runtime.entrypoint", "entrypoint", run=True)
     # python only; any of these runs the code through jobctl's driver (jobctl/driver.py, docs/runtimes.md)
+    git_url: str | None = column("spec.runtime.git.url", "text")
+    git_branch: str | None = column("spec.runtime.git.branch", "text")
+    git_commit: str | None = column("spec.runtime.git.commit", "text")
+    git_secret_id: str | None = column("spec.runtime.git.secretId", "text", local=IGNORED)  # your own git's, locally
     working_dir: str | None = column("spec.runtime.workingDir", "text")
     python_path: tuple[str, ...] = column("spec.runtime.pythonPath", "list")
     entry_function: str | None = column("spec.runtime.entryFunction", "text")
@@ -197,7 +201,8 @@ class JobDefinition:
     def driven(self) -> bool:
         """Whether the code runs through jobctl's driver, which the artifact then holds (jobctl/driver.py)."""
         return self.runtime_type == "python" and bool(
-            self.working_dir or self.python_path or self.entry_function or self.output_dir or self.output_uri)
+            self.git_url or self.working_dir or self.python_path or self.entry_function or self.output_dir
+            or self.output_uri)
 
 
 @functools.cache

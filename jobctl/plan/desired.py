@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jobctl.artifact import Artifact, build_artifact
+from jobctl.artifact import Artifact, build_artifact, build_driver_artifact
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition
 from jobctl.model.table import canonical, rows
 from jobctl.spec.model import JobSpec
@@ -47,7 +47,10 @@ def desired_job(spec: JobSpec, set_name: str | None = None, defaults: Mapping[st
     """Build the artifact (if the runtime has a source) and the tagged definition for one spec,
     applied from the set `set_name` (jobctl.plan.sets), with the backend's `defaults` (by spec path)
     for the fields it leaves out."""
-    artifact = build_artifact(spec.source, driver=spec.definition.driven) if spec.source is not None else None
+    if spec.definition.git_url:  # the code comes from git: the artifact is the driver that clones it
+        artifact: Artifact | None = build_driver_artifact(spec.name)
+    else:
+        artifact = build_artifact(spec.source, driver=spec.definition.driven) if spec.source is not None else None
     definition = replace(with_defaults(spec.definition, defaults),
                          artifact_digest=artifact.digest if artifact else None)
     owner = {TAG_MANAGED: "true", TAG_NAME: spec.name, TAG_HASH: spec_hash(definition)}

@@ -76,13 +76,21 @@ RUNTIMES: Mapping[str, Known] = {
         "outputUri": (("output_uri",), None),
     },
     "script": _SCRIPT,
+    "gitPython": {
+        "url": (_EMPTY, None), "branch": (_EMPTY, None), "commit": (_EMPTY, None),
+        "gitSecretId": (("git_secret_id",), None), "entrypoint": (_EMPTY, None), "conda": (_EMPTY, None),
+        "workingDir": (("working_dir",), None), "pythonPath": (("python_path",), None),
+        "entryFunction": (("entry_function",), None), "outputDir": (("output_dir",), None),
+        "outputUri": (("output_uri",), None),
+        "skipMetadataUpdate": (("skip_metadata_update",), None),  # jobctl writes no run metadata: nothing to skip
+    },
     "container": {
         "image": (_EMPTY, None), "imageDigest": (("image_digest",), None), "cmd": (_EMPTY, None),
         "entrypoint": (_EMPTY, None), "scriptPathURI": (("script_path_uri",), None),
         "imageSignatureId": (("image_signature_id",), ""), "replica": (_EMPTY, "jobctl runs single-node jobs"),
     },
 }
-NOT_YET_RUNTIMES = ("gitPython", "pyTorchDistributed", "notebook", "dataFlow", "dataFlowNotebook", "operator")
+NOT_YET_RUNTIMES = ("pyTorchDistributed", "notebook", "dataFlow", "dataFlowNotebook", "operator")
 NOT_YET_INFRASTRUCTURES = ("dataFlow", "kubernetesJob")
 FieldMap = dict[str, tuple[Any, JsonPath]]  # canonical name -> (value, ADS path as written)
 
@@ -463,6 +471,8 @@ class _Translator:
         self.origins[("spec", "runtime")] = path
         if kind == "container":
             self.container(path, fields)
+        elif kind == "gitPython":
+            self.git_python(path, fields)
         else:
             self.script(kind, path, fields)
         target = ("spec", "runtime")
@@ -553,6 +563,32 @@ class _Translator:
         if inside is not None and ((base / inside).is_file() or not (base / entry).is_file()):
             return inside, entry_path
         return entry, entry_path
+
+    def git_python(self, path: JsonPath, fields: FieldMap) -> None:
+        """gitPython: the code is cloned from `url` when the run starts; the entrypoint, workingDir and
+        pythonPath are the repository's paths, as ADS's driver resolves them (docs/runtimes.md)."""
+        target = ("spec", "runtime")
+        url = self.require(fields, "url", path, "the repository to clone")
+        entry = self.require(fields, "entrypoint", path, "the file to run, from the repository's root")
+        if url is None or entry is None:
+            return
+        if isinstance(entry[0], str) and entry[0].endswith(".ipynb"):
+            self.error(entry[1], "a notebook entrypoint is not supported yet: jobctl runs a .py file from git")
+            return
+        self.put((*target, "type"), "python", (*path[:-1], "type"))
+        git = {"url": url}
+        git.update({new: fields[old] for old, new in (("branch", "branch"), ("commit", "commit"),
+                                                      ("gitSecretId", "secretId")) if old in fields})
+        for name, (value, where) in git.items():
+            self.put((*target, "git", name), value, where)
+        git_path: JsonPath = (*target, "git")
+        self.origins[git_path] = url[1]
+        self.put((*target, "entrypoint"), *entry)
+        if "workingDir" in fields:  # the repository's, as jobctl's git workingDir is
+            self.working = fields["workingDir"]
+        self.python_extras(fields)
+        if "conda" in fields:
+            self.conda(fields["conda"][1])
 
     def python_extras(self, fields: FieldMap) -> None:
         """pythonPath, entryFunction, outputDir and outputUri, which jobctl's driver honours as ADS's

@@ -18,11 +18,10 @@ from tests.conftest import REPO, Result
 Run = Callable[..., Result]
 GUIDE = REPO / "tests" / "data" / "ads" / "guide"
 WORKS = {"container_runtime-1.yaml": "my-job", "script_runtime-1.yaml": "my-job",
-         "python_runtime-1.yaml": "my-job", "name_substitution-1.yaml": "training-on-mydata"}
+         "python_runtime-1.yaml": "my-job", "name_substitution-1.yaml": "training-on-mydata",
+         "git_runtime-1.yaml": "my-job", "training_job-1.yaml": "my-job"}  # git: cloned at run time (network)
 NOT_YET = {
-    "git_notebook-1.yaml": ["spec.runtime.type"],
-    "git_runtime-1.yaml": ["spec.runtime.type"],
-    "training_job-1.yaml": ["spec.runtime.type"],
+    "git_notebook-1.yaml": ["spec.runtime.spec.entrypoint"],  # a notebook from git
     "notebook_runtime-1.yaml": ["spec.runtime.type"],
     "llama2_full-1.yaml": ["spec.runtime.type"],
     "pytorch_ddp_torchrun-1.yaml": ["spec.runtime.type"],

@@ -21,6 +21,7 @@ VALID = {
     "freeform-tags.yaml": "weekly-report",
     "display-name.yaml": "my-training-job",
     "substitution.yaml": "train-on-mnist",
+    "git-python.yaml": "git-job",
 }
 BROKEN = sorted(p.name for p in ADS.glob("broken-*.yaml"))
 
@@ -225,12 +226,12 @@ def test_convert_of_a_file_it_cannot_translate_exits_3_and_writes_nothing(
 def test_convert_of_an_unsupported_runtime_names_it(jobctl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ADS)
 
-    result = jobctl("convert", "broken-git-python.yaml")
+    result = jobctl("convert", "broken-pytorch.yaml")
 
     assert result.exit_code == 3
     assert result.stderr.splitlines() == [
-        "broken-git-python.yaml:15:11: spec.runtime.type: ADS runtime type 'gitPython' is not supported yet "
-        "(supported: python, script, container)",
+        "broken-pytorch.yaml:14:11: spec.runtime.type: ADS runtime type 'pyTorchDistributed' is not supported "
+        "yet (supported: python, script, gitPython, container)",
         "Error: 1 error in 1 file",
     ]
 

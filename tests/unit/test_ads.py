@@ -310,12 +310,20 @@ def test_a_missing_entrypoint_is_reported_at_the_ads_entrypoint(tmp_path: Path) 
 
 # --- what cannot be translated ----------------------------------------------------------------------
 
-def test_git_python_runtime_is_not_supported_yet() -> None:
-    path = ADS / "broken-git-python.yaml"
+def test_pytorch_distributed_runtime_is_not_supported_yet() -> None:
+    path = ADS / "broken-pytorch.yaml"
     assert errors(path) == [
-        f"{path}:{line_of(path, 'type: gitPython')}:11: spec.runtime.type: ADS runtime type 'gitPython' "
-        "is not supported yet (supported: python, script, container)",
+        f"{path}:{line_of(path, 'type: pyTorchDistributed')}:11: spec.runtime.type: ADS runtime type "
+        "'pyTorchDistributed' is not supported yet (supported: python, script, gitPython, container)",
     ]
+
+
+def test_git_python_runtime_becomes_a_python_runtime_with_git() -> None:
+    runtime = translated(ADS / "git-python.yaml").data["spec"]["runtime"]
+    assert runtime == {"type": "python", "git": {"url": "https://github.com/pytorch/tutorials.git",
+                                                 "branch": "master"},
+                       "entrypoint": "beginner_source/examples_nn/polynomial_nn.py",
+                       "conda": {"slug": "pytorch19_p37_gpu_v1"}}
 
 
 def test_a_source_in_object_storage_is_not_supported_yet() -> None:
@@ -421,10 +429,10 @@ def test_ads_fields_jobctl_cannot_honour_are_located_errors(
 @pytest.mark.parametrize(("replace", "by", "expected"), [
     ("type: python", "type: pyTorchDistributed",
      ["12:11: spec.runtime.type: ADS runtime type 'pyTorchDistributed' is not supported yet "
-      "(supported: python, script, container)"]),
+      "(supported: python, script, gitPython, container)"]),
     ("type: python", "type: git",
      ["12:11: spec.runtime.type: unknown ADS runtime type 'git' (did you mean 'gitPython'?); "
-      "jobctl supports python, script, container"]),
+      "jobctl supports python, script, gitPython, container"]),
     ("type: dataScienceJob", "type: dataFlow",
      ["6:11: spec.infrastructure.type: ADS infrastructure type 'dataFlow' is not supported yet "
       "(supported: dataScienceJob)"]),

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
-from jobctl.artifact import extract_zip, run_environment, zip_root
+from jobctl.artifact import DRIVER, extract_zip, run_environment, zip_root
 from jobctl.backends.local import logfile, outcome, procs
 from jobctl.backends.local.mounts import mount_environment
 from jobctl.backends.local.probe import StartupProbe
@@ -181,8 +181,10 @@ class Supervisor:
         run_args = json.loads(self.row["args"])
         work = self.dir / "work"
         artifact = self.row["artifact_path"]
-        root = zip_root(Path(artifact), definition.entry_file) if artifact and artifact.endswith(".zip") else None
+        holds = DRIVER if definition.driven else definition.entry_file  # what the root directory must hold
+        root = zip_root(Path(artifact), holds) if artifact and artifact.endswith(".zip") else None
         env.update(run_environment(definition, root))  # as on OCI: the entry file (or driver) to run
+        env.pop("JOBCTL_GIT_SECRET_ID", None)  # locally git clones with your own credentials
         if not definition.node_groups:
             self._unpack(work)
             return [Node(None, None, command_for(definition, run_args, env), work, env,

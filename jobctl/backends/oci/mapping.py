@@ -44,7 +44,7 @@ from jobctl.secrets import REDACTOR
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP|"
-                         r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI))$")
+                         r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI|GIT_[A-Z_]+))$")
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -340,7 +340,7 @@ def definition_from_job(job: Any) -> JobDefinition:
     is_container = getattr(container, "job_environment_type", None) == "OCIR_CONTAINER"
     root = job_layout(job)
     entry = env.get("JOBCTL_ENTRYPOINT") or env.get("JOB_RUN_ENTRYPOINT")  # a driven job's, or the runner's
-    if entry is not None:  # the entry file within the source: under the zip's root directory
+    if entry is not None and "JOBCTL_GIT_URL" not in env:  # within the source: under the zip's root directory
         entry = entry.removeprefix(f"{root}/") if root else entry
     conda_uri = None
     if env.get("CONDA_ENV_TYPE") == "published":

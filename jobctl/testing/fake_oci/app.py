@@ -13,7 +13,15 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from jobctl.testing.fake_oci import api_buckets, api_jobs, api_objects, api_runs, api_search, api_work_requests
+from jobctl.testing.fake_oci import (
+    api_buckets,
+    api_jobs,
+    api_objects,
+    api_runs,
+    api_search,
+    api_secrets,
+    api_work_requests,
+)
 from jobctl.testing.fake_oci.errors import ApiError, invalid, limit_exceeded, missing
 from jobctl.testing.fake_oci.faults import FaultInjector
 from jobctl.testing.fake_oci.messages import Request, Response, error_response
@@ -25,7 +33,7 @@ if TYPE_CHECKING:
 
 ANONYMOUS_USER = "ocid1.user.oc1..anonymous"
 ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_work_requests.ROUTES, *api_search.ROUTES,
-                 *api_buckets.ROUTES, *api_objects.ROUTES])
+                 *api_buckets.ROUTES, *api_objects.ROUTES, *api_secrets.ROUTES])
 
 
 class DropConnection(Exception):

@@ -236,6 +236,13 @@ class FakeOCI:
         """The tenancy's Object Storage namespace, as GetNamespace answers."""
         return self.store.namespace
 
+    def add_secret(self, content: bytes, *, name: str = "secret") -> str:
+        """A Vault secret holding `content` (e.g. a git SSH key), readable with GetSecretBundle; its OCID."""
+        with self.store.lock:
+            secret_id = self.store.new_id("vaultsecret")
+            self.store.secrets[secret_id] = content
+            return secret_id
+
     def create_bucket(self, name: str, *, namespace: str | None = None,
                       compartment_id: str = "ocid1.compartment.oc1..fakebuckets") -> dict[str, Any]:
         """Create a bucket directly (no HTTP), as Terraform or the console would before a test; returns it.

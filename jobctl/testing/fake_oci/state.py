@@ -189,6 +189,7 @@ class Store:
         self.logs = LogStore(self.limits.max_log_records)
         self.objects: dict[tuple[str, str, str], Any] = {}  # (namespace, bucket, name) -> api_objects.StoredObject
         self.buckets: dict[tuple[str, str], dict[str, Any]] = {}  # (namespace, name) -> Bucket wire JSON
+        self.secrets: dict[str, bytes] = {}  # Vault secret OCID -> its current content (FakeOCI.add_secret)
         self.work_requests = WorkRequests(self.limits.max_work_requests)
         self._seq = 0
 

@@ -6,7 +6,9 @@
 run would write to Object Storage with its resource principal — jobctl's driver uploading `outputDir`
 (outputUri) and `jobctl.outputs` writing outputs.json (JOBCTL_OUTPUT_URI) — it writes to a directory
 standing in for Object Storage, which the workload then puts into the fake's buckets; a bucket that does
-not exist fails the run, as the upload would.
+not exist fails the run, as the upload would. The fake's Vault secrets are files the driver reads
+(JOBCTL_LOCAL_SECRETS) instead of calling GetSecretBundle: the workload runs while the fake handles a
+request, so the run cannot call the fake.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
             outputs.mkdir()
             artifact = fake.artifact(view.job_id) or b""
             zipfile.ZipFile(io.BytesIO(artifact)).extractall(work)
+            secrets = Path(scratch) / "secrets"  # what the run could read with its resource principal
+            secrets.mkdir()
+            for secret_id, content in fake.store.secrets.items():
+                (secrets / secret_id).write_bytes(content)
             env = {**view.env, "JOB_RUN_OCID": view.id, "JOB_OCID": view.job_id, "PATH": "/usr/bin:/bin",
-                   "JOBCTL_OUTPUT_DIR": str(outputs), "JOBCTL_LOCAL_OBJECT_STORE": str(store)}
+                   "JOBCTL_OUTPUT_DIR": str(outputs), "JOBCTL_LOCAL_OBJECT_STORE": str(store),
+                   "JOBCTL_LOCAL_SECRETS": str(secrets)}
             proc = subprocess.run([sys.executable, env["JOB_RUN_ENTRYPOINT"], *_args(view)], cwd=work, env=env,
                                   capture_output=True, text=True, timeout=timeout, check=False)
             lines, code = proc.stdout.splitlines() + proc.stderr.splitlines(), proc.returncode
