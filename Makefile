@@ -35,10 +35,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict jobctl
 
-# The suite runs on 2 workers (pytest-xdist): every test has its own $JOBCTL_HOME, fake OCI and ports.
+# The suite runs on 3 workers (pytest-xdist) on these 2-core machines: most tests wait on subprocesses and
+# polls rather than compute, so a third worker cut the wall time from 162 s to 124 s (1,548 tests).
+# Every test has its own $JOBCTL_HOME, fake OCI and ports; waits have deadlines, never sleeps.
 # worksteal: an idle worker takes queued tests from the busy one (load left one idle for ~30 s at the end).
 # The oci CLI test uses the CLI installed above, and here fails rather than skips when it is missing.
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 unit: install $(OCICLI_STAMP)
 	JOBCTL_OCI_CLI=$(abspath $(OCICLI_VENV))/bin/oci JOBCTL_REQUIRE_OCI_CLI=1 $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
