@@ -11,7 +11,9 @@ rules hold for a single-file source, and `check_source` applies them for `valida
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import posixpath
 import shutil
 import tempfile
 import zipfile
@@ -171,6 +173,18 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
             ("JOBCTL_GIT_COMMIT", definition.git_commit), ("JOBCTL_GIT_SECRET_ID", definition.git_secret_id),
         ) if value})
     env["JOBCTL_ENTRYPOINT"] = base + entry
+    if definition.runtime_type == "notebook":  # run in the notebook's directory, which is what is uploaded
+        env["JOBCTL_NOTEBOOK"] = "1"
+        env["JOBCTL_WORKING_DIR"] = posixpath.dirname(base + entry)
+        if definition.exclude_tags:
+            env["JOBCTL_EXCLUDE_TAGS"] = json.dumps(list(definition.exclude_tags))
+        if definition.notebook_encoding:
+            env["JOBCTL_NOTEBOOK_ENCODING"] = definition.notebook_encoding
+        if definition.output_uri:  # outputDir defaults to the notebook's directory, as in ADS
+            env["JOBCTL_UPLOAD_URI"] = definition.output_uri
+        if definition.output_dir:
+            env["JOBCTL_UPLOAD_DIR"] = definition.output_dir
+        return env
     if definition.working_dir:
         env["JOBCTL_WORKING_DIR"] = (base + definition.working_dir).rstrip("/").removesuffix("/.") or "."
     if definition.python_path:
@@ -190,6 +204,11 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
         return "." if path == root else path.removeprefix(f"{root}/")
 
     python_path = env.get("JOBCTL_PYTHON_PATH")
+    if env.get("JOBCTL_NOTEBOOK"):
+        return {"exclude_tags": tuple(json.loads(env.get("JOBCTL_EXCLUDE_TAGS", "[]"))),
+                "notebook_encoding": env.get("JOBCTL_NOTEBOOK_ENCODING"),
+                "output_dir": env.get("JOBCTL_UPLOAD_DIR"),
+                "output_uri": env.get("JOBCTL_UPLOAD_URI")}
     return {
         "git_url": env.get("JOBCTL_GIT_URL"), "git_branch": env.get("JOBCTL_GIT_BRANCH"),
         "git_commit": env.get("JOBCTL_GIT_COMMIT"), "git_secret_id": env.get("JOBCTL_GIT_SECRET_ID"),

@@ -13,10 +13,13 @@ JOBCTL_ENTRYPOINT      the entry file, from the start directory (`train/main.py`
 JOBCTL_WORKING_DIR     the directory the code runs in, from the start directory (default: the start one)
 JOBCTL_PYTHON_PATH     directories to import from, relative to the working directory, ':'-separated:
                        put first on sys.path and on PYTHONPATH (so subprocesses see them too)
+JOBCTL_NOTEBOOK        the entry file is a notebook: execute it in place (nbclient, a python3 kernel),
+JOBCTL_EXCLUDE_TAGS    leaving out cells tagged with any of this JSON list, read with
+JOBCTL_NOTEBOOK_ENCODING this encoding (utf-8); the executed notebook is saved, also after a failure
 JOBCTL_ENTRY_FUNCTION  call this function of the entry file instead of running it as a script:
                        positional arguments as they come, `--name value` as name=value, a bare `--flag`
                        as flag=None (ADS's rule)
-JOBCTL_UPLOAD_DIR      after the code ends (also when it fails), every file under this directory
+JOBCTL_UPLOAD_DIR      after the code ends (also when it fails), every file under this directory (default .)
 JOBCTL_UPLOAD_URI      (relative to the working directory) goes to oci://bucket@namespace/prefix/,
                        `$VAR`/`${VAR}` filled from the run's environment ($JOB_RUN_OCID). Locally
                        (JOBCTL_LOCAL_OBJECT_STORE set) into that directory as <namespace>/<bucket>/<prefix>/.
@@ -98,9 +101,11 @@ def run_code(entry: str, function: str | None, argv: Sequence[str]) -> int:
 
 
 def _files(directory: str) -> list[tuple[str, str]]:
+    """The files under `directory` to upload: not this driver's own directory (<root>/.jobctl)."""
     found = []
+    mine = os.path.dirname(os.path.abspath(__file__))
     for top, dirs, names in os.walk(directory):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if os.path.abspath(os.path.join(top, d)) != mine)
         for name in sorted(names):
             path = os.path.join(top, name)
             if os.path.isfile(path) and not os.path.islink(path):
@@ -202,6 +207,44 @@ def _clone(url: str, branch: str | None, commit: str | None, dest: str, env: dic
     return dest
 
 
+def run_notebook(path: str, exclude: Sequence[str], encoding: str) -> int:
+    """Execute the notebook at `path` in place with a Python kernel, its cells' output printed as they run;
+    cells tagged with any of `exclude` are left out. The executed notebook is saved, also after a failure."""
+    try:
+        import nbclient
+        import nbformat
+    except ImportError:
+        print("jobctl driver: the notebook runtime needs nbclient, nbformat and ipykernel in the job's python "
+              "(pip install 'jobctl[notebook]', or a conda environment that has them)", file=sys.stderr)
+        return 1
+    with open(path, encoding=encoding) as fh:
+        notebook = nbformat.read(fh, as_version=4)  # type: ignore[no-untyped-call]
+    skipped = set(exclude)
+    notebook.cells = [cell for cell in notebook.cells if not skipped & set(cell.get("metadata", {}).get("tags", []))]
+
+    def show(cell: Any, cell_index: int, execute_reply: Any) -> None:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                print(output.get("text", ""), end="", file=sys.stderr if output.get("name") == "stderr" else sys.stdout)
+            elif "text/plain" in output.get("data", {}):
+                print(output["data"]["text/plain"])
+        sys.stdout.flush()
+
+    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=None, allow_errors=False,
+                                     resources={"metadata": {"path": os.getcwd()}}, on_cell_executed=show,
+                                     extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    code = 0
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as exc:
+        print(f"jobctl driver: a cell failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        code = 1
+    finally:
+        with open(path, "w", encoding=encoding) as fh:
+            nbformat.write(notebook, fh)  # type: ignore[no-untyped-call]
+    return code
+
+
 def main() -> int:
     env = os.environ
     start = os.getcwd()
@@ -221,10 +264,16 @@ def main() -> int:
     sys.path[0:1] = [os.path.dirname(entry), os.getcwd(), *paths]
     if paths:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
-    code = run_code(entry, env.get("JOBCTL_ENTRY_FUNCTION"), sys.argv[1:])
+    if env.get("JOBCTL_NOTEBOOK"):
+        import json
+
+        code = run_notebook(entry, json.loads(env.get("JOBCTL_EXCLUDE_TAGS") or "[]"),
+                            env.get("JOBCTL_NOTEBOOK_ENCODING") or "utf-8")
+    else:
+        code = run_code(entry, env.get("JOBCTL_ENTRY_FUNCTION"), sys.argv[1:])
     sys.stdout.flush()
-    directory, uri = env.get("JOBCTL_UPLOAD_DIR"), env.get("JOBCTL_UPLOAD_URI")
-    if directory and uri:
+    directory, uri = env.get("JOBCTL_UPLOAD_DIR") or ".", env.get("JOBCTL_UPLOAD_URI")
+    if uri:
         target = os.path.expandvars(uri)
         try:
             count = upload(os.path.join(os.getcwd(), directory), target)

@@ -133,6 +133,8 @@ class JobDefinition:
     entry_function: str | None = column("spec.runtime.entryFunction", "text")
     output_dir: str | None = column("spec.runtime.outputDir", "text")
     output_uri: str | None = column("spec.runtime.outputUri", "text")
+    exclude_tags: tuple[str, ...] = column("spec.runtime.excludeTags", "list")  # notebook runtime
+    notebook_encoding: str | None = column("spec.runtime.notebookEncoding", "text")
     conda_slug: str | None = column("spec.runtime.conda.slug", "text", local=IGNORED, run=True)  # CONDA_ENV_* variables
     conda_uri: str | None = column("spec.runtime.conda.uri", "text", local=IGNORED, run=True)
     image: str | None = column("spec.runtime.image", "text", oci=f"{OCI_ENV}.image", run=True)
@@ -200,9 +202,9 @@ class JobDefinition:
     @property
     def driven(self) -> bool:
         """Whether the code runs through jobctl's driver, which the artifact then holds (jobctl/driver.py)."""
-        return self.runtime_type == "python" and bool(
+        return self.runtime_type == "notebook" or (self.runtime_type == "python" and bool(
             self.git_url or self.working_dir or self.python_path or self.entry_function or self.output_dir
-            or self.output_uri)
+            or self.output_uri))
 
 
 @functools.cache

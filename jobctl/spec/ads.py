@@ -76,6 +76,11 @@ RUNTIMES: Mapping[str, Known] = {
         "outputUri": (("output_uri",), None),
     },
     "script": _SCRIPT,
+    "notebook": {
+        "notebookPathURI": (("notebook_path_uri",), None), "source": (_EMPTY, None), "entrypoint": (_EMPTY, None),
+        "notebookEncoding": (("notebook_encoding",), None), "excludeTags": (("exclude_tags", "excludeTag"), None),
+        "outputUri": (("output_uri", "outputURI"), None), "conda": (_EMPTY, None),
+    },
     "gitPython": {
         "url": (_EMPTY, None), "branch": (_EMPTY, None), "commit": (_EMPTY, None),
         "gitSecretId": (("git_secret_id",), None), "entrypoint": (_EMPTY, None), "conda": (_EMPTY, None),
@@ -90,7 +95,7 @@ RUNTIMES: Mapping[str, Known] = {
         "imageSignatureId": (("image_signature_id",), ""), "replica": (_EMPTY, "jobctl runs single-node jobs"),
     },
 }
-NOT_YET_RUNTIMES = ("pyTorchDistributed", "notebook", "dataFlow", "dataFlowNotebook", "operator")
+NOT_YET_RUNTIMES = ("pyTorchDistributed", "dataFlow", "dataFlowNotebook", "operator")
 NOT_YET_INFRASTRUCTURES = ("dataFlow", "kubernetesJob")
 FieldMap = dict[str, tuple[Any, JsonPath]]  # canonical name -> (value, ADS path as written)
 
@@ -473,6 +478,8 @@ class _Translator:
             self.container(path, fields)
         elif kind == "gitPython":
             self.git_python(path, fields)
+        elif kind == "notebook":
+            self.notebook(path, fields)
         else:
             self.script(kind, path, fields)
         target = ("spec", "runtime")
@@ -589,6 +596,41 @@ class _Translator:
         self.python_extras(fields)
         if "conda" in fields:
             self.conda(fields["conda"][1])
+
+    def notebook(self, path: JsonPath, fields: FieldMap) -> None:
+        """NotebookRuntime: one notebook (notebookPathURI), or a directory (source) and the notebook in it
+        (entrypoint), executed by jobctl's driver; outputUri receives the notebook's directory."""
+        target = ("spec", "runtime")
+        if "source" in fields:
+            source = self.local_path(*fields["source"], "source")
+            entry = self.require(fields, "entrypoint", path, "the notebook, relative to source")
+            if source is None or entry is None:
+                return
+        else:
+            source = self.require(fields, "notebookPathURI", path, "the notebook to run")
+            source = self.local_path(*source, "notebookPathURI") if source else None
+            if source is None:
+                return
+            entry = (Path(source[0]).name, source[1])
+        self.put((*target, "type"), "notebook", (*path[:-1], "type"))
+        self.put((*target, "source"), *source)
+        self.put((*target, "entrypoint"), *entry)
+        for name in ("excludeTags", "notebookEncoding", "outputUri"):
+            if name in fields:
+                self.put((*target, name), *fields[name])
+        if "conda" in fields:
+            self.conda(fields["conda"][1])
+
+    def local_path(self, value: Any, where: JsonPath, field_name: str) -> tuple[str, JsonPath] | None:
+        """A local file or directory an ADS field names; a remote one is an error saying what to do."""
+        if not isinstance(value, str) or not value:
+            self.error(where, "expected a file or directory path")
+            return None
+        if len(urlparse(value).scheme) > 1:
+            self.error(where, f"a {field_name} at {urlparse(value).scheme}:// is not supported yet: jobctl runs a "
+                       f"local copy; download it and point {field_name} at it")
+            return None
+        return (str(Path(value).expanduser()) if value.startswith("~") else value), where
 
     def python_extras(self, fields: FieldMap) -> None:
         """pythonPath, entryFunction, outputDir and outputUri, which jobctl's driver honours as ADS's

@@ -285,7 +285,7 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
     except OSError as exc:
         return None, [document.diagnostic(source_path, f"source {given!r} cannot be read: {exc.strerror or exc}")]
     if source.is_file():
-        suffix = {"python": ".py", "shell": ".sh"}.get(runtime["type"])
+        suffix = {"python": ".py", "shell": ".sh", "notebook": ".ipynb"}.get(runtime["type"])
         if suffix and not source.name.endswith(suffix):
             message = (f"a {runtime['type']} runtime's single-file source must be a {suffix} file "
                        f"(OCI runs such an artifact by its extension); {source.name!r} is not")

@@ -22,7 +22,7 @@ WORKS = {"container_runtime-1.yaml": "my-job", "script_runtime-1.yaml": "my-job"
          "git_runtime-1.yaml": "my-job", "training_job-1.yaml": "my-job"}  # git: cloned at run time (network)
 NOT_YET = {
     "git_notebook-1.yaml": ["spec.runtime.spec.entrypoint"],  # a notebook from git
-    "notebook_runtime-1.yaml": ["spec.runtime.type"],
+    "notebook_runtime-1.yaml": ["spec.runtime.spec.notebookPathURI"],  # remote: https://
     "llama2_full-1.yaml": ["spec.runtime.type"],
     "pytorch_ddp_torchrun-1.yaml": ["spec.runtime.type"],
     # `<IP>@<export path>`: ADS itself rejects it (it splits src on ':'), and an IP needs a lookup (docs/ads.md)

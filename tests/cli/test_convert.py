@@ -231,7 +231,7 @@ def test_convert_of_an_unsupported_runtime_names_it(jobctl: Run, monkeypatch: py
     assert result.exit_code == 3
     assert result.stderr.splitlines() == [
         "broken-pytorch.yaml:14:11: spec.runtime.type: ADS runtime type 'pyTorchDistributed' is not supported "
-        "yet (supported: python, script, gitPython, container)",
+        "yet (supported: python, script, notebook, gitPython, container)",
         "Error: 1 error in 1 file",
     ]
 

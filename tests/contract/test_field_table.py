@@ -61,6 +61,10 @@ GIT = dataclasses.replace(
     DRIVEN, name="every-field-git", git_url="https://git.example.com/ml/trainer.git", git_branch="main",
     git_commit="3f2c9a1", git_secret_id="ocid1.vaultsecret.oc1.iad.contract", working_dir="src",
 )
+NOTEBOOK = dataclasses.replace(
+    PYTHON, name="every-field-notebook", runtime_type="notebook", entrypoint="main.ipynb", exclude_tags=("skip",),
+    notebook_encoding="utf-8", output_uri="oci://results@ns/nb/", args=(),
+)
 # attr -> (base definition, changes): each changes its row's field (and what must change with it).
 SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "display_name": (PYTHON, {"display_name": "Tune the Models"}),
@@ -68,6 +72,8 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "git_branch": (GIT, {"git_branch": "next"}),
     "git_commit": (GIT, {"git_commit": "9a8b7c6"}),
     "git_secret_id": (GIT, {"git_secret_id": "ocid1.vaultsecret.oc1.iad.other"}),
+    "exclude_tags": (NOTEBOOK, {"exclude_tags": ("skip", "slow")}),
+    "notebook_encoding": (NOTEBOOK, {"notebook_encoding": "latin-1"}),
     "working_dir": (DRIVEN, {"working_dir": "lib"}),
     "python_path": (DRIVEN, {"python_path": ("vendor",)}),
     "entry_function": (DRIVEN, {"entry_function": "train"}),
@@ -130,8 +136,8 @@ def shown(definition: JobDefinition) -> dict[str, Any]:
     return dict(flatten(definition))
 
 
-@pytest.mark.parametrize("base", [PYTHON, DRIVEN, GIT, CONTAINER, MULTI],
-                         ids=["python", "driven", "git", "container", "multi-node"])
+@pytest.mark.parametrize("base", [PYTHON, DRIVEN, GIT, NOTEBOOK, CONTAINER, MULTI],
+                         ids=["python", "driven", "git", "notebook", "container", "multi-node"])
 def test_a_job_keeps_every_field(harness: Harness, tmp_path: Path, base: JobDefinition) -> None:
     want = desired(base, tmp_path)
     apply_plan(harness.backend, build_plan(harness.backend, [want]))

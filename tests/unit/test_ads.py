@@ -314,7 +314,7 @@ def test_pytorch_distributed_runtime_is_not_supported_yet() -> None:
     path = ADS / "broken-pytorch.yaml"
     assert errors(path) == [
         f"{path}:{line_of(path, 'type: pyTorchDistributed')}:11: spec.runtime.type: ADS runtime type "
-        "'pyTorchDistributed' is not supported yet (supported: python, script, gitPython, container)",
+        "'pyTorchDistributed' is not supported yet (supported: python, script, notebook, gitPython, container)",
     ]
 
 
@@ -429,10 +429,10 @@ def test_ads_fields_jobctl_cannot_honour_are_located_errors(
 @pytest.mark.parametrize(("replace", "by", "expected"), [
     ("type: python", "type: pyTorchDistributed",
      ["12:11: spec.runtime.type: ADS runtime type 'pyTorchDistributed' is not supported yet "
-      "(supported: python, script, gitPython, container)"]),
+      "(supported: python, script, notebook, gitPython, container)"]),
     ("type: python", "type: git",
      ["12:11: spec.runtime.type: unknown ADS runtime type 'git' (did you mean 'gitPython'?); "
-      "jobctl supports python, script, gitPython, container"]),
+      "jobctl supports python, script, notebook, gitPython, container"]),
     ("type: dataScienceJob", "type: dataFlow",
      ["6:11: spec.infrastructure.type: ADS infrastructure type 'dataFlow' is not supported yet "
       "(supported: dataScienceJob)"]),

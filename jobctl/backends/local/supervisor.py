@@ -83,7 +83,7 @@ def command_for(definition: JobDefinition, args: list[str], env: dict[str, str])
     artifact is unpacked in, as on OCI."""
     runtime = definition.runtime_type
     entrypoint = env.get("JOB_RUN_ENTRYPOINT") or definition.entry_file or ""
-    if runtime == "python":
+    if runtime in ("python", "notebook"):  # a notebook runs through jobctl's driver, a python script
         python = os.environ.get("JOBCTL_PYTHON") or sys.executable
         return [python, "-u", entrypoint, *args]
     if runtime == "shell":

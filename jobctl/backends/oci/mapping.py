@@ -44,7 +44,7 @@ from jobctl.secrets import REDACTOR
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP|"
-                         r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI|GIT_[A-Z_]+))$")
+                         r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI|GIT_[A-Z_]+|NOTEBOOK[A-Z_]*|EXCLUDE_TAGS))$")
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
