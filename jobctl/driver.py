@@ -52,8 +52,12 @@ def call_arguments(argv: Sequence[str]) -> tuple[list[str], dict[str, str | None
     while items:
         item = items.pop(0)
         if item.startswith("--") and len(item) > 2:
-            name = item[2:].replace("-", "_")
-            named[name] = items.pop(0) if items and not items[0].startswith("--") else None
+            name, equals, value = item[2:].partition("=")
+            name = name.replace("-", "_")
+            if equals:
+                named[name] = value
+            else:
+                named[name] = items.pop(0) if items and not items[0].startswith("--") else None
         else:
             positional.append(item)
     return positional, named
@@ -105,7 +109,8 @@ def _files(directory: str) -> list[tuple[str, str]]:
     found = []
     mine = os.path.dirname(os.path.abspath(__file__))
     for top, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if os.path.abspath(os.path.join(top, d)) != mine)
+        # not this driver's own directory, nor a clone's .git (its config holds the remote URL)
+        dirs[:] = sorted(d for d in dirs if d != ".git" and os.path.abspath(os.path.join(top, d)) != mine)
         for name in sorted(names):
             path = os.path.join(top, name)
             if os.path.isfile(path) and not os.path.islink(path):
@@ -122,11 +127,16 @@ def upload(directory: str, uri: str) -> int:
         print(f"jobctl driver: outputDir {directory} does not exist; nothing to upload", file=sys.stderr)
         return 0
     prefix = (match["prefix"] or "").strip("/")
+    if {match["namespace"], match["bucket"]} & {".", ".."} or ".." in prefix.split("/"):
+        raise ValueError(f"outputUri {uri!r} has a '.' or '..' where a namespace, bucket or prefix goes")
     files = _files(directory)
     local = os.environ.get("JOBCTL_LOCAL_OBJECT_STORE")
     if local:
+        store = os.path.realpath(local)
         for path, name in files:
-            target = os.path.join(local, match["namespace"], match["bucket"], *filter(None, [prefix, name]))
+            target = os.path.join(store, match["namespace"], match["bucket"], *filter(None, [prefix, name]))
+            if not os.path.realpath(target).startswith(store + os.sep):
+                raise ValueError(f"{name} would be written outside {local}")
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(path, target)
         return len(files)
@@ -176,25 +186,30 @@ def _git(*args: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
+def redact(text: str) -> str:
+    """`https://user:token@host/...` shown as `https://***@host/...`."""
+    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)
+
+
 def clone(url: str, branch: str | None, commit: str | None, secret_id: str | None, into: str) -> str:
     """Clone `url` under `into` (as git names the directory) at `commit`, else `branch`, else the default
     branch; the clone's path."""
+    import shlex
+    import tempfile
+
     name = re.sub(r"\.git$", "", re.split(r"[/:]", url.rstrip("/"))[-1])
     dest = os.path.join(into, re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "repo")
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    if secret_id:  # an SSH key, kept only for the clone
-        import tempfile
-
-        key = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 - removed below
-        try:
-            key.write(read_secret(secret_id))
-            key.close()
-            os.chmod(key.name, 0o600)
-            env["GIT_SSH_COMMAND"] = f"ssh -i {key.name} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new"
-            return _clone(url, branch, commit, dest, env)
-        finally:
-            os.unlink(key.name)
-    return _clone(url, branch, commit, dest, env)
+    if not secret_id:
+        return _clone(url, branch, commit, dest, env)
+    with tempfile.TemporaryDirectory(prefix="jobctl-git-") as private:  # the SSH key, kept only for the clone
+        key = os.path.join(private, "key")
+        content = read_secret(secret_id)
+        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(content if content.endswith(b"\n") else content + b"\n")  # OpenSSH needs the last newline
+        env["GIT_SSH_COMMAND"] = (f"ssh -i {shlex.quote(key)} -o IdentitiesOnly=yes "
+                                  "-o StrictHostKeyChecking=accept-new")
+        return _clone(url, branch, commit, dest, env)
 
 
 def _clone(url: str, branch: str | None, commit: str | None, dest: str, env: dict[str, str]) -> str:
@@ -202,7 +217,7 @@ def _clone(url: str, branch: str | None, commit: str | None, dest: str, env: dic
     if commit:
         _git("-C", dest, "checkout", "--quiet", "--detach", commit, env=env)
     head = _git("-C", dest, "rev-parse", "HEAD", env=env)
-    print(f"jobctl driver: cloned {url} at {head}" + (f" ({branch})" if branch and not commit else ""),
+    print(f"jobctl driver: cloned {redact(url)} at {head}" + (f" ({branch})" if branch and not commit else ""),
           file=sys.stderr)
     return dest
 
@@ -217,14 +232,20 @@ def run_notebook(path: str, exclude: Sequence[str], encoding: str) -> int:
         print("jobctl driver: the notebook runtime needs nbclient, nbformat and ipykernel in the job's python "
               "(pip install 'jobctl[notebook]', or a conda environment that has them)", file=sys.stderr)
         return 1
-    with open(path, encoding=encoding) as fh:
-        notebook = nbformat.read(fh, as_version=4)  # type: ignore[no-untyped-call]
+    try:
+        with open(path, encoding=encoding) as fh:
+            notebook = nbformat.read(fh, as_version=4)  # type: ignore[no-untyped-call]
+    except (OSError, LookupError, UnicodeDecodeError, ValueError) as exc:
+        print(f"jobctl driver: cannot read the notebook {path} as {encoding}: {exc}", file=sys.stderr)
+        return 1
     skipped = set(exclude)
     notebook.cells = [cell for cell in notebook.cells if not skipped & set(cell.get("metadata", {}).get("tags", []))]
 
     def show(cell: Any, cell_index: int, execute_reply: Any) -> None:
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
+            if output.get("output_type") == "error":
+                print(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output.get("traceback", []))), file=sys.stderr)
+            elif output.get("output_type") == "stream":
                 print(output.get("text", ""), end="", file=sys.stderr if output.get("name") == "stderr" else sys.stdout)
             elif "text/plain" in output.get("data", {}):
                 print(output["data"]["text/plain"])
@@ -239,29 +260,48 @@ def run_notebook(path: str, exclude: Sequence[str], encoding: str) -> int:
     except nbclient.exceptions.CellExecutionError as exc:
         print(f"jobctl driver: a cell failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
         code = 1
-    finally:
-        with open(path, "w", encoding=encoding) as fh:
-            nbformat.write(notebook, fh)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # the kernel died (os._exit, out of memory) or never started (no ipykernel)
+        print(f"jobctl driver: the notebook could not run to its end: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = 1
+    _save(notebook, path, encoding)
     return code
+
+
+def _save(notebook: Any, path: str, encoding: str) -> None:
+    """Write the executed notebook over `path` atomically: a character the encoding lacks becomes a
+    character reference, never a truncated file."""
+    import nbformat
+
+    text = nbformat.writes(notebook)  # type: ignore[no-untyped-call]
+    partial = f"{path}.jobctl-partial"
+    with open(partial, "wb") as fh:
+        fh.write(text.encode(encoding, "xmlcharrefreplace"))
+    os.replace(partial, path)
 
 
 def main() -> int:
     env = os.environ
-    start = os.getcwd()
+    here = os.path.dirname(os.path.abspath(__file__))  # <start>/<root>/.jobctl
+    root = os.path.dirname(here)
+    start = os.path.dirname(root)  # where the artifact is unpacked: what the paths below are relative to
     if env.get("JOBCTL_GIT_URL"):
-        try:
+        try:  # into the artifact's root, which holds nothing else: no clash with the job's own name
             start = clone(env["JOBCTL_GIT_URL"], env.get("JOBCTL_GIT_BRANCH"), env.get("JOBCTL_GIT_COMMIT"),
-                          env.get("JOBCTL_GIT_SECRET_ID"), start)
+                          env.get("JOBCTL_GIT_SECRET_ID"), root)
         except Exception as exc:  # no code to run: the run fails, saying why
-            print(f"jobctl driver: {exc}", file=sys.stderr)
+            print(f"jobctl driver: {redact(str(exc))}", file=sys.stderr)
             return 1
     entry = os.path.join(start, env["JOBCTL_ENTRYPOINT"])
-    workdir = os.path.join(start, env.get("JOBCTL_WORKING_DIR") or ".")
-    os.chdir(workdir)
+    workdir = os.path.abspath(os.path.join(start, env.get("JOBCTL_WORKING_DIR") or "."))
+    try:
+        os.chdir(workdir)
+    except OSError as exc:
+        print(f"jobctl driver: cannot run in the working directory {workdir}: {exc.strerror}", file=sys.stderr)
+        return 1
     paths = [os.path.abspath(p) for p in (env.get("JOBCTL_PYTHON_PATH") or "").split(":") if p]
     # as `python ENTRY` would have it (its directory first, in place of this driver's), then the working
     # directory and pythonPath, which PYTHONPATH passes on to subprocesses
-    sys.path[0:1] = [os.path.dirname(entry), os.getcwd(), *paths]
+    sys.path[0:1] = [os.path.dirname(entry), workdir, *paths]
     if paths:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
     if env.get("JOBCTL_NOTEBOOK"):
@@ -273,10 +313,10 @@ def main() -> int:
         code = run_code(entry, env.get("JOBCTL_ENTRY_FUNCTION"), sys.argv[1:])
     sys.stdout.flush()
     directory, uri = env.get("JOBCTL_UPLOAD_DIR") or ".", env.get("JOBCTL_UPLOAD_URI")
-    if uri:
+    if uri:  # from the working directory as it was before the code ran: the code may have changed it
         target = os.path.expandvars(uri)
         try:
-            count = upload(os.path.join(os.getcwd(), directory), target)
+            count = upload(os.path.join(workdir, directory), target)
             print(f"jobctl driver: uploaded {count} file(s) from {directory} to {target}", file=sys.stderr)
         except Exception as exc:  # the code's result stands; a failed upload fails a run that succeeded
             print(f"jobctl driver: uploading {directory} to {target} failed: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ so `apply --adopt` can compare it field by field with the spec.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -14,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jobctl.artifact import build_artifact, extract_zip, zip_root
+from jobctl.artifact import DRIVER, build_artifact, extract_zip, zip_root
 from jobctl.backends.base import Backend
 from jobctl.model.job import JobDefinition, JobState
 from jobctl.model.table import to_document
@@ -46,8 +47,12 @@ def materialize(backend: Backend, job: JobState, directory: Path) -> Source | No
         root = zip_root(downloaded, definition.entry_file)  # OCI's layout: the source is the zip's root directory
         downloaded.unlink()
         source = source / root if root else source
-        runtime = definition.runtime_type if definition.runtime_type in ("python", "shell") else "python"
-        return Source(source, definition.entry_file, runtime, build_artifact(source).digest)
+        if definition.driven:  # jobctl's driver goes into every artifact of such a job: it is no source file
+            (source / DRIVER).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (source / DRIVER).parent.rmdir()
+        runtime = definition.runtime_type if definition.runtime_type in ("python", "shell", "notebook") else "python"
+        return Source(source, definition.entry_file, runtime, build_artifact(source, driver=definition.driven).digest)
     runtime = "shell" if downloaded.suffix == ".sh" else "python"
     return Source(downloaded, None, runtime, build_artifact(downloaded).digest)
 
@@ -56,7 +61,7 @@ def observe_for_adoption(backend: Backend, job: JobState) -> JobState:
     """The job with its definition completed from its artifact (for an unmanaged job OCI cannot say)."""
     full = backend.get_job(job_id=job.id)
     assert full.definition is not None
-    if full.definition.runtime_type == "container":
+    if full.definition.runtime_type == "container" or full.definition.git_url:
         return full
     with tempfile.TemporaryDirectory(prefix="jobctl-adopt-") as temp:
         source = materialize(backend, full, Path(temp))
@@ -129,7 +134,9 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     assert full.definition is not None
     name = spec_name(full)
     target = directory / name
-    source = None if full.definition.runtime_type == "container" else materialize(backend, full, target)
+    # a container job has no source, nor has a job whose code comes from git (its artifact is jobctl's driver)
+    no_source = full.definition.runtime_type == "container" or full.definition.git_url
+    source = None if no_source else materialize(backend, full, target)
     document = spec_document(full.definition, name, source, target)
     names: dict[tuple[int, str], str] = {}  # (env map, key) -> the ${NAME} its secret is written as
     values: dict[str, str] = {}

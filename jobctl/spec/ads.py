@@ -593,6 +593,12 @@ class _Translator:
         self.put((*target, "entrypoint"), *entry)
         if "workingDir" in fields:  # the repository's, as jobctl's git workingDir is
             self.working = fields["workingDir"]
+        if "pythonPath" in fields and "workingDir" in fields:  # ADS's gitPython: from the repository's root
+            paths, where = fields["pythonPath"]
+            work = str(fields["workingDir"][0])
+            listed = paths.split(":") if isinstance(paths, str) else paths
+            if isinstance(listed, list) and all(isinstance(p, str) for p in listed):
+                fields = {**fields, "pythonPath": ([posixpath.relpath(p, work) for p in listed], where)}
         self.python_extras(fields)
         if "conda" in fields:
             self.conda(fields["conda"][1])

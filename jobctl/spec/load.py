@@ -293,6 +293,9 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
         if declared not in (None, source.name):
             message = f"source is the single file {source.name!r}; entrypoint must be that file or be omitted"
             return None, [document.diagnostic(entry_path, message)]
+        if runtime.get("workingDir") not in (None, ".", "./"):
+            return None, [document.diagnostic(("spec", "runtime", "workingDir"),
+                                              "a single-file source has no other directory: workingDir must be '.'")]
         return (None if is_container else source.name), []
     if not source.is_dir():
         return None, [document.diagnostic(source_path, f"source {given!r} is neither a file nor a directory")]
@@ -310,4 +313,8 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
     if Rules(source).excluded(entry.relative_to(source).as_posix()):
         return None, [document.diagnostic(entry_path, f"entrypoint {declared!r} is left out of the artifact "
                                                       f"(by .jobctlignore, or as a key or credential file)")]
+    working = runtime.get("workingDir")
+    if working is not None and not (source / working).resolve().is_dir():
+        return None, [document.diagnostic(("spec", "runtime", "workingDir"),
+                                          f"workingDir {working!r} is not a directory in source {given!r}")]
     return None, []

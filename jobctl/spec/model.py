@@ -42,5 +42,18 @@ def job_from_document(
     definition = JobDefinition(**from_document(JobDefinition, data))
     if entrypoint is not None:
         definition = replace(definition, entrypoint=entrypoint)
+    definition = _normalized_paths(definition)
     source = data["spec"]["runtime"].get("source")
     return JobSpec(definition, None if source is None else (base_dir / source).resolve(), origin)
+
+
+def _normalized_paths(definition: JobDefinition) -> JobDefinition:
+    """Directory paths the way the job stores them (`sub/`, `./sub` and `sub/.` are `sub`), so a plan
+    compares like with like."""
+    import posixpath
+
+    def norm(path: str | None) -> str | None:
+        return None if path is None else posixpath.normpath(path)
+
+    return replace(definition, working_dir=norm(definition.working_dir), output_dir=norm(definition.output_dir),
+                   python_path=tuple(posixpath.normpath(p) for p in definition.python_path))

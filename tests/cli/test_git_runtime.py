@@ -86,14 +86,14 @@ def test_a_run_clones_the_commit_or_branch_the_spec_names(
         specs = [spec(tmp_path, "pinned", {"url": repo["url"], "commit": repo["v1"], "branch": "next"},
                       workingDir="src", args=["a"]),  # the commit wins over the branch
                  spec(tmp_path, "branch", {"url": repo["url"], "branch": "next"}),
-                 spec(tmp_path, "default", {"url": repo["url"]})]
+                 spec(tmp_path, "trainer", {"url": repo["url"]})]  # named as the repository (review)
         assert jobctl("apply", *map(str, specs), "--yes").exit_code == 0
 
         pinned = output_of(jobctl, "pinned")
         assert f"jobctl driver: cloned {repo['url']} at {repo['v1']}" in pinned
         assert "v1 src ['a']" in pinned  # workingDir src, of the repository
         assert "v3 trainer []" in output_of(jobctl, "branch")  # without workingDir: the repository's root
-        assert "v2 trainer []" in output_of(jobctl, "default")
+        assert "v2 trainer []" in output_of(jobctl, "trainer")
         plan = jobctl("plan", *map(str, specs), "--detailed-exitcode", "--refresh")
         assert plan.exit_code == 0, plan.stdout  # the git fields read back from the job as written
 
@@ -133,7 +133,8 @@ def test_a_private_repository_is_cloned_with_the_ssh_key_of_a_vault_secret(
     monkeypatch.delenv("JOBCTL_LOCAL_SECRETS", raising=False)
     with FakeOCI() as fake:
         use_fake_oci(fake, tmp_path, monkeypatch, "ssh")
-        secret = fake.add_secret(b"-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n")
+        # pasted into Vault without its last newline, which OpenSSH needs (review)
+        secret = fake.add_secret(b"-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----")
         work = tmp_path / "run"
         work.mkdir()
 
@@ -141,6 +142,7 @@ def test_a_private_repository_is_cloned_with_the_ssh_key_of_a_vault_secret(
 
     assert Path(cloned, "src", "train.py").read_text() == CODE.format(version="v1")
     assert record.read_bytes().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert record.read_bytes().endswith(b"-----END OPENSSH PRIVATE KEY-----\n")
     assert not Path(Path(f"{record}.path").read_text().strip()).exists()  # the key is kept only for the clone
     assert fake.count("GET", r"/secretbundles/") == 1
 
@@ -169,6 +171,8 @@ def test_an_ads_git_python_file_runs_and_converts_to_the_same_job(jobctl: Run, t
     ({"source": "./x.py"}, "give source or git, not both"),
     ({"type": "shell"}, "git applies only to the python runtime"),
     ({"entrypoint": None}, "a git runtime needs entrypoint"),
+    ({"entrypoint": "../outside.py"}, "a path in the repository: relative, without '..'"),
+    ({"git": {"url": "https://me:s3cret@git.example.com/r.git"}}, "without a password in it (use secretId)"),
 ])
 def test_a_git_runtime_written_wrong_is_a_located_error(jobctl: Run, tmp_path: Path, runtime: dict[str, Any],
                                                         message: str) -> None:
@@ -181,3 +185,17 @@ def test_a_git_runtime_written_wrong_is_a_located_error(jobctl: Run, tmp_path: P
     result = jobctl("validate", str(path))
     assert result.exit_code == 3
     assert message in result.stderr, result.stderr
+
+
+def test_exporting_a_git_job_writes_no_source_and_plans_no_changes(jobctl: Run, tmp_path: Path,
+                                                                   repo: dict[str, Any]) -> None:
+    """Review: the export held the driver as a source beside `git`, which validate refused."""
+    path = spec(tmp_path, "pinned", {"url": repo["url"], "commit": repo["v1"]}, workingDir="src")
+    assert jobctl("apply", str(path), "--yes", "--set-name", "x").exit_code == 0
+    assert jobctl("export", "pinned", "-d", str(tmp_path / "exported")).exit_code == 0
+    exported = tmp_path / "exported" / "pinned" / "job.yaml"
+    runtime = yaml.safe_load(exported.read_text())["spec"]["runtime"]
+    assert "source" not in runtime
+    assert runtime["git"] == {"url": repo["url"], "commit": repo["v1"]}
+    plan = jobctl("plan", str(exported), "--detailed-exitcode", "--set-name", "x")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr

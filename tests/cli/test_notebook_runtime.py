@@ -22,12 +22,14 @@ from tests.conftest import Result, use_fake_oci
 Run = Callable[..., Result]
 
 
-def notebook(path: Path, *, fail: bool = False) -> Path:
+def notebook(path: Path, *, fail: bool = False, die: bool = False) -> Path:
     cells = [nbformat.v4.new_code_cell("import os\nprint('running in', os.path.basename(os.getcwd()))"),
              nbformat.v4.new_code_cell("print('interactive only')", metadata={"tags": ["skip"]}),
              nbformat.v4.new_code_cell("open('result.txt', 'w').write('7')\n6 * 7")]
     if fail:
         cells.append(nbformat.v4.new_code_cell("raise ValueError('bad data')"))
+    if die:  # the kernel dies, as when it runs out of memory
+        cells.append(nbformat.v4.new_code_cell("import os\nos._exit(3)"))
     book = nbformat.v4.new_notebook()
     book.cells = cells
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +38,7 @@ def notebook(path: Path, *, fail: bool = False) -> Path:
 
 
 def spec(tmp_path: Path, **runtime: Any) -> Path:
-    notebook(tmp_path / "nbs" / "analysis.ipynb", fail=runtime.pop("fail", False))
+    notebook(tmp_path / "nbs" / "analysis.ipynb", fail=runtime.pop("fail", False), die=runtime.pop("die", False))
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump({
         "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "analysis"},
@@ -98,6 +100,15 @@ def test_a_failing_cell_fails_the_run_and_the_notebook_is_still_saved(jobctl: Ru
     assert "a cell failed: ValueError: bad data" in logs
     saved = Path(os.environ["JOBCTL_HOME"]) / "object-storage" / "mytenancy" / "results" / "nb" / run_id
     assert executed((saved / "analysis.ipynb").read_bytes())[-1] == ["bad data"]
+
+
+def test_a_kernel_that_dies_fails_the_run_and_the_notebook_is_still_saved(jobctl: Run, tmp_path: Path) -> None:
+    """Review: a dead kernel raised out of the driver: a traceback, and nothing uploaded."""
+    run_id, logs = run(jobctl, spec(tmp_path, die=True), exit_code=1)
+    assert "the notebook could not run to its end: DeadKernelError" in logs
+    assert "Traceback" not in logs
+    saved = Path(os.environ["JOBCTL_HOME"]) / "object-storage" / "mytenancy" / "results" / "nb" / run_id
+    assert executed((saved / "analysis.ipynb").read_bytes())[:2] == [["running in nbs\n"], ["42"]]
 
 
 def test_an_ads_notebook_file_runs_as_written_and_converts_to_the_same_job(jobctl: Run, tmp_path: Path) -> None:

@@ -134,3 +134,36 @@ def test_on_oci_a_missing_bucket_fails_the_run(jobctl: Run, tmp_path: Path, monk
         use_fake_oci(fake, tmp_path, monkeypatch, "nobucket")
         run_id, _ = ran(jobctl, project(tmp_path), exit_code=1)
         assert "upload to oci://results@mytenancy/ failed: BucketNotFound" in jobctl("logs", run_id).stdout
+
+
+def test_outputs_come_from_where_the_code_started_even_if_it_changed_directory(jobctl: Run, tmp_path: Path) -> None:
+    """Review: the directory to upload was resolved after the code ran, so an os.chdir() changed it."""
+    spec = project(tmp_path, args=["--x", "1"])
+    main = tmp_path / "project" / "code" / "pkg" / "main.py"
+    main.write_text(main.read_text().replace('    sys.exit(', '    os.chdir("/")\n    sys.exit('))
+    run_id, _ = ran(jobctl, spec)
+    assert (local_bucket() / "runs" / run_id / "result.txt").read_text() == "42\n"
+
+
+def test_exporting_a_driven_job_gives_back_its_source_without_the_driver(jobctl: Run, tmp_path: Path) -> None:
+    """Review: the exported source held .jobctl/driver.py, which plan then refused as a user file."""
+    spec = project(tmp_path)
+    assert jobctl("apply", str(spec), "--yes", "--set-name", "x").exit_code == 0
+    assert jobctl("export", "driven", "-d", str(tmp_path / "exported")).exit_code == 0
+    exported = tmp_path / "exported" / "driven"
+    assert not list(exported.rglob(".jobctl"))
+    plan = jobctl("plan", str(exported / "job.yaml"), "--detailed-exitcode", "--set-name", "x")
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+
+
+@pytest.mark.parametrize(("runtime", "message"), [
+    ({"outputUri": "oci://results@mytenancy/../../escaped"}, "without a '.' or '..' as a part of it"),
+    ({"outputUri": "oci://..@mytenancy/x"}, "without a '.' or '..' as a part of it"),
+    ({"workingDir": "nosuch"}, "workingDir 'nosuch' is not a directory in source './code'"),
+    ({"workingDir": "pkg/main.py"}, "is not a directory in source"),
+])
+def test_paths_that_leave_their_place_are_refused_by_validate(jobctl: Run, tmp_path: Path, runtime: dict[str, Any],
+                                                              message: str) -> None:
+    result = jobctl("validate", str(project(tmp_path, **runtime)))
+    assert result.exit_code == 3
+    assert message in result.stderr, result.stderr
