@@ -282,3 +282,53 @@ def test_a_console_job_with_a_free_text_name_keeps_it_as_its_display_name(
         run = json.loads(jobctl("-o", "json", "get", run_id).stdout)
         assert run["jobName"] == "tune-models-prod"
         assert run["name"].startswith("tune-models-prod-run-")
+
+
+def ads_artifact() -> bytes:
+    """A zip as ADS's PythonRuntime builds it: its drivers at the top and the code under code/, written
+    with shutil.make_archive(base_dir="./") (ads/jobs/builders/runtimes/artifact.py), no root directory."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("./driver_python.py", "import runpy, os\nrunpy.run_path(os.environ['CODE_ENTRYPOINT'])\n")
+        archive.writestr("./driver_utils.py", "# ADS's helpers\n")
+        archive.writestr("./code/train/main.py", "print('training')\n")
+    return buffer.getvalue()
+
+
+def test_a_job_made_by_ads_exports_to_a_spec_that_adopts_it_with_no_changes(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: a job ADS made (its env holds ADS's variables, its artifact ADS's driver) is exported as
+    it is, and adopting that spec changes nothing but jobctl's tags."""
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "adsmade")
+        env = {"CODE_ENTRYPOINT": "train/main.py", "JOB_RUN_ENTRYPOINT": "driver_python.py",
+               "OUTPUT_DIR": "outputs", "OUTPUT_URI": "oci://results@ns/ads", "CONDA_ENV_TYPE": "service",
+               "CONDA_ENV_SLUG": "generalml_p311_cpu_x86_64_v1", "MODEL": "xgb"}
+        job = fake.create_job({
+            "compartmentId": "ocid1.compartment.oc1..adsmade", "projectId": "ocid1.datascienceproject.oc1.iad.adsmade",
+            "displayName": "Training by ADS",
+            "jobConfigurationDetails": {"jobType": "DEFAULT", "environmentVariables": env,
+                                        "commandLineArguments": "--epochs 3"},
+            "jobInfrastructureConfigurationDetails": {"jobInfrastructureType": "ME_STANDALONE",
+                                                      "shapeName": "VM.Standard2.1", "blockStorageSizeInGBs": 50},
+        })
+        fake.put_artifact(job["id"], ads_artifact(), "train.zip")
+
+        exported = jobctl("export", "Training by ADS", "-d", str(tmp_path / "exported"))
+        assert exported.exit_code == 0, exported.stderr
+        spec = tmp_path / "exported" / "training-by-ads" / "job.yaml"
+        runtime = yaml.safe_load(spec.read_text())["spec"]["runtime"]
+        assert runtime["entrypoint"] == "driver_python.py"
+        assert runtime["env"]["CODE_ENTRYPOINT"] == "train/main.py"  # ADS's own variables, as the job has them
+        assert (spec.parent / "src" / "code" / "train" / "main.py").is_file()
+
+        adopted = jobctl("adopt", str(spec))
+        assert adopted.exit_code == 0, adopted.stderr
+        assert "adopt: from now on managed by jobctl" in adopted.stdout
+        assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+        assert fake.job(job["id"])["lifecycleState"] == "ACTIVE"  # the same job, not a replacement
+        assert fake.artifact(job["id"]) == ads_artifact()
