@@ -160,10 +160,8 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
     OCI's job runner runs, under the zip's root directory), and for a driven job what jobctl's driver
     reads (jobctl/driver.py). `root`: the zip's root directory, None for a single-file artifact."""
     entry = definition.entry_file
-    if not entry:
-        return {}
     if not definition.driven or not root:
-        return {"JOB_RUN_ENTRYPOINT": f"{root}/{entry}" if root else entry}
+        return {"JOB_RUN_ENTRYPOINT": f"{root}/{entry}" if root else entry} if entry else {}
     env = {"JOB_RUN_ENTRYPOINT": f"{root}/{DRIVER}"}
     base = f"{root}/"  # the code's paths: under the artifact's root, or the repository's own for git
     if definition.git_url:
@@ -172,8 +170,9 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
             ("JOBCTL_GIT_URL", definition.git_url), ("JOBCTL_GIT_BRANCH", definition.git_branch),
             ("JOBCTL_GIT_COMMIT", definition.git_commit), ("JOBCTL_GIT_SECRET_ID", definition.git_secret_id),
         ) if value})
-    env["JOBCTL_ENTRYPOINT"] = base + entry
-    if definition.runtime_type == "notebook":  # run in the notebook's directory, which is what is uploaded
+    if entry:
+        env["JOBCTL_ENTRYPOINT"] = base + entry
+    if definition.runtime_type == "notebook" and entry:  # run in the notebook's directory, which is what is uploaded
         env["JOBCTL_NOTEBOOK"] = "1"
         env["JOBCTL_WORKING_DIR"] = posixpath.dirname(base + entry)
         if definition.exclude_tags:
@@ -189,6 +188,14 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
         env["JOBCTL_WORKING_DIR"] = (base + definition.working_dir).rstrip("/").removesuffix("/.") or "."
     if definition.python_path:
         env["JOBCTL_PYTHON_PATH"] = ":".join(definition.python_path)
+    if definition.command:
+        env["JOBCTL_COMMAND"] = definition.command
+    if definition.pip_requirements:
+        env["JOBCTL_PIP_REQUIREMENTS"] = definition.pip_requirements
+    if definition.pip_packages:
+        env["JOBCTL_PIP_PACKAGES"] = definition.pip_packages
+    if definition.inputs:
+        env["JOBCTL_INPUTS"] = json.dumps(dict(definition.inputs), sort_keys=True)
     if definition.entry_function:
         env["JOBCTL_ENTRY_FUNCTION"] = definition.entry_function
     if definition.output_dir and definition.output_uri:
@@ -210,6 +217,8 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
                 "output_dir": env.get("JOBCTL_UPLOAD_DIR"),
                 "output_uri": env.get("JOBCTL_UPLOAD_URI")}
     return {
+        "command": env.get("JOBCTL_COMMAND"), "pip_requirements": env.get("JOBCTL_PIP_REQUIREMENTS"),
+        "pip_packages": env.get("JOBCTL_PIP_PACKAGES"), "inputs": json.loads(env.get("JOBCTL_INPUTS", "{}")),
         "git_url": env.get("JOBCTL_GIT_URL"), "git_branch": env.get("JOBCTL_GIT_BRANCH"),
         "git_commit": env.get("JOBCTL_GIT_COMMIT"), "git_secret_id": env.get("JOBCTL_GIT_SECRET_ID"),
         "working_dir": inside(env.get("JOBCTL_WORKING_DIR")),

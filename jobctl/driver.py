@@ -16,6 +16,10 @@ JOBCTL_PYTHON_PATH     directories to import from, relative to the working direc
 JOBCTL_NOTEBOOK        the entry file is a notebook: execute it in place (nbclient, a python3 kernel),
 JOBCTL_EXCLUDE_TAGS    leaving out cells tagged with any of this JSON list, read with
 JOBCTL_NOTEBOOK_ENCODING this encoding (utf-8); the executed notebook is saved, also after a failure
+JOBCTL_PIP_REQUIREMENTS before the code: pip install -r this file, and these packages (space-separated);
+JOBCTL_PIP_PACKAGES    then download JOBCTL_INPUTS, a JSON map URL -> destination
+JOBCTL_COMMAND         run this shell command instead of the entry file (the run's arguments after it); a
+                       torchrun command gets --nnodes/--node_rank/--master_addr/--master_port of the run
 JOBCTL_ENTRY_FUNCTION  call this function of the entry file instead of running it as a script:
                        positional arguments as they come, `--name value` as name=value, a bare `--flag`
                        as flag=None (ADS's rule)
@@ -279,6 +283,97 @@ def _save(notebook: Any, path: str, encoding: str) -> None:
     os.replace(partial, path)
 
 
+def install(requirements: str | None, packages: str | None) -> None:
+    """dependencies: pip into the run's python, before the code runs."""
+    import shlex
+    import subprocess
+
+    for extra in (["-r", requirements] if requirements else [], shlex.split(packages or "")):
+        if extra:
+            print(f"jobctl driver: pip install {' '.join(extra)}", file=sys.stderr)
+            done = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *extra],
+                                  stdout=sys.stderr, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"pip install {' '.join(extra)} failed (exit {done.returncode})")
+
+
+def fetch(inputs: dict[str, str]) -> None:
+    """inputs: each URL (http(s)://, oci://bucket@namespace/object, or a path) to its destination."""
+    import urllib.request
+
+    for url, dest in sorted(inputs.items()):
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        bucket = _URI.match(url)
+        if bucket:
+            local = os.environ.get("JOBCTL_LOCAL_OBJECT_STORE")
+            name = bucket["prefix"] or ""
+            if local:
+                shutil.copyfile(os.path.join(local, bucket["namespace"], bucket["bucket"], *name.split("/")), dest)
+            else:
+                import oci
+
+                config, kwargs = _client_kwargs()
+                body = oci.object_storage.ObjectStorageClient(config, **kwargs).get_object(
+                    bucket["namespace"], bucket["bucket"], name).data
+                with open(dest, "wb") as fh:
+                    for chunk in body.raw.stream(1024 * 1024, decode_content=False):
+                        fh.write(chunk)
+        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
+            with urllib.request.urlopen(url, timeout=300) as response, open(dest, "wb") as fh:
+                shutil.copyfileobj(response, fh)
+        else:
+            shutil.copyfile(url, dest)
+        print(f"jobctl driver: fetched {redact(url)} to {dest}", file=sys.stderr)
+
+
+def _master_address() -> str:
+    """Rank 0's address in a multi-node run: from CLUSTER_NODES_METADATA_FILE, which OCI fills in as the
+    nodes come up (waited for, up to 10 minutes)."""
+    import json
+    import time
+
+    path = os.environ.get("CLUSTER_NODES_METADATA_FILE")
+    deadline = time.monotonic() + 600
+    while path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for node in json.load(fh):
+                    if str(node.get("Rank")) == "0" and node.get("IPAddress"):
+                        return str(node["IPAddress"])
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"rank 0 never appeared in {path}")
+        time.sleep(1)
+    return "127.0.0.1"
+
+
+def launch_command(command: str) -> str:
+    """A torchrun command gets this node's place in the run unless it says it itself: --nnodes,
+    --node_rank, --master_addr and --master_port (29400), from OCI's multi-node variables."""
+    import shlex
+
+    words = shlex.split(command)
+    nodes = os.environ.get("INITIAL_CLUSTER_SIZE") or os.environ.get("NODE_COUNT")
+    if not words or os.path.basename(words[0]) != "torchrun" or not nodes or any(
+            w.startswith(("--nnodes", "--rdzv", "--master_addr", "--standalone")) for w in words):
+        return command
+    extra = [f"--nnodes={nodes}", f"--node_rank={os.environ.get('NODE_RANK', '0')}",
+             f"--master_addr={_master_address()}", "--master_port=29400"]
+    return shlex.join([words[0], *extra, *words[1:]])
+
+
+def run_command(command: str, argv: Sequence[str]) -> int:
+    """The command through the shell (as ADS runs it), the run's arguments after it; its exit code."""
+    import shlex
+    import subprocess
+
+    line = launch_command(command) + "".join(f" {shlex.quote(a)}" for a in argv)
+    print(f"jobctl driver: {line}", file=sys.stderr)
+    sys.stderr.flush()
+    return subprocess.run(["/bin/sh", "-c", line], check=False).returncode
+
+
 def main() -> int:
     env = os.environ
     here = os.path.dirname(os.path.abspath(__file__))  # <start>/<root>/.jobctl
@@ -291,7 +386,7 @@ def main() -> int:
         except Exception as exc:  # no code to run: the run fails, saying why
             print(f"jobctl driver: {redact(str(exc))}", file=sys.stderr)
             return 1
-    entry = os.path.join(start, env["JOBCTL_ENTRYPOINT"])
+    entry = os.path.join(start, env.get("JOBCTL_ENTRYPOINT") or ".")
     workdir = os.path.abspath(os.path.join(start, env.get("JOBCTL_WORKING_DIR") or "."))
     try:
         os.chdir(workdir)
@@ -304,7 +399,18 @@ def main() -> int:
     sys.path[0:1] = [os.path.dirname(entry), workdir, *paths]
     if paths:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
-    if env.get("JOBCTL_NOTEBOOK"):
+    try:
+        install(env.get("JOBCTL_PIP_REQUIREMENTS"), env.get("JOBCTL_PIP_PACKAGES"))
+        if env.get("JOBCTL_INPUTS"):
+            import json
+
+            fetch(json.loads(env["JOBCTL_INPUTS"]))
+    except Exception as exc:  # the code would not find what it needs: the run fails, saying why
+        print(f"jobctl driver: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    if env.get("JOBCTL_COMMAND"):
+        code = run_command(env["JOBCTL_COMMAND"], sys.argv[1:])
+    elif env.get("JOBCTL_NOTEBOOK"):
         import json
 
         code = run_notebook(entry, json.loads(env.get("JOBCTL_EXCLUDE_TAGS") or "[]"),

@@ -128,6 +128,10 @@ class JobDefinition:
     git_branch: str | None = column("spec.runtime.git.branch", "text")
     git_commit: str | None = column("spec.runtime.git.commit", "text")
     git_secret_id: str | None = column("spec.runtime.git.secretId", "text", local=IGNORED)  # your own git's, locally
+    command: str | None = column("spec.runtime.command", "text")  # instead of the entrypoint
+    pip_requirements: str | None = column("spec.runtime.dependencies.pipRequirements", "text")
+    pip_packages: str | None = column("spec.runtime.dependencies.pipPackages", "text")
+    inputs: Mapping[str, str] = column("spec.runtime.inputs", "map")  # URL -> destination
     working_dir: str | None = column("spec.runtime.workingDir", "text")
     python_path: tuple[str, ...] = column("spec.runtime.pythonPath", "list")
     entry_function: str | None = column("spec.runtime.entryFunction", "text")
@@ -203,8 +207,8 @@ class JobDefinition:
     def driven(self) -> bool:
         """Whether the code runs through jobctl's driver, which the artifact then holds (jobctl/driver.py)."""
         return self.runtime_type == "notebook" or (self.runtime_type == "python" and bool(
-            self.git_url or self.working_dir or self.python_path or self.entry_function or self.output_dir
-            or self.output_uri))
+            self.git_url or self.command or self.pip_requirements or self.pip_packages or self.inputs
+            or self.working_dir or self.python_path or self.entry_function or self.output_dir or self.output_uri))
 
 
 @functools.cache

@@ -53,6 +53,9 @@ INFRASTRUCTURE: Known = {
     "definedTags": (("defined_tags",), _TAGS),
 }
 MOUNT: Known = {"src": (_EMPTY, None), "dest": (_EMPTY, None)}
+GIT: Known = {"url": (_EMPTY, None), "branch": (_EMPTY, None), "commit": (_EMPTY, None),
+              "gitSecretId": (("git_secret_id",), None)}
+DEPENDENCIES: Known = {"pipRequirements": (("pip_requirements",), None), "pipPackages": (("pip_packages",), None)}
 SHAPE_CONFIG: Known = {
     "ocpus": (_EMPTY, None), "memoryInGBs": (("memory_in_gbs",), None), "cpuBaseline": (("cpu_baseline",), ""),
 }
@@ -81,6 +84,14 @@ RUNTIMES: Mapping[str, Known] = {
         "notebookEncoding": (("notebook_encoding",), None), "excludeTags": (("exclude_tags", "excludeTag"), None),
         "outputUri": (("output_uri", "outputURI"), None), "conda": (_EMPTY, None),
     },
+    "pyTorchDistributed": {
+        **_SCRIPT,
+        "replicas": (("replica",), None), "command": (_EMPTY, None), "git": (_EMPTY, None),
+        "dependencies": (_EMPTY, None), "inputs": (_EMPTY, None), "workingDir": (("working_dir",), None),
+        "pythonPath": (("python_path",), None), "entryFunction": (("entry_function",), None),
+        "outputDir": (("output_dir",), None), "outputUri": (("output_uri",), None),
+        "deepspeed": (_EMPTY, "jobctl runs torchrun or a command of yours; give the deepspeed command"),
+    },
     "gitPython": {
         "url": (_EMPTY, None), "branch": (_EMPTY, None), "commit": (_EMPTY, None),
         "gitSecretId": (("git_secret_id",), None), "entrypoint": (_EMPTY, None), "conda": (_EMPTY, None),
@@ -95,7 +106,7 @@ RUNTIMES: Mapping[str, Known] = {
         "imageSignatureId": (("image_signature_id",), ""), "replica": (_EMPTY, "jobctl runs single-node jobs"),
     },
 }
-NOT_YET_RUNTIMES = ("pyTorchDistributed", "dataFlow", "dataFlowNotebook", "operator")
+NOT_YET_RUNTIMES = ("dataFlow", "dataFlowNotebook", "operator")
 NOT_YET_INFRASTRUCTURES = ("dataFlow", "kubernetesJob")
 FieldMap = dict[str, tuple[Any, JsonPath]]  # canonical name -> (value, ADS path as written)
 
@@ -480,6 +491,8 @@ class _Translator:
             self.git_python(path, fields)
         elif kind == "notebook":
             self.notebook(path, fields)
+        elif kind == "pyTorchDistributed":
+            self.pytorch(path, fields)
         else:
             self.script(kind, path, fields)
         target = ("spec", "runtime")
@@ -602,6 +615,53 @@ class _Translator:
         self.python_extras(fields)
         if "conda" in fields:
             self.conda(fields["conda"][1])
+
+    def pytorch(self, path: JsonPath, fields: FieldMap) -> None:
+        """PyTorchDistributedRuntime: a python job (its code from git or scriptPathURI) that runs `command`
+        (or the entrypoint) after installing `dependencies` and fetching `inputs`; `replicas` > 1 makes it a
+        multi-node job of one node group, as ADS makes it (DEFAULT_NODE_GROUP_NAME, every replica needed)."""
+        target = ("spec", "runtime")
+        if "git" in fields:
+            git = self.fields(fields["git"][1], GIT) or {}
+            url = self.require(git, "url", fields["git"][1], "the repository to clone")
+            if url is None:
+                return
+            self.put((*target, "type"), "python", (*path[:-1], "type"))
+            for old, new in (("url", "url"), ("branch", "branch"), ("commit", "commit"), ("gitSecretId", "secretId")):
+                if old in git:
+                    self.put((*target, "git", new), *git[old])
+            if "entrypoint" in fields:
+                self.put((*target, "entrypoint"), *fields["entrypoint"])
+            if "workingDir" in fields:
+                self.working = fields["workingDir"]
+            self.python_extras(fields)
+            if "conda" in fields:
+                self.conda(fields["conda"][1])
+        elif "command" in fields and "entrypoint" not in fields:
+            source = self.source(path, fields, required=True)
+            if source is None:
+                return
+            self.put((*target, "type"), "python", (*path[:-1], "type"))
+            self.put((*target, "source"), *source)
+            self.python_extras(fields)
+            if "conda" in fields:
+                self.conda(fields["conda"][1])
+        else:
+            self.script("python", path, fields)
+        if "command" in fields:
+            self.put((*target, "command"), *fields["command"])
+        if "dependencies" in fields:
+            dependencies = self.fields(fields["dependencies"][1], DEPENDENCIES) or {}
+            for name, (value, where) in dependencies.items():
+                self.put((*target, "dependencies", name), " ".join(str(value).split()), where)
+        if "inputs" in fields:
+            self.put((*target, "inputs"), *fields["inputs"])
+        if "replicas" in fields:
+            replicas, where = fields["replicas"]
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
+                self.error(where, f"replicas must be a whole number of nodes, at least 1; got {replicas!r}")
+            elif replicas > 1:
+                self.put(("spec", "nodes", "groups"), [{"name": "node-group", "replicas": replicas}], where)
 
     def notebook(self, path: JsonPath, fields: FieldMap) -> None:
         """NotebookRuntime: one notebook (notebookPathURI), or a directory (source) and the notebook in it

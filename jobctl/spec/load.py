@@ -300,7 +300,7 @@ def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[
     if not source.is_dir():
         return None, [document.diagnostic(source_path, f"source {given!r} is neither a file nor a directory")]
     if declared is None:
-        if is_container:
+        if is_container or runtime.get("command"):  # a command needs no entry file
             return None, []
         return None, [document.diagnostic(
             ("spec", "runtime"), "entrypoint is required when source is a directory", at_key=True,

@@ -226,12 +226,12 @@ def test_convert_of_a_file_it_cannot_translate_exits_3_and_writes_nothing(
 def test_convert_of_an_unsupported_runtime_names_it(jobctl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ADS)
 
-    result = jobctl("convert", "broken-pytorch.yaml")
+    result = jobctl("convert", "broken-dataflow.yaml")
 
     assert result.exit_code == 3
     assert result.stderr.splitlines() == [
-        "broken-pytorch.yaml:14:11: spec.runtime.type: ADS runtime type 'pyTorchDistributed' is not supported "
-        "yet (supported: python, script, notebook, gitPython, container)",
+        "broken-dataflow.yaml:14:11: spec.runtime.type: ADS runtime type 'dataFlow' is not supported "
+        "yet (supported: python, script, notebook, pyTorchDistributed, gitPython, container)",
         "Error: 1 error in 1 file",
     ]
 

@@ -65,6 +65,11 @@ NOTEBOOK = dataclasses.replace(
     PYTHON, name="every-field-notebook", runtime_type="notebook", entrypoint="main.ipynb", exclude_tags=("skip",),
     notebook_encoding="utf-8", output_uri="oci://results@ns/nb/", args=(),
 )
+DDP = dataclasses.replace(  # a multi-node job whose nodes each run a command (ADS's PyTorchDistributedRuntime)
+    MULTI, name="every-field-ddp", entrypoint=None, command="torchrun train.py --epochs 3", working_dir=".",
+    pip_requirements="requirements.txt", pip_packages="transformers==4.44.0 datasets",
+    inputs={"https://example.com/data/input.txt": "data/input.txt"},
+)
 # attr -> (base definition, changes): each changes its row's field (and what must change with it).
 SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "display_name": (PYTHON, {"display_name": "Tune the Models"}),
@@ -74,6 +79,10 @@ SAMPLES: dict[str, tuple[JobDefinition, dict[str, Any]]] = {
     "git_secret_id": (GIT, {"git_secret_id": "ocid1.vaultsecret.oc1.iad.other"}),
     "exclude_tags": (NOTEBOOK, {"exclude_tags": ("skip", "slow")}),
     "notebook_encoding": (NOTEBOOK, {"notebook_encoding": "latin-1"}),
+    "command": (DDP, {"command": "torchrun train.py --epochs 5"}),
+    "pip_requirements": (DDP, {"pip_requirements": "requirements-gpu.txt"}),
+    "pip_packages": (DDP, {"pip_packages": "datasets"}),
+    "inputs": (DDP, {"inputs": {"oci://data@ns/input.txt": "data/input.txt"}}),
     "working_dir": (DRIVEN, {"working_dir": "lib"}),
     "python_path": (DRIVEN, {"python_path": ("vendor",)}),
     "entry_function": (DRIVEN, {"entry_function": "train"}),
@@ -136,8 +145,8 @@ def shown(definition: JobDefinition) -> dict[str, Any]:
     return dict(flatten(definition))
 
 
-@pytest.mark.parametrize("base", [PYTHON, DRIVEN, GIT, NOTEBOOK, CONTAINER, MULTI],
-                         ids=["python", "driven", "git", "notebook", "container", "multi-node"])
+@pytest.mark.parametrize("base", [PYTHON, DRIVEN, GIT, NOTEBOOK, DDP, CONTAINER, MULTI],
+                         ids=["python", "driven", "git", "notebook", "ddp", "container", "multi-node"])
 def test_a_job_keeps_every_field(harness: Harness, tmp_path: Path, base: JobDefinition) -> None:
     want = desired(base, tmp_path)
     apply_plan(harness.backend, build_plan(harness.backend, [want]))

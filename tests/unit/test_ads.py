@@ -310,11 +310,12 @@ def test_a_missing_entrypoint_is_reported_at_the_ads_entrypoint(tmp_path: Path) 
 
 # --- what cannot be translated ----------------------------------------------------------------------
 
-def test_pytorch_distributed_runtime_is_not_supported_yet() -> None:
-    path = ADS / "broken-pytorch.yaml"
+def test_data_flow_runtime_is_not_supported_yet() -> None:
+    path = ADS / "broken-dataflow.yaml"
     assert errors(path) == [
-        f"{path}:{line_of(path, 'type: pyTorchDistributed')}:11: spec.runtime.type: ADS runtime type "
-        "'pyTorchDistributed' is not supported yet (supported: python, script, notebook, gitPython, container)",
+        f"{path}:{line_of(path, 'type: dataFlow')}:11: spec.runtime.type: ADS runtime type "
+        "'dataFlow' is not supported yet (supported: python, script, notebook, pyTorchDistributed, gitPython, "
+        "container)",
     ]
 
 
@@ -427,12 +428,12 @@ def test_ads_fields_jobctl_cannot_honour_are_located_errors(
 
 
 @pytest.mark.parametrize(("replace", "by", "expected"), [
-    ("type: python", "type: pyTorchDistributed",
-     ["12:11: spec.runtime.type: ADS runtime type 'pyTorchDistributed' is not supported yet "
-      "(supported: python, script, notebook, gitPython, container)"]),
+    ("type: python", "type: dataFlowNotebook",
+     ["12:11: spec.runtime.type: ADS runtime type 'dataFlowNotebook' is not supported yet "
+      "(supported: python, script, notebook, pyTorchDistributed, gitPython, container)"]),
     ("type: python", "type: git",
      ["12:11: spec.runtime.type: unknown ADS runtime type 'git' (did you mean 'gitPython'?); "
-      "jobctl supports python, script, notebook, gitPython, container"]),
+      "jobctl supports python, script, notebook, pyTorchDistributed, gitPython, container"]),
     ("type: dataScienceJob", "type: dataFlow",
      ["6:11: spec.infrastructure.type: ADS infrastructure type 'dataFlow' is not supported yet "
       "(supported: dataScienceJob)"]),
