@@ -84,3 +84,24 @@ def use_fake_oci(fake: object, directory: Path, monkeypatch: pytest.MonkeyPatch,
         "OCI_LOG_GROUP_ID": f"ocid1.loggroup.oc1.iad.{scope}",
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def job_document(name: str, runtime: dict[str, object], **spec: object) -> dict[str, object]:
+    """A jobctl/v1 Job that plans on every backend: its compartment, project and log group come from the
+    environment (use_fake_oci sets them), placeholders elsewhere."""
+    return {"apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": name}, "spec": {
+        "compartmentId": "${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
+        "projectId": "${OCI_PROJECT_ID:-ocid1.datascienceproject.oc1.iad.placeholder}",
+        "infrastructure": {"shape": "VM.Standard2.1"},
+        "logging": {"logGroupId": "${OCI_LOG_GROUP_ID:-ocid1.loggroup.oc1.iad.placeholder}", "autoCreateLog": True},
+        "runtime": runtime, **spec,
+    }}
+
+
+def ads_document(name: str, runtime_type: str, runtime: dict[str, object]) -> dict[str, object]:
+    """An ADS job YAML document (kind: job) on a small standard shape."""
+    return {"kind": "job", "spec": {
+        "name": name,
+        "infrastructure": {"kind": "infrastructure", "type": "dataScienceJob", "spec": {"shapeName": "VM.Standard2.1"}},
+        "runtime": {"kind": "runtime", "type": runtime_type, "spec": runtime},
+    }}

@@ -21,7 +21,7 @@ import yaml
 
 from jobctl.testing.fake_oci import FakeOCI
 from jobctl.testing.fake_oci.workloads import artifact_workload
-from tests.conftest import Result, use_fake_oci
+from tests.conftest import Result, job_document, use_fake_oci
 
 Run = Callable[..., Result]
 TRAIN = """import os, sys
@@ -54,19 +54,12 @@ def project(tmp_path: Path, command: str, replicas: int = 3) -> Path:
     (tmp_path / "input.txt").write_text("hello data\n")
     whl = wheel(tmp_path)
     spec = tmp_path / "job.yaml"
-    spec.write_text(yaml.safe_dump({
-        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "ddp"},
-        "spec": {"compartmentId": "${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
-                 "projectId": "${OCI_PROJECT_ID:-ocid1.datascienceproject.oc1.iad.placeholder}",
-                 "infrastructure": {"shape": "VM.Standard2.1"},
-                 "logging": {"logGroupId": "${OCI_LOG_GROUP_ID:-ocid1.loggroup.oc1.iad.placeholder}",
-                             "autoCreateLog": True},
-                 "runtime": {"type": "python", "source": "./code", "workingDir": ".", "command": command,
-                             "pythonPath": ["site"], "env": {"PIP_TARGET": "site"},  # pip into the run, not here
-                             "dependencies": {"pipPackages": f"--no-index {whl}"},
-                             "inputs": {str(tmp_path / "input.txt"): "data/in.txt"}},
-                 "nodes": {"groups": [{"name": "node-group", "replicas": replicas}]}},
-    }))
+    spec.write_text(yaml.safe_dump(job_document(
+        "ddp", {"type": "python", "source": "./code", "workingDir": ".", "command": command,
+                "pythonPath": ["site"], "env": {"PIP_TARGET": "site"},  # pip into the run, not here
+                "dependencies": {"pipPackages": f"--no-index {whl}"},
+                "inputs": {str(tmp_path / "input.txt"): "data/in.txt"}},
+        nodes={"groups": [{"name": "node-group", "replicas": replicas}]})))
     return spec
 
 

@@ -21,7 +21,7 @@ import yaml
 from jobctl import driver
 from jobctl.testing.fake_oci import FakeOCI
 from jobctl.testing.fake_oci.workloads import artifact_workload
-from tests.conftest import Result, use_fake_oci
+from tests.conftest import Result, ads_document, job_document, use_fake_oci
 
 Run = Callable[..., Result]
 CODE = 'import os, sys\nprint("{version}", os.path.basename(os.getcwd()), sys.argv[1:])\n'
@@ -56,15 +56,8 @@ def repo(tmp_path: Path) -> dict[str, Any]:
 def spec(tmp_path: Path, name: str, git_fields: dict[str, str], **runtime: Any) -> Path:
     path = tmp_path / "specs" / f"{name}.yaml"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": name},
-        "spec": {"compartmentId": "${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
-                 "projectId": "${OCI_PROJECT_ID:-ocid1.datascienceproject.oc1.iad.placeholder}",
-                 "infrastructure": {"shape": "VM.Standard2.1"},
-                 "logging": {"logGroupId": "${OCI_LOG_GROUP_ID:-ocid1.loggroup.oc1.iad.placeholder}",
-                             "autoCreateLog": True},
-                 "runtime": {"type": "python", "git": git_fields, "entrypoint": "src/train.py", **runtime}},
-    }))
+    path.write_text(yaml.safe_dump(job_document(
+        name, {"type": "python", "git": git_fields, "entrypoint": "src/train.py", **runtime})))
     return path
 
 
@@ -150,14 +143,10 @@ def test_a_private_repository_is_cloned_with_the_ssh_key_of_a_vault_secret(
 def test_an_ads_git_python_file_runs_and_converts_to_the_same_job(jobctl: Run, tmp_path: Path,
                                                                    repo: dict[str, Any]) -> None:
     ads = tmp_path / "ads.yaml"
-    ads.write_text(yaml.safe_dump({"kind": "job", "spec": {
-        "name": "Git Training",
-        "infrastructure": {"kind": "infrastructure", "type": "dataScienceJob",
-                           "spec": {"shapeName": "VM.Standard2.1"}},
-        "runtime": {"kind": "runtime", "type": "gitPython", "spec": {
-            "url": repo["url"], "branch": "next", "entrypoint": "src/train.py", "workingDir": "src",
-            "skipMetadataUpdate": True, "conda": {"type": "service", "slug": "generalml_p311_cpu_x86_64_v1"},
-            "args": ["--x"]}}}}))
+    ads.write_text(yaml.safe_dump(ads_document("Git Training", "gitPython", {
+        "url": repo["url"], "branch": "next", "entrypoint": "src/train.py", "workingDir": "src",
+        "skipMetadataUpdate": True, "conda": {"type": "service", "slug": "generalml_p311_cpu_x86_64_v1"},
+        "args": ["--x"]})))
     assert jobctl("apply", str(ads), "--yes", "--set-name", "g").exit_code == 0
     assert "v3 src ['--x']" in output_of(jobctl, "git-training")
     converted = tmp_path / "converted.yaml"

@@ -17,7 +17,7 @@ import yaml
 
 from jobctl.testing.fake_oci import FakeOCI
 from jobctl.testing.fake_oci.workloads import artifact_workload
-from tests.conftest import Result, use_fake_oci
+from tests.conftest import Result, ads_document, job_document, use_fake_oci
 
 Run = Callable[..., Result]
 
@@ -40,17 +40,9 @@ def notebook(path: Path, *, fail: bool = False, die: bool = False) -> Path:
 def spec(tmp_path: Path, **runtime: Any) -> Path:
     notebook(tmp_path / "nbs" / "analysis.ipynb", fail=runtime.pop("fail", False), die=runtime.pop("die", False))
     path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "analysis"},
-        "spec": {"compartmentId": "${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
-                 "projectId": "${OCI_PROJECT_ID:-ocid1.datascienceproject.oc1.iad.placeholder}",
-                 "infrastructure": {"shape": "VM.Standard2.1"},
-                 "logging": {"logGroupId": "${OCI_LOG_GROUP_ID:-ocid1.loggroup.oc1.iad.placeholder}",
-                             "autoCreateLog": True},
-                 "runtime": {"type": "notebook", "source": "./nbs", "entrypoint": "analysis.ipynb",
-                             "excludeTags": ["skip"], "outputUri": "oci://results@mytenancy/nb/$JOB_RUN_OCID",
-                             **runtime}},
-    }))
+    path.write_text(yaml.safe_dump(job_document("analysis", {
+        "type": "notebook", "source": "./nbs", "entrypoint": "analysis.ipynb", "excludeTags": ["skip"],
+        "outputUri": "oci://results@mytenancy/nb/$JOB_RUN_OCID", **runtime})))
     return path
 
 
@@ -114,14 +106,10 @@ def test_a_kernel_that_dies_fails_the_run_and_the_notebook_is_still_saved(jobctl
 def test_an_ads_notebook_file_runs_as_written_and_converts_to_the_same_job(jobctl: Run, tmp_path: Path) -> None:
     notebook(tmp_path / "analysis.ipynb")
     ads = tmp_path / "ads.yaml"
-    ads.write_text(yaml.safe_dump({"kind": "job", "spec": {
-        "name": "Notebook Job",
-        "infrastructure": {"kind": "infrastructure", "type": "dataScienceJob",
-                           "spec": {"shapeName": "VM.Standard2.1"}},
-        "runtime": {"kind": "runtime", "type": "notebook", "spec": {
-            "notebookPathURI": "analysis.ipynb", "notebookEncoding": "utf-8", "excludeTags": ["skip"],
-            "outputUri": "oci://results@mytenancy/ads", "conda": {"type": "service", "slug": "tensorflow28_p38_cpu_v1"},
-        }}}}))
+    ads.write_text(yaml.safe_dump(ads_document("Notebook Job", "notebook", {
+        "notebookPathURI": "analysis.ipynb", "notebookEncoding": "utf-8", "excludeTags": ["skip"],
+        "outputUri": "oci://results@mytenancy/ads", "conda": {"type": "service", "slug": "tensorflow28_p38_cpu_v1"},
+    })))
     assert jobctl("apply", str(ads), "--yes", "--set-name", "nb").exit_code == 0
     ran = jobctl("run", "notebook-job", "--wait")
     assert ran.exit_code == 0, ran.stderr

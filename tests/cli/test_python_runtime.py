@@ -15,7 +15,7 @@ import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
 from jobctl.testing.fake_oci.workloads import artifact_workload
-from tests.conftest import Result, use_fake_oci
+from tests.conftest import Result, job_document, use_fake_oci
 
 Run = Callable[..., Result]
 
@@ -49,15 +49,7 @@ def project(tmp_path: Path, **runtime: Any) -> Path:
               "pythonPath": ["lib"], "outputDir": "out", "outputUri": "oci://results@mytenancy/runs/$JOB_RUN_OCID",
               **runtime}
     fields = {key: value for key, value in fields.items() if value is not None}
-    spec.write_text(json.dumps({
-        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "driven"},
-        "spec": {"compartmentId": "${OCI_COMPARTMENT_ID:-ocid1.compartment.oc1..placeholder}",
-                 "projectId": "${OCI_PROJECT_ID:-ocid1.datascienceproject.oc1.iad.placeholder}",
-                 "infrastructure": {"shape": "VM.Standard2.1"},
-                 "logging": {"logGroupId": "${OCI_LOG_GROUP_ID:-ocid1.loggroup.oc1.iad.placeholder}",
-                             "autoCreateLog": True},
-                 "runtime": fields},
-    }))
+    spec.write_text(json.dumps(job_document("driven", fields)))
     return spec
 
 
