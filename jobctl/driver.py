@@ -1,36 +1,37 @@
-"""jobctl's run driver: what a python job's artifact starts when its spec asks for more than "run this file".
+"""jobctl's run driver: what a job's artifact starts when its spec asks for more than "run this file".
 
-jobctl puts this file into the artifact, at `<root>/.jobctl/driver.py`, when a python job sets
-`workingDir`, `pythonPath`, `entryFunction` or `outputDir`/`outputUri` (docs/runtimes.md). It runs the
-same way locally and on OCI, started from the directory the artifact is unpacked in, and reads what to
-do from variables jobctl derives from the spec:
+jobctl puts this file into the artifact, at `<root>/.jobctl/driver.py`, for a notebook job and for a
+python job that sets `git`, `command`, `dependencies`, `inputs`, `workingDir`, `pythonPath`,
+`entryFunction` or `outputDir`/`outputUri` (docs/runtimes.md). It runs the same way locally and on OCI.
+Paths are relative to the start directory, where the artifact is unpacked (two levels above this file),
+or to the repository with git. What to do comes from variables jobctl derives from the spec:
 
-JOBCTL_GIT_URL         clone this repository into the start directory first (the directory git names
-JOBCTL_GIT_BRANCH      it: .../trainer.git -> trainer/), at this branch, or at this commit (which wins);
-JOBCTL_GIT_COMMIT      the paths below are then the repository's. JOBCTL_GIT_SECRET_ID: a Vault secret
-JOBCTL_GIT_SECRET_ID   holding the SSH private key git uses (read with the run's resource principal)
-JOBCTL_ENTRYPOINT      the entry file, from the start directory (`train/main.py`)
-JOBCTL_WORKING_DIR     the directory the code runs in, from the start directory (default: the start one)
-JOBCTL_PYTHON_PATH     directories to import from, relative to the working directory, ':'-separated:
-                       put first on sys.path and on PYTHONPATH (so subprocesses see them too)
-JOBCTL_NOTEBOOK        the entry file is a notebook: execute it in place (nbclient, a python3 kernel),
-JOBCTL_EXCLUDE_TAGS    leaving out cells tagged with any of this JSON list, read with
-JOBCTL_NOTEBOOK_ENCODING this encoding (utf-8); the executed notebook is saved, also after a failure
+JOBCTL_GIT_URL         first clone this repository into <root>/ (the directory git names it:
+JOBCTL_GIT_BRANCH      .../trainer.git -> <root>/trainer/), at this branch, or at this commit (which wins);
+JOBCTL_GIT_COMMIT      JOBCTL_GIT_SECRET_ID: a Vault secret holding the SSH private key git uses (read with
+JOBCTL_GIT_SECRET_ID   the run's resource principal)
+JOBCTL_ENTRYPOINT      the entry file (`train/main.py`)
+JOBCTL_WORKING_DIR     the directory the code runs in (default: the start directory)
+JOBCTL_PYTHON_PATH     directories to import from, relative to the working directory, ':'-separated: on
+                       sys.path after the entry file's directory and the working directory, and on PYTHONPATH
 JOBCTL_PIP_REQUIREMENTS before the code: pip install -r this file, and these packages (space-separated);
 JOBCTL_PIP_PACKAGES    then download JOBCTL_INPUTS, a JSON map URL -> destination
 JOBCTL_COMMAND         run this shell command instead of the entry file (the run's arguments after it); a
                        torchrun command gets --nnodes/--node_rank/--master_addr/--master_port of the run
+JOBCTL_NOTEBOOK        the entry file is a notebook: execute it in place (nbclient, a python3 kernel),
+JOBCTL_EXCLUDE_TAGS    leaving out cells tagged with any of this JSON list, read with
+JOBCTL_NOTEBOOK_ENCODING this encoding (utf-8); the executed notebook is saved, also after a failure
 JOBCTL_ENTRY_FUNCTION  call this function of the entry file instead of running it as a script:
-                       positional arguments as they come, `--name value` as name=value, a bare `--flag`
-                       as flag=None (ADS's rule)
-JOBCTL_UPLOAD_DIR      after the code ends (also when it fails), every file under this directory (default .)
-JOBCTL_UPLOAD_URI      (relative to the working directory) goes to oci://bucket@namespace/prefix/,
+                       positional arguments as they come, `--name value` or `--name=value` as name=value,
+                       a bare `--flag` as flag=None
+JOBCTL_UPLOAD_DIR      after the code ends (also when it fails), every file under this directory (default .,
+JOBCTL_UPLOAD_URI      relative to the working directory) goes to oci://bucket@namespace/prefix/,
                        `$VAR`/`${VAR}` filled from the run's environment ($JOB_RUN_OCID). Locally
                        (JOBCTL_LOCAL_OBJECT_STORE set) into that directory as <namespace>/<bucket>/<prefix>/.
 
 The exit code is the code's (a failed upload is 1 unless the code failed). Standard library only, so it
-runs in any python environment; the `oci` package is needed only to upload on OCI, where the service
-conda environments have it.
+runs in any python environment; it imports `oci` only to read OCI (a secret, an object, an upload) and
+nbclient only for a notebook, which the service's conda environments have.
 """
 
 from __future__ import annotations
