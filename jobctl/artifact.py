@@ -211,18 +211,19 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
         return "." if path == root else path.removeprefix(f"{root}/")
 
     python_path = env.get("JOBCTL_PYTHON_PATH")
-    if env.get("JOBCTL_NOTEBOOK"):
-        return {"exclude_tags": tuple(json.loads(env.get("JOBCTL_EXCLUDE_TAGS", "[]"))),
-                "notebook_encoding": env.get("JOBCTL_NOTEBOOK_ENCODING"),
-                "output_dir": env.get("JOBCTL_UPLOAD_DIR"),
-                "output_uri": env.get("JOBCTL_UPLOAD_URI")}
-    return {
-        "command": env.get("JOBCTL_COMMAND"), "pip_requirements": env.get("JOBCTL_PIP_REQUIREMENTS"),
-        "pip_packages": env.get("JOBCTL_PIP_PACKAGES"), "inputs": json.loads(env.get("JOBCTL_INPUTS", "{}")),
+    common = {
         "git_url": env.get("JOBCTL_GIT_URL"), "git_branch": env.get("JOBCTL_GIT_BRANCH"),
         "git_commit": env.get("JOBCTL_GIT_COMMIT"), "git_secret_id": env.get("JOBCTL_GIT_SECRET_ID"),
+        "output_dir": env.get("JOBCTL_UPLOAD_DIR"), "output_uri": env.get("JOBCTL_UPLOAD_URI"),
+    }
+    if env.get("JOBCTL_NOTEBOOK"):  # its working directory is the notebook's own: no field of its own
+        return {**common, "exclude_tags": tuple(json.loads(env.get("JOBCTL_EXCLUDE_TAGS", "[]"))),
+                "notebook_encoding": env.get("JOBCTL_NOTEBOOK_ENCODING")}
+    return {
+        **common,
+        "command": env.get("JOBCTL_COMMAND"), "pip_requirements": env.get("JOBCTL_PIP_REQUIREMENTS"),
+        "pip_packages": env.get("JOBCTL_PIP_PACKAGES"), "inputs": json.loads(env.get("JOBCTL_INPUTS", "{}")),
         "working_dir": inside(env.get("JOBCTL_WORKING_DIR")),
         "python_path": tuple(python_path.split(":")) if python_path else (),
         "entry_function": env.get("JOBCTL_ENTRY_FUNCTION"),
-        "output_dir": env.get("JOBCTL_UPLOAD_DIR"), "output_uri": env.get("JOBCTL_UPLOAD_URI"),
     }

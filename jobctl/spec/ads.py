@@ -592,10 +592,8 @@ class _Translator:
         entry = self.require(fields, "entrypoint", path, "the file to run, from the repository's root")
         if url is None or entry is None:
             return
-        if isinstance(entry[0], str) and entry[0].endswith(".ipynb"):
-            self.error(entry[1], "a notebook entrypoint is not supported yet: jobctl runs a .py file from git")
-            return
-        self.put((*target, "type"), "python", (*path[:-1], "type"))
+        notebook = isinstance(entry[0], str) and entry[0].endswith(".ipynb")  # run as a notebook, as ADS does
+        self.put((*target, "type"), "notebook" if notebook else "python", (*path[:-1], "type"))
         git = {"url": url}
         git.update({new: fields[old] for old, new in (("branch", "branch"), ("commit", "commit"),
                                                       ("gitSecretId", "secretId")) if old in fields})
@@ -604,6 +602,17 @@ class _Translator:
         git_path: JsonPath = (*target, "git")
         self.origins[git_path] = url[1]
         self.put((*target, "entrypoint"), *entry)
+        if notebook:  # a notebook runs in its own directory; what a python file's options do not apply
+            for name in ("workingDir", "pythonPath", "entryFunction"):
+                if name in fields:
+                    self.error(fields[name][1], f"{name} does not apply to a notebook entrypoint")
+            if "outputUri" in fields:
+                self.put((*target, "outputUri"), *fields["outputUri"])
+            if "outputDir" in fields:
+                self.put((*target, "outputDir"), *fields["outputDir"])
+            if "conda" in fields:
+                self.conda(fields["conda"][1])
+            return
         if "workingDir" in fields:  # the repository's, as jobctl's git workingDir is
             self.working = fields["workingDir"]
         if "pythonPath" in fields and "workingDir" in fields:  # ADS's gitPython: from the repository's root

@@ -158,7 +158,7 @@ def test_an_ads_git_python_file_runs_and_converts_to_the_same_job(jobctl: Run, t
 
 @pytest.mark.parametrize(("runtime", "message"), [
     ({"source": "./x.py"}, "give source or git, not both"),
-    ({"type": "shell"}, "git applies only to the python runtime"),
+    ({"type": "shell"}, "git applies only to the python and notebook runtimes"),
     ({"entrypoint": None}, "a git runtime needs entrypoint"),
     ({"entrypoint": "../outside.py"}, "a path in the repository: relative, without '..'"),
     ({"git": {"url": "https://me:s3cret@git.example.com/r.git"}}, "without a password in it (use secretId)"),

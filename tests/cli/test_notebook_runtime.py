@@ -103,6 +103,29 @@ def test_a_kernel_that_dies_fails_the_run_and_the_notebook_is_still_saved(jobctl
     assert executed((saved / "analysis.ipynb").read_bytes())[:2] == [["running in nbs\n"], ["42"]]
 
 
+def test_a_notebook_from_git_is_cloned_and_run_in_its_directory(jobctl: Run, tmp_path: Path) -> None:
+    """ADS's gitPython with a notebook entrypoint (the guide's git_notebook example): a notebook job with git."""
+    from tests.cli.test_git_runtime import git
+
+    repo = tmp_path / "repo"
+    notebook(repo / "nbs" / "analysis.ipynb")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "notebook")
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(job_document("analysis", {
+        "type": "notebook", "git": {"url": str(repo)}, "entrypoint": "nbs/analysis.ipynb", "excludeTags": ["skip"],
+        "outputUri": "oci://results@mytenancy/git-nb"})))
+
+    _, logs = run(jobctl, path)
+
+    assert "running in nbs" in logs
+    assert "interactive only" not in logs
+    saved = Path(os.environ["JOBCTL_HOME"]) / "object-storage" / "mytenancy" / "results" / "git-nb"
+    assert executed((saved / "analysis.ipynb").read_bytes()) == [["running in nbs\n"], ["42"]]
+    assert jobctl("plan", str(path), "--detailed-exitcode").exit_code == 0
+
+
 def test_an_ads_notebook_file_runs_as_written_and_converts_to_the_same_job(jobctl: Run, tmp_path: Path) -> None:
     notebook(tmp_path / "analysis.ipynb")
     ads = tmp_path / "ads.yaml"
