@@ -179,11 +179,19 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
             env["JOBCTL_EXCLUDE_TAGS"] = json.dumps(list(definition.exclude_tags))
         if definition.notebook_encoding:
             env["JOBCTL_NOTEBOOK_ENCODING"] = definition.notebook_encoding
-        if definition.output_uri:  # outputDir defaults to the notebook's directory, as in ADS
-            env["JOBCTL_UPLOAD_URI"] = definition.output_uri
-        if definition.output_dir:
-            env["JOBCTL_UPLOAD_DIR"] = definition.output_dir
-        return env
+    elif definition.working_dir:
+        env["JOBCTL_WORKING_DIR"] = (base + definition.working_dir).rstrip("/").removesuffix("/.") or "."
+    for name, value in (("JOBCTL_PYTHON_PATH", ":".join(definition.python_path)),
+                        ("JOBCTL_COMMAND", definition.command), ("JOBCTL_ENTRY_FUNCTION", definition.entry_function),
+                        ("JOBCTL_PIP_REQUIREMENTS", definition.pip_requirements),
+                        ("JOBCTL_PIP_PACKAGES", definition.pip_packages),
+                        ("JOBCTL_INPUTS", json.dumps(dict(definition.inputs), sort_keys=True) if definition.inputs
+                         else None),
+                        # a notebook's outputDir defaults to its directory, as in ADS; python's needs both
+                        ("JOBCTL_UPLOAD_URI", definition.output_uri), ("JOBCTL_UPLOAD_DIR", definition.output_dir)):
+        if value:
+            env[name] = value
+    return env
     if definition.working_dir:
         env["JOBCTL_WORKING_DIR"] = (base + definition.working_dir).rstrip("/").removesuffix("/.") or "."
     if definition.python_path:
@@ -215,15 +223,15 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
         "git_url": env.get("JOBCTL_GIT_URL"), "git_branch": env.get("JOBCTL_GIT_BRANCH"),
         "git_commit": env.get("JOBCTL_GIT_COMMIT"), "git_secret_id": env.get("JOBCTL_GIT_SECRET_ID"),
         "output_dir": env.get("JOBCTL_UPLOAD_DIR"), "output_uri": env.get("JOBCTL_UPLOAD_URI"),
+        "pip_requirements": env.get("JOBCTL_PIP_REQUIREMENTS"), "pip_packages": env.get("JOBCTL_PIP_PACKAGES"),
+        "inputs": json.loads(env.get("JOBCTL_INPUTS", "{}")),
     }
     if env.get("JOBCTL_NOTEBOOK"):  # its working directory is the notebook's own: no field of its own
         return {**common, "exclude_tags": tuple(json.loads(env.get("JOBCTL_EXCLUDE_TAGS", "[]"))),
                 "notebook_encoding": env.get("JOBCTL_NOTEBOOK_ENCODING")}
     return {
         **common,
-        "command": env.get("JOBCTL_COMMAND"), "pip_requirements": env.get("JOBCTL_PIP_REQUIREMENTS"),
-        "pip_packages": env.get("JOBCTL_PIP_PACKAGES"), "inputs": json.loads(env.get("JOBCTL_INPUTS", "{}")),
-        "working_dir": inside(env.get("JOBCTL_WORKING_DIR")),
+        "command": env.get("JOBCTL_COMMAND"), "working_dir": inside(env.get("JOBCTL_WORKING_DIR")),
         "python_path": tuple(python_path.split(":")) if python_path else (),
         "entry_function": env.get("JOBCTL_ENTRY_FUNCTION"),
     }

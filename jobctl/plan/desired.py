@@ -47,7 +47,8 @@ def desired_job(spec: JobSpec, set_name: str | None = None, defaults: Mapping[st
     """Build the artifact (if the runtime has a source) and the tagged definition for one spec,
     applied from the set `set_name` (jobctl.plan.sets), with the backend's `defaults` (by spec path)
     for the fields it leaves out."""
-    if spec.definition.git_url:  # the code comes from git: the artifact is the driver that clones it
+    if spec.definition.git_url or (spec.definition.driven and spec.source is None):
+        # the code comes from git, or from inputs the run downloads: the artifact is the driver alone
         artifact: Artifact | None = build_driver_artifact(spec.name)
     else:
         artifact = build_artifact(spec.source, driver=spec.definition.driven) if spec.source is not None else None

@@ -682,14 +682,29 @@ class _Translator:
             if source is None or entry is None:
                 return
         else:
-            source = self.require(fields, "notebookPathURI", path, "the notebook to run")
-            source = self.local_path(*source, "notebookPathURI") if source else None
+            given = self.require(fields, "notebookPathURI", path, "the notebook to run")
+            if given is None:
+                return
+            value, where = given
+            if isinstance(value, str) and len(urlparse(value).scheme) > 1:  # the run downloads it first
+                name = posixpath.basename(urlparse(value).path) or "notebook.ipynb"
+                self.put((*target, "type"), "notebook", (*path[:-1], "type"))
+                self.put((*target, "entrypoint"), name, where)
+                self.put((*target, "inputs"), {value: name}, where)
+                self.notebook_options(fields)
+                return
+            source = self.local_path(value, where, "notebookPathURI")
             if source is None:
                 return
             entry = (Path(source[0]).name, source[1])
         self.put((*target, "type"), "notebook", (*path[:-1], "type"))
         self.put((*target, "source"), *source)
         self.put((*target, "entrypoint"), *entry)
+        self.notebook_options(fields)
+
+    def notebook_options(self, fields: FieldMap) -> None:
+        """What a notebook runtime says besides where the notebook is."""
+        target = ("spec", "runtime")
         for name in ("excludeTags", "notebookEncoding", "outputUri"):
             if name in fields:
                 self.put((*target, name), *fields[name])

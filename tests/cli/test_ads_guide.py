@@ -21,9 +21,8 @@ WORKS = {"container_runtime-1.yaml": "my-job", "script_runtime-1.yaml": "my-job"
          "python_runtime-1.yaml": "my-job", "name_substitution-1.yaml": "training-on-mydata",
          "git_runtime-1.yaml": "my-job", "training_job-1.yaml": "my-job",  # git: cloned at run time (network)
          "pytorch_ddp_torchrun-1.yaml": "pytorch-mingpt", "llama2_full-1.yaml": "llama2-fine-tuning",
-         "git_notebook-1.yaml": "my-job"}
+         "git_notebook-1.yaml": "my-job", "notebook_runtime-1.yaml": "my-job"}
 NOT_YET = {
-    "notebook_runtime-1.yaml": ["spec.runtime.spec.notebookPathURI"],  # remote: https://
     # `<IP>@<export path>`: ADS itself rejects it (it splits src on ':'), and an IP needs a lookup (docs/ads.md)
     "quick_start_job-1.yaml": ["spec.infrastructure.spec.storageMount[0].src"],
 }

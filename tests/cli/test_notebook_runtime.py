@@ -126,6 +126,30 @@ def test_a_notebook_from_git_is_cloned_and_run_in_its_directory(jobctl: Run, tmp
     assert jobctl("plan", str(path), "--detailed-exitcode").exit_code == 0
 
 
+def test_a_notebook_at_a_url_is_downloaded_by_the_run(jobctl: Run, tmp_path: Path) -> None:
+    """ADS's notebookPathURI at https:// (the guide's notebook example): the run downloads it (inputs)."""
+    import functools
+    import http.server
+    import threading
+
+    notebook(tmp_path / "served" / "analysis.ipynb")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/analysis.ipynb"
+        ads = tmp_path / "ads.yaml"
+        ads.write_text(yaml.safe_dump(ads_document("Remote Notebook", "notebook", {
+            "notebookPathURI": url, "excludeTags": ["skip"], "outputUri": "oci://results@mytenancy/remote"})))
+        assert jobctl("apply", str(ads), "--yes").exit_code == 0
+        ran = jobctl("run", "remote-notebook", "--wait")
+        assert ran.exit_code == 0, ran.stderr
+    finally:
+        server.shutdown()
+    saved = Path(os.environ["JOBCTL_HOME"]) / "object-storage" / "mytenancy" / "results" / "remote"
+    assert executed((saved / "analysis.ipynb").read_bytes()) == [["running in remote-notebook\n"], ["42"]]
+
+
 def test_an_ads_notebook_file_runs_as_written_and_converts_to_the_same_job(jobctl: Run, tmp_path: Path) -> None:
     notebook(tmp_path / "analysis.ipynb")
     ads = tmp_path / "ads.yaml"
