@@ -48,11 +48,24 @@ def _match(listed: Sequence[JobState], ref: str) -> JobState:
     return matches[0]
 
 
+def _by_id(backend: Backend, ref: str) -> JobState | None:
+    """A full OCI job OCID names one job wherever it is: read it, rather than look for it in a listing of
+    the default compartment (where it may not be)."""
+    if not ref.startswith("ocid1.datasciencejob."):
+        return None
+    try:
+        job = backend.get_job(job_id=ref)
+    except NotFoundError:
+        return None
+    return job if job.lifecycle_state in LIVE_JOB_STATES else None
+
+
 def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None,
                 project_id: str | None = None, runnable: bool = False) -> JobState:
     """A job by id, managed name, display name, or unique id prefix (in the backend's default scope, or
     in this compartment and project), read in full. `runnable`: the job must be able to start runs."""
-    job = backend.get_job(job_id=_match(_live_jobs(backend, compartment_id, project_id), ref).id)
+    job = _by_id(backend, _given(ref, "job")) or backend.get_job(
+        job_id=_match(_live_jobs(backend, compartment_id, project_id), ref).id)
     if runnable and job.lifecycle_state != "ACTIVE":  # CREATING (its artifact never came) or FAILED
         why = ("its artifact was never uploaded (an apply did not finish)" if job.lifecycle_state == "CREATING"
                else job.details or "the service gave no reason")
@@ -111,6 +124,9 @@ def runs_of(backend: Backend, jobs: Sequence[JobState], *, states: Collection[st
 def runs_of_name(backend: Backend, ref: str, *, states: Collection[str] | None = None,
                  limit: int | None = None) -> list[RunState]:
     """The runs of job `ref` and of its earlier generations, newest first (one listing of the jobs)."""
+    found = _by_id(backend, _given(ref, "job"))
+    if found is not None:
+        return runs_of(backend, generations(backend, found), states=states, limit=limit)
     listed = _live_jobs(backend)
     return runs_of(backend, _generations_in(_match(listed, ref), listed), states=states, limit=limit)
 

@@ -88,3 +88,24 @@ def test_the_conversion_of_a_guide_file_is_the_job_it_applied(jobctl: Run, tmp_p
     assert jobctl("convert", str(GUIDE / name), "-o", str(converted)).exit_code == 0
     plan = jobctl("plan", str(converted), "--detailed-exitcode", "--set-name", "guide")
     assert plan.exit_code == 0, plan.stdout + plan.stderr
+
+
+def test_every_supported_guide_file_applies_and_runs_against_the_fake(
+    jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Applied to OCI (the fake) as written, each job runs to SUCCEEDED. The fake's default workload echoes
+    the run's configuration: the code of these examples needs github and GPUs, which the tests above
+    stand in for."""
+    from jobctl.testing.fake_oci import FakeOCI
+    from tests.conftest import use_fake_oci
+
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "guide")
+        for name in sorted(WORKS):
+            applied = jobctl("apply", str(GUIDE / name), "--yes", "--set-name", name)
+            assert applied.exit_code == 0, f"{name}: {applied.stderr}"
+            job = max(fake.jobs(), key=lambda j: j["timeCreated"])
+            ran = jobctl("-o", "json", "run", job["id"], "--wait")
+            assert ran.exit_code == 0, f"{name}: {ran.stderr}"
+            assert json.loads(ran.stdout)["items"][0]["lifecycleState"] == "SUCCEEDED", name
+            assert jobctl("delete", job["id"], "--yes").exit_code == 0  # the next file's job is also my-job

@@ -373,8 +373,10 @@ class Store:
                 config = next((g.get("jobConfigurationDetails") for g in override if g["name"] == first["name"]),
                               None) or first.get("jobConfigurationDetails") or {}
                 env = config.get("environmentVariables") or {}
-            problem = artifact_problem(artifact, env)
-            if problem:  # the service unpacks the artifact first: a run of a malformed one fails
+            # the service unpacks the artifact first: a run of a malformed one fails. A container job runs its
+            # image's entrypoint; an artifact is extra files for it (ADS's scriptPathURI), never run itself
+            problem = None if _container(job) else artifact_problem(artifact, env)
+            if problem:
                 record.set_state(FAILED, now, problem)
                 return record.state
         lines = advance(record, job, now, self.workload)
