@@ -90,12 +90,25 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+def asyncio_coroutine(value: object) -> bool:
+    import inspect
+
+    return inspect.iscoroutine(value)
+
+
 def run_code(entry: str, function: str | None, argv: Sequence[str]) -> int:
-    """Run the entry file as __main__ (or call its function); the code's exit code."""
+    """Run the entry file as __main__ (or call its function, awaited if it is async); the code's exit code."""
+    if not os.path.isfile(entry):
+        print(f"jobctl driver: the entry file {entry} does not exist", file=sys.stderr)
+        return 1
     try:
         if function:
             positional, named = call_arguments(argv)
             result = _load_function(entry, function)(*positional, **named)
+            if asyncio_coroutine(result):
+                import asyncio
+
+                result = asyncio.run(result)
             if result is not None:
                 print(result)
         else:
@@ -192,8 +205,8 @@ def _git(*args: str, env: dict[str, str]) -> str:
 
 
 def redact(text: str) -> str:
-    """`https://user:token@host/...` shown as `https://***@host/...`."""
-    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)
+    """URLs as a log may show them: `https://user:token@host/p?sig=x` as `https://***@host/p?***`."""
+    return re.sub(r"(://[^\s?#]*)\?[^\s#]*", r"\1?***", re.sub(r"(://)[^/@\s]+@", r"\1***@", text))
 
 
 def clone(url: str, branch: str | None, commit: str | None, secret_id: str | None, into: str) -> str:
@@ -291,40 +304,45 @@ def install(requirements: str | None, packages: str | None) -> None:
 
     for extra in (["-r", requirements] if requirements else [], shlex.split(packages or "")):
         if extra:
-            print(f"jobctl driver: pip install {' '.join(extra)}", file=sys.stderr)
+            print(redact(f"jobctl driver: pip install {' '.join(extra)}"), file=sys.stderr)
             done = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *extra],
                                   stdout=sys.stderr, check=False)
             if done.returncode != 0:
-                raise RuntimeError(f"pip install {' '.join(extra)} failed (exit {done.returncode})")
+                raise RuntimeError(redact(f"pip install {' '.join(extra)} failed (exit {done.returncode})"))
 
 
 def fetch(inputs: dict[str, str]) -> None:
     """inputs: each URL (http(s)://, oci://bucket@namespace/object, or a path) to its destination."""
+    for url, dest in sorted(inputs.items()):
+        try:
+            _fetch_one(url, dest)
+        except Exception as exc:
+            raise RuntimeError(f"input {redact(url)} -> {dest}: {exc}") from exc
+        print(f"jobctl driver: fetched {redact(url)} to {dest}", file=sys.stderr)
+
+
+def _fetch_one(url: str, dest: str) -> None:
     import urllib.request
 
-    for url, dest in sorted(inputs.items()):
-        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-        bucket = _URI.match(url)
-        if bucket:
-            local = os.environ.get("JOBCTL_LOCAL_OBJECT_STORE")
-            name = bucket["prefix"] or ""
-            if local:
-                shutil.copyfile(os.path.join(local, bucket["namespace"], bucket["bucket"], *name.split("/")), dest)
-            else:
-                import oci
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    bucket = _URI.match(url)
+    if bucket is None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
+        with urllib.request.urlopen(url, timeout=300) as response, open(dest, "wb") as fh:
+            shutil.copyfileobj(response, fh)
+    elif bucket is None:
+        shutil.copyfile(url, dest)
+    elif os.environ.get("JOBCTL_LOCAL_OBJECT_STORE"):
+        parts = (bucket["namespace"], bucket["bucket"], *(bucket["prefix"] or "").split("/"))
+        shutil.copyfile(os.path.join(os.environ["JOBCTL_LOCAL_OBJECT_STORE"], *parts), dest)
+    else:
+        import oci
 
-                config, kwargs = _client_kwargs()
-                body = oci.object_storage.ObjectStorageClient(config, **kwargs).get_object(
-                    bucket["namespace"], bucket["bucket"], name).data
-                with open(dest, "wb") as fh:
-                    for chunk in body.raw.stream(1024 * 1024, decode_content=False):
-                        fh.write(chunk)
-        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
-            with urllib.request.urlopen(url, timeout=300) as response, open(dest, "wb") as fh:
-                shutil.copyfileobj(response, fh)
-        else:
-            shutil.copyfile(url, dest)
-        print(f"jobctl driver: fetched {redact(url)} to {dest}", file=sys.stderr)
+        config, kwargs = _client_kwargs()
+        body = oci.object_storage.ObjectStorageClient(config, **kwargs).get_object(
+            bucket["namespace"], bucket["bucket"], bucket["prefix"] or "").data
+        with open(dest, "wb") as fh:
+            for chunk in body.raw.stream(1024 * 1024, decode_content=False):
+                fh.write(chunk)
 
 
 def _master_address() -> str:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,17 @@ def materialize(backend: Backend, job: JobState, directory: Path) -> Source | No
     if downloaded.suffix == ".zip":
         source = directory / "src"
         extract_zip(downloaded, source)
-        root = zip_root(downloaded, definition.entry_file)  # OCI's layout: the source is the zip's root directory
+        # OCI's layout: the source is the zip's root directory (which holds the driver, for a driven job)
+        root = zip_root(downloaded, DRIVER if definition.driven else definition.entry_file)
         downloaded.unlink()
         source = source / root if root else source
         if definition.driven:  # jobctl's driver goes into every artifact of such a job: it is no source file
             (source / DRIVER).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 (source / DRIVER).parent.rmdir()
+            if not any(source.iterdir()):  # the driver was all of it: the code comes from git or inputs
+                shutil.rmtree(directory / "src", ignore_errors=True)
+                return None
         runtime = definition.runtime_type if definition.runtime_type in ("python", "shell", "notebook") else "python"
         return Source(source, definition.entry_file, runtime, build_artifact(source, driver=definition.driven).digest)
     runtime = "shell" if downloaded.suffix == ".sh" else "python"

@@ -40,12 +40,20 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
     if target is not None and target.exists() and not force:
         raise JobctlError(f"{target} already exists", hint="pass --force to overwrite, or -o to write elsewhere")
     documents = convert_file(ads_file, app.environ, (target.parent if target else Path(".")).resolve())
+    referenced = _secrets_as_references(documents)
     text = render(documents, ads_file)
     if target is None:
         click.echo(text, nl=False)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as export writes a spec
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    if referenced:
+        app.info(f"the values of {', '.join(referenced)} are not written: the spec refers to them as ${{NAME}}; "
+                 "set them in the environment of `jobctl apply` (docs/security.md)")
+    if target is None:
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
     if not app.quiet:
         count = len(documents)
         click.echo(f"wrote {target} ({count} job{'s' if count != 1 else ''} from {ads_file})")
@@ -99,6 +107,30 @@ def _relocate_source(data: dict[str, Any], spec_dir: Path, out_dir: Path) -> Non
     runtime["source"] = relative if relative.startswith("..") or relative == "." else f"./{relative}"
 
 
+def _secrets_as_references(documents: list[dict[str, Any]]) -> list[str]:
+    """Env values whose names say they are secret become `${NAME}` references, as `export` writes them: a
+    spec is shared and committed, a secret is not (and stdout would show it masked, corrupting the spec)."""
+    from jobctl.secrets import is_secret
+
+    referenced: list[str] = []
+    for document in documents:
+        env = document["spec"].get("runtime", {}).get("env", {})
+        for name in env:
+            if is_secret(name):
+                env[name] = _Reference(name)
+                referenced.append(name)
+    return sorted(set(referenced))
+
+
+class _Reference(str):
+    """A `${NAME}` written as it is, not escaped as a literal `$`."""
+
+    __slots__ = ()
+
+    def __new__(cls, name: str) -> _Reference:
+        return super().__new__(cls, f"${{{name}}}")
+
+
 def _literal(node: Any) -> Any:
     """Values as jobctl/v1 reads them literally: its `${VAR}` interpolation must find nothing to fill, so
     every `$` is written `$$` (ADS's own `$` rules were applied by the translation)."""
@@ -106,6 +138,8 @@ def _literal(node: Any) -> Any:
         return {key: _literal(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_literal(value) for value in node]
+    if isinstance(node, _Reference):
+        return str(node)
     return node.replace("$", "$$") if isinstance(node, str) else node
 
 

@@ -48,8 +48,14 @@ def command(
     if not jobs and not every:
         raise UsageError("name the jobs to export, or --all")
     backend = app.backend()
-    targets = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"] if every else \
-        [resolve_job(backend, ref) for ref in jobs]
+    if every:  # each name once: its current job, not the earlier generations kept for their runs
+        from jobctl.plan.diff import current_jobs, earlier_generation
+
+        listed = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"]
+        current, _ = current_jobs(listed)
+        targets = [j for j in listed if not j.superseded and not earlier_generation(j, current)]
+    else:
+        targets = [resolve_job(backend, ref) for ref in jobs]
     fmt = app.output_format(output)
     items = []
     problems: list[Diagnostic] = []

@@ -60,7 +60,10 @@ def _infrastructure_type(job: JobDefinition) -> str:
 def name_from_display(text: str) -> str:
     """The jobctl name a free-text display name stands for: 'My Job v2' -> 'my-job-v2', '2024 run' ->
     'job-2024-run'; "" when nothing in it can make one."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()  # Jöb -> Job
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     if slug and not slug[0].isalpha():
         slug = f"job-{slug}"
     return slug[:63].rstrip("-")

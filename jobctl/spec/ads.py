@@ -178,10 +178,18 @@ _ENV_REFERENCE = re.compile(r"\$(?:(\$)|\{([^}]*)\})")
 _MAX_DEPTH = 10  # configparser's MAX_INTERPOLATION_DEPTH, which ADS's env parser inherits
 
 
+MAX_ENV_VALUE = 32 * 1024  # an env value jobctl accepts, filled in: OCI passes env to the run on its command line
+
+
+class _EnvProblem(Exception):
+    pass
+
+
 def interpolate_env(env: dict[str, Any]) -> list[tuple[str, str]]:
     """Fill `${NAME}` in env values from the job's other env entries, in place, as ADS does before it
     creates a job (ads/jobs/env_var_parser.py): `$$` is `$`, a `${NAME}` with no such entry and any other
-    `$` stay as written. Returns (name, problem) for references that loop."""
+    `$` stay as written. Returns (name, problem) for references that loop, nest too deep, or expand past
+    MAX_ENV_VALUE (a few bytes that refer to each other can otherwise fill any memory)."""
     raw = {k: v for k, v in env.items() if isinstance(v, str)}
     done: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
@@ -189,23 +197,32 @@ def interpolate_env(env: dict[str, Any]) -> list[tuple[str, str]]:
     def resolve(name: str, chain: tuple[str, ...]) -> str:
         if name in done:
             return done[name]
-        if name in chain or len(chain) > _MAX_DEPTH:
-            raise RecursionError(" -> ".join((*chain, name)))
+        if name in chain:
+            raise _EnvProblem(f"refers back to itself: {' -> '.join((*chain, name))}")
+        if len(chain) > _MAX_DEPTH:
+            raise _EnvProblem(f"nests references more than {_MAX_DEPTH} deep: {' -> '.join((*chain, name))}")
+        size = 0
 
         def one(match: re.Match[str]) -> str:
-            if match.group(1):
-                return "$"
+            nonlocal size
             ref = match.group(2)
-            return resolve(ref, (*chain, name)) if ref in raw else match.group(0)
+            text = "$" if match.group(1) else resolve(ref, (*chain, name)) if ref in raw else match.group(0)
+            size += len(text)
+            if size > MAX_ENV_VALUE:
+                raise _EnvProblem(f"expands to more than {MAX_ENV_VALUE // 1024} KiB")
+            return text
 
-        done[name] = _ENV_REFERENCE.sub(one, raw[name])
-        return done[name]
+        value = _ENV_REFERENCE.sub(one, raw[name])
+        if len(value) > MAX_ENV_VALUE:
+            raise _EnvProblem(f"expands to more than {MAX_ENV_VALUE // 1024} KiB")
+        done[name] = value
+        return value
 
     for name in raw:
         try:
             env[name] = resolve(name, ())
-        except RecursionError as loop:
-            problems.append((name, f"env {name!r} refers back to itself: {loop}"))
+        except _EnvProblem as problem:
+            problems.append((name, f"env {name!r} {problem}"))
     return problems
 
 
@@ -346,7 +363,8 @@ class _Translator:
         display = string.Template(display).safe_substitute(env)  # as ADS's DataScienceJob.create does
         name = name_from_display(display)
         if not name:
-            self.error(path, f"ADS job name {display!r} has no letters or digits to make a jobctl name from")
+            self.error(path, f"ADS job name {display!r} has no ASCII letters or digits to make a jobctl name from; "
+                       "give the job a name that has some")
             return
         self.put(("metadata", "name"), name, path)
         if name != display:
@@ -639,14 +657,14 @@ class _Translator:
             for old, new in (("url", "url"), ("branch", "branch"), ("commit", "commit"), ("gitSecretId", "secretId")):
                 if old in git:
                     self.put((*target, "git", new), *git[old])
-            if "entrypoint" in fields:
+            if "entrypoint" in fields and "command" not in fields:
                 self.put((*target, "entrypoint"), *fields["entrypoint"])
             if "workingDir" in fields:
                 self.working = fields["workingDir"]
             self.python_extras(fields)
             if "conda" in fields:
                 self.conda(fields["conda"][1])
-        elif "command" in fields and "entrypoint" not in fields:
+        elif "command" in fields:  # the command runs; an entrypoint would not (ADS's driver ignores it too)
             source = self.source(path, fields, required=True)
             if source is None:
                 return

@@ -86,7 +86,12 @@ def test_the_conversion_of_a_guide_file_is_the_job_it_applied(jobctl: Run, tmp_p
     assert jobctl("apply", str(GUIDE / name), "--yes", "--set-name", "guide").exit_code == 0
     converted = tmp_path / "converted" / "job.yaml"
     assert jobctl("convert", str(GUIDE / name), "-o", str(converted)).exit_code == 0
-    plan = jobctl("plan", str(converted), "--detailed-exitcode", "--set-name", "guide")
+    # secret values are written as ${NAME} references: `apply` takes them from the environment
+    import yaml
+
+    ads_env = yaml.safe_load((GUIDE / name).read_text(encoding="utf-8"))["spec"]["runtime"]["spec"].get("env", [])
+    secrets = {item["name"]: str(item["value"]) for item in ads_env}
+    plan = jobctl("plan", str(converted), "--detailed-exitcode", "--set-name", "guide", env=secrets)
     assert plan.exit_code == 0, plan.stdout + plan.stderr
 
 

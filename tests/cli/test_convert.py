@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -281,3 +282,24 @@ def test_convert_help_has_examples_and_the_command_is_listed(jobctl: Run) -> Non
     assert "-o, --output FILE" in help_text
     listing = " ".join(ok(jobctl("--help")).stdout.split())  # the column width follows the longest command name
     assert "convert Translate an ADS job YAML file into a jobctl/v1 spec." in listing
+
+
+def test_convert_writes_secret_values_as_references_in_a_private_file(jobctl: Run, ads_copy: Path) -> None:
+    """Red team: to stdout the password came out as '(sensitive)' (the masking of output), which the plan
+    then wanted to apply; with -o it was written in clear text, world-readable."""
+    ads = ads_copy / "with-secret.yaml"
+    text = (ads_copy / "python-service-conda.yaml").read_text(encoding="utf-8")
+    secret = "      - name: DB_PASSWORD\n        value: hunter2-very-secret\n"
+    ads.write_text(text.replace("      env:\n", "      env:\n" + secret), encoding="utf-8")
+    printed = ok(jobctl("convert", str(ads)))
+    assert "DB_PASSWORD: ${DB_PASSWORD}" in printed.stdout
+    assert "hunter2" not in printed.stdout + printed.stderr
+    assert "the values of DB_PASSWORD are not written" in printed.stderr
+
+    target = ads_copy / "out" / "job.yaml"
+    ok(jobctl("convert", str(ads), "-o", str(target)))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    ok(jobctl("apply", str(ads), "--yes", "--set-name", "s"))
+    plan = jobctl("plan", str(target), "--detailed-exitcode", "--set-name", "s",
+                  env={"DB_PASSWORD": "hunter2-very-secret"})
+    assert plan.exit_code == 0, plan.stdout

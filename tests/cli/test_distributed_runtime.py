@@ -117,3 +117,36 @@ def test_the_ads_pytorch_example_translates_onto_one_node_group(jobctl: Run, tmp
     assert runtime["command"].startswith("torchrun distributed/minGPT-ddp/mingpt/main.py ")
     assert runtime["dependencies"] == {"pipRequirements": "distributed/minGPT-ddp/requirements.txt"}
     assert runtime["git"]["commit"] == "d91085d2181bf6342ac7dafbeee6fc0a1f64dcec"
+
+
+def test_a_git_job_with_a_command_reads_back_whole_from_oci(jobctl: Run, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: OCI gave the driver's path back as the entrypoint, so plan --refresh replaced the job."""
+    with FakeOCI() as fake:
+        use_fake_oci(fake, tmp_path, monkeypatch, "gitcmd")
+        spec = tmp_path / "job.yaml"
+        spec.write_text(yaml.safe_dump(job_document("gitcmd", {
+            "type": "python", "git": {"url": "https://git.example.com/ml/trainer.git"},
+            "command": "torchrun train.py"})))
+        assert jobctl("apply", str(spec), "--yes").exit_code == 0
+        plan = jobctl("plan", str(spec), "--detailed-exitcode", "--refresh")
+        assert plan.exit_code == 0, plan.stdout
+
+
+def test_a_command_with_an_entrypoint_is_a_located_error(jobctl: Run, tmp_path: Path) -> None:
+    spec = project(tmp_path, "python3 train.py")
+    document = yaml.safe_load(spec.read_text())
+    document["spec"]["runtime"]["entrypoint"] = "train.py"
+    spec.write_text(yaml.safe_dump(document))
+    result = jobctl("validate", str(spec))
+    assert result.exit_code == 3
+    assert "command runs instead of an entrypoint: give one of them" in result.stderr
+
+
+def test_the_driver_never_prints_credentials_of_a_url() -> None:
+    from jobctl.driver import redact
+
+    assert redact("pip install --extra-index-url https://alice:s3cret@host/simple pkg") == \
+        "pip install --extra-index-url https://***@host/simple pkg"
+    assert redact("fetched https://host/data.csv?sig=SECRET&token=T to data.csv") == \
+        "fetched https://host/data.csv?*** to data.csv"

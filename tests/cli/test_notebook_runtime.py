@@ -148,6 +148,11 @@ def test_a_notebook_at_a_url_is_downloaded_by_the_run(jobctl: Run, tmp_path: Pat
         server.shutdown()
     saved = Path(os.environ["JOBCTL_HOME"]) / "object-storage" / "mytenancy" / "results" / "remote"
     assert executed((saved / "analysis.ipynb").read_bytes()) == [["running in remote-notebook\n"], ["42"]]
+    # red team: its export held the driver as a source, which did not validate
+    assert jobctl("export", "remote-notebook", "-d", str(tmp_path / "exported")).exit_code == 0
+    exported = tmp_path / "exported" / "remote-notebook" / "job.yaml"
+    assert "source" not in yaml.safe_load(exported.read_text())["spec"]["runtime"]
+    assert jobctl("validate", str(exported)).exit_code == 0
 
 
 def test_an_ads_notebook_file_runs_as_written_and_converts_to_the_same_job(jobctl: Run, tmp_path: Path) -> None:

@@ -251,7 +251,7 @@ def test_the_name_may_come_from_the_display_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("My Job", "my-job"), ("Train_Model v2", "train-model-v2"), ("2024 report", "job-2024-report"),
-    ("--x--", "x"), ("a" * 80, "a" * 63),
+    ("--x--", "x"), ("a" * 80, "a" * 63), ("Ünïcödé Jöb", "unicode-job"),
 ])
 def test_names_derived_from_display_names(name: str, expected: str) -> None:
     assert name_from_display(name) == expected
@@ -551,3 +551,21 @@ def test_ads_and_jobctl_documents_mix_in_one_file(tmp_path: Path) -> None:
 
     assert result.diagnostics == ()
     assert [job.name for job in result.jobs] == ["demo", "native"]
+
+
+def test_env_references_cannot_expand_into_a_memory_bomb(tmp_path: Path) -> None:
+    """Red team: 1 KB of env entries that refer to each other 8 times a level made validate use 1.9 GB."""
+    entries = "".join(f"- {{name: E{i}, value: '{('${E' + str(i + 1) + '}') * 8}'}}\n" for i in range(1, 9))
+    path = ads_file(tmp_path, "env:\n" + textwrap.indent(entries + f"- {{name: E9, value: {'A' * 100}}}\n", "  "))
+    problems = errors(path)
+    assert problems
+    assert all("expands to more than 32 KiB" in p for p in problems)
+
+
+def test_a_long_chain_of_env_references_is_not_called_a_loop(tmp_path: Path) -> None:
+    entries = "".join(f"- {{name: E{i}, value: '${{E{i + 1}}}'}}\n" for i in range(1, 14))
+    entries += "- {name: E14, value: end}\n"
+    path = ads_file(tmp_path, "env:\n" + textwrap.indent(entries, "  "))
+    problems = errors(path)
+    assert problems
+    assert all("nests references more than 10 deep" in p for p in problems)

@@ -342,7 +342,7 @@ def definition_from_job(job: Any) -> JobDefinition:
     entry = env.get("JOBCTL_ENTRYPOINT") or env.get("JOB_RUN_ENTRYPOINT")  # a driven job's, or the runner's
     if entry is not None and "JOBCTL_GIT_URL" not in env:  # within the source: under the zip's root directory
         entry = entry.removeprefix(f"{root}/") if root else entry
-    if entry == DRIVER:  # a driven job with a command: no entry file of its own
+    if entry in (DRIVER, f"{root}/{DRIVER}"):  # a driven job with a command: no entry file of its own
         entry = None
     conda_uri = None
     if env.get("CONDA_ENV_TYPE") == "published":
