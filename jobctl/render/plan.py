@@ -59,6 +59,15 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
         if d.display_name != d.name:  # an ADS file's free-text name: jobctl's is derived from it
             yield f"      display name: {d.display_name!r} (jobctl name {d.name!r})", None
         yield f"      runtime: {d.runtime_type}, {d.entry_file or d.image or ''}", None
+        if d.git_url:  # where the code will come from is what a reviewer most needs to see
+            at = d.git_commit or (f"branch {d.git_branch}" if d.git_branch else "its default branch")
+            yield f"      code: git {d.git_url} at {at}", None
+        for label, shown in (("command", d.command), ("pip", " ".join(filter(None, (
+                d.pip_requirements and f"-r {d.pip_requirements}", d.pip_packages)))),
+                ("inputs", ", ".join(f"{url} -> {dest}" for url, dest in sorted(d.inputs.items()))),
+                ("outputs", d.output_uri and f"{d.output_dir or '.'} -> {d.output_uri}")):
+            if shown:
+                yield f"      {label}: {shown}", None
         yield f"      infrastructure: {infra}", None
         if d.compartment_id or d.project_id:  # where it goes (OCI; locally these only scope the plan)
             yield f"      compartment: {d.compartment_id or '-'}, project: {d.project_id or '-'}", None

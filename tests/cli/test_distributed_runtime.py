@@ -117,6 +117,11 @@ def test_the_ads_pytorch_example_translates_onto_one_node_group(jobctl: Run, tmp
     assert runtime["command"].startswith("torchrun distributed/minGPT-ddp/mingpt/main.py ")
     assert runtime["dependencies"] == {"pipRequirements": "distributed/minGPT-ddp/requirements.txt"}
     assert runtime["git"]["commit"] == "d91085d2181bf6342ac7dafbeee6fc0a1f64dcec"
+    # red team: the plan of a new job did not say where its code would come from, nor what it would run
+    plan = jobctl("plan", "tests/data/ads/guide/pytorch_ddp_torchrun-1.yaml").stdout
+    assert "code: git https://github.com/pytorch/examples.git at d91085d2181bf6342ac7dafbeee6fc0a1f64dcec" in plan
+    assert "command: torchrun distributed/minGPT-ddp/mingpt/main.py" in plan
+    assert "pip: -r distributed/minGPT-ddp/requirements.txt" in plan
 
 
 def test_a_git_job_with_a_command_reads_back_whole_from_oci(jobctl: Run, tmp_path: Path,
