@@ -283,8 +283,8 @@ class _Translator:
                     reason = known[name][1]
                     message = f"ADS field {format_path(item_path)!r} is not supported yet"
                     self.error(item_path, message + (f": {reason}" if reason else ""), at_key=True)
-            else:
-                found[name] = (item, item_path)
+            elif item is not None or known is ENV_ITEM:  # a null says nothing (ADS exports write unset
+                found[name] = (item, item_path)  # fields so), but an env value: that is empty
         return found
 
     def require(self, fields: FieldMap, name: str, where: JsonPath, why: str = "") -> tuple[Any, JsonPath] | None:

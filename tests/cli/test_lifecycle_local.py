@@ -949,3 +949,19 @@ def test_wait_for_a_job_whose_run_already_failed_fails(jobctl: Run, demo: Path) 
     assert result.exit_code == 1, result.stderr
     assert "no active runs; the newest, " in result.stderr
     assert f"({failed}), is FAILED" in result.stderr
+
+
+def test_export_all_writes_each_name_once_from_its_current_job(jobctl: Run, tmp_path: Path) -> None:
+    """Red team: `export --all` wrote every generation to NAME/job.yaml, and an earlier one could win."""
+    spec = write_spec(tmp_path / "specs", job_doc(env={"MODEL": "base"}))
+    applied(jobctl, spec)
+    busy = start(jobctl, "demo", "--env", "SLEEP=30")
+    until(lambda: in_state(jobctl, busy, "IN_PROGRESS"), what="the run to start")
+    write_spec(tmp_path / "specs", job_doc(env={"MODEL": "rf"}))
+    applied(jobctl, spec, "--yes")  # the old job is kept, superseded, for its run
+    current = jobs_list(jobctl)[0]["id"]
+
+    exported = as_json(jobctl("-o", "json", "export", "--all", "-d", str(tmp_path / "out")))
+    assert [item["jobId"] for item in exported["items"]] == [current]
+    assert "MODEL: rf" in (tmp_path / "out" / "demo" / "job.yaml").read_text()
+    assert jobctl("cancel", busy, "--wait").exit_code == 8

@@ -569,3 +569,12 @@ def test_a_long_chain_of_env_references_is_not_called_a_loop(tmp_path: Path) -> 
     problems = errors(path)
     assert problems
     assert all("nests references more than 10 deep" in p for p in problems)
+
+
+def test_null_fields_say_nothing_as_in_ads_exports(tmp_path: Path) -> None:
+    """Red team: `workingDir: null` was 'workingDir None must be ...'; a null is an unset field."""
+    path = ads_file(tmp_path, "workingDir: null\npythonPath: null\n", infrastructure="subnetId: null\n")
+    assert errors(path) == []
+    path = ads_file(tmp_path, name="null")
+    assert [e.split(": ", 2)[2] for e in errors(path)] == [
+        "missing required field 'name' (jobctl identifies a job by its name)"]
