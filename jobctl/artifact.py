@@ -192,23 +192,6 @@ def run_environment(definition: JobDefinition, root: str | None) -> dict[str, st
         if value:
             env[name] = value
     return env
-    if definition.working_dir:
-        env["JOBCTL_WORKING_DIR"] = (base + definition.working_dir).rstrip("/").removesuffix("/.") or "."
-    if definition.python_path:
-        env["JOBCTL_PYTHON_PATH"] = ":".join(definition.python_path)
-    if definition.command:
-        env["JOBCTL_COMMAND"] = definition.command
-    if definition.pip_requirements:
-        env["JOBCTL_PIP_REQUIREMENTS"] = definition.pip_requirements
-    if definition.pip_packages:
-        env["JOBCTL_PIP_PACKAGES"] = definition.pip_packages
-    if definition.inputs:
-        env["JOBCTL_INPUTS"] = json.dumps(dict(definition.inputs), sort_keys=True)
-    if definition.entry_function:
-        env["JOBCTL_ENTRY_FUNCTION"] = definition.entry_function
-    if definition.output_dir and definition.output_uri:
-        env.update(JOBCTL_UPLOAD_DIR=definition.output_dir, JOBCTL_UPLOAD_URI=definition.output_uri)
-    return env
 
 
 def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]:
