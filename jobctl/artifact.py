@@ -79,6 +79,9 @@ class Artifact:
 
 
 DRIVER = ".jobctl/driver.py"  # where a driven job's artifact holds jobctl's driver, under its root directory
+# the variables run_environment derives for the driver (the OCI mapping folds them back into the spec's fields)
+DRIVER_VARIABLES = (r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI|GIT_[A-Z_]+|"
+                    r"NOTEBOOK[A-Z_]*|EXCLUDE_TAGS|COMMAND|PIP_[A-Z_]+|INPUTS)")
 
 
 def build_artifact(source: Path, *, driver: bool = False) -> Artifact:
@@ -102,20 +105,27 @@ def build_artifact(source: Path, *, driver: bool = False) -> Artifact:
         if driver and any(name == DRIVER for name, _ in found):
             raise ArtifactError(f"source {source} holds {DRIVER}, where jobctl puts its run driver: rename it")
         if driver:
-            entries.append(_entry(f"{top}/{DRIVER}", Path(__file__).with_name("driver.py")))
+            entries.append(_driver_entry(top))
         filename, is_zip = f"{top}.zip", True
+    return _artifact(filename, entries, is_zip)
+
+
+def build_driver_artifact(root: str) -> Artifact:
+    """The artifact of a job whose code comes from git: jobctl's driver alone, under `root`/, which clones
+    the repository when the run starts (OCI needs an artifact all the same)."""
+    return _artifact(f"{root}.zip", [_driver_entry(root)], True)
+
+
+def _artifact(filename: str, entries: list[Entry], is_zip: bool) -> Artifact:
+    """The artifact of these entries, with its digest over each entry's path, mode and content."""
     digest = hashlib.sha256()
     for entry in entries:
         digest.update(f"{entry.name}\0{int(entry.executable)}\0{entry.sha256}\n".encode())
     return Artifact(f"sha256:{digest.hexdigest()}", filename, tuple(entries), is_zip)
 
 
-def build_driver_artifact(root: str) -> Artifact:
-    """The artifact of a job whose code comes from git: jobctl's driver alone, under `root`/, which clones
-    the repository when the run starts (OCI needs an artifact all the same)."""
-    entries = [_entry(f"{root}/{DRIVER}", Path(__file__).with_name("driver.py"))]
-    digest = hashlib.sha256(f"{entries[0].name}\0{int(entries[0].executable)}\0{entries[0].sha256}\n".encode())
-    return Artifact(f"sha256:{digest.hexdigest()}", f"{root}.zip", tuple(entries), True)
+def _driver_entry(root: str) -> Entry:
+    return _entry(f"{root}/{DRIVER}", Path(__file__).with_name("driver.py"))
 
 
 def _entry(name: str, path: Path) -> Entry:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from jobctl.artifact import DRIVER, driver_fields, run_environment
+from jobctl.artifact import DRIVER, DRIVER_VARIABLES, driver_fields, run_environment
 from jobctl.backends.oci import nodes
 from jobctl.model.job import (
     OCI_CONFIG,
@@ -44,7 +44,7 @@ from jobctl.secrets import REDACTOR
 
 TAG_SOURCE = "jobctl-source"
 DERIVED_ENV = re.compile(r"^(CONDA_ENV_[A-Z_]+|JOB_RUN_ENTRYPOINT|JOBCTL_MOUNT_[A-Z0-9_]+|JOBCTL_NODE_GROUP|"
-                         r"JOBCTL_(ENTRYPOINT|WORKING_DIR|PYTHON_PATH|ENTRY_FUNCTION|UPLOAD_DIR|UPLOAD_URI|GIT_[A-Z_]+|NOTEBOOK[A-Z_]*|EXCLUDE_TAGS|COMMAND|PIP_[A-Z_]+|INPUTS))$")
+                         rf"{DRIVER_VARIABLES})$")
 _EXIT_CODE = re.compile(r"exit code (\d+)", re.IGNORECASE)
 _PUBLISHED = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)/(?P<object>.+)$")
 
@@ -339,11 +339,11 @@ def definition_from_job(job: Any) -> JobDefinition:
     container = job.job_environment_configuration_details
     is_container = getattr(container, "job_environment_type", None) == "OCIR_CONTAINER"
     root = job_layout(job)
-    entry = env.get("JOBCTL_ENTRYPOINT") or env.get("JOB_RUN_ENTRYPOINT")  # a driven job's, or the runner's
+    entry = env.get("JOB_RUN_ENTRYPOINT")
+    if entry is not None and entry.endswith(DRIVER):  # a driven job: the runner starts the driver, which runs
+        entry = env.get("JOBCTL_ENTRYPOINT")  # this entry file (none for a command)
     if entry is not None and "JOBCTL_GIT_URL" not in env:  # within the source: under the zip's root directory
         entry = entry.removeprefix(f"{root}/") if root else entry
-    if entry in (DRIVER, f"{root}/{DRIVER}"):  # a driven job with a command: no entry file of its own
-        entry = None
     conda_uri = None
     if env.get("CONDA_ENV_TYPE") == "published":
         conda_uri = f"oci://{env.get('CONDA_ENV_BUCKET')}@{env.get('CONDA_ENV_NAMESPACE')}/{env.get('CONDA_ENV_OBJECT_NAME')}"
