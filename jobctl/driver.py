@@ -37,6 +37,7 @@ nbclient only for a notebook, which the service's conda environments have.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import re
 import runpy
@@ -90,12 +91,6 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def asyncio_coroutine(value: object) -> bool:
-    import inspect
-
-    return inspect.iscoroutine(value)
-
-
 def run_code(entry: str, function: str | None, argv: Sequence[str]) -> int:
     """Run the entry file as __main__ (or call its function, awaited if it is async); the code's exit code."""
     if not os.path.isfile(entry):
@@ -105,7 +100,7 @@ def run_code(entry: str, function: str | None, argv: Sequence[str]) -> int:
         if function:
             positional, named = call_arguments(argv)
             result = _load_function(entry, function)(*positional, **named)
-            if asyncio_coroutine(result):
+            if inspect.iscoroutine(result):  # an async entry function: awaited
                 import asyncio
 
                 result = asyncio.run(result)

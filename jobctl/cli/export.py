@@ -49,11 +49,11 @@ def command(
         raise UsageError("name the jobs to export, or --all")
     backend = app.backend()
     if every:  # each name once: its current job, not the earlier generations kept for their runs
-        from jobctl.plan.diff import current_jobs, earlier_generation
+        from jobctl.plan.diff import earlier_generations
 
         listed = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"]
-        current, _ = current_jobs(listed)
-        targets = [j for j in listed if not j.superseded and not earlier_generation(j, current)]
+        earlier = earlier_generations(listed)
+        targets = [j for j in listed if j.id not in earlier]
     else:
         targets = [resolve_job(backend, ref) for ref in jobs]
     fmt = app.output_format(output)

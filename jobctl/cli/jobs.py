@@ -6,7 +6,7 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app
-from jobctl.plan.diff import current_jobs, earlier_generation
+from jobctl.plan.diff import earlier_generations
 from jobctl.render.human import print_jobs
 from jobctl.render.machine import dumps, envelope, job_dict
 
@@ -30,8 +30,7 @@ def command(app: AppContext, *, show_all: bool, history: bool, output: str | Non
       jobctl jobs --all -o json
     """
     listed = [j for j in app.backend().list_jobs() if show_all or j.managed]
-    current, _ = current_jobs(listed)
-    earlier = {j.id for j in listed if j.superseded or earlier_generation(j, current)}
+    earlier = earlier_generations(listed)
     jobs = [j for j in listed if history or j.id not in earlier]
     fmt = app.output_format(output)
     if fmt == "table":

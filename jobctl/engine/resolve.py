@@ -64,7 +64,7 @@ def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None
                 project_id: str | None = None, runnable: bool = False) -> JobState:
     """A job by id, managed name, display name, or unique id prefix (in the backend's default scope, or
     in this compartment and project), read in full. `runnable`: the job must be able to start runs."""
-    job = _by_id(backend, _given(ref, "job")) or backend.get_job(
+    job = _by_id(backend, ref) or backend.get_job(
         job_id=_match(_live_jobs(backend, compartment_id, project_id), ref).id)
     if runnable and job.lifecycle_state != "ACTIVE":  # CREATING (its artifact never came) or FAILED
         why = ("its artifact was never uploaded (an apply did not finish)" if job.lifecycle_state == "CREATING"
@@ -124,7 +124,7 @@ def runs_of(backend: Backend, jobs: Sequence[JobState], *, states: Collection[st
 def runs_of_name(backend: Backend, ref: str, *, states: Collection[str] | None = None,
                  limit: int | None = None) -> list[RunState]:
     """The runs of job `ref` and of its earlier generations, newest first (one listing of the jobs)."""
-    found = _by_id(backend, _given(ref, "job"))
+    found = _by_id(backend, ref)
     if found is not None:
         return runs_of(backend, generations(backend, found), states=states, limit=limit)
     listed = _live_jobs(backend)

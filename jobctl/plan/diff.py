@@ -68,6 +68,13 @@ def current_jobs(observed: Sequence[JobState]) -> tuple[dict[str, JobState], lis
     return current, leftovers
 
 
+def earlier_generations(listed: Sequence[JobState]) -> set[str]:
+    """The ids of the listed jobs that are earlier generations of their name (superseded, or FAILED
+    with a newer job of the name): what `jobs` hides without --history and `export --all` leaves out."""
+    current, _ = current_jobs(listed)
+    return {j.id for j in listed if j.superseded or earlier_generation(j, current)}
+
+
 def earlier_generation(job: JobState, current: Mapping[str, JobState]) -> bool:
     """A job an apply replaced and kept for its runs: superseded, or FAILED with a newer job of its name."""
     name = job.managed_name

@@ -612,24 +612,15 @@ class _Translator:
             return
         notebook = isinstance(entry[0], str) and entry[0].endswith(".ipynb")  # run as a notebook, as ADS does
         self.put((*target, "type"), "notebook" if notebook else "python", (*path[:-1], "type"))
-        git = {"url": url}
-        git.update({new: fields[old] for old, new in (("branch", "branch"), ("commit", "commit"),
-                                                      ("gitSecretId", "secretId")) if old in fields})
-        for name, (value, where) in git.items():
-            self.put((*target, "git", name), value, where)
-        git_path: JsonPath = (*target, "git")
-        self.origins[git_path] = url[1]
+        self.git(fields, url[1])
         self.put((*target, "entrypoint"), *entry)
         if notebook:  # a notebook runs in its own directory; what a python file's options do not apply
             for name in ("workingDir", "pythonPath", "entryFunction"):
                 if name in fields:
                     self.error(fields[name][1], f"{name} does not apply to a notebook entrypoint")
-            if "outputUri" in fields:
-                self.put((*target, "outputUri"), *fields["outputUri"])
             if "outputDir" in fields:
                 self.put((*target, "outputDir"), *fields["outputDir"])
-            if "conda" in fields:
-                self.conda(fields["conda"][1])
+            self.notebook_options(fields)
             return
         if "workingDir" in fields:  # the repository's, as jobctl's git workingDir is
             self.working = fields["workingDir"]
@@ -643,6 +634,15 @@ class _Translator:
         if "conda" in fields:
             self.conda(fields["conda"][1])
 
+    def git(self, fields: FieldMap, where: JsonPath) -> None:
+        """ADS's url, branch, commit and gitSecretId (of gitPython, or of pyTorchDistributed's `git`) as
+        spec.runtime.git's url, branch, commit and secretId."""
+        target: JsonPath = ("spec", "runtime", "git")
+        self.origins[target] = where
+        for old, new in (("url", "url"), ("branch", "branch"), ("commit", "commit"), ("gitSecretId", "secretId")):
+            if old in fields:
+                self.put((*target, new), *fields[old])
+
     def pytorch(self, path: JsonPath, fields: FieldMap) -> None:
         """PyTorchDistributedRuntime: a python job (its code from git or scriptPathURI) that runs `command`
         (or the entrypoint) after installing `dependencies` and fetching `inputs`; `replicas` > 1 makes it a
@@ -654,9 +654,7 @@ class _Translator:
             if url is None:
                 return
             self.put((*target, "type"), "python", (*path[:-1], "type"))
-            for old, new in (("url", "url"), ("branch", "branch"), ("commit", "commit"), ("gitSecretId", "secretId")):
-                if old in git:
-                    self.put((*target, "git", new), *git[old])
+            self.git(git, fields["git"][1])
             if "entrypoint" in fields and "command" not in fields:
                 self.put((*target, "entrypoint"), *fields["entrypoint"])
             if "workingDir" in fields:
