@@ -93,6 +93,12 @@ class InexpressibleError(JobctlError):
     exit_code = ExitCode.INVALID_SPEC
 
 
+class AmbiguousError(JobctlError):
+    """What the spec names (a mount target by its IP address) is more than one thing."""
+
+    exit_code = ExitCode.INVALID_SPEC
+
+
 class NotFoundError(JobctlError):
     exit_code = ExitCode.NOT_FOUND
 

@@ -74,6 +74,10 @@ def build_plan(
             if (name is not None and not job.managed and job.lifecycle_state == "ACTIVE"
                     and name not in managed_names and name not in adoptable):
                 adoptable[name] = observe_for_adoption(backend, job)
+    # what a spec names by other than an id is looked up for the jobs diffed or created, not the unchanged
+    desired = [want if not refresh and _unchanged(want, current.get(want.name)) else replace(
+        want, definition=backend.resolve_definition(definition=want.definition, where=_where(want)))
+        for want in desired]
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
     return replace(plan, changes=tuple(in_parallel(lambda c: _count_runs(backend, c), plan.changes)),
                    known_job_ids=frozenset(job.id for job in observed),
@@ -88,6 +92,15 @@ def _count_runs(backend: Backend, change: Change) -> Change:
     active = len(backend.list_runs(job_id=change.observed.id, states=ACTIVE_STATES)) if any(
         r.state in ACTIVE_STATES for r in runs) or len(runs) > COUNTED_RUNS else 0
     return replace(change, runs=len(runs), active_runs=active)
+
+
+def _unchanged(want: DesiredJob, job: JobState | None) -> bool:
+    return job is not None and job.lifecycle_state == "ACTIVE" and job.spec_hash == want.spec_hash
+
+
+def _where(want: DesiredJob) -> str:
+    origin = want.spec.origin
+    return f"{origin.file}:{origin.line}: job {want.name!r}: " if origin else f"job {want.name!r}: "
 
 
 def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:

@@ -434,18 +434,22 @@ class _Translator:
                 self.origins[at] = dest_path if key.startswith("destination") else src_path
 
     def mount_source(self, src: Any, path: JsonPath) -> dict[str, str] | None:
-        """`oci://bucket@namespace/prefix` or `<mount target OCID>:<export OCID>`, as ADS reads them."""
+        """`oci://bucket@namespace/prefix`, or `<mount target>:<export>` where the mount target is its OCID or
+        its IP address and the export its OCID or its path (ads/common/dsc_file_system.py); ADS's user guide
+        writes `<IP>@<export path>`, which ADS's code does not take, and jobctl takes as well."""
         text = src if isinstance(src, str) else ""
         bucket = re.fullmatch(r"oci://([^@/]+)@([^/]+)(?:/(.*))?", text)
         if bucket:
             found = {"storageType": "OBJECT_STORAGE", "bucket": bucket[1], "namespace": bucket[2]}
             return found | ({"prefix": bucket[3]} if bucket[3] else {})
-        target, sep, export = text.partition(":")
-        if sep and target.startswith("ocid1.mounttarget.") and export.startswith("ocid1.export."):
-            return {"storageType": "FILE_STORAGE", "mountTargetId": target, "exportId": export}
-        self.error(path, f"storage mount src {src!r}: jobctl takes oci://bucket@namespace/prefix or "
-                   "<mount target OCID>:<export OCID>; ADS looks an IP address and export path up through OCI's "
-                   "Resource Search, while jobctl reads files without calling OCI")
+        fss = re.fullmatch(r"(ocid1\.mounttarget\.[^:@]+|[0-9.]+)[:@](ocid1\.export\..+|/.*)", text)
+        if fss:
+            target, export = fss[1], fss[2]
+            return {"storageType": "FILE_STORAGE",
+                    **({"mountTargetId": target} if target.startswith("ocid1.") else {"mountTargetIp": target}),
+                    **({"exportId": export} if export.startswith("ocid1.") else {"exportPath": export})}
+        self.error(path, f"storage mount src {src!r}: expected oci://bucket@namespace/prefix, or "
+                   "<mount target OCID or IP address>:<export OCID or path>")
         return None
 
     def check_job_types(self, infra: FieldMap) -> None:

@@ -93,8 +93,9 @@ def validate_document(document: Document) -> list[Diagnostic]:
 
 
 def _leaf_errors(error: Any) -> Iterator[Any]:
-    """jsonschema nests failures under if/then and allOf; we report the innermost ones."""
-    if error.context:
+    """jsonschema nests failures under if/then and allOf; we report the innermost ones, except under a
+    choice (oneOf/anyOf) that explains itself: its alternatives' failures would read as each required."""
+    if error.context and not (error.validator in ("oneOf", "anyOf") and _override(error)):
         for child in error.context:
             yield from _leaf_errors(child)
     else:

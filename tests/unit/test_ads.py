@@ -342,9 +342,8 @@ def test_every_unknown_or_unsupported_field_is_its_own_error() -> None:
         f"{path}:{line_of(path, 'logGroupID')}:7: spec.infrastructure.spec.logGroupID: "
         "unknown ADS field 'spec.infrastructure.spec.logGroupID' (did you mean 'logGroupId'?)",
         f"{path}:{line_of(path, '- src:')}:14: spec.infrastructure.spec.storageMount[0].src: storage mount src "
-        "'10.0.0.12@/exports/data': jobctl takes oci://bucket@namespace/prefix or <mount target OCID>:<export "
-        "OCID>; ADS looks an IP address and export path up through OCI's Resource Search, while jobctl reads "
-        "files without calling OCI",
+        "'nfs.example.com:/exports/data': expected oci://bucket@namespace/prefix, or <mount target OCID or IP "
+        "address>:<export OCID or path>",
     ]
 
 
@@ -578,3 +577,33 @@ def test_null_fields_say_nothing_as_in_ads_exports(tmp_path: Path) -> None:
     path = ads_file(tmp_path, name="null")
     assert [e.split(": ", 2)[2] for e in errors(path)] == [
         "missing required field 'name' (jobctl identifies a job by its name)"]
+
+
+MT = "ocid1.mounttarget.oc1.iad.aaaaaaaaexample"
+EXPORT = "ocid1.export.oc1.iad.aaaaaaaaexample"
+
+
+@pytest.mark.parametrize(("src", "fields"), [
+    (f"{MT}:{EXPORT}", {"mountTargetId": MT, "exportId": EXPORT}),
+    ("10.0.0.10:/exports/data", {"mountTargetIp": "10.0.0.10", "exportPath": "/exports/data"}),  # ADS's code
+    ("10.0.0.10@/exports/data", {"mountTargetIp": "10.0.0.10", "exportPath": "/exports/data"}),  # its guide
+    (f"{MT}:/exports/data", {"mountTargetId": MT, "exportPath": "/exports/data"}),
+    (f"10.0.0.10:{EXPORT}", {"mountTargetIp": "10.0.0.10", "exportId": EXPORT}),
+])
+def test_a_file_storage_src_names_the_mount_target_and_export_by_ocid_or_by_ip_and_path(
+    tmp_path: Path, src: str, fields: dict[str, str],
+) -> None:
+    path = ads_file(tmp_path, infrastructure=f"storageMount:\n- src: '{src}'\n  dest: /fss/shared\n")
+    [mount] = translated(path).data["spec"]["storageMounts"]
+    assert mount == {"storageType": "FILE_STORAGE", **fields, "destinationPath": "/fss",
+                     "destinationDirectoryName": "shared"}
+    assert errors(path) == []
+
+
+def test_a_file_storage_src_with_a_bad_address_is_an_error_at_the_src(tmp_path: Path) -> None:
+    path = ads_file(tmp_path, infrastructure="storageMount:\n- src: 10.0.0.300@/exports/\n  dest: shared\n")
+    assert [e.split(": ", 1)[1] for e in errors(path)] == [
+        "spec.infrastructure.spec.storageMount[0].src: must be an IPv4 address such as 10.0.0.10",
+        "spec.infrastructure.spec.storageMount[0].src: must be an export path: '/' and path elements, none of "
+        "them . or .., not ending in '/'",
+    ]

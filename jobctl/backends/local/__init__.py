@@ -40,6 +40,9 @@ class LocalBackend:
 
     def spec_defaults(self) -> dict[str, str]:
         return {}
+
+    def resolve_definition(self, *, definition: JobDefinition, where: str) -> JobDefinition:
+        return definition  # a mount named by IP and export path is a directory named so (README)
     poll_interval = 0.05
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,

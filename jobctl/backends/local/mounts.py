@@ -2,7 +2,8 @@
 at $JOBCTL_MOUNT_<NAME> — the variable that holds the mount's path on OCI too.
 
     OBJECT_STORAGE  $JOBCTL_HOME/mounts/object-storage/<namespace>/<bucket>[/<prefix>]
-    FILE_STORAGE    $JOBCTL_HOME/mounts/file-storage/<exportId>
+    FILE_STORAGE    $JOBCTL_HOME/mounts/file-storage/<exportId>, or, for an export named by its path,
+                    $JOBCTL_HOME/mounts/file-storage/<mountTargetIp or mountTargetId><exportPath>
 
 Put (or symlink) the data there to test a job on this machine; what a run writes stays there.
 """
@@ -22,7 +23,10 @@ def local_path(home: Path, mount: Mapping[str, Any]) -> Path:
         path = home / "mounts" / "object-storage" / str(mount["namespace"]) / str(mount["bucket"])
         prefix = str(mount.get("prefix") or "").strip("/")
         return path / prefix if prefix and ".." not in prefix.split("/") else path
-    return home / "mounts" / "file-storage" / str(mount["exportId"])
+    if mount.get("exportId"):
+        return home / "mounts" / "file-storage" / str(mount["exportId"])
+    target = mount.get("mountTargetIp") or mount["mountTargetId"]  # the schema keeps the path free of . and ..
+    return home / "mounts" / "file-storage" / str(target) / str(mount["exportPath"]).strip("/")
 
 
 def mount_environment(home: Path, mounts: Sequence[Mapping[str, Any]]) -> dict[str, str]:

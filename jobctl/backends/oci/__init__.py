@@ -17,6 +17,7 @@ from urllib.parse import quote
 from jobctl.backends.base import Backend, copy_log_text
 from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
+from jobctl.backends.oci.mounts import MountLookup, needs_lookup
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
 from jobctl.backends.settings import OciSettings, Settings
 from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
@@ -82,6 +83,32 @@ class OciBackend:
         return {f"spec.{name}": check_job_field(name, value, source) for name, (value, source) in given.items()
                 if value}
 
+    def resolve_definition(self, *, definition: JobDefinition, where: str) -> JobDefinition:
+        """File Storage mounts named by mount target IP and export path, with the OCIDs OCI takes instead."""
+        if not needs_lookup(definition.storage_mounts):
+            return definition
+        return dataclasses.replace(definition, storage_mounts=self._mounts.resolve(definition.storage_mounts, where))
+
+    @cached_property
+    def _mounts(self) -> MountLookup:
+        def client(name: str) -> Any:
+            import oci.core
+            import oci.file_storage
+            import oci.resource_search
+
+            if name not in made:
+                classes = {"file_storage": oci.file_storage.FileStorageClient,
+                           "virtual_network": oci.core.VirtualNetworkClient,
+                           "resource_search": oci.resource_search.ResourceSearchClient}
+                if self.clients.make is None:
+                    raise ConfigError("looking up a storage mount needs the File Storage, Networking and Search "
+                                      "clients, which these clients cannot make")
+                made[name] = self.clients.make(classes[name])
+            return made[name]
+
+        made: dict[str, Any] = {}
+        return MountLookup(self._call, client)
+
     # --- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the SDK; turn service errors into jobctl errors with exit codes."""
@@ -139,6 +166,7 @@ class OciBackend:
 
     def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
         layout = artifact.root if artifact and artifact.is_zip else None
+        definition = self.resolve_definition(definition=definition, where=f"job {definition.name!r}: ")
         final_tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, layout)}
         # Until the artifact is uploaded the hash tag says so: a crash in between is repaired by the next apply.
         tags = {**final_tags, TAG_HASH: PENDING_HASH_PREFIX + final_tags.get(TAG_HASH, "")} if artifact else final_tags
@@ -217,6 +245,7 @@ class OciBackend:
             self._call(f"checking the artifact of job {job_id}", self.ds.head_job_artifact, job_id)
 
     def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
+        definition = self.resolve_definition(definition=definition, where=f"job {definition.name!r}: ")
         current_tags = dict(definition.tags)
         if mapping.TAG_SOURCE not in current_tags and job_id in self._jobs:
             job = self._jobs[job_id]
@@ -253,6 +282,8 @@ class OciBackend:
     ) -> RunState:
         job = self._job(job_id)
         definition = mapping.definition_from_job(job)
+        if settings and needs_lookup(settings.get("storage_mounts") or ()):
+            settings = {**settings, "storage_mounts": self._mounts.resolve(settings["storage_mounts"], "run: ")}
         layout = mapping.job_layout(job)
         # OCI replaces the job's whole configuration with the override: send the complete one.
         details = self.models.CreateJobRunDetails(

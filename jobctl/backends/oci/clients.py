@@ -10,6 +10,7 @@ import configparser
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,8 @@ class Clients:
     retry: Any
     object_storage: Any = None
     logging: Any = None  # LoggingManagementClient: a log group's compartment
+    # another SDK client class -> one with the same auth, endpoint and retries (made when first needed)
+    make: Callable[[Any], Any] | None = None
 
 
 SDK_LOGGERS = ("oci", "urllib3", "requests")
@@ -234,4 +237,5 @@ def build_clients(settings: OciSettings) -> Clients:
         source = f" of profile [{settings.profile or 'DEFAULT'}] in {_config_path(settings)}" if signer is None else ""
         raise ConfigError(f"cannot use {where}{source} for OCI ({type(exc).__name__}): {exc}",
                           hint="point key_file at the PEM private key of the API key the profile names") from exc
-    return Clients(data_science, log_search, common["retry_strategy"], object_storage, logging_management)
+    return Clients(data_science, log_search, common["retry_strategy"], object_storage, logging_management,
+                   make=lambda client_class: client_class(config, **common))

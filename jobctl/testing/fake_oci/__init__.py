@@ -20,6 +20,10 @@ Served operations (paths as in `DataScienceClient` / `LogSearchClient`):
     POST, GET/HEAD    /n/{ns}/b, /n/{ns}/b/{bucket}        CreateBucket, GetBucket/HeadBucket
     GET               /n/{ns}/b/{bucket}/o                 ListObjects (prefix, delimiter=/, start, end, fields)
     PUT/GET/HEAD/DEL  /n/{ns}/b/{bucket}/o/{name}          objects (if-match / if-none-match on PUT)
+    GET               /20190301/secretbundles/{id}         GetSecretBundle (FakeOCI.add_secret)
+    GET               /20171215/mountTargets/{id}, /exports  GetMountTarget, ListExports (FakeOCI.add_mount_target)
+    GET               /20160918/privateIps/{id}            GetPrivateIp
+    POST              /20180409/resources                  SearchResources (free text; see `api_mounts`)
 
 Python API::
 

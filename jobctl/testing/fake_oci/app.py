@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote
 from jobctl.testing.fake_oci import (
     api_buckets,
     api_jobs,
+    api_mounts,
     api_objects,
     api_runs,
     api_search,
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 ANONYMOUS_USER = "ocid1.user.oc1..anonymous"
 ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_work_requests.ROUTES, *api_search.ROUTES,
-                 *api_buckets.ROUTES, *api_objects.ROUTES, *api_secrets.ROUTES])
+                 *api_buckets.ROUTES, *api_objects.ROUTES, *api_secrets.ROUTES,
+                 *api_mounts.ROUTES])
 
 
 class DropConnection(Exception):

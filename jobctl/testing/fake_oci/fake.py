@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +22,7 @@ from jobctl.testing.fake_oci.routing import Services, Settings
 from jobctl.testing.fake_oci.server import ServerThread
 from jobctl.testing.fake_oci.signing import KeyRing
 from jobctl.testing.fake_oci.state import Limits, Store
+from jobctl.testing.fake_oci.wire import format_time
 
 
 class ManualClock:
@@ -242,6 +243,32 @@ class FakeOCI:
             secret_id = self.store.new_id("vaultsecret")
             self.store.secrets[secret_id] = content
             return secret_id
+
+    def add_mount_target(self, ip: str, exports: Sequence[str] = (), *, state: str = "ACTIVE",
+                         compartment_id: str = "ocid1.compartment.oc1..fakestorage") -> dict[str, Any]:
+        """A File Storage mount target with the private IP `ip` and an ACTIVE export at each of `exports`
+        (paths), as Terraform would make them before a test: {"id", "privateIpId", "exports": {path: OCID}}."""
+        with self.store.lock:
+            store = self.store
+            made = format_time(store.now())
+            target, private_ip, export_set = (store.new_id(kind) for kind in ("mounttarget", "privateip", "exportset"))
+            subnet = store.new_id("subnet")
+            store.private_ips[private_ip] = {
+                "id": private_ip, "ipAddress": ip, "compartmentId": compartment_id, "subnetId": subnet,
+                "displayName": f"mount target {ip}", "isPrimary": True, "timeCreated": made}
+            store.mount_targets[target] = {
+                "id": target, "compartmentId": compartment_id, "availabilityDomain": "Uocm:PHX-AD-1",
+                "displayName": f"mount-target-{len(store.mount_targets) + 1}", "exportSetId": export_set,
+                "lifecycleState": state, "privateIpIds": [private_ip], "subnetId": subnet, "timeCreated": made,
+                "freeformTags": {}, "definedTags": {}}
+            paths = {}
+            for path in exports:
+                export = store.new_id("export")
+                store.exports[export] = {
+                    "id": export, "exportSetId": export_set, "fileSystemId": store.new_id("filesystem"),
+                    "compartmentId": compartment_id, "lifecycleState": "ACTIVE", "path": path, "timeCreated": made}
+                paths[path] = export
+            return {"id": target, "privateIpId": private_ip, "exports": paths}
 
     def create_bucket(self, name: str, *, namespace: str | None = None,
                       compartment_id: str = "ocid1.compartment.oc1..fakebuckets") -> dict[str, Any]:

@@ -190,6 +190,10 @@ class Store:
         self.objects: dict[tuple[str, str, str], Any] = {}  # (namespace, bucket, name) -> api_objects.StoredObject
         self.buckets: dict[tuple[str, str], dict[str, Any]] = {}  # (namespace, name) -> Bucket wire JSON
         self.secrets: dict[str, bytes] = {}  # Vault secret OCID -> its current content (FakeOCI.add_secret)
+        # File Storage and Networking, wire JSON by OCID (FakeOCI.add_mount_target; read by api_mounts)
+        self.mount_targets: dict[str, dict[str, Any]] = {}
+        self.private_ips: dict[str, dict[str, Any]] = {}
+        self.exports: dict[str, dict[str, Any]] = {}
         self.work_requests = WorkRequests(self.limits.max_work_requests)
         self._seq = 0
 
