@@ -190,12 +190,12 @@ def read_secret(secret_id: str) -> bytes:
     return base64.b64decode(bundle.secret_bundle_content.content)
 
 
-def _git(*args: str, env: dict[str, str]) -> str:
+def _git(*args: str, env: dict[str, str], doing: str) -> str:
     import subprocess
 
     done = subprocess.run(["git", *args], env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"git {args[0]} failed: {(done.stderr or done.stdout).strip()}")
+        raise RuntimeError(f"{doing} failed: {(done.stderr or done.stdout).strip()}")
     return done.stdout.strip()
 
 
@@ -226,10 +226,13 @@ def clone(url: str, branch: str | None, commit: str | None, secret_id: str | Non
 
 
 def _clone(url: str, branch: str | None, commit: str | None, dest: str, env: dict[str, str]) -> str:
-    _git("clone", "--quiet", *(["--branch", branch] if branch else []), "--", url, dest, env=env)
-    if commit:
-        _git("-C", dest, "checkout", "--quiet", "--detach", commit, env=env)
-    head = _git("-C", dest, "rev-parse", "HEAD", env=env)
+    shown = redact(url)
+    _git("clone", "--quiet", *(["--branch", branch] if branch else []), "--", url, dest, env=env,
+         doing=f"git clone of {shown}" + (f" at branch {branch}" if branch else ""))
+    if commit:  # a full clone holds the commits of every branch and tag
+        _git("-C", dest, "checkout", "--quiet", "--detach", commit, env=env,
+             doing=f"git checkout of commit {commit} (no branch or tag of {shown} holds it?)")
+    head = _git("-C", dest, "rev-parse", "HEAD", env=env, doing="git rev-parse HEAD")
     print(f"jobctl driver: cloned {redact(url)} at {head}" + (f" ({branch})" if branch and not commit else ""),
           file=sys.stderr)
     return dest

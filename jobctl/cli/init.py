@@ -30,6 +30,7 @@ def command(app: AppContext, *, name: str | None, runtime: str, directory: str, 
       jobctl init                       # python job named after this directory
       jobctl init etl --runtime shell -d etl/
       jobctl init trainer --runtime container
+      jobctl init report --runtime notebook -d report/
     """
     target = Path(directory)
     job_name = name or default_name(target.resolve().name)

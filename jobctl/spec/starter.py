@@ -33,6 +33,17 @@ spec:
   runtime:
 """
 
+def _notebook(*cells: tuple[str, list[str]]) -> str:
+    """A notebook (nbformat 4) of code cells, each with its tags."""
+    import json
+
+    return json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {"tags": tags},
+                   "outputs": [], "source": source} for i, (source, tags) in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+
+
 _RUNTIMES = {
     "python": (
         """\
@@ -73,6 +84,22 @@ echo "MODEL=${MODEL:-unset}"
 echo "args=$*"
 """,
         },
+    ),
+    "notebook": (
+        """\
+    type: notebook
+    source: ./src                     # the notebook's directory: what its cells open is found beside it
+    entrypoint: analysis.ipynb        # run cell by cell with a python kernel; saved with its outputs
+    excludeTags: [skip]               # cells tagged `skip` are not run
+    # outputUri: oci://results@mytenancy/notebooks/$JOB_RUN_OCID   # upload the executed notebook
+    env:
+      MODEL: baseline                 # override per run: --env MODEL=xgb
+    maxRuntimeInMinutes: 60
+""",
+        {"src/analysis.ipynb": _notebook(
+            ("import os\nprint(f\"MODEL={os.environ.get('MODEL')}\")", []),
+            ("print('only when run by hand: tagged skip')", ["skip"]),
+        )},
     ),
     "container": (
         """\

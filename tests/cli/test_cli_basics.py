@@ -214,6 +214,16 @@ def test_init_writes_a_project_that_validates(jobctl: Run, tmp_path: Path, runti
     assert validated.stdout == "valid: 1 job in 1 file (demo)\n"
 
 
+def test_the_notebook_starter_runs_its_cells_but_the_skipped_one(jobctl: Run, tmp_path: Path) -> None:
+    assert jobctl("init", "report", "--runtime", "notebook", "-d", str(tmp_path)).exit_code == 0
+    assert jobctl("apply", str(tmp_path / "job.yaml"), "--yes").exit_code == 0
+    run = jobctl("-o", "json", "run", "report", "--env", "MODEL=xgb", "--wait")
+    assert run.exit_code == 0, run.stderr
+    logs = jobctl("logs", json.loads(run.stdout)["items"][0]["id"]).stdout
+    assert "MODEL=xgb" in logs
+    assert "tagged skip" not in logs
+
+
 def test_init_shell_script_is_executable(jobctl: Run, tmp_path: Path) -> None:
     assert jobctl("init", "etl", "--runtime", "shell", "-d", str(tmp_path)).exit_code == 0
 

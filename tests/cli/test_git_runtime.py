@@ -103,8 +103,18 @@ def test_a_clone_that_fails_fails_the_run_saying_why(jobctl: Run, tmp_path: Path
     assert jobctl("apply", str(spec(tmp_path, "nobranch", {"url": repo["url"], "branch": "nope"})),
                   "--yes").exit_code == 0
     logs = output_of(jobctl, "nobranch", exit_code=1)
-    assert "jobctl driver: git clone failed:" in logs
-    assert "nope" in logs
+    assert f"jobctl driver: git clone of {repo['url']} at branch nope failed:" in logs
+    assert "Remote branch nope not found" in logs
+
+
+def test_a_commit_the_repository_lacks_fails_the_run_naming_it(jobctl: Run, tmp_path: Path,
+                                                                repo: dict[str, Any]) -> None:
+    missing = "0123456789abcdef0123456789abcdef01234567"
+    assert jobctl("apply", str(spec(tmp_path, "nocommit", {"url": repo["url"], "commit": missing})),
+                  "--yes").exit_code == 0
+    logs = output_of(jobctl, "nocommit", exit_code=1)
+    assert f"jobctl driver: git checkout of commit {missing} (no branch or tag of {repo['url']} holds it?) " \
+           "failed:" in logs
 
 
 def test_a_private_repository_is_cloned_with_the_ssh_key_of_a_vault_secret(
