@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import click
@@ -23,10 +24,23 @@ def command() -> None:
     """
 
 
-def _load(app: AppContext, paths: tuple[str, ...]) -> Any:
+def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None = None) -> Any:
+    """The one workflow in `paths`, checked against the jobs in the files given or applied and, given `env`
+    (the names of the run's --env), against it: a mistake in the last step is found before any run starts."""
     from jobctl.spec.load import load_specs
 
-    loaded = load_specs(paths, app.environ, external_jobs=True)
+    backend = app.backend()
+
+    def applied(name: str) -> Collection[str] | None:
+        from jobctl.engine.resolve import resolve_job
+
+        try:
+            job = resolve_job(backend, name)
+        except (NotFoundError, UsageError):
+            return None
+        return set((job.definition.env if job.definition else {}) or {})
+
+    loaded = load_specs(paths, app.environ, external_jobs=applied, workflow_env=env)
     loaded.raise_for_errors()
     if len(loaded.workflows) != 1:
         found = ", ".join(w.name for w in loaded.workflows) or "none"
@@ -37,28 +51,42 @@ def _load(app: AppContext, paths: tuple[str, ...]) -> Any:
 @command.command("run")
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...")
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="A value for ${{ env.K }} (repeatable).")
-@click.option("--restart", is_flag=True, help="Start over instead of resuming the last run of this workflow.")
+@click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN]",
+              help="Resume this workflow run (default: the latest), retrying what did not succeed.")
+@click.option("--restart", is_flag=True, help="Start a new run even when the latest did not finish and could resume.")
+@click.option("--idempotency-key", "key", metavar="KEY",
+              help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
+                   "that records it. For CI retries.")
 @click.option("-F", "--follow", is_flag=True, help="Stream the runs' output, each line prefixed [step run].")
 @pass_app
-def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], restart: bool,
-                follow: bool) -> None:
-    """Run (or resume) the workflow in FILE; its jobs must be applied.
+def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], resume: str | None,
+                restart: bool, key: str | None, follow: bool) -> None:
+    """Start a run of the workflow in FILE (or resume one); its jobs must be applied.
 
-    Steps run in the order their `needs` give; a step's matrix runs in parallel (at most maxParallel
-    at once). State is saved after every change: after a crash or Ctrl-C, running the same command
-    again resumes without repeating finished steps or runs. Exit code: 0 when every step succeeded,
-    else the worst step's (1 failed, 7 timed out, 8 canceled).
+    Each `workflow run` starts a new workflow run, except: when the latest run did not finish (the
+    process was killed or interrupted) and the spec and --env are the same, it resumes that run, and
+    says so; `--resume [RUN]` resumes a run explicitly (a failed one too: its failed runs are tried
+    again, what succeeded is kept); `--idempotency-key` re-attaches to the run started with that key.
+    Steps start once the steps they need have succeeded, independent steps at the same time; a step's
+    matrix runs at most maxParallel at once. State is saved after every change. Exit code: 0 when every
+    step succeeded, else the worst step's (1 failed, 7 timed out, 8 canceled); 5 when --resume or a key
+    meets other inputs.
 
     \b
     Examples:
       jobctl workflow run specs-examples/model-selection/workflow.yaml
-      jobctl workflow run flow.yaml --env DATASET=2024-q4 --restart
+      jobctl workflow run flow.yaml --env DATASET=2024-q4
+      jobctl workflow run flow.yaml --resume               # the latest run, retrying what failed
+      jobctl workflow run flow.yaml --idempotency-key "$CI_PIPELINE_ID"
       jobctl workflow run flow.yaml --follow
     """
     from jobctl.cli.assignments import parse_assignments
     from jobctl.render.human import format_log
     from jobctl.workflow.runner import WorkflowRunner
 
+    if sum(map(bool, (resume, restart, key))) > 1:
+        raise UsageError("--resume, --restart and --idempotency-key each choose the run: give one of them")
+    given = parse_assignments(env, "--env")
     workflow = _load(app, paths)
     backend = app.backend()
     sanitize = app.printer().rich or _isatty(app.stdout)
@@ -68,15 +96,17 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         app.stdout.flush()
 
     runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow,
-                            env=parse_assignments(env, "--env"), on_event=app.info, on_log=show if follow else None)
-    state = runner.prepare(restart=restart)
-    app.info(f"workflow {workflow.name}: run {state['run']}")
+                            env=given, on_event=app.info, on_log=show if follow else None)
+    chosen = runner.prepare(resume=resume, restart=restart, key=key)
+    _load(app, paths, set(runner.env))  # its ${{ env.X }}: what this run has, the resumed run's --env included
+    app.info(f"workflow {workflow.name}: {chosen}")
     try:
         code = runner.run()
     except KeyboardInterrupt:
-        app.info(f"\nInterrupted; the runs continue. Resume with: jobctl workflow run {' '.join(paths)}")
+        app.info(f"\nInterrupted; the runs continue. Resume with: jobctl workflow run {' '.join(paths)} "
+                 f"--resume {runner.state['run']}")
         raise SystemExit(ExitCode.INTERRUPTED) from None
-    app.info(f"workflow {workflow.name}: {runner.state['status']}")
+    app.info(f"workflow {workflow.name}: run {runner.state['run']} {runner.state['status']}")
     raise SystemExit(code)
 
 
@@ -93,24 +123,33 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def _store_and_state(app: AppContext, name: str, location: str | None) -> tuple[Any, dict[str, Any]]:
+def _store_and_state(app: AppContext, name: str, location: str | None,
+                     run: str | None = None) -> tuple[Any, dict[str, Any]]:
     store = app.backend().workflow_store(location)
-    state = store.load(name)
+    state = store.load(name, run)
+    if state is None and run is not None and store.runs(name):
+        raise NotFoundError(f"workflow {name!r} has no run {run!r}",
+                            hint=f"its latest runs: {', '.join(store.runs(name)[-5:])}")
     if state is None:
         known = ", ".join(store.names()) or "none yet"
         raise NotFoundError(f"no workflow {name!r} has run here", hint=f"known workflows: {known}")
     return store, state
 
 
+run_option = click.option("--run", "run", metavar="RUN", help="This run of the workflow [default: its latest].")
+
+
 @command.command("status")
 @click.argument("name", required=False)
 @state_option
+@run_option
 @click.option("--once", is_flag=True, help="On a terminal, print once instead of following a running workflow.")
 @output_option()
 @pass_app
-def status_command(app: AppContext, *, name: str | None, location: str | None, once: bool,
+def status_command(app: AppContext, *, name: str | None, location: str | None, run: str | None, once: bool,
                    output: str | None) -> None:
-    """Show the steps and runs of a workflow's last run (or list the workflows run here).
+    """Show the steps and runs of a workflow's latest run, or of --run RUN (without NAME: each workflow
+    run here, with its latest run and how many runs it has).
 
     On a terminal, a running workflow's tree is redrawn until it finishes (Ctrl-C to leave).
 
@@ -119,20 +158,22 @@ def status_command(app: AppContext, *, name: str | None, location: str | None, o
       jobctl workflow status
       jobctl workflow status model-selection
       jobctl workflow status model-selection -o json
+      jobctl workflow status model-selection --run model-selection-20261130-101500-3fa2c1
     """
     from jobctl.render.machine import dumps, envelope
 
     fmt = app.output_format(output)
     if name is None:
         store = app.backend().workflow_store(location)
-        states = [s for s in (store.load(n) for n in store.names()) if s]
+        found = [(s, len(store.runs(n))) for n in store.names() if (s := store.load(n))]
         if fmt != "table":
-            click.echo(dumps(envelope("WorkflowStateList", states), fmt), nl=False)
+            click.echo(dumps(envelope("WorkflowStateList", [{**s, "runs": count} for s, count in found]), fmt),
+                       nl=False)
             return
-        app.printer().table(["WORKFLOW", "RUN", "STATUS", "STARTED"],
-                            [[s["workflow"], s["run"], s["status"], s["started"]] for s in states])
+        app.printer().table(["WORKFLOW", "LATEST RUN", "STATUS", "STARTED", "RUNS"],
+                            [[s["workflow"], s["run"], s["status"], s["started"], str(count)] for s, count in found])
         return
-    store, state = _store_and_state(app, name, location)
+    store, state = _store_and_state(app, name, location, run)
     if fmt != "table":
         click.echo(dumps(state, fmt), nl=False)
         return
@@ -155,7 +196,7 @@ def _watch(console: Any, store: Any, name: str, state: dict[str, Any]) -> None:
         with Live(_rich_tree(state), console=console, refresh_per_second=2) as live:
             while state["status"] == "running":
                 time.sleep(1.0)
-                state = store.load(name) or state
+                state = store.load(name, state["run"]) or state
                 live.update(_rich_tree(state))
     except KeyboardInterrupt:
         raise SystemExit(ExitCode.INTERRUPTED) from None
@@ -179,11 +220,21 @@ def _rich_tree(state: dict[str, Any]) -> Any:
         error = f"  [red]{escape(record['error'])}[/]" if record.get("error") else ""
         branch = tree.add(f"[bold]{step_name}[/] {paint(record['status'])}{error}")
         for entry in record["runs"]:
-            metrics = (entry.get("outputs") or {}).get("metrics") or {}
-            shown = " ".join(f"{k}={v}" for k, v in metrics.items())
-            star = "  [bold green]★ selected[/]" if entry["id"] == record.get("best") else ""
+            shown = " ".join(f"{k}={v}" for k, v in _shown_metrics(entry).items())
+            star = "  [bold green]★ selected[/]" if _selected(record, entry) else ""
             branch.add(f"{escape(entry['key'])}  {paint(entry['state'])}  [dim]{entry['id']}[/]  {shown}{star}")
     return tree
+
+
+def _selected(record: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """The run `select` chose: a step without `select` has a `best` too (its first run), but chose nothing."""
+    return bool(record.get("selectedBy")) and entry["id"] == record.get("best")
+
+
+def _shown_metrics(entry: dict[str, Any]) -> dict[str, Any]:
+    from jobctl.workflow.runner import reported_metrics
+
+    return {**reported_metrics(entry.get("outputs") or {}), **(entry.get("metrics") or {})}
 
 
 def _print_tree(app: AppContext, state: dict[str, Any]) -> None:
@@ -191,11 +242,10 @@ def _print_tree(app: AppContext, state: dict[str, Any]) -> None:
     printer.line(f"{state['workflow']}  run {state['run']}  {state['status']}")
     for step_name in state.get("order") or sorted(state["steps"]):
         record = state["steps"][step_name]
-        best = record.get("best")
         printer.line(f"├─ {step_name}: {record['status']}" + (f"  ({record['error']})" if record.get("error") else ""))
         for entry in record["runs"]:
-            marker = "  ★ selected" if entry["id"] == best else ""
-            metrics = (entry.get("outputs") or {}).get("metrics") or {}
+            marker = "  ★ selected" if _selected(record, entry) else ""
+            metrics = _shown_metrics(entry)
             shown = " ".join(f"{k}={v}" for k, v in metrics.items())
             printer.line(f"│   {entry['key']:<20} {entry['state']:<11} {entry['id']}  {shown}{marker}")
 
@@ -203,9 +253,11 @@ def _print_tree(app: AppContext, state: dict[str, Any]) -> None:
 @command.command("cancel")
 @click.argument("name")
 @state_option
+@run_option
 @pass_app
-def cancel_command(app: AppContext, *, name: str, location: str | None) -> None:
-    """Cancel the active runs of a workflow's current run and mark it canceled.
+def cancel_command(app: AppContext, *, name: str, location: str | None, run: str | None) -> None:
+    """Cancel a workflow run (its latest, or --run RUN): its active runs are canceled, and the `workflow run`
+    driving it starts no more.
 
     \b
     Examples:
@@ -214,8 +266,11 @@ def cancel_command(app: AppContext, *, name: str, location: str | None) -> None:
     from jobctl.workflow.model import Workflow
     from jobctl.workflow.runner import WorkflowRunner
 
-    store, state = _store_and_state(app, name, location)
+    store, state = _store_and_state(app, name, location, run)
+    if state["status"] != "running":
+        app.info(f"workflow {name}: run {state['run']} has ended ({state['status']}); nothing to cancel")
+        return
     runner = WorkflowRunner(app.backend(), store, Workflow(name, ()), env={})
     runner.state = state
     canceled = runner.cancel()
-    app.info(f"workflow {name}: canceled {len(canceled)} run(s)")
+    app.info(f"workflow {name}: run {state['run']} canceled ({len(canceled)} active run(s) canceled)")

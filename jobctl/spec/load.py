@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,17 +63,19 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
 
 def load_specs(
     paths: Iterable[str], environ: Mapping[str, str] | None = None, *, build: bool = True,
-    external_jobs: bool = False,
+    external_jobs: Callable[[str], Collection[str] | None] | None = None, workflow_env: Collection[str] | None = None,
 ) -> LoadResult:
     """Read, interpolate, schema-validate and check every document under `paths`.
 
     `build=False` (validate) checks everything but skips building JobSpecs. Workflow steps must name
-    jobs defined in the files given, unless `external_jobs` (they will be looked up in the backend).
+    jobs defined in the files given, or that `external_jobs` finds (the backend's: a job's env names, or
+    None); `workflow_env`: the names `workflow run --env` gives, which ${{ env.X }} must be among.
     """
     env = os.environ if environ is None else environ
     files, problems = expand_paths(paths)
     jobs: list[JobSpec] = []
     names: list[str] = []
+    job_env: dict[str, set[str]] = {}  # the env names of each job in the files, for workflow expressions
     first_seen: dict[str, tuple[str, int]] = {}
     workflows: list[tuple[Document, Workflow]] = []
     for path, shown in files:
@@ -116,15 +118,22 @@ def load_specs(
             else:
                 first_seen[name] = (shown, line)
             names.append(name)
+            job_env[name] = _env_names(document.data["spec"])
             if build and not source_problems:
                 jobs.append(_build(document, path.parent, shown, line, entrypoint))
     if workflows:
         from jobctl.workflow.check import check_workflow
 
         for document, workflow in workflows:
-            problems.extend(check_workflow(document, workflow, None if external_jobs else set(names)))
+            problems.extend(check_workflow(document, workflow, job_env, lookup=external_jobs, env=workflow_env))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows))
+
+
+def _env_names(spec: Mapping[str, Any]) -> set[str]:
+    """The env names a job's runs have from its spec: the runtime's, and each node group's."""
+    groups = [spec.get("runtime") or {}, *((spec.get("nodes") or {}).get("groups") or [])]
+    return {name for part in groups for name in (part.get("env") or {})}
 
 
 def _ads_as_written(path: Path, shown: str, documents: list[Document], interpolator: Interpolator) -> list[Document]:

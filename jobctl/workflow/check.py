@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Callable, Collection, Mapping
 
 from jobctl.errors import Diagnostic
 from jobctl.spec.document import Document, JsonPath
-from jobctl.workflow.expressions import ExpressionError, references
-from jobctl.workflow.model import Workflow
+from jobctl.workflow.expressions import ExpressionError, Reference, references
+from jobctl.workflow.model import Step, Workflow
 
 
 def _ancestors(workflow: Workflow, name: str) -> set[str]:
@@ -50,27 +51,37 @@ def _cycle(workflow: Workflow) -> list[str] | None:
     return None
 
 
-def check_workflow(document: Document, workflow: Workflow, jobs: Collection[str] | None) -> list[Diagnostic]:
-    """Located problems; `jobs` is the set of known job names, or None to leave job names unchecked."""
+def check_workflow(
+    document: Document, workflow: Workflow, jobs: Mapping[str, Collection[str]], *,
+    lookup: Callable[[str], Collection[str] | None] | None = None, env: Collection[str] | None = None,
+) -> list[Diagnostic]:
+    """Located problems. A step's job is one of `jobs` (name -> its env names, from the files given) or one
+    `lookup` finds (the backend's); `env`: the names `workflow run --env` gives (None: not checked)."""
     problems: list[Diagnostic] = []
     seen: dict[str, int] = {}
     names = [s.name for s in workflow.steps]
+    job_env: dict[str, Collection[str] | None] = dict(jobs)
     for index, step in enumerate(workflow.steps):
         base: JsonPath = ("spec", "steps", index)
         if step.name in seen:
             problems.append(document.diagnostic(
                 (*base, "name"), f"step name {step.name!r} is also used by steps[{seen[step.name]}]"))
         seen.setdefault(step.name, index)
-        if jobs is not None and step.job not in jobs:
-            problems.append(document.diagnostic(
-                (*base, "job"), f"no job named {step.job!r} in the files given (add the job's spec file)"))
+        if step.job not in job_env:
+            job_env[step.job] = lookup(step.job) if lookup is not None else None
+            if job_env[step.job] is None:
+                where = "in the files given (add the job's spec file)" if lookup is None else (
+                    "in the files given or applied (apply it, or add its spec file)")
+                problems.append(document.diagnostic((*base, "job"), f"no job named {step.job!r} {where}"))
         for position, need in enumerate(step.needs):
             if need == step.name:
                 problems.append(document.diagnostic((*base, "needs", position), "a step cannot need itself"))
             elif need not in names:
                 problems.append(document.diagnostic((*base, "needs", position), f"no step named {need!r}"))
-        problems.extend(_check_expressions(document, workflow, index))
+        problems.extend(_check_select(document, step, base))
     cycle = _cycle(workflow)
+    for index in range(len(workflow.steps)):
+        problems.extend(_check_expressions(document, workflow, index, job_env, env, acyclic=cycle is None))
     if cycle:
         first = names.index(cycle[0])
         problems.append(document.diagnostic(
@@ -78,13 +89,38 @@ def check_workflow(document: Document, workflow: Workflow, jobs: Collection[str]
     return problems
 
 
-def _check_expressions(document: Document, workflow: Workflow, index: int) -> list[Diagnostic]:
+def _check_select(document: Document, step: Step, base: JsonPath) -> list[Diagnostic]:
+    select = step.select
+    if select is None or select.pattern is None:
+        return []
+    at: JsonPath = (*base, "select", "pattern")
+    if select.source != "logs":
+        return [document.diagnostic(at, "pattern is for metrics read from logs: add `from: logs`")]
+    try:
+        groups = re.compile(select.pattern).groups
+    except re.error as exc:
+        return [document.diagnostic(at, f"not a regular expression: {exc}")]
+    if groups != 1:
+        return [document.diagnostic(at, f"needs exactly one group, the number; it has {groups}")]
+    return []
+
+
+def _run_env(step: Step, job_env: Mapping[str, Collection[str] | None]) -> set[str] | None:
+    """The env names every run of `step` has, or None when its job is unknown."""
+    known = job_env.get(step.job)
+    return None if known is None else {*known, *step.env, *(key for key, _ in step.matrix)}
+
+
+def _check_expressions(document: Document, workflow: Workflow, index: int,
+                       job_env: Mapping[str, Collection[str] | None], env: Collection[str] | None, *,
+                       acyclic: bool) -> list[Diagnostic]:
     step = workflow.steps[index]
     base: JsonPath = ("spec", "steps", index)
     places: list[tuple[JsonPath, str]] = [((*base, "env", key), value) for key, value in step.env.items()]
     places += [((*base, "args", i), value) for i, value in enumerate(step.args or ())]
     problems = []
-    earlier = _ancestors(workflow, step.name) if _cycle(workflow) is None else set()
+    earlier = _ancestors(workflow, step.name) if acyclic else set()
+    steps = {s.name: s for s in workflow.steps}
     for path, text in places:
         try:
             found = list(references(text))
@@ -92,9 +128,34 @@ def _check_expressions(document: Document, workflow: Workflow, index: int) -> li
             problems.append(document.diagnostic(path, str(exc)))
             continue
         for reference in found:
-            if reference.kind == "step" and reference.step not in earlier:
-                reason = "no such step" if reference.step not in {s.name for s in workflow.steps} else (
-                    f"add {reference.step!r} to this step's needs")
-                problems.append(document.diagnostic(
-                    path, f"${{{{ {reference.text} }}}} refers to step {reference.step!r}: {reason}"))
+            problem = _unresolvable(reference, earlier, steps, job_env, env)
+            if problem:
+                problems.append(document.diagnostic(path, f"${{{{ {reference.text} }}}} {problem}"))
     return problems
+
+
+def _unresolvable(reference: Reference, earlier: set[str], steps: Mapping[str, Step],
+                  job_env: Mapping[str, Collection[str] | None], env: Collection[str] | None) -> str | None:
+    if reference.kind == "env":
+        if env is not None and reference.key not in env:
+            given = ", ".join(sorted(env)) or "none"
+            return f"needs --env {reference.key}=... (given: {given})"
+        return None
+    if reference.kind != "step":
+        return None
+    assert reference.step is not None
+    if reference.step not in earlier:
+        reason = "no such step" if reference.step not in steps else f"add {reference.step!r} to this step's needs"
+        return f"refers to step {reference.step!r}: {reason}"
+    if reference.part == "env":
+        names = _run_env(steps[reference.step], job_env)
+        if names is not None and reference.key not in names:
+            shown = ", ".join(sorted(names)) or "none"
+            return (f"refers to {reference.key!r}, which no run of step {reference.step!r} has in its env "
+                    f"(its matrix, its env and job {steps[reference.step].job!r}'s env give: {shown})")
+    if reference.part == "metrics":
+        select = steps[reference.step].select
+        if select is not None and select.source == "logs" and reference.key != select.metric:
+            return (f"refers to metric {reference.key!r}, but step {reference.step!r} reads only "
+                    f"{select.metric!r}, from its runs' logs")
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +18,15 @@ _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 class Select:
     metric: str
     goal: str = "max"  # "max" | "min"
+    source: str = "outputs"  # "outputs" | "logs"
+    pattern: str | None = None  # with logs: a regular expression whose one group is the number
+
+    def log_pattern(self) -> re.Pattern[str]:
+        """What a log line reporting the metric looks like: `METRIC=<number>` / `METRIC: <number>`."""
+        if self.pattern is not None:
+            return re.compile(self.pattern)
+        number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+        return re.compile(rf"(?<![\w.]){re.escape(self.metric)}\s*[=:]\s*({number})")
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class Workflow:
     name: str
     steps: tuple[Step, ...]
     state: str | None = None  # oci://bucket@namespace/prefix, or None for the backend's default
+    max_parallel: int | None = None  # runs at once over all steps
+    digest: str = ""  # of the spec as written: a run's inputs are this and its --env
     origin: Origin | None = field(default=None, compare=False)
 
     def step(self, name: str) -> Step:
@@ -87,8 +100,10 @@ def workflow_from_document(data: Mapping[str, Any], origin: Origin) -> Workflow:
             max_parallel=raw.get("maxParallel"),
             env={k: _text(v) for k, v in raw.get("env", {}).items()},
             args=tuple(_text(a) for a in raw["args"]) if "args" in raw else None,
-            select=Select(select["metric"], select.get("goal", "max")) if select else None,
+            select=Select(select["metric"], select.get("goal", "max"), select.get("from", "outputs"),
+                          select.get("pattern")) if select else None,
             continue_on_error=raw.get("continueOnError", False),
             timeout_seconds=duration_seconds(raw["timeout"]) if "timeout" in raw else None,
         ))
-    return Workflow(data["metadata"]["name"], tuple(steps), spec.get("state"), origin)
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+    return Workflow(data["metadata"]["name"], tuple(steps), spec.get("state"), spec.get("maxParallel"), digest, origin)

@@ -1,4 +1,6 @@
-"""Run a workflow over any Backend: steps in dependency order, each step's runs in parallel batches.
+"""Run a workflow over any Backend: each step once the steps it needs have succeeded, independent steps at
+the same time, each step's runs in a sliding window of maxParallel (and at most the workflow's maxParallel
+runs at once over all steps).
 
 Every change is written to the state store first, and every run is started with a retry token
 derived from (workflow run, step, matrix combination, attempt), so a run interrupted anywhere —
@@ -9,21 +11,24 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from jobctl.backends.base import Backend
-from jobctl.engine.follow import follow_logs, worst_exit_code
+from jobctl.engine.follow import worst_exit_code
 from jobctl.engine.resolve import resolve_job
-from jobctl.errors import ExitCode, UsageError, WaitTimeoutError
+from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError
 from jobctl.model.job import ACCEPTED, SUCCEEDED, JobState, LogLine, RunState
 from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
-from jobctl.workflow.model import Step, Workflow
+from jobctl.workflow.model import Select, Step, Workflow
 from jobctl.workflow.state import StateStore
 
 Event = Callable[[str], None]
@@ -38,15 +43,34 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def new_state(workflow: Workflow, env: Mapping[str, str]) -> dict[str, Any]:
+def inputs_of(workflow: Workflow, env: Mapping[str, str]) -> str:
+    """What a workflow run was started with: its spec as written and its --env (secret values by name only:
+    their values are never stored, so they cannot be compared)."""
+    shown = {name: ("<secret>" if is_secret(name) else value) for name, value in env.items()}
+    return hashlib.sha256(json.dumps([workflow.digest, shown], sort_keys=True).encode()).hexdigest()
+
+
+def new_state(workflow: Workflow, env: Mapping[str, str], key: str | None = None) -> dict[str, Any]:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     return {
         "apiVersion": "jobctl/v1", "kind": "WorkflowState", "workflow": workflow.name,
         "run": f"{workflow.name}-{stamp}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]}",
         "status": "running", "started": _now(), "finished": None, "env": dict(env),
+        "inputs": inputs_of(workflow, env), "idempotencyKey": key,
         "order": [s.name for s in workflow.order()],
-        "steps": {s.name: {"status": "pending", "runs": [], "best": None, "error": None} for s in workflow.steps},
+        "steps": {s.name: {"status": "pending", "runs": [], "best": None, "error": None,
+                           "selectedBy": s.select.metric if s.select else None} for s in workflow.steps},
     }
+
+
+def env_differences(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The --env names whose values differ between two runs' inputs (secrets: only whether given)."""
+    def shown(env: Mapping[str, str], name: str) -> str | None:
+        if name not in env:
+            return None
+        return "<secret>" if is_secret(name) or MASK in str(env[name]) else env[name]
+
+    return sorted(name for name in {*before, *after} if shown(before, name) != shown(after, name))
 
 
 def storable(state: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +104,16 @@ class StepOutcome:
     message: str
 
 
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")
+LATEST = "latest"  # `--resume` without a run id
+REPORT_HINT = ("write {\"%s\": 0.93} into $JOBCTL_OUTPUT_DIR/outputs.json, or print `%s=0.93` and set "
+               "`select: {metric: %s, from: logs}`")
+
+
+class _Stopped(Exception):
+    """The runner was asked to stop (Ctrl-C, a failure elsewhere): the runs go on; resume later."""
+
+
 class WorkflowRunner:
     def __init__(
         self, backend: Backend, store: StateStore, workflow: Workflow, *, env: Mapping[str, str],
@@ -97,69 +131,161 @@ class WorkflowRunner:
         self.clock = clock
         self.on_log = on_log
         self.state: dict[str, Any] = {}
+        self.lock = threading.RLock()  # the state, as steps running at once change it
+        self.stop = threading.Event()
+        self.slots = threading.BoundedSemaphore(workflow.max_parallel) if workflow.max_parallel else None
 
-    # --- state -------------------------------------------------------------------------------------
-    def prepare(self, *, restart: bool) -> dict[str, Any]:
-        """The state to continue from: the stored one (resume) unless it finished or restart."""
-        stored = self.store.load(self.workflow.name)
-        if restart or stored is None or set(stored.get("steps", {})) != {s.name for s in self.workflow.steps}:
-            self.state = new_state(self.workflow, self.env)
-        else:
-            masked = [name for name, value in stored.get("env", {}).items() if MASK in str(value)]
-            missing = [name for name in [*stored.get("secretEnv", []), *masked] if name not in self.env]
-            if missing:
-                raise UsageError(
-                    f"resuming workflow {self.workflow.name!r} needs the secret value(s) it was started with: "
-                    f"{', '.join(missing)} (their values are never stored)",
-                    hint=" ".join(f"--env {name}=..." for name in missing) + ", or --restart",
-                )
-            self.state = stored
-            self.state["status"] = "running"
-            self.state["finished"] = None
-            self.env = {**stored.get("env", {}), **self.env}
-            self.state["env"] = self.env
-        self.save()
-        return self.state
+    # --- which run: a new one, or one to resume -------------------------------------------------------
+    def prepare(self, *, resume: str | None = None, restart: bool = False, key: str | None = None) -> str:
+        """Choose the workflow run this invocation drives (saved when `run` starts) and say why, in one line:
+        `key`: the run started with this idempotency key (re-attached) or a new one that records it;
+        `resume`: that run (or LATEST), to retry what did not succeed; else the latest run if it did not
+        finish and was started with the same spec and --env (unless `restart`), else a new run."""
+        name = self.workflow.name
+        if key is not None:
+            found = next((s for s in (self.store.load(name, r) for r in reversed(self.store.runs(name)))
+                          if s and s.get("idempotencyKey") == key), None)
+            if found is None:
+                return self._new(key, f"started run {{run}} (idempotency key {key!r})")
+            self._same_inputs(found, f"idempotency key {key!r} belongs to run {found['run']}")
+            if found["status"] != "running":
+                self.state = found
+                return f"re-attached to run {found['run']} (idempotency key {key!r}): it {found['status']}"
+            return self._resume(found, f"re-attached to run {found['run']} (idempotency key {key!r})")
+        if resume is not None:
+            found = self.store.load(name, None if resume == LATEST else resume)
+            if found is None:
+                runs = ", ".join(self.store.runs(name)[-5:]) or "none yet"
+                raise NotFoundError(f"workflow {name!r} has no run {resume!r}" if resume != LATEST
+                                    else f"workflow {name!r} has not run here", hint=f"its latest runs: {runs}")
+            if set(found.get("steps", {})) != {s.name for s in self.workflow.steps}:
+                raise ConflictError(f"run {found['run']} had other steps than {name!r} has now",
+                                    hint="start a new run: drop --resume")
+            differ = env_differences(_inputs_env(found), {**_inputs_env(found), **self.env})
+            changed = (f", with --env {', '.join(differ)} changed: the runs it starts from now on get the new "
+                       "values, the runs that succeeded keep theirs") if differ else ""
+            return self._resume(found, f"resuming run {found['run']} ({found['status']}){changed}")
+        last = self.store.load(name)
+        if last is None or last.get("status") != "running":
+            return self._new(None, "started run {run}")
+        differ = env_differences(_inputs_env(last), self.env)
+        spec_changed = last.get("inputs") not in (None, inputs_of(self.workflow, self.env)) and not differ
+        if restart or differ or spec_changed:
+            why = "--restart" if restart else (f"--env {', '.join(differ)} differs" if differ else "the spec changed")
+            return self._new(None, f"started run {{run}}; the unfinished run {last['run']} was not resumed ({why}: "
+                                   f"resume it with --resume {last['run']})")
+        return self._resume(last, f"resuming run {last['run']}: it did not finish, and its spec and --env are the "
+                                  "same (--restart starts a new run)")
+
+    def _same_inputs(self, state: dict[str, Any], what: str) -> None:
+        differ = env_differences(_inputs_env(state), self.env)
+        if differ or state.get("inputs") not in (None, inputs_of(self.workflow, self.env)):
+            said = f"--env {', '.join(differ)}" if differ else "the workflow's spec"
+            raise ConflictError(f"{what}, which was started with other inputs: {said} differs",
+                                hint="use another key for other inputs, or the same inputs for this key")
+
+    def _new(self, key: str | None, message: str) -> str:
+        self.state = new_state(self.workflow, self.env, key)
+        return message.format(run=self.state["run"])
+
+    def _resume(self, stored: dict[str, Any], message: str) -> str:
+        masked = [name for name, value in stored.get("env", {}).items() if MASK in str(value)]
+        missing = [name for name in [*stored.get("secretEnv", []), *masked] if name not in self.env]
+        if missing:
+            raise UsageError(
+                f"resuming workflow run {stored['run']} needs the secret value(s) it was started with: "
+                f"{', '.join(missing)} (their values are never stored)",
+                hint=" ".join(f"--env {name}=..." for name in missing) + ", or --restart for a new run",
+            )
+        self.state = stored
+        self.state.update(status="running", finished=None)
+        self.env = {**stored.get("env", {}), **self.env}
+        self.state["env"] = self.env
+        return message
 
     def save(self) -> None:
-        self.store.save(self.workflow.name, storable(self.state))
+        with self.lock:
+            self.store.save(self.workflow.name, storable(self.state))
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.state.get("status") not in (None, "running"))
 
     # --- running -----------------------------------------------------------------------------------
     def run(self) -> ExitCode:
+        """Drive the run to its end; steps whose needs succeeded start at once, in parallel."""
+        if self.finished:  # a finished run re-attached to by its idempotency key: nothing to start
+            return exit_code_of(self.state)
+        self.save()  # prepare chose the run; saved only now, once the command has checked the workflow
+        steps = {step.name: step for step in self.workflow.order()}
+        waiting = [name for name in steps if self.state["steps"][name]["status"] != "succeeded"]
+        for name in steps:
+            if name not in waiting:
+                self.event(f"{name}: succeeded in an earlier attempt of this run, not run again")
         codes: list[ExitCode] = []
-        for step in self.workflow.order():
-            record = self.state["steps"][step.name]
-            if record["status"] == "succeeded":
-                self.event(f"{step.name}: already succeeded, not run again")
-                continue
-            blocked = [n for n in step.needs if self.state["steps"][n]["status"] != "succeeded"]
-            if blocked:
-                record.update(status="skipped", error=f"needs {', '.join(blocked)}, which did not succeed")
-                self.event(f"{step.name}: skipped ({record['error']})")
-                self.save()
-                continue
-            outcome = self._run_step(step, record)
-            codes.append(outcome.code)
-            self.event(f"{step.name}: {record['status']}" + (f" ({outcome.message})" if outcome.message else ""))
+        with ThreadPoolExecutor(max_workers=len(steps), thread_name_prefix="step") as pool:
+            running: dict[Future[StepOutcome], str] = {}
+            try:
+                while waiting or running:
+                    for name in [n for n in waiting if not set(steps[n].needs) & {*waiting, *running.values()}]:
+                        waiting.remove(name)
+                        record = self.state["steps"][name]
+                        blocked = [n for n in steps[name].needs if self.state["steps"][n]["status"] != "succeeded"]
+                        if blocked:
+                            with self.lock:
+                                record.update(status="skipped", error=f"needs {', '.join(blocked)}, which did not "
+                                                                      "succeed")
+                            self.event(f"{name}: skipped ({record['error']})")
+                            self.save()
+                            continue
+                        running[pool.submit(self._run_step, steps[name], record)] = name
+                    if not running:
+                        continue
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        outcome = future.result()
+                        codes.append(outcome.code)
+                        record = self.state["steps"][name]
+                        self.event(f"{name}: {record['status']}" + (f" ({outcome.message})" if outcome.message else ""))
+            except BaseException:
+                self.stop.set()  # the other steps stop driving their runs (which go on); the state is kept
+                raise
+        return self._conclude(codes)
+
+    def _conclude(self, codes: list[ExitCode]) -> ExitCode:
+        statuses = [s["status"] for s in self.state["steps"].values()]
         failed = [c for c in codes if c != ExitCode.OK]
-        skipped = any(s["status"] == "skipped" for s in self.state["steps"].values())
-        self.state["status"] = "succeeded" if not failed and not skipped else "failed"
-        self.state["finished"] = _now()
+        if "failed" in statuses:
+            status = "failed"
+        elif "canceled" in statuses or self._cancel_requested():
+            status = "canceled"
+        else:
+            status = "succeeded" if all(s == "succeeded" for s in statuses) else "failed"
+        with self.lock:
+            self.state.update(status=status, finished=_now())
         self.save()
+        if status == "canceled":
+            return ExitCode.CANCELED
         if not failed:
-            return ExitCode.ERROR if skipped else ExitCode.OK
+            return ExitCode.OK if status == "succeeded" else ExitCode.ERROR
         return ExitCode.ERROR if ExitCode.ERROR in failed else max(failed)
 
     def _context(self) -> Context:
         views = {}
-        for name, record in self.state["steps"].items():
-            best = next((r for r in record["runs"] if r["id"] == record.get("best")), None)
-            if best is not None:
-                views[name] = RunView(best["id"], best["name"], best.get("env", {}), best.get("outputs") or {})
+        with self.lock:
+            for name, record in self.state["steps"].items():
+                best = next((r for r in record["runs"] if r["id"] == record.get("best")), None)
+                if best is not None:
+                    outputs = best.get("outputs") or {}
+                    metrics = {**reported_metrics(outputs), **(best.get("metrics") or {})}
+                    views[name] = RunView(best["id"], best["name"], best.get("env", {}),
+                                          {**outputs, "metrics": metrics})
         return Context(views, self.env, {"name": self.workflow.name, "run": self.state["run"]})
 
     def _run_step(self, step: Step, record: dict[str, Any]) -> StepOutcome:
-        record.update(status="running", error=None)
+        with self.lock:
+            record.update(status="running", error=None)
         self.save()
         try:
             context = self._context()
@@ -169,25 +295,91 @@ class WorkflowRunner:
                 tuple(render(a, context) for a in step.args) if step.args is not None else None,
             )
         except ExpressionError as exc:
-            record.update(status="failed", error=str(exc))
+            with self.lock:
+                record.update(status="failed", error=str(exc))
             self.save()
             return StepOutcome(ExitCode.ERROR, str(exc))
-        combos = step.combinations()
         deadline = None if step.timeout_seconds is None else self.clock() + step.timeout_seconds
-        batch_size = step.max_parallel or len(combos)
-        for start in range(0, len(combos), batch_size):
-            batch = combos[start:start + batch_size]
-            runs = [self._ensure_run(step, record, launch, combo) for combo in batch]
-            if not self._wait(step, record, runs, deadline):
+        try:
+            finished = self._drive(step, record, launch, deadline)
+        except _Stopped:
+            return StepOutcome(ExitCode.INTERRUPTED, "stopped; its runs go on")
+        if not finished:
+            with self.lock:
                 record.update(status="failed", error=f"timed out after {step.timeout_seconds:g} s")
-                self.save()
-                return StepOutcome(ExitCode.TIMEOUT, record["error"])
+            self.save()
+            return StepOutcome(ExitCode.TIMEOUT, record["error"])
         return self._finish_step(step, record)
+
+    def _take_slot(self) -> bool:
+        return self.slots is None or self.slots.acquire(blocking=False)
+
+    def _give_slot(self) -> None:
+        if self.slots is not None:
+            self.slots.release()
+
+    def _drive(self, step: Step, record: dict[str, Any], launch: Launch, deadline: float | None) -> bool:
+        """Start the step's runs, at most maxParallel at once (and while the workflow has room), until every
+        one has ended; follow their logs when asked. False if the step timed out (its runs canceled)."""
+        combos = step.combinations()
+        window = step.max_parallel or len(combos)
+        waiting = list(combos)
+        active: list[dict[str, Any]] = []  # started, not ended: each holds a slot
+        draining: list[dict[str, Any]] = []  # ended, their log still being read (following)
+        cursors: dict[str, str | None] = {}
+        interval = max(self.backend.poll_interval, 0.05)
+        try:
+            while waiting or active or draining:
+                if self.stop.is_set():
+                    raise _Stopped
+                while waiting and len(active) < window and not self._cancel_requested() and self._take_slot():
+                    entry = self._ensure_run(step, record, launch, waiting.pop(0))
+                    if entry["state"] in TERMINAL:
+                        self._give_slot()  # recorded as ended in an earlier attempt of this run
+                    else:
+                        active.append(entry)
+                if waiting and not active and self._cancel_requested():
+                    waiting.clear()  # `workflow cancel`: start nothing more
+                progressed = self._read_logs(step, [*active, *draining], cursors, draining) if self.on_log else False
+                for run in self.backend.get_runs(run_ids=[e["id"] for e in active]) if active else ():
+                    entry = next(e for e in active if e["id"] == run.id)
+                    self._record(entry, run, step)
+                    if run.terminal:
+                        active.remove(entry)
+                        self._give_slot()
+                        if self.on_log:
+                            draining.append(entry)
+                        progressed = True
+                if deadline is not None and self.clock() >= deadline and (active or waiting):
+                    for entry in active:
+                        self.backend.cancel_run(run_id=entry["id"])
+                    return False
+                if not progressed and (waiting or active or draining):
+                    self.sleep(interval)
+        finally:
+            for _ in active:
+                self._give_slot()
+        return True
+
+    def _read_logs(self, step: Step, entries: list[dict[str, Any]], cursors: dict[str, str | None],
+                   draining: list[dict[str, Any]]) -> bool:
+        assert self.on_log is not None
+        progressed = False
+        for entry in entries:
+            batch = self.backend.read_logs(run_id=entry["id"], cursor=cursors.get(entry["id"]))
+            cursors[entry["id"]] = batch.cursor
+            for line in batch.lines:
+                self.on_log(step.name, entry["name"], line)
+            progressed = progressed or bool(batch.lines)
+            if entry in draining and batch.complete:
+                draining.remove(entry)
+        return progressed
 
     def _ensure_run(self, step: Step, record: dict[str, Any], launch: Launch, combo: dict[str, str]) -> dict[str, Any]:
         """The run for this combination: the recorded one if it has not failed, else a new attempt."""
         key = combo_key(combo)
-        attempts: list[dict[str, Any]] = [r for r in record["runs"] if r["key"] == key]
+        with self.lock:
+            attempts: list[dict[str, Any]] = [r for r in record["runs"] if r["key"] == key]
         if attempts and attempts[-1]["state"] not in ("FAILED", "CANCELED"):
             return attempts[-1]
         job = launch.job
@@ -205,84 +397,52 @@ class WorkflowRunner:
             args=launch.args if launch.args is not None else job.definition.args, retry_token=token,
         )
         # The run may be over already (it can end before start_run returns; a retry token may find one
-        # that ended). Its end is recorded by _wait/_follow, which read its exit code, outputs and log
-        # only for runs not yet recorded as ended: so it is entered as not ended.
+        # that ended). Its end is recorded by _drive, which reads its exit code, outputs and log only for
+        # runs not yet recorded as ended: so it is entered as not ended.
         entry = {"key": key, "id": run.id, "name": run.name, "state": ACCEPTED if run.terminal else run.state,
                  "exitCode": None, "details": None, "env": dict(run.env), "outputs": None}
-        record["runs"].append(entry)
+        with self.lock:
+            record["runs"].append(entry)
         self.save()
         self.event(f"{step.name}: started {run.name} ({run.id})")
         return entry
 
-    def _wait(self, step: Step, record: dict[str, Any], runs: list[dict[str, Any]], deadline: float | None) -> bool:
-        """Poll until every run is terminal (recording each change); False if the step timed out."""
-        if self.on_log is not None:
-            return self._follow(step, runs, deadline)
-        interval = max(self.backend.poll_interval, 0.05)
-        while True:
-            pending = [r for r in runs if r["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")]
-            for entry in pending:
-                self._record(entry, self.backend.get_run(run_id=entry["id"]), step)
-            if not [r for r in runs if r["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")]:
-                return True
-            if deadline is not None and self.clock() >= deadline:
-                for entry in runs:
-                    self.backend.cancel_run(run_id=entry["id"])
-                return False
-            self.sleep(interval)
-
-    def _follow(self, step: Step, runs: list[dict[str, Any]], deadline: float | None) -> bool:
-        """Like _wait, streaming the runs' log lines to on_log as they come."""
-        assert self.on_log is not None
-        by_id = {entry["id"]: entry for entry in runs}
-        active = [i for i, e in by_id.items() if e["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")]
-        try:
-            for event in follow_logs(self.backend, active, sleep=self.sleep, clock=self.clock,
-                                     timeout=None if deadline is None else max(0.0, deadline - self.clock())):
-                if event.line is not None:
-                    self.on_log(step.name, by_id[event.run_id]["name"], event.line)
-                if event.run is not None:
-                    self._record(by_id[event.run_id], event.run, step)
-        except WaitTimeoutError:
-            for run_id in active:
-                self.backend.cancel_run(run_id=run_id)
-            return False
-        for run_id in active:
-            self._record(by_id[run_id], self.backend.get_run(run_id=run_id), step)
-        return True
-
     def _record(self, entry: dict[str, Any], run: RunState, step: Step) -> None:
         if run.state == entry["state"]:
             return
-        entry.update(state=run.state, exitCode=run.exit_code, details=run.details)
-        if run.state == SUCCEEDED:
-            entry["outputs"] = self.read_outputs(run.id)
+        outputs = self.read_outputs(run.id) if run.state == SUCCEEDED else None
+        with self.lock:
+            entry.update(state=run.state, exitCode=run.exit_code, details=run.details)
+            if run.state == SUCCEEDED:
+                entry["outputs"] = outputs
         if run.terminal:
             self.event(f"{step.name}: {run.name} {run.state}" + (f" ({run.details})" if run.details else ""))
         self.save()
 
     def _finish_step(self, step: Step, record: dict[str, Any]) -> StepOutcome:
-        latest = {r["key"]: r for r in record["runs"]}  # the last attempt of each combination
+        with self.lock:
+            latest = {r["key"]: r for r in record["runs"]}  # the last attempt of each combination
         runs = list(latest.values())
         succeeded = [r for r in runs if r["state"] == "SUCCEEDED"]
         failed = [r for r in runs if r["state"] != "SUCCEEDED"]
         if failed and not (step.continue_on_error and succeeded):
             first = failed[0]
             code = worst_exit_code([_run_state(r) for r in failed])
-            record.update(status="canceled" if code == ExitCode.CANCELED else "failed",
-                          error=f"run {first['name']} ({first['id']}) {first['state']}"
-                                + (f": {first['details']}" if first.get("details") else "")
-                                + f"; logs: jobctl logs {first['id']}")
+            with self.lock:
+                record.update(status="canceled" if code == ExitCode.CANCELED else "failed",
+                              error=f"run {first['name']} ({first['id']}) {first['state']}"
+                                    + (f": {first['details']}" if first.get("details") else "")
+                                    + f"; logs: jobctl logs {first['id']}")
             self.save()
             return StepOutcome(code, record["error"])
         best, message = self._select(step, succeeded)
-        if best is None:
-            record.update(status="failed", error=message)
-            self.save()
-            return StepOutcome(ExitCode.ERROR, message)
-        record.update(status="succeeded", best=best["id"])
+        with self.lock:
+            if best is None:
+                record.update(status="failed", error=message)
+            else:
+                record.update(status="succeeded", best=best["id"])
         self.save()
-        return StepOutcome(ExitCode.OK, message)
+        return StepOutcome(ExitCode.ERROR if best is None else ExitCode.OK, message)
 
     def _select(self, step: Step, succeeded: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
         """The best run by the step's metric; ties go to the first in matrix order."""
@@ -292,13 +452,16 @@ class WorkflowRunner:
         scored = []
         missing = []
         for entry in succeeded:
-            value = ((entry.get("outputs") or {}).get("metrics") or {}).get(metric)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                scored.append((float(value), entry))
-            else:
-                missing.append(entry["name"])
+            value, looked = self._metric(entry, step.select)
+            if value is None:
+                missing.append(f"{entry['name']} ({entry['id']}): {looked}")
+                continue
+            with self.lock:
+                entry["metrics"] = {**(entry.get("metrics") or {}), metric: value}
+            scored.append((value, entry))
         if not scored:
-            return None, f"no run reported a numeric metrics.{metric} in its outputs.json"
+            return None, (f"no run reported the metric {metric!r}: " + "; ".join(missing)
+                          + ". To report it, " + REPORT_HINT % (metric, metric, metric))
         best_value = max(v for v, _ in scored) if goal == "max" else min(v for v, _ in scored)
         best = next(entry for value, entry in scored if value == best_value)
         ties = sum(1 for value, _ in scored if value == best_value)
@@ -306,16 +469,45 @@ class WorkflowRunner:
         if ties > 1:
             notes.append(f"{ties} runs tied; the first in matrix order was chosen")
         if missing:
-            notes.append(f"ignored (no {metric}): {', '.join(missing)}")
+            notes.append(f"ignored (no {metric}): {', '.join(m.split(' (')[0] for m in missing)}")
         return best, "; ".join(notes)
 
+    def _metric(self, entry: dict[str, Any], select: Select) -> tuple[float | None, str]:
+        """The run's value of the metric, or None and where it looked and what it found."""
+        if select.source == "logs":
+            out = io.BytesIO()
+            self.backend.copy_log_text(run_id=entry["id"], out=out)
+            text = out.getvalue().decode("utf-8", "replace")
+            found = select.log_pattern().findall(text)
+            if not found:
+                lines = text.count("\n")
+                return None, f"none of its {lines} log line(s) matches {select.log_pattern().pattern!r}"
+            try:
+                return float(found[-1]), ""
+            except ValueError:
+                return None, f"its last matching log line gives {found[-1]!r}, not a number"
+        outputs = entry.get("outputs")
+        if outputs is None:
+            return None, "it wrote no outputs.json"
+        value = reported_metrics(outputs).get(select.metric)
+        if value is None:
+            keys = ", ".join(sorted(reported_metrics(outputs))) or "none"
+            return None, f"its outputs.json has no {select.metric!r} (metrics it has: {keys})"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None, f"its outputs.json gives {select.metric}={json.dumps(value)}, not a number"
+        return float(value), ""
+
     # --- cancel -----------------------------------------------------------------------------------
+    def _cancel_requested(self) -> bool:
+        return bool(self.state) and self.store.cancel_requested(self.workflow.name, self.state["run"])
+
     def cancel(self) -> list[str]:
-        """Cancel the active runs of the stored state; the workflow is marked canceled."""
+        """Cancel the active runs of the run in `state`, and tell a `workflow run` driving it to start no more."""
+        self.store.request_cancel(self.workflow.name, self.state["run"])
         canceled = []
         for record in self.state["steps"].values():
             for entry in record["runs"]:
-                if entry["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED"):
+                if entry["state"] not in TERMINAL:
                     self.backend.cancel_run(run_id=entry["id"])
                     canceled.append(entry["id"])
             if record["status"] in ("running", "pending"):
@@ -323,6 +515,19 @@ class WorkflowRunner:
         self.state.update(status="canceled", finished=_now())
         self.save()
         return canceled
+
+
+def reported_metrics(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's reported metrics: outputs.json's `metrics` object, else its top-level values (flat)."""
+    nested = outputs.get("metrics")
+    if isinstance(nested, dict):
+        return dict(nested)
+    return {k: v for k, v in outputs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _inputs_env(state: Mapping[str, Any]) -> dict[str, str]:
+    """The --env a stored run was started with, secret ones by name (their values are not stored)."""
+    return {**state.get("env", {}), **dict.fromkeys(state.get("secretEnv", []), MASK)}
 
 
 def _run_state(entry: dict[str, Any]) -> RunState:

@@ -1,55 +1,123 @@
-"""Where a workflow's state lives between (and after) `workflow run` invocations.
+"""Where workflow runs keep their state between (and after) `workflow run` invocations.
 
-The state is one JSON document per workflow, rewritten after every change, so a crashed or
-interrupted run resumes from it. Local backends keep it under $JOBCTL_HOME/workflows; the OCI
-backend keeps it in Object Storage under the workflow's `state` location.
+Each run of a workflow has one JSON document, rewritten after every change, so an interrupted run resumes
+from it and a finished one stays to look at. Local backends keep them under
+$JOBCTL_HOME/workflows/<workflow>/<run>.json; the OCI backend in Object Storage under the workflow's `state`
+location, <prefix>/<workflow>/runs/<run>.json. Run ids sort by their start (`<workflow>-<UTC time>-<hex>`);
+runs started within the same second are ordered by their `started` time. A state saved before workflows had
+runs (<workflow>.json, <prefix>/<workflow>/state.json) is read as one more run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from jobctl.paths import ensure_private_dir
 
+State = dict[str, Any]
+
 
 class StateStore(Protocol):
-    def load(self, name: str) -> dict[str, Any] | None: ...
+    def load(self, name: str, run: str | None = None) -> State | None:
+        """The state of run `run` of workflow `name`, or of its latest run; None if there is none."""
+        ...
 
-    def save(self, name: str, state: dict[str, Any]) -> None: ...
+    def save(self, name: str, state: State) -> None:
+        """Store the state under its run (state["run"])."""
+        ...
+
+    def runs(self, name: str) -> list[str]:
+        """The workflow's run ids, oldest first."""
+        ...
 
     def names(self) -> list[str]: ...
+
+    def request_cancel(self, name: str, run: str) -> None:
+        """Mark the run canceled for the `workflow run` that drives it (which saves its state often)."""
+        ...
+
+    def cancel_requested(self, name: str, run: str) -> bool: ...
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         """Where a run should upload its outputs.json, or None when the backend reads them itself."""
         ...
 
 
+def latest(runs: Sequence[str], load: Callable[[str], State | None]) -> State | None:
+    """The latest of `runs` (sorted by id): of the ids started in the last second, the one started last."""
+    if not runs:
+        return None
+    stamp = _stamp(runs[-1])
+    same = [run for run in runs if _stamp(run) == stamp] if stamp else [runs[-1]]
+    states = [state for state in (load(run) for run in same) if state is not None]
+    return max(states, key=lambda s: str(s.get("started") or "")) if states else None
+
+
+def _stamp(run: str) -> str:
+    """The `YYYYMMDD-HHMMSS` of a run id (`<workflow>-<stamp>-<hex>`), or ''."""
+    parts = run.rsplit("-", 3)
+    return f"{parts[1]}-{parts[2]}" if len(parts) == 4 else ""
+
+
+def ordered(runs: Sequence[str]) -> list[str]:
+    return sorted(runs, key=lambda run: (_stamp(run), run))
+
+
 class DirectoryStore:
-    """One `<dir>/<workflow>.json` per workflow, written atomically."""
+    """`<dir>/<workflow>/<run>.json`, each written atomically and readable by its owner only."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def load(self, name: str) -> dict[str, Any] | None:
+    def _read(self, path: Path) -> State | None:
         try:
-            data: dict[str, Any] = json.loads((self.directory / f"{name}.json").read_text(encoding="utf-8"))
+            data: State = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         return data
 
-    def save(self, name: str, state: dict[str, Any]) -> None:
+    def _legacy(self, name: str) -> State | None:
+        return self._read(self.directory / f"{name}.json")
+
+    def load(self, name: str, run: str | None = None) -> State | None:
+        if run is None:
+            return latest(self.runs(name), lambda r: self.load(name, r))
+        found = self._read(self.directory / name / f"{run}.json")
+        if found is None and (legacy := self._legacy(name)) is not None and legacy.get("run") == run:
+            return legacy
+        return found
+
+    def save(self, name: str, state: State) -> None:
+        directory = self.directory / name
         ensure_private_dir(self.directory)
-        partial = self.directory / f".{name}.json.{os.getpid()}"
+        ensure_private_dir(directory)
+        partial = directory / f".{state['run']}.json.{os.getpid()}"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(json.dumps(state, indent=2, sort_keys=True))
-        partial.replace(self.directory / f"{name}.json")
+        partial.replace(directory / f"{state['run']}.json")
+
+    def runs(self, name: str) -> list[str]:
+        found = {p.stem for p in (self.directory / name).glob("*.json")}
+        legacy = self._legacy(name)
+        return ordered([*found, *([str(legacy["run"])] if legacy and legacy.get("run") not in found else [])])
 
     def names(self) -> list[str]:
-        return sorted(p.stem for p in self.directory.glob("*.json")) if self.directory.is_dir() else []
+        if not self.directory.is_dir():
+            return []
+        return sorted({p.name for p in self.directory.iterdir() if p.is_dir() and any(p.glob("*.json"))}
+                      | {p.stem for p in self.directory.glob("*.json")})
+
+    def request_cancel(self, name: str, run: str) -> None:
+        ensure_private_dir(self.directory / name)
+        (self.directory / name / f"{run}.cancel").touch(mode=0o600)
+
+    def cancel_requested(self, name: str, run: str) -> bool:
+        return (self.directory / name / f"{run}.cancel").exists()
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         return None  # local runs write to JOBCTL_OUTPUT_DIR, which the backend reads back
@@ -57,17 +125,29 @@ class DirectoryStore:
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.states: dict[str, dict[str, Any]] = {}
+        self.states: dict[str, dict[str, State]] = {}  # workflow -> run -> state
+        self.canceled: set[tuple[str, str]] = set()
 
-    def load(self, name: str) -> dict[str, Any] | None:
-        state = self.states.get(name)
+    def load(self, name: str, run: str | None = None) -> State | None:
+        if run is None:
+            return latest(self.runs(name), lambda r: self.load(name, r))
+        state = self.states.get(name, {}).get(run)
         return json.loads(json.dumps(state)) if state is not None else None
 
-    def save(self, name: str, state: dict[str, Any]) -> None:
-        self.states[name] = json.loads(json.dumps(state))
+    def save(self, name: str, state: State) -> None:
+        self.states.setdefault(name, {})[state["run"]] = json.loads(json.dumps(state))
+
+    def runs(self, name: str) -> list[str]:
+        return ordered(list(self.states.get(name, {})))
 
     def names(self) -> list[str]:
         return sorted(self.states)
+
+    def request_cancel(self, name: str, run: str) -> None:
+        self.canceled.add((name, run))
+
+    def cancel_requested(self, name: str, run: str) -> bool:
+        return (name, run) in self.canceled
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         return None

@@ -13,7 +13,7 @@ from jobctl.errors import ExitCode
 from jobctl.model.job import RunState
 from jobctl.spec.model import Origin
 from jobctl.workflow.model import workflow_from_document
-from jobctl.workflow.runner import WorkflowRunner
+from jobctl.workflow.runner import LATEST, WorkflowRunner
 from tests.contract.harness import Harness
 from tests.contract.test_backend_contract import apply, write_spec
 
@@ -48,7 +48,7 @@ def test_a_workflow_selects_the_best_run_and_passes_it_on(harness: Harness, tmp_
     events: list[str] = []
     runner = WorkflowRunner(harness.backend, store, workflow, env={}, on_event=events.append,  # type: ignore[arg-type]
                             sleep=lambda _: None)
-    runner.prepare(restart=False)
+    runner.prepare()
     assert runner.run() == ExitCode.OK, events
     state = store.load("pick")
     assert state is not None
@@ -60,15 +60,20 @@ def test_a_workflow_selects_the_best_run_and_passes_it_on(harness: Harness, tmp_
     [final] = state["steps"]["final"]["runs"]
     assert final["env"]["PICKED"] == "3"
     assert final["env"]["SCORE"] == "3.0"
+    resumed = WorkflowRunner(harness.backend, store, workflow, env={}, sleep=lambda _: None)  # type: ignore[arg-type]
+    resumed.prepare(resume=LATEST)
+    assert resumed.run() == ExitCode.OK
+    assert len(harness.backend.list_runs()) == 4  # resuming a run that succeeded starts nothing
     again = WorkflowRunner(harness.backend, store, workflow, env={}, sleep=lambda _: None)  # type: ignore[arg-type]
-    again.prepare(restart=False)
+    again.prepare()
     assert again.run() == ExitCode.OK
-    assert len(harness.backend.list_runs()) == 4  # resuming a finished workflow starts nothing
+    assert len(harness.backend.list_runs()) == 8  # a new workflow run: new runs
+    assert store.runs("pick") == sorted([state["run"], again.state["run"]])
     if harness.fake is not None:  # on OCI the state and each run's outputs live in Object Storage
         names = sorted(name for namespace, bucket, name in harness.fake.store.objects
                        if (namespace, bucket) == ("contractns", "contract-state"))
-        assert "jobctl/pick/state.json" in names
-        assert sum(name.endswith("/outputs.json") for name in names) == 3  # the three tune runs reported
+        assert f"jobctl/pick/runs/{state['run']}.json" in names
+        assert sum(name.endswith("/outputs.json") for name in names) == 6  # the tune runs reported
 
 
 class _SlowLauncher:
@@ -104,7 +109,7 @@ def test_a_run_over_before_start_run_returns_is_recorded_and_followed(
     runner = WorkflowRunner(backend, store, flow(), env={}, on_event=events.append,  # type: ignore[arg-type]
                             sleep=lambda _: None,
                             on_log=(lambda step, run, line: lines.append((step, run, line.text))) if follow else None)
-    runner.prepare(restart=False)
+    runner.prepare()
     assert runner.run() == ExitCode.OK, events
     tune = runner.state["steps"]["tune"]
     assert [r["outputs"]["metrics"]["score"] for r in tune["runs"]] == [1.0, 3.0, 2.0]  # each run's outputs read

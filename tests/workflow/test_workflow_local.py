@@ -46,12 +46,20 @@ def write_flow(tmp_path: Path, body: str) -> Path:
     (tmp_path / "src").mkdir(exist_ok=True)
     (tmp_path / "src" / "work.py").write_text(textwrap.dedent("""\
         import json, os, sys, time
+        started = time.time()
         time.sleep(float(os.environ.get("SLEEP", "0")))
         if os.environ.get("FAIL") == os.environ.get("MODEL"):
             sys.exit(3)
-        with open(os.path.join(os.environ["JOBCTL_OUTPUT_DIR"], "outputs.json"), "w") as fh:
-            json.dump({"metrics": {"score": float(os.environ.get("SCORE_" + os.environ.get("MODEL", ""), "0"))}}, fh)
+        score = float(os.environ.get("SCORE_" + os.environ.get("MODEL", ""), "0"))
+        report = os.environ.get("REPORT", "nested")
+        if report in ("nested", "flat"):
+            with open(os.path.join(os.environ["JOBCTL_OUTPUT_DIR"], "outputs.json"), "w") as fh:
+                json.dump({"metrics": {"score": score}} if report == "nested" else {"score": score}, fh)
+        elif report == "logs":
+            print("score=0 (before training)")
+            print(f"epoch 3: loss=0.1 score={score}")
         print("MODEL=" + os.environ.get("MODEL", ""))
+        print(f"window={started},{time.time()}")
         """))
     jobs = textwrap.dedent("""\
         apiVersion: jobctl/v1
@@ -86,14 +94,16 @@ def test_a_killed_workflow_resumes_without_repeating_runs(jobctl, tmp_path: Path
     flow = write_flow(tmp_path, STEPS)
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     env = {**os.environ}
+    given = ["--env", "SLEEP=1.5", "--env", "FAIL=none"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), "--env", "SLEEP=1.5", "--env", "FAIL=none"],
+        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), *given],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    store = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow.json"
+    runs_dir = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow"
     deadline = time.monotonic() + 30
     while True:  # kill it once the fan-out has started all three runs, before they end
-        started = json.loads(store.read_text())["steps"]["tune"]["runs"] if store.exists() else []
+        saved = sorted(runs_dir.glob("*.json"))
+        started = json.loads(saved[0].read_text())["steps"]["tune"]["runs"] if saved else []
         if len(started) == 3:
             break
         assert time.monotonic() < deadline, "the fan-out never started"
@@ -101,18 +111,35 @@ def test_a_killed_workflow_resumes_without_repeating_runs(jobctl, tmp_path: Path
     process.send_signal(signal.SIGKILL)
     process.wait()
     first_ids = [r["id"] for r in started]
-    resumed = jobctl("workflow", "run", str(flow))
+    resumed = jobctl("workflow", "run", str(flow), *given)  # the same command again: the run did not finish
     assert resumed.exit_code == 0, resumed.stderr
+    assert f"workflow flow: resuming run {saved[0].stem}: it did not finish" in resumed.stderr
     final = state(jobctl, "flow")
+    assert final["run"] == saved[0].stem
     assert [r["id"] for r in final["steps"]["tune"]["runs"]] == first_ids  # re-attached, not re-run
     runs = json.loads(jobctl("-o", "json", "runs").stdout)["items"]
     assert len(runs) == 4  # three tune runs and one final run, nothing twice
     [final_run] = final["steps"]["final"]["runs"]
     assert final_run["env"]["MODEL"] == "b"  # the same result as an uninterrupted run
-    again = jobctl("workflow", "run", str(flow))
-    assert again.exit_code == 0
-    assert "already succeeded" in again.stderr
-    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 4
+
+
+def test_a_finished_workflow_run_again_starts_a_new_run(jobctl, tmp_path: Path) -> None:
+    """Issue 16: a nightly retrain re-ran nothing ("already succeeded"), even with a new --env."""
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    given = ["--env", "SLEEP=0", "--env", "FAIL=none"]
+    assert jobctl("workflow", "run", str(flow), *given).exit_code == 0
+    first = state(jobctl, "flow")
+    again = jobctl("workflow", "run", str(flow), *given)
+    assert again.exit_code == 0, again.stderr
+    second = state(jobctl, "flow")
+    assert second["run"] != first["run"]
+    assert f"workflow flow: started run {second['run']}" in again.stderr
+    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 8  # 4 runs each
+    older = jobctl("workflow", "status", "flow", "--run", first["run"], "-o", "json")
+    assert json.loads(older.stdout)["run"] == first["run"]
+    listed = json.loads(jobctl("workflow", "status", "-o", "json").stdout)["items"]
+    assert [(w["workflow"], w["run"], w["runs"]) for w in listed] == [("flow", second["run"], 2)]
 
 
 def test_a_failing_run_stops_the_workflow_before_the_next_step(jobctl, tmp_path: Path) -> None:
@@ -143,8 +170,9 @@ def test_resume_retries_only_the_failed_run(jobctl, tmp_path: Path) -> None:
     flow = write_flow(tmp_path, STEPS)
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     assert jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b").exit_code == 1
-    fixed = jobctl("workflow", "run", str(flow), "--env", "FAIL=none")
+    fixed = jobctl("workflow", "run", str(flow), "--resume", "--env", "FAIL=none")
     assert fixed.exit_code == 0, fixed.stderr
+    assert "(failed), with --env FAIL changed: the runs it starts from now on get the new values" in fixed.stderr
     tune = state(jobctl, "flow")["steps"]["tune"]["runs"]
     assert [r["key"] for r in tune] == ["MODEL=a", "MODEL=b", "MODEL=c", "MODEL=b"]
     assert [r["state"] for r in tune] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
@@ -180,9 +208,8 @@ def test_status_lists_workflows_and_cancel_stops_active_runs(jobctl, tmp_path: P
         cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        store = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow.json"
         deadline = time.monotonic() + 30
-        while not store.exists() or len(json.loads(store.read_text())["steps"]["tune"]["runs"]) < 3:
+        while len(saved_state(tmp_path)["steps"]["tune"]["runs"]) < 3:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         listed = jobctl("workflow", "status")
@@ -190,11 +217,19 @@ def test_status_lists_workflows_and_cancel_stops_active_runs(jobctl, tmp_path: P
         assert "running" in listed.stdout
         canceled = jobctl("workflow", "cancel", "flow")
         assert canceled.exit_code == 0
-        assert "canceled 3 run(s)" in canceled.stderr
+        assert "(3 active run(s) canceled)" in canceled.stderr
         assert process.wait(timeout=30) == 8  # the running workflow sees its runs end CANCELED
     finally:
         process.kill()
-    assert state(jobctl, "flow")["status"] in ("canceled", "failed")
+    assert state(jobctl, "flow")["status"] == "canceled"  # issue 16: it said "failed"
+    assert state(jobctl, "flow")["steps"]["final"]["status"] == "skipped"
+
+
+def saved_state(tmp_path: Path, name: str = "flow") -> dict:
+    """The one saved run of the workflow ({} before it is saved)."""
+    saved = list((Path(os.environ["JOBCTL_HOME"]) / "workflows" / name).glob("*.json"))
+    assert len(saved) <= 1
+    return json.loads(saved[0].read_text()) if saved else {"steps": {"tune": {"runs": []}}}
 
 
 def test_follow_streams_every_runs_output_prefixed_by_step_and_run(jobctl) -> None:
@@ -220,7 +255,7 @@ def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp
     first = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b",
                    "--env", f"API_TOKEN={WORKFLOW_SECRET}")
     assert first.exit_code == 1  # b fails: a resume follows
-    store = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow.json"
+    [store] = (Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow").glob("*.json")
     assert store.stat().st_mode & 0o777 == 0o600
     assert WORKFLOW_SECRET not in store.read_text()
     saved = json.loads(store.read_text())
@@ -231,10 +266,11 @@ def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp
     assert shown.exit_code == 0
     assert WORKFLOW_SECRET not in shown.stdout + first.stdout + first.stderr
 
-    refused = jobctl("workflow", "run", str(flow), "--env", "FAIL=none")
+    refused = jobctl("workflow", "run", str(flow), "--resume", "--env", "FAIL=none")
     assert refused.exit_code == 2
     assert "API_TOKEN" in refused.stderr
-    resumed = jobctl("workflow", "run", str(flow), "--env", "FAIL=none", "--env", f"API_TOKEN={WORKFLOW_SECRET}")
+    resumed = jobctl("workflow", "run", str(flow), "--resume", "--env", "FAIL=none",
+                     "--env", f"API_TOKEN={WORKFLOW_SECRET}")
     assert resumed.exit_code == 0, resumed.stderr
     retried = [r for r in state(jobctl, "flow")["steps"]["tune"]["runs"] if r["key"] == "MODEL=b"][-1]
     run = json.loads(jobctl("get", retried["id"], "-o", "json", "--show-secrets").stdout)

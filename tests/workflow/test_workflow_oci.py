@@ -43,7 +43,9 @@ def test_model_selection_on_oci_keeps_state_and_outputs_in_object_storage(jobctl
         "  # state: oci://my-bucket@my-namespace/jobctl", f"  state: {STATE}"))
     result = jobctl("workflow", "run", str(flow), "--env", f"API_TOKEN={SECRET}")
     assert result.exit_code == 0, result.stderr
-    stored = json.loads(oci_env.store.objects[("mytenancy", "ml-state", "jobctl/model-selection/state.json")].content)
+    [saved] = [key for key in oci_env.store.objects if key[:2] == ("mytenancy", "ml-state")
+               and key[2].startswith("jobctl/model-selection/runs/")]
+    stored = json.loads(oci_env.store.objects[saved].content)
     assert SECRET not in json.dumps(stored)  # issue 12 item 10: secrets stay out of state objects
     assert stored["secretEnv"] == ["API_TOKEN"]
     status = jobctl("workflow", "status", "model-selection", "--state", STATE, "-o", "json")
@@ -55,7 +57,7 @@ def test_model_selection_on_oci_keeps_state_and_outputs_in_object_storage(jobctl
     [train] = state["steps"]["train"]["runs"]
     assert train["env"]["MODEL"] == best_model
     names = sorted(n for ns, bucket, n in oci_env.store.objects if (ns, bucket) == ("mytenancy", "ml-state"))
-    assert "jobctl/model-selection/state.json" in names
+    assert f"jobctl/model-selection/runs/{stored['run']}.json" in names
     assert sum(n.endswith("/outputs.json") for n in names) == 4  # three tune runs and the final one
     without_state = jobctl("workflow", "status", "model-selection")
     assert without_state.exit_code == 6
@@ -93,7 +95,8 @@ def test_a_state_location_without_namespace_uses_the_tenancys(jobctl, oci_env: F
 
     assert result.exit_code == 0, result.stderr
     assert oci_env.count("GET", r"^/n/?$") == 1  # GetNamespace, once
-    assert (oci_env.namespace, "ml-state", "jobctl/model-selection/state.json") in oci_env.store.objects
+    assert any(key[:2] == (oci_env.namespace, "ml-state") and key[2].startswith("jobctl/model-selection/runs/")
+               for key in oci_env.store.objects)
 
 
 def test_a_malformed_state_option_is_a_usage_error(jobctl, oci_env: FakeOCI) -> None:

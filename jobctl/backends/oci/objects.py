@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from jobctl.errors import ConfigError, JobctlError, UsageError
+from jobctl.workflow.state import State, latest, ordered
 
 _URI = re.compile(r"^oci://(?P<bucket>[^@/]+)(?:@(?P<namespace>[^/]+))?(?:/(?P<prefix>.*))?$")
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
@@ -97,7 +98,8 @@ class ObjectStorage:
 
 
 class ObjectStorageStore:
-    """`<prefix>/<workflow>/state.json`; run outputs under `<prefix>/<workflow>/<run>/<step>/<combination>/`."""
+    """`<prefix>/<workflow>/runs/<run>.json`; run outputs under `<prefix>/<workflow>/<run>/<step>/<combination>/`
+    (see jobctl.workflow.state)."""
 
     def __init__(self, storage: ObjectStorage, uri: str) -> None:
         self.storage = storage
@@ -107,18 +109,45 @@ class ObjectStorageStore:
     def _path(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
 
-    def load(self, name: str) -> dict[str, Any] | None:
-        state = self.storage.get_json(self.namespace, self.bucket, self._path(name, "state.json"))
+    def _get(self, path: str) -> State | None:
+        state = self.storage.get_json(self.namespace, self.bucket, path)
         return state if isinstance(state, dict) else None
 
-    def save(self, name: str, state: dict[str, Any]) -> None:
-        self.storage.put_json(self.namespace, self.bucket, self._path(name, "state.json"), state)
+    def load(self, name: str, run: str | None = None) -> State | None:
+        if run is None:
+            return latest(self.runs(name), lambda r: self.load(name, r))
+        found = self._get(self._path(name, "runs", f"{run}.json"))
+        if found is None and (legacy := self._get(self._path(name, "state.json"))) and legacy.get("run") == run:
+            return legacy
+        return found
+
+    def save(self, name: str, state: State) -> None:
+        self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{state['run']}.json"), state)
+
+    def runs(self, name: str) -> list[str]:
+        base = self._path(name)
+        found = self.storage.names(self.namespace, self.bucket, f"{base}/")
+        runs = {n[len(base) + 6:-5] for n in found if n.startswith(f"{base}/runs/") and n.endswith(".json")
+                and "/" not in n[len(base) + 6:]}
+        if f"{base}/state.json" in found and (legacy := self._get(f"{base}/state.json")) and legacy.get("run"):
+            runs.add(str(legacy["run"]))
+        return ordered(list(runs))
 
     def names(self) -> list[str]:
         base = self._path()
-        found = self.storage.names(self.namespace, self.bucket, f"{base}/" if base else "")
         cut = len(base) + 1 if base else 0
-        return sorted({n[cut:].split("/")[0] for n in found if n.endswith("/state.json") and n[cut:].count("/") == 1})
+        found = set()
+        for name in self.storage.names(self.namespace, self.bucket, f"{base}/" if base else ""):
+            parts = name[cut:].split("/")
+            if parts[1:] == ["state.json"] or (len(parts) == 3 and parts[1] == "runs" and parts[2].endswith(".json")):
+                found.add(parts[0])
+        return sorted(found)
+
+    def request_cancel(self, name: str, run: str) -> None:
+        self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel"), {"cancel": True})
+
+    def cancel_requested(self, name: str, run: str) -> bool:
+        return self.storage.get_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel")) is not None
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         return f"oci://{self.bucket}@{self.namespace}/{self._path(name, run, step, _slug(key))}/"
