@@ -201,7 +201,8 @@ def _git(*args: str, env: dict[str, str], doing: str) -> str:
 
 def redact(text: str) -> str:
     """URLs as a log may show them: `https://user:token@host/p?sig=x` as `https://***@host/p?***`."""
-    return re.sub(r"(://[^\s?#]*)\?[^\s#]*", r"\1?***", re.sub(r"(://)[^/@\s]+@", r"\1***@", text))
+    credentials = re.sub(r"((?<!oci)://)[^/@\s]+@", r"\1***@", text, flags=re.IGNORECASE)  # oci://bucket@ is none
+    return re.sub(r"(://[^\s?#]*)\?[^\s#]*", r"\1?***", credentials)
 
 
 def clone(url: str, branch: str | None, commit: str | None, secret_id: str | None, into: str) -> str:

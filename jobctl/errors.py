@@ -93,10 +93,13 @@ class InexpressibleError(JobctlError):
     exit_code = ExitCode.INVALID_SPEC
 
 
-class AmbiguousError(JobctlError):
-    """What the spec names (a mount target by its IP address) is more than one thing."""
+class UnresolvedError(SpecError):
+    """What specs name by other than an id (a mount target by its IP address) is not found (exit 4), or is
+    more than one thing (exit 3)."""
 
-    exit_code = ExitCode.INVALID_SPEC
+    def __init__(self, diagnostics: Sequence[Diagnostic], *, not_found: bool, hint: str | None = None) -> None:
+        super().__init__(diagnostics, hint=hint)
+        self.exit_code = ExitCode.NOT_FOUND if not_found else ExitCode.INVALID_SPEC
 
 
 class NotFoundError(JobctlError):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from jobctl.errors import ConfigError
+from jobctl.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
@@ -32,9 +32,10 @@ class Backend(Protocol):
         """Values (by spec path) that a spec leaving them out gets on this backend."""
         ...
 
-    def resolve_definition(self, *, definition: JobDefinition, where: str) -> JobDefinition:
+    def resolve_definition(self, *, definition: JobDefinition, where: Callable[[str], Diagnostic]) -> JobDefinition:
         """The definition with what it names by something other than an id looked up (on OCI: a File Storage
-        mount by mount target IP and export path); `where` starts each error. Plan diffs what this returns."""
+        mount by mount target IP and export path); `where(spec path)` locates a field for an error (file, line,
+        the field as written). Plan diffs what this returns. Every problem found is raised at once."""
         ...
 
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]: ...

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from jobctl.backends.base import Backend, copy_log_text
 from jobctl.backends.settings import Settings
-from jobctl.errors import ConflictError, NotFoundError
+from jobctl.errors import ConflictError, Diagnostic, NotFoundError
 from jobctl.model.job import (
     ACCEPTED,
     CANCELED,
@@ -69,7 +69,7 @@ class MemoryBackend:
     def spec_defaults(self) -> dict[str, str]:
         return {}
 
-    def resolve_definition(self, *, definition: JobDefinition, where: str) -> JobDefinition:
+    def resolve_definition(self, *, definition: JobDefinition, where: Callable[[str], Diagnostic]) -> JobDefinition:
         return definition  # a mount named by IP and export path is a directory named so (README)
     poll_interval = 0.0
 

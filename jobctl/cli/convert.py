@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import pass_app
-from jobctl.errors import Diagnostic, JobctlError, SpecError
+from jobctl.errors import Diagnostic, JobctlError, SpecError, UsageError
 
 
 @click.command()
@@ -38,17 +39,20 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
     """
     target = Path(output_file) if output_file else None
     if target is not None and target.exists() and not force:
-        raise JobctlError(f"{target} already exists", hint="pass --force to overwrite, or -o to write elsewhere")
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite, or -o to write elsewhere")
     documents = convert_file(ads_file, app.environ, (target.parent if target else Path(".")).resolve())
     referenced = _secrets_as_references(documents)
     text = render(documents, ads_file)
     if target is None:
         click.echo(text, nl=False)
     else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as export writes a spec
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as export writes a spec
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise JobctlError(f"cannot write {target}: {exc.strerror or exc}") from exc
     if referenced:
         app.info(f"the values of {', '.join(referenced)} are not written: the spec refers to them as ${{NAME}}; "
                  "set them in the environment of `jobctl apply` (docs/security.md)")
@@ -109,26 +113,45 @@ def _relocate_source(data: dict[str, Any], spec_dir: Path, out_dir: Path) -> Non
 
 def _secrets_as_references(documents: list[dict[str, Any]]) -> list[str]:
     """Env values whose names say they are secret become `${NAME}` references, as `export` writes them: a
-    spec is shared and committed, a secret is not (and stdout would show it masked, corrupting the spec)."""
-    from jobctl.secrets import is_secret
+    spec is shared and committed, a secret is not (and stdout would show it masked, corrupting the spec).
+    Where another value holds a secret (ADS's `${DB_PASSWORD}` in a URL), that part becomes the reference."""
+    from jobctl.secrets import MIN_SECRET_LENGTH, is_secret
 
-    referenced: list[str] = []
+    referenced: set[str] = set()
     for document in documents:
-        env = document["spec"].get("runtime", {}).get("env", {})
-        for name in env:
-            if is_secret(name):
-                env[name] = _Reference(name)
-                referenced.append(name)
-    return sorted(set(referenced))
+        runtime = document["spec"].get("runtime", {})
+        env = runtime.get("env", {})
+        secrets = {name: str(value) for name, value in env.items() if is_secret(name)}
+        for name in secrets:
+            env[name] = _Reference(f"${{{name}}}")
+        referenced.update(secrets)
+        found = {value: name for name, value in secrets.items() if len(value) >= MIN_SECRET_LENGTH}
+        if found:
+            document["spec"] = _with_references(document["spec"], found, referenced)
+    return sorted(referenced)
+
+
+def _with_references(node: Any, secrets: Mapping[str, str], referenced: set[str]) -> Any:
+    """Each secret value within a string as `${NAME}` (the rest as literal text), longest values first."""
+    if isinstance(node, dict):
+        return {key: _with_references(value, secrets, referenced) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_references(value, secrets, referenced) for value in node]
+    if not isinstance(node, str) or isinstance(node, _Reference) or not any(v in node for v in secrets):
+        return node
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(secrets, key=len, reverse=True)))
+    parts, position = [], 0
+    for match in pattern.finditer(node):
+        parts.append(node[position:match.start()].replace("$", "$$") + f"${{{secrets[match.group()]}}}")
+        referenced.add(secrets[match.group()])
+        position = match.end()
+    return _Reference("".join(parts) + node[position:].replace("$", "$$"))
 
 
 class _Reference(str):
-    """A `${NAME}` written as it is, not escaped as a literal `$`."""
+    """Text written as it is, not escaped as literal `$`: it holds `${NAME}` references."""
 
     __slots__ = ()
-
-    def __new__(cls, name: str) -> _Reference:
-        return super().__new__(cls, f"${{{name}}}")
 
 
 def _literal(node: Any) -> Any:

@@ -8,7 +8,7 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import pass_app
-from jobctl.errors import JobctlError
+from jobctl.errors import UsageError
 from jobctl.spec.starter import RUNTIME_TYPES, default_name, starter_files
 
 
@@ -37,7 +37,7 @@ def command(app: AppContext, *, name: str | None, runtime: str, directory: str, 
     files = starter_files(job_name, runtime)
     existing = [rel for rel in files if (target / rel).exists()]
     if existing and not force:
-        raise JobctlError(
+        raise UsageError(
             f"{', '.join(str(target / rel) for rel in existing)} already exist{'s' if len(existing) == 1 else ''}",
             hint="pass --force to overwrite, or -d to write elsewhere",
         )

@@ -76,7 +76,7 @@ def build_plan(
                 adoptable[name] = observe_for_adoption(backend, job)
     # what a spec names by other than an id is looked up for the jobs diffed or created, not the unchanged
     desired = [want if not refresh and _unchanged(want, current.get(want.name)) else replace(
-        want, definition=backend.resolve_definition(definition=want.definition, where=_where(want)))
+        want, definition=backend.resolve_definition(definition=want.definition, where=want.spec.site))
         for want in desired]
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
     return replace(plan, changes=tuple(in_parallel(lambda c: _count_runs(backend, c), plan.changes)),
@@ -96,11 +96,6 @@ def _count_runs(backend: Backend, change: Change) -> Change:
 
 def _unchanged(want: DesiredJob, job: JobState | None) -> bool:
     return job is not None and job.lifecycle_state == "ACTIVE" and job.spec_hash == want.spec_hash
-
-
-def _where(want: DesiredJob) -> str:
-    origin = want.spec.origin
-    return f"{origin.file}:{origin.line}: job {want.name!r}: " if origin else f"job {want.name!r}: "
 
 
 def _check_required(backend: Backend, desired: Sequence[DesiredJob]) -> None:

@@ -622,8 +622,15 @@ class _Translator:
             for name in ("workingDir", "pythonPath", "entryFunction"):
                 if name in fields:
                     self.error(fields[name][1], f"{name} does not apply to a notebook entrypoint")
-            if "outputDir" in fields:
-                self.put((*target, "outputDir"), *fields["outputDir"])
+            if "outputDir" in fields:  # ADS's is the repository's path; jobctl's, the notebook directory's
+                given, where = fields["outputDir"]
+                home = posixpath.dirname(str(entry[0]))
+                inside = posixpath.relpath(posixpath.normpath(str(given)), home or ".")
+                if inside == ".." or inside.startswith("../"):
+                    self.error(where, f"outputDir {given!r} is outside the notebook's directory {home!r}: a "
+                                      "notebook's outputs are uploaded from its own directory")
+                else:
+                    self.put((*target, "outputDir"), inside, where)
             self.notebook_options(fields)
             return
         if "workingDir" in fields:  # the repository's, as jobctl's git workingDir is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,7 +217,12 @@ def _secret_tags(document: Document) -> list[Diagnostic]:
                                                 for key, value in (metadata.get("labels") or {}).items()]
     places += [(("metadata", "definedTags", space, key), key, value)
                for space, tags in (metadata.get("definedTags") or {}).items() for key, value in tags.items()]
-    return [
+    named = [document.diagnostic(("metadata", field), f"a job's {what} cannot hold a secret value (it is the job's "
+                                 "OCI display name and a tag, readable by anyone who can read the job)")
+             for field, what in (("displayName", "display name"), ("name", "name"))
+             if isinstance(metadata.get(field), str) and REDACTOR.contains_secret(metadata[field])]
+    named = list({(d.line, d.column): d for d in reversed(named)}.values())  # an ADS name is both: one error
+    return named + [
         document.diagnostic(path, f"a {'label' if path[1] == 'labels' else 'defined tag'} cannot hold a secret value "
                             "(OCI tags are readable by anyone who can read the job); pass it in a secret env var",
                             at_key=REDACTOR.contains_secret(key))
@@ -264,7 +269,12 @@ def _add_workflow(
 def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint: str | None) -> JobSpec:
     from jobctl.spec.model import Origin, job_from_document
 
-    return job_from_document(document.data, base_dir, Origin(shown, line), entrypoint)
+    spec = job_from_document(document.data, base_dir, Origin(shown, line), entrypoint)
+    sites = {  # what the oci backend looks up (a mount target by IP, an export by path), for its errors
+        f"spec.storageMounts[{index}].{key}": document.diagnostic(("spec", "storageMounts", index, key), "")
+        for index, mount in enumerate(document.data["spec"].get("storageMounts") or [])
+        for key in ("mountTargetIp", "exportPath", "mountTargetId") if key in mount}
+    return replace(spec, sites=sites)
 
 
 def _check_source(document: Document, base_dir: Path) -> tuple[str | None, list[Diagnostic]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from jobctl.errors import Diagnostic
 from jobctl.model.job import JobDefinition
 from jobctl.model.table import from_document
 
@@ -26,6 +27,15 @@ class JobSpec:
     definition: JobDefinition
     source: Path | None = None  # absolute, resolved against the spec file's directory
     origin: Origin | None = field(default=None, compare=False)
+    # where fields were written, for errors found after loading: spec path -> its place, as written
+    sites: Mapping[str, Diagnostic] = field(default_factory=dict, compare=False)
+
+    def site(self, path: str) -> Diagnostic:
+        """`path` where the spec wrote it (file, line, column, the field as written), without a message yet."""
+        if path in self.sites:
+            return self.sites[path]
+        return Diagnostic(self.origin.file if self.origin else self.name, self.origin.line if self.origin else 1, 1,
+                          path, "")
 
     @property
     def name(self) -> str:

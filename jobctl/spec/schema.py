@@ -8,6 +8,7 @@ the authority: it finds every error, and we translate each into a located, human
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -121,7 +122,8 @@ def _explain_leaf(error: Any, path: JsonPath, document: Document) -> Iterator[Di
     if "propertyNames" in error.absolute_schema_path:
         key_path = (*path, instance)
         message = _override(error) or f"invalid name {instance!r}"
-        yield document.diagnostic(key_path, message, at_key=True)
+        found = document.diagnostic(key_path, message, at_key=True)  # a key may be a URL with a password in it
+        yield dataclasses.replace(found, path=_URL_CREDENTIALS.sub(r"\1***@", found.path))
         return
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known = sorted(error.schema.get("properties", {}))
@@ -141,6 +143,9 @@ def _explain_leaf(error: Any, path: JsonPath, document: Document) -> Iterator[Di
         override = None  # the override explains the pattern; a wrong type needs its own words
     message = override or _describe(keyword, value, instance)
     yield document.diagnostic(path, message)
+
+
+_URL_CREDENTIALS = re.compile(r"((?<!oci)://)[^/@\s]+@", re.IGNORECASE)  # oci://bucket@namespace: no secret
 
 
 def _unknown_field(key: str, known: Sequence[str]) -> str:

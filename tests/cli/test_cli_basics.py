@@ -247,7 +247,7 @@ def test_init_refuses_to_overwrite_without_force(jobctl: Run, tmp_path: Path) ->
 
     result = jobctl("init", "demo", "-d", str(tmp_path))
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a missing confirmation (README, exit codes)
     assert str(spec) in result.stderr
     assert "--force" in result.stderr
     assert result.stdout == ""

@@ -265,7 +265,7 @@ def test_convert_refuses_to_overwrite_without_force(jobctl: Run, tmp_path: Path)
 
     refused = jobctl("convert", str(ADS / "container.yaml"), "-o", str(target))
 
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2  # a missing confirmation (README, exit codes)
     assert refused.stderr.splitlines() == [
         f"Error: {target} already exists", "Hint: pass --force to overwrite, or -o to write elsewhere",
     ]
@@ -303,3 +303,45 @@ def test_convert_writes_secret_values_as_references_in_a_private_file(jobctl: Ru
     plan = jobctl("plan", str(target), "--detailed-exitcode", "--set-name", "s",
                   env={"DB_PASSWORD": "hunter2-very-secret"})
     assert plan.exit_code == 0, plan.stdout
+
+
+def test_a_secret_an_env_value_takes_in_is_written_as_a_reference_too(jobctl: Run, ads_copy: Path) -> None:
+    """Red team: `URL: postgres://u:${DB_PASSWORD}@h/db` came out as `...u:(sensitive)@h...` on stdout and with
+    the password in clear text in the file."""
+    ads = ads_copy / "with-secret.yaml"
+    text = (ads_copy / "python-service-conda.yaml").read_text(encoding="utf-8")
+    entries = ("      - name: DB_PASSWORD\n        value: hunter2-very-secret\n"
+               "      - name: URL\n        value: postgres://u:${DB_PASSWORD}@h/$db\n")
+    ads.write_text(text.replace("      env:\n", "      env:\n" + entries), encoding="utf-8")
+    printed = ok(jobctl("convert", str(ads)))
+    assert "URL: postgres://u:${DB_PASSWORD}@h/$$db" in printed.stdout  # the reference, and a literal $
+    target = ads_copy / "out" / "job.yaml"
+    ok(jobctl("convert", str(ads), "-o", str(target)))
+    assert "hunter2" not in target.read_text(encoding="utf-8")
+    ok(jobctl("apply", str(ads), "--yes", "--set-name", "s"))
+    plan = jobctl("plan", str(target), "--detailed-exitcode", "--set-name", "s",
+                  env={"DB_PASSWORD": "hunter2-very-secret"})
+    assert plan.exit_code == 0, plan.stdout
+
+
+def test_a_name_that_takes_in_a_secret_is_an_error(jobctl: Run, ads_copy: Path) -> None:
+    """Red team: `name: job ${API_TOKEN}` put the token in the OCI display name and the jobctl-name tag."""
+    ads = ads_copy / "secret-name.yaml"
+    text = (ads_copy / "python-service-conda.yaml").read_text(encoding="utf-8")
+    name = yaml.safe_load(text)["spec"]["name"]
+    text = text.replace(f"name: {name}", "name: job ${API_TOKEN}", 1).replace(
+        "      env:\n", "      env:\n      - name: API_TOKEN\n        value: tok3nvalue99\n")
+    ads.write_text(text, encoding="utf-8")
+    result = jobctl("validate", str(ads))
+    assert result.exit_code == 3
+    assert "spec.name: a job's display name cannot hold a secret value" in result.stderr
+    assert "tok3nvalue99" not in result.stdout + result.stderr
+
+
+def test_a_file_convert_cannot_write_is_an_error_naming_it(jobctl: Run, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = jobctl("convert", str(ADS / "container.yaml"), "-o", str(blocker / "job.yaml"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {blocker / 'job.yaml'}: ")
+    assert "internal error" not in result.stderr

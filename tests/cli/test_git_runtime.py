@@ -171,7 +171,9 @@ def test_an_ads_git_python_file_runs_and_converts_to_the_same_job(jobctl: Run, t
     ({"type": "shell"}, "git applies only to the python and notebook runtimes"),
     ({"entrypoint": None}, "a git runtime needs entrypoint"),
     ({"entrypoint": "../outside.py"}, "a path in the repository: relative, without '..'"),
-    ({"git": {"url": "https://me:s3cret@git.example.com/r.git"}}, "without a password in it (use secretId)"),
+    ({"git": {"url": "https://me:s3cret@git.example.com/r.git"}}, "without credentials in it"),
+    ({"git": {"url": "https://ghp_t0ken@github.com/o/r.git"}}, "no user or token in an https URL"),  # red team
+    ({"git": {"url": "https://example.com/r.git?access_token=t0k"}}, "no query: use secretId"),
 ])
 def test_a_git_runtime_written_wrong_is_a_located_error(jobctl: Run, tmp_path: Path, runtime: dict[str, Any],
                                                         message: str) -> None:

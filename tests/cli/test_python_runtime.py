@@ -159,3 +159,16 @@ def test_paths_that_leave_their_place_are_refused_by_validate(jobctl: Run, tmp_p
     result = jobctl("validate", str(project(tmp_path, **runtime)))
     assert result.exit_code == 3
     assert message in result.stderr, result.stderr
+
+
+def test_the_fakes_artifact_workload_runs_a_single_file_source(jobctl: Run, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The red team: a job whose source is one file (not a zip) failed in the fake with 500 BadZipFile."""
+    with FakeOCI() as fake:
+        fake.workload = artifact_workload(fake)
+        use_fake_oci(fake, tmp_path, monkeypatch, "single")
+        (tmp_path / "main.py").write_text("import json, sys\nprint(json.dumps({'args': sys.argv[1:]}))\n")
+        spec = tmp_path / "job.yaml"
+        spec.write_text(json.dumps(job_document("driven", {"type": "python", "source": "./main.py", "args": ["a"]})))
+        _, seen = ran(jobctl, spec)
+        assert seen == {"args": ["a"]}

@@ -59,10 +59,35 @@ def test_no_mount_target_with_the_ip_is_not_found_and_nothing_is_created(
     path = spec(tmp_path, mountTargetIp="10.0.0.10", exportPath="/example-export")
     result = jobctl("apply", str(path), "--yes")
     assert result.exit_code == 4
-    assert f"{path}:1: job 'fss': spec.storageMounts[0].mountTargetIp: no mount target you can see has the IP " \
-           "10.0.0.10" in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith(f"{path}:1:")]
+    assert line.endswith(": spec.storageMounts[0].mountTargetIp: no mount target you can see has the IP 10.0.0.10")
     assert "Traceback" not in result.stderr
     assert fake.jobs() == []
+
+
+def test_every_mount_that_cannot_be_looked_up_is_located_where_the_ads_file_wrote_it(
+    fake: FakeOCI, jobctl: Run, tmp_path: Path,
+) -> None:
+    """The red team: errors pointed at the job's name line, with the translated field, one at a time."""
+    from tests.conftest import REPO
+
+    guide = REPO / "tests" / "data" / "ads" / "guide"
+    text = (guide / "quick_start_job-1.yaml").read_text(encoding="utf-8").replace(
+        "src/quick_start_job", str(guide / "src" / "quick_start_job")).replace(
+        "      - src: oci://my-bucket@my-namespace/mounted-prefix\n        dest: bucket-data",
+        "      - src: ocid1.mounttarget.oc1.iad.aaaaaaaanotthere:/data\n        dest: bucket-data")
+    path = tmp_path / "ads.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = jobctl("plan", str(path))
+    assert result.exit_code == 4
+    src_lines = [number for number, line in enumerate(text.splitlines(), 1) if "- src:" in line]
+    assert [x.split(": ")[0:3] for x in result.stderr.splitlines() if x.startswith(str(path))] == [
+        [f"{path}:{src_lines[0]}:14", "spec.infrastructure.spec.storageMount[0].src", "no mount target you can see "
+         "has the IP 10.0.0.10"],
+        [f"{path}:{src_lines[1]}:14", "spec.infrastructure.spec.storageMount[1].src", "mount target "
+         "ocid1.mounttarget.oc1.iad.aaaaaaaanotthere does not exist, or you may not read it"],
+    ]
+    assert "Error: 2 errors in 1 file" in result.stderr
 
 
 def test_an_export_path_the_mount_target_lacks_names_the_ones_it_has(
@@ -72,7 +97,7 @@ def test_an_export_path_the_mount_target_lacks_names_the_ones_it_has(
     path = spec(tmp_path, mountTargetIp="10.0.0.10", exportPath="/example-export")
     result = jobctl("plan", str(path))
     assert result.exit_code == 4
-    assert f"spec.storageMounts[0].exportPath: mount target {target['id']} has no export /example-export " \
+    assert f": spec.storageMounts[0].exportPath: mount target {target['id']} has no export /example-export " \
            "(its exports: /a, /b)" in result.stderr
 
 
@@ -81,7 +106,7 @@ def test_two_mount_targets_with_the_ip_are_ambiguous(fake: FakeOCI, jobctl: Run,
     path = spec(tmp_path, mountTargetIp="10.0.0.10", exportPath="/x")
     result = jobctl("plan", str(path))
     assert result.exit_code == 3
-    assert "2 mount targets have the IP 10.0.0.10" in result.stderr
+    assert ": spec.storageMounts[0].mountTargetIp: 2 mount targets have the IP 10.0.0.10" in result.stderr
     assert first["id"] in result.stderr
     assert second["id"] in result.stderr
-    assert "mountTargetId" in result.stderr
+    assert "name the one you mean by mountTargetId" in result.stderr

@@ -604,6 +604,29 @@ def test_a_file_storage_src_with_a_bad_address_is_an_error_at_the_src(tmp_path: 
     path = ads_file(tmp_path, infrastructure="storageMount:\n- src: 10.0.0.300@/exports/\n  dest: shared\n")
     assert [e.split(": ", 1)[1] for e in errors(path)] == [
         "spec.infrastructure.spec.storageMount[0].src: must be an IPv4 address such as 10.0.0.10",
-        "spec.infrastructure.spec.storageMount[0].src: must be an export path: '/' and path elements, none of "
-        "them . or .., not ending in '/'",
+        "spec.infrastructure.spec.storageMount[0].src: must be an export path: '/' and path elements of at most "
+        "255 characters, none of them . or .., not ending in '/'",
     ]
+
+
+def git_notebook(tmp_path: Path, output_dir: str) -> Path:
+    path = ads_file(tmp_path)
+    text = path.read_text(encoding="utf-8").replace("type: python", "type: gitPython").replace(
+        "scriptPathURI: main.py", f"url: https://github.com/o/r.git\n      entrypoint: nbs/a.ipynb\n"
+                                  f"      outputDir: {output_dir}\n      outputUri: oci://b@ns/out")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_git_notebooks_output_dir_is_the_repositorys_path_made_the_notebook_directorys(tmp_path: Path) -> None:
+    """The red team: ADS's outputDir nbs/out (from the repository's root) became nbs/nbs/out, and the run
+    uploaded nothing without an error."""
+    runtime = translated(git_notebook(tmp_path, "nbs/out")).data["spec"]["runtime"]
+    assert (runtime["type"], runtime["entrypoint"], runtime["outputDir"]) == ("notebook", "nbs/a.ipynb", "out")
+
+
+def test_a_git_notebooks_output_dir_outside_its_directory_is_an_error(tmp_path: Path) -> None:
+    path = git_notebook(tmp_path, "results")
+    assert [e.split(": ", 1)[1] for e in errors(path)] == [
+        "spec.runtime.spec.outputDir: outputDir 'results' is outside the notebook's directory 'nbs': a notebook's "
+        "outputs are uploaded from its own directory"]

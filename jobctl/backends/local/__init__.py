@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -20,7 +20,7 @@ from jobctl.backends.base import Backend
 from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
-from jobctl.errors import ConflictError, JobctlError, NotFoundError
+from jobctl.errors import ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
 from jobctl.model.nodes import replica_count
 from jobctl.model.table import updated_in_place
@@ -41,7 +41,7 @@ class LocalBackend:
     def spec_defaults(self) -> dict[str, str]:
         return {}
 
-    def resolve_definition(self, *, definition: JobDefinition, where: str) -> JobDefinition:
+    def resolve_definition(self, *, definition: JobDefinition, where: Callable[[str], Diagnostic]) -> JobDefinition:
         return definition  # a mount named by IP and export path is a directory named so (README)
     poll_interval = 0.05
 

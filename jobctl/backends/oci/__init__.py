@@ -20,7 +20,7 @@ from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_logger
 from jobctl.backends.oci.mounts import MountLookup, needs_lookup
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
 from jobctl.backends.settings import OciSettings, Settings
-from jobctl.errors import ConfigError, ConflictError, JobctlError, NotFoundError
+from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.job import (
     CANCELING,
     DELETED,
@@ -83,7 +83,7 @@ class OciBackend:
         return {f"spec.{name}": check_job_field(name, value, source) for name, (value, source) in given.items()
                 if value}
 
-    def resolve_definition(self, *, definition: JobDefinition, where: str) -> JobDefinition:
+    def resolve_definition(self, *, definition: JobDefinition, where: Callable[[str], Diagnostic]) -> JobDefinition:
         """File Storage mounts named by mount target IP and export path, with the OCIDs OCI takes instead."""
         if not needs_lookup(definition.storage_mounts):
             return definition
@@ -166,7 +166,7 @@ class OciBackend:
 
     def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
         layout = artifact.root if artifact and artifact.is_zip else None
-        definition = self.resolve_definition(definition=definition, where=f"job {definition.name!r}: ")
+        definition = self.resolve_definition(definition=definition, where=_named(definition.name))
         final_tags = {**definition.tags, mapping.TAG_SOURCE: mapping.source_tag(definition, layout)}
         # Until the artifact is uploaded the hash tag says so: a crash in between is repaired by the next apply.
         tags = {**final_tags, TAG_HASH: PENDING_HASH_PREFIX + final_tags.get(TAG_HASH, "")} if artifact else final_tags
@@ -245,7 +245,7 @@ class OciBackend:
             self._call(f"checking the artifact of job {job_id}", self.ds.head_job_artifact, job_id)
 
     def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
-        definition = self.resolve_definition(definition=definition, where=f"job {definition.name!r}: ")
+        definition = self.resolve_definition(definition=definition, where=_named(definition.name))
         current_tags = dict(definition.tags)
         if mapping.TAG_SOURCE not in current_tags and job_id in self._jobs:
             job = self._jobs[job_id]
@@ -283,7 +283,8 @@ class OciBackend:
         job = self._job(job_id)
         definition = mapping.definition_from_job(job)
         if settings and needs_lookup(settings.get("storage_mounts") or ()):
-            settings = {**settings, "storage_mounts": self._mounts.resolve(settings["storage_mounts"], "run: ")}
+            settings = {**settings, "storage_mounts": self._mounts.resolve(settings["storage_mounts"],
+                                                                           _named(definition.name))}
         layout = mapping.job_layout(job)
         # OCI replaces the job's whole configuration with the override: send the complete one.
         details = self.models.CreateJobRunDetails(
@@ -492,6 +493,10 @@ class OciBackend:
             if not batch.lines or batch.complete:
                 return LogBatch(tuple(collected[-lines:]) if lines else (), cursor, batch.complete)
         return LogBatch(tuple(collected[-lines:]) if lines else (), cursor, False)
+
+
+def _named(name: str) -> Callable[[str], Diagnostic]:
+    return lambda path: Diagnostic(f"job {name!r}", 1, 1, path, "")
 
 
 def content_disposition(filename: str) -> str:

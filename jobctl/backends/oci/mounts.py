@@ -15,15 +15,22 @@ a loose match never becomes a wrong mount. Exactly one match, or an error saying
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from jobctl.errors import AmbiguousError, NotFoundError
+from jobctl.errors import Diagnostic, NotFoundError, UnresolvedError
 
 _BY_NAME = ("mountTargetIp", "exportPath")
-_HINT = ("check it (`oci fs mount-target get`, `oci fs export list`), that you may read file-family and "
-         "virtual-network-family where it is (README, IAM policies), or name it by OCID instead; a mount "
-         "target made in the last few minutes may not be searchable yet")
+_HINT = ("check the address and path (`oci fs mount-target get`, `oci fs export list`), that you may read "
+         "file-family and virtual-network-family where they are (README, IAM policies), or name them by OCID; a "
+         "mount target made in the last few minutes may not be searchable yet")
+
+
+class _Unresolved(Exception):
+    def __init__(self, message: str, *, not_found: bool = True) -> None:
+        super().__init__(message)
+        self.not_found = not_found
 
 
 def needs_lookup(mounts: Sequence[Mapping[str, Any]]) -> bool:
@@ -40,31 +47,39 @@ class MountLookup:
         self._exports: dict[tuple[str, str], str] = {}  # (mount target OCID, path) -> export OCID
         self._read: dict[str, Any] = {}  # mount target OCID -> the mount target
 
-    def resolve(self, mounts: Sequence[Mapping[str, Any]], where: str) -> tuple[dict[str, Any], ...]:
-        """`mounts` with each mountTargetIp / exportPath replaced by the OCID it names; `where` (e.g.
-        "job.yaml:3: job 'x': ") starts each error."""
+    def resolve(self, mounts: Sequence[Mapping[str, Any]],
+                where: Callable[[str], Diagnostic]) -> tuple[dict[str, Any], ...]:
+        """`mounts` with each mountTargetIp / exportPath replaced by the OCID it names; every mount that
+        cannot be looked up is an error at once, located by `where` (spec path -> where it is written)."""
         resolved = []
+        problems: list[tuple[Diagnostic, bool]] = []  # (located message, not found)
         for index, mount in enumerate(mounts):
-            at = f"{where}spec.storageMounts[{index}]"
             out = {key: value for key, value in mount.items() if key not in _BY_NAME}
-            if "mountTargetIp" in mount:
-                out["mountTargetId"] = self.target(str(mount["mountTargetIp"]), at)
-            if "exportPath" in mount:
-                out["exportId"] = self.export(str(out["mountTargetId"]), str(mount["exportPath"]), at)
+            try:
+                field = "mountTargetIp" if "mountTargetIp" in mount else "mountTargetId"
+                if "mountTargetIp" in mount:
+                    out["mountTargetId"] = self.target(str(mount["mountTargetIp"]))
+                if "exportPath" in mount:
+                    field = "exportPath"
+                    out["exportId"] = self.export(str(out["mountTargetId"]), str(mount["exportPath"]))
+            except _Unresolved as exc:
+                site = where(f"spec.storageMounts[{index}].{field}")
+                problems.append((dataclasses.replace(site, message=str(exc)), exc.not_found))
             resolved.append(out)
+        if problems:
+            raise UnresolvedError([d for d, _ in problems], not_found=any(nf for _, nf in problems), hint=_HINT)
         return tuple(resolved)
 
-    def target(self, ip: str, at: str) -> str:
+    def target(self, ip: str) -> str:
         if ip not in self._targets:
             private_ips = [found.identifier for found in self._search(ip) if found.resource_type == "PrivateIp"
                            and self._get("virtual_network", "get_private_ip", found.identifier).ip_address == ip]
             found = sorted({target for private_ip in private_ips for target in self._targets_naming(private_ip)})
             if not found:
-                raise NotFoundError(f"{at}.mountTargetIp: no mount target you can see has the IP {ip}", hint=_HINT)
+                raise _Unresolved(f"no mount target you can see has the IP {ip}")
             if len(found) > 1:
-                raise AmbiguousError(f"{at}.mountTargetIp: {len(found)} mount targets have the IP {ip} (in "
-                                     f"different networks): {', '.join(found)}",
-                                     hint="name the one you mean by mountTargetId")
+                raise _Unresolved(f"{len(found)} mount targets have the IP {ip} (in different networks): "
+                                  f"{', '.join(found)}; name the one you mean by mountTargetId", not_found=False)
             self._targets[ip] = found[0]
         return self._targets[ip]
 
@@ -74,17 +89,19 @@ class MountLookup:
                 if self._mount_target(target).lifecycle_state == "ACTIVE"
                 and private_ip in (self._mount_target(target).private_ip_ids or [])]
 
-    def export(self, target: str, path: str, at: str) -> str:
+    def export(self, target: str, path: str) -> str:
         key = (target, path)
         if key not in self._exports:
-            export_set = self._mount_target(target).export_set_id
+            try:
+                export_set = self._mount_target(target).export_set_id
+            except NotFoundError as exc:
+                raise _Unresolved(f"mount target {target} does not exist, or you may not read it") from exc
             exports = [e for e in self._list("file_storage", "list_exports", export_set_id=export_set)
                        if e.lifecycle_state == "ACTIVE"]
             match = [e.id for e in exports if e.path == path]
             if not match:
                 paths = ", ".join(sorted(e.path for e in exports)) or "none"
-                raise NotFoundError(f"{at}.exportPath: mount target {target} has no export {path} "
-                                    f"(its exports: {paths})", hint=_HINT)
+                raise _Unresolved(f"mount target {target} has no export {path} (its exports: {paths})")
             self._exports[key] = match[0]
         return self._exports[key]
 

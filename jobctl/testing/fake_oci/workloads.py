@@ -34,8 +34,15 @@ def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
         with tempfile.TemporaryDirectory() as scratch:
             work, store, outputs = (Path(scratch) / part for part in ("work", "object-storage", "outputs"))
             outputs.mkdir()
-            artifact = fake.artifact(view.job_id) or b""
-            zipfile.ZipFile(io.BytesIO(artifact)).extractall(work)
+            with fake.store.lock:
+                stored = fake.store.job(view.job_id).artifact
+            artifact, entry = (stored.content, stored.filename) if stored else (b"", "")
+            if zipfile.is_zipfile(io.BytesIO(artifact)):
+                zipfile.ZipFile(io.BytesIO(artifact)).extractall(work)
+                entry = view.env.get("JOB_RUN_ENTRYPOINT", "")
+            else:  # one file, kept under the name it was uploaded with: the runner runs it
+                work.mkdir()
+                (work / Path(entry).name).write_bytes(artifact)
             secrets = Path(scratch) / "secrets"  # what the run could read with its resource principal
             secrets.mkdir()
             for secret_id, content in fake.store.secrets.items():
@@ -43,7 +50,7 @@ def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
             env = {**view.env, "JOB_RUN_OCID": view.id, "JOB_OCID": view.job_id, "PATH": "/usr/bin:/bin",
                    "JOBCTL_OUTPUT_DIR": str(outputs), "JOBCTL_LOCAL_OBJECT_STORE": str(store),
                    "JOBCTL_LOCAL_SECRETS": str(secrets)}
-            proc = subprocess.run([sys.executable, env["JOB_RUN_ENTRYPOINT"], *_args(view)], cwd=work, env=env,
+            proc = subprocess.run([sys.executable, entry, *_args(view)], cwd=work, env=env,
                                   capture_output=True, text=True, timeout=timeout, check=False)
             lines, code = proc.stdout.splitlines() + proc.stderr.splitlines(), proc.returncode
             report, uri = outputs / "outputs.json", view.env.get("JOBCTL_OUTPUT_URI", "")
