@@ -29,6 +29,15 @@ JOBCTL_UPLOAD_URI      relative to the working directory) goes to oci://bucket@n
                        `$VAR`/`${VAR}` filled from the run's environment ($JOB_RUN_OCID). Locally
                        (JOBCTL_LOCAL_OBJECT_STORE set) into that directory as <namespace>/<bucket>/<prefix>/.
 
+In a workflow run on OCI Data Science Pipelines (docs/decisions/0014-pipeline-engine.md):
+
+JOBCTL_REFS            values from earlier steps: {"env": {VAR: parts}, "args": [parts] | null}, where parts are
+JOBCTL_WORKFLOW_RUN_URI ["text", t], ["ref", step, env|metrics|outputs|run, key] or ["env", VAR], looked up in
+                       <JOBCTL_WORKFLOW_RUN_URI>/<step>/best.json before the code starts
+JOBCTL_SELECT          instead of any code, pick the best of a step's runs: {"metric", "goal", "uri",
+                       "candidates": [{"step", "key", "slug", "env"}]}; reads <uri>/<slug>/outputs.json of each,
+                       writes <uri>/best.json
+
 The exit code is the code's (a failed upload is 1 unless the code failed). Standard library only, so it
 runs in any python environment; it imports `oci` only to read OCI (a secret, an object, an upload) and
 nbclient only for a notebook, which the service's conda environments have.
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import os
 import re
 import runpy
@@ -347,7 +357,6 @@ def _fetch_one(url: str, dest: str) -> None:
 def _master_address() -> str:
     """Rank 0's address in a multi-node run: from CLUSTER_NODES_METADATA_FILE, which OCI fills in as the
     nodes come up (waited for, up to 10 minutes)."""
-    import json
     import time
 
     path = os.environ.get("CLUSTER_NODES_METADATA_FILE")
@@ -392,8 +401,101 @@ def run_command(command: str, argv: Sequence[str]) -> int:
     return subprocess.run(["/bin/sh", "-c", line], check=False).returncode
 
 
+def read_json(uri: str) -> Any:
+    """The JSON object at oci://bucket@namespace/name, or None when there is none."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="jobctl-") as scratch:
+        path = os.path.join(scratch, "object.json")
+        try:
+            _fetch_one(uri, path)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # the SDK's 404 (ObjectNotFound); anything else is an error
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+
+
+def reported(outputs: dict[str, Any]) -> dict[str, Any]:
+    """A run's metrics: outputs.json's `metrics` object, else its top-level numbers."""
+    nested = outputs.get("metrics")
+    if isinstance(nested, dict):
+        return nested
+    return {k: v for k, v in outputs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def select_best(spec: dict[str, Any]) -> int:
+    """JOBCTL_SELECT: the candidate with the best metric (the first in matrix order on a tie) as best.json."""
+    import tempfile
+
+    uri = os.path.expandvars(spec["uri"])
+    metric, scored, missing = spec["metric"], [], []
+    for candidate in spec["candidates"]:
+        outputs = read_json(f"{uri}{candidate['slug']}/outputs.json")
+        value = reported(outputs).get(metric) if isinstance(outputs, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            said = "no outputs.json" if outputs is None else f"no numeric {metric}"
+            missing.append(f"{candidate['step']}: {said}")
+            continue
+        scored.append((float(value), candidate, outputs))
+    if not scored:
+        print(f"jobctl driver: no run reported {metric!r} ({'; '.join(missing)}); write "
+              f'{{"{metric}": 0.9}} to outputs.json with jobctl.outputs.write', file=sys.stderr)
+        return 1
+    pick = max if spec.get("goal", "max") == "max" else min
+    value, candidate, outputs = next(s for s in scored if s[0] == pick(v for v, _, _ in scored))
+    best = {"step": candidate["step"], "key": candidate["key"], "env": candidate["env"], "outputs": outputs,
+            "metrics": reported(outputs), "run": {"id": "", "name": candidate["step"]}}
+    with tempfile.TemporaryDirectory(prefix="jobctl-") as scratch:
+        with open(os.path.join(scratch, "best.json"), "w", encoding="utf-8") as fh:
+            json.dump(best, fh, sort_keys=True)
+        upload(scratch, uri)
+    print(f"jobctl driver: selected {candidate['step']} ({candidate['key']}) with {metric}={value:g}"
+          + (f"; without it: {', '.join(missing)}" if missing else ""), file=sys.stderr)
+    return 0
+
+
+def fill_refs(refs: dict[str, Any], run_uri: str, args: list[str]) -> list[str]:
+    """JOBCTL_REFS: set each variable from the earlier steps' best.json; the run's arguments, filled in too."""
+    picks: dict[str, Any] = {}
+
+    def value(piece: list[str]) -> str:
+        if piece[0] == "text":
+            return piece[1]
+        if piece[0] == "env":
+            return os.environ.get(piece[1], "")
+        _, step, part, key = piece
+        if step not in picks:
+            picks[step] = read_json(f"{os.path.expandvars(run_uri)}{step}/best.json")
+            if picks[step] is None:
+                raise RuntimeError(f"step {step!r} has not selected a run (no best.json)")
+        found: Any = picks[step].get(part) or {}
+        for name in key.split(".") if part == "outputs" else [key]:
+            found = found.get(name) if isinstance(found, dict) else None
+        if found is None:
+            raise RuntimeError(f"step {step!r}'s pick has no {part}.{key}")
+        return found if isinstance(found, str) else json.dumps(found)
+
+    for name, pieces in refs.get("env", {}).items():
+        os.environ[name] = "".join(value(p) for p in pieces)
+    return args if refs.get("args") is None else ["".join(value(p) for p in pieces) for pieces in refs["args"]]
+
+
+def _select(spec: str) -> int:
+    try:
+        return select_best(json.loads(spec))
+    except Exception as exc:
+        print(f"jobctl driver: selecting failed: {redact(str(exc))}", file=sys.stderr)
+        return 1
+
+
 def main() -> int:
     env = os.environ
+    if env.get("JOBCTL_SELECT"):
+        return _select(env["JOBCTL_SELECT"])
     here = os.path.dirname(os.path.abspath(__file__))  # <start>/<root>/.jobctl
     root = os.path.dirname(here)
     start = os.path.dirname(root)  # where the artifact is unpacked: what the paths below are relative to
@@ -418,10 +520,11 @@ def main() -> int:
     if paths:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
     try:
+        if env.get("JOBCTL_REFS"):
+            sys.argv[1:] = fill_refs(json.loads(env["JOBCTL_REFS"]), env.get("JOBCTL_WORKFLOW_RUN_URI", ""),
+                                     sys.argv[1:])
         install(env.get("JOBCTL_PIP_REQUIREMENTS"), env.get("JOBCTL_PIP_PACKAGES"))
         if env.get("JOBCTL_INPUTS"):
-            import json
-
             fetch(json.loads(env["JOBCTL_INPUTS"]))
     except Exception as exc:  # the code would not find what it needs: the run fails, saying why
         print(f"jobctl driver: {redact(str(exc))}", file=sys.stderr)
@@ -429,8 +532,6 @@ def main() -> int:
     if env.get("JOBCTL_COMMAND"):
         code = run_command(env["JOBCTL_COMMAND"], sys.argv[1:])
     elif env.get("JOBCTL_NOTEBOOK"):
-        import json
-
         code = run_notebook(entry, json.loads(env.get("JOBCTL_EXCLUDE_TAGS") or "[]"),
                             env.get("JOBCTL_NOTEBOOK_ENCODING") or "utf-8")
     else:

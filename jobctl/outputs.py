@@ -52,7 +52,7 @@ def write(values: Mapping[str, Any]) -> str:
 def _upload(uri: str, body: str) -> str:
     import oci
 
-    match = _URI.match(uri)
+    match = _URI.match(os.path.expandvars(uri))  # ${PIPELINE_RUN_OCID}: a pipeline run's own place
     if match is None:
         raise ValueError(f"JOBCTL_OUTPUT_URI {uri!r} is not oci://bucket@namespace/prefix/")
     endpoint = os.environ.get("JOBCTL_OCI_ENDPOINT")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,6 +62,11 @@ def _stamp(run: str) -> str:
     """The `YYYYMMDD-HHMMSS` of a run id (`<workflow>-<stamp>-<hex>`), or ''."""
     parts = run.rsplit("-", 3)
     return f"{parts[1]}-{parts[2]}" if len(parts) == 4 else ""
+
+
+def slug(text: str) -> str:
+    """A matrix combination (or any text) as one path segment: MODEL=xgb,LR=0.1 -> MODEL=xgb_LR=0.1."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text) or "-"
 
 
 def ordered(runs: Sequence[str]) -> list[str]:

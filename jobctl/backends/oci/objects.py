@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from jobctl.errors import ConfigError, JobctlError, UsageError
-from jobctl.workflow.state import State, latest, ordered
+from jobctl.workflow.state import State, latest, ordered, slug
 
 _URI = re.compile(r"^oci://(?P<bucket>[^@/]+)(?:@(?P<namespace>[^/]+))?(?:/(?P<prefix>.*))?$")
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
@@ -31,10 +31,6 @@ def _failure(exc: Any, doing: str, namespace: str, bucket: str, name: str) -> Jo
         return ConfigError(message, hint="check the bucket and namespace of the location: the bucket must exist "
                                          "and you must be allowed to use it")
     return JobctlError(message)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text) or "-"
 
 
 class ObjectStorage:
@@ -150,4 +146,4 @@ class ObjectStorageStore:
         return self.storage.get_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel")) is not None
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
-        return f"oci://{self.bucket}@{self.namespace}/{self._path(name, run, step, _slug(key))}/"
+        return f"oci://{self.bucket}@{self.namespace}/{self._path(name, run, step, slug(key))}/"
