@@ -58,9 +58,12 @@ def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None =
               help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
                    "that records it. For CI retries.")
 @click.option("-F", "--follow", is_flag=True, help="Stream the runs' output, each line prefixed [step run].")
+@click.option("--engine", type=click.Choice(["client", "pipeline"]), default="client", show_default=True,
+              help="client: this process drives the runs; pipeline: an OCI Data Science pipeline run does, and "
+                   "this command returns once it has started (oci backend; docs/decisions/0014).")
 @pass_app
 def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], resume: str | None,
-                restart: bool, key: str | None, follow: bool) -> None:
+                restart: bool, key: str | None, follow: bool, engine: str) -> None:
     """Start a run of the workflow in FILE (or resume one); its jobs must be applied.
 
     Each `workflow run` starts a new workflow run, except: when the latest run did not finish (the
@@ -89,6 +92,9 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     given = parse_assignments(env, "--env")
     workflow = _load(app, paths)
     backend = app.backend()
+    if engine == "pipeline":
+        _start_pipeline(app, paths, workflow, given, (resume, restart, key, follow))
+        return
     sanitize = app.printer().rich or _isatty(app.stdout)
 
     def show(step: str, run: str, line: Any) -> None:
@@ -108,6 +114,23 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         raise SystemExit(ExitCode.INTERRUPTED) from None
     app.info(f"workflow {workflow.name}: run {runner.state['run']} {runner.state['status']}")
     raise SystemExit(code)
+
+
+def _start_pipeline(app: AppContext, paths: tuple[str, ...], workflow: Any, env: dict[str, str],
+                    client_only: tuple[Any, ...]) -> None:
+    from jobctl.backends.oci import OciBackend
+    from jobctl.workflow import pipeline_engine
+
+    backend = app.backend()
+    if not isinstance(backend, OciBackend):
+        raise UsageError("--engine pipeline runs on OCI Data Science Pipelines: use --backend oci")
+    if any(client_only):
+        raise UsageError("--resume, --restart, --idempotency-key and --follow are for --engine client: a pipeline "
+                         "run is followed with `jobctl workflow status`")
+    _load(app, paths, set(env))
+    state = pipeline_engine.start(backend, backend.workflow_store(workflow.state), workflow, env)
+    app.info(f"workflow {workflow.name}: started run {state['run']} as pipeline run {state['pipelineRunId']}; it "
+             f"goes on without this process: jobctl workflow status {workflow.name} --state {workflow.state}")
 
 
 state_option = click.option(
@@ -174,6 +197,7 @@ def status_command(app: AppContext, *, name: str | None, location: str | None, r
                             [[s["workflow"], s["run"], s["status"], s["started"], str(count)] for s, count in found])
         return
     store, state = _store_and_state(app, name, location, run)
+    state = _refreshed(app, store, state)
     if fmt != "table":
         click.echo(dumps(state, fmt), nl=False)
         return
@@ -226,6 +250,17 @@ def _rich_tree(state: dict[str, Any]) -> Any:
     return tree
 
 
+def _refreshed(app: AppContext, store: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline-engine run as its pipeline run is now (read from the service), kept in the state."""
+    if state.get("engine") != "pipeline" or state.get("status") not in ("running", None):
+        return state
+    from jobctl.workflow.pipeline_engine import refresh
+
+    refresh(state, app.backend().pipelines.get(state["pipelineRunId"]))  # type: ignore[attr-defined]
+    store.save(state["workflow"], state)
+    return state
+
+
 def _selected(record: dict[str, Any], entry: dict[str, Any]) -> bool:
     """The run `select` chose: a step without `select` has a `best` too (its first run), but chose nothing."""
     return bool(record.get("selectedBy")) and entry["id"] == record.get("best")
@@ -267,6 +302,14 @@ def cancel_command(app: AppContext, *, name: str, location: str | None, run: str
     from jobctl.workflow.runner import WorkflowRunner
 
     store, state = _store_and_state(app, name, location, run)
+    if state.get("engine") == "pipeline" and state["status"] == "running":
+        from jobctl.workflow.pipeline_engine import refresh
+
+        refresh(state, app.backend().pipelines.cancel(state["pipelineRunId"]))  # type: ignore[attr-defined]
+        store.save(name, state)
+        app.info(f"workflow {name}: run {state['run']}: pipeline run {state['pipelineRunId']} "
+                 f"{state['pipelineRunState']}")
+        return
     if state["status"] != "running":
         app.info(f"workflow {name}: run {state['run']} has ended ({state['status']}); nothing to cancel")
         return

@@ -19,6 +19,7 @@ from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
 from jobctl.backends.oci.mounts import MountLookup, needs_lookup
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
+from jobctl.backends.oci.pipelines import Pipelines
 from jobctl.backends.settings import OciSettings, Settings
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.job import (
@@ -88,6 +89,11 @@ class OciBackend:
         if not needs_lookup(definition.storage_mounts):
             return definition
         return dataclasses.replace(definition, storage_mounts=self._mounts.resolve(definition.storage_mounts, where))
+
+    @cached_property
+    def pipelines(self) -> Pipelines:
+        """Data Science Pipelines: what `workflow run --engine pipeline` runs on."""
+        return Pipelines(self._call, self.ds, self.models, poll=max(self.poll_interval, 0.05))
 
     @cached_property
     def _mounts(self) -> MountLookup:
