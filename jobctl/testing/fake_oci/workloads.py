@@ -43,6 +43,7 @@ def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
             else:  # one file, kept under the name it was uploaded with: the runner runs it
                 work.mkdir()
                 (work / Path(entry).name).write_bytes(artifact)
+            seen = _objects_into(fake, store)  # what the run could read of Object Storage, as it was
             secrets = Path(scratch) / "secrets"  # what the run could read with its resource principal
             secrets.mkdir()
             for secret_id, content in fake.store.secrets.items():
@@ -53,8 +54,9 @@ def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
             proc = subprocess.run([sys.executable, entry, *_args(view)], cwd=work, env=env,
                                   capture_output=True, text=True, timeout=timeout, check=False)
             lines, code = proc.stdout.splitlines() + proc.stderr.splitlines(), proc.returncode
-            report, uri = outputs / "outputs.json", view.env.get("JOBCTL_OUTPUT_URI", "")
-            uploads = [(path, path.relative_to(store).parts) for path in sorted(store.rglob("*")) if path.is_file()]
+            report, uri = outputs / "outputs.json", _filled(view.env.get("JOBCTL_OUTPUT_URI", ""), env)
+            uploads = [(path, path.relative_to(store).parts) for path in sorted(store.rglob("*"))
+                       if path.is_file() and seen.get(path) != path.read_bytes()]  # what the run wrote
             if report.exists() and uri.startswith("oci://"):
                 bucket, rest = uri[len("oci://"):].split("@", 1)
                 namespace, _, prefix = rest.partition("/")
@@ -69,6 +71,28 @@ def artifact_workload(fake: FakeOCI, timeout: float = 60) -> Workload:
                         code = code or 1
             return lines, code
     return run
+
+
+def _objects_into(fake: FakeOCI, store: Path) -> dict[Path, bytes]:
+    """Every object of the fake's buckets as a file under `store` (<namespace>/<bucket>/<name>)."""
+    with fake.store.lock:
+        objects = {key: stored.content for key, stored in fake.store.objects.items()}
+    seen = {}
+    for (namespace, bucket, name), content in objects.items():
+        if {".", ".."} & {namespace, bucket, *name.split("/")} or name.startswith("/"):
+            continue  # a name no file could stand for inside `store`
+        path = store.joinpath(namespace, bucket, *name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        seen[path] = content
+    return seen
+
+
+def _filled(uri: str, env: dict[str, str]) -> str:
+    """`${VAR}` in a URI, from the run's environment (${PIPELINE_RUN_OCID}, as jobctl.outputs fills it)."""
+    import re
+
+    return re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), uri)
 
 
 def _args(view: WorkloadRun) -> list[str]:
