@@ -50,8 +50,8 @@ def start(backend: OciBackend, store: StateStore, workflow: Workflow, env: Mappi
     jobs = {step.job: resolve_job(backend, step.job, runnable=True) for step in workflow.steps}
     definitions = {name: _definition(job) for name, job in jobs.items()}
     try:
-        compiled = compile_workflow(workflow, {n: d.env for n, d in definitions.items()}, workflow.state,
-                                    driven={n for n, d in definitions.items() if d.driven})
+        compiled = compile_workflow(workflow, {n: backend.job_environment(j.id) for n, j in jobs.items()},
+                                    workflow.state, driven={n for n, d in definitions.items() if d.driven})
     except NotCompilable as exc:
         raise UsageError(f"workflow {workflow.name!r} cannot run on the pipeline engine: " + "; ".join(exc.problems),
                          hint="run it with --engine client") from exc

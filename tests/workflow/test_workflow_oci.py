@@ -30,6 +30,7 @@ def oci_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI
             "JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")),
             "JOBCTL_OCI_ENDPOINT": fake.url, "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.02",
             "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..ms", "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.ms",
+            "MODEL_STORE": "oci://ml-state@mytenancy/models",  # where train-final uploads its model
         }.items():
             monkeypatch.setenv(name, value)
         yield fake
@@ -59,6 +60,7 @@ def test_model_selection_on_oci_keeps_state_and_outputs_in_object_storage(jobctl
     names = sorted(n for ns, bucket, n in oci_env.store.objects if (ns, bucket) == ("mytenancy", "ml-state"))
     assert f"jobctl/model-selection/runs/{stored['run']}.json" in names
     assert sum(n.endswith("/outputs.json") for n in names) == 4  # three tune runs and the final one
+    assert f"models/{train['id']}/model.json" in names  # train-final's outputDir, uploaded by its run
     without_state = jobctl("workflow", "status", "model-selection")
     assert without_state.exit_code == 6
     assert "spec.state" in without_state.stderr

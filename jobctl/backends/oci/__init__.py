@@ -90,6 +90,12 @@ class OciBackend:
             return definition
         return dataclasses.replace(definition, storage_mounts=self._mounts.resolve(definition.storage_mounts, where))
 
+    def job_environment(self, job_id: str) -> dict[str, str]:
+        """The job's environment variables as OCI holds them, jobctl's derived ones included (what a pipeline
+        step must send whole: how OCI merges a step's env with its job's is not documented)."""
+        config = self._job(job_id).job_configuration_details
+        return dict(getattr(config, "environment_variables", None) or {})
+
     @cached_property
     def pipelines(self) -> Pipelines:
         """Data Science Pipelines: what `workflow run --engine pipeline` runs on."""
