@@ -21,7 +21,8 @@ SUCCEEDED = "SUCCEEDED"
 STATUSES = ("ACCEPTED", "IN_PROGRESS", "FAILED", "SUCCEEDED", "CANCELING", "CANCELED")
 FINISHED = frozenset({"FAILED", "SUCCEEDED", "CANCELED"})
 # operationType -> (entityType of its resource, actionType once it succeeded, what its log says)
-OPERATIONS = {"JOB_DELETE": ("datasciencejob", "DELETED", "Deleting job")}
+OPERATIONS = {"JOB_DELETE": ("datasciencejob", "DELETED", "Deleting job"),
+              "PIPELINE_DELETE": ("datasciencepipeline", "DELETED", "Deleting pipeline")}
 
 
 @dataclass
