@@ -333,6 +333,17 @@ def test_run_needs_an_artifact_unless_the_job_is_a_container(clients: SdkClients
     assert missing_job.status == 400
 
 
+def test_a_run_of_a_job_without_configuration_or_infrastructure_reads_back(clients: SdkClients) -> None:
+    container = M.OcirContainerJobEnvironmentConfigurationDetails(image="iad.ocir.io/ns/train:1")
+    job = clients.data_science.create_job(job_details(
+        job_configuration_details=None, job_infrastructure_configuration_details=None,
+        job_environment_configuration_details=container)).data
+
+    run = clients.data_science.get_job_run(start_run(clients, job).id).data  # before: [] where None belonged
+
+    assert (run.job_configuration_override_details, run.job_infrastructure_configuration_details) == (None, None)
+
+
 def test_auto_progress_shows_every_state_to_a_poller(fake_oci: FakeOCI, clients: SdkClients) -> None:
     run = start_run(clients, ready_job(clients))
 

@@ -321,7 +321,7 @@ class Store:
         if job.artifact is None and not container:
             raise conflict(f"job {body['jobId']} has no artifact; upload one before starting a run")
         run = {"freeformTags": {}, "definedTags": {}, **present(body)}
-        empty = node_groups(job.resource) and {"jobType": "EMPTY"}  # a multi-node run's are its groups'
+        empty = {"jobType": "EMPTY"} if node_groups(job.resource) else None  # a multi-node run's are its groups'
         run.setdefault("jobConfigurationOverrideDetails", job.resource.get("jobConfigurationDetails") or empty)
         run.update(
             id=self.new_id("datasciencejobrun"), timeAccepted=format_time(self.now()), createdBy=created_by,
