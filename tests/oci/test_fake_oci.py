@@ -110,8 +110,22 @@ def sdk_subtypes(base: type) -> dict[str, type]:
     (schema.NODE_GROUP, M.JobNodeGroupConfigurationDetails), (schema.SEARCH_LOGS, L.SearchLogsDetails),
 ])
 def test_request_schemas_match_the_sdk_models(spec: schema.Obj, model: type) -> None:
+    assert_matches_model(spec, model)
+
+
+def assert_matches_model(spec: schema.Obj, model: type) -> None:
+    """The fake's table has the SDK model's wire names, and the same ones required."""
     assert spec.fields == set(model().attribute_map.values())
     assert set(spec.required) == sdk_required(model)
+
+
+def assert_matches_subtypes(spec: schema.Poly, base: type) -> None:
+    """The fake's variants are the SDK's subtypes of `base`, each with its wire names and required ones."""
+    subtypes = sdk_subtypes(base)
+    assert set(spec.variants) == set(subtypes)
+    for value, variant in spec.variants.items():
+        assert variant.fields == set(subtypes[value]().attribute_map.values()), value
+        assert set(variant.required) == sdk_required(subtypes[value]), value
 
 
 @pytest.mark.parametrize(("spec", "base"), [
@@ -123,11 +137,7 @@ def test_request_schemas_match_the_sdk_models(spec: schema.Obj, model: type) -> 
     (schema.NODE_CONFIGURATION, M.JobNodeConfigurationDetails),
 ])
 def test_polymorphic_schemas_match_the_sdk_subtypes(spec: schema.Poly, base: type) -> None:
-    subtypes = sdk_subtypes(base)
-    assert set(spec.variants) == set(subtypes)
-    for value, variant in spec.variants.items():
-        assert variant.fields == set(subtypes[value]().attribute_map.values()), value
-        assert set(variant.required) == sdk_required(subtypes[value]), value
+    assert_matches_subtypes(spec, base)
 
 
 def test_summaries_and_states_match_the_sdk_models() -> None:

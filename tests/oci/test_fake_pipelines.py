@@ -22,9 +22,9 @@ from tests.oci.test_fake_oci import (
     LOG_GROUP,
     PROJECT,
     around_now,
+    assert_matches_model,
+    assert_matches_subtypes,
     run_query,
-    sdk_required,
-    sdk_subtypes,
     search,
     service_error,
 )
@@ -116,8 +116,7 @@ def recorder(fake: FakeOCI) -> list[WorkloadRun]:
     (schema.LOG_CONFIGURATION, M.PipelineLogConfigurationDetails),
 ])
 def test_pipeline_request_schemas_match_the_sdk_models(spec: schema.Obj, model: type) -> None:
-    assert spec.fields == set(model().attribute_map.values())
-    assert set(spec.required) == sdk_required(model)
+    assert_matches_model(spec, model)
 
 
 @pytest.mark.parametrize(("spec", "base"), [
@@ -125,11 +124,7 @@ def test_pipeline_request_schemas_match_the_sdk_models(spec: schema.Obj, model: 
     (schema.PIPELINE_CONFIGURATION, M.PipelineConfigurationDetails),
 ])
 def test_pipeline_polymorphic_schemas_match_the_sdk_subtypes(spec: schema.Poly, base: type) -> None:
-    subtypes = sdk_subtypes(base)
-    assert set(spec.variants) == set(subtypes)
-    for value, variant in spec.variants.items():
-        assert variant.fields == set(subtypes[value]().attribute_map.values()), value
-        assert set(variant.required) == sdk_required(subtypes[value]), value
+    assert_matches_subtypes(spec, base)
 
 
 def test_pipeline_summaries_and_states_match_the_sdk_models() -> None:

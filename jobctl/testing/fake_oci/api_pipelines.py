@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from typing import Any
 
 from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
 from jobctl.testing.fake_oci.listing import list_response
@@ -14,12 +16,19 @@ from jobctl.testing.fake_oci.state import etag_of
 BASE = "/20190101"
 
 
-def create_pipeline(services: Services, request: Request) -> Response:
-    def create() -> Response:
-        created = pipelines.create_pipeline(services.store, request.json(), request.principal)
+def _created(services: Services, request: Request, operation: str,
+             create: Callable[[Any, str], dict[str, Any]]) -> Response:
+    """The resource `create(body, principal)` makes, once per opc-retry-token."""
+    def respond() -> Response:
+        created = create(request.json(), request.principal)
         return json_response(created, etag=etag_of(created))
 
-    return services.tokens.run("CreatePipeline", request, services.store.now(), create)
+    return services.tokens.run(operation, request, services.store.now(), respond)
+
+
+def create_pipeline(services: Services, request: Request) -> Response:
+    return _created(services, request, "CreatePipeline",
+                    lambda body, principal: pipelines.create_pipeline(services.store, body, principal))
 
 
 def list_pipelines(services: Services, request: Request) -> Response:
@@ -51,11 +60,8 @@ def delete_pipeline(services: Services, request: Request, pipeline_id: str) -> R
 
 
 def create_run(services: Services, request: Request) -> Response:
-    def create() -> Response:
-        run = pipeline_runs.create_pipeline_run(services.store, request.json(), request.principal)
-        return json_response(run, etag=etag_of(run))
-
-    return services.tokens.run("CreatePipelineRun", request, services.store.now(), create)
+    return _created(services, request, "CreatePipelineRun",
+                    lambda body, principal: pipeline_runs.create_pipeline_run(services.store, body, principal))
 
 
 def list_runs(services: Services, request: Request) -> Response:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jobctl.testing.fake_oci import schema
-from jobctl.testing.fake_oci.errors import ApiError, incorrect_state, invalid, limit_exceeded, not_found
+from jobctl.testing.fake_oci.errors import ApiError, existing, incorrect_state, invalid, limit_exceeded
 from jobctl.testing.fake_oci.lifecycle import log_details_from
 from jobctl.testing.fake_oci.state import check_etag, present
 from jobctl.testing.fake_oci.wire import format_time
@@ -89,10 +89,7 @@ def set_step_state(step_run: dict[str, Any], state: str, now: float, details: st
 
 
 def pipeline_run(store: Store, run_id: str) -> PipelineRunRecord:
-    record = store.pipeline_runs.get(run_id)
-    if record is None:
-        raise not_found("PipelineRun", run_id)
-    return record
+    return existing(store.pipeline_runs, "PipelineRun", run_id)
 
 
 def create_pipeline_run(store: Store, body: Any, created_by: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from jobctl.testing.fake_oci import schema
-from jobctl.testing.fake_oci.errors import ApiError, conflict, incorrect_state, invalid, limit_exceeded, not_found
+from jobctl.testing.fake_oci.errors import ApiError, conflict, existing, incorrect_state, invalid, limit_exceeded
 from jobctl.testing.fake_oci.pipeline_runs import ACTIVE_RUN_STATES, mark_run_deleted
 from jobctl.testing.fake_oci.state import check_etag, present
 from jobctl.testing.fake_oci.wire import format_time
@@ -44,10 +44,7 @@ class PipelineRecord:
 
 
 def pipeline(store: Store, pipeline_id: str) -> PipelineRecord:
-    record = store.pipelines.get(pipeline_id)
-    if record is None:
-        raise not_found("Pipeline", pipeline_id)
-    return record
+    return existing(store.pipelines, "Pipeline", pipeline_id)
 
 
 def create_pipeline(store: Store, body: Any, created_by: str) -> dict[str, Any]:
