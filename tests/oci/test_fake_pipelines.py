@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import oci
@@ -561,3 +563,11 @@ def test_every_pipeline_response_deserializes_into_sdk_models(fake_oci: FakeOCI,
     every = [pipeline, *seen, *clients.data_science.list_pipelines(COMPARTMENT).data,
              *clients.data_science.list_pipeline_runs(COMPARTMENT).data]
     assert "UNKNOWN_ENUM_VALUE" not in json.dumps([oci.util.to_dict(model) for model in every], default=str)
+
+
+def test_the_fidelity_page_names_tests_that_exist() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "oci-fidelity.md").read_text()
+    section = page[page.index("### Data Science Pipelines"):]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    assert len(named) > 10
+    assert named <= {name for name in globals() if name.startswith("test_")}
