@@ -110,8 +110,22 @@ def sdk_subtypes(base: type) -> dict[str, type]:
     (schema.NODE_GROUP, M.JobNodeGroupConfigurationDetails), (schema.SEARCH_LOGS, L.SearchLogsDetails),
 ])
 def test_request_schemas_match_the_sdk_models(spec: schema.Obj, model: type) -> None:
+    assert_matches_model(spec, model)
+
+
+def assert_matches_model(spec: schema.Obj, model: type) -> None:
+    """The fake's table has the SDK model's wire names, and the same ones required."""
     assert spec.fields == set(model().attribute_map.values())
     assert set(spec.required) == sdk_required(model)
+
+
+def assert_matches_subtypes(spec: schema.Poly, base: type) -> None:
+    """The fake's variants are the SDK's subtypes of `base`, each with its wire names and required ones."""
+    subtypes = sdk_subtypes(base)
+    assert set(spec.variants) == set(subtypes)
+    for value, variant in spec.variants.items():
+        assert variant.fields == set(subtypes[value]().attribute_map.values()), value
+        assert set(variant.required) == sdk_required(subtypes[value]), value
 
 
 @pytest.mark.parametrize(("spec", "base"), [
@@ -123,11 +137,7 @@ def test_request_schemas_match_the_sdk_models(spec: schema.Obj, model: type) -> 
     (schema.NODE_CONFIGURATION, M.JobNodeConfigurationDetails),
 ])
 def test_polymorphic_schemas_match_the_sdk_subtypes(spec: schema.Poly, base: type) -> None:
-    subtypes = sdk_subtypes(base)
-    assert set(spec.variants) == set(subtypes)
-    for value, variant in spec.variants.items():
-        assert variant.fields == set(subtypes[value]().attribute_map.values()), value
-        assert set(variant.required) == sdk_required(subtypes[value]), value
+    assert_matches_subtypes(spec, base)
 
 
 def test_summaries_and_states_match_the_sdk_models() -> None:
@@ -331,6 +341,17 @@ def test_run_needs_an_artifact_unless_the_job_is_a_container(clients: SdkClients
     assert start_run(clients, image_job).lifecycle_state == "ACCEPTED"
     missing_job = service_error(lambda: start_run(clients, M.Job(id="ocid1.datasciencejob.oc1.iad.nope")))
     assert missing_job.status == 400
+
+
+def test_a_run_of_a_job_without_configuration_or_infrastructure_reads_back(clients: SdkClients) -> None:
+    container = M.OcirContainerJobEnvironmentConfigurationDetails(image="iad.ocir.io/ns/train:1")
+    job = clients.data_science.create_job(job_details(
+        job_configuration_details=None, job_infrastructure_configuration_details=None,
+        job_environment_configuration_details=container)).data
+
+    run = clients.data_science.get_job_run(start_run(clients, job).id).data  # before: [] where None belonged
+
+    assert (run.job_configuration_override_details, run.job_infrastructure_configuration_details) == (None, None)
 
 
 def test_auto_progress_shows_every_state_to_a_poller(fake_oci: FakeOCI, clients: SdkClients) -> None:

@@ -1,4 +1,4 @@
-"""A stateful fake of the OCI REST API for Data Science Jobs, Logging Search and Object Storage.
+"""A stateful fake of the OCI REST API for Data Science Jobs and Pipelines, Logging Search and Object Storage.
 
 Test code that talks to OCI through the real `oci` SDK (or the oci CLI, or jobctl) against a server on
 127.0.0.1: requests are signed and verified, bodies are the SDK's camelCase JSON, and runs move through
@@ -13,7 +13,12 @@ Served operations (paths as in `DataScienceClient` / `LogSearchClient`):
     POST/GET          /20190101/jobRuns                    create (opc-retry-token), list (paged)
     GET/PUT/DELETE    /20190101/jobRuns/{id}               get (etag), update, delete
     POST              /20190101/jobRuns/{id}/actions/cancelJobRun
-    GET               /20190101/workRequests[/{id}[/errors|/logs]]  DeleteJob's work request (list, get, errors, logs)
+    POST/GET          /20190101/pipelines                  create (opc-retry-token; ML_JOB steps only), list (paged)
+    GET/PUT/DELETE    /20190101/pipelines/{id}             get (etag), update (if-match), delete (202 + work request)
+    POST/GET          /20190101/pipelineRuns               create (opc-retry-token), list (paged)
+    GET/PUT/DELETE    /20190101/pipelineRuns/{id}          get (etag), update, delete (ended runs only)
+    POST              /20190101/pipelineRuns/{id}/actions/cancelPipelineRun   (terminateGracefully)
+    GET               /20190101/workRequests[/{id}[/errors|/logs]]  DeleteJob's and DeletePipeline's work requests
     POST              /20190909/search                     SearchLogs (see `logsearch` for the query subset)
     GET               /20200531/logGroups/{id}             GetLogGroup (its compartment)
     GET               /n                                   GetNamespace
@@ -54,6 +59,14 @@ Python API::
 - DeleteJob answers 202 with `opc-work-request-id`; the job is DELETING until that work request moves
   ACCEPTED -> IN_PROGRESS -> SUCCEEDED (then DELETED), one step per GET of the work request or of the job
   (auto_progress) or per `fake.step_all()`; `fake.work_request(id)` inspects it (see `workrequests`).
+- Pipelines (`pipelines`, `pipeline_runs`, `pipeline_scheduler`; rules in docs/oci-fidelity.md): a pipeline is a
+  DAG of ML_JOB steps over ACTIVE jobs, CREATING then ACTIVE one step later. A pipeline run starts every step whose
+  dependsOn have SUCCEEDED as a job run of the step's job in this fake (so `fake.workload` runs it, its log and
+  GetJobRun show it), with the job's env overlaid by the pipeline's, the step's and the run's configuration and
+  the PIPELINE_* variables; the step follows its job run. A failure SKIPs the step's dependents and fails the
+  run once no step runs. Runs move one step per GET/list of them (auto_progress) or per `fake.step_all()`.
+  `fake.create_pipeline(details)` seeds one; `fake.pipeline(id)`, `fake.pipelines()`, `fake.pipeline_run(id)`,
+  `fake.pipeline_runs()` inspect them.
 - Object Storage needs a bucket before its objects (404 BucketNotFound otherwise): create it with
   CreateBucket or `fake.create_bucket(name, namespace=...)`. GetNamespace answers `fake.namespace`
   (`FakeOCI(namespace=...)`, default `fakenamespace`); buckets may be in any namespace.

@@ -18,6 +18,7 @@ from jobctl.testing.fake_oci import (
     api_jobs,
     api_mounts,
     api_objects,
+    api_pipelines,
     api_runs,
     api_search,
     api_secrets,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 ANONYMOUS_USER = "ocid1.user.oc1..anonymous"
 ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_work_requests.ROUTES, *api_search.ROUTES,
                  *api_buckets.ROUTES, *api_objects.ROUTES, *api_secrets.ROUTES,
-                 *api_mounts.ROUTES])
+                 *api_mounts.ROUTES, *api_pipelines.ROUTES])
 
 
 class DropConnection(Exception):

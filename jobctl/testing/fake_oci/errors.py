@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
+
 DEFAULT_CODES: dict[int, str] = {
     400: "InvalidParameter",
     401: "NotAuthenticated",
@@ -38,6 +43,14 @@ def missing(message: str) -> ApiError:
 
 def not_found(kind: str, resource_id: str) -> ApiError:
     return ApiError(404, "NotAuthorizedOrNotFound", f"{kind} {resource_id} not found or not authorized")
+
+
+def existing(records: Mapping[str, T], kind: str, resource_id: str) -> T:
+    """The record of `resource_id`, or 404 naming `kind` (e.g. "Pipeline")."""
+    record = records.get(resource_id)
+    if record is None:
+        raise not_found(kind, resource_id)
+    return record
 
 
 def conflict(message: str) -> ApiError:

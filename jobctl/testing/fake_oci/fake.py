@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
 from jobctl.testing.fake_oci.api_buckets import add_bucket
 from jobctl.testing.fake_oci.app import FakeApp, Journal, RequestRecord
 from jobctl.testing.fake_oci.faults import FaultInjector
@@ -223,9 +224,36 @@ class FakeOCI:
             return self.store.step(run_id)
 
     def step_all(self) -> int:
-        """Advance every unfinished run and work request one step; returns how many changed state."""
+        """Advance every unfinished job run, work request and pipeline run one step (a pipeline run's steps
+        follow their job runs, and the steps that may start do), and make CREATING pipelines ACTIVE; returns
+        how many changed state."""
         with self.store.lock:
-            return self.store.step_all() + self.store.step_work_requests()
+            moved = self.store.step_all() + self.store.step_work_requests() + pipelines.activate(self.store)
+            return moved + pipeline_scheduler.sync_all(self.store)
+
+    def create_pipeline(self, details: dict[str, Any], *, created_by: str = "ocid1.user.oc1..seeded",
+                        ) -> dict[str, Any]:
+        """Create a pipeline directly (no HTTP, not counted): CreatePipelineDetails as camelCase JSON."""
+        with self.store.lock:
+            return copy.deepcopy(pipelines.create_pipeline(self.store, details, created_by))
+
+    def pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """A copy of the Pipeline's wire JSON (reading it here never advances it)."""
+        with self.store.lock:
+            return copy.deepcopy(pipelines.pipeline(self.store, pipeline_id).resource)
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [copy.deepcopy(record.resource) for record in self.store.pipelines.values()]
+
+    def pipeline_run(self, run_id: str) -> dict[str, Any]:
+        """A copy of the PipelineRun's wire JSON (reading it here never advances it)."""
+        with self.store.lock:
+            return copy.deepcopy(pipeline_runs.pipeline_run(self.store, run_id).resource)
+
+    def pipeline_runs(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [copy.deepcopy(record.resource) for record in self.store.pipeline_runs.values()]
 
     def work_request(self, work_request_id: str) -> dict[str, Any]:
         """A copy of the WorkRequest's wire JSON (reading it here never advances it)."""

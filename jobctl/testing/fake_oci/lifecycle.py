@@ -158,6 +158,11 @@ def log_details_for(job: Mapping[str, Any], run: Mapping[str, Any], new_log_id: 
     With `enableAutoLogCreation` and a log group but no log, the service creates a log per run.
     """
     config = run.get("jobLogConfigurationOverrideDetails") or job.get("jobLogConfigurationDetails") or {}
+    return log_details_from(config, new_log_id)
+
+
+def log_details_from(config: Mapping[str, Any], new_log_id: Callable[[], str]) -> dict[str, str]:
+    """`{logGroupId, logId}` of a log configuration (a job's, a job run's or a pipeline run's), or {}."""
     group, log = config.get("logGroupId"), config.get("logId")
     if config.get("enableLogging") is False or not group:
         return {}

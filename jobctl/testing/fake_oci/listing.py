@@ -14,12 +14,13 @@ MAX_PAGE = 100
 
 
 def list_response(request: Request, resources: Iterable[tuple[dict[str, Any], int]], *, states: tuple[str, ...],
-                  filters: tuple[str, ...], time_field: str, fields: tuple[str, ...]) -> Response:
+                  filters: tuple[str, ...], time_field: str, fields: tuple[str, ...],
+                  time_sort: str = "timeCreated") -> Response:
     compartment = required_compartment(request)
     state = choice(request, "lifecycleState", states)
     wanted = {name: request.param(name) for name in filters}
     chosen = select(resources, {**wanted, "compartmentId": compartment, "lifecycleState": state},
-                    request.param("sortBy"), request.param("sortOrder"), time_field)
+                    request.param("sortBy"), request.param("sortOrder"), time_field, time_sort=time_sort)
     return paged_response(request, [summary(item, fields) for item in chosen])
 
 

@@ -76,10 +76,13 @@ class AnyObject(Spec):
 
 
 class Obj(Spec):
+    """`tolerated`: names outside the SDK model that the service is known to accept and ignore."""
+
     def __init__(self, required: Mapping[str, Spec] | None = None,
-                 optional: Mapping[str, Spec] | None = None) -> None:
+                 optional: Mapping[str, Spec] | None = None, tolerated: tuple[str, ...] = ()) -> None:
         self.required = dict(required or {})
         self.optional = dict(optional or {})
+        self.tolerated = frozenset(tolerated)
 
     @property
     def fields(self) -> set[str]:
@@ -88,7 +91,7 @@ class Obj(Spec):
     def check(self, value: Any, where: str) -> None:
         if not isinstance(value, dict):
             raise invalid(f"{where or 'request body'} must be a JSON object")
-        unknown = sorted(set(value) - self.fields)
+        unknown = sorted(set(value) - self.fields - self.tolerated)
         if unknown:
             raise invalid(f"{where or 'request body'} has unknown field(s): {', '.join(unknown)}")
         for name, spec in self.required.items():
@@ -106,7 +109,7 @@ class Poly(Spec):
     def __init__(self, discriminator: str, variants: Mapping[str, Obj]) -> None:
         self.discriminator = discriminator
         self.variants = {
-            name: Obj({discriminator: Enum(name), **variant.required}, variant.optional)
+            name: Obj({discriminator: Enum(name), **variant.required}, variant.optional, tuple(variant.tolerated))
             for name, variant in variants.items()
         }
 
@@ -213,6 +216,50 @@ CREATE_JOB_RUN = Obj({"projectId": STRING, "compartmentId": STRING, "jobId": STR
     **TAGS,
 })
 UPDATE_JOB_RUN = Obj(optional={"displayName": STRING, **TAGS})
+# Pipelines (SDK `CreatePipelineDetails`, `PipelineStepDetails` and their subtypes). Nested objects the fake does
+# not act on (infrastructure, container, dataflow, step parameters) are stored as given.
+STEP_CONFIGURATION = Obj(optional={
+    "maximumRuntimeInMinutes": INTEGER, "environmentVariables": MapOf(STRING), "commandLineArguments": STRING,
+}, tolerated=("type",))  # ADS and OCI's sample send type DEFAULT here (docs/oci-fidelity.md)
+PIPELINE_CONFIGURATION = Poly("type", {"DEFAULT": Obj(optional={
+    "maximumRuntimeInMinutes": INTEGER, "environmentVariables": MapOf(STRING), "commandLineArguments": STRING,
+})})
+_STEP = {"description": STRING, "stepConfigurationDetails": STEP_CONFIGURATION}
+_NEW_STEP = {**_STEP, "dependsOn": ListOf(STRING)}
+_STEP_HOST = {"stepInfrastructureConfigurationDetails": AnyObject(),
+              "stepStorageMountConfigurationDetailsList": STORAGE_MOUNTS, "stepParameters": AnyObject()}
+_NAME = {"stepName": STRING}
+STEP_DETAILS = Poly("stepType", {
+    "ML_JOB": Obj({**_NAME, "jobId": STRING}, {**_NEW_STEP, "stepRunName": STRING, "stepParameters": AnyObject()}),
+    "CUSTOM_SCRIPT": Obj(_NAME, {**_NEW_STEP, **_STEP_HOST, "isArtifactUploaded": BOOLEAN}),
+    "CONTAINER": Obj({**_NAME, "stepContainerConfigurationDetails": AnyObject()},
+                     {**_NEW_STEP, **_STEP_HOST, "isArtifactUploaded": BOOLEAN}),
+    "DATAFLOW": Obj({**_NAME, "applicationId": STRING}, {**_NEW_STEP, "stepDataflowConfigurationDetails": AnyObject()}),
+})
+STEP_UPDATE = Poly("stepType", {
+    "ML_JOB": Obj(_NAME, {**_STEP, "stepRunName": STRING, "stepParameters": AnyObject()}),
+    "CUSTOM_SCRIPT": Obj(_NAME, {**_STEP, **_STEP_HOST}),
+    "CONTAINER": Obj(_NAME, {**_STEP, **_STEP_HOST}),
+    "DATAFLOW": Obj(_NAME, {**_STEP, "stepDataflowConfigurationDetails": AnyObject()}),
+})
+_PIPELINE = {
+    "displayName": STRING, "description": STRING, "configurationDetails": PIPELINE_CONFIGURATION,
+    "logConfigurationDetails": LOG_CONFIGURATION, "infrastructureConfigurationDetails": AnyObject(),
+    "storageMountConfigurationDetailsList": STORAGE_MOUNTS, "parameters": MapOf(STRING), **TAGS,
+}
+CREATE_PIPELINE = Obj({"projectId": STRING, "compartmentId": STRING, "stepDetails": ListOf(STEP_DETAILS)}, _PIPELINE)
+UPDATE_PIPELINE = Obj(optional={**_PIPELINE, "stepDetails": ListOf(STEP_UPDATE)})
+STEP_OVERRIDE = Obj({**_NAME, "stepConfigurationDetails": STEP_CONFIGURATION}, {
+    "stepContainerConfigurationDetails": AnyObject(), "stepDataflowConfigurationDetails": AnyObject(),
+    "stepInfrastructureConfigurationDetails": AnyObject(), "stepStorageMountConfigurationDetailsList": STORAGE_MOUNTS,
+})
+CREATE_PIPELINE_RUN = Obj({"compartmentId": STRING, "pipelineId": STRING}, {
+    "projectId": STRING, "displayName": STRING, "configurationOverrideDetails": PIPELINE_CONFIGURATION,
+    "logConfigurationOverrideDetails": LOG_CONFIGURATION, "infrastructureConfigurationOverrideDetails": AnyObject(),
+    "storageMountConfigurationOverrideDetailsList": STORAGE_MOUNTS, "parametersOverride": MapOf(STRING),
+    "stepOverrideDetails": ListOf(STEP_OVERRIDE), "systemTags": DEFINED_TAGS, **TAGS,
+})
+UPDATE_PIPELINE_RUN = Obj(optional={"displayName": STRING, **TAGS})
 SEARCH_LOGS = Obj({"timeStart": STRING, "timeEnd": STRING, "searchQuery": STRING}, {"isReturnFieldInfo": BOOLEAN})
 
 

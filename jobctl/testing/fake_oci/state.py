@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.testing.fake_oci import schema
 from jobctl.testing.fake_oci.errors import ApiError, conflict, incorrect_state, invalid, limit_exceeded, not_found
@@ -39,6 +39,10 @@ from jobctl.testing.fake_oci.lifecycle import (
 from jobctl.testing.fake_oci.logsearch import STDOUT, LogRecord, LogStore
 from jobctl.testing.fake_oci.wire import format_time, new_ocid
 from jobctl.testing.fake_oci.workrequests import WorkRequests, new_work_request
+
+if TYPE_CHECKING:
+    from jobctl.testing.fake_oci.pipeline_runs import PipelineRunRecord
+    from jobctl.testing.fake_oci.pipelines import PipelineRecord
 
 JOB_STATES = ("CREATING", "ACTIVE", "DELETING", "FAILED", "DELETED")
 DELETING = "DELETING"
@@ -140,6 +144,8 @@ class Limits:
     max_requests: int = 100_000
     max_work_requests: int = 10_000
     max_buckets: int = 1_000
+    max_pipelines: int = 5_000
+    max_pipeline_runs: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ class Store:
         self.private_ips: dict[str, dict[str, Any]] = {}
         self.exports: dict[str, dict[str, Any]] = {}
         self.work_requests = WorkRequests(self.limits.max_work_requests)
+        self.pipelines: dict[str, PipelineRecord] = {}  # see `pipelines`
+        self.pipeline_runs: dict[str, PipelineRunRecord] = {}  # see `pipeline_runs`
         self._seq = 0
 
     def now(self) -> float:
@@ -214,7 +222,7 @@ class Store:
         _check_node_layout(body)
         if len(self.jobs) >= self.limits.max_jobs:
             raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
-        job = {"freeformTags": {}, "definedTags": {}, **_present(body)}
+        job = {"freeformTags": {}, "definedTags": {}, **present(body)}
         job["definedTags"] = self._tag_defaults(job["definedTags"], created_by)
         # A job that runs its artifact stays CREATING until the artifact is uploaded; a container job
         # needs none and is ACTIVE at once (docs/oci-fidelity.md)
@@ -248,7 +256,7 @@ class Store:
         if record.resource["lifecycleState"] != "ACTIVE":
             raise conflict(f"job {job_id} is {record.resource['lifecycleState']} and cannot be updated")
         _keeps_infrastructure_type(record.resource, body)
-        record.resource.update(_present(body))
+        record.resource.update(present(body))
         return record.resource
 
     def delete_job(self, job_id: str, if_match: str | None, delete_related_runs: bool) -> str:
@@ -312,8 +320,8 @@ class Store:
         container = body.get("jobEnvironmentConfigurationOverrideDetails") or _container(job.resource)
         if job.artifact is None and not container:
             raise conflict(f"job {body['jobId']} has no artifact; upload one before starting a run")
-        run = {"freeformTags": {}, "definedTags": {}, **_present(body)}
-        empty = node_groups(job.resource) and {"jobType": "EMPTY"}  # a multi-node run's are its groups'
+        run = {"freeformTags": {}, "definedTags": {}, **present(body)}
+        empty = {"jobType": "EMPTY"} if node_groups(job.resource) else None  # a multi-node run's are its groups'
         run.setdefault("jobConfigurationOverrideDetails", job.resource.get("jobConfigurationDetails") or empty)
         run.update(
             id=self.new_id("datasciencejobrun"), timeAccepted=format_time(self.now()), createdBy=created_by,
@@ -325,7 +333,7 @@ class Store:
         log_details = log_details_for(job.resource, run, lambda: self.new_id("log"))
         if log_details:
             run["logDetails"] = log_details
-        run = _present(run)
+        run = present(run)
         self.runs[run["id"]] = RunRecord(run, self.next_seq())
         return run
 
@@ -339,7 +347,7 @@ class Store:
         record = self.run(run_id)
         check_etag(record.resource, if_match)
         schema.check_update(schema.UPDATE_JOB_RUN, schema.CREATE_JOB_RUN, body)
-        record.resource.update(_present(body))
+        record.resource.update(present(body))
         return record.resource
 
     def cancel_run(self, run_id: str, if_match: str | None) -> None:
@@ -438,8 +446,9 @@ class Store:
     def step_work_request(self, work_request_id: str) -> str:
         """Advance a work request one step; once it succeeds, what it did is done (a deleted job is DELETED)."""
         record = self.work_requests.get(work_request_id)
-        if record.step(self.now()) and record.operation == "JOB_DELETE":
-            self.job(record.target).resource["lifecycleState"] = DELETED
+        if record.step(self.now()):
+            done = self.jobs.get(record.target) or self.pipelines[record.target]  # JOB_DELETE, PIPELINE_DELETE
+            done.resource["lifecycleState"] = DELETED
         return record.status
 
     def step_work_requests(self, target_id: str | None = None) -> int:
@@ -469,17 +478,18 @@ class Store:
 
 
 def select(resources: Iterable[tuple[dict[str, Any], int]], filters: dict[str, str | None], sort_by: str | None,
-           sort_order: str | None, time_field: str) -> list[dict[str, Any]]:
-    """Filter on exact field values and sort like OCI list calls (timeCreated desc, displayName asc)."""
-    sort_by = sort_by or "timeCreated"
-    if sort_by not in ("timeCreated", "displayName"):
-        raise invalid(f"sortBy must be timeCreated or displayName, got {sort_by!r}")
+           sort_order: str | None, time_field: str, *, time_sort: str = "timeCreated") -> list[dict[str, Any]]:
+    """Filter on exact field values and sort like OCI list calls (`time_sort` desc, displayName asc); `time_sort`
+    is the name the operation gives its time order (ListPipelineRuns says timeAccepted, the others timeCreated)."""
+    sort_by = sort_by or time_sort
+    if sort_by not in (time_sort, "displayName"):
+        raise invalid(f"sortBy must be {time_sort} or displayName, got {sort_by!r}")
     if sort_order not in (None, "ASC", "DESC"):
         raise invalid(f"sortOrder must be ASC or DESC, got {sort_order!r}")
-    descending = (sort_order or ("DESC" if sort_by == "timeCreated" else "ASC")) == "DESC"
+    descending = (sort_order or ("DESC" if sort_by == time_sort else "ASC")) == "DESC"
     wanted = {name: value for name, value in filters.items() if value is not None}
     chosen = [(res, seq) for res, seq in resources if all(res.get(k) == v for k, v in wanted.items())]
-    key_field = time_field if sort_by == "timeCreated" else "displayName"
+    key_field = time_field if sort_by == time_sort else "displayName"
     chosen.sort(key=lambda item: (item[0].get(key_field) or "", item[1]), reverse=descending)
     return [res for res, _ in chosen]
 
@@ -508,5 +518,5 @@ def artifact_filename(disposition: str | None) -> str:
     return filename
 
 
-def _present(body: dict[str, Any]) -> dict[str, Any]:
+def present(body: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in body.items() if value is not None}

@@ -1,4 +1,4 @@
-"""Work requests: how the Data Science service reports an operation it finishes later (DeleteJob).
+"""Work requests: how the Data Science service reports an operation it finishes later (DeleteJob, DeletePipeline).
 
 A work request moves ACCEPTED -> IN_PROGRESS -> SUCCEEDED, one step per GET of it or of the resource it
 works on while auto_progress is on (as runs do), or per `fake.step_all()`. Its `resources[]` name what it
@@ -21,7 +21,8 @@ SUCCEEDED = "SUCCEEDED"
 STATUSES = ("ACCEPTED", "IN_PROGRESS", "FAILED", "SUCCEEDED", "CANCELING", "CANCELED")
 FINISHED = frozenset({"FAILED", "SUCCEEDED", "CANCELED"})
 # operationType -> (entityType of its resource, actionType once it succeeded, what its log says)
-OPERATIONS = {"JOB_DELETE": ("datasciencejob", "DELETED", "Deleting job")}
+OPERATIONS = {"JOB_DELETE": ("datasciencejob", "DELETED", "Deleting job"),
+              "PIPELINE_DELETE": ("datasciencepipeline", "DELETED", "Deleting pipeline")}
 
 
 @dataclass

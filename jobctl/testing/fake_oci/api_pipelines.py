@@ -1,0 +1,120 @@
+"""`/20190101/pipelines` and `/20190101/pipelineRuns`, with the paths and headers of `DataScienceClient`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
+from jobctl.testing.fake_oci.listing import list_response
+from jobctl.testing.fake_oci.messages import Request, Response, json_response
+from jobctl.testing.fake_oci.routing import Route, Services
+from jobctl.testing.fake_oci.state import etag_of
+
+BASE = "/20190101"
+
+
+def _created(services: Services, request: Request, operation: str,
+             create: Callable[[Any, str], dict[str, Any]]) -> Response:
+    """The resource `create(body, principal)` makes, once per opc-retry-token."""
+    def respond() -> Response:
+        created = create(request.json(), request.principal)
+        return json_response(created, etag=etag_of(created))
+
+    return services.tokens.run(operation, request, services.store.now(), respond)
+
+
+def create_pipeline(services: Services, request: Request) -> Response:
+    return _created(services, request, "CreatePipeline",
+                    lambda body, principal: pipelines.create_pipeline(services.store, body, principal))
+
+
+def list_pipelines(services: Services, request: Request) -> Response:
+    resources = ((record.resource, record.seq) for record in services.store.pipelines.values())
+    return list_response(request, resources, states=pipelines.PIPELINE_STATES,
+                         filters=("projectId", "id", "displayName", "createdBy"), time_field="timeCreated",
+                         fields=pipelines.PIPELINE_SUMMARY_FIELDS)
+
+
+def get_pipeline(services: Services, request: Request, pipeline_id: str) -> Response:
+    """The pipeline as it is now; with auto_progress it then moves on (CREATING -> ACTIVE, or its delete)."""
+    found = copy.deepcopy(pipelines.pipeline(services.store, pipeline_id).resource)
+    if services.settings.auto_progress:
+        pipelines.activate(services.store, pipeline_id)
+        services.store.step_work_requests(pipeline_id)
+    return json_response(found, etag=etag_of(found))
+
+
+def update_pipeline(services: Services, request: Request, pipeline_id: str) -> Response:
+    updated = pipelines.update_pipeline(services.store, pipeline_id, request.json(), request.header("if-match"))
+    return json_response(updated, etag=etag_of(updated))
+
+
+def delete_pipeline(services: Services, request: Request, pipeline_id: str) -> Response:
+    work_request_id = pipelines.delete_pipeline(
+        services.store, pipeline_id, request.header("if-match"), delete_runs=request.flag("deleteRelatedPipelineRuns"),
+        delete_job_runs=request.flag("deleteRelatedJobRuns"))
+    return Response(202, (("opc-work-request-id", work_request_id),))
+
+
+def create_run(services: Services, request: Request) -> Response:
+    return _created(services, request, "CreatePipelineRun",
+                    lambda body, principal: pipeline_runs.create_pipeline_run(services.store, body, principal))
+
+
+def list_runs(services: Services, request: Request) -> Response:
+    """The runs as they are now; with auto_progress each listed one then moves a step, as after a GET."""
+    resources = ((record.resource, record.seq) for record in services.store.pipeline_runs.values())
+    response = list_response(request, resources, states=pipeline_runs.RUN_STATES,
+                             filters=("pipelineId", "id", "displayName", "createdBy"), time_field="timeAccepted",
+                             fields=pipeline_runs.PIPELINE_RUN_SUMMARY_FIELDS, time_sort="timeAccepted")
+    if services.settings.auto_progress:
+        for listed in json.loads(response.body):
+            pipeline_scheduler.tick(services.store, services.store.pipeline_runs[listed["id"]])
+    return response
+
+
+def get_run(services: Services, request: Request, run_id: str) -> Response:
+    """The run as it is now; with auto_progress it then moves one step, so polls see every state."""
+    record = pipeline_runs.pipeline_run(services.store, run_id)
+    found = copy.deepcopy(record.resource)
+    if services.settings.auto_progress:
+        pipeline_scheduler.tick(services.store, record)
+    return json_response(found, etag=etag_of(found))
+
+
+def update_run(services: Services, request: Request, run_id: str) -> Response:
+    updated = pipeline_runs.update_pipeline_run(services.store, run_id, request.json(), request.header("if-match"))
+    return json_response(updated, etag=etag_of(updated))
+
+
+def cancel_run(services: Services, request: Request, run_id: str) -> Response:
+    def cancel() -> Response:
+        pipeline_runs.cancel_pipeline_run(services.store, run_id, request.header("if-match"),
+                                          graceful=request.flag("terminateGracefully"))
+        return Response(202)
+
+    return services.tokens.run("CancelPipelineRun", request, services.store.now(), cancel)
+
+
+def delete_run(services: Services, request: Request, run_id: str) -> Response:
+    pipeline_runs.delete_pipeline_run(services.store, run_id, request.header("if-match"),
+                                      delete_job_runs=request.flag("deleteRelatedJobRuns"))
+    return Response(204)
+
+
+ROUTES = [
+    Route("POST", f"{BASE}/pipelines", create_pipeline),
+    Route("GET", f"{BASE}/pipelines", list_pipelines),
+    Route("GET", f"{BASE}/pipelines/{{pipelineId}}", get_pipeline),
+    Route("PUT", f"{BASE}/pipelines/{{pipelineId}}", update_pipeline),
+    Route("DELETE", f"{BASE}/pipelines/{{pipelineId}}", delete_pipeline),
+    Route("POST", f"{BASE}/pipelineRuns", create_run),
+    Route("GET", f"{BASE}/pipelineRuns", list_runs),
+    Route("GET", f"{BASE}/pipelineRuns/{{pipelineRunId}}", get_run),
+    Route("PUT", f"{BASE}/pipelineRuns/{{pipelineRunId}}", update_run),
+    Route("DELETE", f"{BASE}/pipelineRuns/{{pipelineRunId}}", delete_run),
+    Route("POST", f"{BASE}/pipelineRuns/{{pipelineRunId}}/actions/cancelPipelineRun", cancel_run),
+]
