@@ -90,11 +90,11 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     if sum(map(bool, (resume, restart, key))) > 1:
         raise UsageError("--resume, --restart and --idempotency-key each choose the run: give one of them")
     given = parse_assignments(env, "--env")
+    if engine == "pipeline":
+        _start_pipeline(app, paths, given, (resume, restart, key, follow))
+        return
     workflow = _load(app, paths)
     backend = app.backend()
-    if engine == "pipeline":
-        _start_pipeline(app, paths, workflow, given, (resume, restart, key, follow))
-        return
     sanitize = app.printer().rich or _isatty(app.stdout)
 
     def show(step: str, run: str, line: Any) -> None:
@@ -116,7 +116,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     raise SystemExit(code)
 
 
-def _start_pipeline(app: AppContext, paths: tuple[str, ...], workflow: Any, env: dict[str, str],
+def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
                     client_only: tuple[Any, ...]) -> None:
     from jobctl.backends.oci import OciBackend
     from jobctl.workflow import pipeline_engine
@@ -127,7 +127,7 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], workflow: Any, env:
     if any(client_only):
         raise UsageError("--resume, --restart, --idempotency-key and --follow are for --engine client: a pipeline "
                          "run is followed with `jobctl workflow status`")
-    _load(app, paths, set(env))
+    workflow = _load(app, paths, set(env))
     state = pipeline_engine.start(backend, backend.workflow_store(workflow.state), workflow, env)
     app.info(f"workflow {workflow.name}: started run {state['run']} as pipeline run {state['pipelineRunId']}; it "
              f"goes on without this process: jobctl workflow status {workflow.name} --state {workflow.state}")

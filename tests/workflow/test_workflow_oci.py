@@ -105,3 +105,70 @@ def test_a_malformed_state_option_is_a_usage_error(jobctl, oci_env: FakeOCI) -> 
     result = jobctl("workflow", "status", "model-selection", "--state", "oci:/x")
     assert result.exit_code == 2, result.stderr
     assert "'oci:/x' is not an Object Storage location" in result.stderr
+
+
+def test_model_selection_runs_as_a_pipeline_without_jobctl(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:
+    """Issue 16: `workflow run --engine pipeline` starts a Data Science pipeline run and returns; the service
+    runs the steps (the fake's, running the example's code), the selector picks the best model class and
+    the final step trains it; `workflow status` reads it all from the pipeline run."""
+    import time
+
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    flow = workflow_with_state(tmp_path, STATE)
+    started = jobctl("workflow", "run", str(flow), "--engine", "pipeline")
+    assert started.exit_code == 0, started.stderr
+    [run] = oci_env.pipeline_runs()
+    assert f"as pipeline run {run['id']}" in started.stderr
+    assert [s["stepName"] for s in run["stepRuns"]] == ["tune-1", "tune-2", "tune-3", "tune-select", "train"]
+    deadline = time.monotonic() + 60  # jobctl has returned: the service goes on alone
+    while oci_env.pipeline_run(run["id"])["lifecycleState"] not in ("SUCCEEDED", "FAILED"):
+        assert time.monotonic() < deadline, oci_env.pipeline_run(run["id"])
+        oci_env.step_all()
+    final = json.loads(jobctl("workflow", "status", "model-selection", "--state", STATE, "-o", "json").stdout)
+    assert (final["status"], final["steps"]["tune"]["status"], final["steps"]["train"]["status"]) == (
+        "succeeded", "succeeded", "succeeded"), final
+    objects = {name: stored.content for (ns, bucket, name), stored in oci_env.store.objects.items()
+               if (ns, bucket) == ("mytenancy", "ml-state")}
+    scores = {json.loads(objects[n])["metrics"]["val_auc"]: n for n in objects
+              if n.startswith(f"jobctl/model-selection/pipeline-runs/{run['id']}/tune/MODEL=") and n.endswith(
+                  "outputs.json")}
+    best_model = scores[max(scores)].split("/MODEL=")[1].split("/")[0]
+    best = json.loads(objects[f"jobctl/model-selection/pipeline-runs/{run['id']}/tune/best.json"])
+    assert best["env"]["MODEL"] == best_model
+    [train] = final["steps"]["train"]["runs"]
+    trained = json.loads(objects[f"jobctl/model-selection/pipeline-runs/{run['id']}/train/-/outputs.json"])
+    assert trained["model"] == best_model  # the final step received the pick, from best.json
+    assert json.loads(objects[f"models/{train['id']}/model.json"])["model"] == best_model
+
+
+def test_a_pipeline_run_is_canceled_by_workflow_cancel(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    flow = workflow_with_state(tmp_path, STATE)
+    assert jobctl("workflow", "run", str(flow), "--engine", "pipeline").exit_code == 0
+    oci_env.settings.auto_progress = False  # the run stays where it is until canceled
+    canceled = jobctl("workflow", "cancel", "model-selection", "--state", STATE)
+    assert canceled.exit_code == 0, canceled.stderr
+    [run] = oci_env.pipeline_runs()
+    assert run["lifecycleState"] in ("CANCELING", "CANCELED")
+    assert f"pipeline run {run['id']} {run['lifecycleState']}" in canceled.stderr
+
+
+def test_what_the_pipeline_engine_cannot_run_is_a_usage_error_before_anything_is_made(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    flow = workflow_with_state(tmp_path, STATE)
+    flow.write_text(flow.read_text().replace("select: {metric: val_auc, goal: max}",
+                                             "select: {metric: val_auc, goal: max, from: logs}"))
+    result = jobctl("workflow", "run", str(flow), "--engine", "pipeline")
+    assert result.exit_code == 2
+    assert "step 'tune': select from: logs needs the client engine" in result.stderr
+    assert "Hint: run it with --engine client" in result.stderr
+    assert oci_env.pipelines() == []
+
+
+def test_the_pipeline_engine_is_for_the_oci_backend(jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBCTL_BACKEND", "local")
+    result = jobctl("workflow", "run", str(EXAMPLES / "model-selection" / "workflow.yaml"), "--engine", "pipeline")
+    assert result.exit_code == 2
+    assert "--engine pipeline runs on OCI Data Science Pipelines: use --backend oci" in result.stderr
