@@ -256,7 +256,9 @@ def _refreshed(app: AppContext, store: Any, state: dict[str, Any]) -> dict[str, 
         return state
     from jobctl.workflow.pipeline_engine import refresh
 
-    refresh(state, app.backend().pipelines.get(state["pipelineRunId"]))  # type: ignore[attr-defined]
+    run_id = state["pipelineRunId"]
+    refresh(state, app.backend().pipelines.get(run_id),  # type: ignore[attr-defined]
+            lambda step: store.read(state["workflow"], "pipeline-runs", run_id, step, "best.json"))
     store.save(state["workflow"], state)
     return state
 

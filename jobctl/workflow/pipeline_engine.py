@@ -9,7 +9,7 @@ The state kept (the workflow's state location) says which pipeline run is the wo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -97,8 +97,10 @@ def _selector_job(backend: OciBackend, workflow: str, like: JobDefinition) -> st
     return backend.create_job(definition=tagged, artifact=artifact, retry_token=digest[:64]).id
 
 
-def refresh(state: dict[str, Any], run: PipelineRunState) -> None:
-    """The workflow run's tree as the pipeline run has it now: each step's status, and its runs."""
+def refresh(state: dict[str, Any], run: PipelineRunState,
+            read_best: Callable[[str], dict[str, Any] | None] = lambda step: None) -> None:
+    """The workflow run's tree as the pipeline run has it now: each step's status, and its runs; with
+    `read_best` (a step's best.json, or None), each selecting step's pick and its metrics."""
     places: Mapping[str, list[str]] = state["pipelineSteps"]
     records = state["steps"]
     for record in records.values():
@@ -112,6 +114,11 @@ def refresh(state: dict[str, Any], run: PipelineRunState) -> None:
     for name, record in records.items():
         states = [s.state for s in run.steps if places.get(s.name, [s.name])[0] == name]
         record["status"] = _status(states)
+        best = read_best(name) if record.get("selectedBy") and record["status"] == "succeeded" else None
+        for entry in record["runs"]:
+            if best is not None and entry["name"] == best.get("step"):
+                record["best"] = entry["id"]
+                entry.update(metrics=best.get("metrics") or {}, env=best.get("env") or {})
     state["status"] = {"SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELED": "canceled"}.get(run.state, "running")
     state["pipelineRunState"] = run.state
     if run.details:

@@ -139,6 +139,9 @@ def test_model_selection_runs_as_a_pipeline_without_jobctl(jobctl, oci_env: Fake
     trained = json.loads(objects[f"jobctl/model-selection/pipeline-runs/{run['id']}/train/-/outputs.json"])
     assert trained["model"] == best_model  # the final step received the pick, from best.json
     assert json.loads(objects[f"models/{train['id']}/model.json"])["model"] == best_model
+    [starred] = [x for x in jobctl("workflow", "status", "model-selection", "--state", STATE).stdout.splitlines()
+                 if "★ selected" in x]
+    assert f"MODEL={best_model}" in starred  # the selector's pick, read from best.json
 
 
 def test_a_pipeline_run_is_canceled_by_workflow_cancel(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:

@@ -139,6 +139,10 @@ class ObjectStorageStore:
                 found.add(parts[0])
         return sorted(found)
 
+    def read(self, *parts: str) -> Any:
+        """The JSON object at <prefix>/<parts...>, or None."""
+        return self.storage.get_json(self.namespace, self.bucket, self._path(*parts))
+
     def request_cancel(self, name: str, run: str) -> None:
         self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel"), {"cancel": True})
 
