@@ -17,7 +17,7 @@ from jobctl.errors import ConfigError, UsageError
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, JobDefinition, JobState
 from jobctl.workflow.expressions import Context, render
 from jobctl.workflow.pipeline import SELECT_SUFFIX, NotCompilable, compile_workflow
-from jobctl.workflow.runner import new_state
+from jobctl.workflow.runner import new_state, storable
 
 if TYPE_CHECKING:
     from jobctl.backends.oci import OciBackend
@@ -72,8 +72,9 @@ def start(backend: OciBackend, store: StateStore, workflow: Workflow, env: Mappi
     state.update(engine="pipeline", pipelineId=pipeline_id, pipelineRunId=run.id,
                  pipelineSteps={s.name: [s.of_step, s.key] for s in compiled.steps})
     refresh(state, run)
-    store.save(workflow.name, state)
-    return state
+    stored = storable(state)  # no secret --env value in Object Storage (their names only)
+    store.save(workflow.name, stored)
+    return stored
 
 
 def _definition(job: JobState) -> JobDefinition:

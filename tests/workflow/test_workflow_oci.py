@@ -115,8 +115,9 @@ def test_model_selection_runs_as_a_pipeline_without_jobctl(jobctl, oci_env: Fake
 
     assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
     flow = workflow_with_state(tmp_path, STATE)
-    started = jobctl("workflow", "run", str(flow), "--engine", "pipeline")
+    started = jobctl("workflow", "run", str(flow), "--engine", "pipeline", "--env", f"API_TOKEN={SECRET}")
     assert started.exit_code == 0, started.stderr
+    assert SECRET not in str([stored.content for stored in oci_env.store.objects.values()])  # state: names only
     [run] = oci_env.pipeline_runs()
     assert f"as pipeline run {run['id']}" in started.stderr
     assert [s["stepName"] for s in run["stepRuns"]] == ["tune-1", "tune-2", "tune-3", "tune-select", "train"]
