@@ -15,7 +15,8 @@ from jobctl.spec.load import load_specs
 @output_option()
 @pass_app
 def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> None:
-    """Check spec files against the schema and the file system.
+    """Check spec files against the schema and the file system (and a workflow's jobs against the backend,
+    for the jobs it names that the files do not hold).
 
     PATH is a spec file or a directory (every *.yaml / *.yml below it). All errors in all files
     are reported at once, sorted by file and line, each as `file:line:col: field: message`.
@@ -27,7 +28,10 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
       jobctl validate specs/                  # every spec below specs/
       jobctl validate specs/ -o json          # [{file, line, column, path, message}, ...]
     """
-    result = load_specs(paths, app.environ, build=False)
+    from jobctl.engine.resolve import applied_env
+
+    # a workflow's step may name a job applied before, not in these files: looked up in the backend
+    result = load_specs(paths, app.environ, build=False, external_jobs=applied_env(app.backend))
     fmt = app.output_format(output)
     if fmt != "table":
         from jobctl.render.machine import dumps

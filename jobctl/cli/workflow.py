@@ -27,20 +27,10 @@ def command() -> None:
 def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None = None) -> Any:
     """The one workflow in `paths`, checked against the jobs in the files given or applied and, given `env`
     (the names of the run's --env), against it: a mistake in the last step is found before any run starts."""
+    from jobctl.engine.resolve import applied_env
     from jobctl.spec.load import load_specs
 
-    backend = app.backend()
-
-    def applied(name: str) -> Collection[str] | None:
-        from jobctl.engine.resolve import resolve_job
-
-        try:
-            job = resolve_job(backend, name)
-        except (NotFoundError, UsageError):
-            return None
-        return set((job.definition.env if job.definition else {}) or {})
-
-    loaded = load_specs(paths, app.environ, external_jobs=applied, workflow_env=env)
+    loaded = load_specs(paths, app.environ, external_jobs=applied_env(app.backend), workflow_env=env)
     loaded.raise_for_errors()
     if len(loaded.workflows) != 1:
         found = ", ".join(w.name for w in loaded.workflows) or "none"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, NotFoundError, UsageError
@@ -77,6 +77,20 @@ def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None
                             hint=f"run the current job: `jobctl run {job.managed_name}` (if --prune removed it, "
                                  "apply its spec again)")
     return job
+
+
+def applied_env(backend: Callable[[], Backend]) -> Callable[[str], set[str] | None]:
+    """For a workflow's check: the env names of an applied job by name, None when there is none. The backend
+    is made on the first lookup, so files that name only their own jobs never reach it."""
+
+    def lookup(name: str) -> set[str] | None:
+        try:
+            job = resolve_job(backend(), name)
+        except (NotFoundError, UsageError):
+            return None
+        return set((job.definition.env if job.definition else {}) or {})
+
+    return lookup
 
 
 def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> RunState:

@@ -187,3 +187,15 @@ def test_choosing_the_run_two_ways_is_a_usage_error(jobctl, tmp_path: Path) -> N
     result = jobctl("workflow", "run", str(flow), "--resume", "--restart")
     assert result.exit_code == 2
     assert "give one of them" in result.stderr
+
+
+def test_validate_finds_a_workflows_jobs_in_the_files_or_applied(jobctl, tmp_path: Path) -> None:
+    """Issue 16: validate of a workflow file alone said its applied jobs did not exist."""
+    flow = write_flow(tmp_path, TWO_STEPS)
+    alone = jobctl("validate", str(flow))
+    assert alone.exit_code == 3
+    assert "no job named 'work' in the files given or applied (apply it, or add its spec file)" in alone.stderr
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    applied = jobctl("validate", str(flow))
+    assert applied.exit_code == 0, applied.stderr
+    assert applied.stdout == "valid: 0 jobs and 1 workflow in 1 file (flow)\n"
