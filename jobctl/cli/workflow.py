@@ -48,12 +48,13 @@ def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None =
               help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
                    "that records it. For CI retries.")
 @click.option("-F", "--follow", is_flag=True, help="Stream the runs' output, each line prefixed [step run].")
-@click.option("--engine", type=click.Choice(["client", "pipeline"]), default="client", show_default=True,
+@click.option("--engine", type=click.Choice(["client", "pipeline"]), default=None,
               help="client: this process drives the runs; pipeline: an OCI Data Science pipeline run does, and "
-                   "this command returns once it has started (oci backend; docs/decisions/0014).")
+                   "this command returns once it has started (oci backend; docs/decisions/0014) [default: the "
+                   "workflow's spec.engine, else client].")
 @pass_app
 def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], resume: str | None,
-                restart: bool, key: str | None, follow: bool, engine: str) -> None:
+                restart: bool, key: str | None, follow: bool, engine: str | None) -> None:
     """Start a run of the workflow in FILE (or resume one); its jobs must be applied.
 
     Each `workflow run` starts a new workflow run, except: when the latest run did not finish (the
@@ -80,7 +81,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     if sum(map(bool, (resume, restart, key))) > 1:
         raise UsageError("--resume, --restart and --idempotency-key each choose the run: give one of them")
     given = parse_assignments(env, "--env")
-    if engine == "pipeline":
+    if (engine or _declared_engine(app, paths)) == "pipeline":
         _start_pipeline(app, paths, given, (resume, restart, key, follow))
         return
     workflow = _load(app, paths)
@@ -106,6 +107,14 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     raise SystemExit(code)
 
 
+def _declared_engine(app: AppContext, paths: tuple[str, ...]) -> str:
+    """The engine the workflow's spec names (without looking its jobs up: that comes with the engine's load)."""
+    from jobctl.spec.load import load_specs
+
+    loaded = load_specs(paths, app.environ, build=False, external_jobs=lambda name: set())
+    return loaded.workflows[0].engine if len(loaded.workflows) == 1 else "client"
+
+
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
                     client_only: tuple[Any, ...]) -> None:
     from jobctl.backends.oci import OciBackend
@@ -113,7 +122,8 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
 
     backend = app.backend()
     if not isinstance(backend, OciBackend):
-        raise UsageError("--engine pipeline runs on OCI Data Science Pipelines: use --backend oci")
+        raise UsageError("the pipeline engine runs on OCI Data Science Pipelines: use --backend oci",
+                         hint="or --engine client, which runs the workflow from this process on any backend")
     if any(client_only):
         raise UsageError("--resume, --restart, --idempotency-key and --follow are for --engine client: a pipeline "
                          "run is followed with `jobctl workflow status`")

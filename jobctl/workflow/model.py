@@ -56,6 +56,7 @@ class Workflow:
     steps: tuple[Step, ...]
     state: str | None = None  # oci://bucket@namespace/prefix, or None for the backend's default
     max_parallel: int | None = None  # runs at once over all steps
+    engine: str = "client"  # what drives the runs: "client" | "pipeline" (docs/decisions/0014)
     digest: str = ""  # of the spec as written: a run's inputs are this and its --env
     origin: Origin | None = field(default=None, compare=False)
 
@@ -106,4 +107,5 @@ def workflow_from_document(data: Mapping[str, Any], origin: Origin) -> Workflow:
             timeout_seconds=duration_seconds(raw["timeout"]) if "timeout" in raw else None,
         ))
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-    return Workflow(data["metadata"]["name"], tuple(steps), spec.get("state"), spec.get("maxParallel"), digest, origin)
+    return Workflow(data["metadata"]["name"], tuple(steps), spec.get("state"), spec.get("maxParallel"),
+                    spec.get("engine", "client"), digest, origin)

@@ -175,4 +175,4 @@ def test_the_pipeline_engine_is_for_the_oci_backend(jobctl, tmp_path: Path, monk
     monkeypatch.setenv("JOBCTL_BACKEND", "local")
     result = jobctl("workflow", "run", str(EXAMPLES / "model-selection" / "workflow.yaml"), "--engine", "pipeline")
     assert result.exit_code == 2
-    assert "--engine pipeline runs on OCI Data Science Pipelines: use --backend oci" in result.stderr
+    assert "the pipeline engine runs on OCI Data Science Pipelines: use --backend oci" in result.stderr
