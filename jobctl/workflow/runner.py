@@ -256,12 +256,14 @@ class WorkflowRunner:
     def _conclude(self, codes: list[ExitCode]) -> ExitCode:
         statuses = [s["status"] for s in self.state["steps"].values()]
         failed = [c for c in codes if c != ExitCode.OK]
-        if "failed" in statuses:
+        if all(s == "succeeded" for s in statuses):
+            status = "succeeded"  # also when a cancel came after the last run had ended
+        elif "failed" in statuses:
             status = "failed"
         elif "canceled" in statuses or self._cancel_requested():
             status = "canceled"
         else:
-            status = "succeeded" if all(s == "succeeded" for s in statuses) else "failed"
+            status = "failed"
         with self.lock:
             self.state.update(status=status, finished=_now())
         self.save()
