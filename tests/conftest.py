@@ -21,6 +21,11 @@ from jobctl.secrets import REDACTOR
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "specs-examples"
 
+# pytest caches the test modules it rewrites (for its assert messages) as bytecode next to them, unless
+# writing bytecode is off: with PYTHONDONTWRITEBYTECODE set, each of the suite's workers rewrote every
+# module again on every run (~3 s each). The cache is git-ignored; jobctl's own is compiled by `make install`.
+sys.dont_write_bytecode = False
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Give SIGINT back its default handling when the suite was started with it ignored.
