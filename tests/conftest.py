@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +20,11 @@ from jobctl.secrets import REDACTOR
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "specs-examples"
+
+# pytest caches the test modules it rewrites (for its assert messages) as bytecode next to them, unless
+# writing bytecode is off: with PYTHONDONTWRITEBYTECODE set, each of the suite's workers rewrote every
+# module again on every run (~3 s each). The cache is git-ignored; jobctl's own is compiled by `make install`.
+sys.dont_write_bytecode = False
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,6 +36,24 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parse_each_key_once() -> Iterator[None]:
+    """Speed only: the SDK parses and checks the RSA key for each signer it makes (40-70 ms: the check tests
+    the primes), so once per in-process command against OCI; the suite's configs share a few keys. A key is
+    parsed once per content and pass phrase; what fails to parse is tried again each time (and fails)."""
+    import oci.signer
+
+    original = oci.signer.load_private_key
+    parse = functools.lru_cache(maxsize=64)(original)
+
+    def load_private_key(secret: Any, pass_phrase: Any) -> Any:
+        return parse(secret, pass_phrase)
+
+    oci.signer.load_private_key = load_private_key
+    yield
+    oci.signer.load_private_key = original
 
 
 @pytest.fixture(autouse=True)

@@ -72,7 +72,7 @@ def wait_for_runs(
     NeedsAttentionError once every run still going has been NEEDS_ATTENTION for `attention_timeout`
     seconds (OCI does not end such a run by itself: it waits for someone to look)."""
     deadline = None if timeout is None else clock() + timeout
-    interval = max(poll_interval(backend), 0.1) if poll_interval(backend) else 0.0
+    interval = poll_interval(backend)
     latest: dict[str, RunState] = {}
     attention = _Attention(attention_timeout, clock)
     while True:

@@ -135,7 +135,8 @@ def test_a_notebook_at_a_url_is_downloaded_by_the_run(jobctl: Run, tmp_path: Pat
     notebook(tmp_path / "served" / "analysis.ipynb")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever to poll its flag: every 0.5 s unless told otherwise
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/analysis.ipynb"
         ads = tmp_path / "ads.yaml"
@@ -146,6 +147,7 @@ def test_a_notebook_at_a_url_is_downloaded_by_the_run(jobctl: Run, tmp_path: Pat
         assert ran.exit_code == 0, ran.stderr
     finally:
         server.shutdown()
+        server.server_close()
     saved = Path(os.environ["JOBCTL_HOME"]) / "object-storage" / "mytenancy" / "results" / "remote"
     assert executed((saved / "analysis.ipynb").read_bytes()) == [["running in remote-notebook\n"], ["42"]]
     # red team: its export held the driver as a source, which did not validate

@@ -10,7 +10,6 @@ there is never a duplicate job or run nor a lost or repeated log line.
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 import sys
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import oci
 import pytest
 
 import jobctl.backends.oci
@@ -43,14 +41,6 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOCI]:
     with FakeOCI(seed=11) as server:
         use_fake_oci(server, tmp_path, monkeypatch, "conflicts")
         yield server
-
-
-@pytest.fixture(autouse=True)
-def parse_each_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Speed only: the SDK parses and checks the RSA key for each client it builds (~35 ms, three clients
-    per command); these tests run a few hundred commands with the same key file."""
-    monkeypatch.setattr(oci.signer, "load_private_key_from_file",
-                        functools.lru_cache(maxsize=8)(oci.signer.load_private_key_from_file))
 
 
 def spec_variant(directory: Path, name: str, *, description: str = "Tune one model class per run",

@@ -151,7 +151,7 @@ def retry_strategy(settings: OciSettings) -> Any:
         "max_attempts": MAX_ATTEMPTS, "total_elapsed_time_seconds": RETRY_BUDGET_SECONDS,
     }
     if settings.fast_retries:
-        bounds.update(max_attempts=6, retry_base_sleep_time_seconds=0.01, retry_max_wait_between_calls_seconds=0.05,
+        bounds.update(max_attempts=6, retry_base_sleep_time_seconds=0.002, retry_max_wait_between_calls_seconds=0.01,
                       decorrelated_jitter=0)
     strategy = oci.retry.RetryStrategyBuilder(**bounds).get_retry_strategy()
     strategy.do_sleep = _budgeted(strategy, settings.retry_budget)

@@ -15,7 +15,7 @@ from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
 from jobctl.testing.fake_oci.api_buckets import add_bucket
 from jobctl.testing.fake_oci.app import FakeApp, Journal, RequestRecord
 from jobctl.testing.fake_oci.faults import FaultInjector
-from jobctl.testing.fake_oci.keys import ApiKey, generate_api_key, write_config
+from jobctl.testing.fake_oci.keys import ApiKey, throwaway_api_key, write_config
 from jobctl.testing.fake_oci.lifecycle import Workload, echo_workload
 from jobctl.testing.fake_oci.logsearch import STDERR, STDOUT, LogRecord
 from jobctl.testing.fake_oci.messages import RetryTokens
@@ -145,8 +145,10 @@ class FakeOCI:
         self.keys.register(key.key_id, key.public_pem)
 
     def write_config(self, directory: Path | str, *, profile: str = "DEFAULT", key: ApiKey | None = None) -> Path:
-        """Write an OCI config file (+ key file) into `directory` whose key this fake accepts; returns its path."""
-        key = key or generate_api_key()
+        """Write an OCI config file (+ key file) into `directory` whose key this fake accepts; returns its path.
+
+        Without `key`, the key is this process's throwaway key (`throwaway_api_key`)."""
+        key = key or throwaway_api_key()
         self.register_api_key(key)
         return write_config(Path(directory), key, profile=profile, region=self.region)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import functools
 import hashlib
 import os
 import secrets
@@ -46,6 +47,13 @@ def generate_api_key() -> ApiKey:
         public_pem=private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
     )
+
+
+@functools.cache
+def throwaway_api_key() -> ApiKey:
+    """This process's throwaway key, made on first use: a config that needs only *a* key the fake accepts
+    (each fake accepts only the keys registered with it) need not pay ~50 ms to generate one."""
+    return generate_api_key()
 
 
 def write_config(directory: Path, key: ApiKey, *, profile: str = "DEFAULT", region: str = "us-ashburn-1") -> Path:

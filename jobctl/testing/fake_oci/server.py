@@ -6,6 +6,8 @@ because signatures cover the target exactly as sent, before any percent-decoding
 
 from __future__ import annotations
 
+import selectors
+import socket
 import socketserver
 import sys
 import threading
@@ -63,6 +65,7 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    timeout = 1.0  # handle_request's wait should a connection go away between the loop's select and its accept
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (socket.getfqdn), which can stall for seconds.
@@ -72,13 +75,18 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class ServerThread:
-    """Serves one WSGI app on 127.0.0.1:`port` (0 picks a free port) from a daemon thread."""
+    """Serves one WSGI app on 127.0.0.1:`port` (0 picks a free port) from a daemon thread.
+
+    `stop` wakes the serving loop through a socket pair rather than waiting for it to poll a flag:
+    `socketserver`'s `shutdown` waits up to its poll interval (50 ms) for every fake a test suite stops.
+    """
 
     def __init__(self, app: WSGIApplication, port: int = 0) -> None:
         self._server = _ThreadingServer((HOST, port), _RequestHandler)
         self._server.set_app(app)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-oci-{self.port}", daemon=True)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"fake-oci-{self.port}", daemon=True)
 
     @property
     def port(self) -> int:
@@ -87,7 +95,19 @@ class ServerThread:
     def start(self) -> None:
         self._thread.start()
 
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._server, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                ready = [key.fileobj for key, _ in selector.select()]
+                if self._server in ready and not self._stopping.is_set():
+                    self._server.handle_request()  # the listening socket is readable: accepts without blocking
+
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._stopping.set()
+        self._wake_writer.send(b"\0")
         self._thread.join(timeout=5)
+        self._server.server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
