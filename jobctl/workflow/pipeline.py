@@ -38,6 +38,7 @@ class PipelineStep:
     of_step: str  # the workflow step it belongs to
     key: str  # the matrix combination ("-" for none; "select" for a selector)
     at_run: Mapping[str, str] = field(default_factory=dict)  # env values `workflow run` fills (${{ env.X }})
+    args_at_run: bool = False  # the args hold ${{ env.X }} / ${{ workflow.run }}: `workflow run` fills them
 
 
 @dataclass(frozen=True)
@@ -93,25 +94,32 @@ def _candidate(workflow: Workflow, step: Step, where: tuple[str, str, str], comb
     at_run: dict[str, str] = {}
     refs: dict[str, list[list[str]]] = {}
     for var, text in step.env.items():
-        kinds = {parse(m.group(1)).kind for m in EXPRESSION.finditer(text)}
+        kinds = _kinds(text)
         if "step" in kinds:
-            refs[var] = parts(text, workflow.name)
+            refs[var] = parts(text, workflow.name, at_run)
         elif kinds:
             at_run[var] = text
         else:
             fixed[var] = text
     env = {**job_env, **fixed, **combo, "JOBCTL_OUTPUT_URI": f"{scope}/{step.name}/{slug(key)}/"}
     args = step.args
-    if refs or any(EXPRESSION.search(a) for a in args or ()):
-        env["JOBCTL_REFS"] = json.dumps({"env": refs, "args": [parts(a, workflow.name) for a in args]
-                                         if args is not None else None}, sort_keys=True)
+    arg_kinds = {kind for a in args or () for kind in _kinds(a)}
+    if refs or "step" in arg_kinds:
+        filled = [parts(a, workflow.name, at_run) for a in args] if "step" in arg_kinds and args else None
+        env["JOBCTL_REFS"] = json.dumps({"env": refs, "args": filled}, sort_keys=True)
         env["JOBCTL_WORKFLOW_RUN_URI"] = f"{scope}/"
-    return PipelineStep(name, step.job, after, env, args, step.name, key, at_run)
+    return PipelineStep(name, step.job, after, env, args, step.name, key, at_run,
+                        args_at_run=bool(arg_kinds) and "step" not in arg_kinds)
 
 
-def parts(text: str, workflow: str) -> list[list[str]]:
-    """`text` as the driver fills it in: ["text", literal] and ["ref", step, part, key] pieces, parsed here
-    with the one grammar (jobctl.workflow.expressions), so the driver only looks values up."""
+def _kinds(text: str) -> set[str]:
+    return {parse(m.group(1)).kind for m in EXPRESSION.finditer(text)}
+
+
+def parts(text: str, workflow: str, at_run: dict[str, str]) -> list[list[str]]:
+    """`text` as the driver fills it in: ["text", literal], ["ref", step, part, key] and ["env", VAR] pieces,
+    parsed here with the one grammar (jobctl.workflow.expressions), so the driver only looks values up. A
+    `${{ env.X }}` or `${{ workflow.run }}` in it is a variable `workflow run` sets: added to `at_run`."""
     found: list[list[str]] = []
     position = 0
     for match in EXPRESSION.finditer(text):
@@ -121,8 +129,10 @@ def parts(text: str, workflow: str) -> list[list[str]]:
             found.append(["ref", str(reference.step), str(reference.part), reference.key])
         elif reference.kind == "workflow" and reference.key == "name":
             found.append(["text", workflow])
-        else:  # ${{ env.X }} / ${{ workflow.run }} next to a step's value: the run's values, from its env
-            found.append(["env", "PIPELINE_RUN_OCID" if reference.kind == "workflow" else reference.key])
+        else:  # ${{ env.X }} / ${{ workflow.run }} next to a step's value: set by `workflow run`, read by the driver
+            var = "JOBCTL_WORKFLOW_RUN" if reference.kind == "workflow" else f"JOBCTL_WORKFLOW_ENV_{reference.key}"
+            at_run[var] = match.group(0)
+            found.append(["env", var])
         position = match.end()
     found.append(["text", text[position:]])
     merged: list[list[str]] = []

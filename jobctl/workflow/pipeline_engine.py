@@ -65,9 +65,11 @@ def start(backend: OciBackend, store: StateStore, workflow: Workflow, env: Mappi
     state = new_state(workflow, env)
     context = Context({}, env, {"name": workflow.name, "run": state["run"]})
     at_run = {s.name: {**s.env, **{k: render(v, context) for k, v in s.at_run.items()}}
-              for s in compiled.steps if s.at_run}
+              for s in compiled.steps if s.at_run or s.args_at_run}
+    args = {s.name: tuple(render(a, context) for a in s.args or ()) if s.args_at_run else s.args
+            for s in compiled.steps if s.name in at_run}
     run = pipelines.start(pipeline_id, compartment=compartment, project=project, name=state["run"], step_env=at_run,
-                          step_args={s.name: s.args for s in compiled.steps if s.name in at_run},
+                          step_args=args,
                           retry_token=hashlib.sha256(state["run"].encode()).hexdigest()[:64])
     state.update(engine="pipeline", pipelineId=pipeline_id, pipelineRunId=run.id,
                  pipelineSteps={s.name: [s.of_step, s.key] for s in compiled.steps})

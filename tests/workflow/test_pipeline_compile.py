@@ -70,3 +70,17 @@ def test_what_the_pipeline_engine_cannot_run_is_said_before_anything_is_made(cha
     with pytest.raises(NotCompilable) as caught:
         compile_workflow(workflow(tune, TRAIN, **change), JOBS, STATE, driven=driven)  # type: ignore[arg-type]
     assert any(problem in line for line in caught.value.problems), caught.value.problems
+
+
+def test_run_time_values_next_to_an_earlier_steps_are_set_by_workflow_run_and_read_by_the_driver() -> None:
+    """`${{ env.X }}` beside a step's value, or in args without one, is known only when the run starts."""
+    later = {"name": "train", "job": "train", "needs": ["tune"],
+             "env": {"MSG": "${{ steps.tune.best.env.MODEL }} on ${{ env.DATASET }} (${{ workflow.run }})"},
+             "args": ["--data", "${{ env.DATASET }}"]}
+    train = compile_workflow(workflow(TUNE, later), JOBS, STATE, driven={"train"}).step("train")  # type: ignore[arg-type]
+    assert json.loads(train.env["JOBCTL_REFS"]) == {"args": None, "env": {"MSG": [
+        ["ref", "tune", "env", "MODEL"], ["text", " on "], ["env", "JOBCTL_WORKFLOW_ENV_DATASET"], ["text", " ("],
+        ["env", "JOBCTL_WORKFLOW_RUN"], ["text", ")"]]}}
+    assert train.at_run == {"JOBCTL_WORKFLOW_ENV_DATASET": "${{ env.DATASET }}",
+                            "JOBCTL_WORKFLOW_RUN": "${{ workflow.run }}"}
+    assert train.args_at_run  # the args are filled by `workflow run`, not sent as written
