@@ -48,6 +48,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import math
 import os
 import re
 import runpy
@@ -436,8 +437,8 @@ def select_best(spec: dict[str, Any]) -> int:
     for candidate in spec["candidates"]:
         outputs = read_json(f"{uri}{candidate['slug']}/outputs.json")
         value = reported(outputs).get(metric) if isinstance(outputs, dict) else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            said = "no outputs.json" if outputs is None else f"no numeric {metric}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            said = "no outputs.json" if outputs is None else f"no finite number {metric}"
             missing.append(f"{candidate['step']}: {said}")
             continue
         scored.append((float(value), candidate, outputs))

@@ -47,6 +47,7 @@ def start(backend: OciBackend, store: StateStore, workflow: Workflow, env: Mappi
     if not workflow.state:
         raise ConfigError(f"workflow {workflow.name!r}: the pipeline engine keeps the runs' reports in Object "
                           "Storage: set spec.state (oci://bucket@namespace/prefix)")
+    store.runs(workflow.name)  # the state location must be there before anything is made (its bucket)
     jobs = {step.job: resolve_job(backend, step.job, runnable=True) for step in workflow.steps}
     definitions = {name: _definition(job) for name, job in jobs.items()}
     try:

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -454,7 +455,7 @@ class WorkflowRunner:
         scored = []
         missing = []
         for entry in succeeded:
-            value, looked = self._metric(entry, step.select)
+            value, looked = self._metric(entry, step.select)  # None, or a finite number
             if value is None:
                 missing.append(f"{entry['name']} ({entry['id']}): {looked}")
                 continue
@@ -485,9 +486,10 @@ class WorkflowRunner:
                 lines = text.count("\n")
                 return None, f"none of its {lines} log line(s) matches {select.log_pattern().pattern!r}"
             try:
-                return float(found[-1]), ""
+                number = float(found[-1])
             except ValueError:
                 return None, f"its last matching log line gives {found[-1]!r}, not a number"
+            return (number, "") if math.isfinite(number) else (None, f"its last matching log line gives {number}")
         outputs = entry.get("outputs")
         if outputs is None:
             return None, "it wrote no outputs.json"
@@ -495,8 +497,8 @@ class WorkflowRunner:
         if value is None:
             keys = ", ".join(sorted(reported_metrics(outputs))) or "none"
             return None, f"its outputs.json has no {select.metric!r} (metrics it has: {keys})"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None, f"its outputs.json gives {select.metric}={json.dumps(value)}, not a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None, f"its outputs.json gives {select.metric}={json.dumps(value)}, not a finite number"
         return float(value), ""
 
     # --- cancel -----------------------------------------------------------------------------------

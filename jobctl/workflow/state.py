@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,8 +64,12 @@ def _stamp(run: str) -> str:
 
 
 def slug(text: str) -> str:
-    """A matrix combination (or any text) as one path segment: MODEL=xgb,LR=0.1 -> MODEL=xgb_LR=0.1."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text) or "-"
+    """A matrix combination (or any text) as one path segment, one for each: MODEL=a/b -> MODEL=a%2Fb. Two
+    combinations never share one (a_b and a/b did), and no segment is . or .. ."""
+    from urllib.parse import quote
+
+    segment = quote(text, safe="=,_-")
+    return segment if segment not in ("", ".", "..") else quote(segment, safe="").replace(".", "%2E") or "-"
 
 
 def ordered(runs: Sequence[str]) -> list[str]:

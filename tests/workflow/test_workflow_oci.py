@@ -176,3 +176,15 @@ def test_the_pipeline_engine_is_for_the_oci_backend(jobctl, tmp_path: Path, monk
     result = jobctl("workflow", "run", str(EXAMPLES / "model-selection" / "workflow.yaml"), "--engine", "pipeline")
     assert result.exit_code == 2
     assert "the pipeline engine runs on OCI Data Science Pipelines: use --backend oci" in result.stderr
+
+
+def test_a_pipeline_run_with_a_state_bucket_that_does_not_exist_makes_nothing(jobctl, oci_env: FakeOCI,
+                                                                              tmp_path: Path) -> None:
+    """The red team: the pipeline, its selector job and a run were made, then saving the state failed."""
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    jobs = len(oci_env.jobs())
+    flow = workflow_with_state(tmp_path, "oci://nobucket@mytenancy/jobctl")
+    result = jobctl("workflow", "run", str(flow), "--engine", "pipeline")
+    assert result.exit_code == 6
+    assert "nobucket" in result.stderr
+    assert (oci_env.pipelines(), oci_env.pipeline_runs(), len(oci_env.jobs())) == ([], [], jobs)

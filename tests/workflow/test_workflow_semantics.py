@@ -209,3 +209,22 @@ def test_a_workflows_declared_engine_is_used_unless_the_command_names_another(jo
     assert "the pipeline engine runs on OCI Data Science Pipelines" in declared.stderr
     assert "Hint: or --engine client" in declared.stderr
     assert jobctl("workflow", "run", str(flow), "--engine", "client").exit_code == 0
+
+
+def test_a_run_that_reports_nan_is_ignored_not_a_crash(jobctl, tmp_path: Path) -> None:
+    """The red team: a diverged run's NaN made select fail with StopIteration, and every resume with it."""
+    flow = write_flow(tmp_path, selecting("nested", "{metric: score}").replace('SCORE_a: "1"', 'SCORE_a: "nan"'))
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    result = jobctl("workflow", "run", str(flow))
+    assert result.exit_code == 0, result.stderr
+    assert "best flow-tune-b with score=3; ignored (no score): flow-tune-a" in result.stderr
+
+
+def test_matrix_values_that_differ_only_in_punctuation_report_to_places_of_their_own() -> None:
+    """The red team: MODEL=a_b and MODEL=a/b wrote one outputs.json, and the pick took the other's metric."""
+    from jobctl.workflow.state import slug
+
+    values = ["MODEL=a_b", "MODEL=a/b", "MODEL=a b", "MODEL=../../x", "MODEL=a%2Fb"]
+    assert len({slug(v) for v in values}) == len(values)
+    assert all("/" not in slug(v) for v in values)
+    assert {slug(x) for x in (".", "..", "")}.isdisjoint({".", "..", ""})
