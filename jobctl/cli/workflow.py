@@ -188,7 +188,7 @@ def status_command(app: AppContext, *, name: str | None, location: str | None, r
     fmt = app.output_format(output)
     if name is None:
         store = app.backend().workflow_store(location)
-        found = [(s, len(store.runs(n))) for n in store.names() if (s := store.load(n))]
+        found = [(s, len(store.runs(n))) for n in store.names() if (s := _listed(store, n))]
         if fmt != "table":
             click.echo(dumps(envelope("WorkflowStateList", [{**s, "runs": count} for s, count in found]), fmt),
                        nl=False)
@@ -248,6 +248,19 @@ def _rich_tree(state: dict[str, Any]) -> Any:
             star = "  [bold green]★ selected[/]" if _selected(record, entry) else ""
             branch.add(f"{escape(entry['key'])}  {paint(entry['state'])}  [dim]{entry['id']}[/]  {shown}{star}")
     return tree
+
+
+def _listed(store: Any, name: str) -> dict[str, Any] | None:
+    """A workflow's latest run for the list; one whose state cannot be read is said, and left out."""
+    from jobctl.errors import ConfigError
+    from jobctl.log import warn
+
+    try:
+        state: dict[str, Any] | None = store.load(name)
+    except ConfigError as exc:
+        warn(f"workflow {name}: {exc.message}")
+        return None
+    return state
 
 
 def _refreshed(app: AppContext, store: Any, state: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 
@@ -9,6 +10,8 @@ from jobctl.errors import Diagnostic
 from jobctl.spec.document import Document, JsonPath
 from jobctl.workflow.expressions import ExpressionError, Reference, references
 from jobctl.workflow.model import Step, Workflow
+
+MAX_MATRIX_RUNS = 1000  # each key has at most 256 values, but their product had no bound
 
 
 def _ancestors(workflow: Workflow, name: str) -> set[str]:
@@ -79,6 +82,10 @@ def check_workflow(
             elif need not in names:
                 problems.append(document.diagnostic((*base, "needs", position), f"no step named {need!r}"))
         problems.extend(_check_select(document, step, base))
+        runs = math.prod(len(values) for _, values in step.matrix)
+        if runs > MAX_MATRIX_RUNS:
+            problems.append(document.diagnostic((*base, "matrix"), f"the matrix makes {runs} runs; a step may "
+                                                f"start at most {MAX_MATRIX_RUNS}", at_key=True))
     cycle = _cycle(workflow)
     for index in range(len(workflow.steps)):
         problems.extend(_check_expressions(document, workflow, index, job_env, env, acyclic=cycle is None))

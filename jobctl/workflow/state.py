@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from jobctl.errors import ConfigError
 from jobctl.paths import ensure_private_dir
 
 State = dict[str, Any]
@@ -45,6 +46,13 @@ class StateStore(Protocol):
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         """Where a run should upload its outputs.json, or None when the backend reads them itself."""
         ...
+
+
+def checked(data: Any, where: str) -> State:
+    """A workflow state as read, or ValueError saying what is wrong with it (a file edited by hand)."""
+    if not isinstance(data, dict) or not isinstance(data.get("run"), str) or not isinstance(data.get("steps"), dict):
+        raise ValueError(f"{where}: expected an object with a run id and its steps")
+    return data
 
 
 def latest(runs: Sequence[str], load: Callable[[str], State | None]) -> State | None:
@@ -84,10 +92,12 @@ class DirectoryStore:
 
     def _read(self, path: Path) -> State | None:
         try:
-            data: State = json.loads(path.read_text(encoding="utf-8"))
+            return checked(json.loads(path.read_text(encoding="utf-8")), str(path))
         except FileNotFoundError:
             return None
-        return data
+        except ValueError as exc:
+            raise ConfigError(f"{path} is not a workflow state: {exc}",
+                              hint="move it away (or start a new run with --restart)") from exc
 
     def _legacy(self, name: str) -> State | None:
         return self._read(self.directory / f"{name}.json")

@@ -228,3 +228,34 @@ def test_matrix_values_that_differ_only_in_punctuation_report_to_places_of_their
     assert len({slug(v) for v in values}) == len(values)
     assert all("/" not in slug(v) for v in values)
     assert {slug(x) for x in (".", "..", "")}.isdisjoint({".", "..", ""})
+
+
+@pytest.mark.parametrize("content", ['{"broken', "[]", '{"run": "x", "steps": null}'])
+def test_a_state_file_edited_by_hand_is_one_clear_error_and_other_workflows_still_list(
+    jobctl, tmp_path: Path, content: str,
+) -> None:
+    """The red team: internal errors (JSONDecodeError, AttributeError) from status, the list and run."""
+    import os
+
+    flow = write_flow(tmp_path, TWO_STEPS.replace('"1.5"', '"0"'))
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow)).exit_code == 0
+    [saved] = (Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow").glob("*.json")
+    saved.write_text(content)
+    for args in (["workflow", "status", "flow"], ["workflow", "run", str(flow)]):
+        result = jobctl(*args)
+        assert result.exit_code == 6, result.stderr
+        assert f"{saved} is not a workflow state" in result.stderr
+        assert "internal error" not in result.stderr
+    listed = jobctl("workflow", "status")
+    assert listed.exit_code == 0
+    assert "workflow flow:" in listed.stderr
+
+
+def test_a_matrix_whose_combinations_are_too_many_is_refused_before_any_run(jobctl, tmp_path: Path) -> None:
+    """The red team: 8 keys of 10 values (10^8 runs) validated, and workflow run spun without starting any."""
+    matrix = ", ".join(f"K{i}: [{', '.join(str(v) for v in range(10))}]" for i in range(8))
+    flow = write_flow(tmp_path, f"steps:\n  - {{name: a, job: work, matrix: {{{matrix}}}}}\n")
+    result = jobctl("validate", str(flow))
+    assert result.exit_code == 3
+    assert "spec.steps[0].matrix: the matrix makes 100000000 runs; a step may start at most 1000" in result.stderr

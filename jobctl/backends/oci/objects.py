@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from jobctl.errors import ConfigError, JobctlError, UsageError
-from jobctl.workflow.state import State, latest, ordered, slug
+from jobctl.workflow.state import State, checked, latest, ordered, slug
 
 _URI = re.compile(r"^oci://(?P<bucket>[^@/]+)(?:@(?P<namespace>[^/]+))?(?:/(?P<prefix>.*))?$")
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
@@ -107,7 +107,13 @@ class ObjectStorageStore:
 
     def _get(self, path: str) -> State | None:
         state = self.storage.get_json(self.namespace, self.bucket, path)
-        return state if isinstance(state, dict) else None
+        if state is None:
+            return None
+        try:
+            return checked(state, f"oci://{self.bucket}@{self.namespace}/{path}")
+        except ValueError as exc:
+            raise ConfigError(f"not a workflow state: {exc}", hint="move it away (or start a new run with --restart)") \
+                from exc
 
     def load(self, name: str, run: str | None = None) -> State | None:
         if run is None:
