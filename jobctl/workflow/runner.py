@@ -187,7 +187,7 @@ class WorkflowRunner:
 
     def _new(self, key: str | None, message: str) -> str:
         self.state = new_state(self.workflow, self.env, key)
-        return message.format(run=self.state["run"])
+        return message.replace("{run}", self.state["run"])  # not format: a key may hold braces
 
     def _resume(self, stored: dict[str, Any], message: str) -> str:
         masked = [name for name, value in stored.get("env", {}).items() if MASK in str(value)]

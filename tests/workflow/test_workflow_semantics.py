@@ -157,6 +157,8 @@ def test_a_mistake_in_a_later_step_is_found_before_any_run_starts(jobctl, tmp_pa
 def test_an_idempotency_key_re_attaches_and_other_inputs_are_a_conflict(jobctl, tmp_path: Path) -> None:
     flow = write_flow(tmp_path, "steps:\n  - {name: a, job: work, env: {MODEL: '${{ env.MODEL }}'}}\n")
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    braces = jobctl("workflow", "run", str(flow), "--idempotency-key", "{0}", "--env", "MODEL=a")
+    assert braces.exit_code == 0, braces.stderr  # a key is text, never a format string
     first = jobctl("workflow", "run", str(flow), "--idempotency-key", "ci-42", "--env", "MODEL=a")
     assert first.exit_code == 0, first.stderr
     run = state(jobctl, "flow")["run"]
@@ -164,12 +166,12 @@ def test_an_idempotency_key_re_attaches_and_other_inputs_are_a_conflict(jobctl, 
     again = jobctl("workflow", "run", str(flow), "--idempotency-key", "ci-42", "--env", "MODEL=a")
     assert again.exit_code == 0
     assert f"re-attached to run {run} (idempotency key 'ci-42'): it succeeded" in again.stderr
-    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 1
+    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 2
     other = jobctl("workflow", "run", str(flow), "--idempotency-key", "ci-42", "--env", "MODEL=b")
     assert other.exit_code == 5
     assert f"idempotency key 'ci-42' belongs to run {run}, which was started with other inputs: --env MODEL " \
            "differs" in other.stderr
-    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 1
+    assert len(json.loads(jobctl("-o", "json", "runs").stdout)["items"]) == 2
 
 
 def test_only_a_step_that_selects_shows_a_selected_run(jobctl, tmp_path: Path) -> None:
