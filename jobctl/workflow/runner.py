@@ -107,6 +107,7 @@ class StepOutcome:
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "DELETED")
 LATEST = "latest"  # `--resume` without a run id
+VANISHED = "the run no longer exists (deleted with its job?); started again"
 REPORT_HINT = ("write {\"%s\": 0.93} into $JOBCTL_OUTPUT_DIR/outputs.json, or print `%s=0.93` and set "
                "`select: {metric: %s, from: logs}`")
 
@@ -330,6 +331,7 @@ class WorkflowRunner:
         active: list[dict[str, Any]] = []  # started, not ended: each holds a slot
         draining: list[dict[str, Any]] = []  # ended, their log still being read (following)
         cursors: dict[str, str | None] = {}
+        vanished: set[str] = set()  # combinations whose run no longer exists (deleted with its job)
         interval = max(self.backend.poll_interval, 0.05)
         try:
             while waiting or active or draining:
@@ -344,13 +346,16 @@ class WorkflowRunner:
                 if waiting and not active and self._cancel_requested():
                     waiting.clear()  # `workflow cancel`: start nothing more
                 progressed = self._read_logs(step, [*active, *draining], cursors, draining) if self.on_log else False
-                for run in self.backend.get_runs(run_ids=[e["id"] for e in active]) if active else ():
+                for run in self._poll(active):
                     entry = next(e for e in active if e["id"] == run.id)
                     self._record(entry, run, step)
                     if run.terminal:
                         active.remove(entry)
                         self._give_slot()
-                        if self.on_log:
+                        if run.details == VANISHED and entry["key"] not in vanished:
+                            vanished.add(entry["key"])  # started again, once: what it ran is gone
+                            waiting.append(dict(combos[[combo_key(c) for c in combos].index(entry["key"])]))
+                        elif self.on_log:
                             draining.append(entry)
                         progressed = True
                 if deadline is not None and self.clock() >= deadline and (active or waiting):
@@ -363,6 +368,23 @@ class WorkflowRunner:
             for _ in active:
                 self._give_slot()
         return True
+
+    def _poll(self, active: list[dict[str, Any]]) -> list[RunState]:
+        """The active runs as they are now; one that no longer exists (its job was deleted while no one
+        drove this workflow run) is FAILED, with VANISHED as its details."""
+        if not active:
+            return []
+        try:
+            return self.backend.get_runs(run_ids=[e["id"] for e in active])
+        except NotFoundError:
+            found = []
+            for entry in active:
+                try:
+                    found.append(self.backend.get_run(run_id=entry["id"]))
+                except NotFoundError:
+                    found.append(RunState(entry["id"], "", entry["name"], "FAILED", datetime.now(timezone.utc),
+                                          details=VANISHED))
+            return found
 
     def _read_logs(self, step: Step, entries: list[dict[str, Any]], cursors: dict[str, str | None],
                    draining: list[dict[str, Any]]) -> bool:

@@ -276,3 +276,29 @@ def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp
     run = json.loads(jobctl("get", retried["id"], "-o", "json", "--show-secrets").stdout)
     assert run["env"]["DB_TOKEN"] == WORKFLOW_SECRET  # the retried run got the secret again
     assert WORKFLOW_SECRET not in store.read_text()
+
+
+def test_a_run_whose_job_runs_were_deleted_meanwhile_starts_them_again(jobctl, tmp_path: Path) -> None:
+    """The red team: after `workflow run` was killed and the job deleted with its runs (and applied again),
+    resuming failed with "run ... not found" and no way on but --restart."""
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), "--env", "SLEEP=30", "--env", "FAIL=none"],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(saved_state(tmp_path)["steps"]["tune"]["runs"]) < 3:
+            assert time.monotonic() < deadline, "the fan-out never started"
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert jobctl("delete", "work", "--force", "--yes").exit_code == 0
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    resumed = jobctl("workflow", "run", str(flow), "--resume", "--env", "SLEEP=0")
+    assert resumed.exit_code == 0, resumed.stderr
+    tune = state(jobctl, "flow")["steps"]["tune"]["runs"]
+    assert [r["details"] for r in tune[:3]] == ["the run no longer exists (deleted with its job?); started again"] * 3
+    assert [r["state"] for r in tune[3:]] == ["SUCCEEDED"] * 3
