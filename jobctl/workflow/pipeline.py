@@ -156,6 +156,7 @@ def _selector(step: Step, candidates: list[str], made: list[PipelineStep], scope
 
 def _unsupported(workflow: Workflow, driven: Collection[str]) -> list[str]:
     problems = []
+    steps = {step.name: step for step in workflow.steps}
     if workflow.max_parallel:
         problems.append("spec.maxParallel: the pipeline engine cannot bound unrelated steps together (use the "
                         "client engine, or maxParallel on each step)")
@@ -172,6 +173,13 @@ def _unsupported(workflow: Workflow, driven: Collection[str]) -> list[str]:
         if any(r.part == "run" and r.key == "id" for r in found):
             problems.append(f"step {step.name!r}: best.run.id needs the client engine (a pipeline's selector does "
                             "not learn its candidates' run ids)")
+        for reference in found:
+            if reference.kind == "step" and reference.part == "env" and reference.step in steps:
+                earlier = steps[reference.step].env.get(reference.key, "")
+                if is_secret(reference.key) or _kinds(earlier):
+                    problems.append(f"step {step.name!r}: ${{{{ {reference.text} }}}}: step {reference.step!r}'s pick "
+                                    f"cannot pass {reference.key} on (a secret, or set when the run starts, is not "
+                                    "kept in best.json); give it to this step with --env")
         if "step" in uses and step.job not in driven:
             problems.append(f"step {step.name!r}: job {step.job!r} takes values from an earlier step, which "
                             "jobctl's driver fills in when its run starts; its artifact has no driver (a python "

@@ -84,3 +84,15 @@ def test_run_time_values_next_to_an_earlier_steps_are_set_by_workflow_run_and_re
     assert train.at_run == {"JOBCTL_WORKFLOW_ENV_DATASET": "${{ env.DATASET }}",
                             "JOBCTL_WORKFLOW_RUN": "${{ workflow.run }}"}
     assert train.args_at_run  # the args are filled by `workflow run`, not sent as written
+
+
+@pytest.mark.parametrize("key", ["DATASET", "API_TOKEN"])
+def test_a_value_the_pick_cannot_pass_on_is_refused_before_anything_is_made(key: str) -> None:
+    """The red team: a later step's reference to a secret or run-time value of the pick failed at run time,
+    with no reason given."""
+    tune = {**TUNE, "env": {**TUNE["env"], "API_TOKEN": "${{ env.API_TOKEN }}"}}  # type: ignore[dict-item]
+    later = {**TRAIN, "env": {"X": f"${{{{ steps.tune.best.env.{key} }}}}"}, "args": None}
+    later.pop("args")
+    with pytest.raises(NotCompilable) as caught:
+        compile_workflow(workflow(tune, later), JOBS, STATE, driven={"train"})  # type: ignore[arg-type]
+    assert any(f"step 'tune''s pick cannot pass {key} on" in line for line in caught.value.problems)
