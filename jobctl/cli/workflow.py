@@ -31,6 +31,10 @@ def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None =
     from jobctl.spec.load import load_specs
 
     loaded = load_specs(paths, app.environ, external_jobs=applied_env(app.backend), workflow_env=env)
+    if env is not None and loaded.diagnostics:  # validate does not know this run's --env: no hint towards it
+        from jobctl.errors import SpecError
+
+        raise SpecError(loaded.diagnostics, hint="give the --env values the workflow uses, and fix what else is said")
     loaded.raise_for_errors()
     if len(loaded.workflows) != 1:
         found = ", ".join(w.name for w in loaded.workflows) or "none"

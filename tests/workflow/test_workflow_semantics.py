@@ -150,6 +150,8 @@ def test_a_mistake_in_a_later_step_is_found_before_any_run_starts(jobctl, tmp_pa
     result = jobctl("workflow", "run", str(flow), *args)
     assert result.exit_code == 3
     assert expected in result.stderr
+    if args:  # a missing --env: validate knows nothing of this run's --env, so no hint towards it
+        assert "Hint: give the --env values the workflow uses" in result.stderr
     assert json.loads(jobctl("-o", "json", "runs").stdout)["items"] == []
     assert jobctl("workflow", "status", "flow").exit_code == 4  # no workflow run was recorded
 
