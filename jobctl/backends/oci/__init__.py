@@ -19,6 +19,7 @@ from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
 from jobctl.backends.oci.mounts import MountLookup, needs_lookup
 from jobctl.backends.oci.objects import ObjectStorage, ObjectStorageStore, parse_uri
+from jobctl.backends.oci.paging import list_all
 from jobctl.backends.oci.pipelines import Pipelines
 from jobctl.backends.settings import OciSettings, Settings
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
@@ -160,16 +161,7 @@ class OciBackend:
                 if s.lifecycle_state not in ("DELETED", "DELETING")]
 
     def _list_all(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
-        """Follow opc-next-page ourselves: oci.pagination wraps every page in its own default retry
-        strategy on top of the client's, so one failing page would be tried 8 × 8 times."""
-        items: list[Any] = []
-        page = None
-        while True:
-            response = self._call(what, fn, *args, **kwargs, **({"page": page} if page else {}))
-            items.extend(response.data)
-            page = response.next_page
-            if not page:
-                return items
+        return list_all(self._call, what, fn, *args, **kwargs)
 
     def get_job(self, *, job_id: str) -> JobState:
         response = self._call(f"getting job {job_id}", self.ds.get_job, job_id)

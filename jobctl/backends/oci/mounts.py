@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from jobctl.backends.oci.paging import list_all
 from jobctl.errors import Diagnostic, NotFoundError, UnresolvedError
 
 _BY_NAME = ("mountTargetIp", "exportPath")
@@ -96,8 +97,8 @@ class MountLookup:
                 export_set = self._mount_target(target).export_set_id
             except NotFoundError as exc:
                 raise _Unresolved(f"mount target {target} does not exist, or you may not read it") from exc
-            exports = [e for e in self._list("file_storage", "list_exports", export_set_id=export_set)
-                       if e.lifecycle_state == "ACTIVE"]
+            exports = [e for e in list_all(self._call, "listing exports", self._client("file_storage").list_exports,
+                                           export_set_id=export_set, limit=100) if e.lifecycle_state == "ACTIVE"]
             match = [e.id for e in exports if e.path == path]
             if not match:
                 paths = ", ".join(sorted(e.path for e in exports)) or "none"
@@ -117,16 +118,5 @@ class MountLookup:
         from oci.resource_search.models import FreeTextSearchDetails
 
         details = FreeTextSearchDetails(text=text, matching_context_type="NONE")
-        return self._list("resource_search", "search_resources", details, items=True)
-
-    def _list(self, client: str, operation: str, *args: Any, items: bool = False, **kwargs: Any) -> list[Any]:
-        """Every page (a search's page holds a collection, a list's a list)."""
-        found: list[Any] = []
-        page = None
-        while True:
-            response = self._call(f"{operation.replace('_', ' ')}", getattr(self._client(client), operation),
-                                  *args, limit=1000 if items else 100, **kwargs, **({"page": page} if page else {}))
-            found.extend(response.data.items if items else response.data)
-            page = response.next_page
-            if not page:
-                return found
+        return list_all(self._call, "searching resources", self._client("resource_search").search_resources,
+                        details, limit=1000, collection=True)

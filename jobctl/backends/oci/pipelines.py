@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jobctl.backends.oci.paging import list_all
 from jobctl.errors import ConflictError, JobctlError
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME
 from jobctl.workflow.pipeline import CompiledWorkflow
@@ -60,7 +61,8 @@ class Pipelines:
         """The ACTIVE pipeline that is `compiled` over these jobs (`job_ids`: workflow job name -> OCID, the
         selector job under ""), made when there is none; waits while it is CREATING."""
         digest = pipeline_hash(compiled, job_ids)
-        listed = self._list("listing pipelines", self.ds.list_pipelines, compartment, project_id=project)
+        listed = list_all(self._call, "listing pipelines", self.ds.list_pipelines, compartment, project_id=project,
+                          limit=100)
         found = [p for p in listed if p.lifecycle_state in ("CREATING", "ACTIVE")
                  and (p.freeform_tags or {}).get(TAG_NAME) == compiled.name
                  and (p.freeform_tags or {}).get(TAG_HASH) == digest]
@@ -119,16 +121,6 @@ class Pipelines:
         with contextlib.suppress(ConflictError):  # it ended meanwhile, or is being canceled: get says which
             self._call(f"canceling pipeline run {run_id}", self.ds.cancel_pipeline_run, run_id)
         return self.get(run_id)
-
-    def _list(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
-        found: list[Any] = []
-        page = None
-        while True:
-            response = self._call(what, fn, *args, limit=100, **kwargs, **({"page": page} if page else {}))
-            found.extend(response.data)
-            page = response.next_page
-            if not page:
-                return found
 
 
 def _state(run: Any) -> PipelineRunState:
