@@ -55,7 +55,7 @@ import runpy
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 _URI = re.compile(r"^oci://(?P<bucket>[^@/]+)@(?P<namespace>[^/]+)(?:/(?P<prefix>.*))?$")
@@ -420,11 +420,12 @@ def read_json(uri: str) -> Any:
             return json.load(fh)
 
 
-def reported(outputs: dict[str, Any]) -> dict[str, Any]:
-    """A run's metrics: outputs.json's `metrics` object, else its top-level numbers."""
+def reported(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's metrics: outputs.json's `metrics` object, else its top-level numbers (the client engine's
+    select reads them with this too: jobctl.workflow.runner)."""
     nested = outputs.get("metrics")
     if isinstance(nested, dict):
-        return nested
+        return dict(nested)
     return {k: v for k, v in outputs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 

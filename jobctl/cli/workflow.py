@@ -85,10 +85,13 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     if sum(map(bool, (resume, restart, key))) > 1:
         raise UsageError("--resume, --restart and --idempotency-key each choose the run: give one of them")
     given = parse_assignments(env, "--env")
-    if (engine or _declared_engine(app, paths)) == "pipeline":
+    if engine == "pipeline":  # said first: the backend is checked before the jobs are looked up in it
         _start_pipeline(app, paths, given, (resume, restart, key, follow))
         return
     workflow = _load(app, paths)
+    if engine is None and workflow.engine == "pipeline":
+        _start_pipeline(app, paths, given, (resume, restart, key, follow))
+        return
     backend = app.backend()
     sanitize = app.printer().rich or _isatty(app.stdout)
 
@@ -109,14 +112,6 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         raise SystemExit(ExitCode.INTERRUPTED) from None
     app.info(f"workflow {workflow.name}: run {runner.state['run']} {runner.state['status']}")
     raise SystemExit(code)
-
-
-def _declared_engine(app: AppContext, paths: tuple[str, ...]) -> str:
-    """The engine the workflow's spec names (without looking its jobs up: that comes with the engine's load)."""
-    from jobctl.spec.load import load_specs
-
-    loaded = load_specs(paths, app.environ, build=False, external_jobs=lambda name: set())
-    return loaded.workflows[0].engine if len(loaded.workflows) == 1 else "client"
 
 
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
@@ -286,7 +281,7 @@ def _selected(record: dict[str, Any], entry: dict[str, Any]) -> bool:
 
 
 def _shown_metrics(entry: dict[str, Any]) -> dict[str, Any]:
-    from jobctl.workflow.runner import reported_metrics
+    from jobctl.driver import reported as reported_metrics
 
     return {**reported_metrics(entry.get("outputs") or {}), **(entry.get("metrics") or {})}
 

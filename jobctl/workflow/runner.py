@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jobctl.backends.base import Backend
+from jobctl.driver import reported as reported_metrics  # one reading of outputs.json, both engines
 from jobctl.engine.follow import worst_exit_code
 from jobctl.engine.resolve import resolve_job
 from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError
@@ -541,14 +542,6 @@ class WorkflowRunner:
         self.state.update(status="canceled", finished=_now())
         self.save()
         return canceled
-
-
-def reported_metrics(outputs: Mapping[str, Any]) -> dict[str, Any]:
-    """A run's reported metrics: outputs.json's `metrics` object, else its top-level values (flat)."""
-    nested = outputs.get("metrics")
-    if isinstance(nested, dict):
-        return dict(nested)
-    return {k: v for k, v in outputs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _inputs_env(state: Mapping[str, Any]) -> dict[str, str]:
