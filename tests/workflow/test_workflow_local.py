@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,7 +10,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,29 +96,15 @@ steps:
 def test_a_killed_workflow_resumes_without_repeating_runs(jobctl, tmp_path: Path) -> None:
     flow = write_flow(tmp_path, STEPS)
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
-    env = {**os.environ}
     given = ["--env", "SLEEP=1.5", "--env", "FAIL=none"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), *given],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    runs_dir = Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow"
-    deadline = time.monotonic() + 30
-    while True:  # kill it once the fan-out has started all three runs, before they end
-        saved = sorted(runs_dir.glob("*.json"))
-        started = json.loads(saved[0].read_text())["steps"]["tune"]["runs"] if saved else []
-        if len(started) == 3:
-            break
-        assert time.monotonic() < deadline, "the fan-out never started"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    first_ids = [r["id"] for r in started]
+    with fanning_out(tmp_path, flow, *given) as saved:  # killed once the fan-out has started all three runs
+        pass
+    first_ids = [r["id"] for r in saved["steps"]["tune"]["runs"]]
     resumed = jobctl("workflow", "run", str(flow), *given)  # the same command again: the run did not finish
     assert resumed.exit_code == 0, resumed.stderr
-    assert f"workflow flow: resuming run {saved[0].stem}: it did not finish" in resumed.stderr
+    assert f"workflow flow: resuming run {saved['run']}: it did not finish" in resumed.stderr
     final = state(jobctl, "flow")
-    assert final["run"] == saved[0].stem
+    assert final["run"] == saved["run"]
     assert [r["id"] for r in final["steps"]["tune"]["runs"]] == first_ids  # re-attached, not re-run
     runs = json.loads(jobctl("-o", "json", "runs").stdout)["items"]
     assert len(runs) == 4  # three tune runs and one final run, nothing twice
@@ -203,15 +192,7 @@ def test_workflow_mistakes_are_located(jobctl, tmp_path: Path, monkeypatch: pyte
 def test_status_lists_workflows_and_cancel_stops_active_runs(jobctl, tmp_path: Path) -> None:
     flow = write_flow(tmp_path, STEPS)
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), "--env", "SLEEP=60", "--env", "FAIL=none"],
-        cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(saved_state(tmp_path)["steps"]["tune"]["runs"]) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+    with fanning_out(tmp_path, flow, "--env", "SLEEP=60", "--env", "FAIL=none", process=True) as process:
         listed = jobctl("workflow", "status")
         assert "flow" in listed.stdout
         assert "running" in listed.stdout
@@ -219,10 +200,25 @@ def test_status_lists_workflows_and_cancel_stops_active_runs(jobctl, tmp_path: P
         assert canceled.exit_code == 0
         assert "(3 active run(s) canceled)" in canceled.stderr
         assert process.wait(timeout=30) == 8  # the running workflow sees its runs end CANCELED
-    finally:
-        process.kill()
     assert state(jobctl, "flow")["status"] == "canceled"  # issue 16: it said "failed"
     assert state(jobctl, "flow")["steps"]["final"]["status"] == "skipped"
+
+
+@contextlib.contextmanager
+def fanning_out(tmp_path: Path, flow: Path, *args: str, process: bool = False) -> Iterator[Any]:
+    """`workflow run FLOW ARGS` in the background, until its tune step has started all three runs: yields
+    the saved state then (or the process, with `process`); the process is killed on the way out."""
+    running = subprocess.Popen([sys.executable, "-m", "jobctl", "workflow", "run", str(flow), *args], cwd=REPO,
+                               env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while len(saved_state(tmp_path)["steps"]["tune"]["runs"]) < 3:
+            assert time.monotonic() < deadline, "the fan-out never started"
+            time.sleep(0.02)
+        yield running if process else saved_state(tmp_path)
+    finally:
+        running.send_signal(signal.SIGKILL)
+        running.wait()
 
 
 def saved_state(tmp_path: Path, name: str = "flow") -> dict:
@@ -283,18 +279,8 @@ def test_a_run_whose_job_runs_were_deleted_meanwhile_starts_them_again(jobctl, t
     resuming failed with "run ... not found" and no way on but --restart."""
     flow = write_flow(tmp_path, STEPS)
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobctl", "workflow", "run", str(flow), "--env", "SLEEP=30", "--env", "FAIL=none"],
-        cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(saved_state(tmp_path)["steps"]["tune"]["runs"]) < 3:
-            assert time.monotonic() < deadline, "the fan-out never started"
-            time.sleep(0.02)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    with fanning_out(tmp_path, flow, "--env", "SLEEP=30", "--env", "FAIL=none"):
+        pass  # killed once its runs have started
     assert jobctl("delete", "work", "--force", "--yes").exit_code == 0
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     resumed = jobctl("workflow", "run", str(flow), "--resume", "--env", "SLEEP=0")
