@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +15,11 @@ from jobctl.cli.plan import PlanRequest, adopt_option, compute_plan, plan_option
 from jobctl.cli.signals import interrupt_on
 from jobctl.errors import InexpressibleError, UsageError
 from jobctl.render.machine import dumps, plan_dict
+
+if TYPE_CHECKING:
+    from jobctl.backends.base import Backend
+    from jobctl.plan.model import Plan
+    from jobctl.workflow.deploy import AppliedPipelineChange
 
 
 def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
@@ -94,21 +101,53 @@ def apply_specs(
             note = " (kept with its runs as an earlier generation)" if step.outcome in ("superseded", "kept") else ""
             app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
+    def report_pipeline(step: AppliedPipelineChange) -> None:
+        if fmt == "table":
+            old = f"; old pipeline {step.change.pipeline_id} {step.retired}" if step.retired else ""
+            app.info(f"pipeline {step.change.name}: {step.outcome} ({step.pipeline_id}){old}")
+
+    backend = app.backend()
+    pipelines: list[AppliedPipelineChange] = []
     with interrupt_on(signal.SIGINT, signal.SIGTERM):  # a CI runner's SIGTERM stops the apply as Ctrl-C does
-        applied = apply_plan(app.backend(), plan, on_change=report, on_interrupt=lambda: app.info(
+        # a pipeline that goes is deleted before its jobs, one that stays is made once its jobs are
+        pipelines += apply_pipelines(backend, plan, deletes=True, on_change=report_pipeline)
+        applied = apply_plan(backend, plan, on_change=report, on_interrupt=lambda: app.info(
             "Interrupted: no other change starts; finishing the ones under way"))
+        pipelines += apply_pipelines(backend, plan, deletes=False, on_change=report_pipeline)
     if fmt == "table":
-        outcomes = [a.outcome for a in applied]
+        results = [(a.outcome, a.retired) for a in applied] + [(p.outcome, p.retired) for p in pipelines]
+        outcomes = [outcome for outcome, _ in results]
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))
-        kept = sum(1 for a in applied for what in (a.outcome, a.retired) if what in ("superseded", "kept"))
+        kept = sum(1 for result in results for what in result if what in ("superseded", "kept"))
         extra = f", {kept} kept as earlier generations (with their runs)" if kept else ""
         app.info(f"Apply complete: {counts}{extra}.")
     else:
         result = {
             **plan_dict(plan, show_secrets), "kind": "ApplyResult",
             "applied": [
-                {"name": a.change.name, "action": a.change.action.value, "outcome": a.outcome, "jobId": a.job_id}
-                for a in applied
+                *({"kind": "job", "name": a.change.name, "action": a.change.action.value, "outcome": a.outcome,
+                   "jobId": a.job_id} for a in applied),
+                *({"kind": "pipeline", "name": p.change.name, "action": p.change.action.value, "outcome": p.outcome,
+                   "pipelineId": p.pipeline_id} for p in pipelines),
             ],
         }
         click.echo(dumps(result, fmt), nl=False)
+
+
+def apply_pipelines(backend: Backend, plan: Plan, *, deletes: bool,
+                    on_change: Callable[[AppliedPipelineChange], None]) -> list[AppliedPipelineChange]:
+    """The plan's pipeline deletes (`deletes`), or its other pipeline changes, one after another."""
+    from jobctl.plan.model import Action
+
+    chosen = [c for c in plan.pipelines if (c.action is Action.DELETE) == deletes]
+    if not chosen:
+        return []
+    from jobctl.backends.oci import OciBackend
+    from jobctl.workflow.deploy import apply_pipeline
+
+    assert isinstance(backend, OciBackend)
+    done = []
+    for change in chosen:
+        done.append(apply_pipeline(backend, change, set_name=plan.set_name))
+        on_change(done[-1])
+    return done

@@ -58,7 +58,10 @@ def plan_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) -> Plan:
-    """Load and validate the specs, build artifacts, and diff against the backend."""
+    """Load and validate the specs, build artifacts, and diff against the backend: jobs, and on OCI the
+    pipelines of workflows with spec.engine: pipeline (jobctl.workflow.deploy)."""
+    from dataclasses import replace
+
     from jobctl.engine.apply import build_plan
     from jobctl.plan.desired import desired_job
     from jobctl.plan.sets import plan_set
@@ -70,8 +73,27 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     backend = app.backend()
     defaults = backend.spec_defaults()
     desired = [desired_job(spec, set_name, defaults) for spec in result.jobs]
-    return build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
+    declared = [w for w in result.workflows if w.engine == "pipeline"]
+    if backend.name != "oci":  # only OCI keeps pipelines (importing its backend is not free)
+        plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
+                          prune_history=request.prune_history, set_name=set_name)
+        return replace(plan, warnings=(*plan.warnings, *(
+            f"workflow {w.name}: spec.engine pipeline runs on OCI; this backend keeps no pipeline (here `workflow "
+            "run` drives it, the client engine)" for w in declared)))
+    from jobctl.backends.oci import OciBackend
+    from jobctl.workflow import deploy
+
+    assert isinstance(backend, OciBackend)
+    desired += deploy.selector_jobs(backend, declared, desired, set_name, defaults)
+    plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                       prune_history=request.prune_history, set_name=set_name)
+    if not declared and not request.prune:
+        return plan
+    changes, unchanged = deploy.plan_pipelines(
+        backend, declared, {c.name: c.action for c in plan.changes}, set_name=set_name, prune=request.prune,
+        kept=[w.name for w in result.workflows],
+        scopes=[(d.definition.compartment_id, d.definition.project_id) for d in desired if d.definition.compartment_id])
+    return replace(plan, pipelines=tuple(changes), unchanged_pipelines=tuple(unchanged))
 
 
 def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:

@@ -42,8 +42,14 @@ def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None =
     return loaded.workflows[0]
 
 
+state_option = click.option(
+    "--state", "location", envvar="JOBCTL_WORKFLOW_STATE", metavar="oci://BUCKET@NAMESPACE/PREFIX",
+    help="Where the workflow keeps its state (its spec.state); needed with --backend oci.",
+)
+
+
 @command.command("run")
-@click.argument("paths", nargs=-1, required=True, metavar="FILE...")
+@click.argument("paths", nargs=-1, required=True, metavar="FILE...|NAME")
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="A value for ${{ env.K }} (repeatable).")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN]",
               help="Resume this workflow run (default: the latest), retrying what did not succeed.")
@@ -52,14 +58,20 @@ def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None =
               help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
                    "that records it. For CI retries.")
 @click.option("-F", "--follow", is_flag=True, help="Stream the runs' output, each line prefixed [step run].")
+@click.option("-w", "--wait", is_flag=True,
+              help="Pipeline engine: wait for the pipeline run to end, saying each step's change; the exit code "
+                   "mirrors it (the client engine always waits).")
 @click.option("--engine", type=click.Choice(["client", "pipeline"]), default=None,
               help="client: this process drives the runs; pipeline: an OCI Data Science pipeline run does, and "
                    "this command returns once it has started (oci backend; docs/decisions/0014) [default: the "
                    "workflow's spec.engine, else client].")
+@state_option
 @pass_app
 def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], resume: str | None,
-                restart: bool, key: str | None, follow: bool, engine: str | None) -> None:
-    """Start a run of the workflow in FILE (or resume one); its jobs must be applied.
+                restart: bool, key: str | None, follow: bool, wait: bool, engine: str | None,
+                location: str | None) -> None:
+    """Start a run of the workflow in FILE (or resume one); its jobs must be applied. With NAME instead
+    of files: a run of the workflow's applied pipeline (pipeline engine).
 
     Each `workflow run` starts a new workflow run, except: when the latest run did not finish (the
     process was killed or interrupted) and the spec and --env are the same, it resumes that run, and
@@ -70,6 +82,9 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     step succeeded, else the worst step's (1 failed, 7 timed out, 8 canceled); 5 when --resume or a key
     meets other inputs.
 
+    On the pipeline engine the command makes the workflow's pipeline (and its selector job) as the spec
+    says if `apply` has not, starts a pipeline run and returns; with --wait it waits for the run to end.
+
     \b
     Examples:
       jobctl workflow run specs-examples/model-selection/workflow.yaml
@@ -77,6 +92,8 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
       jobctl workflow run flow.yaml --resume               # the latest run, retrying what failed
       jobctl workflow run flow.yaml --idempotency-key "$CI_PIPELINE_ID"
       jobctl workflow run flow.yaml --follow
+      jobctl workflow run flow.yaml --engine pipeline --wait
+      jobctl workflow run model-selection --env DATASET=2024-q4   # its applied pipeline
     """
     from jobctl.cli.assignments import parse_assignments
     from jobctl.render.human import format_log
@@ -85,14 +102,23 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     if sum(map(bool, (resume, restart, key))) > 1:
         raise UsageError("--resume, --restart and --idempotency-key each choose the run: give one of them")
     given = parse_assignments(env, "--env")
-    if engine == "pipeline":  # said first: the backend is checked before the jobs are looked up in it
-        _start_pipeline(app, paths, given, (resume, restart, key, follow))
+    by_name = _a_name(paths)
+    if by_name and engine == "client":
+        raise UsageError(f"{paths[0]!r} is not a file: the client engine runs a workflow from its spec file",
+                         hint="give the workflow's file; by name runs its applied pipeline (--engine pipeline)")
+    if engine == "pipeline" or by_name:  # said first: the backend is checked before the jobs are looked up in it
+        _start_pipeline(app, paths, given, (resume, restart, key, follow), wait=wait, location=location)
         return
     workflow = _load(app, paths)
-    if engine is None and workflow.engine == "pipeline":
-        _start_pipeline(app, paths, given, (resume, restart, key, follow))
+    if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
+        _start_pipeline(app, paths, given, (resume, restart, key, follow), wait=wait, location=location)
         return
+    if wait:
+        raise UsageError("--wait is for the pipeline engine: the client engine always waits for the workflow")
     backend = app.backend()
+    if workflow.engine == "pipeline" and engine is None:
+        app.info(f"workflow {workflow.name}: the local backend has no pipelines; this process runs it (client "
+                 "engine)")
     sanitize = app.printer().rich or _isatty(app.stdout)
 
     def show(step: str, run: str, line: Any) -> None:
@@ -114,9 +140,18 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     raise SystemExit(code)
 
 
+def _a_name(paths: tuple[str, ...]) -> bool:
+    """A workflow's name rather than files: one argument that is no file and does not look like a path."""
+    from pathlib import Path
+
+    return (len(paths) == 1 and not Path(paths[0]).exists() and "/" not in paths[0]
+            and not paths[0].endswith((".yaml", ".yml", ".json")))
+
+
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
-                    client_only: tuple[Any, ...]) -> None:
+                    client_only: tuple[Any, ...], *, wait: bool, location: str | None) -> None:
     from jobctl.backends.oci import OciBackend
+    from jobctl.plan.sets import plan_set
     from jobctl.workflow import pipeline_engine
 
     backend = app.backend()
@@ -125,17 +160,42 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
                          hint="or --engine client, which runs the workflow from this process on any backend")
     if any(client_only):
         raise UsageError("--resume, --restart, --idempotency-key and --follow are for --engine client: a pipeline "
-                         "run is followed with `jobctl workflow status`")
-    workflow = _load(app, paths, set(env))
-    state = pipeline_engine.start(backend, backend.workflow_store(workflow.state), workflow, env)
-    app.info(f"workflow {workflow.name}: started run {state['run']} as pipeline run {state['pipelineRunId']}; it "
-             f"goes on without this process: jobctl workflow status {workflow.name} --state {workflow.state}")
+                         "run is followed with `jobctl workflow status` (or `workflow run --wait`)")
+    if _a_name(paths):
+        store, state = pipeline_engine.run_applied(backend, paths[0], env, location)
+    else:
+        workflow = _load(app, paths, set(env))
+        store, state = pipeline_engine.run_file(backend, workflow, env, set_name=plan_set(paths, None, app.environ),
+                                                report=app.info)
+    name = state["workflow"]
+    app.info(f"workflow {name}: started run {state['run']} as pipeline run {state['pipelineRunId']}; it goes on "
+             f"without this process: jobctl workflow status {name} --state {state['stateUri']}")
+    if wait:
+        _wait_pipeline(app, store, state)
 
 
-state_option = click.option(
-    "--state", "location", envvar="JOBCTL_WORKFLOW_STATE", metavar="oci://BUCKET@NAMESPACE/PREFIX",
-    help="Where the workflow keeps its state (its spec.state); needed with --backend oci.",
-)
+def _wait_pipeline(app: AppContext, store: Any, state: dict[str, Any]) -> None:
+    """Follow a pipeline run until it ends, saying each step's change; exit with its outcome."""
+    import time
+
+    said: dict[str, str] = {}
+    try:
+        while True:
+            state = _refreshed(app, store, state)
+            for step in state.get("order") or sorted(state["steps"]):
+                status = state["steps"][step]["status"]
+                if said.get(step, "pending") != status:
+                    app.info(f"  {step}: {status}")
+                said[step] = status
+            if state["status"] != "running":
+                break
+            time.sleep(app.backend().poll_interval)
+    except KeyboardInterrupt:
+        app.info(f"\nInterrupted; the pipeline run goes on (jobctl workflow cancel {state['workflow']} stops it)")
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    app.info(f"workflow {state['workflow']}: run {state['run']} {state['status']}"
+             + (f": {state['error']}" if state.get("error") else ""))
+    raise SystemExit({"succeeded": ExitCode.OK, "canceled": ExitCode.CANCELED}.get(state["status"], ExitCode.ERROR))
 
 
 def _isatty(stream: Any) -> bool:
@@ -331,3 +391,60 @@ def cancel_command(app: AppContext, *, name: str, location: str | None, run: str
     runner.state = state
     canceled = runner.cancel()
     app.info(f"workflow {name}: run {state['run']} canceled ({len(canceled)} active run(s) canceled)")
+
+
+@command.command("logs")
+@click.argument("name")
+@click.option("-s", "--step", "steps", multiple=True, metavar="STEP", help="Only this step's runs (repeatable).")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing as the runs log, and the runs that start later, "
+                                                   "until the workflow run ends.")
+@state_option
+@run_option
+@pass_app
+def logs_command(app: AppContext, *, name: str, steps: tuple[str, ...], follow: bool, location: str | None,
+                 run: str | None) -> None:
+    """Print the logs of a workflow run's runs (its latest, or --run RUN), each line prefixed [step run],
+    one run after another in the order of the steps; on either engine.
+
+    With --follow, the runs going on are followed until they end, then the runs started since, until
+    the workflow run ends (Ctrl-C leaves; the runs go on).
+
+    \b
+    Examples:
+      jobctl workflow logs model-selection
+      jobctl workflow logs model-selection --step tune
+      jobctl workflow logs model-selection --follow
+    """
+    import time
+
+    from jobctl.engine.follow import follow_logs
+    from jobctl.render.human import format_log
+
+    store, state = _store_and_state(app, name, location, run)
+    unknown = sorted(set(steps) - set(state["steps"]))
+    if unknown:
+        raise UsageError(f"workflow {name!r} has no step {', '.join(map(repr, unknown))}",
+                         hint=f"its steps: {', '.join(state.get('order') or sorted(state['steps']))}")
+    backend = app.backend()
+    sanitize = app.printer().rich or _isatty(app.stdout)
+    printed: set[str] = set()
+    try:
+        while True:
+            state = _refreshed(app, store, state)
+            chosen = [(step, entry) for step in state.get("order") or sorted(state["steps"])
+                      if not steps or step in steps for entry in state["steps"][step]["runs"]
+                      if entry.get("id") and entry["id"] not in printed]
+            prefixes = {entry["id"]: f"[{step} {entry['name']}] " for step, entry in chosen}
+            for event in follow_logs(backend, list(prefixes), follow=follow):
+                if event.line is not None:
+                    app.stdout.write(format_log(event.line, timestamps=False, sanitize=sanitize,
+                                                prefix=prefixes[event.run_id]) + "\n")
+                    app.stdout.flush()
+            printed.update(prefixes)
+            if not follow or state["status"] != "running":
+                return
+            if not prefixes:
+                time.sleep(backend.poll_interval)
+            state = store.load(name, state["run"]) or state
+    except KeyboardInterrupt:
+        raise SystemExit(ExitCode.INTERRUPTED) from None

@@ -232,18 +232,10 @@ def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]
     return labels, {k: v for k, v in tags.items() if k.startswith(JOBCTL_TAG_PREFIX)}
 
 
-@dataclass(frozen=True)
-class JobState:
-    """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
+class Owned:
+    """What jobctl's tags say of a resource it manages (a job, a workflow's pipeline)."""
 
-    id: str
-    name: str
-    lifecycle_state: str
     tags: Mapping[str, str]
-    created: datetime
-    definition: JobDefinition | None = None
-    etag: str | None = None
-    details: str | None = None  # the service's word on the state (a FAILED job's reason)
 
     @property
     def managed(self) -> bool:
@@ -264,6 +256,20 @@ class JobState:
     @property
     def superseded(self) -> bool:
         return self.tags.get(TAG_SUPERSEDED) == "true"
+
+
+@dataclass(frozen=True)
+class JobState(Owned):
+    """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
+
+    id: str
+    name: str
+    lifecycle_state: str
+    tags: Mapping[str, str]
+    created: datetime
+    definition: JobDefinition | None = None
+    etag: str | None = None
+    details: str | None = None  # the service's word on the state (a FAILED job's reason)
 
     @property
     def intended_hash(self) -> str | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jobctl.model.job import JobState
     from jobctl.plan.desired import DesiredJob
+    from jobctl.workflow.deploy import PipelineChange
 
 
 COUNTED_RUNS = 100  # a plan counts the runs a delete takes with it up to this many ("100+")
@@ -88,19 +89,22 @@ class Plan:
     known_job_ids: frozenset[str] = frozenset()  # every job the plan saw: none of them is a concurrent apply's
     ignored: tuple[str, ...] = ()  # fields the specs set that this backend cannot honour (it runs locally)
     set_name: str | None = None  # the set the specs are applied from (jobctl.plan.sets)
+    pipelines: tuple[PipelineChange, ...] = ()  # workflows' pipelines (OCI; jobctl.workflow.deploy)
+    unchanged_pipelines: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
-        return sum(1 for c in self.changes if c.action is action)
+        return sum(1 for c in self.changes if c.action is action) + sum(1 for p in self.pipelines if p.action is action)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes or self.pipelines)
 
     @property
     def destructive(self) -> bool:
-        """Needs confirmation: replacing a job, or deleting one with what it holds (its runs)."""
+        """Needs confirmation: replacing a job, or deleting one with what it holds (its runs), or a pipeline
+        with its runs (a replaced pipeline keeps its runs and loses nothing)."""
         return any(c.action is Action.REPLACE or (c.action is Action.DELETE and not c.keeps_runs)
-                   for c in self.changes)
+                   for c in self.changes) or any(c.action is Action.DELETE for c in self.pipelines)
 
     @property
     def set_note(self) -> str | None:

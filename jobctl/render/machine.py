@@ -84,6 +84,15 @@ def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
             for c in plan.changes
         ],
         "unchanged": list(plan.unchanged),
+        "pipelines": [
+            {"action": c.action.value, "name": c.name, "pipelineId": c.pipeline_id, "reason": c.reason,
+             "explanation": c.explanation,
+             "fields": [{"field": f.field, "old": mask_field(f.field, f.old, show_secrets),
+                         "new": mask_field(f.field, f.new, show_secrets), "forcesReplace": f.forces_replace}
+                        for f in c.fields]}
+            for c in plan.pipelines
+        ],
+        "unchangedPipelines": list(plan.unchanged_pipelines),
         "warnings": list(plan.warnings),
         "ignored": list(plan.ignored),
     }

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from jobctl.plan.model import Action, Change, FieldChange, Plan
-from jobctl.render.plan import show_value
+from jobctl.render.plan import show_value, up_to_date
+
+if TYPE_CHECKING:
+    from jobctl.workflow.deploy import PipelineChange
 from jobctl.secrets import mask_env
 
 MARKER = "<!-- jobctl-plan -->"  # first line: lets a CI step find (and update) the comment it posted before
@@ -30,20 +34,21 @@ def plan_markdown(plan: Plan, *, show_secrets: bool = False) -> str:
     for warning in plan.warnings:
         lines += [f"> **Warning:** {_text(warning)}", ""]
     if not plan.has_changes:
-        lines.append(f"**No changes.** {len(plan.unchanged)} job(s) up to date.")
+        lines.append(f"**No changes.** {up_to_date(plan).removeprefix('No changes. ')}")
         return "\n".join(lines) + "\n"
     lines += [f"**{plan.summary()}**", ""]
     if plan.set_note:
         lines += [_text(plan.set_note), ""]
     sections = [_section(change, show_secrets) for change in plan.changes]
+    sections += [_pipeline_section(change, show_secrets) for change in plan.pipelines]
     if sum(len(section) for section in sections) > COLLAPSE_AFTER_LINES:
-        lines += [*_overview(plan.changes), ""]
+        lines += [*_overview([*plan.changes, *plan.pipelines]), ""]
         lines += ["<details>", f"<summary>Details of the {len(sections)} changes</summary>", ""]
         lines += _within_limit(sections, len("\n".join(lines)))
         lines += ["</details>", ""]
     else:
         lines += _within_limit(sections, len("\n".join(lines)))
-    lines += _unchanged(plan.unchanged)
+    lines += _unchanged((*plan.unchanged, *(f"{name} (pipeline)" for name in plan.unchanged_pipelines)))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -57,6 +62,16 @@ def _section(change: Change, show_secrets: bool) -> list[str]:
                   " — `apply` refuses without `--force`.", ""]
     if change.action is Action.CREATE and change.desired is not None:
         lines += [*_created(change, show_secrets), ""]
+    if change.fields:
+        lines += [*_field_table(change.fields, show_secrets), ""]
+    return lines
+
+
+def _pipeline_section(change: PipelineChange, show_secrets: bool) -> list[str]:
+    where = f" ({_code(change.pipeline_id)})" if change.pipeline_id else ""
+    reason = f" — {_text(change.explanation)}" if change.explanation else ""
+    lines = [f"**{_code(change.action.symbol)} {change.action.value} pipeline {_code(change.name)}**{where}{reason}",
+             ""]
     if change.fields:
         lines += [*_field_table(change.fields, show_secrets), ""]
     return lines
@@ -89,14 +104,15 @@ def _field_table(fields: Iterable[FieldChange], show_secrets: bool) -> Iterable[
         yield f"| {_code(symbol)} | {_code(f.field, in_table=True)} | {old} | {new} |{note}"
 
 
-def _overview(changes: Iterable[Change]) -> Iterable[str]:
+def _overview(changes: Iterable[Change | PipelineChange]) -> Iterable[str]:
     """One row per change, always visible above the folded details (a reason column only if any has one)."""
     rows = [(c, _text(c.explanation) if c.explanation else "") for c in changes]
     with_reasons = any(reason for _, reason in rows)
     yield "| | job | action |" + (" reason |" if with_reasons else "")
     yield "|---|---|---|" + ("---|" if with_reasons else "")
     for change, reason in rows:
-        row = f"| {_code(change.action.symbol, in_table=True)} | {_code(change.name, in_table=True)} | " \
+        name = change.name if isinstance(change, Change) else f"{change.name} (pipeline)"
+        row = f"| {_code(change.action.symbol, in_table=True)} | {_code(name, in_table=True)} | " \
               f"{change.action.value} |"
         yield row + (f" {reason} |" if with_reasons else "")
 

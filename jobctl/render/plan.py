@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.plan.model import Action, Change, FieldChange, Plan
 from jobctl.render.human import Printer
 from jobctl.secrets import MASK, mask_env, mask_field
+
+if TYPE_CHECKING:
+    from jobctl.workflow.deploy import PipelineChange
 
 _STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
 
@@ -83,17 +86,38 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
         yield _field_line(field_change, show_secrets)
 
 
+def pipeline_lines(change: PipelineChange, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
+    where = f" ({change.pipeline_id})" if change.pipeline_id else ""
+    reason = f"  # {change.explanation}" if change.explanation else ""
+    yield f"  {change.action.symbol} pipeline {change.name}{where}{reason}", _STYLE[change.action]
+    if change.action is Action.CREATE and change.workflow is not None:
+        steps = ", ".join(f"{s.name} ×{len(s.combinations())}" if s.matrix else s.name for s in change.workflow.order())
+        yield f"      workflow steps: {steps}", None
+    for field_change in change.fields:
+        yield _field_line(field_change, show_secrets)
+
+
+def up_to_date(plan: Plan) -> str:
+    """What "No changes" covers."""
+    pipelines = f", {len(plan.unchanged_pipelines)} pipeline(s)" if plan.unchanged_pipelines else ""
+    return f"No changes. {len(plan.unchanged)} job(s){pipelines} up to date."
+
+
 def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> None:
     for warning in plan.warnings:
         printer.line(f"Warning: {warning}", "yellow")
     if not plan.has_changes:
-        printer.line(f"No changes. {len(plan.unchanged)} job(s) up to date.", "green")
+        printer.line(up_to_date(plan), "green")
         return
     for change in plan.changes:
         for text, style in _change_lines(change, show_secrets):
             printer.line(text, style)
-    if plan.unchanged:
-        printer.line(f"  {len(plan.unchanged)} unchanged: {', '.join(plan.unchanged)}")
+    for pipeline in plan.pipelines:
+        for text, style in pipeline_lines(pipeline, show_secrets):
+            printer.line(text, style)
+    unchanged = [*plan.unchanged, *(f"{name} (pipeline)" for name in plan.unchanged_pipelines)]
+    if unchanged:
+        printer.line(f"  {len(unchanged)} unchanged: {', '.join(unchanged)}")
     printer.line("")
     printer.line(plan.summary(), "bold")
     if plan.set_note:

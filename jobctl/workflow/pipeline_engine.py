@@ -10,95 +10,91 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import ConfigError, UsageError
-from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, JobDefinition, JobState
-from jobctl.workflow.expressions import Context, render
-from jobctl.workflow.pipeline import SELECT_SUFFIX, NotCompilable, compile_workflow
+from jobctl.workflow.expressions import Context, references, render
 from jobctl.workflow.runner import new_state, storable
 
 if TYPE_CHECKING:
     from jobctl.backends.oci import OciBackend
-    from jobctl.backends.oci.pipelines import PipelineRunState
+    from jobctl.backends.oci.pipelines import AppliedPipeline, PipelineRunState
     from jobctl.workflow.model import Workflow
+    from jobctl.workflow.pipeline import CompiledWorkflow
     from jobctl.workflow.state import StateStore
 
-SELECT_COMMAND = "jobctl-select"  # never run: a pipeline's selector step starts the driver in select mode
 
 
-def selector_definition(workflow: str, like: JobDefinition) -> JobDefinition:
-    """The job a pipeline's selector steps run: jobctl's driver alone, on the machine of the job it selects
-    among (which works in that project and network)."""
-    return JobDefinition(
-        name=f"{workflow[:56]}{SELECT_SUFFIX}", description=f"jobctl: picks the best run of a step of {workflow}",
-        compartment_id=like.compartment_id, project_id=like.project_id, shape=like.shape, ocpus=like.ocpus,
-        memory_in_gbs=like.memory_in_gbs, block_storage_size_in_gbs=like.block_storage_size_in_gbs,
-        subnet_id=like.subnet_id, log_enabled=like.log_enabled, log_group_id=like.log_group_id,
-        log_auto_create=bool(like.log_group_id), runtime_type="python", command=SELECT_COMMAND,
-        conda_slug=like.conda_slug, conda_uri=like.conda_uri)
-
-
-def start(backend: OciBackend, store: StateStore, workflow: Workflow, env: Mapping[str, str]) -> dict[str, Any]:
-    """Make (or find) the pipeline, start a run of it, and record the workflow run; its state."""
+def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *, set_name: str | None,
+             report: Callable[[str], None]) -> tuple[StateStore, dict[str, Any]]:
+    """`workflow run FILE`: the workflow's pipeline (and selector job) made as the spec says if they are not, as
+    `apply` would, then a run of it started; its state."""
+    from jobctl.engine.apply import apply_plan, build_plan
     from jobctl.engine.resolve import resolve_job
+    from jobctl.workflow import deploy
 
     if not workflow.state:
         raise ConfigError(f"workflow {workflow.name!r}: the pipeline engine keeps the runs' reports in Object "
                           "Storage: set spec.state (oci://bucket@namespace/prefix)")
+    store = backend.workflow_store(workflow.state)
     store.runs(workflow.name)  # the state location must be there before anything is made (its bucket)
     jobs = {step.job: resolve_job(backend, step.job, runnable=True) for step in workflow.steps}
-    definitions = {name: _definition(job) for name, job in jobs.items()}
-    try:
-        compiled = compile_workflow(workflow, {n: backend.job_environment(j.id) for n, j in jobs.items()},
-                                    workflow.state, driven={n for n, d in definitions.items() if d.driven})
-    except NotCompilable as exc:
-        raise UsageError(f"workflow {workflow.name!r} cannot run on the pipeline engine: " + "; ".join(exc.problems),
-                         hint="run it with --engine client") from exc
-    first = definitions[workflow.steps[0].job]
-    compartment, project = str(first.compartment_id), str(first.project_id)
-    ids = {name: job.id for name, job in jobs.items()}
-    if any(s.job is None for s in compiled.steps):
-        ids[""] = _selector_job(backend, workflow.name, first)
-    pipelines = backend.pipelines
-    pipeline_id = pipelines.ensure(compiled, ids, compartment=compartment, project=project)
+    deploy.compiled_for(backend, workflow, jobs)  # what it cannot run is said before anything is made
+    selectors = deploy.selector_jobs(backend, [workflow], [], set_name, backend.spec_defaults())
+    if selectors:
+        applied = apply_plan(backend, build_plan(backend, selectors, set_name=set_name))
+        for change in applied:
+            report(f"job {change.change.name}: {change.outcome} ({change.job_id})")
+    pipeline, compiled = deploy.ensure(backend, workflow, set_name=set_name, report=lambda done: report(
+        f"pipeline {done.change.name}: {done.outcome} ({done.pipeline_id})"))
+    return store, start(backend, store, workflow, compiled, pipeline=pipeline, env=env)
+
+
+def run_applied(backend: OciBackend, name: str, env: Mapping[str, str],
+                location: str | None) -> tuple[StateStore, dict[str, Any]]:
+    """`workflow run NAME`: a run of the workflow's applied pipeline, from what its apply recorded."""
+    from jobctl.workflow import deploy
+
+    pipeline = deploy.current(backend, name)
+    location = location or pipeline.state_uri
+    if not location:
+        raise ConfigError(f"workflow {name!r}: pipeline {pipeline.id} does not say where the workflow's state is",
+                          hint="pass --state (the workflow's spec.state)")
+    store = backend.workflow_store(location)
+    where = f"{location.rstrip('/')}/{name}/pipelines/{pipeline.id}.json"
+    recorded = store.read(name, "pipelines", f"{pipeline.id}.json")
+    if recorded is None or recorded.get("hash") != pipeline.spec_hash:
+        raise ConfigError(f"workflow {name!r}: {where} does not describe pipeline {pipeline.id} "
+                          f"({'missing' if recorded is None else 'it is of another version'})",
+                          hint="apply the workflow's spec again, or run it from its file")
+    _, held = backend.pipelines.held(pipeline.id)
+    workflow, compiled = deploy.from_manifest(recorded, held, state=location, where=where)
+    missing = sorted({ref.key for step in compiled.steps for text in (*step.at_run.values(), *(
+        (step.args or ()) if step.args_at_run else ())) for ref in references(text) if ref.kind == "env"} - set(env))
+    if missing:
+        raise UsageError(f"workflow {name!r} takes {', '.join(missing)} from --env: give "
+                         + " ".join(f"--env {var}=..." for var in missing))
+    return store, start(backend, store, workflow, compiled, pipeline=pipeline, env=env)
+
+
+def start(backend: OciBackend, store: StateStore, workflow: Workflow, compiled: CompiledWorkflow, *,
+          pipeline: AppliedPipeline, env: Mapping[str, str]) -> dict[str, Any]:
+    """Start a run of the pipeline, each step's values set when the run starts filled in; record it."""
     state = new_state(workflow, env)
     context = Context({}, env, {"name": workflow.name, "run": state["run"]})
     at_run = {s.name: {**s.env, **{k: render(v, context) for k, v in s.at_run.items()}}
               for s in compiled.steps if s.at_run or s.args_at_run}
     args = {s.name: tuple(render(a, context) for a in s.args or ()) if s.args_at_run else s.args
             for s in compiled.steps if s.name in at_run}
-    run = pipelines.start(pipeline_id, compartment=compartment, project=project, name=state["run"], step_env=at_run,
-                          step_args=args,
-                          retry_token=hashlib.sha256(state["run"].encode()).hexdigest()[:64])
-    state.update(engine="pipeline", pipelineId=pipeline_id, pipelineRunId=run.id,
+    run = backend.pipelines.start(pipeline.id, compartment=pipeline.compartment, project=pipeline.project,
+                                  name=state["run"], step_env=at_run, step_args=args,
+                                  retry_token=hashlib.sha256(state["run"].encode()).hexdigest()[:64])
+    state.update(engine="pipeline", stateUri=workflow.state, pipelineId=pipeline.id, pipelineRunId=run.id,
                  pipelineSteps={s.name: [s.of_step, s.key] for s in compiled.steps})
     refresh(state, run)
     stored = storable(state)  # no secret --env value in Object Storage (their names only)
     store.save(workflow.name, stored)
     return stored
-
-
-def _definition(job: JobState) -> JobDefinition:
-    assert job.definition is not None  # resolve_job reads jobs in full
-    return job.definition
-
-
-def _selector_job(backend: OciBackend, workflow: str, like: JobDefinition) -> str:
-    """The selector job of this workflow, as it should be, applied if it is not (as `apply` would)."""
-    from jobctl.artifact import build_driver_artifact
-    from jobctl.plan.desired import spec_hash
-
-    definition = selector_definition(workflow, like)
-    artifact = build_driver_artifact(definition.name)
-    definition = replace(definition, artifact_digest=artifact.digest)
-    digest = spec_hash(definition)
-    for job in backend.list_jobs(compartment_id=like.compartment_id, project_id=like.project_id):
-        if job.managed_name == definition.name and job.spec_hash == digest and job.lifecycle_state == "ACTIVE":
-            return job.id
-    tagged = replace(definition, owner_tags={TAG_MANAGED: "true", TAG_NAME: definition.name, TAG_HASH: digest})
-    return backend.create_job(definition=tagged, artifact=artifact, retry_token=digest[:64]).id
 
 
 def refresh(state: dict[str, Any], run: PipelineRunState,

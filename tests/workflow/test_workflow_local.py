@@ -288,3 +288,26 @@ def test_a_run_whose_job_runs_were_deleted_meanwhile_starts_them_again(jobctl, t
     tune = state(jobctl, "flow")["steps"]["tune"]["runs"]
     assert [r["details"] for r in tune[:3]] == ["the run no longer exists (deleted with its job?); started again"] * 3
     assert [r["state"] for r in tune[3:]] == ["SUCCEEDED"] * 3
+
+
+def test_workflow_logs_prints_each_steps_runs_prefixed_and_only_the_step_asked_for(jobctl, tmp_path: Path) -> None:
+    """Issue 16: logs per step, read from the workflow run's record (either engine)."""
+    flow = write_flow(tmp_path, """\
+        steps:
+          - {name: tune, job: work, matrix: {MODEL: [a, b]}}
+          - {name: train, job: work, needs: [tune], env: {MODEL: final}}
+        """)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow)).exit_code == 0
+    runs = {r["key"]: r["name"] for step in state(jobctl, "flow")["steps"].values() for r in step["runs"]}
+    logs = jobctl("workflow", "logs", "flow")
+    assert logs.exit_code == 0, logs.stderr
+    lines = [line for line in logs.stdout.splitlines() if "MODEL=" in line]
+    assert lines == [f"[tune {runs['MODEL=a']}] MODEL=a", f"[tune {runs['MODEL=b']}] MODEL=b",
+                     f"[train {runs['-']}] MODEL=final"]
+    only = jobctl("workflow", "logs", "flow", "--step", "train")
+    assert [line for line in only.stdout.splitlines() if "MODEL=" in line] == [f"[train {runs['-']}] MODEL=final"]
+    wrong = jobctl("workflow", "logs", "flow", "--step", "tain")
+    assert wrong.exit_code == 2
+    assert "workflow 'flow' has no step 'tain'" in wrong.stderr
+    assert "its steps: tune, train" in wrong.stderr

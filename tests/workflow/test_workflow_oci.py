@@ -188,3 +188,116 @@ def test_a_pipeline_run_with_a_state_bucket_that_does_not_exist_makes_nothing(jo
     assert result.exit_code == 6
     assert "nobucket" in result.stderr
     assert (oci_env.pipelines(), oci_env.pipeline_runs(), len(oci_env.jobs())) == ([], [], jobs)
+
+
+def declared(tmp_path: Path, state: str = STATE) -> Path:
+    """The model-selection example as a directory whose workflow says spec.engine: pipeline."""
+    import shutil
+
+    specs = tmp_path / "specs"
+    shutil.copytree(EXAMPLES / "model-selection", specs)
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("  # state: oci://my-bucket@my-namespace/jobctl",
+                                             f"  state: {state}\n  engine: pipeline"))
+    return specs
+
+
+def test_apply_keeps_a_workflows_pipeline_as_its_spec_says(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:
+    """Issue 16: plan/apply create, update in place and replace a workflow's pipeline as they do jobs."""
+    specs = declared(tmp_path)
+    plan = jobctl("plan", str(specs))
+    assert plan.exit_code == 0, plan.stderr
+    assert "+ job model-selection-select" in plan.stdout
+    assert "+ pipeline model-selection" in plan.stdout
+    assert "workflow steps: tune ×3, train" in plan.stdout
+    assert "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete." in plan.stdout
+    applied = jobctl("apply", str(specs))
+    assert applied.exit_code == 0, applied.stderr
+    [pipeline] = oci_env.pipelines()
+    assert pipeline["freeformTags"]["jobctl-state"] == STATE
+    assert f"pipeline model-selection: created ({pipeline['id']})" in applied.stderr
+    again = jobctl("plan", str(specs), "--detailed-exitcode")
+    assert (again.exit_code, again.stdout.strip()) == (0, "No changes. 3 job(s), 1 pipeline(s) up to date."), again
+
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("        TUNED_AUC:", "        DATASET: v2\n        TUNED_AUC:"))
+    update = jobctl("plan", str(specs), "-o", "json")
+    [change] = json.loads(update.stdout)["pipelines"]
+    assert (change["action"], change["pipelineId"]) == ("update", pipeline["id"])
+    assert change["fields"] == [{"field": "steps.train.env.DATASET", "old": None, "new": "v2", "forcesReplace": False}]
+    assert jobctl("apply", str(specs)).exit_code == 0
+    [updated] = oci_env.pipelines()
+    train = next(s for s in updated["stepDetails"] if s["stepName"] == "train")
+    assert train["stepConfigurationDetails"]["environmentVariables"]["DATASET"] == "v2"
+
+    flow.write_text(flow.read_text().replace("[logreg, knn, forest]", "[logreg, knn]"))
+    replace = jobctl("plan", str(specs))
+    assert f"-/+ pipeline model-selection ({pipeline['id']})  # step tune-3 removed" in replace.stdout, replace.stdout
+    assert jobctl("apply", str(specs), "--yes").exit_code == 0
+    live = [p for p in oci_env.pipelines() if p["lifecycleState"] == "ACTIVE"]
+    assert [len(p["stepDetails"]) for p in live] == [4]  # tune-1, tune-2, tune-select, train
+    assert oci_env.pipeline(pipeline["id"])["lifecycleState"] in ("DELETING", "DELETED")  # it had no run
+
+
+def test_a_workflow_runs_by_name_from_its_applied_pipeline_and_waits(jobctl, oci_env: FakeOCI,
+                                                                     tmp_path: Path) -> None:
+    specs = declared(tmp_path)
+    assert jobctl("apply", str(specs)).exit_code == 0
+    started = jobctl("workflow", "run", "model-selection", "--wait")
+    assert started.exit_code == 0, started.stderr
+    assert "  tune: succeeded" in started.stderr
+    assert "workflow model-selection: run model-selection-" in started.stderr
+    [run] = oci_env.pipeline_runs()
+    assert run["lifecycleState"] == "SUCCEEDED"
+    status = json.loads(jobctl("workflow", "status", "model-selection", "--state", STATE, "-o", "json").stdout)
+    assert (status["status"], status["pipelineRunId"]) == ("succeeded", run["id"])
+    assert jobctl("plan", str(specs), "--detailed-exitcode").exit_code == 0  # running it changed nothing
+    logs = jobctl("workflow", "logs", "model-selection", "--state", STATE, "--step", "train")
+    assert logs.exit_code == 0, logs.stderr
+    # the example's jobs keep no OCI log: what `logs` says of such a run, for the train step's run alone
+    assert logs.stdout == "[train train] (jobctl: this run has no OCI log; set spec.logging to keep output)\n"
+
+
+def test_a_workflow_by_name_needs_its_env_and_an_applied_pipeline(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:
+    missing = jobctl("workflow", "run", "model-selection")
+    assert missing.exit_code == 4, missing.stderr
+    assert "workflow 'model-selection' has no pipeline applied" in missing.stderr
+    specs = declared(tmp_path)
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("        TUNED_AUC:", "        DATASET: ${{ env.DATASET }}\n"
+                                             "        TUNED_AUC:"))
+    assert jobctl("apply", str(specs), "--env", "x").exit_code == 2  # apply takes no --env
+    assert jobctl("apply", str(specs)).exit_code == 0
+    lacking = jobctl("workflow", "run", "model-selection")
+    assert lacking.exit_code == 2, lacking.stderr
+    assert "takes DATASET from --env" in lacking.stderr
+    assert oci_env.pipeline_runs() == []
+    given = jobctl("workflow", "run", "model-selection", "--env", "DATASET=2024-q4")
+    assert given.exit_code == 0, given.stderr
+    [run] = oci_env.pipeline_runs()
+    [train] = [s for s in run["stepOverrideDetails"] if s["stepName"] == "train"]
+    assert train["stepConfigurationDetails"]["environmentVariables"]["DATASET"] == "2024-q4"
+
+
+def test_prune_deletes_the_pipeline_of_a_workflow_gone_from_its_set(jobctl, oci_env: FakeOCI,
+                                                                    tmp_path: Path) -> None:
+    specs = declared(tmp_path)
+    assert jobctl("apply", str(specs)).exit_code == 0
+    [pipeline] = oci_env.pipelines()
+    (specs / "workflow.yaml").unlink()
+    plan = jobctl("plan", str(specs), "--prune")
+    assert f"- pipeline model-selection ({pipeline['id']})" in plan.stdout, plan.stdout
+    assert "- job model-selection-select" in plan.stdout
+    assert jobctl("apply", str(specs), "--prune").exit_code == 2  # deleting needs a confirmation
+    assert jobctl("apply", str(specs), "--prune", "--yes").exit_code == 0
+    assert oci_env.pipeline(pipeline["id"])["lifecycleState"] in ("DELETING", "DELETED")
+
+
+def test_locally_a_pipeline_workflow_is_planned_with_a_warning_and_run_by_this_process(
+    jobctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOBCTL_BACKEND", "local")
+    specs = declared(tmp_path)
+    plan = jobctl("plan", str(specs))
+    assert plan.exit_code == 0, plan.stderr
+    assert "workflow model-selection: spec.engine pipeline runs on OCI" in plan.stdout

@@ -149,6 +149,10 @@ class ObjectStorageStore:
         """The JSON object at <prefix>/<parts...>, or None."""
         return self.storage.get_json(self.namespace, self.bucket, self._path(*parts))
 
+    def write(self, data: Any, *parts: str) -> None:
+        """Store `data` as the JSON object at <prefix>/<parts...>."""
+        self.storage.put_json(self.namespace, self.bucket, self._path(*parts), data)
+
     def request_cancel(self, name: str, run: str) -> None:
         self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel"), {"cancel": True})
 
