@@ -1,6 +1,7 @@
 """`${VAR}` and `${VAR:-default}` in spec values, resolved from the environment.
 
-`$$` is a literal `$`. `${{ … }}` is left alone (workflow expressions are resolved later, not here).
+`$$` is a literal `$`. `${{ … }}` is left alone (workflow expressions are resolved later, not here), and so
+is `$${{` (a workflow's literal `${{`).
 A plain (unquoted) scalar that is exactly one `${VAR}` takes the YAML type of what it expands to,
 so `ocpus: ${OCPUS}` with OCPUS=2 is the number 2; a quoted one always stays a string.
 """
@@ -14,7 +15,7 @@ from typing import Any
 from jobctl.errors import Diagnostic
 from jobctl.spec.document import JsonPath, Position, format_path
 
-_TOKEN = re.compile(r"\$(?:(\$)|\{(?!\{)([^}]*)\}|\{(?!\{))")
+_TOKEN = re.compile(r"\$(?:(\$)(?!\{\{)|\{(?!\{)([^}]*)\}|\{(?!\{))")  # `$${{` stays: a workflow's literal `${{`
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_OR_BOOL = re.compile(
     r"[-+]?(\d+|\d*\.\d+([eE][-+]?\d+)?)|true|false|True|False|TRUE|FALSE"

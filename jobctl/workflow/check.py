@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 
 from jobctl.errors import Diagnostic
+from jobctl.secrets import is_secret
 from jobctl.spec.document import Document, JsonPath
 from jobctl.workflow.expressions import ExpressionError, Reference, references
 from jobctl.workflow.model import Step, Workflow
@@ -135,10 +136,27 @@ def _check_expressions(document: Document, workflow: Workflow, index: int,
             problems.append(document.diagnostic(path, str(exc)))
             continue
         for reference in found:
-            problem = _unresolvable(reference, earlier, steps, job_env, env)
+            problem = _unresolvable(reference, earlier, steps, job_env, env) or _exposed(reference, path)
             if problem:
                 problems.append(document.diagnostic(path, f"${{{{ {reference.text} }}}} {problem}"))
+    for key, values in step.matrix:
+        for position, value in enumerate(values):
+            if "${{" in value:
+                problems.append(document.diagnostic((*base, "matrix", key, position), "matrix values are taken as "
+                                                    "written: a ${{ }} expression is not evaluated here"))
     return problems
+
+
+def _exposed(reference: Reference, path: JsonPath) -> str | None:
+    """A secret that would be shown in clear: a secret --env value set into a variable whose name does not
+    mark it secret (jobctl masks values by their variable's name) or into args; or one passed on from an
+    earlier step (the workflow's state, where it would pass through, never holds a secret)."""
+    if reference.kind == "step" and reference.part == "env" and is_secret(reference.key):
+        return "passes a secret on from an earlier step: the workflow's state never holds one; give it with --env"
+    if reference.kind == "env" and is_secret(reference.key) and (path[-2] == "args" or not is_secret(str(path[-1]))):
+        return ("is a secret: it may only set a variable whose name marks it secret (…_TOKEN, …_PASSWORD, …_KEY), "
+                "which jobctl masks; here it would show in clear")
+    return None
 
 
 def _unresolvable(reference: Reference, earlier: set[str], steps: Mapping[str, Step],

@@ -7,7 +7,7 @@
     ${{ env.VAR }}                           a value given with `workflow run --env VAR=...`
     ${{ workflow.name }} / ${{ workflow.run }}
 
-A step without `select` and with one run has that run as `best`.
+`$${{` is a literal `${{`. A step without `select` and with one run has that run as `best`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any
 
 from jobctl.secrets import MASK
 
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+EXPRESSION = re.compile(r"(?<!\$)\$\{\{\s*(.*?)\s*\}\}")  # `$${{` is a literal `${{`, never an expression
+_ESCAPED = "$${{"
+_OPEN = re.compile(r"(?<!\$)\$\{\{")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _FORMS = (
     re.compile(rf"steps\.(?P<step>[a-z][-a-z0-9]*)\.best\.(?P<part>env|outputs|metrics)\.(?P<key>{_NAME})"),
@@ -62,8 +64,16 @@ def parse(expression: str) -> Reference:
 
 
 def references(text: str) -> Iterator[Reference]:
+    """Each expression in `text`; ExpressionError for a `${{` that is never closed."""
+    if _OPEN.search(EXPRESSION.sub("", text)):
+        raise ExpressionError("a ${{ is not closed: end the expression with }} (or write $${{ for a literal ${{)")
     for match in EXPRESSION.finditer(text):
         yield parse(match.group(1))
+
+
+def literal(text: str) -> str:
+    """`text` with each `$${{` as the `${{` it stands for (once its expressions are replaced)."""
+    return text.replace(_ESCAPED, "${{")
 
 
 @dataclass(frozen=True)
@@ -117,4 +127,4 @@ def render(text: str, context: Context) -> str:
         value = _lookup(parse(match.group(1)), context)
         return value if isinstance(value, str) else json.dumps(value)
 
-    return EXPRESSION.sub(replace, text)
+    return "${{".join(EXPRESSION.sub(replace, part) for part in text.split(_ESCAPED))

@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from jobctl.secrets import is_secret
-from jobctl.workflow.expressions import EXPRESSION, parse
+from jobctl.workflow.expressions import EXPRESSION, literal, parse
 from jobctl.workflow.model import Step, Workflow
 from jobctl.workflow.state import slug
 
@@ -100,10 +100,10 @@ def _candidate(workflow: Workflow, step: Step, where: tuple[str, str, str], comb
         elif kinds:
             at_run[var] = text
         else:
-            fixed[var] = text
+            fixed[var] = literal(text)
     env = {**job_env, **fixed, **combo, "JOBCTL_OUTPUT_URI": f"{scope}/{step.name}/{slug(key)}/"}
-    args = step.args
-    arg_kinds = {kind for a in args or () for kind in _kinds(a)}
+    arg_kinds = {kind for a in step.args or () for kind in _kinds(a)}
+    args = step.args if arg_kinds else tuple(literal(a) for a in step.args) if step.args is not None else None
     if refs or "step" in arg_kinds:
         filled = [parts(a, workflow.name, at_run) for a in args] if "step" in arg_kinds and args else None
         env["JOBCTL_REFS"] = json.dumps({"env": refs, "args": filled}, sort_keys=True)
@@ -123,7 +123,7 @@ def parts(text: str, workflow: str, at_run: dict[str, str]) -> list[list[str]]:
     found: list[list[str]] = []
     position = 0
     for match in EXPRESSION.finditer(text):
-        found.append(["text", text[position:match.start()]])
+        found.append(["text", literal(text[position:match.start()])])
         reference = parse(match.group(1))
         if reference.kind == "step":
             found.append(["ref", str(reference.step), str(reference.part), reference.key])
@@ -134,7 +134,7 @@ def parts(text: str, workflow: str, at_run: dict[str, str]) -> list[list[str]]:
             at_run[var] = match.group(0)
             found.append(["env", var])
         position = match.end()
-    found.append(["text", text[position:]])
+    found.append(["text", literal(text[position:])])
     merged: list[list[str]] = []
     for piece in found:
         if piece[0] == "text" and merged and merged[-1][0] == "text":

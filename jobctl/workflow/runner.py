@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -50,6 +51,13 @@ def inputs_of(workflow: Workflow, env: Mapping[str, str]) -> str:
     their values are never stored, so they cannot be compared)."""
     shown = {name: ("<secret>" if is_secret(name) else value) for name, value in env.items()}
     return hashlib.sha256(json.dumps([workflow.digest, shown], sort_keys=True).encode()).hexdigest()
+
+
+def run_name(workflow: str, step: str, combo: Mapping[str, str]) -> str:
+    """A run's display name: the workflow, the step and its matrix values, each value cut to what a name
+    holds well (letters, digits, `.`, `_`, `-`; anything else, a space or a slash, becomes `-`)."""
+    values = [re.sub(r"[^A-Za-z0-9._]+", "-", value).strip("-")[:40] or "x" for value in combo.values()]
+    return "-".join([workflow, step, *values])[:255]
 
 
 def new_state(workflow: Workflow, env: Mapping[str, str], key: str | None = None) -> dict[str, Any]:
@@ -416,8 +424,7 @@ class WorkflowRunner:
             overrides["JOBCTL_OUTPUT_URI"] = uri
         token = hashlib.sha256(
             json.dumps([self.state["run"], step.name, key, len(attempts)]).encode()).hexdigest()[:64]
-        suffix = "-".join(combo.values())
-        name = f"{self.workflow.name}-{step.name}" + (f"-{suffix}" if suffix else "")
+        name = run_name(self.workflow.name, step.name, combo)
         run = self.backend.start_run(
             job_id=job.id, name=name[:255], env={**job.definition.env, **overrides},
             args=launch.args if launch.args is not None else job.definition.args, retry_token=token,
@@ -516,12 +523,14 @@ class WorkflowRunner:
         outputs = entry.get("outputs")
         if outputs is None:
             return None, "it wrote no outputs.json"
-        value = reported_metrics(outputs).get(select.metric)
+        nested = outputs.get("metrics")
+        value = (nested if isinstance(nested, dict) else outputs).get(select.metric)
         if value is None:
             keys = ", ".join(sorted(reported_metrics(outputs))) or "none"
             return None, f"its outputs.json has no {select.metric!r} (metrics it has: {keys})"
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return None, f"its outputs.json gives {select.metric}={json.dumps(value)}, not a finite number"
+            return None, (f"its outputs.json gives {select.metric}={json.dumps(value)}, not a finite number"
+                          + (" (write the number itself, not text)" if isinstance(value, str) else ""))
         return float(value), ""
 
     # --- cancel -----------------------------------------------------------------------------------

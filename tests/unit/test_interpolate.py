@@ -50,7 +50,7 @@ def value_of(tmp_path: Path, yaml_value: str, environ: Mapping[str, str] = ENV) 
         ("$${NAME}", "${NAME}"),
         ("cost $$5", "cost $5"),
         ("$$$${NAME}", "$${NAME}"),
-        ("$${{ matrix.model }}", "${{ matrix.model }}"),
+        ("$${{ matrix.model }}", "$${{ matrix.model }}"),  # a workflow's literal ${{, unescaped by the workflow
         ("${{ matrix.model }}", "${{ matrix.model }}"),
         ('"--model=${{ matrix.model }}"', "--model=${{ matrix.model }}"),
         ("$HOME", "$HOME"),

@@ -96,3 +96,14 @@ def test_a_value_the_pick_cannot_pass_on_is_refused_before_anything_is_made(key:
     with pytest.raises(NotCompilable) as caught:
         compile_workflow(workflow(tune, later), JOBS, STATE, driven={"train"})  # type: ignore[arg-type]
     assert any(f"step 'tune''s pick cannot pass {key} on" in line for line in caught.value.problems)
+
+
+def test_a_dollar_escaped_expression_is_a_literal_in_env_args_and_beside_references() -> None:
+    step = {"name": "train", "job": "train", "env": {"LITERAL": "$${{ env.A }}"},
+            "args": ["--tag", "$${{ x }}"]}
+    train = compile_workflow(workflow(step), JOBS, STATE, driven={"train"}).step("train")  # type: ignore[arg-type]
+    assert (train.env["LITERAL"], train.args, train.at_run) == ("${{ env.A }}", ("--tag", "${{ x }}"), {})
+    mixed = {**TRAIN, "env": {"NOTE": "$${{ kept }} ${{ steps.tune.best.env.MODEL }}"}}
+    later = compile_workflow(workflow(TUNE, mixed), JOBS, STATE, driven={"train"}).step("train")  # type: ignore[arg-type]
+    assert json.loads(later.env["JOBCTL_REFS"])["env"]["NOTE"] == [["text", "${{ kept }} "],
+                                                                   ["ref", "tune", "env", "MODEL"]]

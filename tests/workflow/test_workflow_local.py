@@ -58,6 +58,9 @@ def write_flow(tmp_path: Path, body: str) -> Path:
         if report in ("nested", "flat"):
             with open(os.path.join(os.environ["JOBCTL_OUTPUT_DIR"], "outputs.json"), "w") as fh:
                 json.dump({"metrics": {"score": score}} if report == "nested" else {"score": score}, fh)
+        elif report == "text":  # a number written as a string
+            with open(os.path.join(os.environ["JOBCTL_OUTPUT_DIR"], "outputs.json"), "w") as fh:
+                json.dump({"score": str(score)}, fh)
         elif report == "logs":
             print("score=0 (before training)")
             print(f"epoch 3: loss=0.1 score={score}")
@@ -246,7 +249,7 @@ def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp
     """Issue 12 item 10: --env secrets and the runs' secret env were stored in clear in a 0644 file (and
     in Object Storage on OCI), and `workflow status -o json` printed them."""
     flow = write_flow(tmp_path, STEPS.replace(
-        'SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}", PLAIN: "${{ env.API_TOKEN }}"}'))
+        'SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}"}'))
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     first = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b",
                    "--env", f"API_TOKEN={WORKFLOW_SECRET}")
@@ -257,7 +260,6 @@ def test_workflow_state_holds_no_secret_and_resume_asks_for_it_again(jobctl, tmp
     saved = json.loads(store.read_text())
     assert saved["secretEnv"] == ["API_TOKEN"]
     assert saved["steps"]["tune"]["runs"][0]["env"]["DB_TOKEN"] == "(sensitive)"
-    assert saved["steps"]["tune"]["runs"][0]["env"]["PLAIN"] == "(sensitive)"  # a copy under another name
     shown = jobctl("workflow", "status", "flow", "-o", "json")
     assert shown.exit_code == 0
     assert WORKFLOW_SECRET not in shown.stdout + first.stdout + first.stderr
@@ -311,3 +313,45 @@ def test_workflow_logs_prints_each_steps_runs_prefixed_and_only_the_step_asked_f
     assert wrong.exit_code == 2
     assert "workflow 'flow' has no step 'tain'" in wrong.stderr
     assert "its steps: tune, train" in wrong.stderr
+
+
+def test_a_secret_reaches_only_variables_that_mask_it_and_never_passes_between_steps(jobctl, tmp_path: Path) -> None:
+    """The red team: `PLAIN: ${{ env.API_TOKEN }}` put the token in clear in the run's env (`get`, the OCI
+    console); `${{ steps.S.best.env.DB_TOKEN }}` could not be filled after a resume (state holds no secret)."""
+    flow = write_flow(tmp_path, STEPS.replace('SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}", '
+                                              'DSN: "postgres://u:${{ env.API_TOKEN }}@db"}'))
+    flow.write_text(flow.read_text() + "    - {name: after, job: work, needs: [tune], args: ['${{ env.API_TOKEN }}'], "
+                    "env: {COPY_TOKEN: '${{ steps.tune.best.env.DB_TOKEN }}'}}\n")
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    result = jobctl("workflow", "run", str(flow), "--env", "API_TOKEN=tok-3f9a1c")
+    assert result.exit_code == 3, result.stderr
+    said = [line for line in result.stderr.splitlines() if "${{" in line]
+    assert len(said) == 3, result.stderr
+    assert "env.DSN: ${{ env.API_TOKEN }} is a secret: it may only set a variable whose name marks it secret" in said[0]
+    assert "args[0]: ${{ env.API_TOKEN }} is a secret" in said[1]
+    assert "env.COPY_TOKEN: ${{ steps.tune.best.env.DB_TOKEN }} passes a secret on from an earlier step" in said[2]
+    assert jobctl("runs").stdout.count("flow-") == 0  # nothing started
+
+
+def test_expressions_are_closed_matrix_values_literal_and_dollar_escapes_a_literal(jobctl, tmp_path: Path) -> None:
+    """The red team: `${{ env.A }` passed as text, a matrix value's ${{ }} became a run's raw name, and
+    `$${{` (the spec's escape for $) was evaluated all the same."""
+    flow = write_flow(tmp_path, """\
+        steps:
+          - name: tune
+            job: work
+            matrix: {MODEL: ["${{ env.A }}", "a b/c"]}
+            env: {BROKEN: "${{ env.A }", LITERAL: "$${{ env.A }}"}
+        """)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    bad = jobctl("validate", str(flow), str(tmp_path / "jobs.yaml"))
+    assert bad.exit_code == 3
+    assert "flow.yaml:8:24: spec.steps[0].matrix.MODEL[0]: matrix values are taken as written" in bad.stderr
+    assert "flow.yaml:9:21: spec.steps[0].env.BROKEN: a ${{ is not closed: end the expression with }}" in bad.stderr
+    flow.write_text(flow.read_text().replace('"${{ env.A }}", ', "").replace('BROKEN: "${{ env.A }", ', ""))
+    result = jobctl("workflow", "run", str(flow), "--env", "A=1", "--follow")
+    assert result.exit_code == 0, result.stderr
+    [run] = state(jobctl, "flow")["steps"]["tune"]["runs"]
+    assert run["name"] == "flow-tune-a-b-c"
+    shown = json.loads(jobctl("get", run["id"], "-o", "json").stdout)
+    assert shown["env"]["LITERAL"] == "${{ env.A }}"

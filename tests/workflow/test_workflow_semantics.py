@@ -116,6 +116,15 @@ def test_a_metric_no_run_reported_names_each_run_where_it_looked_and_how_to_repo
     assert "from: logs" in error
 
 
+def test_a_metric_written_as_text_is_named_as_such_not_missing(jobctl, tmp_path: Path) -> None:
+    """The red team: {"score": "3.0"} was reported as "no 'score' (metrics it has: none)"."""
+    flow = write_flow(tmp_path, selecting("text", "{metric: score}"))
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow)).exit_code == 1
+    error = state(jobctl, "flow")["steps"]["tune"]["error"]
+    assert 'its outputs.json gives score="3.0", not a finite number (write the number itself, not text)' in error
+
+
 def test_a_log_metric_no_run_printed_says_what_it_looked_for(jobctl, tmp_path: Path) -> None:
     flow = write_flow(tmp_path, selecting("nested", "{metric: accuracy, from: logs}").replace(
         ', BEST: "${{ steps.tune.best.metrics.score }}"', ""))
