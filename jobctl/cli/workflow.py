@@ -107,11 +107,11 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         raise UsageError(f"{paths[0]!r} is not a file: the client engine runs a workflow from its spec file",
                          hint="give the workflow's file; by name runs its applied pipeline (--engine pipeline)")
     if engine == "pipeline" or by_name:  # said first: the backend is checked before the jobs are looked up in it
-        _start_pipeline(app, paths, given, (resume, restart, key, follow), wait=wait, location=location)
+        _start_pipeline(app, paths, given, (resume, restart, follow), key=key, wait=wait, location=location)
         return
     workflow = _load(app, paths)
     if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
-        _start_pipeline(app, paths, given, (resume, restart, key, follow), wait=wait, location=location)
+        _start_pipeline(app, paths, given, (resume, restart, follow), key=key, wait=wait, location=location)
         return
     if wait:
         raise UsageError("--wait is for the pipeline engine: the client engine always waits for the workflow")
@@ -149,7 +149,7 @@ def _a_name(paths: tuple[str, ...]) -> bool:
 
 
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
-                    client_only: tuple[Any, ...], *, wait: bool, location: str | None) -> None:
+                    client_only: tuple[Any, ...], *, key: str | None, wait: bool, location: str | None) -> None:
     from jobctl.backends.oci import OciBackend
     from jobctl.plan.sets import plan_set
     from jobctl.workflow import pipeline_engine
@@ -159,17 +159,17 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
         raise UsageError("the pipeline engine runs on OCI Data Science Pipelines: use --backend oci",
                          hint="or --engine client, which runs the workflow from this process on any backend")
     if any(client_only):
-        raise UsageError("--resume, --restart, --idempotency-key and --follow are for --engine client: a pipeline "
-                         "run is followed with `jobctl workflow status` (or `workflow run --wait`)")
+        raise UsageError("--resume, --restart and --follow are for --engine client: a pipeline run is followed with "
+                         "`jobctl workflow status` or `workflow logs` (or `workflow run --wait`)")
     if _a_name(paths):
-        store, state = pipeline_engine.run_applied(backend, paths[0], env, location)
+        store, state, said = pipeline_engine.run_applied(backend, paths[0], env, location, key)
     else:
         workflow = _load(app, paths, set(env))
-        store, state = pipeline_engine.run_file(backend, workflow, env, set_name=plan_set(paths, None, app.environ),
-                                                report=app.info)
+        store, state, said = pipeline_engine.run_file(
+            backend, workflow, env, set_name=plan_set(paths, None, app.environ), report=app.info, key=key)
     name = state["workflow"]
-    app.info(f"workflow {name}: started run {state['run']} as pipeline run {state['pipelineRunId']}; it goes on "
-             f"without this process: jobctl workflow status {name} --state {state['stateUri']}")
+    app.info(f"workflow {name}: {said}; it goes on without this process: jobctl workflow status {name} --state "
+             f"{state['stateUri']}")
     if wait:
         _wait_pipeline(app, store, state)
 
@@ -286,7 +286,8 @@ def _watch(console: Any, store: Any, name: str, state: dict[str, Any]) -> None:
 
 
 _COLOURS = {"succeeded": "green", "SUCCEEDED": "green", "failed": "red", "FAILED": "red", "running": "cyan",
-            "IN_PROGRESS": "cyan", "canceled": "yellow", "CANCELED": "yellow", "skipped": "dim", "pending": "dim"}
+            "IN_PROGRESS": "cyan", "canceled": "yellow", "interrupted": "yellow", "CANCELED": "yellow",
+            "skipped": "dim", "pending": "dim"}
 
 
 def _rich_tree(state: dict[str, Any]) -> Any:
@@ -297,7 +298,8 @@ def _rich_tree(state: dict[str, Any]) -> Any:
         colour = _COLOURS.get(text)
         return f"[{colour}]{text}[/]" if colour else text
 
-    tree = Tree(f"[bold]{state['workflow']}[/]  run {state['run']}  {paint(state['status'])}")
+    note = f"\n[yellow]{escape(state['note'])}[/]" if state.get("note") else ""
+    tree = Tree(f"[bold]{state['workflow']}[/]  run {state['run']}  {paint(state['status'])}{note}")
     for step_name in state.get("order") or sorted(state["steps"]):
         record = state["steps"][step_name]
         error = f"  [red]{escape(record['error'])}[/]" if record.get("error") else ""
@@ -313,19 +315,25 @@ def _listed(store: Any, name: str) -> dict[str, Any] | None:
     """A workflow's latest run for the list; one whose state cannot be read is said, and left out."""
     from jobctl.errors import ConfigError
     from jobctl.log import warn
+    from jobctl.workflow.runner import liveness
 
     try:
         state: dict[str, Any] | None = store.load(name)
     except ConfigError as exc:
         warn(f"workflow {name}: {exc.message}")
         return None
-    return state
+    return liveness(state) if state is not None else None
 
 
 def _refreshed(app: AppContext, store: Any, state: dict[str, Any]) -> dict[str, Any]:
-    """A pipeline-engine run as its pipeline run is now (read from the service), kept in the state."""
-    if state.get("engine") != "pipeline" or state.get("status") not in ("running", None):
-        return state
+    """A pipeline-engine run as its pipeline run is now (read from the service), kept in the state; a client
+    one as its process is (jobctl.workflow.runner.liveness)."""
+    if state.get("engine") != "pipeline":
+        from jobctl.workflow.runner import liveness
+
+        return liveness(state)
+    if state.get("status") not in ("running", None) or not state.get("pipelineRunId"):
+        return state  # ended; or its pipeline run was never made (a retry with its idempotency key makes it)
     from jobctl.workflow.pipeline_engine import refresh
 
     run_id = state["pipelineRunId"]
@@ -349,6 +357,8 @@ def _shown_metrics(entry: dict[str, Any]) -> dict[str, Any]:
 def _print_tree(app: AppContext, state: dict[str, Any]) -> None:
     printer = app.printer()
     printer.line(f"{state['workflow']}  run {state['run']}  {state['status']}")
+    if state.get("note"):
+        printer.line(f"  ({state['note']})")
     for step_name in state.get("order") or sorted(state["steps"]):
         record = state["steps"][step_name]
         printer.line(f"├─ {step_name}: {record['status']}" + (f"  ({record['error']})" if record.get("error") else ""))
@@ -376,6 +386,10 @@ def cancel_command(app: AppContext, *, name: str, location: str | None, run: str
     from jobctl.workflow.runner import WorkflowRunner
 
     store, state = _store_and_state(app, name, location, run)
+    if state.get("engine") == "pipeline" and state["status"] == "running" and not state.get("pipelineRunId"):
+        store.save(name, {**state, "status": "canceled"})  # its start was interrupted before the run was made
+        app.info(f"workflow {name}: run {state['run']} canceled (its pipeline run was never made)")
+        return
     if state.get("engine") == "pipeline" and state["status"] == "running":
         from jobctl.workflow.pipeline_engine import refresh
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import ConfigError, UsageError
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *, set_name: str | None,
-             report: Callable[[str], None]) -> tuple[StateStore, dict[str, Any]]:
+             report: Callable[[str], None], key: str | None = None) -> tuple[StateStore, dict[str, Any], str]:
     """`workflow run FILE`: the workflow's pipeline (and selector job) made as the spec says if they are not, as
     `apply` would, then a run of it started; its state."""
     from jobctl.engine.apply import apply_plan, build_plan
@@ -47,11 +48,11 @@ def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *,
             report(f"job {change.change.name}: {change.outcome} ({change.job_id})")
     pipeline, compiled = deploy.ensure(backend, workflow, set_name=set_name, report=lambda done: report(
         f"pipeline {done.change.name}: {done.outcome} ({done.pipeline_id})"))
-    return store, start(backend, store, workflow, compiled, pipeline=pipeline, env=env)
+    return store, *start(backend, store, workflow, compiled, pipeline=pipeline, env=env, key=key)
 
 
-def run_applied(backend: OciBackend, name: str, env: Mapping[str, str],
-                location: str | None) -> tuple[StateStore, dict[str, Any]]:
+def run_applied(backend: OciBackend, name: str, env: Mapping[str, str], location: str | None,
+                key: str | None = None) -> tuple[StateStore, dict[str, Any], str]:
     """`workflow run NAME`: a run of the workflow's applied pipeline, from what its apply recorded."""
     from jobctl.workflow import deploy
 
@@ -74,13 +75,24 @@ def run_applied(backend: OciBackend, name: str, env: Mapping[str, str],
     if missing:
         raise UsageError(f"workflow {name!r} takes {', '.join(missing)} from --env: give "
                          + " ".join(f"--env {var}=..." for var in missing))
-    return store, start(backend, store, workflow, compiled, pipeline=pipeline, env=env)
+    return store, *start(backend, store, workflow, compiled, pipeline=pipeline, env=env, key=key)
 
 
 def start(backend: OciBackend, store: StateStore, workflow: Workflow, compiled: CompiledWorkflow, *,
-          pipeline: AppliedPipeline, env: Mapping[str, str]) -> dict[str, Any]:
-    """Start a run of the pipeline, each step's values set when the run starts filled in; record it."""
-    state = new_state(workflow, env)
+          pipeline: AppliedPipeline, env: Mapping[str, str], key: str | None = None) -> tuple[dict[str, Any], str]:
+    """Start a run of the pipeline, each step's values set when the run starts filled in; record it. With
+    `key`, the run started with that idempotency key instead, if there is one (exit 5 on other inputs: the
+    pipeline or --env). The state is saved before the pipeline run is created, and the creation's retry
+    token is the workflow run's: a retry after a crash in between makes no second pipeline run. The state,
+    and what was done."""
+    workflow = replace(workflow, digest=pipeline.spec_hash or "")  # its inputs: the pipeline and --env
+    found = _keyed(store, workflow, env, key) if key is not None else None
+    if found is not None and found.get("pipelineRunId"):
+        return found, f"re-attached to run {found['run']} (idempotency key {key!r}): it is {found['status']}"
+    state = found or new_state(workflow, env, key)
+    state.update(engine="pipeline", stateUri=workflow.state, pipelineId=pipeline.id,
+                 pipelineSteps={s.name: [s.of_step, s.key] for s in compiled.steps})
+    store.save(workflow.name, storable(state))  # no secret --env value in Object Storage (their names only)
     context = Context({}, env, {"name": workflow.name, "run": state["run"]})
     at_run = {s.name: {**s.env, **{k: render(v, context) for k, v in s.at_run.items()}}
               for s in compiled.steps if s.at_run or s.args_at_run}
@@ -89,12 +101,30 @@ def start(backend: OciBackend, store: StateStore, workflow: Workflow, compiled: 
     run = backend.pipelines.start(pipeline.id, compartment=pipeline.compartment, project=pipeline.project,
                                   name=state["run"], step_env=at_run, step_args=args,
                                   retry_token=hashlib.sha256(state["run"].encode()).hexdigest()[:64])
-    state.update(engine="pipeline", stateUri=workflow.state, pipelineId=pipeline.id, pipelineRunId=run.id,
-                 pipelineSteps={s.name: [s.of_step, s.key] for s in compiled.steps})
+    state["pipelineRunId"] = run.id
     refresh(state, run)
-    stored = storable(state)  # no secret --env value in Object Storage (their names only)
+    stored = storable(state)
     store.save(workflow.name, stored)
-    return stored
+    said = f" (idempotency key {key!r})" if key is not None else ""
+    return stored, f"started run {state['run']}{said} as pipeline run {run.id}"
+
+
+def _keyed(store: StateStore, workflow: Workflow, env: Mapping[str, str], key: str) -> dict[str, Any] | None:
+    """The run started with idempotency key `key`, if its inputs are these; ConflictError if not."""
+    from jobctl.errors import ConflictError
+    from jobctl.workflow.runner import env_differences, inputs_env, inputs_of
+
+    found = next((s for s in (store.load(workflow.name, r) for r in reversed(store.runs(workflow.name)))
+                  if s and s.get("idempotencyKey") == key), None)
+    if found is None:
+        return None
+    differ = env_differences(inputs_env(found), env)
+    if differ or found.get("inputs") != inputs_of(workflow, env):
+        said = f"--env {', '.join(differ)}" if differ else "the pipeline (its spec or jobs changed since)"
+        raise ConflictError(f"idempotency key {key!r} belongs to run {found['run']}, which was started with other "
+                            f"inputs: {said} differs",
+                            hint="use another key for other inputs, or the same inputs for this key")
+    return found
 
 
 def refresh(state: dict[str, Any], run: PipelineRunState,

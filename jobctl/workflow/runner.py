@@ -14,7 +14,9 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +42,36 @@ LogSink = Callable[[str, str, LogLine], None]  # (step, run name, line)
 
 def combo_key(combo: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in combo.items()) or "-"
+
+
+HEARTBEAT_SECONDS = 30.0  # how often a `workflow run` with nothing to say saves its state anyway
+SILENT_SECONDS = 300.0  # a running state not saved for this long: its process may have stopped
+
+
+def liveness(state: dict[str, Any]) -> dict[str, Any]:
+    """The state as `workflow status` shows it: a run still `running` whose `workflow run` process has
+    ended (on this machine) is `interrupted`; one not heard of for a while (elsewhere) carries a note."""
+    driver = state.get("driver")
+    if state.get("status") != "running" or state.get("engine") == "pipeline" or not isinstance(driver, dict):
+        return state
+    resume = f"resume it with `jobctl workflow run FILE --resume {state['run']}`"
+    if driver.get("host") == socket.gethostname():
+        try:
+            os.kill(int(driver["pid"]), 0)
+        except ProcessLookupError:
+            return {**state, "status": "interrupted",
+                    "note": f"the `workflow run` that drove it (pid {driver['pid']}) has ended; {resume}"}
+        except (OSError, ValueError, KeyError):
+            return state  # alive, as another user's process
+        return state
+    try:
+        silent = (datetime.now(timezone.utc) - datetime.fromisoformat(str(driver["seen"]))).total_seconds()
+    except (KeyError, ValueError):
+        return state
+    if silent < SILENT_SECONDS:
+        return state
+    return {**state, "note": f"no word from the `workflow run` driving it (on {driver.get('host')}, pid "
+                             f"{driver.get('pid')}) for {silent / 60:.0f} min: if it was stopped, {resume}"}
 
 
 def _now() -> str:
@@ -140,6 +172,7 @@ class WorkflowRunner:
         self.read_outputs = read_outputs or (lambda run_id: backend.read_outputs(run_id=run_id))
         self.sleep = sleep
         self.clock = clock
+        self._saved_at = clock()
         self.on_log = on_log
         self.state: dict[str, Any] = {}
         self.lock = threading.RLock()  # the state, as steps running at once change it
@@ -172,24 +205,27 @@ class WorkflowRunner:
             if set(found.get("steps", {})) != {s.name for s in self.workflow.steps}:
                 raise ConflictError(f"run {found['run']} had other steps than {name!r} has now",
                                     hint="start a new run: drop --resume")
-            differ = env_differences(_inputs_env(found), {**_inputs_env(found), **self.env})
+            differ = env_differences(inputs_env(found), {**inputs_env(found), **self.env})
             changed = (f", with --env {', '.join(differ)} changed: the runs it starts from now on get the new "
                        "values, the runs that succeeded keep theirs") if differ else ""
             return self._resume(found, f"resuming run {found['run']} ({found['status']}){changed}")
         last = self.store.load(name)
         if last is None or last.get("status") != "running":
             return self._new(None, "started run {run}")
-        differ = env_differences(_inputs_env(last), self.env)
+        differ = env_differences(inputs_env(last), self.env)
         spec_changed = last.get("inputs") not in (None, inputs_of(self.workflow, self.env)) and not differ
         if restart or differ or spec_changed:
             why = "--restart" if restart else (f"--env {', '.join(differ)} differs" if differ else "the spec changed")
             return self._new(None, f"started run {{run}}; the unfinished run {last['run']} was not resumed ({why}: "
                                    f"resume it with --resume {last['run']})")
+        secrets = [name for name in last.get("secretEnv", []) if name in self.env]
+        unseen = (f"; secret {', '.join(secrets)} cannot be compared (never stored): the runs it starts get the "
+                  "value given now") if secrets else ""
         return self._resume(last, f"resuming run {last['run']}: it did not finish, and its spec and --env are the "
-                                  "same (--restart starts a new run)")
+                                  f"same (--restart starts a new run){unseen}")
 
     def _same_inputs(self, state: dict[str, Any], what: str) -> None:
-        differ = env_differences(_inputs_env(state), self.env)
+        differ = env_differences(inputs_env(state), self.env)
         if differ or state.get("inputs") not in (None, inputs_of(self.workflow, self.env)):
             said = f"--env {', '.join(differ)}" if differ else "the workflow's spec"
             raise ConflictError(f"{what}, which was started with other inputs: {said} differs",
@@ -215,8 +251,18 @@ class WorkflowRunner:
         return message
 
     def save(self) -> None:
+        """Store the state, with word of the process driving it (`workflow status` tells a run whose
+        process has gone from one still going)."""
         with self.lock:
+            if not self.finished:
+                self.state["driver"] = {"host": socket.gethostname(), "pid": os.getpid(), "seen": _now()}
             self.store.save(self.workflow.name, storable(self.state))
+            self._saved_at = self.clock()
+
+    def _heartbeat(self) -> None:
+        """Save now and then while nothing changes, so the state says its process is alive."""
+        if self.clock() - self._saved_at >= HEARTBEAT_SECONDS:
+            self.save()
 
     @property
     def finished(self) -> bool:
@@ -372,6 +418,7 @@ class WorkflowRunner:
                         self.backend.cancel_run(run_id=entry["id"])
                     return False
                 if not progressed and (waiting or active or draining):
+                    self._heartbeat()
                     self.sleep(interval)
         finally:
             for _ in active:
@@ -553,7 +600,7 @@ class WorkflowRunner:
         return canceled
 
 
-def _inputs_env(state: Mapping[str, Any]) -> dict[str, str]:
+def inputs_env(state: Mapping[str, Any]) -> dict[str, str]:
     """The --env a stored run was started with, secret ones by name (their values are not stored)."""
     return {**state.get("env", {}), **dict.fromkeys(state.get("secretEnv", []), MASK)}
 

@@ -355,3 +355,45 @@ def test_expressions_are_closed_matrix_values_literal_and_dollar_escapes_a_liter
     assert run["name"] == "flow-tune-a-b-c"
     shown = json.loads(jobctl("get", run["id"], "-o", "json").stdout)
     assert shown["env"]["LITERAL"] == "${{ env.A }}"
+
+
+def test_status_says_interrupted_once_the_process_driving_a_run_is_gone(jobctl, tmp_path: Path) -> None:
+    """The red team: a run whose `workflow run` was killed stayed "running" in status forever."""
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    with fanning_out(tmp_path, flow, "--env", "SLEEP=30", "--env", "FAIL=none"):
+        alive = state(jobctl, "flow")
+        assert (alive["status"], alive.get("note")) == ("running", None)
+    gone = state(jobctl, "flow")
+    assert gone["status"] == "interrupted"
+    assert f"has ended; resume it with `jobctl workflow run FILE --resume {gone['run']}`" in gone["note"]
+    assert "interrupted" in jobctl("workflow", "status").stdout  # the list of workflows too
+    assert saved_state(tmp_path)["status"] == "running"  # what is stored is left for --resume to find
+    assert jobctl("workflow", "cancel", "flow").exit_code == 0  # its runs: they were sleeping 30 s
+
+
+def test_a_run_driven_elsewhere_and_silent_for_long_carries_a_note() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from jobctl.workflow.runner import liveness
+
+    seen = (datetime.now(timezone.utc) - timedelta(minutes=12)).isoformat()
+    state = {"run": "flow-1", "status": "running", "driver": {"host": "ci-runner-7", "pid": 4242, "seen": seen}}
+    shown = liveness(state)
+    assert shown["status"] == "running"
+    assert shown["note"].startswith("no word from the `workflow run` driving it (on ci-runner-7, pid 4242) for 12 min")
+    recent = {**state, "driver": {**state["driver"], "seen": datetime.now(timezone.utc).isoformat()}}
+    assert "note" not in liveness(recent)
+
+
+def test_an_automatic_resume_says_secret_values_could_not_be_compared(jobctl, tmp_path: Path) -> None:
+    """The red team: a different secret value was treated as the same input, silently."""
+    flow = write_flow(tmp_path, STEPS.replace('SCORE_c: "2"}', 'SCORE_c: "2", DB_TOKEN: "${{ env.API_TOKEN }}"}'))
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    with fanning_out(tmp_path, flow, "--env", "SLEEP=0.2", "--env", "FAIL=none", "--env", "API_TOKEN=first-4c1d"):
+        pass  # killed once its runs have started
+    again = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0.2", "--env", "FAIL=none",
+                   "--env", "API_TOKEN=second-9e7b")
+    assert again.exit_code == 0, again.stderr
+    assert ("(--restart starts a new run); secret API_TOKEN cannot be compared (never stored): the runs it starts "
+            "get the value given now") in again.stderr

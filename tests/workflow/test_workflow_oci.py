@@ -301,3 +301,37 @@ def test_locally_a_pipeline_workflow_is_planned_with_a_warning_and_run_by_this_p
     plan = jobctl("plan", str(specs))
     assert plan.exit_code == 0, plan.stderr
     assert "workflow model-selection: spec.engine pipeline runs on OCI" in plan.stdout
+
+
+def test_an_idempotency_key_re_attaches_to_its_pipeline_run_and_refuses_other_inputs(jobctl, oci_env: FakeOCI,
+                                                                                    tmp_path: Path) -> None:
+    """The red team: the pipeline engine took no idempotency key, so a CI retry started a second pipeline run."""
+    specs = declared(tmp_path)
+    assert jobctl("apply", str(specs)).exit_code == 0
+    first = jobctl("workflow", "run", "model-selection", "--idempotency-key", "ci-812", "--env", "A=1")
+    assert first.exit_code == 0, first.stderr
+    [run] = oci_env.pipeline_runs()
+    assert f"(idempotency key 'ci-812') as pipeline run {run['id']}" in first.stderr
+    again = jobctl("workflow", "run", str(specs / "workflow.yaml"), "--idempotency-key", "ci-812", "--env", "A=1")
+    assert again.exit_code == 0, again.stderr
+    assert "re-attached to run model-selection-" in again.stderr
+    other = jobctl("workflow", "run", "model-selection", "--idempotency-key", "ci-812", "--env", "A=2")
+    assert other.exit_code == 5
+    assert "was started with other inputs: --env A differs" in other.stderr
+    assert len(oci_env.pipeline_runs()) == 1
+
+
+def test_a_start_whose_answer_was_lost_is_retried_by_its_key_without_a_second_pipeline_run(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    specs = declared(tmp_path)
+    assert jobctl("apply", str(specs)).exit_code == 0
+    oci_env.faults.add(path=r"/pipelineRuns$", method="POST", status=500, after=True, times=50)  # made, unheard
+    lost = jobctl("workflow", "run", "model-selection", "--idempotency-key", "ci-9")
+    assert lost.exit_code != 0
+    oci_env.faults.clear()
+    [made] = oci_env.pipeline_runs()
+    retried = jobctl("workflow", "run", "model-selection", "--idempotency-key", "ci-9")
+    assert retried.exit_code == 0, retried.stderr
+    assert f"as pipeline run {made['id']}" in retried.stderr  # the service's retry token found it
+    assert len(oci_env.pipeline_runs()) == 1
