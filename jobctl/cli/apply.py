@@ -143,11 +143,12 @@ def apply_pipelines(backend: Backend, plan: Plan, *, deletes: bool,
     if not chosen:
         return []
     from jobctl.backends.oci import OciBackend
-    from jobctl.workflow.deploy import apply_pipeline
+    from jobctl.workflow.deploy import JobLookup, apply_pipeline
 
     assert isinstance(backend, OciBackend)
+    lookup = JobLookup(backend)  # the jobs as this apply has left them
     done = []
     for change in chosen:
-        done.append(apply_pipeline(backend, change, set_name=plan.set_name))
+        done.append(apply_pipeline(lookup, change, set_name=plan.set_name))
         on_change(done[-1])
     return done

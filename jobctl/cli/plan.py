@@ -84,13 +84,14 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     from jobctl.workflow import deploy
 
     assert isinstance(backend, OciBackend)
-    desired += deploy.selector_jobs(backend, declared, desired, set_name, defaults)
+    lookup = deploy.JobLookup(backend)
+    desired += deploy.selector_jobs(lookup, declared, desired, set_name, defaults)
     plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                       prune_history=request.prune_history, set_name=set_name)
     if not declared and not request.prune:
         return plan
     changes, unchanged = deploy.plan_pipelines(
-        backend, declared, {c.name: c.action for c in plan.changes}, set_name=set_name, prune=request.prune,
+        lookup, declared, {c.name: c.action for c in plan.changes}, set_name=set_name, prune=request.prune,
         kept=[w.name for w in result.workflows],
         scopes=[(d.definition.compartment_id, d.definition.project_id) for d in desired if d.definition.compartment_id])
     return replace(plan, pipelines=tuple(changes), unchanged_pipelines=tuple(unchanged))

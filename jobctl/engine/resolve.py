@@ -24,7 +24,7 @@ def _named(jobs: Sequence[JobState], ref: str) -> list[JobState]:
     return exact or [j for j in jobs if j.id.startswith(ref)]
 
 
-def _live_jobs(backend: Backend, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
+def live_jobs(backend: Backend, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
     return [j for j in backend.list_jobs(compartment_id=compartment_id, project_id=project_id)
             if j.lifecycle_state in LIVE_JOB_STATES]
 
@@ -61,11 +61,13 @@ def _by_id(backend: Backend, ref: str) -> JobState | None:
 
 
 def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None,
-                project_id: str | None = None, runnable: bool = False) -> JobState:
+                project_id: str | None = None, runnable: bool = False,
+                listed: Callable[[], Sequence[JobState]] | None = None) -> JobState:
     """A job by id, managed name, display name, or unique id prefix (in the backend's default scope, or
-    in this compartment and project), read in full. `runnable`: the job must be able to start runs."""
+    in this compartment and project; `listed`: that scope's live jobs, when the caller has them), read in
+    full. `runnable`: the job must be able to start runs."""
     job = _by_id(backend, ref) or backend.get_job(
-        job_id=_match(_live_jobs(backend, compartment_id, project_id), ref).id)
+        job_id=_match(listed() if listed else live_jobs(backend, compartment_id, project_id), ref).id)
     if runnable and job.lifecycle_state != "ACTIVE":  # CREATING (its artifact never came) or FAILED
         why = ("its artifact was never uploaded (an apply did not finish)" if job.lifecycle_state == "CREATING"
                else job.details or "the service gave no reason")
@@ -122,7 +124,7 @@ def generations(backend: Backend, job: JobState) -> list[JobState]:
     if not job.managed_name:
         return [job]
     scope = job.definition
-    return _generations_in(job, _live_jobs(backend, scope.compartment_id if scope else None,
+    return _generations_in(job, live_jobs(backend, scope.compartment_id if scope else None,
                                            scope.project_id if scope else None))
 
 
@@ -141,7 +143,7 @@ def runs_of_name(backend: Backend, ref: str, *, states: Collection[str] | None =
     found = _by_id(backend, ref)
     if found is not None:
         return runs_of(backend, generations(backend, found), states=states, limit=limit)
-    listed = _live_jobs(backend)
+    listed = live_jobs(backend)
     return runs_of(backend, _generations_in(_match(listed, ref), listed), states=states, limit=limit)
 
 

@@ -65,6 +65,36 @@ class AppliedPipelineChange:
     retired: str | None = None  # for a replace: what became of the old pipeline
 
 
+class JobLookup:
+    """The applied jobs a workflow's pipeline runs, each found once for the command: one listing, one read
+    of each job, one of its env as OCI holds it (jobctl's derived variables included)."""
+
+    def __init__(self, backend: OciBackend) -> None:
+        self.backend = backend
+        self._listed: list[JobState] | None = None
+        self._jobs: dict[str, JobState] = {}
+        self._env: dict[str, dict[str, str]] = {}
+
+    def _live(self) -> list[JobState]:
+        from jobctl.engine.resolve import live_jobs
+
+        if self._listed is None:
+            self._listed = live_jobs(self.backend)
+        return self._listed
+
+    def job(self, name: str) -> JobState:
+        from jobctl.engine.resolve import resolve_job
+
+        if name not in self._jobs:
+            self._jobs[name] = resolve_job(self.backend, name, runnable=True, listed=self._live)
+        return self._jobs[name]
+
+    def env(self, job: JobState) -> dict[str, str]:
+        if job.id not in self._env:
+            self._env[job.id] = self.backend.job_environment(job.id)
+        return self._env[job.id]
+
+
 def selector_definition(workflow: str, like: JobDefinition) -> JobDefinition:
     """The job a pipeline's selector steps run: jobctl's driver alone, on the machine of the job it selects
     among (which works in that project and network)."""
@@ -77,11 +107,10 @@ def selector_definition(workflow: str, like: JobDefinition) -> JobDefinition:
         conda_slug=like.conda_slug, conda_uri=like.conda_uri)
 
 
-def selector_jobs(backend: OciBackend, workflows: Sequence[Workflow], desired: Sequence[DesiredJob],
+def selector_jobs(lookup: JobLookup, workflows: Sequence[Workflow], desired: Sequence[DesiredJob],
                   set_name: str | None, defaults: Mapping[str, str]) -> list[DesiredJob]:
     """The selector job of each workflow that selects, as a desired job of the plan (the machine of its first
     step's job: from the specs, else as applied)."""
-    from jobctl.engine.resolve import resolve_job
     from jobctl.plan.desired import desired_job
     from jobctl.spec.model import JobSpec
 
@@ -91,7 +120,7 @@ def selector_jobs(backend: OciBackend, workflows: Sequence[Workflow], desired: S
         if not any(step.select for step in workflow.steps):
             continue
         first = workflow.steps[0].job
-        like = by_name.get(first) or _definition(resolve_job(backend, first))
+        like = by_name.get(first) or _definition(lookup.job(first))
         spec = JobSpec(selector_definition(workflow.name, like), origin=workflow.origin)
         made.append(desired_job(spec, set_name, defaults))
     return made
@@ -107,7 +136,7 @@ def _where(workflow: Workflow) -> tuple[str, int]:
     return (origin.file, origin.line) if origin else (workflow.name, 1)
 
 
-def compiled_for(backend: OciBackend, workflow: Workflow, jobs: Mapping[str, JobState]) -> CompiledWorkflow:
+def compiled_for(lookup: JobLookup, workflow: Workflow, jobs: Mapping[str, JobState]) -> CompiledWorkflow:
     """The workflow as a pipeline over these applied jobs; what it cannot be is a spec error at the workflow."""
     if not workflow.state:
         file, line = _where(workflow)
@@ -115,19 +144,19 @@ def compiled_for(backend: OciBackend, workflow: Workflow, jobs: Mapping[str, Job
                                     "engine keeps the runs' reports in Object Storage: set spec.state "
                                     "(oci://bucket@namespace/prefix)")])
     try:
-        return compile_workflow(workflow, {name: backend.job_environment(job.id) for name, job in jobs.items()},
+        return compile_workflow(workflow, {name: lookup.env(job) for name, job in jobs.items()},
                                 workflow.state, driven={name for name, job in jobs.items() if _definition(job).driven})
     except NotCompilable as exc:
-        if workflow.engine != "pipeline":  # asked for by --engine pipeline
-            raise UsageError(f"workflow {workflow.name!r} cannot run on the pipeline engine: "
-                             + "; ".join(exc.problems), hint="run it with --engine client") from exc
         file, line = _where(workflow)
+        if workflow.engine != "pipeline":  # asked for by --engine pipeline
+            raise UsageError(f"{file}:{line}: workflow {workflow.name!r} cannot run on the pipeline engine: "
+                             + "; ".join(exc.problems), hint="run it with --engine client") from exc
         raise SpecError([Diagnostic(file, line, 1, "spec.engine", f"workflow {workflow.name!r} cannot run on "
                                     f"the pipeline engine: {problem}") for problem in exc.problems],
                         hint="run it with the client engine (spec.engine: client)") from exc
 
 
-def plan_pipelines(backend: OciBackend, workflows: Sequence[Workflow], changing: Mapping[str, Action], *,
+def plan_pipelines(lookup: JobLookup, workflows: Sequence[Workflow], changing: Mapping[str, Action], *,
                    set_name: str | None, prune: bool = False, kept: Sequence[str] = (),
                    scopes: Sequence[tuple[str, str | None]] = ()) -> tuple[list[PipelineChange], list[str]]:
     """The changes that make each workflow's pipeline as its spec says (`changing`: the jobs this plan
@@ -136,6 +165,7 @@ def plan_pipelines(backend: OciBackend, workflows: Sequence[Workflow], changing:
     workflows' and the specs' jobs (`scopes`: compartment, project) live. Also the names unchanged."""
     from jobctl.backends.oci.pipelines import pipeline_hash
 
+    backend = lookup.backend
     changes: list[PipelineChange] = []
     unchanged: list[str] = []
     seen: dict[tuple[str, str | None], list[AppliedPipeline]] = {}
@@ -146,7 +176,7 @@ def plan_pipelines(backend: OciBackend, workflows: Sequence[Workflow], changing:
         return seen[compartment, project]
 
     for workflow in workflows:
-        jobs = _jobs(backend, workflow, changing)
+        jobs = _jobs(lookup, workflow, changing)
         known = {name: job for name, job in jobs.items() if job is not None}
         compartment, project = _scope(backend, workflow, known)
         current = next((p for p in applied(compartment, project) if p.name == workflow.name and not p.superseded),
@@ -157,7 +187,7 @@ def plan_pipelines(backend: OciBackend, workflows: Sequence[Workflow], changing:
             changes.append(PipelineChange(Action.REPLACE if current else Action.CREATE, workflow.name, workflow,
                                           current, why if current else None))
             continue
-        compiled = compiled_for(backend, workflow, known)
+        compiled = compiled_for(lookup, workflow, known)
         digest = pipeline_hash(compiled, _ids(known))
         if current is not None and current.spec_hash == digest and current.state == "ACTIVE":
             unchanged.append(workflow.name)
@@ -181,14 +211,12 @@ def plan_pipelines(backend: OciBackend, workflows: Sequence[Workflow], changing:
     return changes, unchanged
 
 
-def _jobs(backend: OciBackend, workflow: Workflow, changing: Mapping[str, Action]) -> dict[str, JobState | None]:
+def _jobs(lookup: JobLookup, workflow: Workflow, changing: Mapping[str, Action]) -> dict[str, JobState | None]:
     """Each job the pipeline runs (the selector job under ""), as applied; None for a job this plan creates or
     replaces."""
-    from jobctl.engine.resolve import resolve_job
-
     keys = [step.job for step in workflow.steps] + ([""] if any(step.select for step in workflow.steps) else [])
     return {key: None if changing.get(_job_name(workflow, key)) in (Action.CREATE, Action.REPLACE) else
-            resolve_job(backend, _job_name(workflow, key), runnable=True) for key in keys}
+            lookup.job(_job_name(workflow, key)) for key in keys}
 
 
 def _job_name(workflow: Workflow, key: str) -> str:
@@ -244,11 +272,12 @@ def _compare(compiled: CompiledWorkflow, ids: Mapping[str, str], held: Sequence[
     return Action.UPDATE, None, tuple(fields)
 
 
-def apply_pipeline(backend: OciBackend, change: PipelineChange, *, set_name: str | None) -> AppliedPipelineChange:
-    """Execute one pipeline change: with the jobs as they are now (this apply has made them)."""
+def apply_pipeline(lookup: JobLookup, change: PipelineChange, *, set_name: str | None) -> AppliedPipelineChange:
+    """Execute one pipeline change, with the jobs as they are now (`lookup` made after this apply's jobs)."""
     from jobctl.backends.oci.pipelines import pipeline_hash
     from jobctl.engine.apply import retry_token
 
+    backend = lookup.backend
     pipelines = backend.pipelines
     if change.action is Action.DELETE:
         assert change.observed is not None
@@ -256,8 +285,8 @@ def apply_pipeline(backend: OciBackend, change: PipelineChange, *, set_name: str
     workflow = change.workflow
     assert workflow is not None
     assert workflow.state
-    jobs = {key: job for key, job in _jobs(backend, workflow, {}).items() if job is not None}
-    compiled = compiled_for(backend, workflow, jobs)
+    jobs = {key: job for key, job in _jobs(lookup, workflow, {}).items() if job is not None}
+    compiled = compiled_for(lookup, workflow, jobs)
     digest = pipeline_hash(compiled, _ids(jobs))
     tags = {TAG_MANAGED: "true", TAG_NAME: workflow.name, TAG_HASH: digest}
     if set_name is not None:
@@ -282,19 +311,19 @@ def apply_pipeline(backend: OciBackend, change: PipelineChange, *, set_name: str
     return AppliedPipelineChange(change, pipeline_id, outcome, retired)
 
 
-def ensure(backend: OciBackend, workflow: Workflow, *, set_name: str | None,
+def ensure(lookup: JobLookup, workflow: Workflow, *, set_name: str | None,
            report: Callable[[AppliedPipelineChange], None]) -> tuple[AppliedPipeline, CompiledWorkflow]:
     """The workflow's pipeline as its spec says, made so if it is not (as `apply` would; `report` hears what
     was done), and the workflow compiled: for `workflow run FILE`. Its jobs must be applied."""
     from jobctl.backends.oci.pipelines import pipeline_hash
     from jobctl.errors import ConflictError
 
-    changes, _ = plan_pipelines(backend, [workflow], {}, set_name=set_name)
+    changes, _ = plan_pipelines(lookup, [workflow], {}, set_name=set_name)
     for change in changes:
-        report(apply_pipeline(backend, change, set_name=set_name))
-    jobs = {key: job for key, job in _jobs(backend, workflow, {}).items() if job is not None}
-    compiled = compiled_for(backend, workflow, jobs)
-    pipeline = current(backend, workflow.name, _scope(backend, workflow, jobs))
+        report(apply_pipeline(lookup, change, set_name=set_name))
+    jobs = {key: job for key, job in _jobs(lookup, workflow, {}).items() if job is not None}
+    compiled = compiled_for(lookup, workflow, jobs)
+    pipeline = current(lookup.backend, workflow.name, _scope(lookup.backend, workflow, jobs))
     if pipeline.spec_hash != pipeline_hash(compiled, _ids(jobs)):
         raise ConflictError(f"workflow {workflow.name!r}: its pipeline {pipeline.id} changed while this run was "
                             "being started", hint="try again")

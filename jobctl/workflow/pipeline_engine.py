@@ -31,7 +31,6 @@ def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *,
     """`workflow run FILE`: the workflow's pipeline (and selector job) made as the spec says if they are not, as
     `apply` would, then a run of it started; its state."""
     from jobctl.engine.apply import apply_plan, build_plan
-    from jobctl.engine.resolve import resolve_job
     from jobctl.workflow import deploy
 
     if not workflow.state:
@@ -39,14 +38,17 @@ def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *,
                           "Storage: set spec.state (oci://bucket@namespace/prefix)")
     store = backend.workflow_store(workflow.state)
     store.runs(workflow.name)  # the state location must be there before anything is made (its bucket)
-    jobs = {step.job: resolve_job(backend, step.job, runnable=True) for step in workflow.steps}
-    deploy.compiled_for(backend, workflow, jobs)  # what it cannot run is said before anything is made
-    selectors = deploy.selector_jobs(backend, [workflow], [], set_name, backend.spec_defaults())
+    lookup = deploy.JobLookup(backend)
+    deploy.compiled_for(lookup, workflow, {step.job: lookup.job(step.job) for step in workflow.steps})  # what it
+    # cannot run is said before anything is made
+    selectors = deploy.selector_jobs(lookup, [workflow], [], set_name, backend.spec_defaults())
     if selectors:
         applied = apply_plan(backend, build_plan(backend, selectors, set_name=set_name))
         for change in applied:
             report(f"job {change.change.name}: {change.outcome} ({change.job_id})")
-    pipeline, compiled = deploy.ensure(backend, workflow, set_name=set_name, report=lambda done: report(
+        if applied:
+            lookup = deploy.JobLookup(backend)  # the selector job is another one now
+    pipeline, compiled = deploy.ensure(lookup, workflow, set_name=set_name, report=lambda done: report(
         f"pipeline {done.change.name}: {done.outcome} ({done.pipeline_id})"))
     return store, *start(backend, store, workflow, compiled, pipeline=pipeline, env=env, key=key)
 

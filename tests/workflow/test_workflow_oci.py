@@ -166,7 +166,8 @@ def test_what_the_pipeline_engine_cannot_run_is_a_usage_error_before_anything_is
                                              "select: {metric: val_auc, goal: max, from: logs}"))
     result = jobctl("workflow", "run", str(flow), "--engine", "pipeline")
     assert result.exit_code == 2
-    assert "step 'tune': select from: logs needs the client engine" in result.stderr
+    assert (f"{flow}:8: workflow 'model-selection' cannot run on the pipeline engine: step 'tune': select from: "
+            "logs needs the client engine") in result.stderr
     assert "Hint: run it with --engine client" in result.stderr
     assert oci_env.pipelines() == []
 
