@@ -207,7 +207,7 @@ def _isatty(stream: Any) -> bool:
 
 def _store_and_state(app: AppContext, name: str, location: str | None,
                      run: str | None = None) -> tuple[Any, dict[str, Any]]:
-    store = app.backend().workflow_store(location)
+    store = app.backend().workflow_store(location or _applied_state(app, name))
     state = store.load(name, run)
     if state is None and run is not None and store.runs(name):
         raise NotFoundError(f"workflow {name!r} has no run {run!r}",
@@ -216,6 +216,22 @@ def _store_and_state(app: AppContext, name: str, location: str | None,
         known = ", ".join(store.names()) or "none yet"
         raise NotFoundError(f"no workflow {name!r} has run here", hint=f"known workflows: {known}")
     return store, state
+
+
+def _applied_state(app: AppContext, name: str) -> str | None:
+    """On OCI without --state: where the workflow's applied pipeline says its state is (its `jobctl-state` tag),
+    if it has one."""
+    backend = app.backend()
+    if backend.name != "oci" or "spec.compartmentId" not in backend.spec_defaults():
+        return None
+    from jobctl.backends.oci import OciBackend
+    from jobctl.workflow.deploy import current
+
+    assert isinstance(backend, OciBackend)
+    try:
+        return current(backend, name).state_uri
+    except NotFoundError:
+        return None
 
 
 run_option = click.option("--run", "run", metavar="RUN", help="This run of the workflow [default: its latest].")

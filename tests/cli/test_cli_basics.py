@@ -142,8 +142,8 @@ def test_validate_examples_directory(run: Run) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "valid: 6 jobs and 1 workflow in 6 files "
-        "(batch-score, distributed-train, hello, tune-candidate, train-final, tune-models, model-selection)\n"
+        "valid: 6 jobs and 2 workflows in 7 files (batch-score, distributed-train, hello, tune-candidate, "
+        "train-final, tune-models, model-selection, model-selection-pipeline)\n"
     )
     assert result.stderr == ""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Any
 
 from tests.conftest import REPO, run_jobctl
 
@@ -44,6 +45,25 @@ def test_readme_quickstart_runs_verbatim() -> None:
     assert "[workers-1] node 2 of 3" in nodes
 
 
+def run_block(block: str, env: dict[str, str]) -> dict[str, list[Any]]:
+    """Each command of a documented block, in order (`export` lines set `env`); each must exit as its
+    comment says (`# exit N`, else 0) without a traceback. Their results by subcommand."""
+    outputs: dict[str, list[Any]] = {}
+    for line in block.splitlines():
+        command, _, comment = line.partition("#")
+        argv = shlex.split(command)
+        if argv[0] == "export":
+            env.update(item.split("=", 1) for item in argv[1:])
+            continue
+        code = re.search(r"\bexit (\d+)", comment)
+        proc = run_jobctl(*argv[1:], cwd=REPO, env=env, timeout=120)
+        expected = int(code.group(1)) if code else 0
+        assert proc.returncode == expected, f"{command}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+        assert "Traceback" not in proc.stderr
+        outputs.setdefault(argv[1], []).append(proc)
+    return outputs
+
+
 OCI_BLOCK = re.compile(r"<!-- oci-quickstart:begin -->\s*```sh\n(.*?)```\s*<!-- oci-quickstart:end -->", re.DOTALL)
 
 
@@ -58,22 +78,37 @@ def test_readme_oci_section_runs_against_the_fake(tmp_path) -> None:
             "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.05", "JOBCTL_OCI_LOG_SETTLE": "0.3",
             "JOBCTL_OCI_LOG_WAIT": "1",
         }
-        outputs = {}
-        for line in match.group(1).splitlines():
-            command, _, comment = line.partition("#")
-            argv = shlex.split(command)
-            if argv[0] == "export":
-                env.update(item.split("=", 1) for item in argv[1:])
-                continue
-            code = re.search(r"\bexit (\d+)", comment)
-            proc = run_jobctl(*argv[1:], cwd=REPO, env=env, timeout=120)
-            expected = int(code.group(1)) if code else 0
-            assert proc.returncode == expected, f"{command}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-            assert "Traceback" not in proc.stderr
-            outputs.setdefault(argv[1], []).append(proc)
+        outputs = run_block(match.group(1), env)
         assert "MODEL=xgb" in outputs["run"][0].stdout
         assert "MODEL=xgb" in outputs["logs"][0].stdout
         assert "No changes" in outputs["plan"][0].stdout
         jobs = fake.jobs()
         assert [j["displayName"] for j in jobs if j["lifecycleState"] == "ACTIVE"] == ["tune-models"]
         assert fake.artifact(jobs[0]["id"]) is not None
+
+
+WALKTHROUGH = re.compile(r"<!-- pipeline-walkthrough:begin -->\s*```sh\n(.*?)```\s*<!-- pipeline-walkthrough:end -->",
+                         re.DOTALL)
+
+
+def test_the_pipeline_walkthrough_in_docs_workflows_runs_against_the_fake(tmp_path) -> None:
+    from jobctl.testing.fake_oci import FakeOCI
+    from jobctl.testing.fake_oci.workloads import artifact_workload
+
+    match = WALKTHROUGH.search((REPO / "docs" / "workflows.md").read_text(encoding="utf-8"))
+    assert match, "docs/workflows.md has no pipeline walkthrough block"
+    with FakeOCI() as fake:
+        fake.workload = artifact_workload(fake)  # the fake runs the example's code
+        fake.create_bucket("ml-state", namespace="mytenancy")
+        env = {"OCI_CLI_CONFIG_FILE": str(fake.write_config(tmp_path / "oci")), "JOBCTL_OCI_ENDPOINT": fake.url,
+               "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.05", "JOBCTL_OCI_LOG_SETTLE": "0.3",
+               "JOBCTL_OCI_LOG_WAIT": "1"}
+        outputs = run_block(match.group(1), env)
+        [run] = fake.pipeline_runs()
+        assert run["lifecycleState"] == "SUCCEEDED"
+        [status] = outputs["workflow"][1:2]
+        assert "★ selected" in status.stdout
+        assert [p["displayName"] for p in fake.pipelines()] == ["model-selection-pipeline"]
+        [logs] = outputs["workflow"][2:3]
+        assert logs.stdout.startswith("[train train] "), logs.stdout
+        assert "final model=" in logs.stdout

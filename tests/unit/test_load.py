@@ -312,7 +312,7 @@ def test_examples_load_with_their_documented_values() -> None:
     jobs = {job.name: job for job in result.jobs}
     assert sorted(jobs) == ["batch-score", "distributed-train", "hello", "train-final", "tune-candidate",
                             "tune-models"]
-    assert [w.name for w in result.workflows] == ["model-selection"]
+    assert [w.name for w in result.workflows] == ["model-selection", "model-selection-pipeline"]
     assert jobs["hello"].definition.entrypoint == "hello.py"
     assert jobs["tune-models"].definition.block_storage_size_in_gbs == 100
     assert dict(jobs["tune-models"].definition.env) == {"MODEL": "xgb", "SEED": "7"}

@@ -227,7 +227,8 @@ def test_the_full_validator_is_draft_2020_12() -> None:
 def test_examples_hold_all_three_runtimes() -> None:
     runtimes = sorted(doc["spec"]["runtime"]["type"] for doc in EXAMPLE_DOCS.values() if doc["kind"] == "Job")
     assert runtimes == ["container", "python", "python", "python", "python", "python"]
-    assert [name for name, doc in EXAMPLE_DOCS.items() if doc["kind"] == "Workflow"] == ["model-selection"]
+    workflows = [name for name, doc in EXAMPLE_DOCS.items() if doc["kind"] == "Workflow"]
+    assert workflows == ["model-selection", "model-selection-pipeline"]
 
 
 @pytest.mark.parametrize(("base", "set_", "drop", "valid"), MUTATIONS)
