@@ -57,7 +57,9 @@ state_option = click.option(
 @click.option("--idempotency-key", "key", metavar="KEY",
               help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
                    "that records it. For CI retries.")
-@click.option("-F", "--follow", is_flag=True, help="Stream the runs' output, each line prefixed [step run].")
+@click.option("-F", "--follow", is_flag=True,
+              help="Stream the runs' output, each line prefixed [step run] (pipeline engine: until the pipeline "
+                   "run ends, exiting with its outcome).")
 @click.option("-w", "--wait", is_flag=True,
               help="Pipeline engine: wait for the pipeline run to end, saying each step's change; the exit code "
                    "mirrors it (the client engine always waits).")
@@ -107,11 +109,13 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         raise UsageError(f"{paths[0]!r} is not a file: the client engine runs a workflow from its spec file",
                          hint="give the workflow's file; by name runs its applied pipeline (--engine pipeline)")
     if engine == "pipeline" or by_name:  # said first: the backend is checked before the jobs are looked up in it
-        _start_pipeline(app, paths, given, (resume, restart, follow), key=key, wait=wait, location=location)
+        _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
+                        location=location)
         return
     workflow = _load(app, paths)
     if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
-        _start_pipeline(app, paths, given, (resume, restart, follow), key=key, wait=wait, location=location)
+        _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
+                        location=location)
         return
     if wait:
         raise UsageError("--wait is for the pipeline engine: the client engine always waits for the workflow")
@@ -149,7 +153,8 @@ def _a_name(paths: tuple[str, ...]) -> bool:
 
 
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
-                    client_only: tuple[Any, ...], *, key: str | None, wait: bool, location: str | None) -> None:
+                    client_only: tuple[Any, ...], *, key: str | None, wait: bool, follow: bool,
+                    location: str | None) -> None:
     from jobctl.backends.oci import OciBackend
     from jobctl.plan.sets import plan_set
     from jobctl.workflow import pipeline_engine
@@ -159,8 +164,8 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
         raise UsageError("the pipeline engine runs on OCI Data Science Pipelines: use --backend oci",
                          hint="or --engine client, which runs the workflow from this process on any backend")
     if any(client_only):
-        raise UsageError("--resume, --restart and --follow are for --engine client: a pipeline run is followed with "
-                         "`jobctl workflow status` or `workflow logs` (or `workflow run --wait`)")
+        raise UsageError("--resume and --restart are for --engine client: a pipeline run cannot be resumed; start "
+                         "another (or re-attach to one with --idempotency-key)")
     if _a_name(paths):
         store, state, said = pipeline_engine.run_applied(backend, paths[0], env, location, key)
     else:
@@ -171,16 +176,19 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
     app.info(f"workflow {name}: {said}; it goes on without this process: jobctl workflow status {name} --state "
              f"{state['stateUri']}")
     if wait:
-        _wait_pipeline(app, store, state)
+        _wait_pipeline(app, store, state, follow=follow)
 
 
-def _wait_pipeline(app: AppContext, store: Any, state: dict[str, Any]) -> None:
-    """Follow a pipeline run until it ends, saying each step's change; exit with its outcome."""
+def _wait_pipeline(app: AppContext, store: Any, state: dict[str, Any], *, follow: bool) -> None:
+    """Follow a pipeline run until it ends, saying each step's change (with `follow`, printing its runs'
+    output instead); exit with its outcome."""
     import time
 
     said: dict[str, str] = {}
     try:
-        while True:
+        if follow:
+            state = _print_logs(app, store, state, (), follow=True)
+        while not follow:
             state = _refreshed(app, store, state)
             for step in state.get("order") or sorted(state["steps"]):
                 status = state["steps"][step]["status"]
@@ -445,36 +453,43 @@ def logs_command(app: AppContext, *, name: str, steps: tuple[str, ...], follow: 
       jobctl workflow logs model-selection --step tune
       jobctl workflow logs model-selection --follow
     """
-    import time
-
-    from jobctl.engine.follow import follow_logs
-    from jobctl.render.human import format_log
-
     store, state = _store_and_state(app, name, location, run)
     unknown = sorted(set(steps) - set(state["steps"]))
     if unknown:
         raise UsageError(f"workflow {name!r} has no step {', '.join(map(repr, unknown))}",
                          hint=f"its steps: {', '.join(state.get('order') or sorted(state['steps']))}")
+    try:
+        _print_logs(app, store, state, steps, follow=follow)
+    except KeyboardInterrupt:
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+
+
+def _print_logs(app: AppContext, store: Any, state: dict[str, Any], steps: Collection[str], *,
+                follow: bool) -> dict[str, Any]:
+    """The logs of the workflow run's runs (of `steps`, or all), each line prefixed [step run]; with
+    `follow`, until the workflow run ends. The state as last read."""
+    import time
+
+    from jobctl.engine.follow import follow_logs
+    from jobctl.render.human import format_log
+
     backend = app.backend()
     sanitize = app.printer().rich or _isatty(app.stdout)
     printed: set[str] = set()
-    try:
-        while True:
-            state = _refreshed(app, store, state)
-            chosen = [(step, entry) for step in state.get("order") or sorted(state["steps"])
-                      if not steps or step in steps for entry in state["steps"][step]["runs"]
-                      if entry.get("id") and entry["id"] not in printed]
-            prefixes = {entry["id"]: f"[{step} {entry['name']}] " for step, entry in chosen}
-            for event in follow_logs(backend, list(prefixes), follow=follow):
-                if event.line is not None:
-                    app.stdout.write(format_log(event.line, timestamps=False, sanitize=sanitize,
-                                                prefix=prefixes[event.run_id]) + "\n")
-                    app.stdout.flush()
-            printed.update(prefixes)
-            if not follow or state["status"] != "running":
-                return
-            if not prefixes:
-                time.sleep(backend.poll_interval)
-            state = store.load(name, state["run"]) or state
-    except KeyboardInterrupt:
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+    while True:
+        state = _refreshed(app, store, state)
+        chosen = [(step, entry) for step in state.get("order") or sorted(state["steps"])
+                  if not steps or step in steps for entry in state["steps"][step]["runs"]
+                  if entry.get("id") and entry["id"] not in printed]
+        prefixes = {entry["id"]: f"[{step} {entry['name']}] " for step, entry in chosen}
+        for event in follow_logs(backend, list(prefixes), follow=follow):
+            if event.line is not None:
+                app.stdout.write(format_log(event.line, timestamps=False, sanitize=sanitize,
+                                            prefix=prefixes[event.run_id]) + "\n")
+                app.stdout.flush()
+        printed.update(prefixes)
+        if not follow or state["status"] != "running":
+            return state
+        if not prefixes:
+            time.sleep(backend.poll_interval)
+        state = store.load(state["workflow"], state["run"]) or state

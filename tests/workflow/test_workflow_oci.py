@@ -337,3 +337,20 @@ def test_a_start_whose_answer_was_lost_is_retried_by_its_key_without_a_second_pi
     assert retried.exit_code == 0, retried.stderr
     assert f"as pipeline run {made['id']}" in retried.stderr  # the service's retry token found it
     assert len(oci_env.pipeline_runs()) == 1
+
+
+def test_follow_on_the_pipeline_engine_streams_each_steps_output_and_mirrors_the_outcome(
+    jobctl, oci_env: FakeOCI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OCI_LOG_GROUP_ID", "ocid1.loggroup.oc1.iad.ms")
+    monkeypatch.setenv("JOBCTL_OCI_LOG_SETTLE", "0.3")
+    specs = declared(tmp_path)
+    assert jobctl("apply", str(specs)).exit_code == 0
+    followed = jobctl("workflow", "run", "model-selection", "--follow")
+    assert followed.exit_code == 0, followed.stderr
+    lines = followed.stdout.splitlines()
+    for index, model in enumerate(("logreg", "knn", "forest"), start=1):
+        assert any(line.startswith(f"[tune tune-{index}] model={model} val_auc=") for line in lines), lines
+    assert any(line.startswith("[train train] final model=") for line in lines)
+    assert "workflow model-selection: run model-selection-" in followed.stderr
+    assert " succeeded" in followed.stderr
