@@ -74,10 +74,12 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     defaults = backend.spec_defaults()
     desired = [desired_job(spec, set_name, defaults) for spec in result.jobs]
     declared = [w for w in result.workflows if w.engine == "pipeline"]
+    unapplied = tuple(f"{a.name}: a Data Flow application is validated, not yet applied, by this version of "
+                      "jobctl (docs/dataflow.md)" for a in result.applications)
     if backend.name != "oci":  # only OCI keeps pipelines (importing its backend is not free)
         plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                           prune_history=request.prune_history, set_name=set_name)
-        return replace(plan, warnings=(*plan.warnings, *(
+        return replace(plan, warnings=(*plan.warnings, *unapplied, *(
             f"workflow {w.name}: spec.engine pipeline runs on OCI; this backend keeps no pipeline (here `workflow "
             "run` drives it, the client engine)" for w in declared)))
     from jobctl.backends.oci import OciBackend
@@ -88,6 +90,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     desired += deploy.selector_jobs(lookup, declared, desired, set_name, defaults)
     plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                       prune_history=request.prune_history, set_name=set_name)
+    plan = replace(plan, warnings=(*plan.warnings, *unapplied))
     if not declared and not request.prune:
         return plan
     changes, unchanged = deploy.plan_pipelines(

@@ -44,9 +44,10 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
         raise SpecError(result.diagnostics)
     if not app.quiet:
         names = [*result.names, *(w.name for w in result.workflows)]
-        jobs, workflows, files = len(result.names), len(result.workflows), len(result.files)
-        counted = f"{jobs} job{'s' if jobs != 1 else ''}"
-        if workflows:
-            counted += f" and {workflows} workflow{'s' if workflows != 1 else ''}"
+        apps, workflows, files = len(result.applications), len(result.workflows), len(result.files)
+        jobs = len(result.names) - apps
+        counts = ((jobs, "job"), (apps, "Data Flow application"), (workflows, "workflow"))
+        parts = [f"{count} {what}{'s' if count != 1 else ''}" for count, what in counts if count] or ["0 jobs"]
+        counted = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
         click.echo(f"valid: {counted} in {files} file{'s' if files != 1 else ''}"
                    + (f" ({', '.join(names)})" if names else ""))

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from jobctl.model import nodes
 from jobctl.model.table import IGNORED, Row, column, fill_derived, rows
@@ -69,9 +69,10 @@ def name_from_display(text: str) -> str:
     return slug[:63].rstrip("-")
 
 
-def _display_name(job: JobDefinition) -> str:
-    """A job's OCI display name is its name unless the spec gives another (an ADS file's free text)."""
-    return job.name
+def _display_name(resource: Metadata) -> str:
+    """A job's (an application's) OCI display name is its name unless the spec gives another (an ADS file's
+    free text)."""
+    return resource.name
 
 
 def _multi_node(job: JobDefinition) -> bool:
@@ -82,18 +83,44 @@ def _multi_node(job: JobDefinition) -> bool:
 _INFRA: dict[str, Any] = {"in_place": True, "fixed_when": _multi_node, "local": IGNORED, "run": True}
 
 
+T = TypeVar("T", bound="Tagged")
+
+
+class Tagged:
+    """A definition's freeform tags: its labels and jobctl's own (a job's, an application's)."""
+
+    labels: Mapping[str, str]
+    owner_tags: Mapping[str, str]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Every freeform tag: the labels and jobctl's own."""
+        return {**self.labels, **self.owner_tags}
+
+    def with_tags(self: T, tags: Mapping[str, str]) -> T:
+        """This definition with every freeform tag replaced (labels and jobctl's own)."""
+        labels, owner_tags = split_tags(tags)
+        return replace(self, labels=labels, owner_tags=owner_tags)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True, kw_only=True)
-class JobDefinition:
-    """A job as a backend stores it. Desired and observed use the same type; each field is a table row."""
+class Metadata(Tagged):
+    """The first rows of every table jobctl manages a resource by (a job's, a Data Flow application's)."""
 
     name: str = column("metadata.name", "text", required=True, in_place=True)  # identity: the jobctl-name tag
     display_name: str | None = column("metadata.displayName", "text", in_place=True, derive=_display_name,
                                       oci="display_name")
     description: str | None = column("metadata.description", "text", in_place=True, oci="description")
     labels: Mapping[str, str] = column("metadata.labels", "map", in_place=True)  # freeform tags; see tags
-    # OCI adds its own namespace (Oracle-Tags) to every job: the mapping keeps it out of the definition
+    # OCI adds its own namespace (Oracle-Tags) to every resource: the mapping keeps it out of the definition
     defined_tags: Mapping[str, Mapping[str, str]] = column("metadata.definedTags", "object", in_place=True,
                                                            local=IGNORED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobDefinition(Metadata):
+    """A job as a backend stores it. Desired and observed use the same type; each field is a table row."""
+
     compartment_id: str | None = column("spec.compartmentId", "text", oci="compartment_id")
     project_id: str | None = column("spec.projectId", "text", oci="project_id")
     # each as OCI's wire JSON names it (storageType, namespace, bucket, ...); locally: see backends.local.mounts
@@ -187,16 +214,6 @@ class JobDefinition:
         """What each node group runs with (jobctl.model.nodes.effective), in order."""
         infrastructure = {key: getattr(self, attr) for key, attr in _node_infra_attrs().items()}
         return [nodes.effective(infrastructure, self.env, self.args, group) for group in self.node_groups]
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """Every freeform tag: the labels and jobctl's own."""
-        return {**self.labels, **self.owner_tags}
-
-    def with_tags(self, tags: Mapping[str, str]) -> JobDefinition:
-        """This definition with every freeform tag replaced (labels and jobctl's own)."""
-        labels, owner_tags = split_tags(tags)
-        return replace(self, labels=labels, owner_tags=owner_tags)
 
     @property
     def container_entrypoint(self) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """`${VAR}` and `${VAR:-default}` in spec values, resolved from the environment.
 
 `$$` is a literal `$`. `${{ … }}` is left alone (workflow expressions are resolved later, not here), and so
-is `$${{` (a workflow's literal `${{`).
+is `$${{` (a workflow's literal `${{`). A Data Flow application's `spec.arguments` are not interpolated:
+their `${name}` are OCI's placeholders for the application's parameters.
 A plain (unquoted) scalar that is exactly one `${VAR}` takes the YAML type of what it expands to,
 so `ocpus: ${OCPUS}` with OCPUS=2 is the number 2; a quoted one always stays a string.
 """
@@ -33,8 +34,8 @@ class Interpolator:
         self.written: dict[JsonPath, str] = {}  # values typed as numbers or booleans, as they expanded
 
     def __call__(self, text: str, plain: bool, path: JsonPath, position: Position) -> Any:
-        if "$" not in text:
-            return text
+        if "$" not in text or path[:2] == ("spec", "arguments"):  # a Data Flow application's arguments: their
+            return text  # ${name} are OCI's parameter placeholders (docs/dataflow.md); values go in parameters
         whole = False
         problems: list[str] = []
 

@@ -16,6 +16,7 @@ from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
 
 if TYPE_CHECKING:
+    from jobctl.spec.application import ApplicationSpec
     from jobctl.spec.model import JobSpec
     from jobctl.workflow.model import Workflow
 
@@ -27,8 +28,9 @@ class LoadResult:
     jobs: tuple[JobSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
     files: tuple[str, ...]
-    names: tuple[str, ...] = ()  # every job named, also when JobSpecs were not built
+    names: tuple[str, ...] = ()  # every job (and application) named, also when specs were not built
     workflows: tuple[Workflow, ...] = ()
+    applications: tuple[ApplicationSpec, ...] = ()  # kind: DataFlowApplication
 
     @property
     def ok(self) -> bool:
@@ -78,6 +80,7 @@ def load_specs(
     job_env: dict[str, set[str]] = {}  # the env names of each job in the files, for workflow expressions
     first_seen: dict[str, tuple[str, int]] = {}
     workflows: list[tuple[Document, Workflow]] = []
+    applications: list[ApplicationSpec] = []
     for path, shown in files:
         interpolator = Interpolator(env, shown)
         documents, file_problems = read_documents(path, shown, interpolator)
@@ -105,19 +108,16 @@ def load_specs(
             if document.data["kind"] == "Workflow":
                 problems.extend(_add_workflow(workflows, document, shown, line))
                 continue
+            problems.extend(_claim(first_seen, document, name, shown, line))
+            names.append(name)
+            problems.extend(_secret_tags(document))
+            if document.data["kind"] == "DataFlowApplication":
+                problems.extend(_add_application(applications, document, interpolator, path, (shown, line)))
+                continue
             entrypoint, source_problems = _check_source(document, path.parent)
             problems.extend(source_problems)
-            problems.extend(_secret_tags(document))
             problems.extend(_colliding_mounts(document))
             problems.extend(node_group_problems(document))
-            if name in first_seen:
-                other_file, other_line = first_seen[name]
-                problems.append(document.diagnostic(
-                    ("metadata", "name"), f"job name {name!r} is also defined at {other_file}:{other_line}",
-                ))
-            else:
-                first_seen[name] = (shown, line)
-            names.append(name)
             job_env[name] = _env_names(document.data["spec"])
             if build and not source_problems:
                 jobs.append(_build(document, path.parent, shown, line, entrypoint))
@@ -127,7 +127,31 @@ def load_specs(
         for document, workflow in workflows:
             problems.extend(check_workflow(document, workflow, job_env, lookup=external_jobs, env=workflow_env))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
-                      tuple(w for _, w in workflows))
+                      tuple(w for _, w in workflows), tuple(applications))
+
+
+def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str, shown: str,
+           line: int) -> list[Diagnostic]:
+    """A job's or application's name, unique among both (`jobctl run NAME` means one of them)."""
+    if name in first_seen:
+        other_file, other_line = first_seen[name]
+        what = "job" if document.data["kind"] == "Job" else "application"
+        return [document.diagnostic(("metadata", "name"), f"{what} name {name!r} is also defined at "
+                                                          f"{other_file}:{other_line}")]
+    first_seen[name] = (shown, line)
+    return []
+
+
+def _add_application(applications: list[ApplicationSpec], document: Document, interpolator: Interpolator,
+                     path: Path, where: tuple[str, int]) -> list[Diagnostic]:
+    """Check a DataFlowApplication document, and build its spec into `applications` (cheap: no artifact)."""
+    from jobctl.spec import application
+
+    application.keep_as_written(document, interpolator.written)
+    found = application.application_problems(document, path.parent)
+    if not found:
+        applications.append(application.build_application(document, path.parent, *where))
+    return found
 
 
 def _env_names(spec: Mapping[str, Any]) -> set[str]:

@@ -26,6 +26,10 @@ _SECTIONS = (
     ("spec.nodes.groups[].infrastructure", None, "spec.nodes.groups[].infrastructure."),
     ("Workflow: spec", "workflowSpec", "spec."),
     ("Workflow: spec.steps[]", "step", "spec.steps[]."),
+    ("DataFlowApplication: spec", "dataFlowSpec", "spec."),
+    ("DataFlowApplication: spec.driverShapeConfig, spec.executorShapeConfig", "sparkShapeConfig",
+     "spec.driverShapeConfig."),
+    ("DataFlowApplication: spec.logging", None, "spec.logging."),
 )
 
 
@@ -64,23 +68,31 @@ def _cell(text: str) -> str:
 IDENTITY = ("name", "compartment_id", "project_id")
 
 
-def _change(path: str) -> str:
-    """How a plan changes an existing job when this field changes, from the field table."""
+def _change(path: str, title: str) -> str:
+    """How a plan changes an existing job (or application) when this field changes, from its field table."""
+    from jobctl.model.application import ApplicationDefinition
     from jobctl.model.job import JobDefinition
     from jobctl.model.table import rows
 
-    for row in rows(JobDefinition):
+    if title.startswith("Workflow"):
+        return ""
+    application = title.startswith("DataFlowApplication")
+    what = "application" if application else "job"
+    for row in rows(ApplicationDefinition if application else JobDefinition):
         if row.path == path:
             where = f" (OCI `{row.oci}`)" if row.oci else ""
+            run = "; a run may set it" if application and row.run else ""
             if row.attr in IDENTITY:
-                return "another job: a job is its name, compartment and project" + where
+                identity = "an application is its name and compartment" if application else \
+                    "a job is its name, compartment and project"
+                return f"another {what}: {identity}{where}"
             if row.in_place and row.fixed_when is not None:
                 return "in place; replaces a multi-node job" + where
-            return ("in place" if row.in_place else "replaces the job") + where
+            return ("in place" if row.in_place else f"replaces the {what}") + where + run
     return ""
 
 
-def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str, job: bool) -> Iterator[str]:
+def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str, title: str) -> Iterator[str]:
     required = set(node.get("required", []))
     for name, prop in node.get("properties", {}).items():
         target = _resolve(schema, prop)
@@ -88,7 +100,7 @@ def _rows(schema: dict[str, Any], node: dict[str, Any], prefix: str, job: bool) 
         examples = prop.get("examples") or target.get("examples") or []
         example = f"`{json.dumps(examples[0])}`" if examples else ""
         default = f" Default: `{json.dumps(target['default'])}`." if "default" in target else ""
-        change = _change(prefix + name) if job else ""
+        change = _change(prefix + name, title)
         yield (f"| `{prefix}{name}` | {'yes' if name in required else ''} | {_cell(_type(prop, schema))} | "
                f"{_cell(description)}{default} | {_cell(example)} | {change} |")
 
@@ -108,13 +120,14 @@ def render() -> str:
         if title == "Document":
             node = schema
         elif definition is None:  # an object inside the section before it
-            parent = schema["$defs"]["nodeGroup" if title.startswith("spec.nodes") else "runtime"]
+            parent = schema["$defs"]["nodeGroup" if title.startswith("spec.nodes") else "dataFlowSpec"
+                                     if title.startswith("DataFlowApplication") else "runtime"]
             node = parent["properties"][title.rsplit(".", 1)[1]]
         else:
             node = schema["$defs"][definition]
         lines += [f"## {title}", "", node.get("description", ""), "",
                   "| field | required | type | description | example | on change |", "|---|---|---|---|---|---|"]
-        lines += list(_rows(schema, node, prefix, not title.startswith("Workflow")))
+        lines += list(_rows(schema, node, prefix, title))
         lines.append("")
     lines += [
         "## Rules across fields",
@@ -136,7 +149,12 @@ def render() -> str:
         "  job MULTI_NODE, and MULTI_NODE needs `nodes`. Node group names are unique in a job,",
         "  `minimumSuccessReplicas` is at most `replicas`, and a group's shape is sized as the Flex rule says",
         "  (a group naming a shape gives its own `ocpus`/`memoryInGBs`; without one it resizes the job's).",
-        "- Job names are unique across all documents given to one command; so are workflow names.",
+        "- Job and Data Flow application names are unique (together) across all documents given to one command;",
+        "  so are workflow names.",
+        "- Data Flow applications: `source` (a local file) or `fileUri`, one of them; the code is a `.py` file for",
+        "  PYTHON, a `.jar` for JAVA and SCALA (which need `className`), a `.sql` file for SQL. Every `${name}` in",
+        "  `arguments` needs `parameters.name` (arguments are not `${VAR}`-interpolated: `${name}` is OCI's",
+        "  placeholder). Flex driver and executor shapes need their shape config with `ocpus` and `memoryInGBs`.",
         "- Workflow steps: names are unique, `needs` name other steps and form no cycle, `job` names a job",
         "  defined in the files given, and `${{ steps.NAME... }}` refers to a step listed (directly or",
         "  indirectly) in `needs`. Expressions: `${{ steps.NAME.best.env.VAR }}`,",

@@ -471,7 +471,8 @@ def test_a_kind_job_typo_in_a_jobctl_spec_stays_a_schema_error(tmp_path: Path) -
     path = tmp_path / "job.yaml"
     path.write_text("apiVersion: jobctl/v1\nkind: job\nmetadata: {name: x}\n", encoding="utf-8")
 
-    assert f"{path}:2:7: kind: must be one of: Job, Workflow; got \"job\" (did you mean 'Job'?)" in errors(path)
+    assert (f"{path}:2:7: kind: must be one of: Job, Workflow, DataFlowApplication; got \"job\" (did you mean "
+            "'Job'?)") in errors(path)
 
 
 def test_ads_files_take_nothing_from_the_environment(tmp_path: Path) -> None:

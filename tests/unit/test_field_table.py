@@ -51,16 +51,21 @@ def test_a_field_is_in_place_exactly_when_update_job_details_carries_it(row: obj
     assert carried is row.in_place  # type: ignore[attr-defined]
 
 
-def test_each_spec_path_is_in_the_schema() -> None:
+def assert_rows_in_schema(resource: type, spec: str) -> None:
+    """Each spec path of `resource`'s table names a field of the schema (its spec under $defs/`spec`)."""
     schema = load_schema()
-    for row in rows(JobDefinition):
+    for row in rows(resource):
         if not row.in_spec:
             continue
-        node = {"properties": {"metadata": schema["$defs"]["metadata"], "spec": schema["$defs"]["jobSpec"]}}
+        node = {"properties": {"metadata": schema["$defs"]["metadata"], "spec": schema["$defs"][spec]}}
         for part in row.parts:
             node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
             assert part in node.get("properties", {}), f"{row.path}: schema has no {part!r}"
             node = node["properties"][part]
+
+
+def test_each_spec_path_is_in_the_schema() -> None:
+    assert_rows_in_schema(JobDefinition, "jobSpec")
 
 
 @pytest.mark.parametrize("definition", [PYTHON, CONTAINER, JobDefinition(name="min", shape="S", runtime_type="python")],

@@ -1,0 +1,87 @@
+"""`kind: DataFlowApplication` documents: what the schema cannot check, and the ApplicationSpec they make
+(docs/decisions/0015-dataflow-applications.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobctl.errors import Diagnostic
+from jobctl.model.application import SOURCE_SUFFIXES, ApplicationDefinition, placeholders
+from jobctl.model.table import from_document
+from jobctl.spec.document import Document, JsonPath
+from jobctl.spec.model import Origin
+
+
+@dataclass(frozen=True)
+class ApplicationSpec:
+    """One `kind: DataFlowApplication` document: the application's definition and its local source."""
+
+    definition: ApplicationDefinition
+    source: Path | None = None  # absolute, resolved against the spec file's directory
+    origin: Origin | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+
+def application_problems(document: Document, base_dir: Path) -> list[Diagnostic]:
+    """Located problems of a schema-valid application document."""
+    spec = document.data["spec"]
+    language = spec["language"]
+    suffixes = SOURCE_SUFFIXES[language]
+    problems: list[Diagnostic] = []
+    if "source" in spec:
+        path = base_dir / spec["source"]
+        if not path.is_file():
+            said = "is a directory: give the application's one file" if path.is_dir() else "does not exist"
+            problems.append(document.diagnostic(("spec", "source"), f"{spec['source']} {said} (resolved to {path})"))
+        elif not path.name.endswith(suffixes):
+            problems.append(document.diagnostic(("spec", "source"), f"a {language} application's code is a "
+                                                f"{' or '.join(suffixes)} file, not {path.name}"))
+    elif not str(spec["fileUri"]).endswith(suffixes):
+        problems.append(document.diagnostic(("spec", "fileUri"), f"a {language} application's code is a "
+                                            f"{' or '.join(suffixes)} file"))
+    if "className" in spec and language not in ("JAVA", "SCALA"):
+        problems.append(document.diagnostic(("spec", "className"), f"only JAVA and SCALA applications have a main "
+                                            f"class; this one is {language}"))
+    parameters = spec.get("parameters") or {}
+    for index, argument in enumerate(spec.get("arguments") or []):
+        for name in placeholders([str(argument)]):
+            if name not in parameters:
+                problems.append(document.diagnostic(
+                    ("spec", "arguments", index), f"${{{name}}} needs a value: add parameters.{name} (OCI refuses an "
+                    "application whose arguments use a parameter it does not have)"))
+    for role in ("driver", "executor"):
+        shape, config = spec[f"{role}Shape"], spec.get(f"{role}ShapeConfig")
+        flex = shape.endswith(".Flex")
+        if flex and not (config and "ocpus" in config and "memoryInGBs" in config):
+            problems.append(document.diagnostic(("spec", f"{role}Shape"), f"the Flex shape {shape} needs "
+                                                 f"{role}ShapeConfig with ocpus and memoryInGBs"))
+        if config and not flex:
+            problems.append(document.diagnostic(("spec", f"{role}ShapeConfig"), f"a shape config is only for Flex "
+                                                f"shapes; {shape} is fixed"))
+    return problems
+
+
+def keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -> None:
+    """Arguments, parameters and configuration are text: an unquoted `01` or `no` reaches Spark as written."""
+    spec = document.data["spec"]
+    for name in ("arguments", "parameters", "configuration"):
+        container = spec.get(name)
+        for key in (container if isinstance(container, dict) else range(len(container or []))):
+            path: JsonPath = ("spec", name, key)
+            text = document.written.get(path, interpolated.get(path))
+            if text is not None and not isinstance(container[key], str):
+                container[key] = text
+
+
+def build_application(document: Document, base_dir: Path, shown: str, line: int) -> ApplicationSpec:
+    data: dict[str, Any] = document.data
+    origin = Origin(shown, line)
+    definition = ApplicationDefinition(**from_document(ApplicationDefinition, data))
+    source = data["spec"].get("source")
+    return ApplicationSpec(definition, (base_dir / source).resolve() if source else None, origin)
