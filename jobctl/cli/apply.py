@@ -89,7 +89,8 @@ def apply_specs(
             hint="keep the job as it is (leave its spec unchanged), or pass --force to replace it without them",
         )
     if plan.destructive:
-        confirm_destructive(app, yes, "replace or delete the jobs above")
+        confirm_destructive(app, yes, "replace or delete the jobs and pipelines above" if plan.pipelines
+                            else "replace or delete the jobs above")
 
     def report(step: AppliedChange) -> None:
         if fmt == "table":

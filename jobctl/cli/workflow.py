@@ -112,7 +112,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
                         location=location)
         return
-    workflow = _load(app, paths)
+    workflow = _with_state(_load(app, paths), location)
     if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
         _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
                         location=location)
@@ -144,6 +144,22 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     raise SystemExit(code)
 
 
+def _with_state(workflow: Any, location: str | None) -> Any:
+    """The workflow with --state (or JOBCTL_WORKFLOW_STATE) as its state location where its spec gives none;
+    a spec that gives another with --state is a usage error (which would be meant?)."""
+    from dataclasses import replace
+
+    if location is None or workflow.state == location:
+        return workflow
+    source = click.get_current_context().get_parameter_source("location")
+    if workflow.state and source is click.core.ParameterSource.ENVIRONMENT:
+        return workflow  # JOBCTL_WORKFLOW_STATE is for workflows that say nothing
+    if workflow.state:
+        raise UsageError(f"--state {location} is not workflow {workflow.name!r}'s spec.state ({workflow.state})",
+                         hint="drop --state (or JOBCTL_WORKFLOW_STATE), or change spec.state")
+    return replace(workflow, state=location)
+
+
 def _a_name(paths: tuple[str, ...]) -> bool:
     """A workflow's name rather than files: one argument that is no file and does not look like a path."""
     from pathlib import Path
@@ -169,7 +185,7 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
     if _a_name(paths):
         store, state, said = pipeline_engine.run_applied(backend, paths[0], env, location, key)
     else:
-        workflow = _load(app, paths, set(env))
+        workflow = _with_state(_load(app, paths, set(env)), location)
         store, state, said = pipeline_engine.run_file(
             backend, workflow, env, set_name=plan_set(paths, None, app.environ), report=app.info, key=key)
     name = state["workflow"]

@@ -101,10 +101,9 @@ class Plan:
 
     @property
     def destructive(self) -> bool:
-        """Needs confirmation: replacing a job, or deleting one with what it holds (its runs), or a pipeline
-        with its runs (a replaced pipeline keeps its runs and loses nothing)."""
+        """Needs confirmation: replacing a job or a pipeline, or deleting one with what it holds (its runs)."""
         return any(c.action is Action.REPLACE or (c.action is Action.DELETE and not c.keeps_runs)
-                   for c in self.changes) or any(c.action is Action.DELETE for c in self.pipelines)
+                   for c in self.changes) or any(c.action in (Action.REPLACE, Action.DELETE) for c in self.pipelines)
 
     @property
     def set_note(self) -> str | None:

@@ -89,6 +89,10 @@ class JobLookup:
             self._jobs[name] = resolve_job(self.backend, name, runnable=True, listed=self._live)
         return self._jobs[name]
 
+    def set_of(self, name: str) -> str | None:
+        """The set the current job of this name was applied from, if there is one."""
+        return next((job.set_name for job in self._live() if job.managed_name == name and not job.superseded), None)
+
     def env(self, job: JobState) -> dict[str, str]:
         if job.id not in self._env:
             self._env[job.id] = self.backend.job_environment(job.id)
@@ -99,7 +103,7 @@ def selector_definition(workflow: str, like: JobDefinition) -> JobDefinition:
     """The job a pipeline's selector steps run: jobctl's driver alone, on the machine of the job it selects
     among (which works in that project and network)."""
     return JobDefinition(
-        name=f"{workflow[:56]}{SELECT_SUFFIX}", description=f"jobctl: picks the best run of a step of {workflow}",
+        name=selector_name(workflow), description=f"jobctl: picks the best run of a step of {workflow}",
         compartment_id=like.compartment_id, project_id=like.project_id, shape=like.shape, ocpus=like.ocpus,
         memory_in_gbs=like.memory_in_gbs, block_storage_size_in_gbs=like.block_storage_size_in_gbs,
         subnet_id=like.subnet_id, log_enabled=like.log_enabled, log_group_id=like.log_group_id,
@@ -177,6 +181,8 @@ def plan_pipelines(lookup: JobLookup, workflows: Sequence[Workflow], changing: M
 
     for workflow in workflows:
         jobs = _jobs(lookup, workflow, changing)
+        if workflow.state:  # its bucket must be there before a pipeline that keeps state in it is made
+            backend.workflow_store(workflow.state).runs(workflow.name)
         known = {name: job for name, job in jobs.items() if job is not None}
         compartment, project = _scope(backend, workflow, known)
         current = next((p for p in applied(compartment, project) if p.name == workflow.name and not p.superseded),
@@ -190,7 +196,11 @@ def plan_pipelines(lookup: JobLookup, workflows: Sequence[Workflow], changing: M
         compiled = compiled_for(lookup, workflow, known)
         digest = pipeline_hash(compiled, _ids(known))
         if current is not None and current.spec_hash == digest and current.state == "ACTIVE":
-            unchanged.append(workflow.name)
+            if _recorded(backend, workflow, current):
+                unchanged.append(workflow.name)
+            else:  # an apply that made the pipeline could not write its record (the state bucket was missing)
+                changes.append(PipelineChange(Action.UPDATE, workflow.name, workflow, current,
+                                              "its record in spec.state is missing: apply writes it"))
             continue
         if current is None:
             changes.append(PipelineChange(Action.CREATE, workflow.name, workflow, None))
@@ -211,6 +221,13 @@ def plan_pipelines(lookup: JobLookup, workflows: Sequence[Workflow], changing: M
     return changes, unchanged
 
 
+def _recorded(backend: OciBackend, workflow: Workflow, pipeline: AppliedPipeline) -> bool:
+    """Whether the pipeline's record (what `workflow run NAME` reads) is in the state location, as applied."""
+    assert workflow.state
+    record = backend.workflow_store(workflow.state).read(workflow.name, "pipelines", f"{pipeline.id}.json")
+    return isinstance(record, dict) and record.get("hash") == pipeline.spec_hash
+
+
 def _jobs(lookup: JobLookup, workflow: Workflow, changing: Mapping[str, Action]) -> dict[str, JobState | None]:
     """Each job the pipeline runs (the selector job under ""), as applied; None for a job this plan creates or
     replaces."""
@@ -221,7 +238,12 @@ def _jobs(lookup: JobLookup, workflow: Workflow, changing: Mapping[str, Action])
 
 def _job_name(workflow: Workflow, key: str) -> str:
     """The job a compiled step's `job` names ("": the workflow's selector job)."""
-    return key or f"{workflow.name[:56]}{SELECT_SUFFIX}"
+    return key or selector_name(workflow.name)
+
+
+def selector_name(workflow: str) -> str:
+    """The name of the job a workflow's selector steps run."""
+    return f"{workflow[:56]}{SELECT_SUFFIX}"
 
 
 def _ids(jobs: Mapping[str, JobState]) -> dict[str, str]:
@@ -263,9 +285,13 @@ def _compare(compiled: CompiledWorkflow, ids: Mapping[str, str], held: Sequence[
     fields: list[FieldChange] = []
     for name, step in want.items():
         old = have[name]
-        for var in sorted({*step.env, *old.env}):
-            if step.env.get(var) != old.env.get(var):
+        changed = [var for var in sorted({*step.env, *old.env}) if step.env.get(var) != old.env.get(var)]
+        for var in changed:
+            if not var.startswith("JOBCTL_"):
                 fields.append(FieldChange(f"steps.{name}.env.{var}", old.env.get(var), step.env.get(var), False))
+        if any(var.startswith("JOBCTL_") for var in changed):  # jobctl's own wiring: said, not dumped
+            fields.append(FieldChange(f"steps.{name}.env.JOBCTL_*", "(as applied)", "(follows the spec's change)",
+                                      False))
         if (step.args or None) != old.args:
             fields.append(FieldChange(f"steps.{name}.args", list(old.args or []) or None, list(step.args or []) or None,
                                       False))

@@ -33,7 +33,8 @@ class PipelineStep:
     name: str
     job: str | None
     depends_on: tuple[str, ...]
-    env: Mapping[str, str]  # complete: OCI's merge of job, pipeline and step env is not documented
+    env: Mapping[str, str]  # complete (OCI's merge of job, pipeline and step env is not documented), the
+    # values a run fills in as their ${{ }} templates
     args: tuple[str, ...] | None
     of_step: str  # the workflow step it belongs to
     key: str  # the matrix combination ("-" for none; "select" for a selector)
@@ -108,7 +109,8 @@ def _candidate(workflow: Workflow, step: Step, where: tuple[str, str, str], comb
         filled = [parts(a, workflow.name, at_run) for a in args] if "step" in arg_kinds and args else None
         env["JOBCTL_REFS"] = json.dumps({"env": refs, "args": filled}, sort_keys=True)
         env["JOBCTL_WORKFLOW_RUN_URI"] = f"{scope}/"
-    return PipelineStep(name, step.job, after, env, args, step.name, key, at_run,
+    # what a run fills in stays in the pipeline as written: a change to it is a change to the pipeline
+    return PipelineStep(name, step.job, after, {**env, **at_run}, args, step.name, key, at_run,
                         args_at_run=bool(arg_kinds) and "step" not in arg_kinds)
 
 

@@ -41,6 +41,7 @@ def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *,
     lookup = deploy.JobLookup(backend)
     deploy.compiled_for(lookup, workflow, {step.job: lookup.job(step.job) for step in workflow.steps})  # what it
     # cannot run is said before anything is made
+    set_name = lookup.set_of(deploy.selector_name(workflow.name)) or set_name  # where `apply` put them, if it did
     selectors = deploy.selector_jobs(lookup, [workflow], [], set_name, backend.spec_defaults())
     if selectors:
         applied = apply_plan(backend, build_plan(backend, selectors, set_name=set_name))

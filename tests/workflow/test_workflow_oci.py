@@ -234,6 +234,9 @@ def test_apply_keeps_a_workflows_pipeline_as_its_spec_says(jobctl, oci_env: Fake
     flow.write_text(flow.read_text().replace("[logreg, knn, forest]", "[logreg, knn]"))
     replace = jobctl("plan", str(specs))
     assert f"-/+ pipeline model-selection ({pipeline['id']})  # step tune-3 removed" in replace.stdout, replace.stdout
+    unconfirmed = jobctl("apply", str(specs))  # a replace needs a yes, for a pipeline as for a job
+    assert unconfirmed.exit_code == 2
+    assert "refusing to replace or delete the jobs and pipelines above without confirmation" in unconfirmed.stderr
     assert jobctl("apply", str(specs), "--yes").exit_code == 0
     live = [p for p in oci_env.pipelines() if p["lifecycleState"] == "ACTIVE"]
     assert [len(p["stepDetails"]) for p in live] == [4]  # tune-1, tune-2, tune-select, train
@@ -354,3 +357,73 @@ def test_follow_on_the_pipeline_engine_streams_each_steps_output_and_mirrors_the
     assert any(line.startswith("[train train] final model=") for line in lines)
     assert "workflow model-selection: run model-selection-" in followed.stderr
     assert " succeeded" in followed.stderr
+
+
+def test_a_change_to_what_a_run_fills_in_is_an_update_shown_without_jobctls_wiring(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    """The red team: `X: ${{ env.X }}` -> `X: pre-${{ env.X }}` was "No changes", and runs by name kept the old
+    templates; a changed SEED showed the selector's whole JOBCTL_SELECT blob."""
+    specs = declared(tmp_path)
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("        TUNED_AUC:", "        X: ${{ env.X }}\n        TUNED_AUC:"))
+    assert jobctl("apply", str(specs)).exit_code == 0
+    flow.write_text(flow.read_text().replace("X: ${{ env.X }}", "X: pre-${{ env.X }}").replace(
+        "maxParallel: 3", "maxParallel: 3\n      env: {SEED: '8'}"))
+    plan = jobctl("plan", str(specs))
+    assert plan.exit_code == 0, plan.stderr
+    assert '~ steps.train.env.X: "${{ env.X }}" → "pre-${{ env.X }}"' in plan.stdout
+    assert '~ steps.tune-1.env.SEED: "7" → "8"' in plan.stdout
+    assert '~ steps.tune-select.env.JOBCTL_*: "(as applied)" → "(follows the spec\'s change)"' in plan.stdout
+    assert "JOBCTL_SELECT" not in plan.stdout
+    assert jobctl("apply", str(specs)).exit_code == 0
+    assert jobctl("workflow", "run", "model-selection", "--env", "X=1").exit_code == 0
+    [run] = oci_env.pipeline_runs()
+    [train] = [s for s in run["stepOverrideDetails"] if s["stepName"] == "train"]
+    assert train["stepConfigurationDetails"]["environmentVariables"]["X"] == "pre-1"
+
+
+def test_a_pipeline_whose_record_could_not_be_written_is_planned_again(jobctl, oci_env: FakeOCI,
+                                                                       tmp_path: Path) -> None:
+    """The red team: the state bucket was missing at the first apply; once made, plan said "No changes" and
+    `workflow run NAME` failed for good. Now plan refuses first, and a record gone missing is rewritten."""
+    specs = declared(tmp_path, "oci://later@mytenancy/jobctl")
+    early = jobctl("plan", str(specs))
+    assert early.exit_code == 6
+    assert "later" in early.stderr
+    oci_env.create_bucket("later", namespace="mytenancy")
+    assert jobctl("apply", str(specs)).exit_code == 0
+    [pipeline] = oci_env.pipelines()
+    del oci_env.store.objects[("mytenancy", "later", f"jobctl/model-selection/pipelines/{pipeline['id']}.json")]
+    plan = jobctl("plan", str(specs))
+    assert f"~ pipeline model-selection ({pipeline['id']})  # its record in spec.state is missing" in plan.stdout
+    assert jobctl("apply", str(specs)).exit_code == 0
+    assert jobctl("workflow", "run", "model-selection").exit_code == 0
+
+
+def test_running_a_workflow_from_its_file_keeps_its_pipeline_and_selector_in_the_set_apply_put_them(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    """The red team: each `workflow run wf/flow.yaml` moved the selector job to the set of wf/, and a later
+    `apply --prune` of the set it came from left it behind."""
+    specs = declared(tmp_path)
+    (specs / "wf").mkdir()
+    (specs / "workflow.yaml").rename(specs / "wf" / "workflow.yaml")
+    given = (str(specs / "jobs.yaml"), str(specs / "wf"))  # the set: their common directory, specs/
+    assert jobctl("apply", *given).exit_code == 0
+    ran = jobctl("workflow", "run", str(specs / "wf" / "workflow.yaml"))  # whose own directory is specs/wf
+    assert ran.exit_code == 0, ran.stderr
+    assert "job model-selection-select:" not in ran.stderr  # nothing to change
+    assert jobctl("plan", *given, "--detailed-exitcode").exit_code == 0
+
+
+def test_state_given_on_the_command_line_serves_a_workflow_whose_spec_has_none(jobctl, oci_env: FakeOCI,
+                                                                                tmp_path: Path) -> None:
+    assert jobctl("apply", str(EXAMPLES / "model-selection" / "jobs.yaml")).exit_code == 0
+    flow = EXAMPLES / "model-selection" / "workflow.yaml"  # no spec.state
+    ran = jobctl("workflow", "run", str(flow), "--state", STATE)
+    assert ran.exit_code == 0, ran.stderr
+    assert jobctl("workflow", "status", "model-selection", "--state", STATE).exit_code == 0
+    other = jobctl("workflow", "run", str(workflow_with_state(tmp_path, STATE)), "--state", "oci://x@y/z")
+    assert other.exit_code == 2
+    assert f"--state oci://x@y/z is not workflow 'model-selection''s spec.state ({STATE})" in other.stderr
