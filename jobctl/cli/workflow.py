@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import contextlib
+import io
+import sys
+from collections.abc import Callable, Collection
 from typing import Any
 
 import click
@@ -129,8 +132,8 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         app.stdout.write(format_log(line, timestamps=False, sanitize=sanitize, prefix=f"[{step} {run}] ") + "\n")
         app.stdout.flush()
 
-    runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow,
-                            env=given, on_event=app.info, on_log=show if follow else None)
+    runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow, env=given,
+                            on_event=_reader_may_go(app.info), on_log=_reader_may_go(show) if follow else None)
     chosen = runner.prepare(resume=resume, restart=restart, key=key)
     _load(app, paths, set(runner.env))  # its ${{ env.X }}: what this run has, the resumed run's --env included
     app.info(f"workflow {workflow.name}: {chosen}")
@@ -142,6 +145,24 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         raise SystemExit(ExitCode.INTERRUPTED) from None
     app.info(f"workflow {workflow.name}: run {runner.state['run']} {runner.state['status']}")
     raise SystemExit(code)
+
+
+def _reader_may_go(write: Callable[..., None]) -> Callable[..., None]:
+    """`write`, which keeps the workflow going when whoever reads its output has gone (`| head`): the rest of
+    the output goes nowhere, and the exit code is still the workflow's."""
+
+    def guarded(*args: Any) -> None:
+        try:
+            write(*args)
+        except BrokenPipeError:
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                    os.dup2(devnull, stream.fileno())
+
+    return guarded
 
 
 def _with_state(workflow: Any, location: str | None) -> Any:
@@ -176,6 +197,9 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
     from jobctl.workflow import pipeline_engine
 
     backend = app.backend()
+    if not isinstance(backend, OciBackend) and _a_name(paths):
+        raise UsageError(f"{paths[0]!r} is not a file: by name, a workflow runs as its pipeline applied on OCI "
+                         "(--backend oci)", hint="give the workflow's spec file")
     if not isinstance(backend, OciBackend):
         raise UsageError("the pipeline engine runs on OCI Data Science Pipelines: use --backend oci",
                          hint="or --engine client, which runs the workflow from this process on any backend")
@@ -371,7 +395,7 @@ def _refreshed(app: AppContext, store: Any, state: dict[str, Any]) -> dict[str, 
     if state.get("engine") != "pipeline":
         from jobctl.workflow.runner import liveness
 
-        return liveness(state)
+        return _current_runs(app, liveness(state))
     if state.get("status") not in ("running", None) or not state.get("pipelineRunId"):
         return state  # ended; or its pipeline run was never made (a retry with its idempotency key makes it)
     from jobctl.workflow.pipeline_engine import refresh
@@ -381,6 +405,29 @@ def _refreshed(app: AppContext, store: Any, state: dict[str, Any]) -> dict[str, 
             lambda step: store.read(state["workflow"], "pipeline-runs", run_id, step, "best.json"))
     store.save(state["workflow"], state)
     return state
+
+
+def _current_runs(app: AppContext, state: dict[str, Any]) -> dict[str, Any]:
+    """A client-engine run's tree with each run not yet ended as the backend has it now (a run canceled by a
+    timeout, or one that ended after its `workflow run` was killed); what is stored is the driver's."""
+    import copy
+
+    from jobctl.errors import JobctlError
+    from jobctl.model.job import ACTIVE_STATES
+
+    entries = [entry for record in state["steps"].values() for entry in record["runs"]
+               if entry["state"] in ACTIVE_STATES and entry["id"]]
+    if not entries:
+        return state
+    try:
+        now = {run.id: run.state for run in app.backend().get_runs(run_ids=[entry["id"] for entry in entries])}
+    except JobctlError:
+        return state  # a run gone with its job: the stored word stands
+    shown = copy.deepcopy(state)
+    for record in shown["steps"].values():
+        for entry in record["runs"]:
+            entry["state"] = now.get(entry["id"], entry["state"])
+    return shown
 
 
 def _selected(record: dict[str, Any], entry: dict[str, Any]) -> bool:

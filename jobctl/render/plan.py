@@ -61,7 +61,8 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
         infra = d.shape + (f" ({d.ocpus:g} OCPU, {d.memory_in_gbs:g} GB)" if d.ocpus and d.memory_in_gbs else "")
         if d.display_name != d.name:  # an ADS file's free-text name: jobctl's is derived from it
             yield f"      display name: {d.display_name!r} (jobctl name {d.name!r})", None
-        yield f"      runtime: {d.runtime_type}, {d.entry_file or d.image or ''}", None
+        entry = d.entry_file or d.image
+        yield f"      runtime: {d.runtime_type}" + (f", {entry}" if entry else ""), None
         if d.git_url:  # where the code will come from is what a reviewer most needs to see
             at = d.git_commit or (f"branch {d.git_branch}" if d.git_branch else "its default branch")
             yield f"      code: git {d.git_url} at {at}", None

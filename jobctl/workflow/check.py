@@ -83,6 +83,9 @@ def check_workflow(
             elif need not in names:
                 problems.append(document.diagnostic((*base, "needs", position), f"no step named {need!r}"))
         problems.extend(_check_select(document, step, base))
+        problems.extend(_check_matrix(document, step, base))
+        if step.timeout_seconds == 0:
+            problems.append(document.diagnostic((*base, "timeout"), "a step's timeout must be more than 0 s"))
         runs = math.prod(len(values) for _, values in step.matrix)
         if runs > MAX_MATRIX_RUNS:
             problems.append(document.diagnostic((*base, "matrix"), f"the matrix makes {runs} runs; a step may "
@@ -94,6 +97,29 @@ def check_workflow(
         first = names.index(cycle[0])
         problems.append(document.diagnostic(
             ("spec", "steps", first, "needs"), f"steps form a cycle: {' -> '.join(cycle)}", at_key=True))
+    return problems
+
+
+def _check_matrix(document: Document, step: Step, base: JsonPath) -> list[Diagnostic]:
+    """A matrix value names its run and is kept in the workflow's state: never a secret; and each value once."""
+    from jobctl.secrets import REDACTOR
+
+    problems = []
+    for key, values in step.matrix:
+        if is_secret(key):
+            problems.append(document.diagnostic((*base, "matrix", key), f"{key} looks secret, and a matrix value names "
+                                                "its run and is kept in the workflow's state: give a secret with "
+                                                "--env instead", at_key=True))
+            continue
+        seen: set[str] = set()
+        for position, value in enumerate(values):
+            if REDACTOR.contains_secret(value):
+                problems.append(document.diagnostic((*base, "matrix", key, position), "holds a secret value, which "
+                                                    "would name a run and be kept in the workflow's state"))
+            elif value in seen:
+                problems.append(document.diagnostic((*base, "matrix", key, position), f"{value!r} is listed twice "
+                                                    "(each value is one run)"))
+            seen.add(value)
     return problems
 
 

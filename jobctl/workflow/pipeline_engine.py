@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import ConfigError, UsageError
 from jobctl.workflow.expressions import Context, references, render
-from jobctl.workflow.runner import new_state, storable
+from jobctl.workflow.runner import new_state, now, storable
 
 if TYPE_CHECKING:
     from jobctl.backends.oci import OciBackend
@@ -153,6 +153,8 @@ def refresh(state: dict[str, Any], run: PipelineRunState,
                 record["best"] = entry["id"]
                 entry.update(metrics=best.get("metrics") or {}, env=best.get("env") or {})
     state["status"] = {"SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELED": "canceled"}.get(run.state, "running")
+    if state["status"] != "running" and not state.get("finished"):
+        state["finished"] = now()  # when jobctl saw it end
     state["pipelineRunState"] = run.state
     if run.details:
         state["error"] = run.details

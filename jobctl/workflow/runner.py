@@ -30,7 +30,7 @@ from jobctl.driver import reported as reported_metrics  # one reading of outputs
 from jobctl.engine.follow import worst_exit_code
 from jobctl.engine.resolve import resolve_job
 from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError
-from jobctl.model.job import ACCEPTED, SUCCEEDED, JobState, LogLine, RunState
+from jobctl.model.job import ACCEPTED, CANCELED, CANCELING, SUCCEEDED, JobState, LogLine, RunState
 from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Select, Step, Workflow
@@ -48,33 +48,53 @@ HEARTBEAT_SECONDS = 30.0  # how often a `workflow run` with nothing to say saves
 SILENT_SECONDS = 300.0  # a running state not saved for this long: its process may have stopped
 
 
-def liveness(state: dict[str, Any]) -> dict[str, Any]:
-    """The state as `workflow status` shows it: a run still `running` whose `workflow run` process has
-    ended (on this machine) is `interrupted`; one not heard of for a while (elsewhere) carries a note."""
+def _driver(state: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """Of a client-engine run still `running`: ("gone", driver) when the process driving it (on this machine)
+    has ended, ("silent", driver with `silent` seconds) when it runs elsewhere and has not saved for a while,
+    ("alive", driver) otherwise; None for a run with no word of its driver."""
     driver = state.get("driver")
     if state.get("status") != "running" or state.get("engine") == "pipeline" or not isinstance(driver, dict):
-        return state
-    resume = f"resume it with `jobctl workflow run FILE --resume {state['run']}`"
+        return None
     if driver.get("host") == socket.gethostname():
         try:
             os.kill(int(driver["pid"]), 0)
         except ProcessLookupError:
-            return {**state, "status": "interrupted",
-                    "note": f"the `workflow run` that drove it (pid {driver['pid']}) has ended; {resume}"}
+            return "gone", driver
         except (OSError, ValueError, KeyError):
-            return state  # alive, as another user's process
-        return state
+            pass  # alive, as another user's process
+        return "alive", driver
     try:
         silent = (datetime.now(timezone.utc) - datetime.fromisoformat(str(driver["seen"]))).total_seconds()
     except (KeyError, ValueError):
+        return "alive", driver
+    return ("silent", {**driver, "silent": silent}) if silent >= SILENT_SECONDS else ("alive", driver)
+
+
+def liveness(state: dict[str, Any]) -> dict[str, Any]:
+    """The state as `workflow status` shows it: a run still `running` whose `workflow run` process has
+    ended (on this machine) is `interrupted`; one not heard of for a while (elsewhere) carries a note."""
+    found = _driver(state)
+    resume = f"resume it with `jobctl workflow run FILE --resume {state['run']}`"
+    if found is None or found[0] == "alive":
         return state
-    if silent < SILENT_SECONDS:
-        return state
+    how, driver = found
+    if how == "gone":
+        return {**state, "status": "interrupted",
+                "note": f"the `workflow run` that drove it (pid {driver['pid']}) has ended; {resume}"}
     return {**state, "note": f"no word from the `workflow run` driving it (on {driver.get('host')}, pid "
-                             f"{driver.get('pid')}) for {silent / 60:.0f} min: if it was stopped, {resume}"}
+                             f"{driver.get('pid')}) for {driver['silent'] / 60:.0f} min: if it was stopped, {resume}"}
 
 
-def _now() -> str:
+def driven_by_another(state: dict[str, Any]) -> str | None:
+    """The other `workflow run` process driving this run, as words, if one is (alive, or heard of lately)."""
+    found = _driver(state)
+    if found is None or found[0] != "alive" or (found[1].get("host") == socket.gethostname()
+                                                 and found[1].get("pid") == os.getpid()):
+        return None
+    return f"pid {found[1].get('pid')} on {found[1].get('host')}"
+
+
+def now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -97,7 +117,7 @@ def new_state(workflow: Workflow, env: Mapping[str, str], key: str | None = None
     return {
         "apiVersion": "jobctl/v1", "kind": "WorkflowState", "workflow": workflow.name,
         "run": f"{workflow.name}-{stamp}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]}",
-        "status": "running", "started": _now(), "finished": None, "env": dict(env),
+        "status": "running", "started": now(), "finished": None, "env": dict(env),
         "inputs": inputs_of(workflow, env), "idempotencyKey": key,
         "order": [s.name for s in workflow.order()],
         "steps": {s.name: {"status": "pending", "runs": [], "best": None, "error": None,
@@ -194,8 +214,10 @@ class WorkflowRunner:
             self._same_inputs(found, f"idempotency key {key!r} belongs to run {found['run']}")
             if found["status"] != "running":
                 self.state = found
-                return f"re-attached to run {found['run']} (idempotency key {key!r}): it {found['status']}"
-            return self._resume(found, f"re-attached to run {found['run']} (idempotency key {key!r})")
+                return (f"re-attached to run {found['run']} (idempotency key {key!r}): it {found['status']}"
+                        + self._uncompared(found))
+            return self._resume(found, f"re-attached to run {found['run']} (idempotency key {key!r})"
+                                + self._uncompared(found))
         if resume is not None:
             found = self.store.load(name, None if resume == LATEST else resume)
             if found is None:
@@ -205,6 +227,11 @@ class WorkflowRunner:
             if set(found.get("steps", {})) != {s.name for s in self.workflow.steps}:
                 raise ConflictError(f"run {found['run']} had other steps than {name!r} has now",
                                     hint="start a new run: drop --resume")
+            if found.get("inputs") != inputs_of(self.workflow, inputs_env(found)):  # its runs would not be this spec's
+                raise ConflictError(f"run {found['run']} was started from another version of {name!r}'s spec",
+                                    hint="resume it with the spec it was started with, or start a new run: drop "
+                                         "--resume")
+            self.store.clear_cancel(name, found["run"])  # resumed: a `workflow cancel` of it is over
             differ = env_differences(inputs_env(found), {**inputs_env(found), **self.env})
             changed = (f", with --env {', '.join(differ)} changed: the runs it starts from now on get the new "
                        "values, the runs that succeeded keep theirs") if differ else ""
@@ -213,16 +240,21 @@ class WorkflowRunner:
         if last is None or last.get("status") != "running":
             return self._new(None, "started run {run}")
         differ = env_differences(inputs_env(last), self.env)
-        spec_changed = last.get("inputs") not in (None, inputs_of(self.workflow, self.env)) and not differ
+        spec_changed = last.get("inputs") != inputs_of(self.workflow, self.env) and not differ
         if restart or differ or spec_changed:
-            why = "--restart" if restart else (f"--env {', '.join(differ)} differs" if differ else "the spec changed")
+            why = "--restart" if restart else (f"--env {', '.join(differ)} differs" if differ else "the spec changed"
+                                               if last.get("inputs") else "its inputs are not recorded")
             return self._new(None, f"started run {{run}}; the unfinished run {last['run']} was not resumed ({why}: "
                                    f"resume it with --resume {last['run']})")
-        secrets = [name for name in last.get("secretEnv", []) if name in self.env]
-        unseen = (f"; secret {', '.join(secrets)} cannot be compared (never stored): the runs it starts get the "
-                  "value given now") if secrets else ""
         return self._resume(last, f"resuming run {last['run']}: it did not finish, and its spec and --env are the "
-                                  f"same (--restart starts a new run){unseen}")
+                                  f"same (--restart starts a new run){self._uncompared(last)}")
+
+    def _uncompared(self, stored: dict[str, Any]) -> str:
+        """What a message says of the secret --env the run was started with and this command gives again: their
+        values were never stored, so whether they changed is not known."""
+        secrets = [name for name in stored.get("secretEnv", []) if name in self.env]
+        return (f"; secret {', '.join(secrets)} cannot be compared (never stored): the runs it starts get the "
+                "value given now") if secrets else ""
 
     def _same_inputs(self, state: dict[str, Any], what: str) -> None:
         differ = env_differences(inputs_env(state), self.env)
@@ -236,9 +268,14 @@ class WorkflowRunner:
         return message.replace("{run}", self.state["run"])  # not format: a key may hold braces
 
     def _resume(self, stored: dict[str, Any], message: str) -> str:
+        other = driven_by_another(stored)
+        if other:
+            raise ConflictError(f"run {stored['run']} is being driven by another `workflow run` ({other})",
+                                hint=f"follow it: jobctl workflow status {stored['workflow']} (or workflow logs "
+                                     f"{stored['workflow']} -f); --restart starts a new run beside it")
         masked = [name for name, value in stored.get("env", {}).items() if MASK in str(value)]
         missing = [name for name in [*stored.get("secretEnv", []), *masked] if name not in self.env]
-        if missing:
+        if missing and stored.get("status") != "succeeded":  # a run that succeeded starts nothing: needs none
             raise UsageError(
                 f"resuming workflow run {stored['run']} needs the secret value(s) it was started with: "
                 f"{', '.join(missing)} (their values are never stored)",
@@ -255,7 +292,7 @@ class WorkflowRunner:
         process has gone from one still going)."""
         with self.lock:
             if not self.finished:
-                self.state["driver"] = {"host": socket.gethostname(), "pid": os.getpid(), "seen": _now()}
+                self.state["driver"] = {"host": socket.gethostname(), "pid": os.getpid(), "seen": now()}
             self.store.save(self.workflow.name, storable(self.state))
             self._saved_at = self.clock()
 
@@ -322,7 +359,7 @@ class WorkflowRunner:
         else:
             status = "failed"
         with self.lock:
-            self.state.update(status=status, finished=_now())
+            self.state.update(status=status, finished=now())
         self.save()
         if status == "canceled":
             return ExitCode.CANCELED
@@ -358,9 +395,8 @@ class WorkflowRunner:
                 record.update(status="failed", error=str(exc))
             self.save()
             return StepOutcome(ExitCode.ERROR, str(exc))
-        deadline = None if step.timeout_seconds is None else self.clock() + step.timeout_seconds
         try:
-            finished = self._drive(step, record, launch, deadline)
+            finished = self._drive(step, record, launch)
         except _Stopped:
             return StepOutcome(ExitCode.INTERRUPTED, "stopped; its runs go on")
         if not finished:
@@ -377,9 +413,11 @@ class WorkflowRunner:
         if self.slots is not None:
             self.slots.release()
 
-    def _drive(self, step: Step, record: dict[str, Any], launch: Launch, deadline: float | None) -> bool:
+    def _drive(self, step: Step, record: dict[str, Any], launch: Launch) -> bool:
         """Start the step's runs, at most maxParallel at once (and while the workflow has room), until every
-        one has ended; follow their logs when asked. False if the step timed out (its runs canceled)."""
+        one has ended; follow their logs when asked. False if the step timed out (its runs canceled): its
+        timeout counts from its first run's start, not from a wait for room under spec.maxParallel."""
+        deadline: float | None = None
         combos = step.combinations()
         window = step.max_parallel or len(combos)
         waiting = list(combos)
@@ -394,6 +432,8 @@ class WorkflowRunner:
                     raise _Stopped
                 while waiting and len(active) < window and not self._cancel_requested() and self._take_slot():
                     entry = self._ensure_run(step, record, launch, waiting.pop(0))
+                    if deadline is None and step.timeout_seconds is not None:
+                        deadline = self.clock() + step.timeout_seconds
                     if entry["state"] in TERMINAL:
                         self._give_slot()  # recorded as ended in an earlier attempt of this run
                     else:
@@ -415,7 +455,7 @@ class WorkflowRunner:
                         progressed = True
                 if deadline is not None and self.clock() >= deadline and (active or waiting):
                     for entry in active:
-                        self.backend.cancel_run(run_id=entry["id"])
+                        self._record(entry, self.backend.cancel_run(run_id=entry["id"]), step)
                     return False
                 if not progressed and (waiting or active or draining):
                     self._heartbeat()
@@ -461,7 +501,7 @@ class WorkflowRunner:
         key = combo_key(combo)
         with self.lock:
             attempts: list[dict[str, Any]] = [r for r in record["runs"] if r["key"] == key]
-        if attempts and attempts[-1]["state"] not in ("FAILED", "CANCELED"):
+        if attempts and attempts[-1]["state"] not in ("FAILED", "CANCELED") and not self._canceled(attempts[-1]):
             return attempts[-1]
         job = launch.job
         assert job.definition is not None
@@ -486,6 +526,16 @@ class WorkflowRunner:
         self.save()
         self.event(f"{step.name}: started {run.name} ({run.id})")
         return entry
+
+    def _canceled(self, entry: dict[str, Any]) -> bool:
+        """Whether a run recorded as going has been canceled meanwhile (a `workflow cancel` of the run this
+        one resumes): then it is started again, as a run that failed is."""
+        if entry["state"] in TERMINAL:
+            return False
+        try:
+            return self.backend.get_run(run_id=entry["id"]).state in (CANCELING, CANCELED)
+        except NotFoundError:
+            return False  # gone with its job: polling it says VANISHED, and it starts again once
 
     def _record(self, entry: dict[str, Any], run: RunState, step: Step) -> None:
         if run.state == entry["state"]:
@@ -595,7 +645,7 @@ class WorkflowRunner:
                     canceled.append(entry["id"])
             if record["status"] in ("running", "pending"):
                 record["status"] = "canceled"
-        self.state.update(status="canceled", finished=_now())
+        self.state.update(status="canceled", finished=now())
         self.save()
         return canceled
 

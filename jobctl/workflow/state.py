@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobctl.errors import ConfigError
+from jobctl.errors import ConfigError, UsageError
 from jobctl.paths import ensure_private_dir
 
 State = dict[str, Any]
@@ -43,15 +44,38 @@ class StateStore(Protocol):
 
     def cancel_requested(self, name: str, run: str) -> bool: ...
 
+    def clear_cancel(self, name: str, run: str) -> None:
+        """Forget a cancel request: the run is resumed (`--resume`) and may start runs again."""
+        ...
+
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         """Where a run should upload its outputs.json, or None when the backend reads them itself."""
         ...
 
 
+_NAME = re.compile(r"[a-z][-a-z0-9]{0,62}")
+_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_ids(name: str, run: str | None = None) -> None:
+    """A workflow name and run id as they can be (no path: `--run ../other/x` must not read another file)."""
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"{name!r} is not a workflow name (lower-case letters, digits and '-')")
+    if run is not None and (not _RUN.fullmatch(run) or ".." in run):
+        raise UsageError(f"{run!r} is not a workflow run id (letters, digits, '.', '_' and '-')",
+                         hint="`jobctl workflow status NAME` lists its runs")
+
+
 def checked(data: Any, where: str) -> State:
     """A workflow state as read, or ValueError saying what is wrong with it (a file edited by hand)."""
-    if not isinstance(data, dict) or not isinstance(data.get("run"), str) or not isinstance(data.get("steps"), dict):
-        raise ValueError(f"{where}: expected an object with a run id and its steps")
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("workflow", "run", "status")):
+        raise ValueError(f"{where}: expected an object with its workflow, run id and status")
+    steps = data.get("steps")
+    if not isinstance(steps, dict) or not all(
+            isinstance(record, dict) and isinstance(record.get("status"), str) and isinstance(record.get("runs"), list)
+            and all(isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in ("key", "id", "state"))
+                    for entry in record["runs"]) for record in steps.values()):
+        raise ValueError(f"{where}: expected each step with its status and runs (each with its key, id and state)")
     return data
 
 
@@ -103,6 +127,7 @@ class DirectoryStore:
         return self._read(self.directory / f"{name}.json")
 
     def load(self, name: str, run: str | None = None) -> State | None:
+        check_ids(name, run)
         if run is None:
             return latest(self.runs(name), lambda r: self.load(name, r))
         found = self._read(self.directory / name / f"{run}.json")
@@ -111,6 +136,7 @@ class DirectoryStore:
         return found
 
     def save(self, name: str, state: State) -> None:
+        check_ids(name, state["run"])
         directory = self.directory / name
         ensure_private_dir(self.directory)
         ensure_private_dir(directory)
@@ -137,6 +163,9 @@ class DirectoryStore:
 
     def cancel_requested(self, name: str, run: str) -> bool:
         return (self.directory / name / f"{run}.cancel").exists()
+
+    def clear_cancel(self, name: str, run: str) -> None:
+        (self.directory / name / f"{run}.cancel").unlink(missing_ok=True)
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         return None  # local runs write to JOBCTL_OUTPUT_DIR, which the backend reads back
@@ -167,6 +196,9 @@ class MemoryStore:
 
     def cancel_requested(self, name: str, run: str) -> bool:
         return (name, run) in self.canceled
+
+    def clear_cancel(self, name: str, run: str) -> None:
+        self.canceled.discard((name, run))
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         return None

@@ -122,3 +122,36 @@ def test_the_command_line_refuses_a_bucket_oci_would_not_create(capsys: pytest.C
 
     assert exited.value.code == 2
     assert "--bucket ns/bad name: bucket name 'bad name'" in capsys.readouterr().err
+
+
+def test_the_command_line_fake_runs_a_jobs_uploaded_code_when_asked(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The red team: the command-line fake only echoed env, so a workflow's selection could not be tried."""
+    import json
+    import re
+    import threading
+    import time
+
+    from tests.conftest import job_document, run_jobctl
+
+    stop = threading.Event()
+    server = threading.Thread(target=main, args=(["--port", "0", "--write-config", str(tmp_path / "oci"),
+                                                  "--run-code"], stop), daemon=True)
+    server.start()
+    deadline = time.monotonic() + 30
+    while not (found := re.search(r"listening on (\S+)", capsys.readouterr().out)):
+        assert time.monotonic() < deadline, "the fake never said where it listens"
+        time.sleep(0.02)
+    try:
+        (tmp_path / "fails.py").write_text("import sys\nsys.exit(3)\n")
+        spec = tmp_path / "job.yaml"
+        spec.write_text(json.dumps(job_document("fails", {"type": "python", "source": "./fails.py"})))
+        env = {"JOBCTL_BACKEND": "oci", "OCI_CLI_CONFIG_FILE": str(tmp_path / "oci" / "config"),
+               "JOBCTL_OCI_ENDPOINT": found[1], "JOBCTL_OCI_RETRY": "fast", "JOBCTL_OCI_POLL_SECONDS": "0.05",
+               "OCI_COMPARTMENT_ID": COMPARTMENT, "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.p"}
+        assert run_jobctl("apply", str(spec), env=env).returncode == 0
+        ran = run_jobctl("run", "fails", "--wait", env=env)
+        assert ran.returncode == 1, ran.stderr  # its code exited 3: FAILED (echoing env would have SUCCEEDED)
+    finally:
+        stop.set()
+        server.join(timeout=30)

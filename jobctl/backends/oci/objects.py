@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from jobctl.errors import ConfigError, JobctlError, UsageError
-from jobctl.workflow.state import State, checked, latest, ordered, slug
+from jobctl.workflow.state import State, check_ids, checked, latest, ordered, slug
 
-_URI = re.compile(r"^oci://(?P<bucket>[^@/]+)(?:@(?P<namespace>[^/]+))?(?:/(?P<prefix>.*))?$")
+_URI = re.compile(r"^oci://(?P<bucket>[^@/\s]+)(?:@(?P<namespace>[^/\s]+))?(?:/(?P<prefix>\S*))?$")
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
 
 
@@ -116,6 +116,7 @@ class ObjectStorageStore:
                 from exc
 
     def load(self, name: str, run: str | None = None) -> State | None:
+        check_ids(name, run)
         if run is None:
             return latest(self.runs(name), lambda r: self.load(name, r))
         found = self._get(self._path(name, "runs", f"{run}.json"))
@@ -124,6 +125,7 @@ class ObjectStorageStore:
         return found
 
     def save(self, name: str, state: State) -> None:
+        check_ids(name, state["run"])
         self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{state['run']}.json"), state)
 
     def runs(self, name: str) -> list[str]:
@@ -157,7 +159,13 @@ class ObjectStorageStore:
         self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel"), {"cancel": True})
 
     def cancel_requested(self, name: str, run: str) -> bool:
-        return self.storage.get_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel")) is not None
+        marker = self.storage.get_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel"))
+        return isinstance(marker, dict) and bool(marker.get("cancel"))
+
+    def clear_cancel(self, name: str, run: str) -> None:
+        if self.cancel_requested(name, run):
+            self.storage.put_json(self.namespace, self.bucket, self._path(name, "runs", f"{run}.cancel"),
+                                  {"cancel": False})
 
     def output_uri(self, name: str, run: str, step: str, key: str) -> str | None:
         return f"oci://{self.bucket}@{self.namespace}/{self._path(name, run, step, slug(key))}/"

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the Object Storage namespace GetNamespace answers (default: fakenamespace)")
     parser.add_argument("--bucket", action="append", default=[], metavar="[NAMESPACE/]NAME",
                         help="create this bucket at start (repeatable); objects need their bucket to exist")
+    parser.add_argument("--run-code", action="store_true",
+                        help="run each job run's uploaded code (its artifact, in a process of its own here) as OCI "
+                             "would, instead of printing its environment: workflows select and pass values for real")
     return parser
 
 
@@ -48,6 +51,10 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
         parser.error("pass --write-config DIR (a key the fake accepts) or --no-verify-signatures")
     fake = FakeOCI(port=args.port, region=args.region, seed=args.seed, auto_progress=not args.no_auto_progress,
                    verify_signatures=not args.no_verify_signatures, log_lag=args.log_lag, namespace=args.namespace)
+    if args.run_code:
+        from jobctl.testing.fake_oci.workloads import artifact_workload
+
+        fake.workload = artifact_workload(fake)
     for bucket in args.bucket:
         namespace, _, name = bucket.rpartition("/")
         try:
