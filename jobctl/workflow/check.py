@@ -113,7 +113,10 @@ def _check_matrix(document: Document, step: Step, base: JsonPath) -> list[Diagno
             continue
         seen: set[str] = set()
         for position, value in enumerate(values):
-            if REDACTOR.contains_secret(value):
+            if any(ord(char) < 32 or ord(char) == 127 for char in value):
+                problems.append(document.diagnostic((*base, "matrix", key, position), "holds a control character "
+                                                    "(a newline, a tab): a matrix value names its run"))
+            elif REDACTOR.contains_secret(value):
                 problems.append(document.diagnostic((*base, "matrix", key, position), "holds a secret value, which "
                                                     "would name a run and be kept in the workflow's state"))
             elif value in seen:
@@ -162,7 +165,12 @@ def _check_expressions(document: Document, workflow: Workflow, index: int,
             problems.append(document.diagnostic(path, str(exc)))
             continue
         for reference in found:
-            problem = _unresolvable(reference, earlier, steps, job_env, env) or _exposed(reference, path)
+            if reference.kind == "step" and reference.step == step.name:
+                problem: str | None = "refers to this step itself: a step takes values only from steps it needs"
+            elif reference.kind == "step" and not acyclic and reference.step in step.needs:
+                continue  # the cycle is said once, at needs
+            else:
+                problem = _unresolvable(reference, earlier, steps, job_env, env) or _exposed(reference, path)
             if problem:
                 problems.append(document.diagnostic(path, f"${{{{ {reference.text} }}}} {problem}"))
     for key, values in step.matrix:

@@ -566,13 +566,17 @@ class WorkflowRunner:
             self.save()
             return StepOutcome(code, record["error"])
         best, message = self._select(step, succeeded)
+        # continueOnError: the step goes on, and says what it went on without (status and its line)
+        tolerated = (f"{len(failed)} of {len(runs)} runs did not succeed ({', '.join(r['name'] for r in failed)}); "
+                     "continueOnError") if failed else None
         with self.lock:
             if best is None:
                 record.update(status="failed", error=message)
             else:
-                record.update(status="succeeded", best=best["id"])
+                record.update(status="succeeded", best=best["id"], error=tolerated)
         self.save()
-        return StepOutcome(ExitCode.ERROR if best is None else ExitCode.OK, message)
+        return StepOutcome(ExitCode.ERROR if best is None else ExitCode.OK,
+                           "; ".join(filter(None, (message, tolerated))))
 
     def _select(self, step: Step, succeeded: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
         """The best run by the step's metric; ties go to the first in matrix order."""

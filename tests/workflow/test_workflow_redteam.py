@@ -121,3 +121,32 @@ def test_a_reader_that_goes_away_does_not_stop_the_workflow(tmp_path: Path) -> N
     driver.stdout.close()
     assert driver.wait(timeout=120) == 0
     assert saved_state(tmp_path)["status"] == "succeeded"
+
+
+def test_validate_says_plainly_of_a_self_reference_a_cycle_and_a_control_character(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, """\
+        steps:
+          - {name: a, job: work, needs: [b], env: {X: "${{ steps.b.best.env.MODEL }}"}}
+          - {name: b, job: work, needs: [a], env: {Y: "${{ steps.b.best.env.MODEL }}"}}
+          - {name: c, job: work, matrix: {MODEL: ["x\\ny"]}}
+        """)
+    result = jobctl("validate", str(flow), str(tmp_path / "jobs.yaml"))
+    assert result.exit_code == 3
+    assert "add 'b' to this step's needs" not in result.stderr  # it is there: they form a cycle, said once
+    assert "steps form a cycle: a -> b -> a" in result.stderr
+    assert "spec.steps[1].env.Y: ${{ steps.b.best.env.MODEL }} refers to this step itself" in result.stderr
+    assert "spec.steps[2].matrix.MODEL[0]: holds a control character" in result.stderr
+
+
+def test_a_step_that_goes_on_despite_a_failed_run_says_so(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, """\
+        steps:
+          - {name: tune, job: work, matrix: {MODEL: [a, b]}, continueOnError: true, env: {FAIL: b}}
+        """)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    result = jobctl("workflow", "run", str(flow))
+    assert result.exit_code == 0, result.stderr  # by design: the step went on
+    tune = state(jobctl, "flow")["steps"]["tune"]
+    assert (tune["status"], tune["error"]) == ("succeeded", "1 of 2 runs did not succeed (flow-tune-b); "
+                                                            "continueOnError")
+    assert "1 of 2 runs did not succeed" in jobctl("workflow", "status", "flow").stdout
