@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 		{ echo "jobctl needs Python >= 3.10 (set PYTHON=...)"; exit 1; }
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,notebook]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,notebook,spark]'
 	@# byte-compile now: start-up time matters and PYTHONDONTWRITEBYTECODE may be set
 	@$(BIN)/python -m compileall -q jobctl
 	@touch $(STAMP)
