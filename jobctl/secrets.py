@@ -24,7 +24,13 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and numbers ev
 _LITERALS = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off"})
 
 
+# names that look secret but are not: Data Flow's auth mode (resource_principal) names no credential
+NOT_SECRET = frozenset({"dataflow.auth"})
+
+
 def is_secret(name: str) -> bool:
+    if name in NOT_SECRET:
+        return False
     if SECRET_NAME.search(name):
         return True
     return any(word.upper() in SECRET_WORDS for word in _WORDS.findall(name))

@@ -95,7 +95,7 @@ def convert_file(ads_file: str, environ: Mapping[str, str], out_dir: Path) -> li
 
 def _relocate_source(data: dict[str, Any], spec_dir: Path, out_dir: Path) -> None:
     """Sources are relative to the spec file: keep them pointing at the same place from `out_dir`."""
-    runtime = data["spec"]["runtime"]
+    runtime = data["spec"].get("runtime", data["spec"])  # a Data Flow application's source is spec.source
     source = runtime.get("source")
     if not isinstance(source, str) or "$" in source or os.path.isabs(source):
         return
@@ -124,6 +124,12 @@ def _secrets_as_references(documents: list[dict[str, Any]]) -> list[str]:
         secrets = {name: str(value) for name, value in env.items() if is_secret(name)}
         for name in secrets:
             env[name] = _Reference(f"${{{name}}}")
+        configuration = document["spec"].get("configuration", {})  # an application's env: spark.*Env.NAME
+        for key, value in configuration.items():
+            name = key.rsplit(".", 1)[-1]
+            if key.startswith(("spark.driverEnv.", "spark.executorEnv.")) and is_secret(name):
+                secrets[name] = str(value)
+                configuration[key] = _Reference(f"${{{name}}}")
         referenced.update(secrets)
         found = {value: name for name, value in secrets.items() if len(value) >= MIN_SECRET_LENGTH}
         if found:

@@ -106,8 +106,8 @@ RUNTIMES: Mapping[str, Known] = {
         "imageSignatureId": (("image_signature_id",), ""), "replica": (_EMPTY, "jobctl runs single-node jobs"),
     },
 }
-NOT_YET_RUNTIMES = ("dataFlow", "dataFlowNotebook", "operator")
-NOT_YET_INFRASTRUCTURES = ("dataFlow", "kubernetesJob")
+NOT_YET_RUNTIMES = ("dataFlowNotebook", "operator")
+NOT_YET_INFRASTRUCTURES = ("kubernetesJob",)
 FieldMap = dict[str, tuple[Any, JsonPath]]  # canonical name -> (value, ADS path as written)
 
 
@@ -307,8 +307,20 @@ class _Translator:
         job = self.fields(("spec",), JOB)
         if job is None:
             return None
-        infra = self.section(job, "infrastructure", ("dataScienceJob",), NOT_YET_INFRASTRUCTURES)
-        runtime = self.section(job, "runtime", tuple(RUNTIMES), NOT_YET_RUNTIMES)
+        infra = self.section(job, "infrastructure", ("dataScienceJob", "dataFlow"), NOT_YET_INFRASTRUCTURES)
+        runtime = self.section(job, "runtime", (*RUNTIMES, "dataFlow"), NOT_YET_RUNTIMES)
+        if "dataFlow" in (infra or ("",))[:1] + (runtime or ("",))[:1]:
+            if not (infra and runtime):
+                return None  # what is missing or wrong with the other is said
+            if infra[0] != runtime[0]:  # a Data Flow application is both, or neither
+                side, other = ("runtime", infra[0]) if runtime[0] == "dataFlow" else ("infrastructure", runtime[0])
+                self.error(("spec", side, "type"), f"a dataFlow {side} goes with a dataFlow "
+                           f"{'infrastructure' if side == 'runtime' else 'runtime'}, not {other!r}")
+                return None
+            from jobctl.spec import ads_dataflow
+
+            ads_dataflow.translate(self, job, infra[1], runtime[1])
+            return None if self.problems else self.document()
         infra_fields = self.fields(infra[1], INFRASTRUCTURE) if infra else None
         if infra and infra_fields is not None:
             self.infrastructure(infra[1], infra_fields)

@@ -231,8 +231,8 @@ def test_convert_of_an_unsupported_runtime_names_it(jobctl: Run, monkeypatch: py
 
     assert result.exit_code == 3
     assert result.stderr.splitlines() == [
-        "broken-dataflow.yaml:14:11: spec.runtime.type: ADS runtime type 'dataFlow' is not supported "
-        "yet (supported: python, script, notebook, pyTorchDistributed, gitPython, container)",
+        "broken-dataflow.yaml:14:11: spec.runtime.type: a dataFlow runtime goes with a dataFlow infrastructure, "
+        "not 'dataScienceJob'",
         "Error: 1 error in 1 file",
     ]
 

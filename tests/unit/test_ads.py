@@ -310,12 +310,11 @@ def test_a_missing_entrypoint_is_reported_at_the_ads_entrypoint(tmp_path: Path) 
 
 # --- what cannot be translated ----------------------------------------------------------------------
 
-def test_data_flow_runtime_is_not_supported_yet() -> None:
+def test_a_data_flow_runtime_on_a_data_science_job_infrastructure_is_an_error() -> None:
     path = ADS / "broken-dataflow.yaml"
     assert errors(path) == [
-        f"{path}:{line_of(path, 'type: dataFlow')}:11: spec.runtime.type: ADS runtime type "
-        "'dataFlow' is not supported yet (supported: python, script, notebook, pyTorchDistributed, gitPython, "
-        "container)",
+        f"{path}:{line_of(path, 'type: dataFlow')}:11: spec.runtime.type: a dataFlow runtime goes with a dataFlow "
+        "infrastructure, not 'dataScienceJob'",
     ]
 
 
@@ -429,13 +428,12 @@ def test_ads_fields_jobctl_cannot_honour_are_located_errors(
 @pytest.mark.parametrize(("replace", "by", "expected"), [
     ("type: python", "type: dataFlowNotebook",
      ["12:11: spec.runtime.type: ADS runtime type 'dataFlowNotebook' is not supported yet "
-      "(supported: python, script, notebook, pyTorchDistributed, gitPython, container)"]),
+      "(supported: python, script, notebook, pyTorchDistributed, gitPython, container, dataFlow)"]),
     ("type: python", "type: git",
      ["12:11: spec.runtime.type: unknown ADS runtime type 'git' (did you mean 'gitPython'?); "
-      "jobctl supports python, script, notebook, pyTorchDistributed, gitPython, container"]),
+      "jobctl supports python, script, notebook, pyTorchDistributed, gitPython, container, dataFlow"]),
     ("type: dataScienceJob", "type: dataFlow",
-     ["6:11: spec.infrastructure.type: ADS infrastructure type 'dataFlow' is not supported yet "
-      "(supported: dataScienceJob)"]),
+     ["6:11: spec.infrastructure.type: a dataFlow infrastructure goes with a dataFlow runtime, not 'python'"]),
     ("kind: runtime", "kind: infrastructure",
      ["11:11: spec.runtime.kind: must be 'runtime'; got 'infrastructure'"]),
     ("scriptPathURI: main.py", "scriptPathURI: https://example.com/main.py",
