@@ -429,6 +429,18 @@ def reported(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in outputs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def finite(value: Any) -> float | None:
+    """A reported metric as a finite float, or None: text, booleans, NaN, infinities, and integers too large
+    for a float (10**400) are no metric."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def select_best(spec: dict[str, Any]) -> int:
     """JOBCTL_SELECT: the candidate with the best metric (the first in matrix order on a tie) as best.json."""
     import tempfile
@@ -438,11 +450,12 @@ def select_best(spec: dict[str, Any]) -> int:
     for candidate in spec["candidates"]:
         outputs = read_json(f"{uri}{candidate['slug']}/outputs.json")
         value = reported(outputs).get(metric) if isinstance(outputs, dict) else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        number = finite(value)
+        if number is None:
             said = "no outputs.json" if outputs is None else f"no finite number {metric}"
             missing.append(f"{candidate['step']}: {said}")
             continue
-        scored.append((float(value), candidate, outputs))
+        scored.append((number, candidate, outputs))
     if not scored:
         print(f"jobctl driver: no run reported {metric!r} ({'; '.join(missing)}); write "
               f'{{"{metric}": 0.9}} to outputs.json with jobctl.outputs.write', file=sys.stderr)

@@ -63,6 +63,8 @@ state_option = click.option(
 @click.option("-F", "--follow", is_flag=True,
               help="Stream the runs' output, each line prefixed [step run] (pipeline engine: until the pipeline "
                    "run ends, exiting with its outcome).")
+@click.option("-y", "--yes", is_flag=True,
+              help="Pipeline engine: do not ask before replacing the workflow's pipeline (as apply --yes).")
 @click.option("-w", "--wait", is_flag=True,
               help="Pipeline engine: wait for the pipeline run to end, saying each step's change; the exit code "
                    "mirrors it (the client engine always waits).")
@@ -74,7 +76,7 @@ state_option = click.option(
 @pass_app
 def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], resume: str | None,
                 restart: bool, key: str | None, follow: bool, wait: bool, engine: str | None,
-                location: str | None) -> None:
+                location: str | None, yes: bool) -> None:
     """Start a run of the workflow in FILE (or resume one); its jobs must be applied. With NAME instead
     of files: a run of the workflow's applied pipeline (pipeline engine).
 
@@ -113,12 +115,12 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
                          hint="give the workflow's file; by name runs its applied pipeline (--engine pipeline)")
     if engine == "pipeline" or by_name:  # said first: the backend is checked before the jobs are looked up in it
         _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
-                        location=location)
+                        location=location, yes=yes)
         return
     workflow = _with_state(_load(app, paths), location)
     if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
         _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
-                        location=location)
+                        location=location, yes=yes)
         return
     if wait:
         raise UsageError("--wait is for the pipeline engine: the client engine always waits for the workflow")
@@ -191,8 +193,9 @@ def _a_name(paths: tuple[str, ...]) -> bool:
 
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
                     client_only: tuple[Any, ...], *, key: str | None, wait: bool, follow: bool,
-                    location: str | None) -> None:
+                    location: str | None, yes: bool) -> None:
     from jobctl.backends.oci import OciBackend
+    from jobctl.cli.apply import confirm_destructive
     from jobctl.plan.sets import plan_set
     from jobctl.workflow import pipeline_engine
 
@@ -211,7 +214,8 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
     else:
         workflow = _with_state(_load(app, paths, set(env)), location)
         store, state, said = pipeline_engine.run_file(
-            backend, workflow, env, set_name=plan_set(paths, None, app.environ), report=app.info, key=key)
+            backend, workflow, env, set_name=plan_set(paths, None, app.environ), report=app.info, key=key,
+            confirm=lambda what: confirm_destructive(app, yes, what))
     name = state["workflow"]
     app.info(f"workflow {name}: {said}; it goes on without this process: jobctl workflow status {name} --state "
              f"{state['stateUri']}")

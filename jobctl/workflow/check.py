@@ -90,6 +90,13 @@ def check_workflow(
         if runs > MAX_MATRIX_RUNS:
             problems.append(document.diagnostic((*base, "matrix"), f"the matrix makes {runs} runs; a step may "
                                                 f"start at most {MAX_MATRIX_RUNS}", at_key=True))
+    if workflow.engine == "pipeline":  # the pipeline's step names: a step's runs and selector are named after it
+        from jobctl.workflow.pipeline import name_clashes
+
+        for step_name, clash in name_clashes(workflow):
+            problems.append(document.diagnostic(("spec", "steps", names.index(step_name), "name"),
+                                                f"on the pipeline engine this step makes a step named {clash!r}, "
+                                                "as another step does: rename one"))
     cycle = _cycle(workflow)
     for index in range(len(workflow.steps)):
         problems.extend(_check_expressions(document, workflow, index, job_env, env, acyclic=cycle is None))

@@ -21,7 +21,14 @@ from jobctl.errors import ConfigError, Diagnostic, SpecError, UsageError
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition, JobState
 from jobctl.plan.model import Action, FieldChange
 from jobctl.workflow.model import Select, Step, Workflow
-from jobctl.workflow.pipeline import SELECT_SUFFIX, CompiledWorkflow, NotCompilable, PipelineStep, compile_workflow
+from jobctl.workflow.pipeline import (
+    SELECT_SUFFIX,
+    CompiledWorkflow,
+    NotCompilable,
+    PipelineStep,
+    compile_workflow,
+    filled_at_run,
+)
 
 if TYPE_CHECKING:
     from jobctl.backends.oci import OciBackend
@@ -196,11 +203,14 @@ def plan_pipelines(lookup: JobLookup, workflows: Sequence[Workflow], changing: M
         compiled = compiled_for(lookup, workflow, known)
         digest = pipeline_hash(compiled, _ids(known))
         if current is not None and current.spec_hash == digest and current.state == "ACTIVE":
-            if _recorded(backend, workflow, current):
-                unchanged.append(workflow.name)
-            else:  # an apply that made the pipeline could not write its record (the state bucket was missing)
+            if not _recorded(backend, workflow, current):  # an apply that made it could not write its record
                 changes.append(PipelineChange(Action.UPDATE, workflow.name, workflow, current,
                                               "its record in spec.state is missing: apply writes it"))
+            elif set_name is not None and current.set_name != set_name:  # with its selector job, as jobs move
+                changes.append(PipelineChange(Action.UPDATE, workflow.name, workflow, current,
+                                              f"moves to set {set_name!r} (from {current.set_name!r})"))
+            else:
+                unchanged.append(workflow.name)
             continue
         if current is None:
             changes.append(PipelineChange(Action.CREATE, workflow.name, workflow, None))
@@ -338,13 +348,18 @@ def apply_pipeline(lookup: JobLookup, change: PipelineChange, *, set_name: str |
 
 
 def ensure(lookup: JobLookup, workflow: Workflow, *, set_name: str | None,
-           report: Callable[[AppliedPipelineChange], None]) -> tuple[AppliedPipeline, CompiledWorkflow]:
+           report: Callable[[AppliedPipelineChange], None],
+           confirm: Callable[[str], None]) -> tuple[AppliedPipeline, CompiledWorkflow]:
     """The workflow's pipeline as its spec says, made so if it is not (as `apply` would; `report` hears what
-    was done), and the workflow compiled: for `workflow run FILE`. Its jobs must be applied."""
+    was done, `confirm` is asked before a replace), and the workflow compiled: for `workflow run FILE`. Its
+    jobs must be applied."""
     from jobctl.backends.oci.pipelines import pipeline_hash
     from jobctl.errors import ConflictError
 
     changes, _ = plan_pipelines(lookup, [workflow], {}, set_name=set_name)
+    for change in changes:
+        if change.action is Action.REPLACE:
+            confirm(f"replace pipeline {change.name} ({change.pipeline_id}): {change.explanation}")
     for change in changes:
         report(apply_pipeline(lookup, change, set_name=set_name))
     jobs = {key: job for key, job in _jobs(lookup, workflow, {}).items() if job is not None}
@@ -371,14 +386,14 @@ def current(backend: OciBackend, name: str, scope: tuple[str, str | None] | None
 
 
 def manifest(workflow: Workflow, compiled: CompiledWorkflow, digest: str) -> dict[str, Any]:
-    """What `workflow run NAME` needs besides the pipeline: the workflow's steps, and for each pipeline step
-    what it is part of and which of its values a run fills in (no values: those are in the pipeline)."""
+    """What `workflow run NAME` needs besides the pipeline: the workflow's steps, and what each pipeline step is
+    part of (what a run fills in is read from the pipeline itself: whoever can write the state bucket cannot
+    change what a run receives)."""
     return {
         "apiVersion": "jobctl/v1", "kind": "WorkflowPipeline", "workflow": workflow.name, "hash": digest,
         "steps": [{"name": s.name, "needs": list(s.needs), "select": s.select.metric if s.select else None}
                   for s in workflow.order()],
-        "pipelineSteps": [{"name": s.name, "of": s.of_step, "key": s.key, "atRun": dict(s.at_run),
-                           "argsAtRun": s.args_at_run} for s in compiled.steps],
+        "pipelineSteps": [{"name": s.name, "of": s.of_step, "key": s.key} for s in compiled.steps],
     }
 
 
@@ -392,7 +407,8 @@ def from_manifest(data: Any, held: Sequence[HeldStep], *, state: str, where: str
         have = {step.name: step for step in held}
         compiled = CompiledWorkflow(workflow.name, tuple(
             PipelineStep(s["name"], None, have[s["name"]].depends_on, have[s["name"]].env, have[s["name"]].args,
-                         s["of"], s["key"], dict(s["atRun"]), bool(s["argsAtRun"])) for s in data["pipelineSteps"]))
+                         s["of"], s["key"], *filled_at_run(have[s["name"]].env))
+            for s in data["pipelineSteps"]))  # what a run fills in: from the pipeline, never from the record
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where} does not describe this workflow's pipeline ({exc!r})",
                           hint="apply the workflow's spec again") from exc

@@ -42,6 +42,15 @@ class Step:
     continue_on_error: bool = False
     timeout_seconds: float | None = None
 
+    @staticmethod
+    def key(combo: Mapping[str, str]) -> str:
+        """A combination as one text, `K=v,K2=v2` ("-" for none), unique to it: `%`, `,` and `=` in a value
+        are percent-encoded (the values `a,Y=b` and `a` of two variables would otherwise read alike)."""
+        def escaped(value: str) -> str:
+            return value.replace("%", "%25").replace(",", "%2C").replace("=", "%3D")
+
+        return ",".join(f"{name}={escaped(value)}" for name, value in combo.items()) or "-"
+
     def combinations(self) -> list[dict[str, str]]:
         """One env override per run: the cartesian product of the matrix, in the order written."""
         combos: list[dict[str, str]] = [{}]

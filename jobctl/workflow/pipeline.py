@@ -24,6 +24,7 @@ from jobctl.workflow.state import slug
 
 SELECT_SUFFIX = "-select"
 RUN_SCOPE = "${PIPELINE_RUN_OCID}"  # filled in inside each run, from the variable OCI sets
+AT_RUN, ARGS_AT_RUN = "JOBCTL_AT_RUN", "@args"  # a step's values `workflow run` fills in, by name
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def compile_workflow(workflow: Workflow, jobs: Mapping[str, Mapping[str, str]], 
         for index, combo in enumerate(combos):
             name = step.name if len(combos) == 1 else f"{step.name}-{index + 1}"
             lane = (made[index - step.max_parallel],) if step.max_parallel and index >= step.max_parallel else ()
-            key = ",".join(f"{k}={v}" for k, v in combo.items()) or "-"
+            key = Step.key(combo)
             steps.append(_candidate(workflow, step, (name, key, scope), combo, job_env=jobs[step.job],
                                     after=after + lane))
             made.append(name)
@@ -109,9 +110,20 @@ def _candidate(workflow: Workflow, step: Step, where: tuple[str, str, str], comb
         filled = [parts(a, workflow.name, at_run) for a in args] if "step" in arg_kinds and args else None
         env["JOBCTL_REFS"] = json.dumps({"env": refs, "args": filled}, sort_keys=True)
         env["JOBCTL_WORKFLOW_RUN_URI"] = f"{scope}/"
-    # what a run fills in stays in the pipeline as written: a change to it is a change to the pipeline
-    return PipelineStep(name, step.job, after, {**env, **at_run}, args, step.name, key, at_run,
-                        args_at_run=bool(arg_kinds) and "step" not in arg_kinds)
+    # what a run fills in stays in the pipeline as written (a change to it is a change to the pipeline), and the
+    # pipeline says which values those are: `workflow run NAME` takes that from it, not from the state bucket
+    args_at_run = bool(arg_kinds) and "step" not in arg_kinds
+    named = [*sorted(at_run), *([ARGS_AT_RUN] if args_at_run else [])]
+    marks = {AT_RUN: ",".join(named)} if named else {}
+    return PipelineStep(name, step.job, after, {**env, **at_run, **marks}, args, step.name, key, at_run,
+                        args_at_run=args_at_run)
+
+
+def filled_at_run(env: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """What a pipeline step, as held, has `workflow run` fill in (its JOBCTL_AT_RUN says): those env values'
+    templates, and whether its args are templates too."""
+    names = [name for name in env.get(AT_RUN, "").split(",") if name]
+    return {name: env[name] for name in names if name in env}, ARGS_AT_RUN in names
 
 
 def _kinds(text: str) -> set[str]:
@@ -151,13 +163,29 @@ def _selector(step: Step, candidates: list[str], made: list[PipelineStep], scope
     chosen = {"metric": step.select.metric, "goal": step.select.goal, "uri": f"{scope}/{step.name}/",
               "candidates": [{"step": s.name, "key": s.key, "slug": slug(s.key),
                               "env": {k: v for k, v in s.env.items() if not k.startswith("JOBCTL_")
-                                      and not is_secret(k)}} for s in made]}
+                                      and not is_secret(k) and k not in s.at_run}} for s in made]}
     return PipelineStep(step.name + SELECT_SUFFIX, None, tuple(candidates),
                         {"JOBCTL_SELECT": json.dumps(chosen, sort_keys=True)}, None, step.name, "select")
 
 
+def name_clashes(workflow: Workflow) -> list[tuple[str, str]]:
+    """(step, name) for each pipeline step name two of the workflow's steps would both make: a step's runs
+    are `<step>-<n>` when it has a matrix of several, its selector `<step>-select`."""
+    owners: dict[str, str] = {}
+    clashes = []
+    for step in workflow.steps:
+        count = len(step.combinations())
+        made = [step.name] if count == 1 else [f"{step.name}-{index + 1}" for index in range(count)]
+        for name in [*made, *([step.name + SELECT_SUFFIX] if step.select else [])]:
+            if name in owners and owners[name] != step.name:
+                clashes.append((step.name, name))
+            owners.setdefault(name, step.name)
+    return clashes
+
+
 def _unsupported(workflow: Workflow, driven: Collection[str]) -> list[str]:
-    problems = []
+    problems = [f"step {step!r}: its pipeline step {name!r} is also another step's (rename one)"
+                for step, name in name_clashes(workflow)]
     steps = {step.name: step for step in workflow.steps}
     if workflow.max_parallel:
         problems.append("spec.maxParallel: the pipeline engine cannot bound unrelated steps together (use the "

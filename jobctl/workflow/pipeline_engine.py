@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *, set_name: str | None,
-             report: Callable[[str], None], key: str | None = None) -> tuple[StateStore, dict[str, Any], str]:
+             report: Callable[[str], None], confirm: Callable[[str], None],
+             key: str | None = None) -> tuple[StateStore, dict[str, Any], str]:
     """`workflow run FILE`: the workflow's pipeline (and selector job) made as the spec says if they are not, as
     `apply` would, then a run of it started; its state."""
     from jobctl.engine.apply import apply_plan, build_plan
@@ -49,7 +50,7 @@ def run_file(backend: OciBackend, workflow: Workflow, env: Mapping[str, str], *,
             report(f"job {change.change.name}: {change.outcome} ({change.job_id})")
         if applied:
             lookup = deploy.JobLookup(backend)  # the selector job is another one now
-    pipeline, compiled = deploy.ensure(lookup, workflow, set_name=set_name, report=lambda done: report(
+    pipeline, compiled = deploy.ensure(lookup, workflow, set_name=set_name, confirm=confirm, report=lambda done: report(
         f"pipeline {done.change.name}: {done.outcome} ({done.pipeline_id})"))
     return store, *start(backend, store, workflow, compiled, pipeline=pipeline, env=env, key=key)
 
@@ -140,6 +141,10 @@ def refresh(state: dict[str, Any], run: PipelineRunState,
         record["runs"] = []
     for step in run.steps:
         of_step, key = places.get(step.name, [step.name, "-"])
+        if key == "select" and step.state == "FAILED":  # its reason is in its job run's log
+            records[of_step]["error"] = (f"selecting the best run failed ({step.details or 'no reason given'}); "
+                                         f"see why: jobctl logs {step.job_run_id}" if step.job_run_id else
+                                         f"selecting the best run failed: {step.details or 'no reason given'}")
         if key != "select":
             records[of_step]["runs"].append({"key": key, "id": step.job_run_id or "", "name": step.name,
                                              "state": step.state, "exitCode": None, "details": step.details,

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jobctl.backends.base import Backend
+from jobctl.driver import finite
 from jobctl.driver import reported as reported_metrics  # one reading of outputs.json, both engines
 from jobctl.engine.follow import worst_exit_code
 from jobctl.engine.resolve import resolve_job
@@ -40,8 +41,7 @@ Event = Callable[[str], None]
 LogSink = Callable[[str, str, LogLine], None]  # (step, run name, line)
 
 
-def combo_key(combo: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in combo.items()) or "-"
+combo_key = Step.key
 
 
 HEARTBEAT_SECONDS = 30.0  # how often a `workflow run` with nothing to say saves its state anyway
@@ -617,10 +617,10 @@ class WorkflowRunner:
                 lines = text.count("\n")
                 return None, f"none of its {lines} log line(s) matches {select.log_pattern().pattern!r}"
             try:
-                number = float(found[-1])
+                read = float(found[-1])
             except ValueError:
                 return None, f"its last matching log line gives {found[-1]!r}, not a number"
-            return (number, "") if math.isfinite(number) else (None, f"its last matching log line gives {number}")
+            return (read, "") if math.isfinite(read) else (None, f"its last matching log line gives {read}")
         outputs = entry.get("outputs")
         if outputs is None:
             return None, "it wrote no outputs.json"
@@ -629,10 +629,12 @@ class WorkflowRunner:
         if value is None:
             keys = ", ".join(sorted(reported_metrics(outputs))) or "none"
             return None, f"its outputs.json has no {select.metric!r} (metrics it has: {keys})"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return None, (f"its outputs.json gives {select.metric}={json.dumps(value)}, not a finite number"
+        number = finite(value)
+        if number is None:
+            shown = json.dumps(value) if not isinstance(value, int) or abs(value) < 10**20 else "a huge number"
+            return None, (f"its outputs.json gives {select.metric}={shown}, not a finite number"
                           + (" (write the number itself, not text)" if isinstance(value, str) else ""))
-        return float(value), ""
+        return number, ""
 
     # --- cancel -----------------------------------------------------------------------------------
     def _cancel_requested(self) -> bool:

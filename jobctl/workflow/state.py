@@ -66,16 +66,32 @@ def check_ids(name: str, run: str | None = None) -> None:
                          hint="`jobctl workflow status NAME` lists its runs")
 
 
-def checked(data: Any, where: str) -> State:
-    """A workflow state as read, or ValueError saying what is wrong with it (a file edited by hand)."""
+RUN_STATUSES = frozenset({"running", "succeeded", "failed", "canceled"})
+STEP_STATUSES = frozenset({"pending", "running", "succeeded", "failed", "canceled", "skipped"})
+# a run's state: a job run's (OCI's and the local backend's), or a pipeline step run's
+ENTRY_STATES = frozenset({"ACCEPTED", "IN_PROGRESS", "NEEDS_ATTENTION", "CANCELING", "SUCCEEDED", "FAILED",
+                          "CANCELED", "DELETED", "WAITING", "SKIPPED"})
+
+
+def checked(data: Any, where: str, name: str | None = None) -> State:
+    """A workflow state as read (of workflow `name`, when given), or ValueError saying what is wrong with it
+    (a file edited by hand)."""
     if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("workflow", "run", "status")):
         raise ValueError(f"{where}: expected an object with its workflow, run id and status")
+    if not _RUN.fullmatch(data["run"]) or ".." in data["run"] or data["status"] not in RUN_STATUSES:
+        raise ValueError(f"{where}: its run id {data['run']!r} or status {data['status']!r} is not one jobctl writes")
+    if name is not None and data["workflow"] != name:
+        raise ValueError(f"{where}: it is a state of workflow {data['workflow']!r}, not {name!r}")
     steps = data.get("steps")
     if not isinstance(steps, dict) or not all(
-            isinstance(record, dict) and isinstance(record.get("status"), str) and isinstance(record.get("runs"), list)
+            isinstance(record, dict) and record.get("status") in STEP_STATUSES and isinstance(record.get("runs"), list)
             and all(isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in ("key", "id", "state"))
-                    for entry in record["runs"]) for record in steps.values()):
-        raise ValueError(f"{where}: expected each step with its status and runs (each with its key, id and state)")
+                    and entry["state"] in ENTRY_STATES for entry in record["runs"]) for record in steps.values()):
+        raise ValueError(f"{where}: expected each step with its status and runs (each with its key, id and state), "
+                         "as jobctl writes them")
+    order = data.get("order")
+    if order is not None and (not isinstance(order, list) or set(order) != set(steps)):
+        raise ValueError(f"{where}: its step order does not name its steps")
     return data
 
 
@@ -114,9 +130,9 @@ class DirectoryStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _read(self, path: Path) -> State | None:
+    def _read(self, path: Path, name: str | None = None) -> State | None:
         try:
-            return checked(json.loads(path.read_text(encoding="utf-8")), str(path))
+            return checked(json.loads(path.read_text(encoding="utf-8")), str(path), name)
         except FileNotFoundError:
             return None
         except ValueError as exc:
@@ -130,7 +146,7 @@ class DirectoryStore:
         check_ids(name, run)
         if run is None:
             return latest(self.runs(name), lambda r: self.load(name, r))
-        found = self._read(self.directory / name / f"{run}.json")
+        found = self._read(self.directory / name / f"{run}.json", name)
         if found is None and (legacy := self._legacy(name)) is not None and legacy.get("run") == run:
             return legacy
         return found

@@ -35,7 +35,8 @@ def test_each_combination_is_a_step_max_parallel_is_lanes_and_select_is_a_step_a
         ("tune-select", ("tune-1", "tune-2", "tune-3")), ("train", ("tune-select",))]
     first = compiled.step("tune-1")
     assert first.env == {"DATA": "oci://d@ns/x.csv", "API_TOKEN": "t0ken-value", "SEED": "7", "MODEL": "a",
-                         "JOBCTL_OUTPUT_URI": f"{RUNS}/tune/MODEL=a/", "DATASET": "${{ env.DATASET }}"}
+                         "JOBCTL_OUTPUT_URI": f"{RUNS}/tune/MODEL=a/", "DATASET": "${{ env.DATASET }}",
+                         "JOBCTL_AT_RUN": "DATASET"}
     assert first.at_run == {"DATASET": "${{ env.DATASET }}"}  # filled by `workflow run`; in the pipeline as written
     select = json.loads(compiled.step("tune-select").env["JOBCTL_SELECT"])
     assert select["uri"] == f"{RUNS}/tune/"

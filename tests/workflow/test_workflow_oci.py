@@ -7,6 +7,7 @@ was told to (JOBCTL_OUTPUT_URI) — what OCI and jobctl.outputs do together.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -427,3 +428,69 @@ def test_state_given_on_the_command_line_serves_a_workflow_whose_spec_has_none(j
     other = jobctl("workflow", "run", str(workflow_with_state(tmp_path, STATE)), "--state", "oci://x@y/z")
     assert other.exit_code == 2
     assert f"--state oci://x@y/z is not workflow 'model-selection''s spec.state ({STATE})" in other.stderr
+
+
+def test_a_run_by_name_takes_what_it_fills_in_from_the_pipeline_not_the_state_bucket(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    """The second red team: editing the record in the state bucket put a secret --env into a plain variable.
+    What a run fills in is now read from the pipeline; a literal $${{ stays literal."""
+    specs = declared(tmp_path)
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("        TUNED_AUC:", "        X: ${{ env.X }}\n"
+                                             "        LITERAL: $${{ env.X }}\n        TUNED_AUC:"))
+    assert jobctl("apply", str(specs)).exit_code == 0
+    [pipeline] = oci_env.pipelines()
+    where = ("mytenancy", "ml-state", f"jobctl/model-selection/pipelines/{pipeline['id']}.json")
+    record = json.loads(oci_env.store.objects[where].content)
+    for step in record["pipelineSteps"]:
+        step["atRun"] = {"LITERAL": "${{ env.DB_PASSWORD }}", "Y": "evil"}  # as the first record format had it
+    stored = oci_env.store.objects[where]
+    oci_env.store.objects[where] = dataclasses.replace(stored, content=json.dumps(record).encode())
+    assert jobctl("workflow", "run", "model-selection", "--env", "X=1", "--env", "DB_PASSWORD=hunter2-secret"
+                  ).exit_code == 0
+    [run] = oci_env.pipeline_runs()
+    [train] = [s for s in run["stepOverrideDetails"] if s["stepName"] == "train"]
+    env = train["stepConfigurationDetails"]["environmentVariables"]
+    assert (env["X"], env["LITERAL"], "Y" in env) == ("1", "${{ env.X }}", False)
+    assert "hunter2-secret" not in json.dumps(run)
+
+
+def test_running_from_a_file_asks_before_replacing_the_pipeline_and_apply_moves_it_with_its_set(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    """Second red team: `workflow run FILE` replaced a pipeline without asking; a pipeline made from a
+    subdirectory stayed in that set when apply moved its selector job, and --prune then broke it."""
+    specs = declared(tmp_path)
+    (specs / "wf").mkdir()
+    (specs / "workflow.yaml").rename(specs / "wf" / "workflow.yaml")
+    flow = specs / "wf" / "workflow.yaml"
+    assert jobctl("apply", str(specs / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow), "--wait").exit_code == 0  # made with the set of wf/
+    moved = jobctl("plan", str(specs))  # the set of specs/: jobs.yaml and wf/
+    assert "moves to set" in moved.stdout, moved.stdout
+    assert jobctl("apply", str(specs)).exit_code == 0
+    assert jobctl("plan", str(specs), "--detailed-exitcode").exit_code == 0
+    [pipeline] = oci_env.pipelines()
+    selector = next(j for j in oci_env.jobs() if j["displayName"] == "model-selection-select"
+                    and "jobctl-superseded" not in j["freeformTags"])
+    assert pipeline["freeformTags"]["jobctl-set"] == selector["freeformTags"]["jobctl-set"]
+    flow.write_text(flow.read_text().replace("[logreg, knn, forest]", "[logreg, knn]"))
+    asked = jobctl("workflow", "run", str(flow))
+    assert asked.exit_code == 2
+    assert "refusing to replace pipeline model-selection" in asked.stderr
+    assert jobctl("workflow", "run", str(flow), "--yes").exit_code == 0
+
+
+def test_a_failed_selector_says_where_its_reason_is(jobctl, oci_env: FakeOCI, tmp_path: Path) -> None:
+    """Second red team: a selector step that failed left its step "failed" with no word of why."""
+    specs = declared(tmp_path)
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("select: {metric: val_auc, goal: max}",
+                                             "select: {metric: nothing_reports_this, goal: max}"))
+    assert jobctl("apply", str(specs)).exit_code == 0
+    assert jobctl("workflow", "run", "model-selection", "--wait").exit_code == 1
+    tune = json.loads(jobctl("workflow", "status", "model-selection", "-o", "json").stdout)["steps"]["tune"]
+    assert tune["status"] == "failed"
+    assert tune["error"].startswith("selecting the best run failed (")
+    assert "see why: jobctl logs ocid1.datasciencejobrun" in tune["error"]

@@ -150,3 +150,61 @@ def test_a_step_that_goes_on_despite_a_failed_run_says_so(jobctl, tmp_path: Path
     assert (tune["status"], tune["error"]) == ("succeeded", "1 of 2 runs did not succeed (flow-tune-b); "
                                                             "continueOnError")
     assert "1 of 2 runs did not succeed" in jobctl("workflow", "status", "flow").stdout
+
+
+def test_matrix_values_holding_commas_and_equals_make_runs_of_their_own(jobctl, tmp_path: Path) -> None:
+    """Second red team: (X=`a,Y=b`, Y=c) and (X=a, Y=`b,Y=c`) shared a key, so one combination never ran."""
+    flow = write_flow(tmp_path, """\
+        steps:
+          - {name: t, job: work, matrix: {X: ["a,Y=b", "a"], Y: ["c", "b,Y=c"]}, env: {FAIL: none}}
+        """)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow)).exit_code == 0
+    keys = [r["key"] for r in state(jobctl, "flow")["steps"]["t"]["runs"]]
+    assert len(keys) == len(set(keys)) == 4
+    assert "X=a%2CY%3Db,Y=c" in keys
+
+
+def test_a_metric_too_large_for_a_float_is_ignored_not_a_crash(jobctl, tmp_path: Path) -> None:
+    """Second red team: {"score": 10**400} ended the client engine with an OverflowError, for good."""
+    flow = write_flow(tmp_path, """\
+        steps:
+          - {name: t, job: work, matrix: {MODEL: [a, b]}, select: {metric: score}, env: {SCORE_a: "1"}}
+        """)
+    (tmp_path / "src" / "work.py").write_text(
+        "import json, os\nscore = 10**400 if os.environ['MODEL'] == 'b' else 1\n"
+        "json.dump({'score': score}, open(os.path.join(os.environ['JOBCTL_OUTPUT_DIR'], 'outputs.json'), 'w'))\n")
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    result = jobctl("workflow", "run", str(flow))
+    assert result.exit_code == 0, result.stderr
+    assert "best flow-t-a with score=1; ignored (no score): flow-t-b" in result.stderr
+
+
+def test_step_names_the_pipeline_would_make_twice_are_spec_errors(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, """\
+        engine: pipeline
+        steps:
+          - {name: a, job: work, matrix: {MODEL: [x, y]}, select: {metric: score}}
+          - {name: a-1, job: work}
+          - {name: a-select, job: work}
+        """)
+    result = jobctl("validate", str(flow), str(tmp_path / "jobs.yaml"))
+    assert result.exit_code == 3
+    assert "spec.steps[1].name: on the pipeline engine this step makes a step named 'a-1', as another" in (
+        result.stderr)
+    assert "spec.steps[2].name: on the pipeline engine this step makes a step named 'a-select'" in result.stderr
+
+
+def test_a_state_of_another_workflow_or_with_steps_out_of_order_is_refused(jobctl, tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, STEPS)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    assert jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=none").exit_code == 0
+    [stored] = (Path(os.environ["JOBCTL_HOME"]) / "workflows" / "flow").glob("*.json")
+    good = json.loads(stored.read_text())
+    for broken, said in (({**good, "workflow": "other"}, "it is a state of workflow 'other', not 'flow'"),
+                         ({**good, "order": ["tune", "final", "extra"]}, "its step order does not name its steps"),
+                         ({**good, "run": "../../x"}, "its run id '../../x' or status")):
+        stored.write_text(json.dumps(broken))
+        result = jobctl("workflow", "status", "flow")
+        assert result.exit_code == 6, result.stderr
+        assert said in result.stderr

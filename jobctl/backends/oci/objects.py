@@ -105,12 +105,12 @@ class ObjectStorageStore:
     def _path(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
 
-    def _get(self, path: str) -> State | None:
+    def _get(self, path: str, name: str | None = None) -> State | None:
         state = self.storage.get_json(self.namespace, self.bucket, path)
         if state is None:
             return None
         try:
-            return checked(state, f"oci://{self.bucket}@{self.namespace}/{path}")
+            return checked(state, f"oci://{self.bucket}@{self.namespace}/{path}", name)
         except ValueError as exc:
             raise ConfigError(f"not a workflow state: {exc}", hint="move it away (or start a new run with --restart)") \
                 from exc
@@ -119,7 +119,7 @@ class ObjectStorageStore:
         check_ids(name, run)
         if run is None:
             return latest(self.runs(name), lambda r: self.load(name, r))
-        found = self._get(self._path(name, "runs", f"{run}.json"))
+        found = self._get(self._path(name, "runs", f"{run}.json"), name)
         if found is None and (legacy := self._get(self._path(name, "state.json"))) and legacy.get("run") == run:
             return legacy
         return found
