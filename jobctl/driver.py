@@ -491,7 +491,7 @@ def fill_refs(refs: dict[str, Any], run_uri: str, args: list[str]) -> list[str]:
         for name in key.split(".") if part == "outputs" else [key]:
             found = found.get(name) if isinstance(found, dict) else None
         if found is None:
-            raise RuntimeError(f"step {step!r}'s pick has no {part}.{key}")
+            raise RuntimeError(f"the pick of step {step!r} has no {part}.{key}")
         return found if isinstance(found, str) else json.dumps(found)
 
     for name, pieces in refs.get("env", {}).items():

@@ -178,7 +178,7 @@ def _with_state(workflow: Any, location: str | None) -> Any:
     if workflow.state and source is click.core.ParameterSource.ENVIRONMENT:
         return workflow  # JOBCTL_WORKFLOW_STATE is for workflows that say nothing
     if workflow.state:
-        raise UsageError(f"--state {location} is not workflow {workflow.name!r}'s spec.state ({workflow.state})",
+        raise UsageError(f"--state {location} is not the spec.state of workflow {workflow.name!r} ({workflow.state})",
                          hint="drop --state (or JOBCTL_WORKFLOW_STATE), or change spec.state")
     return replace(workflow, state=location)
 

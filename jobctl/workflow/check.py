@@ -218,7 +218,7 @@ def _unresolvable(reference: Reference, earlier: set[str], steps: Mapping[str, S
         if names is not None and reference.key not in names:
             shown = ", ".join(sorted(names)) or "none"
             return (f"refers to {reference.key!r}, which no run of step {reference.step!r} has in its env "
-                    f"(its matrix, its env and job {steps[reference.step].job!r}'s env give: {shown})")
+                    f"(its matrix, its env and the env of job {steps[reference.step].job!r} give: {shown})")
     if reference.part == "metrics":
         select = steps[reference.step].select
         if select is not None and select.source == "logs" and reference.key != select.metric:

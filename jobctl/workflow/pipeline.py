@@ -207,9 +207,9 @@ def _unsupported(workflow: Workflow, driven: Collection[str]) -> list[str]:
             if reference.kind == "step" and reference.part == "env" and reference.step in steps:
                 earlier = steps[reference.step].env.get(reference.key, "")
                 if is_secret(reference.key) or _kinds(earlier):
-                    problems.append(f"step {step.name!r}: ${{{{ {reference.text} }}}}: step {reference.step!r}'s pick "
-                                    f"cannot pass {reference.key} on (a secret, or set when the run starts, is not "
-                                    "kept in best.json); give it to this step with --env")
+                    problems.append(f"step {step.name!r}: ${{{{ {reference.text} }}}}: the pick of step "
+                                    f"{reference.step!r} cannot pass {reference.key} on (a secret, or set when the run "
+                                    "starts, is not kept in best.json); give it to this step with --env")
         if "step" in uses and step.job not in driven:
             problems.append(f"step {step.name!r}: job {step.job!r} takes values from an earlier step, which "
                             "jobctl's driver fills in when its run starts; its artifact has no driver (a python "

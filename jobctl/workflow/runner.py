@@ -228,7 +228,7 @@ class WorkflowRunner:
                 raise ConflictError(f"run {found['run']} had other steps than {name!r} has now",
                                     hint="start a new run: drop --resume")
             if found.get("inputs") != inputs_of(self.workflow, inputs_env(found)):  # its runs would not be this spec's
-                raise ConflictError(f"run {found['run']} was started from another version of {name!r}'s spec",
+                raise ConflictError(f"run {found['run']} was started from another version of the spec of {name!r}",
                                     hint="resume it with the spec it was started with, or start a new run: drop "
                                          "--resume")
             self.store.clear_cancel(name, found["run"])  # resumed: a `workflow cancel` of it is over

@@ -96,7 +96,7 @@ def test_a_value_the_pick_cannot_pass_on_is_refused_before_anything_is_made(key:
     later.pop("args")
     with pytest.raises(NotCompilable) as caught:
         compile_workflow(workflow(tune, later), JOBS, STATE, driven={"train"})  # type: ignore[arg-type]
-    assert any(f"step 'tune''s pick cannot pass {key} on" in line for line in caught.value.problems)
+    assert any(f"the pick of step 'tune' cannot pass {key} on" in line for line in caught.value.problems)
 
 
 def test_a_dollar_escaped_expression_is_a_literal_in_env_args_and_beside_references() -> None:

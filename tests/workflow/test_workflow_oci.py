@@ -427,7 +427,7 @@ def test_state_given_on_the_command_line_serves_a_workflow_whose_spec_has_none(j
     assert jobctl("workflow", "status", "model-selection", "--state", STATE).exit_code == 0
     other = jobctl("workflow", "run", str(workflow_with_state(tmp_path, STATE)), "--state", "oci://x@y/z")
     assert other.exit_code == 2
-    assert f"--state oci://x@y/z is not workflow 'model-selection''s spec.state ({STATE})" in other.stderr
+    assert f"--state oci://x@y/z is not the spec.state of workflow 'model-selection' ({STATE})" in other.stderr
 
 
 def test_a_run_by_name_takes_what_it_fills_in_from_the_pipeline_not_the_state_bucket(

@@ -33,7 +33,7 @@ def test_resume_refuses_a_run_started_from_another_version_of_the_spec(jobctl, t
     flow.write_text(flow.read_text().replace("[a, b, c]", "[a, x]"))
     resumed = jobctl("workflow", "run", str(flow), "--resume", "--env", "SLEEP=0.2", "--env", "FAIL=none")
     assert resumed.exit_code == 5
-    assert f"run {started['run']} was started from another version of 'flow''s spec" in resumed.stderr
+    assert f"run {started['run']} was started from another version of the spec of 'flow'" in resumed.stderr
 
 
 def test_a_hand_edited_state_and_a_run_id_holding_a_path_are_refused(jobctl, tmp_path: Path) -> None:

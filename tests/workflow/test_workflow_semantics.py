@@ -138,7 +138,7 @@ def test_a_log_metric_no_run_printed_says_what_it_looked_for(jobctl, tmp_path: P
 @pytest.mark.parametrize(("body", "args", "expected"), [
     (selecting("nested", "{metric: score}").replace("steps.tune.best.env.MODEL", "steps.tune.best.env.MODLE"), [],
      "flow.yaml:14:20: spec.steps[1].env.MODEL: ${{ steps.tune.best.env.MODLE }} refers to 'MODLE', which no run "
-     "of step 'tune' has in its env (its matrix, its env and job 'work''s env give: MODEL, REPORT, SCORE_a, "
+     "of step 'tune' has in its env (its matrix, its env and the env of job 'work' give: MODEL, REPORT, SCORE_a, "
      "SCORE_b, SCORE_c)"),
     ("steps:\n  - {name: a, job: work}\n  - {name: b, job: work, needs: [a], env: {X: '${{ env.DATASET }}'}}\n",
      ["--env", "DATSET=q4"], "flow.yaml:7:49: spec.steps[1].env.X: ${{ env.DATASET }} needs --env DATASET=... "
