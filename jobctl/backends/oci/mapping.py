@@ -116,7 +116,7 @@ def derived_env(definition: JobDefinition, layout: str | None) -> dict[str, str]
 
 def _configuration(d: JobDefinition, env: Mapping[str, str], args: Sequence[str]) -> dict[str, Any]:
     """The job configuration details as values: the table's, with env and args as given."""
-    values: dict[str, Any] = _table_values(d).get(OCI_CONFIG, {})
+    values: dict[str, Any] = table_values(d).get(OCI_CONFIG, {})
     values.update(job_type="DEFAULT", environment_variables=dict(env) or None,
                   command_line_arguments=shlex.join(args) if args else None)
     if d.startup_probe:
@@ -203,10 +203,10 @@ def build(models: Any, class_name: str, values: Mapping[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, Any]:
-    """The definition's fields that have an SDK path, nested by that path."""
+def table_values(d: Any, *, in_place_only: bool = False) -> dict[str, Any]:
+    """The definition's fields that have an SDK path (a job's, an application's), nested by that path."""
     out: dict[str, Any] = {}
-    for row in rows(JobDefinition):
+    for row in rows(type(d)):
         if row.oci is None or (in_place_only and not row.changes_in_place(d)):
             continue
         *parents, leaf = row.oci.split(".")
@@ -216,7 +216,7 @@ def _table_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str,
 
 def _sdk_values(d: JobDefinition, *, in_place_only: bool = False) -> dict[str, Any]:
     """Table values plus what is mapped by hand: infrastructure type, logging, container entrypoint."""
-    values = _table_values(d, in_place_only=in_place_only)
+    values = table_values(d, in_place_only=in_place_only)
     if values.get(OCI_INFRA):  # none in an update of a multi-node job: its infrastructure is its groups'
         values[OCI_INFRA]["job_infrastructure_type"] = d.infrastructure_type  # the discriminator, also in an update
     if in_place_only:
@@ -267,7 +267,7 @@ def _keep_unmodeled(values: dict[str, Any], current: Any) -> None:
             _keep_unmodeled(given, held)
 
 
-def _read(job: Any, row: Row) -> Any:
+def read_row(job: Any, row: Row) -> Any:
     node = job
     for part in (row.oci or "").split("."):
         node = getattr(node, part, None)
@@ -332,7 +332,7 @@ def definition_from_job(job: Any) -> JobDefinition:
                        unmodeled=tuple(sorted({*single.unmodeled, *nodes.unmodeled_in_groups(job)})))
     labels, owner_tags = split_tags(job.freeform_tags or {})
     runtime_type, entrypoint, digest, _ = parse_source_tag(owner_tags.get(TAG_SOURCE))
-    table = {row.attr: _read(job, row) for row in rows(JobDefinition) if row.oci is not None}
+    table = {row.attr: read_row(job, row) for row in rows(JobDefinition) if row.oci is not None}
     config = job.job_configuration_details
     env = dict(getattr(config, "environment_variables", None) or {})
     logs = job.job_log_configuration_details
