@@ -28,6 +28,7 @@ from jobctl.workflow.pipeline import (
     PipelineStep,
     compile_workflow,
     filled_at_run,
+    unsupported,
 )
 
 if TYPE_CHECKING:
@@ -148,13 +149,20 @@ def _where(workflow: Workflow) -> tuple[str, int]:
 
 
 def compiled_for(lookup: JobLookup, workflow: Workflow, jobs: Mapping[str, JobState]) -> CompiledWorkflow:
-    """The workflow as a pipeline over these applied jobs; what it cannot be is a spec error at the workflow."""
+    """The workflow as a pipeline over these applied jobs; what it cannot be is a spec error at the workflow.
+    With some of its jobs not applied yet (this apply makes them): only what can be checked without them,
+    and no steps."""
     if not workflow.state:
         file, line = _where(workflow)
         raise SpecError([Diagnostic(file, line, 1, "spec.state", f"workflow {workflow.name!r}: the pipeline "
                                     "engine keeps the runs' reports in Object Storage: set spec.state "
                                     "(oci://bucket@namespace/prefix)")])
     try:
+        if len(jobs) < len({step.job for step in workflow.steps}):  # some are made by this apply: check what can be
+            problems = unsupported(workflow, driven={step.job for step in workflow.steps})
+            if problems:
+                raise NotCompilable(problems)
+            return CompiledWorkflow(workflow.name, ())
         return compile_workflow(workflow, {name: lookup.env(job) for name, job in jobs.items()},
                                 workflow.state, driven={name for name, job in jobs.items() if _definition(job).driven})
     except NotCompilable as exc:
@@ -195,6 +203,7 @@ def plan_pipelines(lookup: JobLookup, workflows: Sequence[Workflow], changing: M
         current = next((p for p in applied(compartment, project) if p.name == workflow.name and not p.superseded),
                        None)
         if len(known) < len(jobs):
+            compiled_for(lookup, workflow, {name: job for name, job in known.items() if name})  # what it cannot run
             new = sorted(_job_name(workflow, key) for key, job in jobs.items() if job is None)
             why = f"job {', '.join(new)} {'is' if len(new) == 1 else 'are'} {changing[new[0]].value}d by this apply"
             changes.append(PipelineChange(Action.REPLACE if current else Action.CREATE, workflow.name, workflow,

@@ -64,7 +64,7 @@ def compile_workflow(workflow: Workflow, jobs: Mapping[str, Mapping[str, str]], 
                      driven: Collection[str]) -> CompiledWorkflow:
     """`jobs`: each job's env by name; `state`: oci://bucket@namespace/prefix; `driven`: the jobs whose
     artifact carries jobctl's driver (needed to receive an earlier step's values)."""
-    problems = _unsupported(workflow, driven)
+    problems = unsupported(workflow, driven)
     if problems:
         raise NotCompilable(problems)
     scope = f"{state.rstrip('/')}/{workflow.name}/pipeline-runs/{RUN_SCOPE}"
@@ -183,7 +183,8 @@ def name_clashes(workflow: Workflow) -> list[tuple[str, str]]:
     return clashes
 
 
-def _unsupported(workflow: Workflow, driven: Collection[str]) -> list[str]:
+def unsupported(workflow: Workflow, driven: Collection[str]) -> list[str]:
+    """What the pipeline engine cannot run, one line per problem (`driven`: the jobs that carry the driver)."""
     problems = [f"step {step!r}: its pipeline step {name!r} is also another step's (rename one)"
                 for step, name in name_clashes(workflow)]
     steps = {step.name: step for step in workflow.steps}

@@ -494,3 +494,18 @@ def test_a_failed_selector_says_where_its_reason_is(jobctl, oci_env: FakeOCI, tm
     assert tune["status"] == "failed"
     assert tune["error"].startswith("selecting the best run failed (")
     assert "see why: jobctl logs ocid1.datasciencejobrun" in tune["error"]
+
+
+def test_what_the_pipeline_engine_cannot_run_is_said_by_plan_even_with_its_jobs_not_applied_yet(
+    jobctl, oci_env: FakeOCI, tmp_path: Path,
+) -> None:
+    specs = declared(tmp_path)
+    flow = specs / "workflow.yaml"
+    flow.write_text(flow.read_text().replace("select: {metric: val_auc, goal: max}",
+                                             "select: {metric: val_auc, goal: max, from: logs}"))
+    plan = jobctl("plan", str(specs))  # the jobs are created by this same apply
+    assert plan.exit_code == 3, plan.stdout
+    assert "spec.engine: workflow 'model-selection' cannot run on the pipeline engine: step 'tune': select from: " \
+        "logs needs the client engine" in plan.stderr
+    assert jobctl("apply", str(specs)).exit_code == 3
+    assert (oci_env.jobs(), oci_env.pipelines()) == ([], [])
