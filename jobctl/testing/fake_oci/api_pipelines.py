@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
-from typing import Any
 
 from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
 from jobctl.testing.fake_oci.listing import list_response
 from jobctl.testing.fake_oci.messages import Request, Response, json_response
-from jobctl.testing.fake_oci.routing import Route, Services
+from jobctl.testing.fake_oci.routing import Route, Services, create_once
 from jobctl.testing.fake_oci.state import etag_of
 
 BASE = "/20190101"
 
 
-def _created(services: Services, request: Request, operation: str,
-             create: Callable[[Any, str], dict[str, Any]]) -> Response:
-    """The resource `create(body, principal)` makes, once per opc-retry-token."""
-    def respond() -> Response:
-        created = create(request.json(), request.principal)
-        return json_response(created, etag=etag_of(created))
-
-    return services.tokens.run(operation, request, services.store.now(), respond)
-
-
 def create_pipeline(services: Services, request: Request) -> Response:
-    return _created(services, request, "CreatePipeline",
+    return create_once(services, request, "CreatePipeline",
                     lambda body, principal: pipelines.create_pipeline(services.store, body, principal))
 
 
@@ -60,7 +48,7 @@ def delete_pipeline(services: Services, request: Request, pipeline_id: str) -> R
 
 
 def create_run(services: Services, request: Request) -> Response:
-    return _created(services, request, "CreatePipelineRun",
+    return create_once(services, request, "CreatePipelineRun",
                     lambda body, principal: pipeline_runs.create_pipeline_run(services.store, body, principal))
 
 

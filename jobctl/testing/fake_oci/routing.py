@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from jobctl.testing.fake_oci.errors import ApiError
-from jobctl.testing.fake_oci.messages import Response, RetryTokens
-from jobctl.testing.fake_oci.state import Store
+from jobctl.testing.fake_oci.messages import Request, Response, RetryTokens, json_response
+from jobctl.testing.fake_oci.state import Store, etag_of
 
 
 @dataclass
@@ -26,6 +27,16 @@ class Services:
 
 
 Handler = Callable[..., Response]
+
+
+def create_once(services: Services, request: Request, operation: str,
+                create: Callable[[Any, str], dict[str, Any]]) -> Response:
+    """The resource `create(body, principal)` makes (with its etag), once per opc-retry-token."""
+    def respond() -> Response:
+        created = create(request.json(), request.principal)
+        return json_response(created, etag=etag_of(created))
+
+    return services.tokens.run(operation, request, services.store.now(), respond)
 
 
 @dataclass(frozen=True)

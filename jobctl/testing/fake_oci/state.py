@@ -223,7 +223,7 @@ class Store:
         if len(self.jobs) >= self.limits.max_jobs:
             raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
         job = {"freeformTags": {}, "definedTags": {}, **present(body)}
-        job["definedTags"] = self._tag_defaults(job["definedTags"], created_by)
+        job["definedTags"] = self.tag_defaults(job["definedTags"], created_by)
         # A job that runs its artifact stays CREATING until the artifact is uploaded; a container job
         # needs none and is ACTIVE at once (docs/oci-fidelity.md)
         job.update(id=self.new_id("datasciencejob"), timeCreated=format_time(self.now()), createdBy=created_by,
@@ -231,7 +231,7 @@ class Store:
         self.jobs[job["id"]] = JobRecord(job, self.next_seq())
         return job
 
-    def _tag_defaults(self, given: dict[str, Any], created_by: str) -> dict[str, Any]:
+    def tag_defaults(self, given: dict[str, Any], created_by: str) -> dict[str, Any]:
         """Defined tags at creation: a required tag without a value blocks it; OCI's own are added."""
         missing = [f"{space}.{key}" for space, keys in self.required_tags.items() for key in keys
                    if key not in given.get(space, {})]
@@ -478,20 +478,27 @@ class Store:
 
 
 def select(resources: Iterable[tuple[dict[str, Any], int]], filters: dict[str, str | None], sort_by: str | None,
-           sort_order: str | None, time_field: str, *, time_sort: str = "timeCreated") -> list[dict[str, Any]]:
-    """Filter on exact field values and sort like OCI list calls (`time_sort` desc, displayName asc); `time_sort`
-    is the name the operation gives its time order (ListPipelineRuns says timeAccepted, the others timeCreated)."""
+           sort_order: str | None, time_field: str, *, time_sort: str = "timeCreated",
+           sorts: tuple[str, ...] = ("displayName",)) -> list[dict[str, Any]]:
+    """Filter on exact field values and sort like OCI list calls (`time_sort` desc, the fields in `sorts` asc);
+    `time_sort` is the name the operation gives its time order (ListPipelineRuns says timeAccepted, the others
+    timeCreated)."""
     sort_by = sort_by or time_sort
-    if sort_by not in (time_sort, "displayName"):
-        raise invalid(f"sortBy must be {time_sort} or displayName, got {sort_by!r}")
+    if sort_by not in (time_sort, *sorts):
+        raise invalid(f"sortBy must be one of {', '.join((time_sort, *sorts))}, got {sort_by!r}")
     if sort_order not in (None, "ASC", "DESC"):
         raise invalid(f"sortOrder must be ASC or DESC, got {sort_order!r}")
     descending = (sort_order or ("DESC" if sort_by == time_sort else "ASC")) == "DESC"
     wanted = {name: value for name, value in filters.items() if value is not None}
     chosen = [(res, seq) for res, seq in resources if all(res.get(k) == v for k, v in wanted.items())]
-    key_field = time_field if sort_by == time_sort else "displayName"
-    chosen.sort(key=lambda item: (item[0].get(key_field) or "", item[1]), reverse=descending)
+    key_field = time_field if sort_by == time_sort else sort_by
+    chosen.sort(key=lambda item: (*_sort_value(item[0].get(key_field)), item[1]), reverse=descending)
     return [res for res, _ in chosen]
+
+
+def _sort_value(value: Any) -> tuple[bool, Any]:
+    """Absent values first; the others (strings, or numbers such as runDurationInMilliseconds) in their order."""
+    return (value is not None, "" if value is None else value)
 
 
 def summary(resource: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
