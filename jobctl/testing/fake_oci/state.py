@@ -505,6 +505,18 @@ def summary(resource: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]
     return {name: resource[name] for name in fields if resource.get(name) is not None}
 
 
+def apply_update(resource: dict[str, Any], body: Any, if_match: str | None, specs: tuple[schema.Obj, schema.Obj],
+                 now: float, *, check: Callable[[dict[str, Any]], None] = lambda changes: None) -> dict[str, Any]:
+    """An update in place: `if_match` against the resource's etag, the body against (update, create) `specs`,
+    then `check(changes)`; each top-level field sent replaces the resource's, and timeUpdated is now."""
+    check_etag(resource, if_match)
+    schema.check_update(*specs, body)
+    changes = present(body)
+    check(changes)
+    resource.update(changes, timeUpdated=format_time(now))
+    return resource
+
+
 def etag_of(resource: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(resource, sort_keys=True).encode()).hexdigest()[:32]
 
