@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobctl.testing.fake_oci import schema
+from jobctl.testing.fake_oci.dataflow_workload import DataFlowWorkload, echo_spark_workload
 from jobctl.testing.fake_oci.errors import ApiError, conflict, incorrect_state, invalid, limit_exceeded, not_found
 from jobctl.testing.fake_oci.lifecycle import (
     ACCEPTED,
@@ -41,6 +42,8 @@ from jobctl.testing.fake_oci.wire import format_time, new_ocid
 from jobctl.testing.fake_oci.workrequests import WorkRequests, new_work_request
 
 if TYPE_CHECKING:
+    from jobctl.testing.fake_oci.dataflow import ApplicationRecord
+    from jobctl.testing.fake_oci.dataflow_runs import DataFlowRunRecord
     from jobctl.testing.fake_oci.pipeline_runs import PipelineRunRecord
     from jobctl.testing.fake_oci.pipelines import PipelineRecord
 
@@ -146,6 +149,8 @@ class Limits:
     max_buckets: int = 1_000
     max_pipelines: int = 5_000
     max_pipeline_runs: int = 20_000
+    max_dataflow_applications: int = 5_000
+    max_dataflow_runs: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ class Store:
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], float] = field(default=lambda: 0.0)
     workload: Workload = echo_workload
+    dataflow_workload: DataFlowWorkload = echo_spark_workload
     log_lag: float = 0.0
     # Log groups live in a compartment of their own (often a separate logging compartment): the one a log
     # search must name. `log_groups` maps an id to its compartment; any other id is in this one.
@@ -203,6 +209,8 @@ class Store:
         self.work_requests = WorkRequests(self.limits.max_work_requests)
         self.pipelines: dict[str, PipelineRecord] = {}  # see `pipelines`
         self.pipeline_runs: dict[str, PipelineRunRecord] = {}  # see `pipeline_runs`
+        self.dataflow_applications: dict[str, ApplicationRecord] = {}  # see `dataflow`
+        self.dataflow_runs: dict[str, DataFlowRunRecord] = {}  # see `dataflow_runs`
         self._seq = 0
 
     def now(self) -> float:
