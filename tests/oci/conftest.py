@@ -28,6 +28,7 @@ class SdkClients:
     config: dict[str, Any]
     data_science: oci.data_science.DataScienceClient
     log_search: oci.loggingsearch.LogSearchClient
+    data_flow: oci.data_flow.DataFlowClient
 
 
 def sdk_clients(fake: FakeOCI, config_path: Path, profile: str = PROFILE, retry_strategy: Any = None) -> SdkClients:
@@ -39,7 +40,8 @@ def sdk_clients(fake: FakeOCI, config_path: Path, profile: str = PROFILE, retry_
         "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
     }
     data_science = oci.data_science.DataScienceClient(config, **options)
-    return SdkClients(config, data_science, oci.loggingsearch.LogSearchClient(config, **options))
+    return SdkClients(config, data_science, oci.loggingsearch.LogSearchClient(config, **options),
+                      oci.data_flow.DataFlowClient(config, **options))
 
 
 @pytest.fixture(scope="session")

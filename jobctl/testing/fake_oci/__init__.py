@@ -1,4 +1,5 @@
-"""A stateful fake of the OCI REST API for Data Science Jobs and Pipelines, Logging Search and Object Storage.
+"""A stateful fake of the OCI REST API for Data Science Jobs and Pipelines, Data Flow, Logging Search and Object
+Storage.
 
 Test code that talks to OCI through the real `oci` SDK (or the oci CLI, or jobctl) against a server on
 127.0.0.1: requests are signed and verified, bodies are the SDK's camelCase JSON, and runs move through
@@ -19,6 +20,11 @@ Served operations (paths as in `DataScienceClient` / `LogSearchClient`):
     GET/PUT/DELETE    /20190101/pipelineRuns/{id}          get (etag), update, delete (ended runs only)
     POST              /20190101/pipelineRuns/{id}/actions/cancelPipelineRun   (terminateGracefully)
     GET               /20190101/workRequests[/{id}[/errors|/logs]]  DeleteJob's and DeletePipeline's work requests
+    POST/GET          /20200129/applications               Data Flow: create (opc-retry-token), list (one filter, paged)
+    GET/PUT/DELETE    /20200129/applications/{id}          get (etag), update (if-match), delete (no active runs)
+    POST/GET          /20200129/runs                       create (opc-retry-token; applicationId only), list
+    GET/PUT/DELETE    /20200129/runs/{id}                  get (etag), update (tags, timeouts), delete = cancel
+    GET               /20200129/runs/{id}/logs[/{name}]    ListRunLogs, GetRunLog (once the run has ended)
     POST              /20190909/search                     SearchLogs (see `logsearch` for the query subset)
     GET               /20200531/logGroups/{id}             GetLogGroup (its compartment)
     GET               /n                                   GetNamespace
@@ -67,6 +73,14 @@ Python API::
   run once no step runs. Runs move one step per GET/list of them (auto_progress) or per `fake.step_all()`.
   `fake.create_pipeline(details)` seeds one; `fake.pipeline(id)`, `fake.pipelines()`, `fake.pipeline_run(id)`,
   `fake.pipeline_runs()` inspect them.
+- Data Flow (`dataflow`, `dataflow_runs`, `dataflow_workload`; rules in docs/oci-fidelity.md, "Data Flow"): an
+  application is ACTIVE when created; a run copies its application's values with the run's overrides and moves
+  ACCEPTED -> IN_PROGRESS -> SUCCEEDED | FAILED like a job run (DeleteRun: CANCELING -> CANCELED). What it runs
+  is `fake.dataflow_workload = fn(run: SparkRun) -> SparkOutcome(stdout, stderr, exit_code | None)`; the default
+  `echo_spark_workload` prints the configuration and the filled-in arguments and ends as `spark.driverEnv.EXIT_CODE`
+  / `spark.driverEnv.SLEEP` ask. Its stdout and stderr are the run's APPLICATION logs once it has ended.
+  `fake.create_application(details)`, `fake.create_dataflow_run(details)` seed them; `fake.application(id)`,
+  `fake.applications()`, `fake.dataflow_run(id)`, `fake.dataflow_runs()` inspect them.
 - Object Storage needs a bucket before its objects (404 BucketNotFound otherwise): create it with
   CreateBucket or `fake.create_bucket(name, namespace=...)`. GetNamespace answers `fake.namespace`
   (`FakeOCI(namespace=...)`, default `fakenamespace`); buckets may be in any namespace.
@@ -107,6 +121,7 @@ It prints the endpoint and the settings that point jobctl at it: `OCI_CLI_CONFIG
 from __future__ import annotations
 
 from jobctl.testing.fake_oci.app import RequestRecord
+from jobctl.testing.fake_oci.dataflow_workload import DataFlowWorkload, SparkOutcome, SparkRun, echo_spark_workload
 from jobctl.testing.fake_oci.fake import FakeOCI, ManualClock
 from jobctl.testing.fake_oci.faults import FaultInjector, FaultRule
 from jobctl.testing.fake_oci.keys import ApiKey, generate_api_key, write_config
@@ -116,6 +131,7 @@ from jobctl.testing.fake_oci.state import Limits
 
 __all__ = [
     "ApiKey",
+    "DataFlowWorkload",
     "FakeOCI",
     "FaultInjector",
     "FaultRule",
@@ -123,8 +139,11 @@ __all__ = [
     "LogRecord",
     "ManualClock",
     "RequestRecord",
+    "SparkOutcome",
+    "SparkRun",
     "Workload",
     "WorkloadRun",
+    "echo_spark_workload",
     "echo_workload",
     "generate_api_key",
     "write_config",

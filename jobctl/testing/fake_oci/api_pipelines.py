@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Callable
-from typing import Any
 
 from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
 from jobctl.testing.fake_oci.listing import list_response
 from jobctl.testing.fake_oci.messages import Request, Response, json_response
-from jobctl.testing.fake_oci.routing import Route, Services
+from jobctl.testing.fake_oci.routing import Route, Services, create_once, list_then_step, read_then_step
 from jobctl.testing.fake_oci.state import etag_of
 
 BASE = "/20190101"
 
 
-def _created(services: Services, request: Request, operation: str,
-             create: Callable[[Any, str], dict[str, Any]]) -> Response:
-    """The resource `create(body, principal)` makes, once per opc-retry-token."""
-    def respond() -> Response:
-        created = create(request.json(), request.principal)
-        return json_response(created, etag=etag_of(created))
-
-    return services.tokens.run(operation, request, services.store.now(), respond)
-
-
 def create_pipeline(services: Services, request: Request) -> Response:
-    return _created(services, request, "CreatePipeline",
+    return create_once(services, request, "CreatePipeline",
                     lambda body, principal: pipelines.create_pipeline(services.store, body, principal))
 
 
@@ -60,29 +47,22 @@ def delete_pipeline(services: Services, request: Request, pipeline_id: str) -> R
 
 
 def create_run(services: Services, request: Request) -> Response:
-    return _created(services, request, "CreatePipelineRun",
+    return create_once(services, request, "CreatePipelineRun",
                     lambda body, principal: pipeline_runs.create_pipeline_run(services.store, body, principal))
 
 
 def list_runs(services: Services, request: Request) -> Response:
-    """The runs as they are now; with auto_progress each listed one then moves a step, as after a GET."""
     resources = ((record.resource, record.seq) for record in services.store.pipeline_runs.values())
     response = list_response(request, resources, states=pipeline_runs.RUN_STATES,
                              filters=("pipelineId", "id", "displayName", "createdBy"), time_field="timeAccepted",
                              fields=pipeline_runs.PIPELINE_RUN_SUMMARY_FIELDS, time_sort="timeAccepted")
-    if services.settings.auto_progress:
-        for listed in json.loads(response.body):
-            pipeline_scheduler.tick(services.store, services.store.pipeline_runs[listed["id"]])
-    return response
+    runs = services.store.pipeline_runs
+    return list_then_step(services, response, lambda run_id: pipeline_scheduler.tick(services.store, runs[run_id]))
 
 
 def get_run(services: Services, request: Request, run_id: str) -> Response:
-    """The run as it is now; with auto_progress it then moves one step, so polls see every state."""
     record = pipeline_runs.pipeline_run(services.store, run_id)
-    found = copy.deepcopy(record.resource)
-    if services.settings.auto_progress:
-        pipeline_scheduler.tick(services.store, record)
-    return json_response(found, etag=etag_of(found))
+    return read_then_step(services, record.resource, lambda: pipeline_scheduler.tick(services.store, record))
 
 
 def update_run(services: Services, request: Request, run_id: str) -> Response:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-import json
-
 from jobctl.testing.fake_oci.listing import list_response
 from jobctl.testing.fake_oci.messages import Request, Response, json_response
-from jobctl.testing.fake_oci.routing import Route, Services
+from jobctl.testing.fake_oci.routing import Route, Services, list_then_step, read_then_step
 from jobctl.testing.fake_oci.state import RUN_STATES, RUN_SUMMARY_FIELDS, etag_of
 
 BASE = "/20190101"
@@ -22,24 +19,15 @@ def create_run(services: Services, request: Request) -> Response:
 
 
 def list_runs(services: Services, request: Request) -> Response:
-    """The runs as they are now; with auto_progress each listed one then moves a step, as after a GET: a
-    client that polls a job's runs by listing them sees every state too."""
     resources = ((record.resource, record.seq) for record in services.store.runs.values())
     response = list_response(request, resources, states=RUN_STATES,
                              filters=("jobId", "id", "displayName", "createdBy"), time_field="timeAccepted",
                              fields=RUN_SUMMARY_FIELDS)
-    if services.settings.auto_progress:
-        for listed in json.loads(response.body):
-            services.store.step(listed["id"])
-    return response
+    return list_then_step(services, response, services.store.step)
 
 
 def get_run(services: Services, request: Request, run_id: str) -> Response:
-    """The run as it is now; with auto_progress the run then moves one step, so polls see every state."""
-    run = copy.deepcopy(services.store.run(run_id).resource)
-    if services.settings.auto_progress:
-        services.store.step(run_id)
-    return json_response(run, etag=etag_of(run))
+    return read_then_step(services, services.store.run(run_id).resource, lambda: services.store.step(run_id))
 
 
 def update_run(services: Services, request: Request, run_id: str) -> Response:

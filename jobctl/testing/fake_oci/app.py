@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote
 
 from jobctl.testing.fake_oci import (
     api_buckets,
+    api_dataflow,
     api_jobs,
     api_mounts,
     api_objects,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 ANONYMOUS_USER = "ocid1.user.oc1..anonymous"
 ROUTER = Router([*api_jobs.ROUTES, *api_runs.ROUTES, *api_work_requests.ROUTES, *api_search.ROUTES,
                  *api_buckets.ROUTES, *api_objects.ROUTES, *api_secrets.ROUTES,
-                 *api_mounts.ROUTES, *api_pipelines.ROUTES])
+                 *api_mounts.ROUTES, *api_pipelines.ROUTES, *api_dataflow.ROUTES])
 
 
 class DropConnection(Exception):

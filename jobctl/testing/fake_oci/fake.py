@@ -11,9 +11,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jobctl.testing.fake_oci import pipeline_runs, pipeline_scheduler, pipelines
+from jobctl.testing.fake_oci import dataflow, dataflow_runs, pipeline_runs, pipeline_scheduler, pipelines
 from jobctl.testing.fake_oci.api_buckets import add_bucket
 from jobctl.testing.fake_oci.app import FakeApp, Journal, RequestRecord
+from jobctl.testing.fake_oci.dataflow_workload import DataFlowWorkload, echo_spark_workload
 from jobctl.testing.fake_oci.faults import FaultInjector
 from jobctl.testing.fake_oci.keys import ApiKey, throwaway_api_key, write_config
 from jobctl.testing.fake_oci.lifecycle import Workload, echo_workload
@@ -41,17 +42,19 @@ class ManualClock:
 
 
 class FakeOCI:
-    """A stateful fake of OCI Data Science Jobs, Logging Search and Object Storage, served on 127.0.0.1."""
+    """A stateful fake of OCI Data Science Jobs and Pipelines, Data Flow, Logging Search and Object Storage,
+    served on 127.0.0.1."""
 
     def __init__(self, *, port: int = 0, region: str = "us-ashburn-1", seed: int = 0, auto_progress: bool = True,
                  verify_signatures: bool = True, workload: Workload = echo_workload, log_lag: float = 0.0,
                  clock: Callable[[], float] = time.time, limits: Limits | None = None, oracle_tags: bool = True,
-                 required_tags: dict[str, list[str]] | None = None, namespace: str = "fakenamespace") -> None:
+                 required_tags: dict[str, list[str]] | None = None, namespace: str = "fakenamespace",
+                 dataflow_workload: DataFlowWorkload = echo_spark_workload) -> None:
         self.region = region
         self.limits = limits or Limits()
         self.store = Store(region=region, seed=seed, limits=self.limits, clock=clock, workload=workload,
                            log_lag=log_lag, oracle_tags=oracle_tags, required_tags=dict(required_tags or {}),
-                           namespace=namespace)
+                           namespace=namespace, dataflow_workload=dataflow_workload)
         self.settings = Settings(auto_progress=auto_progress)
         self.faults = FaultInjector(seed)
         self.keys = KeyRing()
@@ -118,6 +121,15 @@ class FakeOCI:
     @workload.setter
     def workload(self, workload: Workload) -> None:
         self.store.workload = workload
+
+    @property
+    def dataflow_workload(self) -> DataFlowWorkload:
+        """What a Data Flow run runs (`dataflow_workload.echo_spark_workload` unless a test plugs another)."""
+        return self.store.dataflow_workload
+
+    @dataflow_workload.setter
+    def dataflow_workload(self, workload: DataFlowWorkload) -> None:
+        self.store.dataflow_workload = workload
 
     @property
     def log_lag(self) -> float:
@@ -226,12 +238,12 @@ class FakeOCI:
             return self.store.step(run_id)
 
     def step_all(self) -> int:
-        """Advance every unfinished job run, work request and pipeline run one step (a pipeline run's steps
-        follow their job runs, and the steps that may start do), and make CREATING pipelines ACTIVE; returns
-        how many changed state."""
+        """Advance every unfinished job run, work request, pipeline run and Data Flow run one step (a pipeline
+        run's steps follow their job runs, and the steps that may start do), and make CREATING pipelines ACTIVE;
+        returns how many changed state."""
         with self.store.lock:
             moved = self.store.step_all() + self.store.step_work_requests() + pipelines.activate(self.store)
-            return moved + pipeline_scheduler.sync_all(self.store)
+            return moved + pipeline_scheduler.sync_all(self.store) + dataflow_runs.step_all(self.store)
 
     def create_pipeline(self, details: dict[str, Any], *, created_by: str = "ocid1.user.oc1..seeded",
                         ) -> dict[str, Any]:
@@ -256,6 +268,37 @@ class FakeOCI:
     def pipeline_runs(self) -> list[dict[str, Any]]:
         with self.store.lock:
             return [copy.deepcopy(record.resource) for record in self.store.pipeline_runs.values()]
+
+    def create_application(self, details: dict[str, Any], *, owner: str = "ocid1.user.oc1..seeded",
+                           ) -> dict[str, Any]:
+        """Create a Data Flow application directly (no HTTP, not counted): CreateApplicationDetails as camelCase
+        JSON; returns the Application."""
+        with self.store.lock:
+            return copy.deepcopy(dataflow.create_application(self.store, details, owner))
+
+    def application(self, application_id: str) -> dict[str, Any]:
+        """A copy of the Data Flow Application's wire JSON."""
+        with self.store.lock:
+            return copy.deepcopy(dataflow.application(self.store, application_id).resource)
+
+    def applications(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [copy.deepcopy(record.resource) for record in self.store.dataflow_applications.values()]
+
+    def create_dataflow_run(self, details: dict[str, Any], *, owner: str = "ocid1.user.oc1..seeded",
+                            ) -> dict[str, Any]:
+        """Start a Data Flow run directly (no HTTP, not counted): CreateRunDetails as camelCase JSON."""
+        with self.store.lock:
+            return copy.deepcopy(dataflow_runs.create_run(self.store, details, owner, "seeded"))
+
+    def dataflow_run(self, run_id: str) -> dict[str, Any]:
+        """A copy of the Data Flow Run's wire JSON (reading it here never advances it)."""
+        with self.store.lock:
+            return copy.deepcopy(dataflow_runs.dataflow_run(self.store, run_id).resource)
+
+    def dataflow_runs(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [copy.deepcopy(record.resource) for record in self.store.dataflow_runs.values()]
 
     def work_request(self, work_request_id: str) -> dict[str, Any]:
         """A copy of the WorkRequest's wire JSON (reading it here never advances it)."""

@@ -53,12 +53,19 @@ def echo_workload(run: WorkloadRun) -> tuple[list[str], int | None]:
     """Print `K=V` per env var (sorted) and `args=<commandLineArguments>`; exit EXIT_CODE; SLEEP never ends."""
     lines = [f"{name}={value}" for name, value in sorted(run.env.items())]
     lines.append(f"args={run.args or ''}")
-    if run.env.get("SLEEP"):
-        return lines, None
+    problem, exit_code = requested_exit(run.env)
+    return lines + problem, exit_code
+
+
+def requested_exit(env: Mapping[str, str]) -> tuple[list[str], int | None]:
+    """How an echo workload ends, as its env asks: never while SLEEP is set, else with EXIT_CODE (default 0);
+    an EXIT_CODE that is no integer fails with 1 and a line saying so."""
+    if env.get("SLEEP"):
+        return [], None
     try:
-        return lines, int(run.env.get("EXIT_CODE", "0"))
+        return [], int(env.get("EXIT_CODE", "0"))
     except ValueError:
-        return [*lines, f"EXIT_CODE={run.env['EXIT_CODE']!r} is not an integer"], 1
+        return [f"EXIT_CODE={env['EXIT_CODE']!r} is not an integer"], 1
 
 
 @dataclass

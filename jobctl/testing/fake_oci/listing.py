@@ -44,3 +44,12 @@ def paged_response(request: Request, items: list[Any]) -> Response:
     start, stop, next_page = page_window(len(items), request.param("limit"), request.param("page"), MAX_PAGE)
     headers = (("opc-next-page", next_page),) if next_page else ()
     return json_response(items[start:stop], headers=headers)
+
+
+def one_filter(request: Request, names: tuple[str, ...]) -> tuple[str, str] | None:
+    """The single filter (name, value) of a list that takes at most one besides compartmentId, as Data Flow's
+    ListApplications and ListRuns do; two or more are 400."""
+    given = [(name, value) for name in names if (value := request.param(name)) is not None]
+    if len(given) > 1:
+        raise invalid(f"only one parameter other than compartmentId may be given; got {', '.join(n for n, _ in given)}")
+    return given[0] if given else None

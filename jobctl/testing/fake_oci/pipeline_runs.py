@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from jobctl.testing.fake_oci import schema
 from jobctl.testing.fake_oci.errors import ApiError, existing, incorrect_state, invalid, limit_exceeded
 from jobctl.testing.fake_oci.lifecycle import log_details_from
-from jobctl.testing.fake_oci.state import check_etag, present
+from jobctl.testing.fake_oci.state import apply_update, check_etag, present
 from jobctl.testing.fake_oci.wire import format_time
 
 if TYPE_CHECKING:
@@ -123,11 +123,8 @@ def create_pipeline_run(store: Store, body: Any, created_by: str) -> dict[str, A
 
 
 def update_pipeline_run(store: Store, run_id: str, body: Any, if_match: str | None) -> dict[str, Any]:
-    record = pipeline_run(store, run_id)
-    check_etag(record.resource, if_match)
-    schema.check_update(schema.UPDATE_PIPELINE_RUN, schema.CREATE_PIPELINE_RUN, body)
-    record.resource.update(present(body), timeUpdated=format_time(store.now()))
-    return record.resource
+    specs = (schema.UPDATE_PIPELINE_RUN, schema.CREATE_PIPELINE_RUN)
+    return apply_update(pipeline_run(store, run_id).resource, body, if_match, specs, store.now())
 
 
 def cancel_pipeline_run(store: Store, run_id: str, if_match: str | None, *, graceful: bool) -> None:

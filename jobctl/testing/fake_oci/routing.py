@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from jobctl.testing.fake_oci.errors import ApiError
-from jobctl.testing.fake_oci.messages import Response, RetryTokens
-from jobctl.testing.fake_oci.state import Store
+from jobctl.testing.fake_oci.messages import Request, Response, RetryTokens, json_response
+from jobctl.testing.fake_oci.state import Store, etag_of
 
 
 @dataclass
@@ -26,6 +29,33 @@ class Services:
 
 
 Handler = Callable[..., Response]
+
+
+def create_once(services: Services, request: Request, operation: str,
+                create: Callable[[Any, str], dict[str, Any]]) -> Response:
+    """The resource `create(body, principal)` makes (with its etag), once per opc-retry-token."""
+    def respond() -> Response:
+        created = create(request.json(), request.principal)
+        return json_response(created, etag=etag_of(created))
+
+    return services.tokens.run(operation, request, services.store.now(), respond)
+
+
+def read_then_step(services: Services, resource: dict[str, Any], step: Callable[[], object]) -> Response:
+    """A run as it is now (with its etag); with auto_progress it then moves a step, so polls see every state."""
+    found = copy.deepcopy(resource)
+    if services.settings.auto_progress:
+        step()
+    return json_response(found, etag=etag_of(found))
+
+
+def list_then_step(services: Services, response: Response, step: Callable[[str], object]) -> Response:
+    """A list of runs as they are now; with auto_progress each listed one then moves a step, as after a GET, so
+    a client that polls by listing sees every state too."""
+    if services.settings.auto_progress:
+        for listed in json.loads(response.body):
+            step(listed["id"])
+    return response
 
 
 @dataclass(frozen=True)

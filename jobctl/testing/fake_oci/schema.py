@@ -260,6 +260,32 @@ CREATE_PIPELINE_RUN = Obj({"compartmentId": STRING, "pipelineId": STRING}, {
     "stepOverrideDetails": ListOf(STEP_OVERRIDE), "systemTags": DEFINED_TAGS, **TAGS,
 })
 UPDATE_PIPELINE_RUN = Obj(optional={"displayName": STRING, **TAGS})
+# Data Flow (SDK `oci.data_flow.models`). UpdateApplicationDetails is CreateApplicationDetails without
+# compartmentId and type; CreateRunDetails is the application's overridable fields plus applicationId/execute.
+DATAFLOW_SHAPE_CONFIG = Obj(optional={"ocpus": NUMBER, "memoryInGBs": NUMBER})
+APPLICATION_PARAMETER = Obj({"name": STRING, "value": STRING})
+APPLICATION_LOG_CONFIG = Obj({"logGroupId": STRING, "logId": STRING})
+DATAFLOW_TYPE = Enum("BATCH", "STREAMING", "SESSION")
+SPARK_LANGUAGE = Enum("SCALA", "JAVA", "PYTHON", "SQL")
+_RUNNABLE = {  # what an application sets and a run may override
+    "applicationLogConfig": APPLICATION_LOG_CONFIG, "archiveUri": STRING, "arguments": ListOf(STRING),
+    "configuration": MapOf(STRING), "displayName": STRING, "driverShape": STRING,
+    "driverShapeConfig": DATAFLOW_SHAPE_CONFIG, "execute": STRING, "executorShape": STRING,
+    "executorShapeConfig": DATAFLOW_SHAPE_CONFIG, "logsBucketUri": STRING, "metastoreId": STRING,
+    "numExecutors": INTEGER, "parameters": ListOf(APPLICATION_PARAMETER), "poolId": STRING, "sparkVersion": STRING,
+    "warehouseBucketUri": STRING, "maxDurationInMinutes": INTEGER, "idleTimeoutInMinutes": INTEGER, **TAGS,
+}
+_APPLICATION = {**_RUNNABLE, "className": STRING, "description": STRING, "fileUri": STRING,
+                "language": SPARK_LANGUAGE, "privateEndpointId": STRING}
+_CREATE_APPLICATION = {**_APPLICATION, "compartmentId": STRING, "type": DATAFLOW_TYPE}
+_APPLICATION_REQUIRED = ("compartmentId", "displayName", "driverShape", "executorShape", "language", "numExecutors",
+                         "sparkVersion")
+CREATE_APPLICATION = Obj({name: _CREATE_APPLICATION[name] for name in _APPLICATION_REQUIRED},
+                         {name: spec for name, spec in _CREATE_APPLICATION.items()
+                          if name not in _APPLICATION_REQUIRED})
+UPDATE_APPLICATION = Obj(optional=_APPLICATION)
+CREATE_DATAFLOW_RUN = Obj({"compartmentId": STRING}, {**_RUNNABLE, "applicationId": STRING, "type": DATAFLOW_TYPE})
+UPDATE_DATAFLOW_RUN = Obj(optional={"maxDurationInMinutes": INTEGER, "idleTimeoutInMinutes": INTEGER, **TAGS})
 SEARCH_LOGS = Obj({"timeStart": STRING, "timeEnd": STRING, "searchQuery": STRING}, {"isReturnFieldInfo": BOOLEAN})
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobctl.testing.fake_oci import schema
+from jobctl.testing.fake_oci.dataflow_workload import DataFlowWorkload, echo_spark_workload
 from jobctl.testing.fake_oci.errors import ApiError, conflict, incorrect_state, invalid, limit_exceeded, not_found
 from jobctl.testing.fake_oci.lifecycle import (
     ACCEPTED,
@@ -41,6 +42,8 @@ from jobctl.testing.fake_oci.wire import format_time, new_ocid
 from jobctl.testing.fake_oci.workrequests import WorkRequests, new_work_request
 
 if TYPE_CHECKING:
+    from jobctl.testing.fake_oci.dataflow import ApplicationRecord
+    from jobctl.testing.fake_oci.dataflow_runs import DataFlowRunRecord
     from jobctl.testing.fake_oci.pipeline_runs import PipelineRunRecord
     from jobctl.testing.fake_oci.pipelines import PipelineRecord
 
@@ -146,6 +149,8 @@ class Limits:
     max_buckets: int = 1_000
     max_pipelines: int = 5_000
     max_pipeline_runs: int = 20_000
+    max_dataflow_applications: int = 5_000
+    max_dataflow_runs: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ class Store:
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], float] = field(default=lambda: 0.0)
     workload: Workload = echo_workload
+    dataflow_workload: DataFlowWorkload = echo_spark_workload
     log_lag: float = 0.0
     # Log groups live in a compartment of their own (often a separate logging compartment): the one a log
     # search must name. `log_groups` maps an id to its compartment; any other id is in this one.
@@ -203,6 +209,8 @@ class Store:
         self.work_requests = WorkRequests(self.limits.max_work_requests)
         self.pipelines: dict[str, PipelineRecord] = {}  # see `pipelines`
         self.pipeline_runs: dict[str, PipelineRunRecord] = {}  # see `pipeline_runs`
+        self.dataflow_applications: dict[str, ApplicationRecord] = {}  # see `dataflow`
+        self.dataflow_runs: dict[str, DataFlowRunRecord] = {}  # see `dataflow_runs`
         self._seq = 0
 
     def now(self) -> float:
@@ -223,7 +231,7 @@ class Store:
         if len(self.jobs) >= self.limits.max_jobs:
             raise limit_exceeded(f"the fake holds at most {self.limits.max_jobs} jobs")
         job = {"freeformTags": {}, "definedTags": {}, **present(body)}
-        job["definedTags"] = self._tag_defaults(job["definedTags"], created_by)
+        job["definedTags"] = self.tag_defaults(job["definedTags"], created_by)
         # A job that runs its artifact stays CREATING until the artifact is uploaded; a container job
         # needs none and is ACTIVE at once (docs/oci-fidelity.md)
         job.update(id=self.new_id("datasciencejob"), timeCreated=format_time(self.now()), createdBy=created_by,
@@ -231,7 +239,7 @@ class Store:
         self.jobs[job["id"]] = JobRecord(job, self.next_seq())
         return job
 
-    def _tag_defaults(self, given: dict[str, Any], created_by: str) -> dict[str, Any]:
+    def tag_defaults(self, given: dict[str, Any], created_by: str) -> dict[str, Any]:
         """Defined tags at creation: a required tag without a value blocks it; OCI's own are added."""
         missing = [f"{space}.{key}" for space, keys in self.required_tags.items() for key in keys
                    if key not in given.get(space, {})]
@@ -478,24 +486,43 @@ class Store:
 
 
 def select(resources: Iterable[tuple[dict[str, Any], int]], filters: dict[str, str | None], sort_by: str | None,
-           sort_order: str | None, time_field: str, *, time_sort: str = "timeCreated") -> list[dict[str, Any]]:
-    """Filter on exact field values and sort like OCI list calls (`time_sort` desc, displayName asc); `time_sort`
-    is the name the operation gives its time order (ListPipelineRuns says timeAccepted, the others timeCreated)."""
+           sort_order: str | None, time_field: str, *, time_sort: str = "timeCreated",
+           sorts: tuple[str, ...] = ("displayName",)) -> list[dict[str, Any]]:
+    """Filter on exact field values and sort like OCI list calls (`time_sort` desc, the fields in `sorts` asc);
+    `time_sort` is the name the operation gives its time order (ListPipelineRuns says timeAccepted, the others
+    timeCreated)."""
     sort_by = sort_by or time_sort
-    if sort_by not in (time_sort, "displayName"):
-        raise invalid(f"sortBy must be {time_sort} or displayName, got {sort_by!r}")
+    if sort_by not in (time_sort, *sorts):
+        raise invalid(f"sortBy must be one of {', '.join((time_sort, *sorts))}, got {sort_by!r}")
     if sort_order not in (None, "ASC", "DESC"):
         raise invalid(f"sortOrder must be ASC or DESC, got {sort_order!r}")
     descending = (sort_order or ("DESC" if sort_by == time_sort else "ASC")) == "DESC"
     wanted = {name: value for name, value in filters.items() if value is not None}
     chosen = [(res, seq) for res, seq in resources if all(res.get(k) == v for k, v in wanted.items())]
-    key_field = time_field if sort_by == time_sort else "displayName"
-    chosen.sort(key=lambda item: (item[0].get(key_field) or "", item[1]), reverse=descending)
+    key_field = time_field if sort_by == time_sort else sort_by
+    chosen.sort(key=lambda item: (*_sort_value(item[0].get(key_field)), item[1]), reverse=descending)
     return [res for res, _ in chosen]
+
+
+def _sort_value(value: Any) -> tuple[bool, Any]:
+    """Absent values first; the others (strings, or numbers such as runDurationInMilliseconds) in their order."""
+    return (value is not None, "" if value is None else value)
 
 
 def summary(resource: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: resource[name] for name in fields if resource.get(name) is not None}
+
+
+def apply_update(resource: dict[str, Any], body: Any, if_match: str | None, specs: tuple[schema.Obj, schema.Obj],
+                 now: float, *, check: Callable[[dict[str, Any]], None] = lambda changes: None) -> dict[str, Any]:
+    """An update in place: `if_match` against the resource's etag, the body against (update, create) `specs`,
+    then `check(changes)`; each top-level field sent replaces the resource's, and timeUpdated is now."""
+    check_etag(resource, if_match)
+    schema.check_update(*specs, body)
+    changes = present(body)
+    check(changes)
+    resource.update(changes, timeUpdated=format_time(now))
+    return resource
 
 
 def etag_of(resource: dict[str, Any]) -> str:
