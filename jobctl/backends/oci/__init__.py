@@ -38,6 +38,7 @@ from jobctl.model.job import (
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.backends.oci.dataflow import DataFlow
 
 T = TypeVar("T")
 _log = logging.getLogger("jobctl.oci")
@@ -101,6 +102,17 @@ class OciBackend:
     def pipelines(self) -> Pipelines:
         """Data Science Pipelines: what `workflow run --engine pipeline` runs on."""
         return Pipelines(self._call, self.ds, self.models, poll=max(self.poll_interval, 0.05))
+
+    @cached_property
+    def dataflow(self) -> DataFlow:
+        """OCI Data Flow: Spark applications and their runs (kind: DataFlowApplication)."""
+        import oci.data_flow
+
+        from jobctl.backends.oci.dataflow import DataFlow
+
+        if self.clients.make is None:
+            raise ConfigError("Data Flow needs its own client, which these clients cannot make")
+        return DataFlow(self._call, self.clients.make(oci.data_flow.DataFlowClient), oci.data_flow.models)
 
     @cached_property
     def _mounts(self) -> MountLookup:

@@ -10,12 +10,16 @@ application's is not documented); `sparkVersion` goes with `execute` only, never
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jobctl.backends.oci.mapping import AUTOMATIC_TAG_NAMESPACE, build, read_row, table_values
+from jobctl.backends.oci.paging import list_all
+from jobctl.errors import ConflictError
 from jobctl.model.application import ApplicationDefinition, env_configuration
-from jobctl.model.job import TAG_NAME, name_from_display, split_tags
+from jobctl.model.job import SUCCEEDED, TAG_MANAGED, TAG_NAME, Owned, RunState, name_from_display, split_tags
 from jobctl.model.table import rows
 
 TAG_ARTIFACT = "jobctl-artifact"  # the digest of the source jobctl uploaded as the application's file
@@ -87,3 +91,107 @@ def run_details(models: Any, app: ApplicationDefinition, *, application_id: str,
     if configuration or env:
         values["configuration"] = {**app.configuration, **(configuration or {}), **env_configuration(env)}
     return build(models, "CreateRunDetails", values)
+
+
+STATES = {"STOPPING": "CANCELING", "STOPPED": "CANCELED"}  # a stopped run has ended, not succeeded (undocumented)
+
+
+@dataclass(frozen=True)
+class AppliedApplication(Owned):
+    """A Data Flow application as a listing shows it (its tags say what jobctl made it from)."""
+
+    id: str
+    name: str
+    state: str
+    compartment: str
+    created: str
+    tags: Mapping[str, str]
+
+
+def run_state(run: Any) -> RunState:
+    """A Data Flow run as a run of any kind: its state in the job runs' terms (STOPPING and STOPPED, whose
+    meaning OCI does not document, as CANCELING and CANCELED), its reason kept."""
+    state = STATES.get(run.lifecycle_state, run.lifecycle_state)
+    details = run.lifecycle_details or (run.lifecycle_state if state != run.lifecycle_state else None)
+    return RunState(run.id, run.application_id, run.display_name or run.id, state, run.time_created,
+                    exit_code=0 if state == SUCCEEDED else None, details=details,
+                    args=tuple(getattr(run, "arguments", None) or ()))
+
+
+class DataFlow:
+    """OCI Data Flow through the SDK's DataFlowClient; service errors become jobctl errors through `call`."""
+
+    def __init__(self, call: Callable[..., Any], client: Any, models: Any) -> None:
+        self._call, self.client, self.models = call, client, models
+
+    def applications(self, *, compartment: str) -> list[AppliedApplication]:
+        """The live applications jobctl manages in the compartment, newest first."""
+        listed = list_all(self._call, "listing Data Flow applications", self.client.list_applications, compartment,
+                          limit=100)
+        found = [AppliedApplication(a.id, (a.freeform_tags or {}).get(TAG_NAME, ""), a.lifecycle_state,
+                                    a.compartment_id, str(a.time_created), dict(a.freeform_tags or {}))
+                 for a in listed
+                 if a.lifecycle_state == "ACTIVE" and (a.freeform_tags or {}).get(TAG_MANAGED) == "true"]
+        return sorted(found, key=lambda a: a.created, reverse=True)
+
+    def read(self, application_id: str) -> tuple[str | None, ApplicationDefinition, Any]:
+        """The application's etag, definition, and the SDK model (for an update to keep what OCI adds)."""
+        response = self._call(f"reading application {application_id}", self.client.get_application, application_id)
+        return response.headers.get("etag"), definition_from_application(response.data), response.data
+
+    def create(self, app: ApplicationDefinition, tags: Mapping[str, str], retry_token: str) -> str:
+        made = self._call(f"creating application {app.name}", self.client.create_application,
+                          create_details(self.models, app, tags), opc_retry_token=retry_token).data
+        return str(made.id)
+
+    def update(self, application_id: str, app: ApplicationDefinition, tags: Mapping[str, str], *,
+               etag: str | None, current: Any = None) -> None:
+        self._call(f"updating application {app.name}", self.client.update_application,  # details first, here
+                   update_details(self.models, app, tags, current), application_id,
+                   **({"if_match": etag} if etag else {}))
+
+    def delete(self, application_id: str) -> None:
+        self._call(f"deleting application {application_id}", self.client.delete_application, application_id)
+
+    def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
+              retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
+              configuration: Mapping[str, str] | None = None) -> RunState:
+        details = run_details(self.models, app, application_id=application_id, name=name, env=env,
+                              arguments=arguments, parameters=parameters, configuration=configuration)
+        run = self._call(f"starting a run of {app.name}", self.client.create_run, details,
+                         opc_retry_token=retry_token).data
+        return run_state(run)
+
+    def run(self, run_id: str) -> RunState:
+        return run_state(self._call(f"reading run {run_id}", self.client.get_run, run_id).data)
+
+    def runs(self, application_id: str, *, compartment: str) -> list[RunState]:
+        """The application's runs, newest first (one filter besides the compartment: OCI takes no more)."""
+        listed = list_all(self._call, "listing Data Flow runs", self.client.list_runs, compartment,
+                          application_id=application_id, limit=100)
+        return sorted((run_state(run) for run in listed), key=lambda run: run.created, reverse=True)
+
+    def cancel(self, run_id: str) -> RunState:
+        """DeleteRun cancels a run (it stays, CANCELING then CANCELED); one that has ended is read as it is."""
+        with contextlib.suppress(ConflictError):
+            self._call(f"canceling run {run_id}", self.client.delete_run, run_id)
+        return self.run(run_id)
+
+    def output(self, run_id: str) -> list[tuple[str, str]]:
+        """The run's own stdout and stderr (source APPLICATION), as (stream, text): Data Flow has them only
+        once the run has ended. A log's bytes are gunzipped when they are gzip (OCI names them .log.gz; ADS
+        reads them as text), and leading NULs are dropped, as ADS does."""
+        import gzip
+
+        logs = list_all(self._call, f"listing the logs of run {run_id}", self.client.list_run_logs, run_id, limit=100)
+        found = []
+        for log in sorted(logs, key=lambda item: (item.type != "STDOUT", item.name)):
+            if log.source != "APPLICATION":
+                continue
+            body = self._call(f"reading log {log.name} of run {run_id}", self.client.get_run_log, run_id,
+                              log.name).data.content
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            found.append(("stdout" if log.type == "STDOUT" else "stderr",
+                          body.lstrip(b"\x00").decode("utf-8", "replace")))
+        return found
