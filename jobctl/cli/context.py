@@ -77,6 +77,13 @@ class AppContext:
             self._backend = create_backend(self.backend_name, self.settings())
         return self._backend
 
+    def close(self) -> None:
+        """End of the command: the backend lets go of what it holds (the local state database)."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()
+        self._backend = None
+
     def printer(self, err: bool = False) -> Printer:
         from jobctl.render.human import Printer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ from jobctl.workflow.state import DirectoryStore
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.backends.local.applications import LocalApplications
 
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
@@ -139,13 +141,26 @@ class LocalBackend:
         gc.remove_run_dirs(self, runs)
 
     # --- runs -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    @functools.cached_property
+    def dataflow(self) -> LocalApplications:
+        """Data Flow applications, run here on Spark (kind: DataFlowApplication)."""
+        from jobctl.backends.local.applications import LocalApplications
+
+        return LocalApplications(self)
+
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
     ) -> RunState:
         import shutil  # start-up of listing commands does not pay for these
-        import subprocess
 
+        if retry_token:
+            rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
+            if rows:
+                return self.get_run(run_id=rows[0]["id"])
         job = self.get_job(job_id=job_id)
         if job.definition and job.definition.runtime_type == "container" and not (
             shutil.which("docker") or shutil.which("podman")
@@ -154,17 +169,29 @@ class LocalBackend:
                 f"job {job.name!r} runs a container, and neither docker nor podman is on PATH",
                 hint="install one of them, or run this job on OCI (--backend oci)",
             )
-        if retry_token:
-            rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
-            if rows:
-                return self.get_run(run_id=rows[0]["id"])
         groups = dict(settings or {}).get("node_groups", job.definition.node_groups if job.definition else ())
         if (count := replica_count(groups)) > procs.MAX_LOCAL_NODES:
             raise JobctlError(f"job {job.name!r} would run {count} nodes; the local backend runs at most "
                               f"{procs.MAX_LOCAL_NODES} in one run",
                               hint="run it on OCI (--backend oci), or with fewer replicas (--set nodes.groups=...)")
+        return self.supervised(job_id=job_id, job_name=job.managed_name or job.name, name=name, env=env,
+                               args=args, retry_token=retry_token, settings=settings)
+
+    def supervised(
+        self, *, job_id: str, job_name: str, name: str, env: Mapping[str, str], args: Sequence[str],
+        retry_token: str | None, settings: Mapping[str, Any] | None, run_id: str | None = None,
+    ) -> RunState:
+        """Record a run and start its supervisor: a job's run, or (its `settings` saying what runs, its
+        `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications)."""
+        import shutil
+        import subprocess
+
+        if retry_token:
+            rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
+            if rows:
+                return self.get_run(run_id=rows[0]["id"])
         gc.prune_workdirs(self, job_id, self.keep_workdirs)
-        run_id = new_id("run")
+        run_id = run_id or new_id("run")
         directory = run_dir(self.home, run_id)
         try:
             ensure_private_dir(directory)
@@ -179,7 +206,7 @@ class LocalBackend:
                     db.execute(
                         "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token, "
                         "settings) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?)",
-                        (run_id, job_id, job.managed_name or job.name, name, json.dumps(dict(env)),
+                        (run_id, job_id, job_name, name, json.dumps(dict(env)),
                          json.dumps(list(args)), time.time(), retry_token, json.dumps(dict(settings or {}))),
                     )
             except Exception as exc:

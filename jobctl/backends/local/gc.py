@@ -86,7 +86,8 @@ def collect(backend: LocalBackend, *, keep_workdirs: int, older_than: float | No
     finished = f"state NOT IN ({_active_placeholders()})"
     gone_runs: dict[str, Path] = {}
     for row in backend.store.query(
-        f"SELECT id FROM runs WHERE {finished} AND job_id NOT IN (SELECT id FROM jobs)", tuple(ACTIVE_STATES),
+        f"SELECT id FROM runs WHERE {finished} AND job_id NOT IN (SELECT id FROM jobs) "
+        "AND job_id NOT IN (SELECT id FROM applications)", tuple(ACTIVE_STATES),
     ):
         gone_runs[row["id"]] = run_dir(backend.home, row["id"])
     if older_than is not None:
@@ -101,7 +102,8 @@ def collect(backend: LocalBackend, *, keep_workdirs: int, older_than: float | No
             report.removals.append(Removal("workdir", work, size_of(work), run_id))
 
     referenced = {Path(row["artifact_path"]).parent for row in backend.store.query(
-        "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL")}
+        "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL UNION "
+        "SELECT source_path FROM applications WHERE source_path IS NOT NULL")}
     artifacts = backend.home / "artifacts"
     if artifacts.is_dir():
         for folder in artifacts.iterdir():

@@ -88,7 +88,7 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     options = ["--master", master, *settings]
     spark = spark_home()
     run_env = {**env, "SPARK_HOME": str(spark), "SPARK_CONF_DIR": str(conf_dir(home)), "SPARK_LOCAL_IP": "127.0.0.1",
-               "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
+               "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}  # JAVA_HOME: the supervisor passes it on
     if app.language == "PYTHON":
         run_env["PYSPARK_SUBMIT_ARGS"] = shlex.join([*options, "pyspark-shell"])
         return SparkLaunch([python, str(source), *args], run_env, cwd)

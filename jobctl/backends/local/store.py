@@ -22,6 +22,17 @@ from jobctl.model.job import JobDefinition, JobState, RunState, split_tags
 from jobctl.model.table import decode
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
 
+# Data Flow applications (jobctl.backends.local.applications); their runs are rows of `runs` too
+APPLICATIONS = """CREATE TABLE IF NOT EXISTS applications (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    source_path TEXT,
+    etag TEXT NOT NULL,
+    created REAL NOT NULL,
+    retry_token TEXT UNIQUE
+)"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -52,9 +63,10 @@ CREATE TABLE IF NOT EXISTS runs (
     supervisor_start INTEGER,
     settings TEXT
 );
+{applications};
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, created);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
-"""
+""".replace("{applications}", APPLICATIONS)
 # Columns added after the first release, created on first use of an older database.
 MIGRATIONS = {("runs", "supervisor_start"): "INTEGER", ("runs", "settings"): "TEXT"}
 TERMINAL_SQL = "('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')"
@@ -136,6 +148,12 @@ class Store:
         except OSError as exc:
             raise storage_error(Path(exc.filename or home), exc, "use JOBCTL_HOME at") from exc
 
+    def close(self) -> None:
+        """Close the connection now (SQLite checkpoints its WAL on the last close): not whenever the garbage
+        collector gets to it, perhaps in the middle of a later command on the same files (tests in process)."""
+        with self._lock:
+            self.db.close()
+
     def _has_schema(self) -> bool:
         row = self.db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('jobs', 'runs')").fetchone()
         return bool(row[0] == 2)
@@ -159,6 +177,9 @@ class Store:
         return {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
 
     def _migrate(self) -> None:
+        if not self._columns("applications"):  # a database from before Data Flow applications
+            with self.transaction() as db:
+                db.execute(APPLICATIONS)
         if all(column in self._columns(table) for table, column in MIGRATIONS):
             return
         with self.transaction() as db:  # checked again inside: another process may have migrated

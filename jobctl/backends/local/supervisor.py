@@ -51,7 +51,8 @@ from jobctl.model.job import (
 from jobctl.model.nodes import IN_ORDER
 from jobctl.source import ArtifactError
 
-PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT",
+                    "JAVA_HOME")  # Spark (a Data Flow application's run) finds Java by it, else on PATH
 KILL_GRACE_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -123,8 +124,8 @@ class Supervisor:
         self.started = False
         self.result_fd: int | None = None
         rows = self.store.query(
-            "SELECT runs.*, jobs.definition, jobs.artifact_path FROM runs JOIN jobs ON jobs.id = runs.job_id "
-            "WHERE runs.id = ?", (run_id,),
+            "SELECT runs.*, jobs.definition, jobs.artifact_path FROM runs LEFT JOIN jobs ON jobs.id = runs.job_id "
+            "WHERE runs.id = ?", (run_id,),  # a Data Flow application's run has no job: its settings say what runs
         )
         if not rows:
             raise SystemExit(f"run {run_id} not found")
@@ -155,7 +156,13 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
-        definition = Store.run_definition(self.row["definition"], self.row["settings"])
+        settings = json.loads(self.row["settings"] or "{}")
+        self.launch: dict[str, Any] | None = settings.get("launch")  # a Spark application's run: its process
+        if self.launch is not None:
+            definition = JobDefinition(name=self.row["job_name"], shape="local", runtime_type="spark",
+                                       max_runtime_in_minutes=settings.get("maxRuntimeInMinutes"))
+        else:
+            definition = Store.run_definition(self.row["definition"], self.row["settings"])
         try:
             # everything that needs new disk space is done before the workload starts
             self.result_fd = outcome.reserve(self.dir)
@@ -178,6 +185,10 @@ class Supervisor:
         """The processes of the run, not yet started: one, or one per replica of each node group, each
         with its own copy of the artifact (on OCI each node is its own machine)."""
         env = self._environment(definition)
+        if self.launch is not None:  # jobctl.backends.local.spark made it when the run was started
+            work = Path(self.launch["cwd"])
+            work.mkdir(parents=True, exist_ok=True)
+            return [Node(None, None, list(self.launch["argv"]), work, {**env, **self.launch["env"]}, {})]
         run_args = json.loads(self.row["args"])
         work = self.dir / "work"
         artifact = self.row["artifact_path"]

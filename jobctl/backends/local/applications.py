@@ -1,0 +1,147 @@
+"""Data Flow applications on the local backend (docs/decisions/0015-dataflow-applications.md): held in the
+SQLite state beside jobs, their code kept under $JOBCTL_HOME/artifacts by its digest, their runs ordinary
+local runs (wait, logs and cancel as for a job's) whose process is real Spark (jobctl.backends.local.spark),
+fixed when the run starts and started by the run's supervisor.
+
+The same operations as the OCI backend's `dataflow` (jobctl.backends.oci.dataflow.DataFlow), so that plan,
+apply and run can treat both alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobctl.backends.local import spark
+from jobctl.backends.local.store import new_id, run_dir
+from jobctl.errors import ConflictError, NotFoundError
+from jobctl.model.application import ApplicationDefinition
+from jobctl.model.job import ACTIVE_STATES, RunState, split_tags
+from jobctl.model.table import decode, updated_in_place
+from jobctl.paths import ensure_private_dir
+
+if TYPE_CHECKING:
+    from jobctl.backends.local import LocalBackend
+
+class LocalApplications:
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+        self.store = backend.store  # its schema has the applications table
+
+    # --- applications ------------------------------------------------------------------------------
+    def create(self, app: ApplicationDefinition, tags: Mapping[str, str], retry_token: str, *,
+               source: Path | None = None) -> str:
+        """The application made (the one made with this retry token, if it exists); its id."""
+        kept = str(self._keep(source)) if source is not None else None
+        with self.store.transaction() as db:
+            existing = db.execute("SELECT id FROM applications WHERE retry_token = ?", (retry_token,)).fetchone()
+            if existing:
+                return str(existing[0])
+            app_id = new_id("app")
+            tagged = app.with_tags(tags)
+            db.execute("INSERT INTO applications (id, name, tags, definition, source_path, etag, created, retry_token) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (app_id, tagged.display_name, json.dumps(dict(tagged.tags)), _encode(tagged), kept,
+                        new_id("etag"), time.time(), retry_token))
+        return app_id
+
+    def read(self, application_id: str) -> tuple[str | None, ApplicationDefinition, Any]:
+        """The application's etag and definition (and, as OCI's read gives its SDK model, its source path)."""
+        row = self._row(application_id)
+        return row["etag"], _decode(row["definition"]), row["source_path"]
+
+    def applications(self) -> list[tuple[str, ApplicationDefinition]]:
+        """Every application held here, oldest first: (id, definition)."""
+        return [(row["id"], _decode(row["definition"]))
+                for row in self.store.query("SELECT * FROM applications ORDER BY created")]
+
+    def update(self, application_id: str, app: ApplicationDefinition, tags: Mapping[str, str], *,
+               etag: str | None, source: Path | None = None) -> None:
+        """Change in place what Data Flow's UpdateApplication changes (and its code, when `source` is given)."""
+        kept = str(self._keep(source)) if source is not None else None
+        with self.store.transaction() as db:
+            row = db.execute("SELECT definition, etag, source_path FROM applications WHERE id = ?",
+                             (application_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"application {application_id} not found")
+            if etag is not None and row[1] != etag:
+                raise ConflictError(f"application {application_id} changed since it was read (etag mismatch)",
+                                    hint="run `jobctl plan` again to see the current state")
+            updated = updated_in_place(_decode(row[0]), app.with_tags(tags))
+            db.execute("UPDATE applications SET name = ?, tags = ?, definition = ?, source_path = ?, etag = ? "
+                       "WHERE id = ?", (updated.display_name, json.dumps(dict(updated.tags)), _encode(updated),
+                                        kept or row[2], new_id("etag"), application_id))
+
+    def delete(self, application_id: str) -> None:
+        """Refused while a run of it is going, as Data Flow refuses it."""
+        active = [run for run in self.backend.list_runs(job_id=application_id) if run.state in ACTIVE_STATES]
+        if active:
+            raise ConflictError(f"application {application_id} has {len(active)} run(s) going",
+                                hint="cancel them first")
+        with self.store.transaction() as db:
+            if db.execute("DELETE FROM applications WHERE id = ?", (application_id,)).rowcount == 0:
+                raise NotFoundError(f"application {application_id} not found")
+
+    # --- runs --------------------------------------------------------------------------------------
+    def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
+              retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
+              configuration: Mapping[str, str] | None = None) -> RunState:
+        """A run of the application: its Spark process fixed now (what it runs, with which settings), started
+        by a supervisor as a job's run is. `app` is the application as held (its source is where it was
+        kept)."""
+        row = self._row(application_id)
+        source = Path(row["source_path"]) if row["source_path"] else None
+        if source is None:
+            raise NotFoundError(f"application {app.name!r} has no code here",
+                                hint="give it a source (fileUri is Object Storage: OCI only)")
+        run_id = new_id("run")
+        launched = spark.launch(app, source, home=self.backend.home, cwd=run_dir(self.backend.home, run_id) / "work",
+                                env=env, arguments=arguments, parameters=parameters, configuration=configuration)
+        settings = {"launch": {"argv": launched.argv, "env": launched.env, "cwd": str(launched.cwd)},
+                    "maxRuntimeInMinutes": app.max_duration_in_minutes}
+        return self.backend.supervised(job_id=application_id, job_name=app.name, name=name, env=env,
+                                       args=list(arguments or ()), retry_token=retry_token, settings=settings,
+                                       run_id=run_id)
+
+    def run(self, run_id: str) -> RunState:
+        return self.backend.get_run(run_id=run_id)
+
+    def runs(self, application_id: str) -> list[RunState]:
+        return self.backend.list_runs(job_id=application_id)
+
+    def cancel(self, run_id: str) -> RunState:
+        return self.backend.cancel_run(run_id=run_id)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _row(self, application_id: str) -> Any:
+        rows = self.store.query("SELECT * FROM applications WHERE id = ?", (application_id,))
+        if not rows:
+            raise NotFoundError(f"application {application_id} not found")
+        return rows[0]
+
+    def _keep(self, source: Path) -> Path:
+        """The code, kept under the artifacts by its digest (an application's file is its artifact)."""
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        folder = self.backend.home / "artifacts" / digest
+        kept = folder / source.name
+        if not kept.exists():
+            ensure_private_dir(folder)
+            shutil.copyfile(source, kept)
+        return kept
+
+
+def _encode(app: ApplicationDefinition) -> str:
+    return json.dumps(dataclasses.asdict(app), sort_keys=True)
+
+
+def _decode(text: str) -> ApplicationDefinition:
+    data = json.loads(text)
+    table = decode(ApplicationDefinition, data)
+    table["labels"], owner_tags = split_tags({**data.get("labels", {}), **data.get("owner_tags", {})})
+    return ApplicationDefinition(**table, owner_tags=owner_tags)
