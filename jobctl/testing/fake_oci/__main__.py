@@ -19,7 +19,8 @@ from jobctl.testing.fake_oci.fake import FakeOCI
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobctl-fake-oci",
-        description="A stateful fake of OCI Data Science Jobs and Logging Search on 127.0.0.1, for offline tests.",
+        description="A stateful fake of OCI Data Science Jobs and Pipelines, Data Flow, Logging Search and Object "
+                    "Storage on 127.0.0.1, for offline tests.",
         epilog="example: jobctl-fake-oci --port 8765 --write-config /tmp/fake-oci",
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
