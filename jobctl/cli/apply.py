@@ -115,8 +115,11 @@ def apply_specs(
         applied = apply_plan(backend, plan, on_change=report, on_interrupt=lambda: app.info(
             "Interrupted: no other change starts; finishing the ones under way"))
         pipelines += apply_pipelines(backend, plan, deletes=False, on_change=report_pipeline)
+        applications = apply_applications(backend, plan, on_change=lambda name, outcome, app_id: app.info(
+            f"application {name}: {outcome} ({app_id})") if fmt == "table" else None)
     if fmt == "table":
-        results = [(a.outcome, a.retired) for a in applied] + [(p.outcome, p.retired) for p in pipelines]
+        results = [(a.outcome, a.retired) for a in applied] + [(p.outcome, p.retired) for p in pipelines] + [
+            (outcome, None) for _, outcome, _ in applications]
         outcomes = [outcome for outcome, _ in results]
         counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("created", "updated", "replaced", "deleted"))
         kept = sum(1 for result in results for what in result if what in ("superseded", "kept"))
@@ -130,9 +133,27 @@ def apply_specs(
                    "jobId": a.job_id} for a in applied),
                 *({"kind": "pipeline", "name": p.change.name, "action": p.change.action.value, "outcome": p.outcome,
                    "pipelineId": p.pipeline_id} for p in pipelines),
+                *({"kind": "application", "name": name, "outcome": outcome, "applicationId": app_id}
+                  for name, outcome, app_id in applications),
             ],
         }
         click.echo(dumps(result, fmt), nl=False)
+
+
+def apply_applications(backend: Backend, plan: Plan,
+                       on_change: Callable[[str, str, str], None]) -> list[tuple[str, str, str]]:
+    """The plan's Data Flow application changes (the local backend's): (name, outcome, id) each."""
+    if not plan.applications:
+        return []
+    from jobctl.plan.applications import apply_application
+
+    held = backend.dataflow  # type: ignore[attr-defined]
+    done = []
+    for change in plan.applications:
+        app_id, outcome = apply_application(held, change)
+        done.append((change.name, outcome, app_id))
+        on_change(change.name, outcome, app_id)
+    return done
 
 
 def apply_pipelines(backend: Backend, plan: Plan, *, deletes: bool,

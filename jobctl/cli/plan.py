@@ -74,14 +74,21 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     defaults = backend.spec_defaults()
     desired = [desired_job(spec, set_name, defaults) for spec in result.jobs]
     declared = [w for w in result.workflows if w.engine == "pipeline"]
-    unapplied = tuple(f"{a.name}: a Data Flow application is validated, not yet applied, by this version of "
-                      "jobctl (docs/dataflow.md)" for a in result.applications)
+    unapplied = tuple(f"{a.name}: a Data Flow application is validated, not yet applied on OCI, by this version of "
+                      "jobctl (docs/dataflow.md)" for a in result.applications if backend.name != "local")
     if backend.name != "oci":  # only OCI keeps pipelines (importing its backend is not free)
         plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                           prune_history=request.prune_history, set_name=set_name)
-        return replace(plan, warnings=(*plan.warnings, *unapplied, *(
+        plan = replace(plan, warnings=(*plan.warnings, *unapplied, *(
             f"workflow {w.name}: spec.engine pipeline runs on OCI; this backend keeps no pipeline (here `workflow "
             "run` drives it, the client engine)" for w in declared)))
+        held = getattr(backend, "dataflow", None) if backend.name == "local" else None
+        if held is None or not result.applications:
+            return plan
+        from jobctl.plan.applications import plan_applications
+
+        apps, same = plan_applications(held, result.applications, set_name)
+        return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same))
     from jobctl.backends.oci import OciBackend
     from jobctl.workflow import deploy
 

@@ -16,6 +16,7 @@ from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
 if TYPE_CHECKING:
+    from jobctl.model.application import ApplicationDefinition
     from jobctl.spec.model import JobSpec
 
 DEFAULT_SPEC = "job.yaml"
@@ -102,6 +103,53 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
                  "this run uses the applied job (`jobctl apply` to update it)")
 
 
+def _application(app: AppContext, name: str) -> tuple[str, ApplicationDefinition] | None:
+    """The Data Flow application of this name the local backend holds, if it is one (and not a job)."""
+    backend = app.backend()
+    if backend.name != "local":
+        return None
+    from jobctl.model.job import TAG_NAME, TAG_SUPERSEDED
+
+    found = [(app_id, definition) for app_id, definition in backend.dataflow.applications()  # type: ignore[attr-defined]
+             if definition.owner_tags.get(TAG_NAME) == name and TAG_SUPERSEDED not in definition.owner_tags]
+    return found[-1] if found else None
+
+
+def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], *, env: dict[str, str],
+                       args: tuple[str, ...], settings: tuple[str, ...], matrix: tuple[str, ...], name: str | None,
+                       key: str | None) -> list[RunState]:
+    """One run of the application per --matrix combination: --env as the driver's and executors' env, --arg as
+    its arguments, --set parameters.NAME=V / configuration.KEY=V for this run."""
+    import hashlib
+    import time
+
+    from jobctl.cli.assignments import parse_matrix
+
+    app_id, definition = held
+    parameters: dict[str, str] = {}
+    configuration: dict[str, str] = {}
+    for item in settings:
+        path, _, value = item.partition("=")
+        kind, _, key_name = path.partition(".")
+        if kind not in ("parameters", "configuration") or not key_name:
+            raise UsageError(f"--set {path}: a Data Flow application's run sets parameters.NAME or configuration.KEY")
+        (parameters if kind == "parameters" else configuration)[key_name] = value
+    combos = parse_matrix(matrix) or [{}]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    runs = []
+    for index, combo in enumerate(combos):
+        label = "-".join(combo.values())
+        run_name = name or f"{definition.name}-run-{stamp}" + (f"-{label}" if label else "")
+        token = hashlib.sha256(f"{key or time.time_ns()}\0{app_id}\0{index}".encode()).hexdigest()[:64]
+        run = app.backend().dataflow.start(  # type: ignore[attr-defined]
+            definition, app_id, name=run_name, env={**env, **combo}, retry_token=token,
+            arguments=list(args) if args else None, parameters=parameters or None,
+            configuration=configuration or None)
+        app.info(f"started {run.name} ({run.id})")
+        runs.append(run)
+    return runs
+
+
 @click.command()
 @click.argument("job", required=False, type=JOB_REF, shell_complete=complete_jobs)
 @click.option("-f", "--file", "spec_file", type=click.Path(dir_okay=False),
@@ -169,6 +217,18 @@ def command(
     if name is not None:
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
+    held = _application(app, job) if job and not spec_file else None
+    if held is not None:  # a Data Flow application (the local backend's)
+        runs = _start_application(app, held, env=overrides, args=args, settings=settings, matrix=matrix, name=name,
+                                  key=idempotency_key)
+        with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
+            if follow:
+                follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
+            if wait:
+                wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel_on_interrupt)
+        for run in runs:
+            click.echo(run.id)
+        return
     chosen = parse_settings(settings)
     target = job_from_scope(app, job, spec_file, runnable=True)
     requests = plan_runs(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobctl.model.job import JobState
+    from jobctl.plan.applications import ApplicationChange
     from jobctl.plan.desired import DesiredJob
     from jobctl.workflow.deploy import PipelineChange
 
@@ -91,19 +92,24 @@ class Plan:
     set_name: str | None = None  # the set the specs are applied from (jobctl.plan.sets)
     pipelines: tuple[PipelineChange, ...] = ()  # workflows' pipelines (OCI; jobctl.workflow.deploy)
     unchanged_pipelines: tuple[str, ...] = ()
+    applications: tuple[ApplicationChange, ...] = ()  # Data Flow applications (jobctl.plan.applications)
+    unchanged_applications: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
-        return sum(1 for c in self.changes if c.action is action) + sum(1 for p in self.pipelines if p.action is action)
+        return (sum(1 for c in self.changes if c.action is action)
+                + sum(1 for p in self.pipelines if p.action is action)
+                + sum(1 for a in self.applications if a.action is action))
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes or self.pipelines)
+        return bool(self.changes or self.pipelines or self.applications)
 
     @property
     def destructive(self) -> bool:
         """Needs confirmation: replacing a job or a pipeline, or deleting one with what it holds (its runs)."""
         return any(c.action is Action.REPLACE or (c.action is Action.DELETE and not c.keeps_runs)
-                   for c in self.changes) or any(c.action in (Action.REPLACE, Action.DELETE) for c in self.pipelines)
+                   for c in self.changes) or any(c.action in (Action.REPLACE, Action.DELETE) for c in self.pipelines) \
+            or any(a.action is Action.REPLACE for a in self.applications)
 
     @property
     def set_note(self) -> str | None:

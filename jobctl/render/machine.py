@@ -64,6 +64,7 @@ def log_dict(line: LogLine, run_id: str) -> dict[str, Any]:
 
 
 def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
+    from jobctl.plan.applications import change_dict
     from jobctl.plan.model import Action
 
     return {
@@ -93,6 +94,9 @@ def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
             for c in plan.pipelines
         ],
         "unchangedPipelines": list(plan.unchanged_pipelines),
+        "applications": [change_dict(c, lambda field, value: mask_field(field, value, show_secrets))
+                         for c in plan.applications],
+        "unchangedApplications": list(plan.unchanged_applications),
         "warnings": list(plan.warnings),
         "ignored": list(plan.ignored),
     }

@@ -15,6 +15,7 @@ from jobctl.plan.model import Action, Change, FieldChange, Plan
 from jobctl.render.plan import show_value, up_to_date
 
 if TYPE_CHECKING:
+    from jobctl.plan.applications import ApplicationChange
     from jobctl.workflow.deploy import PipelineChange
 from jobctl.secrets import mask_env
 
@@ -41,14 +42,16 @@ def plan_markdown(plan: Plan, *, show_secrets: bool = False) -> str:
         lines += [_text(plan.set_note), ""]
     sections = [_section(change, show_secrets) for change in plan.changes]
     sections += [_pipeline_section(change, show_secrets) for change in plan.pipelines]
+    sections += [_pipeline_section(change, show_secrets, "application") for change in plan.applications]
     if sum(len(section) for section in sections) > COLLAPSE_AFTER_LINES:
-        lines += [*_overview([*plan.changes, *plan.pipelines]), ""]
+        lines += [*_overview([*plan.changes, *plan.pipelines, *plan.applications]), ""]
         lines += ["<details>", f"<summary>Details of the {len(sections)} changes</summary>", ""]
         lines += _within_limit(sections, len("\n".join(lines)))
         lines += ["</details>", ""]
     else:
         lines += _within_limit(sections, len("\n".join(lines)))
-    lines += _unchanged((*plan.unchanged, *(f"{name} (pipeline)" for name in plan.unchanged_pipelines)))
+    lines += _unchanged((*plan.unchanged, *(f"{name} (pipeline)" for name in plan.unchanged_pipelines),
+                         *(f"{name} (application)" for name in plan.unchanged_applications)))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -67,10 +70,12 @@ def _section(change: Change, show_secrets: bool) -> list[str]:
     return lines
 
 
-def _pipeline_section(change: PipelineChange, show_secrets: bool) -> list[str]:
+def _pipeline_section(change: PipelineChange | ApplicationChange, show_secrets: bool,
+                      kind: str = "pipeline") -> list[str]:
+    """A workflow's pipeline, or (`kind`) a Data Flow application."""
     where = f" ({_code(change.pipeline_id)})" if change.pipeline_id else ""
     reason = f" — {_text(change.explanation)}" if change.explanation else ""
-    lines = [f"**{_code(change.action.symbol)} {change.action.value} pipeline {_code(change.name)}**{where}{reason}",
+    lines = [f"**{_code(change.action.symbol)} {change.action.value} {kind} {_code(change.name)}**{where}{reason}",
              ""]
     if change.fields:
         lines += [*_field_table(change.fields, show_secrets), ""]
@@ -104,14 +109,15 @@ def _field_table(fields: Iterable[FieldChange], show_secrets: bool) -> Iterable[
         yield f"| {_code(symbol)} | {_code(f.field, in_table=True)} | {old} | {new} |{note}"
 
 
-def _overview(changes: Iterable[Change | PipelineChange]) -> Iterable[str]:
+def _overview(changes: Iterable[Change | PipelineChange | ApplicationChange]) -> Iterable[str]:
     """One row per change, always visible above the folded details (a reason column only if any has one)."""
     rows = [(c, _text(c.explanation) if c.explanation else "") for c in changes]
     with_reasons = any(reason for _, reason in rows)
     yield "| | job | action |" + (" reason |" if with_reasons else "")
     yield "|---|---|---|" + ("---|" if with_reasons else "")
     for change, reason in rows:
-        name = change.name if isinstance(change, Change) else f"{change.name} (pipeline)"
+        name = change.name if isinstance(change, Change) else \
+            f"{change.name} ({'pipeline' if hasattr(change, 'workflow') else 'application'})"
         row = f"| {_code(change.action.symbol, in_table=True)} | {_code(name, in_table=True)} | " \
               f"{change.action.value} |"
         yield row + (f" {reason} |" if with_reasons else "")

@@ -10,6 +10,7 @@ from jobctl.render.human import Printer
 from jobctl.secrets import MASK, mask_env, mask_field
 
 if TYPE_CHECKING:
+    from jobctl.plan.applications import ApplicationChange
     from jobctl.workflow.deploy import PipelineChange
 
 _STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
@@ -87,10 +88,14 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
         yield _field_line(field_change, show_secrets)
 
 
-def pipeline_lines(change: PipelineChange, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
+def _header(kind: str, change: PipelineChange | ApplicationChange) -> tuple[str, str]:
     where = f" ({change.pipeline_id})" if change.pipeline_id else ""
     reason = f"  # {change.explanation}" if change.explanation else ""
-    yield f"  {change.action.symbol} pipeline {change.name}{where}{reason}", _STYLE[change.action]
+    return f"  {change.action.symbol} {kind} {change.name}{where}{reason}", _STYLE[change.action]
+
+
+def pipeline_lines(change: PipelineChange, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
+    yield _header("pipeline", change)
     if change.action is Action.CREATE and change.workflow is not None:
         steps = ", ".join(f"{s.name} ×{len(s.combinations())}" if s.matrix else s.name for s in change.workflow.order())
         yield f"      workflow steps: {steps}", None
@@ -98,10 +103,20 @@ def pipeline_lines(change: PipelineChange, show_secrets: bool) -> Iterable[tuple
         yield _field_line(field_change, show_secrets)
 
 
+def application_lines(change: ApplicationChange, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
+    yield _header("application", change)
+    if change.action is Action.CREATE:
+        app = change.desired
+        yield f"      {app.language} on Spark {app.spark_version}, {app.num_executors} executor(s)", None
+    for field_change in change.fields:
+        yield _field_line(field_change, show_secrets)
+
+
 def up_to_date(plan: Plan) -> str:
     """What "No changes" covers."""
     pipelines = f", {len(plan.unchanged_pipelines)} pipeline(s)" if plan.unchanged_pipelines else ""
-    return f"No changes. {len(plan.unchanged)} job(s){pipelines} up to date."
+    apps = f", {len(plan.unchanged_applications)} application(s)" if plan.unchanged_applications else ""
+    return f"No changes. {len(plan.unchanged)} job(s){pipelines}{apps} up to date."
 
 
 def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> None:
@@ -116,7 +131,11 @@ def print_plan(printer: Printer, plan: Plan, *, show_secrets: bool = False) -> N
     for pipeline in plan.pipelines:
         for text, style in pipeline_lines(pipeline, show_secrets):
             printer.line(text, style)
-    unchanged = [*plan.unchanged, *(f"{name} (pipeline)" for name in plan.unchanged_pipelines)]
+    for application in plan.applications:
+        for text, style in application_lines(application, show_secrets):
+            printer.line(text, style)
+    unchanged = [*plan.unchanged, *(f"{name} (pipeline)" for name in plan.unchanged_pipelines),
+                 *(f"{name} (application)" for name in plan.unchanged_applications)]
     if unchanged:
         printer.line(f"  {len(unchanged)} unchanged: {', '.join(unchanged)}")
     printer.line("")

@@ -142,8 +142,8 @@ def test_validate_examples_directory(run: Run) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "valid: 6 jobs and 2 workflows in 7 files (batch-score, distributed-train, hello, tune-candidate, "
-        "train-final, tune-models, model-selection, model-selection-pipeline)\n"
+        "valid: 6 jobs, 1 Data Flow application and 2 workflows in 8 files (batch-score, distributed-train, "
+        "hello, tune-candidate, train-final, tune-models, wordcount, model-selection, model-selection-pipeline)\n"
     )
     assert result.stderr == ""
 

@@ -13,14 +13,14 @@ from jobctl.model.application import ApplicationDefinition
 from jobctl.model.job import CANCELED, SUCCEEDED, TAG_MANAGED, TAG_NAME
 from jobctl.spec.load import load_specs
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import REPO
+from tests.conftest import EXAMPLES
 from tests.contract.conftest import COMPARTMENT, oci_backend
 
 TAGS = {TAG_MANAGED: "true", TAG_NAME: "wordcount", TAG_ARTIFACT: "sha256:abc"}
 
 
 def wordcount() -> ApplicationDefinition:
-    [app] = load_specs([str(REPO / "tests" / "data" / "dataflow" / "wordcount")], {}).applications
+    [app] = load_specs([str(EXAMPLES / "wordcount")], {}).applications
     return replace(app.definition, compartment_id=COMPARTMENT, code_uri=None,
                    file_uri="oci://dataflow-code@mytenancy/apps/wordcount/abc/wordcount.py", owner_tags=TAGS,
                    artifact_digest="sha256:abc")
@@ -86,13 +86,13 @@ def test_the_fake_runs_an_applications_code_on_real_spark_when_asked(tmp_path: P
     with FakeOCI() as fake:
         fake.dataflow_workload = spark_workload(fake, tmp_path)
         fake.create_bucket("dataflow-code", namespace="mytenancy")
-        code = (REPO / "tests" / "data" / "dataflow" / "wordcount" / "wordcount.py").read_bytes()
+        code = (EXAMPLES / "wordcount" / "wordcount.py").read_bytes()
         fake.store.objects[("mytenancy", "dataflow-code", "apps/wordcount/abc/wordcount.py")] = StoredObject(
             code, "text/x-python", "e", "m", time.time())
         backend = oci_backend(fake, tmp_path)
         app = wordcount()
         app_id = backend.dataflow.create(app, app.tags, retry_token="t4")
-        books = REPO / "tests" / "data" / "dataflow" / "wordcount" / "books.txt"
+        books = EXAMPLES / "wordcount" / "books.txt"
         run = backend.dataflow.start(app, app_id, name="wordcount-3", env={}, retry_token="r4",
                                      parameters={"input": str(books)})
         done = ended(backend, run.id)
@@ -100,3 +100,10 @@ def test_the_fake_runs_an_applications_code_on_real_spark_when_asked(tmp_path: P
         assert done.state == SUCCEEDED, output  # type: ignore[attr-defined]
         assert output["stdout"].splitlines()[:2] == ["it\t6", "of\t6"]
         assert "7 words seen at least 2 times" in output["stderr"]
+
+
+def test_on_oci_plan_says_an_application_is_not_applied_yet_and_applies_the_rest(jobctl, fake: FakeOCI) -> None:
+    plan = jobctl("plan", str(EXAMPLES / "wordcount"))
+    assert plan.exit_code == 0, plan.stderr
+    assert "Warning: wordcount: a Data Flow application is validated, not yet applied on OCI" in plan.stdout
+    assert fake.applications() == []

@@ -10,10 +10,10 @@ from oci.data_flow import models
 from jobctl.model.application import ApplicationDefinition, env_configuration, placeholders, substituted
 from jobctl.model.table import from_document, rows, to_document
 from jobctl.spec.load import load_specs
-from tests.conftest import REPO
+from tests.conftest import EXAMPLES
 from tests.unit.test_field_table import assert_rows_in_schema
 
-WORDCOUNT = REPO / "tests" / "data" / "dataflow" / "wordcount"
+WORDCOUNT = EXAMPLES / "wordcount"
 ROWS = [r for r in rows(ApplicationDefinition) if r.oci]
 
 
@@ -54,7 +54,7 @@ def test_the_wordcount_example_loads_with_its_values_and_reads_back_from_its_doc
     assert (d.language, d.spark_version, d.num_executors, d.executor_ocpus, d.local_slots) == (
         "PYTHON", "3.5.0", 2, 1, 2)
     assert d.arguments == ("--input", "${input}", "--min-count", "2")  # OCI's placeholder, left as written
-    assert d.parameters == {"input": "tests/data/dataflow/wordcount/books.txt"}
+    assert d.parameters == {"input": "oci://data@my-namespace/books.txt"}
     assert d.configuration == {"spark.sql.shuffle.partitions": "4"}
     assert ApplicationDefinition(**from_document(ApplicationDefinition, to_document(d))) == d
 
@@ -115,8 +115,9 @@ def test_validate_counts_applications_apart_from_jobs(jobctl) -> None:
     assert result.stdout == "valid: 1 Data Flow application in 1 file (wordcount)\n"
 
 
-def test_plan_says_an_application_is_not_applied_yet_and_applies_the_rest(jobctl, tmp_path: Path) -> None:
+def test_the_local_backend_plans_an_application(jobctl, tmp_path: Path) -> None:
     path = application(tmp_path, "  language: PYTHON\n  source: ./app.py\n" + BASE)
     plan = jobctl("plan", str(path))
     assert plan.exit_code == 0, plan.stderr
-    assert "Warning: app: a Data Flow application is validated, not yet applied, by this version" in plan.stdout
+    assert "+ application app" in plan.stdout
+    assert "not yet applied" not in plan.stdout

@@ -9,13 +9,13 @@ from oci.data_flow import models
 from jobctl.backends.oci import dataflow
 from jobctl.model.application import ApplicationDefinition
 from jobctl.spec.load import load_specs
-from tests.conftest import REPO
+from tests.conftest import EXAMPLES
 
 TAGS = {"jobctl-managed": "true", "jobctl-name": "wordcount", "jobctl-artifact": "sha256:abc", "team": "ml"}
 
 
 def wordcount() -> ApplicationDefinition:
-    [app] = load_specs([str(REPO / "tests" / "data" / "dataflow" / "wordcount")], {}).applications
+    [app] = load_specs([str(EXAMPLES / "wordcount")], {}).applications
     return replace(app.definition, compartment_id="ocid1.compartment.oc1..c",
                    file_uri="oci://dataflow-code@mytenancy/apps/wordcount/abc/wordcount.py",
                    log_group_id="ocid1.loggroup.oc1.iad.g", log_id="ocid1.log.oc1.iad.l")
@@ -35,7 +35,7 @@ def test_an_application_is_sent_as_create_application_details_and_reads_back_the
         "PYTHON", "3.5.0", "BATCH", 2)
     assert (details.driver_shape_config.ocpus, details.executor_shape_config.memory_in_gbs) == (1, 16)
     assert details.arguments == ["--input", "${input}", "--min-count", "2"]
-    assert [(p.name, p.value) for p in details.parameters] == [("input", "tests/data/dataflow/wordcount/books.txt")]
+    assert [(p.name, p.value) for p in details.parameters] == [("input", "oci://data@my-namespace/books.txt")]
     assert details.configuration == {"spark.sql.shuffle.partitions": "4"}
     assert (details.application_log_config.log_group_id, details.logs_bucket_uri) == (
         "ocid1.loggroup.oc1.iad.g", "oci://dataflow-logs@my-namespace/")

@@ -1,0 +1,59 @@
+"""Issue 17, done means 1: a PySpark word count validates, applies and runs on the local backend with real
+Spark; its logs show the counts; exit codes mirror success and failure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import EXAMPLES
+
+WORDCOUNT = EXAMPLES / "wordcount"
+
+
+def test_the_word_count_applies_runs_on_spark_and_logs_its_counts(jobctl, tmp_path: Path) -> None:
+    specs = tmp_path / "wordcount"
+    shutil.copytree(WORDCOUNT, specs)
+    assert jobctl("validate", str(specs)).exit_code == 0
+    plan = jobctl("plan", str(specs))
+    assert "+ application wordcount" in plan.stdout, plan.stdout
+    assert "PYTHON on Spark 3.5.0, 2 executor(s)" in plan.stdout
+    applied = jobctl("apply", str(specs))
+    assert applied.exit_code == 0, applied.stderr
+    assert "application wordcount: created (app-" in applied.stderr
+    same = jobctl("plan", str(specs), "--detailed-exitcode")
+    assert (same.exit_code, same.stdout.strip()) == (0, "No changes. 0 job(s), 1 application(s) up to date.")
+
+    ran = jobctl("run", "wordcount", "--set", f"parameters.input={specs / 'books.txt'}", "--env", "MODEL=rf", "--wait")
+    assert ran.exit_code == 0, ran.stderr
+    [run] = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
+    assert (run["lifecycleState"], run["exitCode"], run["env"]["MODEL"], run["jobName"]) == (
+        "SUCCEEDED", 0, "rf", "wordcount")
+    logs = jobctl("logs", run["id"])
+    assert logs.stdout.splitlines()[:4] == ["it\t6", "of\t6", "the\t6", "was\t6"]
+    assert "7 words seen at least 2 times" in logs.stdout
+    assert " INFO " not in logs.stdout  # Spark's chatter stays out
+
+    (specs / "application.yaml").write_text((specs / "application.yaml").read_text().replace(
+        'numExecutors: 2', 'numExecutors: 1'))
+    update = jobctl("plan", str(specs))
+    assert "~ application wordcount" in update.stdout
+    assert "~ numExecutors: 2 → 1" in update.stdout
+    assert jobctl("apply", str(specs)).exit_code == 0
+
+
+def test_a_failing_application_exits_as_its_run_failed(jobctl, tmp_path: Path) -> None:
+    (tmp_path / "fails.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {name: fails}\nspec:\n"
+        "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n  source: ./fails.py\n")
+    assert jobctl("apply", str(tmp_path / "app.yaml")).exit_code == 0
+    ran = jobctl("run", "fails", "--matrix", "MODEL=a,b", "--wait")
+    assert ran.exit_code == 1, ran.stderr
+    runs = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
+    assert sorted((r["env"]["MODEL"], r["lifecycleState"], r["exitCode"]) for r in runs) == [
+        ("a", "FAILED", 3), ("b", "FAILED", 3)]
+    wrong = jobctl("run", "fails", "--set", "infrastructure.shape=VM.X")
+    assert wrong.exit_code == 2
+    assert "a Data Flow application's run sets parameters.NAME or configuration.KEY" in wrong.stderr
