@@ -117,7 +117,7 @@ def _application(app: AppContext, name: str) -> tuple[str, ApplicationDefinition
 
 def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], *, env: dict[str, str],
                        args: tuple[str, ...], settings: tuple[str, ...], matrix: tuple[str, ...], name: str | None,
-                       key: str | None) -> list[RunState]:
+                       key: str | None, yes: bool) -> list[RunState]:
     """One run of the application per --matrix combination: --env as the driver's and executors' env, --arg as
     its arguments, --set parameters.NAME=V / configuration.KEY=V for this run."""
     import hashlib
@@ -135,6 +135,7 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
             raise UsageError(f"--set {path}: a Data Flow application's run sets parameters.NAME or configuration.KEY")
         (parameters if kind == "parameters" else configuration)[key_name] = value
     combos = parse_matrix(matrix) or [{}]
+    _confirm_fan_out(app, len(combos), yes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     runs = []
     for index, combo in enumerate(combos):
@@ -219,8 +220,10 @@ def command(
     overrides = parse_assignments(env, "--env")
     held = _application(app, job) if job and not spec_file else None
     if held is not None:  # a Data Flow application (the local backend's)
+        if args_append:
+            raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg")
         runs = _start_application(app, held, env=overrides, args=args, settings=settings, matrix=matrix, name=name,
-                                  key=idempotency_key)
+                                  key=idempotency_key, yes=yes)
         with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
             if follow:
                 follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)

@@ -57,3 +57,6 @@ def test_a_failing_application_exits_as_its_run_failed(jobctl, tmp_path: Path) -
     wrong = jobctl("run", "fails", "--set", "infrastructure.shape=VM.X")
     assert wrong.exit_code == 2
     assert "a Data Flow application's run sets parameters.NAME or configuration.KEY" in wrong.stderr
+    appended = jobctl("run", "fails", "--args-append", "x")
+    assert appended.exit_code == 2
+    assert "--args-append is for jobs" in appended.stderr
