@@ -72,7 +72,8 @@ class ApplicationDefinition(Metadata):
                                       oci="application_log_config.log_group_id")
     log_id: str | None = column("spec.logging.logId", "text", **_RUN, local=IGNORED,
                                 oci="application_log_config.log_id")
-    artifact_digest: str | None = column("artifact", "text")  # of source: computed, kept in a tag
+    # of source: computed, kept in a tag; changed code is a new fileUri, which UpdateApplication takes
+    artifact_digest: str | None = column("artifact", "text", in_place=True)
     owner_tags: Mapping[str, str] = field(default_factory=dict)  # jobctl's own freeform tags
     unmodeled: tuple[str, ...] = field(default=(), compare=False)
 

@@ -60,3 +60,20 @@ def test_a_failing_application_exits_as_its_run_failed(jobctl, tmp_path: Path) -
     appended = jobctl("run", "fails", "--args-append", "x")
     assert appended.exit_code == 2
     assert "--args-append is for jobs" in appended.stderr
+
+
+def test_changed_code_updates_the_application_in_place(jobctl, tmp_path: Path) -> None:
+    """As on OCI, where changed code is a new fileUri, which UpdateApplication takes (decision 0015)."""
+    (tmp_path / "app.py").write_text("print('one')\n")
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {name: code}\nspec:\n"
+        "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n  source: ./app.py\n")
+    assert jobctl("apply", str(tmp_path / "app.yaml")).exit_code == 0
+    (tmp_path / "app.py").write_text("print('two')\n")
+    plan = jobctl("plan", str(tmp_path / "app.yaml"))
+    assert "~ application code" in plan.stdout, plan.stdout
+    assert "~ artifact: " in plan.stdout
+    assert jobctl("apply", str(tmp_path / "app.yaml")).exit_code == 0
+    assert jobctl("run", "code", "--wait").exit_code == 0
+    [run] = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
+    assert jobctl("logs", run["id"]).stdout == "two\n"
