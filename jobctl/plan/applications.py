@@ -8,13 +8,13 @@ The local backend applies them; on OCI a plan says they are not applied yet (iss
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobctl.model.application import ApplicationDefinition
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, TAG_SUPERSEDED
-from jobctl.model.table import canonical, flatten, row_for
+from jobctl.plan.desired import spec_hash
+from jobctl.plan.diff import field_changes
 from jobctl.plan.model import Action, FieldChange
 
 if TYPE_CHECKING:
@@ -68,8 +68,7 @@ def desired(spec: ApplicationSpec, set_name: str | None) -> ApplicationDefinitio
     """The application as it should be held: its code's digest and jobctl's tags (with its spec hash)."""
     digest = f"sha256:{hashlib.sha256(spec.source.read_bytes()).hexdigest()}" if spec.source else None
     definition = replace(spec.definition, artifact_digest=digest)
-    text = json.dumps(canonical(definition), sort_keys=True, separators=(",", ":"))
-    tags = {TAG_MANAGED: "true", TAG_NAME: definition.name, TAG_HASH: hashlib.sha256(text.encode()).hexdigest()}
+    tags = {TAG_MANAGED: "true", TAG_NAME: definition.name, TAG_HASH: spec_hash(definition)}
     if set_name is not None:
         tags[TAG_SET] = set_name
     return replace(definition, owner_tags=tags)
@@ -92,20 +91,10 @@ def plan_applications(held: LocalApplications, specs: Sequence[ApplicationSpec],
         if have.owner_tags == want.owner_tags:
             unchanged.append(spec.name)
             continue
-        fields = _fields(have, want)
+        fields = field_changes(have, want)
         action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
         changes.append(ApplicationChange(action, spec.name, want, spec, app_id, fields))
     return changes, unchanged
-
-
-def _fields(have: ApplicationDefinition, want: ApplicationDefinition) -> tuple[FieldChange, ...]:
-    old, new = dict(flatten(have)), dict(flatten(want))
-    found = []
-    for shown in sorted({*old, *new}):
-        if old.get(shown) != new.get(shown):
-            row = row_for(ApplicationDefinition, shown)
-            found.append(FieldChange(shown, old.get(shown), new.get(shown), forces_replace=not row.in_place))
-    return tuple(found)
 
 
 def apply_application(held: LocalApplications, change: ApplicationChange) -> tuple[str, str]:

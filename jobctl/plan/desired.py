@@ -29,9 +29,10 @@ class DesiredJob:
         return self.definition.owner_tags[TAG_HASH]
 
 
-def spec_hash(definition: JobDefinition) -> str:
-    """sha256 of the fields that differ from their defaults (artifact digest included, jobctl's tags
-    excluded): a field added to the table later leaves the hashes of existing jobs as they were."""
+def spec_hash(definition: Any) -> str:
+    """sha256 of the fields of a definition (a job's, a Data Flow application's) that differ from their
+    defaults (artifact digest included, jobctl's tags excluded): a field added to the table later leaves
+    the hashes of existing ones as they were."""
     text = json.dumps(canonical(definition), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from jobctl.errors import ConflictError
-from jobctl.model.job import LIVE_JOB_STATES, TAG_SET, JobDefinition, JobState
+from jobctl.model.job import LIVE_JOB_STATES, TAG_SET, JobState
 from jobctl.model.table import flatten, row_for, rows
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.model import Action, Change, FieldChange, Plan
@@ -23,19 +24,17 @@ from jobctl.plan.model import Action, Change, FieldChange, Plan
 UNFINISHED_GRACE = timedelta(minutes=15)
 
 
-def _group(key: str) -> str:
-    """The row a diff key belongs to: env entries belong together."""
-    return row_for(JobDefinition, key).shown
-
-
-def _order(old: JobDefinition, new: JobDefinition) -> list[str]:
+def _order(old: Any, new: Any) -> list[str]:
     """Every field of either side in table order; map entries together, sorted."""
-    rank = {row.shown: i for i, row in enumerate(rows(JobDefinition))}
+    resource = type(old)
+    rank = {row.shown: i for i, row in enumerate(rows(resource))}
     keys = {k for k, _ in flatten(old)} | {k for k, _ in flatten(new)}
-    return sorted(keys, key=lambda k: (rank[_group(k)], k))
+    return sorted(keys, key=lambda k: (rank[row_for(resource, k).shown], k))
 
 
-def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, ...]:
+def field_changes(old: Any, new: Any) -> tuple[FieldChange, ...]:
+    """What differs between two definitions of one resource kind (a job's, a Data Flow application's), by
+    the kind's field table; each says whether it can change in place."""
     before = dict(flatten(old))
     after = dict(flatten(new))
     keys = _order(old, new)
@@ -43,7 +42,7 @@ def field_changes(old: JobDefinition, new: JobDefinition) -> tuple[FieldChange, 
     for key in keys:
         old_value, new_value = before.get(key), after.get(key)
         if old_value != new_value:
-            row = row_for(JobDefinition, key)
+            row = row_for(type(old), key)
             in_place = row.changes_in_place(old) and row.changes_in_place(new)
             changes.append(FieldChange(key, old_value, new_value, forces_replace=not in_place))
     return tuple(changes)

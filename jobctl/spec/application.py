@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from jobctl.errors import Diagnostic
 from jobctl.model.application import SOURCE_SUFFIXES, ApplicationDefinition, placeholders
 from jobctl.model.table import from_document
-from jobctl.spec.document import Document, JsonPath
+from jobctl.spec.document import Document
 from jobctl.spec.model import Origin
 
 
@@ -65,18 +64,6 @@ def application_problems(document: Document, base_dir: Path) -> list[Diagnostic]
             problems.append(document.diagnostic(("spec", f"{role}ShapeConfig"), f"a shape config is only for Flex "
                                                 f"shapes; {shape} is fixed"))
     return problems
-
-
-def keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -> None:
-    """Arguments, parameters and configuration are text: an unquoted `01` or `no` reaches Spark as written."""
-    spec = document.data["spec"]
-    for name in ("arguments", "parameters", "configuration"):
-        container = spec.get(name)
-        for key in (container if isinstance(container, dict) else range(len(container or []))):
-            path: JsonPath = ("spec", name, key)
-            text = document.written.get(path, interpolated.get(path))
-            if text is not None and not isinstance(container[key], str):
-                container[key] = text
 
 
 def build_application(document: Document, base_dir: Path, shown: str, line: int) -> ApplicationSpec:

@@ -103,7 +103,7 @@ def load_specs(
                 continue
             name = document.data["metadata"]["name"]
             line = document.position(("metadata", "name"))[0]
-            if document.data["kind"] == "Job":
+            if document.data["kind"] in ("Job", "DataFlowApplication"):
                 _keep_as_written(document, interpolator.written)
             if document.data["kind"] == "Workflow":
                 problems.extend(_add_workflow(workflows, document, shown, line))
@@ -112,7 +112,7 @@ def load_specs(
             names.append(name)
             problems.extend(_secret_tags(document))
             if document.data["kind"] == "DataFlowApplication":
-                problems.extend(_add_application(applications, document, interpolator, path, (shown, line)))
+                problems.extend(_add_application(applications, document, path, (shown, line)))
                 continue
             entrypoint, source_problems = _check_source(document, path.parent)
             problems.extend(source_problems)
@@ -142,12 +142,11 @@ def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str
     return []
 
 
-def _add_application(applications: list[ApplicationSpec], document: Document, interpolator: Interpolator,
-                     path: Path, where: tuple[str, int]) -> list[Diagnostic]:
+def _add_application(applications: list[ApplicationSpec], document: Document, path: Path,
+                     where: tuple[str, int]) -> list[Diagnostic]:
     """Check a DataFlowApplication document, and build its spec into `applications` (cheap: no artifact)."""
     from jobctl.spec import application
 
-    application.keep_as_written(document, interpolator.written)
     found = application.application_problems(document, path.parent)
     if not found:
         applications.append(application.build_application(document, path.parent, *where))
@@ -180,14 +179,20 @@ def _ads_as_written(path: Path, shown: str, documents: list[Document], interpola
 
 
 def _keep_as_written(document: Document, interpolated: Mapping[JsonPath, str]) -> None:
-    """Env values and args are text: an unquoted `01234`, `1.10`, `no`, `0x1F` or `1_000` reaches the
-    workload as written, not as the number or boolean YAML 1.1 reads (668, 1.1, false, 31, 1000)."""
+    """Env values and args (a Data Flow application's arguments, parameters and configuration) are text: an
+    unquoted `01234`, `1.10`, `no`, `0x1F` or `1_000` reaches the workload as written, not as the number or
+    boolean YAML 1.1 reads (668, 1.1, false, 31, 1000)."""
     spec = document.data["spec"]
-    holders: list[tuple[JsonPath, Any]] = [(("spec", "runtime"), spec["runtime"])]
-    holders += [(("spec", "nodes", "groups", index), group)
-                for index, group in enumerate((spec.get("nodes") or {}).get("groups", []))]
+    if document.data["kind"] == "DataFlowApplication":
+        holders: list[tuple[JsonPath, Any]] = [(("spec",), spec)]
+        names: tuple[str, ...] = ("arguments", "parameters", "configuration")
+    else:
+        holders = [(("spec", "runtime"), spec["runtime"])]
+        holders += [(("spec", "nodes", "groups", index), group)
+                    for index, group in enumerate((spec.get("nodes") or {}).get("groups", []))]
+        names = ("env", "args")
     for at, holder in holders:
-        for name in ("env", "args"):
+        for name in names:
             container = holder.get(name)
             for key in (container if isinstance(container, dict) else range(len(container or []))):
                 path = (*at, name, key)

@@ -121,3 +121,11 @@ def test_the_local_backend_plans_an_application(jobctl, tmp_path: Path) -> None:
     assert plan.exit_code == 0, plan.stderr
     assert "+ application app" in plan.stdout
     assert "not yet applied" not in plan.stdout
+
+
+def test_arguments_parameters_and_configuration_reach_spark_as_written(tmp_path: Path) -> None:
+    path = application(tmp_path, "  language: PYTHON\n  source: ./app.py\n" + BASE
+                       + "  arguments: [01, no]\n  parameters: {p: 1.10}\n  configuration: {spark.x: 0x1F}\n")
+    [app] = load_specs([str(path)], {}).applications
+    d = app.definition
+    assert (d.arguments, d.parameters, d.configuration) == (("01", "no"), {"p": "1.10"}, {"spark.x": "0x1F"})

@@ -157,10 +157,8 @@ class LocalBackend:
     ) -> RunState:
         import shutil  # start-up of listing commands does not pay for these
 
-        if retry_token:
-            rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
-            if rows:
-                return self.get_run(run_id=rows[0]["id"])
+        if (retried := self.retried_run(retry_token)) is not None:
+            return retried
         job = self.get_job(job_id=job_id)
         if job.definition and job.definition.runtime_type == "container" and not (
             shutil.which("docker") or shutil.which("podman")
@@ -177,19 +175,21 @@ class LocalBackend:
         return self.supervised(job_id=job_id, job_name=job.managed_name or job.name, name=name, env=env,
                                args=args, retry_token=retry_token, settings=settings)
 
+    def retried_run(self, retry_token: str | None) -> RunState | None:
+        """The run started with this retry token, if there is one."""
+        rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,)) if retry_token else []
+        return self.get_run(run_id=rows[0]["id"]) if rows else None
+
     def supervised(
         self, *, job_id: str, job_name: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None, settings: Mapping[str, Any] | None, run_id: str | None = None,
     ) -> RunState:
         """Record a run and start its supervisor: a job's run, or (its `settings` saying what runs, its
-        `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications)."""
+        `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications). The
+        caller has looked for a run started with `retry_token` (`retried_run`)."""
         import shutil
         import subprocess
 
-        if retry_token:
-            rows = self.store.query("SELECT * FROM runs WHERE retry_token = ?", (retry_token,))
-            if rows:
-                return self.get_run(run_id=rows[0]["id"])
         gc.prune_workdirs(self, job_id, self.keep_workdirs)
         run_id = run_id or new_id("run")
         directory = run_dir(self.home, run_id)

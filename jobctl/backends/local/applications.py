@@ -95,6 +95,8 @@ class LocalApplications:
         """A run of the application: its Spark process fixed now (what it runs, with which settings), started
         by a supervisor as a job's run is. `app` is the application as held (its source is where it was
         kept)."""
+        if (retried := self.backend.retried_run(retry_token)) is not None:
+            return retried
         row = self._row(application_id)
         source = Path(row["source_path"]) if row["source_path"] else None
         if source is None:
