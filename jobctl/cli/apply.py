@@ -142,7 +142,7 @@ def apply_specs(
 
 def apply_applications(backend: Backend, plan: Plan,
                        on_change: Callable[[str, str, str], None]) -> list[tuple[str, str, str]]:
-    """The plan's Data Flow application changes (the local backend's): (name, outcome, id) each."""
+    """The plan's Data Flow application changes: (name, outcome, id) each."""
     if not plan.applications:
         return []
     from jobctl.plan.applications import apply_application

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from jobctl.errors import ExitCode
 from jobctl.plan.model import Plan
 from jobctl.render.machine import dumps, plan_dict
 from jobctl.render.plan import print_plan
+
+if TYPE_CHECKING:
+    from jobctl.spec.load import LoadResult
 
 adopt_option = click.option(
     "--adopt", is_flag=True,
@@ -58,37 +61,45 @@ def plan_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) -> Plan:
-    """Load and validate the specs, build artifacts, and diff against the backend: jobs, and on OCI the
-    pipelines of workflows with spec.engine: pipeline (jobctl.workflow.deploy)."""
+    """Load and validate the specs, build artifacts, and diff against the backend: jobs, Data Flow
+    applications, and on OCI the pipelines of workflows with spec.engine: pipeline (jobctl.workflow.deploy)."""
+    from dataclasses import replace
+
+    from jobctl.spec.load import load_specs
+
+    result = load_specs(paths, app.environ)
+    result.raise_for_errors()
+    plan = _jobs_and_pipelines(app, paths, request, result)
+    if not result.applications:
+        return plan
+    held = getattr(app.backend(), "dataflow", None)
+    if held is None:
+        return replace(plan, warnings=(*plan.warnings, *(
+            f"{a.name}: this backend holds no Data Flow application (local and oci do)" for a in result.applications)))
+    from jobctl.plan.applications import plan_applications
+
+    apps, same = plan_applications(held, result.applications, plan.set_name, app.backend().spec_defaults())
+    return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same))
+
+
+def _jobs_and_pipelines(app: AppContext, paths: tuple[str, ...], request: PlanRequest, result: LoadResult) -> Plan:
     from dataclasses import replace
 
     from jobctl.engine.apply import build_plan
     from jobctl.plan.desired import desired_job
     from jobctl.plan.sets import plan_set
-    from jobctl.spec.load import load_specs
 
     set_name = plan_set(paths, request.set_name, app.environ)
-    result = load_specs(paths, app.environ)
-    result.raise_for_errors()
     backend = app.backend()
     defaults = backend.spec_defaults()
     desired = [desired_job(spec, set_name, defaults) for spec in result.jobs]
     declared = [w for w in result.workflows if w.engine == "pipeline"]
-    unapplied = tuple(f"{a.name}: a Data Flow application is validated, not yet applied on OCI, by this version of "
-                      "jobctl (docs/dataflow.md)" for a in result.applications if backend.name != "local")
     if backend.name != "oci":  # only OCI keeps pipelines (importing its backend is not free)
         plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                           prune_history=request.prune_history, set_name=set_name)
-        plan = replace(plan, warnings=(*plan.warnings, *unapplied, *(
+        return replace(plan, warnings=(*plan.warnings, *(
             f"workflow {w.name}: spec.engine pipeline runs on OCI; this backend keeps no pipeline (here `workflow "
             "run` drives it, the client engine)" for w in declared)))
-        held = getattr(backend, "dataflow", None) if backend.name == "local" else None
-        if held is None or not result.applications:
-            return plan
-        from jobctl.plan.applications import plan_applications
-
-        apps, same = plan_applications(held, result.applications, set_name)
-        return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same))
     from jobctl.backends.oci import OciBackend
     from jobctl.workflow import deploy
 
@@ -97,7 +108,6 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     desired += deploy.selector_jobs(lookup, declared, desired, set_name, defaults)
     plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                       prune_history=request.prune_history, set_name=set_name)
-    plan = replace(plan, warnings=(*plan.warnings, *unapplied))
     if not declared and not request.prune:
         return plan
     changes, unchanged = deploy.plan_pipelines(

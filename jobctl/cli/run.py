@@ -11,7 +11,7 @@ from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.watch import follow_runs, interruptible, wait_runs
-from jobctl.errors import NotFoundError, UsageError
+from jobctl.errors import JobctlError, NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
@@ -103,16 +103,25 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
                  "this run uses the applied job (`jobctl apply` to update it)")
 
 
-def _application(app: AppContext, name: str) -> tuple[str, ApplicationDefinition] | None:
-    """The Data Flow application of this name the local backend holds, if it is one (and not a job)."""
-    backend = app.backend()
-    if backend.name != "local":
-        return None
-    from jobctl.model.job import TAG_NAME, TAG_SUPERSEDED
+def _application(app: AppContext, ref: str) -> tuple[str, ApplicationDefinition] | None:
+    """The Data Flow application of this name (or id) the backend holds, if there is one: what `run NAME`
+    starts when NAME is no job. On OCI, looked for in the default compartment."""
+    from jobctl.model.job import TAG_NAME, TAG_SUPERSEDED, split_tags
 
-    found = [(app_id, definition) for app_id, definition in backend.dataflow.applications()  # type: ignore[attr-defined]
-             if definition.owner_tags.get(TAG_NAME) == name and TAG_SUPERSEDED not in definition.owner_tags]
-    return found[-1] if found else None
+    backend = app.backend()
+    held = getattr(backend, "dataflow", None)
+    if held is None:
+        return None
+    try:
+        if ref.startswith("ocid1.dataflowapplication."):
+            return ref, held.read(ref)[1]
+        for app_id, tags in reversed(held.listed([backend.spec_defaults().get("spec.compartmentId")])):
+            owner = split_tags(tags)[1]
+            if app_id == ref or (owner.get(TAG_NAME) == ref and owner.get(TAG_SUPERSEDED) != "true"):
+                return app_id, held.read(app_id)[1]
+    except JobctlError:  # no Data Flow here (no access, no compartment): the job that was not found is the news
+        return None
+    return None
 
 
 def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], *, env: dict[str, str],
@@ -149,6 +158,18 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
         app.info(f"started {run.name} ({run.id})")
         runs.append(run)
     return runs
+
+
+def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follow: bool, timeout: float | None,
+           cancel: bool) -> None:
+    """Runs of an application once started: followed or waited for when asked; their ids on stdout."""
+    with interruptible(app, runs, cancel_on_interrupt=cancel, ids_to_stdout=True):
+        if follow:
+            follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel)
+        if wait:
+            wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel)
+    for run in runs:
+        click.echo(run.id)
 
 
 @click.command()
@@ -218,22 +239,23 @@ def command(
     if name is not None:
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
-    held = _application(app, job) if job and not spec_file else None
-    if held is not None:  # a Data Flow application (the local backend's)
-        if args_append:
-            raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg")
-        runs = _start_application(app, held, env=overrides, args=args, settings=settings, matrix=matrix, name=name,
-                                  key=idempotency_key, yes=yes)
-        with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
-            if follow:
-                follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
-            if wait:
-                wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel_on_interrupt)
-        for run in runs:
-            click.echo(run.id)
-        return
+    target = None
+    if job and not spec_file:
+        try:
+            target = job_from_scope(app, job, None, runnable=True)
+        except NotFoundError:
+            held = _application(app, job)
+            if held is None:
+                raise
+            if args_append:
+                raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \
+                    from None
+            runs = _start_application(app, held, env=overrides, args=args, settings=settings, matrix=matrix,
+                                      name=name, key=idempotency_key, yes=yes)
+            _watch(app, runs, fmt=fmt, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
+            return
     chosen = parse_settings(settings)
-    target = job_from_scope(app, job, spec_file, runnable=True)
+    target = target or job_from_scope(app, job, spec_file, runnable=True)
     requests = plan_runs(
         target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=parse_matrix(matrix),
         name=name, idempotency_key=idempotency_key, settings=chosen,

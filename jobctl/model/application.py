@@ -21,6 +21,7 @@ SOURCE_SUFFIXES = {"PYTHON": (".py",), "JAVA": (".jar",), "SCALA": (".jar",), "S
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")  # OCI's ${name} in arguments, filled from parameters
 # a run's --env K=V reaches the driver and the executors through these Spark properties (as ADS's guide says)
 DRIVER_ENV, EXECUTOR_ENV = "spark.driverEnv.", "spark.executorEnv."
+TAG_ARTIFACT = "jobctl-artifact"  # the content digest of an application's source (its artifact)
 
 _OCI_HERE: dict[str, Any] = {"in_place": True, "local": IGNORED}  # a field only OCI honours
 _RUN: dict[str, Any] = {"in_place": True, "run": True}
@@ -103,3 +104,17 @@ def substituted(arguments: tuple[str, ...] | list[str], parameters: Mapping[str,
 def env_configuration(env: Mapping[str, str]) -> dict[str, str]:
     """A run's --env as the Spark properties that give it to the driver and the executors."""
     return {f"{prefix}{name}": value for name, value in env.items() for prefix in (DRIVER_ENV, EXECUTOR_ENV)}
+
+
+def code_location(code_uri: str, name: str, digest: str, filename: str) -> str:
+    """Where `apply` puts an application's source on OCI: <codeUri>/<name>/<content digest>/<file>. Changed
+    code is a new fileUri; the same code is found where it was put."""
+    return f"{code_uri.rstrip('/')}/{name}/{digest.removeprefix('sha256:')}/{filename}"
+
+
+def code_uri_of(file_uri: str | None, name: str, digest: str | None) -> str | None:
+    """The codeUri an application's fileUri was made from by code_location (None for a fileUri of its own)."""
+    if not file_uri or not digest:
+        return None
+    base, found, _ = file_uri.rpartition(f"/{name}/{digest.removeprefix('sha256:')}/")
+    return base if found else None

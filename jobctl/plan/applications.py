@@ -1,8 +1,7 @@
 """Data Flow applications in a plan (docs/decisions/0015-dataflow-applications.md): created, updated in place
 where Data Flow's UpdateApplication can (every field but `type` and the compartment, from the field table),
-replaced where it cannot; found by their ownership tags, compared by their spec hash, as jobs are.
-
-The local backend applies them; on OCI a plan says they are not applied yet (issue 17).
+replaced where it cannot; found by their ownership tags, compared by their spec hash, as jobs are. The same
+code plans and applies them on every backend (each backend's `dataflow`).
 """
 
 from __future__ import annotations
@@ -11,9 +10,11 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jobctl.model.application import ApplicationDefinition
-from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, TAG_SUPERSEDED
-from jobctl.plan.desired import spec_hash
+from jobctl.errors import Diagnostic, SpecError
+from jobctl.model.application import TAG_ARTIFACT, ApplicationDefinition, code_location
+from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, TAG_SUPERSEDED, split_tags
+from jobctl.model.table import rows
+from jobctl.plan.desired import spec_hash, with_defaults
 from jobctl.plan.diff import field_changes
 from jobctl.plan.model import Action, FieldChange
 
@@ -25,10 +26,13 @@ if TYPE_CHECKING:
     from jobctl.spec.application import ApplicationSpec
 
 
-class LocalApplications(Protocol):
-    """What a plan needs of the applications a backend holds (jobctl.backends.local.applications)."""
+class HeldApplications(Protocol):
+    """What a plan needs of the applications a backend holds: the local backend's
+    (jobctl.backends.local.applications) and OCI's (jobctl.backends.oci.dataflow)."""
 
-    def applications(self) -> list[tuple[str, ApplicationDefinition]]: ...
+    required_fields: tuple[str, ...]  # spec paths an application must set on this backend (codeUri: with source)
+
+    def listed(self, compartments: Sequence[str | None]) -> list[tuple[str, Mapping[str, str]]]: ...
 
     def read(self, application_id: str) -> tuple[str | None, ApplicationDefinition, Any]: ...
 
@@ -36,11 +40,11 @@ class LocalApplications(Protocol):
                source: Path | None = None) -> str: ...
 
     def update(self, application_id: str, app: ApplicationDefinition, tags: Mapping[str, str], *,
-               etag: str | None, source: Path | None = None) -> None: ...
+               etag: str | None, current: Any = None, source: Path | None = None) -> None: ...
 
     def delete(self, application_id: str) -> None: ...
 
-    def runs(self, application_id: str) -> list[RunState]: ...
+    def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]: ...
 
 
 @dataclass(frozen=True)
@@ -64,62 +68,99 @@ class ApplicationChange:
         return None
 
 
-def desired(spec: ApplicationSpec, set_name: str | None) -> ApplicationDefinition:
-    """The application as it should be held: its code's digest and jobctl's tags (with its spec hash)."""
-    digest = f"sha256:{hashlib.sha256(spec.source.read_bytes()).hexdigest()}" if spec.source else None
-    definition = replace(spec.definition, artifact_digest=digest)
+def desired(spec: ApplicationSpec, set_name: str | None,
+            defaults: Mapping[str, str] | None = None) -> ApplicationDefinition:
+    """The application as it should be held: the backend's `defaults` (by spec path) where the spec leaves
+    them out, its source's digest, the fileUri that source goes to under codeUri, and jobctl's tags (with its
+    spec hash)."""
+    definition = with_defaults(spec.definition, defaults)
+    if spec.source is not None:
+        digest = f"sha256:{hashlib.sha256(spec.source.read_bytes()).hexdigest()}"
+        code_uri = definition.code_uri.rstrip("/") if definition.code_uri else None
+        file_uri = code_location(code_uri, spec.name, digest, spec.source.name) if code_uri else None
+        definition = replace(definition, artifact_digest=digest, code_uri=code_uri, file_uri=file_uri)
     tags = {TAG_MANAGED: "true", TAG_NAME: definition.name, TAG_HASH: spec_hash(definition)}
+    if definition.artifact_digest:
+        tags[TAG_ARTIFACT] = definition.artifact_digest
     if set_name is not None:
         tags[TAG_SET] = set_name
     return replace(definition, owner_tags=tags)
 
 
-def plan_applications(held: LocalApplications, specs: Sequence[ApplicationSpec], set_name: str | None) -> tuple[
-        list[ApplicationChange], list[str]]:
-    """The changes that make the held applications as the specs say, and the names unchanged."""
-    current = {app.owner_tags.get(TAG_NAME): (app_id, app) for app_id, app in held.applications()
-               if app.owner_tags.get(TAG_MANAGED) == "true" and app.owner_tags.get(TAG_SUPERSEDED) != "true"}
+def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], set_name: str | None,
+                      defaults: Mapping[str, str] | None = None) -> tuple[list[ApplicationChange], list[str]]:
+    """The changes that make the held applications as the specs say, and the names unchanged. An application
+    is read in full only when its spec hash differs."""
+    wanted = [(spec, desired(spec, set_name, defaults)) for spec in specs]
+    _check_required(held, wanted)
+    current: dict[str, str] = {}  # name -> id of the newest live one
+    hashes: dict[str, Mapping[str, str]] = {}
+    for app_id, tags in held.listed(sorted({want.compartment_id for _, want in wanted}, key=str)):
+        _, owner = split_tags(tags)
+        if owner.get(TAG_MANAGED) == "true" and owner.get(TAG_SUPERSEDED) != "true" and TAG_NAME in owner:
+            current[owner[TAG_NAME]], hashes[app_id] = app_id, owner
     changes: list[ApplicationChange] = []
     unchanged: list[str] = []
-    for spec in specs:
-        want = desired(spec, set_name)
-        found = current.get(spec.name)
-        if found is None:
+    for spec, want in wanted:
+        held_id = current.get(spec.name)
+        if held_id is None:
             changes.append(ApplicationChange(Action.CREATE, spec.name, want, spec))
-            continue
-        app_id, have = found
-        if have.owner_tags == want.owner_tags:
+        elif hashes[held_id] == want.owner_tags:
             unchanged.append(spec.name)
-            continue
-        fields = field_changes(have, want)
-        action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
-        changes.append(ApplicationChange(action, spec.name, want, spec, app_id, fields))
+        else:
+            fields = field_changes(held.read(held_id)[1], want)
+            action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
+            changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields))
     return changes, unchanged
 
 
-def apply_application(held: LocalApplications, change: ApplicationChange) -> tuple[str, str]:
+def _check_required(held: HeldApplications, wanted: Sequence[tuple[ApplicationSpec, ApplicationDefinition]]) -> None:
+    """Fields this backend needs that a spec leaves out, said by plan before anything changes: OCI needs the
+    compartment, and codeUri for code given as a local source."""
+    problems: list[Diagnostic] = []
+    for spec, want in wanted:
+        for row in rows(ApplicationDefinition):
+            if row.path not in held.required_fields or getattr(want, row.attr):
+                continue
+            if row.path == "spec.codeUri":
+                if spec.source_site is not None:
+                    problems.append(replace(spec.source_site, message=f"application {spec.name!r} needs "
+                                            "spec.codeUri on this backend: the Object Storage location the source "
+                                            "is uploaded to"))
+                continue
+            origin = spec.origin
+            problems.append(Diagnostic(origin.file if origin else spec.name, origin.line if origin else 1, 1, "spec",
+                                       f"application {spec.name!r} needs {row.path} on this backend"))
+    if problems:
+        hints = {"spec.codeUri": "write spec.codeUri as oci://bucket@namespace/prefix",
+                 "spec.compartmentId": "set spec.compartmentId, or pass --compartment-id (or set OCI_COMPARTMENT_ID)"}
+        raise SpecError(sorted(problems), hint="; ".join(hint for path, hint in hints.items()
+                                                         if any(path in p.message for p in problems)))
+
+
+def apply_application(held: HeldApplications, change: ApplicationChange) -> tuple[str, str]:
     """Execute one change: (the application's id, what was done)."""
     want = change.desired
     token = hashlib.sha256(f"{want.name}\0{want.owner_tags[TAG_HASH]}\0{change.application_id or ''}".encode())
     if change.action is Action.UPDATE and change.application_id is not None:
-        etag, _, _ = held.read(change.application_id)
-        held.update(change.application_id, want, want.owner_tags, etag=etag, source=change.spec.source)
+        etag, _, current = held.read(change.application_id)
+        held.update(change.application_id, want, want.tags, etag=etag, current=current, source=change.spec.source)
         return change.application_id, "updated"
-    made = held.create(want, want.owner_tags, token.hexdigest()[:64], source=change.spec.source)
+    made = held.create(want, want.tags, token.hexdigest()[:64], source=change.spec.source)
     if change.action is Action.REPLACE and change.application_id is not None:
         _retire(held, change.application_id)
         return made, "replaced"
     return made, "created"
 
 
-def _retire(held: LocalApplications, application_id: str) -> None:
+def _retire(held: HeldApplications, application_id: str) -> None:
     """The replaced application: deleted, unless it has runs (kept with them, tagged superseded, as a replaced
     job is)."""
-    if not held.runs(application_id):
+    etag, old, current = held.read(application_id)
+    if not held.runs(application_id, compartment=old.compartment_id):
         held.delete(application_id)
         return
-    etag, old, _ = held.read(application_id)
-    held.update(application_id, old, {**old.tags, TAG_SUPERSEDED: "true"}, etag=etag)
+    held.update(application_id, old, {**old.tags, TAG_SUPERSEDED: "true"}, etag=etag, current=current)
 
 
 def change_dict(change: ApplicationChange, show: Any) -> dict[str, Any]:

@@ -6,12 +6,14 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from jobctl.artifact import Artifact, build_artifact, build_driver_artifact
-from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition
+from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition, Metadata
 from jobctl.model.table import canonical, rows
 from jobctl.spec.model import JobSpec
+
+D = TypeVar("D", bound=Metadata)
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,10 @@ def spec_hash(definition: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def with_defaults(definition: JobDefinition, defaults: Mapping[str, str] | None) -> JobDefinition:
-    """The definition with the backend's `defaults` (by spec path) in the fields it leaves out."""
-    filled: dict[str, Any] = {row.attr: defaults[row.path] for row in rows(JobDefinition)
+def with_defaults(definition: D, defaults: Mapping[str, str] | None) -> D:
+    """The definition (a job's, a Data Flow application's) with the backend's `defaults` (by spec path) in the
+    fields it leaves out."""
+    filled: dict[str, Any] = {row.attr: defaults[row.path] for row in rows(type(definition))
                               if defaults and row.path in defaults and not getattr(definition, row.attr)}
     return replace(definition, **filled) if filled else definition
 

@@ -21,6 +21,7 @@ class ApplicationSpec:
     definition: ApplicationDefinition
     source: Path | None = None  # absolute, resolved against the spec file's directory
     origin: Origin | None = field(default=None, compare=False)
+    source_site: Diagnostic | None = field(default=None, compare=False)  # where `source` is written
 
     @property
     def name(self) -> str:
@@ -71,4 +72,5 @@ def build_application(document: Document, base_dir: Path, shown: str, line: int)
     origin = Origin(shown, line)
     definition = ApplicationDefinition(**from_document(ApplicationDefinition, data))
     source = data["spec"].get("source")
-    return ApplicationSpec(definition, (base_dir / source).resolve() if source else None, origin)
+    return ApplicationSpec(definition, (base_dir / source).resolve() if source else None, origin,
+                           document.diagnostic(("spec", "source"), "") if source else None)

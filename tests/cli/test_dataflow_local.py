@@ -77,3 +77,18 @@ def test_changed_code_updates_the_application_in_place(jobctl, tmp_path: Path) -
     assert jobctl("run", "code", "--wait").exit_code == 0
     [run] = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
     assert jobctl("logs", run["id"]).stdout == "two\n"
+
+
+def test_run_name_starts_the_job_when_a_job_and_an_application_share_the_name(jobctl, tmp_path: Path) -> None:
+    """Two sets may each hold one (validate keeps names unique only within a set): the job is what runs."""
+    for kind, body in (("app", "kind: DataFlowApplication\nmetadata: {name: same}\nspec:\n  language: PYTHON\n"
+                                "  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n  source: ./a.py\n"),
+                       ("job", "kind: Job\nmetadata: {name: same}\nspec:\n  infrastructure: {shape: VM.Standard2.1}\n"
+                               "  runtime: {type: python, source: ./a.py}\n")):
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "a.py").write_text(f"print('{kind}')\n")
+        (tmp_path / kind / "spec.yaml").write_text("apiVersion: jobctl/v1\n" + body)
+        assert jobctl("apply", str(tmp_path / kind)).exit_code == 0
+    assert jobctl("run", "same", "--wait").exit_code == 0
+    [run] = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
+    assert jobctl("logs", run["id"]).stdout == "job\n"

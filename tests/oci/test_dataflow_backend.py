@@ -21,7 +21,7 @@ TAGS = {TAG_MANAGED: "true", TAG_NAME: "wordcount", TAG_ARTIFACT: "sha256:abc"}
 
 def wordcount() -> ApplicationDefinition:
     [app] = load_specs([str(EXAMPLES / "wordcount")], {}).applications
-    return replace(app.definition, compartment_id=COMPARTMENT, code_uri=None,
+    return replace(app.definition, compartment_id=COMPARTMENT, code_uri="oci://dataflow-code@mytenancy/apps",
                    file_uri="oci://dataflow-code@mytenancy/apps/wordcount/abc/wordcount.py", owner_tags=TAGS,
                    artifact_digest="sha256:abc")
 
@@ -76,34 +76,3 @@ def test_a_canceled_run_ends_canceled_and_a_late_cancel_reads_it_as_it_is(tmp_pa
         assert canceled.state in ("CANCELING", CANCELED)
         assert ended(backend, run.id).state == CANCELED  # type: ignore[attr-defined]
         assert backend.dataflow.cancel(run.id).state == CANCELED  # ended: read, not an error
-
-
-def test_the_fake_runs_an_applications_code_on_real_spark_when_asked(tmp_path: Path) -> None:
-    """Issue 17: the fake's Data Flow runs the application's code with the local Spark when a test plugs it in."""
-    from jobctl.testing.fake_oci.api_objects import StoredObject
-    from jobctl.testing.fake_oci.dataflow_workload import spark_workload
-
-    with FakeOCI() as fake:
-        fake.dataflow_workload = spark_workload(fake, tmp_path)
-        fake.create_bucket("dataflow-code", namespace="mytenancy")
-        code = (EXAMPLES / "wordcount" / "wordcount.py").read_bytes()
-        fake.store.objects[("mytenancy", "dataflow-code", "apps/wordcount/abc/wordcount.py")] = StoredObject(
-            code, "text/x-python", "e", "m", time.time())
-        backend = oci_backend(fake, tmp_path)
-        app = wordcount()
-        app_id = backend.dataflow.create(app, app.tags, retry_token="t4")
-        books = EXAMPLES / "wordcount" / "books.txt"
-        run = backend.dataflow.start(app, app_id, name="wordcount-3", env={}, retry_token="r4",
-                                     parameters={"input": str(books)})
-        done = ended(backend, run.id)
-        output = dict(backend.dataflow.output(run.id))
-        assert done.state == SUCCEEDED, output  # type: ignore[attr-defined]
-        assert output["stdout"].splitlines()[:2] == ["it\t6", "of\t6"]
-        assert "7 words seen at least 2 times" in output["stderr"]
-
-
-def test_on_oci_plan_says_an_application_is_not_applied_yet_and_applies_the_rest(jobctl, fake: FakeOCI) -> None:
-    plan = jobctl("plan", str(EXAMPLES / "wordcount"))
-    assert plan.exit_code == 0, plan.stderr
-    assert "Warning: wordcount: a Data Flow application is validated, not yet applied on OCI" in plan.stdout
-    assert fake.applications() == []

@@ -45,7 +45,7 @@ def test_an_application_is_held_read_back_updated_in_place_and_made_once_per_ret
     assert backend.dataflow.read(app_id)[1].num_executors == 4
     with pytest.raises(ConflictError, match="changed since it was read"):
         backend.dataflow.update(app_id, app, TAGS, etag=etag)
-    assert [i for i, _ in backend.dataflow.applications()] == [app_id]
+    assert [i for i, _ in backend.dataflow.listed()] == [app_id]
     assert backend.list_jobs() == []  # applications are not jobs
 
 
@@ -78,7 +78,7 @@ def test_a_failing_application_fails_with_its_exit_code_and_a_cancel_ends_one_th
     [canceled] = wait_for_runs(backend, [long.id], timeout=60)
     assert canceled.state == CANCELED
     backend.dataflow.delete(app_id)
-    assert backend.dataflow.applications() == []
+    assert backend.dataflow.listed() == []
 
 
 def test_a_database_from_before_applications_gets_their_table(tmp_path: Path) -> None:
@@ -90,5 +90,5 @@ def test_a_database_from_before_applications_gets_their_table(tmp_path: Path) ->
     old.executescript(SCHEMA.replace("CREATE TABLE IF NOT EXISTS applications", "CREATE TABLE IF NOT EXISTS x"))
     old.close()
     backend = LocalBackend(tmp_path)
-    assert backend.dataflow.applications() == []
+    assert backend.dataflow.listed() == []
     assert gc.collect(backend, keep_workdirs=5, older_than=None, dry_run=True).removals == []

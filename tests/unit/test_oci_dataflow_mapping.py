@@ -42,7 +42,7 @@ def test_an_application_is_sent_as_create_application_details_and_reads_back_the
     read = dataflow.definition_from_application(as_served(details))
     assert read == replace(app, owner_tags={k: v for k, v in TAGS.items() if k.startswith("jobctl-")},
                            labels={"team": "ml"}, artifact_digest="sha256:abc",
-                           code_uri=None)  # where the code came from is not OCI's to say
+                           code_uri="oci://dataflow-code@mytenancy/apps")  # the fileUri's, by its digest
 
 
 def test_an_update_sends_what_update_application_details_carries_emptied_fields_empty() -> None:
@@ -65,3 +65,13 @@ def test_a_run_sends_its_env_as_spark_env_and_its_overrides_whole() -> None:
     assert [(p.name, p.value) for p in details.parameters] == [("input", "oci://b@n/other.txt")]
     assert details.spark_version is None  # with an application, the version is the application's
     assert details.arguments is None  # the application's
+
+
+def test_code_uri_is_read_back_only_from_a_file_apply_put_under_it() -> None:
+    from jobctl.model.application import code_location, code_uri_of
+
+    put = code_location("oci://code@ns/apps/", "wordcount", "sha256:ab12", "wordcount.py")
+    assert put == "oci://code@ns/apps/wordcount/ab12/wordcount.py"
+    assert code_uri_of(put, "wordcount", "sha256:ab12") == "oci://code@ns/apps"
+    assert code_uri_of(put, "wordcount", "sha256:ffff") is None  # another digest: not this code's place
+    assert code_uri_of("oci://code@ns/mine/wordcount.py", "wordcount", None) is None  # a fileUri of one's own

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from jobctl.backends.local import LocalBackend
 
 class LocalApplications:
+    required_fields: tuple[str, ...] = ()  # spec paths an application must set here
+
     def __init__(self, backend: LocalBackend) -> None:
         self.backend = backend
         self.store = backend.store  # its schema has the applications table
@@ -56,13 +58,13 @@ class LocalApplications:
         row = self._row(application_id)
         return row["etag"], _decode(row["definition"]), row["source_path"]
 
-    def applications(self) -> list[tuple[str, ApplicationDefinition]]:
-        """Every application held here, oldest first: (id, definition)."""
-        return [(row["id"], _decode(row["definition"]))
-                for row in self.store.query("SELECT * FROM applications ORDER BY created")]
+    def listed(self, compartments: Sequence[str | None] = ()) -> list[tuple[str, Mapping[str, str]]]:
+        """Every application held here (compartments do not scope them), oldest first: (id, freeform tags)."""
+        return [(row["id"], json.loads(row["tags"]))
+                for row in self.store.query("SELECT id, tags FROM applications ORDER BY created")]
 
     def update(self, application_id: str, app: ApplicationDefinition, tags: Mapping[str, str], *,
-               etag: str | None, source: Path | None = None) -> None:
+               etag: str | None, current: Any = None, source: Path | None = None) -> None:
         """Change in place what Data Flow's UpdateApplication changes (and its code, when `source` is given)."""
         kept = str(self._keep(source)) if source is not None else None
         with self.store.transaction() as db:
@@ -114,7 +116,7 @@ class LocalApplications:
     def run(self, run_id: str) -> RunState:
         return self.backend.get_run(run_id=run_id)
 
-    def runs(self, application_id: str) -> list[RunState]:
+    def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]:
         return self.backend.list_runs(job_id=application_id)
 
     def cancel(self, run_id: str) -> RunState:

@@ -47,6 +47,9 @@ _log = logging.getLogger("jobctl.oci")
 MAX_REPLAYED_CREATES = 5  # deleted jobs a create's retry token may be replayed with, in a row
 
 
+DATAFLOW_RUN = "ocid1.dataflowrun."  # a Data Flow run's id: its own API (jobctl.backends.oci.dataflow)
+
+
 def _derived(retry_token: str, reason: str) -> str:
     """The token of a new creation that follows from an old one: the same on every retry of it."""
     return hashlib.sha256(f"{retry_token}\0{reason}".encode()).hexdigest()[:64]
@@ -112,7 +115,8 @@ class OciBackend:
 
         if self.clients.make is None:
             raise ConfigError("Data Flow needs its own client, which these clients cannot make")
-        return DataFlow(self._call, self.clients.make(oci.data_flow.DataFlowClient), oci.data_flow.models)
+        return DataFlow(self._call, self.clients.make(oci.data_flow.DataFlowClient), oci.data_flow.models,
+                        storage=self._storage, compartment=self.settings.compartment_id)
 
     @cached_property
     def _mounts(self) -> MountLookup:
@@ -325,6 +329,8 @@ class OciBackend:
         return self._call(f"getting run {run_id}", self.ds.get_job_run, run_id).data
 
     def get_run(self, *, run_id: str) -> RunState:
+        if run_id.startswith(DATAFLOW_RUN):
+            return self.dataflow.run(run_id)
         run = self._get_run(run_id)
         return self._seen(run.compartment_id, mapping.run_state(run, self._job_name(run.job_id)))
 
@@ -339,7 +345,9 @@ class OciBackend:
         found: dict[str, RunState] = {}
         by_job: dict[tuple[str, str], set[str]] = {}
         for run_id in dict.fromkeys(run_ids):
-            if run_id in self._runs_read:
+            if run_id.startswith(DATAFLOW_RUN):
+                found[run_id] = self.dataflow.run(run_id)
+            elif run_id in self._runs_read:
                 compartment, run = self._runs_read[run_id]
                 by_job.setdefault((run.job_id, compartment), set()).add(run_id)
             else:
@@ -393,6 +401,8 @@ class OciBackend:
         return [mapping.run_state(r, self._job_name(r.job_id)) for r in found]
 
     def cancel_run(self, *, run_id: str) -> RunState:
+        if run_id.startswith(DATAFLOW_RUN):
+            return self.dataflow.cancel(run_id)
         run = self.get_run(run_id=run_id)
         if run.terminal:
             return run
@@ -424,6 +434,8 @@ class OciBackend:
         return self._log_compartments[log_group_id]
 
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        if run_id.startswith(DATAFLOW_RUN):
+            return self.dataflow.read_logs(run_id, cursor)
         raw = self._get_run(run_id)
         run = mapping.run_state(raw, self._job_name(raw.job_id))
         return dataclasses.replace(self._read_logs(raw, run, cursor), run=run)  # a follower needs no GET of its own

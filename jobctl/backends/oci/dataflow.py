@@ -12,17 +12,37 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.oci.mapping import AUTOMATIC_TAG_NAMESPACE, build, read_row, table_values
 from jobctl.backends.oci.paging import list_all
-from jobctl.errors import ConflictError
-from jobctl.model.application import ApplicationDefinition, env_configuration
-from jobctl.model.job import SUCCEEDED, TAG_MANAGED, TAG_NAME, Owned, RunState, name_from_display, split_tags
+from jobctl.errors import ConfigError, ConflictError
+from jobctl.model.application import (
+    DRIVER_ENV,
+    TAG_ARTIFACT,
+    ApplicationDefinition,
+    code_uri_of,
+    env_configuration,
+)
+from jobctl.model.job import (
+    SUCCEEDED,
+    TAG_MANAGED,
+    TAG_NAME,
+    LogBatch,
+    LogLine,
+    Owned,
+    RunState,
+    name_from_display,
+    split_tags,
+)
 from jobctl.model.table import rows
 
-TAG_ARTIFACT = "jobctl-artifact"  # the digest of the source jobctl uploaded as the application's file
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from jobctl.backends.oci.objects import ObjectStorage
+
 _BY_HAND = ("parameters", "defined_tags", "log_group_id", "log_id")  # not a plain SDK attribute each
 
 
@@ -65,9 +85,9 @@ def definition_from_application(application: Any) -> ApplicationDefinition:
     log = getattr(application, "application_log_config", None)
     defined = {space: dict(tags) for space, tags in (getattr(application, "defined_tags", None) or {}).items()
                if space != AUTOMATIC_TAG_NAMESPACE}
+    name = owner_tags.get(TAG_NAME) or name_from_display(application.display_name or "") or "my-application"
     return ApplicationDefinition(
-        **table,
-        name=owner_tags.get(TAG_NAME) or name_from_display(application.display_name or "") or "my-application",
+        **table, name=name, code_uri=code_uri_of(table.get("file_uri"), name, owner_tags.get(TAG_ARTIFACT)),
         labels=labels, defined_tags=defined,
         parameters={p.name: p.value for p in getattr(application, "parameters", None) or ()},
         log_group_id=getattr(log, "log_group_id", None), log_id=getattr(log, "log_id", None),
@@ -93,6 +113,7 @@ def run_details(models: Any, app: ApplicationDefinition, *, application_id: str,
     return build(models, "CreateRunDetails", values)
 
 
+ENDED = "ended"  # the cursor of a run's output read whole
 STATES = {"STOPPING": "CANCELING", "STOPPED": "CANCELED"}  # a stopped run has ended, not succeeded (undocumented)
 
 
@@ -110,19 +131,32 @@ class AppliedApplication(Owned):
 
 def run_state(run: Any) -> RunState:
     """A Data Flow run as a run of any kind: its state in the job runs' terms (STOPPING and STOPPED, whose
-    meaning OCI does not document, as CANCELING and CANCELED), its reason kept."""
+    meaning OCI does not document, as CANCELING and CANCELED), its reason kept; its application's name from
+    the tags it took from it, its env from the Spark properties --env set; an ended run's last update as its
+    end (Data Flow has no end time of its own)."""
     state = STATES.get(run.lifecycle_state, run.lifecycle_state)
     details = run.lifecycle_details or (run.lifecycle_state if state != run.lifecycle_state else None)
-    return RunState(run.id, run.application_id, run.display_name or run.id, state, run.time_created,
+    made = RunState(run.id, run.application_id, run.display_name or run.id, state, run.time_created,
                     exit_code=0 if state == SUCCEEDED else None, details=details,
-                    args=tuple(getattr(run, "arguments", None) or ()))
+                    args=tuple(getattr(run, "arguments", None) or ()),
+                    env={key.removeprefix(DRIVER_ENV): value
+                         for key, value in (getattr(run, "configuration", None) or {}).items()
+                         if key.startswith(DRIVER_ENV)},
+                    job_name=(run.freeform_tags or {}).get(TAG_NAME))
+    return replace(made, finished=run.time_updated) if made.terminal else made
 
 
 class DataFlow:
-    """OCI Data Flow through the SDK's DataFlowClient; service errors become jobctl errors through `call`."""
+    """OCI Data Flow through the SDK's DataFlowClient; service errors become jobctl errors through `call`.
+    `compartment`: the backend's default one (--compartment-id), looked in besides those named."""
 
-    def __init__(self, call: Callable[..., Any], client: Any, models: Any) -> None:
+    required_fields = ("spec.compartmentId", "spec.codeUri")  # codeUri: for a source, which goes there
+
+    def __init__(self, call: Callable[..., Any], client: Any, models: Any, *, storage: ObjectStorage | None = None,
+                 compartment: str | None = None) -> None:
         self._call, self.client, self.models = call, client, models
+        self._storage = storage
+        self._compartment = compartment
 
     def applications(self, *, compartment: str) -> list[AppliedApplication]:
         """The live applications jobctl manages in the compartment, newest first."""
@@ -134,21 +168,41 @@ class DataFlow:
                  if a.lifecycle_state == "ACTIVE" and (a.freeform_tags or {}).get(TAG_MANAGED) == "true"]
         return sorted(found, key=lambda a: a.created, reverse=True)
 
+    def listed(self, compartments: Sequence[str | None]) -> list[tuple[str, Mapping[str, str]]]:
+        """The live applications jobctl manages in these compartments and the default one, oldest first: (id,
+        freeform tags). The default one is where an application moved to another compartment is found (a plan
+        sees it there, and replaces it)."""
+        scopes = {c for c in (*compartments, self._compartment) if c}
+        found = [app for compartment in sorted(scopes) for app in self.applications(compartment=compartment)]
+        return [(app.id, app.tags) for app in sorted(found, key=lambda a: a.created)]
+
     def read(self, application_id: str) -> tuple[str | None, ApplicationDefinition, Any]:
         """The application's etag, definition, and the SDK model (for an update to keep what OCI adds)."""
         response = self._call(f"reading application {application_id}", self.client.get_application, application_id)
         return response.headers.get("etag"), definition_from_application(response.data), response.data
 
-    def create(self, app: ApplicationDefinition, tags: Mapping[str, str], retry_token: str) -> str:
+    def create(self, app: ApplicationDefinition, tags: Mapping[str, str], retry_token: str, *,
+               source: Path | None = None) -> str:
+        """The application made (the one made with this retry token, if it exists), its `source` uploaded
+        first to its fileUri; its id."""
+        self._upload(app, source)
         made = self._call(f"creating application {app.name}", self.client.create_application,
                           create_details(self.models, app, tags), opc_retry_token=retry_token).data
         return str(made.id)
 
     def update(self, application_id: str, app: ApplicationDefinition, tags: Mapping[str, str], *,
-               etag: str | None, current: Any = None) -> None:
+               etag: str | None, current: Any = None, source: Path | None = None) -> None:
+        self._upload(app, source)
         self._call(f"updating application {app.name}", self.client.update_application,  # details first, here
                    update_details(self.models, app, tags, current), application_id,
                    **({"if_match": etag} if etag else {}))
+
+    def _upload(self, app: ApplicationDefinition, source: Path | None) -> None:
+        if source is None:
+            return
+        if self._storage is None or not app.file_uri:
+            raise ConfigError(f"application {app.name!r}: its source has nowhere to go", hint="set spec.codeUri")
+        self._storage.put_file_once(app.file_uri, source)
 
     def delete(self, application_id: str) -> None:
         self._call(f"deleting application {application_id}", self.client.delete_application, application_id)
@@ -165,8 +219,10 @@ class DataFlow:
     def run(self, run_id: str) -> RunState:
         return run_state(self._call(f"reading run {run_id}", self.client.get_run, run_id).data)
 
-    def runs(self, application_id: str, *, compartment: str) -> list[RunState]:
-        """The application's runs, newest first (one filter besides the compartment: OCI takes no more)."""
+    def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]:
+        """The application's runs, newest first (one filter besides the compartment: OCI takes no more; without
+        `compartment`, the application's)."""
+        compartment = compartment or self.read(application_id)[1].compartment_id
         listed = list_all(self._call, "listing Data Flow runs", self.client.list_runs, compartment,
                           application_id=application_id, limit=100)
         return sorted((run_state(run) for run in listed), key=lambda run: run.created, reverse=True)
@@ -195,3 +251,13 @@ class DataFlow:
             found.append(("stdout" if log.type == "STDOUT" else "stderr",
                           body.lstrip(b"\x00").decode("utf-8", "replace")))
         return found
+
+    def read_logs(self, run_id: str, cursor: str | None) -> LogBatch:
+        """The run's output as log lines: none while it runs (Data Flow has it only once the run has ended),
+        then all of it at once, stdout first, each line at the run's end."""
+        run = self.run(run_id)
+        if not run.terminal or cursor == ENDED:
+            return LogBatch((), cursor, run.terminal, run=run)
+        at = run.finished or run.created
+        lines = tuple(LogLine(at, stream, line) for stream, text in self.output(run_id) for line in text.splitlines())
+        return LogBatch(lines, ENDED, True, run=run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from jobctl.errors import ConfigError, JobctlError, UsageError
@@ -75,6 +76,25 @@ class ObjectStorage:
             self.client.put_object(namespace, bucket, name, body, content_type="application/json")
         except self.oci.exceptions.ServiceError as exc:
             raise _failure(exc, "writing", namespace, bucket, name) from exc
+
+    def put_file_once(self, uri: str, path: Path) -> bool:
+        """The file at `uri` (oci://bucket@namespace/name), uploaded unless an object is there already (a
+        content-addressed name: what is there is this file); whether it was uploaded."""
+        namespace, bucket, name = parse_uri(uri)
+        namespace = namespace or self.namespace()
+        try:
+            self.client.head_object(namespace, bucket, name)
+            return False
+        except self.oci.exceptions.ServiceError as exc:
+            if exc.status != 404:  # a missing bucket shows in the upload, with its own error
+                raise _failure(exc, "checking", namespace, bucket, name) from exc
+        try:
+            with path.open("rb") as body:  # streamed: a jar may be large
+                self.client.put_object(namespace, bucket, name, body, content_length=path.stat().st_size,
+                                       content_type="application/octet-stream")
+        except self.oci.exceptions.ServiceError as exc:
+            raise _failure(exc, "uploading", namespace, bucket, name) from exc
+        return True
 
     def names(self, namespace: str, bucket: str, prefix: str) -> list[str]:
         found: list[str] = []

@@ -1,0 +1,134 @@
+"""Issue 17, done means 2: the word count spec applies and runs on the oci backend against the fake (its
+code uploaded to codeUri and run on real Spark by the fake); plan after apply shows no changes; an argument
+change is an update in place, a compartment change a replace."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jobctl.testing.fake_oci import FakeOCI
+from tests.conftest import EXAMPLES
+
+CODE = "oci://dataflow-code@mytenancy/apps"
+
+
+@pytest.fixture
+def wordcount(tmp_path: Path, fake: FakeOCI, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example in tmp_path, its codeUri a bucket of the fake's."""
+    fake.create_bucket("dataflow-code", namespace="mytenancy")
+    monkeypatch.setenv("DATAFLOW_CODE", CODE)
+    specs = tmp_path / "wordcount"
+    shutil.copytree(EXAMPLES / "wordcount", specs)
+    return specs
+
+
+def edit(specs: Path, old: str, new: str) -> None:
+    spec = specs / "application.yaml"
+    assert old in spec.read_text()
+    spec.write_text(spec.read_text().replace(old, new))
+
+
+def test_the_word_count_applies_runs_on_the_fakes_spark_and_logs_its_counts(
+        jobctl, wordcount: Path, fake: FakeOCI, tmp_path: Path) -> None:
+    from jobctl.testing.fake_oci.dataflow_workload import spark_workload
+
+    fake.dataflow_workload = spark_workload(fake, tmp_path)
+    plan = jobctl("plan", str(wordcount))
+    assert plan.exit_code == 0, plan.stderr
+    assert "+ application wordcount" in plan.stdout
+    applied = jobctl("apply", str(wordcount))
+    assert applied.exit_code == 0, applied.stderr
+    [app] = fake.applications()
+    assert f"application wordcount: created ({app['id']})" in applied.stderr
+    digest = hashlib.sha256((wordcount / "wordcount.py").read_bytes()).hexdigest()
+    assert app["fileUri"] == f"{CODE}/wordcount/{digest}/wordcount.py"  # content-addressed, uploaded there
+    stored = fake.store.objects[("mytenancy", "dataflow-code", f"apps/wordcount/{digest}/wordcount.py")]
+    assert stored.content == (wordcount / "wordcount.py").read_bytes()
+    assert (app["compartmentId"], app["numExecutors"], app["arguments"]) == (
+        "ocid1.compartment.oc1..oci", 2, ["--input", "${input}", "--min-count", "2"])
+    same = jobctl("plan", str(wordcount), "--detailed-exitcode")
+    assert (same.exit_code, same.stdout.strip()) == (0, "No changes. 0 job(s), 1 application(s) up to date.")
+
+    books = wordcount / "books.txt"
+    ran = jobctl("run", "wordcount", "--set", f"parameters.input={books}", "--env", "MODEL=rf", "--wait")
+    assert ran.exit_code == 0, ran.stderr
+    [run_id] = re.findall(r"started wordcount-run-\S+ \((ocid1\.dataflowrun\.[^)]+)\)", ran.stderr)
+    assert fake.dataflow_run(run_id)["configuration"]["spark.driverEnv.MODEL"] == "rf"
+    got = json.loads(jobctl("get", run_id, "-o", "json").stdout)
+    assert (got["lifecycleState"], got["exitCode"], got["env"]["MODEL"], got["jobName"]) == (
+        "SUCCEEDED", 0, "rf", "wordcount")
+    logs = jobctl("logs", run_id)
+    assert logs.exit_code == 0, logs.stderr
+    assert logs.stdout.splitlines()[:4] == ["it\t6", "of\t6", "the\t6", "was\t6"]
+    assert "7 words seen at least 2 times" in logs.stdout
+
+
+def test_an_argument_change_updates_in_place_and_a_compartment_change_replaces(
+        jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    [first] = fake.applications()
+    edit(wordcount, '"--min-count", "2"', '"--min-count", "3"')
+    plan = jobctl("plan", str(wordcount))
+    assert "~ application wordcount" in plan.stdout, plan.stdout
+    assert "arguments" in plan.stdout
+    applied = jobctl("apply", str(wordcount))
+    assert applied.exit_code == 0, applied.stderr
+    [app] = fake.applications()
+    assert (app["id"], app["arguments"][-1]) == (first["id"], "3")
+    assert jobctl("plan", str(wordcount), "--detailed-exitcode").exit_code == 0
+
+    # a new compartment: UpdateApplication cannot move it, so a new application, and the old one goes
+    edit(wordcount, "  language: PYTHON", "  compartmentId: ocid1.compartment.oc1..other\n  language: PYTHON")
+    plan = jobctl("plan", str(wordcount))
+    assert "-/+ application wordcount" in plan.stdout, plan.stdout
+    assert "compartmentId cannot change in place" in plan.stdout
+    assert jobctl("apply", str(wordcount)).exit_code == 2  # destructive: needs --yes
+    assert jobctl("apply", str(wordcount), "--yes").exit_code == 0
+    live = [a for a in fake.applications() if a["lifecycleState"] == "ACTIVE"]
+    assert [(a["compartmentId"], a["arguments"][-1]) for a in live] == [("ocid1.compartment.oc1..other", "3")]
+    assert jobctl("plan", str(wordcount), "--detailed-exitcode").exit_code == 0
+
+
+def test_changed_code_is_a_new_file_and_the_same_code_is_not_uploaded_twice(
+        jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    code = [key for key in fake.store.objects if key[1] == "dataflow-code"]
+    (wordcount / "wordcount.py").write_text((wordcount / "wordcount.py").read_text() + "\n# changed\n")
+    plan = jobctl("plan", str(wordcount))
+    assert "~ application wordcount" in plan.stdout, plan.stdout
+    assert "~ fileUri: " in plan.stdout
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    after = [key for key in fake.store.objects if key[1] == "dataflow-code"]
+    assert len(after) == 2
+    assert set(code) < set(after)
+    [app] = fake.applications()
+    assert app["fileUri"].endswith(f"/{after[-1][2].split('/')[-2]}/wordcount.py")
+
+
+def test_a_source_without_code_uri_is_an_error_before_anything_changes(jobctl, tmp_path: Path,
+                                                                        fake: FakeOCI) -> None:
+    specs = tmp_path / "wordcount"
+    shutil.copytree(EXAMPLES / "wordcount", specs)
+    edit(specs, "  codeUri: ${DATAFLOW_CODE:-oci://dataflow-code@my-namespace/apps}", "")
+    applied = jobctl("apply", str(specs))
+    assert applied.exit_code == 3, applied.stderr
+    said = "application.yaml:18:11: spec.source: application 'wordcount' needs spec.codeUri on this backend"
+    assert said in applied.stderr
+    assert "Hint: write spec.codeUri as oci://bucket@namespace/prefix\n" in applied.stderr
+    assert fake.applications() == []
+
+
+def test_a_missing_code_bucket_says_which_and_creates_nothing(jobctl, tmp_path: Path, fake: FakeOCI,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_CODE", "oci://no-such-bucket@mytenancy/apps")
+    applied = jobctl("apply", str(EXAMPLES / "wordcount"))
+    assert applied.exit_code == 6, applied.stderr
+    assert "oci://no-such-bucket@mytenancy/apps/wordcount/" in applied.stderr
+    assert "the bucket must exist" in applied.stderr
+    assert fake.applications() == []
