@@ -243,10 +243,12 @@ def command(
     if job and not spec_file:
         try:
             target = job_from_scope(app, job, None, runnable=True)
-        except NotFoundError:
+        except NotFoundError as missing:
             held = _application(app, job)
             if held is None:
-                raise
+                where = app.backend().spec_defaults().get("spec.compartmentId")
+                raise NotFoundError(f"{missing.message}, nor a Data Flow application" + (
+                    f" in compartment {where}" if where else ""), hint=missing.hint) from None
             if args_append:
                 raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \
                     from None

@@ -132,3 +132,33 @@ def test_a_missing_code_bucket_says_which_and_creates_nothing(jobctl, tmp_path: 
     assert "oci://no-such-bucket@mytenancy/apps/wordcount/" in applied.stderr
     assert "the bucket must exist" in applied.stderr
     assert fake.applications() == []
+
+
+def test_the_ads_user_guides_dataflow_yaml_applies_and_runs_on_the_fake(
+        jobctl, tmp_path: Path, fake: FakeOCI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17, done means 3: ADS's Data Flow YAML as its user guide writes it, applied as it is."""
+    from tests.unit.test_ads_dataflow import GUIDE, write
+
+    fake.create_bucket("dataflow-code", namespace="mytenancy")
+    path = write(tmp_path, GUIDE)
+    applied = jobctl("apply", str(path))
+    assert applied.exit_code == 0, applied.stderr
+    [app] = fake.applications()
+    digest = hashlib.sha256(b"print('hi')\n").hexdigest()
+    assert (app["displayName"], app["compartmentId"], app["sparkVersion"], app["fileUri"]) == (
+        "dataflow_app_name", "ocid1.compartment.oc1..aaaaexample", "3.2.1",
+        f"{CODE}/dataflow-app-name/{digest}/main.py")
+    assert (app["driverShapeConfig"], app["executorShapeConfig"]) == (
+        {"ocpus": 2.0, "memoryInGBs": 32.0}, {"ocpus": 4.0, "memoryInGBs": 64.0})
+    assert app["freeformTags"]["team"] == "ml"
+    assert app["privateEndpointId"] == "ocid1.dataflowprivateendpoint.oc1.iad.aaaaexample"
+    assert jobctl("plan", str(path), "--detailed-exitcode").exit_code == 0
+    elsewhere = jobctl("run", "dataflow-app-name")  # by name: in the default compartment
+    assert elsewhere.exit_code == 4
+    assert ("Error: no job named 'dataflow-app-name', nor a Data Flow application in compartment "
+            "ocid1.compartment.oc1..oci\n") in elsewhere.stderr
+    monkeypatch.setenv("OCI_COMPARTMENT_ID", "ocid1.compartment.oc1..aaaaexample")
+    ran = jobctl("run", "dataflow-app-name", "--wait")
+    assert ran.exit_code == 0, ran.stderr
+    [run_id] = re.findall(r"\((ocid1\.dataflowrun\.[^)]+)\)", ran.stderr)
+    assert "spark.driverEnv.myEnvVariable=value1" in jobctl("logs", run_id).stdout  # the fake echoes its conf
