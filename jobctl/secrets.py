@@ -40,9 +40,16 @@ def mask_env(env: Mapping[str, str], show: bool = False) -> dict[str, str]:
     return {k: (v if show or not is_secret(k) else MASK) for k, v in env.items()}
 
 
+# the maps whose values are secret by their key, as a plan names their entries: the field tables'
+# secret_by_key maps (a job's env, an application's Spark configuration; a test holds the two together)
+SECRET_MAPS = ("runtime.env.", "configuration.")
+
+
 def mask_field(field: str, value: Any, show: bool = False) -> Any:
-    """A plan field's value as shown: MASK for a secret-looking `runtime.env.NAME` (None stays None)."""
-    if value is None or show or not field.startswith("runtime.env.") or not is_secret(field.rsplit(".", 1)[1]):
+    """A plan field's value as shown: MASK for an entry of a secret-by-key map whose key looks secret
+    (`runtime.env.DB_PASSWORD`, `configuration.spark.driverEnv.API_KEY`); None stays None."""
+    prefix = next((p for p in SECRET_MAPS if field.startswith(p)), None)
+    if value is None or show or prefix is None or not is_secret(field.removeprefix(prefix)):
         return value
     return MASK
 

@@ -89,8 +89,9 @@ def apply_specs(
             hint="keep the job as it is (leave its spec unchanged), or pass --force to replace it without them",
         )
     if plan.destructive:
-        confirm_destructive(app, yes, "replace or delete the jobs and pipelines above" if plan.pipelines
-                            else "replace or delete the jobs above")
+        kinds = [kind for kind, held in (("jobs", plan.changes), ("pipelines", plan.pipelines),
+                                         ("applications", plan.applications)) if held]
+        confirm_destructive(app, yes, f"replace or delete the {' and '.join(kinds)} above")
 
     def report(step: AppliedChange) -> None:
         if fmt == "table":

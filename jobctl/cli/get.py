@@ -18,24 +18,30 @@ from jobctl.render.machine import dumps, job_dict, run_dict
 @output_option()
 @pass_app
 def command(app: AppContext, *, ref: str, show_secrets: bool, output: str | None) -> None:
-    """Show a job or a run, by name, id or unique id prefix.
+    """Show a job, a Data Flow application or a run, by name, id or unique id prefix.
 
     \b
     Examples:
       jobctl get hello
+      jobctl get wordcount                 # a Data Flow application
       jobctl get run-mf3k2a1b -o json
     """
-    from jobctl.engine.resolve import resolve_job, resolve_run
+    from jobctl.engine.resolve import application_generations, resolve_job, resolve_run
 
     backend = app.backend()
     fmt = app.output_format(output)
     try:
         job = resolve_job(backend, ref)
     except NotFoundError:
+        applications = application_generations(backend, ref)
+        if applications:
+            _show_application(app, applications[0], fmt, show_secrets)
+            return
         try:
             run = resolve_run(backend, ref)
         except NotFoundError:
-            raise NotFoundError(f"no job or run {ref!r}", hint="list them with `jobctl jobs` / `jobctl runs`") from None
+            raise NotFoundError(f"no job, application or run {ref!r}",
+                                hint="list them with `jobctl jobs` / `jobctl runs`") from None
         if fmt == "table":
             print_run(app.printer(), run, show_secrets=show_secrets)
         else:
@@ -45,3 +51,14 @@ def command(app: AppContext, *, ref: str, show_secrets: bool, output: str | None
         print_job(app.printer(), job, show_secrets=show_secrets)
     else:
         click.echo(dumps({"apiVersion": "jobctl/v1", "kind": "Job", **job_dict(job, show_secrets)}, fmt), nl=False)
+
+
+def _show_application(app: AppContext, application_id: str, fmt: str, show_secrets: bool) -> None:
+    from jobctl.render.human import print_application
+    from jobctl.render.machine import application_dict
+
+    _, definition, _ = app.backend().dataflow.read(application_id)  # type: ignore[attr-defined]
+    if fmt == "table":
+        print_application(app.printer(), application_id, definition, show_secrets=show_secrets)
+    else:
+        click.echo(dumps(application_dict(application_id, definition, show_secrets), fmt), nl=False)

@@ -33,11 +33,16 @@ def _since(text: str | None) -> datetime | None:
 
 
 def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: str | None) -> RunState:
-    from jobctl.engine.resolve import latest_run, resolve_run
+    from jobctl.engine.resolve import latest_run, resolve_run, runs_of_name
 
     backend = app.backend()
     if run:
         return resolve_run(backend, run)
+    if job and not spec_file:  # a job's, or a Data Flow application's
+        latest = runs_of_name(backend, job, limit=1)
+        if not latest:
+            raise NotFoundError(f"{job!r} has no runs", hint=f"start one with `jobctl run {job}`")
+        return latest[0]
     if job or spec_file or Path(DEFAULT_SPEC).exists():
         return latest_run(backend, job_from_scope(app, job, spec_file))
     runs = backend.list_runs(limit=1)

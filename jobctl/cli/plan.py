@@ -47,7 +47,8 @@ def plan_options(command: Callable[..., None]) -> Callable[..., None]:
 
     for option in reversed((
         click.option("--prune", is_flag=True,
-                     help="Also delete managed jobs of this set that are no longer in the specs, with their runs."),
+                     help="Also delete managed jobs of this set that are no longer in the specs, with their runs (and "
+                          "Data Flow applications, whose runs stay)."),
         click.option("--prune-history", is_flag=True,
                      help="Also delete the superseded generations (jobs replaced earlier) of the specs' jobs whose "
                           "runs have ended, with those runs."),
@@ -70,15 +71,23 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     result = load_specs(paths, app.environ)
     result.raise_for_errors()
     plan = _jobs_and_pipelines(app, paths, request, result)
-    if not result.applications:
+    held = getattr(app.backend(), "dataflow", None) if result.applications or request.prune else None
+    if not result.applications and (held is None or not plan.set_name):
         return plan
-    held = getattr(app.backend(), "dataflow", None)
     if held is None:
         return replace(plan, warnings=(*plan.warnings, *(
             f"{a.name}: this backend holds no Data Flow application (local and oci do)" for a in result.applications)))
+    from jobctl.errors import ConfigError
     from jobctl.plan.applications import plan_applications
 
-    apps, same = plan_applications(held, result.applications, plan.set_name, app.backend().spec_defaults())
+    try:
+        apps, same = plan_applications(held, result.applications, plan.set_name, app.backend().spec_defaults(),
+                                       prune=request.prune)
+    except ConfigError as exc:
+        if result.applications:
+            raise
+        # --prune of jobs only, where Data Flow is not open to this user: the jobs' prune goes on, and says so
+        return replace(plan, warnings=(*plan.warnings, f"no Data Flow application is pruned: {exc.message}"))
     return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same))
 
 

@@ -246,9 +246,9 @@ def command(
         except NotFoundError as missing:
             held = _application(app, job)
             if held is None:
-                where = app.backend().spec_defaults().get("spec.compartmentId")
-                raise NotFoundError(f"{missing.message}, nor a Data Flow application" + (
-                    f" in compartment {where}" if where else ""), hint=missing.hint) from None
+                from jobctl.engine.resolve import neither
+
+                raise neither(app.backend(), missing) from None
             if args_append:
                 raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \
                     from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 
 from jobctl.backends.base import Backend
-from jobctl.errors import ConflictError, NotFoundError, UsageError
+from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
 from jobctl.model.job import LIVE_JOB_STATES, JobState, RunState
 
 
@@ -128,23 +128,61 @@ def generations(backend: Backend, job: JobState) -> list[JobState]:
                                            scope.project_id if scope else None))
 
 
-def runs_of(backend: Backend, jobs: Sequence[JobState], *, states: Collection[str] | None = None,
+def runs_of(backend: Backend, jobs: Sequence[JobState] | Sequence[str], *, states: Collection[str] | None = None,
             limit: int | None = None) -> list[RunState]:
-    """The runs of these jobs, newest first."""
-    found = [run for job in jobs for run in backend.list_runs(job_id=job.id, states=states, limit=limit)]
-    if len(jobs) > 1:
+    """The runs of these jobs (or of the jobs or applications with these ids), newest first."""
+    ids = [job if isinstance(job, str) else job.id for job in jobs]
+    found = [run for job_id in ids for run in backend.list_runs(job_id=job_id, states=states, limit=limit)]
+    if len(ids) > 1:
         found.sort(key=lambda r: r.created, reverse=True)
     return found[:limit] if limit else found
 
 
 def runs_of_name(backend: Backend, ref: str, *, states: Collection[str] | None = None,
                  limit: int | None = None) -> list[RunState]:
-    """The runs of job `ref` and of its earlier generations, newest first (one listing of the jobs)."""
+    """The runs of job `ref` and of its earlier generations, newest first (one listing of the jobs); with
+    no such job, of the Data Flow application `ref` and its earlier generations."""
     found = _by_id(backend, ref)
     if found is not None:
         return runs_of(backend, generations(backend, found), states=states, limit=limit)
     listed = live_jobs(backend)
-    return runs_of(backend, _generations_in(_match(listed, ref), listed), states=states, limit=limit)
+    try:
+        return runs_of(backend, _generations_in(_match(listed, ref), listed), states=states, limit=limit)
+    except NotFoundError as missing:
+        applications = application_generations(backend, ref)
+        if not applications:
+            raise neither(backend, missing) from None
+        return runs_of(backend, applications, states=states, limit=limit)
+
+
+def application_generations(backend: Backend, ref: str) -> list[str]:
+    """The ids of the Data Flow application `ref` (an id, or a name: looked for in the default compartment on
+    OCI): the current one first, then its earlier generations (applications an apply replaced, kept with
+    their runs), newest first; none when the backend has no such application (or no Data Flow to ask)."""
+    from jobctl.model.job import TAG_NAME, TAG_SUPERSEDED, split_tags
+
+    held = getattr(backend, "dataflow", None)
+    if held is None or (ref.startswith("ocid1.") and not ref.startswith("ocid1.dataflowapplication.")):
+        return []
+    try:
+        if ref.startswith("ocid1."):  # an OCID names one application wherever it is
+            held.read(ref)
+            return [ref]
+        listed = held.listed([])
+    except JobctlError:  # none of that id, or no Data Flow here (no access): the job not found is the news
+        return []
+    named = [(split_tags(tags)[1].get(TAG_SUPERSEDED) == "true", app_id) for app_id, tags in reversed(listed)
+             if app_id == ref or split_tags(tags)[1].get(TAG_NAME) == ref]
+    return [app_id for _, app_id in sorted(named, key=lambda item: item[0])]  # stable: newest first in each
+
+
+def neither(backend: Backend, missing: NotFoundError) -> NotFoundError:
+    """A job not found, said of applications too where the backend holds them."""
+    if getattr(backend, "dataflow", None) is None:
+        return missing
+    where = backend.spec_defaults().get("spec.compartmentId")
+    return NotFoundError(f"{missing.message}, nor a Data Flow application" + (
+        f" in compartment {where}" if where else ""), hint=missing.hint)
 
 
 def latest_run(backend: Backend, job: JobState) -> RunState:

@@ -51,8 +51,8 @@ class HeldApplications(Protocol):
 class ApplicationChange:
     action: Action
     name: str
-    desired: ApplicationDefinition
-    spec: ApplicationSpec
+    desired: ApplicationDefinition | None  # None: a delete (--prune)
+    spec: ApplicationSpec | None
     application_id: str | None = None  # the one held
     fields: tuple[FieldChange, ...] = ()
 
@@ -65,6 +65,8 @@ class ApplicationChange:
         forcing = [f.field for f in self.fields if f.forces_replace]
         if self.action is Action.REPLACE and forcing:
             return f"{', '.join(forcing)} cannot change in place; the old application stays while it has runs"
+        if self.action is Action.DELETE:
+            return "no longer in the specs of its set (--prune); its runs stay"
         return None
 
 
@@ -88,16 +90,24 @@ def desired(spec: ApplicationSpec, set_name: str | None,
 
 
 def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], set_name: str | None,
-                      defaults: Mapping[str, str] | None = None) -> tuple[list[ApplicationChange], list[str]]:
+                      defaults: Mapping[str, str] | None = None, *,
+                      prune: bool = False) -> tuple[list[ApplicationChange], list[str]]:
     """The changes that make the held applications as the specs say, and the names unchanged. An application
-    is read in full only when its spec hash differs."""
+    is read in full only when its spec hash differs. `prune`: also delete the applications of this set whose
+    name no spec has any more (with their earlier generations)."""
     wanted = [(spec, desired(spec, set_name, defaults)) for spec in specs]
     _check_required(held, wanted)
     current: dict[str, str] = {}  # name -> id of the newest live one
     hashes: dict[str, Mapping[str, str]] = {}
+    gone: list[ApplicationChange] = []
+    names = {spec.name for spec in specs}
     for app_id, tags in held.listed(sorted({want.compartment_id for _, want in wanted}, key=str)):
         _, owner = split_tags(tags)
-        if owner.get(TAG_MANAGED) == "true" and owner.get(TAG_SUPERSEDED) != "true" and TAG_NAME in owner:
+        if owner.get(TAG_MANAGED) != "true" or TAG_NAME not in owner:
+            continue
+        if prune and set_name is not None and owner.get(TAG_SET) == set_name and owner[TAG_NAME] not in names:
+            gone.append(ApplicationChange(Action.DELETE, owner[TAG_NAME], None, None, app_id))
+        elif owner.get(TAG_SUPERSEDED) != "true":
             current[owner[TAG_NAME]], hashes[app_id] = app_id, owner
     changes: list[ApplicationChange] = []
     unchanged: list[str] = []
@@ -111,7 +121,7 @@ def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], 
             fields = field_changes(held.read(held_id)[1], want)
             action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
             changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields))
-    return changes, unchanged
+    return changes + gone, unchanged
 
 
 def _check_required(held: HeldApplications, wanted: Sequence[tuple[ApplicationSpec, ApplicationDefinition]]) -> None:
@@ -140,13 +150,18 @@ def _check_required(held: HeldApplications, wanted: Sequence[tuple[ApplicationSp
 
 def apply_application(held: HeldApplications, change: ApplicationChange) -> tuple[str, str]:
     """Execute one change: (the application's id, what was done)."""
-    want = change.desired
+    if change.action is Action.DELETE and change.application_id is not None:
+        held.delete(change.application_id)  # refused while a run of it goes (Data Flow's 409): nothing lost
+        return change.application_id, "deleted"
+    want, spec = change.desired, change.spec
+    assert want is not None  # only a delete has none
+    assert spec is not None
     token = hashlib.sha256(f"{want.name}\0{want.owner_tags[TAG_HASH]}\0{change.application_id or ''}".encode())
     if change.action is Action.UPDATE and change.application_id is not None:
         etag, _, current = held.read(change.application_id)
-        held.update(change.application_id, want, want.tags, etag=etag, current=current, source=change.spec.source)
+        held.update(change.application_id, want, want.tags, etag=etag, current=current, source=spec.source)
         return change.application_id, "updated"
-    made = held.create(want, want.tags, token.hexdigest()[:64], source=change.spec.source)
+    made = held.create(want, want.tags, token.hexdigest()[:64], source=spec.source)
     if change.action is Action.REPLACE and change.application_id is not None:
         _retire(held, change.application_id)
         return made, "replaced"

@@ -109,7 +109,7 @@ class Plan:
         """Needs confirmation: replacing a job or a pipeline, or deleting one with what it holds (its runs)."""
         return any(c.action is Action.REPLACE or (c.action is Action.DELETE and not c.keeps_runs)
                    for c in self.changes) or any(c.action in (Action.REPLACE, Action.DELETE) for c in self.pipelines) \
-            or any(a.action is Action.REPLACE for a in self.applications)
+            or any(a.action in (Action.REPLACE, Action.DELETE) for a in self.applications)
 
     @property
     def set_note(self) -> str | None:

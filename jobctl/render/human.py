@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jobctl.model.job import JobState, LogLine, RunState
 from jobctl.secrets import mask_env
+
+if TYPE_CHECKING:
+    from jobctl.model.application import ApplicationDefinition
 
 _STATE_STYLE = {
     "SUCCEEDED": "green", "FAILED": "red", "CANCELED": "yellow", "CANCELING": "yellow",
@@ -160,6 +163,27 @@ def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) ->
     for row in set_fields(d):  # every other field the job sets, as a plan names it
         if row.attr not in _SUMMARIZED:
             printer.line(f"  {row.shown}: {show_value(row.shown, value(d, row), show_secrets)}")
+
+
+def print_application(printer: Printer, application_id: str, d: ApplicationDefinition, *,
+                      show_secrets: bool = False) -> None:
+    """A Data Flow application: what it runs, then every other field it sets, as a plan names them."""
+    from jobctl.model.job import TAG_MANAGED, TAG_SUPERSEDED
+    from jobctl.model.table import set_fields, value
+    from jobctl.render.plan import show_value
+
+    printer.line(f"{'Application:':<13}{d.name} ({application_id})")
+    managed = d.owner_tags.get(TAG_MANAGED) == "true"
+    printer.line(f"{'Managed:':<13}{'yes' if managed else 'no'}"
+                 f"{' (superseded)' if d.owner_tags.get(TAG_SUPERSEDED) == 'true' else ''}")
+    printer.line(f"{'Code:':<13}{d.language} on Spark {d.spark_version}: {d.file_uri or '(kept here)'}")
+    for row in set_fields(d):
+        if row.attr not in ("name", "language", "spark_version", "file_uri"):
+            if row.kind == "map" and row.secret_by_key:
+                for key, text in sorted(value(d, row).items()):
+                    printer.line(f"  {row.shown}.{key}: {show_value(f'{row.shown}.{key}', text, show_secrets)}")
+            else:
+                printer.line(f"  {row.shown}: {show_value(row.shown, value(d, row), show_secrets)}")
 
 
 # what print_job's first lines show of a definition

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jobctl.secrets import mask_env, mask_field
 
 if TYPE_CHECKING:  # kept out of start-up: `validate -o json` needs none of them
+    from jobctl.model.application import ApplicationDefinition
     from jobctl.model.job import JobState, LogLine, RunState
     from jobctl.plan.model import Plan
 
@@ -48,6 +49,20 @@ def job_dict(job: JobState, show_secrets: bool = False) -> dict[str, Any]:
         definition["runtime"]["env"] = mask_env(job.definition.env, show_secrets)
         out["definition"] = definition
     return out
+
+
+def application_dict(application_id: str, app: ApplicationDefinition, show_secrets: bool = False) -> dict[str, Any]:
+    """`get APP -o json`: the application's id and jobctl's tags, and its fields as a spec writes them."""
+    from jobctl.model.job import TAG_MANAGED, TAG_SUPERSEDED
+    from jobctl.model.table import shown_tree
+
+    definition = shown_tree(app)
+    definition["configuration"] = {key: mask_field(f"configuration.{key}", text, show_secrets)
+                                   for key, text in app.configuration.items()}
+    return {"apiVersion": API_VERSION, "kind": "DataFlowApplication", "id": application_id, "name": app.name,
+            "managed": app.owner_tags.get(TAG_MANAGED) == "true",
+            "superseded": app.owner_tags.get(TAG_SUPERSEDED) == "true", "tags": dict(app.tags),
+            "definition": definition}
 
 
 def run_dict(run: RunState, show_secrets: bool = False) -> dict[str, Any]:

@@ -105,8 +105,8 @@ def pipeline_lines(change: PipelineChange, show_secrets: bool) -> Iterable[tuple
 
 def application_lines(change: ApplicationChange, show_secrets: bool) -> Iterable[tuple[str, str | None]]:
     yield _header("application", change)
-    if change.action is Action.CREATE:
-        app = change.desired
+    app = change.desired
+    if change.action is Action.CREATE and app is not None:
         yield f"      {app.language} on Spark {app.spark_version}, {app.num_executors} executor(s)", None
     for field_change in change.fields:
         yield _field_line(field_change, show_secrets)

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, run_jobctl
 
 WORDCOUNT = EXAMPLES / "wordcount"
 
@@ -92,3 +92,57 @@ def test_run_name_starts_the_job_when_a_job_and_an_application_share_the_name(jo
     assert jobctl("run", "same", "--wait").exit_code == 0
     [run] = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
     assert jobctl("logs", run["id"]).stdout == "job\n"
+
+
+def test_a_secret_in_the_spark_configuration_is_masked_in_plans(jobctl, tmp_path: Path) -> None:
+    """Both sides of a change: the old value, which a new process reads only from the state, leaked before."""
+    (tmp_path / "a.py").write_text("print(1)\n")
+    spec = tmp_path / "app.yaml"
+    spec.write_text("apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {name: sec}\nspec:\n"
+                    "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n"
+                    "  source: ./a.py\n  configuration: {spark.driverEnv.DB_PASSWORD: first-secret}\n")
+    assert jobctl("apply", str(spec)).exit_code == 0
+    spec.write_text(spec.read_text().replace("first-secret", "second-secret"))
+    for fmt in ("table", "json"):
+        plan = run_jobctl("plan", str(spec), "-o", fmt)
+        assert "configuration.spark.driverEnv.DB_PASSWORD" in plan.stdout, plan.stdout
+        assert "first-secret" not in plan.stdout
+        assert "second-secret" not in plan.stdout
+
+
+def test_the_secret_maps_are_the_field_tables_secret_by_key_maps() -> None:
+    from jobctl.model.application import ApplicationDefinition
+    from jobctl.model.job import JobDefinition
+    from jobctl.model.table import rows
+    from jobctl.secrets import SECRET_MAPS
+
+    maps = {f"{row.shown}." for table in (JobDefinition, ApplicationDefinition) for row in rows(table)
+            if row.kind == "map" and row.secret_by_key}
+    assert maps == set(SECRET_MAPS)
+
+
+def test_prune_deletes_an_application_gone_from_its_set_and_only_from_its_set(jobctl, tmp_path: Path) -> None:
+    specs, other = tmp_path / "specs", tmp_path / "other"
+    for folder, name in ((specs, "gone"), (specs, "kept"), (other, "elsewhere")):
+        folder.mkdir(exist_ok=True)
+        (folder / "a.py").write_text("print(1)\n")
+        (folder / f"{name}.yaml").write_text(
+            f"apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {{name: {name}}}\nspec:\n"
+            "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n  source: ./a.py\n")
+    assert jobctl("apply", str(specs)).exit_code == 0
+    assert jobctl("apply", str(other)).exit_code == 0
+    (specs / "gone.yaml").unlink()
+    assert jobctl("plan", str(specs), "--detailed-exitcode").exit_code == 0  # without --prune: nothing to do
+    plan = jobctl("plan", str(specs), "--prune")
+    assert "  - application gone (app-" in plan.stdout, plan.stdout
+    assert "no longer in the specs of its set (--prune)" in plan.stdout
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete." in plan.stdout
+    unconfirmed = jobctl("apply", str(specs), "--prune")
+    assert unconfirmed.exit_code == 2
+    assert "refusing to replace or delete the applications above without confirmation" in unconfirmed.stderr
+    applied = jobctl("apply", str(specs), "--prune", "--yes", "-o", "json")
+    assert applied.exit_code == 0, applied.stderr
+    assert [(a["name"], a["outcome"]) for a in json.loads(applied.stdout)["applied"]] == [("gone", "deleted")]
+    assert jobctl("get", "gone").exit_code == 4
+    assert jobctl("get", "elsewhere").exit_code == 0  # another set's: untouched
+    assert jobctl("plan", str(specs), "--prune", "--detailed-exitcode").exit_code == 0

@@ -162,3 +162,43 @@ def test_the_ads_user_guides_dataflow_yaml_applies_and_runs_on_the_fake(
     assert ran.exit_code == 0, ran.stderr
     [run_id] = re.findall(r"\((ocid1\.dataflowrun\.[^)]+)\)", ran.stderr)
     assert "spark.driverEnv.myEnvVariable=value1" in jobctl("logs", run_id).stdout  # the fake echoes its conf
+
+
+def test_runs_logs_get_and_cancel_find_an_application_by_its_name(jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    [app] = fake.applications()
+    first = jobctl("run", "wordcount", "--arg", "first", "--wait")
+    assert first.exit_code == 0, first.stderr
+    going = jobctl("run", "wordcount", "--set", "configuration.spark.driverEnv.SLEEP=1")  # runs until canceled
+    assert going.exit_code == 0, going.stderr
+    [going_id] = going.stdout.split()
+    runs = json.loads(jobctl("runs", "wordcount", "-o", "json").stdout)["items"]
+    assert [(r["id"], r["jobId"]) for r in runs][:1] == [(going_id, app["id"])]  # newest first
+    assert [r["lifecycleState"] in ("ACCEPTED", "IN_PROGRESS") for r in runs] == [True, False]
+    assert runs[1]["lifecycleState"] == "SUCCEEDED"
+    assert jobctl("logs", "--job", "wordcount").stdout == ""  # the latest: going, so no output yet
+
+    got = jobctl("get", "wordcount")
+    assert got.exit_code == 0, got.stderr
+    assert got.stdout.startswith(f"Application: wordcount ({app['id']})\nManaged:     yes\n"
+                                 f"Code:        PYTHON on Spark 3.5.0: {app['fileUri']}\n")
+    assert '  numExecutors: 2\n' in got.stdout
+    shown = json.loads(jobctl("get", "wordcount", "-o", "json").stdout)
+    assert (shown["kind"], shown["id"], shown["definition"]["fileUri"]) == (
+        "DataFlowApplication", app["id"], app["fileUri"])
+
+    canceled = jobctl("cancel", "--job", "wordcount", "--wait")
+    assert canceled.exit_code == 8, canceled.stderr  # --wait: the exit code of a canceled run
+    assert fake.dataflow_run(going_id)["lifecycleState"] == "CANCELED"
+    [done] = json.loads(jobctl("runs", "wordcount", "--state", "SUCCEEDED", "-o", "json").stdout)["items"]
+    assert "args=--input oci://data@my-namespace/books.txt --min-count 2" not in jobctl("logs", done["id"]).stdout
+    assert "args=first" in jobctl("logs", done["id"]).stdout  # --arg replaced the arguments
+
+
+def test_a_name_that_is_neither_says_so_for_every_command(jobctl, fake: FakeOCI) -> None:
+    for command in (("runs", "nothing"), ("logs", "--job", "nothing"), ("cancel", "--job", "nothing")):
+        result = jobctl(*command)
+        assert result.exit_code == 4, (command, result.stderr)
+        assert ("no job named 'nothing', nor a Data Flow application in compartment ocid1.compartment.oc1..oci"
+                in result.stderr), (command, result.stderr)
+    assert "no job, application or run 'nothing'" in jobctl("get", "nothing").stderr

@@ -237,7 +237,7 @@ def test_apply_keeps_a_workflows_pipeline_as_its_spec_says(jobctl, oci_env: Fake
     assert f"-/+ pipeline model-selection ({pipeline['id']})  # step tune-3 removed" in replace.stdout, replace.stdout
     unconfirmed = jobctl("apply", str(specs))  # a replace needs a yes, for a pipeline as for a job
     assert unconfirmed.exit_code == 2
-    assert "refusing to replace or delete the jobs and pipelines above without confirmation" in unconfirmed.stderr
+    assert "refusing to replace or delete the pipelines above without confirmation" in unconfirmed.stderr
     assert jobctl("apply", str(specs), "--yes").exit_code == 0
     live = [p for p in oci_env.pipelines() if p["lifecycleState"] == "ACTIVE"]
     assert [len(p["stepDetails"]) for p in live] == [4]  # tune-1, tune-2, tune-select, train

@@ -47,7 +47,8 @@ _log = logging.getLogger("jobctl.oci")
 MAX_REPLAYED_CREATES = 5  # deleted jobs a create's retry token may be replayed with, in a row
 
 
-DATAFLOW_RUN = "ocid1.dataflowrun."  # a Data Flow run's id: its own API (jobctl.backends.oci.dataflow)
+# a Data Flow run's and application's ids: their own API (jobctl.backends.oci.dataflow)
+DATAFLOW_RUN, DATAFLOW_APPLICATION = "ocid1.dataflowrun.", "ocid1.dataflowapplication."
 
 
 def _derived(retry_token: str, reason: str) -> str:
@@ -375,6 +376,9 @@ class OciBackend:
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:
+        if job_id and job_id.startswith(DATAFLOW_APPLICATION):
+            runs = [run for run in self.dataflow.runs(job_id) if not states or run.state in states]
+            return runs[:limit or None]
         compartment = self._job(job_id).compartment_id if job_id else self._scope(None)
         found: list[Any] = []
         # the service filters on one lifecycle state per call
