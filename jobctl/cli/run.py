@@ -11,7 +11,7 @@ from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option, timeout_option
 from jobctl.cli.watch import follow_runs, interruptible, wait_runs
-from jobctl.errors import JobctlError, NotFoundError, UsageError
+from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
@@ -101,27 +101,6 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
     if job.spec_hash and desired_job(spec, defaults=app.backend().spec_defaults()).spec_hash != job.spec_hash:
         app.info(f"Warning: the spec of {spec.name!r} has changed since it was applied; "
                  "this run uses the applied job (`jobctl apply` to update it)")
-
-
-def _application(app: AppContext, ref: str) -> tuple[str, ApplicationDefinition] | None:
-    """The Data Flow application of this name (or id) the backend holds, if there is one: what `run NAME`
-    starts when NAME is no job. On OCI, looked for in the default compartment."""
-    from jobctl.model.job import TAG_NAME, TAG_SUPERSEDED, split_tags
-
-    backend = app.backend()
-    held = getattr(backend, "dataflow", None)
-    if held is None:
-        return None
-    try:
-        if ref.startswith("ocid1.dataflowapplication."):
-            return ref, held.read(ref)[1]
-        for app_id, tags in reversed(held.listed([backend.spec_defaults().get("spec.compartmentId")])):
-            owner = split_tags(tags)[1]
-            if app_id == ref or (owner.get(TAG_NAME) == ref and owner.get(TAG_SUPERSEDED) != "true"):
-                return app_id, held.read(app_id)[1]
-    except JobctlError:  # no Data Flow here (no access, no compartment): the job that was not found is the news
-        return None
-    return None
 
 
 def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], *, env: dict[str, str],
@@ -244,10 +223,10 @@ def command(
         try:
             target = job_from_scope(app, job, None, runnable=True)
         except NotFoundError as missing:
-            held = _application(app, job)
-            if held is None:
-                from jobctl.engine.resolve import neither
+            from jobctl.engine.resolve import neither, resolve_application
 
+            held = resolve_application(app.backend(), job)
+            if held is None:
                 raise neither(app.backend(), missing) from None
             if args_append:
                 raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
-from jobctl.model.job import LIVE_JOB_STATES, JobState, RunState
+from jobctl.model.job import LIVE_JOB_STATES, TAG_SUPERSEDED, JobState, RunState
+
+if TYPE_CHECKING:
+    from jobctl.model.application import ApplicationDefinition
 
 
 def _given(ref: str, what: str) -> str:
@@ -82,13 +86,19 @@ def resolve_job(backend: Backend, ref: str, *, compartment_id: str | None = None
 
 
 def applied_env(backend: Callable[[], Backend]) -> Callable[[str], set[str] | None]:
-    """For a workflow's check: the env names of an applied job by name, None when there is none. The backend
+    """For a workflow's check: the env names of an applied job (or Data Flow application) by name, None when
+    there is none. The backend
     is made on the first lookup, so files that name only their own jobs never reach it."""
 
     def lookup(name: str) -> set[str] | None:
         try:
             job = resolve_job(backend(), name)
-        except (NotFoundError, UsageError):
+        except NotFoundError:
+            from jobctl.spec.load import driver_env_names
+
+            application = resolve_application(backend(), name)  # a Data Flow application's step
+            return driver_env_names(application[1].configuration) if application else None
+        except UsageError:
             return None
         return set((job.definition.env if job.definition else {}) or {})
 
@@ -174,6 +184,16 @@ def application_generations(backend: Backend, ref: str) -> list[str]:
     named = [(split_tags(tags)[1].get(TAG_SUPERSEDED) == "true", app_id) for app_id, tags in reversed(listed)
              if app_id == ref or split_tags(tags)[1].get(TAG_NAME) == ref]
     return [app_id for _, app_id in sorted(named, key=lambda item: item[0])]  # stable: newest first in each
+
+
+def resolve_application(backend: Backend, ref: str) -> tuple[str, ApplicationDefinition] | None:
+    """The Data Flow application `ref` names, current (not an earlier generation), read in full: what a run of
+    it starts from (`run NAME`, a workflow step) when no job has the name. None when there is none."""
+    for application_id in application_generations(backend, ref)[:1]:
+        _, definition, _ = backend.dataflow.read(application_id)  # type: ignore[attr-defined]
+        if definition.owner_tags.get(TAG_SUPERSEDED) != "true" or application_id == ref:
+            return application_id, definition
+    return None
 
 
 def neither(backend: Backend, missing: NotFoundError) -> NotFoundError:

@@ -113,6 +113,7 @@ def load_specs(
             problems.extend(_secret_tags(document))
             if document.data["kind"] == "DataFlowApplication":
                 problems.extend(_add_application(applications, document, path, (shown, line)))
+                job_env[name] = driver_env_names(document.data["spec"].get("configuration") or {})
                 continue
             entrypoint, source_problems = _check_source(document, path.parent)
             problems.extend(source_problems)
@@ -125,7 +126,8 @@ def load_specs(
         from jobctl.workflow.check import check_workflow
 
         for document, workflow in workflows:
-            problems.extend(check_workflow(document, workflow, job_env, lookup=external_jobs, env=workflow_env))
+            problems.extend(check_workflow(document, workflow, job_env, lookup=external_jobs, env=workflow_env,
+                                           applications=[a.name for a in applications]))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows), tuple(applications))
 
@@ -151,6 +153,13 @@ def _add_application(applications: list[ApplicationSpec], document: Document, pa
     if not found:
         applications.append(application.build_application(document, path.parent, *where))
     return found
+
+
+def driver_env_names(configuration: Mapping[str, Any]) -> set[str]:
+    """The env names a Data Flow application's runs have from its Spark configuration (spark.driverEnv.*)."""
+    from jobctl.model.application import DRIVER_ENV
+
+    return {key.removeprefix(DRIVER_ENV) for key in configuration if key.startswith(DRIVER_ENV)}
 
 
 def _env_names(spec: Mapping[str, Any]) -> set[str]:

@@ -58,9 +58,11 @@ def _cycle(workflow: Workflow) -> list[str] | None:
 def check_workflow(
     document: Document, workflow: Workflow, jobs: Mapping[str, Collection[str]], *,
     lookup: Callable[[str], Collection[str] | None] | None = None, env: Collection[str] | None = None,
+    applications: Collection[str] = (),
 ) -> list[Diagnostic]:
     """Located problems. A step's job is one of `jobs` (name -> its env names, from the files given) or one
-    `lookup` finds (the backend's); `env`: the names `workflow run --env` gives (None: not checked)."""
+    `lookup` finds (the backend's); `env`: the names `workflow run --env` gives (None: not checked);
+    `applications`: which of `jobs` are Data Flow applications."""
     problems: list[Diagnostic] = []
     seen: dict[str, int] = {}
     names = [s.name for s in workflow.steps]
@@ -76,7 +78,8 @@ def check_workflow(
             if job_env[step.job] is None:
                 where = "in the files given (add the job's spec file)" if lookup is None else (
                     "in the files given or applied (apply it, or add its spec file)")
-                problems.append(document.diagnostic((*base, "job"), f"no job named {step.job!r} {where}"))
+                problems.append(document.diagnostic(
+                    (*base, "job"), f"no job or Data Flow application named {step.job!r} {where}"))
         for position, need in enumerate(step.needs):
             if need == step.name:
                 problems.append(document.diagnostic((*base, "needs", position), "a step cannot need itself"))
@@ -90,6 +93,11 @@ def check_workflow(
         if runs > MAX_MATRIX_RUNS:
             problems.append(document.diagnostic((*base, "matrix"), f"the matrix makes {runs} runs; a step may "
                                                 f"start at most {MAX_MATRIX_RUNS}", at_key=True))
+    for index, step in enumerate(workflow.steps):
+        if workflow.engine == "pipeline" and step.job in applications:
+            problems.append(document.diagnostic(
+                ("spec", "steps", index, "job"), f"{step.job!r} is a Data Flow application: its steps run on the "
+                "client engine (spec.engine: client); the pipeline engine runs jobs only"))
     if workflow.engine == "pipeline":  # the pipeline's step names: a step's runs and selector are named after it
         from jobctl.workflow.pipeline import name_clashes
 

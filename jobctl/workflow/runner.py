@@ -23,19 +23,22 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.base import Backend
 from jobctl.driver import finite
 from jobctl.driver import reported as reported_metrics  # one reading of outputs.json, both engines
 from jobctl.engine.follow import worst_exit_code
-from jobctl.engine.resolve import resolve_job
+from jobctl.engine.resolve import neither, resolve_application, resolve_job
 from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError
 from jobctl.model.job import ACCEPTED, CANCELED, CANCELING, SUCCEEDED, JobState, LogLine, RunState
 from jobctl.secrets import MASK, REDACTOR, is_secret, mask_env
 from jobctl.workflow.expressions import Context, ExpressionError, RunView, render
 from jobctl.workflow.model import Select, Step, Workflow
 from jobctl.workflow.state import StateStore
+
+if TYPE_CHECKING:
+    from jobctl.model.application import ApplicationDefinition
 
 Event = Callable[[str], None]
 LogSink = Callable[[str, str, LogLine], None]  # (step, run name, line)
@@ -153,11 +156,13 @@ def storable(state: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Launch:
-    """What every run of a step starts with: the job, and the step's rendered env and args."""
+    """What every run of a step starts with: the job (or the Data Flow application: (id, definition)), and the
+    step's rendered env and args."""
 
-    job: JobState
+    job: JobState | None
     env: dict[str, str]
     args: tuple[str, ...] | None
+    application: tuple[str, ApplicationDefinition] | None = None
 
 
 @dataclass
@@ -385,10 +390,10 @@ class WorkflowRunner:
         self.save()
         try:
             context = self._context()
+            job, application = self._target(step.job)
             launch = Launch(
-                resolve_job(self.backend, step.job, runnable=True),
-                {k: render(v, context) for k, v in step.env.items()},
-                tuple(render(a, context) for a in step.args) if step.args is not None else None,
+                job, {k: render(v, context) for k, v in step.env.items()},
+                tuple(render(a, context) for a in step.args) if step.args is not None else None, application,
             )
         except ExpressionError as exc:
             with self.lock:
@@ -405,6 +410,16 @@ class WorkflowRunner:
             self.save()
             return StepOutcome(ExitCode.TIMEOUT, record["error"])
         return self._finish_step(step, record)
+
+    def _target(self, name: str) -> tuple[JobState | None, tuple[str, ApplicationDefinition] | None]:
+        """What a step runs: the job of this name, else the Data Flow application (docs/dataflow.md)."""
+        try:
+            return resolve_job(self.backend, name, runnable=True), None
+        except NotFoundError as missing:
+            application = resolve_application(self.backend, name)
+            if application is None:
+                raise neither(self.backend, missing) from None
+            return None, application
 
     def _take_slot(self) -> bool:
         return self.slots is None or self.slots.acquire(blocking=False)
@@ -503,19 +518,26 @@ class WorkflowRunner:
             attempts: list[dict[str, Any]] = [r for r in record["runs"] if r["key"] == key]
         if attempts and attempts[-1]["state"] not in ("FAILED", "CANCELED") and not self._canceled(attempts[-1]):
             return attempts[-1]
-        job = launch.job
-        assert job.definition is not None
         overrides = {**launch.env, **combo}
         uri = self.store.output_uri(self.workflow.name, self.state["run"], step.name, key)
         if uri:
             overrides["JOBCTL_OUTPUT_URI"] = uri
         token = hashlib.sha256(
             json.dumps([self.state["run"], step.name, key, len(attempts)]).encode()).hexdigest()[:64]
-        name = run_name(self.workflow.name, step.name, combo)
-        run = self.backend.start_run(
-            job_id=job.id, name=name[:255], env={**job.definition.env, **overrides},
-            args=launch.args if launch.args is not None else job.definition.args, retry_token=token,
-        )
+        name = run_name(self.workflow.name, step.name, combo)[:255]
+        if launch.application is not None:  # its env reaches the driver and executors as Spark properties
+            application_id, application = launch.application
+            run = self.backend.dataflow.start(  # type: ignore[attr-defined]
+                application, application_id, name=name, env=overrides, retry_token=token,
+                arguments=list(launch.args) if launch.args is not None else None)
+        else:
+            job = launch.job
+            assert job is not None
+            assert job.definition is not None
+            run = self.backend.start_run(
+                job_id=job.id, name=name, env={**job.definition.env, **overrides},
+                args=launch.args if launch.args is not None else job.definition.args, retry_token=token,
+            )
         # The run may be over already (it can end before start_run returns; a retry token may find one
         # that ended). Its end is recorded by _drive, which reads its exit code, outputs and log only for
         # runs not yet recorded as ended: so it is entered as not ended.

@@ -202,3 +202,37 @@ def test_a_name_that_is_neither_says_so_for_every_command(jobctl, fake: FakeOCI)
         assert ("no job named 'nothing', nor a Data Flow application in compartment ocid1.compartment.oc1..oci"
                 in result.stderr), (command, result.stderr)
     assert "no job, application or run 'nothing'" in jobctl("get", "nothing").stderr
+
+
+def test_a_workflow_fans_an_application_out_selects_the_best_run_and_passes_it_on(
+        jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    """Issue 17: a step may run a Data Flow application (the client engine); its env reaches the driver as
+    spark.driverEnv.*, and select reads the metric from the run's output once it has ended."""
+    fake.create_bucket("ml-state", namespace="mytenancy")
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    flow = wordcount.parent / "flow.yaml"
+    flow.write_text(
+        "apiVersion: jobctl/v1\nkind: Workflow\nmetadata: {name: spark-flow}\nspec:\n"
+        "  state: oci://ml-state@mytenancy/jobctl\n  steps:\n"
+        "    - name: tune\n      job: wordcount\n      matrix: {SCORE: ['0.1', '0.9', '0.5']}\n"
+        "      select: {metric: score, goal: max, from: logs, pattern: 'spark.driverEnv.SCORE=([0-9.]+)'}\n"
+        "    - name: final\n      job: wordcount\n      needs: [tune]\n"
+        "      env: {CHOSEN: '${{ steps.tune.best.env.SCORE }}'}\n")
+    assert jobctl("validate", str(flow)).exit_code == 0
+    ran = jobctl("workflow", "run", str(flow))
+    assert ran.exit_code == 0, ran.stderr
+    runs = fake.dataflow_runs()
+    assert sorted(r["configuration"].get("spark.driverEnv.SCORE", "-") for r in runs) == ["-", "0.1", "0.5", "0.9"]
+    [final] = [r for r in runs if "spark.driverEnv.CHOSEN" in r["configuration"]]
+    assert final["configuration"]["spark.driverEnv.CHOSEN"] == "0.9"
+    assert final["configuration"]["spark.executorEnv.CHOSEN"] == "0.9"
+
+
+def test_the_pipeline_engine_refuses_an_application_step_at_validate(jobctl, wordcount: Path) -> None:
+    flow = wordcount / "flow.yaml"
+    flow.write_text("apiVersion: jobctl/v1\nkind: Workflow\nmetadata: {name: f}\nspec:\n  engine: pipeline\n"
+                    "  state: oci://ml-state@mytenancy/jobctl\n  steps:\n    - {name: a, job: wordcount}\n")
+    result = jobctl("validate", str(wordcount))
+    assert result.exit_code == 3
+    assert ("flow.yaml:8:22: spec.steps[0].job: 'wordcount' is a Data Flow application: its steps run on the "
+            "client engine") in result.stderr

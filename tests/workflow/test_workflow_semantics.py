@@ -207,7 +207,8 @@ def test_validate_finds_a_workflows_jobs_in_the_files_or_applied(jobctl, tmp_pat
     flow = write_flow(tmp_path, TWO_STEPS)
     alone = jobctl("validate", str(flow))
     assert alone.exit_code == 3
-    assert "no job named 'work' in the files given or applied (apply it, or add its spec file)" in alone.stderr
+    assert ("no job or Data Flow application named 'work' in the files given or applied (apply it, or add its "
+            "spec file)") in alone.stderr
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     applied = jobctl("validate", str(flow))
     assert applied.exit_code == 0, applied.stderr

@@ -500,10 +500,13 @@ class OciBackend:
         return target
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
-        """outputs.json under the JOBCTL_OUTPUT_URI the run was started with (jobctl.outputs uploads it)."""
-        raw = self._get_run(run_id)
-        override = getattr(raw, "job_configuration_override_details", None)
-        uri = (getattr(override, "environment_variables", None) or {}).get("JOBCTL_OUTPUT_URI")
+        """outputs.json under the JOBCTL_OUTPUT_URI the run was started with (jobctl.outputs uploads it); a Data
+        Flow run has it as spark.driverEnv.JOBCTL_OUTPUT_URI."""
+        if run_id.startswith(DATAFLOW_RUN):
+            uri = self.dataflow.run(run_id).env.get("JOBCTL_OUTPUT_URI")
+        else:
+            override = getattr(self._get_run(run_id), "job_configuration_override_details", None)
+            uri = (getattr(override, "environment_variables", None) or {}).get("JOBCTL_OUTPUT_URI")
         if not uri:
             return None
         namespace, bucket, prefix = parse_uri(uri)
