@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.oci.mapping import AUTOMATIC_TAG_NAMESPACE, build, read_row, table_values
@@ -133,7 +134,8 @@ def run_state(run: Any) -> RunState:
     """A Data Flow run as a run of any kind: its state in the job runs' terms (STOPPING and STOPPED, whose
     meaning OCI does not document, as CANCELING and CANCELED), its reason kept; its application's name from
     the tags it took from it, its env from the Spark properties --env set; an ended run's last update as its
-    end (Data Flow has no end time of its own)."""
+    end and its runDurationInMilliseconds before that as its start (Data Flow has neither time of its own);
+    a run going, its creation as its start."""
     state = STATES.get(run.lifecycle_state, run.lifecycle_state)
     details = run.lifecycle_details or (run.lifecycle_state if state != run.lifecycle_state else None)
     made = RunState(run.id, run.application_id, run.display_name or run.id, state, run.time_created,
@@ -143,7 +145,13 @@ def run_state(run: Any) -> RunState:
                          for key, value in (getattr(run, "configuration", None) or {}).items()
                          if key.startswith(DRIVER_ENV)},
                     job_name=(run.freeform_tags or {}).get(TAG_NAME))
-    return replace(made, finished=run.time_updated) if made.terminal else made
+    if made.state == "ACCEPTED":
+        return made
+    if not made.terminal:  # going: since it was made, as near as Data Flow says
+        return replace(made, started=run.time_created)
+    took = getattr(run, "run_duration_in_milliseconds", None)
+    return replace(made, finished=run.time_updated,
+                   started=run.time_updated - timedelta(milliseconds=took) if took is not None else None)
 
 
 class DataFlow:

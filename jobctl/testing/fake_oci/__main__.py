@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create this bucket at start (repeatable); objects need their bucket to exist")
     parser.add_argument("--run-code", action="store_true",
                         help="run each job run's uploaded code (its artifact, in a process of its own here) as OCI "
-                             "would, instead of printing its environment: workflows select and pass values for real")
+                             "would, and each Data Flow run's code on local Spark (the spark extra), instead of "
+                             "printing their environment: workflows select and pass values for real")
     return parser
 
 
@@ -53,9 +54,14 @@ def main(argv: Sequence[str] | None = None, stop: threading.Event | None = None)
     fake = FakeOCI(port=args.port, region=args.region, seed=args.seed, auto_progress=not args.no_auto_progress,
                    verify_signatures=not args.no_verify_signatures, log_lag=args.log_lag, namespace=args.namespace)
     if args.run_code:
+        import tempfile
+
+        from jobctl.testing.fake_oci.dataflow_workload import spark_workload
         from jobctl.testing.fake_oci.workloads import artifact_workload
 
         fake.workload = artifact_workload(fake)
+        spark_home = tempfile.TemporaryDirectory(prefix="jobctl-fake-spark-")  # removed when the fake exits
+        fake.dataflow_workload = spark_workload(fake, spark_home.name)
     for bucket in args.bucket:
         namespace, _, name = bucket.rpartition("/")
         try:
