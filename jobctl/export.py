@@ -127,14 +127,43 @@ class Exported:
     referenced: tuple[str, ...]  # secret env vars written as ${NAME} instead of their values
 
 
+def _reference_names(entries: list[tuple[int, str, str, str]]) -> tuple[dict[tuple[int, str], str], dict[str, str]]:
+    """For secret entries (place, key, value, the name its reference would have): each one's ${NAME}, a
+    name taken by another value getting a number (DB_PASSWORD of group a-b and of group a_b), and the
+    values by name."""
+    names: dict[tuple[int, str], str] = {}
+    values: dict[str, str] = {}
+    for place, key, value, wanted in entries:
+        name, n = wanted, 1
+        while values.get(name, value) != value:
+            n += 1
+            name = f"{wanted}_{n}"
+        names[(place, key)], values[name] = name, value
+    return names, values
+
+
+def _write(spec: Path, header: str, document: dict[str, Any]) -> None:
+    """The spec, mode 0600 (also when the file was there before, with a wider mode)."""
+    import yaml
+
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+
+
+def _secrets_note(referenced: tuple[str, ...]) -> str:
+    return (f"# Secret values are not written here: set {', '.join(referenced)} in the environment of "
+            "`jobctl apply` (or export with --include-secrets).\n") if referenced else ""
+
+
 def export_job(backend: Backend, job: JobState, directory: Path, *, include_secrets: bool = False) -> Exported:
     """Write `<directory>/<name>/job.yaml` (mode 0600) and the job's source next to it.
 
     Env values are written so that interpolation gives them back (`$` as `$$`); a secret one is written
     as a `${NAME}` reference to the environment of whoever applies the spec, unless include_secrets.
     """
-    import yaml
-
     full = backend.get_job(job_id=job.id)
     assert full.definition is not None
     name = spec_name(full)
@@ -143,17 +172,9 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     no_source = full.definition.runtime_type == "container" or full.definition.git_url
     source = None if no_source else materialize(backend, full, target)
     document = spec_document(full.definition, name, source, target)
-    names: dict[tuple[int, str], str] = {}  # (env map, key) -> the ${NAME} its secret is written as
-    values: dict[str, str] = {}
-    for place, (env, suffix) in enumerate(_envs(document)):
-        for key in env:
-            if include_secrets or not is_secret(key):
-                continue
-            name, n = key + suffix, 1
-            while values.get(name, env[key]) != env[key]:  # DB_PASSWORD of group a-b and of group a_b
-                n += 1
-                name = f"{key}{suffix}_{n}"
-            names[(place, key)], values[name] = name, env[key]
+    names, values = _reference_names([(place, key, env[key], key + suffix)
+                                      for place, (env, suffix) in enumerate(_envs(document))
+                                      for key in env if not include_secrets and is_secret(key)])
     referenced = tuple(sorted(values))
     secrets = {name: value.replace("$", "$$") for name, value in values.items() if len(value) >= MIN_SECRET_LENGTH}
     document = _as_written(document, secrets)
@@ -162,15 +183,50 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
             if (place, key) in names:
                 env[key] = f"${{{names[(place, key)]}}}"
     spec = target / "job.yaml"
-    target.mkdir(parents=True, exist_ok=True)
     header = f"# Exported by jobctl from job {full.id} ({full.name}).\n"
     if name != full.name and not full.managed:
         header += f"# Its display name is not a jobctl name: kept as metadata.displayName, named {name!r}.\n"
-    if referenced:
-        header += (f"# Secret values are not written here: set {', '.join(referenced)} in the environment of "
-                   "`jobctl apply` (or export with --include-secrets).\n")
-    fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # also when the file was there before, with a wider mode
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    _write(spec, header + _secrets_note(referenced), document)
     return Exported(spec, referenced)
+
+
+def export_application(held: Any, application_id: str, directory: Path, *,
+                       include_secrets: bool = False) -> Exported:
+    """Write `<directory>/<name>/application.yaml` (mode 0600) for a Data Flow application, with its code next
+    to it as `source` where jobctl put it (with codeUri), else its `fileUri` as it is. Secret-looking Spark
+    properties (spark.driverEnv.DB_PASSWORD) are written as ${NAME} references, unless include_secrets;
+    `${name}` in arguments stays: those are OCI's parameter placeholders."""
+    from jobctl.model.application import DRIVER_ENV, EXECUTOR_ENV
+
+    _, d, _ = held.read(application_id)
+    name = d.name if NAME_PATTERN.match(d.name) else default_name(d.name)
+    target = directory / name
+    document: dict[str, Any] = {"apiVersion": "jobctl/v1", "kind": "DataFlowApplication", **to_document(
+        dataclasses.replace(d, name=name, owner_tags={}, artifact_digest=None))}
+    spec = document["spec"]
+    code = held.code(application_id) if d.code_uri or d.file_uri is None else None
+    if code is not None:
+        filename, content = code
+        target.mkdir(parents=True, exist_ok=True)
+        (target / filename).write_bytes(content)
+        spec.pop("fileUri", None)
+        spec["source"] = f"./{filename}"
+    else:
+        spec.pop("codeUri", None)
+    configuration = spec.get("configuration", {})
+    names, values = _reference_names([
+        (0, key, text, re.sub(r"[^A-Za-z0-9]", "_", key.removeprefix(DRIVER_ENV).removeprefix(EXECUTOR_ENV)).upper())
+        for key, text in configuration.items() if not include_secrets and is_secret(key)])
+    referenced = tuple(sorted(values))
+    secrets = {name: value.replace("$", "$$") for name, value in values.items() if len(value) >= MIN_SECRET_LENGTH}
+    arguments = spec.pop("arguments", None)  # as they are: interpolation leaves them alone
+    document = _as_written(document, secrets)
+    if arguments is not None:
+        document["spec"]["arguments"] = arguments
+    for key in document["spec"].get("configuration", {}):
+        if (0, key) in names:
+            document["spec"]["configuration"][key] = f"${{{names[(0, key)]}}}"
+    path = target / "application.yaml"
+    header = f"# Exported by jobctl from Data Flow application {application_id} ({d.display_name or d.name}).\n"
+    _write(path, header + _secrets_note(referenced), document)
+    return Exported(path, referenced)

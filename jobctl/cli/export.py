@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, output_option, pass_app
 from jobctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from jobctl.backends.base import Backend
+    from jobctl.model.job import JobState
 
 
 @click.command()
@@ -23,7 +28,8 @@ from jobctl.errors import UsageError
 def command(
     app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str, include_secrets: bool, output: str | None,
 ) -> None:
-    """Write a spec for existing jobs, including ones made in the console, with their source.
+    """Write a spec for existing jobs (or Data Flow applications), including ones made in the console, with
+    their source.
 
     The artifact is downloaded next to the spec (a zip unpacked into src/). Apply the export with
     --adopt (or run `jobctl adopt`) to take the job over: it is tagged as managed, and the next plan
@@ -38,16 +44,17 @@ def command(
       jobctl export hello -d exported/
       jobctl --backend oci export --all -d exported/
       jobctl apply exported/hello --adopt
+      jobctl export wordcount -d exported/     # a Data Flow application: application.yaml and its code
     """
-    from jobctl.engine.resolve import resolve_job
     from jobctl.errors import Diagnostic, SpecError
-    from jobctl.export import export_job
+    from jobctl.export import export_application, export_job
     from jobctl.secrets import MIN_SECRET_LENGTH
     from jobctl.spec.load import load_specs
 
     if not jobs and not every:
         raise UsageError("name the jobs to export, or --all")
     backend = app.backend()
+    targets: list[JobState | str]
     if every:  # each name once: its current job, not the earlier generations kept for their runs
         from jobctl.plan.diff import earlier_generations
 
@@ -55,17 +62,22 @@ def command(
         earlier = earlier_generations(listed)
         targets = [j for j in listed if j.id not in earlier]
     else:
-        targets = [resolve_job(backend, ref) for ref in jobs]
+        targets = [_target(backend, ref) for ref in jobs]
     fmt = app.output_format(output)
     items = []
     problems: list[Diagnostic] = []
     for job in targets:
-        exported = export_job(backend, job, Path(directory), include_secrets=include_secrets)
+        if isinstance(job, str):  # a Data Flow application's id
+            exported = export_application(backend.dataflow, job, Path(directory),  # type: ignore[attr-defined]
+                                          include_secrets=include_secrets)
+        else:
+            exported = export_job(backend, job, Path(directory), include_secrets=include_secrets)
         # what OCI holds but a jobctl/v1 spec does not accept (a probe period over an hour, ...) is said now
         placeholders = dict.fromkeys(exported.referenced, "x" * MIN_SECRET_LENGTH)
         found = load_specs([str(exported.spec)], {**app.environ, **placeholders}, build=False).diagnostics
         problems += found
-        items.append({"jobId": job.id, "spec": str(exported.spec), "secretEnvReferences": list(exported.referenced),
+        items.append({**({"applicationId": job} if isinstance(job, str) else {"jobId": job.id}),
+                      "spec": str(exported.spec), "secretEnvReferences": list(exported.referenced),
                       "problems": [str(d) for d in found]})
         if fmt == "table":
             click.echo(str(exported.spec))
@@ -80,3 +92,18 @@ def command(
     if problems:
         raise SpecError(problems, hint="the specs are written: edit what they say above (the job holds values a "
                                        "jobctl/v1 spec does not accept), then `jobctl validate` them")
+
+
+def _target(backend: Backend, ref: str) -> JobState | str:
+    """The job `ref` names, else the id of the Data Flow application it names (by name, or by OCID wherever it
+    is: one made in the console too)."""
+    from jobctl.engine.resolve import application_generations, neither, resolve_job
+    from jobctl.errors import NotFoundError
+
+    try:
+        return resolve_job(backend, ref)
+    except NotFoundError as missing:
+        found = application_generations(backend, ref)
+        if not found:
+            raise neither(backend, missing) from None
+        return found[0]

@@ -82,7 +82,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
 
     try:
         apps, same = plan_applications(held, result.applications, plan.set_name, app.backend().spec_defaults(),
-                                       prune=request.prune)
+                                       prune=request.prune, adopt=request.adopt)
     except ConfigError as exc:
         if result.applications:
             raise

@@ -34,6 +34,8 @@ class HeldApplications(Protocol):
 
     def listed(self, compartments: Sequence[str | None]) -> list[tuple[str, Mapping[str, str]]]: ...
 
+    def unmanaged(self, compartments: Sequence[str | None]) -> list[tuple[str, str]]: ...
+
     def read(self, application_id: str) -> tuple[str | None, ApplicationDefinition, Any]: ...
 
     def create(self, app: ApplicationDefinition, tags: Mapping[str, str], retry_token: str, *,
@@ -55,6 +57,7 @@ class ApplicationChange:
     spec: ApplicationSpec | None
     application_id: str | None = None  # the one held
     fields: tuple[FieldChange, ...] = ()
+    adopting: bool = False  # an application jobctl did not make, taken over (--adopt)
 
     @property
     def pipeline_id(self) -> str | None:  # what plan renderers show beside the name
@@ -63,6 +66,9 @@ class ApplicationChange:
     @property
     def explanation(self) -> str | None:
         forcing = [f.field for f in self.fields if f.forces_replace]
+        if self.adopting:
+            return (f"adopting it, but {', '.join(forcing)} cannot change in place" if forcing
+                    else "adopt: from now on managed by jobctl")
         if self.action is Action.REPLACE and forcing:
             return f"{', '.join(forcing)} cannot change in place; the old application stays while it has runs"
         if self.action is Action.DELETE:
@@ -90,11 +96,12 @@ def desired(spec: ApplicationSpec, set_name: str | None,
 
 
 def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], set_name: str | None,
-                      defaults: Mapping[str, str] | None = None, *,
-                      prune: bool = False) -> tuple[list[ApplicationChange], list[str]]:
+                      defaults: Mapping[str, str] | None = None, *, prune: bool = False,
+                      adopt: bool = False) -> tuple[list[ApplicationChange], list[str]]:
     """The changes that make the held applications as the specs say, and the names unchanged. An application
     is read in full only when its spec hash differs. `prune`: also delete the applications of this set whose
-    name no spec has any more (with their earlier generations)."""
+    name no spec has any more (with their earlier generations). `adopt`: a spec no managed application has
+    takes over an unmanaged one of its display name (in its compartment or the default one)."""
     wanted = [(spec, desired(spec, set_name, defaults)) for spec in specs]
     _check_required(held, wanted)
     current: dict[str, str] = {}  # name -> id of the newest live one
@@ -111,9 +118,16 @@ def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], 
             current[owner[TAG_NAME]], hashes[app_id] = app_id, owner
     changes: list[ApplicationChange] = []
     unchanged: list[str] = []
+    adoptable = dict(reversed(held.unmanaged([w.compartment_id for _, w in wanted]))) if adopt else {}
+    by_display = {display: app_id for app_id, display in adoptable.items()}  # the oldest of a display name
     for spec, want in wanted:
         held_id = current.get(spec.name)
-        if held_id is None:
+        if held_id is None and want.display_name in by_display:
+            taken = by_display.pop(want.display_name)
+            fields = field_changes(held.read(taken)[1], want)
+            action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
+            changes.append(ApplicationChange(action, spec.name, want, spec, taken, fields, adopting=True))
+        elif held_id is None:
             changes.append(ApplicationChange(Action.CREATE, spec.name, want, spec))
         elif hashes[held_id] == want.owner_tags:
             unchanged.append(spec.name)

@@ -237,3 +237,49 @@ def test_the_pipeline_engine_refuses_an_application_step_at_validate(jobctl, wor
     assert result.exit_code == 3
     assert ("flow.yaml:8:22: spec.steps[0].job: 'wordcount' is a Data Flow application: its steps run on the "
             "client engine") in result.stderr
+
+
+def test_an_application_made_in_the_console_is_exported_adopted_and_then_unchanged(
+        jobctl, tmp_path: Path, fake: FakeOCI, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobctl.model.application import ApplicationDefinition
+    from tests.contract.conftest import oci_backend
+
+    made = ApplicationDefinition(
+        name="console-app", display_name="Console App", compartment_id="ocid1.compartment.oc1..oci",
+        language="PYTHON", driver_shape="VM.Standard2.1", executor_shape="VM.Standard2.1",
+        file_uri="oci://code@mytenancy/hand/made.py", arguments=("--in", "${input}"),
+        parameters={"input": "oci://data@mytenancy/x"},
+        configuration={"spark.driverEnv.DB_PASSWORD": "console-secret-1", "spark.sql.shuffle.partitions": "8"})
+    app_id = oci_backend(fake, tmp_path).dataflow.create(made, {"team": "ml"}, retry_token="console")
+    exported = jobctl("export", app_id, "-d", str(tmp_path / "out"))
+    assert exported.exit_code == 0, exported.stderr
+    spec = tmp_path / "out" / "console-app" / "application.yaml"
+    text = spec.read_text()
+    assert oct(spec.stat().st_mode & 0o777) == "0o600"
+    assert "console-secret-1" not in text + exported.stdout + exported.stderr
+    assert "spark.driverEnv.DB_PASSWORD: ${DB_PASSWORD}" in text
+    assert "fileUri: oci://code@mytenancy/hand/made.py" in text  # not jobctl's upload: the code stays there
+    assert "- ${input}" in text  # OCI's placeholder, as it is
+
+    monkeypatch.setenv("DB_PASSWORD", "console-secret-1")  # what the export asks for, set as the user would
+    plan = jobctl("plan", str(spec), "--adopt")
+    assert "~ application console-app" in plan.stdout, plan.stdout
+    assert "adopt: from now on managed by jobctl" in plan.stdout
+    assert jobctl("apply", str(spec), "--adopt").exit_code == 0
+    [app] = fake.applications()
+    assert (app["id"], app["freeformTags"]["jobctl-name"], app["freeformTags"]["team"]) == (
+        app_id, "console-app", "ml")
+    assert jobctl("plan", str(spec), "--detailed-exitcode").exit_code == 0
+
+
+def test_an_application_jobctl_uploaded_exports_with_its_code_as_source(jobctl, wordcount: Path,
+                                                                      tmp_path: Path) -> None:
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    assert jobctl("export", "wordcount", "-d", str(tmp_path / "out")).exit_code == 0
+    folder = tmp_path / "out" / "wordcount"
+    assert (folder / "wordcount.py").read_bytes() == (wordcount / "wordcount.py").read_bytes()
+    text = (folder / "application.yaml").read_text()
+    assert "source: ./wordcount.py" in text
+    assert f"codeUri: {CODE}" in text
+    assert "fileUri" not in text
+    assert jobctl("validate", str(folder)).exit_code == 0

@@ -22,7 +22,7 @@ from jobctl.backends.local import spark
 from jobctl.backends.local.store import new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
 from jobctl.model.application import ApplicationDefinition
-from jobctl.model.job import ACTIVE_STATES, RunState, split_tags
+from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED, RunState, split_tags
 from jobctl.model.table import decode, updated_in_place
 from jobctl.paths import ensure_private_dir
 
@@ -63,6 +63,11 @@ class LocalApplications:
         return [(row["id"], json.loads(row["tags"]))
                 for row in self.store.query("SELECT id, tags FROM applications ORDER BY created")]
 
+    def unmanaged(self, compartments: Sequence[str | None] = ()) -> list[tuple[str, str]]:
+        """Applications here jobctl's tags do not claim (their tags edited away): (id, display name)."""
+        rows = self.store.query("SELECT id, name, tags FROM applications ORDER BY created")
+        return [(row["id"], row["name"]) for row in rows if json.loads(row["tags"]).get(TAG_MANAGED) != "true"]
+
     def update(self, application_id: str, app: ApplicationDefinition, tags: Mapping[str, str], *,
                etag: str | None, current: Any = None, source: Path | None = None) -> None:
         """Change in place what Data Flow's UpdateApplication changes (and its code, when `source` is given)."""
@@ -79,6 +84,11 @@ class LocalApplications:
             db.execute("UPDATE applications SET name = ?, tags = ?, definition = ?, source_path = ?, etag = ? "
                        "WHERE id = ?", (updated.display_name, json.dumps(dict(updated.tags)), _encode(updated),
                                         kept or row[2], new_id("etag"), application_id))
+
+    def code(self, application_id: str) -> tuple[str, bytes] | None:
+        """The application's file (name, content), as kept here."""
+        kept = self._row(application_id)["source_path"]
+        return (Path(kept).name, Path(kept).read_bytes()) if kept and Path(kept).is_file() else None
 
     def delete(self, application_id: str) -> None:
         """Refused while a run of it is going, as Data Flow refuses it."""

@@ -166,15 +166,24 @@ class DataFlow:
         self._storage = storage
         self._compartment = compartment
 
-    def applications(self, *, compartment: str) -> list[AppliedApplication]:
-        """The live applications jobctl manages in the compartment, newest first."""
+    def applications(self, *, compartment: str, managed: bool = True) -> list[AppliedApplication]:
+        """The live applications jobctl manages in the compartment (`managed=False`: the others), newest first;
+        an unmanaged one's name is its display name."""
         listed = list_all(self._call, "listing Data Flow applications", self.client.list_applications, compartment,
                           limit=100)
-        found = [AppliedApplication(a.id, (a.freeform_tags or {}).get(TAG_NAME, ""), a.lifecycle_state,
-                                    a.compartment_id, str(a.time_created), dict(a.freeform_tags or {}))
+        found = [AppliedApplication(a.id, (a.freeform_tags or {}).get(TAG_NAME, "") if managed else a.display_name,
+                                    a.lifecycle_state, a.compartment_id, str(a.time_created),
+                                    dict(a.freeform_tags or {}))
                  for a in listed
-                 if a.lifecycle_state == "ACTIVE" and (a.freeform_tags or {}).get(TAG_MANAGED) == "true"]
+                 if a.lifecycle_state == "ACTIVE" and ((a.freeform_tags or {}).get(TAG_MANAGED) == "true") == managed]
         return sorted(found, key=lambda a: a.created, reverse=True)
+
+    def unmanaged(self, compartments: Sequence[str | None]) -> list[tuple[str, str]]:
+        """The live applications jobctl does not manage in these compartments and the default one: (id, display
+        name), what `apply --adopt` may take over."""
+        scopes = {c for c in (*compartments, self._compartment) if c}
+        return [(app.id, app.name) for compartment in sorted(scopes)
+                for app in self.applications(compartment=compartment, managed=False)]
 
     def listed(self, compartments: Sequence[str | None]) -> list[tuple[str, Mapping[str, str]]]:
         """The live applications jobctl manages in these compartments and the default one, oldest first: (id,
@@ -211,6 +220,14 @@ class DataFlow:
         if self._storage is None or not app.file_uri:
             raise ConfigError(f"application {app.name!r}: its source has nowhere to go", hint="set spec.codeUri")
         self._storage.put_file_once(app.file_uri, source)
+
+    def code(self, application_id: str) -> tuple[str, bytes] | None:
+        """The application's file (name, content), read from its fileUri; None when it is not there."""
+        _, app, _ = self.read(application_id)
+        if self._storage is None or not app.file_uri:
+            return None
+        content = self._storage.get_bytes(app.file_uri)
+        return None if content is None else (app.file_uri.rsplit("/", 1)[-1], content)
 
     def delete(self, application_id: str) -> None:
         self._call(f"deleting application {application_id}", self.client.delete_application, application_id)

@@ -77,6 +77,17 @@ class ObjectStorage:
         except self.oci.exceptions.ServiceError as exc:
             raise _failure(exc, "writing", namespace, bucket, name) from exc
 
+    def get_bytes(self, uri: str) -> bytes | None:
+        """The object at `uri` (oci://bucket@namespace/name), None if there is none."""
+        namespace, bucket, name = parse_uri(uri)
+        namespace = namespace or self.namespace()
+        try:
+            return bytes(self.client.get_object(namespace, bucket, name).data.content)
+        except self.oci.exceptions.ServiceError as exc:
+            if exc.status == 404 and exc.code == "ObjectNotFound":
+                return None
+            raise _failure(exc, "reading", namespace, bucket, name) from exc
+
     def put_file_once(self, uri: str, path: Path) -> bool:
         """The file at `uri` (oci://bucket@namespace/name), uploaded unless an object is there already (a
         content-addressed name: what is there is this file); whether it was uploaded."""
