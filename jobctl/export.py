@@ -190,11 +190,17 @@ def export_job(backend: Backend, job: JobState, directory: Path, *, include_secr
     return Exported(spec, referenced)
 
 
+def _variable(key: str) -> str:
+    """An environment variable's name for a key (spark.hadoop.secret.key: SPARK_HADOOP_SECRET_KEY)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", key).upper()
+
+
 def export_application(held: Any, application_id: str, directory: Path, *,
                        include_secrets: bool = False) -> Exported:
     """Write `<directory>/<name>/application.yaml` (mode 0600) for a Data Flow application, with its code next
     to it as `source` where jobctl put it (with codeUri), else its `fileUri` as it is. Secret-looking Spark
-    properties (spark.driverEnv.DB_PASSWORD) are written as ${NAME} references, unless include_secrets;
+    properties (spark.driverEnv.DB_PASSWORD) and parameters are written as ${NAME} references, unless
+    include_secrets;
     `${name}` in arguments stays: those are OCI's parameter placeholders."""
     from jobctl.model.application import DRIVER_ENV, EXECUTOR_ENV
 
@@ -213,19 +219,21 @@ def export_application(held: Any, application_id: str, directory: Path, *,
         spec["source"] = f"./{filename}"
     else:
         spec.pop("codeUri", None)
-    configuration = spec.get("configuration", {})
+    maps = ("configuration", "parameters")  # secret-named entries of either: ${NAME} references
     names, values = _reference_names([
-        (0, key, text, re.sub(r"[^A-Za-z0-9]", "_", key.removeprefix(DRIVER_ENV).removeprefix(EXECUTOR_ENV)).upper())
-        for key, text in configuration.items() if not include_secrets and is_secret(key)])
+        (place, key, text, _variable(key.removeprefix(DRIVER_ENV).removeprefix(EXECUTOR_ENV)))
+        for place, field in enumerate(maps) for key, text in spec.get(field, {}).items()
+        if not include_secrets and is_secret(key)])
     referenced = tuple(sorted(values))
     secrets = {name: value.replace("$", "$$") for name, value in values.items() if len(value) >= MIN_SECRET_LENGTH}
     arguments = spec.pop("arguments", None)  # as they are: interpolation leaves them alone
     document = _as_written(document, secrets)
     if arguments is not None:
         document["spec"]["arguments"] = arguments
-    for key in document["spec"].get("configuration", {}):
-        if (0, key) in names:
-            document["spec"]["configuration"][key] = f"${{{names[(0, key)]}}}"
+    for place, field in enumerate(maps):
+        for key in document["spec"].get(field, {}):
+            if (place, key) in names:
+                document["spec"][field][key] = f"${{{names[(place, key)]}}}"
     path = target / "application.yaml"
     header = f"# Exported by jobctl from Data Flow application {application_id} ({d.display_name or d.name}).\n"
     _write(path, header + _secrets_note(referenced), document)

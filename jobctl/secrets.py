@@ -41,8 +41,9 @@ def mask_env(env: Mapping[str, str], show: bool = False) -> dict[str, str]:
 
 
 # the maps whose values are secret by their key, as a plan names their entries: the field tables'
-# secret_by_key maps (a job's env, an application's Spark configuration; a test holds the two together)
-SECRET_MAPS = ("runtime.env.", "configuration.")
+# secret_by_key maps (a job's env, an application's Spark configuration and parameters; a test holds the two
+# together)
+SECRET_MAPS = ("runtime.env.", "configuration.", "parameters.")
 
 
 def mask_field(field: str, value: Any, show: bool = False) -> Any:

@@ -53,7 +53,8 @@ class ApplicationDefinition(Metadata):
     file_uri: str | None = column("spec.fileUri", "text", in_place=True, oci="file_uri")  # source's, once uploaded
     class_name: str | None = column("spec.className", "text", in_place=True, oci="class_name")
     arguments: tuple[str, ...] = column("spec.arguments", "list", **_RUN, oci="arguments")
-    parameters: Mapping[str, str] = column("spec.parameters", "map", **_RUN)  # a list of {name, value} on OCI
+    parameters: Mapping[str, str] = column("spec.parameters", "map", secret_by_key=True,
+                                           **_RUN)  # a list of {name, value} on OCI
     configuration: Mapping[str, str] = column("spec.configuration", "map", secret_by_key=True, **_RUN,
                                               oci="configuration")
     archive_uri: str | None = column("spec.archiveUri", "text", **_RUN, local=IGNORED, oci="archive_uri")

@@ -57,8 +57,9 @@ def application_dict(application_id: str, app: ApplicationDefinition, show_secre
     from jobctl.model.table import shown_tree
 
     definition = shown_tree(app)
-    definition["configuration"] = {key: mask_field(f"configuration.{key}", text, show_secrets)
-                                   for key, text in app.configuration.items()}
+    for field in ("configuration", "parameters"):
+        definition[field] = {key: mask_field(f"{field}.{key}", text, show_secrets)
+                             for key, text in getattr(app, field).items()}
     return {"apiVersion": API_VERSION, "kind": "DataFlowApplication", "id": application_id, "name": app.name,
             "managed": app.owner_tags.get(TAG_MANAGED) == "true",
             "superseded": app.owner_tags.get(TAG_SUPERSEDED) == "true", "tags": dict(app.tags),

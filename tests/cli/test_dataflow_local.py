@@ -146,3 +146,24 @@ def test_prune_deletes_an_application_gone_from_its_set_and_only_from_its_set(jo
     assert jobctl("get", "gone").exit_code == 4
     assert jobctl("get", "elsewhere").exit_code == 0  # another set's: untouched
     assert jobctl("plan", str(specs), "--prune", "--detailed-exitcode").exit_code == 0
+
+
+def test_secret_properties_and_parameters_are_masked_in_a_runs_log_and_reach_the_driver(
+        jobctl, tmp_path: Path) -> None:
+    """Red team, issue 17: a spec's spark.driverEnv.DB_PASSWORD did not reach the driver locally, and secret
+    properties and parameters printed by the run showed in clear in `logs` (a new process knows only the run)."""
+    (tmp_path / "show.py").write_text("import os, sys\nprint(os.environ['DB_PASSWORD'], sys.argv[1:])\n")
+    spec = tmp_path / "app.yaml"
+    spec.write_text("apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {name: show}\nspec:\n"
+                    "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n"
+                    "  source: ./show.py\n  arguments: ['${api_token}', plain]\n"
+                    "  parameters: {api_token: param-secret-77}\n"
+                    "  configuration: {spark.driverEnv.DB_PASSWORD: conf-secret-66}\n")
+    assert jobctl("apply", str(spec)).exit_code == 0
+    assert jobctl("run", "show", "--wait").exit_code == 0
+    logs = run_jobctl("logs", "--job", "show")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout == "(sensitive) ['(sensitive)', 'plain']\n"
+    shown = run_jobctl("get", "show", "-o", "json")
+    assert "param-secret-77" not in shown.stdout
+    assert "conf-secret-66" not in shown.stdout

@@ -283,3 +283,18 @@ def test_an_application_jobctl_uploaded_exports_with_its_code_as_source(jobctl, 
     assert f"codeUri: {CODE}" in text
     assert "fileUri" not in text
     assert jobctl("validate", str(folder)).exit_code == 0
+
+
+def test_secret_properties_and_parameters_a_run_prints_are_masked_in_its_log(jobctl, wordcount: Path) -> None:
+    """Red team, issue 17: the fake's runs print their configuration; a new process's `logs` showed the secret
+    ones in clear (it knows only the run, whose Data Flow record holds them)."""
+    from tests.conftest import run_jobctl
+
+    edit(wordcount, 'configuration: {spark.sql.shuffle.partitions: "4"}',
+         'configuration: {spark.sql.shuffle.partitions: "4", spark.hadoop.fs.s3a.secret.key: conf-secret-55}')
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    ran = jobctl("run", "wordcount", "--set", "parameters.db_password=param-secret-44", "--wait")
+    assert ran.exit_code == 0, ran.stderr
+    logs = run_jobctl("logs", "--job", "wordcount")
+    assert "spark.hadoop.fs.s3a.secret.key=(sensitive)" in logs.stdout, logs.stdout
+    assert "conf-secret-55" not in logs.stdout + logs.stderr

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.local import spark
-from jobctl.backends.local.store import new_id, run_dir
+from jobctl.backends.local.store import SECRETS, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
 from jobctl.model.application import ApplicationDefinition
 from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED, RunState, split_tags
 from jobctl.model.table import decode, updated_in_place
 from jobctl.paths import ensure_private_dir
+from jobctl.secrets import is_secret
 
 if TYPE_CHECKING:
     from jobctl.backends.local import LocalBackend
@@ -117,11 +118,15 @@ class LocalApplications:
         run_id = new_id("run")
         launched = spark.launch(app, source, home=self.backend.home, cwd=run_dir(self.backend.home, run_id) / "work",
                                 env=env, arguments=arguments, parameters=parameters, configuration=configuration)
+        conf = {**app.configuration, **(configuration or {})}
         settings = {"launch": {"argv": launched.argv, "env": launched.env, "cwd": str(launched.cwd)},
-                    "maxRuntimeInMinutes": app.max_duration_in_minutes}
+                    "maxRuntimeInMinutes": app.max_duration_in_minutes,
+                    # what a reader of the run must mask in its output (jobctl.backends.local.store)
+                    SECRETS: {key: text for key, text in {**conf, **app.parameters, **(parameters or {})}.items()
+                              if is_secret(key)}}
         return self.backend.supervised(job_id=application_id, job_name=app.name, name=name, env=env,
-                                       args=list(arguments or ()), retry_token=retry_token, settings=settings,
-                                       run_id=run_id)
+                                       args=list(app.arguments if arguments is None else arguments),
+                                       retry_token=retry_token, settings=settings, run_id=run_id)
 
     def run(self, run_id: str) -> RunState:
         return self.backend.get_run(run_id=run_id)

@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.errors import ConfigError, UsageError
-from jobctl.model.application import ApplicationDefinition, env_configuration, placeholders, substituted
+from jobctl.model.application import (
+    DRIVER_ENV,
+    ApplicationDefinition,
+    env_configuration,
+    placeholders,
+    substituted,
+)
 from jobctl.paths import ensure_private_dir
+from jobctl.secrets import is_secret
 
 MISSING = ("running a Data Flow application locally needs pyspark: install jobctl's `spark` extra "
            "(pip install 'jobctl[spark]'; `make install` has it)")
@@ -69,12 +76,33 @@ def conf_dir(home: Path) -> Path:
     return folder
 
 
+def properties(conf: Mapping[str, str]) -> str:
+    """Spark properties as a Java properties file (what --properties-file reads, as UTF-8): each key and value
+    escaped, so that any text comes back as it was written."""
+    def escaped(text: str, key: bool) -> str:
+        out = []
+        for index, char in enumerate(text):
+            if char in "\\\n\r\t\f":
+                out.append({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}[char])
+            elif (key and char in " =:#!") or (not key and index == 0 and char == " "):
+                out.append("\\" + char)
+            else:
+                out.append(char)
+        return "".join(out)
+
+    return "".join(f"{escaped(key, True)}={escaped(value, False)}\n" for key, value in sorted(conf.items()))
+
+
 def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, env: Mapping[str, str],
            arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
            configuration: Mapping[str, str] | None = None, python: str = sys.executable,
            cpus: int | None = None) -> SparkLaunch:
     """The run of `app` (its code at `source`) with a run's overrides: its --env (on the process, and as
-    spark.driverEnv/executorEnv), arguments, parameters (merged by name) and configuration (merged by key)."""
+    spark.driverEnv/executorEnv), arguments, parameters (merged by name) and configuration (merged by key).
+
+    The Spark properties go in a properties file beside `cwd` (0600), never on a command line, where any local
+    user could read a secret among them (`ps`); the driver's process gets every spark.driverEnv.* as its env,
+    as on Data Flow. A SQL application's secret-looking parameters go in an init file the same way."""
     values = {**app.parameters, **(parameters or {})}
     given = list(app.arguments if arguments is None else arguments)
     missing = [name for name in placeholders(given) if name not in values]
@@ -84,11 +112,16 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     args = substituted(given, values)
     conf = {**app.configuration, **(configuration or {}), **env_configuration(env)}
     master = f"local[{min(app.local_slots, cpus or os.cpu_count() or 1)}]"
-    settings = [part for key, value in sorted(conf.items()) for part in ("--conf", f"{key}={value}")]
-    options = ["--master", master, *settings]
+    private = cwd.parent
+    ensure_private_dir(private)
+    settings = private / "spark.properties"
+    _write_private(settings, DEFAULTS.replace(" ", "=") + properties(conf))
+    options = ["--master", master, "--properties-file", str(settings)]
     spark = spark_home()
-    run_env = {**env, "SPARK_HOME": str(spark), "SPARK_CONF_DIR": str(conf_dir(home)), "SPARK_LOCAL_IP": "127.0.0.1",
-               "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}  # JAVA_HOME: the supervisor passes it on
+    driver_env = {key.removeprefix(DRIVER_ENV): value for key, value in conf.items() if key.startswith(DRIVER_ENV)}
+    run_env = {**driver_env, **env, "SPARK_HOME": str(spark), "SPARK_CONF_DIR": str(conf_dir(home)),
+               "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": python,
+               "PYSPARK_DRIVER_PYTHON": python}  # JAVA_HOME: the supervisor passes it on
     if app.language == "PYTHON":
         run_env["PYSPARK_SUBMIT_ARGS"] = shlex.join([*options, "pyspark-shell"])
         return SparkLaunch([python, str(source), *args], run_env, cwd)
@@ -97,5 +130,25 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
             raise ConfigError(f"application {app.name!r} is {app.language}: it needs className")
         return SparkLaunch([str(spark / "bin" / "spark-submit"), *options, "--class", app.class_name, str(source),
                             *args], run_env, cwd)
-    hivevars = [item for name, value in sorted(values.items()) for item in ("--hivevar", f"{name}={value}")]
-    return SparkLaunch([str(spark / "bin" / "spark-sql"), *options, *hivevars, "-f", str(source)], run_env, cwd)
+    hidden = {name: value for name, value in values.items() if is_secret(name)}
+    for name, value in hidden.items():
+        if ";" in value or "\n" in value:
+            raise UsageError(f"parameter {name!r} holds ';' or a line break, which a SQL application's variable "
+                             "cannot carry when it is kept off the command line")
+    init: list[str] = []
+    if hidden:
+        init_file = private / "hivevars.sql"
+        _write_private(init_file, "".join(f"SET hivevar:{name}={value};\n" for name, value in sorted(hidden.items())))
+        init = ["-i", str(init_file)]
+    hivevars = [item for name, value in sorted(values.items()) if name not in hidden
+                for item in ("--hivevar", f"{name}={value}")]
+    return SparkLaunch([str(spark / "bin" / "spark-sql"), *options, *hivevars, *init, "-f", str(source)], run_env,
+                       cwd)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` in a file only its owner may read (also when the file was there before)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)

@@ -21,6 +21,7 @@ from jobctl.errors import ConfigError
 from jobctl.model.job import JobDefinition, JobState, RunState, split_tags
 from jobctl.model.table import decode
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
+from jobctl.secrets import REDACTOR
 
 # Data Flow applications (jobctl.backends.local.applications); their runs are rows of `runs` too
 APPLICATIONS = """CREATE TABLE IF NOT EXISTS applications (
@@ -269,6 +270,9 @@ class Store:
     def run_from_row(row: sqlite3.Row) -> RunState:
         created = to_time(row["created"])
         assert created is not None
+        settings = row["settings"] if "settings" in row.keys() else None  # noqa: SIM118 (a Row, not a dict)
+        if settings and f'"{SECRETS}"' in settings:  # a Spark run's secret properties: masked in what it prints
+            REDACTOR.remember_env(json.loads(settings)[SECRETS])
         return RunState(
             id=row["id"], job_id=row["job_id"], name=row["name"], state=row["state"], created=created,
             started=to_time(row["started"]), finished=to_time(row["finished"]), exit_code=row["exit_code"],
@@ -306,6 +310,9 @@ class Store:
 
 def run_dir(home: Path, run_id: str) -> Path:
     return home / "runs" / run_id
+
+
+SECRETS = "secrets"  # in a run's settings: the secret-named values its output may print (a Spark run's)
 
 
 def new_id(kind: str) -> str:

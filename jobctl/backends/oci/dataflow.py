@@ -38,6 +38,7 @@ from jobctl.model.job import (
     split_tags,
 )
 from jobctl.model.table import rows
+from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -138,6 +139,9 @@ def run_state(run: Any) -> RunState:
     a run going, its creation as its start."""
     state = STATES.get(run.lifecycle_state, run.lifecycle_state)
     details = run.lifecycle_details or (run.lifecycle_state if state != run.lifecycle_state else None)
+    # secret-named properties and parameters (a listing has neither): masked in whatever shows the run's output
+    REDACTOR.remember_env(getattr(run, "configuration", None) or {})
+    REDACTOR.remember_env({p.name: p.value for p in getattr(run, "parameters", None) or ()})
     made = RunState(run.id, run.application_id, run.display_name or run.id, state, run.time_created,
                     exit_code=0 if state == SUCCEEDED else None, details=details,
                     args=tuple(getattr(run, "arguments", None) or ()),
