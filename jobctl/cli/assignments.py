@@ -45,25 +45,31 @@ def parse_matrix(values: Sequence[str]) -> list[dict[str, str]]:
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
 
 
-def parse_settings(values: Sequence[str]) -> dict[str, Any]:
+def parse_settings(values: Sequence[str], table: type[Any] | None = None) -> dict[str, Any]:
     """`--set PATH=VALUE` for a run: PATH names a field a run may set for itself, as plans name it
-    (`infrastructure.shape`, `runtime.maxRuntimeInMinutes`); text is taken as written, other values as
-    YAML (`4`, `true`, `[python, -m, app]`, `{command: [test, -f, /tmp/ok]}`), and `PATH=` resets the
-    field to what leaving it out of a spec means. By attribute."""
+    (`infrastructure.shape`, `runtime.maxRuntimeInMinutes`), or an entry of a map a run may set
+    (`parameters.input` of a Data Flow application); text is taken as written, other values as YAML (`4`,
+    `true`, `[python, -m, app]`, `{command: [test, -f, /tmp/ok]}`), and `PATH=` resets the field to what
+    leaving it out of a spec means. By attribute, in the field table `table` (a job's by default)."""
     import yaml
 
     from jobctl.model.job import JobDefinition
     from jobctl.model.table import rows
 
-    settable = {row.shown: row for row in rows(JobDefinition) if row.run}
+    settable = {row.shown: row for row in rows(table or JobDefinition) if row.run}
     result: dict[str, Any] = {}
     for value in values:
         path, sep, text = value.partition("=")
         if not sep:
             raise UsageError(f"--set {path!r}: missing '=' (expected PATH=VALUE)")
+        prefix, _, key = path.partition(".")
         row = settable.get(path)
-        if row is None:
-            raise UsageError(f"--set {path}: not a field a run can set", hint="these can: " + ", ".join(settable))
+        if row is None and prefix in settable and settable[prefix].kind == "map" and key:
+            result.setdefault(settable[prefix].attr, {})[key] = text  # a map's entry, as written
+            continue
+        if row is None or row.kind == "map":
+            shown = [f"{name}.KEY" if r.kind == "map" else name for name, r in settable.items()]
+            raise UsageError(f"--set {path}: not a field a run can set", hint="these can: " + ", ".join(shown))
         if not text:  # `PATH=`: what the spec means by leaving it out
             result[row.attr] = row.default
             continue

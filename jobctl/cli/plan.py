@@ -11,12 +11,15 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
-from jobctl.errors import ExitCode
+from jobctl.errors import ExitCode, JobctlError
 from jobctl.plan.model import Plan
 from jobctl.render.machine import dumps, plan_dict
 from jobctl.render.plan import print_plan
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from jobctl.plan.applications import ApplicationChange
     from jobctl.spec.load import LoadResult
 
 adopt_option = click.option(
@@ -66,9 +69,11 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     applications, and on OCI the pipelines of workflows with spec.engine: pipeline (jobctl.workflow.deploy)."""
     from dataclasses import replace
 
+    from jobctl.engine.resolve import applied_env
     from jobctl.spec.load import load_specs
 
-    result = load_specs(paths, app.environ)
+    # a workflow's step may name a job (or application) applied before, not in these files, as validate says
+    result = load_specs(paths, app.environ, external_jobs=applied_env(app.backend))
     result.raise_for_errors()
     plan = _jobs_and_pipelines(app, paths, request, result)
     held = getattr(app.backend(), "dataflow", None) if result.applications or request.prune else None
@@ -81,14 +86,33 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     from jobctl.plan.applications import plan_applications
 
     try:
-        apps, same = plan_applications(held, result.applications, plan.set_name, app.backend().spec_defaults(),
-                                       prune=request.prune, adopt=request.adopt)
+        apps, same, warned = plan_applications(held, result.applications, plan.set_name,
+                                               app.backend().spec_defaults(), prune=request.prune, adopt=request.adopt)
     except ConfigError as exc:
         if result.applications:
             raise
         # --prune of jobs only, where Data Flow is not open to this user: the jobs' prune goes on, and says so
         return replace(plan, warnings=(*plan.warnings, f"no Data Flow application is pruned: {exc.message}"))
-    return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same))
+    return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same),
+                   warnings=(*plan.warnings, *warned, *_shared_names(app, apps)))
+
+
+def _shared_names(app: AppContext, changes: Sequence[ApplicationChange]) -> list[str]:
+    """A new application whose name a job has (in another set; validate keeps one set's names apart): said,
+    since `run NAME`, `get NAME` and the like then mean the job."""
+    from jobctl.engine.resolve import resolve_job
+    from jobctl.plan.model import Action
+
+    said = []
+    for change in changes:
+        if change.action is Action.CREATE:
+            try:
+                job = resolve_job(app.backend(), change.name)
+            except JobctlError:
+                continue
+            said.append(f"application {change.name}: a job of this name exists ({job.id}); `run {change.name}` and "
+                        "other commands that take a name will mean the job (give the application's id, or rename one)")
+    return said
 
 
 def _jobs_and_pipelines(app: AppContext, paths: tuple[str, ...], request: PlanRequest, result: LoadResult) -> Plan:

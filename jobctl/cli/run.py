@@ -107,21 +107,34 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
                        args: tuple[str, ...], settings: tuple[str, ...], matrix: tuple[str, ...], name: str | None,
                        key: str | None, yes: bool) -> list[RunState]:
     """One run of the application per --matrix combination: --env as the driver's and executors' env, --arg as
-    its arguments, --set parameters.NAME=V / configuration.KEY=V for this run."""
+    its arguments, --set parameters.NAME=V / configuration.KEY=V / any field a run may set (numExecutors, ...)
+    for this run. What OCI would refuse (a placeholder no parameter fills, a bad parameter name) is a usage
+    error here, on every backend, before any run starts."""
     import hashlib
+    import re
     import time
 
-    from jobctl.cli.assignments import parse_matrix
+    from jobctl.cli.assignments import parse_matrix, parse_settings
+    from jobctl.model.application import ApplicationDefinition, placeholders
+    from jobctl.model.table import rows
 
     app_id, definition = held
-    parameters: dict[str, str] = {}
-    configuration: dict[str, str] = {}
-    for item in settings:
-        path, _, value = item.partition("=")
-        kind, _, key_name = path.partition(".")
-        if kind not in ("parameters", "configuration") or not key_name:
-            raise UsageError(f"--set {path}: a Data Flow application's run sets parameters.NAME or configuration.KEY")
-        (parameters if kind == "parameters" else configuration)[key_name] = value
+    fields = parse_settings(settings, ApplicationDefinition)
+    parameters: dict[str, str] = fields.pop("parameters", {})
+    configuration: dict[str, str] = fields.pop("configuration", {})
+    if "arguments" in fields:
+        if args:
+            raise UsageError("give the run's arguments with --arg or with --set arguments=[...], not both")
+        args = fields.pop("arguments")
+    for bad in [p for p in parameters if not re.fullmatch(r"[A-Za-z0-9_]+", p)]:
+        raise UsageError(f"--set parameters.{bad}: a parameter's name is letters, digits and '_'")
+    given = {**definition.parameters, **parameters}
+    for missing in [p for p in placeholders(list(args) if args else definition.arguments) if p not in given]:
+        raise UsageError(f"the arguments use ${{{missing}}}, which no parameter gives",
+                         hint=f"set it: --set parameters.{missing}=VALUE")
+    ignored = [row.shown for row in rows(ApplicationDefinition) if row.attr in fields and row.ignored_locally]
+    if ignored and app.backend().runs_here:
+        app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
     combos = parse_matrix(matrix) or [{}]
     _confirm_fan_out(app, len(combos), yes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -133,7 +146,7 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
         run = app.backend().dataflow.start(  # type: ignore[attr-defined]
             definition, app_id, name=run_name, env={**env, **combo}, retry_token=token,
             arguments=list(args) if args else None, parameters=parameters or None,
-            configuration=configuration or None)
+            configuration=configuration or None, fields=fields)
         app.info(f"started {run.name} ({run.id})")
         runs.append(run)
     return runs

@@ -95,9 +95,10 @@ def applied_env(backend: Callable[[], Backend]) -> Callable[[str], set[str] | No
             job = resolve_job(backend(), name)
         except NotFoundError:
             from jobctl.spec.load import driver_env_names
+            from jobctl.workflow.check import ApplicationEnv
 
             application = resolve_application(backend(), name)  # a Data Flow application's step
-            return driver_env_names(application[1].configuration) if application else None
+            return ApplicationEnv(driver_env_names(application[1].configuration)) if application else None
         except UsageError:
             return None
         return set((job.definition.env if job.definition else {}) or {})

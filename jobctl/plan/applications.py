@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jobctl.errors import Diagnostic, SpecError
 from jobctl.model.application import TAG_ARTIFACT, ApplicationDefinition, code_location
-from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, TAG_SUPERSEDED, split_tags
+from jobctl.model.job import (
+    ACTIVE_STATES,
+    TAG_HASH,
+    TAG_MANAGED,
+    TAG_NAME,
+    TAG_SET,
+    TAG_SUPERSEDED,
+    split_tags,
+)
 from jobctl.model.table import rows
 from jobctl.plan.desired import spec_hash, with_defaults
 from jobctl.plan.diff import field_changes
@@ -58,6 +66,8 @@ class ApplicationChange:
     application_id: str | None = None  # the one held
     fields: tuple[FieldChange, ...] = ()
     adopting: bool = False  # an application jobctl did not make, taken over (--adopt)
+    superseded: bool = False  # a delete of an earlier generation (kept for its runs)
+    moves_from: str | None = None  # the set it was applied from, when that is another
 
     @property
     def pipeline_id(self) -> str | None:  # what plan renderers show beside the name
@@ -72,20 +82,23 @@ class ApplicationChange:
         if self.action is Action.REPLACE and forcing:
             return f"{', '.join(forcing)} cannot change in place; the old application stays while it has runs"
         if self.action is Action.DELETE:
-            return "no longer in the specs of its set (--prune); its runs stay"
+            what = "an earlier generation (kept for its runs) of an application" if self.superseded else "no longer"
+            return f"{what} in the specs of its set (--prune); its runs stay"
+        if self.moves_from is not None:
+            return f"moves to this set from set {self.moves_from}"
         return None
 
 
-def desired(spec: ApplicationSpec, set_name: str | None,
-            defaults: Mapping[str, str] | None = None) -> ApplicationDefinition:
+def desired(spec: ApplicationSpec, set_name: str | None, defaults: Mapping[str, str] | None = None, *,
+            uploads: bool = True) -> ApplicationDefinition:
     """The application as it should be held: the backend's `defaults` (by spec path) where the spec leaves
-    them out, its source's digest, the fileUri that source goes to under codeUri, and jobctl's tags (with its
-    spec hash)."""
+    them out, its source's digest, the fileUri that source goes to under codeUri (on a backend that `uploads`
+    it there: OCI; the local one keeps the file itself), and jobctl's tags (with its spec hash)."""
     definition = with_defaults(spec.definition, defaults)
     if spec.source is not None:
         digest = f"sha256:{hashlib.sha256(spec.source.read_bytes()).hexdigest()}"
         code_uri = definition.code_uri.rstrip("/") if definition.code_uri else None
-        file_uri = code_location(code_uri, spec.name, digest, spec.source.name) if code_uri else None
+        file_uri = code_location(code_uri, spec.name, digest, spec.source.name) if code_uri and uploads else None
         definition = replace(definition, artifact_digest=digest, code_uri=code_uri, file_uri=file_uri)
     tags = {TAG_MANAGED: "true", TAG_NAME: definition.name, TAG_HASH: spec_hash(definition)}
     if definition.artifact_digest:
@@ -97,23 +110,34 @@ def desired(spec: ApplicationSpec, set_name: str | None,
 
 def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], set_name: str | None,
                       defaults: Mapping[str, str] | None = None, *, prune: bool = False,
-                      adopt: bool = False) -> tuple[list[ApplicationChange], list[str]]:
-    """The changes that make the held applications as the specs say, and the names unchanged. An application
+                      adopt: bool = False) -> tuple[list[ApplicationChange], list[str], list[str]]:
+    """The changes that make the held applications as the specs say, the names unchanged, and warnings. An
+    application
     is read in full only when its spec hash differs. `prune`: also delete the applications of this set whose
-    name no spec has any more (with their earlier generations). `adopt`: a spec no managed application has
-    takes over an unmanaged one of its display name (in its compartment or the default one)."""
-    wanted = [(spec, desired(spec, set_name, defaults)) for spec in specs]
+    name no spec has any more (with their earlier generations), but not one with a run going, which Data Flow
+    would refuse to delete: that one is kept, and a warning says so. `adopt`: a spec no managed application
+    has takes over an unmanaged one of its display name (in its compartment or the default one)."""
+    uploads = "spec.codeUri" in held.required_fields  # where a source must go to Object Storage
+    wanted = [(spec, desired(spec, set_name, defaults, uploads=uploads)) for spec in specs]
     _check_required(held, wanted)
     current: dict[str, str] = {}  # name -> id of the newest live one
     hashes: dict[str, Mapping[str, str]] = {}
     gone: list[ApplicationChange] = []
+    warnings: list[str] = []
     names = {spec.name for spec in specs}
     for app_id, tags in held.listed(sorted({want.compartment_id for _, want in wanted}, key=str)):
         _, owner = split_tags(tags)
         if owner.get(TAG_MANAGED) != "true" or TAG_NAME not in owner:
             continue
         if prune and set_name is not None and owner.get(TAG_SET) == set_name and owner[TAG_NAME] not in names:
-            gone.append(ApplicationChange(Action.DELETE, owner[TAG_NAME], None, None, app_id))
+            going = [run for run in held.runs(app_id) if run.state in ACTIVE_STATES]
+            if going:
+                warnings.append(f"application {owner[TAG_NAME]} ({app_id}) is no longer in the specs but has "
+                                f"{len(going)} run(s) going: kept; a later --prune deletes it once they end "
+                                f"(or cancel them: jobctl cancel --job {owner[TAG_NAME]})")
+            else:
+                gone.append(ApplicationChange(Action.DELETE, owner[TAG_NAME], None, None, app_id,
+                                              superseded=owner.get(TAG_SUPERSEDED) == "true"))
         elif owner.get(TAG_SUPERSEDED) != "true":
             current[owner[TAG_NAME]], hashes[app_id] = app_id, owner
     changes: list[ApplicationChange] = []
@@ -134,8 +158,10 @@ def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], 
         else:
             fields = field_changes(held.read(held_id)[1], want)
             action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
-            changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields))
-    return changes + gone, unchanged
+            was = hashes[held_id].get(TAG_SET)
+            changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields,
+                                             moves_from=was if was != want.owner_tags.get(TAG_SET) else None))
+    return changes + gone, unchanged, warnings
 
 
 def _check_required(held: HeldApplications, wanted: Sequence[tuple[ApplicationSpec, ApplicationDefinition]]) -> None:

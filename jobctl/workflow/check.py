@@ -55,6 +55,11 @@ def _cycle(workflow: Workflow) -> list[str] | None:
     return None
 
 
+class ApplicationEnv(set[str]):
+    """The env names of an applied Data Flow application (not a job's), as a lookup gives them: what the
+    pipeline engine cannot run."""
+
+
 def check_workflow(
     document: Document, workflow: Workflow, jobs: Mapping[str, Collection[str]], *,
     lookup: Callable[[str], Collection[str] | None] | None = None, env: Collection[str] | None = None,
@@ -94,7 +99,8 @@ def check_workflow(
             problems.append(document.diagnostic((*base, "matrix"), f"the matrix makes {runs} runs; a step may "
                                                 f"start at most {MAX_MATRIX_RUNS}", at_key=True))
     for index, step in enumerate(workflow.steps):
-        if workflow.engine == "pipeline" and step.job in applications:
+        if workflow.engine == "pipeline" and (step.job in applications  # one in the files, or one applied
+                                              or isinstance(job_env.get(step.job), ApplicationEnv)):
             problems.append(document.diagnostic(
                 ("spec", "steps", index, "job"), f"{step.job!r} is a Data Flow application: its steps run on the "
                 "client engine (spec.engine: client); the pipeline engine runs jobs only"))

@@ -315,9 +315,11 @@ class WorkflowRunner:
         """Drive the run to its end; steps whose needs succeeded start at once, in parallel."""
         if self.finished:  # a finished run re-attached to by its idempotency key: nothing to start
             return exit_code_of(self.state)
-        self.save()  # prepare chose the run; saved only now, once the command has checked the workflow
         steps = {step.name: step for step in self.workflow.order()}
         waiting = [name for name in steps if self.state["steps"][name]["status"] != "succeeded"]
+        for job in dict.fromkeys(steps[name].job for name in waiting):  # each is applied: before any run starts
+            self._target(job)
+        self.save()  # prepare chose the run; saved only now, once the command has checked the workflow
         for name in steps:
             if name not in waiting:
                 self.event(f"{name}: succeeded in an earlier attempt of this run, not run again")

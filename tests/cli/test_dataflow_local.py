@@ -56,7 +56,8 @@ def test_a_failing_application_exits_as_its_run_failed(jobctl, tmp_path: Path) -
         ("a", "FAILED", 3), ("b", "FAILED", 3)]
     wrong = jobctl("run", "fails", "--set", "infrastructure.shape=VM.X")
     assert wrong.exit_code == 2
-    assert "a Data Flow application's run sets parameters.NAME or configuration.KEY" in wrong.stderr
+    assert "--set infrastructure.shape: not a field a run can set" in wrong.stderr
+    assert "these can: driverShape, driverShapeConfig.ocpus," in wrong.stderr
     appended = jobctl("run", "fails", "--args-append", "x")
     assert appended.exit_code == 2
     assert "--args-append is for jobs" in appended.stderr
@@ -167,3 +168,54 @@ def test_secret_properties_and_parameters_are_masked_in_a_runs_log_and_reach_the
     shown = run_jobctl("get", "show", "-o", "json")
     assert "param-secret-77" not in shown.stdout
     assert "conf-secret-66" not in shown.stdout
+
+
+def app_spec(folder: Path, name: str, code: str = "print(1)\n") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.py").write_text(code)
+    spec = folder / f"{name}.yaml"
+    spec.write_text(f"apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {{name: {name}}}\nspec:\n"
+                    "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n"
+                    "  source: ./a.py\n")
+    return spec
+
+
+def test_prune_keeps_an_application_whose_run_is_going_and_says_so(jobctl, tmp_path: Path) -> None:
+    """Red team, issue 17: the delete failed midway with exit 5 (Data Flow refuses it while a run goes)."""
+    spec = app_spec(tmp_path / "specs", "busy", "import time\ntime.sleep(120)\n")
+    app_spec(tmp_path / "specs", "other")
+    assert jobctl("apply", str(tmp_path / "specs")).exit_code == 0
+    [run_id] = jobctl("run", "busy").stdout.split()
+    spec.unlink()
+    try:
+        applied = jobctl("apply", str(tmp_path / "specs"), "--prune", "--yes")
+        assert applied.exit_code == 0, applied.stderr
+        assert "application busy (app-" in applied.stdout
+        assert "has 1 run(s) going: kept; a later --prune deletes it once they end" in applied.stdout
+        assert jobctl("get", "busy").exit_code == 0
+    finally:
+        assert jobctl("cancel", run_id, "--wait").exit_code == 8
+    pruned = jobctl("apply", str(tmp_path / "specs"), "--prune", "--yes", "-o", "json")
+    assert [(a["name"], a["outcome"]) for a in json.loads(pruned.stdout)["applied"]] == [("busy", "deleted")]
+
+
+def test_a_plan_says_when_an_application_moves_between_sets_or_shares_a_jobs_name(jobctl, tmp_path: Path) -> None:
+    """Red team, issue 17: a set move planned an update with no field and no reason; a job and an application
+    of one name (from two sets) went unsaid."""
+    app_spec(tmp_path / "first", "mover")
+    assert jobctl("apply", str(tmp_path / "first")).exit_code == 0
+    app_spec(tmp_path / "second", "mover")
+    plan = jobctl("plan", str(tmp_path / "second"))
+    assert "~ application mover (app-" in plan.stdout
+    assert f"# moves to this set from set {tmp_path / 'first'}" in plan.stdout, plan.stdout
+
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "a.py").write_text("print(1)\n")
+    (tmp_path / "job" / "job.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: Job\nmetadata: {name: shared}\nspec:\n"
+        "  infrastructure: {shape: VM.Standard2.1}\n  runtime: {type: python, source: ./a.py}\n")
+    assert jobctl("apply", str(tmp_path / "job")).exit_code == 0
+    app_spec(tmp_path / "app", "shared")
+    plan = jobctl("plan", str(tmp_path / "app"))
+    assert "Warning: application shared: a job of this name exists (job-" in plan.stdout, plan.stdout
+    assert "`run shared` and other commands that take a name will mean the job" in plan.stdout

@@ -298,3 +298,48 @@ def test_secret_properties_and_parameters_a_run_prints_are_masked_in_its_log(job
     logs = run_jobctl("logs", "--job", "wordcount")
     assert "spark.hadoop.fs.s3a.secret.key=(sensitive)" in logs.stdout, logs.stdout
     assert "conf-secret-55" not in logs.stdout + logs.stderr
+
+
+def test_a_run_sets_the_fields_spec_md_says_a_run_may_set(jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    """Red team, issue 17: --set numExecutors=3 was refused, though spec.md says a run may set it."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    ran = jobctl("run", "wordcount", "--set", "numExecutors=3", "--set", "driverShapeConfig.ocpus=2",
+                 "--set", "maxDurationInMinutes=5", "--set", "parameters.extra=1")
+    assert ran.exit_code == 0, ran.stderr
+    sent = fake.dataflow_run(ran.stdout.split()[0])
+    assert (sent["numExecutors"], sent["driverShapeConfig"], sent["maxDurationInMinutes"]) == (
+        3, {"ocpus": 2.0, "memoryInGBs": 16.0}, 5)  # a shape config goes whole
+    assert fake.applications()[0]["numExecutors"] == 2  # the application stays as it is
+
+
+def test_what_oci_would_refuse_in_a_run_is_a_usage_error_before_it_starts(jobctl, wordcount: Path,
+                                                                         fake: FakeOCI) -> None:
+    """Red team, issue 17: locally exit 2, on OCI exit 1 after a 400 (which reads as a FAILED run)."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    for given, said in (
+            (("--arg", "${undefined}"), "the arguments use ${undefined}, which no parameter gives"),
+            (("--set", "parameters.bad-name=x"), "--set parameters.bad-name: a parameter's name is letters"),
+            (("--set", "numExecutors=many"), "--set numExecutors: expected a whole number, got 'many'"),
+            (("--set", "language=SCALA"), "--set language: not a field a run can set"),
+            (("--set", "arguments=[a]", "--arg", "b"), "with --arg or with --set arguments=[...], not both")):
+        result = jobctl("run", "wordcount", *given)
+        assert result.exit_code == 2, (given, result.stderr)
+        assert said in result.stderr, (given, result.stderr)
+    assert fake.dataflow_runs() == []
+
+
+def test_validate_and_plan_know_an_applied_application_of_a_workflow_step(jobctl, wordcount: Path,
+                                                                         tmp_path: Path) -> None:
+    """Red team, issue 17: a pipeline-engine step naming an applied application validated; and validate passed a
+    workflow naming an applied application or job that apply then refused."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("apiVersion: jobctl/v1\nkind: Workflow\nmetadata: {name: f}\nspec:\n"
+                    "  state: oci://ml-state@mytenancy/jobctl\n  steps:\n    - {name: a, job: wordcount}\n")
+    assert jobctl("validate", str(flow)).exit_code == 0
+    assert jobctl("plan", str(flow)).exit_code == 0  # was: "no job or Data Flow application named 'wordcount'"
+    flow.write_text(flow.read_text().replace("spec:\n", "spec:\n  engine: pipeline\n"))
+    result = jobctl("validate", str(flow))
+    assert result.exit_code == 3
+    assert "spec.steps[0].job: 'wordcount' is a Data Flow application: its steps run on the client engine" in (
+        result.stderr)

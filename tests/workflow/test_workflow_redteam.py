@@ -208,3 +208,20 @@ def test_a_state_of_another_workflow_or_with_steps_out_of_order_is_refused(jobct
         result = jobctl("workflow", "status", "flow")
         assert result.exit_code == 6, result.stderr
         assert said in result.stderr
+
+
+def test_a_later_steps_job_that_is_not_applied_stops_the_workflow_before_any_run_starts(
+        jobctl, tmp_path: Path) -> None:
+    """Issue 17's red team: the first step ran (a Spark application), then the workflow failed on the second
+    step's job, which its file defined but no apply had made, and its state said `interrupted`."""
+    flow = write_flow(tmp_path, """\
+        steps:
+          - {name: first, job: work}
+          - {name: later, job: later-job, needs: [first]}
+        """)
+    assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
+    (tmp_path / "later.yaml").write_text((tmp_path / "jobs.yaml").read_text().replace("name: work", "name: later-job"))
+    result = jobctl("workflow", "run", str(flow), str(tmp_path / "later.yaml"))
+    assert result.exit_code == 4, result.stderr
+    assert "no job named 'later-job', nor a Data Flow application" in result.stderr
+    assert json.loads(jobctl("runs", "-o", "json").stdout)["items"] == []

@@ -104,12 +104,13 @@ class LocalApplications:
     # --- runs --------------------------------------------------------------------------------------
     def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
               retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
-              configuration: Mapping[str, str] | None = None) -> RunState:
+              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None) -> RunState:
         """A run of the application: its Spark process fixed now (what it runs, with which settings), started
         by a supervisor as a job's run is. `app` is the application as held (its source is where it was
         kept)."""
         if (retried := self.backend.retried_run(retry_token)) is not None:
             return retried
+        app = dataclasses.replace(app, **(fields or {}))  # what this run sets: executors (local[N]), its duration
         row = self._row(application_id)
         source = Path(row["source_path"]) if row["source_path"] else None
         if source is None:

@@ -100,11 +100,19 @@ def definition_from_application(application: Any) -> ApplicationDefinition:
 def run_details(models: Any, app: ApplicationDefinition, *, application_id: str, name: str,
                 env: Mapping[str, str], arguments: Sequence[str] | None = None,
                 parameters: Mapping[str, str] | None = None, configuration: Mapping[str, str] | None = None,
-                tags: Mapping[str, str] | None = None) -> Any:
+                tags: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None) -> Any:
     """CreateRunDetails of a run of the application: its --env as spark.driverEnv/executorEnv, and what it
-    overrides, each sent whole (the application's merged with the run's)."""
+    overrides, each sent whole (the application's merged with the run's); `fields`: other fields a run may set
+    (by attribute: num_executors, driver_ocpus, ...), each sent as the whole SDK attribute it is part of (a
+    shape config with both its values)."""
     values: dict[str, Any] = {"application_id": application_id, "compartment_id": app.compartment_id,
                               "display_name": name, "freeform_tags": dict(tags) if tags else None}
+    if fields:
+        whole = _values(replace(app, **fields), in_place_only=False)
+        for row in rows(ApplicationDefinition):
+            if row.attr in fields and row.oci is not None:
+                top = row.oci.split(".")[0]
+                values[top] = whole.get(top)
     if arguments is not None:
         values["arguments"] = list(arguments)
     if parameters:
@@ -238,9 +246,9 @@ class DataFlow:
 
     def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
               retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
-              configuration: Mapping[str, str] | None = None) -> RunState:
+              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None) -> RunState:
         details = run_details(self.models, app, application_id=application_id, name=name, env=env,
-                              arguments=arguments, parameters=parameters, configuration=configuration)
+                              arguments=arguments, parameters=parameters, configuration=configuration, fields=fields)
         run = self._call(f"starting a run of {app.name}", self.client.create_run, details,
                          opc_retry_token=retry_token).data
         return run_state(run)
