@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wait": ("jobctl.cli.wait", "Wait for runs to end; the exit code mirrors them."),
     "cancel": ("jobctl.cli.cancel", "Cancel runs."),
     "jobs": ("jobctl.cli.jobs", "List jobs."),
+    "applications": ("jobctl.cli.applications", "List Data Flow applications."),
     "runs": ("jobctl.cli.runs", "List runs, newest first."),
     "get": ("jobctl.cli.get", "Show one job or run in detail."),
     "export": ("jobctl.cli.export", "Write specs (and source) for existing jobs, including console-made ones."),

@@ -93,8 +93,15 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
             raise
         # --prune of jobs only, where Data Flow is not open to this user: the jobs' prune goes on, and says so
         return replace(plan, warnings=(*plan.warnings, f"no Data Flow application is pruned: {exc.message}"))
+    from jobctl.model.application import ApplicationDefinition
+    from jobctl.model.table import rows, set_fields
+
+    # what the applications set that this backend cannot honour (it runs them here), as for jobs
+    found = {row.shown for spec in result.applications for row in set_fields(spec.definition) if row.ignored_locally}
+    ignored = tuple(row.shown for row in rows(ApplicationDefinition) if row.shown in found and app.backend().runs_here)
     return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same),
-                   warnings=(*plan.warnings, *warned, *_shared_names(app, apps)))
+                   warnings=(*plan.warnings, *warned, *_shared_names(app, apps)),
+                   ignored=tuple(dict.fromkeys((*plan.ignored, *ignored))))
 
 
 def _shared_names(app: AppContext, changes: Sequence[ApplicationChange]) -> list[str]:

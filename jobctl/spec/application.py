@@ -29,36 +29,43 @@ class ApplicationSpec:
 
 
 def application_problems(document: Document, base_dir: Path) -> list[Diagnostic]:
-    """Located problems of a schema-valid application document."""
-    spec = document.data["spec"]
-    language = spec["language"]
-    suffixes = SOURCE_SUFFIXES[language]
+    """Located problems of an application document beyond its schema's; also of one the schema refused (each
+    check looks only at fields of the right type, so all problems are said at once)."""
+    spec = document.data.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    language = spec.get("language")
+    suffixes = SOURCE_SUFFIXES.get(language) if isinstance(language, str) else None
     problems: list[Diagnostic] = []
-    if "source" in spec:
+    if isinstance(spec.get("source"), str) and spec["source"]:
         path = base_dir / spec["source"]
         if not path.is_file():
             said = "is a directory: give the application's one file" if path.is_dir() else "does not exist"
             problems.append(document.diagnostic(("spec", "source"), f"{spec['source']} {said} (resolved to {path})"))
-        elif not path.name.endswith(suffixes):
+        elif suffixes and not path.name.endswith(suffixes):
             problems.append(document.diagnostic(("spec", "source"), f"a {language} application's code is a "
                                                 f"{' or '.join(suffixes)} file, not {path.name}"))
-    elif not str(spec["fileUri"]).endswith(suffixes):
+    elif isinstance(spec.get("fileUri"), str) and suffixes and not spec["fileUri"].endswith(suffixes):
         problems.append(document.diagnostic(("spec", "fileUri"), f"a {language} application's code is a "
                                             f"{' or '.join(suffixes)} file"))
-    if "className" in spec and language not in ("JAVA", "SCALA"):
+    if "className" in spec and suffixes and language not in ("JAVA", "SCALA"):
         problems.append(document.diagnostic(("spec", "className"), f"only JAVA and SCALA applications have a main "
                                             f"class; this one is {language}"))
-    parameters = spec.get("parameters") or {}
-    for index, argument in enumerate(spec.get("arguments") or []):
+    given_parameters, given_arguments = spec.get("parameters"), spec.get("arguments")
+    parameters: dict[str, Any] = given_parameters if isinstance(given_parameters, dict) else {}
+    arguments: list[Any] = given_arguments if isinstance(given_arguments, list) else []
+    for index, argument in enumerate(arguments):
         for name in placeholders([str(argument)]):
             if name not in parameters:
                 problems.append(document.diagnostic(
                     ("spec", "arguments", index), f"${{{name}}} needs a value: add parameters.{name} (OCI refuses an "
                     "application whose arguments use a parameter it does not have)"))
     for role in ("driver", "executor"):
-        shape, config = spec[f"{role}Shape"], spec.get(f"{role}ShapeConfig")
+        shape, config = spec.get(f"{role}Shape"), spec.get(f"{role}ShapeConfig")
+        if not isinstance(shape, str):
+            continue
         flex = shape.endswith(".Flex")
-        if flex and not (config and "ocpus" in config and "memoryInGBs" in config):
+        if flex and not (isinstance(config, dict) and "ocpus" in config and "memoryInGBs" in config):
             problems.append(document.diagnostic(("spec", f"{role}Shape"), f"the Flex shape {shape} needs "
                                                  f"{role}ShapeConfig with ocpus and memoryInGBs"))
         if config and not flex:

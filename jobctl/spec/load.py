@@ -99,7 +99,7 @@ def load_specs(
             if failed and not schema_problems:
                 continue
             if schema_problems:
-                problems.extend(schema_problems)
+                problems.extend(schema_problems + _beyond_schema(document, path, schema_problems))
                 continue
             name = document.data["metadata"]["name"]
             line = document.position(("metadata", "name"))[0]
@@ -142,6 +142,16 @@ def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str
                                                           f"{other_file}:{other_line}")]
     first_seen[name] = (shown, line)
     return []
+
+
+def _beyond_schema(document: Document, path: Path, schema_problems: list[Diagnostic]) -> list[Diagnostic]:
+    """An application's other problems, said with its schema's at once (on other fields than those)."""
+    if document.data.get("kind") != "DataFlowApplication":
+        return []
+    from jobctl.spec.application import application_problems
+
+    said = {d.path for d in schema_problems}
+    return [d for d in application_problems(document, path.parent) if d.path not in said]
 
 
 def _add_application(applications: list[ApplicationSpec], document: Document, path: Path,

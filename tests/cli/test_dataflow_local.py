@@ -219,3 +219,26 @@ def test_a_plan_says_when_an_application_moves_between_sets_or_shares_a_jobs_nam
     plan = jobctl("plan", str(tmp_path / "app"))
     assert "Warning: application shared: a job of this name exists (job-" in plan.stdout, plan.stdout
     assert "`run shared` and other commands that take a name will mean the job" in plan.stdout
+
+
+def test_applications_are_listed_and_deleted_by_name(jobctl, tmp_path: Path) -> None:
+    """Red team, issue 17: nothing listed applications, and `delete NAME` said there was no such job."""
+    first = app_spec(tmp_path / "specs", "lister")
+    assert jobctl("apply", str(tmp_path / "specs")).exit_code == 0
+    [listed] = json.loads(jobctl("applications", "-o", "json").stdout)["items"]
+    assert (listed["name"], listed["managed"], listed["superseded"]) == ("lister", True, False)
+    table = jobctl("applications")
+    assert table.stdout.splitlines()[0].split() == ["NAME", "ID", "MANAGED", "CREATED"]
+    assert table.stdout.splitlines()[1].startswith(f"lister  {listed['id']}  jobctl")
+    assert jobctl("run", "lister", "--wait").exit_code == 0
+    first.write_text(first.read_text().replace("language: PYTHON", "type: STREAMING\n  language: PYTHON"))
+    assert jobctl("apply", str(tmp_path / "specs"), "--yes").exit_code == 0  # a replace: the old one kept
+    assert len(json.loads(jobctl("applications", "--history", "-o", "json").stdout)["items"]) == 2
+    unconfirmed = jobctl("delete", "lister")
+    assert unconfirmed.exit_code == 2
+    assert "refusing to delete 1 Data Flow application(s) and 1 earlier generation(s) (their runs stay)" in (
+        unconfirmed.stderr)
+    deleted = jobctl("delete", "lister", "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert json.loads(jobctl("applications", "--history", "-o", "json").stdout)["items"] == []
+    assert jobctl("delete", "lister", "--yes").exit_code == 4

@@ -251,6 +251,9 @@ def test_an_application_made_in_the_console_is_exported_adopted_and_then_unchang
         parameters={"input": "oci://data@mytenancy/x"},
         configuration={"spark.driverEnv.DB_PASSWORD": "console-secret-1", "spark.sql.shuffle.partitions": "8"})
     app_id = oci_backend(fake, tmp_path).dataflow.create(made, {"team": "ml"}, retry_token="console")
+    assert json.loads(jobctl("applications", "-o", "json").stdout)["items"] == []  # jobctl's own only
+    [console] = json.loads(jobctl("applications", "--all", "-o", "json").stdout)["items"]
+    assert (console["id"], console["name"], console["managed"]) == (app_id, "Console App", False)
     exported = jobctl("export", app_id, "-d", str(tmp_path / "out"))
     assert exported.exit_code == 0, exported.stderr
     spec = tmp_path / "out" / "console-app" / "application.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,8 @@ def test_the_local_backend_plans_an_application(jobctl, tmp_path: Path) -> None:
     assert plan.exit_code == 0, plan.stderr
     assert "+ application app" in plan.stdout
     assert "not yet applied" not in plan.stdout
+    ignored = json.loads(jobctl("plan", str(path), "-o", "json").stdout)["ignored"]
+    assert ignored[:2] == ["driverShape", "executorShape"]  # what only OCI honours, said as for a job's fields
 
 
 def test_arguments_parameters_and_configuration_reach_spark_as_written(tmp_path: Path) -> None:
@@ -129,3 +132,14 @@ def test_arguments_parameters_and_configuration_reach_spark_as_written(tmp_path:
     [app] = load_specs([str(path)], {}).applications
     d = app.definition
     assert (d.arguments, d.parameters, d.configuration) == (("01", "no"), {"p": "1.10"}, {"spark.x": "0x1F"})
+
+
+def test_validate_says_an_applications_problems_with_its_schema_errors_at_once(jobctl, tmp_path: Path) -> None:
+    """Red team, issue 17: a missing className hid the wrong file kind and a placeholder without a parameter."""
+    path = application(tmp_path, "  language: JAVA\n  source: ./app.py\n  arguments: ['${missing}']\n" + BASE)
+    result = jobctl("validate", str(path))
+    assert result.exit_code == 3
+    for said in ("spec: missing required field 'className': a JAVA or SCALA application needs className",
+                 "spec.source: a JAVA application's code is a .jar file, not app.py",
+                 "spec.arguments[0]: ${missing} needs a value: add parameters.missing"):
+        assert said in result.stderr, result.stderr

@@ -15,14 +15,15 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.local import spark
 from jobctl.backends.local.store import SECRETS, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
-from jobctl.model.application import ApplicationDefinition
-from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED, RunState, split_tags
+from jobctl.model.application import ApplicationDefinition, AppliedApplication
+from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED, TAG_NAME, RunState, split_tags
 from jobctl.model.table import decode, updated_in_place
 from jobctl.paths import ensure_private_dir
 from jobctl.secrets import is_secret
@@ -58,6 +59,15 @@ class LocalApplications:
         """The application's etag and definition (and, as OCI's read gives its SDK model, its source path)."""
         row = self._row(application_id)
         return row["etag"], _decode(row["definition"]), row["source_path"]
+
+    def applications(self, *, compartment: str | None = None, managed: bool = True) -> list[AppliedApplication]:
+        """The applications held here that jobctl manages (`managed=False`: the others), newest first."""
+        rows = self.store.query("SELECT id, name, tags, definition, created FROM applications ORDER BY created DESC")
+        found = [AppliedApplication(row["id"], json.loads(row["tags"]).get(TAG_NAME) or row["name"], "ACTIVE",
+                                    _decode(row["definition"]).compartment_id,
+                                    datetime.fromtimestamp(row["created"], timezone.utc), json.loads(row["tags"]))
+                 for row in rows]
+        return [app for app in found if app.managed == managed]
 
     def listed(self, compartments: Sequence[str | None] = ()) -> list[tuple[str, Mapping[str, str]]]:
         """Every application held here (compartments do not scope them), oldest first: (id, freeform tags)."""

@@ -398,7 +398,8 @@ class Supervisor:
         elif code is not None and code < 0:
             state, details = FAILED, f"killed by signal {-code}"
         else:
-            state, details = FAILED, f"Job run failed with exit code {code}"
+            what = "The Spark application" if self.launch is not None else "Job run"
+            state, details = FAILED, f"{what} failed with exit code {code}"
         if self.log_error:
             details = f"{details}; {self.log_error}" if details else self.log_error
         self._finish(state, code, details)

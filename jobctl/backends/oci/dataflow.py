@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from jobctl.model.application import (
     DRIVER_ENV,
     TAG_ARTIFACT,
     ApplicationDefinition,
+    AppliedApplication,
     code_uri_of,
     env_configuration,
 )
@@ -32,7 +33,6 @@ from jobctl.model.job import (
     TAG_NAME,
     LogBatch,
     LogLine,
-    Owned,
     RunState,
     name_from_display,
     split_tags,
@@ -127,18 +127,6 @@ ENDED = "ended"  # the cursor of a run's output read whole
 STATES = {"STOPPING": "CANCELING", "STOPPED": "CANCELED"}  # a stopped run has ended, not succeeded (undocumented)
 
 
-@dataclass(frozen=True)
-class AppliedApplication(Owned):
-    """A Data Flow application as a listing shows it (its tags say what jobctl made it from)."""
-
-    id: str
-    name: str
-    state: str
-    compartment: str
-    created: str
-    tags: Mapping[str, str]
-
-
 def run_state(run: Any) -> RunState:
     """A Data Flow run as a run of any kind: its state in the job runs' terms (STOPPING and STOPPED, whose
     meaning OCI does not document, as CANCELING and CANCELED), its reason kept; its application's name from
@@ -184,8 +172,7 @@ class DataFlow:
         listed = list_all(self._call, "listing Data Flow applications", self.client.list_applications, compartment,
                           limit=100)
         found = [AppliedApplication(a.id, (a.freeform_tags or {}).get(TAG_NAME, "") if managed else a.display_name,
-                                    a.lifecycle_state, a.compartment_id, str(a.time_created),
-                                    dict(a.freeform_tags or {}))
+                                    a.lifecycle_state, a.compartment_id, a.time_created, dict(a.freeform_tags or {}))
                  for a in listed
                  if a.lifecycle_state == "ACTIVE" and ((a.freeform_tags or {}).get(TAG_MANAGED) == "true") == managed]
         return sorted(found, key=lambda a: a.created, reverse=True)

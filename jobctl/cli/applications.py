@@ -1,0 +1,54 @@
+"""`jobctl applications`: list Data Flow applications."""
+
+from __future__ import annotations
+
+import click
+
+from jobctl.cli.context import AppContext
+from jobctl.cli.options import output_option, pass_app
+from jobctl.errors import UsageError
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Include applications jobctl does not manage.")
+@click.option("--history", is_flag=True,
+              help="Include earlier generations: applications an apply replaced and kept for their runs.")
+@output_option()
+@pass_app
+def command(app: AppContext, *, show_all: bool, history: bool, output: str | None) -> None:
+    """List the Data Flow applications in the backend (managed by jobctl, or all with --all).
+
+    On OCI, those of the default compartment (--compartment-id / OCI_COMPARTMENT_ID). `get NAME`, `runs
+    NAME`, `run NAME` and `export NAME` take an application's name where no job has it (docs/dataflow.md).
+
+    \b
+    Examples:
+      jobctl applications
+      jobctl --backend oci applications --all -o json
+    """
+    from jobctl.render.human import ago
+    from jobctl.render.machine import dumps, envelope
+
+    backend = app.backend()
+    held = getattr(backend, "dataflow", None)
+    if held is None:
+        raise UsageError(f"the {backend.name} backend holds no Data Flow application (local and oci do)")
+    compartment = backend.spec_defaults().get("spec.compartmentId")
+    if backend.name == "oci" and not compartment:
+        raise UsageError("name the compartment to list: pass --compartment-id (or set OCI_COMPARTMENT_ID)")
+    listed = [*held.applications(compartment=compartment),
+              *(held.applications(compartment=compartment, managed=False) if show_all else [])]
+    earlier = [a for a in listed if a.superseded]
+    shown = sorted((a for a in listed if history or not a.superseded), key=lambda a: a.created, reverse=True)
+    fmt = app.output_format(output)
+    if fmt == "table":
+        app.printer().table(["NAME", "ID", "MANAGED", "CREATED"], [
+            [a.name, a.id, "jobctl" + (" (superseded)" if a.superseded else "") if a.managed else "-", ago(a.created)]
+            for a in shown])
+        if earlier and not history:
+            app.info(f"{len(earlier)} earlier generation(s) not shown; --history lists them")
+        return
+    click.echo(dumps(envelope("DataFlowApplicationList", [
+        {"id": a.id, "name": a.name, "managed": a.managed, "superseded": a.superseded,
+         "compartmentId": a.compartment, "timeCreated": a.created.isoformat(), "tags": dict(a.tags)}
+        for a in shown]), fmt), nl=False)
