@@ -68,6 +68,10 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
     loaded = load_specs([path], app.environ)
     loaded.raise_for_errors()
     names = [job.name for job in loaded.jobs]
+    if not names and loaded.applications:
+        first = loaded.applications[0].name
+        raise UsageError(f"{path} defines Data Flow applications, no job: run one by its name once applied",
+                         hint=f"jobctl apply {path} && jobctl run {first}")
     if job_ref:
         if job_ref not in names:
             raise UsageError(f"{path} defines no job {job_ref!r}; it defines: {', '.join(names)}")

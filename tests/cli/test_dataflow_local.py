@@ -242,3 +242,11 @@ def test_applications_are_listed_and_deleted_by_name(jobctl, tmp_path: Path) -> 
     assert deleted.exit_code == 0, deleted.stderr
     assert json.loads(jobctl("applications", "--history", "-o", "json").stdout)["items"] == []
     assert jobctl("delete", "lister", "--yes").exit_code == 4
+
+
+def test_run_with_the_file_of_an_application_says_to_run_it_by_name(jobctl, tmp_path: Path) -> None:
+    spec = app_spec(tmp_path, "byfile")
+    result = jobctl("run", "-f", str(spec))
+    assert result.exit_code == 2
+    assert f"{spec} defines Data Flow applications, no job: run one by its name once applied" in result.stderr
+    assert f"jobctl apply {spec} && jobctl run byfile" in result.stderr

@@ -115,3 +115,14 @@ def test_without_pyspark_the_error_names_the_extra(monkeypatch: pytest.MonkeyPat
     app = wordcount()
     with pytest.raises(UsageError, match=r"needs pyspark: install jobctl's `spark` extra"):
         spark.launch(app.definition, app.source, home=tmp_path, cwd=tmp_path, env={})
+
+
+def test_without_java_the_error_says_so_before_spark_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Red team, issue 17: the run just FAILED, with pyspark's traceback in its log."""
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nojava"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    app = wordcount()
+    with pytest.raises(UsageError, match=r"needs Java \(17, for Spark 3.5\): none found") as raised:
+        spark.launch(app.definition, app.source, home=tmp_path, cwd=tmp_path / "run" / "work", env={})
+    assert raised.value.hint is not None
+    assert f"JAVA_HOME={tmp_path / 'nojava'} has no bin/java" in raised.value.hint

@@ -118,6 +118,7 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     _write_private(settings, DEFAULTS.replace(" ", "=") + properties(conf))
     options = ["--master", master, "--properties-file", str(settings)]
     spark = spark_home()
+    _check_java(env)
     driver_env = {key.removeprefix(DRIVER_ENV): value for key, value in conf.items() if key.startswith(DRIVER_ENV)}
     run_env = {**driver_env, **env, "SPARK_HOME": str(spark), "SPARK_CONF_DIR": str(conf_dir(home)),
                "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": python,
@@ -144,6 +145,19 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
                 for item in ("--hivevar", f"{name}={value}")]
     return SparkLaunch([str(spark / "bin" / "spark-sql"), *options, *hivevars, *init, "-f", str(source)], run_env,
                        cwd)
+
+
+def _check_java(env: Mapping[str, str]) -> None:
+    """Spark runs on a JVM: without one the run would fail with pyspark's traceback; said before it starts."""
+    import shutil
+
+    home = env.get("JAVA_HOME") or os.environ.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").is_file():
+        return
+    if shutil.which("java", path=env.get("PATH") or os.environ.get("PATH")) is None:
+        raise UsageError("running a Data Flow application locally needs Java (17, for Spark 3.5): none found",
+                         hint="install it, or set JAVA_HOME to where it is" + (
+                             f" (JAVA_HOME={home} has no bin/java)" if home else ""))
 
 
 def _write_private(path: Path, text: str) -> None:
