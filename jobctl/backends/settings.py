@@ -38,6 +38,7 @@ class LocalSettings:
     home: Path
     keep_workdirs: int = DEFAULT_KEEP_WORKDIRS
     busy_timeout: float = BUSY_TIMEOUT_SECONDS
+    java: str | None = None  # the java local Spark runs on ($JAVA_HOME/bin/java, else on PATH); None: none found
 
 
 @dataclass(frozen=True)

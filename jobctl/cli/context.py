@@ -50,6 +50,7 @@ class AppContext:
             home=default_home(env),
             keep_workdirs=int(_number(env, "JOBCTL_KEEP_WORKDIRS", DEFAULT_KEEP_WORKDIRS, whole=True)),
             busy_timeout=_number(env, "JOBCTL_DB_BUSY_TIMEOUT", LocalSettings.busy_timeout),
+            java=_java(env),
         )
         options = dict(self.oci_options)
         for key, names in NOTEBOOK_SCOPE.items():  # inside OCI (a notebook session, a job run), as ADS reads them
@@ -113,6 +114,17 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> 
     if text not in choices:
         raise ConfigError(f"{name} must be one of: {', '.join(c for c in choices if c)} (or unset), not {text!r}")
     return text
+
+
+def _java(env: Mapping[str, str]) -> str | None:
+    """The java a local Spark run starts: $JAVA_HOME/bin/java, else the one on PATH (what Spark's scripts use)."""
+    import shutil
+    from pathlib import Path
+
+    home = env.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").is_file():
+        return str(Path(home, "bin", "java"))
+    return shutil.which("java", path=env.get("PATH"))
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:

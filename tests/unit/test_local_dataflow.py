@@ -4,6 +4,7 @@ supervisor, their runs ordinary local runs (wait, logs, cancel, gc)."""
 from __future__ import annotations
 
 import io
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def log_text(backend: LocalBackend, run_id: str) -> str:
 
 
 def test_an_application_is_held_read_back_updated_in_place_and_made_once_per_retry_token(tmp_path: Path) -> None:
-    backend = LocalBackend(tmp_path)
+    backend = LocalBackend(tmp_path, java=shutil.which("java"))
     app, source = wordcount()
     app_id = backend.dataflow.create(app, TAGS, "t1", source=source)
     assert backend.dataflow.create(app, TAGS, "t1", source=source) == app_id
@@ -50,7 +51,7 @@ def test_an_application_is_held_read_back_updated_in_place_and_made_once_per_ret
 
 
 def test_a_finished_run_of_an_application_is_not_taken_for_an_orphan_by_gc(tmp_path: Path) -> None:
-    backend = LocalBackend(tmp_path)
+    backend = LocalBackend(tmp_path, java=shutil.which("java"))
     (tmp_path / "ok.py").write_text("print('ok')\n")
     app = ApplicationDefinition(name="ok", language="PYTHON", driver_shape="VM.Standard2.1",
                                 executor_shape="VM.Standard2.1")
@@ -63,7 +64,7 @@ def test_a_finished_run_of_an_application_is_not_taken_for_an_orphan_by_gc(tmp_p
 
 
 def test_a_failing_application_fails_with_its_exit_code_and_a_cancel_ends_one_that_runs(tmp_path: Path) -> None:
-    backend = LocalBackend(tmp_path)
+    backend = LocalBackend(tmp_path, java=shutil.which("java"))
     (tmp_path / "fails.py").write_text("import sys, time\ntime.sleep(float(sys.argv[1]))\nsys.exit(3)\n")
     app = ApplicationDefinition(name="fails", language="PYTHON", driver_shape="VM.Standard2.1",
                                 executor_shape="VM.Standard2.1", arguments=("0",))
@@ -89,6 +90,6 @@ def test_a_database_from_before_applications_gets_their_table(tmp_path: Path) ->
     old = sqlite3.connect(tmp_path / "state.db")
     old.executescript(SCHEMA.replace("CREATE TABLE IF NOT EXISTS applications", "CREATE TABLE IF NOT EXISTS x"))
     old.close()
-    backend = LocalBackend(tmp_path)
+    backend = LocalBackend(tmp_path, java=shutil.which("java"))
     assert backend.dataflow.listed() == []
     assert gc.collect(backend, keep_workdirs=5, older_than=None, dry_run=True).removals == []

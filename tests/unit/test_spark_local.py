@@ -117,12 +117,17 @@ def test_without_pyspark_the_error_names_the_extra(monkeypatch: pytest.MonkeyPat
         spark.launch(app.definition, app.source, home=tmp_path, cwd=tmp_path, env={})
 
 
-def test_without_java_the_error_says_so_before_spark_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_java_the_error_says_so_before_spark_starts(jobctl, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
     """Red team, issue 17: the run just FAILED, with pyspark's traceback in its log."""
+    (tmp_path / "a.py").write_text("print(1)\n")
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {name: nojava}\nspec:\n"
+        "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n  source: ./a.py\n")
+    assert jobctl("apply", str(tmp_path / "app.yaml")).exit_code == 0
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nojava"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    app = wordcount()
-    with pytest.raises(UsageError, match=r"needs Java \(17, for Spark 3.5\): none found") as raised:
-        spark.launch(app.definition, app.source, home=tmp_path, cwd=tmp_path / "run" / "work", env={})
-    assert raised.value.hint is not None
-    assert f"JAVA_HOME={tmp_path / 'nojava'} has no bin/java" in raised.value.hint
+    result = jobctl("run", "nojava")
+    assert result.exit_code == 2
+    assert "running a Data Flow application locally needs Java (17, for Spark 3.5): none found" in result.stderr
+    assert "set JAVA_HOME to where it is" in result.stderr

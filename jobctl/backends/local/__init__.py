@@ -48,8 +48,9 @@ class LocalBackend:
     poll_interval = 0.05
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,
-                 busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+                 busy_timeout: float = BUSY_TIMEOUT_SECONDS, java: str | None = None) -> None:
         self.home = home
+        self.java = java  # what a Data Flow application's run needs (jobctl.backends.local.spark)
         self.store = Store(home, busy_timeout)
         self.keep_workdirs = keep_workdirs
         self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
@@ -429,4 +430,5 @@ def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
 
 def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a Backend
     local = settings.local
-    return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout)
+    return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout,
+                        java=local.java)

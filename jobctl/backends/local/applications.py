@@ -128,6 +128,7 @@ class LocalApplications:
                                 hint="give it a source (fileUri is Object Storage: OCI only)")
         run_id = new_id("run")
         launched = spark.launch(app, source, home=self.backend.home, cwd=run_dir(self.backend.home, run_id) / "work",
+                                java=self.backend.java,
                                 env=env, arguments=arguments, parameters=parameters, configuration=configuration)
         conf = {**app.configuration, **(configuration or {})}
         settings = {"launch": {"argv": launched.argv, "env": launched.env, "cwd": str(launched.cwd)},

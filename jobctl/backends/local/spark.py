@@ -96,13 +96,14 @@ def properties(conf: Mapping[str, str]) -> str:
 def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, env: Mapping[str, str],
            arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
            configuration: Mapping[str, str] | None = None, python: str = sys.executable,
-           cpus: int | None = None) -> SparkLaunch:
+           cpus: int | None = None, java: str | None = "java") -> SparkLaunch:
     """The run of `app` (its code at `source`) with a run's overrides: its --env (on the process, and as
     spark.driverEnv/executorEnv), arguments, parameters (merged by name) and configuration (merged by key).
 
     The Spark properties go in a properties file beside `cwd` (0600), never on a command line, where any local
     user could read a secret among them (`ps`); the driver's process gets every spark.driverEnv.* as its env,
-    as on Data Flow. A SQL application's secret-looking parameters go in an init file the same way."""
+    as on Data Flow. A SQL application's secret-looking parameters go in an init file the same way. `java`:
+    the one found (JAVA_HOME's, or on PATH); None, an error saying so."""
     values = {**app.parameters, **(parameters or {})}
     given = list(app.arguments if arguments is None else arguments)
     missing = [name for name in placeholders(given) if name not in values]
@@ -118,7 +119,9 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     _write_private(settings, DEFAULTS.replace(" ", "=") + properties(conf))
     options = ["--master", master, "--properties-file", str(settings)]
     spark = spark_home()
-    _check_java(env)
+    if java is None:  # Spark runs on a JVM: without one the run would fail with pyspark's traceback
+        raise UsageError("running a Data Flow application locally needs Java (17, for Spark 3.5): none found",
+                         hint="install it, or set JAVA_HOME to where it is")
     driver_env = {key.removeprefix(DRIVER_ENV): value for key, value in conf.items() if key.startswith(DRIVER_ENV)}
     run_env = {**driver_env, **env, "SPARK_HOME": str(spark), "SPARK_CONF_DIR": str(conf_dir(home)),
                "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": python,
@@ -145,19 +148,6 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
                 for item in ("--hivevar", f"{name}={value}")]
     return SparkLaunch([str(spark / "bin" / "spark-sql"), *options, *hivevars, *init, "-f", str(source)], run_env,
                        cwd)
-
-
-def _check_java(env: Mapping[str, str]) -> None:
-    """Spark runs on a JVM: without one the run would fail with pyspark's traceback; said before it starts."""
-    import shutil
-
-    home = env.get("JAVA_HOME") or os.environ.get("JAVA_HOME")
-    if home and Path(home, "bin", "java").is_file():
-        return
-    if shutil.which("java", path=env.get("PATH") or os.environ.get("PATH")) is None:
-        raise UsageError("running a Data Flow application locally needs Java (17, for Spark 3.5): none found",
-                         hint="install it, or set JAVA_HOME to where it is" + (
-                             f" (JAVA_HOME={home} has no bin/java)" if home else ""))
 
 
 def _write_private(path: Path, text: str) -> None:
