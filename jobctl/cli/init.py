@@ -16,23 +16,25 @@ from jobctl.spec.starter import RUNTIME_TYPES, default_name, starter_files
 @click.argument("name", required=False)
 @click.option("--runtime", type=click.Choice(RUNTIME_TYPES), default="python", show_default=True,
               help="What the job runs.")
-@click.option("-d", "--dir", "directory", type=click.Path(file_okay=False), default=".",
-              help="Directory to write into (created if missing).")
+@click.option("-d", "--dir", "directory", type=click.Path(file_okay=False),
+              help="Directory to write into (created if missing) [default: NAME/, or . without NAME].")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @pass_app
-def command(app: AppContext, *, name: str | None, runtime: str, directory: str, force: bool) -> None:
-    """Write a commented starter spec (job.yaml) and the source it runs.
+def command(app: AppContext, *, name: str | None, runtime: str, directory: str | None, force: bool) -> None:
+    """Write a commented starter spec (job.yaml) and the source it runs, into NAME/.
 
-    NAME defaults to the directory's name. Existing files are never overwritten without --force.
+    Without NAME, into this directory, the job named after it. Existing files are never overwritten without
+    --force.
 
     \b
     Examples:
-      jobctl init                       # python job named after this directory
-      jobctl init etl --runtime shell -d etl/
-      jobctl init trainer --runtime container
-      jobctl init report --runtime notebook -d report/
+      jobctl init my-job                # my-job/job.yaml and my-job/src/main.py
+      jobctl init                       # here: a python job named after this directory
+      jobctl init etl --runtime shell
+      jobctl init trainer --runtime container -d services/trainer/
+      jobctl init report --runtime notebook
     """
-    target = Path(directory)
+    target = Path(directory if directory is not None else name if name else ".")
     job_name = name or default_name(target.resolve().name)
     files = starter_files(job_name, runtime)
     existing = [rel for rel in files if (target / rel).exists()]

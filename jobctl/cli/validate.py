@@ -18,8 +18,10 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
     """Check spec files against the schema and the file system (and a workflow's jobs against the backend,
     for the jobs it names that the files do not hold).
 
-    PATH is a spec file or a directory (every *.yaml / *.yml below it). All errors in all files
-    are reported at once, sorted by file and line, each as `file:line:col: field: message`.
+    PATH is a spec file or a directory: every *.yaml / *.yml below it that is a spec (a jobctl/v1 document,
+    or ADS job YAML); other YAML files there (environment.yml, a config.yaml) are skipped, and -v names
+    them. All errors in all files are reported at once, sorted by file and line, each as
+    `file:line:col: field: message`.
     Exits 0 when everything is valid, 3 when anything is not.
 
     \b
@@ -32,6 +34,9 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
 
     # a workflow's step may name a job applied before, not in these files: looked up in the backend
     result = load_specs(paths, app.environ, build=False, external_jobs=applied_env(app.backend))
+    if app.verbose:
+        for skipped in result.skipped:
+            app.info(f"skipped {skipped}: neither jobctl/v1 nor ADS job YAML")
     fmt = app.output_format(output)
     if fmt != "table":
         from jobctl.render.machine import dumps

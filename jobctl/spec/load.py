@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ class LoadResult:
     names: tuple[str, ...] = ()  # every job (and application) named, also when specs were not built
     workflows: tuple[Workflow, ...] = ()
     applications: tuple[ApplicationSpec, ...] = ()  # kind: DataFlowApplication
+    skipped: tuple[str, ...] = ()  # YAML files in the directories given that are no specs (validate -v says)
 
     @property
     def ok(self) -> bool:
@@ -41,26 +43,65 @@ class LoadResult:
             raise SpecError(self.diagnostics, hint="run `jobctl validate` on these files for details")
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
-    """Files as given, and every *.yaml/*.yml below a directory (sorted, hidden entries skipped)."""
+# What makes a YAML file found in a directory a spec: a jobctl/v1 document, an ADS job (`kind: job`), or one
+# of jobctl's kinds with no apiVersion at all (a spec missing it: said, not skipped). Others (a conda
+# environment.yml, an app's config.yaml, a Kubernetes Job of apiVersion batch/v1) are skipped; one that does not
+# parse, with a top-level kind or apiVersion, is read, so that its problem is said.
+_SPEC_MARKS = re.compile(r"""^apiVersion:[ \t]*["']?jobctl/|^kind:[ \t]*["']?job["']?[ \t]*(?:#.*)?$""", re.M)
+_OUR_KIND = re.compile(r"""^kind:[ \t]*["']?(?:Job|Workflow|DataFlowApplication)["']?[ \t]*(?:#.*)?$""", re.M)
+_ANY_VERSION = re.compile(r"^apiVersion:", re.M)
+_KIND_OR_VERSION = re.compile(r"^(?:kind|apiVersion):", re.M)
+
+
+def looks_like_spec(path: Path) -> bool:
+    """Whether a YAML file found in a directory is one jobctl reads (see _SPEC_MARKS); one it cannot read as
+    text is, so that the problem is said."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
+    if _SPEC_MARKS.search(text) or (_OUR_KIND.search(text) and not _ANY_VERSION.search(text)):
+        return True
+    return bool(_KIND_OR_VERSION.search(text)) and not _parses(text)  # a broken one that may be a spec: said
+
+
+def _parses(text: str) -> bool:
+    import yaml
+
+    try:
+        list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return False
+    return True
+
+
+def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[str]]:
+    """Files as given, and every *.yaml/*.yml below a directory that looks like a spec (sorted, hidden entries
+    skipped); and the other YAML files of the directories."""
     found: list[tuple[Path, str]] = []
     problems: list[Diagnostic] = []
+    skipped: list[str] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            matches = sorted(
+            candidates = sorted(
                 p for p in path.rglob("*")
                 if p.suffix in SPEC_SUFFIXES and p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
-            if not matches:
+            matches = [p for p in candidates if looks_like_spec(p)]
+            skipped.extend(str(p) for p in candidates if p not in matches)
+            if not candidates:
                 problems.append(Diagnostic(given, 1, 1, "<file>", "directory holds no *.yaml or *.yml files"))
+            elif not matches:
+                problems.append(Diagnostic(given, 1, 1, "<file>", f"directory holds no jobctl spec: its "
+                                           f"{len(candidates)} YAML file(s) are neither jobctl/v1 nor ADS job YAML"))
             found.extend((p, str(p)) for p in matches)
         elif path.exists():
             found.append((path, given))
         else:
             problems.append(Diagnostic(given, 1, 1, "<file>", MISSING_FILE))
-    return found, problems
+    return found, problems, skipped
 
 
 def load_specs(
@@ -74,7 +115,7 @@ def load_specs(
     None); `workflow_env`: the names `workflow run --env` gives, which ${{ env.X }} must be among.
     """
     env = os.environ if environ is None else environ
-    files, problems = expand_paths(paths)
+    files, problems, skipped = expand_paths(paths)
     jobs: list[JobSpec] = []
     names: list[str] = []
     job_env: dict[str, set[str]] = {}  # the env names of each job in the files, for workflow expressions
@@ -129,7 +170,7 @@ def load_specs(
             problems.extend(check_workflow(document, workflow, job_env, lookup=external_jobs, env=workflow_env,
                                            applications=[a.name for a in applications]))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
-                      tuple(w for _, w in workflows), tuple(applications))
+                      tuple(w for _, w in workflows), tuple(applications), tuple(skipped))
 
 
 def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str, shown: str,

@@ -395,3 +395,38 @@ def test_keyboard_interrupt_exits_130_without_traceback() -> None:
     assert "Interrupted" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_init_name_writes_into_a_directory_of_that_name(jobctl: Run, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18 item 7: `init NAME` wrote into the current directory."""
+    monkeypatch.chdir(tmp_path)
+    result = jobctl("init", "my-job")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "my-job/job.yaml", "my-job/src/main.py"]
+    assert "next: jobctl validate my-job/job.yaml && jobctl apply my-job/job.yaml" in result.stdout
+    assert jobctl("validate", "my-job").exit_code == 0
+
+
+def test_validate_dir_reads_the_specs_of_an_ml_repo_and_skips_its_other_yaml(jobctl: Run, tmp_path: Path) -> None:
+    """Issue 18 item 6: it failed on environment.yml and src/config.yaml."""
+    assert jobctl("init", "train", "-d", str(tmp_path)).exit_code == 0
+    (tmp_path / "environment.yml").write_text("name: ml\ndependencies: [python=3.11, pandas]\n")
+    (tmp_path / "src" / "config.yaml").write_text("lr: 0.1\nlayers: [64, 64]\n")
+    (tmp_path / "k8s.yaml").write_text("apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\n")
+    result = jobctl("validate", str(tmp_path))
+    assert (result.exit_code, result.stdout) == (0, "valid: 1 job in 1 file (train)\n"), result.stderr
+    verbose = jobctl("-v", "validate", str(tmp_path))
+    for name in ("environment.yml", "k8s.yaml", "src/config.yaml"):
+        assert f"skipped {tmp_path / name}: neither jobctl/v1 nor ADS job YAML" in verbose.stderr
+    (tmp_path / "broken.yaml").write_text("kind: Job\nmetadata: {name: b}\nspec: {}\n")  # a spec missing its version
+    broken = jobctl("validate", str(tmp_path))
+    assert broken.exit_code == 3
+    assert "broken.yaml:1:1" in broken.stderr
+    only = tmp_path / "configs"
+    only.mkdir()
+    (only / "a.yaml").write_text("x: 1\n")
+    none = jobctl("validate", str(only))
+    assert none.exit_code == 3
+    assert "directory holds no jobctl spec: its 1 YAML file(s) are neither jobctl/v1 nor ADS job YAML" in none.stderr
