@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobctl.errors import UsageError
@@ -29,19 +29,29 @@ def parse_assignments(values: Sequence[str], option: str, *, run_env: bool = Tru
                              "by jobctl from the runtime")
         if "\0" in text:
             raise UsageError(f"{option} {key}: values cannot contain NUL")
-        result[key] = text
+        if key in result and result[key] != text and option != "--matrix":  # the value is never echoed
+            raise UsageError(f"{option} {key} is given twice, with different values", hint="give it once")
+        result[key] = text if option != "--matrix" or key not in result else f"{result[key]},{text}"
     REDACTOR.remember_env(result)
     return result
 
 
-def parse_matrix(values: Sequence[str]) -> list[dict[str, str]]:
-    """`--matrix K=a,b --matrix L=x,y` -> the cartesian product as env overrides."""
+def parse_matrix(values: Sequence[str], env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """`--matrix K=a,b --matrix L=x,y` -> the cartesian product as env overrides (`--matrix K=a --matrix K=b`
+    is K=a,b). A value listed twice, or a name `env` (--env) also sets, is a usage error: either would start
+    runs other than those written."""
     axes = []
     for key, text in parse_assignments(values, "--matrix").items():
         options = text.split(",")
         if not all(options):
             raise UsageError(f"--matrix {key}={text}: expected comma-separated non-empty values")
-        axes.append([(key, v) for v in dict.fromkeys(options)])
+        twice = next((v for i, v in enumerate(options) if v in options[:i]), None)
+        if twice is not None:
+            raise UsageError(f"--matrix {key}: {twice!r} is listed twice (each value is one run)")
+        if env is not None and key in env:
+            raise UsageError(f"--env {key} and --matrix {key}: each run's {key} is its matrix value",
+                             hint=f"drop one of them (--env {key} would be ignored)")
+        axes.append([(key, v) for v in options])
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
 
 

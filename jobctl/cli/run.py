@@ -16,6 +16,7 @@ from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
 if TYPE_CHECKING:
+    from jobctl.engine.runs import RunRequest
     from jobctl.model.application import ApplicationDefinition
     from jobctl.spec.model import JobSpec
 
@@ -108,8 +109,8 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
 
 
 def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], *, env: dict[str, str],
-                       args: tuple[str, ...], settings: tuple[str, ...], matrix: tuple[str, ...], name: str | None,
-                       key: str | None, yes: bool) -> list[RunState]:
+                       args: tuple[str, ...], settings: tuple[str, ...], combos: list[dict[str, str]],
+                       name: str | None, key: str | None, yes: bool) -> list[RunState]:
     """One run of the application per --matrix combination: --env as the driver's and executors' env, --arg as
     its arguments, --set parameters.NAME=V / configuration.KEY=V / any field a run may set (numExecutors, ...)
     for this run. What OCI would refuse (a placeholder no parameter fills, a bad parameter name) is a usage
@@ -118,7 +119,7 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     import re
     import time
 
-    from jobctl.cli.assignments import parse_matrix, parse_settings
+    from jobctl.cli.assignments import parse_settings
     from jobctl.model.application import ApplicationDefinition, placeholders
     from jobctl.model.table import rows
 
@@ -139,7 +140,6 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     ignored = [row.shown for row in rows(ApplicationDefinition) if row.attr in fields and row.ignored_locally]
     if ignored and app.backend().runs_here:
         app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
-    combos = parse_matrix(matrix) or [{}]
     _confirm_fan_out(app, len(combos), yes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     runs = []
@@ -154,6 +154,27 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
         app.info(f"started {run.name} ({run.id})")
         runs.append(run)
     return runs
+
+
+def _start_job_runs(app: AppContext, target: JobState, requests: list[RunRequest], begun: list[RunState], *,
+                    max_parallel: int) -> list[RunState]:
+    """Start the runs, each said as it starts (or is re-attached to), kept in `begun` for an interrupt."""
+    from jobctl.engine.runs import start_runs
+
+    def started(run: RunState) -> None:
+        begun.append(run)
+        app.info(f"started {run.name} ({run.id})")
+
+    def reattached(run: RunState) -> None:
+        begun.append(run)
+        app.info(f"re-attached to {run.name} ({run.id}), {run.state}: started before with this idempotency key")
+
+    def interrupted(under_way: int) -> None:
+        if under_way:
+            app.info(f"Interrupted: no new run starts; waiting for the {under_way} start(s) under way")
+
+    return start_runs(app.backend(), target, requests, max_parallel=max_parallel, on_started=started,
+                      on_reattached=reattached, on_interrupt=interrupted)
 
 
 def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follow: bool, timeout: float | None,
@@ -224,7 +245,7 @@ def command(
       jobctl run sweep --matrix LR=1e-1,1e-2,1e-3 --matrix SEED=$(seq -s, 1 50) --yes
     """
     from jobctl.cli.assignments import parse_assignments, parse_matrix, parse_settings
-    from jobctl.engine.runs import plan_runs, start_runs
+    from jobctl.engine.runs import plan_runs
 
     app.show_secrets = show_secrets
     fmt = app.output_format(output)
@@ -235,6 +256,7 @@ def command(
     if name is not None:
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
+    combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
     target = None
     if job and not spec_file:
         try:
@@ -248,33 +270,22 @@ def command(
             if args_append:
                 raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \
                     from None
-            runs = _start_application(app, held, env=overrides, args=args, settings=settings, matrix=matrix,
+            runs = _start_application(app, held, env=overrides, args=args, settings=settings, combos=combos,
                                       name=name, key=idempotency_key, yes=yes)
             _watch(app, runs, fmt=fmt, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
             return
     chosen = parse_settings(settings)
     target = target or job_from_scope(app, job, spec_file, runnable=True)
     requests = plan_runs(
-        target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=parse_matrix(matrix),
+        target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=combos,
         name=name, idempotency_key=idempotency_key, settings=chosen,
     )
     _say_what_has_no_effect(app, chosen)
 
     _confirm_fan_out(app, len(requests), yes)
     begun: list[RunState] = []
-
-    def started(run: RunState) -> None:
-        begun.append(run)
-        app.info(f"started {run.name} ({run.id})")
-
-    def interrupted(under_way: int) -> None:
-        if under_way:
-            app.info(f"Interrupted: no new run starts; waiting for the {under_way} start(s) under way")
-
-    backend = app.backend()
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
-        runs = start_runs(backend, target, requests, max_parallel=max_parallel, on_started=started,
-                          on_interrupt=interrupted)
+        runs = _start_job_runs(app, target, requests, begun, max_parallel=max_parallel)
         if follow:  # these handle their own interrupts, with every run
             follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
         if wait:

@@ -14,7 +14,7 @@ from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
 from jobctl.engine.inflight import InFlight
 from jobctl.engine.resolve import resolve_run, runs_of_name
-from jobctl.errors import JobctlError, UsageError
+from jobctl.errors import ConflictError, JobctlError, UsageError
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, RunState
 
 
@@ -26,6 +26,7 @@ class RunRequest:
     overrides: Mapping[str, str] = field(default_factory=dict)  # the matrix/--env part, for display
     retry_token: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)  # fields the run sets for itself, by attribute
+    keyed_name: bool = False  # its name comes from its idempotency key: a run of that name is its earlier start
 
 
 def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> JobDefinition:
@@ -131,31 +132,60 @@ def plan_runs(
             if idempotency_key else None
         requests.append(RunRequest(
             _run_name(base_name, combo), {**base_env, **overrides}, final_args,
-            overrides, token, dict(settings),
+            overrides, token, dict(settings), keyed_name=name is None and idempotency_key is not None,
         ))
     return requests
+
+
+def check_same_request(run: RunState, request: RunRequest) -> None:
+    """A run an idempotency key found: the one this request would start, or exit 5 naming it and what differs
+    (env names, not their values, which may be secret)."""
+    names = sorted(k for k in {*run.env, *request.env} if run.env.get(k) != request.env.get(k))
+    differs = [f"env {', '.join(names)}"] * bool(names) + ["args"] * (tuple(run.args) != tuple(request.args))
+    if differs:
+        raise ConflictError(f"run {run.name} ({run.id}) was started with this idempotency key from another request: "
+                            f"its {' and '.join(differs)} differ", hint="use a new key for a new request, or send the "
+                            "same one again to re-attach to that run")
 
 
 def start_runs(
     backend: Backend, job: JobState, requests: Sequence[RunRequest], *, max_parallel: int = 8,
     on_started: Callable[[RunState], None] | None = None, on_interrupt: Callable[[int], None] | None = None,
+    on_reattached: Callable[[RunState], None] | None = None,
 ) -> list[RunState]:
     """Start every request with at most `max_parallel` calls in flight; results keep request order.
 
-    The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
+    A request named by its idempotency key whose run exists is re-attached to (`on_reattached`), once it is
+    the same request. The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
     this thread while they are in flight: no new start begins, `on_interrupt` hears how many are under
     way, those finish (so `on_started` has seen every run that exists), and the interrupt propagates.
     """
     starts = InFlight()
+    # a retried command (its idempotency key names its runs): the runs it started before, re-attached to
+    known = {run.name: run for run in backend.list_runs(job_id=job.id)} if any(r.keyed_name for r in requests) \
+        else {}
 
     def start(request: RunRequest) -> RunState | None:
         if not starts.begin():
             return None
         try:
-            run = backend.start_run(
-                job_id=job.id, name=request.name, env=request.env, args=request.args,
-                retry_token=request.retry_token, settings=request.settings,
-            )
+            if request.keyed_name and request.name in known:
+                earlier = backend.get_run(run_id=known[request.name].id)  # in full: a listing has no env (OCI)
+                check_same_request(earlier, request)
+                (on_reattached or on_started or (lambda run: None))(earlier)
+                return earlier
+            try:
+                run = backend.start_run(
+                    job_id=job.id, name=request.name, env=request.env, args=request.args,
+                    retry_token=request.retry_token, settings=request.settings,
+                )
+            except ConflictError:  # OCI: its retry token came with another request before (409)
+                named = [r for r in backend.list_runs(job_id=job.id) if r.name == request.name]
+                if request.retry_token is None or not named:
+                    raise
+                run = backend.get_run(run_id=named[0].id)
+            if request.retry_token is not None:
+                check_same_request(run, request)
             if on_started:
                 on_started(run)
             return run

@@ -136,3 +136,21 @@ def test_logs_are_searched_in_the_log_group_s_compartment(
         # red team: it said only that no line had arrived, and the reason was shown with -v alone
         assert f"Warning: cannot read log group {group} (" in again.stderr
         assert "needs `read log-groups`" in again.stderr
+
+
+def test_an_idempotency_key_reused_with_another_request_names_its_run_on_oci(jobctl, fake, tmp_path) -> None:
+    """Issue 18 item 3, on OCI: the service answers a retry token sent with another body 409; jobctl names the
+    run that key started, and what differs."""
+    from tests.oci.conftest import train_spec
+
+    assert jobctl("apply", str(train_spec(tmp_path / "specs"))).exit_code == 0
+    first = jobctl("run", "tune-models", "--idempotency-key", "k1", "--env", "SEED=1")
+    assert first.exit_code == 0, first.stderr
+    [run_id] = first.stdout.split()
+    again = jobctl("run", "tune-models", "--idempotency-key", "k1", "--env", "SEED=1")
+    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
+    assert f"re-attached to tune-models-k1 ({run_id})" in again.stderr
+    other = jobctl("run", "tune-models", "--idempotency-key", "k1", "--env", "SEED=2")
+    assert other.exit_code == 5
+    said = f"run tune-models-k1 ({run_id}) was started with this idempotency key from another request: its env SEED"
+    assert said in other.stderr

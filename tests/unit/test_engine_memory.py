@@ -340,7 +340,9 @@ def test_worst_exit_code(states: list[str], code: ExitCode) -> None:
 
 def test_parse_assignments() -> None:
     assert parse_assignments(["A=1", "B=x=y", "C="], "--env") == {"A": "1", "B": "x=y", "C": ""}
-    assert parse_assignments(["A=1", "A=2"], "--env") == {"A": "2"}
+    assert parse_assignments(["A=1", "A=1"], "--env") == {"A": "1"}
+    with pytest.raises(UsageError, match="--env A is given twice, with different values"):  # issue 18 item 2
+        parse_assignments(["A=1", "A=2"], "--env")
 
 
 @pytest.mark.parametrize("value", ["MODEL", "=x", "1X=a", "A-B=c", "A B=c", "A=\0"])
@@ -358,7 +360,9 @@ def test_parse_matrix_is_the_cartesian_product() -> None:
         {"MODEL": "xgb", "SEED": "1"}, {"MODEL": "xgb", "SEED": "2"},
         {"MODEL": "rf", "SEED": "1"}, {"MODEL": "rf", "SEED": "2"},
     ]
-    assert parse_matrix(["MODEL=xgb,xgb,rf"]) == [{"MODEL": "xgb"}, {"MODEL": "rf"}]
+    assert parse_matrix(["MODEL=xgb", "MODEL=rf"]) == [{"MODEL": "xgb"}, {"MODEL": "rf"}]  # merged (issue 18)
+    with pytest.raises(UsageError, match="'xgb' is listed twice"):  # never merged silently (issue 18)
+        parse_matrix(["MODEL=xgb,xgb,rf"])
 
 
 @pytest.mark.parametrize("value", ["MODEL", "MODEL=", "MODEL=a,,b", "MODEL=a,", "9=a,b"])

@@ -1,0 +1,61 @@
+"""Issue 18 (UX round 2): what a new user tripped over, each fixed with what they see (exit code, message,
+the runs that started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_lifecycle_local import Run, applied, runs_of, write_spec
+
+
+@pytest.fixture
+def demo(jobctl: Run, tmp_path: Path) -> Path:
+    spec = write_spec(tmp_path / "specs")
+    applied(jobctl, spec)
+    return spec
+
+
+def test_repeated_matrix_options_of_one_name_merge_their_values(jobctl: Run, demo: Path) -> None:
+    """Item 2: `--matrix K=a --matrix K=b` kept only b."""
+    result = jobctl("run", "demo", "--matrix", "MODEL=a", "--matrix", "MODEL=b,c", "--wait")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(r["env"]["MODEL"] for r in runs_of(jobctl, "demo")) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    (("--matrix", "MODEL=a,a"), "--matrix MODEL: 'a' is listed twice (each value is one run)"),
+    (("--matrix", "MODEL=a", "--matrix", "MODEL=a"), "--matrix MODEL: 'a' is listed twice"),
+    (("--env", "MODEL=x", "--matrix", "MODEL=a,b"), "--env MODEL and --matrix MODEL: each run's MODEL is its matrix"),
+    (("--env", "SEED=1", "--env", "SEED=2"), "--env SEED is given twice, with different values"),
+])
+def test_matrix_and_env_that_would_start_other_runs_than_written_are_usage_errors(
+        jobctl: Run, demo: Path, given: tuple[str, ...], said: str) -> None:
+    """Item 2: duplicates were merged silently, and --env MODEL beside --matrix MODEL was dropped silently."""
+    result = jobctl("run", "demo", *given)
+    assert result.exit_code == 2, result.stderr
+    assert said in result.stderr
+    assert runs_of(jobctl, "demo") == []
+
+
+def test_the_same_env_given_twice_is_one_setting(jobctl: Run, demo: Path) -> None:
+    assert jobctl("run", "demo", "--env", "SEED=1", "--env", "SEED=1", "--wait").exit_code == 0
+    assert [r["env"]["SEED"] for r in runs_of(jobctl, "demo")] == ["1"]
+
+
+def test_an_idempotency_key_reattaches_to_the_same_request_and_refuses_another(jobctl: Run, demo: Path) -> None:
+    """Item 3: a reused key with other overrides re-attached silently (the new env ignored); a reuse said
+    "started"."""
+    first = jobctl("run", "demo", "--idempotency-key", "ci-42", "--env", "MODEL=a")
+    assert first.exit_code == 0, first.stderr
+    [run_id] = first.stdout.split()
+    again = jobctl("run", "demo", "--idempotency-key", "ci-42", "--env", "MODEL=a")
+    assert (again.exit_code, again.stdout.split()) == (0, [run_id])
+    assert f"re-attached to demo-ci-42 ({run_id})" in again.stderr
+    assert "started demo" not in again.stderr
+    other = jobctl("run", "demo", "--idempotency-key", "ci-42", "--env", "MODEL=b", "--arg", "x")
+    assert other.exit_code == 5
+    assert (f"run demo-ci-42 ({run_id}) was started with this idempotency key from another request: its env MODEL "
+            "and args differ") in other.stderr
+    assert [r["id"] for r in runs_of(jobctl, "demo")] == [run_id]
