@@ -87,7 +87,8 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
 
     try:
         apps, same, warned = plan_applications(held, result.applications, plan.set_name,
-                                               app.backend().spec_defaults(), prune=request.prune, adopt=request.adopt)
+                                               app.backend().spec_defaults(), prune=request.prune, adopt=request.adopt,
+                                               refresh=request.refresh)
     except ConfigError as exc:
         if result.applications:
             raise

@@ -120,6 +120,7 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     import time
 
     from jobctl.cli.assignments import parse_settings
+    from jobctl.engine.runs import run_application
     from jobctl.model.application import ApplicationDefinition, placeholders
     from jobctl.model.table import rows
 
@@ -133,6 +134,8 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
         args = fields.pop("arguments")
     for bad in [p for p in parameters if not re.fullmatch(r"[A-Za-z0-9_]+", p)]:
         raise UsageError(f"--set parameters.{bad}: a parameter's name is letters, digits and '_'")
+    maps = {"parameters": parameters, "configuration": configuration}
+    run_application(definition, {**fields, **{name: given for name, given in maps.items() if given}})  # checked
     given = {**definition.parameters, **parameters}
     for missing in [p for p in placeholders(list(args) if args else definition.arguments) if p not in given]:
         raise UsageError(f"the arguments use ${{{missing}}}, which no parameter gives",

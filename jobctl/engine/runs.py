@@ -8,14 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
 from jobctl.engine.inflight import InFlight
 from jobctl.engine.resolve import resolve_run, runs_of_name
 from jobctl.errors import ConflictError, JobctlError, UsageError
-from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, RunState
+from jobctl.model.application import ApplicationDefinition
+from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, Metadata, RunState
+
+D = TypeVar("D", bound=Metadata)
 
 
 @dataclass(frozen=True)
@@ -35,48 +38,75 @@ def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> Jo
     the field) and read back as a spec is (a logging block set on a job without one is enabled)."""
     if not settings:
         return definition
+    from jobctl.spec.load import node_group_problems
+
+    if "entrypoint" in settings and definition.runtime_type != "container":
+        raise UsageError("--set runtime.entrypoint: a python or shell job's entry file is part of its artifact",
+                         hint="change it in the spec and apply")
+    changed = replace(_as_set(definition, settings, "Job", node_group_problems),
+                      artifact_digest=definition.artifact_digest, owner_tags=definition.owner_tags)
+    if changed.infrastructure_type != definition.infrastructure_type:
+        raise UsageError(f"--set would make the run's job {changed.infrastructure_type}, not "
+                         f"{definition.infrastructure_type}: a run keeps its job's infrastructure type",
+                         hint="change the spec and apply")
+    return changed
+
+
+def run_application(definition: ApplicationDefinition, settings: Mapping[str, Any]) -> ApplicationDefinition:
+    """A Data Flow application as a run with these settings (`--set numExecutors=8`, by attribute) runs it,
+    checked as a spec would be: what they make invalid (a negative duration, a shape config on a fixed shape)
+    is a usage error, on every backend, before the run starts."""
+    if not settings:
+        return definition
+    from pathlib import Path
+
+    from jobctl.spec.application import application_problems
+
+    changed = _as_set(definition, settings, "DataFlowApplication",
+                      lambda document: application_problems(document, Path(".")))
+    return replace(changed, artifact_digest=definition.artifact_digest, owner_tags=definition.owner_tags,
+                   file_uri=definition.file_uri, code_uri=definition.code_uri)
+
+
+def _as_set(definition: D, settings: Mapping[str, Any], kind: str, more: Callable[[Any], list[Any]]) -> D:
+    """`definition` with `settings` written into its spec document, which must stay as valid as it was (the
+    schema's checks and `more`'s); read back as a spec is."""
     import copy
     from pathlib import Path
 
     from jobctl.model.table import branch, from_document, rows, to_document
     from jobctl.secrets import REDACTOR
     from jobctl.spec.document import Document
-    from jobctl.spec.load import node_group_problems
     from jobctl.spec.schema import validate_document
 
-    REDACTOR.remember_document({row.path: settings[row.attr] for row in rows(JobDefinition) if row.attr in settings})
+    table: type[D] = type(definition)
+    REDACTOR.remember_document({row.path: settings[row.attr] for row in rows(table) if row.attr in settings})
     if "\0" in repr(dict(settings)):
         raise UsageError("--set: values cannot contain NUL")
-    if "entrypoint" in settings and definition.runtime_type != "container":
-        raise UsageError("--set runtime.entrypoint: a python or shell job's entry file is part of its artifact",
-                         hint="change it in the spec and apply")
 
     def problems(data: dict[str, Any]) -> set[tuple[str, str]]:
         document = Document("--set", Path("--set"), 0, data, (1, 1))
-        return {(d.path, d.message) for d in [*validate_document(document), *node_group_problems(document)]}
+        return {(d.path, d.message) for d in [*validate_document(document), *more(document)]}
 
-    before = {"apiVersion": "jobctl/v1", "kind": "Job", **to_document(definition)}
+    before = {"apiVersion": "jobctl/v1", "kind": kind, **to_document(definition)}
     after = copy.deepcopy(before)
-    for row in rows(JobDefinition):
+    for row in rows(table):
         if row.attr in settings:
             *parents, leaf = row.parts
             node = branch(after, parents)
             given = settings[row.attr]
             if given is None or given == row.default:
                 node.pop(leaf, None)
+            elif isinstance(given, Mapping):  # a map's entries, added to the map's
+                node[leaf] = {**node.get(leaf, {}), **given}
             else:
                 node[leaf] = list(given) if isinstance(given, tuple) else given
     new = sorted(problems(after) - problems(before))
     if new:
         shown = "; ".join(f"{path.split('.', 1)[-1]}: {message}" for path, message in new)
-        raise UsageError(f"--set makes the run's job invalid: {shown}")
-    changed = replace(JobDefinition(**from_document(JobDefinition, after)), artifact_digest=definition.artifact_digest,
-                      owner_tags=definition.owner_tags)
-    if changed.infrastructure_type != definition.infrastructure_type:
-        raise UsageError(f"--set would make the run's job {changed.infrastructure_type}, not "
-                         f"{definition.infrastructure_type}: a run keeps its job's infrastructure type",
-                         hint="change the spec and apply")
-    return changed
+        what = "job" if kind == "Job" else "application"
+        raise UsageError(f"--set makes the run's {what} invalid: {shown}")
+    return table(**from_document(table, after))
 
 
 def changed_fields(job: JobDefinition, run: JobDefinition) -> dict[str, Any]:

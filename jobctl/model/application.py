@@ -16,6 +16,7 @@ from typing import Any
 
 from jobctl.model.job import Metadata, Owned
 from jobctl.model.table import IGNORED, column, fill_derived
+from jobctl.secrets import REDACTOR
 
 LANGUAGES = ("PYTHON", "SCALA", "JAVA", "SQL")
 SOURCE_SUFFIXES = {"PYTHON": (".py",), "JAVA": (".jar",), "SCALA": (".jar",), "SQL": (".sql",)}
@@ -82,6 +83,9 @@ class ApplicationDefinition(Metadata):
 
     def __post_init__(self) -> None:
         fill_derived(self)
+        # secret-named values: masked wherever they were copied (a description, an argument), as a run's env
+        REDACTOR.remember_env(self.parameters)
+        REDACTOR.remember_env(self.configuration)
 
     @property
     def local_slots(self) -> int:

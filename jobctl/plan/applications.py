@@ -68,6 +68,7 @@ class ApplicationChange:
     adopting: bool = False  # an application jobctl did not make, taken over (--adopt)
     superseded: bool = False  # a delete of an earlier generation (kept for its runs)
     moves_from: str | None = None  # the set it was applied from, when that is another
+    drifted: bool = False  # changed outside jobctl since it was applied (plan --refresh)
 
     @property
     def pipeline_id(self) -> str | None:  # what plan renderers show beside the name
@@ -86,6 +87,8 @@ class ApplicationChange:
             return f"{what} in the specs of its set (--prune); its runs stay"
         if self.moves_from is not None:
             return f"moves to this set from set {self.moves_from}"
+        if self.drifted:
+            return "changed outside jobctl since it was applied: made as its spec says again"
         return None
 
 
@@ -110,13 +113,16 @@ def desired(spec: ApplicationSpec, set_name: str | None, defaults: Mapping[str, 
 
 def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], set_name: str | None,
                       defaults: Mapping[str, str] | None = None, *, prune: bool = False,
-                      adopt: bool = False) -> tuple[list[ApplicationChange], list[str], list[str]]:
+                      adopt: bool = False, refresh: bool = False,
+                      ) -> tuple[list[ApplicationChange], list[str], list[str]]:
     """The changes that make the held applications as the specs say, the names unchanged, and warnings. An
     application
     is read in full only when its spec hash differs. `prune`: also delete the applications of this set whose
     name no spec has any more (with their earlier generations), but not one with a run going, which Data Flow
     would refuse to delete: that one is kept, and a warning says so. `adopt`: a spec no managed application
-    has takes over an unmanaged one of its display name (in its compartment or the default one)."""
+    has takes over an unmanaged one of its display name (in its compartment or the default one); without it,
+    such a one is warned of. `refresh`: read every one in full, so that a change made outside jobctl (the
+    console) shows, and is undone."""
     uploads = "spec.codeUri" in held.required_fields  # where a source must go to Object Storage
     wanted = [(spec, desired(spec, set_name, defaults, uploads=uploads)) for spec in specs]
     _check_required(held, wanted)
@@ -142,19 +148,30 @@ def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], 
             current[owner[TAG_NAME]], hashes[app_id] = app_id, owner
     changes: list[ApplicationChange] = []
     unchanged: list[str] = []
-    adoptable = dict(reversed(held.unmanaged([w.compartment_id for _, w in wanted]))) if adopt else {}
-    by_display = {display: app_id for app_id, display in adoptable.items()}  # the oldest of a display name
+    others = dict(reversed(held.unmanaged([w.compartment_id for _, w in wanted]))) if wanted else {}
+    by_display = {display: app_id for app_id, display in others.items()}  # the oldest of a display name
     for spec, want in wanted:
         held_id = current.get(spec.name)
-        if held_id is None and want.display_name in by_display:
+        if held_id is None and want.display_name in by_display and not adopt:
+            warnings.append(f"application {spec.name}: one named {want.display_name!r} exists that jobctl does not "
+                            f"manage ({by_display[want.display_name]}); apply makes another, --adopt takes it over")
+            changes.append(ApplicationChange(Action.CREATE, spec.name, want, spec))
+        elif held_id is None and want.display_name in by_display:
             taken = by_display.pop(want.display_name)
             fields = field_changes(held.read(taken)[1], want)
             action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
             changes.append(ApplicationChange(action, spec.name, want, spec, taken, fields, adopting=True))
         elif held_id is None:
             changes.append(ApplicationChange(Action.CREATE, spec.name, want, spec))
-        elif hashes[held_id] == want.owner_tags:
+        elif hashes[held_id] == want.owner_tags and not refresh:
             unchanged.append(spec.name)
+        elif hashes[held_id] == want.owner_tags:  # as applied, unless changed outside jobctl
+            fields = field_changes(held.read(held_id)[1], want)
+            if fields:
+                action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
+                changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields, drifted=True))
+            else:
+                unchanged.append(spec.name)
         else:
             fields = field_changes(held.read(held_id)[1], want)
             action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE

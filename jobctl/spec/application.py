@@ -45,6 +45,13 @@ def application_problems(document: Document, base_dir: Path) -> list[Diagnostic]
         elif suffixes and not path.name.endswith(suffixes):
             problems.append(document.diagnostic(("spec", "source"), f"a {language} application's code is a "
                                                 f"{' or '.join(suffixes)} file, not {path.name}"))
+        else:  # what a job's source may not be (a key, a link out of the project), an application's may not
+            from jobctl.source import ArtifactError, check_source
+
+            try:
+                check_source(path, base_dir)
+            except ArtifactError as exc:
+                problems.append(document.diagnostic(("spec", "source"), exc.message))
     elif isinstance(spec.get("fileUri"), str) and suffixes and not spec["fileUri"].endswith(suffixes):
         problems.append(document.diagnostic(("spec", "fileUri"), f"a {language} application's code is a "
                                             f"{' or '.join(suffixes)} file"))

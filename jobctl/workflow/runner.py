@@ -165,6 +165,18 @@ class Launch:
     application: tuple[str, ApplicationDefinition] | None = None
 
 
+def check_placeholders(step: str, args: tuple[str, ...] | None, application: ApplicationDefinition) -> None:
+    """A step of a Data Flow application: each ${name} its arguments use has a parameter (OCI refuses a run
+    otherwise), said before any run of the workflow starts."""
+    from jobctl.model.application import placeholders
+
+    for missing in [p for p in placeholders(list(args) if args is not None else application.arguments)
+                    if p not in application.parameters]:
+        raise UsageError(f"step {step}: its arguments use ${{{missing}}}, which no parameter of application "
+                         f"{application.name!r} gives", hint=f"add parameters.{missing} to the application's spec "
+                         "and apply it, or leave it out of the step's args")
+
+
 @dataclass
 class StepOutcome:
     code: ExitCode
@@ -317,8 +329,11 @@ class WorkflowRunner:
             return exit_code_of(self.state)
         steps = {step.name: step for step in self.workflow.order()}
         waiting = [name for name in steps if self.state["steps"][name]["status"] != "succeeded"]
-        for job in dict.fromkeys(steps[name].job for name in waiting):  # each is applied: before any run starts
-            self._target(job)
+        targets = {job: self._target(job) for job in dict.fromkeys(steps[name].job for name in waiting)}
+        for name in waiting:  # each step's job is applied, and an application's placeholders are filled
+            application = targets[steps[name].job][1]
+            if application is not None:
+                check_placeholders(name, steps[name].args, application[1])
         self.save()  # prepare chose the run; saved only now, once the command has checked the workflow
         for name in steps:
             if name not in waiting:

@@ -250,3 +250,52 @@ def test_run_with_the_file_of_an_application_says_to_run_it_by_name(jobctl, tmp_
     assert result.exit_code == 2
     assert f"{spec} defines Data Flow applications, no job: run one by its name once applied" in result.stderr
     assert f"jobctl apply {spec} && jobctl run byfile" in result.stderr
+
+
+def test_an_applications_source_obeys_the_rules_a_jobs_source_does(jobctl, tmp_path: Path) -> None:
+    """Second red team, issue 17: a symlink to a private key, `.env.py` or `id_rsa.py` validated, and apply
+    uploaded them."""
+    outside = tmp_path / "outside" / "key.pem"
+    outside.parent.mkdir()
+    outside.write_text("-----BEGIN PRIVATE KEY-----\n")
+    for name, said in (("steal.py", "is a symlink to"), (".env.py", "is a file jobctl never uploads"),
+                       ("id_rsa.py", "is a file jobctl never uploads")):
+        folder = tmp_path / name.strip(".")
+        spec = app_spec(folder, "leak")
+        (folder / "a.py").unlink()
+        if name == "steal.py":
+            (folder / name).symlink_to(outside)
+        else:
+            (folder / name).write_text("print(1)\n")
+        spec.write_text(spec.read_text().replace("./a.py", f"./{name}"))
+        result = jobctl("validate", str(spec))
+        assert result.exit_code == 3, (name, result.stderr)
+        assert f"spec.source: source {name!r} {said}" in result.stderr
+
+
+def test_a_secret_value_copied_into_another_field_is_masked_by_get(jobctl, tmp_path: Path) -> None:
+    """Second red team, issue 17: only the secret-named entry itself was masked."""
+    spec = app_spec(tmp_path, "copies")
+    spec.write_text(spec.read_text().replace("{name: copies}", "{name: copies, description: uses copied-secret-88}")
+                    + "  arguments: [copied-secret-88]\n  parameters: {api_key: copied-secret-88}\n"
+                    "  configuration: {spark.app.plain: copied-secret-88}\n")
+    assert jobctl("apply", str(spec)).exit_code == 0
+    for fmt in ("table", "json"):
+        shown = run_jobctl("get", "copies", "-o", fmt)
+        assert shown.returncode == 0, shown.stderr
+        assert "copied-secret-88" not in shown.stdout
+
+
+def test_a_workflow_step_of_an_application_with_an_unfilled_placeholder_stops_before_any_run(
+        jobctl, tmp_path: Path) -> None:
+    """Second red team, issue 17: the first step ran, then the second failed on ${nope}."""
+    app_spec(tmp_path / "specs", "later")
+    assert jobctl("apply", str(tmp_path / "specs")).exit_code == 0
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("apiVersion: jobctl/v1\nkind: Workflow\nmetadata: {name: f}\nspec:\n  steps:\n"
+                    "    - {name: first, job: later}\n"
+                    "    - {name: second, job: later, needs: [first], args: ['--in', '$${nope}']}\n")
+    result = jobctl("workflow", "run", str(flow))
+    assert result.exit_code == 2, result.stderr
+    assert "step second: its arguments use ${nope}, which no parameter of application 'later' gives" in result.stderr
+    assert json.loads(jobctl("runs", "-o", "json").stdout)["items"] == []

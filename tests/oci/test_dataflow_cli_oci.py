@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -346,3 +347,49 @@ def test_validate_and_plan_know_an_applied_application_of_a_workflow_step(jobctl
     assert result.exit_code == 3
     assert "spec.steps[0].job: 'wordcount' is a Data Flow application: its steps run on the client engine" in (
         result.stderr)
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ("maxDurationInMinutes=-3", "maxDurationInMinutes"), ("numExecutors=0", "numExecutors"),
+    ("driverShape=bogus", "driverShape"), ("archiveUri=notauri", "archiveUri"),
+    ("driverShape=VM.Standard2.1", "a shape config is only for Flex shapes"),
+    ("configuration.bad key=1", "configuration")])
+def test_a_run_setting_that_makes_the_application_invalid_is_refused_before_it_starts(
+        jobctl, wordcount: Path, fake: FakeOCI, setting: str, said: str) -> None:
+    """Second red team, issue 17: these were sent to OCI as given (and one ran locally, clamped)."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    result = jobctl("run", "wordcount", "--set", setting)
+    assert result.exit_code == 2, result.stderr
+    assert "--set makes the run's application invalid: " in result.stderr
+    assert said in result.stderr
+    assert fake.dataflow_runs() == []
+
+
+def test_plan_refresh_sees_a_change_made_in_the_console_and_an_unmanaged_namesake_is_warned_of(
+        jobctl, wordcount: Path, fake: FakeOCI, tmp_path: Path) -> None:
+    """Second red team, issue 17: --refresh said "No changes" after a console edit; apply without --adopt made
+    a second application beside an unmanaged one of the same name, unsaid."""
+    from jobctl.model.application import ApplicationDefinition
+    from tests.contract.conftest import oci_backend
+
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    [app] = fake.applications()
+    backend = oci_backend(fake, tmp_path)
+    etag, held, current = backend.dataflow.read(app["id"])
+    backend.dataflow.update(app["id"], replace(held, num_executors=7), held.tags, etag=etag, current=current)
+    assert jobctl("plan", str(wordcount), "--detailed-exitcode").exit_code == 0  # by its spec hash: as applied
+    refreshed = jobctl("plan", str(wordcount), "--refresh")
+    assert "~ application wordcount" in refreshed.stdout, refreshed.stdout
+    assert "changed outside jobctl since it was applied" in refreshed.stdout
+    assert "~ numExecutors: 7 → 2" in refreshed.stdout
+    assert jobctl("apply", str(wordcount), "--refresh").exit_code == 0
+    assert fake.applications()[0]["numExecutors"] == 2
+
+    other = ApplicationDefinition(name="lookalike", display_name="lookalike", compartment_id=app["compartmentId"],
+                                  language="PYTHON", driver_shape="VM.Standard2.1", executor_shape="VM.Standard2.1",
+                                  file_uri="oci://code@mytenancy/x.py")
+    backend.dataflow.create(other, {}, retry_token="lookalike")
+    edit(wordcount, "name: wordcount", "name: lookalike")
+    plan = jobctl("plan", str(wordcount))
+    assert "Warning: application lookalike: one named 'lookalike' exists that jobctl does not manage" in plan.stdout
+    assert "apply makes another, --adopt takes it over" in plan.stdout
