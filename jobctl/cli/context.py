@@ -122,8 +122,8 @@ def _java(env: Mapping[str, str]) -> str | None:
     from pathlib import Path
 
     home = env.get("JAVA_HOME")
-    if home and Path(home, "bin", "java").is_file():
-        return str(Path(home, "bin", "java"))
+    if home:  # Spark's scripts take it when it is set, whatever java PATH has
+        return str(Path(home, "bin", "java")) if Path(home, "bin", "java").is_file() else None
     return shutil.which("java", path=env.get("PATH"))
 
 

@@ -21,7 +21,8 @@ def command(app: AppContext, *, jobs: tuple[str, ...], force: bool, yes: bool) -
     any of them has active runs, unless --force (which cancels them first).
 
     A Data Flow application named here (no job has its name) is deleted with its earlier generations; its
-    runs stay, as on OCI. That is refused while one of its runs goes (Data Flow refuses it): cancel them first.
+    runs stay, as on OCI. That is refused while one of its runs goes (Data Flow refuses it), unless --force,
+    which cancels them and waits for them to end first.
 
     \b
     Examples:
@@ -52,9 +53,13 @@ def command(app: AppContext, *, jobs: tuple[str, ...], force: bool, yes: bool) -
     delete_jobs(backend, targets, on_deleted=lambda job: app.info(f"deleted {job.managed_name or job.name} ({job.id})"))
 
 
-def _application_ids(app: AppContext, ref: str, missing: NotFoundError, *, force: bool) -> list[str]:
-    """The ids of application `ref` and its earlier generations, checked: jobctl's own (unless --force), none
-    with a run going."""
+CANCEL_WAIT_SECONDS = 600  # how long delete --force waits for an application's canceled runs to end
+
+
+def _application_ids(app: AppContext, ref: str, missing: NotFoundError, *,
+                     force: bool) -> list[tuple[str, str, list[str]]]:
+    """Application `ref` and its earlier generations, checked: jobctl's own (unless --force), none with a run
+    going (unless --force): (id, name, the ids of its runs going) each."""
     from jobctl.engine.resolve import application_generations, neither
     from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED
 
@@ -63,26 +68,40 @@ def _application_ids(app: AppContext, ref: str, missing: NotFoundError, *, force
     if not found:
         raise neither(backend, missing) from None
     held = backend.dataflow  # type: ignore[attr-defined]
+    checked = []
     for application_id in found:
         _, definition, _ = held.read(application_id)
         if definition.owner_tags.get(TAG_MANAGED) != "true" and not force:
             raise ConflictError(f"application {ref!r} ({application_id}) is not managed by jobctl",
                                 hint="pass --force to delete it anyway")
         going = [run for run in held.runs(application_id) if run.state in ACTIVE_STATES]
-        if going:
+        if going and not force:
             raise ConflictError(f"application {ref!r} ({application_id}) has {len(going)} run(s) going; Data Flow "
-                                "refuses to delete it", hint=f"cancel them first: jobctl cancel --job {ref} --wait")
-    return found
+                                "refuses to delete it", hint="pass --force to cancel them first")
+        checked.append((application_id, definition.name, [run.id for run in going]))
+    return checked
 
 
-def _delete_applications(app: AppContext, applications: list[tuple[str, list[str]]], *, yes: bool) -> None:
-    ids = [application_id for _, found in applications for application_id in found]
+def _delete_applications(app: AppContext, applications: list[tuple[str, list[tuple[str, str, list[str]]]]], *,
+                         yes: bool) -> None:
+    ids = [application_id for _, found in applications for application_id, _, _ in found]
     earlier = len(ids) - len(applications)
     also = f" and {earlier} earlier generation(s)" if earlier else ""
-    confirm_destructive(app, yes, f"delete {len(applications)} Data Flow application(s){also} (their runs stay): "
+    canceled = " and cancel their runs going" if any(runs for _, found in applications for _, _, runs in found) else ""
+    confirm_destructive(app, yes, f"delete {len(applications)} Data Flow application(s){also}{canceled} (their runs "
+                                  "stay): "
                                   f"{', '.join(ref for ref, _ in applications)}")
-    held = app.backend().dataflow  # type: ignore[attr-defined]
-    for ref, found in applications:
-        for application_id in found:
+    backend = app.backend()
+    going = [run_id for _, found in applications for _, _, runs in found for run_id in runs]
+    if going:  # --force: canceled, and waited for (Data Flow refuses the delete until they have ended)
+        from jobctl.engine.follow import wait_for_runs
+
+        for run_id in going:
+            backend.cancel_run(run_id=run_id)
+            app.info(f"canceling run {run_id}")
+        wait_for_runs(backend, going, timeout=CANCEL_WAIT_SECONDS)
+    held = backend.dataflow  # type: ignore[attr-defined]
+    for _, found in applications:
+        for application_id, name, _ in found:
             held.delete(application_id)
-            app.info(f"deleted application {ref} ({application_id})")
+            app.info(f"deleted application {name} ({application_id})")

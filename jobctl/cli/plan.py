@@ -73,7 +73,8 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     from jobctl.spec.load import load_specs
 
     # a workflow's step may name a job (or application) applied before, not in these files, as validate says
-    result = load_specs(paths, app.environ, external_jobs=applied_env(app.backend))
+    result = load_specs(paths, app.environ, external_jobs=applied_env(app.backend),
+                        pipelines=app.backend_name == "oci")
     result.raise_for_errors()
     plan = _jobs_and_pipelines(app, paths, request, result)
     held = getattr(app.backend(), "dataflow", None) if result.applications or request.prune else None

@@ -33,7 +33,8 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
     from jobctl.engine.resolve import applied_env
 
     # a workflow's step may name a job applied before, not in these files: looked up in the backend
-    result = load_specs(paths, app.environ, build=False, external_jobs=applied_env(app.backend))
+    result = load_specs(paths, app.environ, build=False, external_jobs=applied_env(app.backend),
+                        pipelines=app.backend_name == "oci")
     if app.verbose:
         for skipped in result.skipped:
             app.info(f"skipped {skipped}: neither jobctl/v1 nor ADS job YAML")

@@ -27,13 +27,16 @@ def command() -> None:
     """
 
 
-def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None = None) -> Any:
+def _load(app: AppContext, paths: tuple[str, ...], env: Collection[str] | None = None,
+          engine: str | None = None) -> Any:
     """The one workflow in `paths`, checked against the jobs in the files given or applied and, given `env`
-    (the names of the run's --env), against it: a mistake in the last step is found before any run starts."""
+    (the names of the run's --env), against it: a mistake in the last step is found before any run starts.
+    `engine`: the one --engine chose (or that runs it), over its spec.engine."""
     from jobctl.engine.resolve import applied_env
     from jobctl.spec.load import load_specs
 
-    loaded = load_specs(paths, app.environ, external_jobs=applied_env(app.backend), workflow_env=env)
+    loaded = load_specs(paths, app.environ, external_jobs=applied_env(app.backend), workflow_env=env,
+                        pipelines=app.backend_name == "oci", engine=engine)
     if env is not None and loaded.diagnostics:  # validate does not know this run's --env: no hint towards it
         from jobctl.errors import SpecError
 
@@ -117,7 +120,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
                         location=location, yes=yes)
         return
-    workflow = _with_state(_load(app, paths), location)
+    workflow = _with_state(_load(app, paths, engine=engine), location)
     if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
         _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
                         location=location, yes=yes)
@@ -137,7 +140,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow, env=given,
                             on_event=_reader_may_go(app.info), on_log=_reader_may_go(show) if follow else None)
     chosen = runner.prepare(resume=resume, restart=restart, key=key)
-    _load(app, paths, set(runner.env))  # its ${{ env.X }}: what this run has, the resumed run's --env included
+    _load(app, paths, set(runner.env), engine="client")  # its ${{ env.X }}: this run's, a resumed run's included
     app.info(f"workflow {workflow.name}: {chosen}")
     try:
         code = runner.run()
@@ -212,7 +215,7 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
     if _a_name(paths):
         store, state, said = pipeline_engine.run_applied(backend, paths[0], env, location, key)
     else:
-        workflow = _with_state(_load(app, paths, set(env)), location)
+        workflow = _with_state(_load(app, paths, set(env), engine="pipeline"), location)
         store, state, said = pipeline_engine.run_file(
             backend, workflow, env, set_name=plan_set(paths, None, app.environ), report=app.info, key=key,
             confirm=lambda what: confirm_destructive(app, yes, what))

@@ -184,6 +184,12 @@ def application_generations(backend: Backend, ref: str) -> list[str]:
         return []
     named = [(split_tags(tags)[1].get(TAG_SUPERSEDED) == "true", app_id) for app_id, tags in reversed(listed)
              if app_id == ref or split_tags(tags)[1].get(TAG_NAME) == ref]
+    if not named:  # a unique id prefix, as for jobs and runs
+        prefixed = [app_id for app_id, _ in listed if app_id.startswith(ref)]
+        if len(prefixed) > 1:
+            raise UsageError(f"{ref!r} matches {len(prefixed)} applications: {', '.join(prefixed[:10])}",
+                             hint="give more of the id")
+        return prefixed
     return [app_id for _, app_id in sorted(named, key=lambda item: item[0])]  # stable: newest first in each
 
 

@@ -115,7 +115,7 @@ class Plan:
     def set_note(self) -> str | None:
         """Which set the plan deletes from, when it deletes anything: said by every rendering."""
         if self.set_name and self.count(Action.DELETE):
-            return f"Set: {self.set_name} (--prune deletes only jobs applied from this set)"
+            return f"Set: {self.set_name} (--prune deletes only what was applied from this set)"
         return None
 
     def summary(self) -> str:

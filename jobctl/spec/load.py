@@ -107,12 +107,14 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
 def load_specs(
     paths: Iterable[str], environ: Mapping[str, str] | None = None, *, build: bool = True,
     external_jobs: Callable[[str], Collection[str] | None] | None = None, workflow_env: Collection[str] | None = None,
+    pipelines: bool = True, engine: str | None = None,
 ) -> LoadResult:
     """Read, interpolate, schema-validate and check every document under `paths`.
 
     `build=False` (validate) checks everything but skips building JobSpecs. Workflow steps must name
     jobs defined in the files given, or that `external_jobs` finds (the backend's: a job's env names, or
-    None); `workflow_env`: the names `workflow run --env` gives, which ${{ env.X }} must be among.
+    None); `workflow_env`: the names `workflow run --env` gives, which ${{ env.X }} must be among; `pipelines`:
+    the backend runs the pipeline engine (OCI); `engine`: the one `workflow run --engine` chose.
     """
     env = os.environ if environ is None else environ
     files, problems, skipped = expand_paths(paths)
@@ -168,7 +170,8 @@ def load_specs(
 
         for document, workflow in workflows:
             problems.extend(check_workflow(document, workflow, job_env, lookup=external_jobs, env=workflow_env,
-                                           applications=[a.name for a in applications]))
+                                           applications=[a.name for a in applications], pipelines=pipelines,
+                                           engine=engine))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows), tuple(applications), tuple(skipped))
 

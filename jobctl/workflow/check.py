@@ -63,11 +63,12 @@ class ApplicationEnv(set[str]):
 def check_workflow(
     document: Document, workflow: Workflow, jobs: Mapping[str, Collection[str]], *,
     lookup: Callable[[str], Collection[str] | None] | None = None, env: Collection[str] | None = None,
-    applications: Collection[str] = (),
+    applications: Collection[str] = (), pipelines: bool = True, engine: str | None = None,
 ) -> list[Diagnostic]:
     """Located problems. A step's job is one of `jobs` (name -> its env names, from the files given) or one
     `lookup` finds (the backend's); `env`: the names `workflow run --env` gives (None: not checked);
-    `applications`: which of `jobs` are Data Flow applications."""
+    `applications`: which of `jobs` are Data Flow applications; `pipelines`: the backend runs the pipeline
+    engine (OCI), which runs jobs only; `engine`: the one --engine chose, over spec.engine."""
     problems: list[Diagnostic] = []
     seen: dict[str, int] = {}
     names = [s.name for s in workflow.steps]
@@ -99,8 +100,10 @@ def check_workflow(
             problems.append(document.diagnostic((*base, "matrix"), f"the matrix makes {runs} runs; a step may "
                                                 f"start at most {MAX_MATRIX_RUNS}", at_key=True))
     for index, step in enumerate(workflow.steps):
-        if workflow.engine == "pipeline" and (step.job in applications  # one in the files, or one applied
-                                              or isinstance(job_env.get(step.job), ApplicationEnv)):
+        if pipelines and (engine or workflow.engine) == "pipeline" and (step.job in applications  # in the files, or
+                                                                      # applied
+                                                                      or isinstance(job_env.get(step.job),
+                                                                                    ApplicationEnv)):
             problems.append(document.diagnostic(
                 ("spec", "steps", index, "job"), f"{step.job!r} is a Data Flow application: its steps run on the "
                 "client engine (spec.engine: client); the pipeline engine runs jobs only"))

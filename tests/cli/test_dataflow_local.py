@@ -4,6 +4,7 @@ Spark; its logs show the counts; exit codes mirror success and failure."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -299,3 +300,31 @@ def test_a_workflow_step_of_an_application_with_an_unfilled_placeholder_stops_be
     assert result.exit_code == 2, result.stderr
     assert "step second: its arguments use ${nope}, which no parameter of application 'later' gives" in result.stderr
     assert json.loads(jobctl("runs", "-o", "json").stdout)["items"] == []
+
+
+def test_a_spark_runs_properties_file_is_gone_once_it_has_ended(jobctl, tmp_path: Path) -> None:
+    """Second red team, issue 17: it kept the run's secret properties on disk after the run."""
+    spec = app_spec(tmp_path, "tidy")
+    spec.write_text(spec.read_text() + "  configuration: {spark.driverEnv.DB_PASSWORD: kept-secret-12}\n")
+    assert jobctl("apply", str(spec)).exit_code == 0
+    assert jobctl("run", "tidy", "--wait").exit_code == 0
+    [run] = json.loads(jobctl("runs", "-o", "json").stdout)["items"]
+    folder = Path(os.environ["JOBCTL_HOME"]) / "runs" / run["id"]
+    assert folder.is_dir()
+    assert not (folder / "spark.properties").exists()
+
+
+def test_delete_force_cancels_an_applications_runs_first_and_ids_and_prefixes_name_it(jobctl, tmp_path: Path) -> None:
+    """Second red team, issue 17: --force said "cancel them first"; an id prefix was not found."""
+    app_spec(tmp_path, "busy", "import time\ntime.sleep(120)\n")
+    assert jobctl("apply", str(tmp_path)).exit_code == 0
+    [run_id] = jobctl("run", "busy").stdout.split()
+    [listed] = json.loads(jobctl("applications", "-o", "json").stdout)["items"]
+    assert jobctl("get", listed["id"][:10]).exit_code == 0  # a unique prefix of its id
+    refused = jobctl("delete", "busy", "--yes")
+    assert refused.exit_code == 5
+    assert "has 1 run(s) going; Data Flow refuses to delete it" in refused.stderr
+    forced = jobctl("delete", listed["id"][:10], "--force", "--yes")
+    assert forced.exit_code == 0, forced.stderr
+    assert f"deleted application busy ({listed['id']})" in forced.stderr
+    assert json.loads(jobctl("get", run_id, "-o", "json").stdout)["lifecycleState"] == "CANCELED"

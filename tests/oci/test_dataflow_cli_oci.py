@@ -230,7 +230,8 @@ def test_a_workflow_fans_an_application_out_selects_the_best_run_and_passes_it_o
     assert final["configuration"]["spark.executorEnv.CHOSEN"] == "0.9"
 
 
-def test_the_pipeline_engine_refuses_an_application_step_at_validate(jobctl, wordcount: Path) -> None:
+def test_the_pipeline_engine_refuses_an_application_step_at_validate(jobctl, wordcount: Path, fake: FakeOCI,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     flow = wordcount / "flow.yaml"
     flow.write_text("apiVersion: jobctl/v1\nkind: Workflow\nmetadata: {name: f}\nspec:\n  engine: pipeline\n"
                     "  state: oci://ml-state@mytenancy/jobctl\n  steps:\n    - {name: a, job: wordcount}\n")
@@ -238,6 +239,13 @@ def test_the_pipeline_engine_refuses_an_application_step_at_validate(jobctl, wor
     assert result.exit_code == 3
     assert ("flow.yaml:8:22: spec.steps[0].job: 'wordcount' is a Data Flow application: its steps run on the "
             "client engine") in result.stderr
+    # second red team: --engine client, and the local backend (where the client engine runs it), take it
+    fake.create_bucket("ml-state", namespace="mytenancy")
+    assert jobctl("apply", str(wordcount / "application.yaml")).exit_code == 0
+    ran = jobctl("workflow", "run", str(flow), "--engine", "client")
+    assert ran.exit_code == 0, ran.stderr
+    monkeypatch.setenv("JOBCTL_BACKEND", "local")
+    assert jobctl("validate", str(wordcount)).exit_code == 0
 
 
 def test_an_application_made_in_the_console_is_exported_adopted_and_then_unchanged(

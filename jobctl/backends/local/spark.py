@@ -120,8 +120,9 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     options = ["--master", master, "--properties-file", str(settings)]
     spark = spark_home()
     if java is None:  # Spark runs on a JVM: without one the run would fail with pyspark's traceback
-        raise UsageError("running a Data Flow application locally needs Java (17, for Spark 3.5): none found",
-                         hint="install it, or set JAVA_HOME to where it is")
+        raise UsageError("running a Data Flow application locally needs Java (8, 11 or 17, as Spark 3.5 does): "
+                         "none found where JAVA_HOME says, or on PATH without it",
+                         hint="install it, or set JAVA_HOME to where it is (with bin/java)")
     driver_env = {key.removeprefix(DRIVER_ENV): value for key, value in conf.items() if key.startswith(DRIVER_ENV)}
     run_env = {**driver_env, **env, "SPARK_HOME": str(spark), "SPARK_CONF_DIR": str(conf_dir(home)),
                "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": python,

@@ -388,7 +388,8 @@ class Supervisor:
         elif self.launch_failed:
             state, details = FAILED, self.launch_failed
         elif self.timed_out:
-            state, details = FAILED, f"exceeded maxRuntimeInMinutes ({minutes})"
+            limit = "maxDurationInMinutes" if self.launch is not None else "maxRuntimeInMinutes"
+            state, details = FAILED, f"exceeded {limit} ({minutes})"
         elif self.probe_failed:
             state, details = FAILED, self.probe_failed
         elif failed_group:
@@ -407,6 +408,9 @@ class Supervisor:
     def _finish(self, state: str, exit_code: int | None, details: str | None) -> None:
         """The result file first (durable, needs no new space), then the database, which may refuse."""
         result = outcome.Outcome(state, exit_code, details, time.time())
+        if getattr(self, "launch", None) is not None:  # a Spark run's properties hold its secrets: read, gone
+            for name in ("spark.properties", "hivevars.sql"):
+                (self.dir / name).unlink(missing_ok=True)
         if self.result_fd is not None:
             try:
                 outcome.record(self.result_fd, result)
