@@ -89,7 +89,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     try:
         apps, same, warned = plan_applications(held, result.applications, plan.set_name,
                                                app.backend().spec_defaults(), prune=request.prune, adopt=request.adopt,
-                                               refresh=request.refresh)
+                                               refresh=request.refresh, prune_history=request.prune_history)
     except ConfigError as exc:
         if result.applications:
             raise

@@ -113,72 +113,83 @@ def desired(spec: ApplicationSpec, set_name: str | None, defaults: Mapping[str, 
 
 def plan_applications(held: HeldApplications, specs: Sequence[ApplicationSpec], set_name: str | None,
                       defaults: Mapping[str, str] | None = None, *, prune: bool = False,
-                      adopt: bool = False, refresh: bool = False,
+                      adopt: bool = False, refresh: bool = False, prune_history: bool = False,
                       ) -> tuple[list[ApplicationChange], list[str], list[str]]:
     """The changes that make the held applications as the specs say, the names unchanged, and warnings. An
-    application
-    is read in full only when its spec hash differs. `prune`: also delete the applications of this set whose
-    name no spec has any more (with their earlier generations), but not one with a run going, which Data Flow
-    would refuse to delete: that one is kept, and a warning says so. `adopt`: a spec no managed application
-    has takes over an unmanaged one of its display name (in its compartment or the default one); without it,
-    such a one is warned of. `refresh`: read every one in full, so that a change made outside jobctl (the
-    console) shows, and is undone."""
+    application is read in full only when its spec hash differs.
+
+    `prune`: also delete the applications of this set whose name no spec has any more (with their earlier
+    generations), but not one with a run going, which Data Flow would refuse to delete: that one is kept, and
+    a warning says so. `prune_history`: delete the earlier generations of the specs' applications (kept for
+    their runs by a replace) whose runs have all ended. `adopt`: a spec no managed application has takes over
+    an unmanaged one of its display name (in its compartment or the default one); without it, such a one is
+    warned of. `refresh`: read every one in full, so that a change made outside jobctl (the console) shows,
+    and is undone."""
     uploads = "spec.codeUri" in held.required_fields  # where a source must go to Object Storage
     wanted = [(spec, desired(spec, set_name, defaults, uploads=uploads)) for spec in specs]
     _check_required(held, wanted)
-    current: dict[str, str] = {}  # name -> id of the newest live one
-    hashes: dict[str, Mapping[str, str]] = {}
-    gone: list[ApplicationChange] = []
-    warnings: list[str] = []
-    names = {spec.name for spec in specs}
-    for app_id, tags in held.listed(sorted({want.compartment_id for _, want in wanted}, key=str)):
-        _, owner = split_tags(tags)
-        if owner.get(TAG_MANAGED) != "true" or TAG_NAME not in owner:
-            continue
-        if prune and set_name is not None and owner.get(TAG_SET) == set_name and owner[TAG_NAME] not in names:
-            going = [run for run in held.runs(app_id) if run.state in ACTIVE_STATES]
-            if going:
-                warnings.append(f"application {owner[TAG_NAME]} ({app_id}) is no longer in the specs but has "
-                                f"{len(going)} run(s) going: kept; a later --prune deletes it once they end "
-                                f"(or cancel them: jobctl cancel --job {owner[TAG_NAME]})")
-            else:
-                gone.append(ApplicationChange(Action.DELETE, owner[TAG_NAME], None, None, app_id,
-                                              superseded=owner.get(TAG_SUPERSEDED) == "true"))
-        elif owner.get(TAG_SUPERSEDED) != "true":
-            current[owner[TAG_NAME]], hashes[app_id] = app_id, owner
+    current, gone, warnings = _survey(held, wanted, set_name, prune=prune, prune_history=prune_history)
     changes: list[ApplicationChange] = []
     unchanged: list[str] = []
     others = dict(reversed(held.unmanaged([w.compartment_id for _, w in wanted]))) if wanted else {}
     by_display = {display: app_id for app_id, display in others.items()}  # the oldest of a display name
     for spec, want in wanted:
-        held_id = current.get(spec.name)
-        if held_id is None and want.display_name in by_display and not adopt:
-            warnings.append(f"application {spec.name}: one named {want.display_name!r} exists that jobctl does not "
-                            f"manage ({by_display[want.display_name]}); apply makes another, --adopt takes it over")
+        found = current.get(spec.name)
+        if found is None and want.display_name in by_display and adopt:
+            changes.append(_diffed(held, by_display.pop(want.display_name), spec, want, adopting=True))
+        elif found is None:
+            if want.display_name in by_display:
+                warnings.append(f"application {spec.name}: one named {want.display_name!r} exists that jobctl does "
+                                f"not manage ({by_display[want.display_name]}); apply makes another, --adopt takes "
+                                "it over")
             changes.append(ApplicationChange(Action.CREATE, spec.name, want, spec))
-        elif held_id is None and want.display_name in by_display:
-            taken = by_display.pop(want.display_name)
-            fields = field_changes(held.read(taken)[1], want)
-            action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
-            changes.append(ApplicationChange(action, spec.name, want, spec, taken, fields, adopting=True))
-        elif held_id is None:
-            changes.append(ApplicationChange(Action.CREATE, spec.name, want, spec))
-        elif hashes[held_id] == want.owner_tags and not refresh:
-            unchanged.append(spec.name)
-        elif hashes[held_id] == want.owner_tags:  # as applied, unless changed outside jobctl
-            fields = field_changes(held.read(held_id)[1], want)
-            if fields:
-                action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
-                changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields, drifted=True))
-            else:
-                unchanged.append(spec.name)
+        elif found[1] != want.owner_tags:
+            was = found[1].get(TAG_SET)
+            changes.append(_diffed(held, found[0], spec, want,
+                                   moves_from=was if was != want.owner_tags.get(TAG_SET) else None))
+        elif refresh and (drift := _diffed(held, found[0], spec, want, drifted=True)).fields:
+            changes.append(drift)  # as applied, but changed outside jobctl since
         else:
-            fields = field_changes(held.read(held_id)[1], want)
-            action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
-            was = hashes[held_id].get(TAG_SET)
-            changes.append(ApplicationChange(action, spec.name, want, spec, held_id, fields,
-                                             moves_from=was if was != want.owner_tags.get(TAG_SET) else None))
+            unchanged.append(spec.name)
     return changes + gone, unchanged, warnings
+
+
+def _diffed(held: HeldApplications, application_id: str, spec: ApplicationSpec, want: ApplicationDefinition,
+            **why: Any) -> ApplicationChange:
+    """The change that makes the held application `application_id` as `want`: in place, or a replace."""
+    fields = field_changes(held.read(application_id)[1], want)
+    action = Action.REPLACE if any(f.forces_replace for f in fields) else Action.UPDATE
+    return ApplicationChange(action, spec.name, want, spec, application_id, fields, **why)
+
+
+def _survey(held: HeldApplications, wanted: Sequence[tuple[ApplicationSpec, ApplicationDefinition]],
+            set_name: str | None, *, prune: bool, prune_history: bool,
+            ) -> tuple[dict[str, tuple[str, Mapping[str, str]]], list[ApplicationChange], list[str]]:
+    """The managed applications held where the specs' are: the current one of each name (its id and jobctl's
+    tags), the deletes --prune and --prune-history ask for, and what keeps one from them."""
+    names = {spec.name for spec, _ in wanted}
+    current: dict[str, tuple[str, Mapping[str, str]]] = {}  # name -> the newest live one
+    gone: list[ApplicationChange] = []
+    warnings: list[str] = []
+    for app_id, tags in held.listed(sorted({want.compartment_id for _, want in wanted}, key=str)):
+        owner = split_tags(tags)[1]
+        name, superseded, ours = owner.get(TAG_NAME), owner.get(TAG_SUPERSEDED) == "true", owner.get(TAG_SET)
+        if owner.get(TAG_MANAGED) != "true" or name is None:
+            continue
+        deleted = (prune and set_name is not None and ours == set_name and name not in names) or (
+            prune_history and superseded and name in names and ours == set_name)
+        if not deleted:
+            if not superseded:
+                current[name] = (app_id, owner)
+            continue
+        going = [run for run in held.runs(app_id) if run.state in ACTIVE_STATES]
+        if not going:
+            gone.append(ApplicationChange(Action.DELETE, name, None, None, app_id, superseded=superseded))
+        elif name not in names:
+            warnings.append(f"application {name} ({app_id}) is no longer in the specs but has {len(going)} run(s) "
+                            f"going: kept; a later --prune deletes it once they end (or cancel them: jobctl cancel "
+                            f"--job {name})")
+    return current, gone, warnings
 
 
 def _check_required(held: HeldApplications, wanted: Sequence[tuple[ApplicationSpec, ApplicationDefinition]]) -> None:

@@ -328,3 +328,20 @@ def test_delete_force_cancels_an_applications_runs_first_and_ids_and_prefixes_na
     assert forced.exit_code == 0, forced.stderr
     assert f"deleted application busy ({listed['id']})" in forced.stderr
     assert json.loads(jobctl("get", run_id, "-o", "json").stdout)["lifecycleState"] == "CANCELED"
+
+
+def test_prune_history_deletes_an_applications_earlier_generations_whose_runs_ended(jobctl, tmp_path: Path) -> None:
+    """Second red team, issue 17: it said "No changes", as it does not for jobs."""
+    spec = app_spec(tmp_path / "specs", "gens")
+    assert jobctl("apply", str(tmp_path / "specs")).exit_code == 0
+    assert jobctl("run", "gens", "--wait").exit_code == 0
+    spec.write_text(spec.read_text().replace("language: PYTHON", "type: STREAMING\n  language: PYTHON"))
+    assert jobctl("apply", str(tmp_path / "specs"), "--yes").exit_code == 0  # replaced: the old one kept
+    [old] = [a for a in json.loads(jobctl("applications", "--history", "-o", "json").stdout)["items"]
+             if a["superseded"]]
+    assert jobctl("plan", str(tmp_path / "specs"), "--detailed-exitcode").exit_code == 0
+    plan = jobctl("plan", str(tmp_path / "specs"), "--prune-history")
+    assert f"- application gens ({old['id']})  # an earlier generation (kept for its runs)" in plan.stdout, plan.stdout
+    assert jobctl("apply", str(tmp_path / "specs"), "--prune-history", "--yes").exit_code == 0
+    assert [a["superseded"] for a in json.loads(jobctl("applications", "--history", "-o", "json").stdout)["items"]] == [
+        False]
