@@ -5,14 +5,12 @@ from __future__ import annotations
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app
+from jobctl.cli.options import listing_options, output_option, pass_app
 from jobctl.errors import UsageError
 
 
 @click.command()
-@click.option("--all", "show_all", is_flag=True, help="Include applications jobctl does not manage.")
-@click.option("--history", is_flag=True,
-              help="Include earlier generations: applications an apply replaced and kept for their runs.")
+@listing_options("applications")
 @output_option()
 @pass_app
 def command(app: AppContext, *, show_all: bool, history: bool, output: str | None) -> None:

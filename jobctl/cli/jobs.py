@@ -5,16 +5,14 @@ from __future__ import annotations
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app
+from jobctl.cli.options import listing_options, output_option, pass_app
 from jobctl.plan.diff import earlier_generations
 from jobctl.render.human import print_jobs
 from jobctl.render.machine import dumps, envelope, job_dict
 
 
 @click.command()
-@click.option("--all", "show_all", is_flag=True, help="Include jobs jobctl does not manage.")
-@click.option("--history", is_flag=True,
-              help="Include earlier generations: jobs an apply replaced and kept for their runs.")
+@listing_options("jobs")
 @output_option()
 @pass_app
 def command(app: AppContext, *, show_all: bool, history: bool, output: str | None) -> None:

@@ -105,3 +105,15 @@ JOB_REF, RUN_REF = Ref("job"), Ref("run")
 timeout_option = click.option(
     "--timeout", type=Duration(), default=None, help="Give up waiting after this long (e.g. 30m); exit 7.",
 )
+
+
+def listing_options(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """--all and --history of a listing of `what` (jobs, applications): the unmanaged ones, earlier generations."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        command = click.option("--history", is_flag=True,
+                               help=f"Include earlier generations: {what} an apply replaced and kept for their runs.",
+                               )(command)
+        return click.option("--all", "show_all", is_flag=True, help=f"Include {what} jobctl does not manage.")(command)
+
+    return decorate
