@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import sys
 from typing import Any, NoReturn
 
@@ -39,6 +40,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("jobctl.cli.completion", "Print the shell completion script for bash, zsh or fish."),
 }
 
+def _option_names(command: click.Command | None, args: list[str]) -> tuple[set[str], set[str]]:
+    """The options of a command (and of its subcommand, for a group such as `workflow`): (those that take a
+    value, the flags)."""
+    values: set[str] = set()
+    flags: set[str] = set()
+    while command is not None:
+        for param in command.params:
+            if isinstance(param, click.Option):
+                (flags if param.is_flag or param.count else values).update(param.opts)
+        if not isinstance(command, click.Group):
+            break
+        name = next((arg for arg in args if not arg.startswith("-")), None)
+        command = command.commands.get(name) if name else None
+    return values, flags
+
+
 BACKENDS = ("local", "oci", "memory")
 AUTH_TYPES = ("api_key", "instance_principal", "resource_principal", "security_token")
 
@@ -55,6 +72,47 @@ class JobctlGroup(click.Group):
             return None
         command: click.Command = importlib.import_module(entry[0]).command
         return command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._hoisted(ctx, args))
+
+    def _hoisted(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """The global options written after the command (`jobctl run demo -q`, `jobctl jobs --backend oci`) moved
+        before it, as kubectl and gh take them; the command's own options and their values, and whatever
+        follows `--`, stay where they are. -o stays: each command that prints data has its own."""
+        values = {o for p in self.params if isinstance(p, click.Option) and not (p.is_flag or p.count)
+                  for o in p.opts if o not in ("-o", "--output")}
+        flags = {o for p in self.params if isinstance(p, click.Option) and (p.is_flag or p.count) for o in p.opts}
+        at = 0
+        while at < len(args) and args[at].startswith("-"):  # the global options already before the command
+            at += 2 if args[at] in values else 1
+        if at >= len(args) or args[at] not in COMMANDS:
+            return args
+        own = _option_names(self.get_command(ctx, args[at]), args[at + 1:])
+        front: list[str] = []
+        rest: list[str] = []
+        tokens = args[at + 1:]
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            name = token.split("=", 1)[0]
+            if token == "--":
+                rest += tokens[index:]
+                break
+            if name in values and name not in own[0] | own[1]:
+                taken = 1 if "=" in token else 2
+                front += tokens[index:index + taken]
+                index += taken
+                continue
+            if name not in own[0] | own[1] and (token in flags or re.fullmatch(r"-[qv]+", token)):
+                front.append(token)
+            else:
+                rest.append(token)
+                if name in own[0] and "=" not in token and index + 1 < len(tokens):
+                    rest.append(tokens[index + 1])  # the option's value, whatever it looks like
+                    index += 1
+            index += 1
+        return [*args[:at], *front, args[at], *rest]
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

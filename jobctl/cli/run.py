@@ -194,7 +194,7 @@ def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follo
 
 @click.command()
 @click.argument("job", required=False, type=JOB_REF, shell_complete=complete_jobs)
-@click.option("-f", "--file", "spec_file", type=click.Path(dir_okay=False),
+@click.option("-p", "--file", "spec_file", type=click.Path(dir_okay=False),
               help=f"Spec file holding the job (default: ./{DEFAULT_SPEC} when JOB is omitted).")
 @click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set an env var for the run (repeatable).")
 @click.option("-a", "--arg", "args", multiple=True, metavar="ARG",
@@ -208,7 +208,8 @@ def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follo
               help="At most this many runs started at once.")
 @click.option("--name", help="Run name (default: JOB-run-TIMESTAMP; matrix runs add their values).")
 @click.option("-w", "--wait", is_flag=True, help="Wait for the runs to end; exit code mirrors them.")
-@click.option("-F", "--follow", is_flag=True, help="Stream the logs until the runs end; exit code mirrors them.")
+@click.option("-f", "-F", "--follow", is_flag=True,
+              help="Stream the logs until the runs end; exit code mirrors them (-f, as for logs).")
 @timeout_option
 @click.option("--idempotency-key", metavar="KEY",
               help="A retried command with the same KEY (e.g. the CI run id) attaches to the runs it started.")
@@ -242,7 +243,7 @@ def command(
     Examples:
       jobctl run hello --env MODEL=xgb --follow
       jobctl run train --set infrastructure.shape=VM.GPU.A10.2 --set runtime.maxRuntimeInMinutes=30
-      jobctl run -f job.yaml --arg=--epochs --arg 5 --wait
+      jobctl run -p job.yaml --arg=--epochs --arg 5 --wait
       jobctl run tune-models --matrix MODEL=xgb,rf,lgbm --wait
       jobctl run train --wait --idempotency-key "$CI_PIPELINE_ID" --cancel-on-interrupt
       jobctl run sweep --matrix LR=1e-1,1e-2,1e-3 --matrix SEED=$(seq -s, 1 50) --yes
@@ -254,6 +255,9 @@ def command(
     fmt = app.output_format(output)
     if wait and follow:
         raise UsageError("use either --wait or --follow")
+    if follow and job and job.endswith((".yaml", ".yml")) and Path(job).is_file():
+        raise UsageError(f"{job!r} is a spec file: -f is --follow, as for logs",
+                         hint=f"give the spec with --file (-p): jobctl run -p {job} --follow")
     if fmt == "jsonl" and not follow:
         raise UsageError("-o jsonl streams events and needs --follow")
     if name is not None:

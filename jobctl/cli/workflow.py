@@ -63,7 +63,7 @@ state_option = click.option(
 @click.option("--idempotency-key", "key", metavar="KEY",
               help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
                    "that records it. For CI retries.")
-@click.option("-F", "--follow", is_flag=True,
+@click.option("-f", "-F", "--follow", is_flag=True,
               help="Stream the runs' output, each line prefixed [step run] (pipeline engine: until the pipeline "
                    "run ends, exiting with its outcome).")
 @click.option("-y", "--yes", is_flag=True,

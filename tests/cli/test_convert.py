@@ -100,7 +100,7 @@ def test_plan_shows_an_ads_job_in_jobctl_terms(jobctl: Run) -> None:
 def test_an_ads_job_runs_on_the_local_backend(jobctl: Run, name: str, expected: list[str]) -> None:
     ok(jobctl("apply", str(ADS / name), "--yes"))
 
-    result = ok(jobctl("run", "-f", str(ADS / name), "--follow"))
+    result = ok(jobctl("run", "-p", str(ADS / name), "--follow"))
 
     for line in expected:
         assert line in result.stdout.splitlines()

@@ -247,7 +247,7 @@ def test_applications_are_listed_and_deleted_by_name(jobctl, tmp_path: Path) -> 
 
 def test_run_with_the_file_of_an_application_says_to_run_it_by_name(jobctl, tmp_path: Path) -> None:
     spec = app_spec(tmp_path, "byfile")
-    result = jobctl("run", "-f", str(spec))
+    result = jobctl("run", "-p", str(spec))
     assert result.exit_code == 2
     assert f"{spec} defines Data Flow applications, no job: run one by its name once applied" in result.stderr
     assert f"jobctl apply {spec} && jobctl run byfile" in result.stderr

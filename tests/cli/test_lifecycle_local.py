@@ -557,7 +557,7 @@ def test_run_of_a_job_not_applied_exits_4_with_a_hint(jobctl: Run, spec: Path, m
     by_name = jobctl("run", "demo")
     assert by_name.exit_code == 4
     assert "jobctl apply" in by_name.stderr
-    by_file = jobctl("run", "-f", str(spec))
+    by_file = jobctl("run", "-p", str(spec))
     assert by_file.exit_code == 4
     assert "jobctl apply" in by_file.stderr
     monkeypatch.chdir(spec.parent)
@@ -580,7 +580,7 @@ def test_run_without_job_uses_the_job_in_cwd_job_yaml(jobctl: Run, tmp_path: Pat
     assert runs_of(jobctl, "other") == []
     assert "JOBCTL_JOB_NAME=demo" in ok(jobctl("logs")).stdout
 
-    ok(jobctl("run", "-f", "other.yaml", "--wait"))  # -f names the spec instead
+    ok(jobctl("run", "-p", "other.yaml", "--wait"))  # -p names the spec instead
     assert len(runs_of(jobctl, "other")) == 1
 
 

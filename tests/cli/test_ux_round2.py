@@ -3,6 +3,7 @@ the runs that started)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,31 @@ def test_an_idempotency_key_reattaches_to_the_same_request_and_refuses_another(j
     assert (f"run demo-ci-42 ({run_id}) was started with this idempotency key from another request: its env MODEL "
             "and args differ") in other.stderr
     assert [r["id"] for r in runs_of(jobctl, "demo")] == [run_id]
+
+
+def test_global_options_may_follow_the_command(jobctl: Run, demo: Path) -> None:
+    """Item 1: `jobctl run … -q` and `jobctl jobs --backend X` failed ("no such option")."""
+    quiet = jobctl("validate", str(demo), "-q")
+    assert (quiet.exit_code, quiet.stdout) == (0, "")
+    assert json.loads(jobctl("jobs", "-o", "json").stdout)["items"] != []
+    elsewhere = jobctl("jobs", "--backend", "memory", "-o", "json")  # the memory backend holds nothing
+    assert (elsewhere.exit_code, json.loads(elsewhere.stdout)["items"]) == (0, [])
+    assert jobctl("jobs", "--backend=memory", "-o", "json").stdout == elsewhere.stdout
+    # a command's own option keeps its value, whatever it looks like
+    ran = jobctl("run", "demo", "--arg", "-v", "--wait", "-q")
+    assert ran.exit_code == 0, ran.stderr
+    assert ran.stderr == ""  # -q: only results and errors
+    assert [r["args"] for r in runs_of(jobctl, "demo")] == [["-v"]]
+
+
+def test_f_is_follow_on_run_as_on_logs_and_the_spec_file_is_p(jobctl: Run, demo: Path) -> None:
+    """Item 1: -f meant --file on run but --follow on logs."""
+    followed = jobctl("run", "demo", "-f")
+    assert followed.exit_code == 0, followed.stderr
+    assert "MODEL=base" in followed.stdout  # the run's output, streamed
+    by_file = jobctl("run", "-p", str(demo), "--wait")
+    assert by_file.exit_code == 0, by_file.stderr
+    old_habit = jobctl("run", "-f", str(demo))
+    assert old_habit.exit_code == 2
+    assert f"{str(demo)!r} is a spec file: -f is --follow, as for logs" in old_habit.stderr
+    assert f"jobctl run -p {demo} --follow" in old_habit.stderr

@@ -240,7 +240,7 @@ def test_run_from_a_spec_runs_the_job_where_the_spec_puts_it(jobctl, fake: FakeO
         specs[place] = spec
     monkeypatch.setenv("OCI_COMPARTMENT_ID", dev)
 
-    started = jobctl("-o", "json", "run", "-f", str(specs["prod"]))
+    started = jobctl("-o", "json", "run", "-p", str(specs["prod"]))
 
     assert started.exit_code == 0, started.stderr
     [run] = json.loads(started.stdout)["items"]

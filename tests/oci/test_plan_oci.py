@@ -63,7 +63,7 @@ def test_compartment_and_project_default_from_options_environment_or_notebook_se
         [job] = fake.jobs()
         assert (job["compartmentId"], job["projectId"]) == (compartment, project)
         assert jobctl(*options, "plan", str(spec), "--detailed-exitcode").exit_code == 0
-        assert jobctl(*options, "run", "-f", str(spec)).exit_code == 0
+        assert jobctl(*options, "run", "-p", str(spec)).exit_code == 0
         garbage = jobctl("--compartment-id", "garbage", "plan", str(spec))  # checked as a spec's value is
         assert garbage.exit_code == 2, garbage.stderr
         assert "--compartment-id / OCI_COMPARTMENT_ID: must be a compartment or tenancy OCID" in garbage.stderr

@@ -175,7 +175,7 @@ CLI_CASES: dict[str, CliCase] = {
     "misspelt-command": CliCase(("aply", HELLO), 2, ("aply", "apply")),
     "unknown-option": CliCase(("jobs", "--frobnicate"), 2, ("--frobnicate",)),
     "unknown-global-option": CliCase(("--frobnicate", "jobs"), 2, ("--frobnicate",)),
-    "run-file-missing": CliCase(("run", "-f", "does-not-exist.yaml"), 4, ("does-not-exist.yaml",)),
+    "run-file-missing": CliCase(("run", "-p", "does-not-exist.yaml"), 4, ("does-not-exist.yaml",)),
     # `jobctl delete "$JOB" --yes` with JOB unset: an empty name once matched every id as a prefix
     **{f"{command[0]}-{label}-ref": CliCase((*command, ref, *extra), 2, ("empty",))
        for command, extra in ((("delete",), ("--yes",)), (("get",), ()), (("logs",), ()), (("wait",), ()),
@@ -748,7 +748,7 @@ SPEC_SHAPES = {
     "nested-block-mappings-400": (_deep_block_mappings, "nesting"),
     "nested-anchor-chain-2000": (_deep_anchors, "nesting"),
 }
-SPEC_COMMANDS = {"plan": ("plan", "spec.yaml"), "apply": ("apply", "spec.yaml"), "run": ("run", "-f", "spec.yaml")}
+SPEC_COMMANDS = {"plan": ("plan", "spec.yaml"), "apply": ("apply", "spec.yaml"), "run": ("run", "-p", "spec.yaml")}
 
 
 @pytest.mark.parametrize("command", sorted(SPEC_COMMANDS))
