@@ -258,7 +258,7 @@ def run_notebook(path: str, exclude: Sequence[str], encoding: str) -> int:
         import nbformat
     except ImportError:
         print("jobctl driver: the notebook runtime needs nbclient, nbformat and ipykernel in the job's python "
-              "(pip install 'jobctl[notebook]', or a conda environment that has them)", file=sys.stderr)
+              "(pip install 'oci-jobctl[notebook]', or a conda environment that has them)", file=sys.stderr)
         return 1
     try:
         with open(path, encoding=encoding) as fh:

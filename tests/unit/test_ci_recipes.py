@@ -173,3 +173,23 @@ def test_every_script_is_valid_bash(scripts: Any) -> None:
     for script in scripts():
         check = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, check=False)
         assert check.returncode == 0, f"{check.stderr}\n{script}"
+
+
+@pytest.mark.parametrize("recipe", ["github-actions.yml", "gitlab-ci.yml"])
+def test_the_recipes_install_line_names_this_projects_distribution(recipe: str) -> None:
+    """Issue 18 item 9: the recipes installed `jobctl==0.1.*`, and `jobctl` on PyPI is an unrelated placeholder."""
+    import re
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from jobctl import __version__
+    from tests.conftest import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    text = (REPO / "docs" / "ci" / recipe).read_text()
+    [spec] = re.findall(r"^\s*JOBCTL_PIP_SPEC:\s*(\S+)", text, re.M)
+    wanted = Requirement(spec)
+    assert wanted.name == project["name"] == "oci-jobctl"
+    assert wanted.specifier.contains(__version__)
+    assert project["scripts"]["jobctl"] == "jobctl.cli.app:main"  # the command keeps its name

@@ -30,7 +30,7 @@ from jobctl.paths import ensure_private_dir
 from jobctl.secrets import is_secret
 
 MISSING = ("running a Data Flow application locally needs pyspark: install jobctl's `spark` extra "
-           "(pip install 'jobctl[spark]'; `make install` has it)")
+           "(pip install 'oci-jobctl[spark]'; `make install` has it)")
 
 LOG4J = """\
 rootLogger.level = warn
