@@ -118,9 +118,10 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     import hashlib
     import re
     import time
+    from datetime import datetime, timezone
 
     from jobctl.cli.assignments import parse_settings
-    from jobctl.engine.runs import run_application
+    from jobctl.engine.runs import default_run_name, run_application
     from jobctl.model.application import ApplicationDefinition, placeholders
     from jobctl.model.table import rows
 
@@ -144,11 +145,11 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     if ignored and app.backend().runs_here:
         app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
     _confirm_fan_out(app, len(combos), yes)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = default_run_name(definition.name, datetime.now(timezone.utc))
     runs = []
     for index, combo in enumerate(combos):
         label = "-".join(combo.values())
-        run_name = name or f"{definition.name}-run-{stamp}" + (f"-{label}" if label else "")
+        run_name = name or stamp + (f"-{label}" if label else "")
         token = hashlib.sha256(f"{key or time.time_ns()}\0{app_id}\0{index}".encode()).hexdigest()[:64]
         run = app.backend().dataflow.start(  # type: ignore[attr-defined]
             definition, app_id, name=run_name, env={**env, **combo}, retry_token=token,

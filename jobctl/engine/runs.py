@@ -131,6 +131,15 @@ def _run_name(base: str, combination: Mapping[str, str]) -> str:
     return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
 
 
+def default_run_name(job_name: str, when: datetime) -> str:
+    """A run's name when none is given: the job's, the time, and 4 random characters, so that two runs started
+    within a second have two names (`logs NAME` then means one run)."""
+    import secrets
+
+    tail = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(4))
+    return f"{job_name}-run-{when:%Y%m%d-%H%M%S}-{tail}"
+
+
 def plan_runs(
     job: JobState, *, env: Mapping[str, str], args: Sequence[str] | None, append_args: Sequence[str] = (),
     matrix: Sequence[Mapping[str, str]] = ({},), name: str | None = None, idempotency_key: str | None = None,
@@ -154,7 +163,7 @@ def plan_runs(
     # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
     job_name = job.managed_name or job.name
     base_name = name or (f"{job_name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key
-                         else f"{job_name}-run-{when:%Y%m%d-%H%M%S}")
+                         else default_run_name(job_name, when))
     requests = []
     for combo in combos:
         overrides = {**env, **combo}

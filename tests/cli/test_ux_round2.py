@@ -88,3 +88,16 @@ def test_f_is_follow_on_run_as_on_logs_and_the_spec_file_is_p(jobctl: Run, demo:
     assert old_habit.exit_code == 2
     assert f"{str(demo)!r} is a spec file: -f is --follow, as for logs" in old_habit.stderr
     assert f"jobctl run -p {demo} --follow" in old_habit.stderr
+
+
+def test_runs_started_in_one_second_have_names_of_their_own_and_short_ids(jobctl: Run, demo: Path) -> None:
+    """Item 4: two runs started within a second had one name (`logs NAME` then exited 2), and a unique id
+    prefix was ~16 characters."""
+    for _ in range(2):
+        assert jobctl("run", "demo").exit_code == 0
+    runs = runs_of(jobctl, "demo")
+    assert len({r["name"] for r in runs}) == 2
+    for run in runs:
+        assert jobctl("logs", run["name"]).exit_code == 0
+        assert len(run["id"]) == len("run-") + 10
+        assert jobctl("get", run["id"][:8], "-o", "json").exit_code == 0  # a few characters are a unique prefix

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -389,7 +390,7 @@ def test_plan_runs_merges_env_and_keeps_job_args(job: JobState) -> None:
     assert dict(request.env) == {"MODEL": "xgb", "GREETING": "hi", "NEW": "1"}
     assert dict(request.overrides) == {"MODEL": "xgb", "NEW": "1"}
     assert request.args == ("--x", "1")
-    assert request.name == "demo-run-20260304-050607"
+    assert re.fullmatch(r"demo-run-20260304-050607-[a-z0-9]{4}", request.name)  # unique within the second
     assert request.retry_token is None
 
 

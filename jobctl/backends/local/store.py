@@ -316,11 +316,13 @@ SECRETS = "secrets"  # in a run's settings: the secret-named values its output m
 
 
 def new_id(kind: str) -> str:
-    """Sortable, collision-resistant ids: kind-<time base36><random hex>."""
-    stamp = int(time.time() * 1000)
+    """Short, collision-resistant ids: kind-<10 random base36 characters> (52 bits). Random from the first
+    character, so that a few characters are a unique prefix (`jobctl logs run-k3f`); nothing sorts by id
+    (runs and jobs are ordered by when they were made)."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    encoded = ""
-    while stamp:
-        stamp, rem = divmod(stamp, 36)
-        encoded = digits[rem] + encoded
-    return f"{kind}-{encoded}{os.urandom(4).hex()}"
+    number = int.from_bytes(os.urandom(8), "big")  # 36**10 of its 2**64 values: as good as uniform
+    out = []
+    for _ in range(10):
+        number, rem = divmod(number, 36)
+        out.append(digits[rem])
+    return f"{kind}-{''.join(out)}"
