@@ -85,7 +85,7 @@ class JobctlGroup(click.Group):
         flags = {o for p in self.params if isinstance(p, click.Option) and (p.is_flag or p.count) for o in p.opts}
         at = 0
         while at < len(args) and args[at].startswith("-"):  # the global options already before the command
-            at += 2 if args[at] in values else 1
+            at += 2 if args[at] in values | {"-o", "--output"} else 1
         if at >= len(args) or args[at] not in COMMANDS:
             return args
         own = _option_names(self.get_command(ctx, args[at]), args[at + 1:])

@@ -70,6 +70,7 @@ def test_global_options_may_follow_the_command(jobctl: Run, demo: Path) -> None:
     elsewhere = jobctl("jobs", "--backend", "memory", "-o", "json")  # the memory backend holds nothing
     assert (elsewhere.exit_code, json.loads(elsewhere.stdout)["items"]) == (0, [])
     assert jobctl("jobs", "--backend=memory", "-o", "json").stdout == elsewhere.stdout
+    assert jobctl("-o", "json", "jobs", "--backend", "memory").stdout == elsewhere.stdout  # -o before, too
     # a command's own option keeps its value, whatever it looks like
     ran = jobctl("run", "demo", "--arg", "-v", "--wait", "-q")
     assert ran.exit_code == 0, ran.stderr
