@@ -228,3 +228,23 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
         "python_path": tuple(python_path.split(":")) if python_path else (),
         "entry_function": env.get("JOBCTL_ENTRY_FUNCTION"),
     }
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """Each file of an artifact as held (a zip's members, or the one file) by its sha256: what a plan compares
+    with the artifact a spec now builds, to say which files changed."""
+    if path.suffix != ".zip":
+        return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+    found: dict[str, str] = {}
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.is_dir():
+                found[member.filename] = hashlib.sha256(archive.read(member)).hexdigest()
+    return found
+
+
+def changed_files(old: dict[str, str], new: Artifact) -> tuple[tuple[str, str], ...]:
+    """("+", name), ("-", name), ("~", name) for each file the new artifact adds, drops or changes, by name."""
+    now = {entry.name: entry.sha256.removeprefix("sha256:") for entry in new.entries}
+    return tuple(sorted([*(("+", n) for n in now if n not in old), *(("-", n) for n in old if n not in now),
+                         *(("~", n) for n in now if n in old and old[n] != now[n])], key=lambda item: item[1]))

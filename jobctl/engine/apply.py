@@ -79,9 +79,32 @@ def build_plan(
         want, definition=backend.resolve_definition(definition=want.definition, where=want.spec.site))
         for want in desired]
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
-    return replace(plan, changes=tuple(in_parallel(lambda c: _count_runs(backend, c), plan.changes)),
+    changes = in_parallel(lambda c: _artifact_files(backend, _count_runs(backend, c)), plan.changes)
+    return replace(plan, changes=tuple(changes),
                    known_job_ids=frozenset(job.id for job in observed),
                    ignored=ignored_fields(desired) if backend.runs_here else ())
+
+
+ARTIFACT_FILES_LIMIT = 64 * 1024**2  # a larger artifact is not downloaded by a plan to list its changed files
+
+
+def _artifact_files(backend: Backend, change: Change) -> Change:
+    """A changed artifact says which files changed: the held one is read (downloaded, on OCI) and compared
+    file by file with the one the spec builds."""
+    want = change.desired.artifact if change.desired else None
+    if (want is None or change.observed is None or want.size > ARTIFACT_FILES_LIMIT
+            or not any(f.field == "artifact" for f in change.fields)):
+        return change
+    import tempfile
+    from pathlib import Path
+
+    from jobctl.artifact import changed_files, file_digests
+
+    with tempfile.TemporaryDirectory(prefix="jobctl-plan-") as folder:
+        held = backend.download_artifact(job_id=change.observed.id, directory=Path(folder))
+        if held is None or held.stat().st_size > ARTIFACT_FILES_LIMIT:
+            return change
+        return replace(change, artifact_files=changed_files(file_digests(held), want))
 
 
 def _count_runs(backend: Backend, change: Change) -> Change:

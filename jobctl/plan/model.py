@@ -48,6 +48,8 @@ class Change:
     keeps_runs: bool = False
     runs: int | None = None
     active_runs: int = 0  # a delete of a job with active runs keeps it, superseded, until they end
+    # of a changed artifact: ("+" | "-" | "~", file) for each file added, removed or modified (jobctl.artifact)
+    artifact_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def drops(self) -> tuple[str, ...]:

@@ -92,6 +92,8 @@ def plan_dict(plan: Plan, show_secrets: bool = False) -> dict[str, Any]:
                 "action": c.action.value, "name": c.name, "jobId": c.job_id, "reason": c.reason,
                 "explanation": c.explanation, "runsDeleted": c.runs_deleted, "activeRuns": c.active_runs,
                 "drops": list(c.drops),
+                "artifactFiles": {kind: [name for mark, name in c.artifact_files if mark == sign]
+                                  for kind, sign in (("added", "+"), ("removed", "-"), ("modified", "~"))},
                 "fields": [
                     {"field": f.field, "old": mask_field(f.field, f.old, show_secrets),
                      "new": mask_field(f.field, f.new, show_secrets), "forcesReplace": f.forces_replace}

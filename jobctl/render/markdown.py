@@ -67,6 +67,13 @@ def _section(change: Change, show_secrets: bool) -> list[str]:
         lines += [*_created(change, show_secrets), ""]
     if change.fields:
         lines += [*_field_table(change.fields, show_secrets), ""]
+    if change.artifact_files:
+        from jobctl.render.plan import SHOWN_FILES
+
+        files = change.artifact_files
+        shown = ", ".join(_code(f"{mark} {name}") for mark, name in files[:SHOWN_FILES])
+        lines += [f"Files of the artifact: {shown}"
+                  + (f" and {len(files) - SHOWN_FILES} more" if len(files) > SHOWN_FILES else ""), ""]
     return lines
 
 

@@ -86,6 +86,20 @@ def _change_lines(change: Change, show_secrets: bool) -> Iterable[tuple[str, str
             yield f"      nodes: {groups} ({d.node_startup_order})", None
     for field_change in change.fields:
         yield _field_line(field_change, show_secrets)
+        if field_change.field == "artifact":
+            yield from artifact_file_lines(change.artifact_files)
+
+
+SHOWN_FILES = 20  # of a changed artifact's files, those a plan lists (the rest counted)
+
+
+def artifact_file_lines(files: tuple[tuple[str, str], ...]) -> Iterable[tuple[str, str | None]]:
+    """Which files of a changed artifact were added (+), removed (-) or modified (~)."""
+    styles = {"+": "green", "-": "red", "~": "yellow"}
+    for mark, name in files[:SHOWN_FILES]:
+        yield f"          {mark} {name}", styles[mark]
+    if len(files) > SHOWN_FILES:
+        yield f"          … and {len(files) - SHOWN_FILES} more file(s)", None
 
 
 def _header(kind: str, change: PipelineChange | ApplicationChange) -> tuple[str, str]:

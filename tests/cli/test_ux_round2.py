@@ -102,3 +102,25 @@ def test_runs_started_in_one_second_have_names_of_their_own_and_short_ids(jobctl
         assert jobctl("logs", run["name"]).exit_code == 0
         assert len(run["id"]) == len("run-") + 10
         assert jobctl("get", run["id"][:8], "-o", "json").exit_code == 0  # a few characters are a unique prefix
+
+
+def test_a_plan_lists_the_files_a_changed_artifact_adds_removes_and_modifies(jobctl: Run, tmp_path: Path) -> None:
+    """Item 10: an artifact change showed only two digests."""
+    folder = tmp_path / "specs"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "main.py").write_text("print(1)\n")
+    (folder / "src" / "util.py").write_text("X = 1\n")
+    (folder / "job.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: Job\nmetadata: {name: files}\nspec:\n  infrastructure: {shape: VM.Standard2.1}\n"
+        "  runtime: {type: python, source: ./src, entrypoint: main.py}\n")
+    applied(jobctl, folder)
+    (folder / "src" / "main.py").write_text("print(2)\n")
+    (folder / "src" / "util.py").unlink()
+    (folder / "src" / "extra.py").write_text("Y = 2\n")
+    plan = jobctl("plan", str(folder))
+    assert plan.exit_code == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "~ artifact: " in line)
+    assert [line.strip() for line in lines[at + 1:at + 4]] == ["+ src/extra.py", "~ src/main.py", "- src/util.py"]
+    files = json.loads(jobctl("plan", str(folder), "-o", "json").stdout)["changes"][0]["artifactFiles"]
+    assert files == {"added": ["src/extra.py"], "removed": ["src/util.py"], "modified": ["src/main.py"]}
