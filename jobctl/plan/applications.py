@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jobctl.errors import Diagnostic, SpecError
+from jobctl.errors import ConflictError, Diagnostic, SpecError
 from jobctl.model.application import TAG_ARTIFACT, ApplicationDefinition, code_location
 from jobctl.model.job import (
     ACTIVE_STATES,
@@ -224,6 +224,10 @@ def apply_application(held: HeldApplications, change: ApplicationChange) -> tupl
     want, spec = change.desired, change.spec
     assert want is not None  # only a delete has none
     assert spec is not None
+    if spec.source is not None and f"sha256:{hashlib.sha256(spec.source.read_bytes()).hexdigest()}" != \
+            want.artifact_digest:  # its upload path holds the digest the plan showed: never other bytes under it
+        raise ConflictError(f"{spec.source} changed since the plan was made", hint="run the apply again: its plan "
+                            "reads the file as it is now")
     token = hashlib.sha256(f"{want.name}\0{want.owner_tags[TAG_HASH]}\0{change.application_id or ''}".encode())
     if change.action is Action.UPDATE and change.application_id is not None:
         etag, _, current = held.read(change.application_id)

@@ -93,3 +93,22 @@ def test_a_database_from_before_applications_gets_their_table(tmp_path: Path) ->
     backend = LocalBackend(tmp_path, java=shutil.which("java"))
     assert backend.dataflow.listed() == []
     assert gc.collect(backend, keep_workdirs=5, older_than=None, dry_run=True).removals == []
+
+
+def test_a_source_changed_between_plan_and_apply_is_refused_not_put_under_the_old_digest(tmp_path: Path) -> None:
+    """The upload path holds the content digest the plan showed: other bytes under it would break "the same
+    code is never uploaded twice" for good."""
+    from jobctl.plan.applications import apply_application, plan_applications
+
+    code = tmp_path / "app.py"
+    code.write_text("print(1)\n")
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {name: racy}\nspec:\n  language: PYTHON\n"
+        "  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n  source: ./app.py\n")
+    [spec] = load_specs([str(tmp_path / "app.yaml")], {}).applications
+    backend = LocalBackend(tmp_path / "home", java=shutil.which("java"))
+    [change], _, _ = plan_applications(backend.dataflow, [spec], "set")
+    code.write_text("print(2)\n")  # while apply asks for confirmation
+    with pytest.raises(ConflictError, match=r"app\.py changed since the plan was made"):
+        apply_application(backend.dataflow, change)
+    assert backend.dataflow.listed() == []
