@@ -136,7 +136,7 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     for bad in [p for p in parameters if not re.fullmatch(r"[A-Za-z0-9_]+", p)]:
         raise UsageError(f"--set parameters.{bad}: a parameter's name is letters, digits and '_'")
     maps = {"parameters": parameters, "configuration": configuration}
-    run_application(definition, {**fields, **{name: given for name, given in maps.items() if given}})  # checked
+    run_application(definition, {**fields, **{field: entries for field, entries in maps.items() if entries}})
     given = {**definition.parameters, **parameters}
     for missing in [p for p in placeholders(list(args) if args else definition.arguments) if p not in given]:
         raise UsageError(f"the arguments use ${{{missing}}}, which no parameter gives",
