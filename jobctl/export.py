@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import re
 import shutil
 import tempfile
@@ -146,11 +145,10 @@ def _write(spec: Path, header: str, document: dict[str, Any]) -> None:
     """The spec, mode 0600 (also when the file was there before, with a wider mode)."""
     import yaml
 
+    from jobctl.paths import write_private
+
     spec.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    write_private(spec, header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
 def _secrets_note(referenced: tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""Directories jobctl keeps for itself: private to the user, whatever the umask."""
+"""Directories and files jobctl keeps for itself: private to the user, whatever the umask."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def ensure_private_dir(path: Path) -> None:
         os.umask(previous)
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
+
+
+def write_private(path: Path, text: str) -> None:
+    """`text` in a file only its owner may read or write (0600, also when it was there before with a wider
+    mode): a spec holding secret references, a run's Spark properties."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def disk_full(path: Path) -> bool:

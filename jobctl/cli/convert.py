@@ -47,10 +47,10 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
         click.echo(text, nl=False)
     else:
         try:
+            from jobctl.paths import write_private
+
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as export writes a spec
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            write_private(target, text)  # as export writes a spec
         except OSError as exc:
             raise JobctlError(f"cannot write {target}: {exc.strerror or exc}") from exc
     if referenced:

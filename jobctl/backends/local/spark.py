@@ -26,7 +26,7 @@ from jobctl.model.application import (
     placeholders,
     substituted,
 )
-from jobctl.paths import ensure_private_dir
+from jobctl.paths import ensure_private_dir, write_private
 from jobctl.secrets import is_secret
 
 MISSING = ("running a Data Flow application locally needs pyspark: install jobctl's `spark` extra "
@@ -116,7 +116,7 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     private = cwd.parent
     ensure_private_dir(private)
     settings = private / "spark.properties"
-    _write_private(settings, DEFAULTS.replace(" ", "=") + properties(conf))
+    write_private(settings, DEFAULTS.replace(" ", "=") + properties(conf))
     options = ["--master", master, "--properties-file", str(settings)]
     spark = spark_home()
     if java is None:  # Spark runs on a JVM: without one the run would fail with pyspark's traceback
@@ -143,17 +143,9 @@ def launch(app: ApplicationDefinition, source: Path, *, home: Path, cwd: Path, e
     init: list[str] = []
     if hidden:
         init_file = private / "hivevars.sql"
-        _write_private(init_file, "".join(f"SET hivevar:{name}={value};\n" for name, value in sorted(hidden.items())))
+        write_private(init_file, "".join(f"SET hivevar:{name}={value};\n" for name, value in sorted(hidden.items())))
         init = ["-i", str(init_file)]
     hivevars = [item for name, value in sorted(values.items()) if name not in hidden
                 for item in ("--hivevar", f"{name}={value}")]
     return SparkLaunch([str(spark / "bin" / "spark-sql"), *options, *hivevars, *init, "-f", str(source)], run_env,
                        cwd)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """`text` in a file only its owner may read (also when the file was there before)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)

@@ -180,16 +180,19 @@ class DataFlow:
     def unmanaged(self, compartments: Sequence[str | None]) -> list[tuple[str, str]]:
         """The live applications jobctl does not manage in these compartments and the default one: (id, display
         name), what `apply --adopt` may take over."""
-        scopes = {c for c in (*compartments, self._compartment) if c}
-        return [(app.id, app.name) for compartment in sorted(scopes)
+        return [(app.id, app.name) for compartment in self._scopes(compartments)
                 for app in self.applications(compartment=compartment, managed=False)]
+
+    def _scopes(self, compartments: Sequence[str | None]) -> list[str]:
+        """The compartments a lookup lists: those named, and the default one, each once."""
+        return sorted({c for c in (*compartments, self._compartment) if c})
 
     def listed(self, compartments: Sequence[str | None]) -> list[tuple[str, Mapping[str, str]]]:
         """The live applications jobctl manages in these compartments and the default one, oldest first: (id,
         freeform tags). The default one is where an application moved to another compartment is found (a plan
         sees it there, and replaces it)."""
-        scopes = {c for c in (*compartments, self._compartment) if c}
-        found = [app for compartment in sorted(scopes) for app in self.applications(compartment=compartment)]
+        found = [app for compartment in self._scopes(compartments)
+                 for app in self.applications(compartment=compartment)]
         return [(app.id, app.tags) for app in sorted(found, key=lambda a: a.created)]
 
     def read(self, application_id: str) -> tuple[str | None, ApplicationDefinition, Any]:
