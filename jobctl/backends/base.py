@@ -15,6 +15,7 @@ from jobctl.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.backends.listing import RunStream
     from jobctl.backends.settings import Settings
     from jobctl.model.job import JobDefinition, JobState, LogBatch, RunState
     from jobctl.workflow.state import StateStore
@@ -69,6 +70,18 @@ class Backend(Protocol):
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:
         """Newest first."""
+        ...
+
+    def stream_runs(
+        self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,
+    ) -> RunStream:
+        """The runs of these jobs (or of every job), newest first, fetched a page at a time as they are taken;
+        `after`: a token from an earlier stream's `token()` (`runs --page`), to resume after its last run."""
+        ...
+
+    def find_runs(self, ref: str, *, job_id: str | None = None) -> list[RunState]:
+        """The runs named `ref`, else those whose id starts with `ref` (at most 11, newest first), without
+        listing every run where the backend can ask for them."""
         ...
 
     def cancel_run(self, *, run_id: str) -> RunState: ...

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from jobctl.backends.base import Backend, copy_log_text
+from jobctl.backends.listing import RunStream, matching, sorted_stream
 from jobctl.backends.settings import Settings
 from jobctl.errors import ConflictError, Diagnostic, NotFoundError
 from jobctl.model.job import (
@@ -189,11 +190,16 @@ class MemoryBackend:
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:
+        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
+
+    def stream_runs(
+        self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,
+    ) -> RunStream:
         with self._lock:
-            found = [r.state for r in self.runs.values()
-                     if (job_id is None or r.state.job_id == job_id) and (not states or r.state.state in states)]
-            found.sort(key=lambda r: r.created, reverse=True)
-            return found[:limit] if limit else found
+            return sorted_stream([r.state for r in self.runs.values()], job_ids, states, after)
+
+    def find_runs(self, ref: str, *, job_id: str | None = None) -> list[RunState]:
+        return matching(self.list_runs(job_id=job_id), ref)
 
     def cancel_run(self, *, run_id: str) -> RunState:
         with self._lock:

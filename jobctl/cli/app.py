@@ -141,8 +141,9 @@ class JobctlGroup(click.Group):
                     app.close()
 
     def _invoke(self, ctx: click.Context) -> Any:
+        """The error boundary: the one place a command's outcome (its exit code, or an error) ends the process."""
         try:
-            return super().invoke(ctx)
+            code = super().invoke(ctx)
         except JobctlError as error:
             app = ctx.find_object(AppContext)
             if app is not None and app.traceback:
@@ -166,6 +167,9 @@ class JobctlGroup(click.Group):
             click.echo(f"Error: internal error: {type(error).__name__}: {error}", err=True)
             click.echo("Hint: rerun with --traceback and report it.", err=True)
             sys.exit(ExitCode.ERROR)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+        return code
 
 
 def _reader_gone() -> NoReturn:

@@ -1,49 +1,84 @@
-"""`jobctl runs`: list runs, newest first."""
+"""`jobctl runs`: list runs, newest first, a page at a time."""
 
 from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
 
 import click
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option
-from jobctl.model.job import RUN_STATES
-from jobctl.render.human import print_runs
-from jobctl.render.machine import dumps, envelope, run_dict
+from jobctl.cli.options import JOB_REF, show_secrets_option
+from jobctl.cli.output import Listing, renders
+from jobctl.model.job import RUN_STATES, RunState
 
 
 @click.command()
 @click.argument("job", required=False, type=JOB_REF, shell_complete=complete_jobs)
 @click.option("-s", "--state", "states", multiple=True, type=click.Choice(RUN_STATES, case_sensitive=False),
               help="Only runs in this state (repeatable).")
-@click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
-              help="At most this many runs.")
+@click.option("-n", "--limit", type=click.IntRange(1, None), default=50, show_default=True,
+              help="At most this many runs (a page).")
+@click.option("--all", "show_all", is_flag=True, help="Every run, however many (written as they are read).")
+@click.option("--page", "page", metavar="TOKEN",
+              help="The page after the one that printed TOKEN (`nextPage` in -o json; the hint after a table).")
 @show_secrets_option
-@output_option()
-@pass_app
+@renders()
 def command(
-    app: AppContext, *, job: str | None, states: tuple[str, ...], limit: int, show_secrets: bool, output: str | None,
-) -> None:
-    """List runs of JOB (or of every job), newest first.
+    app: AppContext, *, job: str | None, states: tuple[str, ...], limit: int, show_all: bool, page: str | None,
+    show_secrets: bool,
+) -> Listing:
+    """List runs of JOB (or of every job), newest first: the newest 50, or -n N, or --all.
 
-    JOB's runs include those of the jobs an apply replaced (its earlier generations).
+    JOB's runs include those of the jobs an apply replaced (its earlier generations). When more runs
+    follow, a table is followed (on stderr) by how many there are and the command for the next page;
+    -o json and -o yaml carry `total` (where the backend can count: local) and `nextPage` (a token for
+    --page, null on the last page). A page resumes after the last run of the one before, so runs started
+    in between do not shift it.
 
     \b
     Examples:
       jobctl runs
       jobctl runs tune-models --state FAILED
       jobctl runs hello -n 5 -o json
+      jobctl runs hello --page eyJsIjoi...       # the next page
+      jobctl runs --all -o json > runs.json
     """
+    from jobctl.render.human import ago, duration, state_style
+    from jobctl.render.machine import run_dict
+
     backend = app.backend()
     wanted = [s.upper() for s in states] or None
+    job_ids = None
     if job:  # every generation of the name: the runs of jobs an apply replaced too
-        from jobctl.engine.resolve import runs_of_name
+        from jobctl.engine.resolve import ids_of_name
 
-        runs = runs_of_name(backend, job, states=wanted, limit=limit)
-    else:
-        runs = backend.list_runs(states=wanted, limit=limit)
-    fmt = app.output_format(output)
-    if fmt == "table":
-        print_runs(app.printer(), runs)
-    else:
-        click.echo(dumps(envelope("RunList", [run_dict(r, show_secrets) for r in runs]), fmt), nl=False)
+        job_ids = ids_of_name(backend, job)
+    stream = backend.stream_runs(job_ids=job_ids, states=wanted, after=page)
+    next_page: list[str | None] = [None]
+
+    def taken() -> Iterator[RunState]:
+        after_last = None
+        for count, run in enumerate(stream):
+            if count == limit and not show_all:  # one more than shown: a next page, after the last one shown
+                next_page[0] = after_last
+                return
+            yield run
+            after_last = stream.token()
+
+    total = stream.total()
+
+    def footer(app: AppContext) -> None:
+        if next_page[0]:
+            of = f" of {total}" if total is not None else ""
+            again = shlex.join(["jobctl", "runs", *([job] if job else []), *(f"--state={s}" for s in states),
+                                f"-n{limit}", f"--page={next_page[0]}"])
+            app.info(f"showing {limit}{of} runs, newest first; next page: {again} (or -n N, --all)")
+
+    return Listing(
+        "RunList", taken(), lambda run: run_dict(run, show_secrets),
+        ["NAME", "ID", "STATE", "EXIT", "CREATED", "DURATION"],
+        lambda r: [r.name, r.id, r.state, "-" if r.exit_code is None else str(r.exit_code), ago(r.created),
+                   duration(r)],
+        styles={2: state_style}, head={"total": total}, tail=lambda: {"nextPage": next_page[0]}, footer=footer)

@@ -113,13 +113,13 @@ def resolve_run(backend: Backend, ref: str, *, job_id: str | None = None) -> Run
         return backend.get_run(run_id=ref)
     except NotFoundError:
         pass
-    runs = backend.list_runs(job_id=job_id)
-    matches = [r for r in runs if r.name == ref] or [r for r in runs if r.id.startswith(ref)]
+    matches = backend.find_runs(ref, job_id=job_id)
     if not matches:
         raise NotFoundError(f"no run {ref!r}", hint="list runs with `jobctl runs`")
     if len(matches) > 1:
         listed = ", ".join(f"{r.id} ({r.name})" for r in matches[:10])
-        raise UsageError(f"{ref!r} matches {len(matches)} runs: {listed}", hint="give the full run id")
+        count = f"{len(matches)}" if len(matches) <= 10 else "more than 10"
+        raise UsageError(f"{ref!r} matches {count} runs: {listed}", hint="give the full run id")
     return matches[0]
 
 
@@ -151,19 +151,25 @@ def runs_of(backend: Backend, jobs: Sequence[JobState] | Sequence[str], *, state
 
 def runs_of_name(backend: Backend, ref: str, *, states: Collection[str] | None = None,
                  limit: int | None = None) -> list[RunState]:
-    """The runs of job `ref` and of its earlier generations, newest first (one listing of the jobs); with
-    no such job, of the Data Flow application `ref` and its earlier generations."""
+    """The runs of job `ref` and of its earlier generations, newest first; with no such job, of the Data Flow
+    application `ref` and its earlier generations."""
+    return runs_of(backend, ids_of_name(backend, ref), states=states, limit=limit)
+
+
+def ids_of_name(backend: Backend, ref: str) -> list[str]:
+    """The ids of job `ref` and of its earlier generations, newest first (one listing of the jobs); with no
+    such job, of the Data Flow application `ref` and its earlier generations."""
     found = _by_id(backend, ref)
     if found is not None:
-        return runs_of(backend, generations(backend, found), states=states, limit=limit)
+        return [job.id for job in generations(backend, found)]
     listed = live_jobs(backend)
     try:
-        return runs_of(backend, _generations_in(_match(listed, ref), listed), states=states, limit=limit)
+        return [job.id for job in _generations_in(_match(listed, ref), listed)]
     except NotFoundError as missing:
         applications = application_generations(backend, ref)
         if not applications:
             raise neither(backend, missing) from None
-        return runs_of(backend, applications, states=states, limit=limit)
+        return applications
 
 
 def application_generations(backend: Backend, ref: str) -> list[str]:

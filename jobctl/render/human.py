@@ -57,14 +57,16 @@ class Printer:
 
     def table(
         self, headers: Sequence[str], rows: Iterable[Sequence[str]], styles: dict[int, Any] | None = None,
+        *, header: bool = True,
     ) -> None:
+        """`header`: False for the later parts of a table printed a part at a time."""
         rows = [[clean(str(cell)) for cell in r] for r in rows]
         if self.rich:
             from rich.table import Table
 
-            table = Table(box=None, header_style="bold", pad_edge=False)
-            for header in headers:
-                table.add_column(header)
+            table = Table(box=None, header_style="bold", pad_edge=False, show_header=header)
+            for title in headers:
+                table.add_column(title)
             for row in rows:
                 cells = [
                     f"[{styles[i](cell)}]{_escape(cell)}[/]" if styles and i in styles and styles[i](cell)
@@ -75,7 +77,7 @@ class Printer:
             self.console.print(table)
             return
         widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
-        for row in [list(headers), *rows]:
+        for row in [list(headers), *rows][0 if header else 1:]:
             self.stream.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
         self.stream.flush()
 

@@ -15,7 +15,7 @@ from jobctl.engine.apply import apply_plan, build_plan
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.engine.resolve import resolve_job
 from jobctl.engine.runs import plan_runs, start_runs
-from jobctl.errors import ConflictError, ExitCode, NotFoundError
+from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, FAILED, SUCCEEDED
 from jobctl.plan.desired import DesiredJob, desired_job
 from jobctl.plan.model import Action
@@ -223,3 +223,42 @@ def test_retry_tokens_make_creates_idempotent(harness: Harness, tmp_path: Path) 
                                     retry_token=request.retry_token)
     assert one.id == two.id
     assert len(harness.backend.list_runs(job_id=job.id)) == 1
+
+
+def test_runs_are_listed_a_page_at_a_time_without_skipping_or_repeating(harness: Harness, tmp_path: Path) -> None:
+    """`runs --page`: each page resumes after the last run of the one before, even when runs start in between."""
+    from jobctl.backends.listing import RunStream
+
+    backend = harness.backend
+    apply(backend, write_spec(tmp_path))
+    job = resolve_job(backend, "contract")
+    first = start_runs(backend, job, plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=a,b,c,d,e,f,g"])),
+                       max_parallel=3)
+    newest_first = [r.id for r in backend.list_runs(job_id=job.id)]
+    assert sorted(newest_first) == sorted(r.id for r in first)
+
+    def page(token: str | None) -> tuple[list[str], RunStream]:
+        stream = backend.stream_runs(job_ids=[job.id], after=token)
+        return [r.id for _, r in zip(range(3), stream, strict=False)], stream
+
+    one, stream = page(None)
+    assert one == newest_first[:3]
+    later = start_runs(backend, job, plan_runs(job, env={}, args=None, matrix=parse_matrix(["MODEL=h,i"])),
+                       max_parallel=2)  # started between pages: not on the later pages
+    two, stream = page(stream.token())
+    three, stream = page(stream.token())
+    assert two + three == newest_first[3:]
+    assert not set(two + three) & {r.id for r in later}
+    assert next(backend.stream_runs(job_ids=[job.id], after=stream.token()), None) is None
+    assert stream.total() in (None, 9)  # a backend that counts counts them all
+    with pytest.raises(UsageError, match="another listing"):
+        backend.stream_runs(job_ids=[job.id], states=["FAILED"], after=stream.token())
+    with pytest.raises(UsageError, match="not a page token"):
+        backend.stream_runs(after="garbage")
+
+    named = backend.find_runs(first[0].name, job_id=job.id)
+    assert [r.id for r in named] == [first[0].id]
+    by_prefix = backend.find_runs(first[0].id[:-2], job_id=job.id)
+    assert first[0].id in [r.id for r in by_prefix]
+    assert backend.find_runs("no-such-run") == []
+    wait_for_runs(backend, [r.id for r in (*first, *later)], timeout=harness.timeout)

@@ -6,18 +6,21 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import itertools
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from jobctl import log
+from jobctl.backends import listing
 from jobctl.backends.base import Backend
+from jobctl.backends.listing import RunStream
 from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
@@ -315,19 +318,42 @@ class LocalBackend:
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:
-        unsaved = self._reap(job_id=job_id)
-        sql, params = "SELECT * FROM runs WHERE 1 = 1", list[Any]()
-        if job_id:
-            sql += " AND job_id = ?"
-            params.append(job_id)
-        if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            params.extend(states)
-        sql += " ORDER BY created DESC, id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [_with_outcome(Store.run_from_row(row), unsaved) for row in self.store.query(sql, tuple(params))]
+        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
+
+    def stream_runs(
+        self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,
+    ) -> RunStream:
+        """Keyset pages of RUN_PAGE rows from the database, read as the stream is taken."""
+        key = listing.listing_key(f"local:{self.home}", job_ids, states)
+        position, _ = listing.start_after(after, key)
+        unsaved = self._reap(job_id=job_ids[0] if job_ids and len(job_ids) == 1 else None)
+        where, params = _run_filter(job_ids, states)
+
+        def rows() -> Iterator[tuple[RunState, listing.Position, dict[str, Any]]]:
+            last = position
+            while True:
+                sql = f"SELECT * FROM runs WHERE {where}" + (" AND (created, id) < (?, ?)" if last else "")
+                page = self.store.query(sql + " ORDER BY created DESC, id DESC LIMIT ?",
+                                        (*params, *(last or ()), RUN_PAGE))
+                for row in page:
+                    yield _with_outcome(Store.run_from_row(row), unsaved), (row["created"], row["id"]), {}
+                if len(page) < RUN_PAGE:
+                    return
+                last = (page[-1]["created"], page[-1]["id"])
+
+        def total() -> int:
+            return int(self.store.query(f"SELECT COUNT(*) FROM runs WHERE {where}", params)[0][0])
+
+        return RunStream(rows(), key, total)
+
+    def find_runs(self, ref: str, *, job_id: str | None = None) -> list[RunState]:
+        where, params = _run_filter([job_id] if job_id else None, None)
+        order = f" ORDER BY created DESC, id DESC LIMIT {listing.MATCHES}"
+        rows = (self.store.query(f"SELECT * FROM runs WHERE {where} AND name = ?{order}", (*params, ref))
+                or self.store.query(f"SELECT * FROM runs WHERE {where} AND id >= ? AND id < ?{order}",
+                                    (*params, ref, ref + "\U0010ffff")))
+        unsaved = self._reap(job_id=job_id) if rows else {}
+        return [_with_outcome(Store.run_from_row(row), unsaved) for row in rows]
 
     def cancel_run(self, *, run_id: str) -> RunState:
         run = self.get_run(run_id=run_id)
@@ -432,3 +458,18 @@ def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a
     local = settings.local
     return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout,
                         java=local.java)
+
+
+RUN_PAGE = 500  # rows per query of a run listing
+
+
+def _run_filter(job_ids: Sequence[str] | None, states: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameters) selecting the runs of these jobs in these states."""
+    where, params = ["1 = 1"], list[str]()
+    if job_ids:
+        where.append(f"job_id IN ({','.join('?' * len(job_ids))})")
+        params.extend(job_ids)
+    if states:
+        where.append(f"state IN ({','.join('?' * len(states))})")
+        params.extend(states)
+    return " AND ".join(where), tuple(params)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
+from jobctl.backends import listing
 from jobctl.backends.base import Backend, copy_log_text
+from jobctl.backends.listing import RunStream
 from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
 from jobctl.backends.oci.mounts import MountLookup, needs_lookup
@@ -376,33 +379,78 @@ class OciBackend:
     def list_runs(
         self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
     ) -> list[RunState]:
-        if job_id and job_id.startswith(DATAFLOW_APPLICATION):
-            runs = [run for run in self.dataflow.runs(job_id) if not states or run.state in states]
-            return runs[:limit or None]
+        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
+
+    def stream_runs(
+        self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,
+    ) -> RunStream:
+        """One source per job (or the compartment) and state (the service filters on one state per call), each
+        read a page of 100 at a time and merged newest first; Data Flow applications' runs as Data Flow lists
+        them. A token keeps the page each source had reached."""
+        key = listing.listing_key("oci" if job_ids else f"oci:{self._scope(None)}", job_ids, states)
+        position, hints = listing.start_after(after, key)
+        shown = set(states) if states else set(RUN_STATES) - {DELETED}  # deleted runs only when asked for
+        applications = sorted(j for j in job_ids or () if j.startswith(DATAFLOW_APPLICATION))
+        jobs: Sequence[str | None] = sorted(j for j in job_ids or () if not j.startswith(DATAFLOW_APPLICATION))
+        sources: list[Iterator[tuple[RunState, listing.Position, Any]]] = [
+            self._application_runs(a, shown) for a in applications]
+        for job_id in jobs or ([] if applications else [None]):
+            for state in sorted(set(states)) if states else [None]:
+                sources.append(self._run_pages(job_id, state, shown, position, hints.get(str(len(sources)))))
+        return RunStream(listing.merged(sources, position, [str(i) for i in range(len(sources))]), key)
+
+    def _application_runs(self, application_id: str, shown: Collection[str]
+                          ) -> Iterator[tuple[RunState, listing.Position, Any]]:
+        for run in self.dataflow.runs(application_id):
+            if run.state in shown:
+                yield run, (run.created.timestamp(), run.id), None
+
+    def _run_pages(self, job_id: str | None, state: str | None, shown: Collection[str], after: listing.Position | None,
+                   page: str | None) -> Iterator[tuple[RunState, listing.Position, Any]]:
+        """A job's (or the compartment's) runs in one state, newest first, a page at a time, from `page` (a
+        hint: when that page no longer starts at or before `after`, runs moved, so it lists from the start)."""
         compartment = self._job(job_id).compartment_id if job_id else self._scope(None)
-        found: list[Any] = []
-        # the service filters on one lifecycle state per call
-        for state in (sorted(set(states)) if states else [None]):
-            kwargs: dict[str, Any] = {"sort_by": "timeCreated", "sort_order": "DESC"}
-            if job_id:
-                kwargs["job_id"] = job_id
-            if state:
-                kwargs["lifecycle_state"] = state
-            if limit and not states:
-                kwargs["limit"] = min(limit, 100)
-                found.extend(self._call("listing runs", self.ds.list_job_runs, compartment, **kwargs).data)
-            else:
-                kwargs["limit"] = 100
-                found.extend(self._list_all("listing runs", self.ds.list_job_runs, compartment, **kwargs))
-        found = list({r.id: r for r in reversed(found)}.values())  # a run seen in two states: once
-        found.sort(key=lambda r: r.time_accepted, reverse=True)
-        # a deleted run (its job deleted with it) is listed only when asked for by state, as jobs are not
-        shown = set(states) if states else set(RUN_STATES) - {DELETED}
-        found = [r for r in found if r.lifecycle_state in shown][:limit or None]
-        if len({r.job_id for r in found} - set(self._jobs)) > 1:  # one listing names them all
+        kwargs: dict[str, Any] = {"sort_by": "timeCreated", "sort_order": "DESC", "limit": 100,
+                                  **({"job_id": job_id} if job_id else {}),
+                                  **({"lifecycle_state": state} if state else {})}
+        resumed = page is not None
+        while True:
+            data = self._call("listing runs", self.ds.list_job_runs, compartment,
+                              **kwargs, **({"page": page} if page else {}))
+            if resumed and (not data.data or listing.older(_position(data.data[0]), after)):
+                page, resumed = None, False
+                continue
+            resumed = False
+            self._name_jobs({s.job_id for s in data.data}, compartment)
+            for summary in data.data:
+                if summary.lifecycle_state in shown:
+                    yield mapping.run_state(summary, self._job_name(summary.job_id)), _position(summary), page
+            page = data.next_page
+            if not page:
+                return
+
+    def _name_jobs(self, job_ids: set[str], compartment: str) -> None:
+        """Learn the names of these runs' jobs with one listing when more than one is unknown (else one read)."""
+        unknown = job_ids - set(self._jobs) - set(self._job_names)
+        if len(unknown) > 1:
             for job in self._list_all("listing jobs", self.ds.list_jobs, compartment, limit=100):
                 self._job_names.setdefault(job.id, mapping.job_name(job))
-        return [mapping.run_state(r, self._job_name(r.job_id)) for r in found]
+            for job_id in unknown - set(self._job_names):  # not listed there: deleted, or elsewhere
+                self._job_names[job_id] = None
+
+    def find_runs(self, ref: str, *, job_id: str | None = None) -> list[RunState]:
+        """By name, the service's displayName filter; by id prefix (an OCID's start), the runs listed in turn."""
+        if job_id and job_id.startswith(DATAFLOW_APPLICATION):
+            return listing.matching(self.dataflow.runs(job_id), ref)
+        compartment = self._job(job_id).compartment_id if job_id else self._scope(None)
+        named = [s for s in self._list_all("listing runs", self.ds.list_job_runs, compartment, display_name=ref,
+                                           sort_by="timeCreated", sort_order="DESC", limit=100,
+                                           **({"job_id": job_id} if job_id else {}))
+                 if s.lifecycle_state != DELETED][:listing.MATCHES]
+        if named or not ref.startswith("ocid1."):
+            return [mapping.run_state(s, self._job_name(s.job_id)) for s in named]
+        runs = self.stream_runs(job_ids=[job_id] if job_id else None)
+        return list(itertools.islice((r for r in runs if r.id.startswith(ref)), listing.MATCHES))
 
     def cancel_run(self, *, run_id: str) -> RunState:
         if run_id.startswith(DATAFLOW_RUN):
@@ -550,3 +598,7 @@ def content_disposition(filename: str) -> str:
 
 def create(settings: Settings) -> Backend:  # mypy checks that OciBackend is a Backend
     return OciBackend(settings.oci)
+
+
+def _position(summary: Any) -> listing.Position:
+    return summary.time_accepted.timestamp(), summary.id

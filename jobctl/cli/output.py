@@ -1,0 +1,133 @@
+"""One renderer: a command returns a result value (or an exit code) and `render` prints it as asked.
+
+A result has one method per output format, named as the format is (`table`, `json`, `yaml`, and where a
+command offers them `markdown` and `jsonl`), so choosing a format is a lookup, not a branch in each
+command. Machine formats come from one `data()` value; a listing too long to hold streams its items as
+they come. The exit code travels back with the result to the one error boundary (JobctlGroup), which
+alone ends the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobctl.errors import ExitCode
+
+if TYPE_CHECKING:
+    from jobctl.cli.context import AppContext
+
+
+class Result:
+    """What a command prints. Subclasses give `data()` (the JSON/YAML value) and `table(app)` (for people)."""
+
+    exit_code: int = ExitCode.OK
+
+    def data(self) -> Any:
+        raise NotImplementedError
+
+    def table(self, app: AppContext) -> None:
+        raise NotImplementedError
+
+    def json(self, app: AppContext) -> None:
+        app.stdout.write(json.dumps(self.data(), indent=2, ensure_ascii=False) + "\n")
+
+    def yaml(self, app: AppContext) -> None:
+        app.stdout.write(_yaml(self.data()))
+
+    def jsonl(self, app: AppContext) -> None:
+        app.stdout.write(json.dumps(self.data(), ensure_ascii=False) + "\n")
+
+
+class Listing(Result):
+    """A list of items, written as they are taken from `items` (a stream of any length): `{apiVersion, kind,
+    ...head, items, ...tail()}`; a total is known first, a next-page token only once the items are out. A
+    person sees a table of `headers` and `row(item)`, then `footer(app)` (a note on stderr)."""
+
+    CHUNK = 1000  # rows a plain table aligns at once when streaming
+
+    def __init__(self, kind: str, items: Iterable[Any], to_data: Callable[[Any], Any], headers: Sequence[str],
+                 row: Callable[[Any], Sequence[str]], *, styles: dict[int, Any] | None = None,
+                 head: dict[str, Any] | None = None, tail: Callable[[], dict[str, Any]] = dict,
+                 footer: Callable[[AppContext], None] = lambda app: None) -> None:
+        self.kind, self.items, self.to_data, self.headers, self.row = kind, items, to_data, headers, row
+        self.styles, self.head, self.tail, self.footer = styles, head or {}, tail, footer
+
+    def data(self) -> Any:
+        return {"apiVersion": "jobctl/v1", "kind": self.kind, **self.head,
+                "items": [self.to_data(item) for item in self.items], **self.tail()}
+
+    def table(self, app: AppContext) -> None:
+        printer = app.printer()
+        chunks = _chunks(iter(self.items), self.CHUNK)
+        for index, chunk in enumerate(chunks):
+            printer.table(self.headers, [self.row(item) for item in chunk], self.styles, header=index == 0)
+        self.footer(app)
+
+    def json(self, app: AppContext) -> None:
+        out = app.stdout
+        out.write("{\n")
+        for key, value in {"apiVersion": "jobctl/v1", "kind": self.kind, **self.head}.items():
+            out.write(f"  {json.dumps(key)}: {_nested(value, 2)},\n")
+        out.write('  "items": [')
+        empty = True
+        for item in self.items:
+            out.write(("\n" if empty else ",\n") + "    " + _nested(self.to_data(item), 4))
+            empty = False
+        out.write("]" if empty else "\n  ]")
+        for key, value in self.tail().items():
+            out.write(f",\n  {json.dumps(key)}: {_nested(value, 2)}")
+        out.write("\n}\n")
+
+    def yaml(self, app: AppContext) -> None:
+        out = app.stdout
+        out.write(_yaml({"apiVersion": "jobctl/v1", "kind": self.kind, **self.head}))
+        empty = True
+        for item in self.items:
+            out.write(("items:\n" if empty else "") + _yaml([self.to_data(item)]))
+            empty = False
+        tail = self.tail()
+        out.write(("items: []\n" if empty else "") + (_yaml(tail) if tail else ""))
+
+
+def _nested(value: Any, indent: int) -> str:
+    """`value` as json.dumps(indent=2) writes it `indent` spaces deep in a larger document."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * indent)
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := [item for _, item in zip(range(size), items, strict=False)]:
+        yield chunk
+
+
+def _yaml(value: Any) -> str:
+    from jobctl.render.machine import dumps
+
+    return dumps(value, "yaml")
+
+
+def render(app: AppContext, result: Result | int | None, fmt: str) -> int:
+    """Print `result` in format `fmt` (one of the command's choices); its exit code. A bare exit code (a
+    command that printed as it went, such as a follow) is passed on."""
+    if result is None or isinstance(result, int):
+        return int(result or 0)
+    getattr(result, fmt)(app)
+    app.stdout.flush()
+    return result.exit_code
+
+
+def renders(*formats: str) -> Callable[[Callable[..., Result | int | None]], Callable[..., int]]:
+    """A command's `-o/--output` (choices `formats`, default the global -o) and the rendering of what it
+    returns: the command function takes the AppContext first and returns a Result or an exit code."""
+    from jobctl.cli.options import output_option, pass_app
+
+    def decorate(command: Callable[..., Result | int | None]) -> Callable[..., int]:
+        @functools.wraps(command)
+        def wrapper(app: AppContext, *args: Any, output: str | None, **kwargs: Any) -> int:
+            return render(app, command(app, *args, **kwargs), app.output_format(output))
+
+        return output_option(*formats)(pass_app(wrapper))  # type: ignore[arg-type]
+
+    return decorate
