@@ -131,3 +131,14 @@ def ads_document(name: str, runtime_type: str, runtime: dict[str, object]) -> di
         "infrastructure": {"kind": "infrastructure", "type": "dataScienceJob", "spec": {"shapeName": "VM.Standard2.1"}},
         "runtime": {"kind": "runtime", "type": runtime_type, "spec": runtime},
     }}
+
+
+def assert_each_other_request_refused(jobctl: Any, base: tuple[str, ...], changes: list[tuple[tuple[str, ...], str]],
+                                      said: str, secret: str) -> None:
+    """Each change of the command `base` (one of its arguments swapped for another, then arguments added) exits 5
+    saying `said` and what differs, and shows no value holding `secret`."""
+    for (old, new, *extra), differs in changes:
+        other = jobctl(*[new if given == old else given for given in base], *extra)
+        assert other.exit_code == 5, (old, new, extra, other.stderr)
+        assert said + differs in other.stderr, other.stderr
+        assert secret not in other.stdout + other.stderr

@@ -16,7 +16,8 @@ from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
 
 if TYPE_CHECKING:
-    from jobctl.engine.runs import RunRequest
+    from collections.abc import Callable
+
     from jobctl.model.application import ApplicationDefinition
     from jobctl.spec.model import JobSpec
 
@@ -108,20 +109,19 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
                  "this run uses the applied job (`jobctl apply` to update it)")
 
 
-def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], *, env: dict[str, str],
-                       args: tuple[str, ...], settings: tuple[str, ...], combos: list[dict[str, str]],
-                       name: str | None, key: str | None, yes: bool) -> list[RunState]:
+def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], begun: list[RunState], *,
+                       env: dict[str, str], args: tuple[str, ...], settings: tuple[str, ...],
+                       combos: list[dict[str, str]], name: str | None, key: str | None, yes: bool,
+                       max_parallel: int) -> list[RunState]:
     """One run of the application per --matrix combination: --env as the driver's and executors' env, --arg as
     its arguments, --set parameters.NAME=V / configuration.KEY=V / any field a run may set (numExecutors, ...)
     for this run. What OCI would refuse (a placeholder no parameter fills, a bad parameter name) is a usage
-    error here, on every backend, before any run starts."""
-    import hashlib
+    error here, on every backend, before any run starts. An idempotency key names the runs as a job's."""
     import re
-    import time
-    from datetime import datetime, timezone
 
     from jobctl.cli.assignments import parse_settings
-    from jobctl.engine.runs import default_run_name, run_application
+    from jobctl.engine.application_runs import plan_application_runs, start_application_runs
+    from jobctl.engine.runs import run_application
     from jobctl.model.application import ApplicationDefinition, placeholders
     from jobctl.model.table import rows
 
@@ -144,27 +144,19 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
     ignored = [row.shown for row in rows(ApplicationDefinition) if row.attr in fields and row.ignored_locally]
     if ignored and app.backend().runs_here:
         app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
-    _confirm_fan_out(app, len(combos), yes)
-    stamp = default_run_name(definition.name, datetime.now(timezone.utc))
-    runs = []
-    for index, combo in enumerate(combos):
-        label = "-".join(combo.values())
-        run_name = name or stamp + (f"-{label}" if label else "")
-        token = hashlib.sha256(f"{key or time.time_ns()}\0{app_id}\0{index}".encode()).hexdigest()[:64]
-        run = app.backend().dataflow.start(  # type: ignore[attr-defined]
-            definition, app_id, name=run_name, env={**env, **combo}, retry_token=token,
-            arguments=list(args) if args else None, parameters=parameters or None,
-            configuration=configuration or None, fields=fields)
-        app.info(f"started {run.name} ({run.id})")
-        runs.append(run)
-    return runs
+    chosen = {**fields, **{field: entries for field, entries in maps.items() if entries},
+              **({"arguments": tuple(args)} if args else {})}
+    requests = plan_application_runs(app_id, definition, env=env, settings=chosen, matrix=combos, name=name,
+                                     idempotency_key=key)
+    _confirm_fan_out(app, len(requests), yes)
+    dataflow = app.backend().dataflow  # type: ignore[attr-defined]
+    return _start_each(app, begun, lambda **said: start_application_runs(
+        dataflow, app_id, definition, requests, max_parallel=max_parallel, **said))
 
 
-def _start_job_runs(app: AppContext, target: JobState, requests: list[RunRequest], begun: list[RunState], *,
-                    max_parallel: int) -> list[RunState]:
-    """Start the runs, each said as it starts (or is re-attached to), kept in `begun` for an interrupt."""
-    from jobctl.engine.runs import start_runs
-
+def _start_each(app: AppContext, begun: list[RunState], start: Callable[..., list[RunState]]) -> list[RunState]:
+    """Start the runs (`start` with the callbacks of engine.runs.start_each), each said as it starts (or is
+    re-attached to), kept in `begun` for an interrupt."""
     def started(run: RunState) -> None:
         begun.append(run)
         app.info(f"started {run.name} ({run.id})")
@@ -177,8 +169,7 @@ def _start_job_runs(app: AppContext, target: JobState, requests: list[RunRequest
         if under_way:
             app.info(f"Interrupted: no new run starts; waiting for the {under_way} start(s) under way")
 
-    return start_runs(app.backend(), target, requests, max_parallel=max_parallel, on_started=started,
-                      on_reattached=reattached, on_interrupt=interrupted)
+    return start(on_started=started, on_reattached=reattached, on_interrupt=interrupted)
 
 
 def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follow: bool, timeout: float | None,
@@ -278,8 +269,11 @@ def command(
             if args_append:
                 raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \
                     from None
-            runs = _start_application(app, held, env=overrides, args=args, settings=settings, combos=combos,
-                                      name=name, key=idempotency_key, yes=yes)
+            begun: list[RunState] = []
+            with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
+                runs = _start_application(app, held, begun, env=overrides, args=args, settings=settings,
+                                          combos=combos, name=name, key=idempotency_key, yes=yes,
+                                          max_parallel=max_parallel)
             _watch(app, runs, fmt=fmt, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
             return
     chosen = parse_settings(settings)
@@ -291,9 +285,12 @@ def command(
     _say_what_has_no_effect(app, chosen)
 
     _confirm_fan_out(app, len(requests), yes)
-    begun: list[RunState] = []
+    from jobctl.engine.runs import start_runs
+
+    begun = []
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
-        runs = _start_job_runs(app, target, requests, begun, max_parallel=max_parallel)
+        runs = _start_each(app, begun, lambda **said: start_runs(app.backend(), target, requests,
+                                                                  max_parallel=max_parallel, **said))
         if follow:  # these handle their own interrupts, with every run
             follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
         if wait:

@@ -159,19 +159,35 @@ def plan_runs(
                        for group, runs in zip(run_job.node_groups, run_job.node_group_runs(), strict=True))
         settings = {**settings, "node_groups": groups}
         final_args = replace(run_job, node_groups=groups).args
-    combos = list(matrix) or [{}]
-    # A retried CI step must send the same request: with an idempotency key the name cannot hold the time.
-    job_name = job.managed_name or job.name
-    base_name = name or (f"{job_name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}" if idempotency_key
-                         else default_run_name(job_name, when))
+    return fan_out(job.id, run_base_name(job.managed_name or job.name, name, idempotency_key, when), base_env,
+                   final_args, settings, env=env, matrix=matrix, idempotency_key=idempotency_key,
+                   keyed_name=name is None)
+
+
+def run_base_name(owner: str, name: str | None, idempotency_key: str | None, when: datetime) -> str:
+    """The name a run takes before its matrix values: the one given, else the job's or application's and the
+    idempotency key (a retried CI step must send the same request: the name cannot hold the time), else its
+    default."""
+    if name:
+        return name
+    if idempotency_key:
+        return f"{owner}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}"
+    return default_run_name(owner, when)
+
+
+def fan_out(owner_id: str, base_name: str, base_env: Mapping[str, str], args: tuple[str, ...],
+            settings: Mapping[str, Any], *, env: Mapping[str, str], matrix: Sequence[Mapping[str, str]],
+            idempotency_key: str | None, keyed_name: bool) -> list[RunRequest]:
+    """One request per matrix combination of a job's or application's (`owner_id`), each with the retry token
+    its idempotency key and combination give (`keyed_name`: its name came from the key)."""
     requests = []
-    for combo in combos:
+    for combo in list(matrix) or [{}]:
         overrides = {**env, **combo}
-        token = retry_token(idempotency_key, job.id, *sorted(f"{k}={v}" for k, v in combo.items())) \
+        token = retry_token(idempotency_key, owner_id, *sorted(f"{k}={v}" for k, v in combo.items())) \
             if idempotency_key else None
         requests.append(RunRequest(
-            _run_name(base_name, combo), {**base_env, **overrides}, final_args,
-            overrides, token, dict(settings), keyed_name=name is None and idempotency_key is not None,
+            _run_name(base_name, combo), {**base_env, **overrides}, args,
+            overrides, token, dict(settings), keyed_name=keyed_name and idempotency_key is not None,
         ))
     return requests
 
@@ -179,8 +195,26 @@ def plan_runs(
 def check_same_request(run: RunState, request: RunRequest) -> None:
     """A run an idempotency key found: the one this request would start, or exit 5 naming it and what differs
     (env names, not their values, which may be secret)."""
-    names = sorted(k for k in {*run.env, *request.env} if run.env.get(k) != request.env.get(k))
-    differs = [f"env {', '.join(names)}"] * bool(names) + ["args"] * (tuple(run.args) != tuple(request.args))
+    refuse_another_request(run, request_differences({"env": run.env, "args": tuple(run.args)},
+                                                    {"env": request.env, "args": tuple(request.args)}))
+
+
+def request_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The parts of a request that differ from those of the run it found: a map (env, parameters, ...) as the
+    names whose values differ, never the values, which may be secret; any other part by its name."""
+    found = []
+    for part in dict.fromkeys([*before, *after]):
+        old, new = before.get(part), after.get(part)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            names = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+            found += [f"{part} {', '.join(names)}"] * bool(names)
+        elif old != new:
+            found.append(part)
+    return found
+
+
+def refuse_another_request(run: RunState, differs: Sequence[str]) -> None:
+    """Exit 5 naming the run an idempotency key started and what the request now differs in, if anything."""
     if differs:
         raise ConflictError(f"run {run.name} ({run.id}) was started with this idempotency key from another request: "
                             f"its {' and '.join(differs)} differ", hint="use a new key for a new request, or send the "
@@ -192,39 +226,63 @@ def start_runs(
     on_started: Callable[[RunState], None] | None = None, on_interrupt: Callable[[int], None] | None = None,
     on_reattached: Callable[[RunState], None] | None = None,
 ) -> list[RunState]:
+    """Start every request of the job's (see `start_each`)."""
+    def start(request: RunRequest) -> RunState:
+        return backend.start_run(job_id=job.id, name=request.name, env=request.env, args=request.args,
+                                 retry_token=request.retry_token, settings=request.settings)
+
+    return start_each(
+        requests, RunStarter(lambda: backend.list_runs(job_id=job.id), lambda run_id: backend.get_run(run_id=run_id),
+                             start, check_same_request),
+        max_parallel=max_parallel, on_started=on_started, on_interrupt=on_interrupt, on_reattached=on_reattached)
+
+
+@dataclass(frozen=True)
+class RunStarter:
+    """How runs of one job or application are listed (a listing may leave out what a run was started with), read
+    in full, started, and checked against the request an idempotency key found them by (ConflictError)."""
+
+    listed: Callable[[], Sequence[RunState]]
+    read: Callable[[str], RunState]
+    start: Callable[[RunRequest], RunState]
+    check: Callable[[RunState, RunRequest], None]
+
+
+def start_each(
+    requests: Sequence[RunRequest], starter: RunStarter, *, max_parallel: int = 8,
+    on_started: Callable[[RunState], None] | None = None, on_interrupt: Callable[[int], None] | None = None,
+    on_reattached: Callable[[RunState], None] | None = None,
+) -> list[RunState]:
     """Start every request with at most `max_parallel` calls in flight; results keep request order.
 
     A request named by its idempotency key whose run exists is re-attached to (`on_reattached`), once it is
-    the same request. The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches
-    this thread while they are in flight: no new start begins, `on_interrupt` hears how many are under
+    the same request; so is one whose retry token the backend knows (OCI: a 409 for another body; locally, the
+    run it started). The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt)
+    reaches this thread while they are in flight: no new start begins, `on_interrupt` hears how many are under
     way, those finish (so `on_started` has seen every run that exists), and the interrupt propagates.
     """
     starts = InFlight()
     # a retried command (its idempotency key names its runs): the runs it started before, re-attached to
-    known = {run.name: run for run in backend.list_runs(job_id=job.id)} if any(r.keyed_name for r in requests) \
-        else {}
+    known = {run.name: run for run in starter.listed()} if any(r.keyed_name for r in requests) else {}
 
     def start(request: RunRequest) -> RunState | None:
         if not starts.begin():
             return None
         try:
             if request.keyed_name and request.name in known:
-                earlier = backend.get_run(run_id=known[request.name].id)  # in full: a listing has no env (OCI)
-                check_same_request(earlier, request)
+                earlier = starter.read(known[request.name].id)  # in full: a listing has no env (OCI)
+                starter.check(earlier, request)
                 (on_reattached or on_started or (lambda run: None))(earlier)
                 return earlier
             try:
-                run = backend.start_run(
-                    job_id=job.id, name=request.name, env=request.env, args=request.args,
-                    retry_token=request.retry_token, settings=request.settings,
-                )
+                run = starter.start(request)
             except ConflictError:  # OCI: its retry token came with another request before (409)
-                named = [r for r in backend.list_runs(job_id=job.id) if r.name == request.name]
+                named = [r for r in starter.listed() if r.name == request.name]
                 if request.retry_token is None or not named:
                     raise
-                run = backend.get_run(run_id=named[0].id)
+                run = starter.read(named[0].id)
             if request.retry_token is not None:
-                check_same_request(run, request)
+                starter.check(run, request)
             if on_started:
                 on_started(run)
             return run

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.model.job import Metadata, Owned
-from jobctl.model.table import IGNORED, column, fill_derived
+from jobctl.model.table import IGNORED, column, fill_derived, rows
 from jobctl.secrets import REDACTOR
 
 LANGUAGES = ("PYTHON", "SCALA", "JAVA", "SQL")
@@ -123,6 +123,30 @@ def substituted(arguments: tuple[str, ...] | list[str], parameters: Mapping[str,
 def env_configuration(env: Mapping[str, str]) -> dict[str, str]:
     """A run's --env as the Spark properties that give it to the driver and the executors."""
     return {f"{prefix}{name}": value for name, value in env.items() for prefix in (DRIVER_ENV, EXECUTOR_ENV)}
+
+
+def request_parts(app: ApplicationDefinition) -> dict[str, Any]:
+    """What a request made of a run of `app`, by the names an error shows (env, args, parameters, configuration,
+    every other field a run sets), each value a digest: a map's by entry, so that what differs is named without
+    its value, and a backend may keep them with the run without keeping a secret."""
+    import hashlib
+    import json
+
+    def digest(value: Any) -> str:
+        if isinstance(value, float) and value.is_integer():  # 2 in a spec, 2.0 as OCI gives it back
+            value = int(value)
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    env_keys = [key for key in app.configuration if key.startswith((DRIVER_ENV, EXECUTOR_ENV))]
+    names = {key.removeprefix(DRIVER_ENV).removeprefix(EXECUTOR_ENV) for key in env_keys}
+    env = {name: digest([app.configuration.get(DRIVER_ENV + name), app.configuration.get(EXECUTOR_ENV + name)])
+           for name in names}
+    configuration = {key: digest(text) for key, text in app.configuration.items() if key not in env_keys}
+    others = {row.shown: digest(getattr(app, row.attr)) for row in rows(ApplicationDefinition)
+              if row.run and row.attr not in ("arguments", "parameters", "configuration")}
+    return {"env": env, "args": digest(list(app.arguments)),
+            "parameters": {name: digest(text) for name, text in app.parameters.items()},
+            "configuration": configuration, **others}
 
 
 def code_location(code_uri: str, name: str, digest: str, filename: str) -> str:

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.conftest import EXAMPLES, run_jobctl
+from tests.conftest import EXAMPLES, assert_each_other_request_refused, run_jobctl
 
 WORDCOUNT = EXAMPLES / "wordcount"
 
@@ -345,3 +345,34 @@ def test_prune_history_deletes_an_applications_earlier_generations_whose_runs_en
     assert jobctl("apply", str(tmp_path / "specs"), "--prune-history", "--yes").exit_code == 0
     assert [a["superseded"] for a in json.loads(jobctl("applications", "--history", "-o", "json").stdout)["items"]] == [
         False]
+
+
+def test_an_idempotency_key_reattaches_to_its_application_run_and_another_request_starts_nothing(
+        jobctl, tmp_path: Path) -> None:
+    """Issue 18 item 3 for Data Flow: a reused key re-attached silently, also with other env, arguments,
+    parameters, configuration or fields. One real Spark run: every later command finds it."""
+    spec = app_spec(tmp_path, "keyed")
+    spec.write_text(spec.read_text() + "  arguments: ['${size}']\n  parameters: {size: '1'}\n")
+    assert jobctl("apply", str(spec)).exit_code == 0
+    base = ("run", "keyed", "--idempotency-key", "k1", "--env", "SEED=1", "--env", "DB_PASSWORD=first-secret-31",
+            "--set", "parameters.api_token=token-secret-32")  # each differs below, one at a time
+    first = jobctl(*base, "--wait")
+    assert first.exit_code == 0, first.stderr
+    [run_id] = [run["id"] for run in json.loads(jobctl("runs", "-o", "json").stdout)["items"]]
+    again = jobctl(*base)
+    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
+    assert f"re-attached to keyed-k1 ({run_id}), SUCCEEDED" in again.stderr
+    assert "started" not in again.stderr.replace("started before", "")
+    assert jobctl(*base, "--wait").exit_code == 0  # as the run ended
+    said = f"run keyed-k1 ({run_id}) was started with this idempotency key from another request: its "
+    assert_each_other_request_refused(jobctl, base, [
+        (("SEED=1", "SEED=2"), "env SEED differ"),
+        (("DB_PASSWORD=first-secret-31", "DB_PASSWORD=other-secret-33"), "env DB_PASSWORD differ"),
+        (("parameters.api_token=token-secret-32", "parameters.api_token=other-secret-34"),
+         "parameters api_token differ"),
+        (("k1", "k1", "--arg", "2"), "args differ"),
+        (("k1", "k1", "--set", "parameters.size=2"), "parameters size differ"),
+        (("k1", "k1", "--set", "configuration.spark.app.extra=1"), "configuration spark.app.extra differ"),
+        (("k1", "k1", "--set", "numExecutors=2"), "numExecutors differ"),
+    ], said, "secret-3")
+    assert [run["id"] for run in json.loads(jobctl("runs", "-o", "json").stdout)["items"]] == [run_id]

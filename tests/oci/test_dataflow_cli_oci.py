@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, assert_each_other_request_refused
 
 CODE = "oci://dataflow-code@mytenancy/apps"
 
@@ -401,3 +401,39 @@ def test_plan_refresh_sees_a_change_made_in_the_console_and_an_unmanaged_namesak
     plan = jobctl("plan", str(wordcount))
     assert "Warning: application lookalike: one named 'lookalike' exists that jobctl does not manage" in plan.stdout
     assert "apply makes another, --adopt takes it over" in plan.stdout
+
+
+def test_an_idempotency_key_reattaches_to_its_dataflow_run_and_another_request_names_it(
+        jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    """Issue 18 item 3 for Data Flow: CreateRun's retry token sent with another body is 409, which showed as a
+    plain conflict; a reused key now names its run and what differs (names only), and starts nothing."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    base = ("run", "wordcount", "--idempotency-key", "k1", "--set", "parameters.input=/books.txt",
+            "--env", "SEED=1", "--env", "API_TOKEN=first-secret-21")
+    first = jobctl(*base)
+    assert first.exit_code == 0, first.stderr
+    [run_id] = first.stdout.split()
+    again = jobctl(*base)
+    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
+    assert f"re-attached to wordcount-k1 ({run_id}), " in again.stderr
+    said = f"run wordcount-k1 ({run_id}) was started with this idempotency key from another request: its "
+    assert_each_other_request_refused(jobctl, base, [
+        (("API_TOKEN=first-secret-21", "API_TOKEN=other-secret-22"), "env API_TOKEN differ"),
+        (("parameters.input=/books.txt", "parameters.input=/other.txt"), "parameters input differ"),
+        (("k1", "k1", "--arg", "--input", "--arg", "${input}"), "args differ"),
+        (("k1", "k1", "--set", "configuration.spark.sql.shuffle.partitions=8"),
+         "configuration spark.sql.shuffle.partitions differ"),
+        (("k1", "k1", "--set", "numExecutors=3"), "numExecutors differ"),
+    ], said, "secret-2")
+    assert [run["id"] for run in fake.dataflow_runs()] == [run_id]
+
+    fanned = ("run", "wordcount", "--idempotency-key", "k2", "--set", "parameters.input=/books.txt",
+              "--matrix", "MODEL=a,b")
+    started = jobctl(*fanned)
+    assert started.exit_code == 0, started.stderr
+    names = {run["id"]: run["displayName"] for run in fake.dataflow_runs() if run["id"] != run_id}
+    assert sorted(names.values()) == ["wordcount-k2-a", "wordcount-k2-b"]
+    reattached = jobctl(*fanned)
+    assert (reattached.exit_code, sorted(reattached.stdout.split())) == (0, sorted(names)), reattached.stderr
+    assert reattached.stderr.count("re-attached to wordcount-k2-") == 2
+    assert len(fake.dataflow_runs()) == 3

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from jobctl.backends.local import spark
 from jobctl.backends.local.store import SECRETS, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
-from jobctl.model.application import ApplicationDefinition, AppliedApplication
+from jobctl.model.application import ApplicationDefinition, AppliedApplication, env_configuration, request_parts
 from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED, TAG_NAME, RunState, split_tags
 from jobctl.model.table import decode, updated_in_place
 from jobctl.paths import ensure_private_dir
@@ -131,8 +131,12 @@ class LocalApplications:
                                 java=self.backend.java,
                                 env=env, arguments=arguments, parameters=parameters, configuration=configuration)
         conf = {**app.configuration, **(configuration or {})}
+        made = dataclasses.replace(app, arguments=tuple(app.arguments if arguments is None else arguments),
+                                   parameters={**app.parameters, **(parameters or {})},
+                                   configuration={**conf, **env_configuration(env)})
         settings = {"launch": {"argv": launched.argv, "env": launched.env, "cwd": str(launched.cwd)},
                     "maxRuntimeInMinutes": app.max_duration_in_minutes,
+                    "request": request_parts(made),  # what an idempotency key's retry is checked against
                     # what a reader of the run must mask in its output (jobctl.backends.local.store)
                     SECRETS: {key: text for key, text in {**conf, **app.parameters, **(parameters or {})}.items()
                               if is_secret(key)}}
@@ -142,6 +146,12 @@ class LocalApplications:
 
     def run(self, run_id: str) -> RunState:
         return self.backend.get_run(run_id=run_id)
+
+    def made(self, run_id: str) -> Mapping[str, Any] | None:
+        """The run's request_parts, as its start kept them (None for a run started before they were kept)."""
+        rows = self.store.query("SELECT settings FROM runs WHERE id = ?", (run_id,))
+        request = json.loads(rows[0]["settings"] or "{}").get("request") if rows else None
+        return dict(request) if isinstance(request, dict) else None
 
     def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]:
         return self.backend.list_runs(job_id=application_id)

@@ -26,6 +26,7 @@ from jobctl.model.application import (
     AppliedApplication,
     code_uri_of,
     env_configuration,
+    request_parts,
 )
 from jobctl.model.job import (
     SUCCEEDED,
@@ -245,6 +246,11 @@ class DataFlow:
 
     def run(self, run_id: str) -> RunState:
         return run_state(self._call(f"reading run {run_id}", self.client.get_run, run_id).data)
+
+    def made(self, run_id: str) -> Mapping[str, Any] | None:
+        """The run's request_parts: a Run carries every value its application gave it and its start set."""
+        return request_parts(definition_from_application(
+            self._call(f"reading run {run_id}", self.client.get_run, run_id).data))
 
     def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]:
         """The application's runs, newest first (one filter besides the compartment: OCI takes no more; without
