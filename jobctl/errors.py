@@ -122,3 +122,8 @@ class NeedsAttentionError(JobctlError):
 
 class WaitTimeoutError(JobctlError):
     exit_code = ExitCode.TIMEOUT
+
+
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM) stopped the command, which has said what became of its runs: the error boundary
+    ends it with exit 130 and adds nothing."""

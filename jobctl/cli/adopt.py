@@ -6,7 +6,8 @@ import click
 
 from jobctl.cli.apply import apply_specs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
+from jobctl.cli.options import show_secrets_option, spec_paths_argument
+from jobctl.cli.output import Item, renders
 from jobctl.cli.plan import PlanRequest
 
 
@@ -16,11 +17,8 @@ from jobctl.cli.plan import PlanRequest
 @click.option("--force", is_flag=True,
               help="Replace jobs even if they hold fields no spec can express yet (they are lost).")
 @show_secrets_option
-@output_option()
-@pass_app
-def command(
-    app: AppContext, *, paths: tuple[str, ...], yes: bool, force: bool, show_secrets: bool, output: str | None,
-) -> None:
+@renders()
+def command(app: AppContext, *, paths: tuple[str, ...], yes: bool, force: bool, show_secrets: bool) -> Item:
     """Take over jobs made outside jobctl whose display name matches a spec: the same as apply --adopt.
 
     A job that matches its spec is tagged as managed in place; one that differs where OCI cannot
@@ -31,5 +29,4 @@ def command(
       jobctl export my-console-job -d specs/
       jobctl adopt specs/my-console-job
     """
-    apply_specs(app, paths, PlanRequest(adopt=True), yes=yes, force=force, show_secrets=show_secrets,
-                output=output)
+    return apply_specs(app, paths, PlanRequest(adopt=True), yes=yes, force=force, show_secrets=show_secrets)

@@ -13,7 +13,7 @@ import click
 
 from jobctl import __version__
 from jobctl.cli.context import OUTPUT_FORMATS, AppContext
-from jobctl.errors import EXIT_CODE_HELP, ExitCode, JobctlError, SpecError
+from jobctl.errors import EXIT_CODE_HELP, ExitCode, Interrupted, JobctlError, SpecError
 
 # name -> (module, one-line summary). Modules are imported only when their command runs, so
 # `jobctl --help` costs no more than click itself.
@@ -153,6 +153,8 @@ class JobctlGroup(click.Group):
             _fail(error)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except Interrupted:  # said already
             sys.exit(ExitCode.INTERRUPTED)
         except BrokenPipeError:
             _reader_gone()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import listing_options, output_option, pass_app
+from jobctl.cli.options import listing_options
+from jobctl.cli.output import Listing, renders
 from jobctl.errors import UsageError
 
 
 @click.command()
 @listing_options("applications")
-@output_option()
-@pass_app
-def command(app: AppContext, *, show_all: bool, history: bool, output: str | None) -> None:
+@renders()
+def command(app: AppContext, *, show_all: bool, history: bool) -> Listing:
     """List the Data Flow applications in the backend (managed by jobctl, or all with --all).
 
     On OCI, those of the default compartment (--compartment-id / OCI_COMPARTMENT_ID). `get NAME`, `runs
@@ -25,7 +25,6 @@ def command(app: AppContext, *, show_all: bool, history: bool, output: str | Non
       jobctl --backend oci applications --all -o json
     """
     from jobctl.render.human import ago
-    from jobctl.render.machine import dumps, envelope
 
     backend = app.backend()
     held = getattr(backend, "dataflow", None)
@@ -38,15 +37,16 @@ def command(app: AppContext, *, show_all: bool, history: bool, output: str | Non
               *(held.applications(compartment=compartment, managed=False) if show_all else [])]
     earlier = [a for a in listed if a.superseded]
     shown = sorted((a for a in listed if history or not a.superseded), key=lambda a: a.created, reverse=True)
-    fmt = app.output_format(output)
-    if fmt == "table":
-        app.printer().table(["NAME", "ID", "MANAGED", "CREATED"], [
-            [a.name, a.id, "jobctl" + (" (superseded)" if a.superseded else "") if a.managed else "-", ago(a.created)]
-            for a in shown])
+
+    def footer(app: AppContext) -> None:
         if earlier and not history:
             app.info(f"{len(earlier)} earlier generation(s) not shown; --history lists them")
-        return
-    click.echo(dumps(envelope("DataFlowApplicationList", [
-        {"id": a.id, "name": a.name, "managed": a.managed, "superseded": a.superseded,
-         "compartmentId": a.compartment, "timeCreated": a.created.isoformat(), "tags": dict(a.tags)}
-        for a in shown]), fmt), nl=False)
+
+    return Listing(
+        "DataFlowApplicationList", shown,
+        lambda a: {"id": a.id, "name": a.name, "managed": a.managed, "superseded": a.superseded,
+                   "compartmentId": a.compartment, "timeCreated": a.created.isoformat(), "tags": dict(a.tags)},
+        ["NAME", "ID", "MANAGED", "CREATED"],
+        lambda a: [a.name, a.id, "jobctl" + (" (superseded)" if a.superseded else "") if a.managed else "-",
+                   ago(a.created)],
+        footer=footer)

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
-from jobctl.cli.plan import PlanRequest, adopt_option, compute_plan, plan_options, show_plan
+from jobctl.cli.options import show_secrets_option, spec_paths_argument
+from jobctl.cli.output import Item, render, renders
+from jobctl.cli.plan import PlanRequest, PlanResult, adopt_option, compute_plan, plan_options
 from jobctl.cli.signals import interrupt_on
 from jobctl.errors import InexpressibleError, UsageError
-from jobctl.render.machine import dumps, plan_dict
 
 if TYPE_CHECKING:
     from jobctl.backends.base import Backend
@@ -40,12 +40,10 @@ def confirm_destructive(app: AppContext, yes: bool, what: str) -> None:
               help="Replace jobs even if they hold fields no spec can express yet (they are lost).")
 @adopt_option
 @show_secrets_option
-@output_option()
-@pass_app
+@renders()
 def command(
-    app: AppContext, *, paths: tuple[str, ...], request: PlanRequest, yes: bool, force: bool,
-    show_secrets: bool, output: str | None,
-) -> None:
+    app: AppContext, *, paths: tuple[str, ...], request: PlanRequest, yes: bool, force: bool, show_secrets: bool,
+) -> Item:
     """Create, update, replace or delete jobs so the backend matches the specs.
 
     Prints the plan, asks before anything destructive (replace/delete) unless --yes, then
@@ -63,25 +61,22 @@ def command(
       jobctl apply specs/ --prune --yes     # CI on main
       jobctl export my-console-job -d specs/ && jobctl apply specs/my-console-job --adopt
     """
-    apply_specs(app, paths, request, yes=yes, force=force, show_secrets=show_secrets, output=output)
+    return apply_specs(app, paths, request, yes=yes, force=force, show_secrets=show_secrets)
 
 
 def apply_specs(
-    app: AppContext, paths: tuple[str, ...], request: PlanRequest, *, yes: bool, force: bool,
-    show_secrets: bool, output: str | None,
-) -> None:
-    """The body of `apply` (and of `adopt`, which is apply --adopt)."""
+    app: AppContext, paths: tuple[str, ...], request: PlanRequest, *, yes: bool, force: bool, show_secrets: bool,
+) -> Item:
+    """The body of `apply` (and of `adopt`, which is apply --adopt): for people, the plan is shown before it is
+    applied (and confirmed), then each change as it is made; for machines, the plan and what was applied."""
     from jobctl.engine.apply import AppliedChange, apply_plan
 
     app.show_secrets = show_secrets
-    fmt = app.output_format(output)
     plan = compute_plan(app, paths, request)
-    if fmt == "table":
-        show_plan(app, plan, fmt)
-    if not plan.has_changes:
-        if fmt != "table":
-            click.echo(dumps({**plan_dict(plan, show_secrets), "kind": "ApplyResult", "applied": []}, fmt), nl=False)
-        return
+    if app.for_people:
+        render(app, PlanResult(plan, show_secrets), "table")
+    if not plan.has_changes:  # the plan said so
+        return Item(PlanResult(plan, show_secrets, extra={"kind": "ApplyResult", "applied": []}).data, lambda app: None)
     lossy = [c for c in plan.changes if c.drops]
     if lossy and not force:
         raise InexpressibleError(
@@ -94,19 +89,17 @@ def apply_specs(
         confirm_destructive(app, yes, f"replace or delete the {' and '.join(kinds)} above")
 
     def report(step: AppliedChange) -> None:
-        if fmt == "table":
-            old = ""
-            if step.retired in ("superseded", "kept"):
-                old = f"; old job {step.change.job_id} kept with its runs as an earlier generation"
-            elif step.retired:
-                old = f"; old job {step.change.job_id} {step.retired}"
-            note = " (kept with its runs as an earlier generation)" if step.outcome in ("superseded", "kept") else ""
-            app.info(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
+        old = ""
+        if step.retired in ("superseded", "kept"):
+            old = f"; old job {step.change.job_id} kept with its runs as an earlier generation"
+        elif step.retired:
+            old = f"; old job {step.change.job_id} {step.retired}"
+        note = " (kept with its runs as an earlier generation)" if step.outcome in ("superseded", "kept") else ""
+        app.progress(f"{step.change.name}: {step.outcome} ({step.job_id}){old}{note}")
 
     def report_pipeline(step: AppliedPipelineChange) -> None:
-        if fmt == "table":
-            old = f"; old pipeline {step.change.pipeline_id} {step.retired}" if step.retired else ""
-            app.info(f"pipeline {step.change.name}: {step.outcome} ({step.pipeline_id}){old}")
+        old = f"; old pipeline {step.change.pipeline_id} {step.retired}" if step.retired else ""
+        app.progress(f"pipeline {step.change.name}: {step.outcome} ({step.pipeline_id}){old}")
 
     backend = app.backend()
     pipelines: list[AppliedPipelineChange] = []
@@ -116,9 +109,10 @@ def apply_specs(
         applied = apply_plan(backend, plan, on_change=report, on_interrupt=lambda: app.info(
             "Interrupted: no other change starts; finishing the ones under way"))
         pipelines += apply_pipelines(backend, plan, deletes=False, on_change=report_pipeline)
-        applications = apply_applications(backend, plan, on_change=lambda name, outcome, app_id: app.info(
-            f"application {name}: {outcome} ({app_id})") if fmt == "table" else None)
-    if fmt == "table":
+        applications = apply_applications(backend, plan, on_change=lambda name, outcome, app_id: app.progress(
+            f"application {name}: {outcome} ({app_id})"))
+
+    def summary(app: AppContext) -> None:
         results = [(a.outcome, a.retired) for a in applied] + [(p.outcome, p.retired) for p in pipelines] + [
             (outcome, None) for _, outcome, _ in applications]
         outcomes = [outcome for outcome, _ in results]
@@ -126,19 +120,16 @@ def apply_specs(
         kept = sum(1 for result in results for what in result if what in ("superseded", "kept"))
         extra = f", {kept} kept as earlier generations (with their runs)" if kept else ""
         app.info(f"Apply complete: {counts}{extra}.")
-    else:
-        result = {
-            **plan_dict(plan, show_secrets), "kind": "ApplyResult",
-            "applied": [
-                *({"kind": "job", "name": a.change.name, "action": a.change.action.value, "outcome": a.outcome,
-                   "jobId": a.job_id} for a in applied),
-                *({"kind": "pipeline", "name": p.change.name, "action": p.change.action.value, "outcome": p.outcome,
-                   "pipelineId": p.pipeline_id} for p in pipelines),
-                *({"kind": "application", "name": name, "outcome": outcome, "applicationId": app_id}
-                  for name, outcome, app_id in applications),
-            ],
-        }
-        click.echo(dumps(result, fmt), nl=False)
+
+    done = PlanResult(plan, show_secrets, extra={"kind": "ApplyResult", "applied": [
+        *({"kind": "job", "name": a.change.name, "action": a.change.action.value, "outcome": a.outcome,
+           "jobId": a.job_id} for a in applied),
+        *({"kind": "pipeline", "name": p.change.name, "action": p.change.action.value, "outcome": p.outcome,
+           "pipelineId": p.pipeline_id} for p in pipelines),
+        *({"kind": "application", "name": name, "outcome": outcome, "applicationId": app_id}
+          for name, outcome, app_id in applications),
+    ]})
+    return Item(done.data, summary)
 
 
 def apply_applications(backend: Backend, plan: Plan,

@@ -6,10 +6,10 @@ import click
 
 from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, RUN_REF, output_option, pass_app, timeout_option
-from jobctl.cli.watch import wait_runs
+from jobctl.cli.options import JOB_REF, RUN_REF, timeout_option
+from jobctl.cli.output import Item, renders
+from jobctl.cli.watch import run_list, wait_runs
 from jobctl.errors import UsageError
-from jobctl.render.machine import dumps, envelope, run_dict
 
 
 @click.command()
@@ -18,11 +18,8 @@ from jobctl.render.machine import dumps, envelope, run_dict
               help="Cancel every active run of this job (and of its earlier generations).")
 @click.option("-w", "--wait", is_flag=True, help="Wait until the runs have ended.")
 @timeout_option
-@output_option()
-@pass_app
-def command(
-    app: AppContext, *, runs: tuple[str, ...], job: str | None, wait: bool, timeout: float | None, output: str | None,
-) -> None:
+@renders()
+def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, wait: bool, timeout: float | None) -> Item:
     """Cancel RUNs (or all active runs of --job). The workload gets SIGTERM, then SIGKILL after a grace period.
 
     \b
@@ -36,17 +33,11 @@ def command(
         raise UsageError("name the runs to cancel, or --job JOB")
     backend = app.backend()
     targets = cancel_targets(backend, runs, job)
-    fmt = app.output_format(output)
     if not targets:
         app.info("no active runs")
-        if fmt != "table":
-            click.echo(dumps(envelope("RunList", []), fmt), nl=False)
-        return
+        return run_list(app, [])
     canceled, failed = cancel_runs(backend, targets, on_canceled=lambda r: app.info(f"{r.name} ({r.id}): {r.state}"))
     for run, error in failed:
         app.info(f"{run.name} ({run.id}): not canceled: {error.message}")
     raise_for_failures(failed, len(targets))
-    if wait:
-        wait_runs(app, canceled, timeout=timeout, fmt=fmt)
-    if fmt != "table":
-        click.echo(dumps(envelope("RunList", [run_dict(r, app.show_secrets) for r in canceled]), fmt), nl=False)
+    return wait_runs(app, canceled, timeout=timeout) if wait else run_list(app, canceled)

@@ -89,13 +89,24 @@ class AppContext:
         from jobctl.render.human import Printer
 
         stream = self.stderr if err else self.stdout
-        return Printer(stream, rich=self.color and _isatty(stream))
+        return Printer(stream, rich=self.color and is_tty(stream))
 
     def info(self, message: str) -> None:
         """Progress for people, on stderr; silent with -q."""
         if not self.quiet:
             self.stderr.write(message + "\n")
             self.stderr.flush()
+
+    def progress(self, message: str) -> None:
+        """What a command is doing, for a person: on stderr when the output is a table (not with -o json,
+        whose reader has the result for it) and not -q."""
+        if self.for_people:
+            self.info(message)
+
+    @property
+    def for_people(self) -> bool:
+        """The output is read by a person (a table), not parsed."""
+        return self.output == "table"
 
     def output_format(self, override: str | None) -> str:
         """A command's own -o wins over the global one."""
@@ -104,7 +115,7 @@ class AppContext:
     @property
     def interactive(self) -> bool:
         """Rich rendering only for a person at a terminal."""
-        return self.color and _isatty(self.stdout)
+        return self.color and is_tty(self.stdout)
 
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
@@ -144,8 +155,9 @@ def _number(environ: Mapping[str, str], name: str, default: float, whole: bool =
     return value
 
 
-def _isatty(stream: TextIO) -> bool:
+def is_tty(stream: object) -> bool:
+    """Whether `stream` is a terminal (False for one that cannot say, or is closed): the one test of it."""
     try:
-        return stream.isatty()
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
         return False

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, output_option, pass_app
+from jobctl.cli.options import JOB_REF
+from jobctl.cli.output import Item, renders
 from jobctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -23,11 +24,8 @@ if TYPE_CHECKING:
               help="Write DIR/NAME/job.yaml and the job's source next to it.")
 @click.option("--include-secrets", is_flag=True,
               help="Write secret env values into the spec instead of ${NAME} references.")
-@output_option("table", "json", "yaml")
-@pass_app
-def command(
-    app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str, include_secrets: bool, output: str | None,
-) -> None:
+@renders()
+def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: str, include_secrets: bool) -> Item:
     """Write a spec for existing jobs (or Data Flow applications), including ones made in the console, with
     their source.
 
@@ -63,7 +61,6 @@ def command(
         targets = [j for j in listed if j.id not in earlier]
     else:
         targets = [_target(backend, ref) for ref in jobs]
-    fmt = app.output_format(output)
     items = []
     problems: list[Diagnostic] = []
     for job in targets:
@@ -79,19 +76,15 @@ def command(
         items.append({**({"applicationId": job} if isinstance(job, str) else {"jobId": job.id}),
                       "spec": str(exported.spec), "secretEnvReferences": list(exported.referenced),
                       "problems": [str(d) for d in found]})
-        if fmt == "table":
-            click.echo(str(exported.spec))
         if exported.referenced:
             names = ", ".join(exported.referenced)
             app.info(f"{exported.spec}: the values of {names} are written as ${{NAME}} references; "
                      "set them in the environment before applying (--include-secrets writes the values)")
-    if fmt != "table":
-        from jobctl.render.machine import dumps, envelope
-
-        click.echo(dumps(envelope("ExportList", items), fmt), nl=False)
-    if problems:
-        raise SpecError(problems, hint="the specs are written: edit what they say above (the job holds values a "
-                                       "jobctl/v1 spec does not accept), then `jobctl validate` them")
+    hint = ("the specs are written: edit what they say above (the job holds values a jobctl/v1 spec does not "
+            "accept), then `jobctl validate` them")
+    error = SpecError(problems, hint=hint) if problems else None
+    return Item(lambda: {"apiVersion": "jobctl/v1", "kind": "ExportList", "items": items},
+                lambda app: app.stdout.write("".join(f"{item['spec']}\n" for item in items)), error=error)
 
 
 def _target(backend: Backend, ref: str) -> JobState | str:

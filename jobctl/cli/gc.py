@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import Duration, output_option, pass_app
+from jobctl.cli.options import Duration
+from jobctl.cli.output import Item, renders
 from jobctl.errors import UsageError
-from jobctl.render.machine import dumps, envelope
+from jobctl.render.machine import envelope
 
 
 def _size(count: int) -> str:
@@ -28,11 +29,8 @@ def _size(count: int) -> str:
 @click.option("--older-than", type=Duration(), default=None,
               help="Also delete finished runs (record, log, outputs) created longer ago than this, e.g. 30d.")
 @click.option("-n", "--dry-run", is_flag=True, help="Only show what would be removed.")
-@output_option("table", "json", "yaml")
-@pass_app
-def command(
-    app: AppContext, *, keep_workdirs: int | None, older_than: float | None, dry_run: bool, output: str | None,
-) -> None:
+@renders()
+def command(app: AppContext, *, keep_workdirs: int | None, older_than: float | None, dry_run: bool) -> Item:
     """Reclaim disk space of the local backend. Never touches an active run.
 
     Removes the work directories (unpacked artifact and scratch files) of finished runs beyond each
@@ -54,17 +52,15 @@ def command(
                          hint="run it with --backend local")
     keep = backend.keep_workdirs if keep_workdirs is None else keep_workdirs
     report = gc.collect(backend, keep_workdirs=keep, older_than=older_than, dry_run=dry_run)
-    fmt = app.output_format(output)
-    if fmt != "table":
-        items = [{"kind": r.kind, "path": str(r.path), "bytes": r.size, "runId": r.run_id} for r in report.removals]
-        document = envelope("GcReport", items)
-        document.update(dryRun=dry_run, bytesFreed=report.freed)
-        click.echo(dumps(document, fmt), nl=False)
-        return
-    verb = "Would remove" if dry_run else "Removed"
-    parts = [f"{report.count(kind)} {label}" for kind, label in (
-        ("workdir", "work directories"), ("run", "runs"), ("artifact", "artifacts"), ("partial", "partial files"))]
-    click.echo(f"{verb} {', '.join(parts)}: {_size(report.freed)}{' would be' if dry_run else ''} freed.")
-    if app.verbose:
-        for removal in report.removals:
-            click.echo(f"  {removal.kind:<9} {_size(removal.size):>9}  {removal.path}")
+    items = [{"kind": r.kind, "path": str(r.path), "bytes": r.size, "runId": r.run_id} for r in report.removals]
+
+    def said(app: AppContext) -> None:
+        verb = "Would remove" if dry_run else "Removed"
+        parts = [f"{report.count(kind)} {label}" for kind, label in (
+            ("workdir", "work directories"), ("run", "runs"), ("artifact", "artifacts"), ("partial", "partial files"))]
+        lines = [f"{verb} {', '.join(parts)}: {_size(report.freed)}{' would be' if dry_run else ''} freed."]
+        if app.verbose:
+            lines += [f"  {removal.kind:<9} {_size(removal.size):>9}  {removal.path}" for removal in report.removals]
+        app.stdout.write("".join(line + "\n" for line in lines))
+
+    return Item(lambda: {**envelope("GcReport", items), "dryRun": dry_run, "bytesFreed": report.freed}, said)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import listing_options, output_option, pass_app
+from jobctl.cli.options import listing_options
+from jobctl.cli.output import Listing, renders
 from jobctl.plan.diff import earlier_generations
-from jobctl.render.human import print_jobs
-from jobctl.render.machine import dumps, envelope, job_dict
+from jobctl.render.human import job_row
+from jobctl.render.machine import job_dict
 
 
 @click.command()
 @listing_options("jobs")
-@output_option()
-@pass_app
-def command(app: AppContext, *, show_all: bool, history: bool, output: str | None) -> None:
+@renders()
+def command(app: AppContext, *, show_all: bool, history: bool) -> Listing:
     """List the jobs in the backend (managed by jobctl, or all with --all).
 
     A name has one current job. A replace keeps the old job while it has runs (docs/sets.md); such
@@ -30,11 +30,10 @@ def command(app: AppContext, *, show_all: bool, history: bool, output: str | Non
     listed = [j for j in app.backend().list_jobs() if show_all or j.managed]
     earlier = earlier_generations(listed)
     jobs = [j for j in listed if history or j.id not in earlier]
-    fmt = app.output_format(output)
-    if fmt == "table":
-        print_jobs(app.printer(), jobs, earlier)
+
+    def footer(app: AppContext) -> None:
         if earlier and not history:
             app.info(f"{len(earlier)} earlier generation(s) not shown; --history lists them")
-    else:
-        items = [job_dict(j) | {"superseded": j.id in earlier} for j in jobs]
-        click.echo(dumps(envelope("JobList", items), fmt), nl=False)
+
+    return Listing("JobList", jobs, lambda j: job_dict(j) | {"superseded": j.id in earlier},
+                   ["NAME", "ID", "STATE", "MANAGED", "CREATED"], lambda j: job_row(j, earlier), footer=footer)

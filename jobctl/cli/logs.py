@@ -8,14 +8,13 @@ from pathlib import Path
 import click
 
 from jobctl.cli.complete import complete_jobs, complete_runs
-from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, RUN_REF, Duration, output_option, pass_app, show_secrets_option, timeout_option
+from jobctl.cli.context import AppContext, is_tty
+from jobctl.cli.options import JOB_REF, RUN_REF, Duration, show_secrets_option, timeout_option
+from jobctl.cli.output import renders
 from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
-from jobctl.cli.watch import follow_runs
-from jobctl.errors import NotFoundError, UsageError
+from jobctl.cli.watch import follow_runs, log_events
+from jobctl.errors import ExitCode, NotFoundError, UsageError
 from jobctl.model.job import LogLine, RunState
-from jobctl.render.human import format_log
-from jobctl.render.machine import log_dict
 
 
 def _since(text: str | None) -> datetime | None:
@@ -64,13 +63,11 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), help="Only this output stream.")
 @timeout_option
 @show_secrets_option
-@output_option("table", "jsonl")
-@pass_app
+@renders("table", "jsonl")
 def command(
     app: AppContext, *, run: str | None, job: str | None, spec_file: str | None, follow: bool, tail: int | None,
     since: str | None, timestamps: bool, stream: str | None, timeout: float | None, show_secrets: bool,
-    output: str | None,
-) -> None:
+) -> int:
     """Print a run's output: RUN, or the latest run of --job / ./job.yaml / any job.
 
     The values of the run's secret env vars are masked wherever the workload printed them, as CI
@@ -86,42 +83,39 @@ def command(
       jobctl logs run-mf3k2a1b --tail 100 --timestamps
       jobctl logs --job hello --since 10m --stream stderr
     """
-    fmt = app.output_format(output)
-    fmt = "jsonl" if fmt == "jsonl" else "table"
     target = _target_run(app, run, job, spec_file)
     cutoff = _since(since)
     backend = app.backend()
-    plain = fmt == "table" and not (follow or tail is not None or since or timestamps or stream)
-    if plain and not _isatty(app.stdout) and hasattr(app.stdout, "buffer"):
+    plain = app.for_people and not (follow or tail is not None or since or timestamps or stream)
+    if plain and not is_tty(app.stdout) and hasattr(app.stdout, "buffer"):
         app.stdout.flush()
         backend.copy_log_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
         app.stdout.buffer.flush()
-        return
+        return ExitCode.OK
     cursor: str | None = None
     if tail is not None and (stream or cutoff):
         lines, cursor = _last_matching(app, target, tail, cutoff=cutoff, stream=stream)
-        _emit(app, target, lines, fmt=fmt, timestamps=timestamps, cutoff=None, stream=None)
+        _emit(app, target, lines, timestamps=timestamps, cutoff=None, stream=None)
         if not follow:
-            return
-        follow_runs(app, [target], fmt=fmt, timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
-                    stream=stream)
+            return ExitCode.OK
+        return follow_runs(app, [target], timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
+                           stream=stream)
     if tail is not None:
         batch = backend.tail_logs(run_id=target.id, lines=tail)
-        _emit(app, target, batch.lines, fmt=fmt, timestamps=timestamps, cutoff=cutoff, stream=stream)
+        _emit(app, target, batch.lines, timestamps=timestamps, cutoff=cutoff, stream=stream)
         cursor = batch.cursor
         if not follow:
-            return
+            return ExitCode.OK
     if follow:
         if cutoff is None:
-            follow_runs(app, [target], fmt=fmt, timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
-                        stream=stream)
-        _follow_since(app, target, cursor, fmt=fmt, timestamps=timestamps, cutoff=cutoff, stream=stream)
-        return
+            return follow_runs(app, [target], timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
+                               stream=stream)
+        return _follow_since(app, target, cursor, timestamps=timestamps, cutoff=cutoff, stream=stream)
     while True:
         batch = backend.read_logs(run_id=target.id, cursor=cursor)
         if not batch.lines:
-            return
-        _emit(app, target, batch.lines, fmt=fmt, timestamps=timestamps, cutoff=cutoff, stream=stream)
+            return ExitCode.OK
+        _emit(app, target, batch.lines, timestamps=timestamps, cutoff=cutoff, stream=stream)
         cursor = batch.cursor
 
 
@@ -143,41 +137,27 @@ def _last_matching(
 
 
 def _follow_since(
-    app: AppContext, target: RunState, cursor: str | None, *, fmt: str, timestamps: bool, cutoff: datetime | None,
+    app: AppContext, target: RunState, cursor: str | None, *, timestamps: bool, cutoff: datetime | None,
     stream: str | None,
-) -> None:
+) -> int:
     """Skip lines older than the cutoff, then follow the rest."""
     backend = app.backend()
     while True:
         batch = backend.read_logs(run_id=target.id, cursor=cursor)
         fresh = [ln for ln in batch.lines if cutoff is None or ln.time >= cutoff]
         if fresh or not batch.lines:
-            _emit(app, target, fresh, fmt=fmt, timestamps=timestamps, cutoff=None, stream=stream)
-            follow_runs(app, [target], fmt=fmt, timestamps=timestamps, cursors={target.id: batch.cursor},
-                        stream=stream)
+            _emit(app, target, fresh, timestamps=timestamps, cutoff=None, stream=stream)
+            return follow_runs(app, [target], timestamps=timestamps, cursors={target.id: batch.cursor},
+                               stream=stream)
         cursor = batch.cursor
 
 
 def _emit(
-    app: AppContext, run: RunState, lines: tuple[LogLine, ...] | list[LogLine], *, fmt: str, timestamps: bool,
+    app: AppContext, run: RunState, lines: tuple[LogLine, ...] | list[LogLine], *, timestamps: bool,
     cutoff: datetime | None, stream: str | None,
 ) -> None:
-    import json
-
-    out = app.stdout
-    sanitize = app.printer().rich or _isatty(out)
+    events = log_events(app, [run], timestamps)
     for line in lines:
-        if (cutoff is not None and line.time < cutoff) or (stream and line.stream != stream):
-            continue
-        if fmt == "jsonl":
-            out.write(json.dumps(log_dict(line, run.id)) + "\n")
-        else:
-            out.write(format_log(line, timestamps=timestamps, sanitize=sanitize) + "\n")
-    out.flush()
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
+        if (cutoff is None or line.time >= cutoff) and not (stream and line.stream != stream):
+            events.line(line, run.id)
+    app.stdout.flush()

@@ -107,10 +107,10 @@ timeout_option = click.option(
 )
 
 
-def listing_options(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def listing_options(what: str) -> Callable[[F], F]:
     """--all and --history of a listing of `what` (jobs, applications): the unmanaged ones, earlier generations."""
 
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+    def decorate(command: F) -> F:
         command = click.option("--history", is_flag=True,
                                help=f"Include earlier generations: {what} an apply replaced and kept for their runs.",
                                )(command)

@@ -14,16 +14,18 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.errors import ExitCode
+from jobctl.errors import ExitCode, JobctlError
 
 if TYPE_CHECKING:
     from jobctl.cli.context import AppContext
 
 
 class Result:
-    """What a command prints. Subclasses give `data()` (the JSON/YAML value) and `table(app)` (for people)."""
+    """What a command prints. Subclasses give `data()` (the JSON/YAML value) and `table(app)` (for people).
+    `error`: what the command failed with once this is printed (an export whose specs do not validate)."""
 
     exit_code: int = ExitCode.OK
+    error: JobctlError | None = None
 
     def data(self) -> Any:
         raise NotImplementedError
@@ -39,6 +41,20 @@ class Result:
 
     def jsonl(self, app: AppContext) -> None:
         app.stdout.write(json.dumps(self.data(), ensure_ascii=False) + "\n")
+
+
+class Item(Result):
+    """One value: `data()` for machines, `show(app)` for people."""
+
+    def __init__(self, data: Callable[[], Any], show: Callable[[AppContext], object], *, exit_code: int = ExitCode.OK,
+                 error: JobctlError | None = None) -> None:
+        self._data, self._show, self.exit_code, self.error = data, show, exit_code, error
+
+    def data(self) -> Any:
+        return self._data()
+
+    def table(self, app: AppContext) -> None:
+        self._show(app)
 
 
 class Listing(Result):
@@ -115,6 +131,8 @@ def render(app: AppContext, result: Result | int | None, fmt: str) -> int:
         return int(result or 0)
     getattr(result, fmt)(app)
     app.stdout.flush()
+    if result.error is not None:
+        raise result.error
     return result.exit_code
 
 
@@ -126,7 +144,8 @@ def renders(*formats: str) -> Callable[[Callable[..., Result | int | None]], Cal
     def decorate(command: Callable[..., Result | int | None]) -> Callable[..., int]:
         @functools.wraps(command)
         def wrapper(app: AppContext, *args: Any, output: str | None, **kwargs: Any) -> int:
-            return render(app, command(app, *args, **kwargs), app.output_format(output))
+            app.output = app.output_format(output)  # the command's own -o wins over the global one
+            return render(app, command(app, *args, **kwargs), app.output)
 
         return output_option(*formats)(pass_app(wrapper))  # type: ignore[arg-type]
 

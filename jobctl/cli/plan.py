@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, show_secrets_option, spec_paths_argument
+from jobctl.cli.options import show_secrets_option, spec_paths_argument
+from jobctl.cli.output import Result, renders
 from jobctl.errors import ExitCode, JobctlError
 from jobctl.plan.model import Plan
-from jobctl.render.machine import dumps, plan_dict
+from jobctl.render.machine import plan_dict
 from jobctl.render.plan import print_plan
 
 if TYPE_CHECKING:
@@ -39,14 +40,14 @@ class PlanRequest:
     set_name: str | None = None  # --set-name; else $JOBCTL_SET, else derived from the paths
 
 
-def plan_options(command: Callable[..., None]) -> Callable[..., None]:
+def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--prune, --prune-history, --set-name and --refresh, handed to the command as one `request`."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, prune: bool, prune_history: bool, set_name: str | None, refresh: bool,
-                **kwargs: Any) -> None:
+                **kwargs: Any) -> Any:
         request = PlanRequest(prune, prune_history, refresh, kwargs.pop("adopt", False), set_name)
-        command(*args, request=request, **kwargs)
+        return command(*args, request=request, **kwargs)
 
     for option in reversed((
         click.option("--prune", is_flag=True,
@@ -159,15 +160,24 @@ def _jobs_and_pipelines(app: AppContext, paths: tuple[str, ...], request: PlanRe
     return replace(plan, pipelines=tuple(changes), unchanged_pipelines=tuple(unchanged))
 
 
-def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
-    if fmt == "table":
-        print_plan(app.printer(), plan, show_secrets=app.show_secrets)
-    elif fmt == "markdown":
+class PlanResult(Result):
+    """A plan, as a table, markdown (a pull request comment) or data; `extra`: what the data adds (an apply's
+    outcome)."""
+
+    def __init__(self, plan: Plan, show_secrets: bool, *, exit_code: int = ExitCode.OK,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.plan, self.show_secrets, self.exit_code, self.extra = plan, show_secrets, exit_code, extra or {}
+
+    def data(self) -> Any:
+        return {**plan_dict(self.plan, self.show_secrets), **self.extra}
+
+    def table(self, app: AppContext) -> None:
+        print_plan(app.printer(), self.plan, show_secrets=self.show_secrets)
+
+    def markdown(self, app: AppContext) -> None:
         from jobctl.render.markdown import plan_markdown
 
-        click.echo(plan_markdown(plan, show_secrets=app.show_secrets), nl=False)
-    else:
-        click.echo(dumps(plan_dict(plan, app.show_secrets), fmt), nl=False)
+        app.stdout.write(plan_markdown(self.plan, show_secrets=self.show_secrets))
 
 
 @click.command()
@@ -178,12 +188,10 @@ def show_plan(app: AppContext, plan: Plan, fmt: str) -> None:
                    "code (3 spec, 5 conflict, 6 config, ...).")
 @adopt_option
 @show_secrets_option
-@output_option("table", "json", "yaml", "markdown")
-@pass_app
+@renders("table", "json", "yaml", "markdown")
 def command(
-    app: AppContext, *, paths: tuple[str, ...], request: PlanRequest, detailed_exitcode: bool,
-    show_secrets: bool, output: str | None,
-) -> None:
+    app: AppContext, *, paths: tuple[str, ...], request: PlanRequest, detailed_exitcode: bool, show_secrets: bool,
+) -> PlanResult:
     """Show what `apply` would create, update, replace or delete.
 
     Fields OCI can change in place (description, labels, infrastructure) are updates (~);
@@ -201,7 +209,4 @@ def command(
     """
     app.show_secrets = show_secrets
     plan = compute_plan(app, paths, request)
-    show_plan(app, plan, app.output_format(output))
-    if detailed_exitcode and plan.has_changes:
-        raise SystemExit(2)
-    raise SystemExit(ExitCode.OK)
+    return PlanResult(plan, show_secrets, exit_code=2 if detailed_exitcode and plan.has_changes else ExitCode.OK)

@@ -9,11 +9,13 @@ import click
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option, timeout_option
-from jobctl.cli.watch import follow_runs, interruptible, wait_runs
+from jobctl.cli.options import JOB_REF, show_secrets_option, timeout_option
+from jobctl.cli.output import Item, renders
+from jobctl.cli.watch import follow_runs, interruptible, run_list, wait_runs
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
-from jobctl.render.machine import dumps, envelope, run_dict
+
+_WITHOUT_FOLLOW = ("table", "json", "yaml")  # what -o may be without --follow (jsonl streams events)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -172,16 +174,20 @@ def _start_each(app: AppContext, begun: list[RunState], start: Callable[..., lis
     return start(on_started=started, on_reattached=reattached, on_interrupt=interrupted)
 
 
-def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follow: bool, timeout: float | None,
-           cancel: bool) -> None:
-    """Runs of an application once started: followed or waited for when asked; their ids on stdout."""
-    with interruptible(app, runs, cancel_on_interrupt=cancel, ids_to_stdout=True):
-        if follow:
-            follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel)
-        if wait:
-            wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel)
-    for run in runs:
-        click.echo(run.id)
+def _watch(app: AppContext, runs: list[RunState], *, wait: bool, follow: bool, timeout: float | None,
+           cancel: bool) -> Item | int:
+    """Runs once started: followed or waited for when asked, else their ids (for people, on stdout)."""
+    if follow:  # these handle their own interrupts, with every run
+        return follow_runs(app, runs, timeout=timeout, cancel_on_interrupt=cancel)
+    if wait:
+        return wait_runs(app, runs, timeout=timeout, cancel_on_interrupt=cancel)
+
+    def ids(app: AppContext) -> None:  # for `jobctl wait $(jobctl run ...)`
+        app.stdout.write("".join(f"{run.id}\n" for run in runs))
+        if len(runs) == 1:
+            app.info(f"follow: jobctl logs {runs[0].id} --follow")
+
+    return run_list(app, runs, ids)
 
 
 @click.command()
@@ -209,14 +215,13 @@ def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follo
 @click.option("-y", "--yes", is_flag=True,
               help=f"Start more than JOBCTL_MAX_RUNS (default {DEFAULT_MAX_RUNS}) runs without asking.")
 @show_secrets_option
-@output_option("table", "json", "yaml", "jsonl")
-@pass_app
+@renders("table", "json", "yaml", "jsonl")
 def command(
     app: AppContext, *, job: str | None, spec_file: str | None, env: tuple[str, ...], args: tuple[str, ...],
     args_append: tuple[str, ...], settings: tuple[str, ...], matrix: tuple[str, ...], max_parallel: int,
     name: str | None, wait: bool, follow: bool, timeout: float | None, idempotency_key: str | None,
-    cancel_on_interrupt: bool, yes: bool, show_secrets: bool, output: str | None,
-) -> None:
+    cancel_on_interrupt: bool, yes: bool, show_secrets: bool,
+) -> Item | int:
     """Start a run of an applied job, or one run per --matrix combination.
 
     --env values win over the job's env (the job's other variables are kept); --arg replaces the
@@ -244,13 +249,12 @@ def command(
     from jobctl.engine.runs import plan_runs
 
     app.show_secrets = show_secrets
-    fmt = app.output_format(output)
     if wait and follow:
         raise UsageError("use either --wait or --follow")
     if follow and job and job.endswith((".yaml", ".yml")) and Path(job).is_file():
         raise UsageError(f"{job!r} is a spec file: -f is --follow, as for logs",
                          hint=f"give the spec with --file (-p): jobctl run -p {job} --follow")
-    if fmt == "jsonl" and not follow:
+    if app.output not in _WITHOUT_FOLLOW and not follow:
         raise UsageError("-o jsonl streams events and needs --follow")
     if name is not None:
         _check_run_name(name)
@@ -274,8 +278,7 @@ def command(
                 runs = _start_application(app, held, begun, env=overrides, args=args, settings=settings,
                                           combos=combos, name=name, key=idempotency_key, yes=yes,
                                           max_parallel=max_parallel)
-            _watch(app, runs, fmt=fmt, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
-            return
+                return _watch(app, runs, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
     chosen = parse_settings(settings)
     target = target or job_from_scope(app, job, spec_file, runnable=True)
     requests = plan_runs(
@@ -291,14 +294,4 @@ def command(
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
         runs = _start_each(app, begun, lambda **said: start_runs(app.backend(), target, requests,
                                                                   max_parallel=max_parallel, **said))
-        if follow:  # these handle their own interrupts, with every run
-            follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
-        if wait:
-            wait_runs(app, runs, timeout=timeout, fmt=fmt, cancel_on_interrupt=cancel_on_interrupt)
-    if fmt in ("json", "yaml"):
-        click.echo(dumps(envelope("RunList", [run_dict(r, show_secrets) for r in runs]), fmt), nl=False)
-        return
-    for run in runs:
-        click.echo(run.id)
-    if len(runs) == 1:
-        app.info(f"follow: jobctl logs {runs[0].id} --follow")
+        return _watch(app, runs, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)

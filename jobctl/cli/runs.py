@@ -45,7 +45,7 @@ def command(
       jobctl runs hello --page eyJsIjoi...       # the next page
       jobctl runs --all -o json > runs.json
     """
-    from jobctl.render.human import ago, duration, state_style
+    from jobctl.render.human import RUN_HEADERS, run_row, state_style
     from jobctl.render.machine import run_dict
 
     backend = app.backend()
@@ -78,7 +78,5 @@ def command(
 
     return Listing(
         "RunList", taken(), lambda run: run_dict(run, show_secrets),
-        ["NAME", "ID", "STATE", "EXIT", "CREATED", "DURATION"],
-        lambda r: [r.name, r.id, r.state, "-" if r.exit_code is None else str(r.exit_code), ago(r.created),
-                   duration(r)],
-        styles={2: state_style}, head={"total": total}, tail=lambda: {"nextPage": next_page[0]}, footer=footer)
+        RUN_HEADERS, run_row, styles={2: state_style}, head={"total": total},
+        tail=lambda: {"nextPage": next_page[0]}, footer=footer)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app, spec_paths_argument
+from jobctl.cli.options import spec_paths_argument
+from jobctl.cli.output import Item, renders
 from jobctl.errors import ExitCode, SpecError
-from jobctl.spec.load import load_specs
+from jobctl.spec.load import LoadResult, load_specs
 
 
 @click.command()
 @spec_paths_argument()
-@output_option()
-@pass_app
-def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> None:
+@renders()
+def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
     """Check spec files against the schema and the file system (and a workflow's jobs against the backend,
     for the jobs it names that the files do not hold).
 
@@ -38,14 +38,12 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
     if app.verbose:
         for skipped in result.skipped:
             app.info(f"skipped {skipped}: neither jobctl/v1 nor ADS job YAML")
-    fmt = app.output_format(output)
-    if fmt != "table":
-        from jobctl.render.machine import dumps
+    return Item(lambda: [d.to_dict() for d in result.diagnostics], lambda app: _summary(app, result),
+                exit_code=ExitCode.OK if result.ok else ExitCode.INVALID_SPEC)
 
-        click.echo(dumps([d.to_dict() for d in result.diagnostics], fmt), nl=False)
-        if not result.ok:
-            raise SystemExit(ExitCode.INVALID_SPEC)
-        return
+
+def _summary(app: AppContext, result: LoadResult) -> None:
+    """For people: the errors as an error (on stderr), else what is valid."""
     if not result.ok:
         raise SpecError(result.diagnostics)
     if not app.quiet:
@@ -55,5 +53,5 @@ def command(app: AppContext, *, paths: tuple[str, ...], output: str | None) -> N
         counts = ((jobs, "job"), (apps, "Data Flow application"), (workflows, "workflow"))
         parts = [f"{count} {what}{'s' if count != 1 else ''}" for count, what in counts if count] or ["0 jobs"]
         counted = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-        click.echo(f"valid: {counted} in {files} file{'s' if files != 1 else ''}"
-                   + (f" ({', '.join(names)})" if names else ""))
+        app.stdout.write(f"valid: {counted} in {files} file{'s' if files != 1 else ''}"
+                         + (f" ({', '.join(names)})" if names else "") + "\n")

@@ -6,7 +6,8 @@ import click
 
 from jobctl.cli.complete import complete_active_runs, complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, RUN_REF, output_option, pass_app, timeout_option
+from jobctl.cli.options import JOB_REF, RUN_REF, timeout_option
+from jobctl.cli.output import Item, renders
 from jobctl.cli.watch import wait_runs
 from jobctl.errors import NotFoundError, UsageError
 
@@ -16,10 +17,8 @@ from jobctl.errors import NotFoundError, UsageError
 @click.option("--job", "job", type=JOB_REF, shell_complete=complete_jobs,
               help="Wait for every active run of this job (and of its earlier generations).")
 @timeout_option
-@output_option()
-@pass_app
-def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout: float | None,
-            output: str | None) -> None:
+@renders()
+def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout: float | None) -> Item:
     """Wait until every RUN (or every active run of --job) is SUCCEEDED, FAILED or CANCELED.
 
     Exit code: 0 when all succeeded, else the worst: 1 FAILED, 8 CANCELED; 7 on --timeout. When --job
@@ -48,4 +47,4 @@ def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout:
             app.info(f"no active runs; the newest, {newest[0].name} ({newest[0].id}), is {newest[0].state}")
             active = newest
         resolved += active
-    wait_runs(app, resolved, timeout=timeout, fmt=app.output_format(output))
+    return wait_runs(app, resolved, timeout=timeout)

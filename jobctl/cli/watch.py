@@ -9,18 +9,19 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
 
-from jobctl.cli.context import AppContext
+from jobctl.cli.context import AppContext, is_tty
+from jobctl.cli.output import Item
 from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
-from jobctl.errors import ExitCode
-from jobctl.model.job import RunState
+from jobctl.errors import ExitCode, Interrupted
+from jobctl.model.job import LogLine, RunState
 from jobctl.render.human import duration, format_log, print_runs, state_style
-from jobctl.render.machine import dumps, envelope, log_dict, run_dict
+from jobctl.render.machine import envelope, log_dict, run_dict
 
 
 @contextlib.contextmanager
@@ -54,7 +55,7 @@ def interruptible(
             else:
                 app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
                          + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
-            raise SystemExit(ExitCode.INTERRUPTED) from None
+            raise Interrupted from None
 
 
 def report_state(app: AppContext, run: RunState, many: bool) -> None:
@@ -65,10 +66,18 @@ def report_state(app: AppContext, run: RunState, many: bool) -> None:
     app.printer(err=True).line(f"{who}{run.state}{details}", state_style(run.state))
 
 
+def run_list(app: AppContext, runs: Sequence[RunState], show: Callable[[AppContext], object] = lambda app: None, *,
+             exit_code: int = ExitCode.OK) -> Item:
+    """Runs as a command's result: a RunList for machines, `show` for people."""
+    return Item(lambda: envelope("RunList", [run_dict(r, app.show_secrets) for r in runs]), show,
+                exit_code=exit_code)
+
+
 def wait_runs(
-    app: AppContext, runs: Sequence[RunState], *, timeout: float | None, fmt: str, cancel_on_interrupt: bool = False,
-) -> None:
-    """Block until all runs end; print their final table; exit with the worst run's code."""
+    app: AppContext, runs: Sequence[RunState], *, timeout: float | None, cancel_on_interrupt: bool = False,
+) -> Item:
+    """Block until all runs end (each state said as it is reached); the runs as they ended, a table when
+    several, and the worst run's exit code."""
     status = app.printer(err=True)
     with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
         if status.rich and len(runs) > 1 and not app.quiet:
@@ -79,7 +88,8 @@ def wait_runs(
                 on_change=lambda r: report_state(app, r, len(runs) > 1),
                 attention_timeout=app.settings().oci.attention_timeout,
             )
-    finish(app, final, fmt)
+    return run_list(app, final, lambda app: print_runs(app.printer(), final) if len(final) > 1 else None,
+                    exit_code=worst_exit_code(final))
 
 
 def _wait_live(app: AppContext, runs: Sequence[RunState], timeout: float | None, console: Any) -> list[RunState]:
@@ -107,50 +117,59 @@ def _wait_live(app: AppContext, runs: Sequence[RunState], timeout: float | None,
                              attention_timeout=app.settings().oci.attention_timeout)
 
 
-def finish(app: AppContext, runs: Sequence[RunState], fmt: str) -> None:
-    if fmt in ("json", "yaml"):
-        click.echo(dumps(envelope("RunList", [run_dict(r, app.show_secrets) for r in runs]), fmt), nl=False)
-    elif fmt == "table" and len(runs) > 1:
-        print_runs(app.printer(), runs)
-    raise SystemExit(worst_exit_code(runs))
-
-
 def follow_runs(
-    app: AppContext, runs: Sequence[RunState], *, fmt: str, timestamps: bool = False, timeout: float | None = None,
+    app: AppContext, runs: Sequence[RunState], *, timestamps: bool = False, timeout: float | None = None,
     cancel_on_interrupt: bool = False, cursors: dict[str, str | None] | None = None, stream: str | None = None,
-) -> None:
-    """Stream the runs' logs (prefixed by run name when several) until they end; exit like `wait`."""
+) -> int:
+    """Stream the runs' logs (prefixed by run name when several) until they end, as events with -o jsonl;
+    the exit code as `wait` gives it."""
     many = len(runs) > 1
-    names = {r.id: r.name for r in runs}
     final: dict[str, RunState] = {r.id: r for r in runs}
-    sanitize = app.printer().rich or _stdout_is_tty(app)
-    out = app.stdout
+    events = log_events(app, runs, timestamps)
     with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
         for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout,
                                  attention_timeout=app.settings().oci.attention_timeout):
             if event.run is not None:
                 final[event.run_id] = event.run
-                if fmt == "jsonl":
-                    out.write(json.dumps({"type": "state", **run_dict(event.run, app.show_secrets)}) + "\n")
-                    out.flush()
-                else:
-                    report_state(app, event.run, many)
-                continue
-            assert event.line is not None
-            if stream and event.line.stream != stream:
-                continue
-            if fmt == "jsonl":
-                out.write(json.dumps(log_dict(event.line, event.run_id)) + "\n")
-            else:
-                prefix = f"[{names[event.run_id]}] " if many else ""
-                out.write(format_log(event.line, timestamps=timestamps, sanitize=sanitize, prefix=prefix) + "\n")
-            out.flush()
+                events.state(event.run, many)
+            elif event.line is not None and not (stream and event.line.stream != stream):
+                events.line(event.line, event.run_id)
+            app.stdout.flush()
     final_runs = [final[r.id] for r in runs]
-    raise SystemExit(worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK)
+    return worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK
 
 
-def _stdout_is_tty(app: AppContext) -> bool:
-    try:
-        return app.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
+def log_events(app: AppContext, runs: Sequence[RunState], timestamps: bool) -> TextEvents:
+    """How runs' log lines (and state changes) are written in the command's output format."""
+    return _EVENTS.get(app.output, TextEvents)(app, runs, timestamps)
+
+
+class TextEvents:
+    """Runs' lines as text on stdout (prefixed by the run's name when several), their states on stderr. The
+    caller flushes."""
+
+    def __init__(self, app: AppContext, runs: Sequence[RunState], timestamps: bool) -> None:
+        self.app, self.out, self.timestamps = app, app.stdout, timestamps
+        self.prefixes = {r.id: f"[{r.name}] " if len(runs) > 1 else "" for r in runs}
+        self.sanitize = app.printer().rich or is_tty(app.stdout)
+
+    def state(self, run: RunState, many: bool) -> None:
+        report_state(self.app, run, many)
+
+    def line(self, line: LogLine, run_id: str) -> None:
+        self.out.write(format_log(line, timestamps=self.timestamps, sanitize=self.sanitize,
+                                  prefix=self.prefixes[run_id]) + "\n")
+
+
+class JsonlEvents(TextEvents):
+    """-o jsonl: each line and each state change as one JSON object on stdout."""
+
+    def state(self, run: RunState, many: bool) -> None:
+        self.out.write(json.dumps({"type": "state", **run_dict(run, self.app.show_secrets)}) + "\n")
+
+    def line(self, line: LogLine, run_id: str) -> None:
+        self.out.write(json.dumps(log_dict(line, run_id)) + "\n")
+
+
+_EVENTS = {"jsonl": JsonlEvents}
+

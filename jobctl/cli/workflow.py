@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
-from jobctl.cli.context import AppContext
-from jobctl.cli.options import output_option, pass_app
-from jobctl.errors import ExitCode, NotFoundError, UsageError
+from jobctl.cli.context import AppContext, is_tty
+from jobctl.cli.options import pass_app
+from jobctl.cli.output import Item, Listing, renders
+from jobctl.errors import ExitCode, Interrupted, NotFoundError, UsageError
 
 
 @click.group()
@@ -76,10 +77,10 @@ state_option = click.option(
                    "this command returns once it has started (oci backend; docs/decisions/0014) [default: the "
                    "workflow's spec.engine, else client].")
 @state_option
-@pass_app
+@renders()
 def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...], resume: str | None,
                 restart: bool, key: str | None, follow: bool, wait: bool, engine: str | None,
-                location: str | None, yes: bool) -> None:
+                location: str | None, yes: bool) -> Item:
     """Start a run of the workflow in FILE (or resume one); its jobs must be applied. With NAME instead
     of files: a run of the workflow's applied pipeline (pipeline engine).
 
@@ -117,27 +118,26 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
         raise UsageError(f"{paths[0]!r} is not a file: the client engine runs a workflow from its spec file",
                          hint="give the workflow's file; by name runs its applied pipeline (--engine pipeline)")
     if engine == "pipeline" or by_name:  # said first: the backend is checked before the jobs are looked up in it
-        _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
-                        location=location, yes=yes)
-        return
+        return _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
+                               location=location, yes=yes)
     workflow = _with_state(_load(app, paths, engine=engine), location)
     if engine is None and workflow.engine == "pipeline" and app.backend().name != "local":
-        _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
-                        location=location, yes=yes)
-        return
+        return _start_pipeline(app, paths, given, (resume, restart), key=key, wait=wait or follow, follow=follow,
+                               location=location, yes=yes)
     if wait:
         raise UsageError("--wait is for the pipeline engine: the client engine always waits for the workflow")
     backend = app.backend()
     if workflow.engine == "pipeline" and engine is None:
         app.info(f"workflow {workflow.name}: the local backend has no pipelines; this process runs it (client "
                  "engine)")
-    sanitize = app.printer().rich or _isatty(app.stdout)
+    sanitize = app.printer().rich or is_tty(app.stdout)
 
     def show(step: str, run: str, line: Any) -> None:
         app.stdout.write(format_log(line, timestamps=False, sanitize=sanitize, prefix=f"[{step} {run}] ") + "\n")
         app.stdout.flush()
 
-    runner = WorkflowRunner(backend, backend.workflow_store(workflow.state), workflow, env=given,
+    store = backend.workflow_store(workflow.state)
+    runner = WorkflowRunner(backend, store, workflow, env=given,
                             on_event=_reader_may_go(app.info), on_log=_reader_may_go(show) if follow else None)
     chosen = runner.prepare(resume=resume, restart=restart, key=key)
     _load(app, paths, set(runner.env), engine="client")  # its ${{ env.X }}: this run's, a resumed run's included
@@ -147,9 +147,15 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     except KeyboardInterrupt:
         app.info(f"\nInterrupted; the runs continue. Resume with: jobctl workflow run {' '.join(paths)} "
                  f"--resume {runner.state['run']}")
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        raise Interrupted from None
     app.info(f"workflow {workflow.name}: run {runner.state['run']} {runner.state['status']}")
-    raise SystemExit(code)
+    return _state_result(store.load(workflow.name, runner.state["run"]) or runner.state, code)  # as it is kept
+
+
+def _state_result(state: dict[str, Any], code: int = ExitCode.OK) -> Item:
+    """A workflow run as `workflow run` ends with it: said on stderr as it went, for machines its state (as
+    `workflow status -o json` shows it)."""
+    return Item(lambda: state, lambda app: None, exit_code=code)
 
 
 def _reader_may_go(write: Callable[..., None]) -> Callable[..., None]:
@@ -196,7 +202,7 @@ def _a_name(paths: tuple[str, ...]) -> bool:
 
 def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str],
                     client_only: tuple[Any, ...], *, key: str | None, wait: bool, follow: bool,
-                    location: str | None, yes: bool) -> None:
+                    location: str | None, yes: bool) -> Item:
     from jobctl.backends.oci import OciBackend
     from jobctl.cli.apply import confirm_destructive
     from jobctl.plan.sets import plan_set
@@ -222,13 +228,12 @@ def _start_pipeline(app: AppContext, paths: tuple[str, ...], env: dict[str, str]
     name = state["workflow"]
     app.info(f"workflow {name}: {said}; it goes on without this process: jobctl workflow status {name} --state "
              f"{state['stateUri']}")
-    if wait:
-        _wait_pipeline(app, store, state, follow=follow)
+    return _wait_pipeline(app, store, state, follow=follow) if wait else _state_result(state)
 
 
-def _wait_pipeline(app: AppContext, store: Any, state: dict[str, Any], *, follow: bool) -> None:
+def _wait_pipeline(app: AppContext, store: Any, state: dict[str, Any], *, follow: bool) -> Item:
     """Follow a pipeline run until it ends, saying each step's change (with `follow`, printing its runs'
-    output instead); exit with its outcome."""
+    output instead); its state as it ended, and its outcome as the exit code."""
     import time
 
     said: dict[str, str] = {}
@@ -247,17 +252,11 @@ def _wait_pipeline(app: AppContext, store: Any, state: dict[str, Any], *, follow
             time.sleep(app.backend().poll_interval)
     except KeyboardInterrupt:
         app.info(f"\nInterrupted; the pipeline run goes on (jobctl workflow cancel {state['workflow']} stops it)")
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        raise Interrupted from None
     app.info(f"workflow {state['workflow']}: run {state['run']} {state['status']}"
              + (f": {state['error']}" if state.get("error") else ""))
-    raise SystemExit({"succeeded": ExitCode.OK, "canceled": ExitCode.CANCELED}.get(state["status"], ExitCode.ERROR))
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+    return _state_result(state, {"succeeded": ExitCode.OK, "canceled": ExitCode.CANCELED}.get(state["status"],
+                                                                                             ExitCode.ERROR))
 
 
 def _store_and_state(app: AppContext, name: str, location: str | None,
@@ -297,10 +296,9 @@ run_option = click.option("--run", "run", metavar="RUN", help="This run of the w
 @state_option
 @run_option
 @click.option("--once", is_flag=True, help="On a terminal, print once instead of following a running workflow.")
-@output_option()
-@pass_app
-def status_command(app: AppContext, *, name: str | None, location: str | None, run: str | None, once: bool,
-                   output: str | None) -> None:
+@renders()
+def status_command(app: AppContext, *, name: str | None, location: str | None, run: str | None,
+                   once: bool) -> Item | Listing:
     """Show the steps and runs of a workflow's latest run, or of --run RUN (without NAME: each workflow
     run here, with its latest run and how many runs it has).
 
@@ -313,32 +311,26 @@ def status_command(app: AppContext, *, name: str | None, location: str | None, r
       jobctl workflow status model-selection -o json
       jobctl workflow status model-selection --run model-selection-20261130-101500-3fa2c1
     """
-    from jobctl.render.machine import dumps, envelope
-
-    fmt = app.output_format(output)
     if name is None:
         store = app.backend().workflow_store(location)
         found = [(s, len(store.runs(n))) for n in store.names() if (s := _listed(store, n))]
-        if fmt != "table":
-            click.echo(dumps(envelope("WorkflowStateList", [{**s, "runs": count} for s, count in found]), fmt),
-                       nl=False)
-            return
-        app.printer().table(["WORKFLOW", "LATEST RUN", "STATUS", "STARTED", "RUNS"],
-                            [[s["workflow"], s["run"], s["status"], s["started"], str(count)] for s, count in found])
-        return
+        return Listing("WorkflowStateList", found, lambda item: {**item[0], "runs": item[1]},
+                       ["WORKFLOW", "LATEST RUN", "STATUS", "STARTED", "RUNS"],
+                       lambda item: [item[0]["workflow"], item[0]["run"], item[0]["status"], item[0]["started"],
+                                     str(item[1])])
     store, state = _store_and_state(app, name, location, run)
     state = _refreshed(app, store, state)
-    if fmt != "table":
-        click.echo(dumps(state, fmt), nl=False)
-        return
-    printer = app.printer()
-    if not printer.rich:
-        _print_tree(app, state)
-        return
-    if once or state["status"] != "running":
-        printer.console.print(_rich_tree(state))
-        return
-    _watch(printer.console, store, name, state)
+
+    def show(app: AppContext) -> None:
+        printer = app.printer()
+        if not printer.rich:
+            _print_tree(app, state)
+        elif once or state["status"] != "running":
+            printer.console.print(_rich_tree(state))
+        else:
+            _watch(printer.console, store, name, state)
+
+    return Item(lambda: state, show)
 
 
 def _watch(console: Any, store: Any, name: str, state: dict[str, Any]) -> None:
@@ -353,7 +345,7 @@ def _watch(console: Any, store: Any, name: str, state: dict[str, Any]) -> None:
                 state = store.load(name, state["run"]) or state
                 live.update(_rich_tree(state))
     except KeyboardInterrupt:
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        raise Interrupted from None
 
 
 _COLOURS = {"succeeded": "green", "SUCCEEDED": "green", "failed": "red", "FAILED": "red", "running": "cyan",
@@ -531,7 +523,7 @@ def logs_command(app: AppContext, *, name: str, steps: tuple[str, ...], follow: 
     try:
         _print_logs(app, store, state, steps, follow=follow)
     except KeyboardInterrupt:
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        raise Interrupted from None
 
 
 def _print_logs(app: AppContext, store: Any, state: dict[str, Any], steps: Collection[str], *,
@@ -544,7 +536,7 @@ def _print_logs(app: AppContext, store: Any, state: dict[str, Any], steps: Colle
     from jobctl.render.human import format_log
 
     backend = app.backend()
-    sanitize = app.printer().rich or _isatty(app.stdout)
+    sanitize = app.printer().rich or is_tty(app.stdout)
     printed: set[str] = set()
     while True:
         state = _refreshed(app, store, state)

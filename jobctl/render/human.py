@@ -110,21 +110,24 @@ def duration(run: RunState, now: datetime | None = None) -> str:
 
 # --- jobs, runs, logs -------------------------------------------------------------------------------
 
-def print_jobs(printer: Printer, jobs: Sequence[JobState], earlier: Collection[str] = ()) -> None:
-    """`earlier`: ids of earlier generations (superseded, or FAILED with a newer job of the name)."""
-    rows = []
-    for job in jobs:
-        owner = "jobctl" + (" (superseded)" if job.superseded or job.id in earlier else "") if job.managed else "-"
-        rows.append([job.managed_name or job.name, job.id, job.lifecycle_state, owner, ago(job.created)])
-    printer.table(["NAME", "ID", "STATE", "MANAGED", "CREATED"], rows)
+def job_row(job: JobState, earlier: Collection[str] = ()) -> list[str]:
+    """A job as `jobs` lists it; `earlier`: ids of earlier generations (superseded, or FAILED with a newer job
+    of the name)."""
+    owner = "jobctl" + (" (superseded)" if job.superseded or job.id in earlier else "") if job.managed else "-"
+    return [job.managed_name or job.name, job.id, job.lifecycle_state, owner, ago(job.created)]
+
+
+RUN_HEADERS = ("NAME", "ID", "STATE", "EXIT", "CREATED", "DURATION")
+
+
+def run_row(run: RunState) -> list[str]:
+    """A run as `runs` lists it (RUN_HEADERS)."""
+    return [run.name, run.id, run.state, "-" if run.exit_code is None else str(run.exit_code), ago(run.created),
+            duration(run)]
 
 
 def print_runs(printer: Printer, runs: Sequence[RunState]) -> None:
-    rows = [
-        [r.name, r.id, r.state, "-" if r.exit_code is None else str(r.exit_code), ago(r.created), duration(r)]
-        for r in runs
-    ]
-    printer.table(["NAME", "ID", "STATE", "EXIT", "CREATED", "DURATION"], rows, styles={2: state_style})
+    printer.table(RUN_HEADERS, [run_row(r) for r in runs], styles={2: state_style})
 
 
 def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) -> None:

@@ -137,9 +137,10 @@ def test_a_finished_workflow_run_again_starts_a_new_run(jobctl, tmp_path: Path) 
 def test_a_failing_run_stops_the_workflow_before_the_next_step(jobctl, tmp_path: Path) -> None:
     flow = write_flow(tmp_path, STEPS)
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
-    result = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b")
+    result = jobctl("workflow", "run", str(flow), "--env", "SLEEP=0", "--env", "FAIL=b", "-o", "json")
     assert result.exit_code == 1
     final = state(jobctl, "flow")
+    assert json.loads(result.stdout) == final  # -o json: the run's state as it ended, as status shows it
     assert final["steps"]["tune"]["status"] == "failed"
     assert "flow-tune-b" in final["steps"]["tune"]["error"]
     assert "jobctl logs" in final["steps"]["tune"]["error"]
