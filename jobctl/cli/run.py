@@ -294,6 +294,8 @@ def command(
     begun: list[RunState] = []
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
         runs = _start_job_runs(app, target, requests, begun, max_parallel=max_parallel)
+        if runs and runs[0].interpreter:  # a local python job: which python runs it
+            app.info(f"python: {runs[0].interpreter}")
         if follow:  # these handle their own interrupts, with every run
             follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel_on_interrupt)
         if wait:

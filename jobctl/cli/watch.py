@@ -112,7 +112,37 @@ def finish(app: AppContext, runs: Sequence[RunState], fmt: str) -> None:
         click.echo(dumps(envelope("RunList", [run_dict(r, app.show_secrets) for r in runs]), fmt), nl=False)
     elif fmt == "table" and len(runs) > 1:
         print_runs(app.printer(), runs)
+    hint_missing_modules(app, runs)
     raise SystemExit(worst_exit_code(runs))
+
+
+MISSING_MODULE = "ModuleNotFoundError: No module named '"
+MAX_MODULE_HINTS = 3
+
+
+def hint_missing_modules(app: AppContext, runs: Sequence[RunState]) -> None:
+    """A local python run that failed importing a module: name the interpreter that lacks it (read from the
+    last lines of the run's log, only for such runs)."""
+    import re
+
+    from jobctl.errors import JobctlError
+
+    said: set[str] = set()
+    for run in runs:
+        if run.state != "FAILED" or not run.interpreter or len(said) >= MAX_MODULE_HINTS:
+            continue
+        try:
+            lines = app.backend().tail_logs(run_id=run.id, lines=20).lines
+        except JobctlError:
+            continue
+        found = next((m for line in reversed(lines) if (m := re.search(
+            re.escape(MISSING_MODULE) + r"([^']+)'", line.text))), None)
+        hint = found and (f"hint: {found[1]} is not installed in {run.interpreter}; set JOBCTL_PYTHON or "
+                          "activate the environment that has it")
+        if hint and hint not in said:
+            said.add(hint)
+            app.stderr.write(hint + "\n")
+            app.stderr.flush()
 
 
 def follow_runs(
@@ -146,6 +176,7 @@ def follow_runs(
                 out.write(format_log(event.line, timestamps=timestamps, sanitize=sanitize, prefix=prefix) + "\n")
             out.flush()
     final_runs = [final[r.id] for r in runs]
+    hint_missing_modules(app, final_runs)
     raise SystemExit(worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK)
 
 

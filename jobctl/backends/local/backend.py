@@ -21,7 +21,7 @@ from jobctl.backends.base import Backend
 from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
-from jobctl.errors import ConflictError, Diagnostic, JobctlError, NotFoundError
+from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
 from jobctl.model.nodes import replica_count
 from jobctl.model.table import updated_in_place
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from jobctl.artifact import Artifact
     from jobctl.backends.local.applications import LocalApplications
 
+PYTHON_RUNTIMES = ("python", "notebook")  # runtimes whose runs start a python interpreter (a notebook: the driver)
 PRUNE_INTERVAL_SECONDS = 1.0
 IDS_PER_QUERY = 500  # run ids in one `IN (...)`: well under SQLite's limit on a statement's variables
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
@@ -50,9 +51,12 @@ class LocalBackend:
     poll_interval = 0.05
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,
-                 busy_timeout: float = BUSY_TIMEOUT_SECONDS, java: str | None = None) -> None:
+                 busy_timeout: float = BUSY_TIMEOUT_SECONDS, java: str | None = None, python: str | None = None,
+                 python_source: str = "jobctl's own interpreter") -> None:
         self.home = home
         self.java = java  # what a Data Flow application's run needs (jobctl.backends.local.spark)
+        self.python = python or sys.executable  # what a python job's run starts, recorded with the run
+        self.python_source = python_source
         self.store = Store(home, busy_timeout)
         self.keep_workdirs = keep_workdirs
         self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
@@ -176,8 +180,21 @@ class LocalBackend:
             raise JobctlError(f"job {job.name!r} would run {count} nodes; the local backend runs at most "
                               f"{procs.MAX_LOCAL_NODES} in one run",
                               hint="run it on OCI (--backend oci), or with fewer replicas (--set nodes.groups=...)")
+        python = None
+        if job.definition and job.definition.runtime_type in PYTHON_RUNTIMES:
+            python = self._checked_python()
         return self.supervised(job_id=job_id, job_name=job.managed_name or job.name, name=name, env=env,
-                               args=args, retry_token=retry_token, settings=settings)
+                               args=args, retry_token=retry_token, settings=settings, python=python)
+
+    def _checked_python(self) -> str:
+        """The interpreter a python job's run will use, refused before the run starts if it cannot be run."""
+        path = self.python
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            problem = "does not exist" if not os.path.exists(path) else "is not an executable file"
+            raise ConfigError(f"the python interpreter {path} ({self.python_source}) {problem}",
+                              hint="set JOBCTL_PYTHON to the python that has your job's packages, or activate "
+                                   "its virtualenv or conda environment")
+        return path
 
     def retried_run(self, retry_token: str | None) -> RunState | None:
         """The run started with this retry token, if there is one."""
@@ -187,6 +204,7 @@ class LocalBackend:
     def supervised(
         self, *, job_id: str, job_name: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None, settings: Mapping[str, Any] | None, run_id: str | None = None,
+        python: str | None = None,
     ) -> RunState:
         """Record a run and start its supervisor: a job's run, or (its `settings` saying what runs, its
         `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications). The
@@ -209,9 +227,9 @@ class LocalBackend:
                 with self.store.transaction() as db:
                     db.execute(
                         "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token, "
-                        "settings) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?)",
+                        "settings, python) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?, ?)",
                         (run_id, job_id, job_name, name, json.dumps(dict(env)),
-                         json.dumps(list(args)), time.time(), retry_token, json.dumps(dict(settings or {}))),
+                         json.dumps(list(args)), time.time(), retry_token, json.dumps(dict(settings or {})), python),
                     )
             except Exception as exc:
                 shutil.rmtree(directory, ignore_errors=True)
@@ -456,4 +474,4 @@ def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
 def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a Backend
     local = settings.local
     return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout,
-                        java=local.java)
+                        java=local.java, python=local.python, python_source=local.python_source)

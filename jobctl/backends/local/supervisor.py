@@ -100,14 +100,15 @@ def _zip_root(artifact: Path, holds: str | None) -> str | None:
         raise LaunchError(str(exc)) from exc
 
 
-def command_for(definition: JobDefinition, args: list[str], env: dict[str, str]) -> list[str]:
+def command_for(definition: JobDefinition, args: list[str], env: dict[str, str],
+                python: str | None = None) -> list[str]:
     """The workload's command: JOB_RUN_ENTRYPOINT (artifact.run_environment) is run from the directory the
     artifact is unpacked in, as on OCI."""
     runtime = definition.runtime_type
     entrypoint = env.get("JOB_RUN_ENTRYPOINT") or definition.entry_file or ""
     if runtime in ("python", "notebook"):  # a notebook runs through jobctl's driver, a python script
-        python = os.environ.get("JOBCTL_PYTHON") or sys.executable
-        return [python, "-u", entrypoint, *args]
+        # the interpreter chosen when the run started (LocalSettings.python); a run recorded before that: ours
+        return [python or sys.executable, "-u", entrypoint, *args]
     if runtime == "shell":
         shell = shutil.which("bash") or shutil.which("sh")
         if shell is None:
@@ -228,7 +229,7 @@ class Supervisor:
         env.pop("JOBCTL_GIT_SECRET_ID", None)  # locally git clones with your own credentials
         if not definition.node_groups:
             self._unpack(work)
-            return [Node(None, None, command_for(definition, run_args, env), work, env,
+            return [Node(None, None, command_for(definition, run_args, env, self.row["python"]), work, env,
                          definition.startup_probe)]
         groups = definition.node_group_runs()
         size = nodes_model.replica_count(definition.node_groups)
@@ -245,8 +246,9 @@ class Supervisor:
                             nodes_model.METADATA_VARIABLE: str(metadata)}
                 node_work = work / f"{group['name']}-{replica}"
                 self._unpack(node_work)
-                nodes.append(Node(f"{group['name']}-{replica}", group["name"], command_for(
-                    definition, group_args, node_env), node_work, node_env, definition.startup_probe,
+                command = command_for(definition, group_args, node_env, self.row["python"])
+                nodes.append(Node(f"{group['name']}-{replica}", group["name"], command, node_work, node_env,
+                                  definition.startup_probe,
                     group["minimumSuccessReplicas"]))
                 rank += 1
         return nodes
