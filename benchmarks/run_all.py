@@ -28,6 +28,7 @@ SCRIPTS: dict[str, list[str]] = {  # name -> the arguments --quick adds
     "logs_follow": ["--runs", "2"],
     "logs_big": ["--size-mb", "100", "--runs", "3", "--stream-runs", "2"],
     "run_overhead": ["--runs", "5"],
+    "run_matrix_local": ["--runs", "1"],
     "workflow_engines": [],
 }
 VERDICT = re.compile(r"\b(PASS|MISS)\b")

@@ -6,7 +6,7 @@ The job is a shell job whose script is `true`. One warm-up round, then N rounds;
 `jobctl run true-job --wait` (start-up, recording the run, the detached supervisor, the workload,
 noticing the end) and, as the baseline in the same round, `true` run by subprocess.run from this
 process, plus the exact command the supervisor runs (`bash true.sh`). Added time = the median of the
-jobctl runs - the median of the bare `true`. Target: <= 250 ms added. It reports and always exits 0.
+jobctl runs - the median of the bare `true`. Target: <= 100 ms added. It reports and always exits 0.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from common import BenchmarkError, console_script, run_main
 
 DEFAULT_RUNS = 10
-TARGET_ADDED_MS = 250.0
+TARGET_ADDED_MS = 100.0
 
 JOB = """\
 apiVersion: jobctl/v1

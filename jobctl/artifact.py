@@ -10,13 +10,9 @@ rules hold for a single-file source, and `check_source` applies them for `valida
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import posixpath
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +20,9 @@ from typing import IO
 
 from jobctl.model.job import JobDefinition
 from jobctl.source import ArtifactError, check_file, walk
+
+# hashlib, shutil, tempfile and zipfile are imported where used: a local run's supervisor imports this
+# module for `run_environment` alone.
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1024 * 1024
@@ -58,6 +57,9 @@ class Artifact:
 
     def write_to(self, out: IO[bytes]) -> None:
         """Write the artifact bytes: the file itself, or a zip with sorted entries and fixed times."""
+        import shutil
+        import zipfile
+
         if not self.is_zip:
             with self.entries[0].path.open("rb") as fh:
                 shutil.copyfileobj(fh, out, _CHUNK)
@@ -72,6 +74,8 @@ class Artifact:
 
     def open(self) -> IO[bytes]:
         """A rewindable stream of the artifact bytes (spills to disk past 16 MiB)."""
+        import tempfile
+
         spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - returned
         self.write_to(spool)
         spool.seek(0)
@@ -118,6 +122,8 @@ def build_driver_artifact(root: str) -> Artifact:
 
 def _artifact(filename: str, entries: list[Entry], is_zip: bool) -> Artifact:
     """The artifact of these entries, with its digest over each entry's path, mode and content."""
+    import hashlib
+
     digest = hashlib.sha256()
     for entry in entries:
         digest.update(f"{entry.name}\0{int(entry.executable)}\0{entry.sha256}\n".encode())
@@ -129,6 +135,8 @@ def _driver_entry(root: str) -> Entry:
 
 
 def _entry(name: str, path: Path) -> Entry:
+    import hashlib
+
     sha = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
@@ -141,6 +149,8 @@ def _entry(name: str, path: Path) -> Entry:
 def zip_root(archive_path: Path, entry: str | None = None) -> str | None:
     """The one top-level directory every entry of a zip is under, if there is one (and, given `entry`,
     if it holds that file: a zip made before jobctl followed OCI's layout may hold one directory only)."""
+    import zipfile
+
     with zipfile.ZipFile(archive_path) as archive:
         names = archive.namelist()
     tops = {name.split("/", 1)[0] for name in names}
@@ -152,6 +162,8 @@ def zip_root(archive_path: Path, entry: str | None = None) -> str | None:
 
 def extract_zip(archive_path: Path, destination: Path) -> None:
     """Unpack a zip artifact, refusing any entry that would land outside `destination`; keeps modes."""
+    import zipfile
+
     destination.mkdir(parents=True, exist_ok=True)
     root = destination.resolve()
     with zipfile.ZipFile(archive_path) as archive:
@@ -233,6 +245,9 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
 def file_digests(path: Path) -> dict[str, str]:
     """Each file of an artifact as held (a zip's members, or the one file) by its sha256: what a plan compares
     with the artifact a spec now builds, to say which files changed."""
+    import hashlib
+    import zipfile
+
     if path.suffix != ".zip":
         return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
     found: dict[str, str] = {}

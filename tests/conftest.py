@@ -61,7 +61,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """A private JOBCTL_HOME; no OCI or jobctl settings leak in from the developer's shell."""
     home = tmp_path_factory.mktemp("jobctl-home")
     for name in list(os.environ):
-        if name.startswith(("JOBCTL_", "OCI_")) or name == "NO_COLOR":
+        if name.startswith(("JOBCTL_", "OCI_")) or name in ("NO_COLOR", "VIRTUAL_ENV", "CONDA_PREFIX"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JOBCTL_HOME", str(home))
     monkeypatch.setenv("JOBCTL_CACHE_DIR", str(tmp_path_factory.mktemp("jobctl-cache")))

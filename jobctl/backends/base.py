@@ -124,7 +124,7 @@ BackendFactory = Callable[["Settings"], Backend]
 
 # name -> "module:function"; the function takes the typed settings the CLI built.
 REGISTRY: dict[str, str] = {
-    "local": "jobctl.backends.local:create",
+    "local": "jobctl.backends.local.backend:create",
     "memory": "jobctl.backends.memory:create",
     "oci": "jobctl.backends.oci:create",
 }

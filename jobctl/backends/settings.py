@@ -39,6 +39,8 @@ class LocalSettings:
     keep_workdirs: int = DEFAULT_KEEP_WORKDIRS
     busy_timeout: float = BUSY_TIMEOUT_SECONDS
     java: str | None = None  # the java local Spark runs on ($JAVA_HOME/bin/java, else on PATH); None: none found
+    python: str | None = None  # the interpreter python jobs run with; None: jobctl's own
+    python_source: str = "jobctl's own interpreter"  # where that choice came from, for messages
 
 
 @dataclass(frozen=True)

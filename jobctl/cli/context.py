@@ -51,6 +51,7 @@ class AppContext:
             keep_workdirs=int(_number(env, "JOBCTL_KEEP_WORKDIRS", DEFAULT_KEEP_WORKDIRS, whole=True)),
             busy_timeout=_number(env, "JOBCTL_DB_BUSY_TIMEOUT", LocalSettings.busy_timeout),
             java=_java(env),
+            **_python(env),
         )
         options = dict(self.oci_options)
         for key, names in NOTEBOOK_SCOPE.items():  # inside OCI (a notebook session, a job run), as ADS reads them
@@ -136,6 +137,22 @@ def _java(env: Mapping[str, str]) -> str | None:
     if home:  # Spark's scripts take it when it is set, whatever java PATH has
         return str(Path(home, "bin", "java")) if Path(home, "bin", "java").is_file() else None
     return shutil.which("java", path=env.get("PATH"))
+
+
+def _python(env: Mapping[str, str]) -> dict[str, str]:
+    """The interpreter local python jobs run with: $JOBCTL_PYTHON, else the active virtualenv's or conda
+    environment's python (unless that is jobctl's own environment), else jobctl's own interpreter."""
+    import sys
+    from pathlib import Path
+
+    if env.get("JOBCTL_PYTHON"):
+        return {"python": env["JOBCTL_PYTHON"], "python_source": "JOBCTL_PYTHON"}
+    own = Path(sys.prefix).resolve()
+    for variable, what in (("VIRTUAL_ENV", "the active virtualenv"), ("CONDA_PREFIX", "the active conda environment")):
+        prefix = env.get(variable)
+        if prefix and Path(prefix).resolve() != own:
+            return {"python": str(Path(prefix, "bin", "python")), "python_source": f"{what} (${variable})"}
+    return {"python": sys.executable, "python_source": "jobctl's own interpreter"}
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:

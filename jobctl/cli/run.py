@@ -294,4 +294,6 @@ def command(
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
         runs = _start_each(app, begun, lambda **said: start_runs(app.backend(), target, requests,
                                                                   max_parallel=max_parallel, **said))
+        if runs and runs[0].interpreter:  # a local python job: which python runs it
+            app.info(f"python: {runs[0].interpreter}")
         return _watch(app, runs, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)

@@ -88,6 +88,7 @@ def wait_runs(
                 on_change=lambda r: report_state(app, r, len(runs) > 1),
                 attention_timeout=app.settings().oci.attention_timeout,
             )
+    hint_missing_modules(app, final)
     return run_list(app, final, lambda app: print_runs(app.printer(), final) if len(final) > 1 else None,
                     exit_code=worst_exit_code(final))
 
@@ -117,6 +118,35 @@ def _wait_live(app: AppContext, runs: Sequence[RunState], timeout: float | None,
                              attention_timeout=app.settings().oci.attention_timeout)
 
 
+MISSING_MODULE = "ModuleNotFoundError: No module named '"
+MAX_MODULE_HINTS = 3
+
+
+def hint_missing_modules(app: AppContext, runs: Sequence[RunState]) -> None:
+    """A local python run that failed importing a module: name the interpreter that lacks it (read from the
+    last lines of the run's log, only for such runs)."""
+    import re
+
+    from jobctl.errors import JobctlError
+
+    said: set[str] = set()
+    for run in runs:
+        if run.state != "FAILED" or not run.interpreter or len(said) >= MAX_MODULE_HINTS:
+            continue
+        try:
+            lines = app.backend().tail_logs(run_id=run.id, lines=20).lines
+        except JobctlError:
+            continue
+        found = next((m for line in reversed(lines) if (m := re.search(
+            re.escape(MISSING_MODULE) + r"([^']+)'", line.text))), None)
+        hint = found and (f"hint: {found[1]} is not installed in {run.interpreter}; set JOBCTL_PYTHON or "
+                          "activate the environment that has it")
+        if hint and hint not in said:
+            said.add(hint)
+            app.stderr.write(hint + "\n")
+            app.stderr.flush()
+
+
 def follow_runs(
     app: AppContext, runs: Sequence[RunState], *, timestamps: bool = False, timeout: float | None = None,
     cancel_on_interrupt: bool = False, cursors: dict[str, str | None] | None = None, stream: str | None = None,
@@ -136,6 +166,7 @@ def follow_runs(
                 events.line(event.line, event.run_id)
             app.stdout.flush()
     final_runs = [final[r.id] for r in runs]
+    hint_missing_modules(app, final_runs)
     return worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK
 
 

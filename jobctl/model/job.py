@@ -314,6 +314,7 @@ class RunState:
     env: Mapping[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     job_name: str | None = None
+    interpreter: str | None = None  # a local python job's run: the python it runs with (chosen as it started)
 
     def __post_init__(self) -> None:
         REDACTOR.remember_env(self.env)

@@ -137,6 +137,8 @@ def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) ->
         ("Created", run.created.isoformat()), ("Duration", duration(run)),
         ("Args", " ".join(run.args) or "-"),
     ]
+    if run.interpreter:  # a local python job's run
+        fields.append(("Python", run.interpreter))
     for key, value in fields:
         printer.line(f"{key + ':':<11}{value}")
     _print_env(printer, run.env, show_secrets)

@@ -68,12 +68,15 @@ def application_dict(application_id: str, app: ApplicationDefinition, show_secre
 
 
 def run_dict(run: RunState, show_secrets: bool = False) -> dict[str, Any]:
-    return {
+    found = {
         "id": run.id, "name": run.name, "jobId": run.job_id, "jobName": run.job_name,
         "lifecycleState": run.state, "exitCode": run.exit_code, "details": run.details,
         "timeCreated": _time(run.created), "timeStarted": _time(run.started), "timeFinished": _time(run.finished),
         "env": mask_env(run.env, show_secrets), "args": list(run.args),
     }
+    if run.interpreter:  # a local python job's run
+        found["interpreter"] = run.interpreter
+    return found
 
 
 def log_dict(line: LogLine, run_id: str) -> dict[str, Any]:

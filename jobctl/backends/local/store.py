@@ -62,14 +62,15 @@ CREATE TABLE IF NOT EXISTS runs (
     supervisor_pid INTEGER,
     retry_token TEXT UNIQUE,
     supervisor_start INTEGER,
-    settings TEXT
+    settings TEXT,
+    python TEXT
 );
 {applications};
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id, created);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
 """.replace("{applications}", APPLICATIONS)
 # Columns added after the first release, created on first use of an older database.
-MIGRATIONS = {("runs", "supervisor_start"): "INTEGER", ("runs", "settings"): "TEXT"}
+MIGRATIONS = {("runs", "supervisor_start"): "INTEGER", ("runs", "settings"): "TEXT", ("runs", "python"): "TEXT"}
 TERMINAL_SQL = "('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')"
 
 
@@ -277,7 +278,7 @@ class Store:
             id=row["id"], job_id=row["job_id"], name=row["name"], state=row["state"], created=created,
             started=to_time(row["started"]), finished=to_time(row["finished"]), exit_code=row["exit_code"],
             details=row["details"], env=json.loads(row["env"]), args=tuple(json.loads(row["args"])),
-            job_name=row["job_name"],
+            job_name=row["job_name"], interpreter=row["python"] if "python" in row.keys() else None,  # noqa: SIM118
         )
 
     def set_run(self, run_id: str, **fields: Any) -> None:

@@ -1,4 +1,5 @@
-"""Kills a run's workload if its supervisor dies: `python -I -S watchdog.py PGID RUN_ID` (stdin: a pipe).
+"""Kills a run's workload if its supervisor dies: a fork of the supervisor that runs `watch`, or
+`python -I -S watchdog.py PGID RUN_ID` (stdin: a pipe).
 
 The supervisor holds the pipe's write end and no one else does. It writes one byte when it has ended
 the workload itself; end of file without that byte means the supervisor died (even by SIGKILL), and
@@ -15,11 +16,16 @@ import time
 
 
 def main() -> None:
-    pgid = int(sys.argv[1])
+    watch(0, int(sys.argv[1]), sys.argv[2])
+
+
+def watch(pipe: int, pgid: int, run_id: str) -> None:
+    """Wait on the pipe; on its end without the stand-down byte, kill the workload's group and the run's
+    processes."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)  # only the pipe tells this process what to do
     try:
-        word = os.read(0, 1)
+        word = os.read(pipe, 1)
     except OSError:
         word = b""
     if not word:
@@ -27,7 +33,7 @@ def main() -> None:
             os.killpg(pgid, signal.SIGKILL)
         except OSError:
             pass
-        kill_marked(("\0JOBCTL_RUN_ID=" + sys.argv[2] + "\0").encode())  # procs.run_marker
+        kill_marked(("\0JOBCTL_RUN_ID=" + run_id + "\0").encode())  # procs.run_marker
 
 
 def marked_processes(marker: bytes) -> list[int]:

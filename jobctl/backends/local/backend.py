@@ -1,0 +1,518 @@
+"""The embedded local backend: jobs in SQLite, runs as real detached processes on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import functools
+import itertools
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from jobctl import log
+from jobctl.backends import listing
+from jobctl.backends.base import Backend
+from jobctl.backends.listing import RunStream
+from jobctl.backends.local import gc, logfile, outcome, procs
+from jobctl.backends.local.store import Store, new_id, run_dir, to_time
+from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
+from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
+from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
+from jobctl.model.nodes import replica_count
+from jobctl.model.table import updated_in_place
+from jobctl.paths import disk_full, ensure_private_dir, storage_error
+from jobctl.workflow.state import DirectoryStore
+
+if TYPE_CHECKING:
+    from jobctl.artifact import Artifact
+    from jobctl.backends.local.applications import LocalApplications
+
+PYTHON_RUNTIMES = ("python", "notebook")  # runtimes whose runs start a python interpreter (a notebook: the driver)
+PRUNE_INTERVAL_SECONDS = 1.0
+IDS_PER_QUERY = 500  # run ids in one `IN (...)`: well under SQLite's limit on a statement's variables
+RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
+
+
+class LocalBackend:
+    name = "local"
+    runs_here = True
+    required_fields: tuple[str, ...] = ()
+
+    def spec_defaults(self) -> dict[str, str]:
+        return {}
+
+    def resolve_definition(self, *, definition: JobDefinition, where: Callable[[str], Diagnostic]) -> JobDefinition:
+        return definition  # a mount named by IP and export path is a directory named so (README)
+    poll_interval = 0.05
+
+    def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,
+                 busy_timeout: float = BUSY_TIMEOUT_SECONDS, java: str | None = None, python: str | None = None,
+                 python_source: str = "jobctl's own interpreter") -> None:
+        self.home = home
+        self.java = java  # what a Data Flow application's run needs (jobctl.backends.local.spark)
+        self.python = python or sys.executable  # what a python job's run starts, recorded with the run
+        self.python_source = python_source
+        self.store = Store(home, busy_timeout)
+        self.keep_workdirs = keep_workdirs
+        self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
+        self._pruned: dict[str, float] = {}  # job id -> when this process last pruned its work dirs
+
+    # --- jobs -----------------------------------------------------------------------------------
+    def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
+        rows = self.store.query(
+            "SELECT * FROM jobs WHERE (? IS NULL OR json_extract(definition, '$.compartment_id') = ?) "
+            "AND (? IS NULL OR json_extract(definition, '$.project_id') = ?) ORDER BY created",
+            (compartment_id, compartment_id, project_id, project_id),
+        )
+        return [Store.job_from_row(row, with_definition=False) for row in rows]
+
+    def get_job(self, *, job_id: str) -> JobState:
+        rows = self.store.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NotFoundError(f"job {job_id} not found")
+        return Store.job_from_row(rows[0])
+
+    def _store_artifact(self, artifact: Artifact) -> Path:
+        digest = artifact.digest.split(":", 1)[1]
+        folder = self.home / "artifacts" / digest
+        path = folder / artifact.filename
+        if not path.exists():
+            # one per process and thread: an apply stores the jobs of one source from several threads
+            partial = folder / f".{artifact.filename}.{os.getpid()}-{threading.get_ident()}.partial"
+            try:
+                ensure_private_dir(folder)
+                with partial.open("wb") as out:
+                    artifact.write_to(out)
+                partial.replace(path)  # atomic: concurrent applies never see half an artifact
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty: another apply may be storing the same artifact
+                raise storage_error(path, exc, "store the job's artifact at") from exc
+        return path
+
+    def create_job(self, *, definition: JobDefinition, artifact: Artifact | None, retry_token: str) -> JobState:
+        artifact_path = str(self._store_artifact(artifact)) if artifact else None
+        job_id = new_id("job")
+        log.info("jobctl.local", "creating job %s (artifact %s)", definition.name, artifact_path or "none")
+        with self.store.transaction() as db:
+            existing = db.execute("SELECT id FROM jobs WHERE retry_token = ?", (retry_token,)).fetchone()
+            if existing:
+                job_id = existing[0]
+            else:
+                db.execute(
+                    "INSERT INTO jobs (id, name, lifecycle, tags, definition, artifact_path, etag, created, "
+                    "retry_token) VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?, ?, ?)",
+                    (job_id, definition.display_name, json.dumps(dict(definition.tags)),
+                     Store.encode_definition(definition), artifact_path, new_id("etag"), time.time(), retry_token),
+                )
+        return self.get_job(job_id=job_id)
+
+    def update_job(self, *, job_id: str, definition: JobDefinition, etag: str | None) -> JobState:
+        with self.store.transaction() as db:
+            row = db.execute("SELECT definition, etag FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"job {job_id} not found")
+            if etag is not None and row[1] != etag:
+                raise ConflictError(
+                    f"job {job_id} changed since it was read (etag mismatch)",
+                    hint="run `jobctl plan` again to see the current state",
+                )
+            updated = updated_in_place(Store.definition_from_json(row[0]), definition)
+            db.execute(
+                "UPDATE jobs SET name = ?, definition = ?, tags = ?, etag = ? WHERE id = ?",
+                (updated.display_name, Store.encode_definition(updated), json.dumps(updated.tags), new_id("etag"),
+                 job_id),
+            )
+        return self.get_job(job_id=job_id)
+
+    def delete_job(self, *, job_id: str) -> None:
+        self._reap(job_id=job_id)
+        with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise NotFoundError(f"job {job_id} not found")
+            placeholders = ",".join("?" * len(ACTIVE_STATES))
+            active = db.execute(
+                f"SELECT count(*) FROM runs WHERE job_id = ? AND state IN ({placeholders})",
+                (job_id, *ACTIVE_STATES),
+            ).fetchone()[0]
+            if active:
+                raise ConflictError(f"job {job_id} has {active} active run(s)")
+            runs = [row[0] for row in db.execute("SELECT id FROM runs WHERE job_id = ?", (job_id,))]
+            db.execute("DELETE FROM runs WHERE job_id = ?", (job_id,))  # its runs go with it, as on OCI
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        gc.remove_run_dirs(self, runs)
+
+    # --- runs -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    @functools.cached_property
+    def dataflow(self) -> LocalApplications:
+        """Data Flow applications, run here on Spark (kind: DataFlowApplication)."""
+        from jobctl.backends.local.applications import LocalApplications
+
+        return LocalApplications(self)
+
+    def start_run(
+        self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
+        retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
+    ) -> RunState:
+        import shutil  # start-up of listing commands does not pay for these
+
+        if (retried := self.retried_run(retry_token)) is not None:
+            return retried
+        job = self.get_job(job_id=job_id)
+        if job.definition and job.definition.runtime_type == "container" and not (
+            shutil.which("docker") or shutil.which("podman")
+        ):
+            raise JobctlError(
+                f"job {job.name!r} runs a container, and neither docker nor podman is on PATH",
+                hint="install one of them, or run this job on OCI (--backend oci)",
+            )
+        groups = dict(settings or {}).get("node_groups", job.definition.node_groups if job.definition else ())
+        if (count := replica_count(groups)) > procs.MAX_LOCAL_NODES:
+            raise JobctlError(f"job {job.name!r} would run {count} nodes; the local backend runs at most "
+                              f"{procs.MAX_LOCAL_NODES} in one run",
+                              hint="run it on OCI (--backend oci), or with fewer replicas (--set nodes.groups=...)")
+        python = None
+        if job.definition and job.definition.runtime_type in PYTHON_RUNTIMES:
+            python = self._checked_python()
+        return self.supervised(job_id=job_id, job_name=job.managed_name or job.name, name=name, env=env,
+                               args=args, retry_token=retry_token, settings=settings, python=python)
+
+    def _checked_python(self) -> str:
+        """The interpreter a python job's run will use, refused before the run starts if it cannot be run."""
+        path = self.python
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            problem = "does not exist" if not os.path.exists(path) else "is not an executable file"
+            raise ConfigError(f"the python interpreter {path} ({self.python_source}) {problem}",
+                              hint="set JOBCTL_PYTHON to the python that has your job's packages, or activate "
+                                   "its virtualenv or conda environment")
+        return path
+
+    def retried_run(self, retry_token: str | None) -> RunState | None:
+        """The run started with this retry token, if there is one."""
+        rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,)) if retry_token else []
+        return self.get_run(run_id=rows[0]["id"]) if rows else None
+
+    def supervised(
+        self, *, job_id: str, job_name: str, name: str, env: Mapping[str, str], args: Sequence[str],
+        retry_token: str | None, settings: Mapping[str, Any] | None, run_id: str | None = None,
+        python: str | None = None,
+    ) -> RunState:
+        """Record a run and start its supervisor: a job's run, or (its `settings` saying what runs, its
+        `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications). The
+        caller has looked for a run started with `retry_token` (`retried_run`)."""
+        import shutil
+        import subprocess
+
+        self._prune(job_id)
+        run_id = run_id or new_id("run")
+        directory = run_dir(self.home, run_id)
+        try:
+            ensure_private_dir(directory)
+            lock_fd = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise storage_error(directory, exc, "create the run directory") from exc
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                with self.store.transaction() as db:
+                    db.execute(
+                        "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token, "
+                        "settings, python) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?, ?)",
+                        (run_id, job_id, job_name, name, json.dumps(dict(env)),
+                         json.dumps(list(args)), time.time(), retry_token, json.dumps(dict(settings or {})), python),
+                    )
+            except Exception as exc:
+                shutil.rmtree(directory, ignore_errors=True)
+                if retry_token and "UNIQUE" in str(exc):  # a concurrent retry with the same token won
+                    rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,))
+                    return self.get_run(run_id=rows[0]["id"])
+                raise
+            # The supervisor starts with SIGTERM blocked and unblocks it once its handler is installed,
+            # so a cancel that arrives while it is still starting up is handled, not fatal.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            with (directory / "supervisor.log").open("ab") as supervisor_log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "jobctl.backends.local.supervisor", str(self.home), run_id,
+                     str(self.store.busy_timeout)],
+                    stdin=subprocess.DEVNULL, stdout=supervisor_log, stderr=supervisor_log,
+                    start_new_session=True, pass_fds=(lock_fd,), close_fds=True,
+                )
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            pid = process.pid
+            try:
+                started = procs.start_time(pid)
+            except OSError:
+                started = None
+            try:
+                self.store.set_run(run_id, supervisor_pid=pid, supervisor_start=started)
+            except JobctlError as exc:  # the run has started: say so, do not report a failure
+                log.info("jobctl.local", "run %s: could not record its supervisor (%s)", run_id, exc.message)
+            log.info("jobctl.local", "run %s: supervisor pid %d, directory %s", run_id, pid, directory)
+        finally:
+            os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
+        return self.get_run(run_id=run_id)
+
+    def _prune(self, job_id: str) -> None:
+        """Prune the job's old work dirs as a run starts, at most once a second per process: pruning reads
+        the job's whole history, which a matrix of many runs would otherwise read once per run."""
+        now = time.monotonic()
+        if now - self._pruned.get(job_id, -PRUNE_INTERVAL_SECONDS) >= PRUNE_INTERVAL_SECONDS:
+            gc.prune_workdirs(self, job_id, self.keep_workdirs)
+            self._pruned[job_id] = now
+
+    def _runner_alive(self, run_id: str) -> bool:
+        """The supervisor holds the run's lock for as long as it lives; if the lock file is gone, the
+        process table decides, and a process whose fate cannot be read counts as alive."""
+        try:
+            fd = os.open(run_dir(self.home, run_id) / "lock", os.O_RDWR)
+        except FileNotFoundError:  # the run directory was deleted: ask the process table instead
+            rows = self.store.query("SELECT supervisor_pid, supervisor_start FROM runs WHERE id = ?", (run_id,))
+            if not rows:
+                return False
+            return procs.liveness(rows[0]["supervisor_pid"], rows[0]["supervisor_start"]) != procs.Liveness.DEAD
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        # free: the supervisor is gone, unless the lock file was replaced under it (it holds the old one)
+        rows = self.store.query("SELECT supervisor_pid, supervisor_start FROM runs WHERE id = ?", (run_id,))
+        return bool(rows) and rows[0]["supervisor_start"] is not None and \
+            procs.liveness(rows[0]["supervisor_pid"], rows[0]["supervisor_start"]) is procs.Liveness.ALIVE
+
+    def _log_file(self, run_id: str) -> Path:
+        """The run's log; a clear not-found error if its directory was deleted."""
+        directory = run_dir(self.home, run_id)
+        if not directory.is_dir():
+            raise NotFoundError(f"the log of run {run_id} is gone: its directory {directory} was deleted")
+        return directory / "log"
+
+    def _reap(self, *, job_id: str | None = None, run_id: str | None = None,
+              run_ids: Sequence[str] = ()) -> dict[str, outcome.Outcome]:
+        """Settle runs whose supervisor is gone, so no run is ever stuck.
+
+        A result the supervisor wrote to its run directory is recorded; without one, the run is FAILED
+        ("runner lost") and any process of it still found is killed. When the database cannot take
+        the write now (locked, disk full), the outcomes are returned for callers to show instead.
+        """
+        placeholders = ",".join("?" * len(ACTIVE_STATES))
+        sql = f"SELECT id, state FROM runs WHERE state IN ({placeholders})"
+        params: tuple[Any, ...] = tuple(ACTIVE_STATES)
+        if run_id:
+            sql, params = sql + " AND id = ?", (*params, run_id)
+        elif job_id:
+            sql, params = sql + " AND job_id = ?", (*params, job_id)
+        elif run_ids:
+            sql, params = sql + f" AND id IN ({','.join('?' * len(run_ids))})", (*params, *run_ids)
+        unsaved: dict[str, outcome.Outcome] = {}
+        for row in self.store.query(sql, params):
+            if self._runner_alive(row["id"]):
+                continue
+            result = outcome.read(run_dir(self.home, row["id"]))
+            if result is None:
+                lost = RUNNER_LOST + ("; the disk holding JOBCTL_HOME is full" if disk_full(self.home) else "")
+                result = (outcome.Outcome(CANCELED, None, "canceled", time.time()) if row["state"] == CANCELING
+                          else outcome.Outcome(FAILED, None, lost, time.time()))
+                if procs.kill_run_processes(row["id"]):
+                    log.info("jobctl.local", "run %s: killed processes left by its supervisor", row["id"])
+            try:
+                with self.store.impatient():  # conditional write: the supervisor may have just recorded one
+                    self.store.finish_run(row["id"], result.state, result.exit_code, result.details,
+                                          result.finished)
+            except JobctlError as exc:
+                log.info("jobctl.local", "run %s: ended %s; not recorded yet: %s", row["id"], result.state, exc)
+                unsaved[row["id"]] = result
+        return unsaved
+
+    def get_runs(self, *, run_ids: Sequence[str]) -> list[RunState]:
+        """Several runs in one read each of the database (a wait on a matrix of runs asks this every poll)."""
+        found: dict[str, RunState] = {}
+        for start in range(0, len(run_ids), IDS_PER_QUERY):
+            chunk = list(dict.fromkeys(run_ids[start:start + IDS_PER_QUERY]))
+            unsaved = self._reap(run_ids=chunk)
+            rows = self.store.query(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            found.update((row["id"], _with_outcome(Store.run_from_row(row), unsaved)) for row in rows)
+        for run_id in run_ids:
+            if run_id not in found:
+                raise NotFoundError(f"run {run_id} not found")
+        return [found[run_id] for run_id in run_ids]
+
+    def get_run(self, *, run_id: str) -> RunState:
+        unsaved = self._reap(run_id=run_id)
+        rows = self.store.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"run {run_id} not found")
+        return _with_outcome(Store.run_from_row(rows[0]), unsaved)
+
+    def list_runs(
+        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
+    ) -> list[RunState]:
+        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
+
+    def stream_runs(
+        self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,
+    ) -> RunStream:
+        """Keyset pages of RUN_PAGE rows from the database, read as the stream is taken."""
+        key = listing.listing_key(f"local:{self.home}", job_ids, states)
+        position, _ = listing.start_after(after, key)
+        unsaved = self._reap(job_id=job_ids[0] if job_ids and len(job_ids) == 1 else None)
+        where, params = _run_filter(job_ids, states)
+
+        def rows() -> Iterator[tuple[RunState, listing.Position, dict[str, Any]]]:
+            last = position
+            while True:
+                sql = f"SELECT * FROM runs WHERE {where}" + (" AND (created, id) < (?, ?)" if last else "")
+                page = self.store.query(sql + " ORDER BY created DESC, id DESC LIMIT ?",
+                                        (*params, *(last or ()), RUN_PAGE))
+                for row in page:
+                    yield _with_outcome(Store.run_from_row(row), unsaved), (row["created"], row["id"]), {}
+                if len(page) < RUN_PAGE:
+                    return
+                last = (page[-1]["created"], page[-1]["id"])
+
+        def total() -> int:
+            return int(self.store.query(f"SELECT COUNT(*) FROM runs WHERE {where}", params)[0][0])
+
+        return RunStream(rows(), key, total)
+
+    def find_runs(self, ref: str, *, job_id: str | None = None) -> list[RunState]:
+        where, params = _run_filter([job_id] if job_id else None, None)
+        order = f" ORDER BY created DESC, id DESC LIMIT {listing.MATCHES}"
+        rows = (self.store.query(f"SELECT * FROM runs WHERE {where} AND name = ?{order}", (*params, ref))
+                or self.store.query(f"SELECT * FROM runs WHERE {where} AND id >= ? AND id < ?{order}",
+                                    (*params, ref, ref + "\U0010ffff")))
+        unsaved = self._reap(job_id=job_id) if rows else {}
+        return [_with_outcome(Store.run_from_row(row), unsaved) for row in rows]
+
+    def cancel_run(self, *, run_id: str) -> RunState:
+        run = self.get_run(run_id=run_id)
+        if run.terminal:
+            return run
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE runs SET state = ? WHERE id = ? AND state IN ('ACCEPTED', 'IN_PROGRESS', 'NEEDS_ATTENTION')",
+                (CANCELING, run_id),
+            )
+        rows = self.store.query("SELECT supervisor_pid FROM runs WHERE id = ?", (run_id,))
+        pid = rows[0]["supervisor_pid"] if rows else None
+        if pid and self._runner_alive(run_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)  # prompt; the supervisor also polls the state
+        elif not self._runner_alive(run_id):
+            procs.kill_run_processes(run_id)
+            self.store.finish_run(run_id, CANCELED, None, "canceled")
+        return self.get_run(run_id=run_id)
+
+    # --- logs -----------------------------------------------------------------------------------
+    def _run_for_logs(self, run_id: str) -> RunState:
+        """The run, after learning (once per run) every secret its nodes were given: a node group's env
+        and the run's own --set are not in the run's env (reading a definition teaches the redactor)."""
+        run = self.get_run(run_id=run_id)
+        if run_id not in self._secrets_learnt:
+            rows = self.store.query("SELECT runs.settings, jobs.definition FROM runs JOIN jobs "
+                                    "ON jobs.id = runs.job_id WHERE runs.id = ?", (run_id,))
+            if rows:
+                Store.run_definition(rows[0]["definition"], rows[0]["settings"])
+            self._secrets_learnt.add(run_id)
+        return run
+
+    def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        run = self._run_for_logs(run_id)  # state first: if terminal now, the log is already complete
+        path = self._log_file(run_id)
+        offset = int(cursor or 0)
+        lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
+        complete = run.terminal and new_offset >= logfile.file_size(path)
+        return LogBatch(tuple(lines), str(new_offset), complete)
+
+    def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
+        """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""
+        self._run_for_logs(run_id)
+        logfile.copy_text(self._log_file(run_id), out)
+
+    def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
+        import shutil
+
+        rows = self.store.query("SELECT artifact_path FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise NotFoundError(f"job {job_id} not found")
+        if not rows[0]["artifact_path"]:
+            return None
+        source = Path(rows[0]["artifact_path"])
+        return Path(shutil.copy2(source, directory / source.name))
+
+    def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
+        return read_outputs_file(run_dir(self.home, run_id) / "outputs" / "outputs.json", run_id)
+
+    def workflow_store(self, location: str | None) -> DirectoryStore:
+        """Local workflow state lives under $JOBCTL_HOME (an oci:// `state` applies to the oci backend)."""
+        return DirectoryStore(self.home / "workflows")
+
+    def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:
+        run = self._run_for_logs(run_id)
+        path = self._log_file(run_id)
+        offset = logfile.tail_offset(path, lines)
+        found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
+        complete = run.terminal and new_offset >= logfile.file_size(path)
+        return LogBatch(tuple(found[-lines:]) if lines else (), str(new_offset), complete)
+
+
+def _with_outcome(run: RunState, unsaved: Mapping[str, outcome.Outcome]) -> RunState:
+    """The run as its result file tells it, while the database could not record that result yet."""
+    result = unsaved.get(run.id)
+    if result is None or run.terminal:
+        return run
+    return dataclasses.replace(run, state=result.state, exit_code=result.exit_code, details=result.details,
+                               finished=to_time(result.finished))
+
+
+MAX_OUTPUTS_BYTES = 1024 * 1024
+
+
+def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
+    """A run's outputs.json: None if it wrote none; a clear error if it is not a JSON object."""
+    try:
+        if path.stat().st_size > MAX_OUTPUTS_BYTES:
+            raise JobctlError(f"outputs.json of run {run_id} is larger than 1 MiB")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JobctlError(f"outputs.json of run {run_id} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise JobctlError(f"outputs.json of run {run_id} must hold a JSON object")
+    return data
+
+
+def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a Backend
+    local = settings.local
+    return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout,
+                        java=local.java, python=local.python, python_source=local.python_source)
+
+
+RUN_PAGE = 500  # rows per query of a run listing
+
+
+def _run_filter(job_ids: Sequence[str] | None, states: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameters) selecting the runs of these jobs in these states."""
+    where, params = ["1 = 1"], list[str]()
+    if job_ids:
+        where.append(f"job_id IN ({','.join('?' * len(job_ids))})")
+        params.extend(job_ids)
+    if states:
+        where.append(f"state IN ({','.join('?' * len(states))})")
+        params.extend(states)
+    return " AND ".join(where), tuple(params)
