@@ -14,9 +14,6 @@ import hashlib
 import json
 import os
 import posixpath
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +55,9 @@ class Artifact:
 
     def write_to(self, out: IO[bytes]) -> None:
         """Write the artifact bytes: the file itself, or a zip with sorted entries and fixed times."""
+        import shutil
+        import zipfile
+
         if not self.is_zip:
             with self.entries[0].path.open("rb") as fh:
                 shutil.copyfileobj(fh, out, _CHUNK)
@@ -72,6 +72,8 @@ class Artifact:
 
     def open(self) -> IO[bytes]:
         """A rewindable stream of the artifact bytes (spills to disk past 16 MiB)."""
+        import tempfile
+
         spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - returned
         self.write_to(spool)
         spool.seek(0)
@@ -141,6 +143,8 @@ def _entry(name: str, path: Path) -> Entry:
 def zip_root(archive_path: Path, entry: str | None = None) -> str | None:
     """The one top-level directory every entry of a zip is under, if there is one (and, given `entry`,
     if it holds that file: a zip made before jobctl followed OCI's layout may hold one directory only)."""
+    import zipfile
+
     with zipfile.ZipFile(archive_path) as archive:
         names = archive.namelist()
     tops = {name.split("/", 1)[0] for name in names}
@@ -152,6 +156,8 @@ def zip_root(archive_path: Path, entry: str | None = None) -> str | None:
 
 def extract_zip(archive_path: Path, destination: Path) -> None:
     """Unpack a zip artifact, refusing any entry that would land outside `destination`; keeps modes."""
+    import zipfile
+
     destination.mkdir(parents=True, exist_ok=True)
     root = destination.resolve()
     with zipfile.ZipFile(archive_path) as archive:
@@ -235,6 +241,8 @@ def file_digests(path: Path) -> dict[str, str]:
     with the artifact a spec now builds, to say which files changed."""
     if path.suffix != ".zip":
         return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+    import zipfile
+
     found: dict[str, str] = {}
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():

@@ -6,7 +6,7 @@ import click
 
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import listing_options, output_option, pass_app
-from jobctl.plan.diff import earlier_generations
+from jobctl.plan.generations import earlier_generations
 from jobctl.render.human import print_jobs
 from jobctl.render.machine import dumps, envelope, job_dict
 

@@ -10,7 +10,6 @@ import click
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option, timeout_option
-from jobctl.cli.watch import follow_runs, interruptible, wait_runs
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
 from jobctl.render.machine import dumps, envelope, run_dict
@@ -184,6 +183,8 @@ def _start_job_runs(app: AppContext, target: JobState, requests: list[RunRequest
 def _watch(app: AppContext, runs: list[RunState], *, fmt: str, wait: bool, follow: bool, timeout: float | None,
            cancel: bool) -> None:
     """Runs of an application once started: followed or waited for when asked; their ids on stdout."""
+    from jobctl.cli.watch import follow_runs, interruptible, wait_runs  # not for job_from_scope (`logs --file`)
+
     with interruptible(app, runs, cancel_on_interrupt=cancel, ids_to_stdout=True):
         if follow:
             follow_runs(app, runs, fmt=fmt, timeout=timeout, cancel_on_interrupt=cancel)
@@ -292,6 +293,8 @@ def command(
 
     _confirm_fan_out(app, len(requests), yes)
     begun: list[RunState] = []
+    from jobctl.cli.watch import follow_runs, interruptible, wait_runs  # not for job_from_scope (`logs --file`)
+
     with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
         runs = _start_job_runs(app, target, requests, begun, max_parallel=max_parallel)
         if follow:  # these handle their own interrupts, with every run

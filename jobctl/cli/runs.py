@@ -7,7 +7,7 @@ import click
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, output_option, pass_app, show_secrets_option
-from jobctl.model.job import RUN_STATES
+from jobctl.model.state import RUN_STATES
 from jobctl.render.human import print_runs
 from jobctl.render.machine import dumps, envelope, run_dict
 
