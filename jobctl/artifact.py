@@ -250,6 +250,7 @@ def file_digests(path: Path) -> dict[str, str]:
 
     if path.suffix != ".zip":
         return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+
     found: dict[str, str] = {}
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():

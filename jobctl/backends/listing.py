@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from jobctl.errors import UsageError
-from jobctl.model.job import RunState
+from jobctl.model.state import RunState
 
 MATCHES = 11  # runs find_runs returns at most: enough to say a prefix names more than ten
 Position = tuple[float, str]  # (created, id): a run's place in a listing, compared descending

@@ -129,14 +129,20 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> 
 
 
 def _java(env: Mapping[str, str]) -> str | None:
-    """The java a local Spark run starts: $JAVA_HOME/bin/java, else the one on PATH (what Spark's scripts use)."""
-    import shutil
-    from pathlib import Path
+    """The java a local Spark run starts: $JAVA_HOME/bin/java, else the one on PATH (what Spark's scripts use).
 
+    Every command builds the settings, so this is shutil.which's PATH search without importing shutil
+    (which loads bz2 and lzma): a listing does not pay for the archive modules."""
     home = env.get("JAVA_HOME")
     if home:  # Spark's scripts take it when it is set, whatever java PATH has
-        return str(Path(home, "bin", "java")) if Path(home, "bin", "java").is_file() else None
-    return shutil.which("java", path=env.get("PATH"))
+        java = os.path.join(home, "bin", "java")
+        return java if os.path.isfile(java) else None
+    path = env.get("PATH", os.defpath)
+    for folder in path.split(os.pathsep) if path else ():  # as shutil.which: PATH='' finds nothing
+        java = os.path.join(folder, "java")
+        if os.path.isfile(java) and os.access(java, os.X_OK):
+            return java
+    return None
 
 
 def _python(env: Mapping[str, str]) -> dict[str, str]:

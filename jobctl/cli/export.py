@@ -54,7 +54,7 @@ def command(app: AppContext, *, jobs: tuple[str, ...], every: bool, directory: s
     backend = app.backend()
     targets: list[JobState | str]
     if every:  # each name once: its current job, not the earlier generations kept for their runs
-        from jobctl.plan.diff import earlier_generations
+        from jobctl.plan.generations import earlier_generations
 
         listed = [j for j in backend.list_jobs() if j.lifecycle_state == "ACTIVE"]
         earlier = earlier_generations(listed)

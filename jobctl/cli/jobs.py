@@ -7,7 +7,7 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import listing_options
 from jobctl.cli.output import Listing, renders
-from jobctl.plan.diff import earlier_generations
+from jobctl.plan.generations import earlier_generations
 from jobctl.render.human import job_row
 from jobctl.render.machine import job_dict
 

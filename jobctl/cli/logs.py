@@ -11,10 +11,8 @@ from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext, is_tty
 from jobctl.cli.options import JOB_REF, RUN_REF, Duration, show_secrets_option, timeout_option
 from jobctl.cli.output import renders
-from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
-from jobctl.cli.watch import follow_runs, log_events
 from jobctl.errors import ExitCode, NotFoundError, UsageError
-from jobctl.model.job import LogLine, RunState
+from jobctl.model.state import LogLine, RunState
 
 
 def _since(text: str | None) -> datetime | None:
@@ -42,6 +40,8 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
         if not latest:
             raise NotFoundError(f"{job!r} has no runs", hint=f"start one with `jobctl run {job}`")
         return latest[0]
+    from jobctl.cli.run import DEFAULT_SPEC, job_from_scope  # only here: it loads the engine and spec layers
+
     if job or spec_file or Path(DEFAULT_SPEC).exists():
         return latest_run(backend, job_from_scope(app, job, spec_file))
     runs = backend.list_runs(limit=1)
@@ -92,6 +92,8 @@ def command(
         backend.copy_log_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
         app.stdout.buffer.flush()
         return ExitCode.OK
+    from jobctl.cli.watch import follow_runs  # only past the plain copy: it loads the engine
+
     cursor: str | None = None
     if tail is not None and (stream or cutoff):
         lines, cursor = _last_matching(app, target, tail, cutoff=cutoff, stream=stream)
@@ -141,6 +143,8 @@ def _follow_since(
     stream: str | None,
 ) -> int:
     """Skip lines older than the cutoff, then follow the rest."""
+    from jobctl.cli.watch import follow_runs
+
     backend = app.backend()
     while True:
         batch = backend.read_logs(run_id=target.id, cursor=cursor)
@@ -156,6 +160,8 @@ def _emit(
     app: AppContext, run: RunState, lines: tuple[LogLine, ...] | list[LogLine], *, timestamps: bool,
     cutoff: datetime | None, stream: str | None,
 ) -> None:
+    from jobctl.cli.watch import log_events
+
     events = log_events(app, [run], timestamps)
     for line in lines:
         if (cutoff is None or line.time >= cutoff) and not (stream and line.stream != stream):

@@ -11,7 +11,6 @@ from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, show_secrets_option, timeout_option
 from jobctl.cli.output import Item, renders
-from jobctl.cli.watch import follow_runs, interruptible, run_list, wait_runs
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
 
@@ -177,6 +176,8 @@ def _start_each(app: AppContext, begun: list[RunState], start: Callable[..., lis
 def _watch(app: AppContext, runs: list[RunState], *, wait: bool, follow: bool, timeout: float | None,
            cancel: bool) -> Item | int:
     """Runs once started: followed or waited for when asked, else their ids (for people, on stdout)."""
+    from jobctl.cli.watch import follow_runs, run_list, wait_runs  # not for job_from_scope (`logs --file`)
+
     if follow:  # these handle their own interrupts, with every run
         return follow_runs(app, runs, timeout=timeout, cancel_on_interrupt=cancel)
     if wait:
@@ -273,6 +274,8 @@ def command(
             if args_append:
                 raise UsageError("--args-append is for jobs: give an application's run its arguments with --arg") \
                     from None
+            from jobctl.cli.watch import interruptible
+
             begun: list[RunState] = []
             with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
                 runs = _start_application(app, held, begun, env=overrides, args=args, settings=settings,
@@ -288,6 +291,7 @@ def command(
     _say_what_has_no_effect(app, chosen)
 
     _confirm_fan_out(app, len(requests), yes)
+    from jobctl.cli.watch import interruptible
     from jobctl.engine.runs import start_runs
 
     begun = []

@@ -11,7 +11,7 @@ from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, show_secrets_option
 from jobctl.cli.output import Listing, renders
-from jobctl.model.job import RUN_STATES, RunState
+from jobctl.model.state import RUN_STATES, RunState
 
 
 @click.command()

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -16,7 +15,8 @@ from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
 from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
 from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
-from jobctl.plan.diff import current_jobs, diff, earlier_generation
+from jobctl.plan.diff import diff
+from jobctl.plan.generations import current_jobs, earlier_generation
 from jobctl.plan.model import COUNTED_RUNS, Action, Change, Plan
 
 T = TypeVar("T")
@@ -164,6 +164,8 @@ def in_parallel(call: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """call(item) for each item, at most MAX_IN_FLIGHT at once; results in the items' order."""
     if len(items) < 2:
         return [call(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # (with logging) only once there is something to overlap
+
     with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(items))) as pool:
         return list(pool.map(call, items))
 
@@ -177,6 +179,8 @@ def apply_plan(
     Changes of different jobs run at once (at most `max_in_flight`); the changes of one name run in plan
     order, and `on_change` hears every result in plan order. After a failure (or an interrupt) no other
     change starts, the ones under way finish, and the first failure is raised."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     groups: dict[str, list[int]] = {}
     for index, change in enumerate(plan.changes):
         groups.setdefault(change.name, []).append(index)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
-from jobctl.model.job import LIVE_JOB_STATES, TAG_SUPERSEDED, JobState, RunState
+from jobctl.model.state import LIVE_JOB_STATES, TAG_SUPERSEDED, JobState, RunState
 
 if TYPE_CHECKING:
     from jobctl.model.application import ApplicationDefinition
@@ -176,7 +176,7 @@ def application_generations(backend: Backend, ref: str) -> list[str]:
     """The ids of the Data Flow application `ref` (an id, or a name: looked for in the default compartment on
     OCI): the current one first, then its earlier generations (applications an apply replaced, kept with
     their runs), newest first; none when the backend has no such application (or no Data Flow to ask)."""
-    from jobctl.model.job import TAG_NAME, TAG_SUPERSEDED, split_tags
+    from jobctl.model.state import TAG_NAME, TAG_SUPERSEDED, split_tags
 
     held = getattr(backend, "dataflow", None)
     if held is None or (ref.startswith("ocid1.") and not ref.startswith("ocid1.dataflowapplication.")):

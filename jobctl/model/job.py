@@ -6,35 +6,69 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, TypeVar
 
 from jobctl.model import nodes
+from jobctl.model.state import (
+    ACCEPTED,
+    ACTIVE_STATES,
+    CANCELED,
+    CANCELING,
+    DELETED,
+    FAILED,
+    IN_PROGRESS,
+    JOBCTL_TAG_PREFIX,
+    LIVE_JOB_STATES,
+    NEEDS_ATTENTION,
+    PENDING_HASH_PREFIX,
+    RUN_STATES,
+    SUCCEEDED,
+    TAG_HASH,
+    TAG_MANAGED,
+    TAG_NAME,
+    TAG_SET,
+    TAG_SUPERSEDED,
+    TERMINAL_STATES,
+    JobState,
+    LogBatch,
+    LogLine,
+    Owned,
+    RunState,
+    split_tags,
+)
 from jobctl.model.table import IGNORED, Row, column, fill_derived, rows
 from jobctl.secrets import REDACTOR
 
-# OCI's job run lifecycle, used verbatim by every backend.
-ACCEPTED = "ACCEPTED"
-IN_PROGRESS = "IN_PROGRESS"
-NEEDS_ATTENTION = "NEEDS_ATTENTION"
-CANCELING = "CANCELING"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELED = "CANCELED"
-DELETED = "DELETED"
-RUN_STATES = (ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING, SUCCEEDED, FAILED, CANCELED, DELETED)
-TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELED, DELETED})
-ACTIVE_STATES = frozenset({ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING})
+# Observed jobs and runs live in jobctl.model.state (listing runs or reading a log needs no JobDefinition,
+# whose dataclass is costly to create); they are re-exported here, where they always were.
+__all__ = [
+    "ACCEPTED",
+    "ACTIVE_STATES",
+    "CANCELED",
+    "CANCELING",
+    "DELETED",
+    "FAILED",
+    "IN_PROGRESS",
+    "JOBCTL_TAG_PREFIX",
+    "LIVE_JOB_STATES",
+    "NEEDS_ATTENTION",
+    "PENDING_HASH_PREFIX",
+    "RUN_STATES",
+    "SUCCEEDED",
+    "TAG_HASH",
+    "TAG_MANAGED",
+    "TAG_NAME",
+    "TAG_SET",
+    "TAG_SUPERSEDED",
+    "TERMINAL_STATES",
+    "JobState",
+    "LogBatch",
+    "LogLine",
+    "Owned",
+    "RunState",
+    "split_tags",
+]
 
-# Freeform tags jobctl owns on every job it manages.
-TAG_MANAGED = "jobctl-managed"
-TAG_NAME = "jobctl-name"
-TAG_HASH = "jobctl-spec-hash"
-TAG_SUPERSEDED = "jobctl-superseded"
-TAG_SET = "jobctl-set"  # where the job was applied from: what --prune may delete (jobctl.plan.sets)
-LIVE_JOB_STATES = ("CREATING", "ACTIVE", "FAILED")  # a job in one of these holds its name (and its runs)
-PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
-JOBCTL_TAG_PREFIX = "jobctl-"
 # Env names jobctl and OCI's job runner set from the runtime: no spec or --env may set them (the schema's
 # env propertyNames say the same; a test keeps the two in step).
 RESERVED_ENV_PREFIXES = ("JOBCTL_", "CONDA_ENV_", "JOB_RUN_")
@@ -243,99 +277,4 @@ def _node_infra_attrs() -> dict[str, str]:
     return {key: row.attr for key, row in node_infra_rows().items()}
 
 
-def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Freeform tags as (labels, jobctl's own)."""
-    labels = {k: v for k, v in tags.items() if not k.startswith(JOBCTL_TAG_PREFIX)}
-    return labels, {k: v for k, v in tags.items() if k.startswith(JOBCTL_TAG_PREFIX)}
 
-
-class Owned:
-    """What jobctl's tags say of a resource it manages (a job, a workflow's pipeline)."""
-
-    tags: Mapping[str, str]
-
-    @property
-    def managed(self) -> bool:
-        return self.tags.get(TAG_MANAGED) == "true"
-
-    @property
-    def managed_name(self) -> str | None:
-        return self.tags.get(TAG_NAME) if self.managed else None
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.tags.get(TAG_HASH)
-
-    @property
-    def set_name(self) -> str | None:
-        return self.tags.get(TAG_SET)
-
-    @property
-    def superseded(self) -> bool:
-        return self.tags.get(TAG_SUPERSEDED) == "true"
-
-
-@dataclass(frozen=True)
-class JobState(Owned):
-    """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
-
-    id: str
-    name: str
-    lifecycle_state: str
-    tags: Mapping[str, str]
-    created: datetime
-    definition: JobDefinition | None = None
-    etag: str | None = None
-    details: str | None = None  # the service's word on the state (a FAILED job's reason)
-
-    @property
-    def intended_hash(self) -> str | None:
-        """The spec hash the job was created for, also while its creation is unfinished (tagged pending)."""
-        return (self.spec_hash or "").removeprefix(PENDING_HASH_PREFIX) or None
-
-    @property
-    def incomplete(self) -> bool:
-        """Created, but a crash or failure stopped the artifact upload (OCI keeps such a job CREATING):
-        the next apply replaces it."""
-        return self.lifecycle_state == "CREATING" or (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
-
-
-@dataclass(frozen=True)
-class RunState:
-    id: str
-    job_id: str
-    name: str
-    state: str
-    created: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
-    exit_code: int | None = None
-    details: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    args: tuple[str, ...] = ()
-    job_name: str | None = None
-    interpreter: str | None = None  # a local python job's run: the python it runs with (chosen as it started)
-
-    def __post_init__(self) -> None:
-        REDACTOR.remember_env(self.env)
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-
-@dataclass(frozen=True)
-class LogLine:
-    time: datetime
-    stream: str  # "stdout" | "stderr"
-    text: str
-
-
-@dataclass(frozen=True)
-class LogBatch:
-    """Lines after a cursor. `complete`: the run is over and no line will ever follow `cursor`."""
-
-    lines: tuple[LogLine, ...]
-    cursor: str | None
-    complete: bool
-    run: RunState | None = None  # the run as the backend read it for this batch, when it did

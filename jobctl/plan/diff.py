@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import ConflictError
-from jobctl.model.job import LIVE_JOB_STATES, TAG_SET, JobState
+from jobctl.model.job import TAG_SET, JobState
 from jobctl.model.table import flatten, row_for, rows
-from jobctl.plan.desired import DesiredJob
+from jobctl.plan.generations import current_jobs
 from jobctl.plan.model import Action, Change, FieldChange, Plan
+
+if TYPE_CHECKING:
+    from jobctl.plan.desired import DesiredJob
 
 # A job still waiting for its artifact, made from another version of the spec, may be another apply's,
 # uploading right now: it is left alone for this long after its creation, then taken for the remains of
@@ -46,40 +49,6 @@ def field_changes(old: Any, new: Any) -> tuple[FieldChange, ...]:
             in_place = row.changes_in_place(old) and row.changes_in_place(new)
             changes.append(FieldChange(key, old_value, new_value, forces_replace=not in_place))
     return tuple(changes)
-
-
-def current_jobs(observed: Sequence[JobState]) -> tuple[dict[str, JobState], list[JobState]]:
-    """The managed, non-superseded job for each name, and older ones of the same name.
-
-    Several can exist only when a replace was interrupted after creating the new job: the newest
-    is current, the others are left-overs to retire. A job still CREATING (its artifact never came)
-    or FAILED counts: the plan replaces it rather than leaving it behind, unseen. An older FAILED job is
-    no left-over but an earlier generation (OCI cannot re-tag it): kept for its runs like a superseded one.
-    """
-    current: dict[str, JobState] = {}
-    leftovers: list[JobState] = []
-    for job in sorted(observed, key=lambda j: j.created):
-        name = job.managed_name
-        if name and not job.superseded and job.lifecycle_state in LIVE_JOB_STATES:
-            if name in current and current[name].lifecycle_state != "FAILED":
-                leftovers.append(current[name])
-            current[name] = job
-    return current, leftovers
-
-
-def earlier_generations(listed: Sequence[JobState]) -> set[str]:
-    """The ids of the listed jobs that are earlier generations of their name (superseded, or FAILED
-    with a newer job of the name): what `jobs` hides without --history and `export --all` leaves out."""
-    current, _ = current_jobs(listed)
-    return {j.id for j in listed if j.superseded or earlier_generation(j, current)}
-
-
-def earlier_generation(job: JobState, current: Mapping[str, JobState]) -> bool:
-    """A job an apply replaced and kept for its runs: superseded, or FAILED with a newer job of its name."""
-    name = job.managed_name
-    if not name or job.lifecycle_state not in LIVE_JOB_STATES:
-        return False
-    return job.superseded or (job.lifecycle_state == "FAILED" and name in current and current[name].id != job.id)
 
 
 def _cannot_change(forcing: Sequence[str]) -> str:

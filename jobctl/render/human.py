@@ -10,8 +10,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from jobctl.model.job import JobState, LogLine, RunState
-from jobctl.secrets import mask_env
+from jobctl.model.state import JobState, LogLine, RunState
+from jobctl.secrets import MASK, mask_env, mask_field
 
 if TYPE_CHECKING:
     from jobctl.model.application import ApplicationDefinition
@@ -165,7 +165,6 @@ def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) ->
         missing = " (not uploaded)" if job.incomplete or job.lifecycle_state == "FAILED" else ""
         printer.line(f"{'Artifact:':<11}{d.artifact_digest}{missing}")
     from jobctl.model.table import set_fields, value
-    from jobctl.render.plan import show_value
 
     for row in set_fields(d):  # every other field the job sets, as a plan names it
         if row.attr not in _SUMMARIZED:
@@ -175,9 +174,8 @@ def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) ->
 def print_application(printer: Printer, application_id: str, d: ApplicationDefinition, *,
                       show_secrets: bool = False) -> None:
     """A Data Flow application: what it runs, then every other field it sets, as a plan names them."""
-    from jobctl.model.job import TAG_MANAGED, TAG_SUPERSEDED
+    from jobctl.model.state import TAG_MANAGED, TAG_SUPERSEDED
     from jobctl.model.table import set_fields, value
-    from jobctl.render.plan import show_value
 
     printer.line(f"{'Application:':<13}{d.name} ({application_id})")
     managed = d.owner_tags.get(TAG_MANAGED) == "true"
@@ -191,6 +189,29 @@ def print_application(printer: Printer, application_id: str, d: ApplicationDefin
                     printer.line(f"  {row.shown}.{key}: {show_value(f'{row.shown}.{key}', text, show_secrets)}")
             else:
                 printer.line(f"  {row.shown}: {show_value(row.shown, value(d, row), show_secrets)}")
+
+
+def show_value(field: str, value: Any, show_secrets: bool) -> str:
+    """A plan field's value for people: strings quoted, maps as {k: v}, secrets as (sensitive)."""
+    if value is None:
+        return "(none)"
+    if mask_field(field, value, show_secrets) is not value:
+        return MASK
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as a spec spells it
+    if isinstance(value, dict | list):  # nested objects (mounts, a probe) as compact JSON, not Python's repr
+        import json
+
+        if isinstance(value, list) and not show_secrets:  # node groups: each env masked by its names
+            value = [{**item, "env": mask_env(item["env"])} if isinstance(item, dict) and "env" in item else item
+                     for item in value]
+
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return str(value)
 
 
 # what print_job's first lines show of a definition

@@ -54,7 +54,7 @@ def job_dict(job: JobState, show_secrets: bool = False) -> dict[str, Any]:
 
 def application_dict(application_id: str, app: ApplicationDefinition, show_secrets: bool = False) -> dict[str, Any]:
     """`get APP -o json`: the application's id and jobctl's tags, and its fields as a spec writes them."""
-    from jobctl.model.job import TAG_MANAGED, TAG_SUPERSEDED
+    from jobctl.model.state import TAG_MANAGED, TAG_SUPERSEDED
     from jobctl.model.table import shown_tree
 
     definition = shown_tree(app)

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from jobctl.plan.model import Action, Change, FieldChange, Plan
-from jobctl.render.plan import show_value, up_to_date
+from jobctl.render.human import show_value
+from jobctl.render.plan import up_to_date
 
 if TYPE_CHECKING:
     from jobctl.plan.applications import ApplicationChange

@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jobctl.plan.model import Action, Change, FieldChange, Plan
-from jobctl.render.human import Printer
-from jobctl.secrets import MASK, mask_env, mask_field
+from jobctl.render.human import Printer, show_value
+from jobctl.secrets import mask_env
 
 if TYPE_CHECKING:
     from jobctl.plan.applications import ApplicationChange
     from jobctl.workflow.deploy import PipelineChange
 
 _STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta", Action.DELETE: "red"}
-
-
-def show_value(field: str, value: Any, show_secrets: bool) -> str:
-    """A plan field's value for people: strings quoted, maps as {k: v}, secrets as (sensitive)."""
-    if value is None:
-        return "(none)"
-    if mask_field(field, value, show_secrets) is not value:
-        return MASK
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"  # as a spec spells it
-    if isinstance(value, dict | list):  # nested objects (mounts, a probe) as compact JSON, not Python's repr
-        import json
-
-        if isinstance(value, list) and not show_secrets:  # node groups: each env masked by its names
-            value = [{**item, "env": mask_env(item["env"])} if isinstance(item, dict) and "env" in item else item
-                     for item in value]
-
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(value.items())) + "}" if value else "{}"
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    return str(value)
 
 
 def _field_line(change: FieldChange, show_secrets: bool) -> tuple[str, str]:

@@ -111,7 +111,7 @@ def test_output_docs_name_every_field_of_a_json_definition() -> None:
 
 def test_plans_show_numbers_and_booleans_as_a_spec_writes_them() -> None:
     from jobctl.plan.diff import field_changes
-    from jobctl.render.plan import show_value
+    from jobctl.render.human import show_value
 
     observed = replace(PYTHON, ocpus=2.0, memory_in_gbs=16.0, log_enabled=True)  # as OCI returns them
     wanted = replace(PYTHON, ocpus=4, memory_in_gbs=32.5, log_enabled=False)

@@ -10,26 +10,22 @@ apply and run can treat both alike.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobctl.backends.local import spark
 from jobctl.backends.local.store import SECRETS, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
-from jobctl.model.application import ApplicationDefinition, AppliedApplication, env_configuration, request_parts
-from jobctl.model.job import ACTIVE_STATES, TAG_MANAGED, TAG_NAME, RunState, split_tags
-from jobctl.model.table import decode, updated_in_place
+from jobctl.model.state import ACTIVE_STATES, TAG_MANAGED, TAG_NAME, RunState, split_tags
 from jobctl.paths import ensure_private_dir
 from jobctl.secrets import is_secret
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the definitions, Spark and the code store load when used: `get RUN` only lists ids and tags
     from jobctl.backends.local import LocalBackend
+    from jobctl.model.application import ApplicationDefinition, AppliedApplication
 
 class LocalApplications:
     required_fields: tuple[str, ...] = ()  # spec paths an application must set here
@@ -62,6 +58,8 @@ class LocalApplications:
 
     def applications(self, *, compartment: str | None = None, managed: bool = True) -> list[AppliedApplication]:
         """The applications held here that jobctl manages (`managed=False`: the others), newest first."""
+        from jobctl.model.application import AppliedApplication
+
         rows = self.store.query("SELECT id, name, tags, definition, created FROM applications ORDER BY created DESC")
         found = [AppliedApplication(row["id"], json.loads(row["tags"]).get(TAG_NAME) or row["name"], "ACTIVE",
                                     _decode(row["definition"]).compartment_id,
@@ -91,6 +89,8 @@ class LocalApplications:
             if etag is not None and row[1] != etag:
                 raise ConflictError(f"application {application_id} changed since it was read (etag mismatch)",
                                     hint="run `jobctl plan` again to see the current state")
+            from jobctl.model.table import updated_in_place
+
             updated = updated_in_place(_decode(row[0]), app.with_tags(tags))
             db.execute("UPDATE applications SET name = ?, tags = ?, definition = ?, source_path = ?, etag = ? "
                        "WHERE id = ?", (updated.display_name, json.dumps(dict(updated.tags)), _encode(updated),
@@ -127,6 +127,9 @@ class LocalApplications:
             raise NotFoundError(f"application {app.name!r} has no code here",
                                 hint="give it a source (fileUri is Object Storage: OCI only)")
         run_id = new_id("run")
+        from jobctl.backends.local import spark
+        from jobctl.model.application import env_configuration, request_parts
+
         launched = spark.launch(app, source, home=self.backend.home, cwd=run_dir(self.backend.home, run_id) / "work",
                                 java=self.backend.java,
                                 env=env, arguments=arguments, parameters=parameters, configuration=configuration)
@@ -168,6 +171,9 @@ class LocalApplications:
 
     def _keep(self, source: Path) -> Path:
         """The code, kept under the artifacts by its digest (an application's file is its artifact)."""
+        import hashlib
+        import shutil
+
         digest = hashlib.sha256(source.read_bytes()).hexdigest()
         folder = self.backend.home / "artifacts" / digest
         kept = folder / source.name
@@ -182,6 +188,9 @@ def _encode(app: ApplicationDefinition) -> str:
 
 
 def _decode(text: str) -> ApplicationDefinition:
+    from jobctl.model.application import ApplicationDefinition
+    from jobctl.model.table import decode
+
     data = json.loads(text)
     table = decode(ApplicationDefinition, data)
     table["labels"], owner_tags = split_tags({**data.get("labels", {}), **data.get("owner_tags", {})})

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import functools
 import itertools
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -21,19 +19,20 @@ from jobctl import log
 from jobctl.backends import listing
 from jobctl.backends.base import Backend
 from jobctl.backends.listing import RunStream
-from jobctl.backends.local import gc, logfile, outcome, procs
+from jobctl.backends.local import logfile
 from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
-from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
 from jobctl.model.nodes import replica_count
-from jobctl.model.table import updated_in_place
+from jobctl.model.state import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobState, LogBatch, RunState
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
-from jobctl.workflow.state import DirectoryStore
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
+    from jobctl.backends.local import outcome
     from jobctl.backends.local.applications import LocalApplications
+    from jobctl.model.job import JobDefinition
+    from jobctl.workflow.state import DirectoryStore
 
 PYTHON_RUNTIMES = ("python", "notebook")  # runtimes whose runs start a python interpreter (a notebook: the driver)
 PRUNE_INTERVAL_SECONDS = 1.0
@@ -126,6 +125,8 @@ class LocalBackend:
                     f"job {job_id} changed since it was read (etag mismatch)",
                     hint="run `jobctl plan` again to see the current state",
                 )
+            from jobctl.model.table import updated_in_place
+
             updated = updated_in_place(Store.definition_from_json(row[0]), definition)
             db.execute(
                 "UPDATE jobs SET name = ?, definition = ?, tags = ?, etag = ? WHERE id = ?",
@@ -149,6 +150,8 @@ class LocalBackend:
             runs = [row[0] for row in db.execute("SELECT id FROM runs WHERE job_id = ?", (job_id,))]
             db.execute("DELETE FROM runs WHERE job_id = ?", (job_id,))  # its runs go with it, as on OCI
             db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        from jobctl.backends.local import gc
+
         gc.remove_run_dirs(self, runs)
 
     # --- runs -----------------------------------------------------------------------------------
@@ -167,6 +170,8 @@ class LocalBackend:
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
     ) -> RunState:
         import shutil  # start-up of listing commands does not pay for these
+
+        from jobctl.backends.local import procs
 
         if (retried := self.retried_run(retry_token)) is not None:
             return retried
@@ -212,8 +217,12 @@ class LocalBackend:
         """Record a run and start its supervisor: a job's run, or (its `settings` saying what runs, its
         `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications). The
         caller has looked for a run started with `retry_token` (`retried_run`)."""
+        import fcntl
         import shutil
+        import signal
         import subprocess
+
+        from jobctl.backends.local import procs
 
         self._prune(job_id)
         run_id = run_id or new_id("run")
@@ -270,12 +279,18 @@ class LocalBackend:
         the job's whole history, which a matrix of many runs would otherwise read once per run."""
         now = time.monotonic()
         if now - self._pruned.get(job_id, -PRUNE_INTERVAL_SECONDS) >= PRUNE_INTERVAL_SECONDS:
+            from jobctl.backends.local import gc
+
             gc.prune_workdirs(self, job_id, self.keep_workdirs)
             self._pruned[job_id] = now
 
     def _runner_alive(self, run_id: str) -> bool:
         """The supervisor holds the run's lock for as long as it lives; if the lock file is gone, the
         process table decides, and a process whose fate cannot be read counts as alive."""
+        import fcntl
+
+        from jobctl.backends.local import procs
+
         try:
             fd = os.open(run_dir(self.home, run_id) / "lock", os.O_RDWR)
         except FileNotFoundError:  # the run directory was deleted: ask the process table instead
@@ -322,6 +337,8 @@ class LocalBackend:
         for row in self.store.query(sql, params):
             if self._runner_alive(row["id"]):
                 continue
+            from jobctl.backends.local import outcome, procs  # only for a run whose supervisor is gone
+
             result = outcome.read(run_dir(self.home, row["id"]))
             if result is None:
                 lost = RUNNER_LOST + ("; the disk holding JOBCTL_HOME is full" if disk_full(self.home) else "")
@@ -399,6 +416,10 @@ class LocalBackend:
         return [_with_outcome(Store.run_from_row(row), unsaved) for row in rows]
 
     def cancel_run(self, *, run_id: str) -> RunState:
+        import signal
+
+        from jobctl.backends.local import procs
+
         run = self.get_run(run_id=run_id)
         if run.terminal:
             return run
@@ -459,6 +480,8 @@ class LocalBackend:
 
     def workflow_store(self, location: str | None) -> DirectoryStore:
         """Local workflow state lives under $JOBCTL_HOME (an oci:// `state` applies to the oci backend)."""
+        from jobctl.workflow.state import DirectoryStore
+
         return DirectoryStore(self.home / "workflows")
 
     def tail_logs(self, *, run_id: str, lines: int) -> LogBatch:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from jobctl.model.job import LogLine
+from jobctl.model.state import LogLine
 
 STREAM_CODES = {"stdout": b"O", "stderr": b"E"}
 _STREAM_NAMES = {b"O": "stdout", b"E": "stderr"}

@@ -14,14 +14,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS
 from jobctl.errors import ConfigError
-from jobctl.model.job import JobDefinition, JobState, RunState, split_tags
-from jobctl.model.table import decode
+from jobctl.model.state import JobState, RunState, split_tags
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
 from jobctl.secrets import REDACTOR
+
+if TYPE_CHECKING:  # a definition is decoded only when a job is read: listing runs does without it
+    from jobctl.model.job import JobDefinition
 
 # Data Flow applications (jobctl.backends.local.applications); their runs are rows of `runs` too
 APPLICATIONS = """CREATE TABLE IF NOT EXISTS applications (
@@ -252,6 +254,9 @@ class Store:
     @staticmethod
     def run_definition(definition: str, settings: str | None) -> JobDefinition:
         """The job a run runs: its job's stored definition with the run's stored `--set` settings."""
+        from jobctl.model.job import JobDefinition
+        from jobctl.model.table import decode
+
         job = Store.definition_from_json(definition)
         changes = decode(JobDefinition, json.loads(settings or "{}"))
         return replace(job, **changes) if changes else job
@@ -259,6 +264,9 @@ class Store:
     @staticmethod
     def definition_from_json(text: str) -> JobDefinition:
         """A stored definition; one stored before the field table (tags, container_entrypoint) is read as is."""
+        from jobctl.model.job import JobDefinition
+        from jobctl.model.table import decode
+
         data = json.loads(text)
         if "tags" in data:
             data["labels"], data["owner_tags"] = split_tags(data["tags"])

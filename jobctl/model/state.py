@@ -1,0 +1,138 @@
+"""Jobs and runs as a backend observes them: lifecycle states, jobctl's tags, logs.
+
+Apart from the job's definition (jobctl.model.job, a 52-field dataclass that is costly to create at import),
+so that listing runs or reading a log starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from jobctl.secrets import REDACTOR
+
+if TYPE_CHECKING:
+    from jobctl.model.job import JobDefinition
+
+# OCI's job run lifecycle, used verbatim by every backend.
+ACCEPTED = "ACCEPTED"
+IN_PROGRESS = "IN_PROGRESS"
+NEEDS_ATTENTION = "NEEDS_ATTENTION"
+CANCELING = "CANCELING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELED = "CANCELED"
+DELETED = "DELETED"
+RUN_STATES = (ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING, SUCCEEDED, FAILED, CANCELED, DELETED)
+TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELED, DELETED})
+ACTIVE_STATES = frozenset({ACCEPTED, IN_PROGRESS, NEEDS_ATTENTION, CANCELING})
+
+# Freeform tags jobctl owns on every job it manages.
+TAG_MANAGED = "jobctl-managed"
+TAG_NAME = "jobctl-name"
+TAG_HASH = "jobctl-spec-hash"
+TAG_SUPERSEDED = "jobctl-superseded"
+TAG_SET = "jobctl-set"  # where the job was applied from: what --prune may delete (jobctl.plan.sets)
+LIVE_JOB_STATES = ("CREATING", "ACTIVE", "FAILED")  # a job in one of these holds its name (and its runs)
+PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
+JOBCTL_TAG_PREFIX = "jobctl-"
+
+
+def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Freeform tags as (labels, jobctl's own)."""
+    labels = {k: v for k, v in tags.items() if not k.startswith(JOBCTL_TAG_PREFIX)}
+    return labels, {k: v for k, v in tags.items() if k.startswith(JOBCTL_TAG_PREFIX)}
+
+
+class Owned:
+    """What jobctl's tags say of a resource it manages (a job, a workflow's pipeline)."""
+
+    tags: Mapping[str, str]
+
+    @property
+    def managed(self) -> bool:
+        return self.tags.get(TAG_MANAGED) == "true"
+
+    @property
+    def managed_name(self) -> str | None:
+        return self.tags.get(TAG_NAME) if self.managed else None
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.tags.get(TAG_HASH)
+
+    @property
+    def set_name(self) -> str | None:
+        return self.tags.get(TAG_SET)
+
+    @property
+    def superseded(self) -> bool:
+        return self.tags.get(TAG_SUPERSEDED) == "true"
+
+
+@dataclass(frozen=True)
+class JobState(Owned):
+    """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
+
+    id: str
+    name: str
+    lifecycle_state: str
+    tags: Mapping[str, str]
+    created: datetime
+    definition: JobDefinition | None = None
+    etag: str | None = None
+    details: str | None = None  # the service's word on the state (a FAILED job's reason)
+
+    @property
+    def intended_hash(self) -> str | None:
+        """The spec hash the job was created for, also while its creation is unfinished (tagged pending)."""
+        return (self.spec_hash or "").removeprefix(PENDING_HASH_PREFIX) or None
+
+    @property
+    def incomplete(self) -> bool:
+        """Created, but a crash or failure stopped the artifact upload (OCI keeps such a job CREATING):
+        the next apply replaces it."""
+        return self.lifecycle_state == "CREATING" or (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
+
+
+@dataclass(frozen=True)
+class RunState:
+    id: str
+    job_id: str
+    name: str
+    state: str
+    created: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    exit_code: int | None = None
+    details: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    job_name: str | None = None
+    interpreter: str | None = None  # a local python job's run: the python it runs with (chosen as it started)
+
+    def __post_init__(self) -> None:
+        REDACTOR.remember_env(self.env)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: datetime
+    stream: str  # "stdout" | "stderr"
+    text: str
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Lines after a cursor. `complete`: the run is over and no line will ever follow `cursor`."""
+
+    lines: tuple[LogLine, ...]
+    cursor: str | None
+    complete: bool
+    run: RunState | None = None  # the run as the backend read it for this batch, when it did

@@ -1,0 +1,105 @@
+"""Read commands load only what they use: the module graph that keeps them near `import click` (issue 18).
+
+Start-up time is measured in benchmarks/startup.py; here the cause is held in place by naming modules, not
+by timing: a listing must not load the spec layer, the plan, the engine that starts and follows runs, or a
+heavy package, and a listing that reads no job definition must not load JobDefinition (whose 52-field
+dataclass alone costs a few milliseconds to create).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+HELLO = "specs-examples/hello/job.yaml"
+# what no read command needs: the engine that starts and follows runs, and heavy packages
+NEVER = ("jobctl.cli.watch", "jobctl.engine.follow", "jobctl.engine.runs", "oci", "rich", "jsonschema",
+         "concurrent.futures", "zipfile")
+# what only commands that read specs need: the spec layer, desired state, the diff, building artifacts
+SPEC_LAYER = ("jobctl.spec", "jobctl.plan.desired", "jobctl.plan.diff", "jobctl.engine.apply", "jobctl.artifact",
+              "jobctl.cli.run", "yaml")
+DEFINITION = ("jobctl.model.job",)  # JobDefinition: only when a job's definition is read
+
+_PROBE = """
+import json, sys
+import jobctl.cli.app
+code = 0
+try:
+    jobctl.cli.app.cli.main(sys.argv[1:], prog_name="jobctl", standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
+sys.stdout = sys.__stdout__
+print(json.dumps({"modules": sorted(sys.modules), "exit": code}))
+"""
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str]:
+    """A JOBCTL_HOME holding the hello job, applied, and one finished run of it: (environment, run id)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBCTL_", "OCI_"))}
+    env["JOBCTL_HOME"] = str(tmp_path_factory.mktemp("read-imports-home"))
+    env["JOBCTL_CACHE_DIR"] = str(tmp_path_factory.mktemp("read-imports-cache"))
+    for args in (["apply", HELLO], ["-q", "run", "hello", "--wait"]):
+        done = subprocess.run([sys.executable, "-m", "jobctl", *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    listed = subprocess.run([sys.executable, "-m", "jobctl", "runs", "-o", "json"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return env, json.loads(listed.stdout)["items"][0]["id"]
+
+
+def loaded(home: tuple[dict[str, str], str], *args: str, cwd: Path = REPO) -> set[str]:
+    """The modules a fresh interpreter holds after running the command (RUN in args: the finished run)."""
+    env, run_id = home
+    argv = [run_id if arg == "RUN" else arg for arg in args]
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout.splitlines()[-1])
+    assert outcome["exit"] in (0, None), proc.stderr
+    return set(outcome["modules"])
+
+
+def under(modules: set[str], packages: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in packages)}
+
+
+@pytest.mark.parametrize("args", [("runs",), ("runs", "hello"), ("get", "RUN"), ("jobs",), ("workflow", "status")],
+                         ids=" ".join)
+def test_a_listing_loads_neither_specs_nor_job_definitions(home: tuple[dict[str, str], str],
+                                                           args: tuple[str, ...]) -> None:
+    modules = loaded(home, *args)
+
+    assert under(modules, NEVER + SPEC_LAYER + DEFINITION) == set()
+
+
+@pytest.mark.parametrize("args", [("get", "hello"), ("logs", "RUN"), ("applications",)], ids=" ".join)
+def test_reading_a_job_or_a_log_loads_no_spec_layer(home: tuple[dict[str, str], str], args: tuple[str, ...]) -> None:
+    modules = loaded(home, *args)
+
+    assert under(modules, NEVER + SPEC_LAYER) == set()
+
+
+def test_logs_of_a_run_loads_the_spec_layer_only_for_a_spec(home: tuple[dict[str, str], str]) -> None:
+    """`logs --file SPEC` reads the spec (to find its job, and warn when it changed since the apply)."""
+    plain = loaded(home, "logs", "RUN")
+    by_spec = loaded(home, "logs", "--file", HELLO)
+
+    assert under(plain, ("jobctl.spec.load",)) == set()
+    assert under(by_spec, ("jobctl.spec.load",)) == {"jobctl.spec.load"}
+    assert under(by_spec, NEVER) == set()
+
+
+@pytest.mark.parametrize("args", [("plan", HELLO), ("validate", HELLO)], ids=" ".join)
+def test_reading_specs_loads_no_run_engine_and_no_thread_pool(home: tuple[dict[str, str], str],
+                                                               args: tuple[str, ...]) -> None:
+    modules = loaded(home, *args)
+
+    assert under(modules, NEVER) == set()
