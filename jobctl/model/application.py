@@ -23,6 +23,11 @@ SOURCE_SUFFIXES = {"PYTHON": (".py",), "JAVA": (".jar",), "SCALA": (".jar",), "S
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")  # OCI's ${name} in arguments, filled from parameters
 # a run's --env K=V reaches the driver and the executors through these Spark properties (as ADS's guide says)
 DRIVER_ENV, EXECUTOR_ENV = "spark.driverEnv.", "spark.executorEnv."
+
+
+def shown_configuration(configuration: Mapping[str, str]) -> dict[str, str]:
+    """A run's Spark properties as `get RUN` shows them beside its env: those that are not the env's."""
+    return {key: text for key, text in configuration.items() if not key.startswith((DRIVER_ENV, EXECUTOR_ENV))}
 TAG_ARTIFACT = "jobctl-artifact"  # the content digest of an application's source (its artifact)
 
 _OCI_HERE: dict[str, Any] = {"in_place": True, "local": IGNORED}  # a field only OCI honours

@@ -112,6 +112,9 @@ class RunState:
     args: tuple[str, ...] = ()
     job_name: str | None = None
     interpreter: str | None = None  # a local python job's run: the python it runs with (chosen as it started)
+    # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    configuration: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         REDACTOR.remember_env(self.env)

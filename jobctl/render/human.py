@@ -142,11 +142,20 @@ def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) ->
     for key, value in fields:
         printer.line(f"{key + ':':<11}{value}")
     _print_env(printer, run.env, show_secrets)
+    from jobctl.render.machine import masked_map
+
+    for field, title in (("parameters", "Params"), ("configuration", "Config")):  # a Data Flow run's
+        _print_map(printer, title, masked_map(field, getattr(run, field), show_secrets))
 
 
 def _print_env(printer: Printer, env: Mapping[str, str], show_secrets: bool) -> None:
-    for index, (key, value) in enumerate(sorted(mask_env(env, show_secrets).items())):
-        printer.line(f"{'Env:' if index == 0 else '':<11}{key}={value}")
+    _print_map(printer, "Env", mask_env(env, show_secrets))
+
+
+def _print_map(printer: Printer, title: str, values: Mapping[str, str]) -> None:
+    """KEY=VALUE lines, sorted, the first titled."""
+    for index, (key, value) in enumerate(sorted(values.items())):
+        printer.line(f"{title + ':' if index == 0 else '':<11}{key}={value}")
 
 
 def print_job(printer: Printer, job: JobState, *, show_secrets: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +60,7 @@ def application_dict(application_id: str, app: ApplicationDefinition, show_secre
 
     definition = shown_tree(app)
     for field in ("configuration", "parameters"):
-        definition[field] = {key: mask_field(f"{field}.{key}", text, show_secrets)
-                             for key, text in getattr(app, field).items()}
+        definition[field] = masked_map(field, getattr(app, field), show_secrets)
     return {"apiVersion": API_VERSION, "kind": "DataFlowApplication", "id": application_id, "name": app.name,
             "managed": app.owner_tags.get(TAG_MANAGED) == "true",
             "superseded": app.owner_tags.get(TAG_SUPERSEDED) == "true", "tags": dict(app.tags),
@@ -76,7 +76,15 @@ def run_dict(run: RunState, show_secrets: bool = False) -> dict[str, Any]:
     }
     if run.interpreter:  # a local python job's run
         found["interpreter"] = run.interpreter
+    for field in ("parameters", "configuration"):  # a Data Flow application's run
+        if getattr(run, field):
+            found[field] = masked_map(field, getattr(run, field), show_secrets)
     return found
+
+
+def masked_map(field: str, values: Mapping[str, str], show_secrets: bool) -> dict[str, str]:
+    """An application's (or its run's) `parameters` or `configuration`, secret-named entries masked."""
+    return {key: mask_field(f"{field}.{key}", text, show_secrets) for key, text in values.items()}
 
 
 def log_dict(line: LogLine, run_id: str) -> dict[str, Any]:

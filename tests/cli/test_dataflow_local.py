@@ -162,13 +162,22 @@ def test_secret_properties_and_parameters_are_masked_in_a_runs_log_and_reach_the
                     "  parameters: {api_token: param-secret-77}\n"
                     "  configuration: {spark.driverEnv.DB_PASSWORD: conf-secret-66}\n")
     assert jobctl("apply", str(spec)).exit_code == 0
-    assert jobctl("run", "show", "--wait").exit_code == 0
+    ran = jobctl("run", "show", "--set", "configuration.spark.sql.shuffle.partitions=4", "--wait")
+    assert ran.exit_code == 0, ran.stderr
     logs = run_jobctl("logs", "--job", "show")
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout == "(sensitive) ['(sensitive)', 'plain']\n"
     shown = run_jobctl("get", "show", "-o", "json")
     assert "param-secret-77" not in shown.stdout
     assert "conf-secret-66" not in shown.stdout
+    # issue 18: `get RUN` shows the run's parameters and Spark properties (but the env's), secrets masked
+    run_id = json.loads(run_jobctl("runs", "show", "-o", "json").stdout)["items"][0]["id"]
+    got = json.loads(run_jobctl("get", run_id, "-o", "json").stdout)
+    assert (got["parameters"], got["configuration"]) == (
+        {"api_token": "(sensitive)"}, {"spark.sql.shuffle.partitions": "4"})
+    table = run_jobctl("get", run_id).stdout.splitlines()
+    shown_lines = [line for line in table if line.startswith(("Params:", "Config:"))]
+    assert shown_lines == ["Params:    api_token=(sensitive)", "Config:    spark.sql.shuffle.partitions=4"]
 
 
 def app_spec(folder: Path, name: str, code: str = "print(1)\n") -> Path:

@@ -65,6 +65,7 @@ def test_the_word_count_applies_runs_on_the_fakes_spark_and_logs_its_counts(
     assert (got["lifecycleState"], got["exitCode"], got["env"]["MODEL"], got["jobName"]) == (
         "SUCCEEDED", 0, "rf", "wordcount")
     assert got["timeStarted"] < got["timeFinished"]  # from its runDurationInMilliseconds: a DURATION to show
+    assert got["parameters"] == {"input": str(books)}  # issue 18: a Data Flow run's parameters are shown
     logs = jobctl("logs", run_id)
     assert logs.exit_code == 0, logs.stderr
     assert logs.stdout.splitlines()[:4] == ["it\t6", "of\t6", "the\t6", "was\t6"]

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobctl.backends.local.store import SECRETS, new_id, run_dir
+from jobctl.backends.local.store import SECRETS, SHOWN, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
 from jobctl.model.state import ACTIVE_STATES, TAG_MANAGED, TAG_NAME, RunState, split_tags
 from jobctl.paths import ensure_private_dir
@@ -128,7 +128,7 @@ class LocalApplications:
                                 hint="give it a source (fileUri is Object Storage: OCI only)")
         run_id = new_id("run")
         from jobctl.backends.local import spark
-        from jobctl.model.application import env_configuration, request_parts
+        from jobctl.model.application import env_configuration, request_parts, shown_configuration
 
         launched = spark.launch(app, source, home=self.backend.home, cwd=run_dir(self.backend.home, run_id) / "work",
                                 java=self.backend.java,
@@ -142,7 +142,8 @@ class LocalApplications:
                     "request": request_parts(made),  # what an idempotency key's retry is checked against
                     # what a reader of the run must mask in its output (jobctl.backends.local.store)
                     SECRETS: {key: text for key, text in {**conf, **app.parameters, **(parameters or {})}.items()
-                              if is_secret(key)}}
+                              if is_secret(key)},
+                    SHOWN: {"parameters": dict(made.parameters), "configuration": shown_configuration(conf)}}
         return self.backend.supervised(job_id=application_id, job_name=app.name, name=name, env=env,
                                        args=list(app.arguments if arguments is None else arguments),
                                        retry_token=retry_token, settings=settings, run_id=run_id)

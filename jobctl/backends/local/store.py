@@ -280,13 +280,17 @@ class Store:
         created = to_time(row["created"])
         assert created is not None
         settings = row["settings"] if "settings" in row.keys() else None  # noqa: SIM118 (a Row, not a dict)
-        if settings and f'"{SECRETS}"' in settings:  # a Spark run's secret properties: masked in what it prints
-            REDACTOR.remember_env(json.loads(settings)[SECRETS])
+        shown: dict[str, Any] = {}
+        if settings and f'"{SECRETS}"' in settings:  # a Spark run's: its secret properties masked in what it prints
+            held = json.loads(settings)
+            REDACTOR.remember_env(held[SECRETS])
+            shown = held.get(SHOWN) or {}
         return RunState(
             id=row["id"], job_id=row["job_id"], name=row["name"], state=row["state"], created=created,
             started=to_time(row["started"]), finished=to_time(row["finished"]), exit_code=row["exit_code"],
             details=row["details"], env=json.loads(row["env"]), args=tuple(json.loads(row["args"])),
             job_name=row["job_name"], interpreter=row["python"] if "python" in row.keys() else None,  # noqa: SIM118
+            parameters=shown.get("parameters", {}), configuration=shown.get("configuration", {}),
         )
 
     def set_run(self, run_id: str, **fields: Any) -> None:
@@ -322,6 +326,7 @@ def run_dir(home: Path, run_id: str) -> Path:
 
 
 SECRETS = "secrets"  # in a run's settings: the secret-named values its output may print (a Spark run's)
+SHOWN = "shown"  # in a Spark run's settings: its parameters and configuration, as `get RUN` shows them
 
 
 def new_id(kind: str) -> str:

@@ -27,6 +27,7 @@ from jobctl.model.application import (
     code_uri_of,
     env_configuration,
     request_parts,
+    shown_configuration,
 )
 from jobctl.model.job import (
     SUCCEEDED,
@@ -145,7 +146,9 @@ def run_state(run: Any) -> RunState:
                     env={key.removeprefix(DRIVER_ENV): value
                          for key, value in (getattr(run, "configuration", None) or {}).items()
                          if key.startswith(DRIVER_ENV)},
-                    job_name=(run.freeform_tags or {}).get(TAG_NAME))
+                    job_name=(run.freeform_tags or {}).get(TAG_NAME),
+                    parameters={p.name: p.value for p in getattr(run, "parameters", None) or ()},
+                    configuration=shown_configuration(getattr(run, "configuration", None) or {}))
     if made.state == "ACCEPTED":
         return made
     if not made.terminal:  # going: since it was made, as near as Data Flow says
