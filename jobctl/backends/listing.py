@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
@@ -60,6 +61,18 @@ class RunStream:
         (created, run_id), hints = self._last
         body = {"l": self._listing, "c": created, "i": run_id, **({"h": hints} if hints else {})}
         return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+class ListsRuns:
+    """A backend's `list_runs`: the first `limit` runs of its `stream_runs`, so a listing has one code path."""
+
+    def stream_runs(self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None,
+                    after: str | None = None) -> RunStream:
+        raise NotImplementedError
+
+    def list_runs(self, *, job_id: str | None = None, states: Collection[str] | None = None,
+                  limit: int | None = None) -> list[RunState]:
+        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
 
 
 def start_after(token: str | None, listing: str) -> tuple[Position | None, dict[str, Any]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from jobctl.backends.base import Backend, copy_log_text
-from jobctl.backends.listing import RunStream, matching, sorted_stream
+from jobctl.backends.listing import ListsRuns, RunStream, matching, sorted_stream
 from jobctl.backends.settings import Settings
 from jobctl.errors import ConflictError, Diagnostic, NotFoundError
 from jobctl.model.job import (
@@ -62,7 +62,7 @@ class _Run:
     outcome: tuple[list[str], int | None] | None = None
 
 
-class MemoryBackend:
+class MemoryBackend(ListsRuns):
     name = "memory"
     runs_here = True
     required_fields: tuple[str, ...] = ()
@@ -186,11 +186,6 @@ class MemoryBackend:
             run = self._run(run_id)
             self._advance(run)
             return run.state
-
-    def list_runs(
-        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
-    ) -> list[RunState]:
-        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
 
     def stream_runs(
         self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,

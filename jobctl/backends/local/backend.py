@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import itertools
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from jobctl import log
 from jobctl.backends import listing
 from jobctl.backends.base import Backend
-from jobctl.backends.listing import RunStream
+from jobctl.backends.listing import ListsRuns, RunStream
 from jobctl.backends.local import logfile
 from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
@@ -40,7 +39,7 @@ IDS_PER_QUERY = 500  # run ids in one `IN (...)`: well under SQLite's limit on a
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
 
-class LocalBackend:
+class LocalBackend(ListsRuns):
     name = "local"
     runs_here = True
     required_fields: tuple[str, ...] = ()
@@ -374,11 +373,6 @@ class LocalBackend:
         if not rows:
             raise NotFoundError(f"run {run_id} not found")
         return _with_outcome(Store.run_from_row(rows[0]), unsaved)
-
-    def list_runs(
-        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
-    ) -> list[RunState]:
-        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
 
     def stream_runs(
         self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,

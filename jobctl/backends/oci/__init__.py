@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from jobctl.backends import listing
 from jobctl.backends.base import Backend, copy_log_text
-from jobctl.backends.listing import RunStream
+from jobctl.backends.listing import ListsRuns, RunStream
 from jobctl.backends.oci import logs, mapping
 from jobctl.backends.oci.clients import Clients, build_clients, quiet_sdk_loggers
 from jobctl.backends.oci.mounts import MountLookup, needs_lookup
@@ -59,7 +59,7 @@ def _derived(retry_token: str, reason: str) -> str:
     return hashlib.sha256(f"{retry_token}\0{reason}".encode()).hexdigest()[:64]
 
 
-class OciBackend:
+class OciBackend(ListsRuns):
     name = "oci"
     runs_here = False
     required_fields: tuple[str, ...] = ("spec.compartmentId", "spec.projectId")
@@ -375,11 +375,6 @@ class OciBackend:
             for run_id in wanted:  # not listed (deleted meanwhile): its own read says how
                 found[run_id] = self.get_run(run_id=run_id)
         return [found[r] for r in run_ids]
-
-    def list_runs(
-        self, *, job_id: str | None = None, states: Collection[str] | None = None, limit: int | None = None,
-    ) -> list[RunState]:
-        return list(itertools.islice(self.stream_runs(job_ids=[job_id] if job_id else None, states=states), limit))
 
     def stream_runs(
         self, *, job_ids: Sequence[str] | None = None, states: Collection[str] | None = None, after: str | None = None,
