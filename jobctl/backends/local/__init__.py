@@ -22,7 +22,17 @@ from jobctl.backends.local import gc, logfile, outcome, procs
 from jobctl.backends.local.store import Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
 from jobctl.errors import ConflictError, Diagnostic, JobctlError, NotFoundError
-from jobctl.model.job import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobDefinition, JobState, LogBatch, RunState
+from jobctl.model.job import (
+    ACTIVE_STATES,
+    CANCELED,
+    CANCELING,
+    FAILED,
+    JobDefinition,
+    JobState,
+    LogBatch,
+    LogView,
+    RunState,
+)
 from jobctl.model.nodes import replica_count
 from jobctl.model.table import updated_in_place
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
@@ -373,6 +383,15 @@ class LocalBackend:
         """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""
         self._run_for_logs(run_id)
         logfile.copy_text(self._log_file(run_id), out)
+
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
+        """Block by block from the log file's bytes (logview): --timestamps, --stream, --since, --tail and
+        -o jsonl at disk speed, in constant memory."""
+        from jobctl.backends.local import logview  # its patterns are compiled for `logs` only
+
+        self._run_for_logs(run_id)
+        logview.print_view(self._log_file(run_id), out, view)
+        return True
 
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         import shutil

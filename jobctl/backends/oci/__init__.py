@@ -33,6 +33,7 @@ from jobctl.model.job import (
     JobState,
     LogBatch,
     LogLine,
+    LogView,
     RunState,
 )
 
@@ -482,6 +483,9 @@ class OciBackend:
 
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         copy_log_text(self, run_id, out)
+
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
+        return False  # no faster way than read_logs
 
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         try:
