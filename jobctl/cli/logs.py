@@ -13,7 +13,7 @@ from jobctl.cli.options import JOB_REF, RUN_REF, Duration, output_option, pass_a
 from jobctl.cli.run import DEFAULT_SPEC, job_from_scope
 from jobctl.cli.watch import follow_runs
 from jobctl.errors import NotFoundError, UsageError
-from jobctl.model.job import LogLine, RunState
+from jobctl.model.job import LogLine, LogView, RunState
 from jobctl.render.human import format_log
 from jobctl.render.machine import log_dict
 
@@ -97,6 +97,9 @@ def command(
         backend.copy_log_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
         app.stdout.buffer.flush()
         return
+    if not follow and _print_from_backend(app, target, fmt=fmt, tail=tail, cutoff=cutoff, timestamps=timestamps,
+                                          stream=stream):
+        return
     cursor: str | None = None
     if tail is not None and (stream or cutoff):
         lines, cursor = _last_matching(app, target, tail, cutoff=cutoff, stream=stream)
@@ -123,6 +126,33 @@ def command(
             return
         _emit(app, target, batch.lines, fmt=fmt, timestamps=timestamps, cutoff=cutoff, stream=stream)
         cursor = batch.cursor
+
+
+def _print_from_backend(
+    app: AppContext, target: RunState, *, fmt: str, tail: int | None, cutoff: datetime | None, timestamps: bool,
+    stream: str | None,
+) -> bool:
+    """Let the backend print the lines from its own bytes if it can (a local log: disk speed, constant memory
+    for any --tail); the same text as _emit writes, so only when stdout takes UTF-8 bytes."""
+    import codecs
+    import json
+
+    out = app.stdout
+    if not hasattr(out, "buffer") or codecs.lookup(getattr(out, "encoding", None) or "ascii").name != "utf-8":
+        return False
+    sanitize = fmt != "jsonl" and (app.printer().rich or _isatty(out))
+
+    def render(line: LogLine) -> str:
+        if fmt == "jsonl":
+            return json.dumps(log_dict(line, target.id))
+        return format_log(line, timestamps=timestamps, sanitize=sanitize)
+
+    view = LogView(render, timestamps=timestamps, stream=stream, since=cutoff, tail=tail, sanitize=sanitize,
+                   jsonl_run_id=target.id if fmt == "jsonl" else None)
+    out.flush()
+    printed = app.backend().print_log(run_id=target.id, out=out.buffer, view=view)
+    out.buffer.flush()
+    return printed
 
 
 def _last_matching(
