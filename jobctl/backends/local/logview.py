@@ -91,26 +91,33 @@ class _Printer:
     def split(self, pattern: re.Pattern[bytes], data: bytes) -> list[bytes] | None:
         """The block split by `pattern` (its last group the stream code), only the lines that pass the
         filters; None when a line is not in the format jobctl writes."""
-        led, count = b"\n" + data[:-1], data.count(b"\n")
-        if self.older is not None:
-            led, older = self.older.subn(b"", led)
-            count -= older
-        parts = pattern.split(led)
-        width = pattern.groups + 1
-        if len(parts) != width * count + 1 or parts[0]:
-            return None
-        if self.view.stream is None:
+        parts = self._split_newer(pattern, data)
+        if parts is None or self.view.stream is None:
             return parts
+        width = pattern.groups + 1
         keep = list(map(_CODES[self.view.stream].__eq__, parts[width - 1::width]))
         picked = [b""] * (width * sum(keep) + 1)
         for first in range(1, width + 1):
             picked[first::width] = compress(parts[first::width], keep)
         return picked
 
+    def _split_newer(self, pattern: re.Pattern[bytes], data: bytes) -> list[bytes] | None:
+        """The block split by `pattern`, without the lines before --since; None as for split."""
+        led, count = b"\n" + data[:-1], data.count(b"\n")
+        if self.older is not None:
+            led, older = self.older.subn(b"", led)
+            count -= older
+        parts = pattern.split(led)
+        if len(parts) != (pattern.groups + 1) * count + 1 or parts[0]:
+            return None
+        return parts
+
     def count(self, data: bytes) -> int:
         """How many lines of `data` pass the filters."""
-        parts = self.split(_TEXT, data)
-        return len(parts) // 2 if parts is not None else sum(1 for _ in self.lines(data))
+        parts = self._split_newer(_TEXT, data)  # "", code, text, code, text, ...
+        if parts is None:
+            return sum(1 for _ in self.lines(data))
+        return len(parts) // 2 if self.view.stream is None else parts[1::2].count(_CODES[self.view.stream])
 
     def block(self, data: bytes) -> bytes:
         if data.isascii() or _utf8(data):
