@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BenchmarkError, run_main
+from common import BenchmarkError, isolate_caches, run_main
 
 from jobctl.backends.oci import OciBackend
 from jobctl.backends.settings import OciSettings
@@ -61,6 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jobctl-apply-scale-") as temp, FakeOCI(auto_progress=False) as fake:
         work = Path(temp)
+        isolate_caches(os.environ, work)  # in process: load_specs caches parsed specs where the environment says
         settings = OciSettings(config_file=str(fake.write_config(work / "oci")), endpoint=fake.url,
                                fast_retries=True, compartment_id="ocid1.compartment.oc1..bench",
                                project_id="ocid1.datascienceproject.oc1.iad.bench", poll_interval=0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,18 @@ def run_measured(argv: list[str], env: dict[str, str], *, cwd: Path | None = Non
         seconds, code, rss_kb, cpu = result.read_text().split()
         return Measured(float(seconds), int(code), int(rss_kb) / 1024, float(cpu),
                         out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+
+def isolate_caches(env: MutableMapping[str, str], work: Path) -> MutableMapping[str, str]:
+    """Point every cache the benchmark's commands write into `work`, never the user's ~/.cache: jobctl's spec
+    cache (JOBCTL_CACHE_DIR, else $XDG_CACHE_HOME/jobctl), anything else that follows XDG_CACHE_HOME, and
+    bytecode when PYTHONPYCACHEPREFIX is set (one inherited from the shell may well be under ~/.cache; unset,
+    Python writes next to the sources, which `make install` compiled). Returns `env`, changed in place."""
+    env["JOBCTL_CACHE_DIR"] = str(work / "jobctl-cache")
+    env["XDG_CACHE_HOME"] = str(work / "xdg-cache")
+    if "PYTHONPYCACHEPREFIX" in env and not Path(env["PYTHONPYCACHEPREFIX"]).is_relative_to(work):
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    return env
 
 
 class BenchmarkError(Exception):

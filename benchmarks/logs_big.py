@@ -1,15 +1,19 @@
-"""`jobctl logs` of a 1 GB local run log: `--tail 100` wall time, full stream to /dev/null throughput, peak RSS.
+"""`jobctl logs` of a 1 GB local run log, with every flag combination: throughput, peak RSS, `--tail 100` wall time.
 
     .venv/bin/python benchmarks/logs_big.py [--size-mb N] [--runs N] [--stream-runs N]
 
 A tiny job runs once on a private JOBCTL_HOME under /tmp; its run log is then grown to --size-mb
 (default 1024) by appending lines in the local log format (`<ISO ts> <O|E> <text>`, ~100 bytes each,
 one in ten on stderr), written in large blocks. The file is in the page cache when measured (it was
-just written), so this measures jobctl, not the disk; the baselines, measured in the same run on the
-same file, are `tail -n 100`, `cat > /dev/null`, and a plain Python loop that prints the text of
-every line (what `jobctl logs` does, without jobctl), to show what Python can reach. Targets: --tail
-<= 0.2 s, full stream >= 200 MB/s, peak RSS (os.wait4 in a small launcher, see LAUNCHER) <= 80 MB.
-Everything is deleted at the end. It reports and always exits 0.
+just written), so this measures jobctl, not the disk. Each of --stream-runs rounds runs every flag
+combination (COMBINATIONS: plain, --timestamps, --stream, --since, --tail 100 and 1,000,000, -o jsonl,
+and mixes of them) with stdout to /dev/null, each right after its baseline in the same round (`cat`,
+or `tail -n N` for a --tail), so both see the same load on a shared machine; a plain Python loop that
+prints the text of every line shows what Python can reach. Each of --runs rounds times `--tail 100`
+and `tail -n 100` alternately. Targets, per combination: >= 200 MB/s of log (the log's size over the
+wall time, whatever the flags print) and <= 80 MB peak RSS (os.wait4 in a small launcher, see
+common.LAUNCHER); --tail 100 <= 0.2 s. Caches (bytecode, jobctl's) live in the private directory, and
+everything is deleted at the end. It reports and always exits 0.
 """
 
 from __future__ import annotations
@@ -22,15 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common import BenchmarkError, Measured, console_script, run_main, run_measured
+from common import BenchmarkError, Measured, console_script, isolate_caches, run_main, run_measured
 
 DEFAULT_SIZE_MB = 1024
 DEFAULT_RUNS = 5
 TAIL = 100
+BIG_TAIL = 1_000_000
 TARGET_TAIL_SECONDS = 0.2
 TARGET_MB_PER_SECOND = 200.0
 TARGET_RSS_MB = 80.0
@@ -84,7 +89,7 @@ def grow_log(log: Path, size: int) -> int:
 
 def row(label: str, values: list[float], fmt: str, target: str = "", verdict: str = "") -> str:
     cells = "".join(f"{v:>10{fmt}}" for v in (statistics.median(values), min(values), max(values)))
-    return f"{label:<48}{cells}  {target:<12}{verdict}"
+    return f"{label:<56}{cells}  {target:<12}{verdict}"
 
 
 def verdict(ok: bool) -> str:
@@ -109,14 +114,50 @@ def setup(jobctl: list[str], env: dict[str, str], work: Path) -> str:
     return run_id
 
 
-@dataclass(frozen=True)
+def middle_stamp(log: Path) -> str:
+    """The timestamp of the line at the middle of the log: a --since that keeps about half of it."""
+    with log.open("rb") as fh:
+        fh.seek(log.stat().st_size // 2)
+        fh.readline()
+        return fh.readline().split(b" ", 1)[0].decode()
+
+
+def combinations(since: str) -> dict[str, list[str]]:
+    """Label -> the flags after `jobctl logs RUN`: each flag alone, then mixes of them."""
+    return {
+        "plain": [],
+        "--timestamps": ["--timestamps"],
+        "--stream stdout": ["--stream", "stdout"],
+        "--stream stderr": ["--stream", "stderr"],
+        "--since (half the log)": ["--since", since],
+        f"--tail {TAIL}": ["--tail", str(TAIL)],
+        f"--tail {BIG_TAIL:,}": ["--tail", str(BIG_TAIL)],
+        "-o jsonl": ["-o", "jsonl"],
+        f"--timestamps --stream stderr --tail {BIG_TAIL:,}": ["--timestamps", "--stream", "stderr", "--tail",
+                                                               str(BIG_TAIL)],
+        f"--timestamps --tail {BIG_TAIL:,}": ["--timestamps", "--tail", str(BIG_TAIL)],
+        "--since --stream stdout --timestamps": ["--since", since, "--stream", "stdout", "--timestamps"],
+        f"-o jsonl --stream stderr --tail {BIG_TAIL:,}": ["-o", "jsonl", "--stream", "stderr", "--tail",
+                                                           str(BIG_TAIL)],
+        "-o jsonl --since": ["-o", "jsonl", "--since", since],
+    }
+
+
+def baseline(flags: list[str], log: Path) -> list[str]:
+    """What the shell does for the same request: `tail -n N` for a --tail, else `cat`."""
+    if "--tail" in flags:
+        return ["tail", "-n", flags[flags.index("--tail") + 1], str(log)]
+    return ["cat", str(log)]
+
+
+@dataclass
 class Results:
     size: int
-    tails: list[Measured]
-    tail_baseline: list[Measured]
-    streams: list[Measured]
-    cats: list[Measured]
-    loops: list[Measured]
+    tails: list[Measured] = field(default_factory=list)
+    tail_baseline: list[Measured] = field(default_factory=list)
+    combos: dict[str, list[Measured]] = field(default_factory=dict)
+    baselines: dict[str, list[Measured]] = field(default_factory=dict)
+    loops: list[Measured] = field(default_factory=list)
 
 
 def measure(jobctl: list[str], env: dict[str, str], work: Path, *, size_mb: int, runs: int, stream_runs: int,
@@ -132,57 +173,62 @@ def measure(jobctl: list[str], env: dict[str, str], work: Path, *, size_mb: int,
     lines = warm.stdout.splitlines()
     if warm.returncode != 0 or len(lines) != TAIL or lines[-1] != f"tail-line {TAIL - 1}":
         print(f"--tail {TAIL} exited {warm.returncode} with {len(lines)} lines, last {lines[-1:]!r}")
-    return Results(
-        size,
-        tails=[run_measured(tail_argv, env, capture=False) for _ in range(runs)],
-        tail_baseline=[run_measured(["tail", "-n", str(TAIL), str(log)], env, capture=False) for _ in range(runs)],
-        streams=[run_measured([*jobctl, "logs", run_id], env, capture=False) for _ in range(stream_runs)],
-        cats=[run_measured(["cat", str(log)], env, capture=False) for _ in range(stream_runs)],
-        loops=[run_measured([sys.executable, "-c", PER_LINE_LOOP, str(log)], env, capture=False)
-               for _ in range(stream_runs)],
-    )
+    results = Results(size)
+    for _ in range(runs):  # alternately, so both see the same load
+        results.tail_baseline.append(run_measured(["tail", "-n", str(TAIL), str(log)], env, capture=False))
+        results.tails.append(run_measured(tail_argv, env, capture=False))
+    combos = combinations(middle_stamp(log))
+    for round_ in range(stream_runs):
+        print(f"round {round_ + 1} of {stream_runs}: {len(combos)} flag combinations", flush=True)
+        results.loops.append(run_measured([sys.executable, "-c", PER_LINE_LOOP, str(log)], env, capture=False))
+        for label, flags in combos.items():
+            results.baselines.setdefault(label, []).append(run_measured(baseline(flags, log), env, capture=False))
+            results.combos.setdefault(label, []).append(
+                run_measured([*jobctl, "logs", run_id, *flags], env, capture=False))
+    return results
 
 
 def report(r: Results) -> None:
-    failed = [m for m in (*r.tails, *r.streams) if m.returncode != 0]
+    measured = [m for ms in r.combos.values() for m in ms] + r.tails
+    failed = [m for m in measured if m.returncode != 0]
     if failed:
-        print(f"{len(failed)} jobctl logs call(s) failed (exit {failed[0].returncode})")
+        print(f"{len(failed)} jobctl logs call(s) failed (exit {failed[0].returncode}): {failed[0].stderr[-500:]}")
     mb = r.size / MB
-    print(f"jobctl logs on a {mb:,.0f} MB local log; {len(r.tails)} --tail and {len(r.streams)} full-stream runs "
-          "after 1 warm-up; median/min/max")
-    print(f"{'':<48}{'median':>10}{'min':>10}{'max':>10}  {'target':<12}result")
-    print("-" * 104)
+    print(f"jobctl logs RUN [flags] > /dev/null on a {mb:,.0f} MB local log; {len(r.tails)} --tail {TAIL} timings "
+          f"and {len(r.loops)} rounds of every combination after 1 warm-up; median/min/max")
+    print(f"{'':<56}{'median':>10}{'min':>10}{'max':>10}  {'target':<12}result")
+    print("-" * 112)
     tail_s = [m.seconds for m in r.tails]
-    print(row(f"jobctl logs RUN --tail {TAIL}: wall s", tail_s, ".3f", f"<= {TARGET_TAIL_SECONDS} s",
+    print(row(f"--tail {TAIL}: wall s", tail_s, ".3f", f"<= {TARGET_TAIL_SECONDS} s",
               verdict(statistics.median(tail_s) <= TARGET_TAIL_SECONDS)))
-    tail_rss = [m.max_rss_mb for m in r.tails]
-    print(row(f"jobctl logs RUN --tail {TAIL}: peak RSS MB", tail_rss, ".1f", f"<= {TARGET_RSS_MB:.0f} MB",
-              verdict(max(tail_rss) <= TARGET_RSS_MB)))
-    print(row(f"baseline tail -n {TAIL}: wall s", [m.seconds for m in r.tail_baseline], ".3f"))
-    rates = [mb / m.seconds for m in r.streams]
-    print(row("jobctl logs RUN > /dev/null: MB/s", rates, ".1f", f">= {TARGET_MB_PER_SECOND:.0f} MB/s",
-              verdict(statistics.median(rates) >= TARGET_MB_PER_SECOND)))
-    print(row("jobctl logs RUN > /dev/null: wall s", [m.seconds for m in r.streams], ".2f"))
-    stream_rss = [m.max_rss_mb for m in r.streams]
-    print(row("jobctl logs RUN > /dev/null: peak RSS MB", stream_rss, ".1f", f"<= {TARGET_RSS_MB:.0f} MB",
-              verdict(max(stream_rss) <= TARGET_RSS_MB)))
-    cat_rates = [mb / m.seconds for m in r.cats]
-    print(row("baseline cat > /dev/null: MB/s", cat_rates, ".1f"))
+    print(row(f"  baseline tail -n {TAIL}: wall s", [m.seconds for m in r.tail_baseline], ".3f"))
+    for label, runs in r.combos.items():
+        rates = [mb / m.seconds for m in runs]
+        ratios = [b.seconds / m.seconds for m, b in zip(runs, r.baselines[label], strict=True)]
+        print(row(f"{label}: MB/s", rates, ".1f", f">= {TARGET_MB_PER_SECOND:.0f} MB/s",
+                  verdict(statistics.median(rates) >= TARGET_MB_PER_SECOND)))
+        rss = [m.max_rss_mb for m in runs]
+        print(row(f"{label}: peak RSS MB", rss, ".1f", f"<= {TARGET_RSS_MB:.0f} MB",
+                  verdict(max(rss) <= TARGET_RSS_MB)))
+        print(row(f"  its speed as a fraction of `{baseline_name(label)}`'s, same round", ratios, ".3f"))
     loop_rates = [mb / m.seconds for m in r.loops]
-    print(row("baseline python per-line loop > /dev/null: MB/s", loop_rates, ".1f"))
+    print(row("baseline python per-line loop: MB/s", loop_rates, ".1f"))
     print(row("baseline python per-line loop: peak RSS MB", [m.max_rss_mb for m in r.loops], ".1f"))
     tail_ratio = statistics.median(tail_s) / statistics.median(m.seconds for m in r.tail_baseline)
-    print(f"ratio: --tail takes {tail_ratio:.0f}x `tail -n {TAIL}`; the full stream runs at "
-          f"{statistics.median(rates) / statistics.median(cat_rates):.3f}x `cat`'s throughput and "
-          f"{statistics.median(rates) / statistics.median(loop_rates):.2f}x the Python loop's")
+    print(f"ratio: --tail {TAIL} takes {tail_ratio:.0f}x `tail -n {TAIL}`")
+
+
+def baseline_name(label: str) -> str:
+    return "tail -n" if "--tail" in label else "cat"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=DEFAULT_SIZE_MB, help="log size (default 1024)")
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"timed --tail runs (default {DEFAULT_RUNS})")
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
+                        help=f"timed --tail {TAIL} runs (default {DEFAULT_RUNS})")
     parser.add_argument("--stream-runs", type=int, default=DEFAULT_RUNS,
-                        help=f"timed full-stream runs (default {DEFAULT_RUNS})")
+                        help=f"rounds of every flag combination (default {DEFAULT_RUNS})")
     args = parser.parse_args(argv)
     if args.size_mb < 1 or args.runs < 1 or args.stream_runs < 1:
         parser.error("--size-mb, --runs and --stream-runs must be at least 1")
@@ -193,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(JOBCTL_HOME=str(work / "home"), PYTHONPYCACHEPREFIX=str(work / "pycache"))
+        isolate_caches(env, work)
         results = measure(jobctl, env, work, size_mb=args.size_mb, runs=args.runs, stream_runs=args.stream_runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)

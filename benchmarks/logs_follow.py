@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from common import BenchmarkError, console_script, run_main
+from common import BenchmarkError, console_script, isolate_caches, run_main
 
 DEFAULT_RUNS = 5
 DEFAULT_LINES = 100
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(JOBCTL_HOME=str(work / "home"), PYTHONPYCACHEPREFIX=str(work / "pycache"))
+        isolate_caches(env, work)
         applied = subprocess.run([*jobctl, "apply", "job.yaml"], cwd=work, env=env, capture_output=True, text=True,
                                  check=False)
         if applied.returncode != 0:

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import isolate_caches
+
 from jobctl.testing.fake_oci import FakeOCI
 
 JOB = """\
@@ -56,6 +58,7 @@ def measure(work: Path, count: int) -> None:
             "OCI_CLI_CONFIG_FILE": str(fake.write_config(work / "oci")), "JOBCTL_HOME": str(work / "home"),
             "JOBCTL_CACHE_DIR": str(work / "cache"),
         }
+        isolate_caches(env, work)
         applied, apply_seconds = jobctl(["apply", str(spec)], env)
         if applied.returncode != 0:
             raise SystemExit(f"apply failed: {applied.stderr[-2000:]}")

@@ -24,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import isolate_caches
+
 from jobctl.testing.fake_oci import FakeOCI
 
 DEFAULT_RUNS = 5
@@ -110,6 +112,7 @@ def measure_all(work: Path, args: argparse.Namespace) -> tuple[Fanouts, float, l
             "OCI_COMPARTMENT_ID": COMPARTMENT, "OCI_PROJECT_ID": PROJECT,
         }
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        isolate_caches(env, work)
         applied, _ = jobctl(["apply", str(spec)], env)  # also caches bytecode for the timed runs
         if applied.returncode != 0:
             print(f"apply failed: {applied.stderr[-2000:]}")

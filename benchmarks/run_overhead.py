@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BenchmarkError, console_script, run_main
+from common import BenchmarkError, console_script, isolate_caches, run_main
 
 DEFAULT_RUNS = 10
 TARGET_ADDED_MS = 100.0
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(JOBCTL_HOME=str(work / "home"), PYTHONPYCACHEPREFIX=str(work / "pycache"))
+        isolate_caches(env, work)
         timed([*jobctl, "apply", "job.yaml"], env, work)
         argvs = ([*jobctl, "-q", "run", "true-job", "--wait"], [true], [shell, "true.sh"])
         commands = dict(zip(rows, argvs, strict=True))

@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import isolate_caches
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.5
 TARGET_SPEEDUP = 10.0
@@ -164,7 +166,8 @@ def find_oci_cli() -> tuple[Path | None, str]:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(OCI_CLI_VENV)], check=True,
                        capture_output=True, timeout=120)
         subprocess.run([str(OCI_CLI_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", "oci-cli"], check=True, capture_output=True, timeout=600)
+                        "--disable-pip-version-check", "--no-cache-dir", "oci-cli"],  # pip's cache: ~/.cache
+                       check=True, capture_output=True, timeout=600)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", None) or b""
         tail = detail.decode(errors="replace").strip().splitlines()[-1:] if isinstance(detail, bytes) else []
@@ -262,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="jobctl-bench-export-") as scratch:
         env = child_env(pycache)
         env["JOBCTL_HOME"] = home
+        isolate_caches(env, Path(pycache))
         started = time.perf_counter()
         problem = record_runs(jobctl, env, args.recorded_runs)
         if problem:

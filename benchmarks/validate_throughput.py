@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import BenchmarkError, Measured, console_script, run_main, run_measured
+from common import BenchmarkError, Measured, console_script, isolate_caches, run_main, run_measured
 
 DEFAULT_RUNS = 5
 DEFAULT_SPECS = 2000
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         files = generate(specs, args.specs)
         env = child_env(str(work / "pycache"))
         env["JOBCTL_HOME"] = str(work / "home")
+        isolate_caches(env, work)  # each timed run still names its own JOBCTL_CACHE_DIR
         argv_validate = [*jobctl, "validate", str(specs)]
 
         def validate(cache: Path) -> Measured:

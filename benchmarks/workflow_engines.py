@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import run_measured
+from common import isolate_caches, run_measured
 
 from jobctl.testing.fake_oci import FakeOCI
 from jobctl.testing.fake_oci.workloads import artifact_workload
@@ -59,6 +59,7 @@ def measure(engine: str, work: Path, latency: float, step_seconds: float) -> dic
                "JOBCTL_HOME": str(work / "home"), "MODEL_STORE": "oci://ml-state@bench/models",
                "OCI_COMPARTMENT_ID": "ocid1.compartment.oc1..bench",
                "OCI_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.bench"}
+        isolate_caches(env, work)
         applied = run_measured([sys.executable, "-m", "jobctl", "apply", str(EXAMPLE / "jobs.yaml")], env)
         if applied.returncode != 0:
             print(f"{engine}: apply failed: {applied.stderr[-1000:]}")

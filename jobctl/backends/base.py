@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from jobctl.artifact import Artifact
     from jobctl.backends.listing import RunStream
     from jobctl.backends.settings import Settings
-    from jobctl.model.job import JobDefinition, JobState, LogBatch, RunState
+    from jobctl.model.job import JobDefinition, JobState, LogBatch, LogView, RunState
     from jobctl.workflow.state import StateStore
 
 
@@ -94,6 +94,11 @@ class Backend(Protocol):
 
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         """Every line logged so far, as text (the fast path of a plain `jobctl logs` into a pipe)."""
+        ...
+
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
+        """Write the lines of the log `view` asks for, as UTF-8, straight from the backend's own bytes
+        when it has a way to; False when it has none (the caller then pages read_logs itself)."""
         ...
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:

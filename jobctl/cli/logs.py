@@ -12,7 +12,7 @@ from jobctl.cli.context import AppContext, is_tty
 from jobctl.cli.options import JOB_REF, RUN_REF, Duration, show_secrets_option, timeout_option
 from jobctl.cli.output import renders
 from jobctl.errors import ExitCode, NotFoundError, UsageError
-from jobctl.model.state import LogLine, RunState
+from jobctl.model.state import LogLine, LogView, RunState
 
 
 def _since(text: str | None) -> datetime | None:
@@ -92,6 +92,9 @@ def command(
         backend.copy_log_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
         app.stdout.buffer.flush()
         return ExitCode.OK
+    if not follow and _print_from_backend(app, target, tail=tail, cutoff=cutoff, timestamps=timestamps,
+                                          stream=stream):
+        return ExitCode.OK
     from jobctl.cli.watch import follow_runs  # only past the plain copy: it loads the engine
 
     cursor: str | None = None
@@ -119,6 +122,28 @@ def command(
             return ExitCode.OK
         _emit(app, target, batch.lines, timestamps=timestamps, cutoff=cutoff, stream=stream)
         cursor = batch.cursor
+
+
+def _print_from_backend(
+    app: AppContext, target: RunState, *, tail: int | None, cutoff: datetime | None, timestamps: bool,
+    stream: str | None,
+) -> bool:
+    """Let the backend print the lines from its own bytes if it can (a local log: disk speed, constant memory
+    for any --tail); the same text as _emit writes, so only when stdout takes UTF-8 bytes."""
+    import codecs
+
+    from jobctl.cli.watch import log_events
+
+    out = app.stdout
+    if not hasattr(out, "buffer") or codecs.lookup(getattr(out, "encoding", None) or "ascii").name != "utf-8":
+        return False
+    events = log_events(app, [target], timestamps)
+    view = LogView(lambda line: events.text(line, target.id), timestamps=timestamps, stream=stream, since=cutoff,
+                   tail=tail, sanitize=events.sanitize, jsonl_run_id=target.id if events.jsonl else None)
+    out.flush()
+    printed = app.backend().print_log(run_id=target.id, out=out.buffer, view=view)
+    out.buffer.flush()
+    return printed
 
 
 def _last_matching(

@@ -179,27 +179,34 @@ class TextEvents:
     """Runs' lines as text on stdout (prefixed by the run's name when several), their states on stderr. The
     caller flushes."""
 
+    jsonl = False
+
     def __init__(self, app: AppContext, runs: Sequence[RunState], timestamps: bool) -> None:
         self.app, self.out, self.timestamps = app, app.stdout, timestamps
         self.prefixes = {r.id: f"[{r.name}] " if len(runs) > 1 else "" for r in runs}
-        self.sanitize = app.printer().rich or is_tty(app.stdout)
+        self.sanitize = not self.jsonl and (app.printer().rich or is_tty(app.stdout))  # JSON escapes them
 
     def state(self, run: RunState, many: bool) -> None:
         report_state(self.app, run, many)
 
+    def text(self, line: LogLine, run_id: str) -> str:
+        """A line as it is printed (without its newline)."""
+        return format_log(line, timestamps=self.timestamps, sanitize=self.sanitize, prefix=self.prefixes[run_id])
+
     def line(self, line: LogLine, run_id: str) -> None:
-        self.out.write(format_log(line, timestamps=self.timestamps, sanitize=self.sanitize,
-                                  prefix=self.prefixes[run_id]) + "\n")
+        self.out.write(self.text(line, run_id) + "\n")
 
 
 class JsonlEvents(TextEvents):
     """-o jsonl: each line and each state change as one JSON object on stdout."""
 
+    jsonl = True
+
     def state(self, run: RunState, many: bool) -> None:
         self.out.write(json.dumps({"type": "state", **run_dict(run, self.app.show_secrets)}) + "\n")
 
-    def line(self, line: LogLine, run_id: str) -> None:
-        self.out.write(json.dumps(log_dict(line, run_id)) + "\n")
+    def text(self, line: LogLine, run_id: str) -> str:
+        return json.dumps(log_dict(line, run_id))
 
 
 _EVENTS = {"jsonl": JsonlEvents}

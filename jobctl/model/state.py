@@ -6,7 +6,7 @@ so that listing runs or reading a log starts fast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -129,6 +129,25 @@ class LogLine:
     time: datetime
     stream: str  # "stdout" | "stderr"
     text: str
+
+
+@dataclass(frozen=True)
+class LogView:
+    """Which lines of a run's log `jobctl logs` prints, and how: what a backend's fast path must reproduce.
+
+    `render` formats one line exactly as the CLI prints it; a backend that prints the view straight
+    from its own bytes must write the same text, UTF-8 encoded, one line each. The other fields say
+    what `render` does, so a backend can do the same on whole blocks: `timestamps` prefixes the UTC
+    time to the millisecond, `sanitize` strips control characters, `jsonl_run_id` prints JSON lines.
+    """
+
+    render: Callable[[LogLine], str]
+    timestamps: bool = False
+    stream: str | None = None  # only this stream's lines
+    since: datetime | None = None  # only lines at or after this moment
+    tail: int | None = None  # only the last N lines that pass the filters above
+    sanitize: bool = False
+    jsonl_run_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -525,8 +525,9 @@ def test_secret_values_the_workload_prints_are_masked_in_its_logs(jobctl: Runner
     run_id = json.loads(jobctl("-o", "json", "runs", "leaky").stdout)["items"][0]["id"]
     fast = run_jobctl("logs", run_id, cwd=project)  # piped: the byte-copying fast path
     assert fast.returncode == 0, fast.stderr
-    for output in (fast.stdout, jobctl("logs", run_id).stdout, jobctl("logs", run_id, "--tail", "2").stdout,
-                   jobctl("logs", run_id, "-o", "jsonl").stdout):
+    flag_sets = (["--tail", "2"], ["-o", "jsonl"], ["--timestamps"], ["--stream", "stdout"], ["--since", "1h"],
+                 ["--timestamps", "--stream", "stdout", "--tail", "2"], ["-o", "jsonl", "--tail", "2"])
+    for output in (fast.stdout, jobctl("logs", run_id).stdout, *(jobctl("logs", run_id, *f).stdout for f in flag_sets)):
         assert LOGGED not in output
         assert "(sensitive)" in output
     assert f"token is {LOGGED}" in jobctl("logs", run_id, "--show-secrets").stdout

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from jobctl.artifact import Artifact
     from jobctl.backends.local import outcome
     from jobctl.backends.local.applications import LocalApplications
-    from jobctl.model.job import JobDefinition
+    from jobctl.model.job import JobDefinition, LogView
     from jobctl.workflow.state import DirectoryStore
 
 PYTHON_RUNTIMES = ("python", "notebook")  # runtimes whose runs start a python interpreter (a notebook: the driver)
@@ -457,6 +457,15 @@ class LocalBackend(ListsRuns):
         """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""
         self._run_for_logs(run_id)
         logfile.copy_text(self._log_file(run_id), out)
+
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
+        """Block by block from the log file's bytes (logview): --timestamps, --stream, --since, --tail and
+        -o jsonl at disk speed, in constant memory."""
+        from jobctl.backends.local import logview  # its patterns are compiled for `logs` only
+
+        self._run_for_logs(run_id)
+        logview.print_view(self._log_file(run_id), out, view)
+        return True
 
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         import shutil
