@@ -86,7 +86,8 @@ def start_after(token: str | None, listing: str) -> tuple[Position | None, dict[
         if not isinstance(hints, dict):
             raise TypeError(hints)
     except (ValueError, TypeError, KeyError):
-        raise UsageError(f"--page {token[:40]!r} is not a page token jobctl printed",
+        shown = token if len(token) <= 40 else f"{token[:40]}…"
+        raise UsageError(f"--page {shown!r} is not a page token jobctl printed",
                          hint="use the token a listing printed (`nextPage` in -o json)") from None
     if body.get("l") != listing:
         raise UsageError("--page: that token continues another listing (another JOB, --state, backend or compartment)",

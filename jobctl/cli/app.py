@@ -57,6 +57,7 @@ def _option_names(command: click.Command | None, args: list[str]) -> tuple[set[s
 
 
 BACKENDS = ("local", "oci", "memory")
+ARGV = "jobctl.argv"
 AUTH_TYPES = ("api_key", "instance_principal", "resource_principal", "security_token")
 
 
@@ -74,18 +75,19 @@ class JobctlGroup(click.Group):
         return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV] = list(args)  # the command line as given (`runs` repeats it for the next page)
         return super().parse_args(ctx, self._hoisted(ctx, args))
 
     def _hoisted(self, ctx: click.Context, args: list[str]) -> list[str]:
         """The global options written after the command (`jobctl run demo -q`, `jobctl jobs --backend oci`) moved
         before it, as kubectl and gh take them; the command's own options and their values, and whatever
-        follows `--`, stay where they are. -o stays: each command that prints data has its own."""
+        follows `--`, stay where they are (a command that prints data has its own -o)."""
         values = {o for p in self.params if isinstance(p, click.Option) and not (p.is_flag or p.count)
-                  for o in p.opts if o not in ("-o", "--output")}
+                  for o in p.opts}
         flags = {o for p in self.params if isinstance(p, click.Option) and (p.is_flag or p.count) for o in p.opts}
         at = 0
         while at < len(args) and args[at].startswith("-"):  # the global options already before the command
-            at += 2 if args[at] in values | {"-o", "--output"} else 1
+            at += 2 if args[at] in values else 1
         if at >= len(args) or args[at] not in COMMANDS:
             return args
         own = _option_names(self.get_command(ctx, args[at]), args[at + 1:])

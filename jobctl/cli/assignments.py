@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobctl.errors import UsageError
-from jobctl.secrets import REDACTOR
+from jobctl.secrets import MASK, REDACTOR, is_secret
 
 
 def parse_assignments(values: Sequence[str], option: str, *, run_env: bool = True) -> dict[str, str]:
@@ -43,11 +43,13 @@ def parse_matrix(values: Sequence[str], env: Mapping[str, str] | None = None) ->
     axes = []
     for key, text in parse_assignments(values, "--matrix").items():
         options = text.split(",")
+        secret = is_secret(key)  # its values are never repeated in a message, however short
         if not all(options):
-            raise UsageError(f"--matrix {key}={text}: expected comma-separated non-empty values")
-        twice = next((v for i, v in enumerate(options) if v in options[:i]), None)
+            raise UsageError(f"--matrix {key}={MASK if secret else text}: expected comma-separated non-empty values")
+        twice = next((i for i, v in enumerate(options) if v in options[:i]), None)
         if twice is not None:
-            raise UsageError(f"--matrix {key}: {twice!r} is listed twice (each value is one run)")
+            said = f"value {twice + 1}" if secret else repr(options[twice])
+            raise UsageError(f"--matrix {key}: {said} is listed twice (each value is one run)")
         if env is not None and key in env:
             raise UsageError(f"--env {key} and --matrix {key}: each run's {key} is its matrix value",
                              hint=f"drop one of them (--env {key} would be ignored)")

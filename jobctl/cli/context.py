@@ -129,19 +129,22 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> 
 
 
 def _java(env: Mapping[str, str]) -> str | None:
-    """The java a local Spark run starts: $JAVA_HOME/bin/java, else the one on PATH (what Spark's scripts use).
-
-    Every command builds the settings, so this is shutil.which's PATH search without importing shutil
-    (which loads bz2 and lzma): a listing does not pay for the archive modules."""
+    """The java a local Spark run starts: $JAVA_HOME/bin/java, else the one on PATH (what Spark's scripts use)."""
     home = env.get("JAVA_HOME")
     if home:  # Spark's scripts take it when it is set, whatever java PATH has
         java = os.path.join(home, "bin", "java")
         return java if os.path.isfile(java) else None
+    return _on_path(env, "java")
+
+
+def _on_path(env: Mapping[str, str], name: str) -> str | None:
+    """shutil.which's PATH search, without importing shutil (which loads bz2 and lzma): a listing builds the
+    settings too, and does not pay for the archive modules."""
     path = env.get("PATH", os.defpath)
     for folder in path.split(os.pathsep) if path else ():  # as shutil.which: PATH='' finds nothing
-        java = os.path.join(folder, "java")
-        if os.path.isfile(java) and os.access(java, os.X_OK):
-            return java
+        found = os.path.join(folder, name)
+        if os.path.isfile(found) and os.access(found, os.X_OK):
+            return found
     return None
 
 
@@ -151,13 +154,15 @@ def _python(env: Mapping[str, str]) -> dict[str, str]:
     import sys
     from pathlib import Path
 
-    if env.get("JOBCTL_PYTHON"):
-        return {"python": env["JOBCTL_PYTHON"], "python_source": "JOBCTL_PYTHON"}
+    given = env.get("JOBCTL_PYTHON")
+    if given:  # a command name is looked for on PATH, a relative path taken from here (a run starts elsewhere)
+        found = given if os.sep in given else _on_path(env, given) or given
+        return {"python": os.path.abspath(found) if os.sep in found else found, "python_source": "JOBCTL_PYTHON"}
     own = Path(sys.prefix).resolve()
     for variable, what in (("VIRTUAL_ENV", "the active virtualenv"), ("CONDA_PREFIX", "the active conda environment")):
         prefix = env.get(variable)
         if prefix and Path(prefix).resolve() != own:
-            return {"python": str(Path(prefix, "bin", "python")), "python_source": f"{what} (${variable})"}
+            return {"python": str(Path(prefix, "bin", "python")), "python_source": f"{what}, ${variable}"}
     return {"python": sys.executable, "python_source": "jobctl's own interpreter"}
 
 

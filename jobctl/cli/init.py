@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import pass_app
+from jobctl.cli.options import Ref, pass_app
 from jobctl.errors import UsageError
 from jobctl.spec.starter import RUNTIME_TYPES, default_name, starter_files
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, type=Ref("job"))
 @click.option("--runtime", type=click.Choice(RUNTIME_TYPES), default="python", show_default=True,
               help="What the job runs.")
 @click.option("-d", "--dir", "directory", type=click.Path(file_okay=False),

@@ -33,6 +33,9 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
     from jobctl.engine.resolve import latest_run, resolve_run, runs_of_name
 
     backend = app.backend()
+    if run and run.endswith((".yaml", ".yml")) and Path(run).is_file():
+        raise UsageError(f"{run!r} is a spec file, not a run",
+                         hint=f"the latest run of its job: jobctl logs --file {run}")
     if run:
         return resolve_run(backend, run)
     if job and not spec_file:  # a job's, or a Data Flow application's

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.errors import ExitCode, JobctlError
+from jobctl.errors import ExitCode, JobctlError, UsageError
 
 if TYPE_CHECKING:
     from jobctl.cli.context import AppContext
@@ -139,12 +139,20 @@ def render(app: AppContext, result: Result | int | None, fmt: str) -> int:
 def renders(*formats: str) -> Callable[[Callable[..., Result | int | None]], Callable[..., int]]:
     """A command's `-o/--output` (choices `formats`, default the global -o) and the rendering of what it
     returns: the command function takes the AppContext first and returns a Result or an exit code."""
+    import click
+
+    from jobctl.cli.context import OUTPUT_FORMATS
     from jobctl.cli.options import output_option, pass_app
+
+    choices = formats or OUTPUT_FORMATS
 
     def decorate(command: Callable[..., Result | int | None]) -> Callable[..., int]:
         @functools.wraps(command)
         def wrapper(app: AppContext, *args: Any, output: str | None, **kwargs: Any) -> int:
             app.output = app.output_format(output)  # the command's own -o wins over the global one
+            if app.output not in choices:  # a global -o this command cannot print
+                name = click.get_current_context().command_path.removeprefix("jobctl ")
+                raise UsageError(f"-o {app.output}: `{name}` prints {' or '.join(choices)}")
             return render(app, command(app, *args, **kwargs), app.output)
 
         return output_option(*formats)(pass_app(wrapper))  # type: ignore[arg-type]

@@ -47,7 +47,8 @@ def render() -> str:
         "# Command reference",
         "",
         "Generated from every command's `--help` by `python -m jobctl.cli.reference > docs/cli.md`; do not edit.",
-        "Global options (`--backend`, `-o`, the OCI ones, …) go before the command: `jobctl -o json jobs`.",
+        "Global options (`--backend`, `-o`, `-q`, the OCI ones, …) go before or after the command: `jobctl -o json "
+        "jobs` is `jobctl jobs -o json`.",
         "",
     ]
     lines += [f"- [`{c.command_path}`](#{_anchor(c.command_path)}): {_summary(c)}" for c in contexts[1:]]

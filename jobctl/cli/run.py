@@ -15,6 +15,7 @@ from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
 
 _WITHOUT_FOLLOW = ("table", "json", "yaml")  # what -o may be without --follow (jsonl streams events)
+_WITH_FOLLOW = ("table", "jsonl")  # --follow prints the log as text, or as events
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,9 +52,19 @@ def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
         confirm_destructive(app, yes, f"start {count} runs (more than JOBCTL_MAX_RUNS={limit})")
 
 
+def _holds_a_workflow(path: Path) -> bool:
+    """Whether the file has a `kind: Workflow` document (and so is not what `run -p` takes)."""
+    import re
+
+    try:
+        return re.search(r"^kind:\s*[\"']?Workflow[\"']?\s*(#.*)?$", path.read_text(errors="replace"), re.M) is not None
+    except OSError:
+        return False
+
+
 def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, *,
                    runnable: bool = False) -> JobState:
-    """JOB by name/id, else the single job in -f SPEC (default ./job.yaml), which must be applied
+    """JOB by name/id, else the single job in -p SPEC (default ./job.yaml), which must be applied
     (`runnable`: and able to start runs)."""
     from jobctl.engine.resolve import resolve_job
     from jobctl.plan.desired import with_defaults
@@ -65,7 +76,9 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
     if spec_file and not Path(spec_file).exists():
         raise NotFoundError(f"spec file {spec_file} not found")
     if not Path(path).exists():
-        raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -f SPEC")
+        raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -p SPEC")
+    if _holds_a_workflow(Path(path)):
+        raise UsageError(f"{path} is a workflow, not a job", hint=f"start it with `jobctl workflow run {path}`")
     from jobctl.spec.load import load_specs
 
     loaded = load_specs([path], app.environ)
@@ -257,6 +270,9 @@ def command(
                          hint=f"give the spec with --file (-p): jobctl run -p {job} --follow")
     if app.output not in _WITHOUT_FOLLOW and not follow:
         raise UsageError("-o jsonl streams events and needs --follow")
+    if app.output not in _WITH_FOLLOW and follow:
+        raise UsageError(f"-o {app.output} with --follow: the log is printed as text, or with -o jsonl as events",
+                         hint="--wait -o json ends with the runs as JSON")
     if name is not None:
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")

@@ -6,11 +6,13 @@ import shlex
 from collections.abc import Iterator
 
 import click
+from click.core import ParameterSource
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import JOB_REF, show_secrets_option
 from jobctl.cli.output import Listing, renders
+from jobctl.errors import UsageError
 from jobctl.model.state import RUN_STATES, RunState
 
 
@@ -48,6 +50,10 @@ def command(
     from jobctl.render.human import RUN_HEADERS, run_row, state_style
     from jobctl.render.machine import run_dict
 
+    if show_all and click.get_current_context().get_parameter_source("limit") is ParameterSource.COMMANDLINE:
+        raise UsageError("--all lists every run: give either --all or -n")
+    if page is not None and not page.strip():
+        raise UsageError("--page '': an empty token (an unset variable?)")
     backend = app.backend()
     wanted = [s.upper() for s in states] or None
     job_ids = None
@@ -71,12 +77,21 @@ def command(
 
     def footer(app: AppContext) -> None:
         if next_page[0]:
-            of = f" of {total}" if total is not None else ""
-            again = shlex.join(["jobctl", "runs", *([job] if job else []), *(f"--state={s}" for s in states),
-                                f"-n{limit}", f"--page={next_page[0]}"])
-            app.info(f"showing {limit}{of} runs, newest first; next page: {again} (or -n N, --all)")
+            shown = f"{limit} of {total} runs" if total is not None else f"{limit} run{'s' if limit != 1 else ''}"
+            app.info(f"showing {shown} ({'after the page given' if page else 'the newest'}); next page: "
+                     f"{_again(next_page[0])} (or -n N, --all)")
 
     return Listing(
         "RunList", taken(), lambda run: run_dict(run, show_secrets),
         RUN_HEADERS, run_row, styles={2: state_style}, head={"total": total},
         tail=lambda: {"nextPage": next_page[0]}, footer=footer)
+
+
+def _again(token: str) -> str:
+    """This command line as it was given (its global options too), for the page after `token`."""
+    from jobctl.cli.app import ARGV
+
+    given = click.get_current_context().find_root().meta.get(ARGV, [])
+    kept = [arg for index, arg in enumerate(given) if not (arg == "--page" or arg.startswith("--page=")
+                                                           or (index and given[index - 1] == "--page"))]
+    return shlex.join(["jobctl", *kept, f"--page={token}"])

@@ -55,3 +55,7 @@ def _summary(app: AppContext, result: LoadResult) -> None:
         counted = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
         app.stdout.write(f"valid: {counted} in {files} file{'s' if files != 1 else ''}"
                          + (f" ({', '.join(names)})" if names else "") + "\n")
+        skipped = len(result.skipped)
+        if skipped and not app.verbose:  # a spec whose apiVersion and kind are both misspelt is one of them
+            app.info(f"{skipped} other YAML file{'s' if skipped != 1 else ''} skipped (not specs); -v names "
+                     f"{'them' if skipped != 1 else 'it'}")

@@ -185,8 +185,11 @@ def application_generations(backend: Backend, ref: str) -> list[str]:
         if ref.startswith("ocid1."):  # an OCID names one application wherever it is
             held.read(ref)
             return [ref]
+    except JobctlError:  # none of that id: perhaps the start of one (a prefix, below)
+        pass
+    try:
         listed = held.listed([])
-    except JobctlError:  # none of that id, or no Data Flow here (no access): the job not found is the news
+    except JobctlError:  # no Data Flow here (no access): the job not found is the news
         return []
     named = [(split_tags(tags)[1].get(TAG_SUPERSEDED) == "true", app_id) for app_id, tags in reversed(listed)
              if app_id == ref or split_tags(tags)[1].get(TAG_NAME) == ref]

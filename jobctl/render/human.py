@@ -132,7 +132,7 @@ def print_runs(printer: Printer, runs: Sequence[RunState]) -> None:
 
 def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) -> None:
     fields = [
-        ("Run", f"{run.name} ({run.id})"), ("Job", f"{run.job_name or ''} ({run.job_id})"), ("State", run.state),
+        ("Run", f"{run.name} ({run.id})"), (_owner(run), f"{run.job_name or ''} ({run.job_id})"), ("State", run.state),
         ("Exit code", "-" if run.exit_code is None else str(run.exit_code)), ("Details", run.details or "-"),
         ("Created", run.created.isoformat()), ("Duration", duration(run)),
         ("Args", " ".join(run.args) or "-"),
@@ -146,6 +146,11 @@ def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) ->
 
     for field, title in (("parameters", "Params"), ("configuration", "Config")):  # a Data Flow run's
         _print_map(printer, title, masked_map(field, getattr(run, field), show_secrets))
+
+
+def _owner(run: RunState) -> str:
+    """What a run is a run of: a job, or a Data Flow application (local ids app-…, OCI ocid1.dataflowapplication…)."""
+    return "App" if run.job_id.startswith(("app-", "ocid1.dataflowapplication.")) else "Job"
 
 
 def _print_env(printer: Printer, env: Mapping[str, str], show_secrets: bool) -> None:

@@ -407,6 +407,9 @@ def test_init_name_writes_into_a_directory_of_that_name(jobctl: Run, tmp_path: P
         "my-job/job.yaml", "my-job/src/main.py"]
     assert "next: jobctl validate my-job/job.yaml && jobctl apply my-job/job.yaml" in result.stdout
     assert jobctl("validate", "my-job").exit_code == 0
+    empty = jobctl("init", "")  # an unset variable: not "here"
+    assert empty.exit_code == 2
+    assert "an empty job name or id (an unset variable?)" in empty.stderr
 
 
 def test_validate_dir_reads_the_specs_of_an_ml_repo_and_skips_its_other_yaml(jobctl: Run, tmp_path: Path) -> None:
@@ -417,6 +420,7 @@ def test_validate_dir_reads_the_specs_of_an_ml_repo_and_skips_its_other_yaml(job
     (tmp_path / "k8s.yaml").write_text("apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\n")
     result = jobctl("validate", str(tmp_path))
     assert (result.exit_code, result.stdout) == (0, "valid: 1 job in 1 file (train)\n"), result.stderr
+    assert result.stderr == "3 other YAML files skipped (not specs); -v names them\n"  # red team: a typo hid
     verbose = jobctl("-v", "validate", str(tmp_path))
     for name in ("environment.yml", "k8s.yaml", "src/config.yaml"):
         assert f"skipped {tmp_path / name}: neither jobctl/v1 nor ADS job YAML" in verbose.stderr

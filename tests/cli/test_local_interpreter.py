@@ -73,6 +73,21 @@ def test_jobctl_python_wins_and_a_run_keeps_the_interpreter_it_started_with(
     assert not used(venv)
 
 
+@pytest.mark.parametrize("given", ["relative", "name on PATH"])
+def test_jobctl_python_as_a_relative_path_or_a_name_on_path_is_the_file_it_names_here(
+        jobctl: Run, job: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str) -> None:
+    """Red team: JOBCTL_PYTHON=.venv/bin/python passed the check then failed in the run's directory, and
+    JOBCTL_PYTHON=python3 "did not exist" with python3 on PATH."""
+    chosen = fake_python(tmp_path / "chosen")
+    monkeypatch.chdir(tmp_path)
+    env = ({"JOBCTL_PYTHON": "chosen/bin/python"} if given == "relative" else
+           {"JOBCTL_PYTHON": "python", "PATH": f"{chosen.parent}:/usr/bin:/bin"})
+    ran = jobctl("run", "demo", "--wait", "-o", "json", env=env)
+    assert ran.exit_code == 0, ran.stderr
+    assert as_json(ran)["items"][0]["interpreter"] == str(chosen)
+    assert used(chosen)
+
+
 def test_jobctl_own_environment_active_means_jobctl_own_interpreter(jobctl: Run, job: Path) -> None:
     ran = jobctl("run", "demo", "--wait", "-o", "json", env={"VIRTUAL_ENV": sys.prefix})
     assert ran.exit_code == 0, ran.stderr

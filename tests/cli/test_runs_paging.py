@@ -29,7 +29,7 @@ def seven(jobctl, tmp_path: Path) -> list[dict]:
 
 def test_a_table_says_how_many_runs_it_left_out_and_how_to_see_the_next_page(jobctl, seven: list[dict]) -> None:
     shown: list[str] = []
-    args = ["runs", "demo", "-n", "3"]
+    args = ["runs", "demo", "-n", "3", "--backend", "local"]  # the footer repeats global options too
     for expected_footer in ("showing 3 of 7 runs", "showing 3 of 7 runs", None):
         result = jobctl(*args)
         assert result.exit_code == 0, result.stderr
@@ -41,6 +41,7 @@ def test_a_table_says_how_many_runs_it_left_out_and_how_to_see_the_next_page(job
             break
         assert expected_footer in result.stderr
         args = shlex.split(result.stderr.split("next page: ")[1].split(" (or")[0])[1:]  # the command it gives
+        assert args[:6] == ["runs", "demo", "-n", "3", "--backend", "local"]
     assert shown == [run["id"] for run in seven]
 
 
@@ -64,6 +65,11 @@ def test_a_token_is_refused_for_another_listing_or_when_it_is_not_one(jobctl, se
     junk = jobctl("runs", "--page", "not-a-token")
     assert junk.exit_code == 2
     assert "'not-a-token' is not a page token jobctl printed" in junk.stderr
+    for given, said in ((("--page", ""), "an empty token (an unset variable?)"),
+                        (("--all", "-n", "5"), "give either --all or -n")):
+        refused = jobctl("runs", *given)
+        assert (refused.exit_code, refused.stdout) == (2, "")
+        assert said in refused.stderr
 
 
 def _many(home: Path, count: int) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_lifecycle_local import Run, applied, runs_of, write_spec
+from tests.cli.test_lifecycle_local import Result, Run, applied, runs_of, write_spec
+from tests.conftest import EXAMPLES
 
 
 @pytest.fixture
@@ -30,6 +31,9 @@ def test_repeated_matrix_options_of_one_name_merge_their_values(jobctl: Run, dem
     (("--matrix", "MODEL=a", "--matrix", "MODEL=a"), "--matrix MODEL: 'a' is listed twice"),
     (("--env", "MODEL=x", "--matrix", "MODEL=a,b"), "--env MODEL and --matrix MODEL: each run's MODEL is its matrix"),
     (("--env", "SEED=1", "--env", "SEED=2"), "--env SEED is given twice, with different values"),
+    # red team: a short secret value was repeated in the message
+    (("--matrix", "DB_PASSWORD=hunter2,hunter2"), "--matrix DB_PASSWORD: value 2 is listed twice"),
+    (("--matrix", "DB_PASSWORD=hunter2,"), "--matrix DB_PASSWORD=(sensitive): expected comma-separated non-empty"),
 ])
 def test_matrix_and_env_that_would_start_other_runs_than_written_are_usage_errors(
         jobctl: Run, demo: Path, given: tuple[str, ...], said: str) -> None:
@@ -37,6 +41,7 @@ def test_matrix_and_env_that_would_start_other_runs_than_written_are_usage_error
     result = jobctl("run", "demo", *given)
     assert result.exit_code == 2, result.stderr
     assert said in result.stderr
+    assert "hunter2" not in result.stderr
     assert runs_of(jobctl, "demo") == []
 
 
@@ -76,6 +81,22 @@ def test_global_options_may_follow_the_command(jobctl: Run, demo: Path) -> None:
     assert ran.exit_code == 0, ran.stderr
     assert ran.stderr == ""  # -q: only results and errors
     assert [r["args"] for r in runs_of(jobctl, "demo")] == [["-v"]]
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_o_means_the_same_before_and_after_the_command(jobctl: Run, demo: Path, before: bool) -> None:
+    """Red team: `jobctl -o json logs` printed text while `logs -o json` was refused, and `delete X -o json`
+    was "no such option" while `jobctl -o json delete X` was taken."""
+    def given(*args: str) -> Result:
+        return jobctl("-o", "json", *args) if before else jobctl(*args, "-o", "json")
+
+    assert jobctl("run", "demo", "--wait").exit_code == 0
+    for args in (("logs",), ("run", "demo", "--follow")):
+        refused = given(*args)
+        assert refused.exit_code == 2, refused.stderr
+        assert refused.stdout == ""
+    assert given("delete", "no-such-job").exit_code == 4  # taken (it prints no data), then not found
+    assert json.loads(given("runs").stdout)["kind"] == "RunList"
 
 
 def test_f_is_follow_on_run_as_on_logs_and_the_spec_file_is_p(jobctl: Run, demo: Path) -> None:
@@ -124,3 +145,17 @@ def test_a_plan_lists_the_files_a_changed_artifact_adds_removes_and_modifies(job
     assert [line.strip() for line in lines[at + 1:at + 4]] == ["+ src/extra.py", "~ src/main.py", "- src/util.py"]
     files = json.loads(jobctl("plan", str(folder), "-o", "json").stdout)["changes"][0]["artifactFiles"]
     assert files == {"added": ["src/extra.py"], "removed": ["src/util.py"], "modified": ["src/main.py"]}
+
+
+def test_a_workflow_or_spec_file_where_a_job_or_run_is_wanted_says_what_to_do(jobctl: Run, demo: Path) -> None:
+    """Red team: `run -p workflow.yaml` said a job of the workflow was not in the files given, and `logs -f
+    job.yaml` said there was no such run."""
+    workflow = EXAMPLES / "model-selection" / "workflow.yaml"
+    ran = jobctl("run", "-p", str(workflow))
+    assert ran.exit_code == 2
+    assert f"{workflow} is a workflow, not a job" in ran.stderr
+    assert f"jobctl workflow run {workflow}" in ran.stderr
+    logs = jobctl("logs", "-f", str(demo))
+    assert logs.exit_code == 2
+    assert f"{str(demo)!r} is a spec file, not a run" in logs.stderr
+    assert f"jobctl logs --file {demo}" in logs.stderr

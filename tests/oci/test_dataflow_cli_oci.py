@@ -438,3 +438,23 @@ def test_an_idempotency_key_reattaches_to_its_dataflow_run_and_another_request_n
     assert (reattached.exit_code, sorted(reattached.stdout.split())) == (0, sorted(names)), reattached.stderr
     assert reattached.stderr.count("re-attached to wordcount-k2-") == 2
     assert len(fake.dataflow_runs()) == 3
+
+
+def test_a_dataflow_run_and_application_are_named_by_run_name_and_id_prefix_on_oci(
+        jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    """Red team, issue 18: on OCI a Data Flow run could be named only by its full OCID, an application only by
+    its name or full OCID (docs/dataflow.md: as for jobs)."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    fake.auto_progress = False  # the run stays going, to be canceled by name
+    started = jobctl("run", "wordcount", "--name", "wc-by-name", "--set", "parameters.input=/books.txt")
+    assert started.exit_code == 0, started.stderr
+    [run_id] = started.stdout.split()
+    [app] = fake.applications()
+    for ref in ("wc-by-name", run_id[:-3]):
+        got = jobctl("get", ref, "-o", "json")
+        assert got.exit_code == 0, (ref, got.stderr)
+        assert json.loads(got.stdout)["id"] == run_id
+    assert jobctl("cancel", "wc-by-name").exit_code == 0
+    assert fake.dataflow_run(run_id)["lifecycleState"] in ("CANCELING", "CANCELED")
+    shown = jobctl("get", app["id"][:-3], "-o", "json")
+    assert (shown.exit_code, json.loads(shown.stdout)["id"]) == (0, app["id"])

@@ -443,6 +443,10 @@ class OciBackend(ListsRuns):
                                            sort_by="timeCreated", sort_order="DESC", limit=100,
                                            **({"job_id": job_id} if job_id else {}))
                  if s.lifecycle_state != DELETED][:listing.MATCHES]
+        if not named and not job_id:  # nor a job's run: a Data Flow application's, by name or id prefix
+            found = self.dataflow.find_runs(ref)
+            if found:
+                return found[:listing.MATCHES]
         if named or not ref.startswith("ocid1."):
             return [mapping.run_state(s, self._job_name(s.job_id)) for s in named]
         runs = self.stream_runs(job_ids=[job_id] if job_id else None)

@@ -158,6 +158,9 @@ def run_state(run: Any) -> RunState:
                    started=run.time_updated - timedelta(milliseconds=took) if took is not None else None)
 
 
+DATAFLOW_RUN_PREFIX = "ocid1.dataflowrun."
+
+
 class DataFlow:
     """OCI Data Flow through the SDK's DataFlowClient; service errors become jobctl errors through `call`.
     `compartment`: the backend's default one (--compartment-id), looked in besides those named."""
@@ -262,6 +265,18 @@ class DataFlow:
         listed = list_all(self._call, "listing Data Flow runs", self.client.list_runs, compartment,
                           application_id=application_id, limit=100)
         return sorted((run_state(run) for run in listed), key=lambda run: run.created, reverse=True)
+
+    def find_runs(self, ref: str) -> list[RunState]:
+        """The default compartment's runs named `ref` (the service's displayName filter), else, for an OCID's
+        start, those whose id starts with it (listed in turn), newest first."""
+        if not self._compartment:
+            return []
+        named = list_all(self._call, "listing Data Flow runs", self.client.list_runs, self._compartment,
+                         display_name=ref, limit=100)
+        if not named and ref.startswith(DATAFLOW_RUN_PREFIX):
+            named = [run for run in list_all(self._call, "listing Data Flow runs", self.client.list_runs,
+                                             self._compartment, limit=100) if run.id.startswith(ref)]
+        return sorted((run_state(run) for run in named), key=lambda run: run.created, reverse=True)
 
     def cancel(self, run_id: str) -> RunState:
         """DeleteRun cancels a run (it stays, CANCELING then CANCELED); one that has ended is read as it is."""

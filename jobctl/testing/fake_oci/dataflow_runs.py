@@ -4,7 +4,8 @@ A run names its application (`applicationId`; runs from a spark-submit `execute`
 copies the application's values as they are then, overridden by what CreateRunDetails sends: each of
 `arguments`, `parameters` and `configuration` replaces the application's as a whole. It moves like a Data
 Science job run, one step per GET or list of it (auto_progress) or per `fake.step_all()`: ACCEPTED, then
-IN_PROGRESS when the fake's `dataflow_workload` has run it, then SUCCEEDED or FAILED by its exit code.
+IN_PROGRESS as the fake's `dataflow_workload` starts on it (on a thread of its own: a request waits at most
+half a second for it), then, at the first step after it has ended, SUCCEEDED or FAILED by its exit code.
 DeleteRun cancels: CANCELING, then CANCELED; the run stays. Its APPLICATION stdout and stderr logs
 (ListRunLogs, GetRunLog) exist once it has ended. Every rule and its source is in docs/oci-fidelity.md
 ("Data Flow").
@@ -117,7 +118,7 @@ def step(store: Store, record: DataFlowRunRecord) -> str:
     """Move a run one step: the workload runs it as it starts; its logs are written as it ends."""
     now = store.now()
     if record.state == ACCEPTED:
-        record.outcome = store.dataflow_workload(spark_run(record.resource))
+        _start(store, record)
         record.started = now
         record.set_state(IN_PROGRESS, now)
     elif record.state == IN_PROGRESS and record.outcome is not None and record.outcome.exit_code is not None:
@@ -129,6 +130,25 @@ def step(store: Store, record: DataFlowRunRecord) -> str:
     if record.state in ENDED_RUN_STATES and record.outcome is not None and not record.logs:
         _write_logs(record, record.outcome, now)
     return record.state
+
+
+INLINE_SECONDS = 0.5  # how long a request waits for the workload before leaving it to go on
+
+
+def _start(store: Store, record: DataFlowRunRecord) -> None:
+    """Run the workload on a thread of its own: one that ends at once (the echo workload) has its outcome
+    before the run goes IN_PROGRESS, as when it ran inline; a long one (real Spark) goes on, and the run ends
+    at the first step after it has. A request never waits on Spark (its client would time out under load)."""
+    import threading
+
+    view = spark_run(record.resource)
+
+    def work() -> None:
+        record.outcome = store.dataflow_workload(view)
+
+    worker = threading.Thread(target=work, name=f"dataflow-{record.resource['id'][-8:]}", daemon=True)
+    worker.start()
+    worker.join(INLINE_SECONDS)
 
 
 def step_all(store: Store) -> int:
