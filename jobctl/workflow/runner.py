@@ -541,7 +541,9 @@ class WorkflowRunner:
             overrides["JOBCTL_OUTPUT_URI"] = uri
         token = hashlib.sha256(
             json.dumps([self.state["run"], step.name, key, len(attempts)]).encode()).hexdigest()[:64]
-        name = run_name(self.workflow.name, step.name, combo)[:255]
+        # this workflow run's (its id's last characters), and its attempt's: `get NAME` names one run
+        name = f"{run_name(self.workflow.name, step.name, combo)[:240]}-{self.state['run'][-6:]}" + (
+            f"-{len(attempts) + 1}" if attempts else "")
         if launch.application is not None:  # its env reaches the driver and executors as Spark properties
             application_id, application = launch.application
             run = self.backend.dataflow.start(  # type: ignore[attr-defined]

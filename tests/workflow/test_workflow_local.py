@@ -238,10 +238,11 @@ def test_follow_streams_every_runs_output_prefixed_by_step_and_run(jobctl) -> No
     result = jobctl("workflow", "run", str(EXAMPLE / "workflow.yaml"), "--follow")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
+    run = state(jobctl)["run"][-6:]  # each run's name ends in its workflow run's: `get NAME` names one run
     for model in ("logreg", "knn", "forest"):
-        prefix = f"[tune model-selection-tune-{model}] model={model} val_auc="
+        prefix = f"[tune model-selection-tune-{model}-{run}] model={model} val_auc="
         assert sum(line.startswith(prefix) for line in lines) == 1
-    assert sum(line.startswith("[train model-selection-train] final model=") for line in lines) == 1
+    assert sum(line.startswith(f"[train model-selection-train-{run}] final model=") for line in lines) == 1
 
 
 WORKFLOW_SECRET = "workflow-secret-value-41c9"
@@ -353,8 +354,9 @@ def test_expressions_are_closed_matrix_values_literal_and_dollar_escapes_a_liter
     flow.write_text(flow.read_text().replace('"${{ env.A }}", ', "").replace('BROKEN: "${{ env.A }", ', ""))
     result = jobctl("workflow", "run", str(flow), "--env", "A=1", "--follow")
     assert result.exit_code == 0, result.stderr
-    [run] = state(jobctl, "flow")["steps"]["tune"]["runs"]
-    assert run["name"] == "flow-tune-a-b-c"
+    ran = state(jobctl, "flow")
+    [run] = ran["steps"]["tune"]["runs"]
+    assert run["name"] == f"flow-tune-a-b-c-{ran['run'][-6:]}"
     shown = json.loads(jobctl("get", run["id"], "-o", "json").stdout)
     assert shown["env"]["LITERAL"] == "${{ env.A }}"
 

@@ -146,9 +146,10 @@ def test_a_step_that_goes_on_despite_a_failed_run_says_so(jobctl, tmp_path: Path
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     result = jobctl("workflow", "run", str(flow))
     assert result.exit_code == 0, result.stderr  # by design: the step went on
-    tune = state(jobctl, "flow")["steps"]["tune"]
-    assert (tune["status"], tune["error"]) == ("succeeded", "1 of 2 runs did not succeed (flow-tune-b); "
-                                                            "continueOnError")
+    ran = state(jobctl, "flow")
+    tune = ran["steps"]["tune"]
+    failed = f"flow-tune-b-{ran['run'][-6:]}"
+    assert (tune["status"], tune["error"]) == ("succeeded", f"1 of 2 runs did not succeed ({failed}); continueOnError")
     assert "1 of 2 runs did not succeed" in jobctl("workflow", "status", "flow").stdout
 
 
@@ -177,7 +178,8 @@ def test_a_metric_too_large_for_a_float_is_ignored_not_a_crash(jobctl, tmp_path:
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     result = jobctl("workflow", "run", str(flow))
     assert result.exit_code == 0, result.stderr
-    assert "best flow-t-a with score=1; ignored (no score): flow-t-b" in result.stderr
+    run = state(jobctl, "flow")["run"][-6:]
+    assert f"best flow-t-a-{run} with score=1; ignored (no score): flow-t-b-{run}" in result.stderr
 
 
 def test_step_names_the_pipeline_would_make_twice_are_spec_errors(jobctl, tmp_path: Path) -> None:

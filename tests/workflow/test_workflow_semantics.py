@@ -100,7 +100,7 @@ def test_the_best_run_is_selected_by_a_metric_from_outputs_or_logs(jobctl, tmp_p
     final = state(jobctl, "flow")
     [picked] = final["steps"]["final"]["runs"]
     assert (picked["env"]["MODEL"], picked["env"]["BEST"]) == ("b", "3.0")
-    assert "best flow-tune-b with score=3" in result.stderr
+    assert f"best flow-tune-b-{final['run'][-6:]} with score=3" in result.stderr
 
 
 def test_a_metric_no_run_reported_names_each_run_where_it_looked_and_how_to_report(jobctl, tmp_path: Path) -> None:
@@ -108,9 +108,10 @@ def test_a_metric_no_run_reported_names_each_run_where_it_looked_and_how_to_repo
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     result = jobctl("workflow", "run", str(flow))
     assert result.exit_code == 1
-    error = state(jobctl, "flow")["steps"]["tune"]["error"]
+    ran = state(jobctl, "flow")
+    error = ran["steps"]["tune"]["error"]
     for model in "abc":
-        assert f"flow-tune-{model} (" in error
+        assert f"flow-tune-{model}-{ran['run'][-6:]} (" in error
     assert error.count("it wrote no outputs.json") == 3
     assert "$JOBCTL_OUTPUT_DIR/outputs.json" in error
     assert "from: logs" in error
@@ -233,7 +234,8 @@ def test_a_run_that_reports_nan_is_ignored_not_a_crash(jobctl, tmp_path: Path) -
     assert jobctl("apply", str(tmp_path / "jobs.yaml")).exit_code == 0
     result = jobctl("workflow", "run", str(flow))
     assert result.exit_code == 0, result.stderr
-    assert "best flow-tune-b with score=3; ignored (no score): flow-tune-a" in result.stderr
+    run = state(jobctl, "flow")["run"][-6:]
+    assert f"best flow-tune-b-{run} with score=3; ignored (no score): flow-tune-a-{run}" in result.stderr
 
 
 def test_matrix_values_that_differ_only_in_punctuation_report_to_places_of_their_own() -> None:
