@@ -261,6 +261,7 @@ def command(
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
     combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
+    app.backend().prepare_runs()  # the local runs' launcher starts up while the runs are looked up and planned
     target = None
     if job and not spec_file:
         try:
