@@ -26,7 +26,6 @@ import os
 import signal
 import socket
 import sys
-import traceback
 from typing import Any, NoReturn
 
 from jobctl.backends.local import supervisor
@@ -110,6 +109,8 @@ def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, lo
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # said in supervisor.log, as an uncaught error of `python -m` was
         with contextlib.suppress(Exception):
+            import traceback
+
             traceback.print_exc()
     finally:
         with contextlib.suppress(Exception):
@@ -129,6 +130,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.freeze()  # what is imported stays shared with every fork, not copied page by page
     serve(channel)
+    os._exit(0)  # at once: the command may be waiting for this exit to end its own
 
 
 if __name__ == "__main__":
