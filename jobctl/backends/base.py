@@ -52,8 +52,8 @@ class Backend(Protocol):
     def delete_job(self, *, job_id: str) -> None: ...
 
     def prepare_runs(self) -> None:
-        """Runs are about to start: get ready while the command reads and checks them (the local backend
-        starts the process that will fork their supervisors). May do nothing."""
+        """Several runs are about to start: get ready while the command reads and checks them (the local
+        backend starts the process that will fork their supervisors). May do nothing."""
         ...
 
     def start_run(

@@ -200,7 +200,7 @@ def test_runs_start_without_a_launcher_that_cannot_start(
 def test_a_supervisor_forked_by_the_launcher_killed_with_sigkill_takes_its_workload_with_it(
     jobctl: Run, demo: Path, isolated_env: Path,
 ) -> None:
-    run_id = ok(jobctl("run", "demo", "--env", "SLEEP=60")).stdout.strip()
+    run_id, other = ok(jobctl("run", "demo", "--env", "SLEEP=60", "--matrix", matrix(2))).stdout.split()
     until(lambda: "last line" in jobctl("logs", run_id).stdout, what="the workload to start")
     workload = until(lambda: procs.run_processes(run_id), what="the workload's process")
     with sqlite3.connect(isolated_env / "state.db") as db:
@@ -212,3 +212,4 @@ def test_a_supervisor_forked_by_the_launcher_killed_with_sigkill_takes_its_workl
     assert run["lifecycleState"] == "FAILED"
     assert "runner lost" in run["details"]
     until(lambda: all(procs.start_time(pid) is None for pid in workload), what="the workload to be killed")
+    assert get_run(jobctl, other)["lifecycleState"] == "IN_PROGRESS"  # the other run's supervisor goes on

@@ -165,8 +165,8 @@ class LocalBackend:
         self.store.close()
 
     def prepare_runs(self) -> None:
-        """Start the launcher now: it starts up (an interpreter, the supervisor's imports) while the command
-        checks and records the runs, instead of after."""
+        """Several runs are coming: start the launcher that forks their supervisors now, so that it starts
+        up (an interpreter, the supervisor's imports) while the command looks them up and records them."""
         self._supervisors().warm_up()
 
     def _supervisors(self) -> Spawner:
@@ -193,7 +193,6 @@ class LocalBackend:
 
         from jobctl.backends.local import procs
 
-        self.prepare_runs()  # when the command has not: the launcher starts up while the run is recorded
         if (retried := self.retried_run(retry_token)) is not None:
             return retried
         job = self.get_job(job_id=job_id)
@@ -243,7 +242,6 @@ class LocalBackend:
 
         from jobctl.backends.local import procs
 
-        self.prepare_runs()
         self._prune(job_id)
         run_id = run_id or new_id("run")
         directory = run_dir(self.home, run_id)

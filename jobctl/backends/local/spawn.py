@@ -26,10 +26,11 @@ LAUNCHER = "jobctl.backends.local.launcher"  # the module a launcher runs
 class Spawner:
     """Starts the supervisors of one command's runs.
 
-    The first run starts a launcher (one per command, whatever the number of runs), which forks each
-    supervisor. If the launcher cannot be started or dies, every later run is started as before, as a
-    new interpreter: slower, with the same guarantees. `close` ends the launcher; so does the end of
-    this process, which closes the launcher's socket."""
+    A command that starts several runs has one launcher (started by `warm_up`, else by its second
+    run), which forks each supervisor. A command's only run starts its supervisor as a new interpreter:
+    a launcher would start up on that run's path all the same, one process more. If the launcher cannot
+    be started or dies, every later run is started that way too: slower, with the same guarantees.
+    `close` ends the launcher; so does the end of this process, which closes the launcher's socket."""
 
     def __init__(self, home: Path, busy_timeout: float) -> None:
         self.home = home
@@ -38,16 +39,21 @@ class Spawner:
         self._channel: socket.socket | None = None
         self._launcher: subprocess.Popen[bytes] | None = None
         self._unusable = False
+        self._wanted = False  # several runs are coming: use a launcher from the first
+        self._starts = 0
 
     def warm_up(self) -> None:
-        """Start the launcher now, so that it starts up while the command records the run."""
+        """Several runs are coming: start the launcher now, so that it starts up while the command looks
+        the job up and plans them."""
         with self._lock:
+            self._wanted = True
             self._connected()
 
     def start(self, run_id: str, lock_fd: int, log_fd: int) -> int:
         """Start the run's supervisor with `lock_fd` (held) and `log_fd` (its supervisor.log); its pid."""
         with self._lock:
-            channel = self._connected()
+            self._starts += 1
+            channel = self._connected() if self._wanted or self._starts > 1 else None
             pid = self._ask(channel, run_id, lock_fd, log_fd) if channel is not None else None
         return pid if pid is not None else self._spawn(run_id, lock_fd, log_fd)
 
