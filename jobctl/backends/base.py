@@ -51,6 +51,11 @@ class Backend(Protocol):
 
     def delete_job(self, *, job_id: str) -> None: ...
 
+    def prepare_runs(self) -> None:
+        """Several runs are about to start: get ready while the command reads and checks them (the local
+        backend starts the process that will fork their supervisors). May do nothing."""
+        ...
+
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,

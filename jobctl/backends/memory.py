@@ -68,6 +68,9 @@ class MemoryBackend(ListsRuns):
     runs_here = True
     required_fields: tuple[str, ...] = ()
 
+    def prepare_runs(self) -> None:
+        pass  # nothing to get ready: starting a run is one call
+
     def spec_defaults(self) -> dict[str, str]:
         return {}
 

@@ -277,6 +277,8 @@ def command(
         _check_run_name(name)
     overrides = parse_assignments(env, "--env")
     combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
+    if len(combos) > 1:  # locally, the launcher of their supervisors starts up while they are looked up and planned
+        app.backend().prepare_runs()
     target = None
     if job and not spec_file:
         try:

@@ -1,7 +1,8 @@
 """The embedded local backend: jobs in SQLite, runs as real detached processes on this machine.
 
-The package itself imports nothing: a run's supervisor (`python -m jobctl.backends.local.supervisor`)
-is a module of it and loads only what it uses, once per run. The backend is in `backend.py`.
+The package itself imports nothing: a run's supervisor (`python -m jobctl.backends.local.supervisor`,
+or a fork of the launcher of a command's many runs, `launcher.py`) is a module of it and loads only
+what it uses. The backend is in `backend.py`.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from jobctl.artifact import Artifact
     from jobctl.backends.local import outcome
     from jobctl.backends.local.applications import LocalApplications
+    from jobctl.backends.local.spawn import Spawner
     from jobctl.model.job import JobDefinition, LogView
     from jobctl.workflow.state import DirectoryStore
 
@@ -62,6 +63,8 @@ class LocalBackend(ListsRuns):
         self.keep_workdirs = keep_workdirs
         self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
         self._pruned: dict[str, float] = {}  # job id -> when this process last pruned its work dirs
+        self._spawner: Spawner | None = None
+        self._spawning = threading.Lock()
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
@@ -155,7 +158,24 @@ class LocalBackend(ListsRuns):
 
     # --- runs -----------------------------------------------------------------------------------
     def close(self) -> None:
+        with self._spawning:
+            if self._spawner is not None:
+                self._spawner.close()
         self.store.close()
+
+    def prepare_runs(self) -> None:
+        """Several runs are coming: start the launcher that forks their supervisors now, so that it starts
+        up (an interpreter, the supervisor's imports) while the command looks them up and records them."""
+        self._supervisors().warm_up()
+
+    def _supervisors(self) -> Spawner:
+        """What starts this backend's supervisors: one launcher for all of them (spawn.py)."""
+        with self._spawning:
+            if self._spawner is None:
+                from jobctl.backends.local.spawn import Spawner
+
+                self._spawner = Spawner(self.home, self.store.busy_timeout)
+            return self._spawner
 
     @functools.cached_property
     def dataflow(self) -> LocalApplications:
@@ -218,8 +238,6 @@ class LocalBackend(ListsRuns):
         caller has looked for a run started with `retry_token` (`retried_run`)."""
         import fcntl
         import shutil
-        import signal
-        import subprocess
 
         from jobctl.backends.local import procs
 
@@ -248,18 +266,8 @@ class LocalBackend(ListsRuns):
                     rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,))
                     return self.get_run(run_id=rows[0]["id"])
                 raise
-            # The supervisor starts with SIGTERM blocked and unblocks it once its handler is installed,
-            # so a cancel that arrives while it is still starting up is handled, not fatal.
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             with (directory / "supervisor.log").open("ab") as supervisor_log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "jobctl.backends.local.supervisor", str(self.home), run_id,
-                     str(self.store.busy_timeout)],
-                    stdin=subprocess.DEVNULL, stdout=supervisor_log, stderr=supervisor_log,
-                    start_new_session=True, pass_fds=(lock_fd,), close_fds=True,
-                )
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            pid = process.pid
+                pid = self._supervisors().start(run_id, lock_fd, supervisor_log.fileno())
             try:
                 started = procs.start_time(pid)
             except OSError:

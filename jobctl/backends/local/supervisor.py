@@ -1,7 +1,9 @@
-"""The detached process that owns one local run: `python -m jobctl.backends.local.supervisor HOME RUN_ID`.
+"""The detached process that owns one local run: `main([HOME, RUN_ID, BUSY_TIMEOUT])` in a fork of the
+command's launcher (launcher.py), or `python -m jobctl.backends.local.supervisor HOME RUN_ID BUSY_TIMEOUT`
+when there is no launcher (spawn.py).
 
-It holds the run's lock for its whole life (inherited from the launcher, so there is no moment when
-a live run looks abandoned), unpacks the artifact, starts the workload in its own process group,
+It holds the run's lock for its whole life (inherited from the command that recorded the run, so there
+is no moment when a live run looks abandoned), unpacks the artifact, starts the workload in its own process group,
 timestamps every output line into the run log, enforces the maximum runtime, honours cancellation,
 and records how the run ended: first in the run's result file, then in the database.
 
@@ -378,6 +380,7 @@ class Supervisor:
             assert node.child.stderr is not None
             selector.register(node.child.stdout, selectors.EVENT_READ, (node, "stdout", bytearray()))
             selector.register(node.child.stderr, selectors.EVENT_READ, (node, "stderr", bytearray()))
+            _wake_on_exit(node, selector)
             if not self.started and self._database(lambda: self.store.transition(
                     self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time())) is False:
                 self.cancel_requested = True  # canceled or ended by someone else meanwhile: stop the workload
@@ -385,6 +388,9 @@ class Supervisor:
 
     def _read(self, key: selectors.SelectorKey, selector: selectors.BaseSelector, log: BinaryIO) -> None:
         node, stream, pending = key.data
+        if stream == EXITED:  # only a wake-up: _settle collects the process
+            _forget(key, selector)
+            return
         chunk = os.read(key.fd, 65536)
         if chunk:
             pending.extend(chunk)
@@ -402,15 +408,16 @@ class Supervisor:
         if node.drain_until is None and node.child.poll() is not None:
             node.drain_until = now + 2.0
             self.failed_group = self.failed_group or _hopeless_group(nodes)
-        streams = [key for key in selector.get_map().values() if key.data[0] is node]
+        keys = [key for key in selector.get_map().values() if key.data[0] is node]
+        streams = [key for key in keys if key.data[1] != EXITED]
         if node.drain_until is None or (streams and now < node.drain_until):
             return
         _signal_group(node.child.pid, signal.SIGKILL)
-        for key in streams:
+        for key in keys:
             _, stream, pending = key.data
             if pending:
                 self._write_log(log, logfile.encode(time.time(), stream, node.prefix + bytes(pending)))
-            selector.unregister(key.fileobj)
+            _forget(key, selector)
         node.drained = True
 
     @staticmethod
@@ -494,6 +501,26 @@ class Node:
     @property
     def code(self) -> int | None:
         return None if self.child is None else self.child.returncode
+
+
+EXITED = "exited"  # the stream of a selector key that is a process's pidfd, not its output
+
+
+def _wake_on_exit(node: Node, selector: selectors.BaseSelector) -> None:
+    """Wake the pump as the node's process ends (a pidfd, Linux 5.3+), not up to a select timeout (0.2 s)
+    later: its pipes may close, and be forgotten, just before it has exited. Elsewhere the timeout does."""
+    assert node.child is not None
+    try:
+        exited = os.pidfd_open(node.child.pid)
+    except (AttributeError, OSError):
+        return
+    selector.register(exited, selectors.EVENT_READ, (node, EXITED, bytearray()))
+
+
+def _forget(key: selectors.SelectorKey, selector: selectors.BaseSelector) -> None:
+    selector.unregister(key.fileobj)
+    if key.data[1] == EXITED:  # ours to close; a pipe is closed by its Popen
+        os.close(key.fd)
 
 
 def _ready_for(node: Node, nodes: list[Node], in_order: bool) -> bool:

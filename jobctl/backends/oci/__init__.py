@@ -84,6 +84,9 @@ class OciBackend(ListsRuns):
         self._log_compartments: dict[str, str] = {}  # log group id -> its compartment
         self._runs_read: dict[str, tuple[str, RunState]] = {}  # run id -> (its compartment, the run read in full)
 
+    def prepare_runs(self) -> None:
+        pass  # nothing to get ready: starting a run is one call
+
     def spec_defaults(self) -> dict[str, str]:
         """--compartment-id / --project-id (or their variables, or a notebook session's: see
         jobctl.cli.context) for specs that leave them out."""

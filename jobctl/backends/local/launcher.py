@@ -1,0 +1,137 @@
+"""The fork server that starts local runs' supervisors: `python -m jobctl.backends.local.launcher FD`.
+
+A command that starts runs starts one launcher (`spawn.Spawner`) and talks to it over a socket pair
+(FD is its end). The launcher has imported what a supervisor needs and has never opened the
+database, so each supervisor is a fork of it (a millisecond) instead of a new interpreter that
+imports jobctl (tens of milliseconds of CPU per run). A request is the run's home, id and busy
+timeout, with two descriptors passed along (SCM_RIGHTS): the run's lock, which the command took
+when it recorded the run, and the run's supervisor.log. The fork detaches (a session of its own),
+sends its pid back over the same socket, and runs the supervisor's `main` holding the inherited
+lock: from the command's record of the run to the supervisor's end the lock is always held.
+
+The forked supervisor, not the launcher, answers, so the command can tell "a supervisor exists" (a
+pid came back) from "none was forked" (end of file without a pid: the launcher is gone, and no
+process of it holds the socket any more), and start one itself in the second case without ever
+starting two. The launcher exits at end of file: when the command closes the socket or dies.
+See docs/decisions/0017-supervisor-launcher.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any, NoReturn
+
+from jobctl.backends.local import supervisor
+
+# Imported here once rather than by each forked supervisor: what it loads only as a run starts.
+PRELOADED = (ctypes,)
+
+REQUEST_BYTES = 65536
+DESCRIPTORS = 2  # the run's lock, its supervisor.log
+
+
+def serve(channel: socket.socket) -> None:
+    """Fork a supervisor per request until the command closes its end of the socket."""
+    while True:
+        try:
+            request, fds, _, _ = socket.recv_fds(channel, REQUEST_BYTES, DESCRIPTORS)
+        except OSError:
+            return
+        if not request:
+            for fd in fds:
+                os.close(fd)
+            return
+        try:
+            _fork(channel, json.loads(request), fds)
+        finally:
+            for fd in fds:  # the supervisor has its own copies: the lock is its from here on
+                os.close(fd)
+
+
+def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    run_id = request.get("run_id")
+    if len(fds) != DESCRIPTORS:
+        _answer(channel, {"run_id": run_id, "error": f"expected {DESCRIPTORS} descriptors, got {len(fds)}"})
+        return
+    said, says = os.pipe()  # the fork writes a byte once it has answered: a fork that died before says nothing
+    # Started with SIGTERM blocked, as by the command before: a cancel during start-up is not fatal.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    answered, problem = b"", "the supervisor ended before it started"
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        pid, problem = -1, f"could not fork a supervisor: {exc}"
+    if pid == 0:  # pragma: no cover - the supervisor (its effect is tested)
+        os.close(said)
+        _supervise(channel, request, lock=fds[0], log=fds[1], says=says)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    os.close(says)
+    if pid > 0:
+        with contextlib.suppress(OSError):
+            answered = os.read(said, 1)
+    os.close(said)
+    if pid < 0 or not answered:
+        _answer(channel, {"run_id": run_id, "error": problem})
+
+
+def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, log: int, says: int) -> NoReturn:
+    """In the fork: detach, say its pid, run the supervisor with the run's lock; never return. What fails
+    before it has said its pid makes the launcher say so instead (the command then starts a supervisor
+    itself); what fails after is said in supervisor.log, and the run is found lost."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the supervisor waits for its own children
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+        # A command that died meanwhile reads no answer; its run is this process's to supervise all the same.
+        _answer(channel, {"run_id": request["run_id"], "pid": os.getpid()})
+        with contextlib.suppress(OSError):  # a launcher killed meanwhile: nobody to tell
+            os.write(says, b"1")
+        os.close(says)
+        channel.close()
+        supervisor.main([request["home"], request["run_id"], str(request["busy_timeout"])])
+        code = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # said in supervisor.log, as an uncaught error of `python -m` was
+        with contextlib.suppress(Exception):
+            import traceback
+
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _answer(channel: socket.socket, answer: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        channel.send(json.dumps(answer).encode())
+
+
+def main(argv: list[str]) -> None:
+    channel = socket.socket(fileno=int(argv[0]))
+    # Supervisors that end are collected by the kernel: this process never waits for one.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    gc.freeze()  # what is imported stays shared with every fork, not copied page by page
+    serve(channel)
+    os._exit(0)  # at once: the command may be waiting for this exit to end its own
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
