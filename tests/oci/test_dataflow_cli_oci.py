@@ -419,12 +419,12 @@ def test_an_idempotency_key_reattaches_to_its_dataflow_run_and_another_request_n
     assert f"re-attached to wordcount-k1 ({run_id}), " in again.stderr
     said = f"run wordcount-k1 ({run_id}) was started with this idempotency key from another request: its "
     assert_each_other_request_refused(jobctl, base, [
-        (("API_TOKEN=first-secret-21", "API_TOKEN=other-secret-22"), "env API_TOKEN differ"),
-        (("parameters.input=/books.txt", "parameters.input=/other.txt"), "parameters input differ"),
+        (("API_TOKEN=first-secret-21", "API_TOKEN=other-secret-22"), "env API_TOKEN differs"),
+        (("parameters.input=/books.txt", "parameters.input=/other.txt"), "parameters input differs"),
         (("k1", "k1", "--arg", "--input", "--arg", "${input}"), "args differ"),
         (("k1", "k1", "--set", "configuration.spark.sql.shuffle.partitions=8"),
-         "configuration spark.sql.shuffle.partitions differ"),
-        (("k1", "k1", "--set", "numExecutors=3"), "numExecutors differ"),
+         "configuration spark.sql.shuffle.partitions differs"),
+        (("k1", "k1", "--set", "numExecutors=3"), "numExecutors differs"),
     ], said, "secret-2")
     assert [run["id"] for run in fake.dataflow_runs()] == [run_id]
 
@@ -437,4 +437,26 @@ def test_an_idempotency_key_reattaches_to_its_dataflow_run_and_another_request_n
     reattached = jobctl(*fanned)
     assert (reattached.exit_code, sorted(reattached.stdout.split())) == (0, sorted(names)), reattached.stderr
     assert reattached.stderr.count("re-attached to wordcount-k2-") == 2
+    assert len(fake.dataflow_runs()) == 3
+
+
+def test_an_idempotency_key_finds_only_the_dataflow_runs_it_started(jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    """Red team finding 1 for Data Flow: keys that clean to one name ("a b", "a/b") shared a run, and a run
+    given the key's name without the key was adopted by it. A keyed run keeps its application's tags."""
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    base = ("run", "wordcount", "--set", "parameters.input=/books.txt")
+    for key in ("a b", "a/b"):
+        result = jobctl(*base, "--idempotency-key", key)
+        assert result.exit_code == 0, result.stderr
+        assert "re-attached" not in result.stderr
+    runs = fake.dataflow_runs()
+    assert len({run["displayName"] for run in runs}) == 2
+    assert all(run["freeformTags"]["jobctl-name"] == "wordcount" and run["freeformTags"]["jobctl-run-key"]
+               for run in runs)
+    named = jobctl(*base, "--name", "wordcount-zz")
+    assert named.exit_code == 0, named.stderr
+    [run_id] = named.stdout.split()
+    keyed = jobctl(*base, "--idempotency-key", "zz")
+    assert keyed.exit_code == 5
+    assert f"run wordcount-zz ({run_id}) was not started with this idempotency key" in keyed.stderr
     assert len(fake.dataflow_runs()) == 3
