@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,34 @@ def demo(jobctl: Run, tmp_path: Path) -> Path:
 
 def names(jobctl: Run) -> list[str]:
     return sorted(run["name"] for run in runs_of(jobctl, "demo"))
+
+
+def start_and_retry(jobctl: Run, *command: str, name: str) -> str:
+    """`command` twice: it starts a run `name`, then says it re-attached to that run; the run's id."""
+    first = jobctl(*command)
+    assert first.exit_code == 0, first.stderr
+    [run_id] = first.stdout.split()
+    assert f"started {name} ({run_id})" in first.stderr
+    again = jobctl(*command)
+    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
+    assert f"re-attached to {name} ({run_id})" in again.stderr
+    assert f"started {name}" not in again.stderr
+    return run_id
+
+
+def assert_another_name_is_another_request(jobctl: Run, job: str, run_ids: Callable[[], list[str]]) -> None:
+    """Findings 6 and 7, on any backend: the same `--name train-777 --idempotency-key 777` again said "started";
+    another or no --name said "started" with the earlier run's name (locally), or gave OCI's raw "Conflict
+    (409): opc-retry-token was already used for a different request" with the hint to run `jobctl plan`."""
+    run_id = start_and_retry(jobctl, "run", job, "--name", "train-777", "--idempotency-key", "777", name="train-777")
+    said = f"run train-777 ({run_id}) was started with this idempotency key from another request: its name differs"
+    for other in (("--name", "other"), ()):
+        refused = jobctl("run", job, *other, "--idempotency-key", "777")
+        assert refused.exit_code == 5, refused.stderr
+        assert said in refused.stderr
+        assert "opc-retry-token" not in refused.stderr
+        assert "plan" not in refused.stderr
+    assert run_ids() == [run_id]
 
 
 def test_keys_that_clean_to_one_name_each_start_their_own_run(jobctl: Run, demo: Path) -> None:
@@ -84,10 +113,7 @@ def test_a_changed_set_with_the_same_key_is_another_request(jobctl: Run, demo: P
     """Finding 3: the same key with another --set re-attached (exit 0): only env and args were compared."""
     base = ("run", "demo", "--idempotency-key", "k1", "--set", "runtime.maxRuntimeInMinutes=30",
             "--env", "DB_TOKEN=first-secret-41")
-    first = jobctl(*base)
-    assert first.exit_code == 0, first.stderr
-    [run_id] = first.stdout.split()
-    assert jobctl(*base).exit_code == 0
+    run_id = start_and_retry(jobctl, *base, name="demo-k1")
     said = f"run demo-k1 ({run_id}) was started with this idempotency key from another request: its "
     for changed, differs in [
         (("runtime.maxRuntimeInMinutes=30", "runtime.maxRuntimeInMinutes=31"), "--set runtime.maxRuntimeInMinutes"),
@@ -124,24 +150,7 @@ def test_an_empty_idempotency_key_is_refused(jobctl: Run, demo: Path) -> None:
 
 def test_a_retried_start_with_a_name_says_it_re_attached_and_another_name_is_another_request(
         jobctl: Run, demo: Path) -> None:
-    """Findings 6 and 7: `--name train-777 --idempotency-key 777` run twice said "started" the second time;
-    `--name other` with the key said "started" with the earlier run's name and id."""
-    base = ("run", "demo", "--name", "train-777", "--idempotency-key", "777")
-    first = jobctl(*base)
-    assert first.exit_code == 0, first.stderr
-    [run_id] = first.stdout.split()
-    assert f"started train-777 ({run_id})" in first.stderr
-    again = jobctl(*base)
-    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
-    assert f"re-attached to train-777 ({run_id})" in again.stderr
-    assert "started train-777" not in again.stderr
-    said = f"run train-777 ({run_id}) was started with this idempotency key from another request: its name differs"
-    for other in (("run", "demo", "--name", "other", "--idempotency-key", "777"),
-                  ("run", "demo", "--idempotency-key", "777")):
-        refused = jobctl(*other)
-        assert refused.exit_code == 5, refused.stderr
-        assert said in refused.stderr
-    assert [run["id"] for run in runs_of(jobctl, "demo")] == [run_id]
+    assert_another_name_is_another_request(jobctl, "demo", lambda: [run["id"] for run in runs_of(jobctl, "demo")])
 
 
 def test_of_two_identical_keyed_starts_at_once_one_starts_and_the_other_re_attaches(demo: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
+from tests.cli.test_idempotency_keys import assert_another_name_is_another_request, start_and_retry
 from tests.oci.conftest import train_spec
 
 NOT_ITS_KEY = "was not started with this idempotency key"
@@ -49,12 +50,7 @@ def test_keys_that_clean_to_one_name_each_start_their_own_run_on_oci(jobctl: Any
 def test_a_changed_set_with_the_same_key_is_another_request_on_oci(jobctl: Any, tune: FakeOCI) -> None:
     """Finding 3: the same key with another --set re-attached (exit 0): only env and args were compared."""
     base = ("run", "tune-models", "--idempotency-key", "k1", "--set", "runtime.maxRuntimeInMinutes=30")
-    first = jobctl(*base)
-    assert first.exit_code == 0, first.stderr
-    [run_id] = first.stdout.split()
-    again = jobctl(*base)
-    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
-    assert f"re-attached to tune-models-k1 ({run_id})" in again.stderr
+    run_id = start_and_retry(jobctl, *base, name="tune-models-k1")
     for other, differs in [(("runtime.maxRuntimeInMinutes=31",), "--set runtime.maxRuntimeInMinutes differs"),
                            (("infrastructure.ocpus=4", "--set", "runtime.maxRuntimeInMinutes=30"),
                             "--set infrastructure.ocpus differs")]:
@@ -67,26 +63,7 @@ def test_a_changed_set_with_the_same_key_is_another_request_on_oci(jobctl: Any, 
 
 def test_a_named_keyed_retry_re_attaches_and_another_name_names_the_key_s_run_on_oci(
         jobctl: Any, tune: FakeOCI) -> None:
-    """Findings 6 and 7: the same `--name train-777 --idempotency-key 777` again said "started"; another or no
-    --name gave OCI's raw "Conflict (409): opc-retry-token was already used for a different request" with the
-    hint to run `jobctl plan` again."""
-    base = ("run", "tune-models", "--name", "train-777", "--idempotency-key", "777")
-    first = jobctl(*base)
-    assert first.exit_code == 0, first.stderr
-    [run_id] = first.stdout.split()
-    again = jobctl(*base)
-    assert (again.exit_code, again.stdout.split()) == (0, [run_id]), again.stderr
-    assert f"re-attached to train-777 ({run_id})" in again.stderr
-    assert "started train-777" not in again.stderr
-    said = f"run train-777 ({run_id}) was started with this idempotency key from another request: its name differs"
-    for other in (("run", "tune-models", "--name", "other", "--idempotency-key", "777"),
-                  ("run", "tune-models", "--idempotency-key", "777")):
-        refused = jobctl(*other)
-        assert refused.exit_code == 5, refused.stderr
-        assert said in refused.stderr
-        assert "opc-retry-token" not in refused.stderr
-        assert "plan" not in refused.stderr
-    assert [run["id"] for run in tune.runs()] == [run_id]
+    assert_another_name_is_another_request(jobctl, "tune-models", lambda: [run["id"] for run in tune.runs()])
 
 
 def test_matrix_runs_have_names_of_their_own_on_oci(jobctl: Any, tune: FakeOCI) -> None:
