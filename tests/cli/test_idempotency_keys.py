@@ -41,6 +41,16 @@ def start_and_retry(jobctl: Run, *command: str, name: str) -> str:
     return run_id
 
 
+def assert_a_run_of_the_key_s_name_is_not_adopted(jobctl: Run, *command: str, owner: str) -> None:
+    """Finding 1, on any backend: `run --name OWNER-zz` (no key) was adopted by `--idempotency-key zz`."""
+    named = jobctl(*command, "--name", f"{owner}-zz")
+    assert named.exit_code == 0, named.stderr
+    [run_id] = named.stdout.split()
+    keyed = jobctl(*command, "--idempotency-key", "zz")
+    assert keyed.exit_code == 5
+    assert f"run {owner}-zz ({run_id}) {NOT_ITS_KEY}" in keyed.stderr
+
+
 def assert_another_name_is_another_request(jobctl: Run, job: str, run_ids: Callable[[], list[str]]) -> None:
     """Findings 6 and 7, on any backend: the same `--name train-777 --idempotency-key 777` again said "started";
     another or no --name said "started" with the earlier run's name (locally), or gave OCI's raw "Conflict
@@ -75,12 +85,7 @@ def test_keys_that_clean_to_one_name_each_start_their_own_run(jobctl: Run, demo:
 def test_a_run_of_the_key_s_name_that_another_request_started_is_not_the_key_s(jobctl: Run, demo: Path) -> None:
     """Finding 1: `run --name demo-zz` (no key) was adopted by `--idempotency-key zz`, and `--idempotency-key p
     --matrix M=q` re-attached to the run of `--idempotency-key p-q` (both named demo-p-q)."""
-    named = jobctl("run", "demo", "--name", "demo-zz")
-    assert named.exit_code == 0, named.stderr
-    [run_id] = named.stdout.split()
-    keyed = jobctl("run", "demo", "--idempotency-key", "zz")
-    assert keyed.exit_code == 5
-    assert f"run demo-zz ({run_id}) {NOT_ITS_KEY}" in keyed.stderr
+    assert_a_run_of_the_key_s_name_is_not_adopted(jobctl, "run", "demo", owner="demo")
     assert jobctl("run", "demo", "--idempotency-key", "p-q", "--env", "M=q").exit_code == 0
     other = jobctl("run", "demo", "--idempotency-key", "p", "--matrix", "M=q")
     assert other.exit_code == 5

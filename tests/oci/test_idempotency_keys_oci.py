@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
-from tests.cli.test_idempotency_keys import assert_another_name_is_another_request, start_and_retry
+from tests.cli.test_idempotency_keys import (
+    assert_a_run_of_the_key_s_name_is_not_adopted,
+    assert_another_name_is_another_request,
+    start_and_retry,
+)
 from tests.oci.conftest import train_spec
-
-NOT_ITS_KEY = "was not started with this idempotency key"
 
 
 @pytest.fixture
@@ -38,12 +40,7 @@ def test_keys_that_clean_to_one_name_each_start_their_own_run_on_oci(jobctl: Any
     again = jobctl("run", "tune-models", "--idempotency-key", "a/b")
     assert again.exit_code == 0, again.stderr
     assert "re-attached to tune-models-a_b-" in again.stderr
-    named = jobctl("run", "tune-models", "--name", "tune-models-zz")
-    assert named.exit_code == 0, named.stderr
-    [run_id] = named.stdout.split()
-    keyed = jobctl("run", "tune-models", "--idempotency-key", "zz")
-    assert keyed.exit_code == 5
-    assert f"run tune-models-zz ({run_id}) {NOT_ITS_KEY}" in keyed.stderr
+    assert_a_run_of_the_key_s_name_is_not_adopted(jobctl, "run", "tune-models", owner="tune-models")
     assert len(tune.runs()) == 3
 
 
