@@ -59,10 +59,12 @@ class Backend(Protocol):
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
+        marks: Mapping[str, str] | None = None,
     ) -> RunState:
         """Start a run; `env` is complete (job env merged with overrides), `args` replace the job's;
         `settings`: the fields (by JobDefinition attribute) the run sets for itself, checked with
-        jobctl.engine.runs.run_definition."""
+        jobctl.engine.runs.run_definition; `marks`: what an idempotency key leaves on the run, given back
+        as RunState.marks (jobctl.model.request)."""
         ...
 
     def get_run(self, *, run_id: str) -> RunState: ...

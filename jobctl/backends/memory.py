@@ -150,6 +150,7 @@ class MemoryBackend(ListsRuns):
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
+        marks: Mapping[str, str] | None = None,
     ) -> RunState:
         with self._lock:
             job = self.get_job(job_id=job_id)
@@ -157,7 +158,7 @@ class MemoryBackend(ListsRuns):
                 return self.runs[self.tokens[retry_token]].state
             run_id = self._new_id("run")
             state = RunState(run_id, job_id, name, ACCEPTED, self._now(), env=dict(env), args=tuple(args),
-                             job_name=job.managed_name or job.name)
+                             job_name=job.managed_name or job.name, marks=dict(marks or {}))
             self.runs[run_id] = _Run(state)
             if retry_token:
                 self.tokens[retry_token] = run_id

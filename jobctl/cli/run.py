@@ -275,6 +275,9 @@ def command(
                          hint="--wait -o json ends with the runs as JSON")
     if name is not None:
         _check_run_name(name)
+    if idempotency_key == "":  # "$CI_PIPELINE_ID" unset: without a key, a retried step would start its runs again
+        raise UsageError("an empty --idempotency-key (an unset variable?)",
+                         hint="give the key a value, or leave the option out to start new runs")
     overrides = parse_assignments(env, "--env")
     combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
     if len(combos) > 1:  # locally, the launcher of their supervisors starts up while they are looked up and planned

@@ -10,14 +10,16 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from jobctl.engine.run_names import run_base_name
 from jobctl.engine.runs import (
     RunRequest,
     RunStarter,
+    check_key,
     fan_out,
     refuse_another_request,
     request_differences,
     run_application,
-    run_base_name,
+    run_marks,
     start_each,
 )
 from jobctl.model.application import ApplicationDefinition, env_configuration, request_parts, substituted
@@ -31,7 +33,8 @@ class ApplicationRuns(Protocol):
 
     def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
               retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
-              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None) -> RunState: ...
+              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None,
+              marks: Mapping[str, str] | None = None) -> RunState: ...
 
     def run(self, run_id: str) -> RunState: ...
 
@@ -64,7 +67,8 @@ def start_application_runs(
         return dataflow.start(definition, application_id, name=request.name, env=request.env,
                               retry_token=request.retry_token or secrets.token_hex(32),
                               arguments=maps["arguments"], parameters=maps["parameters"],
-                              configuration=maps["configuration"], fields=given)
+                              configuration=maps["configuration"], fields=given,
+                              marks=run_marks(request, request_parts(as_run(definition, request))))
 
     def check(run: RunState, request: RunRequest) -> None:
         check_same_application_run(run, dataflow.made(run.id), as_run(definition, request), request)
@@ -81,19 +85,22 @@ def as_run(definition: ApplicationDefinition, request: RunRequest) -> Applicatio
 
 def check_same_application_run(run: RunState, made: Mapping[str, Any] | None, wanted: ApplicationDefinition,
                                request: RunRequest) -> None:
-    """Exit 5 unless the run an idempotency key found was made as this request would make it: its env,
-    arguments, parameters, configuration and every other field a run sets (names only for the maps' entries).
-    `made`: the run's request_parts as its backend holds them (None: a run that says only its env and args)."""
+    """Exit 5 unless the run an idempotency key found is that key's and was made as this request would make it:
+    its name, env, arguments, parameters, configuration and every other field a run sets (names only for the
+    maps' entries). `made`: the run's request_parts as its backend holds them (None: a run that says only its
+    env and args)."""
+    check_key(run, request)
     if made is None:
-        refuse_another_request(run, request_differences({"env": dict(run.env), "args": run.args},
-                                                        {"env": dict(request.env), "args": wanted.arguments}))
+        refuse_another_request(run, request_differences(
+            {"name": run.name, "env": dict(run.env), "args": run.args},
+            {"name": request.name, "env": dict(request.env), "args": wanted.arguments}))
         return
     expected = request_parts(wanted)
     # whether the service gives a run's arguments back with their placeholders filled is not documented
     filled = request_parts(replace(wanted, arguments=tuple(_filled(wanted))))["args"]
     if made.get("args") == filled:
         expected["args"] = filled
-    refuse_another_request(run, request_differences(made, expected))
+    refuse_another_request(run, request_differences({"name": run.name, **made}, {"name": request.name, **expected}))
 
 
 def _filled(app: ApplicationDefinition) -> list[str]:

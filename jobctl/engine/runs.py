@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -14,9 +13,21 @@ from jobctl.backends.base import Backend
 from jobctl.engine.apply import retry_token
 from jobctl.engine.inflight import InFlight
 from jobctl.engine.resolve import resolve_run, runs_of_name
+from jobctl.engine.run_names import run_base_name, run_names
 from jobctl.errors import ConflictError, JobctlError, UsageError
 from jobctl.model.application import ApplicationDefinition
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, Metadata, RunState
+from jobctl.model.request import (
+    KEY_MARK,
+    REQUEST_MARK,
+    START_MARK,
+    job_request_parts,
+    key_digest,
+    marked_settings,
+    request_digest,
+    set_digests,
+    set_marks,
+)
 
 D = TypeVar("D", bound=Metadata)
 
@@ -29,7 +40,9 @@ class RunRequest:
     overrides: Mapping[str, str] = field(default_factory=dict)  # the matrix/--env part, for display
     retry_token: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)  # fields the run sets for itself, by attribute
-    keyed_name: bool = False  # its name comes from its idempotency key: a run of that name is its earlier start
+    keyed_name: bool = False  # its name comes from its idempotency key: a run of that name may be its earlier start
+    key: str | None = None  # the digest of its idempotency key (jobctl.model.request.key_digest)
+    started_by: str = ""  # this command, among those that sent the request: a run another started is re-attached to
 
 
 def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> JobDefinition:
@@ -117,29 +130,6 @@ def changed_fields(job: JobDefinition, run: JobDefinition) -> dict[str, Any]:
             if getattr(run, row.attr) != getattr(job, row.attr)}
 
 
-def _run_name(base: str, combination: Mapping[str, str]) -> str:
-    """Matrix runs are named after their values: train-run-20261126-101500-xgb-3 (a secret value by a
-    digest of it: names are shown everywhere)."""
-    if not combination:
-        return base
-    import hashlib
-
-    from jobctl.secrets import is_secret
-
-    suffix = "-".join(hashlib.sha256(value.encode()).hexdigest()[:8] if is_secret(key) else value
-                      for key, value in combination.items())
-    return f"{base}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', suffix)}"
-
-
-def default_run_name(job_name: str, when: datetime) -> str:
-    """A run's name when none is given: the job's, the time, and 4 random characters, so that two runs started
-    within a second have two names (`logs NAME` then means one run)."""
-    import secrets
-
-    tail = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(4))
-    return f"{job_name}-run-{when:%Y%m%d-%H%M%S}-{tail}"
-
-
 def plan_runs(
     job: JobState, *, env: Mapping[str, str], args: Sequence[str] | None, append_args: Sequence[str] = (),
     matrix: Sequence[Mapping[str, str]] = ({},), name: str | None = None, idempotency_key: str | None = None,
@@ -164,39 +154,65 @@ def plan_runs(
                    keyed_name=name is None)
 
 
-def run_base_name(owner: str, name: str | None, idempotency_key: str | None, when: datetime) -> str:
-    """The name a run takes before its matrix values: the one given, else the job's or application's and the
-    idempotency key (a retried CI step must send the same request: the name cannot hold the time), else its
-    default."""
-    if name:
-        return name
-    if idempotency_key:
-        return f"{owner}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', idempotency_key)[:64]}"
-    return default_run_name(owner, when)
-
-
 def fan_out(owner_id: str, base_name: str, base_env: Mapping[str, str], args: tuple[str, ...],
             settings: Mapping[str, Any], *, env: Mapping[str, str], matrix: Sequence[Mapping[str, str]],
             idempotency_key: str | None, keyed_name: bool) -> list[RunRequest]:
     """One request per matrix combination of a job's or application's (`owner_id`), each with the retry token
     its idempotency key and combination give (`keyed_name`: its name came from the key)."""
+    import secrets
+
+    combinations = list(matrix) or [{}]
+    this_command = secrets.token_hex(8)
     requests = []
-    for combo in list(matrix) or [{}]:
+    for combo, name in zip(combinations, run_names(base_name, combinations), strict=True):
         overrides = {**env, **combo}
         token = retry_token(idempotency_key, owner_id, *sorted(f"{k}={v}" for k, v in combo.items())) \
             if idempotency_key else None
         requests.append(RunRequest(
-            _run_name(base_name, combo), {**base_env, **overrides}, args,
-            overrides, token, dict(settings), keyed_name=keyed_name and idempotency_key is not None,
+            name, {**base_env, **overrides}, args, overrides, token, dict(settings),
+            keyed_name=keyed_name and idempotency_key is not None,
+            key=key_digest(idempotency_key) if idempotency_key else None, started_by=this_command,
         ))
     return requests
 
 
+def run_marks(request: RunRequest, parts: Mapping[str, Any]) -> dict[str, str]:
+    """What a keyed request leaves on its run (none without a key): its key's digest, the digest of the
+    request (`parts`: each part a digest, jobctl.model.request), and which command started it."""
+    if request.key is None:
+        return {}
+    return {KEY_MARK: request.key, REQUEST_MARK: request_digest(parts), START_MARK: request.started_by}
+
+
+def job_run_marks(request: RunRequest) -> dict[str, str]:
+    """A job's run's marks: also what each field its --set changes was set to (digests), to name one that
+    differs."""
+    parts = job_request_parts(request.env, request.args, request.settings)
+    return {**run_marks(request, parts), **set_marks(request.settings)} if request.key else {}
+
+
+def check_key(run: RunState, request: RunRequest) -> None:
+    """Exit 5 unless the run a keyed request found (by name, or by its retry token) was started with that key."""
+    if run.marks.get(KEY_MARK) != request.key:
+        raise ConflictError(f"run {run.name} ({run.id}) was not started with this idempotency key: a run of that "
+                            "name was started without it, or with another key",
+                            hint="give this request's runs another name (--name), or use another key")
+
+
 def check_same_request(run: RunState, request: RunRequest) -> None:
-    """A run an idempotency key found: the one this request would start, or exit 5 naming it and what differs
-    (env names, not their values, which may be secret)."""
-    refuse_another_request(run, request_differences({"env": run.env, "args": tuple(run.args)},
-                                                    {"env": request.env, "args": tuple(request.args)}))
+    """A run an idempotency key found: its key's, and the one this request would start, or exit 5 naming it
+    and what differs (its name, env names, args, the --set fields; never a value, which may be secret)."""
+    from jobctl.model.table import rows
+
+    check_key(run, request)
+    if run.name == request.name and run.marks.get(REQUEST_MARK) == job_run_marks(request)[REQUEST_MARK]:
+        return
+    shown = {row.attr: row.shown for row in rows(JobDefinition)}
+    before = {"name": run.name, "env": dict(run.env), "args": tuple(run.args),
+              "--set": {shown.get(attr, attr): text for attr, text in marked_settings(run.marks).items()}}
+    after = {"name": request.name, "env": dict(request.env), "args": tuple(request.args),
+             "--set": {shown.get(attr, attr): text for attr, text in set_digests(request.settings).items()}}
+    refuse_another_request(run, request_differences(before, after) or ["request"])
 
 
 def request_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -216,9 +232,10 @@ def request_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> 
 def refuse_another_request(run: RunState, differs: Sequence[str]) -> None:
     """Exit 5 naming the run an idempotency key started and what the request now differs in, if anything."""
     if differs:
+        several = len(differs) > 1 or ", " in differs[0] or differs[0] in ("args", "arguments")
         raise ConflictError(f"run {run.name} ({run.id}) was started with this idempotency key from another request: "
-                            f"its {' and '.join(differs)} differ", hint="use a new key for a new request, or send the "
-                            "same one again to re-attach to that run")
+                            f"its {' and '.join(differs)} {'differ' if several else 'differs'}",
+                            hint="use a new key for a new request, or send the same one again to re-attach to that run")
 
 
 def start_runs(
@@ -229,7 +246,8 @@ def start_runs(
     """Start every request of the job's (see `start_each`)."""
     def start(request: RunRequest) -> RunState:
         return backend.start_run(job_id=job.id, name=request.name, env=request.env, args=request.args,
-                                 retry_token=request.retry_token, settings=request.settings)
+                                 retry_token=request.retry_token, settings=request.settings,
+                                 marks=job_run_marks(request))
 
     return start_each(
         requests, RunStarter(lambda: backend.list_runs(job_id=job.id), lambda run_id: backend.get_run(run_id=run_id),
@@ -256,33 +274,42 @@ def start_each(
     """Start every request with at most `max_parallel` calls in flight; results keep request order.
 
     A request named by its idempotency key whose run exists is re-attached to (`on_reattached`), once it is
-    the same request; so is one whose retry token the backend knows (OCI: a 409 for another body; locally, the
-    run it started). The calls run in worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt)
-    reaches this thread while they are in flight: no new start begins, `on_interrupt` hears how many are under
-    way, those finish (so `on_started` has seen every run that exists), and the interrupt propagates.
+    that key's and the same request; so is one whose retry token the backend knows (locally, the run it
+    started; OCI: a 409, as a retry's body differs at least in the command it names, after which the key's run
+    is found by the key's mark), and one whose start gave back a run another command started. The calls run in
+    worker threads, so an interrupt (Ctrl-C, SIGTERM made KeyboardInterrupt) reaches this thread while they are
+    in flight: no new start begins, `on_interrupt` hears how many are under way, those finish (so `on_started`
+    has seen every run that exists), and the interrupt propagates.
     """
     starts = InFlight()
     # a retried command (its idempotency key names its runs): the runs it started before, re-attached to
-    known = {run.name: run for run in starter.listed()} if any(r.keyed_name for r in requests) else {}
+    known: dict[str, list[RunState]] = {}
+    for run in starter.listed() if any(r.keyed_name for r in requests) else ():
+        known.setdefault(run.name, []).append(run)
 
     def start(request: RunRequest) -> RunState | None:
         if not starts.begin():
             return None
         try:
             if request.keyed_name and request.name in known:
-                earlier = starter.read(known[request.name].id)  # in full: a listing has no env (OCI)
+                named = known[request.name]
+                found = next((run for run in named if run.marks.get(KEY_MARK) == request.key), named[0])
+                earlier = starter.read(found.id)  # in full: a listing has no env (OCI)
                 starter.check(earlier, request)
                 (on_reattached or on_started or (lambda run: None))(earlier)
                 return earlier
             try:
                 run = starter.start(request)
             except ConflictError:  # OCI: its retry token came with another request before (409)
-                named = [r for r in starter.listed() if r.name == request.name]
-                if request.retry_token is None or not named:
+                held = _held_by_key(starter, request)
+                if held is None:
                     raise
-                run = starter.read(named[0].id)
-            if request.retry_token is not None:
+                run = held
+            if request.key is not None:
                 starter.check(run, request)
+                if run.marks.get(START_MARK) != request.started_by:  # started before, by another command
+                    (on_reattached or on_started or (lambda run: None))(run)
+                    return run
             if on_started:
                 on_started(run)
             return run
@@ -303,6 +330,16 @@ def start_each(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [run for run in started if run is not None]
+
+
+def _held_by_key(starter: RunStarter, request: RunRequest) -> RunState | None:
+    """The run the request's key started for its combination (read in full): one with the key's mark and its
+    overrides, else any with the key's mark; None without a key or such a run."""
+    if request.key is None:
+        return None
+    held = [starter.read(run.id) for run in starter.listed() if run.marks.get(KEY_MARK) == request.key]
+    same = [run for run in held if all(run.env.get(name) == text for name, text in request.overrides.items())]
+    return next(iter(same or held), None)
 
 
 def cancel_targets(backend: Backend, runs: Sequence[str], job: str | None) -> list[RunState]:

@@ -134,13 +134,7 @@ def request_parts(app: ApplicationDefinition) -> dict[str, Any]:
     """What a request made of a run of `app`, by the names an error shows (env, args, parameters, configuration,
     every other field a run sets), each value a digest: a map's by entry, so that what differs is named without
     its value, and a backend may keep them with the run without keeping a secret."""
-    import hashlib
-    import json
-
-    def digest(value: Any) -> str:
-        if isinstance(value, float) and value.is_integer():  # 2 in a spec, 2.0 as OCI gives it back
-            value = int(value)
-        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    from jobctl.model.request import digest
 
     env_keys = [key for key in app.configuration if key.startswith((DRIVER_ENV, EXECUTOR_ENV))]
     names = {key.removeprefix(DRIVER_ENV).removeprefix(EXECUTOR_ENV) for key in env_keys}

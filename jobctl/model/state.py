@@ -115,6 +115,8 @@ class RunState:
     # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
     parameters: Mapping[str, str] = field(default_factory=dict)
     configuration: Mapping[str, str] = field(default_factory=dict)
+    # what an idempotency key's start left on the run: digests of the key and the request (jobctl.model.request)
+    marks: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         REDACTOR.remember_env(self.env)

@@ -375,13 +375,13 @@ def test_an_idempotency_key_reattaches_to_its_application_run_and_another_reques
     assert jobctl(*base, "--wait").exit_code == 0  # as the run ended
     said = f"run keyed-k1 ({run_id}) was started with this idempotency key from another request: its "
     assert_each_other_request_refused(jobctl, base, [
-        (("SEED=1", "SEED=2"), "env SEED differ"),
-        (("DB_PASSWORD=first-secret-31", "DB_PASSWORD=other-secret-33"), "env DB_PASSWORD differ"),
+        (("SEED=1", "SEED=2"), "env SEED differs"),
+        (("DB_PASSWORD=first-secret-31", "DB_PASSWORD=other-secret-33"), "env DB_PASSWORD differs"),
         (("parameters.api_token=token-secret-32", "parameters.api_token=other-secret-34"),
-         "parameters api_token differ"),
+         "parameters api_token differs"),
         (("k1", "k1", "--arg", "2"), "args differ"),
-        (("k1", "k1", "--set", "parameters.size=2"), "parameters size differ"),
-        (("k1", "k1", "--set", "configuration.spark.app.extra=1"), "configuration spark.app.extra differ"),
-        (("k1", "k1", "--set", "numExecutors=2"), "numExecutors differ"),
+        (("k1", "k1", "--set", "parameters.size=2"), "parameters size differs"),
+        (("k1", "k1", "--set", "configuration.spark.app.extra=1"), "configuration spark.app.extra differs"),
+        (("k1", "k1", "--set", "numExecutors=2"), "numExecutors differs"),
     ], said, "secret-3")
     assert [run["id"] for run in json.loads(jobctl("runs", "-o", "json").stdout)["items"]] == [run_id]

@@ -419,12 +419,12 @@ def test_an_idempotency_key_reattaches_to_its_dataflow_run_and_another_request_n
     assert f"re-attached to wordcount-k1 ({run_id}), " in again.stderr
     said = f"run wordcount-k1 ({run_id}) was started with this idempotency key from another request: its "
     assert_each_other_request_refused(jobctl, base, [
-        (("API_TOKEN=first-secret-21", "API_TOKEN=other-secret-22"), "env API_TOKEN differ"),
-        (("parameters.input=/books.txt", "parameters.input=/other.txt"), "parameters input differ"),
+        (("API_TOKEN=first-secret-21", "API_TOKEN=other-secret-22"), "env API_TOKEN differs"),
+        (("parameters.input=/books.txt", "parameters.input=/other.txt"), "parameters input differs"),
         (("k1", "k1", "--arg", "--input", "--arg", "${input}"), "args differ"),
         (("k1", "k1", "--set", "configuration.spark.sql.shuffle.partitions=8"),
-         "configuration spark.sql.shuffle.partitions differ"),
-        (("k1", "k1", "--set", "numExecutors=3"), "numExecutors differ"),
+         "configuration spark.sql.shuffle.partitions differs"),
+        (("k1", "k1", "--set", "numExecutors=3"), "numExecutors differs"),
     ], said, "secret-2")
     assert [run["id"] for run in fake.dataflow_runs()] == [run_id]
 
@@ -458,3 +458,22 @@ def test_a_dataflow_run_and_application_are_named_by_run_name_and_id_prefix_on_o
     assert fake.dataflow_run(run_id)["lifecycleState"] in ("CANCELING", "CANCELED")
     shown = jobctl("get", app["id"][:-3], "-o", "json")
     assert (shown.exit_code, json.loads(shown.stdout)["id"]) == (0, app["id"])
+
+
+def test_an_idempotency_key_finds_only_the_dataflow_runs_it_started(jobctl, wordcount: Path, fake: FakeOCI) -> None:
+    """Red team finding 1 for Data Flow: keys that clean to one name ("a b", "a/b") shared a run, and a run
+    given the key's name without the key was adopted by it. A keyed run keeps its application's tags."""
+    from tests.cli.test_idempotency_keys import assert_a_run_of_the_key_s_name_is_not_adopted
+
+    assert jobctl("apply", str(wordcount)).exit_code == 0
+    base = ("run", "wordcount", "--set", "parameters.input=/books.txt")
+    for key in ("a b", "a/b"):
+        result = jobctl(*base, "--idempotency-key", key)
+        assert result.exit_code == 0, result.stderr
+        assert "re-attached" not in result.stderr
+    runs = fake.dataflow_runs()
+    assert len({run["displayName"] for run in runs}) == 2
+    assert all(run["freeformTags"]["jobctl-name"] == "wordcount" and run["freeformTags"]["jobctl-run-key"]
+               for run in runs)
+    assert_a_run_of_the_key_s_name_is_not_adopted(jobctl, *base, owner="wordcount")
+    assert len(fake.dataflow_runs()) == 3

@@ -737,3 +737,13 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert out == "Stopped.\n"
     assert (tmp_path / "config").stat().st_mode & 0o077 == 0
+
+
+def test_a_job_run_keeps_its_freeform_tags_and_lists_them(clients: SdkClients) -> None:
+    """CreateJobRunDetails.freeform_tags are the run's own: JobRun and JobRunSummary give them back (what
+    `run --idempotency-key` finds its runs by)."""
+    job = ready_job(clients)
+    run = start_run(clients, job, freeform_tags={"jobctl-run-key": "0123abcd"})
+    assert clients.data_science.get_job_run(run.id).data.freeform_tags == {"jobctl-run-key": "0123abcd"}
+    [summary] = clients.data_science.list_job_runs(COMPARTMENT, job_id=job.id).data
+    assert summary.freeform_tags == {"jobctl-run-key": "0123abcd"}

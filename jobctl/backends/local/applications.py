@@ -114,7 +114,8 @@ class LocalApplications:
     # --- runs --------------------------------------------------------------------------------------
     def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
               retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
-              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None) -> RunState:
+              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None,
+              marks: Mapping[str, str] | None = None) -> RunState:
         """A run of the application: its Spark process fixed now (what it runs, with which settings), started
         by a supervisor as a job's run is. `app` is the application as held (its source is where it was
         kept)."""
@@ -146,7 +147,7 @@ class LocalApplications:
                     SHOWN: {"parameters": dict(made.parameters), "configuration": shown_configuration(conf)}}
         return self.backend.supervised(job_id=application_id, job_name=app.name, name=name, env=env,
                                        args=list(app.arguments if arguments is None else arguments),
-                                       retry_token=retry_token, settings=settings, run_id=run_id)
+                                       retry_token=retry_token, settings=settings, run_id=run_id, marks=marks)
 
     def run(self, run_id: str) -> RunState:
         return self.backend.get_run(run_id=run_id)

@@ -19,7 +19,7 @@ from jobctl.backends import listing
 from jobctl.backends.base import Backend
 from jobctl.backends.listing import ListsRuns, RunStream
 from jobctl.backends.local import logfile
-from jobctl.backends.local.store import Store, new_id, run_dir, to_time
+from jobctl.backends.local.store import MARKS, Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.nodes import replica_count
@@ -187,6 +187,7 @@ class LocalBackend(ListsRuns):
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
+        marks: Mapping[str, str] | None = None,
     ) -> RunState:
         import shutil  # start-up of listing commands does not pay for these
 
@@ -211,7 +212,7 @@ class LocalBackend(ListsRuns):
         if job.definition and job.definition.runtime_type in PYTHON_RUNTIMES:
             python = self._checked_python()
         return self.supervised(job_id=job_id, job_name=job.managed_name or job.name, name=name, env=env,
-                               args=args, retry_token=retry_token, settings=settings, python=python)
+                               args=args, retry_token=retry_token, settings=settings, python=python, marks=marks)
 
     def _checked_python(self) -> str:
         """The interpreter a python job's run will use, refused before the run starts if it cannot be run."""
@@ -231,11 +232,12 @@ class LocalBackend(ListsRuns):
     def supervised(
         self, *, job_id: str, job_name: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None, settings: Mapping[str, Any] | None, run_id: str | None = None,
-        python: str | None = None,
+        python: str | None = None, marks: Mapping[str, str] | None = None,
     ) -> RunState:
         """Record a run and start its supervisor: a job's run, or (its `settings` saying what runs, its
-        `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications). The
-        caller has looked for a run started with `retry_token` (`retried_run`)."""
+        `job_id` an application's) a Data Flow application's (jobctl.backends.local.applications), with the
+        `marks` an idempotency key leaves (kept in its settings, as MARKS). The caller has looked for a run
+        started with `retry_token` (`retried_run`)."""
         import fcntl
         import shutil
 
@@ -258,7 +260,8 @@ class LocalBackend(ListsRuns):
                         "INSERT INTO runs (id, job_id, job_name, name, state, env, args, created, retry_token, "
                         "settings, python) VALUES (?, ?, ?, ?, 'ACCEPTED', ?, ?, ?, ?, ?, ?)",
                         (run_id, job_id, job_name, name, json.dumps(dict(env)),
-                         json.dumps(list(args)), time.time(), retry_token, json.dumps(dict(settings or {})), python),
+                         json.dumps(list(args)), time.time(), retry_token,
+                         json.dumps({**(settings or {}), **({MARKS: dict(marks)} if marks else {})}), python),
                     )
             except Exception as exc:
                 shutil.rmtree(directory, ignore_errors=True)

@@ -285,12 +285,13 @@ class Store:
             held = json.loads(settings)
             REDACTOR.remember_env(held[SECRETS])
             shown = held.get(SHOWN) or {}
+        marks = json.loads(settings).get(MARKS, {}) if settings and f'"{MARKS}"' in settings else {}
         return RunState(
             id=row["id"], job_id=row["job_id"], name=row["name"], state=row["state"], created=created,
             started=to_time(row["started"]), finished=to_time(row["finished"]), exit_code=row["exit_code"],
             details=row["details"], env=json.loads(row["env"]), args=tuple(json.loads(row["args"])),
             job_name=row["job_name"], interpreter=row["python"] if "python" in row.keys() else None,  # noqa: SIM118
-            parameters=shown.get("parameters", {}), configuration=shown.get("configuration", {}),
+            parameters=shown.get("parameters", {}), configuration=shown.get("configuration", {}), marks=marks,
         )
 
     def set_run(self, run_id: str, **fields: Any) -> None:
@@ -327,6 +328,7 @@ def run_dir(home: Path, run_id: str) -> Path:
 
 SECRETS = "secrets"  # in a run's settings: the secret-named values its output may print (a Spark run's)
 SHOWN = "shown"  # in a Spark run's settings: its parameters and configuration, as `get RUN` shows them
+MARKS = "marks"  # in a run's settings: what its idempotency key left on it (jobctl.model.request)
 
 
 def new_id(kind: str) -> str:

@@ -307,6 +307,7 @@ class OciBackend(ListsRuns):
     def start_run(
         self, *, job_id: str, name: str, env: Mapping[str, str], args: Sequence[str],
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
+        marks: Mapping[str, str] | None = None,
     ) -> RunState:
         job = self._job(job_id)
         definition = mapping.definition_from_job(job)
@@ -317,6 +318,7 @@ class OciBackend(ListsRuns):
         # OCI replaces the job's whole configuration with the override: send the complete one.
         details = self.models.CreateJobRunDetails(
             project_id=job.project_id, compartment_id=job.compartment_id, job_id=job_id, display_name=name,
+            freeform_tags=dict(marks) if marks else None,  # a run takes no tags of its job's
             **mapping.run_overrides(self.models, definition, env, args, layout=layout, settings=settings),
         )
         kwargs = {"opc_retry_token": retry_token} if retry_token else {}

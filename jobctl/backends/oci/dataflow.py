@@ -39,6 +39,7 @@ from jobctl.model.job import (
     name_from_display,
     split_tags,
 )
+from jobctl.model.request import marks_of
 from jobctl.model.table import rows
 from jobctl.secrets import REDACTOR
 
@@ -146,7 +147,7 @@ def run_state(run: Any) -> RunState:
                     env={key.removeprefix(DRIVER_ENV): value
                          for key, value in (getattr(run, "configuration", None) or {}).items()
                          if key.startswith(DRIVER_ENV)},
-                    job_name=(run.freeform_tags or {}).get(TAG_NAME),
+                    job_name=(run.freeform_tags or {}).get(TAG_NAME), marks=marks_of(run.freeform_tags),
                     parameters={p.name: p.value for p in getattr(run, "parameters", None) or ()},
                     configuration=shown_configuration(getattr(run, "configuration", None) or {}))
     if made.state == "ACCEPTED":
@@ -243,8 +244,11 @@ class DataFlow:
 
     def start(self, app: ApplicationDefinition, application_id: str, *, name: str, env: Mapping[str, str],
               retry_token: str, arguments: Sequence[str] | None = None, parameters: Mapping[str, str] | None = None,
-              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None) -> RunState:
-        details = run_details(self.models, app, application_id=application_id, name=name, env=env,
+              configuration: Mapping[str, str] | None = None, fields: Mapping[str, Any] | None = None,
+              marks: Mapping[str, str] | None = None) -> RunState:
+        # tags sent with a run replace its application's (docs/oci-fidelity.md): the marks go with those
+        tags = {**app.tags, **marks} if marks else None
+        details = run_details(self.models, app, application_id=application_id, name=name, env=env, tags=tags,
                               arguments=arguments, parameters=parameters, configuration=configuration, fields=fields)
         run = self._call(f"starting a run of {app.name}", self.client.create_run, details,
                          opc_retry_token=retry_token).data

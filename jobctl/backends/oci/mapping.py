@@ -39,6 +39,7 @@ from jobctl.model.job import (
     split_tags,
 )
 from jobctl.model.mounts import DEFAULT_MOUNT_PATH, mount_variable
+from jobctl.model.request import marks_of
 from jobctl.model.table import Row, branch, row_for, rows, value
 from jobctl.secrets import REDACTOR
 
@@ -415,4 +416,5 @@ def run_state(run: Any, job_name: str | None = None) -> RunState:
         created=run.time_accepted, started=run.time_started, finished=run.time_finished,
         exit_code=exit_code(run.lifecycle_state, details), details=details,
         env={k: v for k, v in env.items() if not DERIVED_ENV.match(k)}, args=args, job_name=job_name,
+        marks=marks_of(getattr(run, "freeform_tags", None)),
     )
