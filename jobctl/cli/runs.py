@@ -71,7 +71,8 @@ def command(
                 next_page[0] = after_last
                 return
             yield run
-            after_last = stream.token()
+            if count + 1 == limit:  # where the next page starts (a token costs: not for every run of --all)
+                after_last = stream.token()
 
     total = stream.total()
 
