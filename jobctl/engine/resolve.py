@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ConflictError, JobctlError, NotFoundError, UsageError
-from jobctl.model.state import LIVE_JOB_STATES, TAG_SUPERSEDED, JobState, RunState
+from jobctl.model.state import DATAFLOW_APPLICATION, LIVE_JOB_STATES, TAG_SUPERSEDED, JobState, RunState
 
 if TYPE_CHECKING:
     from jobctl.model.application import ApplicationDefinition
@@ -179,7 +179,7 @@ def application_generations(backend: Backend, ref: str) -> list[str]:
     from jobctl.model.state import TAG_NAME, TAG_SUPERSEDED, split_tags
 
     held = getattr(backend, "dataflow", None)
-    if held is None or (ref.startswith("ocid1.") and not ref.startswith("ocid1.dataflowapplication.")):
+    if held is None or (ref.startswith("ocid1.") and not ref.startswith(DATAFLOW_APPLICATION)):
         return []
     try:
         if ref.startswith("ocid1."):  # an OCID names one application wherever it is

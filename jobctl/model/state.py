@@ -38,6 +38,14 @@ TAG_SET = "jobctl-set"  # where the job was applied from: what --prune may delet
 LIVE_JOB_STATES = ("CREATING", "ACTIVE", "FAILED")  # a job in one of these holds its name (and its runs)
 PENDING_HASH_PREFIX = "pending-"  # hash tag of a job whose creation (artifact upload) did not complete
 JOBCTL_TAG_PREFIX = "jobctl-"
+# What a Data Flow application's (and its runs') ids start with: OCI's, and the local backend's (store.new_id)
+DATAFLOW_RUN, DATAFLOW_APPLICATION = "ocid1.dataflowrun.", "ocid1.dataflowapplication."
+LOCAL_APPLICATION = "app-"
+
+
+def is_application(owner_id: str) -> bool:
+    """Whether a run's owner (its job_id) is a Data Flow application, not a job."""
+    return owner_id.startswith((LOCAL_APPLICATION, DATAFLOW_APPLICATION))
 
 
 def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

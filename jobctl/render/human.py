@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from jobctl.model.state import JobState, LogLine, RunState
+from jobctl.model.state import JobState, LogLine, RunState, is_application
 from jobctl.secrets import MASK, mask_env, mask_field
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def print_run(printer: Printer, run: RunState, *, show_secrets: bool = False) ->
 
 def _owner(run: RunState) -> str:
     """What a run is a run of: a job, or a Data Flow application (local ids app-…, OCI ocid1.dataflowapplication…)."""
-    return "App" if run.job_id.startswith(("app-", "ocid1.dataflowapplication.")) else "Job"
+    return "App" if is_application(run.job_id) else "Job"
 
 
 def _print_env(printer: Printer, env: Mapping[str, str], show_secrets: bool) -> None:

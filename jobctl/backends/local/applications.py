@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.local.store import SECRETS, SHOWN, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
-from jobctl.model.state import ACTIVE_STATES, TAG_MANAGED, TAG_NAME, RunState, split_tags
+from jobctl.model.state import ACTIVE_STATES, LOCAL_APPLICATION, TAG_MANAGED, TAG_NAME, RunState, split_tags
 from jobctl.paths import ensure_private_dir
 from jobctl.secrets import is_secret
 
@@ -43,7 +43,7 @@ class LocalApplications:
             existing = db.execute("SELECT id FROM applications WHERE retry_token = ?", (retry_token,)).fetchone()
             if existing:
                 return str(existing[0])
-            app_id = new_id("app")
+            app_id = new_id(LOCAL_APPLICATION.removesuffix("-"))
             tagged = app.with_tags(tags)
             db.execute("INSERT INTO applications (id, name, tags, definition, source_path, etag, created, retry_token) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -39,6 +39,7 @@ from jobctl.model.job import (
     LogView,
     RunState,
 )
+from jobctl.model.state import DATAFLOW_APPLICATION, DATAFLOW_RUN
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
@@ -52,7 +53,6 @@ MAX_REPLAYED_CREATES = 5  # deleted jobs a create's retry token may be replayed 
 
 
 # a Data Flow run's and application's ids: their own API (jobctl.backends.oci.dataflow)
-DATAFLOW_RUN, DATAFLOW_APPLICATION = "ocid1.dataflowrun.", "ocid1.dataflowapplication."
 
 
 def _derived(retry_token: str, reason: str) -> str:
@@ -404,7 +404,7 @@ class OciBackend(ListsRuns):
                           ) -> Iterator[tuple[RunState, listing.Position, Any]]:
         for run in self.dataflow.runs(application_id):
             if run.state in shown:
-                yield run, (run.created.timestamp(), run.id), None
+                yield run, listing.position(run), None
 
     def _run_pages(self, job_id: str | None, state: str | None, shown: Collection[str], after: listing.Position | None,
                    page: str | None) -> Iterator[tuple[RunState, listing.Position, Any]]:

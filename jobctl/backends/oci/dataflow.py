@@ -40,6 +40,7 @@ from jobctl.model.job import (
     split_tags,
 )
 from jobctl.model.request import marks_of
+from jobctl.model.state import DATAFLOW_RUN
 from jobctl.model.table import rows
 from jobctl.secrets import REDACTOR
 
@@ -159,9 +160,6 @@ def run_state(run: Any) -> RunState:
                    started=run.time_updated - timedelta(milliseconds=took) if took is not None else None)
 
 
-DATAFLOW_RUN_PREFIX = "ocid1.dataflowrun."
-
-
 class DataFlow:
     """OCI Data Flow through the SDK's DataFlowClient; service errors become jobctl errors through `call`.
     `compartment`: the backend's default one (--compartment-id), looked in besides those named."""
@@ -277,7 +275,7 @@ class DataFlow:
             return []
         named = list_all(self._call, "listing Data Flow runs", self.client.list_runs, self._compartment,
                          display_name=ref, limit=100)
-        if not named and ref.startswith(DATAFLOW_RUN_PREFIX):
+        if not named and ref.startswith(DATAFLOW_RUN):
             named = [run for run in list_all(self._call, "listing Data Flow runs", self.client.list_runs,
                                              self._compartment, limit=100) if run.id.startswith(ref)]
         return sorted((run_state(run) for run in named), key=lambda run: run.created, reverse=True)
