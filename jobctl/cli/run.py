@@ -52,16 +52,6 @@ def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
         confirm_destructive(app, yes, f"start {count} runs (more than JOBCTL_MAX_RUNS={limit})")
 
 
-def _holds_a_workflow(path: Path) -> bool:
-    """Whether the file has a `kind: Workflow` document (and so is not what `run -p` takes)."""
-    import re
-
-    try:
-        return re.search(r"^kind:\s*[\"']?Workflow[\"']?\s*(#.*)?$", path.read_text(errors="replace"), re.M) is not None
-    except OSError:
-        return False
-
-
 def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, *,
                    runnable: bool = False) -> JobState:
     """JOB by name/id, else the single job in -p SPEC (default ./job.yaml), which must be applied
@@ -77,11 +67,11 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
         raise NotFoundError(f"spec file {spec_file} not found")
     if not Path(path).exists():
         raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -p SPEC")
-    if _holds_a_workflow(Path(path)):
-        raise UsageError(f"{path} is a workflow, not a job", hint=f"start it with `jobctl workflow run {path}`")
     from jobctl.spec.load import load_specs
 
     loaded = load_specs([path], app.environ)
+    if loaded.workflows and not loaded.jobs:  # said before its steps' jobs are found missing from the file
+        raise UsageError(f"{path} is a workflow, not a job", hint=f"start it with `jobctl workflow run {path}`")
     loaded.raise_for_errors()
     names = [job.name for job in loaded.jobs]
     if not names and loaded.applications:
