@@ -10,9 +10,7 @@ listing it continues (job ids and states), so it is refused for another one.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import heapq
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -60,6 +58,8 @@ class RunStream:
             return None
         (created, run_id), hints = self._last
         body = {"l": self._listing, "c": created, "i": run_id, **({"h": hints} if hints else {})}
+        import base64  # only for a page that has a next one: not at every listing's start
+
         return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -79,6 +79,8 @@ def start_after(token: str | None, listing: str) -> tuple[Position | None, dict[
     """The position a `--page` token resumes after, and its hints; a token of another listing is refused."""
     if not token:
         return None, {}
+    import base64
+
     try:
         body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         position: Position = (float(body["c"]), str(body["i"]))
@@ -95,6 +97,11 @@ def start_after(token: str | None, listing: str) -> tuple[Position | None, dict[
     return position, hints
 
 
+def position(run: RunState) -> Position:
+    """A run's place in a listing: (created, id)."""
+    return run.created.timestamp(), run.id
+
+
 def older(position: Position, than: Position | None) -> bool:
     """Whether a run at `position` comes after `than` in a newest-first listing."""
     return than is None or position < than
@@ -105,6 +112,8 @@ def merged(sources: Iterable[Iterator[tuple[RunState, Position, Any]]], after: P
     """The runs of several sources (each newest first; `names[i]` names source i in hints), merged newest
     first, from after `after`, each once (a run listed in two states while it changed is one run). A
     source yields (run, position, hint): the hint a token keeps for it (where to resume that source)."""
+    import heapq  # the OCI backend's merge only
+
     reached: dict[str, Any] = {}
 
     def tagged(index: int, source: Iterator[tuple[RunState, Position, Any]]
@@ -144,12 +153,12 @@ def matching(runs: Iterable[RunState], ref: str) -> list[RunState]:
 
 def sorted_stream(runs: Iterable[RunState], job_ids: Sequence[str] | None, states: Collection[str] | None,
                   after: str | None) -> RunStream:
-    """A stream over runs held in memory (the memory backend; a Data Flow application's runs on OCI)."""
+    """A stream over runs held in memory (the memory backend's)."""
     listing = listing_key("memory", job_ids, states)
-    position, _ = start_after(after, listing)
-    chosen = sorted(((r, (r.created.timestamp(), r.id)) for r in runs
+    resume, _ = start_after(after, listing)
+    chosen = sorted(((r, position(r)) for r in runs
                      if (not job_ids or r.job_id in job_ids) and (not states or r.state in states)),
                     key=lambda item: item[1], reverse=True)
     items: Iterator[tuple[RunState, Position, dict[str, Any]]] = (
-        (run, at, {}) for run, at in chosen if older(at, position))
+        (run, at, {}) for run, at in chosen if older(at, resume))
     return RunStream(items, listing, total=lambda: len(chosen))

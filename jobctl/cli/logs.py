@@ -162,7 +162,7 @@ def _last_matching(
         if not batch.lines:
             return list(kept) if count else [], cursor
         kept.extend(ln for ln in batch.lines
-                    if (cutoff is None or ln.time >= cutoff) and (stream is None or ln.stream == stream))
+                    if _wanted(ln, cutoff, stream))
         cursor = batch.cursor
 
 
@@ -176,7 +176,7 @@ def _follow_since(
     backend = app.backend()
     while True:
         batch = backend.read_logs(run_id=target.id, cursor=cursor)
-        fresh = [ln for ln in batch.lines if cutoff is None or ln.time >= cutoff]
+        fresh = [ln for ln in batch.lines if _wanted(ln, cutoff, None)]
         if fresh or not batch.lines:
             _emit(app, target, fresh, timestamps=timestamps, cutoff=None, stream=stream)
             return follow_runs(app, [target], timestamps=timestamps, cursors={target.id: batch.cursor},
@@ -192,6 +192,11 @@ def _emit(
 
     events = log_events(app, [run], timestamps)
     for line in lines:
-        if (cutoff is None or line.time >= cutoff) and not (stream and line.stream != stream):
+        if _wanted(line, cutoff, stream):
             events.line(line, run.id)
     app.stdout.flush()
+
+
+def _wanted(line: LogLine, cutoff: datetime | None, stream: str | None) -> bool:
+    """Whether --since and --stream keep the line."""
+    return (cutoff is None or line.time >= cutoff) and (not stream or line.stream == stream)

@@ -1,10 +1,11 @@
 """One renderer: a command returns a result value (or an exit code) and `render` prints it as asked.
 
 A result has one method per output format, named as the format is (`table`, `json`, `yaml`, and where a
-command offers them `markdown` and `jsonl`), so choosing a format is a lookup, not a branch in each
-command. Machine formats come from one `data()` value; a listing too long to hold streams its items as
-they come. The exit code travels back with the result to the one error boundary (JobctlGroup), which
-alone ends the process.
+command offers it `markdown`), so choosing a format is a lookup, not a branch in each command; `-o jsonl`
+is a stream of events, which a command (`logs`, `run --follow`) prints as they come, returning its code.
+Machine formats come from one `data()` value; a listing too long to hold streams its items as they come.
+The exit code travels back with the result to the one error boundary (JobctlGroup), which alone ends the
+process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import ExitCode, JobctlError, UsageError
+from jobctl.render.machine import API_VERSION, dumps
 
 if TYPE_CHECKING:
     from jobctl.cli.context import AppContext
@@ -34,13 +36,10 @@ class Result:
         raise NotImplementedError
 
     def json(self, app: AppContext) -> None:
-        app.stdout.write(json.dumps(self.data(), indent=2, ensure_ascii=False) + "\n")
+        app.stdout.write(dumps(self.data(), "json"))
 
     def yaml(self, app: AppContext) -> None:
-        app.stdout.write(_yaml(self.data()))
-
-    def jsonl(self, app: AppContext) -> None:
-        app.stdout.write(json.dumps(self.data(), ensure_ascii=False) + "\n")
+        app.stdout.write(dumps(self.data(), "yaml"))
 
 
 class Item(Result):
@@ -71,9 +70,12 @@ class Listing(Result):
         self.kind, self.items, self.to_data, self.headers, self.row = kind, items, to_data, headers, row
         self.styles, self.head, self.tail, self.footer = styles, head or {}, tail, footer
 
+    def _head(self) -> dict[str, Any]:
+        """The document's keys before its items."""
+        return {"apiVersion": API_VERSION, "kind": self.kind, **self.head}
+
     def data(self) -> Any:
-        return {"apiVersion": "jobctl/v1", "kind": self.kind, **self.head,
-                "items": [self.to_data(item) for item in self.items], **self.tail()}
+        return {**self._head(), "items": [self.to_data(item) for item in self.items], **self.tail()}
 
     def table(self, app: AppContext) -> None:
         printer = app.printer()
@@ -85,7 +87,7 @@ class Listing(Result):
     def json(self, app: AppContext) -> None:
         out = app.stdout
         out.write("{\n")
-        for key, value in {"apiVersion": "jobctl/v1", "kind": self.kind, **self.head}.items():
+        for key, value in self._head().items():
             out.write(f"  {json.dumps(key)}: {_nested(value, 2)},\n")
         out.write('  "items": [')
         empty = True
@@ -99,29 +101,23 @@ class Listing(Result):
 
     def yaml(self, app: AppContext) -> None:
         out = app.stdout
-        out.write(_yaml({"apiVersion": "jobctl/v1", "kind": self.kind, **self.head}))
+        out.write(dumps(self._head(), "yaml"))
         empty = True
         for item in self.items:
-            out.write(("items:\n" if empty else "") + _yaml([self.to_data(item)]))
+            out.write(("items:\n" if empty else "") + dumps([self.to_data(item)], "yaml"))
             empty = False
         tail = self.tail()
-        out.write(("items: []\n" if empty else "") + (_yaml(tail) if tail else ""))
+        out.write(("items: []\n" if empty else "") + (dumps(tail, "yaml") if tail else ""))
 
 
 def _nested(value: Any, indent: int) -> str:
     """`value` as json.dumps(indent=2) writes it `indent` spaces deep in a larger document."""
-    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + " " * indent)
+    return dumps(value, "json")[:-1].replace("\n", "\n" + " " * indent)
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
     while chunk := [item for _, item in zip(range(size), items, strict=False)]:
         yield chunk
-
-
-def _yaml(value: Any) -> str:
-    from jobctl.render.machine import dumps
-
-    return dumps(value, "yaml")
 
 
 def render(app: AppContext, result: Result | int | None, fmt: str) -> int:

@@ -184,7 +184,7 @@ class TextEvents:
     def __init__(self, app: AppContext, runs: Sequence[RunState], timestamps: bool) -> None:
         self.app, self.out, self.timestamps = app, app.stdout, timestamps
         self.prefixes = {r.id: f"[{r.name}] " if len(runs) > 1 else "" for r in runs}
-        self.sanitize = not self.jsonl and (app.printer().rich or is_tty(app.stdout))  # JSON escapes them
+        self.sanitize = not self.jsonl and is_tty(app.stdout)  # a terminal; JSON escapes them
 
     def state(self, run: RunState, many: bool) -> None:
         report_state(self.app, run, many)

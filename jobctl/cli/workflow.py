@@ -130,7 +130,7 @@ def run_command(app: AppContext, *, paths: tuple[str, ...], env: tuple[str, ...]
     if workflow.engine == "pipeline" and engine is None:
         app.info(f"workflow {workflow.name}: the local backend has no pipelines; this process runs it (client "
                  "engine)")
-    sanitize = app.printer().rich or is_tty(app.stdout)
+    sanitize = is_tty(app.stdout)
 
     def show(step: str, run: str, line: Any) -> None:
         app.stdout.write(format_log(line, timestamps=False, sanitize=sanitize, prefix=f"[{step} {run}] ") + "\n")
@@ -536,7 +536,7 @@ def _print_logs(app: AppContext, store: Any, state: dict[str, Any], steps: Colle
     from jobctl.render.human import format_log
 
     backend = app.backend()
-    sanitize = app.printer().rich or is_tty(app.stdout)
+    sanitize = is_tty(app.stdout)
     printed: set[str] = set()
     while True:
         state = _refreshed(app, store, state)
