@@ -40,6 +40,10 @@ class ApplicationRuns(Protocol):
 
     def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]: ...
 
+    def named(self, application_id: str, name: str, *, compartment: str | None = None) -> list[RunState]:
+        """The application's runs named `name`, newest first (`compartment`: its own, when known)."""
+        ...
+
     def made(self, run_id: str) -> Mapping[str, Any] | None: ...
 
 
@@ -73,7 +77,10 @@ def start_application_runs(
     def check(run: RunState, request: RunRequest) -> None:
         check_same_application_run(run, dataflow.made(run.id), as_run(definition, request), request)
 
-    starter = RunStarter(lambda: dataflow.runs(application_id), dataflow.run, start, check)
+    def named(name: str) -> list[RunState]:
+        return dataflow.named(application_id, name, compartment=definition.compartment_id)
+
+    starter = RunStarter(lambda: dataflow.runs(application_id), named, dataflow.run, start, check)
     return start_each(requests, starter, max_parallel=max_parallel, **callbacks)
 
 

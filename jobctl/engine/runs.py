@@ -250,17 +250,20 @@ def start_runs(
                                  marks=job_run_marks(request))
 
     return start_each(
-        requests, RunStarter(lambda: backend.list_runs(job_id=job.id), lambda run_id: backend.get_run(run_id=run_id),
-                             start, check_same_request),
+        requests, RunStarter(lambda: backend.list_runs(job_id=job.id),
+                             lambda name: [run for run in backend.find_runs(name, job_id=job.id) if run.name == name],
+                             lambda run_id: backend.get_run(run_id=run_id), start, check_same_request),
         max_parallel=max_parallel, on_started=on_started, on_interrupt=on_interrupt, on_reattached=on_reattached)
 
 
 @dataclass(frozen=True)
 class RunStarter:
-    """How runs of one job or application are listed (a listing may leave out what a run was started with), read
-    in full, started, and checked against the request an idempotency key found them by (ConflictError)."""
+    """How runs of one job or application are listed, and found by name (the newest few; either may leave out
+    what a run was started with), read in full, started, and checked against the request an idempotency key
+    found them by (ConflictError)."""
 
     listed: Callable[[], Sequence[RunState]]
+    named: Callable[[str], Sequence[RunState]]
     read: Callable[[str], RunState]
     start: Callable[[RunRequest], RunState]
     check: Callable[[RunState, RunRequest], None]
@@ -282,17 +285,15 @@ def start_each(
     has seen every run that exists), and the interrupt propagates.
     """
     starts = InFlight()
-    # a retried command (its idempotency key names its runs): the runs it started before, re-attached to
-    known: dict[str, list[RunState]] = {}
-    for run in starter.listed() if any(r.keyed_name for r in requests) else ():
-        known.setdefault(run.name, []).append(run)
 
     def start(request: RunRequest) -> RunState | None:
         if not starts.begin():
             return None
         try:
-            if request.keyed_name and request.name in known:
-                named = known[request.name]
+            # a retried command (its idempotency key names its runs): the run it started before, re-attached to;
+            # found by its name, so the lookup costs the same whatever the job's history holds
+            named = starter.named(request.name) if request.keyed_name else ()
+            if named:
                 found = next((run for run in named if run.marks.get(KEY_MARK) == request.key), named[0])
                 earlier = starter.read(found.id)  # in full: a listing has no env (OCI)
                 starter.check(earlier, request)

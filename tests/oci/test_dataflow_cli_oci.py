@@ -15,6 +15,7 @@ import pytest
 
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, assert_each_other_request_refused
+from tests.oci.test_idempotency_keys_oci import listed
 
 CODE = "oci://dataflow-code@mytenancy/apps"
 
@@ -434,9 +435,12 @@ def test_an_idempotency_key_reattaches_to_its_dataflow_run_and_another_request_n
     assert started.exit_code == 0, started.stderr
     names = {run["id"]: run["displayName"] for run in fake.dataflow_runs() if run["id"] != run_id}
     assert sorted(names.values()) == ["wordcount-k2-a", "wordcount-k2-b"]
+    fake.clear_requests()
     reattached = jobctl(*fanned)
     assert (reattached.exit_code, sorted(reattached.stdout.split())) == (0, sorted(names)), reattached.stderr
     assert reattached.stderr.count("re-attached to wordcount-k2-") == 2
+    # each key's run was looked up by its name, not by listing every run of the application
+    assert sorted(q.get("displayName", "") for q in listed(fake, r"/runs$")) == ["wordcount-k2-a", "wordcount-k2-b"]
     assert len(fake.dataflow_runs()) == 3
 
 

@@ -4,6 +4,8 @@ start says it re-attached; the service's 409 for a reused retry token names the 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,27 @@ from tests.oci.conftest import train_spec
 def tune(jobctl: Any, fake: FakeOCI, tmp_path: Path) -> FakeOCI:
     assert jobctl("apply", str(train_spec(tmp_path / "specs"))).exit_code == 0
     return fake
+
+
+def listed(fake: FakeOCI, path: str) -> list[Mapping[str, str]]:
+    """The queries of the list requests (GET on a path matching the regex `path`) the fake has answered."""
+    return [r.query for r in fake.requests if r.method == "GET" and re.search(path, r.path)]
+
+
+def test_a_retried_key_looks_its_runs_up_by_name_not_by_listing_the_job_s_history(jobctl: Any, tune: FakeOCI) -> None:
+    """A keyed start listed every run of the job to find the key's: a CI retry on a job with thousands of runs
+    paged through all of them. Each combination's run is now asked for by its name (ListJobRuns displayName)."""
+    fanned = ("run", "tune-models", "--idempotency-key", "ci-42", "--matrix", "MODEL=xgb,rf")
+    assert jobctl("run", "tune-models").exit_code == 0  # history the lookup must not read
+    first = jobctl(*fanned)
+    assert first.exit_code == 0, first.stderr
+    tune.clear_requests()
+    again = jobctl(*fanned)
+    assert (again.exit_code, sorted(again.stdout.split())) == (0, sorted(first.stdout.split())), again.stderr
+    assert again.stderr.count("re-attached to tune-models-ci-42-") == 2
+    lookups = listed(tune, r"/jobRuns$")
+    assert sorted(q.get("displayName", "") for q in lookups) == ["tune-models-ci-42-rf", "tune-models-ci-42-xgb"]
+    assert len(tune.runs()) == 3
 
 
 def names(fake: FakeOCI) -> list[str]:

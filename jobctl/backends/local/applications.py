@@ -161,6 +161,9 @@ class LocalApplications:
     def runs(self, application_id: str, *, compartment: str | None = None) -> list[RunState]:
         return self.backend.list_runs(job_id=application_id)
 
+    def named(self, application_id: str, name: str, *, compartment: str | None = None) -> list[RunState]:
+        return [run for run in self.backend.find_runs(name, job_id=application_id) if run.name == name]
+
     def cancel(self, run_id: str) -> RunState:
         return self.backend.cancel_run(run_id=run_id)
 

@@ -268,6 +268,15 @@ class DataFlow:
                           application_id=application_id, limit=100)
         return sorted((run_state(run) for run in listed), key=lambda run: run.created, reverse=True)
 
+    def named(self, application_id: str, name: str, *, compartment: str | None = None) -> list[RunState]:
+        """The application's runs named `name`, newest first: the compartment's runs of that name (ListRuns takes
+        one filter besides the compartment), those of this application kept."""
+        compartment = compartment or self.read(application_id)[1].compartment_id
+        listed = list_all(self._call, "listing Data Flow runs", self.client.list_runs, compartment,
+                          display_name=name, limit=100)
+        return sorted((run_state(run) for run in listed if run.application_id == application_id),
+                      key=lambda run: run.created, reverse=True)
+
     def find_runs(self, ref: str) -> list[RunState]:
         """The default compartment's runs named `ref` (the service's displayName filter), else, for an OCID's
         start, those whose id starts with it (listed in turn), newest first."""
