@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -116,6 +117,20 @@ def test_an_unreachable_service_is_a_clear_error(fake: FakeOCI, jobctl) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_refused_connection_names_the_endpoint_and_the_reason_not_the_sdk_s_tuple(
+        fake: FakeOCI, jobctl, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team, issue 18: a refused connection printed the SDK's tuple of urllib3's retry message."""
+    with socket.socket() as closed:  # a port nothing listens on: bound, never listening
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", endpoint)
+        result = jobctl("jobs")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:2] == [
+        f"Error: listing jobs: cannot reach OCI at {endpoint} (Connection refused)",
+        "Hint: check the network, a proxy (HTTPS_PROXY) and the profile's region"]
+
+
 @pytest.mark.slow
 def test_an_apply_killed_with_sigkill_after_each_request_converges(tmp_path: Path, jobctl,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,3 +148,19 @@ def test_an_apply_killed_with_sigkill_after_each_request_converges(tmp_path: Pat
         process.wait()
 
     each_crash_converges(tmp_path, jobctl, monkeypatch, kill_after)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("(\"HTTPSConnectionPool(host='ds.example', port=443): Max retries exceeded with url: /20190101/jobs (Caused by "
+     "SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))\", "
+     "'Request Endpoint: GET https://ds.example/20190101/jobs See https://docs.oracle.com/...')",
+     " at https://ds.example (SSL: CERTIFICATE_VERIFY_FAILED)"),
+    ("(\"HTTPSConnectionPool(host='ds.example', port=443): Max retries exceeded (Caused by ConnectTimeoutError(..., "
+     "'Connection to ds.example timed out. (connect timeout=10)'))\", 'Request Endpoint: POST https://ds.example/x')",
+     " at https://ds.example (timed out)"),
+    ("something else", ""),
+])
+def test_why_a_request_got_no_answer_is_said_in_a_few_words(text: str, said: str) -> None:
+    from jobctl.backends.oci import unreachable
+
+    assert unreachable(text) == said

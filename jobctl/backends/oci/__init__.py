@@ -60,6 +60,16 @@ def _derived(retry_token: str, reason: str) -> str:
     return hashlib.sha256(f"{retry_token}\0{reason}".encode()).hexdigest()[:64]
 
 
+
+def unreachable(text: str) -> str:
+    """Where and why a request got no answer, from the SDK's text (a tuple of urllib3's message and the
+    endpoint): ' at https://host (Connection refused)'; the whole text is logged, for -v."""
+    endpoint = re.search(r"Request Endpoint: \S+ (\w+://[^/\s]+)", text)
+    reason = (re.search(r"\[Errno -?\d+\] ([^\"')]+)", text) or re.search(r"\[(SSL: \w+)\]", text)
+              or re.search(r"(timed out)", text))
+    return (f" at {endpoint.group(1)}" if endpoint else "") + (f" ({reason.group(1).strip()})" if reason else "")
+
+
 class OciBackend(ListsRuns):
     name = "oci"
     runs_here = False
@@ -164,7 +174,9 @@ class OciBackend(ListsRuns):
                 raise ConfigError(message, hint="check the profile, key and IAM policies (see README)") from exc
             raise JobctlError(message) from exc
         except (self.oci.exceptions.RequestException, self.oci.exceptions.ConnectTimeout) as exc:
-            raise JobctlError(f"{what}: cannot reach OCI: {exc}") from exc
+            _log.info("%s: %s", what, exc)  # the SDK's whole text (urllib3's pool, the URL): with -v
+            raise JobctlError(f"{what}: cannot reach OCI{unreachable(str(exc))}",
+                              hint="check the network, a proxy (HTTPS_PROXY) and the profile's region") from exc
 
     def _scope(self, compartment_id: str | None) -> str:
         compartment = compartment_id or self.settings.compartment_id
