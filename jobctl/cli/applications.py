@@ -49,4 +49,4 @@ def command(app: AppContext, *, show_all: bool, history: bool) -> Listing:
         ["NAME", "ID", "MANAGED", "CREATED"],
         lambda a: [a.name, a.id, "jobctl" + (" (superseded)" if a.superseded else "") if a.managed else "-",
                    ago(a.created)],
-        footer=footer)
+        footer=footer, empty="No Data Flow applications found.")

@@ -36,4 +36,5 @@ def command(app: AppContext, *, show_all: bool, history: bool) -> Listing:
             app.info(f"{len(earlier)} earlier generation(s) not shown; --history lists them")
 
     return Listing("JobList", jobs, lambda j: job_dict(j) | {"superseded": j.id in earlier},
-                   ["NAME", "ID", "STATE", "MANAGED", "CREATED"], lambda j: job_row(j, earlier), footer=footer)
+                   ["NAME", "ID", "STATE", "MANAGED", "CREATED"], lambda j: job_row(j, earlier), footer=footer,
+                   empty="No jobs found.")

@@ -59,16 +59,17 @@ class Item(Result):
 class Listing(Result):
     """A list of items, written as they are taken from `items` (a stream of any length): `{apiVersion, kind,
     ...head, items, ...tail()}`; a total is known first, a next-page token only once the items are out. A
-    person sees a table of `headers` and `row(item)`, then `footer(app)` (a note on stderr)."""
+    person sees a table of `headers` and `row(item)`, then `footer(app)` (a note on stderr); `empty` on stderr
+    instead of an empty table."""
 
     CHUNK = 1000  # rows a plain table aligns at once when streaming
 
     def __init__(self, kind: str, items: Iterable[Any], to_data: Callable[[Any], Any], headers: Sequence[str],
                  row: Callable[[Any], Sequence[str]], *, styles: dict[int, Any] | None = None,
                  head: dict[str, Any] | None = None, tail: Callable[[], dict[str, Any]] = dict,
-                 footer: Callable[[AppContext], None] = lambda app: None) -> None:
+                 footer: Callable[[AppContext], None] = lambda app: None, empty: str) -> None:
         self.kind, self.items, self.to_data, self.headers, self.row = kind, items, to_data, headers, row
-        self.styles, self.head, self.tail, self.footer = styles, head or {}, tail, footer
+        self.styles, self.head, self.tail, self.footer, self.empty = styles, head or {}, tail, footer, empty
 
     def _head(self) -> dict[str, Any]:
         """The document's keys before its items."""
@@ -80,8 +81,11 @@ class Listing(Result):
     def table(self, app: AppContext) -> None:
         printer = app.printer()
         chunks = _chunks(iter(self.items), self.CHUNK)
+        index = -1
         for index, chunk in enumerate(chunks):
             printer.table(self.headers, [self.row(item) for item in chunk], self.styles, header=index == 0)
+        if index < 0:  # nothing printed: say so, on stderr (stdout stays empty for a pipe)
+            app.progress(self.empty)
         self.footer(app)
 
     def json(self, app: AppContext) -> None:

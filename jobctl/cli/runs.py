@@ -85,7 +85,7 @@ def command(
     return Listing(
         "RunList", taken(), lambda run: run_dict(run, show_secrets),
         RUN_HEADERS, run_row, styles={2: state_style}, head={"total": total},
-        tail=lambda: {"nextPage": next_page[0]}, footer=footer)
+        tail=lambda: {"nextPage": next_page[0]}, footer=footer, empty="No runs found.")
 
 
 def _again(token: str) -> str:

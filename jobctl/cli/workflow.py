@@ -317,7 +317,7 @@ def status_command(app: AppContext, *, name: str | None, location: str | None, r
         return Listing("WorkflowStateList", found, lambda item: {**item[0], "runs": item[1]},
                        ["WORKFLOW", "LATEST RUN", "STATUS", "STARTED", "RUNS"],
                        lambda item: [item[0]["workflow"], item[0]["run"], item[0]["status"], item[0]["started"],
-                                     str(item[1])])
+                                     str(item[1])], empty="No workflow runs recorded.")
     store, state = _store_and_state(app, name, location, run)
     state = _refreshed(app, store, state)
 

@@ -434,3 +434,18 @@ def test_validate_dir_reads_the_specs_of_an_ml_repo_and_skips_its_other_yaml(job
     none = jobctl("validate", str(only))
     assert none.exit_code == 3
     assert "directory holds no jobctl spec: its 1 YAML file(s) are neither jobctl/v1 nor ADS job YAML" in none.stderr
+
+
+@pytest.mark.parametrize(("command", "said"), [
+    (("runs",), "No runs found."), (("jobs",), "No jobs found."),
+    (("applications",), "No Data Flow applications found."), (("workflow", "status"), "No workflow runs recorded."),
+])
+def test_an_empty_listing_says_so_on_stderr_and_prints_nothing_on_stdout(
+        jobctl: Run, command: tuple[str, ...], said: str) -> None:
+    """Red team, issue 18: an empty listing printed nothing at all, which looked like a hang or a failure."""
+    result = jobctl(*command)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", said + "\n")
+    quiet = jobctl("-q", *command)
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
+    listed = jobctl(*command, "-o", "json")
+    assert (listed.exit_code, json.loads(listed.stdout)["items"], listed.stderr) == (0, [], "")

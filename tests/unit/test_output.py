@@ -18,7 +18,7 @@ CLI = Path(__file__).resolve().parents[2] / "jobctl" / "cli"
 
 def _listing(items: list[object], tail: dict[str, object]) -> Listing:
     return Listing("ThingList", items, lambda item: item, ["A"], lambda item: [str(item)], head={"total": len(items)},
-                   tail=lambda: tail)
+                   tail=lambda: tail, empty="No things.")
 
 
 @pytest.mark.parametrize("items", [[], [1], [{"a": [1, {"b": None}], "é": "x\ny"}, [], {}, "s"]])
@@ -34,8 +34,8 @@ def test_a_streamed_listing_writes_what_dumping_its_data_whole_writes(items: lis
 
 def test_a_long_table_has_one_header() -> None:
     out = io.StringIO()
-    Listing("ThingList", range(2500), lambda item: item, ["NUMBER"], lambda item: [str(item)]).table(
-        AppContext(stdout=out, color=False))
+    Listing("ThingList", range(2500), lambda item: item, ["NUMBER"], lambda item: [str(item)],
+            empty="No things.").table(AppContext(stdout=out, color=False))
     lines = out.getvalue().splitlines()
     assert (lines[0], len(lines), lines[-1]) == ("NUMBER", 2501, "2499")
 
