@@ -67,6 +67,11 @@ class Backend(Protocol):
         as RunState.marks (jobctl.model.request)."""
         ...
 
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        """Wait `seconds` between two reads of these runs (a wait's poll); may return sooner when one of
+        them has changed (the local backend: as a run's supervisor ends)."""
+        ...
+
     def get_run(self, *, run_id: str) -> RunState: ...
 
     def get_runs(self, *, run_ids: Sequence[str]) -> list[RunState]:

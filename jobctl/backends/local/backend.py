@@ -28,7 +28,7 @@ from jobctl.paths import disk_full, ensure_private_dir, storage_error
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
-    from jobctl.backends.local import outcome
+    from jobctl.backends.local import outcome, procs
     from jobctl.backends.local.applications import LocalApplications
     from jobctl.backends.local.spawn import Spawner
     from jobctl.model.job import JobDefinition, LogView
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 PYTHON_RUNTIMES = ("python", "notebook")  # runtimes whose runs start a python interpreter (a notebook: the driver)
 PRUNE_INTERVAL_SECONDS = 1.0
 IDS_PER_QUERY = 500  # run ids in one `IN (...)`: well under SQLite's limit on a statement's variables
+EXITS_WATCHED = 16  # a wait on more runs than this polls: waking as each ends would read them all that often
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
 
@@ -65,6 +66,7 @@ class LocalBackend(ListsRuns):
         self._pruned: dict[str, float] = {}  # job id -> when this process last pruned its work dirs
         self._spawner: Spawner | None = None
         self._spawning = threading.Lock()
+        self._exits: procs.ExitWatch | None = None
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
@@ -161,7 +163,28 @@ class LocalBackend(ListsRuns):
         with self._spawning:
             if self._spawner is not None:
                 self._spawner.close()
+        if self._exits is not None:
+            self._exits.close()
         self.store.close()
+
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        """Wait up to `seconds` before the runs are read again, less once one of their supervisors ends
+        (Linux: its pidfd; it records the run's end just before it exits), so a wait notices the end at
+        once rather than at its next poll."""
+        from jobctl.backends.local import procs
+
+        if len(run_ids) > EXITS_WATCHED:
+            time.sleep(seconds)
+            return
+        if self._exits is None:
+            self._exits = procs.ExitWatch()
+        exits = self._exits
+        unknown = [run_id for run_id in run_ids if not exits.knows(run_id)]
+        rows = self.store.query(f"SELECT id, supervisor_pid, supervisor_start FROM runs WHERE id IN "
+                                f"({','.join('?' * len(unknown))})", tuple(unknown)) if unknown else []
+        ended = [row for row in rows if not exits.watch(row["id"], row["supervisor_pid"], row["supervisor_start"])]
+        if not ended:
+            exits.wait(list(run_ids), seconds)
 
     def prepare_runs(self) -> None:
         """Several runs are coming: start the launcher that forks their supervisors now, so that it starts

@@ -87,6 +87,9 @@ class OciBackend(ListsRuns):
     def prepare_runs(self) -> None:
         pass  # nothing to get ready: starting a run is one call
 
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        time.sleep(seconds)  # OCI says nothing sooner: its runs are polled
+
     def spec_defaults(self) -> dict[str, str]:
         """--compartment-id / --project-id (or their variables, or a notebook session's: see
         jobctl.cli.context) for specs that leave them out."""
