@@ -51,8 +51,8 @@ class Backend(Protocol):
 
     def delete_job(self, *, job_id: str) -> None: ...
 
-    def prepare_runs(self) -> None:
-        """Several runs are about to start: get ready while the command reads and checks them (the local
+    def prepare_runs(self, count: int) -> None:
+        """`count` runs are about to start: get ready while the command reads and checks them (the local
         backend starts the process that will fork their supervisors). May do nothing."""
         ...
 

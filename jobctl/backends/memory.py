@@ -69,7 +69,7 @@ class MemoryBackend(ListsRuns):
     runs_here = True
     required_fields: tuple[str, ...] = ()
 
-    def prepare_runs(self) -> None:
+    def prepare_runs(self, count: int) -> None:
         pass  # nothing to get ready: starting a run is one call
 
     def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:

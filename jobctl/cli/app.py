@@ -248,7 +248,7 @@ def cli(
             "compartment_id": compartment_id, "project_id": project_id,
         },
         color=not no_color and "NO_COLOR" not in os.environ,
-        quiet=quiet, verbose=verbose, traceback=traceback,
+        quiet=quiet, verbose=verbose, traceback=traceback, owns_process=ctx.obj is WHOLE_PROCESS,
     )
 
 
@@ -279,10 +279,13 @@ def _configure_logging(verbose: int) -> None:
     logger.propagate = False
 
 
+WHOLE_PROCESS = object()  # what main gives `cli` as its object: the command is its process, not a call in another
+
+
 def main() -> None:
     """Console entry point."""
     try:
-        cli.main(prog_name="jobctl")
+        cli.main(prog_name="jobctl", obj=WHOLE_PROCESS)
     except SystemExit as exc:
         if exc.code == ExitCode.INTERRUPTED:
             # interrupted and handled: another Ctrl-C must not break the interpreter's exit, which

@@ -270,8 +270,8 @@ def command(
                          hint="give the key a value, or leave the option out to start new runs")
     overrides = parse_assignments(env, "--env")
     combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
-    if len(combos) > 1:  # locally, the launcher of their supervisors starts up while they are looked up and planned
-        app.backend().prepare_runs()
+    # locally, the launcher of their supervisors starts up while they are looked up and planned
+    app.backend().prepare_runs(len(combos))
     target = None
     if job and not spec_file:
         try:

@@ -55,7 +55,7 @@ class LocalBackend(ListsRuns):
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,
                  busy_timeout: float = BUSY_TIMEOUT_SECONDS, java: str | None = None, python: str | None = None,
-                 python_source: str = "jobctl's own interpreter") -> None:
+                 python_source: str = "jobctl's own interpreter", fork: bool = False) -> None:
         self.home = home
         self.java = java  # what a Data Flow application's run needs (jobctl.backends.local.spark)
         self.python = python or sys.executable  # what a python job's run starts, recorded with the run
@@ -65,6 +65,7 @@ class LocalBackend(ListsRuns):
         self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
         self._pruned: dict[str, float] = {}  # job id -> when this process last pruned its work dirs
         self._spawner: Spawner | None = None
+        self._fork = fork  # this process may fork itself to start a supervisor (spawn.py)
         self._spawning = threading.Lock()
         self._exits: procs.ExitWatch | None = None
 
@@ -186,10 +187,11 @@ class LocalBackend(ListsRuns):
         if not ended:
             exits.wait(list(run_ids), seconds)
 
-    def prepare_runs(self) -> None:
-        """Several runs are coming: start the launcher that forks their supervisors now, so that it starts
-        up (an interpreter, the supervisor's imports) while the command looks them up and records them."""
-        self._supervisors().warm_up()
+    def prepare_runs(self, count: int) -> None:
+        """`count` runs are coming: start the launcher that forks their supervisors now, so that it starts up
+        (a fork of this process, or an interpreter with the supervisor's imports) while the command looks
+        them up and records them."""
+        self._supervisors().warm_up(count)
 
     def _supervisors(self) -> Spawner:
         """What starts this backend's supervisors: one launcher for all of them (spawn.py)."""
@@ -197,7 +199,8 @@ class LocalBackend(ListsRuns):
             if self._spawner is None:
                 from jobctl.backends.local.spawn import Spawner
 
-                self._spawner = Spawner(self.home, self.store.busy_timeout)
+                self._spawner = Spawner(self.home, self.store.busy_timeout,
+                                        unshared=self.store.disconnected if self._fork else None)
             return self._spawner
 
     @functools.cached_property
@@ -560,7 +563,7 @@ def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
 def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a Backend
     local = settings.local
     return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout,
-                        java=local.java, python=local.python, python_source=local.python_source)
+                        java=local.java, python=local.python, python_source=local.python_source, fork=local.fork)
 
 
 RUN_PAGE = 500  # rows per query of a run listing
