@@ -269,7 +269,6 @@ class LocalBackend(ListsRuns):
 
         from jobctl.backends.local import procs
 
-        self._prune(job_id)
         run_id = run_id or new_id("run")
         directory = run_dir(self.home, run_id)
         try:
@@ -308,6 +307,7 @@ class LocalBackend(ListsRuns):
             log.info("jobctl.local", "run %s: supervisor pid %d, directory %s", run_id, pid, directory)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
+        self._prune(job_id)  # while the run starts, not before: only the work dirs of ended runs go
         return self.get_run(run_id=run_id)
 
     def _prune(self, job_id: str) -> None:

@@ -69,8 +69,9 @@ class Spawner:
             self._starts += 1
             channel = self._connected() if self._wanted or self._starts > 1 else self._channel
             pid = self._ask(channel, run_id, lock_fd, log_fd) if channel is not None else None
-            if not self._wanted and self._starts == 1:  # a launcher forked for the only run is done: let it go
-                self._disconnect()
+            if not self._wanted and self._starts == 1 and self._channel is not None:
+                self._channel.close()  # a launcher forked for the only run is done: it exits (`close` collects it)
+                self._channel = None
         return pid if pid is not None else self._spawn(run_id, lock_fd, log_fd)
 
     def close(self) -> None:
