@@ -188,8 +188,10 @@ def run_marks(request: RunRequest, parts: Mapping[str, Any]) -> dict[str, str]:
 def job_run_marks(request: RunRequest) -> dict[str, str]:
     """A job's run's marks: also what each field its --set changes was set to (digests), to name one that
     differs."""
+    if not request.key:  # marks are an idempotency key's: a run without one has none (and digests nothing)
+        return {}
     parts = job_request_parts(request.env, request.args, request.settings)
-    return {**run_marks(request, parts), **set_marks(request.settings)} if request.key else {}
+    return {**run_marks(request, parts), **set_marks(request.settings)}
 
 
 def check_key(run: RunState, request: RunRequest) -> None:
