@@ -82,6 +82,8 @@ class Spawner:
 
     def _connected(self) -> socket.socket | None:
         if self._channel is None and not self._unusable:
+            if isinstance(self._launcher, int):  # the fork that served a first run has exited: collect it
+                _reap(self._launcher)
             try:
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             except OSError as exc:
