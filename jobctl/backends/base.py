@@ -51,8 +51,8 @@ class Backend(Protocol):
 
     def delete_job(self, *, job_id: str) -> None: ...
 
-    def prepare_runs(self) -> None:
-        """Several runs are about to start: get ready while the command reads and checks them (the local
+    def prepare_runs(self, count: int) -> None:
+        """`count` runs are about to start: get ready while the command reads and checks them (the local
         backend starts the process that will fork their supervisors). May do nothing."""
         ...
 
@@ -65,6 +65,11 @@ class Backend(Protocol):
         `settings`: the fields (by JobDefinition attribute) the run sets for itself, checked with
         jobctl.engine.runs.run_definition; `marks`: what an idempotency key leaves on the run, given back
         as RunState.marks (jobctl.model.request)."""
+        ...
+
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        """Wait `seconds` between two reads of these runs (a wait's poll); may return sooner when one of
+        them has changed (the local backend: as a run's supervisor ends)."""
         ...
 
     def get_run(self, *, run_id: str) -> RunState: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -68,8 +69,11 @@ class MemoryBackend(ListsRuns):
     runs_here = True
     required_fields: tuple[str, ...] = ()
 
-    def prepare_runs(self) -> None:
+    def prepare_runs(self, count: int) -> None:
         pass  # nothing to get ready: starting a run is one call
+
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        time.sleep(seconds)  # runs here end as they are read
 
     def spec_defaults(self) -> dict[str, str]:
         return {}

@@ -41,6 +41,7 @@ class LocalSettings:
     java: str | None = None  # the java local Spark runs on ($JAVA_HOME/bin/java, else on PATH); None: none found
     python: str | None = None  # the interpreter python jobs run with; None: jobctl's own
     python_source: str = "jobctl's own interpreter"  # where that choice came from, for messages
+    fork: bool = False  # the command is its whole process (jobctl's own entry point): it may fork itself
 
 
 @dataclass(frozen=True)

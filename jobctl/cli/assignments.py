@@ -63,6 +63,8 @@ def parse_settings(values: Sequence[str], table: type[Any] | None = None) -> dic
     (`parameters.input` of a Data Flow application); text is taken as written, other values as YAML (`4`,
     `true`, `[python, -m, app]`, `{command: [test, -f, /tmp/ok]}`), and `PATH=` resets the field to what
     leaving it out of a spec means. By attribute, in the field table `table` (a job's by default)."""
+    if not values:  # the usual run: PyYAML and the field table are not loaded for nothing
+        return {}
     import yaml
 
     from jobctl.model.job import JobDefinition

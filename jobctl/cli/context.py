@@ -37,6 +37,7 @@ class AppContext:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     show_secrets: bool = False
+    owns_process: bool = False  # jobctl's own command, not a call inside another program (tests): it may fork
     _backend: Backend | None = None
 
     def settings(self) -> Settings:
@@ -51,7 +52,7 @@ class AppContext:
             keep_workdirs=int(_number(env, "JOBCTL_KEEP_WORKDIRS", DEFAULT_KEEP_WORKDIRS, whole=True)),
             busy_timeout=_number(env, "JOBCTL_DB_BUSY_TIMEOUT", LocalSettings.busy_timeout),
             java=_java(env),
-            **_python(env),
+            **_python(env), fork=self.owns_process,
         )
         options = dict(self.oci_options)
         for key, names in NOTEBOOK_SCOPE.items():  # inside OCI (a notebook session, a job run), as ADS reads them

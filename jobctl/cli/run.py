@@ -42,13 +42,13 @@ def _check_run_name(name: str) -> None:
 
 def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
     """Many runs cost real money on OCI: past the limit, --yes or a person at a terminal must agree."""
-    from jobctl.cli.apply import confirm_destructive
-
     text = app.environ.get("JOBCTL_MAX_RUNS", "")
     if text and not (text.isdigit() and len(text) < 8):
         raise UsageError(f"JOBCTL_MAX_RUNS must be a whole number of runs, not {text!r}")
     limit = int(text) if text else DEFAULT_MAX_RUNS
     if count > limit:
+        from jobctl.cli.apply import confirm_destructive
+
         confirm_destructive(app, yes, f"start {count} runs (more than JOBCTL_MAX_RUNS={limit})")
 
 
@@ -57,7 +57,6 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
     """JOB by name/id, else the single job in -p SPEC (default ./job.yaml), which must be applied
     (`runnable`: and able to start runs)."""
     from jobctl.engine.resolve import resolve_job
-    from jobctl.plan.desired import with_defaults
 
     backend = app.backend()
     if job_ref and not spec_file:
@@ -67,6 +66,7 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
         raise NotFoundError(f"spec file {spec_file} not found")
     if not Path(path).exists():
         raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -p SPEC")
+    from jobctl.plan.desired import with_defaults
     from jobctl.spec.load import load_specs
 
     loaded = load_specs([path], app.environ)
@@ -270,8 +270,8 @@ def command(
                          hint="give the key a value, or leave the option out to start new runs")
     overrides = parse_assignments(env, "--env")
     combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
-    if len(combos) > 1:  # locally, the launcher of their supervisors starts up while they are looked up and planned
-        app.backend().prepare_runs()
+    # locally, the launcher of their supervisors starts up while they are looked up and planned
+    app.backend().prepare_runs(len(combos))
     target = None
     if job and not spec_file:
         try:

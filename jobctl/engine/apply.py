@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -13,6 +12,7 @@ from jobctl.backends.base import Backend
 from jobctl.engine.inflight import InFlight
 from jobctl.errors import ConflictError, Diagnostic, SpecError, UsageError
 from jobctl.model.job import ACTIVE_STATES, TAG_SUPERSEDED, JobDefinition, JobState
+from jobctl.model.request import retry_token
 from jobctl.model.table import rows, set_fields
 from jobctl.plan.desired import DesiredJob
 from jobctl.plan.diff import diff
@@ -142,11 +142,6 @@ def ignored_fields(desired: Sequence[DesiredJob]) -> tuple[str, ...]:
     """The fields some desired job sets that only OCI can honour, in table order."""
     found = {row.shown for want in desired for row in set_fields(want.definition) if row.ignored_locally}
     return tuple(row.shown for row in rows(JobDefinition) if row.shown in found)
-
-
-def retry_token(*parts: str) -> str:
-    """A deterministic opc-retry-token: a retried or re-run apply never creates a duplicate."""
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:64]
 
 
 @dataclass(frozen=True)

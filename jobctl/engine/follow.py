@@ -63,16 +63,24 @@ def poll_interval(backend: Backend) -> float:
     return backend.poll_interval
 
 
+def pauser(backend: Backend, sleep: Sleep | None) -> Callable[[Sequence[str], float], None]:
+    """How a wait pauses between reads of the runs still going: the backend's pause (which may end as one of
+    them ends), or the `sleep` a test gives."""
+    if sleep is None:
+        return lambda run_ids, seconds: backend.pause(run_ids=run_ids, seconds=seconds)
+    return lambda run_ids, seconds: sleep(seconds)
+
+
 def wait_for_runs(
     backend: Backend, run_ids: Sequence[str], *, timeout: float | None = None,
-    on_change: Callable[[RunState], None] | None = None, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+    on_change: Callable[[RunState], None] | None = None, clock: Clock = time.monotonic, sleep: Sleep | None = None,
     attention_timeout: float | None = None,
 ) -> list[RunState]:
     """Block until every run is terminal; raises WaitTimeoutError after `timeout` seconds, and
     NeedsAttentionError once every run still going has been NEEDS_ATTENTION for `attention_timeout`
     seconds (OCI does not end such a run by itself: it waits for someone to look)."""
     deadline = None if timeout is None else clock() + timeout
-    interval = poll_interval(backend)
+    interval, pause = poll_interval(backend), pauser(backend, sleep)
     latest: dict[str, RunState] = {}
     attention = _Attention(attention_timeout, clock)
     while True:
@@ -90,7 +98,7 @@ def wait_for_runs(
                 f"timed out waiting for {len(pending)} run(s): {', '.join(r.id for r in pending)}",
                 hint="the runs keep going; `jobctl wait` them again or `jobctl cancel` them",
             )
-        sleep(interval)
+        pause([r.id for r in pending], interval)
 
 
 @dataclass(frozen=True)
@@ -102,12 +110,12 @@ class LogEvent:
 
 def follow_logs(
     backend: Backend, run_ids: Sequence[str], *, cursors: Mapping[str, str | None] | None = None,
-    follow: bool = True, sleep: Sleep = time.sleep, clock: Clock = time.monotonic, timeout: float | None = None,
+    follow: bool = True, sleep: Sleep | None = None, clock: Clock = time.monotonic, timeout: float | None = None,
     attention_timeout: float | None = None,
 ) -> Iterator[LogEvent]:
     """Each log line of each run once, in order per run; with `follow`, until every run is over and
     drained (or, as `wait_for_runs` says, every one left has needed attention for `attention_timeout`)."""
-    interval = poll_interval(backend)
+    interval, pause = poll_interval(backend), pauser(backend, sleep)
     deadline = None if timeout is None else clock() + timeout
     positions: dict[str, str | None] = {r: (cursors or {}).get(r) for r in run_ids}
     states: dict[str, str] = {}
@@ -145,4 +153,4 @@ def follow_logs(
                 hint="the runs keep going; `jobctl logs RUN --follow` reattaches",
             )
         idle += 1
-        sleep(interval * min(idle, 2))
+        pause([r for r in run_ids if r not in done], interval * min(idle, 2))

@@ -4,6 +4,7 @@ request each have their own, the same request gives the same ones, and no name h
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -12,15 +13,17 @@ from datetime import datetime
 from jobctl.model.request import digest, key_digest
 
 _UNNAMEABLE = re.compile(r"[^A-Za-z0-9_.-]+")
+NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"  # of a default run name's random tail
 KEY_IN_NAME = 64  # at most this many of a key's characters name its runs
 
 
 def default_run_name(job_name: str, when: datetime) -> str:
     """A run's name when none is given: the job's, the time, and 4 random characters, so that two runs started
     within a second have two names (`logs NAME` then means one run)."""
-    import secrets
-
-    tail = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(4))
+    number, tail = int.from_bytes(os.urandom(4), "big") % len(NAME_ALPHABET) ** 4, ""  # os.urandom: what secrets uses
+    for _ in range(4):
+        number, digit = divmod(number, len(NAME_ALPHABET))
+        tail += NAME_ALPHABET[digit]
     return f"{job_name}-run-{when:%Y%m%d-%H%M%S}-{tail}"
 
 

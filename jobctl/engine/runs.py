@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobctl.backends.base import Backend
-from jobctl.engine.apply import retry_token
 from jobctl.engine.inflight import InFlight
 from jobctl.engine.resolve import resolve_run, runs_of_name
 from jobctl.engine.run_names import run_base_name, run_names
 from jobctl.errors import ConflictError, JobctlError, UsageError
-from jobctl.model.application import ApplicationDefinition
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, Metadata, RunState
 from jobctl.model.request import (
     KEY_MARK,
@@ -25,9 +24,13 @@ from jobctl.model.request import (
     key_digest,
     marked_settings,
     request_digest,
+    retry_token,
     set_digests,
     set_marks,
 )
+
+if TYPE_CHECKING:
+    from jobctl.model.application import ApplicationDefinition
 
 D = TypeVar("D", bound=Metadata)
 
@@ -159,10 +162,8 @@ def fan_out(owner_id: str, base_name: str, base_env: Mapping[str, str], args: tu
             idempotency_key: str | None, keyed_name: bool) -> list[RunRequest]:
     """One request per matrix combination of a job's or application's (`owner_id`), each with the retry token
     its idempotency key and combination give (`keyed_name`: its name came from the key)."""
-    import secrets
-
     combinations = list(matrix) or [{}]
-    this_command = secrets.token_hex(8)
+    this_command = os.urandom(8).hex()  # as secrets.token_hex, whose imports (hmac, OpenSSL) a run need not load
     requests = []
     for combo, name in zip(combinations, run_names(base_name, combinations), strict=True):
         overrides = {**env, **combo}
@@ -187,8 +188,10 @@ def run_marks(request: RunRequest, parts: Mapping[str, Any]) -> dict[str, str]:
 def job_run_marks(request: RunRequest) -> dict[str, str]:
     """A job's run's marks: also what each field its --set changes was set to (digests), to name one that
     differs."""
+    if not request.key:  # marks are an idempotency key's: a run without one has none (and digests nothing)
+        return {}
     parts = job_request_parts(request.env, request.args, request.settings)
-    return {**run_marks(request, parts), **set_marks(request.settings)} if request.key else {}
+    return {**run_marks(request, parts), **set_marks(request.settings)}
 
 
 def check_key(run: RunState, request: RunRequest) -> None:

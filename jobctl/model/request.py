@@ -23,6 +23,13 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def retry_token(*parts: str) -> str:
+    """A deterministic opc-retry-token: a retried or re-run apply (or run with a key) never creates a duplicate."""
+    import hashlib
+
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:64]
+
+
 def key_digest(key: str) -> str:
     """The digest an idempotency key leaves on its runs (and, when its run name could not hold the key as
     given, in that name)."""

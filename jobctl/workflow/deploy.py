@@ -320,7 +320,7 @@ def _compare(compiled: CompiledWorkflow, ids: Mapping[str, str], held: Sequence[
 def apply_pipeline(lookup: JobLookup, change: PipelineChange, *, set_name: str | None) -> AppliedPipelineChange:
     """Execute one pipeline change, with the jobs as they are now (`lookup` made after this apply's jobs)."""
     from jobctl.backends.oci.pipelines import pipeline_hash
-    from jobctl.engine.apply import retry_token
+    from jobctl.model.request import retry_token
 
     backend = lookup.backend
     pipelines = backend.pipelines

@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,20 +70,6 @@ def write_job(directory: Path) -> Path:
     (directory / "workload.py").write_text(WORKLOAD)
     (directory / "job.yaml").write_text(SPEC)
     return directory / "job.yaml"
-
-
-@pytest.fixture
-def keeper(jobctl: Runner, tmp_path: Path) -> Iterator[list[str]]:
-    """The `keeper` job, applied; yields a list that tests add run ids to. Any process of those runs
-    still alive at the end fails the test, and is killed so it cannot outlive it."""
-    applied = jobctl("apply", str(write_job(tmp_path / "spec")))
-    assert applied.exit_code == 0, applied.stderr
-    runs: list[str] = []
-    yield runs
-    leftovers = {run_id: procs.run_processes(run_id) for run_id in runs}
-    for run_id in runs:
-        procs.kill_run_processes(run_id)
-    assert not any(leftovers.values()), f"processes outlived the test: {leftovers}"
 
 
 def get(jobctl: Runner, run_id: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from jobctl.paths import disk_full, ensure_private_dir, storage_error
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
-    from jobctl.backends.local import outcome
+    from jobctl.backends.local import outcome, procs
     from jobctl.backends.local.applications import LocalApplications
     from jobctl.backends.local.spawn import Spawner
     from jobctl.model.job import JobDefinition, LogView
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 PYTHON_RUNTIMES = ("python", "notebook")  # runtimes whose runs start a python interpreter (a notebook: the driver)
 PRUNE_INTERVAL_SECONDS = 1.0
 IDS_PER_QUERY = 500  # run ids in one `IN (...)`: well under SQLite's limit on a statement's variables
+EXITS_WATCHED = 16  # a wait on more runs than this polls: waking as each ends would read them all that often
 RUNNER_LOST = "runner lost: the local supervisor process ended without recording a result"
 
 
@@ -54,7 +55,7 @@ class LocalBackend(ListsRuns):
 
     def __init__(self, home: Path, *, keep_workdirs: int = DEFAULT_KEEP_WORKDIRS,
                  busy_timeout: float = BUSY_TIMEOUT_SECONDS, java: str | None = None, python: str | None = None,
-                 python_source: str = "jobctl's own interpreter") -> None:
+                 python_source: str = "jobctl's own interpreter", fork: bool = False) -> None:
         self.home = home
         self.java = java  # what a Data Flow application's run needs (jobctl.backends.local.spark)
         self.python = python or sys.executable  # what a python job's run starts, recorded with the run
@@ -64,7 +65,9 @@ class LocalBackend(ListsRuns):
         self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
         self._pruned: dict[str, float] = {}  # job id -> when this process last pruned its work dirs
         self._spawner: Spawner | None = None
+        self._fork = fork  # this process may fork itself to start a supervisor (spawn.py)
         self._spawning = threading.Lock()
+        self._exits: procs.ExitWatch | None = None
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
@@ -161,12 +164,34 @@ class LocalBackend(ListsRuns):
         with self._spawning:
             if self._spawner is not None:
                 self._spawner.close()
+        if self._exits is not None:
+            self._exits.close()
         self.store.close()
 
-    def prepare_runs(self) -> None:
-        """Several runs are coming: start the launcher that forks their supervisors now, so that it starts
-        up (an interpreter, the supervisor's imports) while the command looks them up and records them."""
-        self._supervisors().warm_up()
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        """Wait up to `seconds` before the runs are read again, less once one of their supervisors ends
+        (Linux: its pidfd; it records the run's end just before it exits), so a wait notices the end at
+        once rather than at its next poll."""
+        from jobctl.backends.local import procs
+
+        if len(run_ids) > EXITS_WATCHED:
+            time.sleep(seconds)
+            return
+        if self._exits is None:
+            self._exits = procs.ExitWatch()
+        exits = self._exits
+        unknown = [run_id for run_id in run_ids if not exits.knows(run_id)]
+        rows = self.store.query(f"SELECT id, supervisor_pid, supervisor_start FROM runs WHERE id IN "
+                                f"({','.join('?' * len(unknown))})", tuple(unknown)) if unknown else []
+        ended = [row for row in rows if not exits.watch(row["id"], row["supervisor_pid"], row["supervisor_start"])]
+        if not ended:
+            exits.wait(list(run_ids), seconds)
+
+    def prepare_runs(self, count: int) -> None:
+        """`count` runs are coming: start the launcher that forks their supervisors now, so that it starts up
+        (a fork of this process, or an interpreter with the supervisor's imports) while the command looks
+        them up and records them."""
+        self._supervisors().warm_up(count)
 
     def _supervisors(self) -> Spawner:
         """What starts this backend's supervisors: one launcher for all of them (spawn.py)."""
@@ -174,7 +199,8 @@ class LocalBackend(ListsRuns):
             if self._spawner is None:
                 from jobctl.backends.local.spawn import Spawner
 
-                self._spawner = Spawner(self.home, self.store.busy_timeout)
+                self._spawner = Spawner(self.home, self.store.busy_timeout,
+                                        unshared=self.store.disconnected if self._fork else None)
             return self._spawner
 
     @functools.cached_property
@@ -243,7 +269,6 @@ class LocalBackend(ListsRuns):
 
         from jobctl.backends.local import procs
 
-        self._prune(job_id)
         run_id = run_id or new_id("run")
         directory = run_dir(self.home, run_id)
         try:
@@ -282,6 +307,7 @@ class LocalBackend(ListsRuns):
             log.info("jobctl.local", "run %s: supervisor pid %d, directory %s", run_id, pid, directory)
         finally:
             os.close(lock_fd)  # the supervisor's inherited descriptor keeps the lock held
+        self._prune(job_id)  # while the run starts, not before: only the work dirs of ended runs go
         return self.get_run(run_id=run_id)
 
     def _prune(self, job_id: str) -> None:
@@ -537,7 +563,7 @@ def read_outputs_file(path: Path, run_id: str) -> dict[str, Any] | None:
 def create(settings: Settings) -> Backend:  # mypy checks that LocalBackend is a Backend
     local = settings.local
     return LocalBackend(local.home, keep_workdirs=local.keep_workdirs, busy_timeout=local.busy_timeout,
-                        java=local.java, python=local.python, python_source=local.python_source)
+                        java=local.java, python=local.python, python_source=local.python_source, fork=local.fork)
 
 
 RUN_PAGE = 500  # rows per query of a run listing

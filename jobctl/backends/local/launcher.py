@@ -14,12 +14,16 @@ pid came back) from "none was forked" (end of file without a pid: the launcher i
 process of it holds the socket any more), and start one itself in the second case without ever
 starting two. The launcher exits at end of file: when the command closes the socket or dies.
 See docs/decisions/0017-supervisor-launcher.md.
+
+For a command's only run the launcher is a fork of the command (`forked`), made while the command has
+one thread and no database connection open: docs/decisions/0018-forked-launcher.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import gc
 import json
 import os
@@ -122,6 +126,28 @@ def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, lo
 def _answer(channel: socket.socket, answer: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         channel.send(json.dumps(answer).encode())
+
+
+def forked(channel: int) -> NoReturn:
+    """In a fork of the command: leave its session (its terminal's Ctrl-C), its signal handlers and every
+    descriptor of its but the socket (its stdout, which a `$(jobctl run)` reads to the end), then serve."""
+    os.setsid()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    if channel < 3:  # the command started without a stdin: keep the socket clear of what becomes /dev/null
+        channel = fcntl.fcntl(channel, fcntl.F_DUPFD, 3)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, channel)
+    os.closerange(channel + 1, supervisor.max_fd())
+    streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    for stream in filter(None, streams):  # what the command had not written yet is its own: gone, not in a log
+        with contextlib.suppress(Exception):
+            stream.flush()
+    main([str(channel)])
+    os._exit(0)
 
 
 def main(argv: list[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from pathlib import Path
 
 from jobctl.backends.local.watchdog import kill_marked, marked_processes
@@ -62,6 +63,62 @@ def liveness(pid: int | None, started: int | None) -> Liveness:
     if started is None:  # recorded by an older jobctl: the pid alone cannot rule out reuse
         return Liveness.UNKNOWN
     return Liveness.ALIVE if now == started else Liveness.DEAD
+
+
+class ExitWatch:
+    """Supervisors' ends as pidfds (Linux 5.3+), so that a wait wakes as a run ends, not at its next poll.
+
+    Each run's pidfd wakes a wait once: the run, read next, has ended (its supervisor records the end
+    just before it exits). Where pidfds are not available, or the process cannot be told apart from
+    another with its pid, a wait sleeps its whole time, as a poll did."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int | None] = {}  # run id -> its supervisor's pidfd; None: nothing to wait on
+
+    def knows(self, run_id: str) -> bool:
+        return run_id in self._fds
+
+    def watch(self, run_id: str, pid: int | None, started: int | None) -> bool:
+        """Watch the run's supervisor (pid, start time); False when it has already ended."""
+        self._fds[run_id] = None
+        if not pid or started is None:
+            return True  # not known (yet): the wait sleeps
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return False
+        except (AttributeError, OSError):  # not Linux, an old kernel, or a limit: poll as before
+            return True
+        try:
+            now = start_time(pid)
+        except (OSError, ValueError, IndexError):
+            now = started  # cannot tell: the pidfd is taken to be the supervisor's only while it lives
+        if now != started:  # ended, and its pid perhaps reused
+            os.close(fd)
+            return False
+        self._fds[run_id] = fd
+        return True
+
+    def wait(self, run_ids: list[str], seconds: float) -> None:
+        """Sleep up to `seconds`, less if a watched supervisor of these runs ends."""
+        import select
+
+        fds = {fd: run_id for run_id in run_ids if (fd := self._fds.get(run_id)) is not None}
+        if not fds:
+            time.sleep(seconds)
+            return
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        for fd, _ in poller.poll(seconds * 1000):
+            os.close(fd)
+            self._fds[fds[fd]] = None  # once: the run is read next, and has ended
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            if fd is not None:
+                os.close(fd)
+        self._fds.clear()
 
 
 def run_marker(run_id: str) -> bytes:

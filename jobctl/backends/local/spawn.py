@@ -1,5 +1,7 @@
 """How a command starts a local run's supervisor: forked by the command's launcher (launcher.py), or,
 when there is no working launcher, as a new interpreter (`python -m jobctl.backends.local.supervisor`).
+The launcher is a new interpreter, or, for a command's only run, a fork of the command itself
+(docs/decisions/0018-forked-launcher.md).
 
 Either way the supervisor inherits the run's lock, which the command took before it recorded the run
 and lets go of only once this returns, so the lock is held from the record to the supervisor's end.
@@ -9,17 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jobctl import log
 
 ANSWER_BYTES = 4096
+REAP_SECONDS = 1.0  # how long closing waits for the launcher to exit
 LAUNCHER = "jobctl.backends.local.launcher"  # the module a launcher runs
 
 
@@ -27,34 +34,44 @@ class Spawner:
     """Starts the supervisors of one command's runs.
 
     A command that starts several runs has one launcher (started by `warm_up`, else by its second
-    run), which forks each supervisor. A command's only run starts its supervisor as a new interpreter:
-    a launcher would start up on that run's path all the same, one process more. If the launcher cannot
+    run), a new interpreter, which forks each supervisor. A command's only run has a launcher only when
+    it can be a fork of this process, made by `warm_up` (`unshared` given: the command is its whole
+    process, and it has one thread then); else it starts its supervisor as a new interpreter: a new
+    launcher would start up on that run's path all the same, one process more. If the launcher cannot
     be started or dies, every later run is started that way too: slower, with the same guarantees.
     `close` ends the launcher; so does the end of this process, which closes the launcher's socket."""
 
-    def __init__(self, home: Path, busy_timeout: float) -> None:
+    def __init__(self, home: Path, busy_timeout: float,
+                 unshared: Callable[[], AbstractContextManager[None]] | None = None) -> None:
         self.home = home
         self.busy_timeout = busy_timeout
+        self._unshared = unshared  # what keeps the process's database connection closed across a fork
         self._lock = threading.Lock()  # one request at a time: the answer read is the request's
         self._channel: socket.socket | None = None
-        self._launcher: subprocess.Popen[bytes] | None = None
+        self._launcher: subprocess.Popen[bytes] | int | None = None  # an interpreter, or a fork's pid
         self._unusable = False
         self._wanted = False  # several runs are coming: use a launcher from the first
         self._starts = 0
 
-    def warm_up(self) -> None:
-        """Several runs are coming: start the launcher now, so that it starts up while the command looks
-        the job up and plans them."""
+    def warm_up(self, count: int) -> None:
+        """`count` runs are coming: start the launcher now, so that it starts up while the command looks
+        the job up and plans them; for a single run, only as a fork of this process."""
         with self._lock:
-            self._wanted = True
-            self._connected()
+            self._wanted = count > 1
+            if self._wanted:
+                self._connected()
+            elif self._unshared is not None and _single_threaded() and not self._unusable:
+                self._channel = self._forked_launcher()
 
     def start(self, run_id: str, lock_fd: int, log_fd: int) -> int:
         """Start the run's supervisor with `lock_fd` (held) and `log_fd` (its supervisor.log); its pid."""
         with self._lock:
             self._starts += 1
-            channel = self._connected() if self._wanted or self._starts > 1 else None
+            channel = self._connected() if self._wanted or self._starts > 1 else self._channel
             pid = self._ask(channel, run_id, lock_fd, log_fd) if channel is not None else None
+            if not self._wanted and self._starts == 1 and self._channel is not None:
+                self._channel.close()  # a launcher forked for the only run is done: it exits (`close` collects it)
+                self._channel = None
         return pid if pid is not None else self._spawn(run_id, lock_fd, log_fd)
 
     def close(self) -> None:
@@ -65,6 +82,8 @@ class Spawner:
 
     def _connected(self) -> socket.socket | None:
         if self._channel is None and not self._unusable:
+            if isinstance(self._launcher, int):  # the fork that served a first run has exited: collect it
+                _reap(self._launcher)
             try:
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             except OSError as exc:
@@ -84,6 +103,33 @@ class Spawner:
                 theirs.close()
             self._channel = ours  # not inheritable: no other process of this command holds the launcher's peer
         return self._channel
+
+    def _forked_launcher(self) -> socket.socket | None:
+        """The launcher as a fork of this process: a millisecond, where an interpreter takes tens of them to
+        import what a supervisor needs. Only with one thread (the other threads would not be in the fork,
+        and a lock one of them held, there held forever) and no database connection open."""
+        assert self._unshared is not None
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError as exc:
+            log.info("jobctl.local", "the supervisor launcher is not forked (no socket for it: %s)", exc)
+            return None
+        # No signal of the command's (Ctrl-C) reaches the fork before it has a session of its own.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        try:
+            with self._unshared():
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the launcher (its effect is tested)
+                    _be_launcher(theirs.fileno())
+        except OSError as exc:
+            ours.close()
+            log.info("jobctl.local", "the supervisor launcher is not forked (%s)", exc)
+            return None
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            theirs.close()
+        self._launcher = pid
+        return ours
 
     def _ask(self, channel: socket.socket, run_id: str, lock_fd: int, log_fd: int) -> int | None:
         """The pid of the supervisor the launcher forked; None when it forked none (and never will)."""
@@ -141,7 +187,35 @@ class Spawner:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self._launcher is not None:
+        if isinstance(self._launcher, int):
+            _reap(self._launcher)
+        elif self._launcher is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._launcher.wait(timeout=1.0)  # it exits at once at the end of its socket
-            self._launcher = None
+                self._launcher.wait(timeout=REAP_SECONDS)  # it exits at once at the end of its socket
+        self._launcher = None
+
+
+def _single_threaded() -> bool:
+    """Whether this process has one thread (Linux: /proc/self/task), the only kind that may fork and run on."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _be_launcher(channel: int) -> NoReturn:  # pragma: no cover - in the fork
+    """In the fork of the command: the launcher, and never back in the command's code."""
+    try:
+        from jobctl.backends.local import launcher
+
+        launcher.forked(channel)
+    finally:
+        os._exit(1)
+
+
+def _reap(pid: int) -> None:
+    """Collect the forked launcher, which exits at once at the end of its socket (give up after a while)."""
+    deadline = time.monotonic() + REAP_SECONDS
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.001)

@@ -136,11 +136,8 @@ class Store:
             if not self.path.exists():  # SQLite gives the -wal and -shm files the database's mode
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.path.chmod(0o600)
-            self.db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                      check_same_thread=False)
-            self._set_busy_timeout(self.busy_timeout)
+            self.db = self._connect()
             self._use_wal()
-            self.db.execute("PRAGMA synchronous = NORMAL")
             if not self._has_schema():
                 with self.transaction() as db:
                     for statement in SCHEMA.split(";"):
@@ -151,6 +148,26 @@ class Store:
             raise _database_error(self.path, exc) from exc
         except OSError as exc:
             raise storage_error(Path(exc.filename or home), exc, "use JOBCTL_HOME at") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    @contextmanager
+    def disconnected(self) -> Iterator[None]:
+        """No connection to the database is open inside (one must not cross `fork()`: SQLite keeps the locks a
+        process holds in its memory, and a child does not hold its parent's); then a new one, as before."""
+        with self._lock:
+            self.db.close()
+            try:
+                yield
+            finally:
+                try:
+                    self.db = self._connect()
+                except sqlite3.Error as exc:
+                    raise _database_error(self.path, exc) from exc
 
     def close(self) -> None:
         """Close the connection now (SQLite checkpoints its WAL on the last close): not whenever the garbage

@@ -570,7 +570,7 @@ class Watchdog:
             try:
                 os.setsid()
                 os.dup2(read_end, 0)
-                os.closerange(3, _max_fd())  # the lock, the log, the database, every write end
+                os.closerange(3, max_fd())  # the lock, the log, the database, every write end
                 watchdog.watch(0, pgid, run_id)
             finally:
                 os._exit(0)
@@ -590,7 +590,8 @@ class Watchdog:
                 os.waitpid(self.pid, 0)
 
 
-def _max_fd() -> int:
+def max_fd() -> int:
+    """The highest descriptor number this process may have, plus one."""
     try:
         return os.sysconf("SC_OPEN_MAX")
     except (OSError, ValueError):

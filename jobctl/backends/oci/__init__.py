@@ -94,8 +94,11 @@ class OciBackend(ListsRuns):
         self._log_compartments: dict[str, str] = {}  # log group id -> its compartment
         self._runs_read: dict[str, tuple[str, RunState]] = {}  # run id -> (its compartment, the run read in full)
 
-    def prepare_runs(self) -> None:
+    def prepare_runs(self, count: int) -> None:
         pass  # nothing to get ready: starting a run is one call
+
+    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+        time.sleep(seconds)  # OCI says nothing sooner: its runs are polled
 
     def spec_defaults(self) -> dict[str, str]:
         """--compartment-id / --project-id (or their variables, or a notebook session's: see
