@@ -1,18 +1,21 @@
 """Typed settings of each backend, built once by the CLI from its options and environment.
 
-Backends read no environment variables themselves (kept import-light for start-up)."""
+Backends read no environment variables themselves (kept import-light for start-up). NamedTuples, not
+dataclasses: every command that reaches a backend imports this module, and three frozen dataclasses cost
+~2 ms to create at import (issue 18)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_KEEP_WORKDIRS = 5  # run directories kept per job by the local backend
 BUSY_TIMEOUT_SECONDS = 30.0  # how long the local backend waits for another process's database write
 
 
-@dataclass(frozen=True)
-class OciSettings:
+class OciSettings(NamedTuple):
     """How to reach OCI; every field is optional and resolved like the oci CLI does."""
 
     profile: str | None = None
@@ -31,8 +34,7 @@ class OciSettings:
     attention_timeout: float = 600.0  # seconds `wait` waits on runs that all need attention (NEEDS_ATTENTION)
 
 
-@dataclass(frozen=True)
-class LocalSettings:
+class LocalSettings(NamedTuple):
     """Where the local backend keeps its state, and how it treats it."""
 
     home: Path
@@ -43,9 +45,8 @@ class LocalSettings:
     python_source: str = "jobctl's own interpreter"  # where that choice came from, for messages
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What a backend factory is given."""
 
     local: LocalSettings
-    oci: OciSettings = field(default_factory=OciSettings)
+    oci: OciSettings = OciSettings()

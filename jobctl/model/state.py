@@ -1,16 +1,17 @@
 """Jobs and runs as a backend observes them: lifecycle states, jobctl's tags, logs.
 
 Apart from the job's definition (jobctl.model.job, a 52-field dataclass that is costly to create at import),
-so that listing runs or reading a log starts fast.
+so that listing runs or reading a log starts fast. For the same reason no class here is a dataclass: jobs and
+runs are Records (jobctl.model.record), log lines and batches NamedTuples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from jobctl.model.record import Record
 from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
@@ -80,18 +81,21 @@ class Owned:
         return self.tags.get(TAG_SUPERSEDED) == "true"
 
 
-@dataclass(frozen=True)
-class JobState(Owned):
+class JobState(Record, Owned):
     """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
 
-    id: str
-    name: str
-    lifecycle_state: str
-    tags: Mapping[str, str]
-    created: datetime
-    definition: JobDefinition | None = None
-    etag: str | None = None
-    details: str | None = None  # the service's word on the state (a FAILED job's reason)
+    __slots__ = ("created", "definition", "details", "etag", "id", "lifecycle_state", "name", "tags")
+
+    def __init__(self, id: str, name: str, lifecycle_state: str, tags: Mapping[str, str], created: datetime, *,
+                 definition: JobDefinition | None = None, etag: str | None = None, details: str | None = None) -> None:
+        self.id = id
+        self.name = name
+        self.lifecycle_state = lifecycle_state
+        self.tags = tags
+        self.created = created
+        self.definition = definition
+        self.etag = etag
+        self.details = details  # the service's word on the state (a FAILED job's reason)
 
     @property
     def intended_hash(self) -> str | None:
@@ -105,28 +109,36 @@ class JobState(Owned):
         return self.lifecycle_state == "CREATING" or (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
 
 
-@dataclass(frozen=True)
-class RunState:
-    id: str
-    job_id: str
-    name: str
-    state: str
-    created: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
-    exit_code: int | None = None
-    details: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    args: tuple[str, ...] = ()
-    job_name: str | None = None
-    interpreter: str | None = None  # a local python job's run: the python it runs with (chosen as it started)
-    # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    configuration: Mapping[str, str] = field(default_factory=dict)
-    # what an idempotency key's start left on the run: digests of the key and the request (jobctl.model.request)
-    marks: Mapping[str, str] = field(default_factory=dict)
+class RunState(Record):
+    """A run of a job (or of a Data Flow application). Its env's secret values are masked in all jobctl prints."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("args", "configuration", "created", "details", "env", "exit_code", "finished", "id", "interpreter",
+                 "job_id", "job_name", "marks", "name", "parameters", "started", "state")
+
+    def __init__(self, id: str, job_id: str, name: str, state: str, created: datetime, *,
+                 started: datetime | None = None, finished: datetime | None = None, exit_code: int | None = None,
+                 details: str | None = None, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
+                 job_name: str | None = None, interpreter: str | None = None,
+                 parameters: Mapping[str, str] | None = None, configuration: Mapping[str, str] | None = None,
+                 marks: Mapping[str, str] | None = None) -> None:
+        self.id = id
+        self.job_id = job_id
+        self.name = name
+        self.state = state
+        self.created = created
+        self.started = started
+        self.finished = finished
+        self.exit_code = exit_code
+        self.details = details
+        self.env: Mapping[str, str] = {} if env is None else env
+        self.args = args
+        self.job_name = job_name
+        self.interpreter = interpreter  # a local python job's run: the python it runs with (chosen as it started)
+        # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
+        self.parameters: Mapping[str, str] = {} if parameters is None else parameters
+        self.configuration: Mapping[str, str] = {} if configuration is None else configuration
+        # what an idempotency key's start left on the run: digests of the key and the request (jobctl.model.request)
+        self.marks: Mapping[str, str] = {} if marks is None else marks
         REDACTOR.remember_env(self.env)
 
     @property
@@ -134,15 +146,13 @@ class RunState:
         return self.state in TERMINAL_STATES
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
     time: datetime
     stream: str  # "stdout" | "stderr"
     text: str
 
 
-@dataclass(frozen=True)
-class LogView:
+class LogView(NamedTuple):
     """Which lines of a run's log `jobctl logs` prints, and how: what a backend's fast path must reproduce.
 
     `render` formats one line exactly as the CLI prints it; a backend that prints the view straight
@@ -160,8 +170,7 @@ class LogView:
     jsonl_run_id: str | None = None
 
 
-@dataclass(frozen=True)
-class LogBatch:
+class LogBatch(NamedTuple):
     """Lines after a cursor. `complete`: the run is over and no line will ever follow `cursor`."""
 
     lines: tuple[LogLine, ...]

@@ -8,7 +8,6 @@ the authority: it finds every error, and we translate each into a located, human
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -123,7 +122,7 @@ def _explain_leaf(error: Any, path: JsonPath, document: Document) -> Iterator[Di
         key_path = (*path, instance)
         message = _override(error) or f"invalid name {instance!r}"
         found = document.diagnostic(key_path, message, at_key=True)  # a key may be a URL with a password in it
-        yield dataclasses.replace(found, path=_URL_CREDENTIALS.sub(r"\1***@", found.path))
+        yield found._replace(path=_URL_CREDENTIALS.sub(r"\1***@", found.path))
         return
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known = sorted(error.schema.get("properties", {}))

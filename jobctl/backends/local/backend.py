@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -512,7 +511,7 @@ def _with_outcome(run: RunState, unsaved: Mapping[str, outcome.Outcome]) -> RunS
     result = unsaved.get(run.id)
     if result is None or run.terminal:
         return run
-    return dataclasses.replace(run, state=result.state, exit_code=result.exit_code, details=result.details,
+    return run.replace(state=result.state, exit_code=result.exit_code, details=result.details,
                                finished=to_time(result.finished))
 
 

@@ -154,9 +154,9 @@ def run_state(run: Any) -> RunState:
     if made.state == "ACCEPTED":
         return made
     if not made.terminal:  # going: since it was made, as near as Data Flow says
-        return replace(made, started=run.time_created)
+        return made.replace(started=run.time_created)
     took = getattr(run, "run_duration_in_milliseconds", None)
-    return replace(made, finished=run.time_updated,
+    return made.replace(finished=run.time_updated,
                    started=run.time_updated - timedelta(milliseconds=took) if took is not None else None)
 
 
