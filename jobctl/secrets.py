@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import _thread
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 # A name is secret if it contains one of these anywhere (DB_PASSWORD, aws_secret_access_key, GHTOKEN) ...
@@ -106,6 +106,13 @@ class Redactor:
         for name, value in env.items():
             if is_secret(name) and isinstance(value, str):
                 self.add(value)
+
+    def remember_job(self, env: Mapping[str, str], node_groups: Iterable[Mapping[str, Any]]) -> None:
+        """A job's secrets: its env's and each node group's. Reading a job definition calls it; so does reading a
+        run's log straight from the stored definition, without building one (issue 18)."""
+        self.remember_env(env)
+        for group in node_groups:
+            self.remember_env(group.get("env") or {})
 
     def remember_document(self, node: Any) -> None:
         """Every secret in a parsed spec: string values under secret-looking keys, and ADS-style
