@@ -89,8 +89,12 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
                 if p.suffix in SPEC_SUFFIXES and p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
-            matches = [p for p in candidates if looks_like_spec(p)]
-            skipped.extend(str(p) for p in candidates if p not in matches)
+            matches: list[Path] = []
+            for candidate in candidates:  # one pass: `not in matches` was quadratic (1,000 files: 500,000 __eq__)
+                if looks_like_spec(candidate):
+                    matches.append(candidate)
+                else:
+                    skipped.append(str(candidate))
             if not candidates:
                 problems.append(Diagnostic(given, 1, 1, "<file>", "directory holds no *.yaml or *.yml files"))
             elif not matches:
