@@ -109,6 +109,22 @@ class JobState(Record, Owned):
         return self.lifecycle_state == "CREATING" or (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
 
 
+class AppliedApplication(Record, Owned):
+    """A Data Flow application as a listing shows it (its tags say what jobctl made it from); an unmanaged
+    one's name is its display name. Here, not with ApplicationDefinition: a listing builds no definition."""
+
+    __slots__ = ("compartment", "created", "id", "name", "state", "tags")
+
+    def __init__(self, id: str, name: str, state: str, compartment: str | None, created: datetime, *,
+                 tags: Mapping[str, str]) -> None:
+        self.id = id
+        self.name = name
+        self.state = state
+        self.compartment = compartment
+        self.created = created
+        self.tags = tags
+
+
 class RunState(Record):
     """A run of a job (or of a Data Flow application). Its env's secret values are masked in all jobctl prints."""
 
