@@ -85,17 +85,18 @@ class JobState(Record, Owned):
     """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
 
     __slots__ = ("created", "definition", "details", "etag", "id", "lifecycle_state", "name", "tags")
+    id: str
+    name: str
+    lifecycle_state: str
+    tags: Mapping[str, str]
+    created: datetime
+    definition: JobDefinition | None
+    etag: str | None
+    details: str | None  # the service's word on the state (a FAILED job's reason)
 
     def __init__(self, id: str, name: str, lifecycle_state: str, tags: Mapping[str, str], created: datetime, *,
                  definition: JobDefinition | None = None, etag: str | None = None, details: str | None = None) -> None:
-        self.id = id
-        self.name = name
-        self.lifecycle_state = lifecycle_state
-        self.tags = tags
-        self.created = created
-        self.definition = definition
-        self.etag = etag
-        self.details = details  # the service's word on the state (a FAILED job's reason)
+        self._assign(locals())
 
     @property
     def intended_hash(self) -> str | None:
@@ -114,15 +115,16 @@ class AppliedApplication(Record, Owned):
     one's name is its display name. Here, not with ApplicationDefinition: a listing builds no definition."""
 
     __slots__ = ("compartment", "created", "id", "name", "state", "tags")
+    id: str
+    name: str
+    state: str
+    compartment: str | None
+    created: datetime
+    tags: Mapping[str, str]
 
     def __init__(self, id: str, name: str, state: str, compartment: str | None, created: datetime, *,
                  tags: Mapping[str, str]) -> None:
-        self.id = id
-        self.name = name
-        self.state = state
-        self.compartment = compartment
-        self.created = created
-        self.tags = tags
+        self._assign(locals())
 
 
 class RunState(Record):
@@ -130,6 +132,24 @@ class RunState(Record):
 
     __slots__ = ("args", "configuration", "created", "details", "env", "exit_code", "finished", "id", "interpreter",
                  "job_id", "job_name", "marks", "name", "parameters", "started", "state")
+    id: str
+    job_id: str
+    name: str
+    state: str
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    exit_code: int | None
+    details: str | None
+    env: Mapping[str, str]
+    args: tuple[str, ...]
+    job_name: str | None
+    interpreter: str | None  # a local python job's run: the python it runs with (chosen as it started)
+    # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
+    parameters: Mapping[str, str]
+    configuration: Mapping[str, str]
+    # what an idempotency key's start left on the run: digests of the key and the request (jobctl.model.request)
+    marks: Mapping[str, str]
 
     def __init__(self, id: str, job_id: str, name: str, state: str, created: datetime, *,
                  started: datetime | None = None, finished: datetime | None = None, exit_code: int | None = None,
@@ -137,24 +157,9 @@ class RunState(Record):
                  job_name: str | None = None, interpreter: str | None = None,
                  parameters: Mapping[str, str] | None = None, configuration: Mapping[str, str] | None = None,
                  marks: Mapping[str, str] | None = None) -> None:
-        self.id = id
-        self.job_id = job_id
-        self.name = name
-        self.state = state
-        self.created = created
-        self.started = started
-        self.finished = finished
-        self.exit_code = exit_code
-        self.details = details
-        self.env: Mapping[str, str] = {} if env is None else env
-        self.args = args
-        self.job_name = job_name
-        self.interpreter = interpreter  # a local python job's run: the python it runs with (chosen as it started)
-        # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
-        self.parameters: Mapping[str, str] = {} if parameters is None else parameters
-        self.configuration: Mapping[str, str] = {} if configuration is None else configuration
-        # what an idempotency key's start left on the run: digests of the key and the request (jobctl.model.request)
-        self.marks: Mapping[str, str] = {} if marks is None else marks
+        env, parameters, configuration, marks = ({} if given is None else given
+                                                 for given in (env, parameters, configuration, marks))
+        self._assign(locals())
         REDACTOR.remember_env(self.env)
 
     @property
