@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 R = TypeVar("R", bound="Record")
+_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class Record:
@@ -25,7 +26,12 @@ class Record:
             object.__setattr__(self, name, values[name])
 
     def _names(self) -> tuple[str, ...]:
-        names: tuple[str, ...] = type(self).__slots__
+        """The attributes: each class's `__slots__`, a base class's first."""
+        cls = type(self)
+        names = _NAMES.get(cls)
+        if names is None:
+            names = _NAMES[cls] = tuple(name for klass in reversed(cls.__mro__)
+                                        for name in klass.__dict__.get("__slots__", ()))
         return names
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -111,5 +111,4 @@ def test_reading_specs_loads_no_run_engine_and_no_thread_pool(home: tuple[dict[s
 def test_validating_builds_no_definition_and_computes_no_digest(home: tuple[dict[str, str], str]) -> None:
     modules = loaded(home, "validate", HELLO)
 
-    assert under(modules, ("jobctl.model.job", "jobctl.model.table", "jobctl.plan", "jobctl.artifact",
-                           "hashlib")) == set()
+    assert under(modules, (*DEFINITION, "jobctl.plan", "jobctl.artifact", "hashlib")) == set()
