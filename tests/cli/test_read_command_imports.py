@@ -21,9 +21,10 @@ import pytest
 from tests.conftest import REPO
 
 HELLO = "specs-examples/hello/job.yaml"
-# what no read command needs: the engine that starts and follows runs, and heavy packages
+# what no read command needs: the engine that starts and follows runs, heavy packages, and click's shell
+# completion (only a <Tab> needs it)
 NEVER = ("jobctl.cli.watch", "jobctl.engine.follow", "jobctl.engine.runs", "oci", "rich", "jsonschema",
-         "concurrent.futures", "zipfile")
+         "concurrent.futures", "zipfile", "click.shell_completion")
 # what only commands that read specs need: the spec layer, desired state, the diff, building artifacts
 SPEC_LAYER = ("jobctl.spec", "jobctl.plan.desired", "jobctl.plan.diff", "jobctl.engine.apply", "jobctl.artifact",
               "jobctl.cli.run", "yaml")
