@@ -74,7 +74,7 @@ def observe_for_adoption(backend: Backend, job: JobState) -> JobState:
     entrypoint = source.entrypoint or source.path.name
     definition = dataclasses.replace(full.definition, runtime_type=source.runtime_type, entrypoint=entrypoint,
                                      artifact_digest=source.digest)
-    return dataclasses.replace(full, definition=definition)
+    return full.replace(definition=definition)
 
 
 def spec_name(job: JobState) -> str:

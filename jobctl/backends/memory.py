@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -104,7 +104,7 @@ class MemoryBackend(ListsRuns):
     # --- jobs -------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
         with self._lock:
-            return [replace(j, definition=None) for j in self.jobs.values()
+            return [j.replace(definition=None) for j in self.jobs.values()
                     if compartment_id in (None, j.definition and j.definition.compartment_id)
                     and project_id in (None, j.definition and j.definition.project_id)]
 
@@ -121,7 +121,7 @@ class MemoryBackend(ListsRuns):
             self.writes += 1
             job_id = self._new_id("job")
             job = JobState(job_id, definition.display_name or definition.name, "ACTIVE", dict(definition.tags),
-                           self._now(), definition, etag=f"e{self.writes}")
+                           self._now(), definition=definition, etag=f"e{self.writes}")
             self.jobs[job_id] = job
             self.artifacts[job_id] = artifact
             self.tokens[retry_token] = job_id
@@ -135,7 +135,7 @@ class MemoryBackend(ListsRuns):
             assert job.definition is not None
             self.writes += 1
             updated = updated_in_place(job.definition, definition)
-            job = replace(job, name=updated.display_name or updated.name, tags=updated.tags, definition=updated,
+            job = job.replace(name=updated.display_name or updated.name, tags=updated.tags, definition=updated,
                           etag=f"e{self.writes}")
             self.jobs[job_id] = job
             return job
@@ -174,13 +174,13 @@ class MemoryBackend(ListsRuns):
             run.outcome = self.program(state)
             now = self._now()
             run.lines.extend(LogLine(now, "stdout", text) for text in run.outcome[0])
-            run.state = replace(state, state=IN_PROGRESS, started=now)
+            run.state = state.replace(state=IN_PROGRESS, started=now)
         elif state.state == IN_PROGRESS and run.outcome and run.outcome[1] is not None:
             code = run.outcome[1]
-            run.state = replace(state, state=SUCCEEDED if code == 0 else FAILED, finished=self._now(),
+            run.state = state.replace(state=SUCCEEDED if code == 0 else FAILED, finished=self._now(),
                                 exit_code=code, details=None if code == 0 else f"Job run failed with exit code {code}")
         elif state.state == CANCELING:
-            run.state = replace(state, state=CANCELED, finished=self._now())
+            run.state = state.replace(state=CANCELED, finished=self._now())
 
     def _run(self, run_id: str) -> _Run:
         if run_id not in self.runs:
@@ -209,7 +209,7 @@ class MemoryBackend(ListsRuns):
         with self._lock:
             run = self._run(run_id)
             if run.state.state not in TERMINAL_STATES:
-                run.state = replace(run.state, state=CANCELING)
+                run.state = run.state.replace(state=CANCELING)
             return run.state
 
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:

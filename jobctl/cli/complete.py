@@ -18,21 +18,22 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
 
 from jobctl.cli.context import AppContext
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem  # imported where items are made: most commands never are
+
     from jobctl.backends.base import Backend
+
+    # What a lister returns: (always offered, offered only once the user has typed something).
+    Candidates = tuple[list[CompletionItem], list[CompletionItem]]
+    # (backend, values already on the line) -> candidates; a job or run already named by id or name is left out.
+    Lister = Callable[[Backend, set[str]], Candidates]
 
 TIMEOUT_SECONDS = 5.0  # a slow or unreachable backend must not freeze the shell
 RUN_LIMIT = 100  # the newest runs are the ones worth offering
 _OCI_OPTIONS = ("profile", "config_file", "auth", "region", "endpoint", "compartment_id", "project_id")
-
-# What a lister returns: (always offered, offered only once the user has typed something).
-Candidates = tuple[list[CompletionItem], list[CompletionItem]]
-# (backend, values already on the line) -> candidates; a job or run already named by id or name is left out.
-Lister = Callable[["Backend", "set[str]"], Candidates]
 
 
 def complete_jobs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -109,6 +110,8 @@ def _bounded(fetch: Callable[[], Candidates]) -> Candidates:
 
 def _jobs(backend: Backend, given: set[str]) -> Candidates:
     """By name; jobs that share a name (e.g. made in the console) by id, as a name would be ambiguous."""
+    from click.shell_completion import CompletionItem
+
     jobs = sorted(
         (job for job in backend.list_jobs() if job.lifecycle_state == "ACTIVE" and not job.superseded
          and not given & {job.managed_name or job.name, job.id}),
@@ -128,6 +131,8 @@ def _jobs(backend: Backend, given: set[str]) -> Candidates:
 
 def _runs(backend: Backend, given: set[str], *, states: Collection[str] | None) -> Candidates:
     """Newest first. A name two runs share would be ambiguous, so those runs are offered by id."""
+    from click.shell_completion import CompletionItem
+
     runs = backend.list_runs(states=states, limit=RUN_LIMIT)
     shared = Counter(run.name for run in runs)
     primary, ids = [], []

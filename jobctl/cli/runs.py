@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 
 import click
@@ -90,6 +89,8 @@ def command(
 
 def _again(token: str) -> str:
     """This command line as it was given (its global options too), for the page after `token`."""
+    import shlex  # here: only a listing with a next page needs it
+
     from jobctl.cli.app import ARGV
 
     given = click.get_current_context().find_root().meta.get(ARGV, [])

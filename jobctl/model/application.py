@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from jobctl.model.job import Metadata, Owned
+from jobctl.model.job import Metadata
 from jobctl.model.table import IGNORED, column, fill_derived, rows
 from jobctl.secrets import REDACTOR
 
@@ -96,19 +95,6 @@ class ApplicationDefinition(Metadata):
     def local_slots(self) -> int:
         """Spark's local[N] for this application: its executors' OCPUs (at least one each)."""
         return max(1, round(self.num_executors * (self.executor_ocpus or 1)))
-
-
-@dataclass(frozen=True)
-class AppliedApplication(Owned):
-    """A Data Flow application as a listing shows it (its tags say what jobctl made it from); an unmanaged
-    one's name is its display name."""
-
-    id: str
-    name: str
-    state: str
-    compartment: str | None
-    created: datetime
-    tags: Mapping[str, str]
 
 
 def placeholders(arguments: tuple[str, ...] | list[str]) -> list[str]:

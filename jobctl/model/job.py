@@ -232,9 +232,7 @@ class JobDefinition(Metadata):
         if self.node_groups:
             self._canonical_node_groups()
         fill_derived(self)
-        REDACTOR.remember_env(self.env)  # whatever reads a job learns its secrets, to mask them anywhere
-        for group in self.node_groups:
-            REDACTOR.remember_env(group.get("env") or {})
+        REDACTOR.remember_job(self.env, self.node_groups)  # whatever reads a job learns its secrets, to mask them
 
     def _canonical_node_groups(self) -> None:
         """Write the node groups and the job-level values they share one way (jobctl.model.nodes)."""

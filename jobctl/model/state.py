@@ -1,16 +1,17 @@
 """Jobs and runs as a backend observes them: lifecycle states, jobctl's tags, logs.
 
 Apart from the job's definition (jobctl.model.job, a 52-field dataclass that is costly to create at import),
-so that listing runs or reading a log starts fast.
+so that listing runs or reading a log starts fast. For the same reason no class here is a dataclass: jobs and
+runs are Records (jobctl.model.record), log lines and batches NamedTuples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from jobctl.model.record import Record
 from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
@@ -80,18 +81,22 @@ class Owned:
         return self.tags.get(TAG_SUPERSEDED) == "true"
 
 
-@dataclass(frozen=True)
-class JobState(Owned):
+class JobState(Record, Owned):
     """An existing job. `definition` is None when only a summary was listed (OCI's JobSummary)."""
 
+    __slots__ = ("created", "definition", "details", "etag", "id", "lifecycle_state", "name", "tags")
     id: str
     name: str
     lifecycle_state: str
     tags: Mapping[str, str]
     created: datetime
-    definition: JobDefinition | None = None
-    etag: str | None = None
-    details: str | None = None  # the service's word on the state (a FAILED job's reason)
+    definition: JobDefinition | None
+    etag: str | None
+    details: str | None  # the service's word on the state (a FAILED job's reason)
+
+    def __init__(self, id: str, name: str, lifecycle_state: str, tags: Mapping[str, str], created: datetime, *,
+                 definition: JobDefinition | None = None, etag: str | None = None, details: str | None = None) -> None:
+        self._assign(locals())
 
     @property
     def intended_hash(self) -> str | None:
@@ -105,28 +110,56 @@ class JobState(Owned):
         return self.lifecycle_state == "CREATING" or (self.spec_hash or "").startswith(PENDING_HASH_PREFIX)
 
 
-@dataclass(frozen=True)
-class RunState:
+class AppliedApplication(Record, Owned):
+    """A Data Flow application as a listing shows it (its tags say what jobctl made it from); an unmanaged
+    one's name is its display name. Here, not with ApplicationDefinition: a listing builds no definition."""
+
+    __slots__ = ("compartment", "created", "id", "name", "state", "tags")
+    id: str
+    name: str
+    state: str
+    compartment: str | None
+    created: datetime
+    tags: Mapping[str, str]
+
+    def __init__(self, id: str, name: str, state: str, compartment: str | None, created: datetime, *,
+                 tags: Mapping[str, str]) -> None:
+        self._assign(locals())
+
+
+class RunState(Record):
+    """A run of a job (or of a Data Flow application). Its env's secret values are masked in all jobctl prints."""
+
+    __slots__ = ("args", "configuration", "created", "details", "env", "exit_code", "finished", "id", "interpreter",
+                 "job_id", "job_name", "marks", "name", "parameters", "started", "state")
     id: str
     job_id: str
     name: str
     state: str
     created: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
-    exit_code: int | None = None
-    details: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    args: tuple[str, ...] = ()
-    job_name: str | None = None
-    interpreter: str | None = None  # a local python job's run: the python it runs with (chosen as it started)
+    started: datetime | None
+    finished: datetime | None
+    exit_code: int | None
+    details: str | None
+    env: Mapping[str, str]
+    args: tuple[str, ...]
+    job_name: str | None
+    interpreter: str | None  # a local python job's run: the python it runs with (chosen as it started)
     # a Data Flow application's run: its parameters, and its Spark properties but the env ones (in `env`)
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    configuration: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, str]
+    configuration: Mapping[str, str]
     # what an idempotency key's start left on the run: digests of the key and the request (jobctl.model.request)
-    marks: Mapping[str, str] = field(default_factory=dict)
+    marks: Mapping[str, str]
 
-    def __post_init__(self) -> None:
+    def __init__(self, id: str, job_id: str, name: str, state: str, created: datetime, *,
+                 started: datetime | None = None, finished: datetime | None = None, exit_code: int | None = None,
+                 details: str | None = None, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
+                 job_name: str | None = None, interpreter: str | None = None,
+                 parameters: Mapping[str, str] | None = None, configuration: Mapping[str, str] | None = None,
+                 marks: Mapping[str, str] | None = None) -> None:
+        env, parameters, configuration, marks = ({} if given is None else given
+                                                 for given in (env, parameters, configuration, marks))
+        self._assign(locals())
         REDACTOR.remember_env(self.env)
 
     @property
@@ -134,15 +167,13 @@ class RunState:
         return self.state in TERMINAL_STATES
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
     time: datetime
     stream: str  # "stdout" | "stderr"
     text: str
 
 
-@dataclass(frozen=True)
-class LogView:
+class LogView(NamedTuple):
     """Which lines of a run's log `jobctl logs` prints, and how: what a backend's fast path must reproduce.
 
     `render` formats one line exactly as the CLI prints it; a backend that prints the view straight
@@ -160,8 +191,7 @@ class LogView:
     jsonl_run_id: str | None = None
 
 
-@dataclass(frozen=True)
-class LogBatch:
+class LogBatch(NamedTuple):
     """Lines after a cursor. `complete`: the run is over and no line will ever follow `cursor`."""
 
     lines: tuple[LogLine, ...]

@@ -202,9 +202,9 @@ def _check_required(held: HeldApplications, wanted: Sequence[tuple[ApplicationSp
                 continue
             if row.path == "spec.codeUri":
                 if spec.source_site is not None:
-                    problems.append(replace(spec.source_site, message=f"application {spec.name!r} needs "
-                                            "spec.codeUri on this backend: the Object Storage location the source "
-                                            "is uploaded to"))
+                    problems.append(spec.source_site._replace(message=f"application {spec.name!r} needs "
+                                                              "spec.codeUri on this backend: the Object Storage "
+                                                              "location the source is uploaded to"))
                 continue
             origin = spec.origin
             problems.append(Diagnostic(origin.file if origin else spec.name, origin.line if origin else 1, 1, "spec",

@@ -15,14 +15,13 @@ import posixpath
 import re
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from jobctl.errors import Diagnostic
 from jobctl.model.job import name_from_display
-from jobctl.spec.document import Document, JsonPath, format_path, lookup
+from jobctl.spec.document import Document, JsonPath, Position, Site, format_path, lookup
 
 API_VERSION = "jobctl/v1"
 ADS_API_VERSIONS = ("v1.0",)
@@ -116,12 +115,19 @@ def is_ads_document(data: Mapping[str, Any]) -> bool:
     return data.get("kind") == "job" and data.get("apiVersion") != API_VERSION
 
 
-@dataclass
 class AdsDocument(Document):
     """A translated document: jobctl/v1 data, with positions and field names from the ADS file."""
 
-    ads_paths: dict[JsonPath, JsonPath] = field(default_factory=dict)
-    ads_key_paths: dict[JsonPath, JsonPath] = field(default_factory=dict)  # where a key was a value (env names)
+    __slots__ = ("ads_key_paths", "ads_paths")
+    ads_paths: dict[JsonPath, JsonPath]
+    ads_key_paths: dict[JsonPath, JsonPath]  # where a key was a value (env names)
+
+    def __init__(self, file: str, path: Path, index: int, data: dict[str, Any], start: Position, *,
+                 values: dict[JsonPath, Position], keys: dict[JsonPath, Position],
+                 ads_paths: dict[JsonPath, JsonPath], ads_key_paths: dict[JsonPath, JsonPath]) -> None:
+        sites: list[Site] = []
+        written: dict[JsonPath, str] = {}
+        self._assign(locals())
 
     def ads_path(self, path: JsonPath, *, at_key: bool = False) -> JsonPath:
         """The ADS field a translated path came from (the nearest mapped parent plus the rest)."""
@@ -861,6 +867,6 @@ class _Translator:
         for new, ads in self.key_origins.items():
             keys[new] = self.src.position(ads)
         return AdsDocument(
-            self.src.file, self.src.path, self.src.index, self.data, self.src.start, values, keys,
+            self.src.file, self.src.path, self.src.index, self.data, self.src.start, values=values, keys=keys,
             ads_paths=dict(self.origins), ads_key_paths=dict(self.key_origins),
         )

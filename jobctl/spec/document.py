@@ -13,12 +13,12 @@ import marshal
 import os
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jobctl import __version__
 from jobctl.errors import Diagnostic
+from jobctl.model.record import Record
 from jobctl.paths import ensure_private_dir
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -47,19 +47,28 @@ def format_path(path: JsonPath) -> str:
     return out or "<document>"
 
 
-@dataclass
-class Document:
-    """One YAML document: its data, and positions for the values and keys within it."""
+class Document(Record):
+    """One YAML document: its data, and positions for the values and keys within it. A Record, not a dataclass:
+    every validate, plan and apply imports this module (issue 18)."""
 
+    __slots__ = ("data", "file", "index", "keys", "path", "sites", "start", "values", "written")
     file: str  # as the user named it
     path: Path
     index: int
     data: dict[str, Any]
     start: Position
-    values: dict[JsonPath, Position] = field(default_factory=dict)
-    keys: dict[JsonPath, Position] = field(default_factory=dict)
-    sites: list[Site] = field(default_factory=list)  # ${VAR} sites, for the parse cache
-    written: dict[JsonPath, str] = field(default_factory=dict)  # non-string scalars as the file spells them
+    values: dict[JsonPath, Position]
+    keys: dict[JsonPath, Position]
+    sites: list[Site]  # ${VAR} sites, for the parse cache
+    written: dict[JsonPath, str]  # non-string scalars as the file spells them
+
+    def __init__(self, file: str, path: Path, index: int, data: dict[str, Any], start: Position, *,
+                 values: dict[JsonPath, Position] | None = None, keys: dict[JsonPath, Position] | None = None,
+                 sites: list[Site] | None = None, written: dict[JsonPath, str] | None = None) -> None:
+        values, keys = ({} if given is None else given for given in (values, keys))
+        written = {} if written is None else written
+        sites = [] if sites is None else sites
+        self._assign(locals())
 
     def position(self, path: JsonPath, *, prefer_key: bool = False) -> Position:
         """Where `path` is written; falls back to the nearest enclosing field."""
@@ -145,8 +154,8 @@ def _from_cache(located: tuple[Path, tuple[Any, ...]], shown: str, path: Path,
         data = doc["data"]
         for site_path, text, plain, position in doc["sites"]:
             _set(data, site_path, hook(text, plain, site_path, position) if hook else text)
-        documents.append(Document(shown, path, doc["index"], data, doc["start"], doc["values"], doc["keys"],
-                                  doc["sites"], doc["written"]))
+        documents.append(Document(shown, path, doc["index"], data, doc["start"], values=doc["values"],
+                                  keys=doc["keys"], sites=doc["sites"], written=doc["written"]))
     return documents
 
 

@@ -8,7 +8,6 @@ the authority: it finds every error, and we translate each into a located, human
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -123,7 +122,7 @@ def _explain_leaf(error: Any, path: JsonPath, document: Document) -> Iterator[Di
         key_path = (*path, instance)
         message = _override(error) or f"invalid name {instance!r}"
         found = document.diagnostic(key_path, message, at_key=True)  # a key may be a URL with a password in it
-        yield dataclasses.replace(found, path=_URL_CREDENTIALS.sub(r"\1***@", found.path))
+        yield found._replace(path=_URL_CREDENTIALS.sub(r"\1***@", found.path))
         return
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known = sorted(error.schema.get("properties", {}))
@@ -239,6 +238,7 @@ def generate_fast_validator() -> str:
         "        super().__init__(message)\n\n\n"
         "JsonSchemaValuesException = JsonSchemaValueException",
     )
+    code = _slimmed(code)
     entry = re.search(r"^def (validate_\w+)\(", code, re.MULTILINE)
     assert entry, "fastjsonschema output changed shape"
     code += f"\n\nvalidate = {entry.group(1)}\n"
@@ -248,6 +248,35 @@ def generate_fast_validator() -> str:
         f'SCHEMA_SHA256 = "{_schema_digest()}"\n'
     )
     return header + code
+
+
+# The fast validator only says yes or no (jsonschema explains a no), and every validate, plan and apply imports
+# it, so the generated module is cut to what that needs (issue 18): each `raise` carries no message, value or
+# schema excerpt (those were ~90% of its 890 KB, loaded on every start); a pattern is compiled when first used,
+# not all ~50 at import; and the number checks do not import decimal (the YAML and JSON parsers make no
+# Decimal).
+_RAISE = re.compile(r"^(\s*)raise JsonSchemaValueException\(.*\)$", re.MULTILINE)
+_PATTERN_ENTRY = re.compile(r"^(\s+'.*'): re\.compile\((.*)\),?$", re.MULTILINE)
+_LAZY_PATTERNS = """\
+class _Patterns(dict):
+    def __missing__(self, key):
+        compiled = self[key] = re.compile(_PATTERN_SOURCES[key])
+        return compiled
+
+
+REGEX_PATTERNS = _Patterns()
+"""
+
+
+def _slimmed(code: str) -> str:
+    code, raises = _RAISE.subn(r'\1raise JsonSchemaValueException("")', code)
+    code, patterns = _PATTERN_ENTRY.subn(r"\1: \2,", code)
+    head, brace, rest = code.partition("REGEX_PATTERNS = {")
+    body, end, tail = rest.partition("\n}\n")
+    if not (raises and brace and end) or "re.compile" in body or "\nfrom decimal import Decimal\n" not in head:
+        raise RuntimeError("fastjsonschema output changed shape: see _slimmed")
+    head = head.replace("\nfrom decimal import Decimal\n", "\nDecimal = float  # see _slimmed\n")
+    return f"{head}_PATTERN_SOURCES = {{{body}{end}{_LAZY_PATTERNS if patterns else ''}{tail}"
 
 
 def main(argv: Iterable[str] = sys.argv[1:]) -> int:

@@ -190,8 +190,8 @@ def parse(
             except RecursionError:
                 problems.append(Diagnostic(shown, *start, "<document>", "document nests too deeply"))
                 continue
-            documents.append(Document(shown, path, index, data, start, converter.values, converter.keys, sites,
-                                      converter.written))
+            documents.append(Document(shown, path, index, data, start, values=converter.values,
+                                      keys=converter.keys, sites=sites, written=converter.written))
     except yaml.MarkedYAMLError as exc:
         problems.append(_syntax_error(exc, text, shown))
     except yaml.YAMLError as exc:

@@ -2,8 +2,10 @@
 
 Start-up time is measured in benchmarks/startup.py; here the cause is held in place by naming modules, not
 by timing: a listing must not load the spec layer, the plan, the engine that starts and follows runs, or a
-heavy package, and a listing that reads no job definition must not load JobDefinition (whose 52-field
-dataclass alone costs a few milliseconds to create).
+heavy package; a command that reads no job definition must not load JobDefinition (whose 52-field dataclass
+alone costs a few milliseconds to create), nor create any dataclass at all (each costs 0.5-1 ms to create at
+import: what they read is Records and NamedTuples, so `dataclasses` itself stays unloaded); and reading specs
+needs neither `decimal` (the compiled validator's number checks) nor a digest.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import pytest
 from tests.conftest import REPO
 
 HELLO = "specs-examples/hello/job.yaml"
-# what no read command needs: the engine that starts and follows runs, and heavy packages
+# what no read command needs: the engine that starts and follows runs, heavy packages, and click's shell
+# completion (only a <Tab> needs it)
 NEVER = ("jobctl.cli.watch", "jobctl.engine.follow", "jobctl.engine.runs", "oci", "rich", "jsonschema",
-         "concurrent.futures", "zipfile")
+         "concurrent.futures", "zipfile", "click.shell_completion")
 # what only commands that read specs need: the spec layer, desired state, the diff, building artifacts
 SPEC_LAYER = ("jobctl.spec", "jobctl.plan.desired", "jobctl.plan.diff", "jobctl.engine.apply", "jobctl.artifact",
               "jobctl.cli.run", "yaml")
-DEFINITION = ("jobctl.model.job",)  # JobDefinition: only when a job's definition is read
+# JobDefinition and ApplicationDefinition, their field table, and dataclasses: only when a definition is read
+DEFINITION = ("jobctl.model.job", "jobctl.model.application", "jobctl.model.table", "dataclasses")
 
 _PROBE = """
 import json, sys
@@ -71,20 +75,20 @@ def under(modules: set[str], packages: tuple[str, ...]) -> set[str]:
     return {m for m in modules if any(m == p or m.startswith(p + ".") for p in packages)}
 
 
-@pytest.mark.parametrize("args", [("runs",), ("runs", "hello"), ("get", "RUN"), ("jobs",), ("workflow", "status")],
-                         ids=" ".join)
-def test_a_listing_loads_neither_specs_nor_job_definitions(home: tuple[dict[str, str], str],
-                                                           args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("args", [("runs",), ("runs", "hello"), ("get", "RUN"), ("jobs",), ("workflow", "status"),
+                                  ("logs", "RUN"), ("applications",)], ids=" ".join)
+def test_a_listing_or_a_log_loads_neither_specs_nor_definitions(home: tuple[dict[str, str], str],
+                                                                args: tuple[str, ...]) -> None:
     modules = loaded(home, *args)
 
     assert under(modules, NEVER + SPEC_LAYER + DEFINITION) == set()
 
 
-@pytest.mark.parametrize("args", [("get", "hello"), ("logs", "RUN"), ("applications",)], ids=" ".join)
-def test_reading_a_job_or_a_log_loads_no_spec_layer(home: tuple[dict[str, str], str], args: tuple[str, ...]) -> None:
-    modules = loaded(home, *args)
+def test_reading_a_job_loads_its_definition_but_no_spec_layer(home: tuple[dict[str, str], str]) -> None:
+    modules = loaded(home, "get", "hello")
 
     assert under(modules, NEVER + SPEC_LAYER) == set()
+    assert "jobctl.model.job" in modules
 
 
 def test_logs_of_a_run_loads_the_spec_layer_only_for_a_spec(home: tuple[dict[str, str], str]) -> None:
@@ -102,4 +106,10 @@ def test_reading_specs_loads_no_run_engine_and_no_thread_pool(home: tuple[dict[s
                                                                args: tuple[str, ...]) -> None:
     modules = loaded(home, *args)
 
-    assert under(modules, NEVER) == set()
+    assert under(modules, (*NEVER, "decimal")) == set()
+
+
+def test_validating_builds_no_definition_and_computes_no_digest(home: tuple[dict[str, str], str]) -> None:
+    modules = loaded(home, "validate", HELLO)
+
+    assert under(modules, (*DEFINITION, "jobctl.plan", "jobctl.artifact", "hashlib")) == set()

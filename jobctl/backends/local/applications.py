@@ -9,7 +9,6 @@ apply and run can treat both alike.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -19,13 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 from jobctl.backends.local.store import SECRETS, SHOWN, new_id, run_dir
 from jobctl.errors import ConflictError, NotFoundError
-from jobctl.model.state import ACTIVE_STATES, LOCAL_APPLICATION, TAG_MANAGED, TAG_NAME, RunState, split_tags
+from jobctl.model.state import (
+    ACTIVE_STATES,
+    LOCAL_APPLICATION,
+    TAG_MANAGED,
+    TAG_NAME,
+    AppliedApplication,
+    RunState,
+    split_tags,
+)
 from jobctl.paths import ensure_private_dir
 from jobctl.secrets import is_secret
 
 if TYPE_CHECKING:  # the definitions, Spark and the code store load when used: `get RUN` only lists ids and tags
     from jobctl.backends.local import LocalBackend
-    from jobctl.model.application import ApplicationDefinition, AppliedApplication
+    from jobctl.model.application import ApplicationDefinition
 
 class LocalApplications:
     required_fields: tuple[str, ...] = ()  # spec paths an application must set here
@@ -58,12 +65,11 @@ class LocalApplications:
 
     def applications(self, *, compartment: str | None = None, managed: bool = True) -> list[AppliedApplication]:
         """The applications held here that jobctl manages (`managed=False`: the others), newest first."""
-        from jobctl.model.application import AppliedApplication
-
         rows = self.store.query("SELECT id, name, tags, definition, created FROM applications ORDER BY created DESC")
+        # the compartment straight from the stored JSON (by attribute): a listing builds no ApplicationDefinition
         found = [AppliedApplication(row["id"], json.loads(row["tags"]).get(TAG_NAME) or row["name"], "ACTIVE",
-                                    _decode(row["definition"]).compartment_id,
-                                    datetime.fromtimestamp(row["created"], timezone.utc), json.loads(row["tags"]))
+                                    json.loads(row["definition"]).get("compartment_id"),
+                                    datetime.fromtimestamp(row["created"], timezone.utc), tags=json.loads(row["tags"]))
                  for row in rows]
         return [app for app in found if app.managed == managed]
 
@@ -119,6 +125,8 @@ class LocalApplications:
         """A run of the application: its Spark process fixed now (what it runs, with which settings), started
         by a supervisor as a job's run is. `app` is the application as held (its source is where it was
         kept)."""
+        import dataclasses  # here, as ApplicationDefinition: listing applications needs neither
+
         if (retried := self.backend.retried_run(retry_token)) is not None:
             return retried
         app = dataclasses.replace(app, **(fields or {}))  # what this run sets: executors (local[N]), its duration
@@ -189,6 +197,8 @@ class LocalApplications:
 
 
 def _encode(app: ApplicationDefinition) -> str:
+    import dataclasses
+
     return json.dumps(dataclasses.asdict(app), sort_keys=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -25,6 +24,7 @@ from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, N
 from jobctl.model.nodes import replica_count
 from jobctl.model.state import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobState, LogBatch, RunState
 from jobctl.paths import disk_full, ensure_private_dir, storage_error
+from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
     from jobctl.artifact import Artifact
@@ -472,13 +472,15 @@ class LocalBackend(ListsRuns):
     # --- logs -----------------------------------------------------------------------------------
     def _run_for_logs(self, run_id: str) -> RunState:
         """The run, after learning (once per run) every secret its nodes were given: a node group's env
-        and the run's own --set are not in the run's env (reading a definition teaches the redactor)."""
+        and the run's own --set are not in the run's env. Learnt from the stored JSON (by attribute), as
+        reading the definition would teach the redactor, without importing and building a JobDefinition."""
         run = self.get_run(run_id=run_id)
         if run_id not in self._secrets_learnt:
             rows = self.store.query("SELECT runs.settings, jobs.definition FROM runs JOIN jobs "
                                     "ON jobs.id = runs.job_id WHERE runs.id = ?", (run_id,))
-            if rows:
-                Store.run_definition(rows[0]["definition"], rows[0]["settings"])
+            for stored in (rows[0]["definition"], rows[0]["settings"] or "{}") if rows else ():
+                data = json.loads(stored)
+                REDACTOR.remember_job(data.get("env") or {}, data.get("node_groups") or ())
             self._secrets_learnt.add(run_id)
         return run
 
@@ -538,7 +540,7 @@ def _with_outcome(run: RunState, unsaved: Mapping[str, outcome.Outcome]) -> RunS
     result = unsaved.get(run.id)
     if result is None or run.terminal:
         return run
-    return dataclasses.replace(run, state=result.state, exit_code=result.exit_code, details=result.details,
+    return run.replace(state=result.state, exit_code=result.exit_code, details=result.details,
                                finished=to_time(result.finished))
 
 

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -262,15 +261,19 @@ class Store:
         created = to_time(row["created"])
         assert created is not None
         return JobState(row["id"], row["name"], row["lifecycle"], json.loads(row["tags"]), created,
-                        definition, row["etag"])
+                        definition=definition, etag=row["etag"])
 
     @staticmethod
     def encode_definition(definition: JobDefinition) -> str:
+        from dataclasses import asdict  # here: a listing reads no definition, and needs no dataclasses
+
         return json.dumps(asdict(definition), sort_keys=True)
 
     @staticmethod
     def run_definition(definition: str, settings: str | None) -> JobDefinition:
         """The job a run runs: its job's stored definition with the run's stored `--set` settings."""
+        from dataclasses import replace
+
         from jobctl.model.job import JobDefinition
         from jobctl.model.table import decode
 

@@ -387,8 +387,9 @@ class OciBackend(ListsRuns):
                     if summary.id in wanted:
                         wanted.discard(summary.id)
                         listed = mapping.run_state(summary, self._job_name(job_id))
-                        found[summary.id] = dataclasses.replace(  # the listing's state, the full read's env
-                            self._runs_read[summary.id][1], state=listed.state, started=listed.started,
+                        full = self._runs_read[summary.id][1]  # the listing's state, the full read's env
+                        found[summary.id] = full.replace(
+                            state=listed.state, started=listed.started,
                             finished=listed.finished, exit_code=listed.exit_code, details=listed.details)
                 page = response.next_page
                 if not page:
@@ -510,7 +511,7 @@ class OciBackend(ListsRuns):
             return self.dataflow.read_logs(run_id, cursor)
         raw = self._get_run(run_id)
         run = mapping.run_state(raw, self._job_name(raw.job_id))
-        return dataclasses.replace(self._read_logs(raw, run, cursor), run=run)  # a follower needs no GET of its own
+        return self._read_logs(raw, run, cursor)._replace(run=run)  # a follower needs no GET of its own
 
     def _read_logs(self, raw: Any, run: RunState, cursor: str | None) -> LogBatch:
         run_id = run.id

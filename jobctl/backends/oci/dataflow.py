@@ -23,7 +23,6 @@ from jobctl.model.application import (
     DRIVER_ENV,
     TAG_ARTIFACT,
     ApplicationDefinition,
-    AppliedApplication,
     code_uri_of,
     env_configuration,
     request_parts,
@@ -40,7 +39,7 @@ from jobctl.model.job import (
     split_tags,
 )
 from jobctl.model.request import marks_of
-from jobctl.model.state import DATAFLOW_RUN
+from jobctl.model.state import DATAFLOW_RUN, AppliedApplication
 from jobctl.model.table import rows
 from jobctl.secrets import REDACTOR
 
@@ -154,9 +153,9 @@ def run_state(run: Any) -> RunState:
     if made.state == "ACCEPTED":
         return made
     if not made.terminal:  # going: since it was made, as near as Data Flow says
-        return replace(made, started=run.time_created)
+        return made.replace(started=run.time_created)
     took = getattr(run, "run_duration_in_milliseconds", None)
-    return replace(made, finished=run.time_updated,
+    return made.replace(finished=run.time_updated,
                    started=run.time_updated - timedelta(milliseconds=took) if took is not None else None)
 
 
@@ -178,7 +177,8 @@ class DataFlow:
         listed = list_all(self._call, "listing Data Flow applications", self.client.list_applications, compartment,
                           limit=100)
         found = [AppliedApplication(a.id, (a.freeform_tags or {}).get(TAG_NAME, "") if managed else a.display_name,
-                                    a.lifecycle_state, a.compartment_id, a.time_created, dict(a.freeform_tags or {}))
+                                    a.lifecycle_state, a.compartment_id, a.time_created,
+                                    tags=dict(a.freeform_tags or {}))
                  for a in listed
                  if a.lifecycle_state == "ACTIVE" and ((a.freeform_tags or {}).get(TAG_MANAGED) == "true") == managed]
         return sorted(found, key=lambda a: a.created, reverse=True)

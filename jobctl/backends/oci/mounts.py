@@ -15,7 +15,6 @@ a loose match never becomes a wrong mount. Exactly one match, or an error saying
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -65,7 +64,7 @@ class MountLookup:
                     out["exportId"] = self.export(str(out["mountTargetId"]), str(mount["exportPath"]))
             except _Unresolved as exc:
                 site = where(f"spec.storageMounts[{index}].{field}")
-                problems.append((dataclasses.replace(site, message=str(exc)), exc.not_found))
+                problems.append((site._replace(message=str(exc)), exc.not_found))
             resolved.append(out)
         if problems:
             raise UnresolvedError([d for d, _ in problems], not_found=any(nf for _, nf in problems), hint=_HINT)
