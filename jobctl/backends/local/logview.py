@@ -147,11 +147,11 @@ class _Printer:
 
     def _columns(self, pattern: re.Pattern[bytes], data: bytes) -> list[bytes] | None:
         """The lines of `data` that pass the filters, newline-led and split by `pattern` (which checks that they
-        are in jobctl's format: None when one is not)."""
+        are in jobctl's format: None when one is not); the last text keeps its newline."""
         kept = self._kept(data)
         if not kept:
             return None if kept is None else [b""]
-        parts = pattern.split(b"\n" + kept[:-1])
+        parts = pattern.split(b"\n" + kept)
         if len(parts) != (pattern.groups + 1) * kept.count(b"\n") + 1 or parts[0]:
             return None
         return parts
@@ -171,10 +171,11 @@ class _Printer:
             if len(parts) == 1:
                 return b""
             if self.view.timestamps:  # "", "\n<stamp to the millisecond>", "Z" for the code, " text", ...
+                parts[1] = parts[1][1:]
                 parts[2::3] = [b"Z"] * (len(parts) // 3)
-                printed = b"".join(parts)[1:] + b"\n"
+                printed = b"".join(parts)
             else:  # "", code, text, ...
-                printed = b"\n".join(parts[2::2]) + b"\n"
+                printed = b"\n".join(parts[2::2])
         if not self.view.sanitize:
             return printed
         return (printed if printed.isascii() else _C1.sub(b"", printed)).translate(None, _C0)
@@ -194,6 +195,7 @@ class _Printer:
         parts[1] = self.json_head
         parts[2::4] = map(bytes.removesuffix, parts[2::4], repeat(b".000000"))
         parts[3::4] = map(_JSON_STREAM.__getitem__, parts[3::4])
+        parts[-1] = parts[-1][:-1]
         parts.append(b'"}\n')
         return b"".join(parts)
 
