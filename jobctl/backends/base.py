@@ -108,9 +108,10 @@ class Backend(Protocol):
         """Every line logged so far, as text (the fast path of a plain `jobctl logs` into a pipe)."""
         ...
 
-    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> str | None:
         """Write the lines of the log `view` asks for, as UTF-8, straight from the backend's own bytes
-        when it has a way to; False when it has none (the caller then pages read_logs itself)."""
+        when it has a way to, and return the cursor after them (to follow from); None when it has none (the
+        caller then pages read_logs itself)."""
         ...
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:

@@ -223,8 +223,8 @@ class MemoryBackend(ListsRuns):
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         copy_log_text(self, run_id, out)
 
-    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
-        return False  # no faster way than read_logs
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> str | None:
+        return None  # no faster way than read_logs
 
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         self.get_job(job_id=job_id)

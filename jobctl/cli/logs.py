@@ -95,12 +95,14 @@ def command(
         backend.copy_log_text(run_id=target.id, out=app.stdout.buffer)  # bytes straight through: disk speed
         app.stdout.buffer.flush()
         return ExitCode.OK
-    if not follow and _print_from_backend(app, target, tail=tail, cutoff=cutoff, timestamps=timestamps,
-                                          stream=stream):
-        return ExitCode.OK
     from jobctl.cli.watch import follow_runs  # only past the plain copy: it loads the engine
 
     cursor: str | None = None
+    if not follow or tail is not None:  # what is logged so far from the backend's bytes, then what comes after it
+        cursor = _print_from_backend(app, target, tail=tail, cutoff=cutoff, timestamps=timestamps, stream=stream)
+        if cursor is not None:
+            return follow_runs(app, [target], timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
+                               stream=stream) if follow else ExitCode.OK
     if tail is not None and (stream or cutoff):
         lines, cursor = _last_matching(app, target, tail, cutoff=cutoff, stream=stream)
         _emit(app, target, lines, timestamps=timestamps, cutoff=None, stream=None)
@@ -130,23 +132,24 @@ def command(
 def _print_from_backend(
     app: AppContext, target: RunState, *, tail: int | None, cutoff: datetime | None, timestamps: bool,
     stream: str | None,
-) -> bool:
+) -> str | None:
     """Let the backend print the lines from its own bytes if it can (a local log: disk speed, constant memory
-    for any --tail); the same text as _emit writes, so only when stdout takes UTF-8 bytes."""
+    for any --tail); the same text as _emit writes, so only when stdout takes UTF-8 bytes. The cursor to
+    follow from, None when it could not."""
     import codecs
 
     from jobctl.cli.watch import log_events
 
     out = app.stdout
     if not hasattr(out, "buffer") or codecs.lookup(getattr(out, "encoding", None) or "ascii").name != "utf-8":
-        return False
+        return None
     events = log_events(app, [target], timestamps)
     view = LogView(lambda line: events.text(line, target.id), timestamps=timestamps, stream=stream, since=cutoff,
                    tail=tail, sanitize=events.sanitize, jsonl_run_id=target.id if events.jsonl else None)
     out.flush()
-    printed = app.backend().print_log(run_id=target.id, out=out.buffer, view=view)
+    cursor = app.backend().print_log(run_id=target.id, out=out.buffer, view=view)
     out.buffer.flush()
-    return printed
+    return cursor
 
 
 def _last_matching(

@@ -497,14 +497,13 @@ class LocalBackend(ListsRuns):
         self._run_for_logs(run_id)
         logfile.copy_text(self._log_file(run_id), out)
 
-    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> bool:
+    def print_log(self, *, run_id: str, out: BinaryIO, view: LogView) -> str | None:
         """Block by block from the log file's bytes (logview): --timestamps, --stream, --since, --tail and
         -o jsonl at disk speed, in constant memory."""
         from jobctl.backends.local import logview  # its patterns are compiled for `logs` only
 
         self._run_for_logs(run_id)
-        logview.print_view(self._log_file(run_id), out, view)
-        return True
+        return str(logview.print_view(self._log_file(run_id), out, view))
 
     def download_artifact(self, *, job_id: str, directory: Path) -> Path | None:
         import shutil
