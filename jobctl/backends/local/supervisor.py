@@ -385,6 +385,11 @@ class Supervisor:
             if not self.started and self._database(lambda: self.store.transition(
                     self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time())) is False:
                 self.cancel_requested = True  # canceled or ended by someone else meanwhile: stop the workload
+            if not self.started and self.result_fd is not None:
+                try:
+                    outcome.settle(self.result_fd)
+                except OSError as exc:  # `record` writes in place and fsyncs again
+                    _note(f"could not sync {outcome.NAME}: {exc}")
             self.started = True
 
     def _read(self, key: selectors.SelectorKey, selector: selectors.BaseSelector, log: BinaryIO) -> None:
