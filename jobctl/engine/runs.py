@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -320,10 +320,8 @@ def start_each(
         finally:
             starts.end()
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests))))
     try:
-        futures = [pool.submit(start, request) for request in requests]
-        started = [future.result() for future in futures]
+        started = _in_threads(start, requests, max_parallel)
     except BaseException as exc:
         under_way = starts.stop()
         if isinstance(exc, KeyboardInterrupt) and on_interrupt:
@@ -331,9 +329,37 @@ def start_each(
                 on_interrupt(under_way)
         starts.drain()
         raise
+    return [run for run in started if run is not None]
+
+
+def _in_threads(call: Callable[[RunRequest], RunState | None], requests: Sequence[RunRequest],
+                max_parallel: int) -> list[RunState | None]:
+    """`call` for every request in worker threads, at most `max_parallel` at once; the results in request
+    order, or the first request's error. A single request gets one plain thread: a pool (concurrent.futures,
+    which imports logging) costs a `jobctl run`'s start ~4 ms of imports before its only run is recorded."""
+    if len(requests) == 1:
+        outcome: list[RunState | None] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(call(requests[0]))
+            except BaseException as exc:  # handed to the waiting thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="jobctl-start")
+        worker.start()
+        worker.join()  # an interrupt (Ctrl-C) lands here, as in a pool's `result()`
+        if failure:
+            raise failure[0]
+        return outcome
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(requests))))
+    try:
+        return [future.result() for future in [pool.submit(call, request) for request in requests]]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return [run for run in started if run is not None]
 
 
 def _held_by_key(starter: RunStarter, request: RunRequest) -> RunState | None:

@@ -113,3 +113,13 @@ def test_validating_builds_no_definition_and_computes_no_digest(home: tuple[dict
     modules = loaded(home, "validate", HELLO)
 
     assert under(modules, (*DEFINITION, "jobctl.plan", "jobctl.artifact", "hashlib")) == set()
+
+
+def test_a_single_run_is_started_without_a_thread_pool(home: tuple[dict[str, str], str]) -> None:
+    """A command's only run is started from one plain thread: no concurrent.futures, and so no logging, on the
+    way to its record (a matrix still uses the pool)."""
+    single = loaded(home, "-q", "run", "hello", "--wait")
+    matrix = loaded(home, "-q", "run", "hello", "--matrix", "X=1,2", "--wait")
+
+    assert under(single, ("concurrent.futures", "logging")) == set()
+    assert "concurrent.futures" in matrix

@@ -215,16 +215,12 @@ class LocalBackend(ListsRuns):
         retry_token: str | None = None, settings: Mapping[str, Any] | None = None,
         marks: Mapping[str, str] | None = None,
     ) -> RunState:
-        import shutil  # start-up of listing commands does not pay for these
-
-        from jobctl.backends.local import procs
+        from jobctl.backends.local import procs  # start-up of listing commands does not pay for it
 
         if (retried := self.retried_run(retry_token)) is not None:
             return retried
         job = self.get_job(job_id=job_id)
-        if job.definition and job.definition.runtime_type == "container" and not (
-            shutil.which("docker") or shutil.which("podman")
-        ):
+        if job.definition and job.definition.runtime_type == "container" and not _container_engine():
             raise JobctlError(
                 f"job {job.name!r} runs a container, and neither docker nor podman is on PATH",
                 hint="install one of them, or run this job on OCI (--backend oci)",
@@ -265,7 +261,6 @@ class LocalBackend(ListsRuns):
         `marks` an idempotency key leaves (kept in its settings, as MARKS). The caller has looked for a run
         started with `retry_token` (`retried_run`)."""
         import fcntl
-        import shutil
 
         from jobctl.backends.local import procs
 
@@ -275,7 +270,7 @@ class LocalBackend(ListsRuns):
             ensure_private_dir(directory)
             lock_fd = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         except OSError as exc:
-            shutil.rmtree(directory, ignore_errors=True)
+            _discard(directory)
             raise storage_error(directory, exc, "create the run directory") from exc
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -289,7 +284,7 @@ class LocalBackend(ListsRuns):
                          json.dumps({**(settings or {}), **({MARKS: dict(marks)} if marks else {})}), python),
                     )
             except Exception as exc:
-                shutil.rmtree(directory, ignore_errors=True)
+                _discard(directory)
                 if retry_token and "UNIQUE" in str(exc):  # a concurrent retry with the same token won
                     rows = self.store.query("SELECT id FROM runs WHERE retry_token = ?", (retry_token,))
                     return self.get_run(run_id=rows[0]["id"])
@@ -580,3 +575,17 @@ def _run_filter(job_ids: Sequence[str] | None, states: Collection[str] | None) -
         where.append(f"state IN ({','.join('?' * len(states))})")
         params.extend(states)
     return " AND ".join(where), tuple(params)
+
+
+def _container_engine() -> str | None:
+    """docker or podman, where a container job's run finds it."""
+    import shutil  # (with zlib, bz2 and lzma) only for a container job, not on every run's start
+
+    return shutil.which("docker") or shutil.which("podman")
+
+
+def _discard(directory: Path) -> None:
+    """Remove the directory of a run that was not recorded."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)

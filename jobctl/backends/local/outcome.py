@@ -1,12 +1,13 @@
 """A run's outcome, written durably to its directory before the database is told.
 
-The supervisor reserves `result.json` (fixed size, fsynced) when the run starts and overwrites it in
-place when the workload ends, so recording the outcome needs no new disk space: a full disk or a
-database locked for minutes cannot lose a result. Readers reconcile the file into the database.
+The supervisor reserves `result.json` (fixed size; fsynced once the workload runs) when the run starts
+and overwrites it in place when the workload ends, so recording the outcome needs no new disk space: a
+full disk or a database locked for minutes cannot lose a result. Readers reconcile the file into the database.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -25,15 +26,22 @@ class Outcome:
 
 
 def reserve(directory: Path) -> int:
-    """Create the blank, fsynced result file; the descriptor to `record` into."""
+    """Create the blank result file (its space is taken by the write; a full disk fails here); the descriptor
+    to `settle` once the workload runs, and to `record` into."""
     fd = os.open(directory / NAME, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, b" " * SIZE)
-        os.fsync(fd)
+        if os.write(fd, b" " * SIZE) < SIZE:  # a short write: the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     except OSError:
         os.close(fd)
         raise
     return fd
+
+
+def settle(fd: int) -> None:
+    """fsync the reserved file (its blocks allocated, on disk), while the workload runs rather than before it
+    starts: an fsync under other disks' load takes milliseconds. Raises OSError if that failed."""
+    os.fsync(fd)
 
 
 def record(fd: int, outcome: Outcome) -> None:

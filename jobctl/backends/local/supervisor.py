@@ -210,6 +210,7 @@ class Supervisor:
             in_order = definition.node_startup_order == IN_ORDER
             self._pump(nodes, in_order, deadline, log, watchdogs)
         self._record_end(nodes, minutes)
+        reap(self.watchdog_pids)
 
     def _nodes(self, definition: JobDefinition) -> list[Node]:
         """The processes of the run, not yet started: one, or one per replica of each node group, each
@@ -384,6 +385,11 @@ class Supervisor:
             if not self.started and self._database(lambda: self.store.transition(
                     self.run_id, (ACCEPTED,), state=IN_PROGRESS, started=time.time())) is False:
                 self.cancel_requested = True  # canceled or ended by someone else meanwhile: stop the workload
+            if not self.started and self.result_fd is not None:
+                try:
+                    outcome.settle(self.result_fd)
+                except OSError as exc:  # `record` writes in place and fsyncs again
+                    _note(f"could not sync {outcome.NAME}: {exc}")
             self.started = True
 
     def _read(self, key: selectors.SelectorKey, selector: selectors.BaseSelector, log: BinaryIO) -> None:
@@ -581,13 +587,18 @@ class Watchdog:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        """The supervisor ended the workload itself: tell the watchdog to stand down."""
+        """The supervisor ended the workload itself: tell the watchdog to stand down. It is collected later
+        (`reap`), once the run's end is recorded: its exit is no step on the way to that record."""
         with contextlib.suppress(OSError):
             os.write(self.write_end, b"x")
         os.close(self.write_end)
-        if self.pid is not None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
+
+
+def reap(pids: set[int]) -> None:
+    """Collect the watchdogs that were told to stand down (they exit at once)."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def max_fd() -> int:
