@@ -14,11 +14,11 @@ import json
 import os
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from jobctl.model.job import JobDefinition
+from jobctl.model.record import Record
 from jobctl.source import ArtifactError, check_file, walk
 
 # hashlib, shutil, tempfile and zipfile are imported where used: a local run's supervisor imports this
@@ -28,8 +28,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     name: str  # posix path inside the artifact
     path: Path
     executable: bool
@@ -37,14 +36,17 @@ class Entry:
     size: int
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(Record):
     """What gets uploaded for a job: a single file as is, or a zip of a directory."""
 
+    __slots__ = ("digest", "entries", "filename", "is_zip")
     digest: str  # "sha256:<hex>" over entries
     filename: str
     entries: tuple[Entry, ...]  # a zip's names start with its root directory
     is_zip: bool
+
+    def __init__(self, digest: str, filename: str, entries: tuple[Entry, ...], is_zip: bool) -> None:
+        self._assign(locals())
 
     @property
     def root(self) -> str | None:

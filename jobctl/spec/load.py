@@ -363,8 +363,6 @@ def _add_workflow(
 
 
 def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint: str | None) -> JobSpec:
-    from dataclasses import replace
-
     from jobctl.spec.model import Origin, job_from_document
 
     spec = job_from_document(document.data, base_dir, Origin(shown, line), entrypoint)
@@ -372,7 +370,7 @@ def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint
         f"spec.storageMounts[{index}].{key}": document.diagnostic(("spec", "storageMounts", index, key), "")
         for index, mount in enumerate(document.data["spec"].get("storageMounts") or [])
         for key in ("mountTargetIp", "exportPath", "mountTargetId") if key in mount}
-    return replace(spec, sites=sites)
+    return spec.replace(sites=sites)
 
 
 def _source_problem(base_dir: Path, given: str) -> str | None:
