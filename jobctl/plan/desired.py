@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from jobctl.artifact import Artifact, build_artifact, build_driver_artifact
+from jobctl.digest import sha256
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition, Metadata
 from jobctl.model.record import Record
 from jobctl.model.table import canonical, rows
@@ -42,7 +42,7 @@ def spec_hash(definition: Any) -> str:
     defaults (artifact digest included, jobctl's tags excluded): a field added to the table later leaves
     the hashes of existing ones as they were."""
     text = json.dumps(canonical(definition), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(text.encode()).hexdigest()
 
 
 def with_defaults(definition: D, defaults: Mapping[str, str] | None) -> D:
