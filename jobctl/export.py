@@ -143,12 +143,11 @@ def _reference_names(entries: list[tuple[int, str, str, str]]) -> tuple[dict[tup
 
 def _write(spec: Path, header: str, document: dict[str, Any]) -> None:
     """The spec, mode 0600 (also when the file was there before, with a wider mode)."""
-    import yaml
-
     from jobctl.paths import write_private
+    from jobctl.spec.yamlwrite import dump
 
     spec.parent.mkdir(parents=True, exist_ok=True)
-    write_private(spec, header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    write_private(spec, header + dump(document))
 
 
 def _secrets_note(referenced: tuple[str, ...]) -> str:
