@@ -14,22 +14,22 @@ import json
 import os
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
+from jobctl.digest import sha256
 from jobctl.model.job import JobDefinition
+from jobctl.model.record import Record
 from jobctl.source import ArtifactError, check_file, walk
 
-# hashlib, shutil, tempfile and zipfile are imported where used: a local run's supervisor imports this
+# shutil, tempfile and zipfile are imported where used: a local run's supervisor imports this
 # module for `run_environment` alone.
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     name: str  # posix path inside the artifact
     path: Path
     executable: bool
@@ -37,14 +37,17 @@ class Entry:
     size: int
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(Record):
     """What gets uploaded for a job: a single file as is, or a zip of a directory."""
 
+    __slots__ = ("digest", "entries", "filename", "is_zip")
     digest: str  # "sha256:<hex>" over entries
     filename: str
     entries: tuple[Entry, ...]  # a zip's names start with its root directory
     is_zip: bool
+
+    def __init__(self, digest: str, filename: str, entries: tuple[Entry, ...], is_zip: bool) -> None:
+        self._assign(locals())
 
     @property
     def root(self) -> str | None:
@@ -122,9 +125,7 @@ def build_driver_artifact(root: str) -> Artifact:
 
 def _artifact(filename: str, entries: list[Entry], is_zip: bool) -> Artifact:
     """The artifact of these entries, with its digest over each entry's path, mode and content."""
-    import hashlib
-
-    digest = hashlib.sha256()
+    digest = sha256()
     for entry in entries:
         digest.update(f"{entry.name}\0{int(entry.executable)}\0{entry.sha256}\n".encode())
     return Artifact(f"sha256:{digest.hexdigest()}", filename, tuple(entries), is_zip)
@@ -135,9 +136,7 @@ def _driver_entry(root: str) -> Entry:
 
 
 def _entry(name: str, path: Path) -> Entry:
-    import hashlib
-
-    sha = hashlib.sha256()
+    sha = sha256()
     size = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -245,17 +244,16 @@ def driver_fields(env: Mapping[str, str], root: str | None) -> dict[str, object]
 def file_digests(path: Path) -> dict[str, str]:
     """Each file of an artifact as held (a zip's members, or the one file) by its sha256: what a plan compares
     with the artifact a spec now builds, to say which files changed."""
-    import hashlib
     import zipfile
 
     if path.suffix != ".zip":
-        return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
+        return {path.name: sha256(path.read_bytes()).hexdigest()}
 
     found: dict[str, str] = {}
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
             if not member.is_dir():
-                found[member.filename] = hashlib.sha256(archive.read(member)).hexdigest()
+                found[member.filename] = sha256(archive.read(member)).hexdigest()
     return found
 
 

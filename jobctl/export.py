@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobctl.artifact import DRIVER, build_artifact, extract_zip, zip_root
 from jobctl.backends.base import Backend
@@ -23,8 +21,7 @@ from jobctl.secrets import MIN_SECRET_LENGTH, is_secret
 from jobctl.spec.starter import NAME_PATTERN, default_name
 
 
-@dataclasses.dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """An artifact laid out as a spec's `source`: where, the entry file, the runtime type, the digest."""
 
     path: Path
@@ -53,6 +50,8 @@ def materialize(backend: Backend, job: JobState, directory: Path) -> Source | No
             with contextlib.suppress(OSError):
                 (source / DRIVER).parent.rmdir()
             if not any(source.iterdir()):  # the driver was all of it: the code comes from git or inputs
+                import shutil
+
                 shutil.rmtree(directory / "src", ignore_errors=True)
                 return None
         runtime = definition.runtime_type if definition.runtime_type in ("python", "shell", "notebook") else "python"
@@ -67,6 +66,8 @@ def observe_for_adoption(backend: Backend, job: JobState) -> JobState:
     assert full.definition is not None
     if full.definition.runtime_type == "container" or full.definition.git_url:
         return full
+    import tempfile  # (and shutil, above) only where used: export of a job needs neither (issue 18)
+
     with tempfile.TemporaryDirectory(prefix="jobctl-adopt-") as temp:
         source = materialize(backend, full, Path(temp))
     if source is None:
@@ -120,8 +121,7 @@ def _as_written(node: Any, secrets: dict[str, str]) -> Any:
     return node
 
 
-@dataclasses.dataclass(frozen=True)
-class Exported:
+class Exported(NamedTuple):
     spec: Path
     referenced: tuple[str, ...]  # secret env vars written as ${NAME} instead of their values
 
@@ -143,12 +143,11 @@ def _reference_names(entries: list[tuple[int, str, str, str]]) -> tuple[dict[tup
 
 def _write(spec: Path, header: str, document: dict[str, Any]) -> None:
     """The spec, mode 0600 (also when the file was there before, with a wider mode)."""
-    import yaml
-
     from jobctl.paths import write_private
+    from jobctl.spec.yamlwrite import dump
 
     spec.parent.mkdir(parents=True, exist_ok=True)
-    write_private(spec, header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    write_private(spec, header + dump(document))
 
 
 def _secrets_note(referenced: tuple[str, ...]) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -29,8 +28,7 @@ adopt_option = click.option(
 )
 
 
-@dataclass(frozen=True)
-class PlanRequest:
+class PlanRequest(NamedTuple):
     """What plan, apply and adopt are asked to consider beyond the specs."""
 
     prune: bool = False
@@ -68,8 +66,6 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) -> Plan:
     """Load and validate the specs, build artifacts, and diff against the backend: jobs, Data Flow
     applications, and on OCI the pipelines of workflows with spec.engine: pipeline (jobctl.workflow.deploy)."""
-    from dataclasses import replace
-
     from jobctl.engine.resolve import applied_env
     from jobctl.spec.load import load_specs
 
@@ -82,7 +78,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     if not result.applications and (held is None or not plan.set_name):
         return plan
     if held is None:
-        return replace(plan, warnings=(*plan.warnings, *(
+        return plan.replace(warnings=(*plan.warnings, *(
             f"{a.name}: this backend holds no Data Flow application (local and oci do)" for a in result.applications)))
     from jobctl.errors import ConfigError
     from jobctl.plan.applications import plan_applications
@@ -95,14 +91,14 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
         if result.applications:
             raise
         # --prune of jobs only, where Data Flow is not open to this user: the jobs' prune goes on, and says so
-        return replace(plan, warnings=(*plan.warnings, f"no Data Flow application is pruned: {exc.message}"))
+        return plan.replace(warnings=(*plan.warnings, f"no Data Flow application is pruned: {exc.message}"))
     from jobctl.model.application import ApplicationDefinition
     from jobctl.model.table import rows, set_fields
 
     # what the applications set that this backend cannot honour (it runs them here), as for jobs
     found = {row.shown for spec in result.applications for row in set_fields(spec.definition) if row.ignored_locally}
     ignored = tuple(row.shown for row in rows(ApplicationDefinition) if row.shown in found and app.backend().runs_here)
-    return replace(plan, applications=tuple(apps), unchanged_applications=tuple(same),
+    return plan.replace(applications=tuple(apps), unchanged_applications=tuple(same),
                    warnings=(*plan.warnings, *warned, *_shared_names(app, apps)),
                    ignored=tuple(dict.fromkeys((*plan.ignored, *ignored))))
 
@@ -126,8 +122,6 @@ def _shared_names(app: AppContext, changes: Sequence[ApplicationChange]) -> list
 
 
 def _jobs_and_pipelines(app: AppContext, paths: tuple[str, ...], request: PlanRequest, result: LoadResult) -> Plan:
-    from dataclasses import replace
-
     from jobctl.engine.apply import build_plan
     from jobctl.plan.desired import desired_job
     from jobctl.plan.sets import plan_set
@@ -140,7 +134,7 @@ def _jobs_and_pipelines(app: AppContext, paths: tuple[str, ...], request: PlanRe
     if backend.name != "oci":  # only OCI keeps pipelines (importing its backend is not free)
         plan = build_plan(backend, desired, prune=request.prune, refresh=request.refresh, adopt=request.adopt,
                           prune_history=request.prune_history, set_name=set_name)
-        return replace(plan, warnings=(*plan.warnings, *(
+        return plan.replace(warnings=(*plan.warnings, *(
             f"workflow {w.name}: spec.engine pipeline runs on OCI; this backend keeps no pipeline (here `workflow "
             "run` drives it, the client engine)" for w in declared)))
     from jobctl.backends.oci import OciBackend
@@ -157,7 +151,7 @@ def _jobs_and_pipelines(app: AppContext, paths: tuple[str, ...], request: PlanRe
         lookup, declared, {c.name: c.action for c in plan.changes}, set_name=set_name, prune=request.prune,
         kept=[w.name for w in result.workflows],
         scopes=[(d.definition.compartment_id, d.definition.project_id) for d in desired if d.definition.compartment_id])
-    return replace(plan, pipelines=tuple(changes), unchanged_pipelines=tuple(unchanged))
+    return plan.replace(pipelines=tuple(changes), unchanged_pipelines=tuple(unchanged))
 
 
 class PlanResult(Result):

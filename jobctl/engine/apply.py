@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from jobctl.backends.base import Backend
 from jobctl.engine.inflight import InFlight
@@ -75,14 +74,14 @@ def build_plan(
                     and name not in managed_names and name not in adoptable):
                 adoptable[name] = observe_for_adoption(backend, job)
     # what a spec names by other than an id is looked up for the jobs diffed or created, not the unchanged
-    desired = [want if not refresh and _unchanged(want, current.get(want.name)) else replace(
-        want, definition=backend.resolve_definition(definition=want.definition, where=want.spec.site))
+    desired = [want if not refresh and _unchanged(want, current.get(want.name)) else want.replace(
+        definition=backend.resolve_definition(definition=want.definition, where=want.spec.site))
         for want in desired]
     plan = diff(desired, observed, prune=prune, retire=retire, adoptable=adoptable, set_name=set_name)
     changes = in_parallel(lambda c: _artifact_files(backend, _count_runs(backend, c)), plan.changes)
-    return replace(plan, changes=tuple(changes),
-                   known_job_ids=frozenset(job.id for job in observed),
-                   ignored=ignored_fields(desired) if backend.runs_here else ())
+    return plan.replace(changes=tuple(changes),
+                        known_job_ids=frozenset(job.id for job in observed),
+                        ignored=ignored_fields(desired) if backend.runs_here else ())
 
 
 ARTIFACT_FILES_LIMIT = 64 * 1024**2  # a larger artifact is not downloaded by a plan to list its changed files
@@ -104,7 +103,7 @@ def _artifact_files(backend: Backend, change: Change) -> Change:
         held = backend.download_artifact(job_id=change.observed.id, directory=Path(folder))
         if held is None or held.stat().st_size > ARTIFACT_FILES_LIMIT:
             return change
-        return replace(change, artifact_files=changed_files(file_digests(held), want))
+        return change.replace(artifact_files=changed_files(file_digests(held), want))
 
 
 def _count_runs(backend: Backend, change: Change) -> Change:
@@ -114,7 +113,7 @@ def _count_runs(backend: Backend, change: Change) -> Change:
     runs = backend.list_runs(job_id=change.observed.id, limit=COUNTED_RUNS + 1)
     active = len(backend.list_runs(job_id=change.observed.id, states=ACTIVE_STATES)) if any(
         r.state in ACTIVE_STATES for r in runs) or len(runs) > COUNTED_RUNS else 0
-    return replace(change, runs=len(runs), active_runs=active)
+    return change.replace(runs=len(runs), active_runs=active)
 
 
 def _unchanged(want: DesiredJob, job: JobState | None) -> bool:
@@ -144,8 +143,7 @@ def ignored_fields(desired: Sequence[DesiredJob]) -> tuple[str, ...]:
     return tuple(row.shown for row in rows(JobDefinition) if row.shown in found)
 
 
-@dataclass(frozen=True)
-class AppliedChange:
+class AppliedChange(NamedTuple):
     change: Change
     job_id: str | None
     outcome: str  # "created", "updated", "replaced", "deleted", "superseded"

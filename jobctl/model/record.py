@@ -9,7 +9,7 @@ the methods here are shared, so creating the class costs what any plain class do
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 R = TypeVar("R", bound="Record")
 _NAMES: dict[type, tuple[str, ...]] = {}
@@ -19,6 +19,8 @@ class Record:
     """Base of small frozen value classes (as the dataclasses they replace were)."""
 
     __slots__ = ()
+    # attributes equality and the hash leave out (a dataclass field's `compare=False`)
+    _uncompared: ClassVar[frozenset[str]] = frozenset()
 
     def _assign(self, values: Mapping[str, Any]) -> None:
         """Each attribute from the `__init__` parameter of its name: `self._assign(locals())`, once."""
@@ -51,13 +53,16 @@ class Record:
         """A copy with `changes` (as dataclasses.replace: the class's __init__ runs again)."""
         return type(self)(**{**self._values(), **changes})
 
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._names() if name not in self._uncompared)
+
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__ or not isinstance(other, Record):
             return NotImplemented
-        return self._values() == other._values()
+        return self._compared() == other._compared()
 
     def __hash__(self) -> int:
-        return hash(tuple(self._values().values()))
+        return hash(self._compared())
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={value!r}" for name, value in self._values().items())

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from jobctl.artifact import Artifact, build_artifact, build_driver_artifact
+from jobctl.digest import sha256
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition, Metadata
+from jobctl.model.record import Record
 from jobctl.model.table import canonical, rows
 from jobctl.spec.model import JobSpec
 
 D = TypeVar("D", bound=Metadata)
 
 
-@dataclass(frozen=True)
-class DesiredJob:
+class DesiredJob(Record):
+    """A spec's job as the backend should hold it, and its artifact."""
+
+    __slots__ = ("artifact", "definition", "spec")
     spec: JobSpec
     definition: JobDefinition  # owner tags hold jobctl's ownership tags and the spec hash
     artifact: Artifact | None
+
+    def __init__(self, spec: JobSpec, definition: JobDefinition, artifact: Artifact | None) -> None:
+        self._assign(locals())
 
     @property
     def name(self) -> str:
@@ -36,7 +42,7 @@ def spec_hash(definition: Any) -> str:
     defaults (artifact digest included, jobctl's tags excluded): a field added to the table later leaves
     the hashes of existing ones as they were."""
     text = json.dumps(canonical(definition), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(text.encode()).hexdigest()
 
 
 def with_defaults(definition: D, defaults: Mapping[str, str] | None) -> D:

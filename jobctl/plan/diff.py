@@ -63,8 +63,9 @@ def _adopt(want: DesiredJob, have: JobState) -> Change:
     fields = field_changes(have.definition, want.definition)
     forcing = [f.field for f in fields if f.forces_replace]
     if forcing:
-        return Change(Action.REPLACE, want.name, fields, f"adopting it, but {_cannot_change(forcing)}", want, have)
-    return Change(Action.UPDATE, want.name, fields, "adopt: from now on managed by jobctl", want, have)
+        return Change(Action.REPLACE, want.name, fields, f"adopting it, but {_cannot_change(forcing)}", desired=want,
+                      observed=have)
+    return Change(Action.UPDATE, want.name, fields, "adopt: from now on managed by jobctl", desired=want, observed=have)
 
 
 def _retag(have: JobState, want: DesiredJob) -> str | None:
@@ -90,7 +91,7 @@ def _change(want: DesiredJob, have: JobState, now: datetime) -> Change | None:
     if have.incomplete or have.lifecycle_state == "FAILED":
         reason = ("a previous apply did not finish uploading its artifact" if have.incomplete
                   else "the job is FAILED" + (f": {have.details}" if have.details else ""))
-        return Change(Action.REPLACE, want.name, (), reason, want, have)
+        return Change(Action.REPLACE, want.name, (), reason, desired=want, observed=have)
     fields: tuple[FieldChange, ...] = ()
     if have.spec_hash != want.spec_hash or have.definition is not None:
         if have.definition is None:
@@ -98,11 +99,11 @@ def _change(want: DesiredJob, have: JobState, now: datetime) -> Change | None:
         fields = field_changes(have.definition, want.definition)
     if not fields:  # same content; jobctl's tags may still differ: re-tag in place
         retag = _retag(have, want)
-        return Change(Action.UPDATE, want.name, (), retag, want, have) if retag else None
+        return Change(Action.UPDATE, want.name, (), retag, desired=want, observed=have) if retag else None
     forcing = [f.field for f in fields if f.forces_replace]
     if forcing:
-        return Change(Action.REPLACE, want.name, fields, _cannot_change(forcing), want, have)
-    return Change(Action.UPDATE, want.name, fields, None, want, have)
+        return Change(Action.REPLACE, want.name, fields, _cannot_change(forcing), desired=want, observed=have)
+    return Change(Action.UPDATE, want.name, fields, None, desired=want, observed=have)
 
 
 def diff(

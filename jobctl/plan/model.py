@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from jobctl.model.record import Record
 
 if TYPE_CHECKING:
     from jobctl.model.job import JobState
@@ -27,29 +28,47 @@ class Action(str, enum.Enum):
         return {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}[self.value]
 
 
-@dataclass(frozen=True)
-class FieldChange:
+class FieldChange(NamedTuple):
     field: str  # spec path, e.g. "runtime.env.MODEL"
     old: Any
     new: Any
     forces_replace: bool
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(Record):
+    """What a plan does to one job (a Record, not a dataclass: `plan` imports it, issue 18)."""
+
+    __slots__ = (
+        "action",
+        "active_runs",
+        "artifact_files",
+        "desired",
+        "fields",
+        "keeps_runs",
+        "name",
+        "observed",
+        "reason",
+        "runs",
+    )
     action: Action
     name: str
-    fields: tuple[FieldChange, ...] = ()
-    reason: str | None = None
-    desired: DesiredJob | None = None
-    observed: JobState | None = None
+    fields: tuple[FieldChange, ...]
+    reason: str | None
+    desired: DesiredJob | None
+    observed: JobState | None
     # A delete of a job that is a generation of a wanted name (left over by an interrupted replace) keeps
     # it, superseded, while it has runs; any other delete takes the job's runs with it (`runs` of them).
-    keeps_runs: bool = False
-    runs: int | None = None
-    active_runs: int = 0  # a delete of a job with active runs keeps it, superseded, until they end
+    keeps_runs: bool
+    runs: int | None
+    active_runs: int  # a delete of a job with active runs keeps it, superseded, until they end
     # of a changed artifact: ("+" | "-" | "~", file) for each file added, removed or modified (jobctl.artifact)
-    artifact_files: tuple[tuple[str, str], ...] = ()
+    artifact_files: tuple[tuple[str, str], ...]
+
+    def __init__(self, action: Action, name: str, fields: tuple[FieldChange, ...] = (), reason: str | None = None, *,
+                 desired: DesiredJob | None = None, observed: JobState | None = None, keeps_runs: bool = False,
+                 runs: int | None = None, active_runs: int = 0,
+                 artifact_files: tuple[tuple[str, str], ...] = ()) -> None:
+        self._assign(locals())
 
     @property
     def drops(self) -> tuple[str, ...]:
@@ -84,18 +103,38 @@ class Change:
         return self.observed.id if self.observed else None
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record):
+    """Every change a plan makes, and what it leaves as it is."""
+
+    __slots__ = (
+        "applications",
+        "changes",
+        "ignored",
+        "known_job_ids",
+        "pipelines",
+        "set_name",
+        "unchanged",
+        "unchanged_applications",
+        "unchanged_pipelines",
+        "warnings",
+    )
     changes: tuple[Change, ...]
-    unchanged: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    known_job_ids: frozenset[str] = frozenset()  # every job the plan saw: none of them is a concurrent apply's
-    ignored: tuple[str, ...] = ()  # fields the specs set that this backend cannot honour (it runs locally)
-    set_name: str | None = None  # the set the specs are applied from (jobctl.plan.sets)
-    pipelines: tuple[PipelineChange, ...] = ()  # workflows' pipelines (OCI; jobctl.workflow.deploy)
-    unchanged_pipelines: tuple[str, ...] = ()
-    applications: tuple[ApplicationChange, ...] = ()  # Data Flow applications (jobctl.plan.applications)
-    unchanged_applications: tuple[str, ...] = ()
+    unchanged: tuple[str, ...]
+    warnings: tuple[str, ...]
+    known_job_ids: frozenset[str]  # every job the plan saw: none of them is a concurrent apply's
+    ignored: tuple[str, ...]  # fields the specs set that this backend cannot honour (it runs locally)
+    set_name: str | None  # the set the specs are applied from (jobctl.plan.sets)
+    pipelines: tuple[PipelineChange, ...]  # workflows' pipelines (OCI; jobctl.workflow.deploy)
+    unchanged_pipelines: tuple[str, ...]
+    applications: tuple[ApplicationChange, ...]  # Data Flow applications (jobctl.plan.applications)
+    unchanged_applications: tuple[str, ...]
+
+    def __init__(self, changes: tuple[Change, ...], unchanged: tuple[str, ...] = (), warnings: tuple[str, ...] = (), *,
+                 known_job_ids: frozenset[str] = frozenset(), ignored: tuple[str, ...] = (),
+                 set_name: str | None = None, pipelines: tuple[PipelineChange, ...] = (),
+                 unchanged_pipelines: tuple[str, ...] = (), applications: tuple[ApplicationChange, ...] = (),
+                 unchanged_applications: tuple[str, ...] = ()) -> None:
+        self._assign(locals())
 
     def count(self, action: Action) -> int:
         return (sum(1 for c in self.changes if c.action is action)

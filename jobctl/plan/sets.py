@@ -10,12 +10,12 @@ See docs/decisions/0011-prune-sets.md.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from jobctl.digest import sha256
 from jobctl.errors import UsageError
 
 MAX_SET_LENGTH = 200  # well inside OCI's freeform tag value limit (256)
@@ -43,7 +43,7 @@ def derive_set(paths: Sequence[str]) -> str:
             derived += "" if relative == "." else f"/{relative}"
             break
     if len(derived) > MAX_SET_LENGTH:  # the end, and a digest of the whole: two long paths never share a set
-        digest = hashlib.sha256(derived.encode()).hexdigest()[:12]
+        digest = sha256(derived.encode()).hexdigest()[:12]
         derived = f"{derived[-(MAX_SET_LENGTH - 14):]}#{digest}"
     return check_set(derived, "the directory of the specs, as a set name,")
 

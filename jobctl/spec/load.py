@@ -48,10 +48,11 @@ class LoadResult(NamedTuple):
 # of jobctl's kinds with no apiVersion at all (a spec missing it: said, not skipped). Others (a conda
 # environment.yml, an app's config.yaml, a Kubernetes Job of apiVersion batch/v1) are skipped; one that does not
 # parse, with a top-level kind or apiVersion, is read, so that its problem is said.
-_SPEC_MARKS = re.compile(r"""^apiVersion:[ \t]*["']?jobctl/|^kind:[ \t]*["']?job["']?[ \t]*(?:#.*)?$""", re.M)
-_OUR_KIND = re.compile(r"""^kind:[ \t]*["']?(?:Job|Workflow|DataFlowApplication)["']?[ \t]*(?:#.*)?$""", re.M)
-_ANY_VERSION = re.compile(r"^apiVersion:", re.M)
-_KIND_OR_VERSION = re.compile(r"^(?:kind|apiVersion):", re.M)
+# (patterns, compiled by `re` on first use: only a directory's files need them, not every plan and validate)
+_SPEC_MARKS = r"""^apiVersion:[ \t]*["']?jobctl/|^kind:[ \t]*["']?job["']?[ \t]*(?:#.*)?$"""
+_OUR_KIND = r"""^kind:[ \t]*["']?(?:Job|Workflow|DataFlowApplication)["']?[ \t]*(?:#.*)?$"""
+_ANY_VERSION = r"^apiVersion:"
+_KIND_OR_VERSION = r"^(?:kind|apiVersion):"
 
 
 def looks_like_spec(path: Path) -> bool:
@@ -61,9 +62,10 @@ def looks_like_spec(path: Path) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return True
-    if _SPEC_MARKS.search(text) or (_OUR_KIND.search(text) and not _ANY_VERSION.search(text)):
+    ours = re.search(_OUR_KIND, text, re.M) and not re.search(_ANY_VERSION, text, re.M)
+    if re.search(_SPEC_MARKS, text, re.M) or ours:
         return True
-    return bool(_KIND_OR_VERSION.search(text)) and not _parses(text)  # a broken one that may be a spec: said
+    return bool(re.search(_KIND_OR_VERSION, text, re.M)) and not _parses(text)  # a broken one that may be a spec: said
 
 
 def _parses(text: str) -> bool:
@@ -363,8 +365,6 @@ def _add_workflow(
 
 
 def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint: str | None) -> JobSpec:
-    from dataclasses import replace
-
     from jobctl.spec.model import Origin, job_from_document
 
     spec = job_from_document(document.data, base_dir, Origin(shown, line), entrypoint)
@@ -372,7 +372,7 @@ def _build(document: Document, base_dir: Path, shown: str, line: int, entrypoint
         f"spec.storageMounts[{index}].{key}": document.diagnostic(("spec", "storageMounts", index, key), "")
         for index, mount in enumerate(document.data["spec"].get("storageMounts") or [])
         for key in ("mountTargetIp", "exportPath", "mountTargetId") if key in mount}
-    return replace(spec, sites=sites)
+    return spec.replace(sites=sites)
 
 
 def _source_problem(base_dir: Path, given: str) -> str | None:

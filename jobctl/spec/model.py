@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobctl.errors import Diagnostic
 from jobctl.model.job import JobDefinition
+from jobctl.model.record import Record
 from jobctl.model.table import from_document
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a spec was declared, for messages."""
 
     file: str
     line: int
 
 
-@dataclass(frozen=True)
-class JobSpec:
+class JobSpec(Record):
     """One `kind: Job` document: the job's definition (without its artifact digest) and its source."""
 
+    __slots__ = ("definition", "origin", "sites", "source")
+    _uncompared = frozenset({"origin", "sites"})
     definition: JobDefinition
-    source: Path | None = None  # absolute, resolved against the spec file's directory
-    origin: Origin | None = field(default=None, compare=False)
+    source: Path | None  # absolute, resolved against the spec file's directory
+    origin: Origin | None
     # where fields were written, for errors found after loading: spec path -> its place, as written
-    sites: Mapping[str, Diagnostic] = field(default_factory=dict, compare=False)
+    sites: Mapping[str, Diagnostic]
+
+    def __init__(self, definition: JobDefinition, source: Path | None = None, origin: Origin | None = None,
+                 sites: Mapping[str, Diagnostic] | None = None) -> None:
+        sites = {} if sites is None else sites
+        self._assign(locals())
 
     def site(self, path: str) -> Diagnostic:
         """`path` where the spec wrote it (file, line, column, the field as written), without a message yet."""

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,13 @@ try:
 except SystemExit as exc:
     code = exc.code
 sys.stdout = sys.__stdout__
-print(json.dumps({"modules": sorted(sys.modules), "exit": code}))
+made = sorted(f"{name}.{attr}" for name, module in list(sys.modules.items()) if name.startswith("jobctl")
+              for attr, value in vars(module).items()
+              if isinstance(value, type) and value.__module__ == name and "__dataclass_fields__" in value.__dict__)
+print(json.dumps({"modules": sorted(sys.modules), "dataclasses": made, "exit": code}))
 """
+# the dataclasses a command that reads a job definition creates: the definition's (decision 8), no other
+DEFINITION_DATACLASSES = ["jobctl.model.job.JobDefinition", "jobctl.model.job.Metadata"]
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +67,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str]
 
 def loaded(home: tuple[dict[str, str], str], *args: str, cwd: Path = REPO) -> set[str]:
     """The modules a fresh interpreter holds after running the command (RUN in args: the finished run)."""
+    return set(probe(home, *args, cwd=cwd)["modules"])
+
+
+def probe(home: tuple[dict[str, str], str], *args: str, cwd: Path = REPO) -> dict[str, Any]:
+    """What a fresh interpreter holds after running the command: `modules`, and the `dataclasses` jobctl's
+    modules created."""
     env, run_id = home
     argv = [run_id if arg == "RUN" else arg for arg in args]
     proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    outcome = json.loads(proc.stdout.splitlines()[-1])
+    outcome: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
     assert outcome["exit"] in (0, None), proc.stderr
-    return set(outcome["modules"])
+    return outcome
 
 
 def under(modules: set[str], packages: tuple[str, ...]) -> set[str]:
@@ -123,3 +135,26 @@ def test_a_single_run_is_started_without_a_thread_pool(home: tuple[dict[str, str
 
     assert under(single, ("concurrent.futures", "logging")) == set()
     assert "concurrent.futures" in matrix
+
+
+def test_planning_a_cached_spec_parses_no_yaml_and_creates_only_the_definition_dataclasses(
+        home: tuple[dict[str, str], str]) -> None:
+    """The plan, its changes, the specs and the artifact are Records and NamedTuples; digests come from
+    jobctl.digest, not hashlib (OpenSSL); the spec is in the parse cache (the fixture applied it)."""
+    found = probe(home, "plan", HELLO)
+
+    assert under(set(found["modules"]), (*NEVER, "decimal", "hashlib", "yaml", "tempfile")) == set()
+    assert found["dataclasses"] == DEFINITION_DATACLASSES
+
+
+def test_exporting_a_job_again_loads_no_pyyaml(home: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    """An exported spec as plain as hello's is written by jobctl.spec.yamlwrite, and read back (to validate it)
+    from the parse cache once it was exported before."""
+    first = probe(home, "export", "hello", "--dir", str(tmp_path))
+    spec = (tmp_path / "hello" / "job.yaml").read_text()
+    again = probe(home, "export", "hello", "--dir", str(tmp_path))
+
+    assert "yaml" in first["modules"]  # the new file is parsed to validate it
+    assert (tmp_path / "hello" / "job.yaml").read_text() == spec
+    assert under(set(again["modules"]), (*NEVER, "decimal", "hashlib", "tempfile", "yaml")) == set()
+    assert again["dataclasses"] == DEFINITION_DATACLASSES

@@ -37,7 +37,7 @@ def test_the_backend_has_every_member_of_the_protocol_with_its_signature(harness
 def test_jobs_are_listed_by_compartment_and_project(harness: Harness, tmp_path: Path) -> None:
     mine = write_spec(tmp_path / "a", name="mine")
     written = write_spec(tmp_path / "b", name="theirs").spec
-    theirs = desired_job(replace(written, definition=replace(written.definition, project_id=OTHER_PROJECT)))
+    theirs = desired_job(written.replace(definition=replace(written.definition, project_id=OTHER_PROJECT)))
     apply_plan(harness.backend, build_plan(harness.backend, [mine]))
     apply_plan(harness.backend, build_plan(harness.backend, [theirs]))
 

@@ -148,7 +148,7 @@ def test_a_run_s_configuration_override_keeps_the_job_s_startup_probe(fake_oci: 
     backend = oci_backend(fake_oci, tmp_path)
     desired = write_spec(tmp_path)
     probe = {"command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5, "failureThreshold": 4}
-    desired = desired_job(replace(desired.spec, definition=replace(desired.spec.definition, startup_probe=probe)))
+    desired = desired_job(desired.spec.replace(definition=replace(desired.spec.definition, startup_probe=probe)))
     apply(backend, desired)
     job = resolve_job(backend, "contract")
 

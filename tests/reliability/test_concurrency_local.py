@@ -153,7 +153,6 @@ def test_threads_storing_one_artifact_at_once_each_get_it_whole(isolated_env: Pa
     """apply creates jobs from several threads; jobs of one source store one artifact. The threads shared
     one temporary file (named by the process only), so all but one failed with 'No such file or
     directory' once the first had renamed it: this holds every thread inside its write until all began."""
-    import dataclasses
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -164,13 +163,14 @@ def test_threads_storing_one_artifact_at_once_each_get_it_whole(isolated_env: Pa
     writers = 4
     together = threading.Barrier(writers, timeout=30)
 
-    @dataclasses.dataclass(frozen=True)
     class HeldArtifact(type(artifact)):  # type: ignore[misc]
+        __slots__ = ()
+
         def write_to(self, out: Any) -> None:
             together.wait()  # every thread has its temporary file open before any writes
             super().write_to(out)
 
-    held = HeldArtifact(**{f.name: getattr(artifact, f.name) for f in dataclasses.fields(artifact)})
+    held = HeldArtifact(artifact.digest, artifact.filename, artifact.entries, artifact.is_zip)
     backend = LocalBackend(isolated_env)
     with ThreadPoolExecutor(writers) as pool:
         paths = list(pool.map(lambda _: backend._store_artifact(held), range(writers)))
