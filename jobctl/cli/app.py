@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import os
 import re
@@ -154,7 +155,7 @@ class JobctlGroup(click.Group):
                 traceback.print_exc()
             _fail(error)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            _say("Interrupted.")
             sys.exit(ExitCode.INTERRUPTED)
         except Interrupted:  # said already
             sys.exit(ExitCode.INTERRUPTED)
@@ -168,8 +169,11 @@ class JobctlGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            click.echo(f"Error: internal error: {type(error).__name__}: {error}", err=True)
-            click.echo("Hint: rerun with --traceback and report it.", err=True)
+            if isinstance(error, OSError) and error.errno in _FULL:  # stdout to a full disk (`> /dev/full`), ...
+                _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}")
+            else:
+                _say(f"Error: internal error: {type(error).__name__}: {error}",
+                     "Hint: rerun with --traceback and report it.")
             sys.exit(ExitCode.ERROR)
         if isinstance(code, int) and code:
             sys.exit(code)
@@ -187,13 +191,20 @@ def _reader_gone() -> NoReturn:
 
 
 def _fail(error: JobctlError) -> NoReturn:
-    if isinstance(error, SpecError):
-        for diagnostic in error.diagnostics:
-            click.echo(str(diagnostic), err=True)
-    click.echo(f"Error: {error.message}", err=True)
-    if error.hint:
-        click.echo(f"Hint: {error.hint}", err=True)
+    diagnostics = [str(d) for d in error.diagnostics] if isinstance(error, SpecError) else []
+    _say(*diagnostics, f"Error: {error.message}", *([f"Hint: {error.hint}"] if error.hint else []))
     sys.exit(error.exit_code)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # what a write to a full or failing disk raises
+
+
+def _say(*lines: str) -> None:
+    """Lines on stderr, for the error boundary: a stderr that cannot be written (closed, full) changes neither
+    the exit code nor what else the command does."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in lines:
+            click.echo(line, err=True)
 
 
 @click.group(
@@ -290,22 +301,36 @@ def _end_at_once(code: int) -> None:
     import atexit
     import threading
 
-    if threading.active_count() > 1:
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
+    if threading.active_count() > 1 or not _flushed():
         return
     atexit._run_exitfuncs()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
+    _flushed()
     os._exit(code)
+
+
+def _flushed() -> bool:
+    """Flush stdout and stderr; whether stdout's text got out (stderr's cannot be reported anywhere, so a
+    full or broken stderr changes no exit code)."""
+    out = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            out = out and stream is not sys.stdout
+    return out
+
+
+def _streams_open() -> None:
+    """A command started with stdout or stderr closed (`>&-`) writes to /dev/null there, as to a reader that
+    reads nothing: what it does, and its exit code, are the same (Python leaves such a stream None)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - the process's stream until it ends
 
 
 def main() -> None:
     """Console entry point."""
+    _streams_open()
     try:
         cli.main(prog_name="jobctl", obj=WHOLE_PROCESS)
     except SystemExit as exc:

@@ -28,3 +28,30 @@ def test_a_reader_that_stops_early_ends_jobctl_quietly(jobctl, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "BrokenPipe" not in proc.stderr
+
+
+def _shell(command: str) -> subprocess.CompletedProcess[str]:
+    """`python -m jobctl` with the shell redirections in `command` (JOBCTL stands for the command)."""
+    shell = command.replace("JOBCTL", f"{sys.executable} -m jobctl")
+    return subprocess.run(["bash", "-c", shell], cwd=REPO, env=dict(os.environ), capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(jobctl) -> None:
+    """Red team, issue 18: with stderr closed or full every command exited 1 even on success; with stdout
+    closed, every command was an internal error (exit 1, and a traceback once the command ended)."""
+    hello = str(REPO / "specs-examples" / "hello" / "job.yaml")
+    assert jobctl("apply", hello).exit_code == 0
+    for command, code in [("JOBCTL --version 2>&-", 0), ("JOBCTL jobs 2>/dev/full", 0),
+                          (f"JOBCTL validate {hello} 2>&-", 0), ("JOBCTL runs no-such-run 2>&-", 4),
+                          ("JOBCTL runs no-such-run 2>/dev/full", 4), ("JOBCTL jobs >&-", 0),
+                          ("JOBCTL run hello --wait >&-", 0), ("JOBCTL run hello --env EXIT_CODE=3 --wait >&-", 1)]:
+        proc = _shell(command)
+        assert proc.returncode == code, (command, proc.stderr)
+        assert "Traceback" not in proc.stderr, (command, proc.stderr)
+        assert "internal error" not in proc.stderr, (command, proc.stderr)
+
+
+def test_output_to_a_full_disk_says_it_cannot_write_not_internal_error() -> None:
+    proc = _shell("JOBCTL schema > /dev/full")
+    assert (proc.returncode, proc.stderr) == (1, "Error: cannot write: No space left on device\n")
