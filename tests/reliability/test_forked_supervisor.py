@@ -10,6 +10,7 @@ another program (the suite's in-process runner) never forks itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -46,12 +47,64 @@ def start(runs: list[str], *env: str) -> str:
 
 
 def supervisor(home: Path, run_id: str) -> int:
-    """The run's supervisor, checked to be a fork of the command (its command line is the command's)."""
+    """The run's supervisor, checked to be a fork of the command (an interpreter's would run the module; the
+    fork overwrites the command's command line with the run it supervises)."""
     pid = until(lambda: db_row(home, run_id)["supervisor_pid"], what="the supervisor to be recorded")
     cmdline = (procs.PROC / str(pid) / "cmdline").read_bytes()
     assert b"jobctl.backends.local" not in cmdline, cmdline
-    assert b"\0run\0keeper" in cmdline, cmdline
+    assert cmdline.rstrip(b"\0") == f"jobctl supervisor {run_id}".encode(), cmdline
     return int(pid)
+
+
+def every_process(name: str) -> dict[int, bytes]:
+    """/proc/PID/`name` of every process (`cmdline`: what `ps` shows, and every user may read)."""
+    found = {}
+    for entry in procs.PROC.iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # ended meanwhile
+                found[int(entry.name)] = (entry / name).read_bytes()
+    return found
+
+
+def test_a_secret_given_on_the_command_line_is_not_in_ps_while_the_run_goes_on(
+    jobctl: Runner, keeper: list[str], isolated_env: Path, tmp_path: Path,
+) -> None:
+    """Red team, issue 18: the forked supervisor kept the command's command line, `--env DB_PASSWORD=...`
+    included, readable by every user in ps for as long as the run went on."""
+    secret = "hunter2-not-for-ps-7731"
+    gate = tmp_path / "gate"
+    run_id = start(keeper, f"GATE={gate}", f"DB_PASSWORD={secret}")
+    until(lambda: workload_running(run_id), what="the workload")
+    supervisor(isolated_env, run_id)
+    assert not [line for line in every_process("cmdline").values() if secret.encode() in line]
+    gate.touch()
+    assert jobctl("wait", run_id, "--timeout", "60").exit_code == 0
+
+
+def test_a_waiting_command_holds_no_exited_child(
+    jobctl: Runner, keeper: list[str], isolated_env: Path, tmp_path: Path,
+) -> None:
+    """Red team, issue 18: the launcher forked for the only run exited once it had started the supervisor,
+    and stayed a zombie child of the command for the whole wait."""
+    gate = tmp_path / "gate"
+    waiting = command("run", "keeper", "--env", f"GATE={gate}", "--wait", stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    try:
+        run_id = str(until(lambda: json.loads(jobctl("-o", "json", "runs").stdout)["items"],
+                           what="the run to be recorded")[0]["id"])
+        keeper.append(run_id)
+        until(lambda: workload_running(run_id), what="the workload")
+
+        def children_states() -> list[bytes]:
+            stats = [stat.rpartition(b")")[2].split() for stat in every_process("stat").values()]
+            return [fields[0] for fields in stats if int(fields[1]) == waiting.pid]
+
+        until(lambda: b"Z" not in children_states(), what="the command to collect its exited launcher")
+        gate.touch()
+        _, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, err
 
 
 def test_the_run_of_a_command_killed_with_sigkill_goes_on_and_succeeds(

@@ -174,6 +174,8 @@ class LocalBackend(ListsRuns):
         once rather than at its next poll."""
         from jobctl.backends.local import procs
 
+        if self._spawner is not None:
+            self._spawner.collect()
         if len(run_ids) > EXITS_WATCHED:
             time.sleep(seconds)
             return

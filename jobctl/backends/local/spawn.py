@@ -74,6 +74,16 @@ class Spawner:
                 self._channel = None
         return pid if pid is not None else self._spawn(run_id, lock_fd, log_fd)
 
+    def collect(self) -> None:
+        """Collect the launcher forked for the only run once it has exited (a wait calls this, so the command
+        holds no exited child while it waits)."""
+        with self._lock:
+            if isinstance(self._launcher, int) and self._channel is None:
+                with contextlib.suppress(ChildProcessError):
+                    if os.waitpid(self._launcher, os.WNOHANG) == (0, 0):
+                        return
+                self._launcher = None
+
     def close(self) -> None:
         """End the launcher (it exits at the end of its socket); supervisors it started go on."""
         with self._lock:
