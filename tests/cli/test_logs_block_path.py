@@ -99,3 +99,19 @@ def test_the_block_path_prints_what_the_line_by_line_path_prints(
         for block in BLOCKS:
             assert printed[block][name] == expected, f"jobctl logs {' '.join(flags)}, {block}-byte blocks"
 
+
+
+@pytest.mark.parametrize("log", ["ours", "empty", "invalid utf-8", "non-ascii and controls"])
+def test_a_plain_logs_prints_what_the_line_by_line_path_prints(
+    jobctl: object, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, log: str,
+) -> None:
+    """Red team, issue 18: plain `logs` copied bytes that are not UTF-8 as they were, where every flag printed
+    them as U+FFFD, so `logs | tail -n 1` and `logs --tail 1` differed."""
+    from jobctl.backends import base
+
+    run_id = finished_run(jobctl)
+    (isolated_env / "runs" / run_id / "log").write_bytes(LOGS[log])
+    fast, whole_tail = logs(run_id, []), logs(run_id, ["--tail", "1000000"])
+    monkeypatch.setattr(LocalBackend, "copy_log_text",
+                        lambda self, *, run_id, out: base.copy_log_text(self, run_id, out))
+    assert fast == logs(run_id, []) == whole_tail

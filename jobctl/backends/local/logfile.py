@@ -118,7 +118,9 @@ def copy_text(path: Path, out: BinaryIO, offset: int = 0) -> int:
             cut = data.rfind(b"\n") + 1
             pending = data[cut:]
             if cut:
-                out.write(b"\n".join([line[PREFIX_BYTES:] for line in data[: cut - 1].split(b"\n")]) + b"\n")
+                text = b"\n".join([line[PREFIX_BYTES:] for line in data[: cut - 1].split(b"\n")]) + b"\n"
+                # bytes that are not UTF-8 as U+FFFD, as every other way of printing the log shows them
+                out.write(text if text.isascii() else text.decode("utf-8", "replace").encode())
                 offset += cut
     return offset
 
