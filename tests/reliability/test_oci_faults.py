@@ -164,3 +164,31 @@ def test_why_a_request_got_no_answer_is_said_in_a_few_words(text: str, said: str
     from jobctl.backends.oci import unreachable
 
     assert unreachable(text) == said
+
+
+def test_an_endpoint_that_is_not_oci_is_said_to_be_so_not_taken_for_a_missing_job(
+        fake: FakeOCI, jobctl, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Red team, issue 18: a web server's 404 page at --endpoint printed its HTML and exited 4, and `get JOB`
+    said there was no such job."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # not on the command's stderr
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("JOBCTL_OCI_ENDPOINT", endpoint)
+    try:
+        for command, what in [(("runs",), "listing runs"), (("get", "tune-models"), "listing jobs")]:
+            result = jobctl(*command)
+            assert result.exit_code == 6, (command, result.stderr)
+            assert result.stderr.splitlines()[0] == f"Error: {what}: {endpoint} answered HTTP 404 without an OCI error"
+            assert "<" not in result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

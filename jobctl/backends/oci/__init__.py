@@ -60,14 +60,19 @@ def _derived(retry_token: str, reason: str) -> str:
     return hashlib.sha256(f"{retry_token}\0{reason}".encode()).hexdigest()[:64]
 
 
+def _origin(text: str) -> str:
+    """The scheme, host and port of the first URL in `text` ("GET https://host/path" -> "https://host")."""
+    found = re.search(r"\w+://[^/\s'\"]+", text)
+    return found.group(0) if found else ""
+
 
 def unreachable(text: str) -> str:
     """Where and why a request got no answer, from the SDK's text (a tuple of urllib3's message and the
     endpoint): ' at https://host (Connection refused)'; the whole text is logged, for -v."""
-    endpoint = re.search(r"Request Endpoint: \S+ (\w+://[^/\s]+)", text)
+    endpoint = _origin(text.partition("Request Endpoint:")[2])
     reason = (re.search(r"\[Errno -?\d+\] ([^\"')]+)", text) or re.search(r"\[(SSL: \w+)\]", text)
               or re.search(r"(timed out)", text))
-    return (f" at {endpoint.group(1)}" if endpoint else "") + (f" ({reason.group(1).strip()})" if reason else "")
+    return (f" at {endpoint}" if endpoint else "") + (f" ({reason.group(1).strip()})" if reason else "")
 
 
 class OciBackend(ListsRuns):
@@ -168,6 +173,13 @@ class OciBackend(ListsRuns):
             _log.info("%s (%.0f ms)", what, (time.monotonic() - started) * 1000)
             return result
         except self.oci.exceptions.ServiceError as exc:
+            if exc.code is None:  # no OCI error body: a web server, a proxy or a load balancer answered
+                said = (f"{what}: {_origin(exc.request_endpoint or '') or 'the endpoint'} answered HTTP {exc.status} "
+                        "without an OCI error")
+                if exc.status < 500:
+                    raise ConfigError(said, hint="is it an OCI API? check --endpoint (JOBCTL_OCI_ENDPOINT), the "
+                                                 "profile's region and any proxy") from exc
+                raise JobctlError(said) from exc
             message = f"{what}: {exc.code or exc.status} ({exc.status}): {exc.message}"
             if exc.status == 404:
                 raise NotFoundError(message) from exc
