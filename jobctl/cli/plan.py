@@ -11,7 +11,7 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import show_secrets_option, spec_paths_argument
 from jobctl.cli.output import Result, renders
-from jobctl.errors import ExitCode, JobctlError
+from jobctl.errors import ExitCode, JobctlError, UsageError
 from jobctl.plan.model import Plan
 from jobctl.render.machine import plan_dict
 from jobctl.render.plan import print_plan
@@ -73,6 +73,8 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     result = load_specs(paths, app.environ, external_jobs=applied_env(app.backend),
                         pipelines=app.backend_name == "oci")
     result.raise_for_errors()
+    if request.prune:
+        _refuse_doubtful_prune(result)
     plan = _jobs_and_pipelines(app, paths, request, result)
     held = getattr(app.backend(), "dataflow", None) if result.applications or request.prune else None
     if not result.applications and (held is None or not plan.set_name):
@@ -101,6 +103,21 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     return plan.replace(applications=tuple(apps), unchanged_applications=tuple(same),
                    warnings=(*plan.warnings, *warned, *_shared_names(app, apps)),
                    ignored=tuple(dict.fromkeys((*plan.ignored, *ignored))))
+
+
+def _refuse_doubtful_prune(result: LoadResult) -> None:
+    """--prune deletes the jobs of the set that the specs do not hold: a skipped file that names jobctl/ may hold
+    one in a way jobctl does not read (nested, a misspelt key), and its job must not be deleted for that."""
+    from pathlib import Path
+
+    from jobctl.spec.detect import mentions_jobctl
+
+    doubtful = [file for file in result.skipped if mentions_jobctl(Path(file))]
+    if doubtful:
+        raise UsageError(f"--prune refused: {', '.join(doubtful)} mention{'s' if len(doubtful) == 1 else ''} "
+                         "jobctl/ but hold no spec jobctl reads; pruning could delete the jobs they mean",
+                         hint="make each a jobctl/v1 spec (top-level apiVersion and kind), or move it out of the "
+                              "directory; `jobctl -v validate DIR` lists the files skipped")
 
 
 def _shared_names(app: AppContext, changes: Sequence[ApplicationChange]) -> list[str]:

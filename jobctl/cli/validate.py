@@ -19,8 +19,9 @@ def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
     for the jobs it names that the files do not hold).
 
     PATH is a spec file or a directory: every *.yaml / *.yml below it that is a spec (a jobctl/v1 document,
-    or ADS job YAML); other YAML files there (environment.yml, a config.yaml) are skipped, and -v names
-    them. All errors in all files are reported at once, sorted by file and line, each as
+    or ADS job YAML, in any YAML spelling: JSON and flow style too); other YAML files there (environment.yml,
+    a config.yaml) are skipped, and -v names them. A file that may be a spec but does not parse is an
+    error. All errors in all files are reported at once, sorted by file and line, each as
     `file:line:col: field: message`.
     Exits 0 when everything is valid, 3 when anything is not.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from jobctl.errors import MISSING_FILE, Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
 from jobctl.source import ArtifactError, Rules, check_source
+from jobctl.spec.detect import looks_like_spec
 from jobctl.spec.document import Document, JsonPath, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
@@ -42,40 +42,6 @@ class LoadResult(NamedTuple):
     def raise_for_errors(self) -> None:
         if self.diagnostics:
             raise SpecError(self.diagnostics, hint="run `jobctl validate` on these files for details")
-
-
-# What makes a YAML file found in a directory a spec: a jobctl/v1 document, an ADS job (`kind: job`), or one
-# of jobctl's kinds with no apiVersion at all (a spec missing it: said, not skipped). Others (a conda
-# environment.yml, an app's config.yaml, a Kubernetes Job of apiVersion batch/v1) are skipped; one that does not
-# parse, with a top-level kind or apiVersion, is read, so that its problem is said.
-# (patterns, compiled by `re` on first use: only a directory's files need them, not every plan and validate)
-_SPEC_MARKS = r"""^apiVersion:[ \t]*["']?jobctl/|^kind:[ \t]*["']?job["']?[ \t]*(?:#.*)?$"""
-_OUR_KIND = r"""^kind:[ \t]*["']?(?:Job|Workflow|DataFlowApplication)["']?[ \t]*(?:#.*)?$"""
-_ANY_VERSION = r"^apiVersion:"
-_KIND_OR_VERSION = r"^(?:kind|apiVersion):"
-
-
-def looks_like_spec(path: Path) -> bool:
-    """Whether a YAML file found in a directory is one jobctl reads (see _SPEC_MARKS); one it cannot read as
-    text is, so that the problem is said."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return True
-    ours = re.search(_OUR_KIND, text, re.M) and not re.search(_ANY_VERSION, text, re.M)
-    if re.search(_SPEC_MARKS, text, re.M) or ours:
-        return True
-    return bool(re.search(_KIND_OR_VERSION, text, re.M)) and not _parses(text)  # a broken one that may be a spec: said
-
-
-def _parses(text: str) -> bool:
-    import yaml
-
-    try:
-        list(yaml.safe_load_all(text))
-    except yaml.YAMLError:
-        return False
-    return True
 
 
 def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[str]]:

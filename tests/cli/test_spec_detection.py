@@ -1,0 +1,96 @@
+"""A directory's specs are found by what a file holds once parsed, not by how it is written (red team, HIGH): a
+spec written as JSON, in flow style, with quoted keys, a tag or indented was skipped, and `apply DIR --prune`
+deleted its job, with its runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, Result
+
+Run = Callable[..., Result]
+
+INFRASTRUCTURE = {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 4}
+RUNTIME = {"type": "python", "source": "./src", "entrypoint": "main.py"}
+BODY = "spec: {infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 4}, " \
+       "runtime: {type: python, source: ./src, entrypoint: main.py}}"
+SPELLINGS = {
+    "json": json.dumps({"apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "spelt"},
+                        "spec": {"infrastructure": INFRASTRUCTURE, "runtime": RUNTIME}}),
+    "flow": "{apiVersion: jobctl/v1, kind: Job, metadata: {name: spelt}, "
+            + BODY.removeprefix("spec: ").join(("spec: ", "}")),
+    "quoted-keys": f'"apiVersion": "jobctl/v1"\n"kind": "Job"\n"metadata": {{"name": "spelt"}}\n{BODY}\n',
+    "tag": f"apiVersion: !!str jobctl/v1\nkind: !!str Job\nmetadata: {{name: spelt}}\n{BODY}\n",
+    "indented": f"  apiVersion: jobctl/v1\n  kind: Job\n  metadata: {{name: spelt}}\n  {BODY}\n",
+    "merge-key": f"<<: {{apiVersion: jobctl/v1, kind: Job}}\nmetadata: {{name: spelt}}\n{BODY}\n",
+}
+
+
+def project(tmp_path: Path) -> Path:
+    """A directory with a job's source and the other YAML an ML repository holds."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("print(1)\n")
+    (tmp_path / "environment.yml").write_text("name: ml\ndependencies: [python=3.11, pandas]\n")
+    (tmp_path / "k8s.json.yaml").write_text('{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "x"}}')
+    return tmp_path
+
+
+def test_the_red_team_repro_a_json_spec_survives_apply_dir_prune(jobctl: Run, tmp_path: Path) -> None:
+    """The job of a JSON spec applied alone was deleted by `apply DIR --prune` of its directory."""
+    project(tmp_path)
+    (tmp_path / "job.yaml").write_text(SPELLINGS["json"].replace("spelt", "json-job"))
+    assert jobctl("apply", str(tmp_path / "job.yaml"), "--set-name", "j", "--yes").exit_code == 0
+    (tmp_path / "plain.yaml").write_text(f"apiVersion: jobctl/v1\nkind: Job\nmetadata: {{name: plain-job}}\n{BODY}\n")
+    applied = jobctl("apply", str(tmp_path), "--prune", "--set-name", "j", "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    assert "deleted" not in applied.stdout.replace("0 deleted", "")
+    assert "1 unchanged: json-job" in applied.stdout
+    jobs = json.loads(jobctl("jobs", "-o", "json").stdout)["items"]
+    assert sorted(job["name"] for job in jobs) == ["json-job", "plain-job"]
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_spec_in_any_spelling_is_read_from_a_directory(jobctl: Run, tmp_path: Path, command: str,
+                                                         spelling: str) -> None:
+    project(tmp_path)
+    (tmp_path / "job.yaml").write_text(SPELLINGS[spelling])
+    result = jobctl(command, str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    if command == "validate":
+        assert result.stdout == "valid: 1 job in 1 file (spelt)\n"
+        assert result.stderr == "2 other YAML files skipped (not specs); -v names them\n"  # still skipped
+    else:
+        assert "+ job spelt" in result.stdout
+
+
+def test_an_ads_job_written_as_json_is_read_from_a_directory(jobctl: Run, tmp_path: Path) -> None:
+    ads = yaml.safe_load((REPO / "tests" / "data" / "ads" / "container.yaml").read_text())
+    (project(tmp_path) / "ads.yaml").write_text(json.dumps(ads))
+    result = jobctl("validate", str(tmp_path))
+    assert (result.exit_code, result.stdout) == (0, "valid: 1 job in 1 file (batch-scoring)\n"), result.stderr
+
+
+def test_a_file_that_may_be_a_spec_but_does_not_parse_is_an_error(jobctl: Run, tmp_path: Path) -> None:
+    (project(tmp_path) / "job.yaml").write_text('{"apiVersion": "jobctl/v1", "kind": "Job", "metadata": {')
+    result = jobctl("validate", str(tmp_path))
+    assert result.exit_code == 3
+    assert "job.yaml:" in result.stderr
+
+
+def test_prune_is_refused_when_a_skipped_file_names_jobctl(jobctl: Run, tmp_path: Path) -> None:
+    """A spec jobctl does not read as one (nested, a misspelt key) keeps its job: --prune exits 2, naming it."""
+    project(tmp_path)
+    (tmp_path / "plain.yaml").write_text(f"apiVersion: jobctl/v1\nkind: Job\nmetadata: {{name: plain-job}}\n{BODY}\n")
+    (tmp_path / "nested.yaml").write_text(f"jobs:\n- {SPELLINGS['json']}\n")
+    assert jobctl("validate", str(tmp_path)).exit_code == 0  # not a spec: skipped, as before
+    for command in ("plan", "apply"):
+        refused = jobctl(command, str(tmp_path), "--prune", "--yes" if command == "apply" else "--prune")
+        assert refused.exit_code == 2, refused.stderr
+        assert f"--prune refused: {tmp_path / 'nested.yaml'} mentions jobctl/" in refused.stderr
+    assert jobctl("plan", str(tmp_path)).exit_code == 0  # without --prune nothing is deleted: no refusal
