@@ -57,6 +57,29 @@ def mask_field(field: str, value: Any, show: bool = False) -> Any:
     return MASK
 
 
+def masked_forms(value: str) -> set[str]:
+    """The forms of a secret value that are masked by value; none for a value that is masked by name only."""
+    # "${...}" left in a value is a template whose interpolation failed, not a secret: its error quotes it.
+    # A literal of JSON/YAML (`true`) is masked by its name only: replaced everywhere, it would be
+    # replaced in every JSON document jobctl prints, and a one-word boolean hides nothing.
+    if len(value) < MIN_SECRET_LENGTH or value == MASK or "${" in value or value.lower() in _LITERALS:
+        return set()
+    import json  # only once there is a secret: most commands never pay for it
+
+    # as printed, as a JSON string holds it, and as Python's repr shows it inside a list (plan args)
+    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
+
+
+def secret_bytes(env: Mapping[str, str]) -> tuple[bytes, ...]:
+    """The UTF-8 bytes of every masked form of every secret value in `env`, longest first: what a writer of
+    output that is masked line by line must not split across two lines (the local run log)."""
+    forms: set[str] = set()
+    for name, value in env.items():
+        if is_secret(name) and isinstance(value, str):
+            forms |= masked_forms(value)
+    return tuple(sorted((form.encode("utf-8", "surrogateescape") for form in forms), key=len, reverse=True))
+
+
 class Redactor:
     """The secret values seen so far, and the one place that replaces them in text.
 
@@ -73,15 +96,9 @@ class Redactor:
         self.enabled = True
 
     def add(self, value: str) -> None:
-        # "${...}" left in a value is a template whose interpolation failed, not a secret: its error quotes it.
-        # A literal of JSON/YAML (`true`) is masked by its name only: replaced everywhere, it would be
-        # replaced in every JSON document jobctl prints, and a one-word boolean hides nothing.
-        if len(value) < MIN_SECRET_LENGTH or value == MASK or "${" in value or value.lower() in _LITERALS:
+        forms = masked_forms(value)
+        if not forms:
             return
-        import json  # only once there is a secret: most commands never pay for it
-
-        # as printed, as a JSON string holds it, and as Python's repr shows it inside a list (plan args)
-        forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
         with self._lock:
             if not forms <= self._values:
                 self._values |= forms

@@ -16,7 +16,40 @@ from jobctl.model.state import LogLine
 STREAM_CODES = {"stdout": b"O", "stderr": b"E"}
 _STREAM_NAMES = {b"O": "stdout", b"E": "stderr"}
 READ_CHUNK = 1024 * 1024
-MAX_LINE = 64 * 1024  # a longer line is split, so one runaway line never holds memory
+# a longer line is split (never inside a secret value: split_point), so one runaway line never holds memory
+MAX_LINE = 64 * 1024
+
+
+def split_point(data: bytes | bytearray, limit: int, secrets: tuple[bytes, ...] = ()) -> int:
+    """Where to split a line longer than `limit`: at `limit`, unless that cuts an occurrence of a secret
+    value (`secrets`, longest first). Output is masked line by line, so a secret cut in two would be shown
+    in two unmasked pieces: the cut moves before the occurrence, or, when the secrets there reach back to
+    the line's start (a secret longer than `limit`), after it — so a piece is at most `limit` plus the
+    longest secret. Only secret values that overlap one another all the way leave no cut outside them.
+    `data` must hold `limit` + twice the longest secret bytes, to see every occurrence around the cut."""
+    if not secrets:
+        return limit
+    cut = limit
+    while cut > 0 and (hit := _straddling(data, cut, secrets)) is not None:
+        cut = hit[0]
+    if cut > 0:
+        return cut
+    cut, furthest = limit, limit + len(secrets[0])
+    while (hit := _straddling(data, cut, secrets)) is not None:
+        if hit[1] > furthest:
+            return limit
+        cut = hit[1]
+    return cut
+
+
+def _straddling(data: bytes | bytearray, cut: int, secrets: tuple[bytes, ...]) -> tuple[int, int] | None:
+    """The start and end of an occurrence of a secret that starts before `cut` and ends after it."""
+    for secret in secrets:
+        # the window holds exactly the occurrences that contain the bytes on both sides of `cut`
+        start = data.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
+        if start >= 0:
+            return start, start + len(secret)
+    return None
 
 
 def stamp(when: float) -> bytes:

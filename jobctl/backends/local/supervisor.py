@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -48,6 +48,7 @@ from jobctl.model.job import (
     JobDefinition,
 )
 from jobctl.model.nodes import IN_ORDER
+from jobctl.secrets import secret_bytes
 
 if TYPE_CHECKING:
     from jobctl.backends.local.probe import StartupProbe
@@ -400,7 +401,7 @@ class Supervisor:
         chunk = os.read(key.fd, 65536)
         if chunk:
             pending.extend(chunk)
-            self._write_log(log, self._complete_lines(stream, pending, node.prefix))
+            self._write_log(log, self._complete_lines(stream, pending, node.prefix, node.secrets))
             return
         selector.unregister(key.fileobj)
         if pending:
@@ -427,14 +428,16 @@ class Supervisor:
         node.drained = True
 
     @staticmethod
-    def _complete_lines(stream: str, pending: bytearray, prefix: bytes = b"") -> bytes:
+    def _complete_lines(stream: str, pending: bytearray, prefix: bytes = b"", secrets: tuple[bytes, ...] = ()) -> bytes:
+        """The log lines of the complete lines in `pending` (taken from it), and the pieces of a line over
+        logfile.MAX_LINE, split where no secret value is cut (once the bytes around the cut are here)."""
         out = bytearray()
         now = time.time()
         while True:
             index = pending.find(b"\n")
             if index < 0:
-                if len(pending) >= logfile.MAX_LINE:
-                    index = logfile.MAX_LINE
+                if len(pending) >= logfile.MAX_LINE + 2 * (len(secrets[0]) if secrets else 0):
+                    index = logfile.split_point(pending, logfile.MAX_LINE, secrets)
                     out += logfile.encode(now, stream, prefix + bytes(pending[:index]))
                     del pending[:index]
                     continue
@@ -499,6 +502,11 @@ class Node:
     started: float | None = None
     drain_until: float | None = None
     drained: bool = False
+    # the forms of its secret values, never split across two log lines (kept out of a repr a traceback may show)
+    secrets: tuple[bytes, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = secret_bytes(self.env)
 
     @property
     def prefix(self) -> bytes:
