@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
@@ -82,10 +81,8 @@ class AppContext:
             attention_timeout=_number(env, "JOBCTL_ATTENTION_TIMEOUT", oci_defaults.attention_timeout),
             retry_budget=_number(env, "JOBCTL_OCI_RETRY_BUDGET", oci_defaults.retry_budget),
         )
-        if oci.endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", oci.endpoint):
-            from jobctl.errors import ConfigError
-
-            raise ConfigError(f"--endpoint / JOBCTL_OCI_ENDPOINT must be an http(s) URL, not {oci.endpoint!r}")
+        if oci.endpoint:
+            _check_endpoint(oci.endpoint)
         return Settings(local, oci)
 
     def backend(self) -> Backend:
@@ -198,6 +195,26 @@ def _number(environ: Mapping[str, str], name: str, default: float, whole: bool =
         kind = "a whole number of runs" if whole else "a number of seconds"
         raise ConfigError(f"{name} must be {kind}, not {text!r}")
     return value
+
+
+def _check_endpoint(url: str) -> None:
+    """--endpoint is an http(s) URL of a host (a port if any, a path if any), without a user or password in it
+    (which messages would show). ConfigError otherwise, not showing a URL that holds one."""
+    from urllib.parse import urlsplit
+
+    from jobctl.errors import ConfigError
+
+    hint = "give a base URL such as https://host or http://127.0.0.1:8765"
+    wanted = "--endpoint / JOBCTL_OCI_ENDPOINT must be an http(s) URL"
+    try:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(f"{wanted} without a user or password", hint=hint)
+        parts.port  # noqa: B018 - a port out of range or not a number raises here
+    except ValueError as exc:
+        raise ConfigError(f"{wanted}, not {url!r} ({exc})", hint=hint) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ConfigError(f"{wanted}, not {url!r}", hint=hint)
 
 
 def is_tty(stream: object) -> bool:

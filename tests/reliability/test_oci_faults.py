@@ -192,3 +192,19 @@ def test_an_endpoint_that_is_not_oci_is_said_to_be_so_not_taken_for_a_missing_jo
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(("endpoint", "said"), [
+    ("http://127.0.0.1:99999", ", not 'http://127.0.0.1:99999' (Port out of range 0-65535)"),
+    ("http://[::1", ", not 'http://[::1' (Invalid IPv6 URL)"),
+    ("ftp://host", ", not 'ftp://host'"),
+    ("http://me:s3cret-pw@host", " without a user or password"),
+])
+def test_an_endpoint_that_is_no_url_is_a_configuration_error(
+        fake: FakeOCI, jobctl, monkeypatch: pytest.MonkeyPatch, endpoint: str, said: str) -> None:
+    """Red team, issue 18: a port out of range, a broken IPv6 address or a user in the URL were internal
+    errors (ValueError, exit 1)."""
+    result = jobctl("jobs", "--endpoint", endpoint)
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (
+        6, f"Error: --endpoint / JOBCTL_OCI_ENDPOINT must be an http(s) URL{said}")
+    assert "s3cret" not in result.stderr
