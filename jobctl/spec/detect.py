@@ -65,17 +65,18 @@ def _holds_spec(text: str) -> bool:
     return False
 
 
-def _top_fields(node: Any) -> dict[str, Any]:
-    """A document's top-level keys, each with its scalar value (None when not one), merge keys (`<<`) followed."""
+def _top_fields(node: Any, seen: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """A document's top-level keys, each with its scalar value (None when not one), merge keys (`<<`) followed
+    (once each: an anchor may merge itself, `&a {<<: *a}`)."""
     import yaml
 
     fields: dict[str, Any] = {}
-    if not isinstance(node, yaml.MappingNode):
+    if not isinstance(node, yaml.MappingNode) or id(node) in seen:
         return fields
     for key, value in node.value:
         if key.tag == "tag:yaml.org,2002:merge":
             for merged in value.value if isinstance(value, yaml.SequenceNode) else [value]:
-                fields = {**_top_fields(merged), **fields}
+                fields = {**_top_fields(merged, seen | {id(node)}), **fields}
         elif isinstance(key, yaml.ScalarNode):
             fields[key.value] = value.value if isinstance(value, yaml.ScalarNode) else None
     return fields

@@ -21,6 +21,8 @@ from jobctl.spec import detect
     ("metadata: {kind: job}\n", False),  # only top-level fields mark a spec
     ("name: ml\ndependencies: [pandas]\n", False),
     ("kind: [unclosed\n", True),  # may be a spec, does not parse: read, so its problem is said
+    ("&a {<<: *a, kind: x}\n", False),  # a mapping that merges itself: followed once (it recursed forever)
+    ("&a {<<: *a, kind: job}\n", True),
 ])
 def test_a_file_is_a_spec_by_what_it_holds(tmp_path: Path, text: str, spec: bool) -> None:
     path = tmp_path / "f.yaml"
