@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,22 @@ def start(runs: list[str], *env: str) -> str:
     assert started.returncode == 0, err
     runs.append(out.strip())
     return out.strip()
+
+
+@contextlib.contextmanager
+def waiting_run(jobctl: Runner, keeper: list[str], gate: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`jobctl run keeper --wait` as a real process, its workload held until `gate` exists: the command and its
+    run's id once the workload runs. The command is killed at the end."""
+    waiting = command("run", "keeper", "--env", f"GATE={gate}", "--wait", stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    try:
+        run_id = str(until(lambda: json.loads(jobctl("-o", "json", "runs").stdout)["items"],
+                           what="the run to be recorded")[0]["id"])
+        keeper.append(run_id)
+        until(lambda: workload_running(run_id), what="the workload")
+        yield waiting, run_id
+    finally:
+        waiting.kill()
 
 
 def supervisor(home: Path, run_id: str) -> int:
@@ -87,13 +104,7 @@ def test_a_waiting_command_holds_no_exited_child(
     """Red team, issue 18: the launcher forked for the only run exited once it had started the supervisor,
     and stayed a zombie child of the command for the whole wait."""
     gate = tmp_path / "gate"
-    waiting = command("run", "keeper", "--env", f"GATE={gate}", "--wait", stdout=subprocess.PIPE,
-                      stderr=subprocess.PIPE)
-    try:
-        run_id = str(until(lambda: json.loads(jobctl("-o", "json", "runs").stdout)["items"],
-                           what="the run to be recorded")[0]["id"])
-        keeper.append(run_id)
-        until(lambda: workload_running(run_id), what="the workload")
+    with waiting_run(jobctl, keeper, gate) as (waiting, _):
 
         def children_states() -> list[bytes]:
             stats = [stat.rpartition(b")")[2].split() for stat in every_process("stat").values()]
@@ -102,8 +113,6 @@ def test_a_waiting_command_holds_no_exited_child(
         until(lambda: b"Z" not in children_states(), what="the command to collect its exited launcher")
         gate.touch()
         _, err = waiting.communicate(timeout=60)
-    finally:
-        waiting.kill()
     assert waiting.returncode == 0, err
 
 
@@ -111,18 +120,10 @@ def test_the_run_of_a_command_killed_with_sigkill_goes_on_and_succeeds(
     jobctl: Runner, keeper: list[str], isolated_env: Path, tmp_path: Path,
 ) -> None:
     gate = tmp_path / "gate"
-    waiting = command("run", "keeper", "--env", f"GATE={gate}", "--wait", stdout=subprocess.PIPE,
-                      stderr=subprocess.PIPE)
-    try:
-        run_id = str(until(lambda: json.loads(jobctl("-o", "json", "runs").stdout)["items"],
-                           what="the run to be recorded")[0]["id"])
-        keeper.append(run_id)
-        until(lambda: workload_running(run_id), what="the workload")
+    with waiting_run(jobctl, keeper, gate) as (waiting, run_id):
         supervisor(isolated_env, run_id)
         waiting.kill()
         waiting.communicate(timeout=20)
-    finally:
-        waiting.kill()
     assert get(jobctl, run_id)["lifecycleState"] == "IN_PROGRESS"
     gate.touch()
     waited = jobctl("wait", run_id, "--timeout", "60")
