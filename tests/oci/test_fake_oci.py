@@ -326,6 +326,10 @@ def test_create_run_with_override_and_list_summaries(fake_oci: FakeOCI, clients:
     assert [(s.id, s.display_name, s.job_id) for s in summaries] == [(run.id, "try-xgb", job.id)]
     assert isinstance(summaries[0], M.JobRunSummary)
     assert clients.data_science.list_job_runs(COMPARTMENT, lifecycle_state="SUCCEEDED").data == []
+    # displayName is an exact match (a keyed retry and `get NAME` look a run up by it), not a prefix
+    named = clients.data_science.list_job_runs(COMPARTMENT, job_id=job.id, display_name="try-xgb").data
+    assert [s.id for s in named] == [run.id]
+    assert clients.data_science.list_job_runs(COMPARTMENT, display_name="try").data == []
 
 
 def test_run_needs_an_artifact_unless_the_job_is_a_container(clients: SdkClients) -> None:
