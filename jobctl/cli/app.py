@@ -347,5 +347,5 @@ def main() -> None:
     except BrokenPipeError:
         _reader_gone()
     except KeyboardInterrupt:  # raised outside a command, e.g. while parsing
-        click.echo("Interrupted.", err=True)
+        _say("Interrupted.")
         sys.exit(ExitCode.INTERRUPTED)
