@@ -11,7 +11,7 @@ from jobctl.errors import MISSING_FILE, Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
 from jobctl.source import ArtifactError, Rules, check_source
 from jobctl.spec.detect import looks_like_spec
-from jobctl.spec.document import Document, JsonPath, read_documents
+from jobctl.spec.document import Document, JsonPath, ParseCache, read_documents
 from jobctl.spec.interpolate import Interpolator
 from jobctl.spec.schema import validate_document
 
@@ -98,45 +98,46 @@ def load_specs(
     workflows: list[tuple[Document, Workflow]] = []
     applications: list[ApplicationSpec] = []
     sources: dict[tuple[Path, str], str | None] = {}  # each source's artifact-rule check, once (see _check_source)
-    for path, shown in files:
-        interpolator = Interpolator(env, shown)
-        documents, file_problems = read_documents(path, shown, interpolator)
-        problems.extend(file_problems)
-        if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML (imported only when seen)
-            from jobctl.spec.ads import translate_ads_documents
+    with ParseCache.from_environment() as cache:  # written once, after the last file
+        for path, shown in files:
+            interpolator = Interpolator(env, shown)
+            documents, file_problems = read_documents(path, shown, interpolator, cache)
+            problems.extend(file_problems)
+            if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML (imported only when seen)
+                from jobctl.spec.ads import translate_ads_documents
 
-            documents = _ads_as_written(path, shown, documents, interpolator)
-            documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
-            problems.extend(ads_problems)
-        problems.extend(interpolator.diagnostics)
-        for document in documents:
-            REDACTOR.remember_document(document.data)  # before any message can quote a value
-            failed = {d.path for d in interpolator.diagnostics}
-            schema_problems = [d for d in validate_document(document) if d.path not in failed]
-            if failed and not schema_problems:
-                continue
-            if schema_problems:
-                problems.extend(schema_problems + _beyond_schema(document, path, schema_problems))
-                continue
-            name = document.data["metadata"]["name"]
-            line = document.position(("metadata", "name"))[0]
-            if document.data["kind"] in ("Job", "DataFlowApplication"):
-                _keep_as_written(document, interpolator.written)
-            if document.data["kind"] == "Workflow":
-                problems.extend(_add_workflow(workflows, document, shown, line))
-                continue
-            problems.extend(_claim(first_seen, document, name, shown, line))
-            names.append(name)
-            problems.extend(_secret_tags(document))
-            if document.data["kind"] == "DataFlowApplication":
-                problems.extend(_add_application(applications, document, path, (shown, line)))
-                job_env[name] = driver_env_names(document.data["spec"].get("configuration") or {})
-                continue
-            entrypoint, source_problems = _check_source(document, path.parent, sources)
-            problems += [*source_problems, *_colliding_mounts(document), *node_group_problems(document)]
-            job_env[name] = _env_names(document.data["spec"])
-            if build and not source_problems:
-                jobs.append(_build(document, path.parent, shown, line, entrypoint))
+                documents = _ads_as_written(path, shown, documents, interpolator, cache)
+                documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
+                problems.extend(ads_problems)
+            problems.extend(interpolator.diagnostics)
+            for document in documents:
+                REDACTOR.remember_document(document.data)  # before any message can quote a value
+                failed = {d.path for d in interpolator.diagnostics}
+                schema_problems = [d for d in validate_document(document) if d.path not in failed]
+                if failed and not schema_problems:
+                    continue
+                if schema_problems:
+                    problems.extend(schema_problems + _beyond_schema(document, path, schema_problems))
+                    continue
+                name = document.data["metadata"]["name"]
+                line = document.position(("metadata", "name"))[0]
+                if document.data["kind"] in ("Job", "DataFlowApplication"):
+                    _keep_as_written(document, interpolator.written)
+                if document.data["kind"] == "Workflow":
+                    problems.extend(_add_workflow(workflows, document, shown, line))
+                    continue
+                problems.extend(_claim(first_seen, document, name, shown, line))
+                names.append(name)
+                problems.extend(_secret_tags(document))
+                if document.data["kind"] == "DataFlowApplication":
+                    problems.extend(_add_application(applications, document, path, (shown, line)))
+                    job_env[name] = driver_env_names(document.data["spec"].get("configuration") or {})
+                    continue
+                entrypoint, source_problems = _check_source(document, path.parent, sources)
+                problems += [*source_problems, *_colliding_mounts(document), *node_group_problems(document)]
+                job_env[name] = _env_names(document.data["spec"])
+                if build and not source_problems:
+                    jobs.append(_build(document, path.parent, shown, line, entrypoint))
     if workflows:
         from jobctl.workflow.check import check_workflow
 
@@ -194,12 +195,13 @@ def _env_names(spec: Mapping[str, Any]) -> set[str]:
     return {name for part in groups for name in (part.get("env") or {})}
 
 
-def _ads_as_written(path: Path, shown: str, documents: list[Document], interpolator: Interpolator) -> list[Document]:
+def _ads_as_written(path: Path, shown: str, documents: list[Document], interpolator: Interpolator,
+                    cache: ParseCache) -> list[Document]:
     """ADS documents as written: ADS has its own `$` rules (its env entries, its name; docs/ads.md), so
     jobctl's `${VAR}` interpolation, and its problems, apply only to the file's jobctl/v1 documents."""
     from jobctl.spec.ads import is_ads_document
 
-    raw, _ = read_documents(path, shown)
+    raw, _ = read_documents(path, shown, cache=cache)
     if len(raw) != len(documents):
         return documents
     ads = [is_ads_document(d.data) for d in raw]
