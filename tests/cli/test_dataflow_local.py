@@ -181,12 +181,14 @@ def test_secret_properties_and_parameters_are_masked_in_a_runs_log_and_reach_the
 
 
 def app_spec(folder: Path, name: str, code: str = "print(1)\n") -> Path:
+    """An application `name` in `folder`, its source `name.py` (its own: two applications of one folder
+    shared `a.py`, so the second's overwrote a first that was meant to keep running)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "a.py").write_text(code)
+    (folder / f"{name}.py").write_text(code)
     spec = folder / f"{name}.yaml"
     spec.write_text(f"apiVersion: jobctl/v1\nkind: DataFlowApplication\nmetadata: {{name: {name}}}\nspec:\n"
                     "  language: PYTHON\n  driverShape: VM.Standard2.1\n  executorShape: VM.Standard2.1\n"
-                    "  source: ./a.py\n")
+                    f"  source: ./{name}.py\n")
     return spec
 
 
@@ -272,12 +274,12 @@ def test_an_applications_source_obeys_the_rules_a_jobs_source_does(jobctl, tmp_p
                        ("id_rsa.py", "is a file jobctl never uploads")):
         folder = tmp_path / name.strip(".")
         spec = app_spec(folder, "leak")
-        (folder / "a.py").unlink()
+        (folder / "leak.py").unlink()
         if name == "steal.py":
             (folder / name).symlink_to(outside)
         else:
             (folder / name).write_text("print(1)\n")
-        spec.write_text(spec.read_text().replace("./a.py", f"./{name}"))
+        spec.write_text(spec.read_text().replace("./leak.py", f"./{name}"))
         result = jobctl("validate", str(spec))
         assert result.exit_code == 3, (name, result.stderr)
         assert f"spec.source: source {name!r} {said}" in result.stderr
