@@ -10,6 +10,8 @@ from jobctl.cli.output import Item, renders
 from jobctl.errors import ExitCode, SpecError
 from jobctl.spec.load import LoadResult, load_specs
 
+NAMES_SHOWN = 10  # names `validate` lists before "and N more" (all of them with -v)
+
 
 @click.command()
 @spec_paths_argument()
@@ -54,6 +56,8 @@ def _summary(app: AppContext, result: LoadResult) -> None:
         counts = ((jobs, "job"), (apps, "Data Flow application"), (workflows, "workflow"))
         parts = [f"{count} {what}{'s' if count != 1 else ''}" for count, what in counts if count] or ["0 jobs"]
         counted = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        if len(names) > NAMES_SHOWN and not app.verbose:  # a directory of 2,000 specs is not one 30 KB line
+            names = [*names[:NAMES_SHOWN], f"and {len(names) - NAMES_SHOWN:,} more; -v lists them all"]
         app.stdout.write(f"valid: {counted} in {files} file{'s' if files != 1 else ''}"
                          + (f" ({', '.join(names)})" if names else "") + "\n")
         skipped = len(result.skipped)

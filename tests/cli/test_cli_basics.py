@@ -148,6 +148,21 @@ def test_validate_examples_directory(run: Run) -> None:
     assert result.stderr == ""
 
 
+def test_validate_of_many_specs_names_ten_and_counts_the_rest(run: Run, tmp_path: Path) -> None:
+    """A directory of 2,000 specs printed every name on one 30 KB line; -v still lists them all."""
+    (tmp_path / "hello.py").write_text("print(1)\n")
+    names = [f"job-{i:02d}" for i in range(12)]
+    for name in names:
+        (tmp_path / f"{name}.yaml").write_text(HELLO.read_text().replace("name: hello", f"name: {name}"))
+    result = run("validate", str(tmp_path))
+    assert (result.exit_code, result.stdout) == (0, (
+        "valid: 12 jobs in 12 files (job-00, job-01, job-02, job-03, job-04, job-05, job-06, job-07, job-08, "
+        "job-09, and 2 more; -v lists them all)\n")), result.stderr
+    verbose = run("validate", "-v", str(tmp_path))
+    assert verbose.stdout == f"valid: 12 jobs in 12 files ({', '.join(names)})\n"
+    assert json.loads(run("validate", "-o", "json", str(tmp_path)).stdout) == []
+
+
 def test_validate_json_on_a_valid_file_prints_an_empty_list(run: Run) -> None:
     result = run("validate", "-o", "json", str(HELLO))
 
