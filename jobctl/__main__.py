@@ -1,5 +1,5 @@
 """`python -m jobctl` is the same as the `jobctl` command."""
 
-from jobctl.cli.app import main
+from jobctl.cli.entry import main
 
 main()

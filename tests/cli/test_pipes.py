@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -55,3 +56,20 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
 def test_output_to_a_full_disk_says_it_cannot_write_not_internal_error() -> None:
     proc = _shell("JOBCTL schema > /dev/full")
     assert (proc.returncode, proc.stderr) == (1, "Error: cannot write: No space left on device\n")
+
+
+def test_ctrl_c_while_the_command_is_still_loading_is_interrupted_not_a_traceback(tmp_path: Path) -> None:
+    """A Ctrl-C that lands while Python imports click (the first ~50 ms) raised a traceback from the import."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    # a `click` that says it is being imported, then waits for the test's signal
+    (slow / "click.py").write_text("import os\nos.write(1, b'loading\\n')\nos.read(0, 1)\n")
+    with subprocess.Popen(
+        [sys.executable, "-m", "jobctl", "jobs"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(slow)},
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"loading\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (130, b"", b"Interrupted.\n")

@@ -192,4 +192,4 @@ def test_the_recipes_install_line_names_this_projects_distribution(recipe: str) 
     wanted = Requirement(spec)
     assert wanted.name == project["name"] == "oci-jobctl"
     assert wanted.specifier.contains(__version__)
-    assert project["scripts"]["jobctl"] == "jobctl.cli.app:main"  # the command keeps its name
+    assert project["scripts"]["jobctl"] == "jobctl.cli.entry:main"  # the command keeps its name
