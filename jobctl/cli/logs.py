@@ -9,7 +9,7 @@ import click
 
 from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext, is_tty
-from jobctl.cli.options import JOB_REF, RUN_REF, Duration, show_secrets_option, timeout_option
+from jobctl.cli.options import JOB_REF, RUN_REF, parse_duration, show_secrets_option, timeout_option
 from jobctl.cli.output import renders
 from jobctl.errors import ExitCode, NotFoundError, UsageError
 from jobctl.model.state import LogLine, LogView, RunState
@@ -19,12 +19,14 @@ def _since(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.now(timezone.utc) - timedelta(seconds=Duration().convert(text, None, None))
-    except click.BadParameter:
-        pass
+        return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(text))
+    except ValueError as exc:
+        said = str(exc)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        if "use e.g." not in said:  # a duration, but 0 or over 10 years: say that, not "expected a duration"
+            raise UsageError(f"--since: {said}") from None
         raise UsageError(f"--since {text!r}: expected a duration (10m, 2h) or an ISO timestamp") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 

@@ -756,6 +756,12 @@ def test_logs_tail_stream_timestamps_and_since(jobctl: Run, demo: Path) -> None:
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
     assert finished < later
     assert ok(jobctl("logs", run_id, "--since", later)).stdout == ""
+    # a duration that cannot be one says why, not "expected a duration"
+    for since, said in (("0s", "--since: invalid duration '0s': must be positive"),
+                        ("-5", "--since: invalid duration '-5': must be positive"),
+                        ("11y", "--since '11y': expected a duration (10m, 2h) or an ISO timestamp")):
+        refused = jobctl("logs", run_id, "--since", since)
+        assert (refused.exit_code, refused.stderr) == (2, f"Error: {said}\n")
 
 
 def test_logs_stream_filter(jobctl: Run, demo: Path) -> None:
