@@ -20,11 +20,13 @@ class ExitCode(enum.IntEnum):
     TIMEOUT = 7
     CANCELED = 8
     INTERRUPTED = 130
+    READER_GONE = 141  # 128 + SIGPIPE: the output's reader left while the command followed runs still going
 
 
 EXIT_CODE_HELP = (
     "Exit codes: 0 ok · 1 error or run FAILED · 2 usage · 3 invalid spec · 4 not found · "
-    "5 conflict · 6 auth or config · 7 timed out · 8 run CANCELED · 130 interrupted."
+    "5 conflict · 6 auth or config · 7 timed out · 8 run CANCELED · 130 interrupted · "
+    "141 output's reader gone while following runs."
 )
 
 
@@ -124,6 +126,14 @@ class NeedsAttentionError(JobctlError):
 
 class WaitTimeoutError(JobctlError):
     exit_code = ExitCode.TIMEOUT
+
+
+class ReaderGoneError(JobctlError):
+    """Whoever read stdout went away (`jobctl run JOB --follow | head`) while runs it followed were still going:
+    the command cannot mirror an outcome it did not see, so it claims none (141, as a process that SIGPIPE
+    ended). A command that only reads (`jobctl logs RUN | head`) stops quietly with 0 instead."""
+
+    exit_code = ExitCode.READER_GONE
 
 
 class Interrupted(Exception):

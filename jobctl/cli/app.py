@@ -181,12 +181,11 @@ class JobctlGroup(click.Group):
 
 
 def _reader_gone() -> NoReturn:
-    """The reader of stdout went away (`jobctl runs | head`): stop quietly, as `cat` would."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
-    except (OSError, ValueError, AttributeError):
-        pass
+    """The reader of stdout went away (`jobctl runs | head`): it has what it wanted; stop quietly. (A command
+    that follows runs says ReaderGoneError instead while they go on: cli/watch.py.)"""
+    from jobctl.cli.output import discard_stdout
+
+    discard_stdout()
     sys.exit(ExitCode.OK)
 
 

@@ -124,6 +124,19 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def discard_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so that no later write or the flush at exit fails
+    again (and Python prints nothing about it)."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def render(app: AppContext, result: Result | int | None, fmt: str) -> int:
     """Print `result` in format `fmt` (one of the command's choices); its exit code. A bare exit code (a
     command that printed as it went, such as a follow) is passed on."""

@@ -15,10 +15,10 @@ from typing import Any
 import click
 
 from jobctl.cli.context import AppContext, is_tty
-from jobctl.cli.output import Item
+from jobctl.cli.output import Item, discard_stdout
 from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
-from jobctl.errors import ExitCode, Interrupted
+from jobctl.errors import ExitCode, Interrupted, ReaderGoneError
 from jobctl.model.job import LogLine, RunState
 from jobctl.render.human import duration, format_log, print_runs, state_style
 from jobctl.render.machine import envelope, log_dict, run_dict
@@ -157,14 +157,21 @@ def follow_runs(
     final: dict[str, RunState] = {r.id: r for r in runs}
     events = log_events(app, runs, timestamps)
     with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
-        for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout,
-                                 attention_timeout=app.settings().oci.attention_timeout):
-            if event.run is not None:
-                final[event.run_id] = event.run
-                events.state(event.run, many)
-            elif event.line is not None and not (stream and event.line.stream != stream):
-                events.line(event.line, event.run_id)
-            app.stdout.flush()
+        try:
+            for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout,
+                                     attention_timeout=app.settings().oci.attention_timeout):
+                if event.run is not None:
+                    final[event.run_id] = event.run
+                    events.state(event.run, many)
+                elif event.line is not None and not (stream and event.line.stream != stream):
+                    events.line(event.line, event.run_id)
+                app.stdout.flush()
+        except BrokenPipeError:  # `| head`: the exit code cannot mirror runs that were not seen to end
+            discard_stdout()
+            going = [r.id for r in runs if not final[r.id].terminal]
+            if going:
+                raise ReaderGoneError(f"stopped following: the output's reader went away; {len(going)} run(s) "
+                                      "go on", hint=f"jobctl wait {' '.join(going)}") from None
     final_runs = [final[r.id] for r in runs]
     hint_missing_modules(app, final_runs)
     return worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,37 @@ def test_a_reader_that_stops_early_ends_jobctl_quietly(jobctl, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "BrokenPipe" not in proc.stderr
+
+
+def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(jobctl, tmp_path: Path) -> None:
+    """`run --follow | head` exited 0 while the run went on: with pipefail, CI read that as the run's success.
+    It cannot mirror an outcome it did not see: 141, as a process SIGPIPE ended, and says where the run went."""
+    (tmp_path / "loud.py").write_text("import sys, time\nsys.stdout.write('line\\n' * 300000)\n"
+                                      "sys.stdout.flush()\ntime.sleep(3600)\n")
+    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
+        apiVersion: jobctl/v1
+        kind: Job
+        metadata: {name: endless}
+        spec:
+          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
+          runtime: {type: python, source: ./loud.py}
+        """))
+    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+    try:
+        for command in ("run endless --follow", "logs --job endless --follow"):
+            shell = f"{sys.executable} -m jobctl {command} | head -n 1"
+            proc = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=REPO, env=dict(os.environ),
+                                  capture_output=True, text=True, timeout=120, check=False)
+            assert (proc.returncode, proc.stdout) == (141, "line\n"), (command, proc.stderr)
+            said = proc.stderr.splitlines()
+            assert said[-2] == "Error: stopped following: the output's reader went away; 1 run(s) go on", said
+            assert said[-1].startswith("Hint: jobctl wait run-"), said
+            assert "Traceback" not in proc.stderr
+        states = [run["lifecycleState"] for run in json.loads(jobctl("runs", "endless", "-o", "json").stdout)["items"]]
+        assert states == ["IN_PROGRESS"]  # the run `run` started, which `logs` then followed
+    finally:
+        for run in json.loads(jobctl("runs", "endless", "-o", "json").stdout)["items"]:
+            jobctl("cancel", run["id"], "--wait")
 
 
 def _shell(command: str) -> subprocess.CompletedProcess[str]:
