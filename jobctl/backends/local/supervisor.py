@@ -135,7 +135,7 @@ def command_for(definition: JobDefinition, args: list[str], env: dict[str, str],
 
 class Supervisor:
     def __init__(self, home: Path, run_id: str, busy_timeout: float) -> None:
-        self.store = Store(home, busy_timeout)
+        self.store = Store(home, busy_timeout, made=True)  # by the command that recorded the run
         self.run_id = run_id
         self.dir = run_dir(home, run_id)
         self.log_path = self.dir / "log"
