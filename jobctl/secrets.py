@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 # A name is secret if it contains one of these anywhere (DB_PASSWORD, aws_secret_access_key, GHTOKEN) ...
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|APIKEY|ACCESSKEY", re.IGNORECASE)
+# (patterns as text, compiled by `re` on first use and cached there: a command that checks no name pays nothing)
+SECRET_NAME = r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|APIKEY|ACCESSKEY"  # any case
 # ... or one of these as a whole word (DB_PASS, MYSQL_PWD, api_key, AUTH_HEADER; not MONKEY, AUTHOR, KEYBOARD)
 SECRET_WORDS = frozenset({"PASS", "PWD", "PW", "KEY", "AUTH"})
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_WORDS = r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+"
 MASK = "(sensitive)"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and numbers everywhere
 _LITERALS = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off"})
@@ -33,9 +34,9 @@ NOT_SECRET = frozenset({"dataflow.auth"})
 def is_secret(name: str) -> bool:
     if name in NOT_SECRET:
         return False
-    if SECRET_NAME.search(name):
+    if re.search(SECRET_NAME, name, re.IGNORECASE):
         return True
-    return any(word.upper() in SECRET_WORDS for word in _WORDS.findall(name))
+    return any(word.upper() in SECRET_WORDS for word in re.findall(_WORDS, name))
 
 
 def mask_env(env: Mapping[str, str], show: bool = False) -> dict[str, str]:

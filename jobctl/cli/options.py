@@ -49,7 +49,7 @@ show_secrets_option = click.option(
 
 
 MAX_DURATION = 10 * 365 * 86400.0
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
+_DURATION = r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?"  # compiled (and cached) by `re` when used
 
 
 def parse_duration(text: str) -> float:
@@ -58,7 +58,7 @@ def parse_duration(text: str) -> float:
     try:
         seconds = float(text)
     except ValueError:
-        match = _DURATION.fullmatch(text)
+        match = re.fullmatch(_DURATION, text)
         if not text or not match or not any(match.groups()):
             raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m, 1h30m or 2d") from None
         days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())

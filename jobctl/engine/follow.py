@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from jobctl.backends.base import Backend
 from jobctl.errors import ExitCode, NeedsAttentionError, WaitTimeoutError
@@ -101,8 +101,7 @@ def wait_for_runs(
         pause([r.id for r in pending], interval)
 
 
-@dataclass(frozen=True)
-class LogEvent:
+class LogEvent(NamedTuple):
     run_id: str
     line: LogLine | None = None
     run: RunState | None = None  # a state change

@@ -6,9 +6,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from jobctl.backends.base import Backend
 from jobctl.engine.inflight import InFlight
@@ -16,6 +16,7 @@ from jobctl.engine.resolve import resolve_run, runs_of_name
 from jobctl.engine.run_names import run_base_name, run_names
 from jobctl.errors import ConflictError, JobctlError, UsageError
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, Metadata, RunState
+from jobctl.model.record import Record
 from jobctl.model.request import (
     KEY_MARK,
     REQUEST_MARK,
@@ -35,17 +36,26 @@ if TYPE_CHECKING:
 D = TypeVar("D", bound=Metadata)
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(Record):
+    """One run to start: its name, environment and arguments, and how it is told apart from a retry."""
+
+    __slots__ = ("args", "env", "key", "keyed_name", "name", "overrides", "retry_token", "settings", "started_by")
     name: str
     env: Mapping[str, str]
     args: tuple[str, ...]
-    overrides: Mapping[str, str] = field(default_factory=dict)  # the matrix/--env part, for display
-    retry_token: str | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)  # fields the run sets for itself, by attribute
-    keyed_name: bool = False  # its name comes from its idempotency key: a run of that name may be its earlier start
-    key: str | None = None  # the digest of its idempotency key (jobctl.model.request.key_digest)
-    started_by: str = ""  # this command, among those that sent the request: a run another started is re-attached to
+    overrides: Mapping[str, str]  # the matrix/--env part, for display
+    retry_token: str | None
+    settings: Mapping[str, Any]  # fields the run sets for itself, by attribute
+    keyed_name: bool  # its name comes from its idempotency key: a run of that name may be its earlier start
+    key: str | None  # the digest of its idempotency key (jobctl.model.request.key_digest)
+    started_by: str  # this command, among those that sent the request: a run another started is re-attached to
+
+    def __init__(self, name: str, env: Mapping[str, str], args: tuple[str, ...], *,
+                 overrides: Mapping[str, str] | None = None, retry_token: str | None = None,
+                 settings: Mapping[str, Any] | None = None, keyed_name: bool = False, key: str | None = None,
+                 started_by: str = "") -> None:
+        overrides, settings = ({} if given is None else given for given in (overrides, settings))
+        self._assign(locals())
 
 
 def run_definition(definition: JobDefinition, settings: Mapping[str, Any]) -> JobDefinition:
@@ -170,7 +180,7 @@ def fan_out(owner_id: str, base_name: str, base_env: Mapping[str, str], args: tu
         token = retry_token(idempotency_key, owner_id, *sorted(f"{k}={v}" for k, v in combo.items())) \
             if idempotency_key else None
         requests.append(RunRequest(
-            name, {**base_env, **overrides}, args, overrides, token, dict(settings),
+            name, {**base_env, **overrides}, args, overrides=overrides, retry_token=token, settings=dict(settings),
             keyed_name=keyed_name and idempotency_key is not None,
             key=key_digest(idempotency_key) if idempotency_key else None, started_by=this_command,
         ))
@@ -259,8 +269,7 @@ def start_runs(
         max_parallel=max_parallel, on_started=on_started, on_interrupt=on_interrupt, on_reattached=on_reattached)
 
 
-@dataclass(frozen=True)
-class RunStarter:
+class RunStarter(NamedTuple):
     """How runs of one job or application are listed, and found by name (the newest few; either may leave out
     what a run was started with), read in full, started, and checked against the request an idempotency key
     found them by (ConflictError)."""

@@ -50,6 +50,25 @@ def test_starting_a_run_keeps_the_work_dirs_of_the_newest_n_finished_runs_only(
     assert "last line" in ok(jobctl("logs", runs[0])).stdout  # the log and the record stay
 
 
+def test_pruning_a_work_dir_removes_its_links_and_never_what_they_point_to(
+    jobctl: Run, demo_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("JOBCTL_KEEP_WORKDIRS", "1")
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "kept.txt").write_text("mine")
+    first = finished_run(jobctl)
+    nested = work(demo_home, first) / "scratch" / "nested"
+    nested.mkdir(parents=True)
+    (nested / "data.bin").write_bytes(b"x" * 100)
+    (nested / "to-dir").symlink_to(outside)
+    (work(demo_home, first) / "to-file").symlink_to(outside / "deep" / "kept.txt")
+    later = [finished_run(jobctl) for _ in range(2)]  # the second of them prunes all but the newest ended run
+    assert not work(demo_home, first).exists()
+    assert work(demo_home, later[1]).is_dir()
+    assert (outside / "deep" / "kept.txt").read_text() == "mine"
+
+
 def test_gc_removes_old_work_dirs_keeps_logs_and_dry_run_changes_nothing(jobctl: Run, demo_home: Path) -> None:
     runs = [finished_run(jobctl) for _ in range(3)]
     before = sum(f.stat().st_size for r in runs for f in work(demo_home, r).rglob("*") if f.is_file())

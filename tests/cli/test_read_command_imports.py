@@ -137,6 +137,19 @@ def test_a_single_run_is_started_without_a_thread_pool(home: tuple[dict[str, str
     assert "concurrent.futures" in matrix
 
 
+def test_a_single_run_loads_no_socket_no_shutil_and_creates_only_the_definition_dataclasses(
+        home: tuple[dict[str, str], str]) -> None:
+    """What `run JOB --wait` reads and writes are Records and NamedTuples; its launcher is reached through
+    `_socket`; the prune of old work dirs (every run of a job with more than 5, as here) removes them without
+    shutil, which loads zlib, bz2 and lzma, and without gc.py's reports."""
+    for _ in range(6):  # past JOBCTL_KEEP_WORKDIRS (5): the next run prunes a work dir
+        found = probe(home, "-q", "run", "hello", "--wait")
+
+    assert under(set(found["modules"]), ("socket", "shutil", "zlib", "bz2", "lzma",
+                                         "jobctl.backends.local.gc")) == set()
+    assert found["dataclasses"] == DEFINITION_DATACLASSES
+
+
 def test_planning_a_cached_spec_parses_no_yaml_and_creates_only_the_definition_dataclasses(
         home: tuple[dict[str, str], str]) -> None:
     """The plan, its changes, the specs and the artifact are Records and NamedTuples; digests come from

@@ -11,6 +11,7 @@ Processes are found the way `jobctl cancel` finds them: by JOBCTL_RUN_ID in thei
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -195,6 +196,64 @@ def test_supervisors_killed_with_sigkill_leave_no_process_behind(
     states = {item["id"]: (item["lifecycleState"], item["details"]) for item in json.loads(listed.stdout)["items"]}
     assert {states[run_id][0] for run_id in run_ids} == {"FAILED"}
     assert all("runner lost" in states[run_id][1] for run_id in run_ids)
+
+
+# A supervisor's start of its workload, cut short by SIGKILL: the watchdog is up (started first), the workload is
+# "started" (running, marked) or "starting" (a vfork child that carries the marker only from its exec, which
+# comes after this process died), and the watchdog was never told its group.
+DIES_WHILE_STARTING = """\
+import os, signal, subprocess, sys, time
+from jobctl.backends.local.supervisor import Watchdog
+run_id, moment = sys.argv[1], sys.argv[2]
+Watchdog(run_id)
+sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+env = {**os.environ, "JOBCTL_RUN_ID": run_id}
+if moment == "started":
+    pid = subprocess.Popen(sleeper, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL).pid
+else:
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        for fd in (1, 2):  # the test reads this process's output to its end
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+        os.closerange(3, 1 << 16)  # as Popen's child does before its exec: the watchdog's pipe ends here
+        while os.getppid() == parent:
+            time.sleep(0.001)
+        os.execve(sys.executable, sleeper, env)
+print(pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds processes in /proc")
+@pytest.mark.parametrize("moment", ["started", "starting"])
+def test_a_supervisor_killed_before_it_named_the_workload_to_its_watchdog_leaves_no_workload(
+    tmp_path: Path, moment: str,
+) -> None:
+    """The workload has no parent-death signal (so it starts by vfork); the watchdog started before it
+    finds it by the run's marker, even one that takes the marker after the supervisor died."""
+    run_id = f"run-window-{moment}-{os.getpid()}"
+    script = tmp_path / "supervisor.py"
+    script.write_text(DIES_WHILE_STARTING)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    ended = subprocess.run([sys.executable, str(script), run_id, moment], env=env, capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert ended.returncode == -signal.SIGKILL, ended.stderr
+    workload = int(ended.stdout)
+    try:
+        until(lambda: not alive(workload), timeout=30.0, what=f"the {moment} workload {workload} to be killed")
+        assert not procs.run_processes(run_id)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(workload, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("ending", ["exits", "canceled"])

@@ -58,7 +58,7 @@ def test_the_commands_docs_output_md_says_take_no_dash_o_are_exactly_those() -> 
 def test_the_docs_name_the_secret_names_as_the_code_decides_them() -> None:
     from jobctl.secrets import SECRET_NAME, SECRET_WORDS
 
-    contained = SECRET_NAME.pattern.split("|")
+    contained = SECRET_NAME.split("|")
     for doc in ("README.md", "docs/output.md"):
         text = " ".join((REPO / doc).read_text(encoding="utf-8").split())
         rule = re.search(r"names contain (.+?), or have (.+?) as a word", text)

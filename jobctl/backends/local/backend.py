@@ -312,9 +312,9 @@ class LocalBackend(ListsRuns):
         the job's whole history, which a matrix of many runs would otherwise read once per run."""
         now = time.monotonic()
         if now - self._pruned.get(job_id, -PRUNE_INTERVAL_SECONDS) >= PRUNE_INTERVAL_SECONDS:
-            from jobctl.backends.local import gc
+            from jobctl.backends.local.workdirs import prune_workdirs
 
-            gc.prune_workdirs(self, job_id, self.keep_workdirs)
+            prune_workdirs(self, job_id, self.keep_workdirs)
             self._pruned[job_id] = now
 
     def _runner_alive(self, run_id: str) -> bool:

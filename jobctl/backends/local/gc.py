@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobctl.backends.local.store import run_dir
+from jobctl.backends.local.workdirs import active_placeholders, old_workdirs
 from jobctl.model.job import ACTIVE_STATES
 
 if TYPE_CHECKING:
@@ -54,36 +55,11 @@ def size_of(path: Path) -> int:
     return total
 
 
-def _active_placeholders() -> str:
-    return ",".join("?" * len(ACTIVE_STATES))
-
-
-def old_workdirs(backend: LocalBackend, keep: int, job_id: str | None = None) -> list[tuple[str, Path]]:
-    """(run id, work dir) of finished runs beyond the newest `keep` of each job (of one job if given)."""
-    sql = (f"SELECT id, job_id FROM runs WHERE state NOT IN ({_active_placeholders()})"
-           + (" AND job_id = ?" if job_id else "") + " ORDER BY job_id, created DESC, id DESC")
-    params = (*ACTIVE_STATES, *((job_id,) if job_id else ()))
-    seen: dict[str, int] = {}
-    found = []
-    for row in backend.store.query(sql, params):
-        seen[row["job_id"]] = seen.get(row["job_id"], 0) + 1
-        work = backend.home / "runs" / row["id"] / "work"
-        if seen[row["job_id"]] > keep and work.is_dir():
-            found.append((row["id"], work))
-    return found
-
-
-def prune_workdirs(backend: LocalBackend, job_id: str, keep: int) -> None:
-    """Called as a run starts: keep the work dirs of the job's newest `keep` finished runs only."""
-    for _, work in old_workdirs(backend, keep, job_id):
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def collect(backend: LocalBackend, *, keep_workdirs: int, older_than: float | None, dry_run: bool) -> Report:
     """Find (and unless dry_run remove) what retention allows: see `jobctl gc --help`."""
     report = Report()
     now = time.time()
-    finished = f"state NOT IN ({_active_placeholders()})"
+    finished = f"state NOT IN ({active_placeholders()})"
     gone_runs: dict[str, Path] = {}
     for row in backend.store.query(
         f"SELECT id FROM runs WHERE {finished} AND job_id NOT IN (SELECT id FROM jobs) "
@@ -131,7 +107,7 @@ def _remove(backend: LocalBackend, report: Report) -> None:
     if runs:
         with backend.store.transaction() as db:  # rows first: a run is never listed without its directory
             placeholders = ",".join("?" * len(runs))
-            db.execute(f"DELETE FROM runs WHERE id IN ({placeholders}) AND state NOT IN ({_active_placeholders()})",
+            db.execute(f"DELETE FROM runs WHERE id IN ({placeholders}) AND state NOT IN ({active_placeholders()})",
                        (*runs, *ACTIVE_STATES))
     for removal in report.removals:
         if removal.path.is_dir():

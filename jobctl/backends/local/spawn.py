@@ -9,21 +9,23 @@ and lets go of only once this returns, so the lock is held from the record to th
 
 from __future__ import annotations
 
+import _socket  # not `socket`, whose enums cost the command a few milliseconds of start-up to build
 import contextlib
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from jobctl import log
+
+if TYPE_CHECKING:  # imported where an interpreter is started: a forked launcher, a single run's, needs none
+    import subprocess
 
 ANSWER_BYTES = 4096
 REAP_SECONDS = 1.0  # how long closing waits for the launcher to exit
@@ -47,8 +49,9 @@ class Spawner:
         self.busy_timeout = busy_timeout
         self._unshared = unshared  # what keeps the process's database connection closed across a fork
         self._lock = threading.Lock()  # one request at a time: the answer read is the request's
-        self._channel: socket.socket | None = None
+        self._channel: _socket.socket | None = None
         self._launcher: subprocess.Popen[bytes] | int | None = None  # an interpreter, or a fork's pid
+        self._asked = False  # whether the launcher was sent a request (one never sent any holds nothing of a run)
         self._unusable = False
         self._wanted = False  # several runs are coming: use a launcher from the first
         self._starts = 0
@@ -68,6 +71,7 @@ class Spawner:
         with self._lock:
             self._starts += 1
             channel = self._connected() if self._wanted or self._starts > 1 else self._channel
+            self._asked = self._asked or channel is not None
             pid = self._ask(channel, run_id, lock_fd, log_fd) if channel is not None else None
             if not self._wanted and self._starts == 1 and self._channel is not None:
                 self._channel.close()  # a launcher forked for the only run is done: it exits (`close` collects it)
@@ -90,15 +94,17 @@ class Spawner:
             self._unusable = True
             self._disconnect()
 
-    def _connected(self) -> socket.socket | None:
+    def _connected(self) -> _socket.socket | None:
         if self._channel is None and not self._unusable:
             if isinstance(self._launcher, int):  # the fork that served a first run has exited: collect it
-                _reap(self._launcher)
+                _reap(self._launcher, asked=True)
             try:
-                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
             except OSError as exc:
                 self._give_up(f"no socket for it: {exc}")
                 return None
+            import subprocess
+
             try:
                 self._launcher = subprocess.Popen(
                     [sys.executable, "-m", LAUNCHER, str(theirs.fileno())],
@@ -114,13 +120,13 @@ class Spawner:
             self._channel = ours  # not inheritable: no other process of this command holds the launcher's peer
         return self._channel
 
-    def _forked_launcher(self) -> socket.socket | None:
+    def _forked_launcher(self) -> _socket.socket | None:
         """The launcher as a fork of this process: a millisecond, where an interpreter takes tens of them to
         import what a supervisor needs. Only with one thread (the other threads would not be in the fork,
         and a lock one of them held, there held forever) and no database connection open."""
         assert self._unshared is not None
         try:
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         except OSError as exc:
             log.info("jobctl.local", "the supervisor launcher is not forked (no socket for it: %s)", exc)
             return None
@@ -138,10 +144,10 @@ class Spawner:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             theirs.close()
-        self._launcher = pid
+        self._launcher, self._asked = pid, False
         return ours
 
-    def _ask(self, channel: socket.socket, run_id: str, lock_fd: int, log_fd: int) -> int | None:
+    def _ask(self, channel: _socket.socket, run_id: str, lock_fd: int, log_fd: int) -> int | None:
         """The pid of the supervisor the launcher forked; None when it forked none (and never will)."""
         try:
             answer = self._exchange(channel, run_id, lock_fd, log_fd)
@@ -159,10 +165,11 @@ class Spawner:
         log.info("jobctl.local", "run %s: the launcher did not start its supervisor: %s", run_id, answer.get("error"))
         return None
 
-    def _exchange(self, channel: socket.socket, run_id: str, lock_fd: int, log_fd: int) -> dict[str, Any]:
+    def _exchange(self, channel: _socket.socket, run_id: str, lock_fd: int, log_fd: int) -> dict[str, Any]:
         """The launcher's answer to the request to start this run's supervisor."""
         request = json.dumps({"home": str(self.home), "run_id": run_id, "busy_timeout": self.busy_timeout})
-        socket.send_fds(channel, [request.encode()], [lock_fd, log_fd])
+        descriptors = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (lock_fd, log_fd))  # C ints
+        channel.sendmsg([request.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, descriptors)])
         while True:
             data = channel.recv(ANSWER_BYTES)
             if not data:  # the launcher is gone, and no fork of it holds the socket: none will answer
@@ -175,6 +182,8 @@ class Spawner:
         """The supervisor as a new interpreter (how every run started before the launcher)."""
         # It starts with SIGTERM blocked and unblocks it once its handler is installed, so a cancel that
         # arrives while it is still starting up is handled, not fatal.
+        import subprocess
+
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
             process = subprocess.Popen(
@@ -198,8 +207,10 @@ class Spawner:
             self._channel.close()
             self._channel = None
         if isinstance(self._launcher, int):
-            _reap(self._launcher)
+            _reap(self._launcher, asked=self._asked)
         elif self._launcher is not None:
+            import subprocess
+
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._launcher.wait(timeout=REAP_SECONDS)  # it exits at once at the end of its socket
         self._launcher = None
@@ -223,8 +234,15 @@ def _be_launcher(channel: int) -> NoReturn:  # pragma: no cover - in the fork
         os._exit(1)
 
 
-def _reap(pid: int) -> None:
-    """Collect the forked launcher, which exits at once at the end of its socket (give up after a while)."""
+def _reap(pid: int, *, asked: bool) -> None:
+    """Collect the forked launcher, which exits at once at the end of its socket (give up after a while). One
+    that was never asked to start a supervisor holds nothing of a run, and may still be importing what it would
+    have needed (it reads its socket only then): killed and collected at once."""
+    if not asked:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        return
     deadline = time.monotonic() + REAP_SECONDS
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:

@@ -125,12 +125,17 @@ def to_time(value: float | None) -> datetime | None:
 class Store:
     """Thin, typed access to the database. Every write is one short IMMEDIATE transaction."""
 
-    def __init__(self, home: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+    def __init__(self, home: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS, *, made: bool = False) -> None:
+        """`made`: the database is known to exist with its schema, as for a run's supervisor (the command that
+        recorded the run made it): only connect, with none of the checks (a millisecond of every run's start)."""
         self.home = home
         self.path = home / "state.db"
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()  # one connection, shared by the engine's worker threads
         try:
+            if made and self.path.exists():  # (gone meanwhile: made again below, and the run is not found)
+                self.db = self._connect()
+                return
             ensure_private_dir(home)
             if not self.path.exists():  # SQLite gives the -wal and -shm files the database's mode
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))

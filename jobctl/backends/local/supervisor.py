@@ -8,9 +8,9 @@ timestamps every output line into the run log, enforces the maximum runtime, hon
 and records how the run ended: first in the run's result file, then in the database.
 
 Every state change it makes is conditional on the state it expects, and a run found CANCELING or
-already ended is stopped. The workload cannot outlive it: its first process has a parent-death signal
-and a watchdog process kills its whole group if the supervisor dies, even by SIGKILL
-(docs/decisions/0006-local-run-lifetime.md).
+already ended is stopped. The workload cannot outlive it: a watchdog process, started before the workload,
+kills the workload's whole group (and whatever carries the run's marker) if the supervisor dies, even by
+SIGKILL (docs/decisions/0006-local-run-lifetime.md).
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTY
                     "JAVA_HOME")  # Spark (a Data Flow application's run) finds Java by it, else on PATH
 KILL_GRACE_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 0.5
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 T = TypeVar("T")
 
 
@@ -136,7 +135,7 @@ def command_for(definition: JobDefinition, args: list[str], env: dict[str, str],
 
 class Supervisor:
     def __init__(self, home: Path, run_id: str, busy_timeout: float) -> None:
-        self.store = Store(home, busy_timeout)
+        self.store = Store(home, busy_timeout, made=True)  # by the command that recorded the run
         self.run_id = run_id
         self.dir = run_dir(home, run_id)
         self.log_path = self.dir / "log"
@@ -291,18 +290,24 @@ class Supervisor:
             _note(self.log_error)
 
     def _start(self, node: Node, watchdogs: contextlib.ExitStack) -> None:
+        """Start the node's process, its watchdog first: no moment when the workload runs unguarded. Without a
+        preexec_fn (what a parent-death signal needed) Python starts it by vfork, not a copy of this process."""
+        what = f"could not start{' node ' + node.label if node.label else ''}"
+        try:
+            guard = watchdogs.enter_context(Watchdog(self.run_id))
+        except OSError as exc:  # nothing would kill the workload if this process died: it does not start
+            self.launch_failed = f"{what}: no watchdog: {exc}"
+            return
+        self.watchdog_pids.add(guard.pid)
         try:
             node.child = subprocess.Popen(
                 node.command, cwd=node.cwd, env=node.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True,
-                preexec_fn=_dies_with_this_process(),  # noqa: PLW1509 - the supervisor has one thread
             )
         except OSError as exc:
-            self.launch_failed = f"could not start{' node ' + node.label if node.label else ''}: {exc}"
+            self.launch_failed = f"{what}: {exc}"
             return
-        guard = watchdogs.enter_context(Watchdog(node.child.pid, self.run_id))
-        if guard.pid is not None:
-            self.watchdog_pids.add(guard.pid)
+        guard.guard(node.child.pid)
         node.started = time.monotonic()
         if node.probe_details:
             from jobctl.backends.local.probe import StartupProbe
@@ -565,40 +570,47 @@ def _hopeless_group(nodes: list[Node]) -> tuple[str, int] | None:
 
 
 class Watchdog:
-    """A process that SIGKILLs the workload's process group if this supervisor dies (watchdog.py).
+    """A process that SIGKILLs a workload's process group, and the run's marked processes, if this
+    supervisor dies (watchdog.py). Started before the workload, told its group once it runs (`guard`).
 
     A fork of this (single-threaded) supervisor rather than a new interpreter: it starts in a
     millisecond instead of ~10 ms of CPU per run. It keeps only the pipe's read end open, so the
-    write end is this supervisor's alone (and another node's watchdog holds none of this one's)."""
+    write end is this supervisor's alone (and another node's watchdog holds none of this one's).
+    Raises OSError if it cannot be started."""
 
-    def __init__(self, pgid: int, run_id: str) -> None:
-        self.pid: int | None = None
+    def __init__(self, run_id: str) -> None:
         read_end, self.write_end = os.pipe()
         try:
             pid = os.fork()
-        except OSError as exc:  # the workload's own parent-death signal still covers its first process
-            _note(f"could not start the watchdog: {exc}")
+        except OSError:
             os.close(read_end)
-            return
+            os.close(self.write_end)
+            raise
         if pid == 0:  # pragma: no cover - the watchdog process (its effect is tested)
             try:
                 os.setsid()
                 os.dup2(read_end, 0)
                 os.closerange(3, max_fd())  # the lock, the log, the database, every write end
-                watchdog.watch(0, pgid, run_id)
+                watchdog.watch(0, run_id)
             finally:
                 os._exit(0)
         os.close(read_end)
         self.pid = pid
 
+    def guard(self, pgid: int) -> None:
+        """Name the workload's process group, the one to kill if this supervisor dies."""
+        with contextlib.suppress(OSError):  # a watchdog gone already: the run's marker is all there is
+            os.write(self.write_end, f"{pgid}\n".encode())
+
     def __enter__(self) -> Watchdog:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        """The supervisor ended the workload itself: tell the watchdog to stand down. It is collected later
-        (`reap`), once the run's end is recorded: its exit is no step on the way to that record."""
+        """The supervisor ended the workload itself (or never started it): tell the watchdog to stand down.
+        It is collected later (`reap`), once the run's end is recorded: its exit is no step on the way to
+        that record."""
         with contextlib.suppress(OSError):
-            os.write(self.write_end, b"x")
+            os.write(self.write_end, watchdog.STAND_DOWN)
         os.close(self.write_end)
 
 
@@ -625,24 +637,6 @@ def _become_subreaper() -> bool:
     import ctypes
 
     return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-
-
-def _dies_with_this_process() -> Callable[[], None] | None:
-    """A preexec_fn giving the workload's first process a parent-death signal (Linux), closing the
-    moment between starting the workload and its watchdog."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def arm() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the supervisor died before the signal was armed
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return arm
 
 
 def _note(message: str) -> None:
