@@ -146,7 +146,8 @@ def test_planning_a_cached_spec_parses_no_yaml_and_creates_no_dataclass(home: tu
     fixture applied it)."""
     found = probe(home, "plan", HELLO)
 
-    assert under(set(found["modules"]), (*NEVER, *NO_DATACLASS, "decimal", "hashlib", "yaml", "tempfile")) == set()
+    assert under(set(found["modules"]), (*NEVER, *NO_DATACLASS, "decimal", "hashlib", "yaml", "tempfile",
+                                         "encodings.utf_8_sig")) == set()
     assert "jobctl.model.job" in found["modules"]
     assert found["dataclasses"] == []
 
