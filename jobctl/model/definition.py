@@ -109,7 +109,7 @@ def fields(definition: Definition | type[Definition]) -> tuple[Field, ...]:
 
 
 def asdict(definition: Definition) -> dict[str, Any]:
-    """Every attribute by name (as dataclasses.asdict, for a definition's values: text, numbers, tuples, dicts)."""
+    """Every attribute by name (as dataclasses.asdict, which would copy the values too: none here is changed)."""
     return {declared.name: getattr(definition, declared.name) for declared in definition._fields}
 
 
