@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -23,6 +22,7 @@ from jobctl.engine.runs import (
     start_each,
 )
 from jobctl.model.application import ApplicationDefinition, env_configuration, request_parts, substituted
+from jobctl.model.definition import replace
 from jobctl.model.job import RunState
 
 _MAPS = ("arguments", "parameters", "configuration")  # a run's start takes them apart from its other fields

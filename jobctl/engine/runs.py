@@ -6,7 +6,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -15,6 +14,7 @@ from jobctl.engine.inflight import InFlight
 from jobctl.engine.resolve import resolve_run, runs_of_name
 from jobctl.engine.run_names import run_base_name, run_names
 from jobctl.errors import ConflictError, JobctlError, UsageError
+from jobctl.model.definition import replace
 from jobctl.model.job import ACTIVE_STATES, JobDefinition, JobState, Metadata, RunState
 from jobctl.model.record import Record
 from jobctl.model.request import (

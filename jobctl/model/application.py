@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from jobctl.model.definition import field
 from jobctl.model.job import Metadata
 from jobctl.model.table import IGNORED, column, fill_derived, rows
 from jobctl.secrets import REDACTOR
@@ -33,7 +33,6 @@ _OCI_HERE: dict[str, Any] = {"in_place": True, "local": IGNORED}  # a field only
 _RUN: dict[str, Any] = {"in_place": True, "run": True}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ApplicationDefinition(Metadata):
     """A Data Flow application as a backend stores it. Desired and observed use the same type."""
 

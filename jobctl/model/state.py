@@ -1,6 +1,6 @@
 """Jobs and runs as a backend observes them: lifecycle states, jobctl's tags, logs.
 
-Apart from the job's definition (jobctl.model.job, a 52-field dataclass that is costly to create at import),
+Apart from the job's definition (jobctl.model.job, whose 52-field table a listing need not declare),
 so that listing runs or reading a log starts fast. For the same reason no class here is a dataclass: jobs and
 runs are Records (jobctl.model.record), log lines and batches NamedTuples.
 """

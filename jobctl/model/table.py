@@ -1,6 +1,7 @@
 """The field table: one declaration per field of a resource, read by everything that handles fields.
 
-A resource (a job definition) is a frozen dataclass whose attributes are declared with `column()`:
+A resource (a job definition) is a frozen Definition (jobctl.model.definition: declared as a dataclass,
+without creating one) whose attributes are declared with `column()`:
 the attribute's type and the table row are one line. The row says where the field lives in a spec
 document, where it lives in OCI's SDK models, whether OCI changes it in place, and how it is shown.
 Diff (update vs replace), export, JSON output, the local and memory backends' updates, the OCI
@@ -9,9 +10,10 @@ mapping and the spec reference read the rows; adding a field is adding a row.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, NamedTuple
+
+from jobctl.model.definition import field, fields, replace
 
 Kind = Literal["text", "number", "integer", "bool", "list", "map", "object", "objects", "entrypoint"]
 _UNSET: Any = object()
@@ -75,7 +77,7 @@ def column(
         mapped both ways by the OCI backend; None: mapped by hand there (derived env, tags).
     local: IGNORED for a field the local backend cannot honour (a shape, a subnet): plans on the local
         backend say so.
-    required: every resource has it (no default; the class must be `kw_only`).
+    required: every resource has it (no default).
     secret_by_key: a map whose values are secret when their key names a secret (env); plans diff
         it entry by entry, so each entry is masked by its own key.
     derive: when the spec leaves it out, its value follows from the other fields (the infrastructure
@@ -90,10 +92,10 @@ def column(
     meta = {"row": (path, kind, in_place, {} if kind in ("map", "object") else default, absent, oci, secret_by_key,
                     local == IGNORED, derive, fixed_when, run)}
     if required:
-        return dataclasses.field(metadata=meta)
+        return field(metadata=meta)
     if kind in ("map", "object"):
-        return dataclasses.field(default_factory=dict, metadata=meta)
-    return dataclasses.field(default=default if absent is _UNSET else absent, metadata=meta)
+        return field(default_factory=dict, metadata=meta)
+    return field(default=default if absent is _UNSET else absent, metadata=meta)
 
 
 def rows(resource: type[Any]) -> tuple[Row, ...]:
@@ -101,7 +103,7 @@ def rows(resource: type[Any]) -> tuple[Row, ...]:
     cached: tuple[Row, ...] | None = _TABLES.get(resource)
     if cached is None:
         built = []
-        for f in dataclasses.fields(resource):
+        for f in fields(resource):
             if "row" not in f.metadata:
                 continue
             path, kind, in_place, default, absent, oci, secret_by_key, ignored, derive, fixed, run = f.metadata["row"]
@@ -170,8 +172,8 @@ def updated_in_place(current: Any, wanted: Any) -> Any:
     Fields outside the table (jobctl's bookkeeping, such as its own tags) follow `wanted` too.
     """
     fixed = {row.attr for row in rows(type(current)) if not row.changes_in_place(current)}
-    changes = {f.name: getattr(wanted, f.name) for f in dataclasses.fields(current) if f.name not in fixed}
-    return dataclasses.replace(current, **changes)
+    changes = {f.name: getattr(wanted, f.name) for f in fields(current) if f.name not in fixed}
+    return replace(current, **changes)
 
 
 def canonical(resource: Any) -> dict[str, Any]:

@@ -7,11 +7,12 @@ code plans and applies them on every backend (each backend's `dataflow`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobctl.errors import ConflictError, Diagnostic, SpecError
 from jobctl.model.application import TAG_ARTIFACT, ApplicationDefinition, code_location
+from jobctl.model.definition import replace
 from jobctl.model.job import (
     ACTIVE_STATES,
     TAG_HASH,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from jobctl.artifact import Artifact, build_artifact, build_driver_artifact
 from jobctl.digest import sha256
+from jobctl.model.definition import replace
 from jobctl.model.job import TAG_HASH, TAG_MANAGED, TAG_NAME, TAG_SET, JobDefinition, Metadata
 from jobctl.model.record import Record
 from jobctl.model.table import canonical, rows

@@ -101,7 +101,8 @@ def _read_text(path: Path, shown: str) -> str | Diagnostic:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Diagnostic(shown, 1, 1, "<file>", "file is UTF-16; save it as UTF-8")
     try:
-        text = raw.decode("utf-8-sig")
+        # utf-8-sig's rule (one leading BOM is dropped) without loading its codec: ~0.2 ms of every plan (issue 18)
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1

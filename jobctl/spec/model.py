@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from jobctl.errors import Diagnostic
+from jobctl.model.definition import replace
 from jobctl.model.job import JobDefinition
 from jobctl.model.record import Record
 from jobctl.model.table import from_document

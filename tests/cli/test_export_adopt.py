@@ -135,6 +135,23 @@ def test_export_writes_secret_values_as_references_in_a_private_file(
     assert stat.S_IMODE(spec.stat().st_mode) == 0o600
 
 
+def test_exporting_again_over_a_widened_spec_keeps_its_text_and_makes_it_private_again(
+        jobctl, tmp_path: Path) -> None:
+    """An export again finds its spec as it would write it and leaves the text alone; the mode is still 0600."""
+    assert jobctl("apply", str(EXAMPLES / "hello" / "job.yaml")).exit_code == 0
+    assert jobctl("export", "hello", "-d", str(tmp_path)).exit_code == 0
+    spec = tmp_path / "hello" / "job.yaml"
+    written = spec.read_text()
+    spec.chmod(0o644)
+
+    again = jobctl("export", "hello", "-d", str(tmp_path))
+
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == f"{spec}\n"
+    assert spec.read_text() == written
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o600
+
+
 UNMODELED = {  # wire JSON a console user can set, beyond the examples
     "jobStorageMountConfigurationDetailsList": [
         {"storageType": "OBJECT_STORAGE", "destinationDirectoryName": "data", "namespace": "ns", "bucket": "b"},

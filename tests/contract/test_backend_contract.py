@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.engine.resolve import resolve_job
 from jobctl.engine.runs import plan_runs, start_runs
 from jobctl.errors import ConflictError, ExitCode, NotFoundError, UsageError
+from jobctl.model.definition import replace
 from jobctl.model.job import ACTIVE_STATES, CANCELED, FAILED, SUCCEEDED
 from jobctl.plan.desired import DesiredJob, desired_job
 from jobctl.plan.model import Action

@@ -6,13 +6,13 @@ The cases derive from the table: a row added without a sample here fails `test_e
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobctl.engine.apply import apply_plan, build_plan
+from jobctl.model.definition import replace
 from jobctl.model.job import JobDefinition
 from jobctl.model.table import flatten, row_for, rows
 from jobctl.plan.desired import DesiredJob, desired_job
@@ -40,32 +40,32 @@ PYTHON = JobDefinition(
     args=("--epochs", "3"), env={"MODEL": "xgb", "SEED": "7"}, max_runtime_in_minutes=60,
     startup_probe={"command": ["test", "-f", "/tmp/ready"], "periodInSeconds": 5, "failureThreshold": 2},
 )
-CONTAINER = dataclasses.replace(
+CONTAINER = replace(
     PYTHON, name="every-field-box", entrypoint=("python", "-m", "app"), conda_slug=None, runtime_type="container",
     image="iad.ocir.io/ns/repo:1.0", image_digest="sha256:" + "a" * 64, cmd=("--x", "1"),
     image_signature_id="ocid1.containerimagesignature.oc1.iad.contract",
 )
 
-MULTI = dataclasses.replace(
+MULTI = replace(
     PYTHON, name="every-field-nodes", infrastructure_type="MULTI_NODE", node_startup_order="IN_ORDER",
     node_groups=({"name": "main", "env": {"ROLE": "main"}},
                  {"name": "workers", "replicas": 3, "minimumSuccessReplicas": 2, "env": {"ROLE": "worker"},
                   "args": ["--worker"], "infrastructure": {"shape": "VM.GPU.A10.2", "blockStorageSizeInGBs": 500}}),
 )
 # jobctl's driver runs the code (jobctl/driver.py): its settings travel as derived variables on OCI
-DRIVEN = dataclasses.replace(
+DRIVEN = replace(
     PYTHON, name="every-field-driven", working_dir=".", python_path=("lib", "vendor"), entry_function="main",
     output_dir="out", output_uri="oci://results@ns/runs/$JOB_RUN_OCID",
 )
-GIT = dataclasses.replace(
+GIT = replace(
     DRIVEN, name="every-field-git", git_url="https://git.example.com/ml/trainer.git", git_branch="main",
     git_commit="3f2c9a1", git_secret_id="ocid1.vaultsecret.oc1.iad.contract", working_dir="src",
 )
-NOTEBOOK = dataclasses.replace(
+NOTEBOOK = replace(
     PYTHON, name="every-field-notebook", runtime_type="notebook", entrypoint="main.ipynb", exclude_tags=("skip",),
     notebook_encoding="utf-8", output_uri="oci://results@ns/nb/", args=(),
 )
-DDP = dataclasses.replace(  # a multi-node job whose nodes each run a command (ADS's PyTorchDistributedRuntime)
+DDP = replace(  # a multi-node job whose nodes each run a command (ADS's PyTorchDistributedRuntime)
     MULTI, name="every-field-ddp", entrypoint=None, command="torchrun train.py --epochs 3", working_dir=".",
     pip_requirements="requirements.txt", pip_packages="transformers==4.44.0 datasets",
     inputs={"https://example.com/data/input.txt": "data/input.txt"},
@@ -162,7 +162,7 @@ def test_changing_a_field_updates_or_replaces_as_its_row_says(harness: Harness, 
     base, changes = SAMPLES[attr]
     [row] = [r for r in rows(JobDefinition) if r.attr == attr]
     apply_plan(harness.backend, build_plan(harness.backend, [desired(base, tmp_path)]))
-    changed = desired(dataclasses.replace(base, **changes), tmp_path,
+    changed = desired(replace(base, **changes), tmp_path,
                       "print('changed')\n" if attr == "artifact_digest" else "print('hi')\n")
 
     plan = build_plan(harness.backend, [changed])
@@ -182,7 +182,7 @@ def test_what_an_update_cannot_reach_in_a_multi_node_job_replaces_it(
 ) -> None:
     _, changes = SAMPLES[attr]
     apply_plan(harness.backend, build_plan(harness.backend, [desired(MULTI, tmp_path)]))
-    changed = desired(dataclasses.replace(MULTI, **changes), tmp_path)
+    changed = desired(replace(MULTI, **changes), tmp_path)
 
     plan = build_plan(harness.backend, [changed])
 
@@ -197,7 +197,7 @@ def test_another_name_or_scope_is_another_job(harness: Harness, tmp_path: Path, 
     first = desired(PYTHON, tmp_path)
     apply_plan(harness.backend, build_plan(harness.backend, [first]))
     [old] = [j for j in harness.backend.list_jobs(compartment_id=COMPARTMENT, project_id=PROJECT) if j.managed]
-    moved = desired(dataclasses.replace(PYTHON, **{attr: IDENTITY[attr]}), tmp_path)
+    moved = desired(replace(PYTHON, **{attr: IDENTITY[attr]}), tmp_path)
 
     plan = build_plan(harness.backend, [moved])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import io
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 from jobctl.backends.base import Backend
@@ -14,6 +13,7 @@ from jobctl.engine.apply import apply_plan, build_plan
 from jobctl.engine.follow import wait_for_runs
 from jobctl.engine.resolve import resolve_job
 from jobctl.engine.runs import plan_runs, start_runs
+from jobctl.model.definition import replace
 from jobctl.model.job import SUCCEEDED
 from jobctl.plan.desired import desired_job
 from tests.contract.harness import Harness

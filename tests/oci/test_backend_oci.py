@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from jobctl.engine.follow import follow_logs
 from jobctl.engine.resolve import resolve_job
 from jobctl.engine.runs import plan_runs, start_runs
+from jobctl.model.definition import replace
 from jobctl.plan.desired import desired_job
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, run_jobctl, use_fake_oci

@@ -5,11 +5,11 @@ their output read once they have ended."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from jobctl.backends.oci.dataflow import TAG_ARTIFACT
 from jobctl.model.application import ApplicationDefinition
+from jobctl.model.definition import replace
 from jobctl.model.job import CANCELED, SUCCEEDED, TAG_MANAGED, TAG_NAME
 from jobctl.spec.load import load_specs
 from jobctl.testing.fake_oci import FakeOCI

@@ -8,11 +8,11 @@ import hashlib
 import json
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from jobctl.model.definition import replace
 from jobctl.testing.fake_oci import FakeOCI
 from tests.conftest import EXAMPLES, assert_each_other_request_refused
 from tests.oci.test_idempotency_keys_oci import listed

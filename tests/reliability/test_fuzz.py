@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import itertools
 import json
 import tempfile
@@ -33,6 +32,7 @@ from hypothesis import strategies as st
 from jobctl.backends.oci import OciBackend, mapping
 from jobctl.backends.settings import OciSettings
 from jobctl.errors import Diagnostic, JobctlError
+from jobctl.model.definition import fields
 from jobctl.model.job import JobDefinition
 from jobctl.plan.desired import DesiredJob, desired_job
 from jobctl.spec.load import LoadResult, load_specs
@@ -380,7 +380,7 @@ def same_definition(original: JobDefinition, back: JobDefinition) -> None:
     back = back.with_tags({k: v for k, v in back.tags.items() if k != mapping.TAG_SOURCE})
     differences = {
         f.name: (getattr(original, f.name), getattr(back, f.name))
-        for f in dataclasses.fields(JobDefinition)
+        for f in fields(JobDefinition)
         if getattr(original, f.name) != getattr(back, f.name)
     }
     assert not differences, f"lost in the round trip (original, back): {differences}"

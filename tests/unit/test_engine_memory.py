@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,6 +19,7 @@ from jobctl.engine.apply import apply_plan, build_plan, retry_token
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.engine.runs import plan_runs, start_runs
 from jobctl.errors import ConflictError, ExitCode, UsageError, WaitTimeoutError
+from jobctl.model.definition import replace
 from jobctl.model.job import (
     CANCELED,
     FAILED,

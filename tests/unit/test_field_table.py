@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from oci.data_science import models
 
 from jobctl.backends.local.store import Store
+from jobctl.model.definition import asdict, replace
 from jobctl.model.job import JobDefinition
 from jobctl.model.table import from_document, rows, to_document
 from jobctl.spec.schema import load_schema

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from jobctl.backends.local import LocalBackend, gc
 from jobctl.engine.follow import wait_for_runs
 from jobctl.errors import ConflictError
 from jobctl.model.application import ApplicationDefinition
+from jobctl.model.definition import replace
 from jobctl.model.job import CANCELED, FAILED, SUCCEEDED
 from jobctl.spec.load import load_specs
 from tests.conftest import EXAMPLES

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from oci.data_flow import models
 
 from jobctl.backends.oci import dataflow
 from jobctl.model.application import ApplicationDefinition
+from jobctl.model.definition import replace
 from jobctl.spec.load import load_specs
 from tests.conftest import EXAMPLES
 

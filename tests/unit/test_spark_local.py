@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from jobctl.backends.local import spark
 from jobctl.errors import UsageError
+from jobctl.model.definition import replace
 from jobctl.spec.application import ApplicationSpec
 from jobctl.spec.load import load_specs
 from tests.conftest import EXAMPLES

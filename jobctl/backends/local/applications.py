@@ -125,11 +125,11 @@ class LocalApplications:
         """A run of the application: its Spark process fixed now (what it runs, with which settings), started
         by a supervisor as a job's run is. `app` is the application as held (its source is where it was
         kept)."""
-        import dataclasses  # here, as ApplicationDefinition: listing applications needs neither
+        from jobctl.model.definition import replace  # here, as ApplicationDefinition: a listing needs neither
 
         if (retried := self.backend.retried_run(retry_token)) is not None:
             return retried
-        app = dataclasses.replace(app, **(fields or {}))  # what this run sets: executors (local[N]), its duration
+        app = replace(app, **(fields or {}))  # what this run sets: executors (local[N]), its duration
         row = self._row(application_id)
         source = Path(row["source_path"]) if row["source_path"] else None
         if source is None:
@@ -143,7 +143,7 @@ class LocalApplications:
                                 java=self.backend.java,
                                 env=env, arguments=arguments, parameters=parameters, configuration=configuration)
         conf = {**app.configuration, **(configuration or {})}
-        made = dataclasses.replace(app, arguments=tuple(app.arguments if arguments is None else arguments),
+        made = replace(app, arguments=tuple(app.arguments if arguments is None else arguments),
                                    parameters={**app.parameters, **(parameters or {})},
                                    configuration={**conf, **env_configuration(env)})
         settings = {"launch": {"argv": launched.argv, "env": launched.env, "cwd": str(launched.cwd)},
@@ -197,9 +197,9 @@ class LocalApplications:
 
 
 def _encode(app: ApplicationDefinition) -> str:
-    import dataclasses
+    from jobctl.model.definition import asdict
 
-    return json.dumps(dataclasses.asdict(app), sort_keys=True)
+    return json.dumps(asdict(app), sort_keys=True)
 
 
 def _decode(text: str) -> ApplicationDefinition:

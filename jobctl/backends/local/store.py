@@ -270,15 +270,14 @@ class Store:
 
     @staticmethod
     def encode_definition(definition: JobDefinition) -> str:
-        from dataclasses import asdict  # here: a listing reads no definition, and needs no dataclasses
+        from jobctl.model.definition import asdict  # here: a listing reads no definition
 
         return json.dumps(asdict(definition), sort_keys=True)
 
     @staticmethod
     def run_definition(definition: str, settings: str | None) -> JobDefinition:
         """The job a run runs: its job's stored definition with the run's stored `--set` settings."""
-        from dataclasses import replace
-
+        from jobctl.model.definition import replace
         from jobctl.model.job import JobDefinition
         from jobctl.model.table import decode
 

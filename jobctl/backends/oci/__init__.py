@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import logging
@@ -26,6 +25,7 @@ from jobctl.backends.oci.paging import list_all
 from jobctl.backends.oci.pipelines import Pipelines
 from jobctl.backends.settings import OciSettings, Settings
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
+from jobctl.model.definition import replace
 from jobctl.model.job import (
     CANCELING,
     DELETED,
@@ -119,7 +119,7 @@ class OciBackend(ListsRuns):
         """File Storage mounts named by mount target IP and export path, with the OCIDs OCI takes instead."""
         if not needs_lookup(definition.storage_mounts):
             return definition
-        return dataclasses.replace(definition, storage_mounts=self._mounts.resolve(definition.storage_mounts, where))
+        return replace(definition, storage_mounts=self._mounts.resolve(definition.storage_mounts, where))
 
     def job_environment(self, job_id: str) -> dict[str, str]:
         """The job's environment variables as OCI holds them, jobctl's derived ones included (what a pipeline

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from jobctl.model.application import (
     request_parts,
     shown_configuration,
 )
+from jobctl.model.definition import replace
 from jobctl.model.job import (
     SUCCEEDED,
     TAG_MANAGED,

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from jobctl.artifact import DRIVER, DRIVER_VARIABLES, driver_fields, run_environment
 from jobctl.backends.oci import nodes
+from jobctl.model.definition import replace
 from jobctl.model.job import (
     OCI_CONFIG,
     OCI_ENV,
