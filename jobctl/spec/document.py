@@ -100,13 +100,14 @@ def _read_text(path: Path, shown: str) -> str | Diagnostic:
         return Diagnostic(shown, 1, 1, "<file>", "file is UTF-32; save it as UTF-8")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Diagnostic(shown, 1, 1, "<file>", "file is UTF-16; save it as UTF-8")
+    # utf-8-sig's rule (one leading BOM is dropped) without loading its codec: ~0.2 ms of every plan (issue 18)
+    body = raw.removeprefix(b"\xef\xbb\xbf")
     try:
-        # utf-8-sig's rule (one leading BOM is dropped) without loading its codec: ~0.2 ms of every plan (issue 18)
-        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return Diagnostic(shown, line, column, "<file>", f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:  # where, in the text after the BOM (as an editor counts)
+        line = body.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (body.rfind(b"\n", 0, exc.start) + 1) + 1
+        return Diagnostic(shown, line, column, "<file>", f"file is not valid UTF-8 (byte 0x{body[exc.start]:02x})")
     if "\x00" in text:
         index = text.index("\x00")
         line = text.count("\n", 0, index) + 1

@@ -40,6 +40,10 @@ GENERATED: dict[str, tuple[bytes, list[str]]] = {
         b"apiVersion: jobctl/v1\n" + _SPEC_TAIL + b"  description: caf\xe9 menu\n",
         ["{file}:5:19: <file>: file is not valid UTF-8 (byte 0xe9)"],
     ),
+    "80-non-utf8-byte-after-a-bom.yaml": (  # the byte and its column, not the BOM's (0xbf at 1:3)
+        b"\xef\xbb\xbfab\xffc\n",
+        ["{file}:1:3: <file>: file is not valid UTF-8 (byte 0xff)"],
+    ),
     "81-utf16-le-bom.yaml": (
         ("apiVersion: jobctl/v1\n" + _SPEC_TAIL.decode()).encode("utf-16"),  # LE with BOM
         ["{file}:1:1: <file>: file is UTF-16; save it as UTF-8"],
