@@ -127,6 +127,7 @@ class AdsDocument(Document):
                  ads_paths: dict[JsonPath, JsonPath], ads_key_paths: dict[JsonPath, JsonPath]) -> None:
         sites: list[Site] = []
         written: dict[JsonPath, str] = {}
+        checked = False  # (checked as translated, by the schema, every time)
         self._assign(locals())
 
     def ads_path(self, path: JsonPath, *, at_key: bool = False) -> JsonPath:

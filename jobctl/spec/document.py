@@ -23,7 +23,7 @@ from jobctl.model.record import Record
 from jobctl.paths import ensure_private_dir
 
 MAX_FILE_BYTES = 1024 * 1024
-CACHE_FORMAT = 4  # 4: one pack per directory
+CACHE_FORMAT = 5  # 4: one pack per directory; 5: documents known to pass the schema
 
 JsonPath = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based (line, column)
@@ -52,7 +52,7 @@ class Document(Record):
     """One YAML document: its data, and positions for the values and keys within it. A Record, not a dataclass:
     every validate, plan and apply imports this module (issue 18)."""
 
-    __slots__ = ("data", "file", "index", "keys", "path", "sites", "start", "values", "written")
+    __slots__ = ("checked", "data", "file", "index", "keys", "path", "sites", "start", "values", "written")
     file: str  # as the user named it
     path: Path
     index: int
@@ -62,10 +62,13 @@ class Document(Record):
     keys: dict[JsonPath, Position]
     sites: list[Site]  # ${VAR} sites, for the parse cache
     written: dict[JsonPath, str]  # non-string scalars as the file spells them
+    checked: bool  # the parse cache knows it passes the schema (it has no ${VAR}: what it holds is as written)
+    _uncompared = frozenset({"checked"})  # what the cache knows of a document is not part of it
 
     def __init__(self, file: str, path: Path, index: int, data: dict[str, Any], start: Position, *,
                  values: dict[JsonPath, Position] | None = None, keys: dict[JsonPath, Position] | None = None,
-                 sites: list[Site] | None = None, written: dict[JsonPath, str] | None = None) -> None:
+                 sites: list[Site] | None = None, written: dict[JsonPath, str] | None = None,
+                 checked: bool = False) -> None:
         values, keys = ({} if given is None else given for given in (values, keys))
         written = {} if written is None else written
         sites = [] if sites is None else sites
@@ -130,6 +133,7 @@ class ParseCache:
     def __init__(self, base: Path | None) -> None:
         self.base = base  # None: no cache (JOBCTL_NO_CACHE)
         self._dirs: dict[Path, Path] = {}  # pack file -> the directory it describes
+        self._located: dict[Path, tuple[Path, str, tuple[Any, ...]]] = {}  # spec file -> where its entry goes
         self._opened: dict[Path, tuple[int, dict[str, tuple[int, int]]] | None] = {}  # pack -> (fd, index)
         self._new: dict[Path, dict[str, bytes]] = {}  # entries to write
 
@@ -159,11 +163,12 @@ class ParseCache:
             return None
         data = text.encode("utf-8", "surrogatepass")  # (a spec's text is valid UTF-8; its path may not be)
         # two fast checksums of the content (zlib is loaded anyway; hashlib would cost 2 ms of start-up)
-        key = (CACHE_FORMAT, __version__, str(real), len(data), zlib.crc32(data), zlib.adler32(data))
+        key = (CACHE_FORMAT, __version__, _SCHEMA, str(real), len(data), zlib.crc32(data), zlib.adler32(data))
         folder = real.parent
         # named by a checksum of the directory's path; its name only helps a reader (and is cut to fit NAME_MAX)
         pack = self.base / f"{zlib.crc32(os.fsencode(folder)):08x}-{(folder.name or 'root')[:100]}.marshal"
         self._dirs[pack] = folder
+        self._located[path] = pack, real.name, key
         return pack, real.name, key
 
     def get(self, located: tuple[Path, str, tuple[Any, ...]]) -> dict[str, Any] | None:
@@ -177,7 +182,23 @@ class ParseCache:
 
     def put(self, located: tuple[Path, str, tuple[Any, ...]], documents: list[Document]) -> None:
         pack, name, key = located
-        self._new.setdefault(pack, {})[name] = _marshalled(documents, key)
+        with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
+            self._new.setdefault(pack, {})[name] = _marshalled(documents, key)
+
+    def checked(self, document: Document) -> None:
+        """`document`, parsed by this command (not read from the cache) and free of ${VAR}, passed the schema,
+        which filled in its defaults: its cache entry holds it so, and says so, and the next command need not
+        check it again (nor load the validator)."""
+        located = self._located.get(document.path)
+        blob = self._new.get(located[0], {}).get(located[1]) if located is not None else None
+        if located is None or blob is None or document.sites:
+            return
+        entry = marshal.loads(blob)
+        for doc in entry["docs"]:  # (not an ADS document: it is checked as translated, not as the file holds it)
+            if doc["index"] == document.index and doc["data"].get("apiVersion") == "jobctl/v1":
+                doc["data"], doc["checked"] = document.data, True
+        with contextlib.suppress(ValueError):  # (a value marshal cannot hold: the entry stays as it was)
+            self._new[located[0]][located[1]] = marshal.dumps(entry)
 
     def close(self) -> None:
         """Write the packs that gained entries, keeping the others' entries of files still in their directory."""
@@ -214,6 +235,19 @@ class ParseCache:
 
 
 _LENGTH = 8  # bytes of the index's length at the start of a pack
+
+
+def _schema_stamp() -> tuple[int, int]:
+    """The compiled schema validator's size and time: an entry's `checked` is as good as the schema that
+    checked it, and a development checkout changes the schema without changing jobctl's version."""
+    try:
+        stat = os.stat(os.path.join(os.path.dirname(__file__), "_fastschema.py"))
+    except OSError:
+        return (0, 0)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+_SCHEMA = _schema_stamp()
 
 
 def _open_pack(pack: Path, folder: Path) -> tuple[int, dict[str, tuple[int, int]]] | None:
@@ -279,7 +313,8 @@ def _from_cache(entry: dict[str, Any], shown: str, path: Path, hook: ScalarHook 
             for site_path, text, plain, position in doc["sites"]:
                 _set(data, site_path, hook(text, plain, site_path, position) if hook else text)
             documents.append(Document(shown, path, doc["index"], data, doc["start"], values=doc["values"],
-                                      keys=doc["keys"], sites=doc["sites"], written=doc["written"]))
+                                      keys=doc["keys"], sites=doc["sites"], written=doc["written"],
+                                      checked=bool(doc.get("checked")) and not doc["sites"]))
     except (KeyError, TypeError, ValueError, IndexError):  # an entry of another shape: a miss
         return None
     return documents

@@ -13,7 +13,6 @@ from jobctl.source import ArtifactError, Rules, check_source
 from jobctl.spec.detect import looks_like_spec
 from jobctl.spec.document import Document, JsonPath, ParseCache, read_documents
 from jobctl.spec.interpolate import Interpolator
-from jobctl.spec.schema import validate_document
 
 if TYPE_CHECKING:
     from jobctl.spec.application import ApplicationSpec
@@ -113,7 +112,7 @@ def load_specs(
             for document in documents:
                 REDACTOR.remember_document(document.data)  # before any message can quote a value
                 failed = {d.path for d in interpolator.diagnostics}
-                schema_problems = [d for d in validate_document(document) if d.path not in failed]
+                schema_problems = _schema_problems(document, failed, cache)
                 if failed and not schema_problems:
                     continue
                 if schema_problems:
@@ -147,6 +146,19 @@ def load_specs(
                                            engine=engine))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
                       tuple(w for _, w in workflows), tuple(applications), tuple(skipped))
+
+
+def _schema_problems(document: Document, failed: set[str], cache: ParseCache) -> list[Diagnostic]:
+    """The document's schema problems but at the fields whose ${VAR} failed (said already); none, without
+    loading the validator, for a document the parse cache knows passes it (it has no ${VAR})."""
+    if document.checked:
+        return []
+    from jobctl.spec.schema import validate_document
+
+    found = validate_document(document)
+    if not found and not document.sites:
+        cache.checked(document)
+    return [d for d in found if d.path not in failed]
 
 
 def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str, shown: str,

@@ -217,3 +217,61 @@ def test_a_damaged_or_foreign_pack_is_a_miss_and_is_rewritten(tmp_path: Path, da
     assert first.startswith("valid: 6 jobs in 6 files")
     assert parsed == misses
     assert validate_counting_parses(tmp_path / "specs")[1] == 0
+
+
+def test_a_spec_known_to_pass_the_schema_is_not_checked_again_but_one_with_variables_always_is(
+        tmp_path: Path) -> None:
+    """A document without ${VAR} that passed the schema is marked so in the cache: the next command skips the
+    validator (and its import). One with a variable, or one that failed, is checked every time."""
+    spec_tree(tmp_path / "specs", 1)
+    plain = tmp_path / "specs" / "a" / "job0.yaml"
+    plain.write_text(plain.read_text().replace('env: {MODEL: "${MODEL:-xgb}", TOKEN: "${API_TOKEN}", PRICE: "$$5"}',
+                                               "env: {MODEL: xgb}"))
+    broken = tmp_path / "specs" / "b" / "job0.yaml"
+    broken.write_text(broken.read_text().replace("ocpus: 2", "ocpus: -3"))
+    program = (
+        "import sys\n"
+        "from jobctl.cli.app import cli\n"
+        "try:\n"
+        f"    cli.main(['validate', {str(tmp_path / 'specs')!r}], standalone_mode=False)\n"
+        "except BaseException as exc:\n"
+        "    print(type(exc).__name__, file=sys.stderr)\n"
+        "print('jobctl.spec._fastschema' in sys.modules, file=sys.stderr)\n"
+    )
+
+    def validate(token: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "API_TOKEN": token}, check=False)
+
+    first = validate("t")
+    assert "b/job0.yaml:7:12: spec.infrastructure.ocpus: must be > 0; got -3" in first.stderr
+    for _ in range(2):  # the broken one and the one with a variable are checked again: the validator loads
+        again = validate("t")
+        assert "spec.infrastructure.ocpus: must be > 0; got -3" in again.stderr
+        assert again.stderr.split()[-1] == "True"
+    broken.write_text(broken.read_text().replace("ocpus: -3", "ocpus: 2"))
+    (tmp_path / "specs" / "b" / "job0.yaml").write_text(plain.read_text().replace("name: a0", "name: b0"))
+    validate("t")
+    assert validate("t").stderr.split()[-1] == "False"  # every spec now known to pass, none with a variable
+
+
+def test_a_spec_read_as_known_to_pass_the_schema_builds_what_a_parsed_one_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema fills in defaults (blockStorageSizeInGBs: 50) as it checks: a document not checked again must
+    come back from the cache with them, so that the jobs built are the same."""
+    from jobctl.spec.load import load_specs
+
+    (tmp_path / "main.py").write_text("print(1)\n")
+    spec = tmp_path / "job.yaml"
+    spec.write_text(SPEC.replace("${OCPUS}", "2").replace(
+        'env: {MODEL: "${MODEL:-xgb}", TOKEN: "${API_TOKEN}", PRICE: "$$5"}', "env: {MODEL: xgb}"))
+    parsed = load_specs([str(spec)], {})
+    cached = load_specs([str(spec)], {})
+    monkeypatch.setenv("JOBCTL_NO_CACHE", "1")
+    uncached = load_specs([str(spec)], {})
+    assert parsed.diagnostics == cached.diagnostics == uncached.diagnostics == ()
+    assert parsed.jobs == cached.jobs == uncached.jobs
+    monkeypatch.delenv("JOBCTL_NO_CACHE")
+    [document], problems = read_documents(spec, "job.yaml")
+    assert (document.checked, problems) == (True, [])
+    assert document.data["spec"]["infrastructure"]["blockStorageSizeInGBs"] == 50  # as the schema leaves it
