@@ -12,13 +12,19 @@ NOTHING_LOST = "the state database is intact"
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and any parents it needs) readable by the owner only; tighten it if it is open."""
+    """Create `path` (and any parents it needs) readable by the owner only. One that exists open to others is
+    tightened when it is the user's own; one other users share (theirs, or sticky like /tmp) is refused: jobctl
+    would lock them out of it, or keep private files where others can plant theirs."""
     previous = os.umask(0o077)
     try:
         path.mkdir(parents=True, exist_ok=True)
     finally:
         os.umask(previous)
-    if path.stat().st_mode & 0o077:
+    stat = path.stat()
+    if stat.st_mode & 0o077:
+        if stat.st_uid != os.geteuid() or stat.st_mode & 0o1000:
+            raise ConfigError(f"{path} is a directory other users share (mode {stat.st_mode & 0o7777:o}): jobctl "
+                              "keeps private files in it", hint="point it at a directory of your own")
         path.chmod(0o700)
 
 

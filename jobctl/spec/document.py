@@ -15,15 +15,16 @@ import os
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
 from jobctl import __version__
+from jobctl.digest import sha256
 from jobctl.errors import Diagnostic
 from jobctl.model.record import Record
-from jobctl.paths import ensure_private_dir
 
 MAX_FILE_BYTES = 1024 * 1024
-CACHE_FORMAT = 5  # 4: one pack per directory; 5: documents known to pass the schema
+CACHE_FORMAT = 6  # 4: one pack per directory; 5: documents known to pass the schema; 6: sha256
 
 JsonPath = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based (line, column)
@@ -93,12 +94,14 @@ class Document(Record):
 
 def _read_text(path: Path, shown: str) -> str | Diagnostic:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return Diagnostic(shown, 1, 1, "<file>", f"file is {size} bytes; specs are limited to 1 MiB")
-        raw = path.read_bytes()
+        with path.open("rb") as stream:  # at most the limit and a byte: a device or a pipe has no size to check
+            size = os.fstat(stream.fileno()).st_size
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return Diagnostic(shown, 1, 1, "<file>", f"cannot read file: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        said = f"{size} bytes" if size > MAX_FILE_BYTES else "over 1 MiB"
+        return Diagnostic(shown, 1, 1, "<file>", f"file is {said}; specs are limited to 1 MiB")
     if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return Diagnostic(shown, 1, 1, "<file>", "file is UTF-32; save it as UTF-8")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -132,6 +135,7 @@ class ParseCache:
 
     def __init__(self, base: Path | None) -> None:
         self.base = base  # None: no cache (JOBCTL_NO_CACHE)
+        self._usable: bool | None = None  # whether `base` is private (see _private)
         self._dirs: dict[Path, Path] = {}  # pack file -> the directory it describes
         self._located: dict[Path, tuple[Path, str, tuple[Any, ...]]] = {}  # spec file -> where its entry goes
         self._opened: dict[Path, tuple[int, dict[str, tuple[int, int]]] | None] = {}  # pack -> (fd, index)
@@ -140,7 +144,7 @@ class ParseCache:
     @classmethod
     def from_environment(cls) -> ParseCache:
         """The cache JOBCTL_CACHE_DIR names (default: $XDG_CACHE_HOME/jobctl/specs); none with JOBCTL_NO_CACHE."""
-        if os.environ.get("JOBCTL_NO_CACHE"):
+        if os.environ.get("JOBCTL_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no", "off"):
             return cls(None)
         base = os.environ.get("JOBCTL_CACHE_DIR") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "jobctl", "specs",
@@ -155,15 +159,16 @@ class ParseCache:
 
     def locate(self, path: Path, text: str) -> tuple[Path, str, tuple[Any, ...]] | None:
         """`path`'s pack, its name in it, and the key that says whether its entry is still valid."""
-        if self.base is None:
+        if self.base is None or not self._private():
             return None
         try:
             real = path.resolve()
         except (OSError, RuntimeError):
             return None
         data = text.encode("utf-8", "surrogatepass")  # (a spec's text is valid UTF-8; its path may not be)
-        # two fast checksums of the content (zlib is loaded anyway; hashlib would cost 2 ms of start-up)
-        key = (CACHE_FORMAT, __version__, _SCHEMA, str(real), len(data), zlib.crc32(data), zlib.adler32(data))
+        # a cryptographic digest: a checksum (CRC-32 and Adler-32 were) can be matched by a crafted edit, which
+        # a reviewer's `plan` would then show as "No changes" (jobctl.digest: CPython's own sha256, no OpenSSL)
+        key = (CACHE_FORMAT, __version__, _SCHEMA, str(real), len(data), sha256(data).digest())
         folder = real.parent
         # named by a checksum of the directory's path; its name only helps a reader (and is cut to fit NAME_MAX)
         pack = self.base / f"{zlib.crc32(os.fsencode(folder)):08x}-{(folder.name or 'root')[:100]}.marshal"
@@ -184,6 +189,23 @@ class ParseCache:
         pack, name, key = located
         with contextlib.suppress(ValueError):  # a value marshal cannot hold: not cached
             self._new.setdefault(pack, {})[name] = _marshalled(documents, key)
+
+    def _private(self) -> bool:
+        """Whether the cache may live where it is: nowhere yet (it is made 0700 when written), or a directory of
+        this user's that no one else may write to. Anything others could write there, this would trust; and a
+        directory that is not private is never made so (JOBCTL_CACHE_DIR=/tmp would lock everyone else out)."""
+        if self._usable is None:
+            assert self.base is not None
+            try:
+                stat = os.stat(self.base)
+            except FileNotFoundError:
+                self._usable = True
+            except OSError:
+                self._usable = False
+            else:
+                self._usable = (S_ISDIR(stat.st_mode) and stat.st_uid == os.geteuid()
+                                and not stat.st_mode & 0o022)
+        return self._usable
 
     def checked(self, document: Document) -> None:
         """`document`, parsed by this command (not read from the cache) and free of ${VAR}, passed the schema,
@@ -257,7 +279,10 @@ def _open_pack(pack: Path, folder: Path) -> tuple[int, dict[str, tuple[int, int]
     except OSError:
         return None
     try:
-        size = os.fstat(fd).st_size
+        stat = os.fstat(fd)
+        size = stat.st_size
+        if stat.st_uid != os.geteuid() or stat.st_mode & 0o022:  # another's, or writable by others: not trusted
+            raise ValueError(pack)
         head = os.pread(fd, 65536, 0)
         length = int.from_bytes(head[:_LENGTH], "little")
         start = _LENGTH + length  # the entries' offsets count from the end of the index
@@ -283,9 +308,13 @@ def _write_pack(pack: Path, folder: Path, entries: dict[str, bytes]) -> None:
         offsets[name] = (position, len(blob))
         position += len(blob)
     index = marshal.dumps({"format": CACHE_FORMAT, "dir": str(folder), "entries": offsets})
-    ensure_private_dir(pack.parent)
+    previous = os.umask(0o077)
+    try:
+        pack.parent.mkdir(parents=True, exist_ok=True)  # (one that was there is not changed: see _private)
+    finally:
+        os.umask(previous)
     partial = pack.with_name(f".{pack.name}.{os.getpid()}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         with open(fd, "wb") as out:
             out.write(len(index).to_bytes(_LENGTH, "little"))

@@ -298,6 +298,18 @@ def test_verbose_output_against_oci_has_no_auth_headers_key_material_or_secrets(
 
 # --- modes on disk ----------------------------------------------------------------------------------------
 
+def test_a_state_directory_other_users_share_is_refused_not_locked(tmp_path: Path) -> None:
+    """Red team: JOBCTL_HOME=/tmp (or a team's directory) was made 0700, locking everyone else out of it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    result = run_jobctl("jobs", env={"JOBCTL_HOME": str(shared)})
+    assert (result.returncode, result.stderr) == (6, (
+        f"Error: {shared} is a directory other users share (mode 1777): jobctl keeps private files in it\n"
+        "Hint: point it at a directory of your own\n"))
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
 def test_local_state_is_private_even_with_a_permissive_umask(jobctl: Runner, project: Path, isolated_env: Path) -> None:
     """The database is created by one process and kept open by others (here: this test process, as a
     long `jobctl run` or a supervisor would), so its WAL lives on with whatever mode it was created with."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -275,3 +276,61 @@ def test_a_spec_read_as_known_to_pass_the_schema_builds_what_a_parsed_one_does(
     [document], problems = read_documents(spec, "job.yaml")
     assert (document.checked, problems) == (True, [])
     assert document.data["spec"]["infrastructure"]["blockStorageSizeInGBs"] == 50  # as the schema leaves it
+
+
+COLLISION = REPO / "tests" / "data" / "parse_cache"
+
+
+def test_two_specs_with_the_same_checksums_are_told_apart(tmp_path: Path) -> None:
+    """Red team: the key held the length, CRC-32 and Adler-32 of the file, which a crafted edit matches in a
+    second (A.yaml and B.yaml: MODEL safe and evil). A reviewer with A cached planned B as "No changes"."""
+    import zlib
+
+    from jobctl.spec.load import load_specs
+
+    safe, evil = ((COLLISION / name).read_bytes() for name in ("A.yaml", "B.yaml"))
+    assert (len(safe), zlib.crc32(safe), zlib.adler32(safe)) == (len(evil), zlib.crc32(evil), zlib.adler32(evil))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("print(1)\n")
+    spec = tmp_path / "job.yaml"
+    models = []
+    for content in (safe, evil):
+        spec.write_bytes(content)
+        loaded = load_specs([str(spec)], {})
+        assert loaded.diagnostics == ()
+        models.append(loaded.jobs[0].definition.env["MODEL"])
+    assert models == ["safe", "evil"]
+
+
+def test_a_cache_directory_others_may_write_to_is_neither_used_nor_changed(
+        spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: JOBCTL_CACHE_DIR=/tmp (or a team's directory) was made 0700, locking everyone else out; and
+    what others may write there, the cache would trust."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setenv("JOBCTL_CACHE_DIR", str(shared))
+    for _ in range(2):
+        documents, problems, _ = read(spec, {"OCPUS": "2"})
+        assert (problems, documents[0].data["metadata"]["name"]) == ([], "cached")
+    assert (stat.S_IMODE(shared.stat().st_mode), list(shared.iterdir())) == (0o1777, [])
+
+
+def test_a_pack_others_may_write_to_is_not_trusted(tmp_path: Path) -> None:
+    spec_tree(tmp_path / "specs", 2)
+    validate_counting_parses(tmp_path / "specs")
+    packs = list(Path(os.environ["JOBCTL_CACHE_DIR"]).iterdir())
+    assert validate_counting_parses(tmp_path / "specs")[1] == 0
+    for pack in packs:
+        pack.chmod(0o666)
+    assert validate_counting_parses(tmp_path / "specs")[1] == 4  # parsed again, and the packs written anew
+    assert {stat.S_IMODE(p.stat().st_mode) for p in packs} == {0o600}
+
+
+@pytest.mark.parametrize(("value", "cached"), [("1", False), ("yes", False), ("0", True), ("false", True),
+                                                ("", True)])
+def test_jobctl_no_cache_turns_the_cache_off_only_when_it_says_so(
+        spec: Path, monkeypatch: pytest.MonkeyPatch, value: str, cached: bool) -> None:
+    monkeypatch.setenv("JOBCTL_NO_CACHE", value)
+    read(spec, {"OCPUS": "2"})
+    assert bool(list(Path(os.environ["JOBCTL_CACHE_DIR"]).iterdir())) == cached
