@@ -115,7 +115,8 @@ def _refuse_doubtful_prune(result: LoadResult) -> None:
     doubtful = [file for file in result.skipped if mentions_jobctl(Path(file))]
     if doubtful:
         raise UsageError(f"--prune refused: {', '.join(doubtful)} mention{'s' if len(doubtful) == 1 else ''} "
-                         "jobctl/ but hold no spec jobctl reads; pruning could delete the jobs they mean",
+                         f"jobctl/ but hold{'s' if len(doubtful) == 1 else ''} no spec jobctl reads; pruning could "
+                         "delete the jobs they mean",
                          hint="make each a jobctl/v1 spec (top-level apiVersion and kind), or move it out of the "
                               "directory; `jobctl -v validate DIR` lists the files skipped")
 

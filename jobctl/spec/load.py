@@ -73,7 +73,24 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
             found.append((path, given))
         else:
             problems.append(Diagnostic(given, 1, 1, "<file>", MISSING_FILE))
-    return found, problems, skipped
+    return _once(found), problems, skipped
+
+
+def _once(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Each file once, as first named: `validate specs specs/a.yaml` read a.yaml twice and called its job a
+    duplicate of itself."""
+    seen: set[tuple[int, int]] = set()
+    kept = []
+    for path, shown in found:
+        try:
+            stat = os.stat(path)
+        except OSError:  # (reading it says why)
+            kept.append((path, shown))
+            continue
+        if (stat.st_dev, stat.st_ino) not in seen:
+            seen.add((stat.st_dev, stat.st_ino))
+            kept.append((path, shown))
+    return kept
 
 
 def load_specs(

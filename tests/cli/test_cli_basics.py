@@ -163,6 +163,20 @@ def test_validate_of_many_specs_names_ten_and_counts_the_rest(run: Run, tmp_path
     assert json.loads(run("validate", "-o", "json", str(tmp_path)).stdout) == []
 
 
+def test_a_file_named_twice_is_read_once(run: Run) -> None:
+    """Red team: `validate DIR DIR/job.yaml` said the job's name "is also defined at" the same file and line."""
+    result = run("validate", str(HELLO.parent), str(HELLO), str(HELLO.parent) + "/")
+    assert (result.exit_code, result.stdout) == (0, "valid: 1 job in 1 file (hello)\n"), result.stderr
+
+
+def test_a_spec_path_that_never_ends_is_cut_at_the_limit(run: Run, tmp_path: Path) -> None:
+    """Red team: `validate` of a device or a pipe (a link to /dev/zero) read without end: 2.8 GB in 3 s."""
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    result = run("validate", str(tmp_path / "zero.yaml"))
+    assert (result.exit_code, result.stderr) == (3, f"{tmp_path / 'zero.yaml'}:1:1: <file>: file is over 1 MiB; "
+                                                    "specs are limited to 1 MiB\nError: 1 error in 1 file\n")
+
+
 def test_validate_json_on_a_valid_file_prints_an_empty_list(run: Run) -> None:
     result = run("validate", "-o", "json", str(HELLO))
 

@@ -92,5 +92,5 @@ def test_prune_is_refused_when_a_skipped_file_names_jobctl(jobctl: Run, tmp_path
     for command in ("plan", "apply"):
         refused = jobctl(command, str(tmp_path), "--prune", "--yes" if command == "apply" else "--prune")
         assert refused.exit_code == 2, refused.stderr
-        assert f"--prune refused: {tmp_path / 'nested.yaml'} mentions jobctl/" in refused.stderr
+        assert f"--prune refused: {tmp_path / 'nested.yaml'} mentions jobctl/ but holds no spec" in refused.stderr
     assert jobctl("plan", str(tmp_path)).exit_code == 0  # without --prune nothing is deleted: no refusal
