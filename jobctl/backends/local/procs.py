@@ -7,8 +7,10 @@ FAILED while its workload keeps running, the one mistake that cannot be undone.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -137,3 +139,63 @@ def run_processes(run_id: str) -> list[int]:
 def kill_run_processes(run_id: str) -> int:
     """SIGKILL every process of the run that can still be found; how many were signalled."""
     return kill_marked(run_marker(run_id))
+
+
+def children() -> set[int] | None:
+    """This process's children, zombies included; None where /proc cannot tell (not Linux, a kernel without
+    /proc/PID/task/TID/children). Every thread's: the kernel gives an orphan to any live thread of its
+    subreaper."""
+    pid = str(os.getpid())
+    tasks = PROC / pid / "task"
+    try:
+        found = _read_children(tasks / pid)
+        others = [task for task in os.listdir(tasks) if task != pid]
+    except (OSError, ValueError):
+        return None
+    for task in others:
+        with contextlib.suppress(OSError, ValueError):  # a thread that ended meanwhile
+            found |= _read_children(tasks / task)
+    return found
+
+
+def _read_children(task: Path) -> set[int]:
+    return {int(child) for child in (task / "children").read_text().split()}
+
+
+def end_children(spare: set[int], within: float = 5.0) -> set[int] | None:
+    """SIGKILL every child of this process but `spare`, each with its process group (never this process's
+    own), and collect it, until none is left or `within` seconds have passed; the children signalled, None
+    where they cannot be listed. What a child subreaper holds once its workload has ended is what is left of
+    that workload, whatever its environment says: a dying child's own children become this process's and
+    are found by the next round, so a whole tree goes, sessions of its own included."""
+    own_group = os.getpgrp()
+    signalled: set[int] = set()
+    beyond: set[int] = set()  # children this process may not signal
+    deadline = time.monotonic() + within
+    while (found := children()) is not None:
+        left = found - spare - beyond
+        if not left or time.monotonic() > deadline:
+            return signalled
+        for child in left:
+            with contextlib.suppress(OSError):  # a zombie already, or gone
+                group = os.getpgid(child)
+                if group != own_group and group not in spare:
+                    os.killpg(group, signal.SIGKILL)
+            try:
+                os.kill(child, signal.SIGKILL)
+            except PermissionError:  # another user's (sudo): not to be waited for
+                beyond.add(child)
+            except OSError:
+                pass
+        signalled |= left
+        dying = [child for child in left if not _collected(child)]  # each collected, not only up to the first
+        if dying:
+            time.sleep(0.005)
+    return None
+
+
+def _collected(child: int) -> bool:
+    try:
+        return os.waitpid(child, os.WNOHANG)[0] == child
+    except ChildProcessError:  # not this process's child (any more)
+        return True
