@@ -1,4 +1,4 @@
-"""Which processes belong to a local run, and whether they still live.
+"""Which processes belong to a local run, whether they still live, and what they show as.
 
 A process is named by (pid, start time) so a reused pid is never taken for the original. What cannot
 be read is UNKNOWN, and every caller treats UNKNOWN as alive: declaring a live run dead would mark it
@@ -19,6 +19,7 @@ from jobctl.backends.local.watchdog import kill_marked, marked_processes
 PROC = Path("/proc")
 RUN_ID_VARIABLE = "JOBCTL_RUN_ID"
 MAX_LOCAL_NODES = 64  # processes of one multi-node run (its replicas); see docs/multi-node.md
+TITLE = "jobctl supervisor"  # what `ps` shows of a supervisor (+ its run's id) and of a launcher (+ "launcher")
 
 
 class Liveness(enum.Enum):
@@ -199,3 +200,26 @@ def _collected(child: int) -> bool:
         return os.waitpid(child, os.WNOHANG)[0] == child
     except ChildProcessError:  # not this process's child (any more)
         return True
+
+
+def retitle(title: str) -> bool:
+    """Overwrite this process's command line, what `ps` shows and every user may read (/proc/PID/cmdline), with
+    `title` (cut to the room the command line had): a fork of the command keeps the command's, which may hold
+    a secret given on it, for as long as its run goes on; a fork of an interpreter launcher keeps the
+    launcher's, `python -m jobctl.backends.local.launcher FD`, which does not say which run it supervises.
+    The memory between the kernel's arg_start and arg_end (/proc/self/stat, fields 48 and 49) is written
+    through /proc/self/mem. False where that cannot be done (not Linux, a kernel that refuses)."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        start, end = int(fields[45]), int(fields[46])  # fields[0] is field 3, the state
+        if end <= start:
+            return False
+        text = title.encode()[:end - start - 1]
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(text + b"\0" * (end - start - len(text)))
+        with open("/proc/self/cmdline", "rb") as cmdline:
+            return cmdline.read().rstrip(b"\0") == text
+    except (OSError, ValueError, IndexError):
+        return False

@@ -654,6 +654,7 @@ def _signal_group(pid: int, signum: int) -> None:
 
 def main(argv: list[str]) -> None:
     home, run_id, busy_timeout = Path(argv[0]), argv[1], float(argv[2])
+    procs.retitle(f"{procs.TITLE} {run_id}")  # however started; where it cannot be, its line stays as it is
     Supervisor(home, run_id, busy_timeout).run()
 
 
