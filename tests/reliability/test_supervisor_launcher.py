@@ -32,17 +32,31 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
 
 def launchers(home: Path) -> list[int]:
-    """The launchers of jobctl commands using this JOBCTL_HOME."""
+    """The launchers of jobctl commands using this JOBCTL_HOME (by the line `ps` shows: their own, then
+    what they retitle themselves to)."""
     marker = f"\0JOBCTL_HOME={home}\0".encode()
-    found = []
-    for pid in procs.marked_processes(marker):
-        try:
-            cmdline = (procs.PROC / str(pid) / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if spawn.LAUNCHER.encode() in cmdline and procs.start_time(pid) is not None:
-            found.append(pid)
-    return found
+    return [pid for pid in procs.marked_processes(marker)
+            if (spawn.LAUNCHER.encode() in cmdline(pid) or cmdline(pid) == b"jobctl supervisor launcher")
+            and procs.start_time(pid) is not None]
+
+
+def cmdline(pid: int) -> bytes:
+    """What `ps` shows of the process (and every user may read), without its trailing NULs."""
+    try:
+        return (procs.PROC / str(pid) / "cmdline").read_bytes().rstrip(b"\0")
+    except OSError:
+        return b""
+
+
+def supervisor_pids(home: Path) -> dict[str, int]:
+    """Run id -> its supervisor's pid, of every run recorded with one."""
+    with sqlite3.connect(home / "state.db", timeout=5) as db:
+        rows = db.execute("SELECT id, supervisor_pid FROM runs WHERE supervisor_pid IS NOT NULL").fetchall()
+    return dict(rows)
+
+
+def parent_of(pid: int) -> int:
+    return int((procs.PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()[1])
 
 
 def recorded_runs(home: Path) -> int:
@@ -203,13 +217,37 @@ def test_a_supervisor_forked_by_the_launcher_killed_with_sigkill_takes_its_workl
     run_id, other = ok(jobctl("run", "demo", "--env", "SLEEP=60", "--matrix", matrix(2))).stdout.split()
     until(lambda: "last line" in jobctl("logs", run_id).stdout, what="the workload to start")
     workload = until(lambda: procs.run_processes(run_id), what="the workload's process")
-    with sqlite3.connect(isolated_env / "state.db") as db:
-        [(supervisor,)] = db.execute("SELECT supervisor_pid FROM runs WHERE id = ?", (run_id,)).fetchall()
-    cmdline = (procs.PROC / str(supervisor) / "cmdline").read_bytes()
-    assert spawn.LAUNCHER.encode() in cmdline  # forked by a launcher, not a new interpreter
+    supervisor = supervisor_pids(isolated_env)[run_id]
+    assert parent_of(supervisor) != os.getpid()  # forked by a launcher, not started here as a new interpreter
     os.kill(supervisor, signal.SIGKILL)
     run = until(lambda: (r := get_run(jobctl, run_id))["lifecycleState"] in TERMINAL and r, what="the run to end")
     assert run["lifecycleState"] == "FAILED"
     assert "runner lost" in run["details"]
     until(lambda: all(procs.start_time(pid) is None for pid in workload), what="the workload to be killed")
     assert get_run(jobctl, other)["lifecycleState"] == "IN_PROGRESS"  # the other run's supervisor goes on
+
+
+def test_every_supervisor_shows_as_jobctl_supervisor_run_id_however_started(
+    jobctl: Run, demo: Path, isolated_env: Path,
+) -> None:
+    """`ps` showed a matrix's supervisors as their interpreter launcher's line (`python -m
+    jobctl.backends.local.launcher 7`), and a supervisor started as a new interpreter as `python -m
+    jobctl.backends.local.supervisor HOME RUN_ID 5.0`; a single run's forked supervisor already showed
+    as `jobctl supervisor RUN_ID` (tests/reliability/test_forked_supervisor.py)."""
+    command = start_matrix(3, "--env", "SLEEP=60")
+    try:
+        [launcher] = until(lambda: launchers(isolated_env), what="the launcher to start")
+        until(lambda: cmdline(launcher) == b"jobctl supervisor launcher", what=f"its title: {cmdline(launcher)!r}")
+        matrix_runs = until(lambda: len(pids := supervisor_pids(isolated_env)) == 3 and pids, what="3 supervisors")
+        [single] = ok(jobctl("run", "demo", "--env", "SLEEP=60")).stdout.split()
+        interpreter = until(lambda: supervisor_pids(isolated_env).get(single), what="its supervisor")
+        assert parent_of(interpreter) == os.getpid()  # a command run in-process never forks: a new interpreter
+        pids = {**matrix_runs, single: interpreter}
+        for run_id, pid in pids.items():
+            until(lambda run_id=run_id, pid=pid: cmdline(pid) == f"jobctl supervisor {run_id}".encode(),
+                  what=f"the supervisor of {run_id} to show its run: {cmdline(pid)!r}")
+    finally:
+        active = [r["id"] for r in runs_of(jobctl, "demo") if r["lifecycleState"] in ACTIVE]
+        jobctl("cancel", *active, "--wait", "--timeout", "20s")
+        command.kill()
+        command.wait()

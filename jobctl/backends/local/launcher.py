@@ -32,7 +32,7 @@ import socket
 import sys
 from typing import Any, NoReturn
 
-from jobctl.backends.local import supervisor
+from jobctl.backends.local import procs, supervisor
 
 # Imported here once rather than by each forked supervisor: what it loads only as a run starts.
 PRELOADED = (ctypes,)
@@ -41,7 +41,7 @@ REQUEST_BYTES = 65536
 DESCRIPTORS = 2  # the run's lock, its supervisor.log
 
 
-def serve(channel: socket.socket, *, titled: bool = False) -> None:
+def serve(channel: socket.socket) -> None:
     """Fork a supervisor per request until the command closes its end of the socket."""
     while True:
         try:
@@ -53,13 +53,13 @@ def serve(channel: socket.socket, *, titled: bool = False) -> None:
                 os.close(fd)
             return
         try:
-            _fork(channel, json.loads(request), fds, titled=titled)
+            _fork(channel, json.loads(request), fds)
         finally:
             for fd in fds:  # the supervisor has its own copies: the lock is its from here on
                 os.close(fd)
 
 
-def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int], *, titled: bool) -> None:
+def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
     run_id = request.get("run_id")
     if len(fds) != DESCRIPTORS:
         _answer(channel, {"run_id": run_id, "error": f"expected {DESCRIPTORS} descriptors, got {len(fds)}"})
@@ -74,7 +74,7 @@ def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int], *, ti
         pid, problem = -1, f"could not fork a supervisor: {exc}"
     if pid == 0:  # pragma: no cover - the supervisor (its effect is tested)
         os.close(said)
-        _supervise(channel, request, lock=fds[0], log=fds[1], says=says, titled=titled)
+        _supervise(channel, request, lock=fds[0], log=fds[1], says=says)
     signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     os.close(says)
     if pid > 0:
@@ -85,15 +85,12 @@ def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int], *, ti
         _answer(channel, {"run_id": run_id, "error": problem})
 
 
-def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, log: int, says: int,
-               titled: bool) -> NoReturn:
+def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, log: int, says: int) -> NoReturn:
     """In the fork: detach, say its pid, run the supervisor with the run's lock; never return. What fails
     before it has said its pid makes the launcher say so instead (the command then starts a supervisor
     itself); what fails after is said in supervisor.log, and the run is found lost."""
     code = 1
     try:
-        if titled:  # a fork of the command: `ps` names the run it supervises
-            retitle(f"jobctl supervisor {request['run_id']}")
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the supervisor waits for its own children
         os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -134,7 +131,7 @@ def _answer(channel: socket.socket, answer: dict[str, Any]) -> None:
 def forked(channel: int) -> NoReturn:
     """In a fork of the command: leave its session (its terminal's Ctrl-C), its signal handlers and every
     descriptor of its but the socket (its stdout, which a `$(jobctl run)` reads to the end), then serve."""
-    if not retitle("jobctl supervisor launcher"):
+    if not procs.retitle(f"{procs.TITLE} launcher"):
         os._exit(0)  # its command line may hold a secret (`--env TOKEN=...`): the command starts an interpreter
     os.setsid()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -151,41 +148,20 @@ def forked(channel: int) -> NoReturn:
     for stream in filter(None, streams):  # what the command had not written yet is its own: gone, not in a log
         with contextlib.suppress(Exception):
             stream.flush()
-    main([str(channel)], titled=True)
+    main([str(channel)])
     os._exit(0)
 
 
-def retitle(title: str) -> bool:
-    """Overwrite this process's command line, what `ps` shows and every user may read (/proc/PID/cmdline), with
-    `title` (cut to the room the command line had): a fork of the command keeps the command's, which may hold
-    a secret given on it, for as long as its run goes on. The memory between the kernel's arg_start and
-    arg_end (/proc/self/stat, fields 48 and 49) is written through /proc/self/mem. False where that cannot be
-    done (not Linux, a kernel that refuses)."""
-    try:
-        with open("/proc/self/stat", "rb") as stat:
-            fields = stat.read().rpartition(b")")[2].split()
-        start, end = int(fields[45]), int(fields[46])  # fields[0] is field 3, the state
-        if end <= start:
-            return False
-        text = title.encode()[:end - start - 1]
-        with open("/proc/self/mem", "r+b", buffering=0) as mem:
-            mem.seek(start)
-            mem.write(text + b"\0" * (end - start - len(text)))
-        with open("/proc/self/cmdline", "rb") as cmdline:
-            return cmdline.read().rstrip(b"\0") == text
-    except (OSError, ValueError, IndexError):
-        return False
-
-
-def main(argv: list[str], *, titled: bool = False) -> None:
-    """Serve on the socket argv[0] (`titled`: a fork of the command, its command line overwritten)."""
+def main(argv: list[str]) -> None:
+    """Serve on the socket argv[0]."""
     channel = socket.socket(fileno=int(argv[0]))
     # Supervisors that end are collected by the kernel: this process never waits for one.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.freeze()  # what is imported stays shared with every fork, not copied page by page
-    serve(channel, titled=titled)
+    serve(channel)
     os._exit(0)  # at once: the command may be waiting for this exit to end its own
 
 
 if __name__ == "__main__":
+    procs.retitle(f"{procs.TITLE} launcher")  # as a forked launcher is shown; where it cannot be, `python -m ...`
     main(sys.argv[1:])

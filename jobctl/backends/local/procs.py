@@ -1,4 +1,4 @@
-"""Which processes belong to a local run, and whether they still live.
+"""Which processes belong to a local run, whether they still live, and what they show as.
 
 A process is named by (pid, start time) so a reused pid is never taken for the original. What cannot
 be read is UNKNOWN, and every caller treats UNKNOWN as alive: declaring a live run dead would mark it
@@ -7,8 +7,10 @@ FAILED while its workload keeps running, the one mistake that cannot be undone.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from jobctl.backends.local.watchdog import kill_marked, marked_processes
 PROC = Path("/proc")
 RUN_ID_VARIABLE = "JOBCTL_RUN_ID"
 MAX_LOCAL_NODES = 64  # processes of one multi-node run (its replicas); see docs/multi-node.md
+TITLE = "jobctl supervisor"  # what `ps` shows of a supervisor (+ its run's id) and of a launcher (+ "launcher")
 
 
 class Liveness(enum.Enum):
@@ -137,3 +140,86 @@ def run_processes(run_id: str) -> list[int]:
 def kill_run_processes(run_id: str) -> int:
     """SIGKILL every process of the run that can still be found; how many were signalled."""
     return kill_marked(run_marker(run_id))
+
+
+def children() -> set[int] | None:
+    """This process's children, zombies included; None where /proc cannot tell (not Linux, a kernel without
+    /proc/PID/task/TID/children). Every thread's: the kernel gives an orphan to any live thread of its
+    subreaper."""
+    pid = str(os.getpid())
+    tasks = PROC / pid / "task"
+    try:
+        found = _read_children(tasks / pid)
+        others = [task for task in os.listdir(tasks) if task != pid]
+    except (OSError, ValueError):
+        return None
+    for task in others:
+        with contextlib.suppress(OSError, ValueError):  # a thread that ended meanwhile
+            found |= _read_children(tasks / task)
+    return found
+
+
+def _read_children(task: Path) -> set[int]:
+    return {int(child) for child in (task / "children").read_text().split()}
+
+
+def end_children(spare: set[int], within: float = 5.0) -> set[int] | None:
+    """SIGKILL every child of this process but `spare`, each with its process group (never this process's
+    own), and collect it, until none is left or `within` seconds have passed; the children signalled, None
+    where they cannot be listed. What a child subreaper holds once its workload has ended is what is left of
+    that workload, whatever its environment says: a dying child's own children become this process's and
+    are found by the next round, so a whole tree goes, sessions of its own included."""
+    own_group = os.getpgrp()
+    signalled: set[int] = set()
+    beyond: set[int] = set()  # children this process may not signal
+    deadline = time.monotonic() + within
+    while (found := children()) is not None:
+        left = found - spare - beyond
+        if not left or time.monotonic() > deadline:
+            return signalled
+        for child in left:
+            with contextlib.suppress(OSError):  # a zombie already, or gone
+                group = os.getpgid(child)
+                if group != own_group and group not in spare:
+                    os.killpg(group, signal.SIGKILL)
+            try:
+                os.kill(child, signal.SIGKILL)
+            except PermissionError:  # another user's (sudo): not to be waited for
+                beyond.add(child)
+            except OSError:
+                pass
+        signalled |= left
+        dying = [child for child in left if not _collected(child)]  # each collected, not only up to the first
+        if dying:
+            time.sleep(0.005)
+    return None
+
+
+def _collected(child: int) -> bool:
+    try:
+        return os.waitpid(child, os.WNOHANG)[0] == child
+    except ChildProcessError:  # not this process's child (any more)
+        return True
+
+
+def retitle(title: str) -> bool:
+    """Overwrite this process's command line, what `ps` shows and every user may read (/proc/PID/cmdline), with
+    `title` (cut to the room the command line had): a fork of the command keeps the command's, which may hold
+    a secret given on it, for as long as its run goes on; a fork of an interpreter launcher keeps the
+    launcher's, `python -m jobctl.backends.local.launcher FD`, which does not say which run it supervises.
+    The memory between the kernel's arg_start and arg_end (/proc/self/stat, fields 48 and 49) is written
+    through /proc/self/mem. False where that cannot be done (not Linux, a kernel that refuses)."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        start, end = int(fields[45]), int(fields[46])  # fields[0] is field 3, the state
+        if end <= start:
+            return False
+        text = title.encode()[:end - start - 1]
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(text + b"\0" * (end - start - len(text)))
+        with open("/proc/self/cmdline", "rb") as cmdline:
+            return cmdline.read().rstrip(b"\0") == text
+    except (OSError, ValueError, IndexError):
+        return False

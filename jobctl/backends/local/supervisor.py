@@ -357,22 +357,18 @@ class Supervisor:
             if node.probe is not None:
                 node.probe.stop()
         _signal_nodes(nodes, signal.SIGKILL)  # leftovers of the workload's groups, if any
-        # and those that left the groups (setsid, daemons): on OCI nothing outlives a run's machine either
-        if self._may_have_left_processes():
-            kill_run_processes(self.run_id)
+        self._end_leftovers()
 
-    def _may_have_left_processes(self) -> bool:
-        """Whether a process of the workload may still live. As a subreaper this supervisor inherits
-        every orphaned descendant, so with no child left but its watchdogs, none does, and the scan of
-        every process's environment (milliseconds, once per run) is not needed."""
-        if not self.reaps_orphans:
-            return True
-        pid = os.getpid()
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return True
-        return bool({int(child) for child in children} - self.watchdog_pids)
+    def _end_leftovers(self) -> None:
+        """Kill what is left of the ended workload: on OCI nothing outlives a run's machine either. As a
+        subreaper this supervisor inherits every orphaned descendant of the workload, so every child but
+        its watchdogs is one, whatever its environment says (a daemon that unset or changed its
+        JOBCTL_RUN_ID): those are killed with their groups and collected. Then every process carrying the
+        run's marker, in this tree or not. With no child left but the watchdogs nothing of the run is left,
+        and that scan of every process's environment (milliseconds, once per run) is skipped."""
+        if self.reaps_orphans and procs.end_children(self.watchdog_pids) == set():
+            return
+        kill_run_processes(self.run_id)
 
     def _start_group(self, waiting: list[Node], selector: selectors.BaseSelector,
                      watchdogs: contextlib.ExitStack) -> None:
@@ -658,6 +654,7 @@ def _signal_group(pid: int, signum: int) -> None:
 
 def main(argv: list[str]) -> None:
     home, run_id, busy_timeout = Path(argv[0]), argv[1], float(argv[2])
+    procs.retitle(f"{procs.TITLE} {run_id}")  # however started; where it cannot be, its line stays as it is
     Supervisor(home, run_id, busy_timeout).run()
 
 
