@@ -63,6 +63,54 @@ def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(j
             jobctl("cancel", run["id"], "--wait")
 
 
+def test_following_into_a_reader_that_goes_after_the_runs_ended_exits_with_their_code(jobctl, tmp_path: Path) -> None:
+    """Red team: `run --follow | (sleep 4; head -1)` said 141 and "1 run(s) go on" for a run that had SUCCEEDED
+    seconds before: blocked writing lines, jobctl had not read the end, and decided from what it had seen. The
+    runs as they are when the reader goes decide (decision 22)."""
+    gate = tmp_path / "gate"
+    # more lines than a pipe holds, then the run ends once the test opens the gate, with $EXIT
+    (tmp_path / "loud.py").write_text(textwrap.dedent(f"""\
+        import os, sys, time
+        sys.stdout.write('line\\n' * 300000)
+        sys.stdout.flush()
+        deadline = time.monotonic() + 120
+        while not os.path.exists({str(gate)!r}) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sys.exit(int(os.environ['EXIT']))
+        """))
+    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
+        apiVersion: jobctl/v1
+        kind: Job
+        metadata: {name: loud}
+        spec:
+          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
+          runtime: {type: python, source: ./loud.py}
+        """))
+    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+    for command, code, state in [("run loud --env EXIT=0 --follow", 0, "SUCCEEDED"),
+                                 ("logs RUN --follow", 1, "FAILED")]:
+        gate.unlink(missing_ok=True)
+        run_id = jobctl("run", "loud", "--env", "EXIT=3").stdout.strip() if "RUN" in command else None
+        with subprocess.Popen([sys.executable, "-m", "jobctl", *command.replace("RUN", str(run_id)).split()],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            while run_id is None:  # `run` says which run it started before it follows it
+                said = proc.stderr.readline()
+                assert said, "jobctl ended before starting the run"
+                if said.startswith("started loud-"):
+                    run_id = said.split("(")[1].rstrip(")\n")
+            assert proc.stdout.readline() == "line\n"  # following the run; soon blocked on the full pipe
+            gate.touch()
+            assert jobctl("wait", run_id, "--timeout", "60").exit_code == code  # ended; jobctl saw none of it
+            proc.stdout.close()  # the reader goes
+            err = proc.stderr.read()
+            assert proc.wait(timeout=60) == code, (command, err)
+        assert err.splitlines()[-1].startswith(state), (command, err)  # what the exit code mirrors
+        assert "went away" not in err, (command, err)
+        assert "Traceback" not in err, (command, err)
+
+
 def _shell(command: str) -> subprocess.CompletedProcess[str]:
     """`python -m jobctl` with the shell redirections in `command` (JOBCTL stands for the command)."""
     shell = command.replace("JOBCTL", f"{sys.executable} -m jobctl")
