@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from jobctl.cli.context import AppContext, is_tty
+from jobctl.cli.entry import interrupted
 from jobctl.cli.output import Item, discard_stdout
 from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
@@ -38,7 +39,9 @@ def interruptible(
     with interrupt_on(*signals):  # held through the cancels and the report: a second signal is ignored
         try:
             yield
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as error:
+            if not interrupted(error):
+                raise
             backend = app.backend()
             runs = list(runs)
             ids = " ".join(r.id for r in runs)

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -153,3 +155,55 @@ def test_ctrl_c_while_the_command_is_still_loading_is_interrupted_not_a_tracebac
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (130, b"", b"Interrupted.\n")
+
+
+# On PYTHONPATH: the first import of $SLOW_MODULE says "loading" on stdout, then waits for the test's SIGINT, in
+# the creation of a class with SLOW_IN=class (where Python 3.11 wraps the KeyboardInterrupt in a RuntimeError).
+SLOW_IMPORT = """\
+import os, sys
+
+def wait():
+    os.write(1, b"loading\\n")
+    os.read(0, 1)
+
+class Slow:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["SLOW_MODULE"]:
+            sys.meta_path.remove(self)
+            if os.environ.get("SLOW_IN") == "class":
+                class Waits:
+                    def __set_name__(self, owner, attribute):
+                        wait()
+                class Loading:
+                    waits = Waits()
+            else:
+                wait()
+        return None
+
+sys.meta_path.insert(0, Slow())
+"""
+
+
+@pytest.mark.parametrize(("module", "where"), [
+    ("jobctl.cli.jobs", "import"),  # parsing imports it: click said "Aborted!", exit 1
+    ("jobctl.cli.jobs", "class"),  # a traceback
+    ("jobctl.backends.local", "class"),  # the command's: "Error: internal error: RuntimeError: ..."
+    ("contextlib", "import"),  # the entry point's own imports: a traceback
+])
+def test_ctrl_c_at_any_point_of_the_start_is_interrupted_and_130(jobctl, tmp_path: Path, module: str,
+                                                                 where: str) -> None:
+    """Red team: SIGINT 5-170 ms into `jobctl jobs` (or `run JOB`) printed click's "Aborted!" (exit 1), an
+    internal error (a KeyboardInterrupt in a class's creation, wrapped in a RuntimeError), or a traceback from
+    the entry point's imports. Each is made to happen here at a known point, as a console script runs jobctl."""
+    assert jobctl("apply", str(REPO / "specs-examples" / "hello" / "job.yaml")).exit_code == 0
+    (tmp_path / "sitecustomize.py").write_text(SLOW_IMPORT)
+    with subprocess.Popen(
+        [sys.executable, "-c", "from jobctl.cli.entry import main; main()", "jobs"], cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "SLOW_MODULE": module, "SLOW_IN": where},
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"loading\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (130, b"", b"Interrupted.\n"), err.decode()
