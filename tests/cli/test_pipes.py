@@ -13,17 +13,22 @@ import pytest
 from tests.conftest import REPO
 
 
-def test_a_reader_that_stops_early_ends_jobctl_quietly(jobctl, tmp_path: Path) -> None:
-    (tmp_path / "loud.py").write_text("import sys\nsys.stdout.write('line\\n' * 300000)\n")
-    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
+def _apply(jobctl, tmp_path: Path, name: str) -> None:
+    """Apply job `name`, which runs tmp_path/loud.py."""
+    (tmp_path / "job.yaml").write_text(textwrap.dedent(f"""\
         apiVersion: jobctl/v1
         kind: Job
-        metadata: {name: loud}
+        metadata: {{name: {name}}}
         spec:
-          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
-          runtime: {type: python, source: ./loud.py}
+          infrastructure: {{shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}}
+          runtime: {{type: python, source: ./loud.py}}
         """))
     assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+
+
+def test_a_reader_that_stops_early_ends_jobctl_quietly(jobctl, tmp_path: Path) -> None:
+    (tmp_path / "loud.py").write_text("import sys\nsys.stdout.write('line\\n' * 300000)\n")
+    _apply(jobctl, tmp_path, "loud")
     assert jobctl("run", "loud", "--wait").exit_code == 0
     shell = f"{sys.executable} -m jobctl logs --job loud | head -n 1"
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=REPO, env=dict(os.environ),
@@ -39,15 +44,7 @@ def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(j
     It cannot mirror an outcome it did not see: 141, as a process SIGPIPE ended, and says where the run went."""
     (tmp_path / "loud.py").write_text("import sys, time\nsys.stdout.write('line\\n' * 300000)\n"
                                       "sys.stdout.flush()\ntime.sleep(3600)\n")
-    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
-        apiVersion: jobctl/v1
-        kind: Job
-        metadata: {name: endless}
-        spec:
-          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
-          runtime: {type: python, source: ./loud.py}
-        """))
-    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+    _apply(jobctl, tmp_path, "endless")
     try:
         for command in ("run endless --follow", "logs --job endless --follow"):
             shell = f"{sys.executable} -m jobctl {command} | head -n 1"
@@ -80,15 +77,7 @@ def test_following_into_a_reader_that_goes_after_the_runs_ended_exits_with_their
             time.sleep(0.01)
         sys.exit(int(os.environ['EXIT']))
         """))
-    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
-        apiVersion: jobctl/v1
-        kind: Job
-        metadata: {name: loud}
-        spec:
-          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
-          runtime: {type: python, source: ./loud.py}
-        """))
-    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+    _apply(jobctl, tmp_path, "loud")
     for command, code, state in [("run loud --env EXIT=0 --follow", 0, "SUCCEEDED"),
                                  ("logs RUN --follow", 1, "FAILED")]:
         gate.unlink(missing_ok=True)
