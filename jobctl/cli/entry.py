@@ -24,7 +24,9 @@ def interrupted(error: BaseException) -> bool:
 def main() -> None:
     try:
         from jobctl.cli.app import main as run
-    except BaseException as error:
+
+        run()  # its own handler says an interrupt once it is in place; here, one before it or after it
+    except (KeyboardInterrupt, Exception) as error:  # an exit already chosen passes on
         if not interrupted(error):
             raise
         import os  # loaded at the interpreter's start: nothing a second Ctrl-C could cut short
@@ -33,5 +35,4 @@ def main() -> None:
             os.write(2, b"Interrupted.\n")  # (what would say it is what was being imported)
         except OSError:  # stderr closed or full: the exit code still says it
             pass
-        os._exit(130)  # (ExitCode.INTERRUPTED; nothing is buffered or registered to run at exit yet)
-    run()
+        os._exit(130)  # (ExitCode.INTERRUPTED; what it says is on stderr, unbuffered)
