@@ -9,12 +9,14 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import click
 
 from jobctl import __version__
 from jobctl.cli.context import OUTPUT_FORMATS, AppContext
+from jobctl.cli.entry import interrupted
 from jobctl.errors import EXIT_CODE_HELP, ExitCode, Interrupted, JobctlError, SpecError
 
 # name -> (module, one-line summary). Modules are imported only when their command runs, so
@@ -76,6 +78,11 @@ class JobctlGroup(click.Group):
         command: click.Command = importlib.import_module(entry[0]).command
         return command
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _interrupts_end_here():  # parsing imports the command's module, for its options
+            return super().make_context(info_name, args, parent, **extra)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[ARGV] = list(args)  # the command line as given (`runs` repeats it for the next page)
         return super().parse_args(ctx, self._hoisted(ctx, args))
@@ -136,13 +143,14 @@ class JobctlGroup(click.Group):
             formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return self._invoke(ctx)
-        finally:
-            app = ctx.find_object(AppContext)
-            if app is not None:
-                with contextlib.suppress(Exception):  # the command's own outcome is what is said
-                    app.close()
+        with _interrupts_end_here():  # also while the app closes
+            try:
+                return self._invoke(ctx)
+            finally:
+                app = ctx.find_object(AppContext)
+                if app is not None:
+                    with contextlib.suppress(Exception):  # the command's own outcome is what is said
+                        app.close()
 
     def _invoke(self, ctx: click.Context) -> Any:
         """The error boundary: the one place a command's outcome (its exit code, or an error) ends the process."""
@@ -156,8 +164,7 @@ class JobctlGroup(click.Group):
                 traceback.print_exc()
             _fail(error)
         except KeyboardInterrupt:
-            _say("Interrupted.")
-            sys.exit(ExitCode.INTERRUPTED)
+            _end_interrupted()
         except Interrupted:  # said already
             sys.exit(ExitCode.INTERRUPTED)
         except BrokenPipeError:
@@ -165,6 +172,8 @@ class JobctlGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as error:  # the boundary: a bug must still end with a message
+            if interrupted(error):  # a Ctrl-C that another error carries
+                _end_interrupted()
             app = ctx.find_object(AppContext)
             if app is not None and app.traceback:
                 import traceback
@@ -179,6 +188,23 @@ class JobctlGroup(click.Group):
         if isinstance(code, int) and code:
             sys.exit(code)
         return code
+
+
+@contextlib.contextmanager
+def _interrupts_end_here() -> Iterator[None]:
+    """A Ctrl-C (or an error raised from one) that reaches here ends the command with "Interrupted." and 130,
+    before click, which would say "Aborted!" and exit 1."""
+    try:
+        yield
+    except (KeyboardInterrupt, Exception) as error:
+        if not interrupted(error):
+            raise
+        _end_interrupted()
+
+
+def _end_interrupted() -> NoReturn:
+    _say("Interrupted.")
+    sys.exit(ExitCode.INTERRUPTED)
 
 
 def _reader_gone() -> NoReturn:
@@ -341,7 +367,8 @@ def main() -> None:
     gc.set_threshold(START_GC_THRESHOLD, *gc.get_threshold()[1:])
     _streams_open()
     try:
-        cli.main(prog_name="jobctl", obj=WHOLE_PROCESS)
+        with _interrupts_end_here():  # raised outside a command, e.g. while click starts
+            cli.main(prog_name="jobctl", obj=WHOLE_PROCESS)
     except SystemExit as exc:
         if exc.code == ExitCode.INTERRUPTED:
             # interrupted and handled: another Ctrl-C must not break the interpreter's exit, which
@@ -355,6 +382,3 @@ def main() -> None:
         raise
     except BrokenPipeError:
         _reader_gone()
-    except KeyboardInterrupt:  # raised outside a command, e.g. while parsing
-        _say("Interrupted.")
-        sys.exit(ExitCode.INTERRUPTED)

@@ -15,10 +15,11 @@ from typing import Any
 import click
 
 from jobctl.cli.context import AppContext, is_tty
+from jobctl.cli.entry import interrupted
 from jobctl.cli.output import Item, discard_stdout
 from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
-from jobctl.errors import ExitCode, Interrupted, ReaderGoneError
+from jobctl.errors import ExitCode, Interrupted, JobctlError, ReaderGoneError
 from jobctl.model.job import LogLine, RunState
 from jobctl.render.human import duration, format_log, print_runs, state_style
 from jobctl.render.machine import envelope, log_dict, run_dict
@@ -38,7 +39,9 @@ def interruptible(
     with interrupt_on(*signals):  # held through the cancels and the report: a second signal is ignored
         try:
             yield
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as error:
+            if not interrupted(error):
+                raise
             backend = app.backend()
             runs = list(runs)
             ids = " ".join(r.id for r in runs)
@@ -127,8 +130,6 @@ def hint_missing_modules(app: AppContext, runs: Sequence[RunState]) -> None:
     last lines of the run's log, only for such runs)."""
     import re
 
-    from jobctl.errors import JobctlError
-
     said: set[str] = set()
     for run in runs:
         if run.state != "FAILED" or not run.interpreter or len(said) >= MAX_MODULE_HINTS:
@@ -166,8 +167,12 @@ def follow_runs(
                 elif event.line is not None and not (stream and event.line.stream != stream):
                     events.line(event.line, event.run_id)
                 app.stdout.flush()
-        except BrokenPipeError:  # `| head`: the exit code cannot mirror runs that were not seen to end
+        except BrokenPipeError:  # `| head`: the exit code mirrors only runs that have ended
             discard_stdout()
+            for run in _states_now(app, runs):  # blocked writing lines, it had not read how the runs ended
+                if run.terminal and not final[run.id].terminal:
+                    events.state(run, many)
+                final[run.id] = run
             going = [r.id for r in runs if not final[r.id].terminal]
             if going:
                 raise ReaderGoneError(f"stopped following: the output's reader went away; {len(going)} run(s) "
@@ -175,6 +180,14 @@ def follow_runs(
     final_runs = [final[r.id] for r in runs]
     hint_missing_modules(app, final_runs)
     return worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK
+
+
+def _states_now(app: AppContext, runs: Sequence[RunState]) -> list[RunState]:
+    """The runs as the backend has them now; none when it cannot say (then the states the follow saw decide)."""
+    try:
+        return app.backend().get_runs(run_ids=[r.id for r in runs])
+    except JobctlError:
+        return []
 
 
 def log_events(app: AppContext, runs: Sequence[RunState], timestamps: bool) -> TextEvents:

@@ -8,20 +8,27 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+
+def _apply(jobctl, tmp_path: Path, name: str) -> None:
+    """Apply job `name`, which runs tmp_path/loud.py."""
+    (tmp_path / "job.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: jobctl/v1
+        kind: Job
+        metadata: {{name: {name}}}
+        spec:
+          infrastructure: {{shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}}
+          runtime: {{type: python, source: ./loud.py}}
+        """))
+    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
 
 
 def test_a_reader_that_stops_early_ends_jobctl_quietly(jobctl, tmp_path: Path) -> None:
     (tmp_path / "loud.py").write_text("import sys\nsys.stdout.write('line\\n' * 300000)\n")
-    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
-        apiVersion: jobctl/v1
-        kind: Job
-        metadata: {name: loud}
-        spec:
-          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
-          runtime: {type: python, source: ./loud.py}
-        """))
-    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+    _apply(jobctl, tmp_path, "loud")
     assert jobctl("run", "loud", "--wait").exit_code == 0
     shell = f"{sys.executable} -m jobctl logs --job loud | head -n 1"
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=REPO, env=dict(os.environ),
@@ -37,15 +44,7 @@ def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(j
     It cannot mirror an outcome it did not see: 141, as a process SIGPIPE ended, and says where the run went."""
     (tmp_path / "loud.py").write_text("import sys, time\nsys.stdout.write('line\\n' * 300000)\n"
                                       "sys.stdout.flush()\ntime.sleep(3600)\n")
-    (tmp_path / "job.yaml").write_text(textwrap.dedent("""\
-        apiVersion: jobctl/v1
-        kind: Job
-        metadata: {name: endless}
-        spec:
-          infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16}
-          runtime: {type: python, source: ./loud.py}
-        """))
-    assert jobctl("apply", str(tmp_path / "job.yaml")).exit_code == 0
+    _apply(jobctl, tmp_path, "endless")
     try:
         for command in ("run endless --follow", "logs --job endless --follow"):
             shell = f"{sys.executable} -m jobctl {command} | head -n 1"
@@ -61,6 +60,46 @@ def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(j
     finally:
         for run in json.loads(jobctl("runs", "endless", "-o", "json").stdout)["items"]:
             jobctl("cancel", run["id"], "--wait")
+
+
+def test_following_into_a_reader_that_goes_after_the_runs_ended_exits_with_their_code(jobctl, tmp_path: Path) -> None:
+    """Red team: `run --follow | (sleep 4; head -1)` said 141 and "1 run(s) go on" for a run that had SUCCEEDED
+    seconds before: blocked writing lines, jobctl had not read the end, and decided from what it had seen. The
+    runs as they are when the reader goes decide (decision 22)."""
+    gate = tmp_path / "gate"
+    # more lines than a pipe holds, then the run ends once the test opens the gate, with $EXIT
+    (tmp_path / "loud.py").write_text(textwrap.dedent(f"""\
+        import os, sys, time
+        sys.stdout.write('line\\n' * 300000)
+        sys.stdout.flush()
+        deadline = time.monotonic() + 120
+        while not os.path.exists({str(gate)!r}) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sys.exit(int(os.environ['EXIT']))
+        """))
+    _apply(jobctl, tmp_path, "loud")
+    for command, code, state in [("run loud --env EXIT=0 --follow", 0, "SUCCEEDED"),
+                                 ("logs RUN --follow", 1, "FAILED")]:
+        gate.unlink(missing_ok=True)
+        run_id = jobctl("run", "loud", "--env", "EXIT=3").stdout.strip() if "RUN" in command else None
+        with subprocess.Popen([sys.executable, "-m", "jobctl", *command.replace("RUN", str(run_id)).split()],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            while run_id is None:  # `run` says which run it started before it follows it
+                said = proc.stderr.readline()
+                assert said, "jobctl ended before starting the run"
+                if said.startswith("started loud-"):
+                    run_id = said.split("(")[1].rstrip(")\n")
+            assert proc.stdout.readline() == "line\n"  # following the run; soon blocked on the full pipe
+            gate.touch()
+            assert jobctl("wait", run_id, "--timeout", "60").exit_code == code  # ended; jobctl saw none of it
+            proc.stdout.close()  # the reader goes
+            err = proc.stderr.read()
+            assert proc.wait(timeout=60) == code, (command, err)
+        assert err.splitlines()[-1].startswith(state), (command, err)  # what the exit code mirrors
+        assert "went away" not in err, (command, err)
+        assert "Traceback" not in err, (command, err)
 
 
 def _shell(command: str) -> subprocess.CompletedProcess[str]:
@@ -105,3 +144,55 @@ def test_ctrl_c_while_the_command_is_still_loading_is_interrupted_not_a_tracebac
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (130, b"", b"Interrupted.\n")
+
+
+# On PYTHONPATH: the first import of $SLOW_MODULE says "loading" on stdout, then waits for the test's SIGINT, in
+# the creation of a class with SLOW_IN=class (where Python 3.11 wraps the KeyboardInterrupt in a RuntimeError).
+SLOW_IMPORT = """\
+import os, sys
+
+def wait():
+    os.write(1, b"loading\\n")
+    os.read(0, 1)
+
+class Slow:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["SLOW_MODULE"]:
+            sys.meta_path.remove(self)
+            if os.environ.get("SLOW_IN") == "class":
+                class Waits:
+                    def __set_name__(self, owner, attribute):
+                        wait()
+                class Loading:
+                    waits = Waits()
+            else:
+                wait()
+        return None
+
+sys.meta_path.insert(0, Slow())
+"""
+
+
+@pytest.mark.parametrize(("module", "where"), [
+    ("jobctl.cli.jobs", "import"),  # parsing imports it: click said "Aborted!", exit 1
+    ("jobctl.cli.jobs", "class"),  # a traceback
+    ("jobctl.backends.local", "class"),  # the command's: "Error: internal error: RuntimeError: ..."
+    ("contextlib", "import"),  # the entry point's own imports: a traceback
+])
+def test_ctrl_c_at_any_point_of_the_start_is_interrupted_and_130(jobctl, tmp_path: Path, module: str,
+                                                                 where: str) -> None:
+    """Red team: SIGINT 5-170 ms into `jobctl jobs` (or `run JOB`) printed click's "Aborted!" (exit 1), an
+    internal error (a KeyboardInterrupt in a class's creation, wrapped in a RuntimeError), or a traceback from
+    the entry point's imports. Each is made to happen here at a known point, as a console script runs jobctl."""
+    assert jobctl("apply", str(REPO / "specs-examples" / "hello" / "job.yaml")).exit_code == 0
+    (tmp_path / "sitecustomize.py").write_text(SLOW_IMPORT)
+    with subprocess.Popen(
+        [sys.executable, "-c", "from jobctl.cli.entry import main; main()", "jobs"], cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "SLOW_MODULE": module, "SLOW_IN": where},
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"loading\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (130, b"", b"Interrupted.\n"), err.decode()
