@@ -208,19 +208,21 @@ class ParseCache:
         return self._usable
 
     def checked(self, document: Document) -> None:
-        """`document`, parsed by this command (not read from the cache) and free of ${VAR}, passed the schema,
-        which filled in its defaults: its cache entry holds it so, and says so, and the next command need not
-        check it again (nor load the validator)."""
+        """`document`, free of ${VAR} and not known to pass the schema, passed it, which filled in its defaults:
+        its cache entry holds it so, and says so, and the next command need not check it again (nor load the
+        validator)."""
         located = self._located.get(document.path)
-        blob = self._new.get(located[0], {}).get(located[1]) if located is not None else None
-        if located is None or blob is None or document.sites:
+        if located is None or document.sites:
             return
-        entry = marshal.loads(blob)
+        pack, name, _ = located
+        entry = self.get(located)  # this command's, or one an earlier command wrote without the mark
+        if entry is None:
+            return
         for doc in entry["docs"]:  # (not an ADS document: it is checked as translated, not as the file holds it)
             if doc["index"] == document.index and doc["data"].get("apiVersion") == "jobctl/v1":
                 doc["data"], doc["checked"] = document.data, True
         with contextlib.suppress(ValueError):  # (a value marshal cannot hold: the entry stays as it was)
-            self._new[located[0]][located[1]] = marshal.dumps(entry)
+            self._new.setdefault(pack, {})[name] = marshal.dumps(entry)
 
     def close(self) -> None:
         """Write the packs that gained entries, keeping the others' entries of files still in their directory."""

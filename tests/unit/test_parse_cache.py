@@ -273,6 +273,10 @@ def test_a_spec_read_as_known_to_pass_the_schema_builds_what_a_parsed_one_does(
     assert parsed.diagnostics == cached.diagnostics == uncached.diagnostics == ()
     assert parsed.jobs == cached.jobs == uncached.jobs
     monkeypatch.delenv("JOBCTL_NO_CACHE")
+    spec.write_text(spec.read_text() + "# edited\n")
+    [document], problems = read_documents(spec, "job.yaml")  # (read without a check: cached, not marked)
+    assert (document.checked, problems) == (False, [])
+    load_specs([str(spec)], {})  # checks it, and marks the entry an earlier command wrote
     [document], problems = read_documents(spec, "job.yaml")
     assert (document.checked, problems) == (True, [])
     assert document.data["spec"]["infrastructure"]["blockStorageSizeInGBs"] == 50  # as the schema leaves it
