@@ -136,8 +136,12 @@ def test_a_forked_supervisor_killed_with_sigkill_takes_its_workload_with_it(
 ) -> None:
     run_id = start(keeper, "DAEMON=1")
     until(lambda: workload_running(run_id, 3), what="the workload, its grandchild and its daemon")
-    os.kill(supervisor(isolated_env, run_id), signal.SIGKILL)
-    until(lambda: not procs.run_processes(run_id), what="every process of the run to end")
+    killed = supervisor(isolated_env, run_id)
+    os.kill(killed, signal.SIGKILL)
+    # the supervisor too: its watchdog kills the workload as the supervisor's pipe closes, which may come before
+    # the run's lock is let go (the same exit closes both), and while that is held the run is going
+    until(lambda: not procs.run_processes(run_id) and procs.start_time(killed) is None,
+          what="the supervisor and every process of the run to end")
     shown = get(jobctl, run_id)
     assert shown["lifecycleState"] == "FAILED", shown
     assert "runner lost" in shown["details"], shown

@@ -182,8 +182,9 @@ def test_supervisors_killed_with_sigkill_leave_no_process_behind(
     keeper.extend(run_ids)
     for run_id in run_ids:
         until(lambda run_id=run_id: workload_running(run_id, 3), timeout=120.0, what=f"run {run_id}'s workload")
-    for run_id in run_ids:
-        os.kill(db_row(isolated_env, run_id)["supervisor_pid"], signal.SIGKILL)
+    killed = [db_row(isolated_env, run_id)["supervisor_pid"] for run_id in run_ids]
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
     orphans = {}
     deadline = time.monotonic() + 30
     for run_id in run_ids:
@@ -192,6 +193,8 @@ def test_supervisors_killed_with_sigkill_leave_no_process_behind(
         if left:
             orphans[run_id] = left
     assert not orphans, f"{len(orphans)} of {SUPERVISOR_KILLS} runs left processes behind: {orphans}"
+    # a run is going while its lock is held: the supervisor's exit lets it go, maybe after its watchdog acted
+    until(lambda: all(procs.start_time(pid) is None for pid in killed), what="the killed supervisors to be gone")
     listed = jobctl("-o", "json", "runs", "-n", "1000")
     states = {item["id"]: (item["lifecycleState"], item["details"]) for item in json.loads(listed.stdout)["items"]}
     assert {states[run_id][0] for run_id in run_ids} == {"FAILED"}
