@@ -179,3 +179,14 @@ def test_exporting_a_job_again_loads_no_pyyaml(home: tuple[dict[str, str], str],
     assert under(set(again["modules"]), (*NEVER, *NO_DATACLASS, "decimal", "hashlib", "tempfile", "yaml",
                                          "jobctl.spec._fastschema", "shutil")) == set()
     assert again["dataclasses"] == []
+
+
+def test_the_supervisor_launcher_loads_no_shutil_and_no_dataclasses() -> None:
+    """A single run's command forks its launcher, which imports the supervisor before it can serve: when that
+    took longer than the command's way to its record, the command waited (issue 18). shutil (with zlib, bz2 and
+    lzma) and dataclasses were ~5 ms of it."""
+    program = ("import sys, jobctl.backends.local.launcher\n"
+               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('shutil', 'dataclasses', 'zlib', 'bz2', "
+               "'lzma')))\n")
+    found = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=REPO)
+    assert found.stdout == "[]\n", found.stdout

@@ -23,7 +23,7 @@ from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.nodes import replica_count
 from jobctl.model.state import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobState, LogBatch, RunState
-from jobctl.paths import disk_full, ensure_private_dir, storage_error
+from jobctl.paths import copy_file, disk_full, ensure_private_dir, storage_error
 from jobctl.secrets import REDACTOR
 
 if TYPE_CHECKING:
@@ -509,7 +509,7 @@ class LocalBackend(ListsRuns):
         if not rows[0]["artifact_path"]:
             return None
         source = Path(rows[0]["artifact_path"])
-        return _copy(source, directory / source.name)
+        return copy_file(source, directory / source.name)
 
     def read_outputs(self, *, run_id: str) -> dict[str, Any] | None:
         return read_outputs_file(run_dir(self.home, run_id) / "outputs" / "outputs.json", run_id)
@@ -527,18 +527,6 @@ class LocalBackend(ListsRuns):
         found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
         complete = run.terminal and new_offset >= logfile.file_size(path)
         return LogBatch(tuple(found[-lines:]) if lines else (), str(new_offset), complete)
-
-
-def _copy(source: Path, target: Path) -> Path:
-    """`shutil.copy2` of one file (its bytes, mode and times) without importing shutil, which loads zlib, bz2 and
-    lzma: ~2 ms of every `export` (issue 18)."""
-    with source.open("rb") as src, target.open("wb") as dst:
-        stat = os.fstat(src.fileno())
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
-    os.chmod(target, stat.st_mode & 0o7777)
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    return target
 
 
 def _with_outcome(run: RunState, unsaved: Mapping[str, outcome.Outcome]) -> RunState:

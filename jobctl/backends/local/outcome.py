@@ -10,15 +10,16 @@ from __future__ import annotations
 import errno
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SIZE = 1024
 NAME = "result.json"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """A NamedTuple, not a dataclass: the launcher imports this before it can serve (issue 18)."""
+
     state: str
     exit_code: int | None
     details: str | None

@@ -20,13 +20,11 @@ import errno
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -48,6 +46,7 @@ from jobctl.model.job import (
     JobDefinition,
 )
 from jobctl.model.nodes import IN_ORDER
+from jobctl.paths import copy_file
 from jobctl.secrets import secret_bytes
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ def _time_scale() -> float:
 def unpack(artifact: Path, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     if artifact.suffix != ".zip":
-        shutil.copy2(artifact, work / artifact.name)
+        copy_file(artifact, work / artifact.name)
         return
     import zipfile
 
@@ -112,11 +111,11 @@ def command_for(definition: JobDefinition, args: list[str], env: dict[str, str],
         # the interpreter chosen when the run started (LocalSettings.python); a run recorded before that: ours
         return [python or sys.executable, "-u", entrypoint, *args]
     if runtime == "shell":
-        shell = shutil.which("bash") or shutil.which("sh")
+        shell = _which("bash") or _which("sh")
         if shell is None:
             raise LaunchError("no bash or sh on PATH to run a shell job")
         return [shell, entrypoint, *args]
-    engine = shutil.which("docker") or shutil.which("podman")
+    engine = _which("docker") or _which("podman")
     if engine is None:
         raise LaunchError("container runtime needs docker or podman on PATH; neither was found")
     container_entry = list(definition.container_entrypoint)
@@ -219,7 +218,8 @@ class Supervisor:
         if self.launch is not None:  # jobctl.backends.local.spark made it when the run was started
             work = Path(self.launch["cwd"])
             work.mkdir(parents=True, exist_ok=True)
-            return [Node(None, None, list(self.launch["argv"]), work, {**env, **self.launch["env"]}, {})]
+            return [Node(None, None, list(self.launch["argv"]), work, {**env, **self.launch["env"]},
+                         probe_details={})]
         run_args = json.loads(self.row["args"])
         work = self.dir / "work"
         artifact = self.row["artifact_path"]
@@ -233,7 +233,7 @@ class Supervisor:
         if not definition.node_groups:
             self._unpack(work)
             return [Node(None, None, command_for(definition, run_args, env, self.row["python"]), work, env,
-                         definition.startup_probe)]
+                         probe_details=definition.startup_probe)]
         groups = definition.node_group_runs()
         size = nodes_model.replica_count(definition.node_groups)
         if size > procs.MAX_LOCAL_NODES:  # refused by start_run already; a settings column edited since is not
@@ -251,8 +251,7 @@ class Supervisor:
                 self._unpack(node_work)
                 command = command_for(definition, group_args, node_env, self.row["python"])
                 nodes.append(Node(f"{group['name']}-{replica}", group["name"], command, node_work, node_env,
-                                  definition.startup_probe,
-                    group["minimumSuccessReplicas"]))
+                                  probe_details=definition.startup_probe, minimum=group["minimumSuccessReplicas"]))
                 rank += 1
         return nodes
 
@@ -486,28 +485,30 @@ class Supervisor:
         self._database(lambda: self.store.finish_run(self.run_id, state, exit_code, details, result.finished))
 
 
-@dataclass
 class Node:
     """One process of a run: a single-node job's workload (no label), or one replica of a node group,
-    whose log lines start with `[label] `."""
+    whose log lines start with `[label] `. A plain class, not a dataclass: the launcher imports this module
+    before it can serve the command that forked it (issue 18); and no repr, so none shows its secrets."""
 
-    label: str | None
-    group: str | None
-    command: list[str]
-    cwd: Path
-    env: dict[str, str]
-    probe_details: Mapping[str, Any]
-    minimum: int | None = None  # of the group's replicas that must succeed (None: all)
-    child: subprocess.Popen[bytes] | None = None
-    probe: StartupProbe | None = None
-    started: float | None = None
-    drain_until: float | None = None
-    drained: bool = False
-    # the forms of its secret values, never split across two log lines (kept out of a repr a traceback may show)
-    secrets: tuple[bytes, ...] = field(init=False, repr=False)
+    __slots__ = ("child", "command", "cwd", "drain_until", "drained", "env", "group", "label", "minimum", "probe",
+                 "probe_details", "secrets", "started")
 
-    def __post_init__(self) -> None:
-        self.secrets = secret_bytes(self.env)
+    def __init__(self, label: str | None, group: str | None, command: list[str], cwd: Path, env: dict[str, str], *,
+                 probe_details: Mapping[str, Any], minimum: int | None = None) -> None:
+        self.label = label
+        self.group = group
+        self.command = command
+        self.cwd = cwd
+        self.env = env
+        self.probe_details = probe_details
+        self.minimum = minimum  # of the group's replicas that must succeed (None: all)
+        self.child: subprocess.Popen[bytes] | None = None
+        self.probe: StartupProbe | None = None
+        self.started: float | None = None
+        self.drain_until: float | None = None
+        self.drained = False
+        # the forms of its secret values, never split across two log lines
+        self.secrets: tuple[bytes, ...] = secret_bytes(env)
 
     @property
     def prefix(self) -> bytes:
@@ -633,6 +634,16 @@ def _become_subreaper() -> bool:
     import ctypes
 
     return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def _which(name: str) -> str | None:
+    """`shutil.which(name)` on POSIX without importing shutil (with zlib, bz2 and lzma: ~2 ms of the launcher's
+    start, which a single run's command may wait for)."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(folder or os.curdir, name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
 
 
 def _note(message: str) -> None:
