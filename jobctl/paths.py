@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from jobctl.errors import ConfigError
@@ -26,6 +27,18 @@ def ensure_private_dir(path: Path) -> None:
             raise ConfigError(f"{path} is a directory other users share (mode {stat.st_mode & 0o7777:o}): jobctl "
                               "keeps private files in it", hint="point it at a directory of your own")
         path.chmod(0o700)
+
+
+def on_path(env: Mapping[str, str], name: str) -> str | None:
+    """shutil.which's PATH search, without importing shutil (which loads zlib, bz2 and lzma): a listing builds
+    the settings too, and a single run's launcher imports the supervisor before it can serve; neither pays for
+    the archive modules."""
+    path = env.get("PATH", os.defpath)
+    for folder in path.split(os.pathsep) if path else ():  # as shutil.which: PATH='' finds nothing
+        found = os.path.join(folder, name)
+        if os.path.isfile(found) and os.access(found, os.X_OK):
+            return found
+    return None
 
 
 def copy_file(source: Path, target: Path) -> Path:

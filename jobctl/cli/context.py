@@ -148,18 +148,9 @@ def _java(env: Mapping[str, str]) -> str | None:
     if home:  # Spark's scripts take it when it is set, whatever java PATH has
         java = os.path.join(home, "bin", "java")
         return java if os.path.isfile(java) else None
-    return _on_path(env, "java")
+    from jobctl.paths import on_path
 
-
-def _on_path(env: Mapping[str, str], name: str) -> str | None:
-    """shutil.which's PATH search, without importing shutil (which loads bz2 and lzma): a listing builds the
-    settings too, and does not pay for the archive modules."""
-    path = env.get("PATH", os.defpath)
-    for folder in path.split(os.pathsep) if path else ():  # as shutil.which: PATH='' finds nothing
-        found = os.path.join(folder, name)
-        if os.path.isfile(found) and os.access(found, os.X_OK):
-            return found
-    return None
+    return on_path(env, "java")
 
 
 def _python(env: Mapping[str, str]) -> dict[str, str]:
@@ -168,9 +159,11 @@ def _python(env: Mapping[str, str]) -> dict[str, str]:
     import sys
     from pathlib import Path
 
+    from jobctl.paths import on_path
+
     given = env.get("JOBCTL_PYTHON")
     if given:  # a command name is looked for on PATH, a relative path taken from here (a run starts elsewhere)
-        found = given if os.sep in given else _on_path(env, given) or given
+        found = given if os.sep in given else on_path(env, given) or given
         return {"python": os.path.abspath(found) if os.sep in found else found, "python_source": "JOBCTL_PYTHON"}
     own = Path(sys.prefix).resolve()
     for variable, what in (("VIRTUAL_ENV", "the active virtualenv"), ("CONDA_PREFIX", "the active conda environment")):

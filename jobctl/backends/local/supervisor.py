@@ -46,7 +46,7 @@ from jobctl.model.job import (
     JobDefinition,
 )
 from jobctl.model.nodes import IN_ORDER
-from jobctl.paths import copy_file
+from jobctl.paths import copy_file, on_path
 from jobctl.secrets import secret_bytes
 
 if TYPE_CHECKING:
@@ -111,11 +111,11 @@ def command_for(definition: JobDefinition, args: list[str], env: dict[str, str],
         # the interpreter chosen when the run started (LocalSettings.python); a run recorded before that: ours
         return [python or sys.executable, "-u", entrypoint, *args]
     if runtime == "shell":
-        shell = _which("bash") or _which("sh")
+        shell = on_path(os.environ, "bash") or on_path(os.environ, "sh")
         if shell is None:
             raise LaunchError("no bash or sh on PATH to run a shell job")
         return [shell, entrypoint, *args]
-    engine = _which("docker") or _which("podman")
+    engine = on_path(os.environ, "docker") or on_path(os.environ, "podman")
     if engine is None:
         raise LaunchError("container runtime needs docker or podman on PATH; neither was found")
     container_entry = list(definition.container_entrypoint)
@@ -634,16 +634,6 @@ def _become_subreaper() -> bool:
     import ctypes
 
     return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-
-
-def _which(name: str) -> str | None:
-    """`shutil.which(name)` on POSIX without importing shutil (with zlib, bz2 and lzma: ~2 ms of the launcher's
-    start, which a single run's command may wait for)."""
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(folder or os.curdir, name)
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return path
-    return None
 
 
 def _note(message: str) -> None:
