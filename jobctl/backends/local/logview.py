@@ -1,12 +1,13 @@
 """`jobctl logs` of a local run printed straight from the log file's bytes, a block at a time.
 
 A loop that makes a LogLine (a datetime, two strings) of every line and formats it runs at ~20 MB/s
-and, for `--tail N`, holds N of them. Here each step is one C-level call per 1 MB block of whole lines: the
-filters (--since, --stream) split the block at its newlines and flag each line from its head (a map of a
-slice, one translate that checks every head, a text comparison or a translate of the stream codes), and
-itertools.compress keeps the flagged lines; a regex split of what is kept cuts out the texts (and stamps). So
-every flag combination prints a 1 GB log at hundreds of MB/s, and `--tail N` reads the file backwards to find
-where its last N lines start, counting with the same flags, so memory stays one block whatever N is.
+and, for `--tail N`, holds N of them. Here each step is one C-level call per block of whole lines
+(logfile.PRINT_BLOCK): the filters (--since, --stream) split the block at its newlines and flag each line
+from its head (a map of a slice, one translate that checks every head, a text comparison or a translate of
+the stream codes), and itertools.compress keeps the flagged lines; a regex split of what is kept cuts out
+the texts (and stamps). So every flag combination prints a 1 GB log at hundreds of MB/s, and `--tail N`
+reads the file backwards to find where its last N lines start, counting with the same flags, so memory
+stays one block whatever N is.
 
 The byte-level steps rely on the exact format jobctl writes (logfile.stamp: `2024-05-01T12:00:00.123456Z
 O text`): every line starts with a 30-byte head of that shape, its timestamps sort as text, and
@@ -30,7 +31,7 @@ from typing import BinaryIO, cast
 from jobctl.backends.local import logfile
 from jobctl.model.state import LogLine, LogView
 
-BLOCK = logfile.READ_CHUNK
+BLOCK = logfile.PRINT_BLOCK
 HEAD = logfile.PREFIX_BYTES  # "<stamp> <code> ", the same length on every line jobctl writes
 _CODE = HEAD - 2  # where the stream code is in a head
 _HEADS, _TEXTS = slice(0, HEAD), slice(HEAD, None)
