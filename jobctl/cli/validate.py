@@ -24,7 +24,9 @@ def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
     or ADS job YAML, in any YAML spelling: JSON and flow style too); other YAML files there (environment.yml,
     a config.yaml) are skipped, and -v names them. A file that may be a spec but does not parse is an
     error. All errors in all files are reported at once, sorted by file and line, each as
-    `file:line:col: field: message`.
+    `file:line:col: field: message`: a YAML syntax error ends its document, not the file (the documents
+    after the next `---` line are checked too), and a key given twice is an error that leaves the rest of
+    its document checked (with the key's first value).
     Exits 0 when everything is valid, 3 when anything is not.
 
     \b
