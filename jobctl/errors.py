@@ -87,7 +87,7 @@ class SpecError(JobctlError):
             f"{len(files)} file{'s' if len(files) != 1 else ''}"
         )
         super().__init__(summary, hint=hint)
-        if self.diagnostics and all(d.message == MISSING_FILE for d in self.diagnostics):
+        if self.diagnostics and all(d.message.startswith(MISSING_FILE) for d in self.diagnostics):
             self.exit_code = ExitCode.NOT_FOUND  # nothing to check: the files are not there (README, exit codes)
 
 
