@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import enum
+import errno
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
+
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # a write to a full or failing disk
+
+
+def write_failed(error: BaseException) -> TypeGuard[OSError]:
+    """Whether `error` is a write that a full or failing disk refused (`jobctl logs RUN > /dev/full`): an expected
+    failure, said as such, not an internal error."""
+    return isinstance(error, OSError) and error.errno in WRITE_FAILURES
 
 
 class ExitCode(enum.IntEnum):
@@ -87,7 +96,7 @@ class SpecError(JobctlError):
             f"{len(files)} file{'s' if len(files) != 1 else ''}"
         )
         super().__init__(summary, hint=hint)
-        if self.diagnostics and all(d.message == MISSING_FILE for d in self.diagnostics):
+        if self.diagnostics and all(d.message.startswith(MISSING_FILE) for d in self.diagnostics):
             self.exit_code = ExitCode.NOT_FOUND  # nothing to check: the files are not there (README, exit codes)
 
 

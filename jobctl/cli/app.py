@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import importlib
 import os
@@ -17,7 +16,7 @@ import click
 from jobctl import __version__
 from jobctl.cli.context import OUTPUT_FORMATS, AppContext
 from jobctl.cli.entry import interrupted
-from jobctl.errors import EXIT_CODE_HELP, ExitCode, Interrupted, JobctlError, SpecError
+from jobctl.errors import EXIT_CODE_HELP, ExitCode, Interrupted, JobctlError, SpecError, write_failed
 
 # name -> (module, one-line summary). Modules are imported only when their command runs, so
 # `jobctl --help` costs no more than click itself.
@@ -179,11 +178,10 @@ class JobctlGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            if isinstance(error, OSError) and error.errno in _FULL:  # stdout to a full disk (`> /dev/full`), ...
-                _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}")
-            else:
-                _say(f"Error: internal error: {type(error).__name__}: {error}",
-                     "Hint: rerun with --traceback and report it.")
+            if write_failed(error):  # stdout to a full disk (`> /dev/full`), ...
+                _cannot_write(error)
+            _say(f"Error: internal error: {type(error).__name__}: {error}",
+                 "Hint: rerun with --traceback and report it.")
             sys.exit(ExitCode.ERROR)
         if isinstance(code, int) and code:
             sys.exit(code)
@@ -222,7 +220,10 @@ def _fail(error: JobctlError) -> NoReturn:
     sys.exit(error.exit_code)
 
 
-_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # what a write to a full or failing disk raises
+def _cannot_write(error: OSError) -> NoReturn:
+    """A write a full or failing disk refused: said as such (exit 1), not as an internal error."""
+    _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}")
+    sys.exit(ExitCode.ERROR)
 
 
 def _say(*lines: str) -> None:
@@ -382,3 +383,7 @@ def main() -> None:
         raise
     except BrokenPipeError:
         _reader_gone()
+    except OSError as error:  # raised outside a command: its --help, or --version, to a full disk
+        if not write_failed(error):
+            raise
+        _cannot_write(error)

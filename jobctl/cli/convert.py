@@ -60,7 +60,10 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
         return
     if not app.quiet:
         count = len(documents)
-        click.echo(f"wrote {target} ({count} job{'s' if count != 1 else ''} from {ads_file})")
+        from jobctl.spec.load import shown_path
+
+        click.echo(f"wrote {shown_path(str(target))} ({count} job{'s' if count != 1 else ''} from "
+                   f"{shown_path(ads_file)})")
 
 
 def convert_file(ads_file: str, environ: Mapping[str, str], out_dir: Path) -> list[dict[str, Any]]:
@@ -70,17 +73,18 @@ def convert_file(ads_file: str, environ: Mapping[str, str], out_dir: Path) -> li
     the environment, so it means the same as the ADS file wherever it is loaded."""
     from jobctl.spec.ads import is_ads_document, translate
     from jobctl.spec.document import read_documents
-    from jobctl.spec.load import load_specs
+    from jobctl.spec.load import load_specs, shown_path
 
     loaded = load_specs([ads_file], environ)
     if loaded.diagnostics:
         raise SpecError(loaded.diagnostics)
-    documents, problems = read_documents(Path(ads_file), ads_file)
+    shown = shown_path(ads_file)
+    documents, problems = read_documents(Path(ads_file), shown)
     converted: list[dict[str, Any]] = []
     for document in documents:
         if not is_ads_document(document.data):
             problems.append(Diagnostic(
-                ads_file, *document.start, "<document>", "not an ADS job document (kind: job); nothing to convert",
+                shown, *document.start, "<document>", "not an ADS job document (kind: job); nothing to convert",
             ))
             continue
         translated, translate_problems = translate(document)
@@ -176,7 +180,10 @@ def render(documents: list[dict[str, Any]], ads_file: str) -> str:
     """YAML documents with a header naming where they came from."""
     import yaml
 
-    header = f"# jobctl/v1 spec converted from {ads_file} (ADS job YAML) by `jobctl convert`.\n"
+    from jobctl.spec.load import shown_path
+
+    # (a newline in the name would end the comment and put the rest of the name into the YAML)
+    header = f"# jobctl/v1 spec converted from {shown_path(ads_file)} (ADS job YAML) by `jobctl convert`.\n"
     body = "---\n".join(
         yaml.safe_dump(_literal(document), sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
         for document in documents

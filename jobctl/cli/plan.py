@@ -76,6 +76,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     if request.prune:
         _refuse_doubtful_prune(result)
     plan = _jobs_and_pipelines(app, paths, request, result)
+    plan = plan.replace(warnings=(*result.warnings, *plan.warnings))
     held = getattr(app.backend(), "dataflow", None) if result.applications or request.prune else None
     if not result.applications and (held is None or not plan.set_name):
         return plan
@@ -108,17 +109,20 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
 def _refuse_doubtful_prune(result: LoadResult) -> None:
     """--prune deletes the jobs of the set that the specs do not hold: a skipped file that names jobctl/ may hold
     one in a way jobctl does not read (nested, a misspelt key), and its job must not be deleted for that."""
-    from pathlib import Path
-
     from jobctl.spec.detect import mentions_jobctl
 
-    doubtful = [file for file in result.skipped if mentions_jobctl(Path(file))]
+    doubtful = [shown for path, shown in result.skipped if mentions_jobctl(path)]
     if doubtful:
         raise UsageError(f"--prune refused: {', '.join(doubtful)} mention{'s' if len(doubtful) == 1 else ''} "
                          f"jobctl/ but hold{'s' if len(doubtful) == 1 else ''} no spec jobctl reads; pruning could "
                          "delete the jobs they mean",
                          hint="make each a jobctl/v1 spec (top-level apiVersion and kind), or move it out of the "
                               "directory; `jobctl -v validate DIR` lists the files skipped")
+    if result.dangling:
+        links = ", ".join(link for link, _ in result.dangling)
+        raise UsageError(f"--prune refused: {links} point{'s' if len(result.dangling) == 1 else ''} to nothing; "
+                         "pruning could delete the jobs the specs they meant define",
+                         hint="restore the target, or remove the link")
 
 
 def _shared_names(app: AppContext, changes: Sequence[ApplicationChange]) -> list[str]:

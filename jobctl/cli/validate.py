@@ -24,7 +24,14 @@ def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
     or ADS job YAML, in any YAML spelling: JSON and flow style too); other YAML files there (environment.yml,
     a config.yaml) are skipped, and -v names them. A file that may be a spec but does not parse is an
     error. All errors in all files are reported at once, sorted by file and line, each as
-    `file:line:col: field: message`.
+    `file:line:col: field: message`: a YAML syntax error ends its document, not the file (the documents
+    after the next `---` line are checked too), and a key given twice is an error that leaves the rest of
+    its document checked (with the key's first value). A path is shown as given, or, when it holds a newline,
+    another control character, a byte that is not UTF-8, a quote or a backslash, in double quotes with those
+    escaped (`"two\\nlines.yaml"`, `"caf\\xe9.yaml"`), in text and JSON alike. A path that cannot be read (too
+    long for the system, no permission) is an error naming it; a symbolic link to nothing is "no such file"
+    (exit 4) when named, and a warning on stderr, naming its target, when found in a directory (`plan --prune`
+    then refuses: the spec it meant may hold a job).
     Exits 0 when everything is valid, 3 when anything is not.
 
     \b
@@ -38,8 +45,10 @@ def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
     # a workflow's step may name a job applied before, not in these files: looked up in the backend
     result = load_specs(paths, app.environ, build=False, external_jobs=applied_env(app.backend),
                         pipelines=app.backend_name == "oci")
+    for warning in result.warnings:  # (with -o json too: its reader sees no file it may have meant)
+        app.info(f"Warning: {warning}")
     if app.verbose:
-        for skipped in result.skipped:
+        for _, skipped in result.skipped:
             app.info(f"skipped {skipped}: neither jobctl/v1 nor ADS job YAML")
     return Item(lambda: [d.to_dict() for d in result.diagnostics], lambda app: _summary(app, result),
                 exit_code=ExitCode.OK if result.ok else ExitCode.INVALID_SPEC)

@@ -19,7 +19,7 @@ from jobctl.cli.entry import interrupted
 from jobctl.cli.output import Item, discard_stdout
 from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
-from jobctl.errors import ExitCode, Interrupted, JobctlError, ReaderGoneError
+from jobctl.errors import ExitCode, Interrupted, JobctlError, ReaderGoneError, write_failed
 from jobctl.model.job import LogLine, RunState
 from jobctl.render.human import duration, format_log, print_runs, state_style
 from jobctl.render.machine import envelope, log_dict, run_dict
@@ -168,18 +168,32 @@ def follow_runs(
                     events.line(event.line, event.run_id)
                 app.stdout.flush()
         except BrokenPipeError:  # `| head`: the exit code mirrors only runs that have ended
-            discard_stdout()
-            for run in _states_now(app, runs):  # blocked writing lines, it had not read how the runs ended
-                if run.terminal and not final[run.id].terminal:
-                    events.state(run, many)
-                final[run.id] = run
-            going = [r.id for r in runs if not final[r.id].terminal]
+            going = _stopped_following(app, runs, final, events)
             if going:
                 raise ReaderGoneError(f"stopped following: the output's reader went away; {len(going)} run(s) "
                                       "go on", hint=f"jobctl wait {' '.join(going)}") from None
+        except OSError as error:  # `> /dev/full`: what the runs printed is lost, which is an error (decision 22)
+            if not write_failed(error):
+                raise
+            going = _stopped_following(app, runs, final, events)
+            gone = f"{len(going)} run(s) go on" if going else "the run(s) ended"
+            raise JobctlError(f"stopped following: cannot write the output ({error.strerror}); {gone}",
+                              hint=f"jobctl wait {' '.join(going or [r.id for r in runs])}") from None
     final_runs = [final[r.id] for r in runs]
     hint_missing_modules(app, final_runs)
     return worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK
+
+
+def _stopped_following(app: AppContext, runs: Sequence[RunState], final: dict[str, RunState],
+                       events: TextEvents) -> list[str]:
+    """Once stdout cannot be written: the runs' states as they are now (their ends said, and kept in `final`),
+    and the ids of those that go on."""
+    discard_stdout()
+    for run in _states_now(app, runs):  # blocked writing lines, it had not read how the runs ended
+        if run.terminal and not final[run.id].terminal:
+            events.state(run, len(runs) > 1)
+        final[run.id] = run
+    return [r.id for r in runs if not final[r.id].terminal]
 
 
 def _states_now(app: AppContext, runs: Sequence[RunState]) -> list[RunState]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
+from stat import S_ISDIR
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobctl.errors import MISSING_FILE, Diagnostic, SpecError
@@ -32,7 +33,15 @@ class LoadResult(NamedTuple):
     names: tuple[str, ...] = ()  # every job (and application) named, also when specs were not built
     workflows: tuple[Workflow, ...] = ()
     applications: tuple[ApplicationSpec, ...] = ()  # kind: DataFlowApplication
-    skipped: tuple[str, ...] = ()  # YAML files in the directories given that are no specs (validate -v says)
+    skipped: tuple[tuple[Path, str], ...] = ()  # YAML files in the directories given that are no specs (and as
+    # shown: validate -v says them)
+    dangling: tuple[tuple[str, str], ...] = ()  # symbolic links to nothing in those directories, and their targets
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What was skipped that may have been meant as a spec: a directory's symbolic links to nothing."""
+        return tuple(f"skipped {link}: a symbolic link to {target}, which is not there"
+                     for link, target in self.dangling)
 
     @property
     def ok(self) -> bool:
@@ -43,37 +52,123 @@ class LoadResult(NamedTuple):
             raise SpecError(self.diagnostics, hint="run `jobctl validate` on these files for details")
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[str]]:
+def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[tuple[Path, str]],
+                                               list[tuple[str, str]]]:
     """Files as given, and every *.yaml/*.yml below a directory that looks like a spec (sorted, hidden entries
-    skipped); and the other YAML files of the directories."""
+    skipped), each with its name as shown; the other YAML files of the directories; and their symbolic links
+    to nothing (shown, with their target), which are skipped but said."""
     found: list[tuple[Path, str]] = []
     problems: list[Diagnostic] = []
-    skipped: list[str] = []
+    skipped: list[tuple[Path, str]] = []
+    dangling: list[tuple[str, str]] = []
     for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            candidates = sorted(
-                p for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            matches: list[Path] = []
-            for candidate in candidates:  # one pass: `not in matches` was quadratic (1,000 files: 500,000 __eq__)
-                if looks_like_spec(candidate):
-                    matches.append(candidate)
-                else:
-                    skipped.append(str(candidate))
-            if not candidates:
-                problems.append(Diagnostic(given, 1, 1, "<file>", "directory holds no *.yaml or *.yml files"))
-            elif not matches:
-                problems.append(Diagnostic(given, 1, 1, "<file>", f"directory holds no jobctl spec: its "
-                                           f"{len(candidates)} YAML file(s) are neither jobctl/v1 nor ADS job YAML"))
-            found.extend((p, str(p)) for p in matches)
-        elif path.exists():
-            found.append((path, given))
-        else:
-            problems.append(Diagnostic(given, 1, 1, "<file>", MISSING_FILE))
-    return _once(found), problems, skipped
+        path, shown = Path(given), shown_path(given)
+        try:
+            is_dir = S_ISDIR(os.stat(path).st_mode)
+        except OSError as exc:
+            problems.append(Diagnostic(shortened(shown), 1, 1, "<file>", _unusable(path, exc)))
+            continue
+        if not is_dir:
+            found.append((path, shown))
+            continue
+        candidates = sorted(
+            p for p in path.rglob("*")
+            if p.suffix in SPEC_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        files: list[Path] = []
+        links: list[tuple[str, str]] = []
+        for candidate in candidates:
+            if candidate.is_file():
+                files.append(candidate)
+            elif candidate.is_symlink() and not candidate.exists():
+                links.append((shown_path(str(candidate)), _target(candidate)))
+        matches: list[Path] = []
+        for candidate in files:  # one pass: `not in matches` was quadratic (1,000 files: 500,000 __eq__)
+            if looks_like_spec(candidate):
+                matches.append(candidate)
+            else:
+                skipped.append((candidate, shown_path(str(candidate))))
+        if not files:
+            problems.append(Diagnostic(shown, 1, 1, "<file>", "directory holds no *.yaml or *.yml files"
+                                       + (" but symbolic links to nothing" if links else "")))
+        elif not matches:
+            problems.append(Diagnostic(shown, 1, 1, "<file>", f"directory holds no jobctl spec: its "
+                                       f"{len(files)} YAML file(s) are neither jobctl/v1 nor ADS job YAML"))
+        found.extend((p, shown_path(str(p))) for p in matches)
+        dangling += links
+    return _once(found), problems, skipped, dangling
+
+
+def _unusable(path: Path, error: OSError) -> str:
+    """Why a path given is neither a file nor a directory, from the error that said so."""
+    import errno
+
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return MISSING_FILE + (f" (a symbolic link to {_target(path)}, which is not there)"
+                               if os.path.islink(path) else "")
+    if error.errno == errno.ENAMETOOLONG:
+        return _too_long(path)
+    return f"cannot read: {error.strerror or error}"
+
+
+def _target(link: Path) -> str:
+    """What a symbolic link points at, as shown."""
+    try:
+        return shown_path(os.readlink(link))
+    except OSError as exc:
+        return f"<unreadable: {exc.strerror}>"
+
+
+def _too_long(path: Path) -> str:
+    """Why the system refused a path as too long: the path, or a name in it, over the system's limit."""
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    name_max = _limit("PC_NAME_MAX", 255)
+    if longest > name_max:
+        return f"file name too long: a name in the path is {longest} bytes; this system allows {name_max}"
+    path_max = _limit("PC_PATH_MAX", 4096)
+    return f"file name too long: the path is {len(os.fsencode(path))} bytes; this system allows {path_max}"
+
+
+def _limit(name: str, default: int) -> int:
+    try:
+        return os.pathconf("/", name)
+    except (OSError, ValueError):
+        return default
+
+
+SHOWN_PATH_MAX = 200  # characters of a path shown in an error about the path itself (its length)
+
+
+def shortened(shown: str) -> str:
+    """A path shown whole up to SHOWN_PATH_MAX characters, else its start and end around the count left out."""
+    if len(shown) <= SHOWN_PATH_MAX:
+        return shown
+    keep = SHOWN_PATH_MAX // 2 - 20
+    return f"{shown[:keep]}[...{len(shown) - 2 * keep} characters...]{shown[-keep:]}"
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", '"': '\\"'}
+
+
+def shown_path(given: str) -> str:
+    """A spec path as every message and output shows it: as given, unless it holds what would make a line of
+    text or JSON ambiguous or invalid (a newline or other control character, a byte that is not UTF-8 — which
+    the path holds as a surrogate escape —, a quote or a backslash); then in double quotes with such characters
+    escaped, as `ls --quoting-style=c` does: `"bad\\nname.yaml"`, `"caf\\xe9.yaml"` (the byte 0xe9)."""
+    if given.isprintable() and '"' not in given and "\\" not in given:
+        return given
+    return '"' + "".join(_escaped(c) for c in given) + '"'
+
+
+def _escaped(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if "\udc80" <= char <= "\udcff":  # a byte os.fsdecode could not decode
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _once(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -106,7 +201,7 @@ def load_specs(
     the backend runs the pipeline engine (OCI); `engine`: the one `workflow run --engine` chose.
     """
     env = os.environ if environ is None else environ
-    files, problems, skipped = expand_paths(paths)
+    files, problems, skipped, dangling = expand_paths(paths)
     jobs: list[JobSpec] = []
     names: list[str] = []
     job_env: dict[str, set[str]] = {}  # the env names of each job in the files, for workflow expressions
@@ -162,7 +257,7 @@ def load_specs(
                                            applications=[a.name for a in applications], pipelines=pipelines,
                                            engine=engine))
     return LoadResult(tuple(jobs), tuple(sorted(set(problems))), tuple(shown for _, shown in files), tuple(names),
-                      tuple(w for _, w in workflows), tuple(applications), tuple(skipped))
+                      tuple(w for _, w in workflows), tuple(applications), tuple(skipped), tuple(dangling))
 
 
 def _schema_problems(document: Document, failed: set[str], cache: ParseCache) -> list[Diagnostic]:
@@ -404,8 +499,8 @@ def _check_source(document: Document, base_dir: Path,
     try:
         source = (base_dir / given).resolve(strict=True)
     except FileNotFoundError:
-        shown = Path(document.file).parent / given
-        return None, [document.diagnostic(source_path, f"source {given!r} does not exist ({shown})")]
+        where = shown_path(str(base_dir / given))
+        return None, [document.diagnostic(source_path, f"source {given!r} does not exist ({where})")]
     except (OSError, RuntimeError) as exc:
         return None, [document.diagnostic(source_path, f"source {given!r} cannot be resolved: {exc}")]
     if (base_dir, given) not in sources:

@@ -7,7 +7,9 @@ imported when a file is not in the parse cache, so a cached `validate` never pay
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ class _Converter:
         self.values: dict[JsonPath, Position] = {}
         self.keys: dict[JsonPath, Position] = {}
         self.written: dict[JsonPath, str] = {}
+        self.duplicates: list[_Invalid] = []  # keys given twice in a mapping
         self._scalar_ctor = yaml.constructor.SafeConstructor()
 
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
@@ -109,11 +112,10 @@ class _Converter:
                 merged.extend(self._merge_sources(value_node, path))
                 continue
             key = self._key(key_node, path)
-            if key in seen:
-                raise _Invalid(
-                    key_node.start_mark, (*path, key),
-                    f"duplicate key {key!r} (first defined on line {seen[key]})",
-                )
+            if key in seen:  # said, and the document read on with the first: its other problems are said too
+                self.duplicates.append(_Invalid(key_node.start_mark, (*path, key),
+                                                f"duplicate key {key!r} (first defined on line {seen[key]})"))
+                continue
             seen[key] = key_node.start_mark.line + 1
             result[key] = self._entry(key_node, value_node, path, key)
         # `<<: *base` merge keys: explicit keys win, earlier merge sources win over later ones.
@@ -160,44 +162,90 @@ def parse(
 ) -> tuple[list[Document], list[Diagnostic]]:
     """Parse every document of one file's text; problems come back as diagnostics, never exceptions.
 
-    Each Document records its `${VAR}` sites (string scalars containing '$') for the parse cache.
+    A syntax error ends its document, not the file: reading goes on at the next `---` line after it (YAML lets
+    no scalar or collection run past one), so the documents after a broken one are checked too. Each Document
+    records its `${VAR}` sites (string scalars containing '$') for the parse cache.
     """
-    documents: list[Document] = []
-    problems: list[Diagnostic] = []
-    try:
-        for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null")):
-                continue  # an empty document, e.g. after a trailing '---'
-            start = (root.start_mark.line + 1, root.start_mark.column + 1)
-            if not isinstance(root, yaml.MappingNode):
-                kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-                problems.append(Diagnostic(
-                    shown, *start, "<document>",
-                    f"a spec document must be a mapping (apiVersion, kind, metadata, spec), not {kind}",
-                ))
-                continue
-            sites: list[Site] = []
-            converter = _Converter(_recording(hook, sites))
-            try:
-                data = converter.convert(root, ())
-            except _Invalid as exc:
-                problems.append(Diagnostic(shown, *exc.position, format_path(exc.path), exc.message))
-                continue
-            except _TooLarge:
-                message = f"document expands to more than {MAX_NODES} values (an alias bomb?)"
-                problems.append(Diagnostic(shown, *start, "<document>", message))
-                continue
-            except RecursionError:
-                problems.append(Diagnostic(shown, *start, "<document>", "document nests too deeply"))
-                continue
-            documents.append(Document(shown, path, index, data, start, values=converter.values,
-                                      keys=converter.keys, sites=sites, written=converter.written))
-    except yaml.MarkedYAMLError as exc:
-        problems.append(_syntax_error(exc, text, shown))
-    except yaml.YAMLError as exc:
-        problems.append(Diagnostic(shown, 1, 1, "<file>", f"invalid YAML: {exc}"))
-    except RecursionError:  # the pure-Python composer recurses per nesting level
-        problems.append(Diagnostic(shown, 1, 1, "<file>", "document nests too deeply"))
-    if not documents and not problems:
-        problems.append(Diagnostic(shown, 1, 1, "<file>", "file holds no spec documents"))
-    return documents, problems
+    reader = _Reader(path, shown, hook)
+    stream, start = text, 0  # the text being composed: the file, or its rest padded to keep line numbers
+    while (error := reader.compose(stream)) is not None and (resume := _next_document(text, error, start)):
+        start = resume
+        stream = "\n" * len(_BREAK.findall(text, 0, start)) + text[start:]
+    if not reader.documents and not reader.problems:
+        reader.problems.append(Diagnostic(shown, 1, 1, "<file>", "file holds no spec documents"))
+    return reader.documents, reader.problems
+
+
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a line break
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.M)
+
+
+def _next_document(text: str, line: int, after: int) -> int | None:
+    """Where the first document marker (`---`) at or below `line` (0-based) begins in `text`, past `after`."""
+    at = 0
+    for _ in range(line):
+        found = _BREAK.search(text, at)
+        if found is None:
+            return None
+        at = found.end()
+    marker = _DOCUMENT_START.search(text, max(at, after + 1))
+    return marker.start() if marker else None
+
+
+class _Reader:
+    """The documents of one file and their problems, read from one or more streams of its text."""
+
+    def __init__(self, path: Path, shown: str, hook: ScalarHook | None) -> None:
+        self.path, self.shown, self.hook = path, shown, hook
+        self.documents: list[Document] = []
+        self.problems: list[Diagnostic] = []
+        self.indexes = itertools.count()  # each document's place in the file
+
+    def compose(self, stream: str) -> int | None:
+        """Add the documents of `stream` and their problems; the line (0-based) of a syntax error that ended it."""
+        try:
+            for root in yaml.compose_all(stream, Loader=_Loader):
+                index = next(self.indexes)
+                if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null")):
+                    continue  # an empty document, e.g. after a trailing '---'
+                document = self._document(root, index)
+                if document is not None:
+                    self.documents.append(document)
+        except yaml.MarkedYAMLError as exc:
+            self.problems.append(_syntax_error(exc, stream, self.shown))
+            mark = exc.problem_mark or exc.context_mark
+            return mark.line if mark is not None else None
+        except yaml.YAMLError as exc:
+            self.problems.append(Diagnostic(self.shown, 1, 1, "<file>", f"invalid YAML: {exc}"))
+        except RecursionError:  # the pure-Python composer recurses per nesting level
+            self.problems.append(Diagnostic(self.shown, 1, 1, "<file>", "document nests too deeply"))
+        return None
+
+    def _document(self, root: yaml.Node, index: int) -> Document | None:
+        """One composed document as a Document (None when it cannot be one); its problems are added."""
+        shown = self.shown
+        start = (root.start_mark.line + 1, root.start_mark.column + 1)
+        if not isinstance(root, yaml.MappingNode):
+            kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+            self.problems.append(Diagnostic(
+                shown, *start, "<document>",
+                f"a spec document must be a mapping (apiVersion, kind, metadata, spec), not {kind}",
+            ))
+            return None
+        sites: list[Site] = []
+        converter = _Converter(_recording(self.hook, sites))
+        try:
+            data = converter.convert(root, ())
+        except _Invalid as exc:
+            self.problems.append(Diagnostic(shown, *exc.position, format_path(exc.path), exc.message))
+            return None
+        except _TooLarge:
+            message = f"document expands to more than {MAX_NODES} values (an alias bomb?)"
+            self.problems.append(Diagnostic(shown, *start, "<document>", message))
+            return None
+        except RecursionError:
+            self.problems.append(Diagnostic(shown, *start, "<document>", "document nests too deeply"))
+            return None
+        self.problems += [Diagnostic(shown, *d.position, format_path(d.path), d.message) for d in converter.duplicates]
+        return Document(shown, self.path, index, data, start, values=converter.values, keys=converter.keys,
+                        sites=sites, written=converter.written)

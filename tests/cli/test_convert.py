@@ -345,3 +345,20 @@ def test_a_file_convert_cannot_write_is_an_error_naming_it(jobctl: Run, tmp_path
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: cannot write {blocker / 'job.yaml'}: ")
     assert "internal error" not in result.stderr
+
+
+def test_an_ads_file_name_with_a_newline_is_shown_quoted_and_cannot_reach_the_yaml(
+        jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header comment named the ADS file as given: a newline in the name ended the comment, and the rest of
+    the name became YAML of the converted spec."""
+    monkeypatch.chdir(tmp_path)
+    name = "ads\nkind: Workflow\n.yaml"
+    shutil.copy(ADS / "container.yaml", tmp_path / name)
+
+    printed = ok(jobctl("convert", name))
+    written = ok(jobctl("convert", name, "-o", "job.yaml"))
+
+    assert printed.stdout.splitlines()[0] == ('# jobctl/v1 spec converted from "ads\\nkind: Workflow\\n.yaml" '
+                                              "(ADS job YAML) by `jobctl convert`.")
+    assert yaml.safe_load(printed.stdout)["kind"] == "Job"
+    assert written.stdout == 'wrote job.yaml (1 job from "ads\\nkind: Workflow\\n.yaml")\n'

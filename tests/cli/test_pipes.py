@@ -55,11 +55,18 @@ def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(j
             assert said[-2] == "Error: stopped following: the output's reader went away; 1 run(s) go on", said
             assert said[-1].startswith("Hint: jobctl wait run-"), said
             assert "Traceback" not in proc.stderr
-        states = [run["lifecycleState"] for run in json.loads(jobctl("runs", "endless", "-o", "json").stdout)["items"]]
-        assert states == ["IN_PROGRESS"]  # the run `run` started, which `logs` then followed
+        assert _states(jobctl, "endless") == ["IN_PROGRESS"]  # the run `run` started, which `logs` then followed
     finally:
-        for run in json.loads(jobctl("runs", "endless", "-o", "json").stdout)["items"]:
-            jobctl("cancel", run["id"], "--wait")
+        _cancel_runs(jobctl, "endless")
+
+
+def _states(jobctl, job: str) -> list[str]:
+    return [run["lifecycleState"] for run in json.loads(jobctl("runs", job, "-o", "json").stdout)["items"]]
+
+
+def _cancel_runs(jobctl, job: str) -> None:
+    for run in json.loads(jobctl("runs", job, "-o", "json").stdout)["items"]:
+        jobctl("cancel", run["id"], "--wait")
 
 
 def test_following_into_a_reader_that_goes_after_the_runs_ended_exits_with_their_code(jobctl, tmp_path: Path) -> None:
@@ -196,3 +203,35 @@ def test_ctrl_c_at_any_point_of_the_start_is_interrupted_and_130(jobctl, tmp_pat
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (130, b"", b"Interrupted.\n"), err.decode()
+
+
+def test_following_runs_into_a_full_disk_says_the_output_failed_and_the_run_goes_on(jobctl, tmp_path: Path) -> None:
+    """Red team, LOW: `run --follow > /dev/full` said only "cannot write" (exit 1), not that the run went on, as
+    a reader that goes away does (decision 22): now it says both, and how to wait for the run."""
+    (tmp_path / "loud.py").write_text("import sys, time\nprint('line', flush=True)\ntime.sleep(3600)\n")
+    _apply(jobctl, tmp_path, "endless")
+    try:
+        for command in ("JOBCTL run endless --follow > /dev/full", "JOBCTL logs --job endless --follow > /dev/full",
+                        "JOBCTL logs --job endless --follow -o jsonl > /dev/full"):
+            proc = _shell(command)
+            said = proc.stderr.splitlines()
+            assert proc.returncode == 1, (command, proc.stderr)
+            assert said[-2] == ("Error: stopped following: cannot write the output (No space left on device); "
+                                "1 run(s) go on"), (command, said)
+            assert said[-1].startswith("Hint: jobctl wait run-"), (command, said)
+            assert "Traceback" not in proc.stderr
+        assert _states(jobctl, "endless") == ["IN_PROGRESS"]  # the run `run` started, which `logs` then followed
+    finally:
+        _cancel_runs(jobctl, "endless")
+
+
+def test_what_any_command_prints_to_a_full_disk_is_a_clear_error_not_a_traceback(jobctl) -> None:
+    """`jobctl --help > /dev/full` (and --version) was a traceback: the error arose before any command ran."""
+    hello = str(REPO / "specs-examples" / "hello" / "job.yaml")
+    assert jobctl("apply", hello).exit_code == 0
+    run_id = jobctl("run", "hello", "--wait", "-o", "json").stdout
+    run_id = json.loads(run_id)["items"][0]["id"]
+    for command in ("JOBCTL --help", "JOBCTL --version", "JOBCTL logs --help", f"JOBCTL logs {run_id}",
+                    "JOBCTL runs -o json", f"JOBCTL get {run_id}"):
+        proc = _shell(f"{command} > /dev/full")
+        assert (proc.returncode, proc.stderr) == (1, "Error: cannot write: No space left on device\n"), command

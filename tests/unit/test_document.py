@@ -150,14 +150,16 @@ def test_duplicate_key_is_reported_at_the_second_key_naming_the_first_line(tmp_p
             type: shell
         """)
 
-    problem = only_problem(path)
+    [document], [problem] = read(path)
 
     assert str(problem).startswith("spec.yaml:5:5: spec.runtime.type: duplicate key 'type'")
     assert "line 3" in problem.message
+    # read on with the first value, so that the document's other problems are said with this one
+    assert document.data == {"spec": {"runtime": {"type": "python", "env": {"A": "1"}}}}
 
 
 def test_duplicate_top_level_key(tmp_path: Path) -> None:
-    problem = only_problem(write(tmp_path, "kind: Job\nmetadata: {}\nkind: Job\n"))
+    _, [problem] = read(write(tmp_path, "kind: Job\nmetadata: {}\nkind: Job\n"))
 
     assert (problem.line, problem.column, problem.path) == (3, 1, "kind")
     assert "duplicate key 'kind'" in problem.message
