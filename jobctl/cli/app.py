@@ -234,6 +234,28 @@ def _say(*lines: str) -> None:
             click.echo(line, err=True)
 
 
+def _short_options_unsuggested() -> None:
+    """click matches every option as a long one first, and its miss builds spelling suggestions (importing
+    difflib, ~2 ms) before `-q` or `-o json` is then matched as the short option it is: every command line with
+    a short option paid for suggestions it never showed. A one-dash option that is no long one goes on to the
+    short options without them; a long one (`--lmit`) still gets its "Did you mean --limit?"."""
+    namespace = vars(click.parser)  # not getattr: click >= 8.2 warns about its old public name
+    parser = namespace.get("_OptionParser") or namespace.get("OptionParser")
+    match_long = getattr(parser, "_match_long_opt", None)
+    if parser is None or match_long is None:
+        return
+
+    def match_long_first(self: Any, opt: str, explicit_value: str | None, state: Any) -> None:
+        if opt[:2] not in self._opt_prefixes and opt not in self._long_opt:  # tried next as a short option
+            raise click.NoSuchOption(opt, ctx=self.ctx)
+        match_long(self, opt, explicit_value, state)
+
+    parser._match_long_opt = match_long_first
+
+
+_short_options_unsuggested()
+
+
 @click.group(
     cls=JobctlGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

@@ -117,6 +117,22 @@ def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
     assert "Did you mean" not in result.stderr
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (("runs", "--lmit", "3"), "No such option '--lmit'. Did you mean '--limit'?"),
+    (("runs", "-z"), "No such option '-z'."),
+    (("-qz", "runs"), "No such option '-z'."),
+])
+def test_an_unknown_option_is_a_usage_error_suggesting_only_long_ones(
+        jobctl: Run, args: tuple[str, ...], said: str) -> None:
+    """A short option is no long one misspelled: click's suggestions are for long options only."""
+    result = jobctl(*args)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert said in result.stderr
+    assert said.endswith("?") or "Did you mean" not in result.stderr
+
+
 # --- schema ---------------------------------------------------------------------------------------
 
 def test_schema_prints_the_schema_file(jobctl: Run) -> None:

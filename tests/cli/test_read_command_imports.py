@@ -130,6 +130,13 @@ def test_validating_builds_no_definition_and_computes_no_digest(home: tuple[dict
     assert under(modules, (*DEFINITION, "jobctl.plan", "jobctl.artifact", "hashlib")) == set()
 
 
+@pytest.mark.parametrize("args", [("-q", "runs", "-n", "1", "-o", "json"), ("-q", "run", "hello", "--wait"),
+                                  ("-o", "json", "get", "RUN")], ids=" ".join)
+def test_a_short_option_loads_no_spelling_suggestions(home: tuple[dict[str, str], str], args: tuple[str, ...]) -> None:
+    """click tries `-q` as a long option first; its miss must not build suggestions (difflib) that are never shown."""
+    assert "difflib" not in loaded(home, *args)
+
+
 def test_a_single_run_is_started_without_a_thread_pool(home: tuple[dict[str, str], str]) -> None:
     """A command's only run is started from one plain thread: no concurrent.futures, and so no logging, on the
     way to its record (a matrix still uses the pool)."""
