@@ -16,7 +16,9 @@ starting two. The launcher exits at end of file: when the command closes the soc
 See docs/decisions/0017-supervisor-launcher.md.
 
 For a command's only run the launcher is a fork of the command (`forked`), made while the command has
-one thread and no database connection open: docs/decisions/0018-forked-launcher.md.
+one thread and no database connection open: docs/decisions/0018-forked-launcher.md. Serving one request
+only, it becomes that run's supervisor itself rather than fork one (`_become`): one fork fewer on the way
+to the workload. It answers with its own pid, which the command knows as its launcher's.
 """
 
 from __future__ import annotations
@@ -85,14 +87,17 @@ def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int]) -> No
         _answer(channel, {"run_id": run_id, "error": problem})
 
 
-def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, log: int, says: int) -> NoReturn:
-    """In the fork: detach, say its pid, run the supervisor with the run's lock; never return. What fails
-    before it has said its pid makes the launcher say so instead (the command then starts a supervisor
-    itself); what fails after is said in supervisor.log, and the run is found lost."""
+def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, log: int,
+               says: int | None) -> NoReturn:
+    """In the fork (or the forked launcher, `_become`): detach, say its pid, run the supervisor with the run's
+    lock; never return. What fails before it has said its pid makes the launcher say so instead (the command
+    then starts a supervisor itself: `says`, the launcher's pipe, hears nothing; for `_become`, the command reads
+    the socket's end); what fails after is said in supervisor.log, and the run is found lost."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the supervisor waits for its own children
-        os.setsid()
+        if os.getsid(0) != os.getpid():  # (the forked launcher leads its session already)
+            os.setsid()
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log, 1)
@@ -101,9 +106,10 @@ def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, lo
         os.close(log)
         # A command that died meanwhile reads no answer; its run is this process's to supervise all the same.
         _answer(channel, {"run_id": request["run_id"], "pid": os.getpid()})
-        with contextlib.suppress(OSError):  # a launcher killed meanwhile: nobody to tell
-            os.write(says, b"1")
-        os.close(says)
+        if says is not None:
+            with contextlib.suppress(OSError):  # a launcher killed meanwhile: nobody to tell
+                os.write(says, b"1")
+            os.close(says)
         channel.close()
         supervisor.main([request["home"], request["run_id"], str(request["busy_timeout"])])
         code = 0
@@ -130,7 +136,8 @@ def _answer(channel: socket.socket, answer: dict[str, Any]) -> None:
 
 def forked(channel: int) -> NoReturn:
     """In a fork of the command: leave its session (its terminal's Ctrl-C), its signal handlers and every
-    descriptor of its but the socket (its stdout, which a `$(jobctl run)` reads to the end), then serve."""
+    descriptor of its but the socket (its stdout, which a `$(jobctl run)` reads to the end), then become the
+    supervisor of the run the command asks for."""
     if not procs.retitle(f"{procs.TITLE} launcher"):
         os._exit(0)  # its command line may hold a secret (`--env TOKEN=...`): the command starts an interpreter
     os.setsid()
@@ -148,8 +155,25 @@ def forked(channel: int) -> NoReturn:
     for stream in filter(None, streams):  # what the command had not written yet is its own: gone, not in a log
         with contextlib.suppress(Exception):
             stream.flush()
-    main([str(channel)])
-    os._exit(0)
+    _become(socket.socket(fileno=channel))
+
+
+def _become(channel: socket.socket) -> NoReturn:
+    """The forked launcher of a command's only run: that run's supervisor, once the request comes (no fork of
+    it: the command asks once, then closes the socket). Without a request (the command gave up, or died), exit."""
+    try:
+        request, fds, _, _ = socket.recv_fds(channel, REQUEST_BYTES, DESCRIPTORS)
+    except OSError:
+        os._exit(0)
+    if not request or len(fds) != DESCRIPTORS:
+        if request:
+            _answer(channel, {"run_id": json.loads(request).get("run_id"),
+                              "error": f"expected {DESCRIPTORS} descriptors, got {len(fds)}"})
+        os._exit(0)
+    # As a fork of the launcher would: SIGTERM blocked until the supervisor's handler is in place.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    gc.freeze()  # the imported modules: never scanned by the supervisor's collections
+    _supervise(channel, json.loads(request), lock=fds[0], log=fds[1], says=None)
 
 
 def main(argv: list[str]) -> None:

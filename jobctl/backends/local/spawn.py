@@ -1,7 +1,7 @@
 """How a command starts a local run's supervisor: forked by the command's launcher (launcher.py), or,
 when there is no working launcher, as a new interpreter (`python -m jobctl.backends.local.supervisor`).
-The launcher is a new interpreter, or, for a command's only run, a fork of the command itself
-(docs/decisions/0018-forked-launcher.md).
+The launcher is a new interpreter, or, for a command's only run, a fork of the command itself, which becomes
+that run's supervisor (docs/decisions/0018-forked-launcher.md).
 
 Either way the supervisor inherits the run's lock, which the command took before it recorded the run
 and lets go of only once this returns, so the lock is held from the record to the supervisor's end.
@@ -38,8 +38,9 @@ class Spawner:
     A command that starts several runs has one launcher (started by `warm_up`, else by its second
     run), a new interpreter, which forks each supervisor. A command's only run has a launcher only when
     it can be a fork of this process, made by `warm_up` (`unshared` given: the command is its whole
-    process, and it has one thread then); else it starts its supervisor as a new interpreter: a new
-    launcher would start up on that run's path all the same, one process more. If the launcher cannot
+    process, and it has one thread then), which becomes the run's supervisor itself; else it starts its
+    supervisor as a new interpreter: a new launcher would start up on that run's path all the same, one
+    process more. If the launcher cannot
     be started or dies, every later run is started that way too: slower, with the same guarantees.
     `close` ends the launcher; so does the end of this process, which closes the launcher's socket."""
 
@@ -51,6 +52,7 @@ class Spawner:
         self._lock = threading.Lock()  # one request at a time: the answer read is the request's
         self._channel: _socket.socket | None = None
         self._launcher: subprocess.Popen[bytes] | int | None = None  # an interpreter, or a fork's pid
+        self._became: int | None = None  # the forked launcher that became its run's supervisor: not waited for
         self._asked = False  # whether the launcher was sent a request (one never sent any holds nothing of a run)
         self._unusable = False
         self._wanted = False  # several runs are coming: use a launcher from the first
@@ -74,18 +76,19 @@ class Spawner:
             self._asked = self._asked or channel is not None
             pid = self._ask(channel, run_id, lock_fd, log_fd) if channel is not None else None
             if not self._wanted and self._starts == 1 and self._channel is not None:
-                self._channel.close()  # a launcher forked for the only run is done: it exits (`close` collects it)
+                self._channel.close()  # a launcher forked for the only run serves no other: it supervises it
                 self._channel = None
+                if pid is not None and pid == self._launcher:
+                    self._became, self._launcher = pid, None
         return pid if pid is not None else self._spawn(run_id, lock_fd, log_fd)
 
     def collect(self) -> None:
-        """Collect the launcher forked for the only run once it has exited (a wait calls this, so the command
-        holds no exited child while it waits)."""
+        """Collect the launcher forked for the only run once it has exited: the run's supervisor, once the run
+        has ended (a wait calls this, so the command holds no exited child while it waits)."""
         with self._lock:
-            if isinstance(self._launcher, int) and self._channel is None:
-                with contextlib.suppress(ChildProcessError):
-                    if os.waitpid(self._launcher, os.WNOHANG) == (0, 0):
-                        return
+            if self._became is not None and _ended(self._became):
+                self._became = None
+            if isinstance(self._launcher, int) and self._channel is None and _ended(self._launcher):
                 self._launcher = None
 
     def close(self) -> None:
@@ -214,6 +217,14 @@ class Spawner:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._launcher.wait(timeout=REAP_SECONDS)  # it exits at once at the end of its socket
         self._launcher = None
+
+
+def _ended(child: int) -> bool:
+    """Whether a child of this process has exited (and is collected now), without waiting."""
+    try:
+        return os.waitpid(child, os.WNOHANG) != (0, 0)
+    except ChildProcessError:
+        return True
 
 
 def _single_threaded() -> bool:
