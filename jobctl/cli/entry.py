@@ -23,6 +23,9 @@ def interrupted(error: BaseException) -> bool:
 
 def main() -> None:
     try:
+        from jobctl.cli import lazyinspect
+
+        lazyinspect.install()  # before click imports `inspect`: a third of click's import time (decision 21)
         from jobctl.cli.app import main as run
 
         run()  # its own handler says an interrupt once it is in place; here, one before it or after it

@@ -22,10 +22,10 @@ import pytest
 from tests.conftest import REPO
 
 HELLO = "specs-examples/hello/job.yaml"
-# what no read command needs: the engine that starts and follows runs, heavy packages, and click's shell
-# completion (only a <Tab> needs it)
+# what no read command needs: the engine that starts and follows runs, heavy packages, click's shell
+# completion (only a <Tab> needs it), and the real `inspect` (ast, dis, tokenize: decision 21)
 NEVER = ("jobctl.cli.watch", "jobctl.engine.follow", "jobctl.engine.runs", "oci", "rich", "jsonschema",
-         "concurrent.futures", "zipfile", "click.shell_completion")
+         "concurrent.futures", "zipfile", "click.shell_completion", "ast", "dis", "tokenize")
 # what only commands that read specs need: the spec layer, desired state, the diff, building artifacts
 SPEC_LAYER = ("jobctl.spec", "jobctl.plan.desired", "jobctl.plan.diff", "jobctl.engine.apply", "jobctl.artifact",
               "jobctl.cli.run", "yaml")
@@ -36,6 +36,8 @@ NO_DATACLASS = ("dataclasses",)
 
 _PROBE = """
 import json, sys
+from jobctl.cli import lazyinspect
+lazyinspect.install()  # as jobctl's entry point does
 import jobctl.cli.app
 code = 0
 try:
