@@ -122,7 +122,7 @@ def follow_logs(
     done: set[str] = set()
     idle = 0
     while len(done) < len(run_ids):
-        progressed = False
+        progressed = backlog = False
         for run_id in run_ids:
             if run_id in done:
                 continue
@@ -131,6 +131,7 @@ def follow_logs(
             for line in batch.lines:
                 yield LogEvent(run_id, line=line)
             progressed = progressed or bool(batch.lines)
+            backlog = backlog or (bool(batch.lines) and not batch.drained)
             if not follow:
                 done.add(run_id)
                 continue
@@ -142,9 +143,11 @@ def follow_logs(
                     yield LogEvent(run_id, run=run)
             if batch.complete:
                 done.add(run_id)
-        if len(done) == len(run_ids) or progressed:
+        if len(done) == len(run_ids) or backlog:  # lines may be waiting: read again at once
             idle = 0
             continue
+        if progressed:  # every log read to its end: wait as when idle (each wake-up costs the most CPU of a follow)
+            idle = 1
         attention.check([r for r in run_ids if r not in done])
         if deadline is not None and clock() >= deadline:
             raise WaitTimeoutError(

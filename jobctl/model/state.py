@@ -198,3 +198,6 @@ class LogBatch(NamedTuple):
     cursor: str | None
     complete: bool
     run: RunState | None = None  # the run as the backend read it for this batch, when it did
+    # every line logged so far is in this batch, so a follow can wait its interval before the next read (False:
+    # not known, and a follow that got lines reads again at once, in case more are waiting)
+    drained: bool = False

@@ -597,6 +597,32 @@ def test_follow_logs_yields_every_line_once_in_order_and_ends() -> None:
     assert all(e.line is None for e in events[last_state:] if e.run_id == first.id)  # drained before the end
 
 
+class DrainedDripping(DrippingBackend):
+    """As DrippingBackend, saying each batch holds every line logged so far (as the local backend does when
+    it read to the end of the file)."""
+
+    def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        return super().read_logs(run_id=run_id, cursor=cursor)._replace(drained=True)
+
+
+@pytest.mark.parametrize(("backend_class", "waits"), [(DrippingBackend, False), (DrainedDripping, True)])
+def test_a_follow_reads_again_at_once_only_when_lines_may_be_waiting(backend_class: type[MemoryBackend],
+                                                                     waits: bool) -> None:
+    """Each wake-up of a follow costs it more CPU than anything it does then: a batch that read the log to
+    its end is followed by the idle pause; one that may have left lines (a page, or not known) by another
+    read at once."""
+    backend = backend_class(program=chatty)
+    backend.poll_interval = 0.5
+    run = started(backend)
+    fake = FakeTime()
+
+    lines = [e.line.text for e in follow_logs(backend, [run.id], sleep=fake.sleep, clock=fake.clock) if e.line]
+
+    assert lines == [f"r {i}" for i in range(50)]
+    between_batches = fake.sleeps.count(2 * backend.poll_interval)  # the idle pause; the run's start has others
+    assert between_batches >= 7 if waits else between_batches == 0  # 50 lines in batches of 7: 8 reads
+
+
 def test_follow_logs_from_a_cursor_skips_what_was_already_shown() -> None:
     backend = MemoryBackend(program=chatty)
     run = started(backend)

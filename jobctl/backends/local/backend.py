@@ -402,8 +402,11 @@ class LocalBackend(ListsRuns):
         return [found[run_id] for run_id in run_ids]
 
     def get_run(self, *, run_id: str) -> RunState:
-        unsaved = self._reap(run_id=run_id)
         rows = self.store.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        unsaved: dict[str, outcome.Outcome] = {}
+        if rows and rows[0]["state"] in ACTIVE_STATES and not self._runner_alive(run_id):
+            unsaved = self._reap(run_id=run_id)  # its supervisor is gone: settled, and read again
+            rows = self.store.query("SELECT * FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise NotFoundError(f"run {run_id} not found")
         return _with_outcome(Store.run_from_row(rows[0]), unsaved)
@@ -482,12 +485,19 @@ class LocalBackend(ListsRuns):
         return run
 
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        offset = int(cursor or 0)
+        # a follow's wake-up while the supervisor runs (a wait watches it): new lines need no database read
+        if run_id in self._secrets_learnt and self._exits is not None and self._exits.running(run_id):
+            path = run_dir(self.home, run_id) / "log"
+            lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
+            if lines:  # (whether the run has ended is read once no line comes)
+                return LogBatch(tuple(lines), str(new_offset), False, drained=new_offset >= logfile.file_size(path))
         run = self._run_for_logs(run_id)  # state first: if terminal now, the log is already complete
         path = self._log_file(run_id)
-        offset = int(cursor or 0)
         lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
-        complete = run.terminal and new_offset >= logfile.file_size(path)
-        return LogBatch(tuple(lines), str(new_offset), complete)
+        drained = new_offset >= logfile.file_size(path)
+        # the run as read here: a follow need not read it again; drained: it waits before the next read
+        return LogBatch(tuple(lines), str(new_offset), run.terminal and drained, run, drained)
 
     def copy_log_text(self, *, run_id: str, out: BinaryIO) -> None:
         """The whole log's text, streamed as bytes (the fast path of a plain `jobctl logs`)."""

@@ -92,8 +92,11 @@ def read_from(
     """Complete lines starting at byte `offset`; returns them and the offset after the last one."""
     try:
         with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= offset:  # (a follow asks many times for what is not there yet)
+                return [], offset
             fh.seek(offset)
-            data = fh.read(max_bytes)
+            data = fh.read(min(max_bytes, size - offset))  # no 1 MB buffer made for a few new lines
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n")

@@ -102,6 +102,15 @@ class ExitWatch:
         self._fds[run_id] = fd
         return True
 
+    def running(self, run_id: str) -> bool:
+        """Whether the run's supervisor is watched and has not exited (its pidfd not readable yet)."""
+        fd = self._fds.get(run_id)
+        if fd is None:
+            return False
+        import select
+
+        return not select.select([fd], [], [], 0)[0]
+
     def wait(self, run_ids: list[str], seconds: float) -> None:
         """Sleep up to `seconds`, less if a watched supervisor of these runs ends."""
         import select
