@@ -40,8 +40,8 @@ class Spawner:
     it can be a fork of this process, made by `warm_up` (`unshared` given: the command is its whole
     process, and it has one thread then), which becomes the run's supervisor itself; else it starts its
     supervisor as a new interpreter: a new launcher would start up on that run's path all the same, one
-    process more. If the launcher cannot
-    be started or dies, every later run is started that way too: slower, with the same guarantees.
+    process more. If the launcher cannot be started or dies, every later run is started that way too:
+    slower, with the same guarantees.
     `close` ends the launcher; so does the end of this process, which closes the launcher's socket."""
 
     def __init__(self, home: Path, busy_timeout: float,
