@@ -1,4 +1,4 @@
-"""The stand-in for `inspect` that keeps click's import from loading it (docs/decisions/0021-lazy-inspect.md)."""
+"""The stand-ins for `inspect` and `platform` that keep click's import from loading them (decision 21)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobctl.cli import lazyinspect
+from jobctl.cli import standins
 from jobctl.cli.reference import render
 from tests.conftest import REPO
 
@@ -20,7 +20,7 @@ DOC_TEXT = st.text(st.sampled_from(["\n", " ", "\t", "a", "é", "\u3000", "\x0b"
 
 @given(DOC_TEXT)
 def test_cleandoc_is_inspects(text: str) -> None:
-    assert lazyinspect.cleandoc(text) == inspect.cleandoc(text)
+    assert standins.cleandoc(text) == inspect.cleandoc(text)
 
 
 def test_isfunction_is_inspects() -> None:
@@ -28,12 +28,12 @@ def test_isfunction_is_inspects() -> None:
         pass
 
     for value in (function, lambda: None, len, print, str.upper, object(), None, 3, type, render):
-        assert lazyinspect.isfunction(value) == inspect.isfunction(value), value
+        assert standins.isfunction(value) == inspect.isfunction(value), value
 
 
 def _program(body: str) -> dict[str, object]:
     """`body` run in a fresh interpreter after jobctl's entry point installs the stand-in; what it printed."""
-    program = f"from jobctl.cli import lazyinspect\nlazyinspect.install()\n{body}"
+    program = f"from jobctl.cli import standins\nstandins.install()\n{body}"
     proc = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=60,
                           check=False, env={"COLUMNS": "100", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
@@ -45,10 +45,12 @@ def test_every_commands_help_through_the_stand_in_is_the_reference_and_loads_no_
     """All the help jobctl prints (docs/cli.md is generated with the real module) comes out the same."""
     found = _program("import json, sys\nfrom jobctl.cli.reference import render\ntext = render()\n"
                      "print(json.dumps({'text': text, 'loaded': [m for m in ('ast', 'dis', 'tokenize') "
-                     "if m in sys.modules], 'stand_in': type(sys.modules['inspect']).__name__}))")
+                     "if m in sys.modules], 'stand_in': type(sys.modules['inspect']).__name__, "
+                     "'platform': type(sys.modules['platform']).__name__}))")
 
     assert found["loaded"] == []
     assert found["stand_in"] == "StandIn"
+    assert found["platform"] == "StandIn"
     assert found["text"] == render()
 
 
@@ -66,7 +68,28 @@ def test_anything_else_asked_of_the_stand_in_loads_the_real_module_for_everyone(
     assert found["cleandoc"] is True
 
 
-def test_a_program_that_has_inspect_keeps_its_own() -> None:
-    lazyinspect.install()
+def test_system_is_platforms() -> None:
+    import platform
+
+    assert standins.system() == platform.system()
+
+
+def test_asking_the_platform_stand_in_for_more_loads_the_real_module() -> None:
+    found = _program("import json, sys, uuid\nheld = sys.modules['platform']\nmachine = held.machine()\n"
+                     "print(json.dumps({'real': sys.modules['platform'].__file__, 'machine': machine, "
+                     "'system': held.system is sys.modules['platform'].system}))")
+
+    import platform
+
+    assert str(found["real"]).endswith("platform.py")
+    assert found["machine"] == platform.machine()
+    assert found["system"] is True
+
+
+def test_a_program_that_has_the_modules_keeps_its_own() -> None:
+    import platform
+
+    standins.install()
 
     assert sys.modules["inspect"] is inspect
+    assert sys.modules["platform"] is platform
