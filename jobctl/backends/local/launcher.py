@@ -23,31 +23,31 @@ to the workload. It answers with its own pid, which the command knows as its lau
 
 from __future__ import annotations
 
+import _socket  # not `socket`, whose enums cost ~4 ms of the start-up a single run waits for
 import contextlib
-import ctypes
 import fcntl
 import gc
 import json
 import os
+import select
 import signal
-import socket
 import sys
 from typing import Any, NoReturn
 
 from jobctl.backends.local import procs, supervisor
 
-# Imported here once rather than by each forked supervisor: what it loads only as a run starts.
-PRELOADED = (ctypes,)
+# Imported by a launcher while it waits rather than by each supervisor as its run starts (the subreaper's prctl).
+PRELOADED = ("ctypes",)
 
 REQUEST_BYTES = 65536
 DESCRIPTORS = 2  # the run's lock, its supervisor.log
 
 
-def serve(channel: socket.socket) -> None:
+def serve(channel: _socket.socket) -> None:
     """Fork a supervisor per request until the command closes its end of the socket."""
     while True:
         try:
-            request, fds, _, _ = socket.recv_fds(channel, REQUEST_BYTES, DESCRIPTORS)
+            request, fds = _receive(channel)
         except OSError:
             return
         if not request:
@@ -61,7 +61,28 @@ def serve(channel: socket.socket) -> None:
                 os.close(fd)
 
 
-def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+def _receive(channel: _socket.socket) -> tuple[bytes, list[int]]:
+    """A request and the descriptors sent with it (at most DESCRIPTORS): socket.recv_fds, without `socket`."""
+    width = 4  # a C int
+    request, ancillary, _, _ = channel.recvmsg(REQUEST_BYTES, _socket.CMSG_LEN(DESCRIPTORS * width))
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds += [int.from_bytes(data[at:at + width], sys.byteorder, signed=True)
+                    for at in range(0, len(data) - len(data) % width, width)]
+    return request, fds
+
+
+def _preload_while_waiting(channel: _socket.socket) -> None:
+    """Import PRELOADED unless a request is waiting already (then the run needs them later, or never)."""
+    with contextlib.suppress(OSError, ValueError):
+        if select.select([channel], [], [], 0)[0]:
+            return
+    for name in PRELOADED:
+        __import__(name)
+
+
+def _fork(channel: _socket.socket, request: dict[str, Any], fds: list[int]) -> None:
     run_id = request.get("run_id")
     if len(fds) != DESCRIPTORS:
         _answer(channel, {"run_id": run_id, "error": f"expected {DESCRIPTORS} descriptors, got {len(fds)}"})
@@ -87,7 +108,7 @@ def _fork(channel: socket.socket, request: dict[str, Any], fds: list[int]) -> No
         _answer(channel, {"run_id": run_id, "error": problem})
 
 
-def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, log: int,
+def _supervise(channel: _socket.socket, request: dict[str, Any], *, lock: int, log: int,
                says: int | None) -> NoReturn:
     """In the fork (or the forked launcher, `_become`): detach, say its pid, run the supervisor with the run's
     lock; never return. What fails before it has said its pid makes the launcher say so instead (the command
@@ -129,7 +150,7 @@ def _supervise(channel: socket.socket, request: dict[str, Any], *, lock: int, lo
         os._exit(code)
 
 
-def _answer(channel: socket.socket, answer: dict[str, Any]) -> None:
+def _answer(channel: _socket.socket, answer: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         channel.send(json.dumps(answer).encode())
 
@@ -155,14 +176,15 @@ def forked(channel: int) -> NoReturn:
     for stream in filter(None, streams):  # what the command had not written yet is its own: gone, not in a log
         with contextlib.suppress(Exception):
             stream.flush()
-    _become(socket.socket(fileno=channel))
+    _become(_socket.socket(fileno=channel))
 
 
-def _become(channel: socket.socket) -> NoReturn:
+def _become(channel: _socket.socket) -> NoReturn:
     """The forked launcher of a command's only run: that run's supervisor, once the request comes (no fork of
     it: the command asks once, then closes the socket). Without a request (the command gave up, or died), exit."""
+    _preload_while_waiting(channel)
     try:
-        request, fds, _, _ = socket.recv_fds(channel, REQUEST_BYTES, DESCRIPTORS)
+        request, fds = _receive(channel)
     except OSError:
         os._exit(0)
     if not request or len(fds) != DESCRIPTORS:
@@ -178,9 +200,10 @@ def _become(channel: socket.socket) -> NoReturn:
 
 def main(argv: list[str]) -> None:
     """Serve on the socket argv[0]."""
-    channel = socket.socket(fileno=int(argv[0]))
+    channel = _socket.socket(fileno=int(argv[0]))
     # Supervisors that end are collected by the kernel: this process never waits for one.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _preload_while_waiting(channel)
     gc.freeze()  # what is imported stays shared with every fork, not copied page by page
     serve(channel)
     os._exit(0)  # at once: the command may be waiting for this exit to end its own
