@@ -63,6 +63,7 @@ class LocalBackend(ListsRuns):
         self.store = Store(home, busy_timeout)
         self.keep_workdirs = keep_workdirs
         self._secrets_learnt: set[str] = set()  # runs whose nodes' secrets the redactor knows (see logs)
+        self._read_at: dict[str, tuple[int, RunState]] = {}  # run id -> (data_version, the run): see read_logs
         self._pruned: dict[str, float] = {}  # job id -> when this process last pruned its work dirs
         self._spawner: Spawner | None = None
         self._fork = fork  # this process may fork itself to start a supervisor (spawn.py)
@@ -485,14 +486,21 @@ class LocalBackend(ListsRuns):
         return run
 
     def read_logs(self, *, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        """Lines after the cursor. A follow's wake-up while the run's supervisor lives (a wait watches it) reads
+        no run: new lines are what changed; without them, the run as last read, unless another process has
+        written to the database since (its data_version). Its end is read once the supervisor has exited."""
         offset = int(cursor or 0)
-        # a follow's wake-up while the supervisor runs (a wait watches it): new lines need no database read
         if run_id in self._secrets_learnt and self._exits is not None and self._exits.running(run_id):
             path = run_dir(self.home, run_id) / "log"
             lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
-            if lines:  # (whether the run has ended is read once no line comes)
+            if lines:
                 return LogBatch(tuple(lines), str(new_offset), False, drained=new_offset >= logfile.file_size(path))
+            read_at = self._read_at.get(run_id)
+            if read_at is not None and read_at[0] == self.store.data_version():
+                return LogBatch((), str(offset), False, read_at[1], drained=True)
+        version = self.store.data_version()  # before the read: a write after it is seen at the next wake-up
         run = self._run_for_logs(run_id)  # state first: if terminal now, the log is already complete
+        self._read_at[run_id] = (version, run)
         path = self._log_file(run_id)
         lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
         drained = new_offset >= logfile.file_size(path)

@@ -257,6 +257,11 @@ class Store:
             except sqlite3.Error as exc:
                 raise _database_error(self.path, exc) from exc
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection has committed since (SQLite's data_version): what a
+        follow of a quiet run asks instead of reading the run again."""
+        return int(self.query("PRAGMA data_version")[0][0])
+
     # --- jobs -----------------------------------------------------------------------------------
     @staticmethod
     def job_from_row(row: sqlite3.Row, with_definition: bool = True) -> JobState:
