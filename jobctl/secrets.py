@@ -12,7 +12,7 @@ from __future__ import annotations
 import _thread
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 # A name is secret if it contains one of these anywhere (DB_PASSWORD, aws_secret_access_key, GHTOKEN) ...
@@ -67,8 +67,12 @@ def masked_forms(value: str) -> set[str]:
         return set()
     import json  # only once there is a secret: most commands never pay for it
 
-    # as printed, as a JSON string holds it, and as Python's repr shows it inside a list (plan args)
-    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
+    # as a JSON string holds it, and as Python's repr shows it inside a list (plan args): on one line
+    forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
+    lines = value.splitlines()
+    if len(lines) > 1:  # (a key in PEM) printed, each of its lines is a line of output, masked line by line
+        return forms.union(*map(masked_forms, lines))
+    return forms | {value}
 
 
 def secret_bytes(env: Mapping[str, str]) -> tuple[bytes, ...]:
@@ -175,14 +179,35 @@ REDACTOR = Redactor()
 
 
 class RedactingStream:
-    """A text stream that writes through REDACTOR; everything else (buffer, isatty, fileno) passes on."""
+    """A text stream that writes through REDACTOR; everything else (buffer, isatty, fileno) passes on.
+    `lost`: called once when a write or flush fails (stderr's reader gone, a full disk), which is then not
+    raised: what was lost is progress, and the command goes on as it would have."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, lost: Callable[[], None] | None = None) -> None:
         self._stream = stream
+        self._lost = lost
 
     def write(self, text: str) -> int:
-        self._stream.write(REDACTOR.redact(text))
+        try:
+            self._stream.write(REDACTOR.redact(text))
+        except (OSError, ValueError):
+            if self._lost is None:
+                raise
+            self._lose()
         return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            if self._lost is None:
+                raise
+            self._lose()
+
+    def _lose(self) -> None:
+        lost, self._lost = self._lost, (lambda: None)  # once
+        if lost is not None:
+            lost()
 
     def writelines(self, lines: list[str]) -> None:
         for line in lines:

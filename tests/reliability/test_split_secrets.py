@@ -191,3 +191,34 @@ def test_a_node_group_secret_across_the_limit_is_masked(tmp_path: Path) -> None:
     jobctl_ok(tmp_path, "run", "longline", "--wait", "--arg", "GROUP_TOKEN")
     printed = printed_logs(tmp_path, GROUP_TOKEN)
     assert "(sensitive) tail" in printed["plain"]
+
+
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7secretline2\n" \
+          "-----END PRIVATE KEY-----"
+PRINT_KEY = """\
+import os
+print("before")
+print(os.environ["PRIVATE_KEY"])
+print("after")
+"""
+
+
+def test_a_multi_line_secret_is_masked_line_by_line_in_every_form_of_jobctl_logs(tmp_path: Path) -> None:
+    """Red team, session 13: each form but plain `logs` masks line by line, and printed every line of a key in
+    PEM (plain folded its four lines into one `(sensitive)`, so even the line counts differed)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text(PRINT_KEY)
+    spec = {"apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "pem"},
+            "spec": {"infrastructure": {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 4},
+                     "runtime": {"type": "python", "source": "./src", "entrypoint": "main.py"}}}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
+    jobctl_ok(tmp_path, "apply", "job.yaml")
+    followed = jobctl_ok(tmp_path, "run", "pem", "--env", f"PRIVATE_KEY={PEM_KEY}", "--follow").stdout
+
+    printed = {label: jobctl_ok(tmp_path, "logs", "--job", "pem", *flags).stdout for label, flags in OUTPUTS.items()}
+    printed["run --follow"] = followed
+    assert {label: leaks(text, PEM_KEY) for label, text in printed.items() if leaks(text, PEM_KEY)} == {}
+    texts = [json.loads(line)["text"] for line in printed["jsonl"].splitlines()]
+    assert texts == ["before", *["(sensitive)"] * 4, "after"]
+    for label in ("plain", "follow", "run --follow"):
+        assert printed[label].splitlines() == texts, label
