@@ -314,11 +314,14 @@ def cli(
 
 def _redact_output(ctx: click.Context) -> None:
     """From here on, every secret value jobctl learns is masked in all it prints (jobctl/secrets.py)."""
+    from jobctl.cli.output import discard_stdout
     from jobctl.secrets import REDACTOR, RedactingStream
 
     REDACTOR.enabled = True
     originals = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    # stderr's loss (`run --wait 2>&1 | head -1`) changes nothing the command does, nor its exit code
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr,
+                                                                          lost=lambda: discard_stdout(stderr=True))
 
     def restore() -> None:
         sys.stdout, sys.stderr = originals

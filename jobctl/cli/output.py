@@ -124,15 +124,17 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def discard_stdout() -> None:
-    """Point stdout at /dev/null once its reader has gone, so that no later write or the flush at exit fails
-    again (and Python prints nothing about it)."""
+def discard_stdout(stderr: bool = False) -> None:
+    """Point stdout (or stderr) at /dev/null once its reader has gone, so that no later write or the flush at
+    exit fails again (and Python prints nothing about it)."""
     import os
     import sys
 
     try:
+        fd = (sys.stderr if stderr else sys.stdout).fileno()  # (none in-process, under a test's runner)
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, fd)
+        os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
 
@@ -142,8 +144,11 @@ def render(app: AppContext, result: Result | int | None, fmt: str) -> int:
     command that printed as it went, such as a follow) is passed on."""
     if result is None or isinstance(result, int):
         return int(result or 0)
-    getattr(result, fmt)(app)
-    app.stdout.flush()
+    try:
+        getattr(result, fmt)(app)
+        app.stdout.flush()
+    except BrokenPipeError:  # `wait RUN | true`: its reader has gone, and the exit code still says the outcome
+        discard_stdout()
     if result.error is not None:
         raise result.error
     return result.exit_code

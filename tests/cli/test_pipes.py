@@ -60,6 +60,20 @@ def test_following_runs_into_a_reader_that_stops_exits_141_and_the_run_goes_on(j
         _cancel_runs(jobctl, "endless")
 
 
+def test_a_stderr_whose_reader_goes_changes_neither_the_wait_nor_its_exit_code(jobctl, tmp_path: Path) -> None:
+    """Red team, session 13: `run --wait 2>&1 | head -1` exited 0 at once while the run went on to fail: the
+    progress line after the first met a closed pipe, and the command stopped as a read command does."""
+    (tmp_path / "loud.py").write_text("import time\ntime.sleep(1)\nraise SystemExit(3)\n")
+    _apply(jobctl, tmp_path, "fails")
+    for given in ("run fails --wait 2>&1 | head -n 1", "wait RUN 2>&1 | true", "wait RUN | true"):
+        command = given.replace("RUN", jobctl("-q", "run", "fails").stdout.strip()) if "RUN" in given else given
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m jobctl {command}"], cwd=REPO,
+                              env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 1, (command, proc.stdout, proc.stderr)  # the run's: FAILED
+        assert "Traceback" not in proc.stderr + proc.stdout
+    assert _states(jobctl, "fails") == ["FAILED"] * 3  # each command waited for its run's end
+
+
 def _states(jobctl, job: str) -> list[str]:
     return [run["lifecycleState"] for run in json.loads(jobctl("runs", job, "-o", "json").stdout)["items"]]
 
