@@ -71,10 +71,15 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
         if not is_dir:
             found.append((path, shown))
             continue
-        candidates = sorted(
-            p for p in path.rglob("*")
-            if p.suffix in SPEC_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        try:
+            candidates = sorted(
+                p for p in path.rglob("*")
+                if p.suffix in SPEC_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        except OSError as exc:  # a path below it that the system cannot take (too long), or a directory it cannot read
+            below = Path(exc.filename) if exc.filename else path
+            problems.append(Diagnostic(shortened(shown_path(str(below))), 1, 1, "<file>", _unusable(below, exc)))
+            continue
         files: list[Path] = []
         links: list[tuple[str, str]] = []
         for candidate in candidates:

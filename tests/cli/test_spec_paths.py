@@ -92,6 +92,32 @@ def test_a_path_too_long_for_the_system_is_an_invalid_input_naming_it_shortened(
     assert len(first) < 400
 
 
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_a_path_too_long_below_a_directory_is_an_invalid_input_naming_it_shortened(
+        jobctl: Run, command: str, tmp_path: Path) -> None:
+    """Red team, session 13: a spec ~5,000 characters deep in the directory given was an internal error."""
+    deep = os.open(tmp_path, os.O_RDONLY)
+    try:
+        for _ in range(25):  # each step relative to the one before: no path the system must take whole
+            os.mkdir("d" * 200, dir_fd=deep)
+            below = os.open("d" * 200, os.O_RDONLY, dir_fd=deep)
+            os.close(deep)
+            deep = below
+        os.close(os.open("job.yaml", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=deep))
+    finally:
+        os.close(deep)
+
+    result = jobctl(command, str(tmp_path), *(["--yes"] if command == "apply" else []))
+
+    assert result.exit_code == 3, result.stderr
+    assert "internal error" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(str(tmp_path))
+    assert "characters...]" in first
+    assert ": file name too long: the path is " in first
+    assert len(first) < 400
+
+
 def test_a_dangling_symlink_in_a_directory_is_a_warning_naming_its_target(jobctl: Run, tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text("print(1)\n")
     (tmp_path / "job.yaml").write_text(GOOD_SPEC.replace("NAME", "kept"))
