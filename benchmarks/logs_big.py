@@ -140,6 +140,7 @@ def combinations(since: str) -> dict[str, list[str]]:
         f"-o jsonl --stream stderr --tail {BIG_TAIL:,}": ["-o", "jsonl", "--stream", "stderr", "--tail",
                                                            str(BIG_TAIL)],
         "-o jsonl --since": ["-o", "jsonl", "--since", since],
+        "--follow (of a run that has ended)": ["--follow"],
     }
 
 

@@ -100,8 +100,22 @@ def command(
     from jobctl.cli.watch import follow_runs  # only past the plain copy: it loads the engine
 
     cursor: str | None = None
-    if not follow or tail is not None:  # what is logged so far from the backend's bytes, then what comes after it
-        cursor = _print_from_backend(app, target, tail=tail, cutoff=cutoff, timestamps=timestamps, stream=stream)
+    # what is logged so far from the backend's bytes, then what comes after it (a --since that follows reads its
+    # lines one by one: one stamped later than now is only printed once it is no longer in the future)
+    if not follow or tail is not None or cutoff is None:
+        if follow:  # its reader gone or a full disk already: as when following (decision 22)
+            from jobctl.cli.watch import output_lost
+            from jobctl.engine.follow import worst_exit_code
+
+            final, printed = {target.id: target}, []
+            with output_lost(app, [target], final):
+                printed.append(_print_from_backend(app, target, tail=tail, cutoff=cutoff, timestamps=timestamps,
+                                                   stream=stream))
+            if not printed:  # lost, and the run had ended
+                return worst_exit_code([final[target.id]])
+            cursor = printed[0]
+        else:
+            cursor = _print_from_backend(app, target, tail=tail, cutoff=cutoff, timestamps=timestamps, stream=stream)
         if cursor is not None:
             return follow_runs(app, [target], timestamps=timestamps, timeout=timeout, cursors={target.id: cursor},
                                stream=stream) if follow else ExitCode.OK

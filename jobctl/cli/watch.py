@@ -157,31 +157,41 @@ def follow_runs(
     many = len(runs) > 1
     final: dict[str, RunState] = {r.id: r for r in runs}
     events = log_events(app, runs, timestamps)
-    with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt):
-        try:
-            for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout,
-                                     attention_timeout=app.settings().oci.attention_timeout):
-                if event.run is not None:
-                    final[event.run_id] = event.run
-                    events.state(event.run, many)
-                elif event.line is not None and not (stream and event.line.stream != stream):
-                    events.line(event.line, event.run_id)
-                app.stdout.flush()
-        except BrokenPipeError:  # `| head`: the exit code mirrors only runs that have ended
-            going = _stopped_following(app, runs, final, events)
-            if going:
-                raise ReaderGoneError(f"stopped following: the output's reader went away; {len(going)} run(s) "
-                                      "go on", hint=f"jobctl wait {' '.join(going)}") from None
-        except OSError as error:  # `> /dev/full`: what the runs printed is lost, which is an error (decision 22)
-            if not write_failed(error):
-                raise
-            going = _stopped_following(app, runs, final, events)
-            gone = f"{len(going)} run(s) go on" if going else "the run(s) ended"
-            raise JobctlError(f"stopped following: cannot write the output ({error.strerror}); {gone}",
-                              hint=f"jobctl wait {' '.join(going or [r.id for r in runs])}") from None
+    with interruptible(app, runs, cancel_on_interrupt=cancel_on_interrupt), output_lost(app, runs, final, events):
+        for event in follow_logs(app.backend(), [r.id for r in runs], cursors=cursors, timeout=timeout,
+                                 attention_timeout=app.settings().oci.attention_timeout):
+            if event.run is not None:
+                final[event.run_id] = event.run
+                events.state(event.run, many)
+            elif event.line is not None and not (stream and event.line.stream != stream):
+                events.line(event.line, event.run_id)
+            app.stdout.flush()
     final_runs = [final[r.id] for r in runs]
     hint_missing_modules(app, final_runs)
     return worst_exit_code(final_runs) if all(r.terminal for r in final_runs) else ExitCode.OK
+
+
+@contextlib.contextmanager
+def output_lost(app: AppContext, runs: Sequence[RunState], final: dict[str, RunState] | None = None,
+                events: TextEvents | None = None) -> Iterator[None]:
+    """While following runs (their lines so far, then what comes): stdout that cannot be written stops the follow
+    as decision 22 says. Its reader gone (`| head`): the runs' code if they have ended, else ReaderGoneError (141)
+    naming those that go on; a full disk: an error saying whether they go on. `final`: the states seen so far."""
+    final = {r.id: r for r in runs} if final is None else final
+    try:
+        yield
+    except BrokenPipeError:  # `| head`: the exit code mirrors only runs that have ended
+        going = _stopped_following(app, runs, final, events or log_events(app, runs, False))
+        if going:
+            raise ReaderGoneError(f"stopped following: the output's reader went away; {len(going)} run(s) "
+                                  "go on", hint=f"jobctl wait {' '.join(going)}") from None
+    except OSError as error:  # `> /dev/full`: what the runs printed is lost, which is an error (decision 22)
+        if not write_failed(error):
+            raise
+        going = _stopped_following(app, runs, final, events or log_events(app, runs, False))
+        gone = f"{len(going)} run(s) go on" if going else "the run(s) ended"
+        raise JobctlError(f"stopped following: cannot write the output ({error.strerror}); {gone}",
+                          hint=f"jobctl wait {' '.join(going or [r.id for r in runs])}") from None
 
 
 def _stopped_following(app: AppContext, runs: Sequence[RunState], final: dict[str, RunState],
