@@ -182,7 +182,9 @@ class Supervisor:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # SIGHUP caught and dropped rather than ignored: an ignored signal stays ignored across exec, and every
+        # workload started with SIGHUP ignored (red team, session 13); a caught one is the default again there
+        signal.signal(signal.SIGHUP, _dropped)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the launcher until now
         self.reaps_orphans = _become_subreaper()
         settings = json.loads(self.row["settings"] or "{}")
@@ -609,6 +611,10 @@ class Watchdog:
         with contextlib.suppress(OSError):
             os.write(self.write_end, watchdog.STAND_DOWN)
         os.close(self.write_end)
+
+
+def _dropped(signum: int, frame: FrameType | None) -> None:
+    """A signal this process survives (SIGHUP: a terminal it never had)."""
 
 
 def reap(pids: set[int]) -> None:
