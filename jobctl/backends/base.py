@@ -67,9 +67,10 @@ class Backend(Protocol):
         as RunState.marks (jobctl.model.request)."""
         ...
 
-    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+    def pause(self, *, run_ids: Sequence[str], seconds: float, until_end: bool = False) -> None:
         """Wait `seconds` between two reads of these runs (a wait's poll); may return sooner when one of
-        them has changed (the local backend: as a run's supervisor ends)."""
+        them has changed (the local backend: as a run's supervisor ends). `until_end`: the caller waits for
+        the runs to end, not for their logs: a backend told of every end may pause longer."""
         ...
 
     def get_run(self, *, run_id: str) -> RunState: ...

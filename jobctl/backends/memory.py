@@ -72,7 +72,7 @@ class MemoryBackend(ListsRuns):
     def prepare_runs(self, count: int) -> None:
         pass  # nothing to get ready: starting a run is one call
 
-    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+    def pause(self, *, run_ids: Sequence[str], seconds: float, until_end: bool = False) -> None:
         time.sleep(seconds)  # runs here end as they are read
 
     def spec_defaults(self) -> dict[str, str]:

@@ -63,11 +63,11 @@ def poll_interval(backend: Backend) -> float:
     return backend.poll_interval
 
 
-def pauser(backend: Backend, sleep: Sleep | None) -> Callable[[Sequence[str], float], None]:
+def pauser(backend: Backend, sleep: Sleep | None, until_end: bool = False) -> Callable[[Sequence[str], float], None]:
     """How a wait pauses between reads of the runs still going: the backend's pause (which may end as one of
-    them ends), or the `sleep` a test gives."""
+    them ends; `until_end`: a wait for their end, not for their logs), or the `sleep` a test gives."""
     if sleep is None:
-        return lambda run_ids, seconds: backend.pause(run_ids=run_ids, seconds=seconds)
+        return lambda run_ids, seconds: backend.pause(run_ids=run_ids, seconds=seconds, until_end=until_end)
     return lambda run_ids, seconds: sleep(seconds)
 
 
@@ -80,7 +80,7 @@ def wait_for_runs(
     NeedsAttentionError once every run still going has been NEEDS_ATTENTION for `attention_timeout`
     seconds (OCI does not end such a run by itself: it waits for someone to look)."""
     deadline = None if timeout is None else clock() + timeout
-    interval, pause = poll_interval(backend), pauser(backend, sleep)
+    interval, pause = poll_interval(backend), pauser(backend, sleep, until_end=True)
     latest: dict[str, RunState] = {}
     attention = _Attention(attention_timeout, clock)
     while True:

@@ -971,3 +971,55 @@ def test_export_all_writes_each_name_once_from_its_current_job(jobctl: Run, tmp_
     assert [item["jobId"] for item in exported["items"]] == [current]
     assert "MODEL: rf" in (tmp_path / "out" / "demo" / "job.yaml").read_text()
     assert jobctl("cancel", busy, "--wait").exit_code == 8
+
+
+def test_a_workload_starts_with_no_signal_ignored_that_it_would_not_ignore_on_oci(tmp_path: Path) -> None:
+    """Red team, session 13: every local workload started with SIGHUP ignored (the supervisor ignored it, and an
+    ignored signal stays ignored across exec); on OCI a job's process has its signals at their defaults. (A shell
+    job: Python ignores SIGPIPE and SIGXFSZ in itself at its start.)"""
+    (tmp_path / "signals.sh").write_text("grep SigIgn /proc/self/status\n")
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "signals"},
+        "spec": {"infrastructure": {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 16},
+                 "runtime": {"type": "shell", "source": "./signals.sh"}}}))
+    assert run_jobctl("apply", "job.yaml", cwd=tmp_path).returncode == 0
+    # what a process this test starts has ignored (its runner may ignore some): a workload gets no more
+    caller = subprocess.run(["sh", str(tmp_path / "signals.sh")], capture_output=True, text=True, check=True)
+    assert int(caller.stdout.split()[-1], 16) & 1 == 0  # (SIGHUP: the red team's)
+    for extra in ([], ["--matrix", "I=1,2"]):  # the command's forked supervisor, and a launcher's
+        followed = run_jobctl("run", "signals", *extra, "--follow", cwd=tmp_path)
+        assert followed.returncode == 0, followed.stderr
+        said = [line.split()[-1] for line in followed.stdout.splitlines() if "SigIgn" in line]
+        assert said == [caller.stdout.split()[-1]] * (2 if extra else 1), followed.stdout
+
+
+def test_a_wait_on_a_quiet_run_reads_it_about_once_a_second_and_sees_its_end_at_once(
+        tmp_path: Path, isolated_env: Path) -> None:
+    """Red team, session 13: a quiet `wait` read the database 20 times a second (~70 ms of CPU each second). With
+    the run's supervisor watched, it reads it once a second, and still sees the end as the supervisor exits."""
+    from jobctl.backends.local.backend import LocalBackend
+    from jobctl.engine.follow import wait_for_runs
+    from jobctl.model.state import RunState
+
+    (tmp_path / "quiet.sh").write_text("sleep 2\n")
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "quiet"},
+        "spec": {"infrastructure": {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 16},
+                 "runtime": {"type": "shell", "source": "./quiet.sh"}}}))
+    assert run_jobctl("apply", "job.yaml", cwd=tmp_path).returncode == 0
+    run_id = run_jobctl("-q", "run", "quiet", cwd=tmp_path).stdout.strip()
+    backend = LocalBackend(isolated_env)
+    reads: list[float] = []
+    read_runs = backend.get_runs
+
+    def counted(*, run_ids: list[str]) -> list[RunState]:
+        reads.append(time.monotonic())
+        return read_runs(run_ids=run_ids)
+
+    backend.get_runs = counted  # type: ignore[method-assign]
+    try:
+        ended = wait_for_runs(backend, [run_id], timeout=60)
+    finally:
+        backend.close()
+    assert [run.state for run in ended] == ["SUCCEEDED"]
+    assert len(reads) <= 6, len(reads)  # ~2 s at one read a second (a 50 ms poll read it ~40 times)

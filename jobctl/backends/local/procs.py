@@ -12,6 +12,7 @@ import enum
 import os
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from jobctl.backends.local.watchdog import kill_marked, marked_processes
@@ -101,6 +102,10 @@ class ExitWatch:
             return False
         self._fds[run_id] = fd
         return True
+
+    def watching(self, run_ids: Sequence[str]) -> bool:
+        """Whether every one of these runs' supervisors is watched (each wakes a wait as it ends)."""
+        return all(self._fds.get(run_id) is not None for run_id in run_ids)
 
     def running(self, run_id: str) -> bool:
         """Whether the run's supervisor is watched and has not exited (its pidfd not readable yet)."""

@@ -103,7 +103,7 @@ class OciBackend(ListsRuns):
     def prepare_runs(self, count: int) -> None:
         pass  # nothing to get ready: starting a run is one call
 
-    def pause(self, *, run_ids: Sequence[str], seconds: float) -> None:
+    def pause(self, *, run_ids: Sequence[str], seconds: float, until_end: bool = False) -> None:
         time.sleep(seconds)  # OCI says nothing sooner: its runs are polled
 
     def spec_defaults(self) -> dict[str, str]:
