@@ -973,16 +973,21 @@ def test_export_all_writes_each_name_once_from_its_current_job(jobctl: Run, tmp_
     assert jobctl("cancel", busy, "--wait").exit_code == 8
 
 
+def applied_shell_job(directory: Path, name: str, script: str) -> None:
+    """Apply job `name`, a shell job running `script` (directory/NAME.sh)."""
+    (directory / f"{name}.sh").write_text(script)
+    (directory / "job.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": name},
+        "spec": {"infrastructure": {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 16},
+                 "runtime": {"type": "shell", "source": f"./{name}.sh"}}}))
+    assert run_jobctl("apply", "job.yaml", cwd=directory).returncode == 0
+
+
 def test_a_workload_starts_with_no_signal_ignored_that_it_would_not_ignore_on_oci(tmp_path: Path) -> None:
     """Red team, session 13: every local workload started with SIGHUP ignored (the supervisor ignored it, and an
     ignored signal stays ignored across exec); on OCI a job's process has its signals at their defaults. (A shell
     job: Python ignores SIGPIPE and SIGXFSZ in itself at its start.)"""
-    (tmp_path / "signals.sh").write_text("grep SigIgn /proc/self/status\n")
-    (tmp_path / "job.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "signals"},
-        "spec": {"infrastructure": {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 16},
-                 "runtime": {"type": "shell", "source": "./signals.sh"}}}))
-    assert run_jobctl("apply", "job.yaml", cwd=tmp_path).returncode == 0
+    applied_shell_job(tmp_path, "signals", "grep SigIgn /proc/self/status\n")
     # what a process this test starts has ignored (its runner may ignore some): a workload gets no more
     caller = subprocess.run(["sh", str(tmp_path / "signals.sh")], capture_output=True, text=True, check=True)
     assert int(caller.stdout.split()[-1], 16) & 1 == 0  # (SIGHUP: the red team's)
@@ -1001,12 +1006,7 @@ def test_a_wait_on_a_quiet_run_reads_it_about_once_a_second_and_sees_its_end_at_
     from jobctl.engine.follow import wait_for_runs
     from jobctl.model.state import RunState
 
-    (tmp_path / "quiet.sh").write_text("sleep 2\n")
-    (tmp_path / "job.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "jobctl/v1", "kind": "Job", "metadata": {"name": "quiet"},
-        "spec": {"infrastructure": {"shape": "VM.Standard.E4.Flex", "ocpus": 1, "memoryInGBs": 16},
-                 "runtime": {"type": "shell", "source": "./quiet.sh"}}}))
-    assert run_jobctl("apply", "job.yaml", cwd=tmp_path).returncode == 0
+    applied_shell_job(tmp_path, "quiet", "sleep 2\n")
     run_id = run_jobctl("-q", "run", "quiet", cwd=tmp_path).stdout.strip()
     backend = LocalBackend(isolated_env)
     reads: list[float] = []
