@@ -123,6 +123,19 @@ def test_a_line_without_secrets_is_split_at_the_limit() -> None:
     assert [len(piece) for piece in pieces] == [LIMIT, LIMIT, 5]
 
 
+def test_a_line_of_exactly_the_limit_is_one_line_and_longer_ones_are_split_however_they_arrive() -> None:
+    """Red team, session 13: a line of exactly 64 KiB became that line and an empty one; a line over the limit
+    that arrived whole, newline and all, was not split, and the last piece of a 200,003-byte line was 68,931."""
+    assert [len(t) for t in logged("z" * LIMIT, {})] == [LIMIT]
+    assert [len(t) for t in logged("z" * (2 * LIMIT), {})] == [LIMIT, LIMIT]
+    assert [len(t) for t in logged("z" * 200_003, {})] == [LIMIT, LIMIT, LIMIT, 200_003 - 3 * LIMIT]
+    pending = bytearray(b"y" * 70_000 + b"\nnext\n")  # a long line and the next one, in one read
+    out = Supervisor._complete_lines("stdout", pending)
+    texts = [decoded.text for raw in out.split(b"\n")[:-1] if (decoded := logfile.decode(raw)) is not None]
+    assert [len(t) for t in texts] == [LIMIT, 70_000 - LIMIT, 4]
+    assert not pending
+
+
 # --- through `jobctl logs` ----------------------------------------------------------------------------------
 
 WORKLOAD = """\

@@ -435,14 +435,18 @@ class Supervisor:
         logfile.MAX_LINE, split where no secret value is cut (once the bytes around the cut are here)."""
         out = bytearray()
         now = time.time()
+        around = 2 * (len(secrets[0]) if secrets else 0)  # what split_point must see beyond the cut
         while True:
             index = pending.find(b"\n")
-            if index < 0:
-                if len(pending) >= logfile.MAX_LINE + 2 * (len(secrets[0]) if secrets else 0):
-                    index = logfile.split_point(pending, logfile.MAX_LINE, secrets)
-                    out += logfile.encode(now, stream, prefix + bytes(pending[:index]))
-                    del pending[:index]
+            length = index if index >= 0 else len(pending)
+            # a line over the limit, complete or with enough of it here: a piece (one of exactly the limit is whole)
+            if length > logfile.MAX_LINE and (index >= 0 or length > logfile.MAX_LINE + around):
+                cut = logfile.split_point(pending[:length], logfile.MAX_LINE, secrets)
+                if cut < length:  # (a secret that ends the line may leave nothing to cut off: the line is whole)
+                    out += logfile.encode(now, stream, prefix + bytes(pending[:cut]))
+                    del pending[:cut]
                     continue
+            if index < 0:
                 return bytes(out)
             line = bytes(pending[:index]).rstrip(b"\r")
             del pending[: index + 1]
