@@ -495,15 +495,18 @@ class LocalBackend(ListsRuns):
         no run: new lines are what changed; without them, the run as last read, unless another process has
         written to the database since (its data_version). Its end is read once the supervisor has exited."""
         offset = int(cursor or 0)
+        version: int | None = None
         if run_id in self._secrets_learnt and self._exits is not None and self._exits.running(run_id):
             path = run_dir(self.home, run_id) / "log"
             lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
             if lines:
                 return LogBatch(tuple(lines), str(new_offset), False, drained=new_offset >= logfile.file_size(path))
+            version = self.store.data_version()
             read_at = self._read_at.get(run_id)
-            if read_at is not None and read_at[0] == self.store.data_version():
+            if read_at is not None and read_at[0] == version:
                 return LogBatch((), str(offset), False, read_at[1], drained=True)
-        version = self.store.data_version()  # before the read: a write after it is seen at the next wake-up
+        if version is None:
+            version = self.store.data_version()  # before the read: a write after it is seen at the next wake-up
         run = self._run_for_logs(run_id)  # state first: if terminal now, the log is already complete
         self._read_at[run_id] = (version, run)
         path = self._log_file(run_id)
