@@ -116,6 +116,8 @@ class JobctlGroup(click.Group):
                 continue
             if name not in own[0] | own[1] and (token in flags or re.fullmatch(r"-[qv]+", token)):
                 front.append(token)
+            elif f"-{name}" in values | flags and not {name, f"-{name}"} & (own[0] | own[1]):
+                raise click.UsageError(f"No such option '{name}'. Did you mean '-{name}'?", ctx=ctx)
             else:
                 rest.append(token)
                 if name in own[0] and "=" not in token and index + 1 < len(tokens):
@@ -221,8 +223,12 @@ def _fail(error: JobctlError) -> NoReturn:
 
 
 def _cannot_write(error: OSError) -> NoReturn:
-    """A write a full or failing disk refused: said as such (exit 1), not as an internal error."""
+    """A write a full or failing disk (or a closed stdout) refused: said as such (exit 1), not as an internal
+    error; what stdout still holds is dropped, so the flush at exit does not fail again (Python would exit 120)."""
+    from jobctl.cli.output import discard_stdout
+
     _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}")
+    discard_stdout()
     sys.exit(ExitCode.ERROR)
 
 
@@ -238,7 +244,8 @@ def _short_options_unsuggested() -> None:
     """click matches every option as a long one first, and its miss builds spelling suggestions (importing
     difflib, ~2 ms) before `-q` or `-o json` is then matched as the short option it is: every command line with
     a short option paid for suggestions it never showed. A one-dash option that is no long one goes on to the
-    short options without them; a long one (`--lmit`) still gets its "Did you mean --limit?"."""
+    short options without them; a long one (`--lmit`) still gets its "Did you mean --limit?". A long option given
+    with one dash (`-wait`) is an error, not the cluster of short options its letters would spell."""
     namespace = vars(click.parser)  # not getattr: click >= 8.2 warns about its old public name
     parser = namespace.get("_OptionParser") or namespace.get("OptionParser")
     match_long = getattr(parser, "_match_long_opt", None)
@@ -247,6 +254,8 @@ def _short_options_unsuggested() -> None:
 
     def match_long_first(self: Any, opt: str, explicit_value: str | None, state: Any) -> None:
         if opt[:2] not in self._opt_prefixes and opt not in self._long_opt:  # tried next as a short option
+            if f"-{opt}" in self._long_opt:  # `-wait` read as `-w -a it` would pass "it" as an arg unseen
+                raise click.UsageError(f"No such option '{opt}'. Did you mean '-{opt}'?", ctx=self.ctx)
             raise click.NoSuchOption(opt, ctx=self.ctx)
         match_long(self, opt, explicit_value, state)
 
@@ -373,11 +382,15 @@ def _flushed() -> bool:
 
 
 def _streams_open() -> None:
-    """A command started with stdout or stderr closed (`>&-`) writes to /dev/null there, as to a reader that
-    reads nothing: what it does, and its exit code, are the same (Python leaves such a stream None)."""
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - the process's stream until it ends
+    """A command started with stdout or stderr closed (`>&-`; Python leaves such a stream None). Either fd is
+    taken at once, so no file the command opens (the state database) becomes its stdout or stderr. stdout's
+    writes fail as on the closed fd (EBADF: "Error: cannot write", exit 1, as `ls >&-` does), so that no output
+    is lost in silence; stderr's go to /dev/null, and the exit code still says what happened."""
+    if sys.stdout is None:
+        fd = os.open(os.devnull, os.O_RDONLY)  # (fd 1, the lowest free: nothing can be written to it)
+        sys.stdout = open(fd, "w", encoding="utf-8")  # noqa: SIM115 - the process's stream until it ends
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process's stream until it ends
 
 
 # The cyclic garbage collector's first threshold while a command runs as its own process (Python's is 700). A

@@ -121,6 +121,11 @@ def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
     (("runs", "--lmit", "3"), "No such option '--lmit'. Did you mean '--limit'?"),
     (("runs", "-z"), "No such option '-z'."),
     (("-qz", "runs"), "No such option '-z'."),
+    # a long option with one dash is no cluster of short ones: `-wait` was `-w -a it`, a run with the arg "it"
+    (("run", "hello", "-wait"), "No such option '-wait'. Did you mean '--wait'?"),
+    (("run", "hello", "-follow=1"), "No such option '-follow'. Did you mean '--follow'?"),
+    (("jobs", "-quiet"), "No such option '-quiet'. Did you mean '--quiet'?"),  # a global one after the command
+    (("-output", "json", "jobs"), "No such option '-output'. Did you mean '--output'?"),
 ])
 def test_an_unknown_option_is_a_usage_error_suggesting_only_long_ones(
         jobctl: Run, args: tuple[str, ...], said: str) -> None:
