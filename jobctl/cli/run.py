@@ -215,7 +215,8 @@ def _watch(app: AppContext, runs: list[RunState], *, wait: bool, follow: bool, t
 @timeout_option
 @click.option("--idempotency-key", metavar="KEY",
               help="A retried command with the same KEY (e.g. the CI run id) attaches to the runs it started.")
-@click.option("--cancel-on-interrupt", is_flag=True, help="Ctrl-C or SIGTERM cancels the runs instead of detaching.")
+@click.option("--cancel-on-interrupt", is_flag=True,
+              help="Ctrl-C, SIGTERM or SIGHUP cancels the runs instead of detaching.")
 @click.option("-y", "--yes", is_flag=True,
               help=f"Start more than JOBCTL_MAX_RUNS (default {DEFAULT_MAX_RUNS}) runs without asking.")
 @show_secrets_option

@@ -1,7 +1,7 @@
 """Waiting on runs and streaming their logs, shared by `run`, `wait` and `logs`.
 
-Ctrl-C detaches (the runs go on) unless cancel_on_interrupt, which also makes SIGTERM cancel them,
-so a CI job that is itself cancelled takes its runs down with it.
+Ctrl-C detaches (the runs go on) unless cancel_on_interrupt, which also makes SIGTERM and SIGHUP cancel
+them, so a CI job that is itself cancelled, or a session whose terminal is gone, takes its runs down with it.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from jobctl.render.machine import envelope, log_dict, run_dict
 def interruptible(
     app: AppContext, runs: Sequence[RunState], *, cancel_on_interrupt: bool, ids_to_stdout: bool = False,
 ) -> Iterator[None]:
-    """Turn Ctrl-C (and SIGTERM when cancelling) into a clean detach or cancel, exit 130.
+    """Turn Ctrl-C (and SIGTERM and SIGHUP when cancelling) into a clean detach or cancel, exit 130.
 
     `runs` may still be growing (runs being started): whatever it holds when the interrupt lands is
     canceled or reported. With ids_to_stdout their ids are also printed on stdout, as a finished
     `jobctl run` would have.
     """
-    signals = (signal.SIGINT, signal.SIGTERM) if cancel_on_interrupt else (signal.SIGINT,)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if cancel_on_interrupt else (signal.SIGINT,)
     with interrupt_on(*signals):  # held through the cancels and the report: a second signal is ignored
         try:
             yield

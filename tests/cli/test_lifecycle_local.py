@@ -642,12 +642,14 @@ def test_interrupting_follow_detaches_and_the_run_goes_on(jobctl: Run, demo: Pat
     assert get_run(jobctl, run["id"])["lifecycleState"] == "IN_PROGRESS"
 
 
-def test_sigterm_with_cancel_on_interrupt_cancels_the_run(jobctl: Run, demo: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_a_signal_with_cancel_on_interrupt_cancels_the_run(jobctl: Run, demo: Path, signum: int) -> None:
+    """SIGHUP too (a closed terminal, a dropped SSH session): it detached before, the run going on."""
     proc = start_following("--cancel-on-interrupt")
     try:
         run = until(lambda: next(iter(r for r in runs_of(jobctl, "demo") if r["lifecycleState"] == "IN_PROGRESS"),
                                  None), what="the run to start")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         proc.communicate(timeout=20)
     finally:
         proc.kill()
