@@ -71,8 +71,22 @@ def masked_forms(value: str) -> set[str]:
     forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1]}
     lines = value.splitlines()
     if len(lines) > 1:  # (a key in PEM) printed, each of its lines is a line of output, masked line by line
-        return forms.union(*map(masked_forms, lines))
-    return forms | {value}
+        forms = forms.union(*map(masked_forms, lines))
+    else:
+        forms.add(value)
+    read = utf8(value).decode("utf-8", "replace")
+    if read != value:  # bytes that are not UTF-8 (`--env K=$'\xff..'`): a log is read with each as U+FFFD
+        forms |= masked_forms(read)
+    return forms
+
+
+def utf8(text: str) -> bytes:
+    """`text` as bytes: UTF-8, a byte that was not UTF-8 given back as it came (argv and env hold it as a
+    surrogate escape), any other lone surrogate written as it is (surrogatepass) rather than failing."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def secret_bytes(env: Mapping[str, str]) -> tuple[bytes, ...]:
@@ -82,7 +96,7 @@ def secret_bytes(env: Mapping[str, str]) -> tuple[bytes, ...]:
     for name, value in env.items():
         if is_secret(name) and isinstance(value, str):
             forms |= masked_forms(value)
-    return tuple(sorted((form.encode("utf-8", "surrogateescape") for form in forms), key=len, reverse=True))
+    return tuple(sorted(map(utf8, forms), key=len, reverse=True))
 
 
 class Redactor:
@@ -114,8 +128,7 @@ class Redactor:
             if self._stale:
                 longest_first = sorted(self._values, key=len, reverse=True)
                 self._pattern = re.compile("|".join(re.escape(v) for v in longest_first))
-                self._bytes_pattern = re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape"))
-                                                           for v in longest_first))
+                self._bytes_pattern = re.compile(b"|".join(re.escape(utf8(v)) for v in longest_first))
                 self._stale = False
             return self._pattern, self._bytes_pattern
 
