@@ -7,12 +7,13 @@ import errno
 from collections.abc import Sequence
 from typing import NamedTuple, TypeGuard
 
-WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # a write to a full or failing disk
+# a write to a full or failing disk, or to a stdout the command was started without (`>&-`)
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
 
 
 def write_failed(error: BaseException) -> TypeGuard[OSError]:
-    """Whether `error` is a write that a full or failing disk refused (`jobctl logs RUN > /dev/full`): an expected
-    failure, said as such, not an internal error."""
+    """Whether `error` is a write that a full or failing disk, or a closed stdout, refused (`jobctl logs RUN >
+    /dev/full`): an expected failure, said as such, not an internal error."""
     return isinstance(error, OSError) and error.errno in WRITE_FAILURES
 
 
