@@ -69,6 +69,7 @@ class _Converter:
         self.keys: dict[JsonPath, Position] = {}
         self.written: dict[JsonPath, str] = {}
         self.duplicates: list[_Invalid] = []  # keys given twice in a mapping
+        self.open: set[int] = set()  # the collections being converted, around the node at hand (by id)
         self._scalar_ctor = yaml.constructor.SafeConstructor()
 
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
@@ -80,11 +81,18 @@ class _Converter:
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
             raise _Invalid(node.start_mark, path, f"unsupported YAML tag {node.tag!r}")
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return self._scalar(node, path)
+        if id(node) in self.open:  # `&a {self: *a}`: said as such, not as nesting 64 levels deep
+            line = node.start_mark.line + 1
+            raise _Invalid(node.start_mark, path, f"a recursive alias: refers to the node (line {line}) that holds it")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+        finally:
+            self.open.discard(id(node))
 
     def _scalar(self, node: yaml.Node, path: JsonPath) -> Any:
         if node.tag not in _SCALAR_TAGS:

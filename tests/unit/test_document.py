@@ -235,7 +235,6 @@ def test_alias_bomb_stops_with_a_message_instead_of_expanding(tmp_path: Path) ->
         pytest.param("a: " + "[" * 100 + "]" * 100 + "\n", id="deep-flow-lists"),
         pytest.param("a: " + "[" * 20_000 + "]" * 20_000 + "\n", id="very-deep-flow-lists"),
         pytest.param("".join("  " * i + f"k{i}:\n" for i in range(100)) + "  " * 100 + "v: 1\n", id="deep-block-maps"),
-        pytest.param("a: &loop [*loop]\n", id="recursive-alias"),
     ],
 )
 @pytest.mark.parametrize("loader", ["libyaml", "pure-python"])
@@ -250,6 +249,25 @@ def test_deep_or_recursive_nesting_gives_a_diagnostic_not_a_crash(
     assert problem.file == "spec.yaml"
     assert problem.line >= 1
     assert "nest" in problem.message.lower()
+
+
+@pytest.mark.parametrize(("content", "path"), [
+    ("a: &loop [*loop]\n", "a[0]"),
+    ("metadata: &m\n  name: x\n  self: *m\n", "metadata.self"),
+    ("a: &m\n  <<: *m\n  b: 1\n", "a.<<"),
+], ids=["list", "mapping", "merge-key"])
+@pytest.mark.parametrize("loader", ["libyaml", "pure-python"])
+def test_a_recursive_alias_is_said_as_such_where_it_recurs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, path: str, loader: str
+) -> None:
+    """Red team, session 13: it was reported as nesting deeper than 64 levels, at a path 64 levels deep."""
+    if loader == "pure-python":
+        monkeypatch.setattr(yamlparse, "_Loader", yaml.SafeLoader)
+
+    problem = only_problem(write(tmp_path, content))
+
+    assert (problem.path, problem.line) == (path, 1)
+    assert problem.message == "a recursive alias: refers to the node (line 1) that holds it"
 
 
 @pytest.mark.parametrize(
