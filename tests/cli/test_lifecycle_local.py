@@ -1025,3 +1025,45 @@ def test_a_wait_on_a_quiet_run_reads_it_about_once_a_second_and_sees_its_end_at_
         backend.close()
     assert [run.state for run in ended] == ["SUCCEEDED"]
     assert len(reads) <= 6, len(reads)  # ~2 s at one read a second (a 50 ms poll read it ~40 times)
+
+
+@pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polled"])
+def test_a_follow_of_a_quiet_run_reads_its_log_as_lines_come_not_ten_times_a_second(
+        tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, inotify: bool) -> None:
+    """Red team, session 13: a quiet follow read the log 10 times a second. With its supervisor watched and
+    inotify on the log, it reads as lines come (and once a second); without inotify it polls, as before."""
+    from jobctl.backends.local import procs
+    from jobctl.backends.local.backend import LocalBackend
+    from jobctl.engine.follow import follow_logs
+    from jobctl.model.state import LogBatch
+
+    if not inotify:
+        monkeypatch.setattr(procs.LogWatch, "open", classmethod(lambda cls: None))
+    applied_shell_job(tmp_path, "quiet", "echo start\nsleep 2\necho end\n")
+    run_id = run_jobctl("-q", "run", "quiet", cwd=tmp_path).stdout.strip()
+    backend = LocalBackend(isolated_env)
+    reads: list[float] = []
+    read_logs = backend.read_logs
+
+    def counted(*, run_id: str, cursor: str | None = None, limit: int | None = None) -> LogBatch:
+        reads.append(time.monotonic())
+        return read_logs(run_id=run_id, cursor=cursor, limit=limit)
+
+    backend.read_logs = counted  # type: ignore[method-assign]
+    lines: dict[str, int] = {}  # each line: how many reads had been made when it came
+    states: list[str] = []
+    try:
+        for event in follow_logs(backend, [run_id], timeout=60):
+            if event.line:
+                lines[event.line.text] = len(reads)
+            elif event.run:
+                states.append(event.run.state)
+    finally:
+        backend.close()
+    assert list(lines) == ["start", "end"]
+    assert states[-1] == "SUCCEEDED"
+    quiet = lines["end"] - lines["start"]  # the reads in the 2 s between them (the start's pace depends on load)
+    if inotify:
+        assert quiet <= 5, quiet  # the start's state, then a read a second until the end's line wakes it
+    else:
+        assert quiet >= 8, quiet  # a poll every 100 ms: ~20

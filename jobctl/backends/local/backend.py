@@ -22,7 +22,7 @@ from jobctl.backends.local.store import MARKS, Store, new_id, run_dir, to_time
 from jobctl.backends.settings import BUSY_TIMEOUT_SECONDS, DEFAULT_KEEP_WORKDIRS, Settings
 from jobctl.errors import ConfigError, ConflictError, Diagnostic, JobctlError, NotFoundError
 from jobctl.model.nodes import replica_count
-from jobctl.model.state import ACTIVE_STATES, CANCELED, CANCELING, FAILED, JobState, LogBatch, RunState
+from jobctl.model.state import ACTIVE_STATES, CANCELED, CANCELING, FAILED, IN_PROGRESS, JobState, LogBatch, RunState
 from jobctl.paths import copy_file, disk_full, ensure_private_dir, storage_error
 from jobctl.secrets import REDACTOR
 
@@ -72,6 +72,8 @@ class LocalBackend(ListsRuns):
         self._fork = fork  # this process may fork itself to start a supervisor (spawn.py)
         self._spawning = threading.Lock()
         self._exits: procs.ExitWatch | None = None
+        self._logs: procs.LogWatch | None = None  # the runs' logs' writes (see pause), once tried
+        self._logs_tried = False
 
     # --- jobs -----------------------------------------------------------------------------------
     def list_jobs(self, *, compartment_id: str | None = None, project_id: str | None = None) -> list[JobState]:
@@ -170,13 +172,16 @@ class LocalBackend(ListsRuns):
                 self._spawner.close()
         if self._exits is not None:
             self._exits.close()
+        if self._logs is not None:
+            self._logs.close()
         self.store.close()
 
     def pause(self, *, run_ids: Sequence[str], seconds: float, until_end: bool = False) -> None:
         """Wait up to `seconds` before the runs are read again, less once one of their supervisors ends
         (Linux: its pidfd; it records the run's end just before it exits), so a wait notices the end at
-        once rather than at its next poll. `until_end` with every supervisor watched: up to WATCHED_PAUSE
-        (a quiet wait read the database 20 times a second, ~70 ms of CPU each second on this project's VMs)."""
+        once rather than at its next poll. With every supervisor watched, up to WATCHED_PAUSE: `until_end` (a
+        quiet wait read the database 20 times a second, ~70 ms of CPU each second on this project's VMs), or for
+        their logs (a follow), less once a log is written to (Linux: inotify), but no less than `seconds` then."""
         from jobctl.backends.local import procs
 
         if self._spawner is not None:
@@ -191,9 +196,21 @@ class LocalBackend(ListsRuns):
         rows = self.store.query(f"SELECT id, supervisor_pid, supervisor_start FROM runs WHERE id IN "
                                 f"({','.join('?' * len(unknown))})", tuple(unknown)) if unknown else []
         ended = [row for row in rows if not exits.watch(row["id"], row["supervisor_pid"], row["supervisor_start"])]
-        if not ended:
-            watched = until_end and exits.watching(run_ids)
-            exits.wait(list(run_ids), max(seconds, WATCHED_PAUSE) if watched else seconds)
+        if ended:
+            return
+        logs = None
+        # (a run not yet under way, as last read, starts without a line: its state is read at the poll's pace)
+        if exits.watching(run_ids) and not until_end and all(
+                (read := self._read_at.get(run_id)) is not None and read[1].state == IN_PROGRESS for run_id in run_ids):
+            if not self._logs_tried:
+                self._logs, self._logs_tried = procs.LogWatch.open(), True
+            if self._logs is not None and all(
+                    self._logs.watch(run_dir(self.home, run_id) / "log") for run_id in run_ids):
+                logs = self._logs
+        if logs is not None or (until_end and exits.watching(run_ids)):
+            exits.wait(list(run_ids), max(seconds, WATCHED_PAUSE), logs, gap=seconds)
+        else:
+            exits.wait(list(run_ids), seconds)
 
     def prepare_runs(self, count: int) -> None:
         """`count` runs are coming: start the launcher that forks their supervisors now, so that it starts up
