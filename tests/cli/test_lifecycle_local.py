@@ -1000,6 +1000,22 @@ def test_a_workload_starts_with_no_signal_ignored_that_it_would_not_ignore_on_oc
         assert said == [caller.stdout.split()[-1]] * (2 if extra else 1), followed.stdout
 
 
+def test_a_relative_jobctl_home_holds_from_any_directory_and_no_supervisor_keeps_the_callers(
+        tmp_path: Path, isolated_env: Path) -> None:
+    """Red team, session 13: a supervisor kept the caller's working directory (busy for `umount` while the run
+    ran); and with a relative JOBCTL_HOME a job's artifact was stored by a relative path, so a run started from
+    another directory (the same home, said from there) did not find it."""
+    (tmp_path / "sub").mkdir()
+    applied_shell_job(tmp_path, "where", 'echo "supervisor in $(readlink /proc/$PPID/cwd)"\n')
+    home = tmp_path / "home"
+    assert run_jobctl("apply", "job.yaml", cwd=tmp_path, env={"JOBCTL_HOME": "home"}).returncode == 0
+    for extra in ([], ["--matrix", "I=1,2"]):  # the command's forked supervisor, and a launcher's
+        followed = run_jobctl("run", "where", *extra, "--follow", cwd=tmp_path / "sub", env={"JOBCTL_HOME": "../home"})
+        assert followed.returncode == 0, followed.stderr
+        said = [line.split(" in ", 1)[1] for line in followed.stdout.splitlines()]
+        assert said == [str(home)] * (2 if extra else 1), followed.stdout
+
+
 def test_a_wait_on_a_quiet_run_reads_it_about_once_a_second_and_sees_its_end_at_once(
         tmp_path: Path, isolated_env: Path) -> None:
     """Red team, session 13: a quiet `wait` read the database 20 times a second (~70 ms of CPU each second). With

@@ -76,9 +76,10 @@ TERMINAL_SQL = "('SUCCEEDED', 'FAILED', 'CANCELED', 'DELETED')"
 
 
 def default_home(environ: Mapping[str, str]) -> Path:
-    """$JOBCTL_HOME, else the platform's per-user state directory."""
+    """$JOBCTL_HOME, else the platform's per-user state directory; absolute (a relative $JOBCTL_HOME is taken from
+    the current directory once: the paths stored under it, such as a job's artifact, hold from anywhere)."""
     if environ.get("JOBCTL_HOME"):
-        return Path(environ["JOBCTL_HOME"]).expanduser()
+        return Path(environ["JOBCTL_HOME"]).expanduser().absolute()
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / "jobctl"
     if sys.platform == "win32":

@@ -664,8 +664,11 @@ def _signal_group(pid: int, signum: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    home, run_id, busy_timeout = Path(argv[0]), argv[1], float(argv[2])
+    home, run_id, busy_timeout = Path(argv[0]).absolute(), argv[1], float(argv[2])
     procs.retitle(f"{procs.TITLE} {run_id}")  # however started; where it cannot be, its line stays as it is
+    # not the caller's directory, which it would keep busy (`umount`: target is busy) for the whole run; the
+    # workload gets its own (the job's working directory)
+    os.chdir(home)
     Supervisor(home, run_id, busy_timeout).run()
 
 
