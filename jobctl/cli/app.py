@@ -210,9 +210,9 @@ def _end_interrupted() -> NoReturn:
 def _reader_gone() -> NoReturn:
     """The reader of stdout went away (`jobctl runs | head`): it has what it wanted; stop quietly. (A command
     that follows runs says ReaderGoneError instead while they go on: cli/watch.py.)"""
-    from jobctl.cli.output import discard_stdout
+    from jobctl.cli.output import discard_output
 
-    discard_stdout()
+    discard_output()
     sys.exit(ExitCode.OK)
 
 
@@ -225,10 +225,10 @@ def _fail(error: JobctlError) -> NoReturn:
 def _cannot_write(error: OSError) -> NoReturn:
     """A write a full or failing disk (or a closed stdout) refused: said as such (exit 1), not as an internal
     error; what stdout still holds is dropped, so the flush at exit does not fail again (Python would exit 120)."""
-    from jobctl.cli.output import discard_stdout
+    from jobctl.cli.output import discard_output
 
     _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}")
-    discard_stdout()
+    discard_output()
     sys.exit(ExitCode.ERROR)
 
 
@@ -323,14 +323,14 @@ def cli(
 
 def _redact_output(ctx: click.Context) -> None:
     """From here on, every secret value jobctl learns is masked in all it prints (jobctl/secrets.py)."""
-    from jobctl.cli.output import discard_stdout
+    from jobctl.cli.output import discard_output
     from jobctl.secrets import REDACTOR, RedactingStream
 
     REDACTOR.enabled = True
     originals = sys.stdout, sys.stderr
     # stderr's loss (`run --wait 2>&1 | head -1`) changes nothing the command does, nor its exit code
     sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr,
-                                                                          lost=lambda: discard_stdout(stderr=True))
+                                                                          lost=lambda: discard_output(stderr=True))
 
     def restore() -> None:
         sys.stdout, sys.stderr = originals

@@ -124,9 +124,9 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def discard_stdout(stderr: bool = False) -> None:
-    """Point stdout (or stderr) at /dev/null once its reader has gone, so that no later write or the flush at
-    exit fails again (and Python prints nothing about it)."""
+def discard_output(stderr: bool = False) -> None:
+    """Point stdout (`stderr`: stderr instead) at /dev/null once its reader has gone, so that no later write or
+    the flush at exit fails again (and Python prints nothing about it)."""
     import os
     import sys
 
@@ -148,7 +148,7 @@ def render(app: AppContext, result: Result | int | None, fmt: str) -> int:
         getattr(result, fmt)(app)
         app.stdout.flush()
     except BrokenPipeError:  # `wait RUN | true`: its reader has gone, and the exit code still says the outcome
-        discard_stdout()
+        discard_output()
     if result.error is not None:
         raise result.error
     return result.exit_code

@@ -16,7 +16,7 @@ import click
 
 from jobctl.cli.context import AppContext, is_tty
 from jobctl.cli.entry import interrupted
-from jobctl.cli.output import Item, discard_stdout
+from jobctl.cli.output import Item, discard_output
 from jobctl.cli.signals import interrupt_on
 from jobctl.engine.follow import follow_logs, wait_for_runs, worst_exit_code
 from jobctl.errors import ExitCode, Interrupted, JobctlError, ReaderGoneError, write_failed
@@ -198,7 +198,7 @@ def _stopped_following(app: AppContext, runs: Sequence[RunState], final: dict[st
                        events: TextEvents) -> list[str]:
     """Once stdout cannot be written: the runs' states as they are now (their ends said, and kept in `final`),
     and the ids of those that go on."""
-    discard_stdout()
+    discard_output()
     for run in _states_now(app, runs):  # blocked writing lines, it had not read how the runs ended
         if run.terminal and not final[run.id].terminal:
             events.state(run, len(runs) > 1)
