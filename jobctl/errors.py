@@ -17,6 +17,21 @@ def write_failed(error: BaseException) -> TypeGuard[OSError]:
     return isinstance(error, OSError) and error.errno in WRITE_FAILURES
 
 
+def not_utf8(text: str) -> str | None:
+    """What makes `text` no UTF-8 text (a byte argv or the environment held as a surrogate escape), for a message
+    that does not repeat the text (it may be a secret); None when it is UTF-8, which every OCI API and jobctl's
+    records (JSON, YAML) take, and nothing else."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        return f"{byte} at character {error.start + 1} is not UTF-8 (jobctl and OCI take UTF-8 text only)"
+    return None
+
+
 class ExitCode(enum.IntEnum):
     """Process exit codes: stable, documented, something a CI script can branch on."""
 

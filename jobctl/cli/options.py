@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from jobctl.cli.context import OUTPUT_FORMATS, AppContext
+from jobctl.errors import not_utf8
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,11 +85,23 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
-class Ref(click.ParamType):  # type: ignore[type-arg]
-    """A job or run name, id or id prefix. A blank one (`jobctl delete "$JOB"` with JOB unset) is refused
-    here: it would mean "the latest" to some commands and match every id as a prefix in others."""
+class Text(click.ParamType):  # type: ignore[type-arg]
+    """Text that goes into a run or a request (an env value, an arg, a name, a key): UTF-8, or a usage error that
+    says where it is not (a byte of `--env "X=$(printf '\\xe9')"`, held by argv as a surrogate escape, broke every
+    later YAML listing of the run, and on OCI its request)."""
 
     name = "TEXT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        wrong = not_utf8(str(value))
+        if wrong is not None:
+            self.fail(wrong, param, ctx)
+        return str(value)
+
+
+class Ref(Text):
+    """A job or run name, id or id prefix. A blank one (`jobctl delete "$JOB"` with JOB unset) is refused
+    here: it would mean "the latest" to some commands and match every id as a prefix in others."""
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -96,10 +109,10 @@ class Ref(click.ParamType):  # type: ignore[type-arg]
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not str(value).strip():
             self.fail(f"an empty {self.what} name or id (an unset variable?)", param, ctx)
-        return str(value)
+        return super().convert(value, param, ctx)
 
 
-JOB_REF, RUN_REF = Ref("job"), Ref("run")
+TEXT, JOB_REF, RUN_REF = Text(), Ref("job"), Ref("run")
 
 
 timeout_option = click.option(

@@ -9,7 +9,7 @@ import click
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, show_secrets_option, timeout_option
+from jobctl.cli.options import JOB_REF, TEXT, show_secrets_option, timeout_option
 from jobctl.cli.output import Item, renders
 from jobctl.errors import NotFoundError, UsageError
 from jobctl.model.job import JobDefinition, JobState, RunState
@@ -198,22 +198,23 @@ def _watch(app: AppContext, runs: list[RunState], *, wait: bool, follow: bool, t
 @click.argument("job", required=False, type=JOB_REF, shell_complete=complete_jobs)
 @click.option("-p", "--file", "spec_file", type=click.Path(dir_okay=False),
               help=f"Spec file holding the job (default: ./{DEFAULT_SPEC} when JOB is omitted).")
-@click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="Set an env var for the run (repeatable).")
-@click.option("-a", "--arg", "args", multiple=True, metavar="ARG",
+@click.option("-e", "--env", "env", multiple=True, type=TEXT, metavar="K=V",
+              help="Set an env var for the run (repeatable).")
+@click.option("-a", "--arg", "args", multiple=True, type=TEXT, metavar="ARG",
               help="Replace the job's args; repeat for several (--arg=--epochs --arg 5).")
-@click.option("--args-append", multiple=True, metavar="ARG", help="Append to the job's args instead.")
-@click.option("-s", "--set", "settings", multiple=True, metavar="PATH=VALUE",
+@click.option("--args-append", multiple=True, type=TEXT, metavar="ARG", help="Append to the job's args instead.")
+@click.option("-s", "--set", "settings", multiple=True, type=TEXT, metavar="PATH=VALUE",
               help="Set a field for this run only, by its plan name (repeatable); see below.")
-@click.option("-m", "--matrix", multiple=True, metavar="K=a,b",
+@click.option("-m", "--matrix", multiple=True, type=TEXT, metavar="K=a,b",
               help="Start one run per value; repeat for the cartesian product.")
 @click.option("--max-parallel", type=click.IntRange(1, 256), default=8, show_default=True,
               help="At most this many runs started at once.")
-@click.option("--name", help="Run name (default: JOB-run-TIMESTAMP; matrix runs add their values).")
+@click.option("--name", type=TEXT, help="Run name (default: JOB-run-TIMESTAMP; matrix runs add their values).")
 @click.option("-w", "--wait", is_flag=True, help="Wait for the runs to end; exit code mirrors them.")
 @click.option("-f", "-F", "--follow", is_flag=True,
               help="Stream the logs until the runs end; exit code mirrors them (-f, as for logs).")
 @timeout_option
-@click.option("--idempotency-key", metavar="KEY",
+@click.option("--idempotency-key", type=TEXT, metavar="KEY",
               help="A retried command with the same KEY (e.g. the CI run id) attaches to the runs it started.")
 @click.option("--cancel-on-interrupt", is_flag=True,
               help="Ctrl-C, SIGTERM or SIGHUP cancels the runs instead of detaching.")

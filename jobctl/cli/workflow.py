@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from jobctl.cli.context import AppContext, is_tty
-from jobctl.cli.options import pass_app
+from jobctl.cli.options import TEXT, pass_app
 from jobctl.cli.output import Item, Listing, renders
 from jobctl.errors import ExitCode, Interrupted, NotFoundError, UsageError
 
@@ -57,11 +57,12 @@ state_option = click.option(
 
 @command.command("run")
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...|NAME")
-@click.option("-e", "--env", "env", multiple=True, metavar="K=V", help="A value for ${{ env.K }} (repeatable).")
+@click.option("-e", "--env", "env", multiple=True, type=TEXT, metavar="K=V",
+              help="A value for ${{ env.K }} (repeatable).")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN]",
               help="Resume this workflow run (default: the latest), retrying what did not succeed.")
 @click.option("--restart", is_flag=True, help="Start a new run even when the latest did not finish and could resume.")
-@click.option("--idempotency-key", "key", metavar="KEY",
+@click.option("--idempotency-key", "key", type=TEXT, metavar="KEY",
               help="The run started with this key: re-attach to it if it exists (same inputs), else start one "
                    "that records it. For CI retries.")
 @click.option("-f", "-F", "--follow", is_flag=True,

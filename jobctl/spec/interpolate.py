@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jobctl.errors import Diagnostic
+from jobctl.errors import Diagnostic, not_utf8
 from jobctl.spec.document import JsonPath, Position, format_path
 
 _TOKEN = re.compile(r"\$(?:(\$)(?!\{\{)|\{(?!\{)([^}]*)\}|\{(?!\{))")  # `$${{` stays: a workflow's literal `${{`
@@ -58,6 +58,10 @@ class Interpolator:
             self.used.add(name)
             whole = match.span() == (0, len(text))
             value = self.environ.get(name)
+            wrong = not_utf8(value) if value else None
+            if wrong is not None:
+                problems.append(f"variable {name}: {wrong}")
+                return ""
             if value:
                 return value
             if sep:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -136,6 +137,42 @@ def test_an_unknown_option_is_a_usage_error_suggesting_only_long_ones(
     assert result.stdout == ""
     assert said in result.stderr
     assert said.endswith("?") or "Did you mean" not in result.stderr
+
+
+ODD = "plain-\udce9"  # the byte 0xe9, no UTF-8, as argv holds it (a surrogate escape)
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "hello", "--env", f"MSG={ODD}"), ("run", "hello", "--arg", ODD), ("run", "hello", "--args-append", ODD),
+    ("run", "hello", "--set", f"infrastructure.shape={ODD}"), ("run", "hello", "--matrix", f"M=a,{ODD}"),
+    ("run", "hello", "--name", ODD), ("run", "hello", "--idempotency-key", ODD), ("run", ODD),
+    ("workflow", "run", "flow.yaml", "--env", f"MSG={ODD}"), ("workflow", "run", "flow.yaml", "--idempotency-key", ODD),
+], ids=lambda args: " ".join(a for a in args if ODD not in a))
+def test_text_that_is_no_utf8_is_a_usage_error_naming_where(jobctl: Run, args: tuple[str, ...]) -> None:
+    """Red team, session 13: `--env MSG=$(printf 'plain\\xe9')` was taken; every YAML listing of runs then failed
+    (an internal error, for good), JSON ones wrote invalid UTF-8, and on OCI one such run made six and a 500."""
+    result = jobctl(*args)
+
+    option = args[-2] if args[-2].startswith("--") else "[JOB]"
+    assert result.exit_code == 2
+    assert re.search(rf"Invalid value for '(-\w' / ')?{re.escape(option)}': byte 0xe9 at character \d+ is not UTF-8 "
+                     r"\(jobctl and OCI take UTF-8 text only\)", result.stderr), result.stderr
+    assert "plain" not in result.stderr  # (the value may be a secret)
+
+
+def test_an_interpolated_variable_that_is_no_utf8_is_a_spec_error_at_its_place(
+        tmp_path: Path, jobctl: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = HELLO.read_text().replace("MODEL: baseline", "MODEL: ${ODD_MODEL}")
+    (tmp_path / "job.yaml").write_text(spec)
+    (tmp_path / "hello.py").write_text("")
+    monkeypatch.setenv("ODD_MODEL", ODD)
+    line = next(n for n, text in enumerate(spec.splitlines(), 1) if "ODD_MODEL" in text)
+
+    result = jobctl("validate", str(tmp_path / "job.yaml"))
+
+    assert result.exit_code == 3
+    assert f"job.yaml:{line}:14: spec.runtime.env.MODEL: variable ODD_MODEL: byte 0xe9 at character 7 is not " \
+           "UTF-8" in result.stderr
 
 
 # --- schema ---------------------------------------------------------------------------------------
