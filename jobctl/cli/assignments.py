@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jobctl.errors import UsageError
@@ -36,10 +37,12 @@ def parse_assignments(values: Sequence[str], option: str, *, run_env: bool = Tru
     return result
 
 
-def parse_matrix(values: Sequence[str], env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+def parse_matrix(values: Sequence[str], env: Mapping[str, str] | None = None,
+                 confirm: Callable[[int], None] | None = None) -> list[dict[str, str]]:
     """`--matrix K=a,b --matrix L=x,y` -> the cartesian product as env overrides (`--matrix K=a --matrix K=b`
     is K=a,b). A value listed twice, or a name `env` (--env) also sets, is a usage error: either would start
-    runs other than those written."""
+    runs other than those written. `confirm` is given the product's size before it is built (40 values in each
+    of 4 keys built 2.56 million before they were refused: 2.2 GB, 18 s)."""
     axes = []
     for key, text in parse_assignments(values, "--matrix").items():
         options = text.split(",")
@@ -54,6 +57,8 @@ def parse_matrix(values: Sequence[str], env: Mapping[str, str] | None = None) ->
             raise UsageError(f"--env {key} and --matrix {key}: each run's {key} is its matrix value",
                              hint=f"drop one of them (--env {key} would be ignored)")
         axes.append([(key, v) for v in options])
+    if confirm is not None:
+        confirm(math.prod(map(len, axes)))
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
 
 

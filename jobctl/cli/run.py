@@ -115,7 +115,7 @@ def _warn_if_stale(app: AppContext, job: JobState, spec: JobSpec) -> None:
 
 def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition], begun: list[RunState], *,
                        env: dict[str, str], args: tuple[str, ...], settings: tuple[str, ...],
-                       combos: list[dict[str, str]], name: str | None, key: str | None, yes: bool,
+                       combos: list[dict[str, str]], name: str | None, key: str | None,
                        max_parallel: int) -> list[RunState]:
     """One run of the application per --matrix combination: --env as the driver's and executors' env, --arg as
     its arguments, --set parameters.NAME=V / configuration.KEY=V / any field a run may set (numExecutors, ...)
@@ -152,7 +152,6 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
               **({"arguments": tuple(args)} if args else {})}
     requests = plan_application_runs(app_id, definition, env=env, settings=chosen, matrix=combos, name=name,
                                      idempotency_key=key)
-    _confirm_fan_out(app, len(requests), yes)
     dataflow = app.backend().dataflow  # type: ignore[attr-defined]
     return _start_each(app, begun, lambda **said: start_application_runs(
         dataflow, app_id, definition, requests, max_parallel=max_parallel, **said))
@@ -271,7 +270,8 @@ def command(
         raise UsageError("an empty --idempotency-key (an unset variable?)",
                          hint="give the key a value, or leave the option out to start new runs")
     overrides = parse_assignments(env, "--env")
-    combos = parse_matrix(matrix, overrides)  # checked before anything is looked up
+    # checked (and a fan-out over JOBCTL_MAX_RUNS confirmed) before anything is looked up
+    combos = parse_matrix(matrix, overrides, confirm=lambda count: _confirm_fan_out(app, count, yes))
     # locally, the launcher of their supervisors starts up while they are looked up and planned
     app.backend().prepare_runs(len(combos))
     target = None
@@ -292,7 +292,7 @@ def command(
             begun: list[RunState] = []
             with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
                 runs = _start_application(app, held, begun, env=overrides, args=args, settings=settings,
-                                          combos=combos, name=name, key=idempotency_key, yes=yes,
+                                          combos=combos, name=name, key=idempotency_key,
                                           max_parallel=max_parallel)
                 return _watch(app, runs, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
     chosen = parse_settings(settings)
@@ -302,8 +302,6 @@ def command(
         name=name, idempotency_key=idempotency_key, settings=chosen,
     )
     _say_what_has_no_effect(app, chosen)
-
-    _confirm_fan_out(app, len(requests), yes)
     from jobctl.cli.watch import interruptible
     from jobctl.engine.runs import start_runs
 

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import sqlite3
 import stat
@@ -730,6 +731,21 @@ def test_more_runs_than_the_limit_need_yes(jobctl: Run, demo: Path, monkeypatch:
     assert runs_of(jobctl, "demo") == []
     assert len(ok(jobctl("run", "demo", "--matrix", "MODEL=a,b,c")).stdout.split()) == 3  # at the limit
     assert len(ok(jobctl("run", "demo", "--matrix", "MODEL=a,b", "--matrix", "SEED=1,2", "--yes")).stdout.split()) == 4
+
+
+def test_a_fan_out_over_the_limit_is_refused_before_its_runs_are_built(demo: Path) -> None:
+    """Red team, session 13: 40 values in each of 4 keys built all 2,560,000 combinations (2.2 GB, 18 s) before
+    they were refused. Under a 512 MiB address space that ran out of memory; now it is refused at once."""
+    values = ",".join(map(str, range(40)))
+    matrix = [arg for key in "ABCD" for arg in ("--matrix", f"{key}={values}")]
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 29, 1 << 29))
+
+    refused = subprocess.run([sys.executable, "-m", "jobctl", "run", "demo", *matrix], capture_output=True,
+                             text=True, preexec_fn=limited, timeout=60, check=False)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.startswith("Error: refusing to start 2560000 runs (more than JOBCTL_MAX_RUNS=100)")
 
 
 def test_cancel_prints_the_runs_as_json(jobctl: Run, demo: Path) -> None:
