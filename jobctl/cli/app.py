@@ -265,6 +265,27 @@ def _short_options_unsuggested() -> None:
 _short_options_unsuggested()
 
 
+def _usage_errors_outlive_their_reader() -> None:
+    """click says a usage error on stderr, then exits 2; a stderr whose reader has gone (`jobctl run X --wiat 2>&1
+    | true`) raised BrokenPipeError out of that, which ended the command as a read command whose reader left:
+    exit 0 (red team, session 13). The message is lost, the exit code is still 2."""
+    for cls in (click.ClickException, click.UsageError):
+        show = cls.show
+
+        def show_or_lose(self: click.ClickException, file: Any = None, show: Any = show) -> None:
+            try:
+                show(self, file)
+            except (OSError, ValueError):  # (ValueError: a closed stream)
+                from jobctl.cli.output import discard_output
+
+                discard_output(stderr=True)
+
+        cls.show = show_or_lose  # type: ignore[method-assign]
+
+
+_usage_errors_outlive_their_reader()
+
+
 @click.group(
     cls=JobctlGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

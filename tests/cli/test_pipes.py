@@ -134,7 +134,8 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
     """Red team, issue 18: with stderr closed or full every command exited 1 even on success; with stdout
     closed, every command was an internal error (exit 1, and a traceback once the command ended). Red team,
     session 13: then output to a closed stdout was lost in silence (exit 0): a command that prints to it now
-    cannot write (exit 1, as to a full disk, and as `ls >&-`); one that prints nothing there is unchanged."""
+    cannot write (exit 1, as to a full disk, and as `ls >&-`); one that prints nothing there is unchanged; and a
+    usage error said to a reader that has gone exited 0."""
     hello = str(REPO / "specs-examples" / "hello" / "job.yaml")
     assert jobctl("apply", hello).exit_code == 0
     cannot = "Error: cannot write: Bad file descriptor\n"
@@ -144,7 +145,9 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
             ("JOBCTL runs no-such-run 2>/dev/full", 4, ""),
             ("JOBCTL jobs >&-", 1, cannot), ("JOBCTL jobs -o json >&-", 1, cannot), ("JOBCTL --version >&-", 1, cannot),
             ("JOBCTL run hello --wait -q >&-", 0, ""), ("JOBCTL run hello --env EXIT_CODE=3 --wait -q >&-", 1, ""),
-            ("JOBCTL jobs >&- 2>&-", 1, "")]:
+            ("JOBCTL jobs >&- 2>&-", 1, ""),
+            # a usage error whose reader has gone: exit 0 before (red team, session 13), as a read command's
+            ("JOBCTL runs --lmit 3 2>&1 | true; exit ${PIPESTATUS[0]}", 2, ""), ("JOBCTL runs --lmit 3 2>&-", 2, "")]:
         proc = _shell(command)
         assert (proc.returncode, proc.stderr) == (code, said), command
 
