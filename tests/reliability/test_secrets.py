@@ -167,6 +167,21 @@ def test_a_secret_value_is_masked_wherever_it_was_copied(jobctl: Runner, project
     assert shown["definition"]["runtime"]["env"]["CONNECTION"] == f"postgres://app:{COPIED}@db/prod"
 
 
+def test_a_listing_masks_a_secret_value_in_a_run_printed_before_the_run_that_holds_it(
+        jobctl: Runner, project: Path) -> None:
+    """Red team, session 13: a listing (newest first) printed a run whose env copies another run's secret before it
+    read that run, so the copy was printed in clear; a page of runs is now read before any of it is printed."""
+    (project / "copies.yaml").write_text(COPIES_SPEC.format(secret=COPIED))
+    assert jobctl("apply", "copies.yaml").exit_code == 0
+    assert jobctl("run", "copies", "-q").exit_code == 0
+    assert jobctl("run", "copies", "-q", "--env", "DB_PASS=other-value-9k2m", "--env", f"NOTE={COPIED}").exit_code == 0
+    for args in (["runs", "-o", "json"], ["runs", "-o", "yaml"], ["runs", "--all", "-o", "json"]):
+        listed = run_jobctl(*args)  # a process of its own: it knows only what it reads
+        assert listed.returncode == 0, listed.stderr
+        assert "NOTE" in listed.stdout
+        assert COPIED not in listed.stdout, args
+
+
 def test_validate_errors_do_not_quote_a_secret_value(jobctl: Runner, project: Path) -> None:
     text = COPIES_SPEC.format(secret=COPIED).replace("ocpus: 1", f"ocpus: {COPIED}")
     (project / "bad.yaml").write_text(text)

@@ -449,8 +449,11 @@ class LocalBackend(ListsRuns):
                 sql = f"SELECT * FROM runs WHERE {where}" + (" AND (created, id) < (?, ?)" if last else "")
                 page = self.store.query(sql + " ORDER BY created DESC, id DESC LIMIT ?",
                                         (*params, *(last or ()), RUN_PAGE))
-                for row in page:
-                    yield _with_outcome(Store.run_from_row(row), unsaved), (row["created"], row["id"]), {}
+                # the page's runs made before the first is taken: the secrets of each (RunState learns them) are
+                # masked in all of the page that is printed, not only after their own run
+                runs = [_with_outcome(Store.run_from_row(row), unsaved) for row in page]
+                for run, row in zip(runs, page, strict=True):
+                    yield run, (row["created"], row["id"]), {}
                 if len(page) < RUN_PAGE:
                     return
                 last = (page[-1]["created"], page[-1]["id"])
