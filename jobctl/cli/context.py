@@ -162,9 +162,9 @@ def _python(env: Mapping[str, str]) -> dict[str, str]:
     from jobctl.paths import on_path
 
     given = env.get("JOBCTL_PYTHON")
-    if given:  # a command name is looked for on PATH, a relative path taken from here (a run starts elsewhere)
-        found = given if os.sep in given else on_path(env, given) or given
-        return {"python": os.path.abspath(found) if os.sep in found else found, "python_source": "JOBCTL_PYTHON"}
+    if given:  # a command name is looked for on PATH (only), a relative path taken from here (a run starts elsewhere)
+        found = given if os.sep in given else on_path(env, given)
+        return {"python": os.path.abspath(found) if found else given, "python_source": "JOBCTL_PYTHON"}
     own = Path(sys.prefix).resolve()
     for variable, what in (("VIRTUAL_ENV", "the active virtualenv"), ("CONDA_PREFIX", "the active conda environment")):
         prefix = env.get(variable)

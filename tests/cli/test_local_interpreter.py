@@ -108,6 +108,19 @@ def test_an_interpreter_that_cannot_run_is_refused_before_the_run_starts(
     assert runs_of(jobctl, "demo") == []
 
 
+def test_a_bare_name_is_a_command_on_path_not_a_file_of_the_current_directory(
+        jobctl: Run, job: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team, session 13: JOBCTL_PYTHON=pyhere, a file here and no command on PATH, passed the check (the file
+    was found from here) and was stored as given, so the run, in its own directory, failed to start it."""
+    fake_python(tmp_path / "here")
+    monkeypatch.chdir(tmp_path / "here" / "bin")
+    ran = jobctl("run", "demo", "--wait", env={"JOBCTL_PYTHON": "python", "PATH": "/nonexistent"})
+    assert ran.exit_code == 6, ran.stderr
+    assert "Error: the python interpreter python (JOBCTL_PYTHON) is no command on PATH (for a file of the " \
+           "current directory, give ./python)" in ran.stderr
+    assert runs_of(jobctl, "demo") == []
+
+
 def test_a_shell_job_has_no_interpreter_to_choose(jobctl: Run, tmp_path: Path) -> None:
     specs = tmp_path / "shell"
     specs.mkdir()

@@ -264,12 +264,15 @@ class LocalBackend(ListsRuns):
     def _checked_python(self) -> str:
         """The interpreter a python job's run will use, refused before the run starts if it cannot be run."""
         path = self.python
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        if not os.path.isabs(path):  # a command name that is on no PATH entry (a file of that name here is not it)
+            problem = f"is no command on PATH (for a file of the current directory, give ./{path})"
+        elif not (os.path.isfile(path) and os.access(path, os.X_OK)):
             problem = "does not exist" if not os.path.exists(path) else "is not an executable file"
-            raise ConfigError(f"the python interpreter {path} ({self.python_source}) {problem}",
-                              hint="set JOBCTL_PYTHON to the python that has your job's packages, or activate "
-                                   "its virtualenv or conda environment")
-        return path
+        else:
+            return path
+        raise ConfigError(f"the python interpreter {path} ({self.python_source}) {problem}",
+                          hint="set JOBCTL_PYTHON to the python that has your job's packages, or activate "
+                               "its virtualenv or conda environment")
 
     def retried_run(self, retry_token: str | None) -> RunState | None:
         """The run started with this retry token, if there is one."""
