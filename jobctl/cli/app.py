@@ -337,7 +337,7 @@ def cli(
             "profile": profile, "config_file": config_file, "auth": auth, "region": region, "endpoint": endpoint,
             "compartment_id": compartment_id, "project_id": project_id,
         },
-        color=not no_color and "NO_COLOR" not in os.environ,
+        color=not no_color and not os.environ.get("NO_COLOR"),  # (no-color.org: set and not empty)
         quiet=quiet, verbose=verbose, traceback=traceback, owns_process=ctx.obj is WHOLE_PROCESS,
     )
 

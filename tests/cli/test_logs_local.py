@@ -116,16 +116,17 @@ def escaped_run(jobctl: object, isolated_env: Path) -> str:
     return run_id
 
 
-def on_a_terminal(*args: str, timeout: float = 60) -> str:
-    """jobctl's stdout when it is a terminal (a pseudo-terminal that does not translate newlines)."""
+def on_a_terminal(*args: str, timeout: float = 60, color: bool = False, env: dict[str, str] | None = None) -> str:
+    """jobctl's stdout when it is a terminal (a pseudo-terminal that does not translate newlines); `color`: without
+    --no-color."""
     import termios
 
     main, child = pty.openpty()
     attributes = termios.tcgetattr(child)
     attributes[1] &= ~termios.OPOST
     termios.tcsetattr(child, termios.TCSANOW, attributes)
-    proc = subprocess.Popen([sys.executable, "-m", "jobctl", "--no-color", *args], stdout=child,
-                            stderr=subprocess.PIPE, env=dict(os.environ))
+    proc = subprocess.Popen([sys.executable, "-m", "jobctl", *([] if color else ["--no-color"]), *args],
+                            stdout=child, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
     os.close(child)
     output = b""
     deadline = time.monotonic() + timeout
@@ -146,6 +147,12 @@ def on_a_terminal(*args: str, timeout: float = 60) -> str:
         proc.wait()
         proc.stderr.close()  # type: ignore[union-attr]
     return output.decode()
+
+
+def test_no_color_set_and_not_empty_turns_colour_off_on_a_terminal(escaped_run: str) -> None:
+    """Red team, session 13: an empty NO_COLOR turned colour off; no-color.org: only one set and not empty does."""
+    assert "\x1b[" in on_a_terminal("runs", color=True, env={"NO_COLOR": ""})
+    assert "\x1b[" not in on_a_terminal("runs", color=True, env={"NO_COLOR": "1"})
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
