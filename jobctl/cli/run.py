@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,9 @@ def _check_run_name(name: str) -> None:
         raise UsageError("--name: a run name cannot be blank")
     if len(name) > 255:
         raise UsageError(f"--name: a run name has at most 255 characters, not {len(name)}")
+    if re.fullmatch(r"run-[0-9a-z]*|ocid1\..*", name):  # a name is looked up before an id prefix
+        raise UsageError(f"--name {name}: a run name cannot look like a run id (run-..., ocid1....)",
+                         hint=f"`jobctl get {name}` would find this run, not the one whose id it starts")
 
 
 def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
@@ -290,7 +294,8 @@ def command(
             from jobctl.cli.watch import interruptible
 
             begun: list[RunState] = []
-            with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
+            with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True,
+                               planned=len(combos)):
                 runs = _start_application(app, held, begun, env=overrides, args=args, settings=settings,
                                           combos=combos, name=name, key=idempotency_key,
                                           max_parallel=max_parallel)
@@ -306,7 +311,8 @@ def command(
     from jobctl.engine.runs import start_runs
 
     begun = []
-    with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True):
+    with interruptible(app, begun, cancel_on_interrupt=cancel_on_interrupt, ids_to_stdout=True,
+                       planned=len(requests)):
         runs = _start_each(app, begun, lambda **said: start_runs(app.backend(), target, requests,
                                                                   max_parallel=max_parallel, **said))
         if runs and runs[0].interpreter:  # a local python job: which python runs it

@@ -28,12 +28,13 @@ from jobctl.render.machine import envelope, log_dict, run_dict
 @contextlib.contextmanager
 def interruptible(
     app: AppContext, runs: Sequence[RunState], *, cancel_on_interrupt: bool, ids_to_stdout: bool = False,
+    planned: int | None = None,
 ) -> Iterator[None]:
     """Turn Ctrl-C (and SIGTERM and SIGHUP when cancelling) into a clean detach or cancel, exit 130.
 
     `runs` may still be growing (runs being started): whatever it holds when the interrupt lands is
     canceled or reported. With ids_to_stdout their ids are also printed on stdout, as a finished
-    `jobctl run` would have.
+    `jobctl run` would have. `planned`: how many were to start (those not started are said).
     """
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if cancel_on_interrupt else (signal.SIGINT,)
     with interrupt_on(*signals):  # held through the cancels and the report: a second signal is ignored
@@ -48,15 +49,17 @@ def interruptible(
             if ids_to_stdout:
                 for run in runs:
                     click.echo(run.id)
+            unstarted = f" {planned - len(runs)} of the {planned} runs were not started." \
+                if planned is not None and runs and len(runs) < planned else ""
             if not runs:
                 app.info("\nInterrupted before any run started.")
             elif cancel_on_interrupt:
                 for run in runs:
                     with contextlib.suppress(Exception):
                         backend.cancel_run(run_id=run.id)
-                app.info(f"\nInterrupted: canceled {len(runs)} run(s). Check: jobctl wait {ids}")
+                app.info(f"\nInterrupted: canceled {len(runs)} run(s).{unstarted} Check: jobctl wait {ids}")
             else:
-                app.info(f"\nDetached; the run(s) continue. Reattach: jobctl logs {runs[0].id} --follow"
+                app.info(f"\nDetached; the run(s) continue.{unstarted} Reattach: jobctl logs {runs[0].id} --follow"
                          + (f"  (all: jobctl wait {ids})" if len(runs) > 1 else ""))
             raise Interrupted from None
 

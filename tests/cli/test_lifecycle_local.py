@@ -715,6 +715,8 @@ def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_p
     assert 1 <= len(existing) == under_way <= 2, err  # the starts under way, no other
     assert set(out.split()) == existing, err  # every run that exists was reported, on stdout
     assert all(run_id in err for run_id in existing)
+    # red team, session 13: it said only what it canceled, not that the rest never started
+    assert f"canceled {len(existing)} run(s). {40 - len(existing)} of the 40 runs were not started." in err, err
     for run_id in existing:
         final = until(lambda run_id=run_id: in_state(jobctl, run_id, "CANCELED", "FAILED", "SUCCEEDED"),
                       what=f"run {run_id} to end")

@@ -136,6 +136,10 @@ CLI_CASES: dict[str, CliCase] = {
     "timeout-negative-number": CliCase(("wait", "{run}", "--timeout", "-5"), 2, ("--timeout",)),
     "run-name-with-newline": CliCase(("run", "hello", "--name", "a\nb"), 2, ("--name", "control")),
     "run-name-with-escape": CliCase(("run", "hello", "--name", "a\x1b[31mb"), 2, ("--name", "control")),
+    # red team, session 13: `get run-m35` found this run (names first), not the one whose id starts so
+    "run-name-like-a-local-id": CliCase(("run", "hello", "--name", "run-m35"), 2, ("--name", "look like a run id")),
+    "run-name-like-an-ocid": CliCase(("run", "hello", "--name", "ocid1.datasciencejobrun.oc1..x"), 2,
+                                     ("--name", "look like a run id")),
     "fan-out-over-the-limit": CliCase(("run", "hello", "--matrix", "A=" + ",".join("abcdefghijk"),
                                        "--matrix", "B=" + ",".join("abcdefghij")), 2,
                                       ("start 110 runs", "JOBCTL_MAX_RUNS=100", "--yes")),
