@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from jobctl import __version__
-from jobctl.cli.context import OUTPUT_FORMATS, AppContext
+from jobctl.cli.context import ANY_FORMAT, AppContext
 from jobctl.cli.entry import interrupted
 from jobctl.errors import EXIT_CODE_HELP, ExitCode, Interrupted, JobctlError, SpecError, write_failed
 
@@ -57,6 +57,31 @@ def _option_names(command: click.Command | None, args: list[str]) -> tuple[set[s
         name = next((arg for arg in args if not arg.startswith("-")), None)
         command = command.commands.get(name) if name else None
     return values, flags
+
+
+def _unbundled(token: str, own: tuple[set[str], set[str]], values: set[str], flags: set[str]
+               ) -> tuple[str, str, str] | None:
+    """A cluster of short options after the command that holds global ones (`-qo json`, `-qn 2`, `-wq`): (the
+    global ones, to move before the command; the command's own, kept; which of the two takes the next argument
+    as its value: "front", "rest" or ""). None when it holds no global one."""
+    if token[:2] == "--" or len(token) < 3 or token[0] != "-":
+        return None
+    moved = kept = taker = ""
+    for at, letter in enumerate(token[1:]):
+        option = f"-{letter}"
+        if option in own[1] or option not in own[0] | values | flags:  # (an unknown one: click names it)
+            kept += letter
+        elif option in own[0]:  # the rest of the cluster is its value, or the next argument is
+            kept += token[1 + at:]
+            taker = "rest" if at == len(token) - 2 else ""
+            break
+        elif option in flags:
+            moved += letter
+        elif option in values:
+            moved += token[1 + at:]
+            taker = "front" if at == len(token) - 2 else ""
+            break
+    return (f"-{moved}", f"-{kept}" if kept else "", taker) if moved else None
 
 
 BACKENDS = ("local", "oci", "memory")
@@ -118,6 +143,13 @@ class JobctlGroup(click.Group):
                 front.append(token)
             elif f"-{name}" in values | flags and not {name, f"-{name}"} & (own[0] | own[1]):
                 raise click.UsageError(f"No such option '{name}'. Did you mean '-{name}'?", ctx=ctx)
+            elif (unbundled := _unbundled(token, own, values, flags)) is not None:
+                moved, kept, taker = unbundled  # `jobs -qo json`: -q moved, -o json kept
+                front.append(moved)
+                rest += [kept] if kept else []
+                if taker and index + 1 < len(tokens):
+                    (front if taker == "front" else rest).append(tokens[index + 1])
+                    index += 1
             else:
                 rest.append(token)
                 if name in own[0] and "=" not in token and index + 1 < len(tokens):
@@ -309,7 +341,7 @@ _usage_errors_outlive_their_reader()
 @click.option("--project-id", envvar="OCI_PROJECT_ID",
               help="Data Science project: for specs without spec.projectId, and to limit listings (in an OCI "
                    "notebook session: its project).")
-@click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="table",
+@click.option("-o", "--output", type=click.Choice(ANY_FORMAT), default="table",
               help="Output format for commands that print data.")
 @click.option("--no-color", is_flag=True, help="Plain text even on a terminal (also: NO_COLOR).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from jobctl.render.human import Printer
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
+# the global -o: any command's format (`jobctl -o markdown plan` is `jobctl plan -o markdown`); a command that
+# prints data refuses one it cannot print (cli/output.py renders)
+ANY_FORMAT = (*OUTPUT_FORMATS, "jsonl", "markdown")
 # What OCI sets inside a notebook session, job run or pipeline run, in ADS's order (ads/config.py): the
 # defaults of --compartment-id and --project-id when neither they nor OCI_COMPARTMENT_ID/OCI_PROJECT_ID are set.
 NOTEBOOK_SCOPE = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from jobctl.cli.context import AppContext
+from jobctl.cli.context import ANY_FORMAT, AppContext
 from jobctl.cli.options import pass_app
 from jobctl.errors import Diagnostic, JobctlError, SpecError, UsageError
 
@@ -37,6 +37,9 @@ def command(app: AppContext, *, ads_file: str, output_file: str | None, force: b
       jobctl convert ads-job.yaml -o job.yaml      # write job.yaml; its source paths follow it
       jobctl convert ads-job.yaml -o job.yaml --force && jobctl plan job.yaml
     """
+    if output_file in ANY_FORMAT:  # `-o json`, as for other commands, would write a file named json
+        raise UsageError(f"-o {output_file}: convert's -o is the FILE to write (a jobctl/v1 spec is YAML), not a "
+                         "format", hint=f"to write a file of that name, give ./{output_file}")
     target = Path(output_file) if output_file else None
     if target is not None and target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite, or -o to write elsewhere")

@@ -275,6 +275,21 @@ def test_convert_refuses_to_overwrite_without_force(jobctl: Run, tmp_path: Path)
     assert yaml.safe_load(target.read_text(encoding="utf-8"))["metadata"]["name"] == "batch-scoring"
 
 
+def test_convert_refuses_a_format_name_as_its_file(
+        jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team, session 13: `convert ads.yaml -o json` (-o as for every other command) wrote a file named json."""
+    monkeypatch.chdir(tmp_path)
+    refused = jobctl("convert", str(ADS / "container.yaml"), "-o", "json")
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        "Error: -o json: convert's -o is the FILE to write (a jobctl/v1 spec is YAML), not a format",
+        "Hint: to write a file of that name, give ./json",
+    ]
+    assert list(tmp_path.iterdir()) == []
+    ok(jobctl("convert", str(ADS / "container.yaml"), "-o", "./json"))
+    assert yaml.safe_load((tmp_path / "json").read_text(encoding="utf-8"))["kind"] == "Job"
+
+
 def test_convert_help_has_examples_and_the_command_is_listed(jobctl: Run) -> None:
     help_text = ok(jobctl("convert", "--help")).stdout
 

@@ -109,11 +109,16 @@ def test_a_long_plan_folds_its_details_under_an_overview(jobctl: Run, specs: Pat
     assert_snapshot("plan_markdown_long", text)
 
 
-def test_markdown_is_a_plan_output_only(jobctl: Run, specs: Path) -> None:
+def test_markdown_is_a_plan_output_only_wherever_o_is_given(jobctl: Run, specs: Path) -> None:
+    """`jobctl -o markdown plan` was refused while `plan -o markdown` was taken (red team, session 13: -o means the
+    same before and after the command); a command that prints no markdown refuses it in either place."""
     spec = write(specs, job_doc())
 
-    assert jobctl("-o", "markdown", "plan", str(spec)).exit_code == 2
+    before = jobctl("-o", "markdown", "plan", str(spec))
+    assert (before.exit_code, before.stdout) == (0, jobctl("plan", str(spec), "-o", "markdown").stdout)
+    assert before.stdout.startswith("<!-- jobctl-plan -->")
     assert jobctl("jobs", "-o", "markdown").exit_code == 2
+    assert jobctl("-o", "markdown", "jobs").exit_code == 2
 
 
 def test_global_json_output_still_applies_to_plan(jobctl: Run, specs: Path) -> None:
