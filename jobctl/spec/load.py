@@ -20,7 +20,20 @@ if TYPE_CHECKING:
     from jobctl.spec.model import JobSpec
     from jobctl.workflow.model import Workflow
 
-SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_SUFFIXES = (".yaml", ".yml")  # matched without regard to case
+# Directories a walk never enters: version control's, environments' and tools' caches (hidden, so skipped anyway).
+NEVER_WALKED = frozenset({".git", ".hg", ".svn", ".venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
+                          ".ruff_cache"})
+NO_SPEC = "neither jobctl/v1 nor ADS job YAML"
+HIDDEN = "hidden (jobctl skips hidden files and directories)"
+
+
+class Skipped(NamedTuple):
+    """A YAML file in a directory given that jobctl did not read, and why (NO_SPEC or HIDDEN)."""
+
+    path: Path
+    shown: str
+    why: str
 
 
 class LoadResult(NamedTuple):
@@ -33,8 +46,7 @@ class LoadResult(NamedTuple):
     names: tuple[str, ...] = ()  # every job (and application) named, also when specs were not built
     workflows: tuple[Workflow, ...] = ()
     applications: tuple[ApplicationSpec, ...] = ()  # kind: DataFlowApplication
-    skipped: tuple[tuple[Path, str], ...] = ()  # YAML files in the directories given that are no specs (and as
-    # shown: validate -v says them)
+    skipped: tuple[Skipped, ...] = ()  # YAML files in the directories given that are no specs, or hidden
     dangling: tuple[tuple[str, str], ...] = ()  # symbolic links to nothing in those directories, and their targets
 
     @property
@@ -42,6 +54,11 @@ class LoadResult(NamedTuple):
         """What was skipped that may have been meant as a spec: a directory's symbolic links to nothing."""
         return tuple(f"skipped {link}: a symbolic link to {target}, which is not there"
                      for link, target in self.dangling)
+
+    @property
+    def skipped_notes(self) -> tuple[str, ...]:
+        """Each YAML file skipped, and why, as -v says them (validate, plan and apply alike)."""
+        return tuple(f"skipped {skipped.shown}: {skipped.why}" for skipped in self.skipped)
 
     @property
     def ok(self) -> bool:
@@ -52,14 +69,14 @@ class LoadResult(NamedTuple):
             raise SpecError(self.diagnostics, hint="run `jobctl validate` on these files for details")
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[tuple[Path, str]],
+def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[Skipped],
                                                list[tuple[str, str]]]:
-    """Files as given, and every *.yaml/*.yml below a directory that looks like a spec (sorted, hidden entries
-    skipped), each with its name as shown; the other YAML files of the directories; and their symbolic links
-    to nothing (shown, with their target), which are skipped but said."""
+    """Files as given, and every *.yaml/*.yml (any case) below a directory that looks like a spec (sorted), each
+    with its name as shown; the directories' YAML files skipped (no spec, or hidden), each with why; and their
+    symbolic links to nothing (shown, with their target), which are skipped but said."""
     found: list[tuple[Path, str]] = []
     problems: list[Diagnostic] = []
-    skipped: list[tuple[Path, str]] = []
+    skipped: list[Skipped] = []
     dangling: list[tuple[str, str]] = []
     for given in paths:
         path, shown = Path(given), shown_path(given)
@@ -72,10 +89,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
             found.append((path, shown))
             continue
         try:
-            candidates = sorted(
-                p for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            candidates, hidden = _yaml_below(path)
         except OSError as exc:  # a path below it that the system cannot take (too long), or a directory it cannot read
             below = Path(exc.filename) if exc.filename else path
             problems.append(Diagnostic(shortened(shown_path(str(below))), 1, 1, "<file>", _unusable(below, exc)))
@@ -92,16 +106,39 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
             if looks_like_spec(candidate):
                 matches.append(candidate)
             else:
-                skipped.append((candidate, shown_path(str(candidate))))
+                skipped.append(Skipped(candidate, shown_path(str(candidate)), NO_SPEC))
+        skipped += [Skipped(p, shown_path(str(p)), HIDDEN) for p in hidden if p.is_file()]
         if not files:
             problems.append(Diagnostic(shown, 1, 1, "<file>", "directory holds no *.yaml or *.yml files"
-                                       + (" but symbolic links to nothing" if links else "")))
+                                       + (" but symbolic links to nothing" if links else "")
+                                       + (" but hidden ones, which are skipped" if hidden and not links else "")))
         elif not matches:
             problems.append(Diagnostic(shown, 1, 1, "<file>", f"directory holds no jobctl spec: its "
                                        f"{len(files)} YAML file(s) are neither jobctl/v1 nor ADS job YAML"))
         found.extend((p, shown_path(str(p))) for p in matches)
         dangling += links
     return _once(found), problems, skipped, dangling
+
+
+def _yaml_below(directory: Path) -> tuple[list[Path], list[Path]]:
+    """The *.yaml/*.yml files below a directory, without regard to case (b.YAML is a spec file too), sorted: those
+    jobctl reads, and those it skips as hidden (a hidden file, or one in a hidden directory, as git and ls hide
+    them), which are said, since `--prune` must not delete the job of a spec there. Tools' directories
+    (NEVER_WALKED) are not entered at all: they hold no specs, and may hold thousands of files."""
+
+    def fail(error: OSError) -> None:
+        raise error
+
+    visible: list[Path] = []
+    hidden: list[Path] = []
+    for parent, directories, names in os.walk(directory, onerror=fail):
+        directories[:] = [name for name in directories if name not in NEVER_WALKED]
+        inside = Path(parent).relative_to(directory).parts
+        in_hidden = any(part.startswith(".") for part in inside)
+        for name in names:
+            if name.lower().endswith(SPEC_SUFFIXES):
+                (hidden if in_hidden or name.startswith(".") else visible).append(Path(parent, name))
+    return sorted(visible), sorted(hidden)
 
 
 def _unusable(path: Path, error: OSError) -> str:
