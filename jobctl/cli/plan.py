@@ -11,6 +11,7 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import show_secrets_option, spec_paths_argument
 from jobctl.cli.output import Result, renders
+from jobctl.cli.validate import say_skipped
 from jobctl.errors import ExitCode, JobctlError, UsageError
 from jobctl.plan.model import Plan
 from jobctl.render.machine import plan_dict
@@ -72,6 +73,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     # a workflow's step may name a job (or application) applied before, not in these files, as validate says
     result = load_specs(paths, app.environ, external_jobs=applied_env(app.backend),
                         pipelines=app.backend_name == "oci")
+    say_skipped(app, result)
     result.raise_for_errors()
     if request.prune:
         _refuse_doubtful_prune(result)

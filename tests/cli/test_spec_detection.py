@@ -151,3 +151,13 @@ def test_tool_directories_are_not_walked(jobctl: Run, tmp_path: Path) -> None:
     assert ".venv" not in validated.stderr
     assert jobctl("plan", str(tmp_path), "--prune", "--set-name", "s").exit_code == 0
 
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_v_names_the_skipped_files_on_every_command_that_reads_a_directory(jobctl: Run, tmp_path: Path,
+                                                                           command: str) -> None:
+    """Red team: only `validate -v` named the files skipped; `plan -v` and `apply -v` read the same directory."""
+    applied_pair(jobctl, tmp_path)
+    result = jobctl("-v", command, str(tmp_path), *(["--yes"] if command == "apply" else []))
+    assert result.exit_code == 0, result.stderr
+    for name in ("environment.yml", "k8s.json.yaml"):
+        assert f"skipped {tmp_path / name}: neither jobctl/v1 nor ADS job YAML\n" in result.stderr
