@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -262,6 +264,23 @@ def test_init_writes_a_project_that_validates(jobctl: Run, tmp_path: Path, runti
     validated = jobctl("validate", str(target))
     assert validated.exit_code == 0, validated.stderr
     assert validated.stdout == "valid: 1 job in 1 file (demo)\n"
+
+
+@pytest.mark.parametrize("runtime", RUNTIME_TYPES)
+def test_every_command_in_a_starter_spec_runs_as_written(jobctl: Run, tmp_path: Path, runtime: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: job.yaml said `jobctl run my-job -f job.yaml --follow`, and -f is run's --follow (exit 2).
+    Each command its comments show is run as written, in order, from the project's directory (on the memory
+    backend: a container runtime needs no docker there)."""
+    monkeypatch.chdir(tmp_path)
+    assert jobctl("init", "my-job", "--runtime", runtime).exit_code == 0
+    monkeypatch.chdir(tmp_path / "my-job")
+    comments = "\n".join(re.findall(r"#.*", Path("job.yaml").read_text(encoding="utf-8")))
+    commands = [quoted or shown for quoted, shown in re.findall(r"`jobctl ([^`]+)`|:\s+jobctl (.+)", comments)]
+    assert [line.split()[0] for line in commands] == ["validate", "apply", "run", "schema"]
+    for line in commands:
+        result = jobctl("--backend", "memory", *shlex.split(line))
+        assert result.exit_code == 0, f"jobctl {line}: {result.stderr}"
 
 
 def test_the_notebook_starter_runs_its_cells_but_the_skipped_one(jobctl: Run, tmp_path: Path) -> None:
