@@ -336,6 +336,31 @@ def test_init_force_overwrites(jobctl: Run, tmp_path: Path) -> None:
     assert jobctl("validate", str(spec)).exit_code == 0
 
 
+@pytest.mark.parametrize(("blocker", "said"), [
+    ("my-job", "my-job: it is a file, not a directory"),
+    ("my-job", "my-job: it is a symbolic link to gone, which is not there"),
+    ("my-job/src", "my-job/src: it is a file, not a directory"),
+])
+def test_init_refuses_a_file_where_it_writes_a_directory(jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         blocker: str, said: str) -> None:
+    """Red team: `init NAME` where NAME was a file or a symbolic link to nothing was an internal FileExistsError
+    (exit 1); with src a file, job.yaml was written first. Now a usage error naming the path, and nothing written."""
+    monkeypatch.chdir(tmp_path)
+    Path(blocker).parent.mkdir(exist_ok=True)
+    if "symbolic" in said:
+        os.symlink("gone", blocker)
+    else:
+        Path(blocker).write_text("mine\n")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+
+    result = jobctl("init", "my-job")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot write into {said}\n")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before
+    assert not Path("gone").exists()
+
+
 @pytest.mark.parametrize("name", ["Bad_Name", "1job", "job-", "a" * 64])
 def test_init_rejects_an_invalid_name(jobctl: Run, tmp_path: Path, name: str) -> None:
     result = jobctl("init", name, "-d", str(tmp_path / "new"))
