@@ -12,7 +12,7 @@ from jobctl.errors import MISSING_FILE, Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
 from jobctl.source import ArtifactError, Rules, check_source
 from jobctl.spec.detect import looks_like_spec
-from jobctl.spec.document import Document, JsonPath, ParseCache, read_documents
+from jobctl.spec.document import Document, JsonPath, ParseCache, read_documents, spec_dir
 from jobctl.spec.interpolate import Interpolator
 
 if TYPE_CHECKING:
@@ -214,20 +214,20 @@ def _escaped(char: str) -> str:
 
 
 def _once(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-    """Each file once, as first named: `validate specs specs/a.yaml` read a.yaml twice and called its job a
-    duplicate of itself."""
-    seen: set[tuple[int, int]] = set()
-    kept = []
-    for path, shown in found:
+    """Each file once: `validate specs specs/a.yaml` read a.yaml twice and called its job a duplicate of itself.
+    A file and a symbolic link to it are one spec, named by the file (a walk kept the link, first in sort order,
+    and dropped the real file); else as first named."""
+    chosen: dict[object, int] = {}
+    for index, (path, _) in enumerate(found):
         try:
             stat = os.stat(path)
         except OSError:  # (reading it says why)
-            kept.append((path, shown))
+            chosen[index] = index
             continue
-        if (stat.st_dev, stat.st_ino) not in seen:
-            seen.add((stat.st_dev, stat.st_ino))
-            kept.append((path, shown))
-    return kept
+        key = (stat.st_dev, stat.st_ino)
+        if key not in chosen or (os.path.islink(found[chosen[key]][0]) and not os.path.islink(path)):
+            chosen[key] = index
+    return [found[index] for index in sorted(chosen.values())]
 
 
 def load_specs(
@@ -253,14 +253,12 @@ def load_specs(
     sources: dict[tuple[Path, str], str | None] = {}  # each source's artifact-rule check, once (see _check_source)
     with ParseCache.from_environment() as cache:  # written once, after the last file
         for path, shown in files:
+            base_dir = spec_dir(path)
             interpolator = Interpolator(env, shown)
             documents, file_problems = read_documents(path, shown, interpolator, cache)
             problems.extend(file_problems)
-            if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML (imported only when seen)
-                from jobctl.spec.ads import translate_ads_documents
-
-                documents = _ads_as_written(path, shown, documents, interpolator, cache)
-                documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
+            if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML
+                documents, ads_problems = _ads_translated(path, shown, documents, interpolator, cache)
                 problems.extend(ads_problems)
             problems.extend(interpolator.diagnostics)
             for document in documents:
@@ -270,7 +268,7 @@ def load_specs(
                 if failed and not schema_problems:
                     continue
                 if schema_problems:
-                    problems.extend(schema_problems + _beyond_schema(document, path, schema_problems))
+                    problems.extend(schema_problems + _beyond_schema(document, base_dir, schema_problems))
                     continue
                 name = document.data["metadata"]["name"]
                 line = document.position(("metadata", "name"))[0]
@@ -283,14 +281,14 @@ def load_specs(
                 names.append(name)
                 problems.extend(_secret_tags(document))
                 if document.data["kind"] == "DataFlowApplication":
-                    problems.extend(_add_application(applications, document, path, (shown, line)))
+                    problems.extend(_add_application(applications, document, base_dir, (shown, line)))
                     job_env[name] = driver_env_names(document.data["spec"].get("configuration") or {})
                     continue
-                entrypoint, source_problems = _check_source(document, path.parent, sources)
+                entrypoint, source_problems = _check_source(document, base_dir, sources)
                 problems += [*source_problems, *_colliding_mounts(document), *node_group_problems(document)]
                 job_env[name] = _env_names(document.data["spec"])
                 if build and not source_problems:
-                    jobs.append(_build(document, path.parent, shown, line, entrypoint))
+                    jobs.append(_build(document, base_dir, shown, line, entrypoint))
     if workflows:
         from jobctl.workflow.check import check_workflow
 
@@ -327,24 +325,24 @@ def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str
     return []
 
 
-def _beyond_schema(document: Document, path: Path, schema_problems: list[Diagnostic]) -> list[Diagnostic]:
+def _beyond_schema(document: Document, base_dir: Path, schema_problems: list[Diagnostic]) -> list[Diagnostic]:
     """An application's other problems, said with its schema's at once (on other fields than those)."""
     if document.data.get("kind") != "DataFlowApplication":
         return []
     from jobctl.spec.application import application_problems
 
     said = {d.path for d in schema_problems}
-    return [d for d in application_problems(document, path.parent) if d.path not in said]
+    return [d for d in application_problems(document, base_dir) if d.path not in said]
 
 
-def _add_application(applications: list[ApplicationSpec], document: Document, path: Path,
+def _add_application(applications: list[ApplicationSpec], document: Document, base_dir: Path,
                      where: tuple[str, int]) -> list[Diagnostic]:
     """Check a DataFlowApplication document, and build its spec into `applications` (cheap: no artifact)."""
     from jobctl.spec import application
 
-    found = application.application_problems(document, path.parent)
+    found = application.application_problems(document, base_dir)
     if not found:
-        applications.append(application.build_application(document, path.parent, *where))
+        applications.append(application.build_application(document, base_dir, *where))
     return found
 
 
@@ -359,6 +357,15 @@ def _env_names(spec: Mapping[str, Any]) -> set[str]:
     """The env names a job's runs have from its spec: the runtime's, and each node group's."""
     groups = [spec.get("runtime") or {}, *((spec.get("nodes") or {}).get("groups") or [])]
     return {name for part in groups for name in (part.get("env") or {})}
+
+
+def _ads_translated(path: Path, shown: str, documents: list[Document], interpolator: Interpolator,
+                    cache: ParseCache) -> tuple[list[Document], list[Diagnostic]]:
+    """A file's ADS job documents as the jobctl/v1 ones they mean (the translator imported only when seen)."""
+    from jobctl.spec.ads import translate_ads_documents
+
+    return translate_ads_documents(_ads_as_written(path, shown, documents, interpolator, cache),
+                                   interpolator.diagnostics)
 
 
 def _ads_as_written(path: Path, shown: str, documents: list[Document], interpolator: Interpolator,
