@@ -110,7 +110,8 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
 
 def _refuse_doubtful_prune(result: LoadResult) -> None:
     """--prune deletes the jobs of the set that the specs do not hold: a skipped file that names jobctl/ may hold
-    one in a way jobctl does not read (nested, a misspelt key), and its job must not be deleted for that."""
+    one in a way jobctl does not read (nested, a misspelt key), and so may a hidden file that looks like a spec (jobctl
+    skips hidden files): the job such a file may define must not be deleted for that."""
     from jobctl.spec.detect import looks_like_spec, mentions_jobctl
     from jobctl.spec.load import HIDDEN
 
