@@ -52,7 +52,7 @@ def command(
     display name matches a spec). A replaced job that has runs is kept, tagged superseded, so its
     runs stay listed under the job's name; --prune-history deletes such generations once their runs
     have ended. --prune deletes only jobs of this set (docs/sets.md), and refuses (exit 2) while a YAML file
-    it skipped mentions jobctl/. Ctrl-C or SIGTERM stops it
+    it skipped mentions jobctl/, or a hidden one looks like a spec. Ctrl-C or SIGTERM stops it
     cleanly: no other change starts, the ones under way finish and are reported, exit 130; the next
     apply does the rest.
 

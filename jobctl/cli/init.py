@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -24,7 +26,8 @@ def command(app: AppContext, *, name: str | None, runtime: str, directory: str |
     """Write a commented starter spec (job.yaml) and the source it runs, into NAME/.
 
     Without NAME, into this directory, the job named after it. Existing files are never overwritten without
-    --force.
+    --force; a file or a symbolic link to nothing where a directory is needed (NAME, src) is refused (exit 2),
+    and nothing is written.
 
     \b
     Examples:
@@ -37,7 +40,8 @@ def command(app: AppContext, *, name: str | None, runtime: str, directory: str |
     target = Path(directory if directory is not None else name if name else ".")
     job_name = name or default_name(target.resolve().name)
     files = starter_files(job_name, runtime)
-    existing = [rel for rel in files if (target / rel).exists()]
+    _refuse_blocked(target, files)
+    existing = [rel for rel in files if os.path.lexists(target / rel)]
     if existing and not force:
         raise UsageError(
             f"{', '.join(str(target / rel) for rel in existing)} already exist{'s' if len(existing) == 1 else ''}",
@@ -54,3 +58,18 @@ def command(app: AppContext, *, name: str | None, runtime: str, directory: str |
     if not app.quiet:
         spec = target / "job.yaml"
         click.echo(f"next: jobctl validate {spec} && jobctl apply {spec}")
+
+
+def _refuse_blocked(target: Path, files: Iterable[str]) -> None:
+    """A directory init would write into that is there as something else (a file, a symbolic link to nothing):
+    said before anything is written, so that the refusal changes nothing (it was an internal FileExistsError,
+    after job.yaml had been written when src was the file)."""
+    for directory in dict.fromkeys((target / rel).parent for rel in files):
+        for place in (directory, *directory.parents):
+            if os.path.isdir(place):
+                break
+            if os.path.lexists(place):
+                what = (f"a symbolic link to {os.readlink(place)}, which is not there" if os.path.islink(place)
+                        else "a file, not a directory")
+                raise UsageError(f"cannot write into {place}: it is {what}",
+                                 hint="give another NAME, or -d to write elsewhere")

@@ -11,6 +11,7 @@ import click
 from jobctl.cli.context import AppContext
 from jobctl.cli.options import show_secrets_option, spec_paths_argument
 from jobctl.cli.output import Result, renders
+from jobctl.cli.validate import say_skipped
 from jobctl.errors import ExitCode, JobctlError, UsageError
 from jobctl.plan.model import Plan
 from jobctl.render.machine import plan_dict
@@ -72,6 +73,7 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
     # a workflow's step may name a job (or application) applied before, not in these files, as validate says
     result = load_specs(paths, app.environ, external_jobs=applied_env(app.backend),
                         pipelines=app.backend_name == "oci")
+    say_skipped(app, result)
     result.raise_for_errors()
     if request.prune:
         _refuse_doubtful_prune(result)
@@ -108,10 +110,21 @@ def compute_plan(app: AppContext, paths: tuple[str, ...], request: PlanRequest) 
 
 def _refuse_doubtful_prune(result: LoadResult) -> None:
     """--prune deletes the jobs of the set that the specs do not hold: a skipped file that names jobctl/ may hold
-    one in a way jobctl does not read (nested, a misspelt key), and its job must not be deleted for that."""
-    from jobctl.spec.detect import mentions_jobctl
+    one in a way jobctl does not read (nested, a misspelt key), and so may a hidden file that looks like a spec (jobctl
+    skips hidden files): the job such a file may define must not be deleted for that."""
+    from jobctl.spec.detect import looks_like_spec, mentions_jobctl
+    from jobctl.spec.load import HIDDEN
 
-    doubtful = [shown for path, shown in result.skipped if mentions_jobctl(path)]
+    hidden = [s.shown for s in result.skipped
+              if s.why == HIDDEN and (looks_like_spec(s.path) or mentions_jobctl(s.path))]
+    if hidden:
+        one = len(hidden) == 1
+        raise UsageError(f"--prune refused: {', '.join(hidden)} {'is' if one else 'are'} hidden, which jobctl skips, "
+                         f"but look{'s' if one else ''} like a spec; pruning could delete the jobs "
+                         f"{'it defines' if one else 'they define'}",
+                         hint="move each out of the hidden file name or directory, or delete it; `jobctl -v validate "
+                              "DIR` lists the files skipped")
+    doubtful = [s.shown for s in result.skipped if s.why != HIDDEN and mentions_jobctl(s.path)]
     if doubtful:
         raise UsageError(f"--prune refused: {', '.join(doubtful)} mention{'s' if len(doubtful) == 1 else ''} "
                          f"jobctl/ but hold{'s' if len(doubtful) == 1 else ''} no spec jobctl reads; pruning could "

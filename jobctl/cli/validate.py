@@ -8,7 +8,7 @@ from jobctl.cli.context import AppContext
 from jobctl.cli.options import spec_paths_argument
 from jobctl.cli.output import Item, renders
 from jobctl.errors import ExitCode, SpecError
-from jobctl.spec.load import LoadResult, load_specs
+from jobctl.spec.load import HIDDEN, LoadResult, load_specs
 
 NAMES_SHOWN = 10  # names `validate` lists before "and N more" (all of them with -v)
 
@@ -20,9 +20,10 @@ def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
     """Check spec files against the schema and the file system (and a workflow's jobs against the backend,
     for the jobs it names that the files do not hold).
 
-    PATH is a spec file or a directory: every *.yaml / *.yml below it that is a spec (a jobctl/v1 document,
-    or ADS job YAML, in any YAML spelling: JSON and flow style too); other YAML files there (environment.yml,
-    a config.yaml) are skipped, and -v names them. A file that may be a spec but does not parse is an
+    PATH is a spec file or a directory: every *.yaml / *.yml (any case) below it that is a spec (a jobctl/v1
+    document, or ADS job YAML, in any YAML spelling: JSON and flow style too); other YAML files there
+    (environment.yml, a config.yaml) are skipped, as are hidden files and directories (.git, .venv and the like
+    are not entered), and -v names them. A file that may be a spec but does not parse is an
     error. All errors in all files are reported at once, sorted by file and line, each as
     `file:line:col: field: message`: a YAML syntax error ends its document, not the file (the documents
     after the next `---` line are checked too), and a key given twice is an error that leaves the rest of
@@ -47,11 +48,16 @@ def command(app: AppContext, *, paths: tuple[str, ...]) -> Item:
                         pipelines=app.backend_name == "oci")
     for warning in result.warnings:  # (with -o json too: its reader sees no file it may have meant)
         app.info(f"Warning: {warning}")
-    if app.verbose:
-        for _, skipped in result.skipped:
-            app.info(f"skipped {skipped}: neither jobctl/v1 nor ADS job YAML")
+    say_skipped(app, result)
     return Item(lambda: [d.to_dict() for d in result.diagnostics], lambda app: _summary(app, result),
                 exit_code=ExitCode.OK if result.ok else ExitCode.INVALID_SPEC)
+
+
+def say_skipped(app: AppContext, result: LoadResult) -> None:
+    """With -v, name each YAML file of the directories given that was not read, and why (validate, plan, apply)."""
+    if app.verbose:
+        for note in result.skipped_notes:
+            app.info(note)
 
 
 def _summary(app: AppContext, result: LoadResult) -> None:
@@ -71,5 +77,6 @@ def _summary(app: AppContext, result: LoadResult) -> None:
                          + (f" ({', '.join(names)})" if names else "") + "\n")
         skipped = len(result.skipped)
         if skipped and not app.verbose:  # a spec whose apiVersion and kind are both misspelt is one of them
-            app.info(f"{skipped} other YAML file{'s' if skipped != 1 else ''} skipped (not specs); -v names "
+            why = "not specs, or hidden" if any(s.why == HIDDEN for s in result.skipped) else "not specs"
+            app.info(f"{skipped} other YAML file{'s' if skipped != 1 else ''} skipped ({why}); -v names "
                      f"{'them' if skipped != 1 else 'it'}")

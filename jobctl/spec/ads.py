@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from jobctl.errors import Diagnostic
 from jobctl.model.job import name_from_display
-from jobctl.spec.document import Document, JsonPath, Position, Site, format_path, lookup
+from jobctl.spec.document import Document, JsonPath, Position, Site, format_path, lookup, spec_dir
 
 API_VERSION = "jobctl/v1"
 ADS_API_VERSIONS = ("v1.0",)
@@ -236,7 +236,7 @@ def interpolate_env(env: dict[str, Any]) -> list[tuple[str, str]]:
 class _Translator:
     def __init__(self, source: Document) -> None:
         self.src = source
-        self.base_dir = source.path.parent
+        self.base_dir = spec_dir(source.path)
         self.problems: list[Diagnostic] = []
         self.data: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Job", "metadata": {}, "spec": {}}
         self.origins: dict[JsonPath, JsonPath] = {

@@ -49,6 +49,12 @@ def format_path(path: JsonPath) -> str:
     return out or "<document>"
 
 
+def spec_dir(path: Path) -> Path:
+    """The directory a spec's relative paths (source, ...) start from: its file's, as its author wrote them; for a
+    symbolic link, that of the file it points to (`./train.py` beside jobs/train/job.yaml, not beside the link)."""
+    return Path(os.path.realpath(path)).parent if os.path.islink(path) else path.parent
+
+
 class Document(Record):
     """One YAML document: its data, and positions for the values and keys within it. A Record, not a dataclass:
     every validate, plan and apply imports this module (issue 18)."""

@@ -12,7 +12,7 @@ from jobctl.errors import MISSING_FILE, Diagnostic, SpecError
 from jobctl.secrets import REDACTOR
 from jobctl.source import ArtifactError, Rules, check_source
 from jobctl.spec.detect import looks_like_spec
-from jobctl.spec.document import Document, JsonPath, ParseCache, read_documents
+from jobctl.spec.document import Document, JsonPath, ParseCache, read_documents, spec_dir
 from jobctl.spec.interpolate import Interpolator
 
 if TYPE_CHECKING:
@@ -20,7 +20,20 @@ if TYPE_CHECKING:
     from jobctl.spec.model import JobSpec
     from jobctl.workflow.model import Workflow
 
-SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_SUFFIXES = (".yaml", ".yml")  # matched without regard to case
+# Directories a walk never enters: version control's, environments' and tools' caches (hidden, so skipped anyway).
+NEVER_WALKED = frozenset({".git", ".hg", ".svn", ".venv", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
+                          ".ruff_cache"})
+NO_SPEC = "neither jobctl/v1 nor ADS job YAML"
+HIDDEN = "hidden (jobctl skips hidden files and directories)"
+
+
+class Skipped(NamedTuple):
+    """A YAML file in a directory given that jobctl did not read, and why (NO_SPEC or HIDDEN)."""
+
+    path: Path
+    shown: str
+    why: str
 
 
 class LoadResult(NamedTuple):
@@ -33,8 +46,7 @@ class LoadResult(NamedTuple):
     names: tuple[str, ...] = ()  # every job (and application) named, also when specs were not built
     workflows: tuple[Workflow, ...] = ()
     applications: tuple[ApplicationSpec, ...] = ()  # kind: DataFlowApplication
-    skipped: tuple[tuple[Path, str], ...] = ()  # YAML files in the directories given that are no specs (and as
-    # shown: validate -v says them)
+    skipped: tuple[Skipped, ...] = ()  # YAML files in the directories given that are no specs, or hidden
     dangling: tuple[tuple[str, str], ...] = ()  # symbolic links to nothing in those directories, and their targets
 
     @property
@@ -42,6 +54,11 @@ class LoadResult(NamedTuple):
         """What was skipped that may have been meant as a spec: a directory's symbolic links to nothing."""
         return tuple(f"skipped {link}: a symbolic link to {target}, which is not there"
                      for link, target in self.dangling)
+
+    @property
+    def skipped_notes(self) -> tuple[str, ...]:
+        """Each YAML file skipped, and why, as -v says them (validate, plan and apply alike)."""
+        return tuple(f"skipped {skipped.shown}: {skipped.why}" for skipped in self.skipped)
 
     @property
     def ok(self) -> bool:
@@ -52,14 +69,14 @@ class LoadResult(NamedTuple):
             raise SpecError(self.diagnostics, hint="run `jobctl validate` on these files for details")
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[tuple[Path, str]],
+def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Diagnostic], list[Skipped],
                                                list[tuple[str, str]]]:
-    """Files as given, and every *.yaml/*.yml below a directory that looks like a spec (sorted, hidden entries
-    skipped), each with its name as shown; the other YAML files of the directories; and their symbolic links
-    to nothing (shown, with their target), which are skipped but said."""
+    """Files as given, and every *.yaml/*.yml (any case) below a directory that looks like a spec (sorted), each
+    with its name as shown; the directories' YAML files skipped (no spec, or hidden), each with why; and their
+    symbolic links to nothing (shown, with their target), which are skipped but said."""
     found: list[tuple[Path, str]] = []
     problems: list[Diagnostic] = []
-    skipped: list[tuple[Path, str]] = []
+    skipped: list[Skipped] = []
     dangling: list[tuple[str, str]] = []
     for given in paths:
         path, shown = Path(given), shown_path(given)
@@ -72,10 +89,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
             found.append((path, shown))
             continue
         try:
-            candidates = sorted(
-                p for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            candidates, hidden = _yaml_below(path)
         except OSError as exc:  # a path below it that the system cannot take (too long), or a directory it cannot read
             below = Path(exc.filename) if exc.filename else path
             problems.append(Diagnostic(shortened(shown_path(str(below))), 1, 1, "<file>", _unusable(below, exc)))
@@ -92,16 +106,39 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Dia
             if looks_like_spec(candidate):
                 matches.append(candidate)
             else:
-                skipped.append((candidate, shown_path(str(candidate))))
+                skipped.append(Skipped(candidate, shown_path(str(candidate)), NO_SPEC))
+        skipped += [Skipped(p, shown_path(str(p)), HIDDEN) for p in hidden if p.is_file()]
         if not files:
             problems.append(Diagnostic(shown, 1, 1, "<file>", "directory holds no *.yaml or *.yml files"
-                                       + (" but symbolic links to nothing" if links else "")))
+                                       + (" but symbolic links to nothing" if links else "")
+                                       + (" but hidden ones, which are skipped" if hidden and not links else "")))
         elif not matches:
             problems.append(Diagnostic(shown, 1, 1, "<file>", f"directory holds no jobctl spec: its "
                                        f"{len(files)} YAML file(s) are neither jobctl/v1 nor ADS job YAML"))
         found.extend((p, shown_path(str(p))) for p in matches)
         dangling += links
     return _once(found), problems, skipped, dangling
+
+
+def _yaml_below(directory: Path) -> tuple[list[Path], list[Path]]:
+    """The *.yaml/*.yml files below a directory, without regard to case (b.YAML is a spec file too), sorted: those
+    jobctl reads, and those it skips as hidden (a hidden file, or one in a hidden directory, as git and ls hide
+    them), which are said, since `--prune` must not delete the job of a spec there. Tools' directories
+    (NEVER_WALKED) are not entered at all: they hold no specs, and may hold thousands of files."""
+
+    def fail(error: OSError) -> None:
+        raise error
+
+    visible: list[Path] = []
+    hidden: list[Path] = []
+    for parent, directories, names in os.walk(directory, onerror=fail):
+        directories[:] = [name for name in directories if name not in NEVER_WALKED]
+        inside = Path(parent).relative_to(directory).parts
+        in_hidden = any(part.startswith(".") for part in inside)
+        for name in names:
+            if name.lower().endswith(SPEC_SUFFIXES):
+                (hidden if in_hidden or name.startswith(".") else visible).append(Path(parent, name))
+    return sorted(visible), sorted(hidden)
 
 
 def _unusable(path: Path, error: OSError) -> str:
@@ -177,20 +214,20 @@ def _escaped(char: str) -> str:
 
 
 def _once(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-    """Each file once, as first named: `validate specs specs/a.yaml` read a.yaml twice and called its job a
-    duplicate of itself."""
-    seen: set[tuple[int, int]] = set()
-    kept = []
-    for path, shown in found:
+    """Each file once: `validate specs specs/a.yaml` read a.yaml twice and called its job a duplicate of itself.
+    A file and a symbolic link to it are one spec, named by the file (a walk kept the link, first in sort order,
+    and dropped the real file); else as first named."""
+    chosen: dict[object, int] = {}
+    for index, (path, _) in enumerate(found):
         try:
             stat = os.stat(path)
         except OSError:  # (reading it says why)
-            kept.append((path, shown))
+            chosen[index] = index
             continue
-        if (stat.st_dev, stat.st_ino) not in seen:
-            seen.add((stat.st_dev, stat.st_ino))
-            kept.append((path, shown))
-    return kept
+        key = (stat.st_dev, stat.st_ino)
+        if key not in chosen or (os.path.islink(found[chosen[key]][0]) and not os.path.islink(path)):
+            chosen[key] = index
+    return [found[index] for index in sorted(chosen.values())]
 
 
 def load_specs(
@@ -216,14 +253,12 @@ def load_specs(
     sources: dict[tuple[Path, str], str | None] = {}  # each source's artifact-rule check, once (see _check_source)
     with ParseCache.from_environment() as cache:  # written once, after the last file
         for path, shown in files:
+            base_dir = spec_dir(path)
             interpolator = Interpolator(env, shown)
             documents, file_problems = read_documents(path, shown, interpolator, cache)
             problems.extend(file_problems)
-            if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML (imported only when seen)
-                from jobctl.spec.ads import translate_ads_documents
-
-                documents = _ads_as_written(path, shown, documents, interpolator, cache)
-                documents, ads_problems = translate_ads_documents(documents, interpolator.diagnostics)
+            if any(d.data.get("kind") == "job" for d in documents):  # ADS job YAML
+                documents, ads_problems = _ads_translated(path, shown, documents, interpolator, cache)
                 problems.extend(ads_problems)
             problems.extend(interpolator.diagnostics)
             for document in documents:
@@ -233,7 +268,7 @@ def load_specs(
                 if failed and not schema_problems:
                     continue
                 if schema_problems:
-                    problems.extend(schema_problems + _beyond_schema(document, path, schema_problems))
+                    problems.extend(schema_problems + _beyond_schema(document, base_dir, schema_problems))
                     continue
                 name = document.data["metadata"]["name"]
                 line = document.position(("metadata", "name"))[0]
@@ -246,14 +281,14 @@ def load_specs(
                 names.append(name)
                 problems.extend(_secret_tags(document))
                 if document.data["kind"] == "DataFlowApplication":
-                    problems.extend(_add_application(applications, document, path, (shown, line)))
+                    problems.extend(_add_application(applications, document, base_dir, (shown, line)))
                     job_env[name] = driver_env_names(document.data["spec"].get("configuration") or {})
                     continue
-                entrypoint, source_problems = _check_source(document, path.parent, sources)
+                entrypoint, source_problems = _check_source(document, base_dir, sources)
                 problems += [*source_problems, *_colliding_mounts(document), *node_group_problems(document)]
                 job_env[name] = _env_names(document.data["spec"])
                 if build and not source_problems:
-                    jobs.append(_build(document, path.parent, shown, line, entrypoint))
+                    jobs.append(_build(document, base_dir, shown, line, entrypoint))
     if workflows:
         from jobctl.workflow.check import check_workflow
 
@@ -290,24 +325,24 @@ def _claim(first_seen: dict[str, tuple[str, int]], document: Document, name: str
     return []
 
 
-def _beyond_schema(document: Document, path: Path, schema_problems: list[Diagnostic]) -> list[Diagnostic]:
+def _beyond_schema(document: Document, base_dir: Path, schema_problems: list[Diagnostic]) -> list[Diagnostic]:
     """An application's other problems, said with its schema's at once (on other fields than those)."""
     if document.data.get("kind") != "DataFlowApplication":
         return []
     from jobctl.spec.application import application_problems
 
     said = {d.path for d in schema_problems}
-    return [d for d in application_problems(document, path.parent) if d.path not in said]
+    return [d for d in application_problems(document, base_dir) if d.path not in said]
 
 
-def _add_application(applications: list[ApplicationSpec], document: Document, path: Path,
+def _add_application(applications: list[ApplicationSpec], document: Document, base_dir: Path,
                      where: tuple[str, int]) -> list[Diagnostic]:
     """Check a DataFlowApplication document, and build its spec into `applications` (cheap: no artifact)."""
     from jobctl.spec import application
 
-    found = application.application_problems(document, path.parent)
+    found = application.application_problems(document, base_dir)
     if not found:
-        applications.append(application.build_application(document, path.parent, *where))
+        applications.append(application.build_application(document, base_dir, *where))
     return found
 
 
@@ -322,6 +357,15 @@ def _env_names(spec: Mapping[str, Any]) -> set[str]:
     """The env names a job's runs have from its spec: the runtime's, and each node group's."""
     groups = [spec.get("runtime") or {}, *((spec.get("nodes") or {}).get("groups") or [])]
     return {name for part in groups for name in (part.get("env") or {})}
+
+
+def _ads_translated(path: Path, shown: str, documents: list[Document], interpolator: Interpolator,
+                    cache: ParseCache) -> tuple[list[Document], list[Diagnostic]]:
+    """A file's ADS job documents as the jobctl/v1 ones they mean (the translator imported only when seen)."""
+    from jobctl.spec.ads import translate_ads_documents
+
+    return translate_ads_documents(_ads_as_written(path, shown, documents, interpolator, cache),
+                                   interpolator.diagnostics)
 
 
 def _ads_as_written(path: Path, shown: str, documents: list[Document], interpolator: Interpolator,

@@ -11,7 +11,7 @@ NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HEADER = """\
 # A jobctl job template. Check it:        jobctl validate {spec}
 # Create or update the job:               jobctl apply {spec}
-# Start a run and follow its output:      jobctl run {name} -f {spec} --follow
+# Start a run and follow its output:      jobctl run {name} -p {spec} --follow
 # Field reference: `jobctl schema` prints the JSON Schema with a description of every field.
 apiVersion: jobctl/v1
 kind: Job

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -301,6 +302,23 @@ def test_init_writes_a_project_that_validates(jobctl: Run, tmp_path: Path, runti
     assert validated.stdout == "valid: 1 job in 1 file (demo)\n"
 
 
+@pytest.mark.parametrize("runtime", RUNTIME_TYPES)
+def test_every_command_in_a_starter_spec_runs_as_written(jobctl: Run, tmp_path: Path, runtime: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: job.yaml said `jobctl run my-job -f job.yaml --follow`, and -f is run's --follow (exit 2).
+    Each command its comments show is run as written, in order, from the project's directory (on the memory
+    backend: a container runtime needs no docker there)."""
+    monkeypatch.chdir(tmp_path)
+    assert jobctl("init", "my-job", "--runtime", runtime).exit_code == 0
+    monkeypatch.chdir(tmp_path / "my-job")
+    comments = "\n".join(re.findall(r"#.*", Path("job.yaml").read_text(encoding="utf-8")))
+    commands = [quoted or shown for quoted, shown in re.findall(r"`jobctl ([^`]+)`|:\s+jobctl (.+)", comments)]
+    assert [line.split()[0] for line in commands] == ["validate", "apply", "run", "schema"]
+    for line in commands:
+        result = jobctl("--backend", "memory", *shlex.split(line))
+        assert result.exit_code == 0, f"jobctl {line}: {result.stderr}"
+
+
 def test_the_notebook_starter_runs_its_cells_but_the_skipped_one(jobctl: Run, tmp_path: Path) -> None:
     assert jobctl("init", "report", "--runtime", "notebook", "-d", str(tmp_path)).exit_code == 0
     assert jobctl("apply", str(tmp_path / "job.yaml"), "--yes").exit_code == 0
@@ -352,6 +370,31 @@ def test_init_force_overwrites(jobctl: Run, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "name: demo" in spec.read_text(encoding="utf-8")
     assert jobctl("validate", str(spec)).exit_code == 0
+
+
+@pytest.mark.parametrize(("blocker", "said"), [
+    ("my-job", "my-job: it is a file, not a directory"),
+    ("my-job", "my-job: it is a symbolic link to gone, which is not there"),
+    ("my-job/src", "my-job/src: it is a file, not a directory"),
+])
+def test_init_refuses_a_file_where_it_writes_a_directory(jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         blocker: str, said: str) -> None:
+    """Red team: `init NAME` where NAME was a file or a symbolic link to nothing was an internal FileExistsError
+    (exit 1); with src a file, job.yaml was written first. Now a usage error naming the path, and nothing written."""
+    monkeypatch.chdir(tmp_path)
+    Path(blocker).parent.mkdir(exist_ok=True)
+    if "symbolic" in said:
+        os.symlink("gone", blocker)
+    else:
+        Path(blocker).write_text("mine\n")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+
+    result = jobctl("init", "my-job")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot write into {said}\n")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before
+    assert not Path("gone").exists()
 
 
 @pytest.mark.parametrize("name", ["Bad_Name", "1job", "job-", "a" * 64])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
+from tests.conftest import REPO, Result
 
 Run = Callable[..., Result]
 
@@ -152,3 +152,51 @@ def test_a_dangling_symlink_named_on_the_command_line_is_not_found_naming_its_ta
         "job.yaml:1:1: <file>: no such file or directory (a symbolic link to moved/job.yaml, which is not there)",
         "Error: 1 error in 1 file",
     ]
+
+
+def _linked(tmp_path: Path, real_name: str = "job.yaml") -> Path:
+    """The red team's layout: jobs/train/<real_name> (source: ./main.py beside it), and ./job.yaml linking to it."""
+    train = tmp_path / "jobs" / "train"
+    train.mkdir(parents=True)
+    (train / "main.py").write_text("print('trained')\n")
+    (train / real_name).write_text(GOOD_SPEC.replace("NAME", "linked"))
+    (tmp_path / "job.yaml").symlink_to(Path("jobs", "train", real_name))
+    return train / real_name
+
+
+def test_a_symlinked_spec_resolves_its_paths_from_the_file_it_points_to(
+        jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team: ./job.yaml -> jobs/train/job.yaml looked for ./main.py beside the link (exit 3), so `validate .`
+    and `run --follow` (which reads ./job.yaml) failed on a valid spec."""
+    _linked(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for given in ("job.yaml", "."):
+        validated = jobctl("validate", given)
+        assert (validated.exit_code, validated.stdout) == (0, "valid: 1 job in 1 file (linked)\n"), validated.stderr
+    assert jobctl("apply", "job.yaml", "--yes").exit_code == 0
+    ran = jobctl("run", "--follow")
+    assert ran.exit_code == 0, ran.stderr
+    assert "trained" in ran.stdout
+
+
+@pytest.mark.parametrize(("real_name", "shown"), [("job.yaml", "jobs/train/job.yaml"),
+                                                  ("two\nlines.yaml", '"jobs/train/two\\nlines.yaml"')])
+def test_a_walk_reads_a_spec_and_its_link_once_by_the_real_path(
+        jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_name: str, shown: str) -> None:
+    """A walk kept the link (first in sort order) and dropped the file it points to; a file and a link to it are
+    one spec, and its errors name the file (shown C-quoted as any path)."""
+    real = _linked(tmp_path, real_name)
+    real.write_text(real.read_text().replace("16", "many"))
+    monkeypatch.chdir(tmp_path)
+    result = jobctl("validate", ".", "job.yaml")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0].startswith(f"{shown}:5:")
+    assert "Error: 1 error in 1 file" in result.stderr
+    assert "also defined" not in result.stderr
+
+
+def test_a_symlinked_ads_file_resolves_its_paths_from_the_file_it_points_to(jobctl: Run, tmp_path: Path) -> None:
+    """ADS job YAML follows the same rule: its scriptPathURI src/train is beside the file, not the link."""
+    (tmp_path / "ads.yaml").symlink_to(REPO / "tests" / "data" / "ads" / "python-service-conda.yaml")
+    validated = jobctl("validate", str(tmp_path / "ads.yaml"))
+    assert (validated.exit_code, validated.stdout) == (0, "valid: 1 job in 1 file (train-model)\n"), validated.stderr
