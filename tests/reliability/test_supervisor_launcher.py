@@ -40,6 +40,14 @@ def launchers(home: Path) -> list[int]:
             and procs.start_time(pid) is not None]
 
 
+def the_launcher(home: Path) -> int:
+    """The launcher of the command using this JOBCTL_HOME, once it is the only process showing its line: a
+    supervisor it has just forked shows the same until it retitles itself, its first step (which made `[launcher]
+    = launchers(...)` fail one run in many, on a loaded machine)."""
+    found: list[int] = until(lambda: len(pids := launchers(home)) == 1 and pids, what="the launcher to start")
+    return found[0]
+
+
 def cmdline(pid: int) -> bytes:
     """What `ps` shows of the process (and every user may read), without its trailing NULs."""
     try:
@@ -183,7 +191,7 @@ def test_runs_still_start_when_the_launcher_is_killed_mid_matrix(
     """The command then starts each supervisor as a new interpreter, as before the launcher."""
     command = start_matrix(40, "--max-parallel", "2")
     try:
-        [launcher] = until(lambda: launchers(isolated_env), what="the launcher to start")
+        launcher = the_launcher(isolated_env)
         with starts_held(isolated_env, 3) as recorded:
             assert recorded < 40
             os.kill(launcher, signal.SIGKILL)
@@ -236,7 +244,7 @@ def test_every_supervisor_shows_as_jobctl_supervisor_run_id_however_started(
     as `jobctl supervisor RUN_ID` (tests/reliability/test_forked_supervisor.py)."""
     command = start_matrix(3, "--env", "SLEEP=60")
     try:
-        [launcher] = until(lambda: launchers(isolated_env), what="the launcher to start")
+        launcher = the_launcher(isolated_env)
         until(lambda: cmdline(launcher) == b"jobctl supervisor launcher", what=f"its title: {cmdline(launcher)!r}")
         matrix_runs = until(lambda: len(pids := supervisor_pids(isolated_env)) == 3 and pids, what="3 supervisors")
         [single] = ok(jobctl("run", "demo", "--env", "SLEEP=60")).stdout.split()
