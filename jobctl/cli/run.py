@@ -44,6 +44,16 @@ def _check_run_name(name: str) -> None:
                          hint=f"`jobctl get {name}` would find this run, not the one whose id it starts")
 
 
+def _check_no_secret_in(name: str | None) -> None:
+    """A run name holding a secret value (the job's, or --env's, known once the job is read) is refused: it is
+    the run's display name on OCI, which anyone who can read the job reads, as spec names are (red team)."""
+    from jobctl.secrets import REDACTOR
+
+    if name is not None and REDACTOR.contains_secret(name):
+        raise UsageError("--name: a run name cannot hold a secret value (it is the run's display name, which "
+                         "anyone who can read the job can read)")
+
+
 def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
     """Many runs cost real money on OCI: past the limit, --yes or a person at a terminal must agree."""
     text = app.environ.get("JOBCTL_MAX_RUNS", "")
@@ -154,6 +164,7 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
         app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
     chosen = {**fields, **{field: entries for field, entries in maps.items() if entries},
               **({"arguments": tuple(args)} if args else {})}
+    _check_no_secret_in(name)
     requests = plan_application_runs(app_id, definition, env=env, settings=chosen, matrix=combos, name=name,
                                      idempotency_key=key)
     dataflow = app.backend().dataflow  # type: ignore[attr-defined]
@@ -302,6 +313,7 @@ def command(
                 return _watch(app, runs, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
     chosen = parse_settings(settings)
     target = target or job_from_scope(app, job, spec_file, runnable=True)
+    _check_no_secret_in(name)
     requests = plan_runs(
         target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=combos,
         name=name, idempotency_key=idempotency_key, settings=chosen,

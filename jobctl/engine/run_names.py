@@ -43,17 +43,19 @@ def run_base_name(owner: str, name: str | None, idempotency_key: str | None, whe
 
 
 def run_names(base: str, combinations: Sequence[Mapping[str, str]]) -> list[str]:
-    """Each combination's run name: `base` and its values (train-k1-xgb-3). A secret-named variable's value is
-    shown by its place among the variable's values (…-DB_TOKEN2): nothing derived from a secret is shown. A
+    """Each combination's run name: `base` and its values (train-k1-xgb-3). A secret-named variable's value, or
+    a value that holds a secret value, is shown by its place among the variable's values (…-DB_TOKEN2): nothing
+    derived from a secret is shown. A
     combination whose values a name cannot hold as given, or whose name another combination would have too
     (x-y with z, x with y-z), is followed by a digest of its values."""
-    from jobctl.secrets import is_secret
+    from jobctl.secrets import REDACTOR, is_secret
 
     places: dict[str, dict[str, int]] = {}
     for combination in combinations:
         for variable, value in combination.items():
             places.setdefault(variable, {}).setdefault(value, len(places[variable]) + 1)
-    shown = [{variable: f"{variable}{places[variable][value]}" if is_secret(variable) else value
+    shown = [{variable: f"{variable}{places[variable][value]}"
+              if is_secret(variable) or REDACTOR.contains_secret(value) else value
               for variable, value in combination.items()} for combination in combinations]
     joined = ["-".join(values.values()) for values in shown]
     tails = [_UNNAMEABLE.sub("_", text) for text in joined]

@@ -136,6 +136,9 @@ CLI_CASES: dict[str, CliCase] = {
     "timeout-negative-number": CliCase(("wait", "{run}", "--timeout", "-5"), 2, ("--timeout",)),
     "run-name-with-newline": CliCase(("run", "hello", "--name", "a\nb"), 2, ("--name", "control")),
     "run-name-with-escape": CliCase(("run", "hello", "--name", "a\x1b[31mb"), 2, ("--name", "control")),
+    # red team, session 13: a run name is the OCI display name, which anyone who can read the job reads
+    "run-name-holding-a-secret": CliCase(("run", "hello", "--env", "API_KEY=k3y-9f8e7d", "--name", "x-k3y-9f8e7d"), 2,
+                                         ("--name", "cannot hold a secret value")),
     # red team, session 13: `get run-m35` found this run (names first), not the one whose id starts so
     "run-name-like-a-local-id": CliCase(("run", "hello", "--name", "run-m35"), 2, ("--name", "look like a run id")),
     "run-name-like-an-ocid": CliCase(("run", "hello", "--name", "ocid1.datasciencejobrun.oc1..x"), 2,

@@ -182,6 +182,15 @@ def test_a_listing_masks_a_secret_value_in_a_run_printed_before_the_run_that_hol
         assert COPIED not in listed.stdout, args
 
 
+def test_a_matrix_value_holding_a_secret_value_is_named_by_its_place(jobctl: Runner, project: Path) -> None:
+    """Red team, session 13: a run's name (its OCI display name) carried a matrix value equal to a secret."""
+    (project / "copies.yaml").write_text(COPIES_SPEC.format(secret=COPIED))
+    assert jobctl("apply", "copies.yaml").exit_code == 0
+    started = jobctl("run", "copies", "--matrix", f"X={COPIED},plain", "--name", "m", "-o", "json", "--show-secrets")
+    assert started.exit_code == 0, started.stderr
+    assert sorted(r["name"] for r in json.loads(started.stdout)["items"]) == ["m-X1", "m-plain"]
+
+
 def test_validate_errors_do_not_quote_a_secret_value(jobctl: Runner, project: Path) -> None:
     text = COPIES_SPEC.format(secret=COPIED).replace("ocpus: 1", f"ocpus: {COPIED}")
     (project / "bad.yaml").write_text(text)
