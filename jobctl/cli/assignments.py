@@ -77,10 +77,13 @@ def parse_settings(values: Sequence[str], table: type[Any] | None = None) -> dic
 
     settable = {row.shown: row for row in rows(table or JobDefinition) if row.run}
     result: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for value in values:
         path, sep, text = value.partition("=")
         if not sep:
             raise UsageError(f"--set {path!r}: missing '=' (expected PATH=VALUE)")
+        if seen.setdefault(path, text) != text:  # as --env: the last one silently won (the value is never echoed)
+            raise UsageError(f"--set {path} is given twice, with different values", hint="give it once")
         prefix, _, key = path.partition(".")
         row = settable.get(path)
         if row is None and prefix in settable and settable[prefix].kind == "map" and key:

@@ -271,6 +271,8 @@ def command(
     app.show_secrets = show_secrets
     if wait and follow:
         raise UsageError("use either --wait or --follow")
+    if timeout is not None and not (wait or follow):  # (it was ignored: the command returns once runs start)
+        raise UsageError("--timeout is how long --wait or --follow waits: give one of them")
     if follow and job and job.endswith((".yaml", ".yml")) and Path(job).is_file():
         raise UsageError(f"{job!r} is a spec file: -f is --follow, as for logs",
                          hint=f"give the spec with --file (-p): jobctl run -p {job} --follow")

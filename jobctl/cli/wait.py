@@ -47,4 +47,5 @@ def command(app: AppContext, *, runs: tuple[str, ...], job: str | None, timeout:
             app.info(f"no active runs; the newest, {newest[0].name} ({newest[0].id}), is {newest[0].state}")
             active = newest
         resolved += active
-    return wait_runs(app, resolved, timeout=timeout)
+    once = list({run.id: run for run in resolved}.values())  # `wait R R`, or R and --job: each run once
+    return wait_runs(app, once, timeout=timeout)

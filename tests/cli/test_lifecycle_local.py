@@ -977,6 +977,14 @@ def test_wait_for_a_job_whose_run_already_failed_fails(jobctl: Run, demo: Path) 
     assert f"({failed}), is FAILED" in result.stderr
 
 
+def test_wait_lists_each_run_once_however_often_it_is_named(jobctl: Run, demo: Path) -> None:
+    """Red team, session 13: `wait R R` listed R twice."""
+    run_id = start(jobctl, "demo")
+    waited = jobctl("wait", run_id, run_id[:-2], "-o", "json")
+    assert waited.exit_code == 0, waited.stderr
+    assert [r["id"] for r in as_json(waited)["items"]] == [run_id]
+
+
 def test_export_all_writes_each_name_once_from_its_current_job(jobctl: Run, tmp_path: Path) -> None:
     """Red team: `export --all` wrote every generation to NAME/job.yaml, and an earlier one could win."""
     spec = write_spec(tmp_path / "specs", job_doc(env={"MODEL": "base"}))

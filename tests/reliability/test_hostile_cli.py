@@ -128,6 +128,10 @@ CLI_CASES: dict[str, CliCase] = {
     "matrix-without-equals": CliCase(("run", "hello", "--matrix", "MODEL"), 2, ("--matrix", "'='")),
     "matrix-empty-name": CliCase(("run", "hello", "--matrix", "=a,b"), 2, ("--matrix",)),
     "timeout-unknown-unit": CliCase(("run", "hello", "--wait", "--timeout", "5x"), 2, ("--timeout", "5x")),
+    # red team, session 13: ignored without --wait/--follow, as was the first of two --set of one field
+    "timeout-without-wait": CliCase(("run", "hello", "--timeout", "5m"), 2, ("--timeout", "--wait or --follow")),
+    "set-twice-differently": CliCase(("run", "hello", "--set", "infrastructure.ocpus=2", "--set",
+                                      "infrastructure.ocpus=4"), 2, ("--set infrastructure.ocpus", "twice")),
     "timeout-zero": CliCase(("run", "hello", "--wait", "--timeout", "0"), 2, ("--timeout",)),
     "timeout-negative": CliCase(("run", "hello", "--wait", "--timeout", "-1m"), 2, ("--timeout",)),
     "timeout-empty": CliCase(("wait", "{run}", "--timeout", ""), 2, ("--timeout",)),
