@@ -20,8 +20,9 @@ _STATE_STYLE = {
     "SUCCEEDED": "green", "FAILED": "red", "CANCELED": "yellow", "CANCELING": "yellow",
     "IN_PROGRESS": "cyan", "ACCEPTED": "blue", "NEEDS_ATTENTION": "red",
 }
-# C0/C1 control characters except tab; ESC sequences in workload output must not drive the terminal.
-_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # compiled (and cached) by `re` when used
+# C0/C1 control characters except tab: ESC sequences in workload output must not drive the terminal; and the
+# bidirectional embeddings, overrides and isolates, which make text show in another order than it is (U+202E)
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"  # compiled (and cached) by `re` when used
 
 
 def clean(text: str) -> str:

@@ -105,7 +105,8 @@ def test_jsonl_prints_each_line_as_json(jobctl: object, logged_run: str) -> None
 
 ESCAPED = [  # terminal control sequences, C1 controls and non-ASCII text, as a workload may print them
     "2024-05-01T10:00:00.000000Z O \x1b[31mred\x1b[0m \x1b]0;title\x07done\rover",
-    "2024-05-01T10:00:01.000000Z E caf\u00e9 \u0085next \u009bcsi \x7fdel",
+    # and the bidirectional controls that show text in another order than it is (red team, session 13: U+202E)
+    "2024-05-01T10:00:01.000000Z E caf\u00e9 \u0085next \u009bcsi \x7fdel\u202e \u2066iso\u2069",
 ]
 
 
@@ -156,10 +157,10 @@ def test_no_color_set_and_not_empty_turns_colour_off_on_a_terminal(escaped_run: 
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    ([], ["[31mred[0m ]0;titledoneover", "caf\u00e9 next csi del"]),
-    (["--timestamps", "--stream", "stderr"], ["2024-05-01T10:00:01.000Z caf\u00e9 next csi del"]),
+    ([], ["[31mred[0m ]0;titledoneover", "caf\u00e9 next csi del iso"]),
+    (["--timestamps", "--stream", "stderr"], ["2024-05-01T10:00:01.000Z caf\u00e9 next csi del iso"]),
     (["--tail", "1", "--stream", "stdout"], ["[31mred[0m ]0;titledoneover"]),
-    (["--since", "2024-05-01T10:00:00.5Z"], ["caf\u00e9 next csi del"]),
+    (["--since", "2024-05-01T10:00:00.5Z"], ["caf\u00e9 next csi del iso"]),
 ], ids=["plain", "timestamps-stderr", "tail-stdout", "since"])
 def test_control_characters_are_stripped_on_a_terminal(escaped_run: str, flags: list[str],
                                                         expected: list[str]) -> None:
@@ -169,7 +170,8 @@ def test_control_characters_are_stripped_on_a_terminal(escaped_run: str, flags: 
 def test_piped_and_json_output_keep_control_characters(jobctl: object, escaped_run: str) -> None:
     piped = jobctl("logs", escaped_run, "--timestamps")  # type: ignore[operator]
     assert piped.stdout == ("2024-05-01T10:00:00.000Z \x1b[31mred\x1b[0m \x1b]0;title\x07done\rover\n"
-                            "2024-05-01T10:00:01.000Z caf\u00e9 \u0085next \u009bcsi \x7fdel\n")
+                            "2024-05-01T10:00:01.000Z caf\u00e9 \u0085next \u009bcsi \x7fdel\u202e \u2066iso\u2069\n")
     as_json = jobctl("logs", escaped_run, "-o", "jsonl", "--stream", "stderr")  # type: ignore[operator]
-    assert as_json.stdout == json_line("2024-05-01T10:00:01Z", "stderr", "caf\u00e9 \u0085next \u009bcsi \x7fdel",
+    assert as_json.stdout == json_line("2024-05-01T10:00:01Z", "stderr",
+                                       "caf\u00e9 \u0085next \u009bcsi \x7fdel\u202e \u2066iso\u2069",
                                        escaped_run) + "\n"

@@ -51,9 +51,10 @@ _KINDS = bytes(ord("0") if byte in b"-.:T0123456789" else ord("C") if byte in b"
 _KEEP = {name: bytes(1 if byte == code[0] else 0 for byte in range(256))
          for name, code in logfile.STREAM_CODES.items()}
 _JSON_STREAM = {b"O": b'Z", "stream": "stdout", "text": "', b"E": b'Z", "stream": "stderr", "text": "'}
-# what clean() strips (render/human.py): C0 controls but tab and newline, DEL, and C1 (U+0080-U+009F in UTF-8)
+# what clean() strips (render/human.py): C0 controls but tab and newline, DEL; and, in UTF-8, C1 (U+0080-U+009F) and
+# the bidirectional controls (U+202A-U+202E, U+2066-U+2069)
 _C0 = bytes(range(0x00, 0x09)) + bytes(range(0x0B, 0x20)) + b"\x7f"
-_C1 = re.compile(b"\xc2[\x80-\x9f]")
+_C1 = re.compile(b"\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def _stamp(moment: datetime) -> bytes:
