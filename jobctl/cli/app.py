@@ -8,7 +8,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -213,7 +213,7 @@ class JobctlGroup(click.Group):
 
                 traceback.print_exc()
             if write_failed(error):  # stdout to a full disk (`> /dev/full`), ...
-                _cannot_write(error)
+                _cannot_write(error, app.started if app is not None else [])
             _say(f"Error: internal error: {type(error).__name__}: {error}",
                  "Hint: rerun with --traceback and report it.")
             sys.exit(ExitCode.ERROR)
@@ -254,12 +254,15 @@ def _fail(error: JobctlError) -> NoReturn:
     sys.exit(error.exit_code)
 
 
-def _cannot_write(error: OSError) -> NoReturn:
+def _cannot_write(error: OSError, started: Sequence[str] = ()) -> NoReturn:
     """A write a full or failing disk (or a closed stdout) refused: said as such (exit 1), not as an internal
-    error; what stdout still holds is dropped, so the flush at exit does not fail again (Python would exit 120)."""
+    error, naming the runs the command `started` (`run -q > /dev/full` lost their ids, and a retry started them
+    again); what stdout still holds is dropped, so the flush at exit does not fail again (Python would exit 120)."""
     from jobctl.cli.output import discard_output
 
-    _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}")
+    ids = " ".join(started)
+    _say(f"Error: cannot write{f' {error.filename}' if error.filename else ''}: {error.strerror}",
+         *([f"Hint: the run(s) it started go on: {ids} (`jobctl wait {ids}` waits for them)"] if ids else []))
     discard_output()
     sys.exit(ExitCode.ERROR)
 

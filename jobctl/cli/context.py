@@ -30,7 +30,7 @@ class AppContext:
     ~1 ms of the start-up budget (issue 18)."""
 
     __slots__ = ("_backend", "backend_name", "color", "environ", "oci_options", "output", "owns_process", "quiet",
-                 "show_secrets", "stderr", "stdout", "traceback", "verbose")
+                 "show_secrets", "started", "stderr", "stdout", "traceback", "verbose")
 
     def __init__(self, *, backend_name: str = "local", oci_options: dict[str, Any] | None = None,
                  output: str = "table", color: bool = True, quiet: bool = False, verbose: int = 0,
@@ -50,6 +50,7 @@ class AppContext:
         self.show_secrets = show_secrets
         self.owns_process = owns_process  # jobctl's own command, not a call in another program (tests): may fork
         self._backend: Backend | None = None
+        self.started: list[str] = []  # the runs this command started (or re-attached to): said if its output is lost
 
     def settings(self) -> Settings:
         """Every backend's typed settings, from the options and the environment: the one place that

@@ -177,10 +177,12 @@ def _start_each(app: AppContext, begun: list[RunState], start: Callable[..., lis
     re-attached to), kept in `begun` for an interrupt."""
     def started(run: RunState) -> None:
         begun.append(run)
+        app.started.append(run.id)
         app.info(f"started {run.name} ({run.id})")
 
     def reattached(run: RunState) -> None:
         begun.append(run)
+        app.started.append(run.id)
         app.info(f"re-attached to {run.name} ({run.id}), {run.state}: started before with this idempotency key")
 
     def interrupted(under_way: int) -> None:

@@ -152,6 +152,18 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
         assert (proc.returncode, proc.stderr) == (code, said), command
 
 
+def test_a_run_whose_ids_cannot_be_written_names_them_on_stderr(jobctl) -> None:
+    """Red team, session 13: `run -q > /dev/full` said it could not write, and the run it had started was named
+    nowhere: a CI retry started it again."""
+    assert jobctl("apply", str(REPO / "specs-examples" / "hello" / "job.yaml")).exit_code == 0
+    proc = _shell("JOBCTL run hello --matrix MODEL=a,b -q > /dev/full")
+    listed = json.loads(jobctl("runs", "hello", "-o", "json").stdout)["items"]
+    ids = " ".join(sorted((r["id"] for r in listed), key=proc.stderr.find))
+    assert (proc.returncode, proc.stderr) == (1, "Error: cannot write: No space left on device\n"
+                                              f"Hint: the run(s) it started go on: {ids} (`jobctl wait {ids}` waits "
+                                              "for them)\n")
+
+
 def test_output_to_a_full_disk_says_it_cannot_write_not_internal_error() -> None:
     proc = _shell("JOBCTL schema > /dev/full")
     assert (proc.returncode, proc.stderr) == (1, "Error: cannot write: No space left on device\n")
