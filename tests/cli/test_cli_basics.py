@@ -252,8 +252,25 @@ def test_validate_reports_errors_on_stderr_and_exits_3(run: Run, invalid_spec: P
     lines = result.stderr.splitlines()
     assert f"{invalid_spec}:3:18: metadata.name: must be lower-case letters" in result.stderr
     assert any(line.startswith(f"{invalid_spec}:5:") and "memoryInGBs" in line for line in lines), lines
-    assert "Error: 2 errors in 1 file" in lines
+    assert any(line.startswith(f"{invalid_spec}:6:") and "does not exist" in line for line in lines), lines
+    assert "Error: 3 errors in 1 file" in lines  # (its missing source too, with the schema's errors)
     assert "Traceback" not in result.stderr
+
+
+def test_validate_says_a_jobs_other_problems_with_its_schema_errors(jobctl: Run, tmp_path: Path) -> None:
+    """Red team, session 13: one wrong type (the schema's) hid a secret label and a missing source until it was
+    mended: every problem at once, as the README says."""
+    (tmp_path / "job.yaml").write_text(
+        "apiVersion: jobctl/v1\nkind: Job\nmetadata:\n  name: vv\n  labels: {db: hunter2hunter2}\nspec:\n"
+        "  infrastructure: {shape: VM.Standard.E4.Flex, ocpus: 1, memoryInGBs: 16, blockStorageSizeInGBs: x}\n"
+        "  runtime:\n    type: python\n    source: ./nope.py\n    env: {DB_PASSWORD: hunter2hunter2}\n")
+
+    result = jobctl("validate", str(tmp_path / "job.yaml"))
+
+    assert result.exit_code == 3
+    said = [line.split(": ", 2)[1] for line in result.stderr.splitlines() if line.startswith(str(tmp_path))]
+    assert said == ["metadata.labels.db", "spec.infrastructure.blockStorageSizeInGBs", "spec.runtime.source"]
+    assert "hunter2" not in result.stderr
 
 
 def test_validate_json_with_errors_lists_them_and_exits_3(jobctl: Run, invalid_spec: Path) -> None:
@@ -265,6 +282,7 @@ def test_validate_json_with_errors_lists_them_and_exits_3(jobctl: Run, invalid_s
     assert [(d["file"], d["line"], d["path"]) for d in diagnostics] == [
         (str(invalid_spec), 3, "metadata.name"),
         (str(invalid_spec), 5, "spec.infrastructure"),
+        (str(invalid_spec), 6, "spec.runtime.source"),
     ]
 
 
