@@ -59,6 +59,20 @@ def _option_names(command: click.Command | None, args: list[str]) -> tuple[set[s
     return values, flags
 
 
+def _learn_secrets_given(args: list[str]) -> None:
+    """The secret `--env NAME=VALUE` values of the command line, known before click checks its options: an error
+    about another option's value (`--timeout VALUE`) is said before the command reads its --env (red team)."""
+    pairs = [args[at + 1] for at, arg in enumerate(args[:-1]) if arg in ("-e", "--env")]
+    pairs += [arg.split("=", 1)[1] for arg in args if arg.startswith("--env=")]
+    pairs += [arg[2:] for arg in args if arg.startswith("-e") and len(arg) > 2 and arg[2] != "-"]
+    if pairs:
+        from jobctl.secrets import REDACTOR, is_secret
+
+        for name, _, value in (pair.partition("=") for pair in pairs):
+            if is_secret(name):
+                REDACTOR.add(value)
+
+
 def _unbundled(token: str, own: tuple[set[str], set[str]], values: set[str], flags: set[str]
                ) -> tuple[str, str, str] | None:
     """A cluster of short options after the command that holds global ones (`-qo json`, `-qn 2`, `-wq`): (the
@@ -109,6 +123,7 @@ class JobctlGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[ARGV] = list(args)  # the command line as given (`runs` repeats it for the next page)
+        _learn_secrets_given(args)
         return super().parse_args(ctx, self._hoisted(ctx, args))
 
     def _hoisted(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -136,6 +151,8 @@ class JobctlGroup(click.Group):
                 break
             if name in values and name not in own[0] | own[1]:
                 taken = 1 if "=" in token else 2
+                if index + taken > len(tokens):  # (it took the command's name as its value)
+                    raise click.UsageError(f"Option '{name}' requires an argument.", ctx=ctx)
                 front += tokens[index:index + taken]
                 index += taken
                 continue
@@ -300,16 +317,23 @@ def _short_options_unsuggested() -> None:
 _short_options_unsuggested()
 
 
-def _usage_errors_outlive_their_reader() -> None:
-    """click says a usage error on stderr, then exits 2; a stderr whose reader has gone (`jobctl run X --wiat 2>&1
+def _usage_errors_said_safely() -> None:
+    """click says a usage error on stderr, then exits 2. A stderr whose reader has gone (`jobctl run X --wiat 2>&1
     | true`) raised BrokenPipeError out of that, which ended the command as a read command whose reader left:
-    exit 0 (red team, session 13). The message is lost, the exit code is still 2."""
+    exit 0; now the message is lost, the exit code is still 2. And what it says is masked: it may quote a value
+    (`--timeout VALUE`) that is a secret given on the same line (red team, session 13)."""
     for cls in (click.ClickException, click.UsageError):
         show = cls.show
 
         def show_or_lose(self: click.ClickException, file: Any = None, show: Any = show) -> None:
-            try:
-                show(self, file)
+            import io
+
+            from jobctl.secrets import REDACTOR
+
+            said = io.StringIO()
+            show(self, said)
+            try:  # (masked: `--timeout VALUE` said the value, perhaps a secret given with --env on the same line)
+                (sys.stderr if file is None else file).write(REDACTOR.redact(said.getvalue()))
             except (OSError, ValueError):  # (ValueError: a closed stream)
                 from jobctl.cli.output import discard_output
 
@@ -318,7 +342,7 @@ def _usage_errors_outlive_their_reader() -> None:
         cls.show = show_or_lose  # type: ignore[method-assign]
 
 
-_usage_errors_outlive_their_reader()
+_usage_errors_said_safely()
 
 
 @click.group(

@@ -69,7 +69,8 @@ def _refuse_blocked(target: Path, files: Iterable[str]) -> None:
             if os.path.isdir(place):
                 break
             if os.path.lexists(place):
-                what = (f"a symbolic link to {os.readlink(place)}, which is not there" if os.path.islink(place)
-                        else "a file, not a directory")
+                what = ("a file, not a directory" if not os.path.islink(place) else
+                        f"a symbolic link to {os.readlink(place)}, which is "
+                        f"{'not a directory' if os.path.exists(place) else 'not there'}")
                 raise UsageError(f"cannot write into {place}: it is {what}",
                                  hint="give another NAME, or -d to write elsewhere")

@@ -9,7 +9,7 @@ import click
 
 from jobctl.cli.complete import complete_jobs, complete_runs
 from jobctl.cli.context import AppContext, is_tty
-from jobctl.cli.options import JOB_REF, RUN_REF, parse_duration, show_secrets_option, timeout_option
+from jobctl.cli.options import JOB_REF, RUN_REF, TEXT, parse_duration, show_secrets_option, timeout_option
 from jobctl.cli.output import renders
 from jobctl.errors import ExitCode, NotFoundError, UsageError
 from jobctl.model.state import LogLine, LogView, RunState
@@ -63,7 +63,7 @@ def _target_run(app: AppContext, run: str | None, job: str | None, spec_file: st
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends; exit code mirrors it.")
 @click.option("-n", "--tail", type=click.IntRange(0, 10_000_000), default=None,
               help="Only the last N lines (then follow).")
-@click.option("--since", help="Only lines newer than a duration (10m) or an ISO timestamp.")
+@click.option("--since", type=TEXT, help="Only lines newer than a duration (10m) or an ISO timestamp.")
 @click.option("-t", "--timestamps", is_flag=True, help="Prefix each line with its UTC timestamp.")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), help="Only this output stream.")
 @timeout_option

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SPEC = "job.yaml"
 DEFAULT_MAX_RUNS = 100
+MAX_FAN_OUT = 10_000  # runs one command starts, --yes or not (a workflow step starts at most 1,000)
 
 
 def _check_run_name(name: str) -> None:
@@ -39,23 +41,39 @@ def _check_run_name(name: str) -> None:
         raise UsageError("--name: a run name cannot be blank")
     if len(name) > 255:
         raise UsageError(f"--name: a run name has at most 255 characters, not {len(name)}")
-    if re.fullmatch(r"run-[0-9a-z]*|ocid1\..*", name):  # a name is looked up before an id prefix
+    if _like_a_run_id(name):
         raise UsageError(f"--name {name}: a run name cannot look like a run id (run-..., ocid1....)",
                          hint=f"`jobctl get {name}` would find this run, not the one whose id it starts")
 
 
-def _check_no_secret_in(name: str | None) -> None:
-    """A run name holding a secret value (the job's, or --env's, known once the job is read) is refused: it is
-    the run's display name on OCI, which anyone who can read the job reads, as spec names are (red team)."""
+def _check_names(names: Iterable[str], given: str | None) -> None:
+    """The names the runs will have: none holds a secret value (the job's, or --env's, known once the job is
+    read: a name is the run's display name on OCI, which anyone who can read the job reads, as spec names are),
+    and none looks like a run id (red team, session 13: a name from --idempotency-key too)."""
     from jobctl.secrets import REDACTOR
 
-    if name is not None and REDACTOR.contains_secret(name):
-        raise UsageError("--name: a run name cannot hold a secret value (it is the run's display name, which "
-                         "anyone who can read the job can read)")
+    option = "--name" if given is not None else "--idempotency-key"
+    for name in names:
+        if REDACTOR.contains_secret(name):
+            said = "a run name cannot hold" if given is not None else "the run's name is made from the key, which holds"
+            raise UsageError(f"{option}: {said} a secret value (it is the run's display name, which anyone who can "
+                             "read the job can read)", hint="give the runs a --name")
+        if given is None and _like_a_run_id(name):
+            raise UsageError(f"--idempotency-key: the run's name {name} would look like a run id (run-..., "
+                             "ocid1....)", hint="give the runs a --name")
+
+
+def _like_a_run_id(name: str) -> bool:
+    """A name is looked up before an id prefix: one like a run id would be found instead of that run."""
+    return re.fullmatch(r"run-[0-9a-z]*|ocid1\..*", name) is not None
 
 
 def _confirm_fan_out(app: AppContext, count: int, yes: bool) -> None:
-    """Many runs cost real money on OCI: past the limit, --yes or a person at a terminal must agree."""
+    """Many runs cost real money on OCI: past the limit, --yes or a person at a terminal must agree; past
+    MAX_FAN_OUT, nobody can (a million combinations took gigabytes before the first run started)."""
+    if count > MAX_FAN_OUT:
+        raise UsageError(f"a command starts at most {MAX_FAN_OUT} runs, not {count}",
+                         hint="split the --matrix over several commands")
     text = app.environ.get("JOBCTL_MAX_RUNS", "")
     if text and not (text.isdigit() and len(text) < 8):
         raise UsageError(f"JOBCTL_MAX_RUNS must be a whole number of runs, not {text!r}")
@@ -77,7 +95,9 @@ def job_from_scope(app: AppContext, job_ref: str | None, spec_file: str | None, 
         return resolve_job(backend, job_ref, runnable=runnable)
     path = spec_file or DEFAULT_SPEC
     if spec_file and not Path(spec_file).exists():
-        raise NotFoundError(f"spec file {spec_file} not found")
+        from jobctl.spec.load import shown_path
+
+        raise NotFoundError(f"spec file {shown_path(spec_file)} not found")
     if not Path(path).exists():
         raise UsageError(f"no JOB given and no {path} here", hint="name the job, or point at its spec with -p SPEC")
     from jobctl.plan.desired import with_defaults
@@ -164,9 +184,9 @@ def _start_application(app: AppContext, held: tuple[str, ApplicationDefinition],
         app.info(f"Locally these have no effect (they apply on OCI): {', '.join(ignored)}.")
     chosen = {**fields, **{field: entries for field, entries in maps.items() if entries},
               **({"arguments": tuple(args)} if args else {})}
-    _check_no_secret_in(name)
     requests = plan_application_runs(app_id, definition, env=env, settings=chosen, matrix=combos, name=name,
                                      idempotency_key=key)
+    _check_names((request.name for request in requests), name)
     dataflow = app.backend().dataflow  # type: ignore[attr-defined]
     return _start_each(app, begun, lambda **said: start_application_runs(
         dataflow, app_id, definition, requests, max_parallel=max_parallel, **said))
@@ -317,11 +337,11 @@ def command(
                 return _watch(app, runs, wait=wait, follow=follow, timeout=timeout, cancel=cancel_on_interrupt)
     chosen = parse_settings(settings)
     target = target or job_from_scope(app, job, spec_file, runnable=True)
-    _check_no_secret_in(name)
     requests = plan_runs(
         target, env=overrides, args=list(args) if args else None, append_args=args_append, matrix=combos,
         name=name, idempotency_key=idempotency_key, settings=chosen,
     )
+    _check_names((request.name for request in requests), name)
     _say_what_has_no_effect(app, chosen)
     from jobctl.cli.watch import interruptible
     from jobctl.engine.runs import start_runs

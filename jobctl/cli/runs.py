@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from jobctl.cli.complete import complete_jobs
 from jobctl.cli.context import AppContext
-from jobctl.cli.options import JOB_REF, show_secrets_option
+from jobctl.cli.options import JOB_REF, TEXT, show_secrets_option
 from jobctl.cli.output import Listing, renders
 from jobctl.errors import UsageError
 from jobctl.model.state import RUN_STATES, RunState
@@ -22,7 +22,7 @@ from jobctl.model.state import RUN_STATES, RunState
 @click.option("-n", "--limit", type=click.IntRange(1, None), default=50, show_default=True,
               help="At most this many runs (a page).")
 @click.option("--all", "show_all", is_flag=True, help="Every run, however many (written as they are read).")
-@click.option("--page", "page", metavar="TOKEN",
+@click.option("--page", "page", type=TEXT, metavar="TOKEN",
               help="The page after the one that printed TOKEN (`nextPage` in -o json; the hint after a table).")
 @show_secrets_option
 @renders()

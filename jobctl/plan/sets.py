@@ -16,13 +16,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from jobctl.digest import sha256
-from jobctl.errors import UsageError
+from jobctl.errors import UsageError, not_utf8
 
 MAX_SET_LENGTH = 200  # well inside OCI's freeform tag value limit (256)
 _VALID = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
 
 def check_set(name: str, source: str = "--set-name") -> str:
+    wrong = not_utf8(name)  # (red team: stored as the jobs' tag, it broke every later YAML listing of them)
+    if wrong is not None:
+        raise UsageError(f"{source}: a set name is UTF-8 text: {wrong}",
+                         hint="name the set with --set-name NAME (or $JOBCTL_SET)")
     if not name or len(name) > MAX_SET_LENGTH or not _VALID.match(name) or name != name.strip():
         raise UsageError(f"{source}: a set name is 1-{MAX_SET_LENGTH} printable characters without "
                          f"leading or trailing spaces, not {name!r}",

@@ -128,6 +128,9 @@ def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
     (("run", "hello", "-follow=1"), "No such option '-follow'. Did you mean '--follow'?"),
     (("jobs", "-quiet"), "No such option '-quiet'. Did you mean '--quiet'?"),  # a global one after the command
     (("-output", "json", "jobs"), "No such option '-output'. Did you mean '--output'?"),
+    # red team, session 13: a global option without its value after the command took the command as its value
+    (("jobs", "--backend"), "Option '--backend' requires an argument."),
+    (("run", "hello", "--profile"), "Option '--profile' requires an argument."),
 ])
 def test_an_unknown_option_is_a_usage_error_suggesting_only_long_ones(
         jobctl: Run, args: tuple[str, ...], said: str) -> None:
@@ -148,6 +151,7 @@ ODD = "plain-\udce9"  # the byte 0xe9, no UTF-8, as argv holds it (a surrogate e
     ("run", "hello", "--set", f"infrastructure.shape={ODD}"), ("run", "hello", "--matrix", f"M=a,{ODD}"),
     ("run", "hello", "--name", ODD), ("run", "hello", "--idempotency-key", ODD), ("run", ODD),
     ("workflow", "run", "flow.yaml", "--env", f"MSG={ODD}"), ("workflow", "run", "flow.yaml", "--idempotency-key", ODD),
+    ("runs", "--page", ODD), ("logs", "run-x", "--since", ODD),  # (red team: said as Python escapes)
 ], ids=lambda args: " ".join(a for a in args if ODD not in a))
 def test_text_that_is_no_utf8_is_a_usage_error_naming_where(jobctl: Run, args: tuple[str, ...]) -> None:
     """Red team, session 13: `--env MSG=$(printf 'plain\\xe9')` was taken; every YAML listing of runs then failed
@@ -159,6 +163,31 @@ def test_text_that_is_no_utf8_is_a_usage_error_naming_where(jobctl: Run, args: t
     assert re.search(rf"Invalid value for '(-\w' / ')?{re.escape(option)}': byte 0xe9 at character \d+ is not UTF-8 "
                      r"\(jobctl and OCI take UTF-8 text only\)", result.stderr), result.stderr
     assert "plain" not in result.stderr  # (the value may be a secret)
+
+
+def test_a_spec_file_that_is_not_there_is_named_as_every_path_is_shown(jobctl: Run) -> None:
+    """Red team, session 13: `run -p $'a\\xe9'` said "spec file a\\udce9 not found" (Python's escape)."""
+    result = jobctl("run", "-p", ODD)
+    assert result.exit_code == 4
+    assert 'spec file "plain-\\xe9" not found' in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("where", ["--set-name", "JOBCTL_SET", "the directory"])
+def test_a_set_name_that_is_no_utf8_is_refused_before_anything_is_applied(
+        jobctl: Run, tmp_path: Path, where: str) -> None:
+    """Red team, session 13: stored as the jobs' set tag, it made every `jobs -o yaml` an internal error, and JSON
+    output invalid UTF-8."""
+    directory = tmp_path / ("caf\udce9" if where == "the directory" else "specs")
+    directory.mkdir()
+    (directory / "job.yaml").write_text(HELLO.read_text())
+    (directory / "hello.py").write_text("")
+    args = ["apply", str(directory / "job.yaml"), *(["--set-name", ODD] if where == "--set-name" else [])]
+
+    result = jobctl(*args, env={"JOBCTL_SET": ODD} if where == "JOBCTL_SET" else None)
+
+    assert result.exit_code == 2, result.stderr
+    assert re.search(r"byte 0xe9 at character \d+ is not UTF-8", result.stderr), result.stderr
+    assert json.loads(jobctl("jobs", "-o", "json").stdout)["items"] == []
 
 
 def test_an_interpolated_variable_that_is_no_utf8_is_a_spec_error_at_its_place(
@@ -393,6 +422,7 @@ def test_init_force_overwrites(jobctl: Run, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("blocker", "said"), [
     ("my-job", "my-job: it is a file, not a directory"),
     ("my-job", "my-job: it is a symbolic link to gone, which is not there"),
+    ("my-job", "my-job: it is a symbolic link to mine.txt, which is not a directory"),  # (it said "not there")
     ("my-job/src", "my-job/src: it is a file, not a directory"),
 ])
 def test_init_refuses_a_file_where_it_writes_a_directory(jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -402,7 +432,8 @@ def test_init_refuses_a_file_where_it_writes_a_directory(jobctl: Run, tmp_path: 
     monkeypatch.chdir(tmp_path)
     Path(blocker).parent.mkdir(exist_ok=True)
     if "symbolic" in said:
-        os.symlink("gone", blocker)
+        (tmp_path / "mine.txt").write_text("mine\n")
+        os.symlink("gone" if "gone" in said else "mine.txt", blocker)
     else:
         Path(blocker).write_text("mine\n")
     before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))

@@ -735,19 +735,37 @@ def test_more_runs_than_the_limit_need_yes(jobctl: Run, demo: Path, monkeypatch:
     assert len(ok(jobctl("run", "demo", "--matrix", "MODEL=a,b", "--matrix", "SEED=1,2", "--yes")).stdout.split()) == 4
 
 
-def test_a_fan_out_over_the_limit_is_refused_before_its_runs_are_built(demo: Path) -> None:
+@pytest.mark.parametrize("yes", [[], ["--yes"]], ids=["asked", "--yes"])
+def test_a_fan_out_over_the_limit_is_refused_before_its_runs_are_built(demo: Path, yes: list[str]) -> None:
     """Red team, session 13: 40 values in each of 4 keys built all 2,560,000 combinations (2.2 GB, 18 s) before
-    they were refused. Under a 512 MiB address space that ran out of memory; now it is refused at once."""
+    they were refused; with --yes, before the first run started. Under a 512 MiB address space that ran out of
+    memory; now it is refused at once, and no command starts more than MAX_FAN_OUT runs."""
     values = ",".join(map(str, range(40)))
     matrix = [arg for key in "ABCD" for arg in ("--matrix", f"{key}={values}")]
 
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 29, 1 << 29))
 
-    refused = subprocess.run([sys.executable, "-m", "jobctl", "run", "demo", *matrix], capture_output=True,
+    refused = subprocess.run([sys.executable, "-m", "jobctl", "run", "demo", *matrix, *yes], capture_output=True,
                              text=True, preexec_fn=limited, timeout=60, check=False)
     assert (refused.returncode, refused.stdout) == (2, "")
-    assert refused.stderr.startswith("Error: refusing to start 2560000 runs (more than JOBCTL_MAX_RUNS=100)")
+    assert refused.stderr.startswith("Error: a command starts at most 10000 runs, not 2560000"), refused.stderr
+
+
+def test_a_run_name_made_from_an_idempotency_key_holds_no_secret_and_looks_like_no_run_id(
+        jobctl: Run, demo: Path) -> None:
+    """Red team, session 13: `--idempotency-key hunter2zz` with that value in a secret env var named the run
+    demo-hunter2zz (its OCI display name); and a job named `run` with key K named its run run-K, which `cancel
+    run-K` then took for it instead of the run whose id starts so."""
+    leaky = jobctl("run", "demo", "--env", "DB_TOKEN=hunter2zz", "--idempotency-key", "hunter2zz")
+    assert leaky.exit_code == 2
+    assert "--idempotency-key: the run's name is made from the key, which holds a secret value" in leaky.stderr
+    write_spec(demo.parent, job_doc("run"), filename="run.yaml")
+    applied(jobctl, demo.parent / "run.yaml")
+    like_an_id = jobctl("run", "run", "--idempotency-key", "ux8c5")
+    assert like_an_id.exit_code == 2
+    assert "--idempotency-key: the run's name run-ux8c5 would look like a run id" in like_an_id.stderr
+    assert runs_of(jobctl, "demo") == runs_of(jobctl, "run") == []
 
 
 def test_cancel_prints_the_runs_as_json(jobctl: Run, demo: Path) -> None:

@@ -191,6 +191,18 @@ def test_a_matrix_value_holding_a_secret_value_is_named_by_its_place(jobctl: Run
     assert sorted(r["name"] for r in json.loads(started.stdout)["items"]) == ["m-X1", "m-plain"]
 
 
+@pytest.mark.parametrize("args", [("--timeout", "zq9secret-1", "--wait"), ("--max-parallel", "zq9secret-1"),
+                                  ("-o", "zq9secret-1")], ids=["timeout", "max-parallel", "output"])
+def test_an_option_error_does_not_quote_a_secret_value_given_on_the_same_line(
+        jobctl: Runner, project: Path, args: tuple[str, ...]) -> None:
+    """Red team, session 13: `run X --env DB_TOKEN=S --timeout S` said "invalid duration 'S'": click checks the
+    options before the command reads its --env."""
+    result = jobctl("run", "secretive", "--env", "DB_TOKEN=zq9secret-1", *args)
+    assert result.exit_code == 2
+    assert "zq9secret" not in result.stdout + result.stderr
+    assert "(sensitive)" in result.stderr
+
+
 def test_validate_errors_do_not_quote_a_secret_value(jobctl: Runner, project: Path) -> None:
     text = COPIES_SPEC.format(secret=COPIED).replace("ocpus: 1", f"ocpus: {COPIED}")
     (project / "bad.yaml").write_text(text)
