@@ -321,7 +321,7 @@ def _usage_errors_said_safely() -> None:
     """click says a usage error on stderr, then exits 2. A stderr whose reader has gone (`jobctl run X --wiat 2>&1
     | true`) raised BrokenPipeError out of that, which ended the command as a read command whose reader left:
     exit 0; now the message is lost, the exit code is still 2. And what it says is masked: it may quote a value
-    (`--timeout VALUE`) that is a secret given on the same line (red team, session 13)."""
+    (`--timeout VALUE`) that is a secret given on the same line (red team, session 14)."""
     for cls in (click.ClickException, click.UsageError):
         show = cls.show
 

@@ -49,7 +49,7 @@ def _check_run_name(name: str) -> None:
 def _check_names(names: Iterable[str], given: str | None) -> None:
     """The names the runs will have: none holds a secret value (the job's, or --env's, known once the job is
     read: a name is the run's display name on OCI, which anyone who can read the job reads, as spec names are),
-    and none looks like a run id (red team, session 13: a name from --idempotency-key too)."""
+    and none looks like a run id (red team, session 14: a name from --idempotency-key too)."""
     from jobctl.secrets import REDACTOR
 
     option = "--name" if given is not None else "--idempotency-key"

@@ -329,7 +329,7 @@ def _beyond_schema(document: Document, base_dir: Path, schema_problems: list[Dia
                    sources: dict[tuple[Path, str], str | None]) -> list[Diagnostic]:
     """A document's other problems, said with its schema's at once (on other fields than those): an
     application's; a job's secret labels and missing source, where the schema found its part sound (red team,
-    session 13: one wrong type hid them until it was mended)."""
+    session 14: one wrong type hid them until it was mended)."""
     said = {d.path for d in schema_problems}
     kind = document.data.get("kind")
     if kind == "DataFlowApplication":

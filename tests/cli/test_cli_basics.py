@@ -128,7 +128,7 @@ def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
     (("run", "hello", "-follow=1"), "No such option '-follow'. Did you mean '--follow'?"),
     (("jobs", "-quiet"), "No such option '-quiet'. Did you mean '--quiet'?"),  # a global one after the command
     (("-output", "json", "jobs"), "No such option '-output'. Did you mean '--output'?"),
-    # red team, session 13: a global option without its value after the command took the command as its value
+    # red team, session 14: a global option without its value after the command took the command as its value
     (("jobs", "--backend"), "Option '--backend' requires an argument."),
     (("run", "hello", "--profile"), "Option '--profile' requires an argument."),
 ])
@@ -154,7 +154,7 @@ ODD = "plain-\udce9"  # the byte 0xe9, no UTF-8, as argv holds it (a surrogate e
     ("runs", "--page", ODD), ("logs", "run-x", "--since", ODD),  # (red team: said as Python escapes)
 ], ids=lambda args: " ".join(a for a in args if ODD not in a))
 def test_text_that_is_no_utf8_is_a_usage_error_naming_where(jobctl: Run, args: tuple[str, ...]) -> None:
-    """Red team, session 13: `--env MSG=$(printf 'plain\\xe9')` was taken; every YAML listing of runs then failed
+    """Red team, session 14: `--env MSG=$(printf 'plain\\xe9')` was taken; every YAML listing of runs then failed
     (an internal error, for good), JSON ones wrote invalid UTF-8, and on OCI one such run made six and a 500."""
     result = jobctl(*args)
 
@@ -166,7 +166,7 @@ def test_text_that_is_no_utf8_is_a_usage_error_naming_where(jobctl: Run, args: t
 
 
 def test_a_spec_file_that_is_not_there_is_named_as_every_path_is_shown(jobctl: Run) -> None:
-    """Red team, session 13: `run -p $'a\\xe9'` said "spec file a\\udce9 not found" (Python's escape)."""
+    """Red team, session 14: `run -p $'a\\xe9'` said "spec file a\\udce9 not found" (Python's escape)."""
     result = jobctl("run", "-p", ODD)
     assert result.exit_code == 4
     assert 'spec file "plain-\\xe9" not found' in result.stderr, result.stderr
@@ -175,7 +175,7 @@ def test_a_spec_file_that_is_not_there_is_named_as_every_path_is_shown(jobctl: R
 @pytest.mark.parametrize("where", ["--set-name", "JOBCTL_SET", "the directory"])
 def test_a_set_name_that_is_no_utf8_is_refused_before_anything_is_applied(
         jobctl: Run, tmp_path: Path, where: str) -> None:
-    """Red team, session 13: stored as the jobs' set tag, it made every `jobs -o yaml` an internal error, and JSON
+    """Red team, session 14: stored as the jobs' set tag, it made every `jobs -o yaml` an internal error, and JSON
     output invalid UTF-8."""
     directory = tmp_path / ("caf\udce9" if where == "the directory" else "specs")
     directory.mkdir()
@@ -287,7 +287,7 @@ def test_validate_reports_errors_on_stderr_and_exits_3(run: Run, invalid_spec: P
 
 
 def test_validate_says_a_jobs_other_problems_with_its_schema_errors(jobctl: Run, tmp_path: Path) -> None:
-    """Red team, session 13: one wrong type (the schema's) hid a secret label and a missing source until it was
+    """Red team, session 14: one wrong type (the schema's) hid a secret label and a missing source until it was
     mended: every problem at once, as the README says."""
     (tmp_path / "job.yaml").write_text(
         "apiVersion: jobctl/v1\nkind: Job\nmetadata:\n  name: vv\n  labels: {db: hunter2hunter2}\nspec:\n"

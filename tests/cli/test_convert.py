@@ -277,7 +277,7 @@ def test_convert_refuses_to_overwrite_without_force(jobctl: Run, tmp_path: Path)
 
 def test_convert_refuses_a_format_name_as_its_file(
         jobctl: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Red team, session 13: `convert ads.yaml -o json` (-o as for every other command) wrote a file named json."""
+    """Red team, session 14: `convert ads.yaml -o json` (-o as for every other command) wrote a file named json."""
     monkeypatch.chdir(tmp_path)
     refused = jobctl("convert", str(ADS / "container.yaml"), "-o", "json")
     assert refused.exit_code == 2

@@ -715,7 +715,7 @@ def test_an_interrupt_while_a_matrix_is_starting_cancels_every_run_started_and_p
     assert 1 <= len(existing) == under_way <= 2, err  # the starts under way, no other
     assert set(out.split()) == existing, err  # every run that exists was reported, on stdout
     assert all(run_id in err for run_id in existing)
-    # red team, session 13: it said only what it canceled, not that the rest never started
+    # red team, session 14: it said only what it canceled, not that the rest never started
     assert f"canceled {len(existing)} run(s). {40 - len(existing)} of the 40 runs were not started." in err, err
     for run_id in existing:
         final = until(lambda run_id=run_id: in_state(jobctl, run_id, "CANCELED", "FAILED", "SUCCEEDED"),
@@ -737,7 +737,7 @@ def test_more_runs_than_the_limit_need_yes(jobctl: Run, demo: Path, monkeypatch:
 
 @pytest.mark.parametrize("yes", [[], ["--yes"]], ids=["asked", "--yes"])
 def test_a_fan_out_over_the_limit_is_refused_before_its_runs_are_built(demo: Path, yes: list[str]) -> None:
-    """Red team, session 13: 40 values in each of 4 keys built all 2,560,000 combinations (2.2 GB, 18 s) before
+    """Red team, session 14: 40 values in each of 4 keys built all 2,560,000 combinations (2.2 GB, 18 s) before
     they were refused; with --yes, before the first run started. Under a 512 MiB address space that ran out of
     memory; now it is refused at once, and no command starts more than MAX_FAN_OUT runs."""
     values = ",".join(map(str, range(40)))
@@ -754,7 +754,7 @@ def test_a_fan_out_over_the_limit_is_refused_before_its_runs_are_built(demo: Pat
 
 def test_a_run_name_made_from_an_idempotency_key_holds_no_secret_and_looks_like_no_run_id(
         jobctl: Run, demo: Path) -> None:
-    """Red team, session 13: `--idempotency-key hunter2zz` with that value in a secret env var named the run
+    """Red team, session 14: `--idempotency-key hunter2zz` with that value in a secret env var named the run
     demo-hunter2zz (its OCI display name); and a job named `run` with key K named its run run-K, which `cancel
     run-K` then took for it instead of the run whose id starts so."""
     leaky = jobctl("run", "demo", "--env", "DB_TOKEN=hunter2zz", "--idempotency-key", "hunter2zz")
@@ -996,7 +996,7 @@ def test_wait_for_a_job_whose_run_already_failed_fails(jobctl: Run, demo: Path) 
 
 
 def test_wait_lists_each_run_once_however_often_it_is_named(jobctl: Run, demo: Path) -> None:
-    """Red team, session 13: `wait R R` listed R twice."""
+    """Red team, session 14: `wait R R` listed R twice."""
     run_id = start(jobctl, "demo")
     waited = jobctl("wait", run_id, run_id[:-2], "-o", "json")
     assert waited.exit_code == 0, waited.stderr

@@ -110,7 +110,7 @@ def test_an_interpreter_that_cannot_run_is_refused_before_the_run_starts(
 
 def test_a_bare_name_is_a_command_on_path_not_a_file_of_the_current_directory(
         jobctl: Run, job: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Red team, session 13: JOBCTL_PYTHON=pyhere, a file here and no command on PATH, passed the check (the file
+    """Red team, session 14: JOBCTL_PYTHON=pyhere, a file here and no command on PATH, passed the check (the file
     was found from here) and was stored as given, so the run, in its own directory, failed to start it."""
     fake_python(tmp_path / "here")
     monkeypatch.chdir(tmp_path / "here" / "bin")

@@ -105,7 +105,7 @@ def test_jsonl_prints_each_line_as_json(jobctl: object, logged_run: str) -> None
 
 ESCAPED = [  # terminal control sequences, C1 controls and non-ASCII text, as a workload may print them
     "2024-05-01T10:00:00.000000Z O \x1b[31mred\x1b[0m \x1b]0;title\x07done\rover",
-    # and the bidirectional controls that show text in another order than it is (red team, session 13: U+202E)
+    # and the bidirectional controls that show text in another order than it is (red team, session 14: U+202E)
     "2024-05-01T10:00:01.000000Z E caf\u00e9 \u0085next \u009bcsi \x7fdel\u202e \u2066iso\u2069",
 ]
 
@@ -151,7 +151,7 @@ def on_a_terminal(*args: str, timeout: float = 60, color: bool = False, env: dic
 
 
 def test_no_color_set_and_not_empty_turns_colour_off_on_a_terminal(escaped_run: str) -> None:
-    """Red team, session 13: an empty NO_COLOR turned colour off; no-color.org: only one set and not empty does."""
+    """Red team, session 14: an empty NO_COLOR turned colour off; no-color.org: only one set and not empty does."""
     assert "\x1b[" in on_a_terminal("runs", color=True, env={"NO_COLOR": ""})
     assert "\x1b[" not in on_a_terminal("runs", color=True, env={"NO_COLOR": "1"})
 

@@ -146,14 +146,14 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
             ("JOBCTL jobs >&-", 1, cannot), ("JOBCTL jobs -o json >&-", 1, cannot), ("JOBCTL --version >&-", 1, cannot),
             ("JOBCTL run hello --wait -q >&-", 0, ""), ("JOBCTL run hello --env EXIT_CODE=3 --wait -q >&-", 1, ""),
             ("JOBCTL jobs >&- 2>&-", 1, ""),
-            # a usage error whose reader has gone: exit 0 before (red team, session 13), as a read command's
+            # a usage error whose reader has gone: exit 0 before (red team, session 14), as a read command's
             ("JOBCTL runs --lmit 3 2>&1 | true; exit ${PIPESTATUS[0]}", 2, ""), ("JOBCTL runs --lmit 3 2>&-", 2, "")]:
         proc = _shell(command)
         assert (proc.returncode, proc.stderr) == (code, said), command
 
 
 def test_a_run_whose_ids_cannot_be_written_names_them_on_stderr(jobctl) -> None:
-    """Red team, session 13: `run -q > /dev/full` said it could not write, and the run it had started was named
+    """Red team, session 14: `run -q > /dev/full` said it could not write, and the run it had started was named
     nowhere: a CI retry started it again."""
     assert jobctl("apply", str(REPO / "specs-examples" / "hello" / "job.yaml")).exit_code == 0
     proc = _shell("JOBCTL run hello --matrix MODEL=a,b -q > /dev/full")

@@ -110,7 +110,7 @@ def test_a_long_plan_folds_its_details_under_an_overview(jobctl: Run, specs: Pat
 
 
 def test_markdown_is_a_plan_output_only_wherever_o_is_given(jobctl: Run, specs: Path) -> None:
-    """`jobctl -o markdown plan` was refused while `plan -o markdown` was taken (red team, session 13: -o means the
+    """`jobctl -o markdown plan` was refused while `plan -o markdown` was taken (red team, session 14: -o means the
     same before and after the command); a command that prints no markdown refuses it in either place."""
     spec = write(specs, job_doc())
 

@@ -81,7 +81,7 @@ def test_global_options_may_follow_the_command(jobctl: Run, demo: Path) -> None:
     assert ran.exit_code == 0, ran.stderr
     assert ran.stderr == ""  # -q: only results and errors
     assert [r["args"] for r in runs_of(jobctl, "demo")] == [["-v"]]
-    # red team, session 13: bundled with the command's own short options, a global one was "no such option"
+    # red team, session 14: bundled with the command's own short options, a global one was "no such option"
     bundled = jobctl("run", "demo", "-wqa", "x")  # -w -q -a x
     assert (bundled.exit_code, bundled.stderr) == (0, ""), bundled.stderr
     assert json.loads(jobctl("jobs", "-qo", "json").stdout)["kind"] == "JobList"
@@ -105,7 +105,7 @@ def test_o_means_the_same_before_and_after_the_command(jobctl: Run, demo: Path, 
         assert refused.stdout == ""
     assert given("delete", "no-such-job").exit_code == 4  # taken (it prints no data), then not found
     assert json.loads(given("runs").stdout)["kind"] == "RunList"
-    # red team, session 13: before the command, -o took only table, json and yaml (`jobctl -o markdown plan`)
+    # red team, session 14: before the command, -o took only table, json and yaml (`jobctl -o markdown plan`)
     placed = {fmt: jobctl("-o", fmt, *args) if before else jobctl(*args, "-o", fmt)
               for fmt, args in (("markdown", ("plan", str(demo))), ("jsonl", ("logs", "--job", "demo")))}
     assert placed["markdown"].stdout.startswith("<!-- jobctl-plan -->"), placed["markdown"].stderr

@@ -128,7 +128,7 @@ CLI_CASES: dict[str, CliCase] = {
     "matrix-without-equals": CliCase(("run", "hello", "--matrix", "MODEL"), 2, ("--matrix", "'='")),
     "matrix-empty-name": CliCase(("run", "hello", "--matrix", "=a,b"), 2, ("--matrix",)),
     "timeout-unknown-unit": CliCase(("run", "hello", "--wait", "--timeout", "5x"), 2, ("--timeout", "5x")),
-    # red team, session 13: ignored without --wait/--follow, as was the first of two --set of one field
+    # red team, session 14: ignored without --wait/--follow, as was the first of two --set of one field
     "timeout-without-wait": CliCase(("run", "hello", "--timeout", "5m"), 2, ("--timeout", "--wait or --follow")),
     "set-twice-differently": CliCase(("run", "hello", "--set", "infrastructure.ocpus=2", "--set",
                                       "infrastructure.ocpus=4"), 2, ("--set infrastructure.ocpus", "twice")),
@@ -140,10 +140,10 @@ CLI_CASES: dict[str, CliCase] = {
     "timeout-negative-number": CliCase(("wait", "{run}", "--timeout", "-5"), 2, ("--timeout",)),
     "run-name-with-newline": CliCase(("run", "hello", "--name", "a\nb"), 2, ("--name", "control")),
     "run-name-with-escape": CliCase(("run", "hello", "--name", "a\x1b[31mb"), 2, ("--name", "control")),
-    # red team, session 13: a run name is the OCI display name, which anyone who can read the job reads
+    # red team, session 14: a run name is the OCI display name, which anyone who can read the job reads
     "run-name-holding-a-secret": CliCase(("run", "hello", "--env", "API_KEY=k3y-9f8e7d", "--name", "x-k3y-9f8e7d"), 2,
                                          ("--name", "cannot hold a secret value")),
-    # red team, session 13: `get run-m35` found this run (names first), not the one whose id starts so
+    # red team, session 14: `get run-m35` found this run (names first), not the one whose id starts so
     "run-name-like-a-local-id": CliCase(("run", "hello", "--name", "run-m35"), 2, ("--name", "look like a run id")),
     "run-name-like-an-ocid": CliCase(("run", "hello", "--name", "ocid1.datasciencejobrun.oc1..x"), 2,
                                      ("--name", "look like a run id")),

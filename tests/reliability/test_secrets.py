@@ -169,7 +169,7 @@ def test_a_secret_value_is_masked_wherever_it_was_copied(jobctl: Runner, project
 
 def test_a_listing_masks_a_secret_value_in_a_run_printed_before_the_run_that_holds_it(
         jobctl: Runner, project: Path) -> None:
-    """Red team, session 13: a listing (newest first) printed a run whose env copies another run's secret before it
+    """Red team, session 14: a listing (newest first) printed a run whose env copies another run's secret before it
     read that run, so the copy was printed in clear; a page of runs is now read before any of it is printed."""
     (project / "copies.yaml").write_text(COPIES_SPEC.format(secret=COPIED))
     assert jobctl("apply", "copies.yaml").exit_code == 0
@@ -183,7 +183,7 @@ def test_a_listing_masks_a_secret_value_in_a_run_printed_before_the_run_that_hol
 
 
 def test_a_matrix_value_holding_a_secret_value_is_named_by_its_place(jobctl: Runner, project: Path) -> None:
-    """Red team, session 13: a run's name (its OCI display name) carried a matrix value equal to a secret."""
+    """Red team, session 14: a run's name (its OCI display name) carried a matrix value equal to a secret."""
     (project / "copies.yaml").write_text(COPIES_SPEC.format(secret=COPIED))
     assert jobctl("apply", "copies.yaml").exit_code == 0
     started = jobctl("run", "copies", "--matrix", f"X={COPIED},plain", "--name", "m", "-o", "json", "--show-secrets")
@@ -195,7 +195,7 @@ def test_a_matrix_value_holding_a_secret_value_is_named_by_its_place(jobctl: Run
                                   ("-o", "zq9secret-1")], ids=["timeout", "max-parallel", "output"])
 def test_an_option_error_does_not_quote_a_secret_value_given_on_the_same_line(
         jobctl: Runner, project: Path, args: tuple[str, ...]) -> None:
-    """Red team, session 13: `run X --env DB_TOKEN=S --timeout S` said "invalid duration 'S'": click checks the
+    """Red team, session 14: `run X --env DB_TOKEN=S --timeout S` said "invalid duration 'S'": click checks the
     options before the command reads its --env."""
     result = jobctl("run", "secretive", "--env", "DB_TOKEN=zq9secret-1", *args)
     assert result.exit_code == 2
