@@ -255,7 +255,8 @@ def _watch(app: AppContext, runs: list[RunState], *, wait: bool, follow: bool, t
 @click.option("--cancel-on-interrupt", is_flag=True,
               help="Ctrl-C, SIGTERM or SIGHUP cancels the runs instead of detaching.")
 @click.option("-y", "--yes", is_flag=True,
-              help=f"Start more than JOBCTL_MAX_RUNS (default {DEFAULT_MAX_RUNS}) runs without asking.")
+              help=f"Start more than JOBCTL_MAX_RUNS (default {DEFAULT_MAX_RUNS}) runs without asking (a command "
+                   f"starts at most {MAX_FAN_OUT:,}).")
 @show_secrets_option
 @renders("table", "json", "yaml", "jsonl")
 def command(
