@@ -751,3 +751,16 @@ def test_a_job_run_keeps_its_freeform_tags_and_lists_them(clients: SdkClients) -
     assert clients.data_science.get_job_run(run.id).data.freeform_tags == {"jobctl-run-key": "0123abcd"}
     [summary] = clients.data_science.list_job_runs(COMPARTMENT, job_id=job.id).data
     assert summary.freeform_tags == {"jobctl-run-key": "0123abcd"}
+
+
+def test_a_body_with_text_that_is_no_unicode_is_refused_and_creates_nothing(clients: SdkClients) -> None:
+    """Red team, session 14: the fake created the run, then answered 500 writing its response (the text could not
+    be encoded), and the SDK's retries made three more runs."""
+    job = ready_job(clients)
+    odd = M.DefaultJobConfigurationDetails(environment_variables={"MSG": "a\udce9"})
+    with pytest.raises(oci.exceptions.ServiceError) as refused:
+        start_run(clients, job, job_configuration_override_details=odd)
+    assert (refused.value.status, refused.value.code) == (400, "CannotParseRequest")
+    assert clients.data_science.list_job_runs(compartment_id=COMPARTMENT).data == []
+    paired = M.DefaultJobConfigurationDetails(environment_variables={"MSG": "a\U0001f600"})  # (a pair: Unicode)
+    assert start_run(clients, job, job_configuration_override_details=paired).lifecycle_state == "ACCEPTED"
