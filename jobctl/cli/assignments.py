@@ -49,6 +49,10 @@ def parse_matrix(values: Sequence[str], env: Mapping[str, str] | None = None,
         secret = is_secret(key)  # its values are never repeated in a message, however short
         if not all(options):
             raise UsageError(f"--matrix {key}={MASK if secret else text}: expected comma-separated non-empty values")
+        spaced = next((i for i, v in enumerate(options) if v != v.strip()), None)
+        if spaced is not None:  # `--matrix "X=a, b"` ran X=" b" (red team, session 14)
+            said = f"value {spaced + 1}" if secret else repr(options[spaced])
+            raise UsageError(f"--matrix {key}: {said} has spaces around it", hint=f"write {key}=a,b, without spaces")
         twice = next((i for i, v in enumerate(options) if v in options[:i]), None)
         if twice is not None:
             said = f"value {twice + 1}" if secret else repr(options[twice])

@@ -129,6 +129,7 @@ CLI_CASES: dict[str, CliCase] = {
     "matrix-empty-name": CliCase(("run", "hello", "--matrix", "=a,b"), 2, ("--matrix",)),
     "timeout-unknown-unit": CliCase(("run", "hello", "--wait", "--timeout", "5x"), 2, ("--timeout", "5x")),
     # red team, session 14: ignored without --wait/--follow, as was the first of two --set of one field
+    "matrix-value-with-a-space": CliCase(("run", "hello", "--matrix", "X=a, b"), 2, ("--matrix X", "' b'", "spaces")),
     "timeout-without-wait": CliCase(("run", "hello", "--timeout", "5m"), 2, ("--timeout", "--wait or --follow")),
     "set-twice-differently": CliCase(("run", "hello", "--set", "infrastructure.ocpus=2", "--set",
                                       "infrastructure.ocpus=4"), 2, ("--set infrastructure.ocpus", "twice")),
