@@ -75,7 +75,7 @@ def masked_forms(value: str) -> set[str]:
     else:
         forms.add(value)
     read = utf8(value).decode("utf-8", "replace")
-    if read != value:  # bytes that are not UTF-8 (`--env K=$'\xff..'`): a log is read with each as U+FFFD
+    if read != value:  # bytes that are not UTF-8 (a run's, recorded before --env refused them): a log reads U+FFFD
         forms |= masked_forms(read)
     return forms
 

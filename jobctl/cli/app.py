@@ -467,8 +467,11 @@ def _streams_open() -> None:
     writes fail as on the closed fd (EBADF: "Error: cannot write", exit 1, as `ls >&-` does), so that no output
     is lost in silence; stderr's go to /dev/null, and the exit code still says what happened."""
     if sys.stdout is None:
-        fd = os.open(os.devnull, os.O_RDONLY)  # (fd 1, the lowest free: nothing can be written to it)
-        sys.stdout = open(fd, "w", encoding="utf-8")  # noqa: SIM115 - the process's stream until it ends
+        fd = os.open(os.devnull, os.O_RDONLY)  # read-only: nothing can be written to it
+        if fd != 1:  # (stdin closed too: the lowest free fd was 0)
+            os.dup2(fd, 1)
+            os.close(fd)
+        sys.stdout = open(1, "w", encoding="utf-8")  # noqa: SIM115 - the process's stream until it ends
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process's stream until it ends
 

@@ -145,7 +145,7 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
             ("JOBCTL runs no-such-run 2>/dev/full", 4, ""),
             ("JOBCTL jobs >&-", 1, cannot), ("JOBCTL jobs -o json >&-", 1, cannot), ("JOBCTL --version >&-", 1, cannot),
             ("JOBCTL run hello --wait -q >&-", 0, ""), ("JOBCTL run hello --env EXIT_CODE=3 --wait -q >&-", 1, ""),
-            ("JOBCTL jobs >&- 2>&-", 1, ""),
+            ("JOBCTL jobs >&- 2>&-", 1, ""), ("JOBCTL jobs <&- >&-", 1, cannot),
             # a usage error whose reader has gone: exit 0 before (red team, session 14), as a read command's
             ("JOBCTL runs --lmit 3 2>&1 | true; exit ${PIPESTATUS[0]}", 2, ""), ("JOBCTL runs --lmit 3 2>&-", 2, "")]:
         proc = _shell(command)
