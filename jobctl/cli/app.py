@@ -306,8 +306,13 @@ def _short_options_unsuggested() -> None:
 
     def match_long_first(self: Any, opt: str, explicit_value: str | None, state: Any) -> None:
         if opt[:2] not in self._opt_prefixes and opt not in self._long_opt:  # tried next as a short option
-            if f"-{opt}" in self._long_opt:  # `-wait` read as `-w -a it` would pass "it" as an arg unseen
-                raise click.UsageError(f"No such option '{opt}'. Did you mean '-{opt}'?", ctx=self.ctx)
+            # `-wait` read as `-w -a it` would pass "it" as an arg unseen; so would `-wai` and `-waitt`: a word of
+            # three letters or more that a long option begins, or that begins with one, is that option mistyped
+            meant = f"-{opt}" if f"-{opt}" in self._long_opt else next(
+                (name for name in sorted(self._long_opt) if len(opt) > 3 and len(name) > 3
+                 and (name.startswith(f"-{opt}") or f"-{opt}".startswith(name))), None)
+            if meant is not None:
+                raise click.UsageError(f"No such option '{opt}'. Did you mean '{meant}'?", ctx=self.ctx)
             raise click.NoSuchOption(opt, ctx=self.ctx)
         match_long(self, opt, explicit_value, state)
 

@@ -126,6 +126,9 @@ def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
     # a long option with one dash is no cluster of short ones: `-wait` was `-w -a it`, a run with the arg "it"
     (("run", "hello", "-wait"), "No such option '-wait'. Did you mean '--wait'?"),
     (("run", "hello", "-follow=1"), "No such option '-follow'. Did you mean '--follow'?"),
+    # red team, session 14: near misses were bundles still (`-wai` ran the arg "i")
+    (("run", "hello", "-wai"), "No such option '-wai'. Did you mean '--wait'?"),
+    (("run", "hello", "-waitt"), "No such option '-waitt'. Did you mean '--wait'?"),
     (("jobs", "-quiet"), "No such option '-quiet'. Did you mean '--quiet'?"),  # a global one after the command
     (("-output", "json", "jobs"), "No such option '-output'. Did you mean '--output'?"),
     # red team, session 14: a global option without its value after the command took the command as its value
