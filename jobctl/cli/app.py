@@ -158,6 +158,8 @@ class JobctlGroup(click.Group):
                 continue
             if name not in own[0] | own[1] and (token in flags or re.fullmatch(r"-[qv]+", token)):
                 front.append(token)
+            elif name in flags and name not in own[1] and "=" in token:  # (it said "No such option")
+                raise click.UsageError(f"Option '{name}' does not take a value.", ctx=ctx)
             elif f"-{name}" in values | flags and not {name, f"-{name}"} & (own[0] | own[1]):
                 raise click.UsageError(f"No such option '{name}'. Did you mean '-{name}'?", ctx=ctx)
             elif (unbundled := _unbundled(token, own, values, flags)) is not None:

@@ -134,6 +134,7 @@ def test_unknown_command_without_a_close_match(jobctl: Run) -> None:
     # red team, session 14: a global option without its value after the command took the command as its value
     (("jobs", "--backend"), "Option '--backend' requires an argument."),
     (("run", "hello", "--profile"), "Option '--profile' requires an argument."),
+    (("run", "hello", "--quiet=1"), "Option '--quiet' does not take a value."),
 ])
 def test_an_unknown_option_is_a_usage_error_suggesting_only_long_ones(
         jobctl: Run, args: tuple[str, ...], said: str) -> None:
