@@ -7,14 +7,18 @@ import errno
 from collections.abc import Sequence
 from typing import NamedTuple, TypeGuard
 
-# a write to a full or failing disk, or to a stdout the command was started without (`>&-`)
-WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)  # a write to a full or failing disk
+
+
+class ClosedStdout(OSError):
+    """A write to the stdout a command was started without (`>&-`): its own error, so that an EBADF from a bug
+    elsewhere is still an internal error."""
 
 
 def write_failed(error: BaseException) -> TypeGuard[OSError]:
     """Whether `error` is a write that a full or failing disk, or a closed stdout, refused (`jobctl logs RUN >
     /dev/full`): an expected failure, said as such, not an internal error."""
-    return isinstance(error, OSError) and error.errno in WRITE_FAILURES
+    return isinstance(error, ClosedStdout) or (isinstance(error, OSError) and error.errno in WRITE_FAILURES)
 
 
 def not_utf8(text: str) -> str | None:

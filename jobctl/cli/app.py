@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import importlib
+import io
 import os
 import re
 import sys
@@ -16,7 +18,7 @@ import click
 from jobctl import __version__
 from jobctl.cli.context import ANY_FORMAT, AppContext
 from jobctl.cli.entry import interrupted
-from jobctl.errors import EXIT_CODE_HELP, ExitCode, Interrupted, JobctlError, SpecError, write_failed
+from jobctl.errors import EXIT_CODE_HELP, ClosedStdout, ExitCode, Interrupted, JobctlError, SpecError, write_failed
 
 # name -> (module, one-line summary). Modules are imported only when their command runs, so
 # `jobctl --help` costs no more than click itself.
@@ -468,17 +470,37 @@ def _flushed() -> bool:
     return out
 
 
+class _ClosedStdout(io.RawIOBase):
+    """The stdout of a command started without one: its first write fails (ClosedStdout), which the command says;
+    what it writes after that is dropped, as on a stdout discarded once it failed (so the flush at exit does not
+    fail again). Its fd is 1, held by a read-only /dev/null, so that no file the command opens becomes fd 1."""
+
+    said = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if not self.said:
+            self.said = True
+            raise ClosedStdout(errno.EBADF, "stdout is closed")
+        return len(data)
+
+    def fileno(self) -> int:
+        return 1
+
+
 def _streams_open() -> None:
     """A command started with stdout or stderr closed (`>&-`; Python leaves such a stream None). Either fd is
     taken at once, so no file the command opens (the state database) becomes its stdout or stderr. stdout's
-    writes fail as on the closed fd (EBADF: "Error: cannot write", exit 1, as `ls >&-` does), so that no output
-    is lost in silence; stderr's go to /dev/null, and the exit code still says what happened."""
+    writes fail ("Error: cannot write: stdout is closed", exit 1, as `ls >&-` fails), so that no output is lost
+    in silence; stderr's go to /dev/null, and the exit code still says what happened."""
     if sys.stdout is None:
-        fd = os.open(os.devnull, os.O_RDONLY)  # read-only: nothing can be written to it
+        fd = os.open(os.devnull, os.O_RDONLY)
         if fd != 1:  # (stdin closed too: the lowest free fd was 0)
             os.dup2(fd, 1)
             os.close(fd)
-        sys.stdout = open(1, "w", encoding="utf-8")  # noqa: SIM115 - the process's stream until it ends
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedStdout()), encoding="utf-8")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process's stream until it ends
 

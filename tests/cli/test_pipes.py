@@ -138,7 +138,7 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
     usage error said to a reader that has gone exited 0."""
     hello = str(REPO / "specs-examples" / "hello" / "job.yaml")
     assert jobctl("apply", hello).exit_code == 0
-    cannot = "Error: cannot write: Bad file descriptor\n"
+    cannot = "Error: cannot write: stdout is closed\n"
     for command, code, said in [
             ("JOBCTL --version 2>&-", 0, ""), ("JOBCTL jobs 2>/dev/full", 0, ""),
             (f"JOBCTL validate {hello} 2>&-", 0, ""), ("JOBCTL runs no-such-run 2>&-", 4, ""),
@@ -150,6 +150,18 @@ def test_a_closed_or_full_stream_changes_no_exit_code_and_shows_no_traceback(job
             ("JOBCTL runs --lmit 3 2>&1 | true; exit ${PIPESTATUS[0]}", 2, ""), ("JOBCTL runs --lmit 3 2>&-", 2, "")]:
         proc = _shell(command)
         assert (proc.returncode, proc.stderr) == (code, said), command
+
+
+def test_only_a_closed_stdout_or_a_full_disk_is_a_write_that_failed_not_every_bad_descriptor() -> None:
+    """A closed stdout has its own error: EBADF counted as "cannot write" for a while (session 14), which would
+    have said so of a descriptor bug anywhere instead of an internal error."""
+    import errno
+
+    from jobctl.errors import ClosedStdout, write_failed
+
+    assert write_failed(ClosedStdout(errno.EBADF, "stdout is closed"))
+    assert write_failed(OSError(errno.ENOSPC, "No space left on device"))
+    assert not write_failed(OSError(errno.EBADF, "Bad file descriptor"))
 
 
 def test_a_run_whose_ids_cannot_be_written_names_them_on_stderr(jobctl) -> None:
