@@ -521,9 +521,9 @@ class LocalBackend(ListsRuns):
         version: int | None = None
         if run_id in self._secrets_learnt and self._exits is not None and self._exits.running(run_id):
             path = run_dir(self.home, run_id) / "log"
-            lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
+            lines, new_offset, drained = logfile.read_from(path, offset, max_lines=limit)
             if lines:
-                return LogBatch(tuple(lines), str(new_offset), False, drained=new_offset >= logfile.file_size(path))
+                return LogBatch(tuple(lines), str(new_offset), False, drained=drained)
             version = self.store.data_version()
             read_at = self._read_at.get(run_id)
             if read_at is not None and read_at[0] == version:
@@ -533,8 +533,7 @@ class LocalBackend(ListsRuns):
         run = self._run_for_logs(run_id)  # state first: if terminal now, the log is already complete
         self._read_at[run_id] = (version, run)
         path = self._log_file(run_id)
-        lines, new_offset = logfile.read_from(path, offset, max_lines=limit)
-        drained = new_offset >= logfile.file_size(path)
+        lines, new_offset, drained = logfile.read_from(path, offset, max_lines=limit)
         # the run as read here: a follow need not read it again; drained: it waits before the next read
         return LogBatch(tuple(lines), str(new_offset), run.terminal and drained, run, drained)
 
@@ -573,8 +572,8 @@ class LocalBackend(ListsRuns):
         run = self._run_for_logs(run_id)
         path = self._log_file(run_id)
         offset = logfile.tail_offset(path, lines)
-        found, new_offset = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
-        complete = run.terminal and new_offset >= logfile.file_size(path)
+        found, new_offset, drained = logfile.read_from(path, offset, max_bytes=max(logfile.READ_CHUNK, lines * 4096))
+        complete = run.terminal and drained
         return LogBatch(tuple(found[-lines:]) if lines else (), str(new_offset), complete)
 
 

@@ -88,26 +88,27 @@ def decode(raw: bytes) -> LogLine | None:
 
 def read_from(
     path: Path, offset: int, max_bytes: int = READ_CHUNK, max_lines: int | None = None,
-) -> tuple[list[LogLine], int]:
-    """Complete lines starting at byte `offset`; returns them and the offset after the last one."""
+) -> tuple[list[LogLine], int, bool]:
+    """Complete lines starting at byte `offset`; returns them, the offset after the last one, and whether that
+    is the end of the log as it was when opened (its size, read once: a follow calls this at every wake-up)."""
     try:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size <= offset:  # (a follow asks many times for what is not there yet)
-                return [], offset
+                return [], offset, True
             fh.seek(offset)
             data = fh.read(min(max_bytes, size - offset))  # no 1 MB buffer made for a few new lines
     except FileNotFoundError:
-        return [], offset
+        return [], offset, True
     end = data.rfind(b"\n")
     if end < 0:
-        return [], offset
+        return [], offset, False
     raws = data[:end].split(b"\n")
     if max_lines is not None and len(raws) > max_lines:
         raws = raws[:max_lines]
         end = sum(len(raw) + 1 for raw in raws) - 1
     lines = [line for raw in raws if (line := decode(raw)) is not None]
-    return lines, offset + end + 1
+    return lines, offset + end + 1, offset + end + 1 >= size
 
 
 def tail_offset(path: Path, count: int) -> int:
@@ -164,10 +165,3 @@ def copy_text(path: Path, out: BinaryIO, offset: int = 0) -> int:
                 out.write(text if text.isascii() else text.decode("utf-8", "replace").encode())
                 offset += cut
     return offset
-
-
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
