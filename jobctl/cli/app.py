@@ -68,11 +68,9 @@ def _learn_secrets_given(args: list[str]) -> None:
     pairs += [arg.split("=", 1)[1] for arg in args if arg.startswith("--env=")]
     pairs += [arg[2:] for arg in args if arg.startswith("-e") and len(arg) > 2 and arg[2] != "-"]
     if pairs:
-        from jobctl.secrets import REDACTOR, is_secret
+        from jobctl.secrets import REDACTOR
 
-        for name, _, value in (pair.partition("=") for pair in pairs):
-            if is_secret(name):
-                REDACTOR.add(value)
+        REDACTOR.remember_env({name: value for name, _, value in (pair.partition("=") for pair in pairs)})
 
 
 def _unbundled(token: str, own: tuple[set[str], set[str]], values: set[str], flags: set[str]

@@ -198,19 +198,26 @@ class LocalBackend(ListsRuns):
         ended = [row for row in rows if not exits.watch(row["id"], row["supervisor_pid"], row["supervisor_start"])]
         if ended:
             return
-        logs = None
-        # (a run not yet under way, as last read, starts without a line: its state is read at the poll's pace)
-        if exits.watching(run_ids) and not until_end and all(
-                (read := self._read_at.get(run_id)) is not None and read[1].state == IN_PROGRESS for run_id in run_ids):
-            if not self._logs_tried:
-                self._logs, self._logs_tried = procs.LogWatch.open(), True
-            if self._logs is not None and all(
-                    self._logs.watch(run_dir(self.home, run_id) / "log") for run_id in run_ids):
-                logs = self._logs
-        if logs is not None or (until_end and exits.watching(run_ids)):
+        watched = exits.watching(run_ids)
+        logs = self._watched_logs(run_ids) if watched and not until_end else None
+        if logs is not None or (watched and until_end):
             exits.wait(list(run_ids), max(seconds, WATCHED_PAUSE), logs, gap=seconds)
         else:
             exits.wait(list(run_ids), seconds)
+
+    def _watched_logs(self, run_ids: Sequence[str]) -> procs.LogWatch | None:
+        """The watch on these runs' logs (inotify), when every one is under way as last read (one not yet started
+        starts without a line: its state is read at the poll's pace) and its log can be watched."""
+        if not all((read := self._read_at.get(run_id)) is not None and read[1].state == IN_PROGRESS
+                   for run_id in run_ids):
+            return None
+        if not self._logs_tried:
+            from jobctl.backends.local import procs
+
+            self._logs, self._logs_tried = procs.LogWatch.open(), True
+        if self._logs is None or not all(self._logs.watch(run_dir(self.home, run_id) / "log") for run_id in run_ids):
+            return None
+        return self._logs
 
     def prepare_runs(self, count: int) -> None:
         """`count` runs are coming: start the launcher that forks their supervisors now, so that it starts up

@@ -121,10 +121,8 @@ class ExitWatch:
         """Sleep up to `seconds`, less if a watched supervisor of these runs ends; with `logs`, less once one of
         the logs it watches has been written to, but not before `gap` (a log written line by line is read a gap
         apart, one wake-up each; a quiet one is not read)."""
-        if logs is not None and gap > 0:
-            if self._poll(run_ids, gap):
-                seconds = 0  # a supervisor ended: the run is read now
-            seconds = max(0, seconds - gap)
+        if logs is not None and gap > 0:  # (a supervisor that ended in the gap: its run is read now)
+            seconds = 0 if self._poll(run_ids, gap) else max(0, seconds - gap)
         self._poll(run_ids, seconds, logs)
         if logs is not None:
             logs.drain()  # what was written so far is read next; a write after this wakes the next wait
